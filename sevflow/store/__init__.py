@@ -1,0 +1,1 @@
+"""sevflow's own store: the SQLAlchemy schema, the repository and Alembic migrations."""
