@@ -53,6 +53,8 @@ def _duration_or_none(value: Any) -> Any:
     if isinstance(value, str):
         if value.strip().lower() in ("none", "never", "off", "-"):
             return None
+        if value.startswith(("P", "-P")):  # ISO 8601, as pydantic serializes it to JSON
+            return value
         return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)

@@ -1,0 +1,1 @@
+"""The composition root: reads settings, builds clients and ports, registers workflows and activities."""

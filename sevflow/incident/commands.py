@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from sevflow.incident.models import Role
-from sevflow.policy import PolicyTable, Severity
+from sevflow.policy import Severity
 
 SNOOZE_CHOICES = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
 
@@ -37,13 +37,6 @@ class Declare(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
-
-
-class IncidentInput(BaseModel):
-    """The workflow's single input: the declaration plus the policies resolved for its service."""
-
-    declare: Declare
-    policies: PolicyTable
 
 
 class Acknowledge(Command):

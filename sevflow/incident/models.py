@@ -139,3 +139,35 @@ class IncidentState(BaseModel):
     @property
     def lead(self) -> str | None:
         return self.roles.get(Role.LEAD)
+
+
+def new_incident_state(
+    workflow_id: str,
+    *,
+    title: str,
+    service: str,
+    severity: Severity,
+    policies: PolicyTable,
+    team: str | None = None,
+    lead: str | None = None,
+    declared_by: str | None = None,
+    started_at: datetime | None = None,
+    drill: bool = False,
+    runbook_url: str | None = None,
+    fingerprint: str | None = None,
+) -> IncidentState:
+    """The state a new incident workflow starts from; the workflow stamps detected_at and the number."""
+    return IncidentState(
+        workflow_id=workflow_id,
+        title=title,
+        service=service,
+        team=team,
+        severity=severity,
+        policies=policies,
+        roles={Role.LEAD: lead} if lead else {},
+        declared_by=declared_by,
+        started_at=started_at,
+        drill=drill,
+        runbook_url=runbook_url,
+        fingerprint=fingerprint,
+    )

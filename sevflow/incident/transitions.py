@@ -65,10 +65,7 @@ def refusal(
     label: str, current: Status, command: Action | Edit, merged_into: int | None = None
 ) -> str | None:
     """None when `command` is allowed in `current`; otherwise the reason, written for a person."""
-    if command in TRANSITIONS:
-        allowed = current in TRANSITIONS[command]  # type: ignore[index]
-    else:
-        allowed = current in EDITS[command]  # type: ignore[index]
+    allowed = current in TRANSITIONS[command] if command in TRANSITIONS else current in EDITS[command]  # type: ignore[index]
     if allowed:
         return None
     verb = _VERBS[command]

@@ -1,0 +1,32 @@
+"""Store activities: the workflow's only way to write sevflow's database."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from temporalio import activity
+
+from sevflow.contracts import RECORD_INCIDENT, REGISTER_INCIDENT, IncidentRecord, RegisterIncident
+from sevflow.incident.models import IncidentState, TimelineEvent
+
+
+class IncidentStore(Protocol):
+    def register_incident(self, state: IncidentState) -> int: ...
+
+    def record(self, state: IncidentState, events: list[TimelineEvent]) -> None: ...
+
+
+class StoreActivities:
+    def __init__(self, store: IncidentStore) -> None:
+        self.store = store
+
+    @activity.defn(name=REGISTER_INCIDENT)
+    def register_incident(self, cmd: RegisterIncident) -> int:
+        # Idempotent by workflow id: a retry after a lost completion gets the same number back.
+        return self.store.register_incident(cmd.state)
+
+    @activity.defn(name=RECORD_INCIDENT)
+    def record_incident(self, record: IncidentRecord) -> None:
+        # Timeline rows are keyed per workflow event and snapshots are versioned, so retries and
+        # replays neither duplicate a row nor roll the incident back.
+        self.store.record(record.state, record.events)

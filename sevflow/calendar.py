@@ -1,0 +1,229 @@
+"""Business days and business hours in a time zone: pure date math, no clock and no I/O.
+
+A `BusinessCalendar` says which local dates are business days (listed weekdays that are not public
+holidays) and which local times are business hours (`[start, end)` on a business day). Every function
+takes and returns timezone-aware datetimes (naive ones are refused with ValueError); results are in UTC.
+Local wall-clock times are kept across daylight-saving changes: 09:00 stays 09:00 in the calendar's zone.
+
+Holidays come from an explicit set of dates and, lazily and cached per year, from the `holidays`
+package for a country (and optional subdivision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_package
+
+if TYPE_CHECKING:
+    from sevflow.config.schema import SevflowConfig
+
+_DAY = timedelta(days=1)
+# No real calendar goes this long without a business day; past it the calendar is broken.
+_MAX_GAP_DAYS = 400
+
+
+@lru_cache(maxsize=512)
+def country_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """The public holidays of `country` (and `subdivision`) in `year`, from the `holidays` package."""
+    return frozenset(holidays_package.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def _aware(value: datetime, name: str = "datetime") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} {value.isoformat()} has no time zone: pass a timezone-aware datetime")
+    return value
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Business days and hours in one time zone."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+    weekdays: frozenset[int] = frozenset(range(5))  # Monday is 0
+    holiday_dates: frozenset[date] = frozenset()
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise ValueError(f"business hours start {self.start} must be before end {self.end}")
+        if not self.weekdays:
+            raise ValueError("a business calendar needs at least one business weekday")
+        if not self.weekdays <= frozenset(range(7)):
+            raise ValueError(f"weekdays are 0 (Monday) to 6 (Sunday), not {sorted(self.weekdays)}")
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("business hours are local wall-clock times: give them without a time zone")
+
+    @classmethod
+    def from_config(cls, config: SevflowConfig, timezone: str | ZoneInfo | None = None) -> BusinessCalendar:
+        """The calendar of sevflow.yaml: its zone (or `timezone`), business hours, days and holidays."""
+        if timezone is None:
+            zone = config.zone
+        elif isinstance(timezone, ZoneInfo):
+            zone = timezone
+        else:
+            zone = ZoneInfo(timezone)
+        hours = config.business_hours
+        return cls(
+            zone=zone,
+            start=hours.start,
+            end=hours.end,
+            weekdays=hours.weekday_numbers,
+            holiday_country=config.holidays.country if config.holidays else None,
+            holiday_subdivision=config.holidays.subdivision if config.holidays else None,
+        )
+
+    # --- days --------------------------------------------------------------------------------------
+
+    def is_holiday(self, day: date) -> bool:
+        if day in self.holiday_dates:
+            return True
+        if self.holiday_country is None:
+            return False
+        return day in country_holidays(self.holiday_country, self.holiday_subdivision, day.year)
+
+    def is_business_day(self, day: date) -> bool:
+        """A listed weekday that is not a holiday. `day` is a local date in the calendar's zone."""
+        if isinstance(day, datetime):
+            day = self.local(day).date()
+        return day.weekday() in self.weekdays and not self.is_holiday(day)
+
+    def next_business_day(self, day: date, *, inclusive: bool = True) -> date:
+        """`day` itself when it is a business day (and `inclusive`), else the next one."""
+        current = day if inclusive else day + _DAY
+        for _ in range(_MAX_GAP_DAYS):
+            if self.is_business_day(current):
+                return current
+            current += _DAY
+        raise ValueError(f"no business day within {_MAX_GAP_DAYS} days of {day}")
+
+    def previous_business_day(self, day: date, *, inclusive: bool = True) -> date:
+        """`day` itself when it is a business day (and `inclusive`), else the one before."""
+        current = day if inclusive else day - _DAY
+        for _ in range(_MAX_GAP_DAYS):
+            if self.is_business_day(current):
+                return current
+            current -= _DAY
+        raise ValueError(f"no business day within {_MAX_GAP_DAYS} days before {day}")
+
+    def add_business_days(self, start: datetime, n: int) -> datetime:
+        """The same local wall-clock time as `start` on the n-th business day after its local date.
+
+        n=0 gives the next business day at or after start's date (start's date itself when it is a
+        business day); a negative n counts back to the n-th business day before start's date.
+        A wall-clock time that does not exist on the target day (a spring-forward gap) moves forward by
+        the gap. The result is in UTC.
+        """
+        local = self.local(start)
+        day = local.date()
+        if n == 0:
+            day = self.next_business_day(day)
+        elif n > 0:
+            for _ in range(n):
+                day = self.next_business_day(day, inclusive=False)
+        else:
+            for _ in range(-n):
+                day = self.previous_business_day(day, inclusive=False)
+        return self._at(day, local.time().replace(tzinfo=None), fold=local.fold)
+
+    def business_days_between(self, a: datetime, b: datetime) -> int:
+        """How many business days lie after a's local date up to and including b's local date.
+
+        Negative when b is before a. For a business-day start, business_days_between(start,
+        add_business_days(start, n)) == n.
+        """
+        first = self.local(a).date()
+        last = self.local(_aware(b)).date()
+        if last < first:
+            return -self._count(last, first)
+        return self._count(first, last)
+
+    def _count(self, after: date, through: date) -> int:
+        """Business days d with after < d <= through."""
+        count = 0
+        current = after + _DAY
+        # Whole weeks without a holiday could be counted arithmetically; spans here are short.
+        while current <= through:
+            if self.is_business_day(current):
+                count += 1
+            current += _DAY
+        return count
+
+    # --- hours -------------------------------------------------------------------------------------
+
+    def is_business_time(self, moment: datetime) -> bool:
+        """Inside [start, end) local time on a business day."""
+        local = self.local(moment)
+        return (
+            self.is_business_day(local.date()) and self.start <= local.time().replace(tzinfo=None) < self.end
+        )
+
+    def next_business_time(self, moment: datetime) -> datetime:
+        """`moment` itself (in UTC) during business hours, else the next opening time."""
+        local = self.local(moment)
+        utc = moment.astimezone(UTC)
+        if self.is_business_time(moment):
+            return utc
+        day = local.date()
+        if self.is_business_day(day) and local.time().replace(tzinfo=None) < self.start:
+            opening = self.opening(day)
+            if opening >= utc:
+                return opening
+        return self.opening(self.next_business_day(day, inclusive=False))
+
+    def opening(self, day: date) -> datetime:
+        """When business hours start on local date `day`, in UTC (they may not be a business day)."""
+        return self._first_instant(day, self.start)
+
+    def closing(self, day: date) -> datetime:
+        """When business hours end on local date `day`, in UTC."""
+        return self._first_instant(day, self.end)
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` in the calendar's zone; refuses naive datetimes.
+
+        Goes through UTC so that a wall time that does not exist (inside a DST gap) is read as the
+        instant it stands for, not as the impossible wall time itself.
+        """
+        return _aware(moment).astimezone(UTC).astimezone(self.zone)
+
+    def _first_instant(self, day: date, wall: time) -> datetime:
+        """The first instant whose local wall-clock time is at or after `wall` on `day`, in UTC.
+
+        Usually `wall` itself (its first occurrence when the clocks go back). When `wall` falls in a
+        spring-forward gap it is the moment the clocks jump, the first instant past it.
+        """
+        naive = datetime.combine(day, wall)
+        after_gap = naive.replace(tzinfo=self.zone).astimezone(UTC)
+        if after_gap.astimezone(self.zone).replace(tzinfo=None) == naive:
+            return after_gap
+        # In a gap: fold=1 reads it with the later offset, which lands before the jump. Find the jump
+        # (to the second, as the tz database records transitions) between the two readings.
+        low = int(naive.replace(fold=1, tzinfo=self.zone).astimezone(UTC).timestamp())
+        high = int(after_gap.timestamp())
+        while high - low > 1:
+            middle = (low + high) // 2
+            if datetime.fromtimestamp(middle, self.zone).replace(tzinfo=None) >= naive:
+                high = middle
+            else:
+                low = middle
+        return datetime.fromtimestamp(high, UTC)
+
+    def _at(self, day: date, wall: time, fold: int = 0) -> datetime:
+        """Local wall-clock `wall` on `day`, normalised through UTC (so gap times move forward)."""
+        naive = datetime.combine(day, wall)
+        utc = naive.replace(fold=fold, tzinfo=self.zone).astimezone(UTC)
+        if fold and utc.astimezone(self.zone).replace(tzinfo=None) != naive:
+            # A gap time: fold=1 would read it with the later offset and land before the gap.
+            utc = naive.replace(tzinfo=self.zone).astimezone(UTC)
+        # With fold=0 a gap time reads with the earlier offset, which moves it forward by the gap.
+        return utc

@@ -1,0 +1,20 @@
+"""Incident numbers as people write them: INC-7, inc-7, #7 or 7."""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = re.compile(r"^\s*(?:inc-?|#)?(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def parse_incident_number(text: str | int) -> int:
+    if isinstance(text, int):
+        number = text
+    else:
+        match = _NUMBER.match(text)
+        if match is None:
+            raise ValueError(f"{text!r} is not an incident number: write INC-7 or 7")
+        number = int(match.group(1))
+    if number < 1:
+        raise ValueError(f"{text!r} is not an incident number: numbers start at INC-1")
+    return number

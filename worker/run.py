@@ -1,0 +1,31 @@
+"""`sevflow worker`: a worker process for a Temporal cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from worker.logs import setup_logging
+from worker.main import build_worker
+from worker.temporal import connect, temporal_target
+
+log = logging.getLogger("sevflow.worker")
+
+
+async def run_worker(settings: Settings) -> None:
+    setup_logging(settings.log_level)
+    store = Store.from_url(settings.resolved_database_url)
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue, store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker on task queue %r at %s", settings.task_queue, temporal_target(settings))
+    async with worker:
+        await stop.wait()
+        log.info("stopping: letting running activities finish")
+    store.dispose()

@@ -1,0 +1,563 @@
+"""IncidentWorkflow: one durable workflow per incident, from declaration to close.
+
+Commands are updates whose validators refuse what the transition table forbids before anything reaches
+history; state is one query. The update cadence and the missing-lead reminder are absolute deadlines
+kept in the state, so a restart, a replay or a continue-as-new carries them exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.contracts import (
+        POST_MESSAGE,
+        RECORD_INCIDENT,
+        REGISTER_INCIDENT,
+        ChatMessage,
+        IncidentRecord,
+        MessageRef,
+        RegisterIncident,
+    )
+    from sevflow.durations import format_duration
+    from sevflow.incident.commands import (
+        Acknowledge,
+        Action,
+        AssignRole,
+        ChangeSeverity,
+        Close,
+        CloseAsNoise,
+        MergedFrom,
+        MergeInto,
+        Mitigate,
+        PostUpdate,
+        Reopen,
+        Resolve,
+        Snooze,
+    )
+    from sevflow.incident.milestones import milestones, summary_text
+    from sevflow.incident.models import EventKind, IncidentState, Role, TimelineEvent
+    from sevflow.incident.transitions import Edit, next_status, refusal
+
+STORE_TIMEOUT = timedelta(seconds=30)
+STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+CHAT_TIMEOUT = timedelta(seconds=30)
+# Chat may be down for a long time; paging and timers must not wait for it, so posts run beside them
+# and give up after a day, leaving a line on the timeline.
+CHAT_GIVE_UP_AFTER = timedelta(days=1)
+CHAT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+@workflow.defn
+class IncidentWorkflow:
+    @workflow.init
+    def __init__(self, state: IncidentState) -> None:
+        self.state = state
+        self._wake = False
+        self._chat_tasks: list[asyncio.Task[None]] = []
+
+    # ---------------------------------------------------------------- run
+
+    @workflow.run
+    async def run(self, state: IncidentState) -> IncidentState:
+        if self.state.number is None:
+            await self._register()
+        while not self.state.status.is_terminal:
+            await self._wait_for_change_or_deadline()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._drain()
+                workflow.continue_as_new(self.state)
+        await self._drain()
+        return self.state
+
+    async def _register(self) -> None:
+        now = workflow.now()
+        s = self.state
+        s.detected_at = now
+        s.started_at = min(s.started_at, now) if s.started_at else now
+        s.version += 1
+        s.number = await workflow.execute_activity(
+            REGISTER_INCIDENT,
+            RegisterIncident(state=s),
+            result_type=int,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        events = [
+            self._event(
+                EventKind.DECLARED,
+                f"{s.label} declared: {s.title} ({s.severity.value} {s.severity.label}, {s.service})",
+                actor=s.declared_by,
+                data={"severity": s.severity.value, "drill": s.drill},
+            )
+        ]
+        if s.lead:
+            events.append(self._event(EventKind.ROLE_ASSIGNED, f"{s.lead} is lead", actor=s.declared_by))
+        self._arm_cadence(from_time=now)
+        self._arm_lead_reminder(now)
+        await self._record(events)
+        drill = "[DRILL] " if s.drill else ""
+        self._say(
+            events[0].key,
+            f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}. "
+            + (f"Lead: {s.lead}." if s.lead else "No lead yet: take it with `role lead`."),
+        )
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        self._wake = False
+        deadline = self._next_deadline()
+        if deadline is None:
+            await workflow.wait_condition(lambda: self._wake or self.state.status.is_terminal)
+            return
+        wait = deadline - workflow.now()
+        if wait > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._wake or self.state.status.is_terminal, timeout=wait
+                )
+                return
+            except TimeoutError:
+                pass
+        await self._fire_due_reminders()
+
+    def _next_deadline(self) -> datetime | None:
+        s = self.state
+        if not s.status.is_active:
+            return None
+        due = [d for d in (s.next_update_due_at, s.next_lead_reminder_at) if d is not None]
+        return min(due) if due else None
+
+    async def _fire_due_reminders(self) -> None:
+        s = self.state
+        now = workflow.now()
+        events: list[TimelineEvent] = []
+        messages: list[tuple[str, str, list[str]]] = []
+        cadence = s.policy.update_cadence
+        if s.next_update_due_at is not None and now >= s.next_update_due_at and cadence is not None:
+            s.update_reminders_sent += 1
+            # Keep to the schedule (no drift from timer latency); after an outage, one reminder, not a burst.
+            s.next_update_due_at = s.next_update_due_at + cadence
+            if s.next_update_due_at <= now:
+                s.next_update_due_at = now + cadence
+            since = s.last_update_at or s.detected_at or now
+            who = s.lead or "the channel"
+            text = (
+                f"{s.label}: no status update for {format_duration(now - since)} "
+                f"({s.severity.value} expects one every {format_duration(cadence)}). {who}, post one now."
+            )
+            event = self._event(EventKind.UPDATE_REMINDER, text, data={"to": who})
+            events.append(event)
+            messages.append((event.key, text, [s.lead] if s.lead else []))
+        if s.next_lead_reminder_at is not None and now >= s.next_lead_reminder_at and s.lead is None:
+            s.lead_reminders_sent += 1
+            every = s.policy.missing_lead_every or timedelta(minutes=5)
+            more = s.lead_reminders_sent < s.policy.missing_lead_max
+            s.next_lead_reminder_at = max(s.next_lead_reminder_at + every, now) if more else None
+            text = (
+                f"{s.label} has no lead {format_duration(now - (s.detected_at or now))} after it was "
+                f"declared. Someone take it: `role lead`." + ("" if more else " (last reminder)")
+            )
+            event = self._event(EventKind.LEAD_REMINDER, text, data={"n": s.lead_reminders_sent})
+            events.append(event)
+            messages.append((event.key, text, []))
+        if events:
+            await self._record(events)
+            for key, text, mentions in messages:
+                self._say(key, text, mentions)
+
+    # ------------------------------------------------------------ timers
+
+    def _arm_cadence(self, from_time: datetime) -> None:
+        cadence = self.state.policy.update_cadence
+        if cadence is None or not self.state.status.is_active:
+            self.state.next_update_due_at = None
+            return
+        due = from_time + cadence
+        if self.state.snoozed_until is not None:
+            due = max(due, self.state.snoozed_until)
+        self.state.next_update_due_at = due
+
+    def _arm_lead_reminder(self, now: datetime) -> None:
+        s = self.state
+        after = s.policy.missing_lead_after
+        if s.lead is not None or after is None or not s.status.is_active:
+            s.next_lead_reminder_at = None
+        elif s.lead_reminders_sent < s.policy.missing_lead_max and s.next_lead_reminder_at is None:
+            first = (s.detected_at or now) + after
+            s.next_lead_reminder_at = max(first, now)
+
+    # ----------------------------------------------------------- helpers
+
+    def _event(
+        self,
+        kind: EventKind,
+        text: str,
+        actor: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> TimelineEvent:
+        s = self.state
+        assert s.number is not None
+        s.event_seq += 1
+        return TimelineEvent(
+            key=f"{s.workflow_id}/{s.event_seq}",
+            incident_number=s.number,
+            at=workflow.now(),
+            kind=kind,
+            actor=actor,
+            text=text,
+            data=data or {},
+        )
+
+    async def _record(self, events: list[TimelineEvent]) -> None:
+        self.state.version += 1
+        self._wake = True
+        await workflow.execute_activity(
+            RECORD_INCIDENT,
+            IncidentRecord(state=self.state.model_copy(deep=True), events=events),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+
+    def _say(self, key: str, text: str, mentions: list[str] | None = None) -> None:
+        assert self.state.number is not None
+        message = ChatMessage(
+            key=f"{key}/chat",
+            incident_number=self.state.number,
+            channel=self.state.channel,
+            text=text,
+            mentions=mentions or [],
+        )
+        self._chat_tasks.append(asyncio.create_task(self._post(message)))
+
+    async def _post(self, message: ChatMessage) -> None:
+        try:
+            await workflow.execute_activity(
+                POST_MESSAGE,
+                message,
+                result_type=MessageRef,
+                start_to_close_timeout=CHAT_TIMEOUT,
+                schedule_to_close_timeout=CHAT_GIVE_UP_AFTER,
+                retry_policy=CHAT_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            workflow.logger.warning("chat post %s failed: %s", message.key, cause)
+            await self._record([self._event(EventKind.CHAT_FAILED, f"chat message not delivered: {cause}")])
+
+    async def _drain(self) -> None:
+        """Let running handlers and chat posts finish before completing or continuing as new."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._chat_tasks:
+            tasks, self._chat_tasks = self._chat_tasks, []
+            await asyncio.gather(*tasks)
+
+    async def _registered(self) -> None:
+        await workflow.wait_condition(lambda: self.state.number is not None)
+
+    async def _ready(self, command: Action | Edit) -> None:
+        """Wait for the number, then check again: another handler may have moved the incident on
+        while this one waited, after its validator had passed."""
+        await self._registered()
+        self._refuse(command)
+
+    def _refuse(self, command: Action | Edit) -> None:
+        reason = refusal(self.state.label, self.state.status, command, self.state.merged_into)
+        if reason is not None:
+            raise ApplicationError(reason, type="InvalidCommand", non_retryable=True)
+
+    def _transition(self, action: Action) -> None:
+        new = next_status(self.state.status, action)
+        assert new is not None, "validator let through a transition the table forbids"
+        self.state.status = new
+
+    # ------------------------------------------------------------ query
+
+    @workflow.query
+    def get_state(self) -> IncidentState:
+        return self.state
+
+    # ----------------------------------------------------------- updates
+
+    @workflow.update
+    async def declared(self) -> IncidentState:
+        """Returns once the incident has its number: the second half of declare's update-with-start."""
+        await self._registered()
+        return self.state
+
+    @workflow.update
+    async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
+        await self._ready("acknowledge")
+        s = self.state
+        now = workflow.now()
+        self._transition("acknowledge")
+        s.acknowledged_at = now
+        events = [self._event(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {cmd.by}", cmd.by)]
+        if s.lead is None:
+            # Whoever acknowledges owns it until someone else takes the lead: a page answered by
+            # nobody in particular is how incidents drift.
+            s.roles[Role.LEAD] = cmd.by
+            events.append(self._event(EventKind.ROLE_ASSIGNED, f"{cmd.by} is lead", cmd.by))
+            self._arm_lead_reminder(now)
+        await self._record(events)
+        self._say(events[0].key, f"{s.label} acknowledged by {cmd.by}. Lead: {s.lead}.")
+        return s
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, cmd: Acknowledge) -> None:
+        self._refuse("acknowledge")
+
+    @workflow.update
+    async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:
+        await self._ready("change_severity")
+        s = self.state
+        now = workflow.now()
+        old = s.severity
+        s.severity = cmd.severity
+        # Re-timed, not restarted: the new cadence counts from the last update (or the declaration),
+        # so raising SEV2 to SEV0 makes an update due sooner, at once if it is already overdue.
+        self._arm_cadence(from_time=s.last_update_at or s.detected_at or now)
+        if s.next_update_due_at is not None and s.next_update_due_at < now:
+            s.next_update_due_at = now
+        s.next_lead_reminder_at = None
+        self._arm_lead_reminder(now)
+        direction = "raised" if cmd.severity < old else "lowered"
+        text = f"{s.label} severity {direction} from {old.value} to {cmd.severity.value} by {cmd.by}"
+        event = self._event(
+            EventKind.SEVERITY_CHANGED, text, cmd.by, {"from": old.value, "to": cmd.severity.value}
+        )
+        await self._record([event])
+        self._say(event.key, text)
+        return s
+
+    @change_severity.validator
+    def _validate_change_severity(self, cmd: ChangeSeverity) -> None:
+        self._refuse("change_severity")
+        if cmd.severity == self.state.severity:
+            raise ApplicationError(
+                f"{self.state.label} is already {cmd.severity.value}",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def assign_role(self, cmd: AssignRole) -> IncidentState:
+        await self._ready("assign_role")
+        s = self.state
+        previous = s.roles.get(cmd.role)
+        s.roles[cmd.role] = cmd.person
+        if cmd.role is Role.LEAD:
+            self._arm_lead_reminder(workflow.now())
+        text = f"{cmd.person} is {cmd.role.value}" + (f" (was {previous})" if previous else "")
+        event = self._event(
+            EventKind.ROLE_ASSIGNED,
+            text,
+            cmd.by,
+            {"role": cmd.role.value, "person": cmd.person, "previous": previous},
+        )
+        await self._record([event])
+        self._say(event.key, f"{s.label}: {text}, set by {cmd.by}.", [cmd.person])
+        return s
+
+    @assign_role.validator
+    def _validate_assign_role(self, cmd: AssignRole) -> None:
+        self._refuse("assign_role")
+        if self.state.roles.get(cmd.role) == cmd.person:
+            raise ApplicationError(
+                f"{cmd.person} is already {cmd.role.value} of {self.state.label}",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def post_update(self, cmd: PostUpdate) -> IncidentState:
+        await self._ready("post_update")
+        s = self.state
+        now = workflow.now()
+        s.last_update_at = now
+        s.last_update_text = cmd.text
+        s.snoozed_until = None
+        self._arm_cadence(from_time=now)
+        event = self._event(EventKind.STATUS_UPDATE, cmd.text, cmd.by)
+        await self._record([event])
+        self._say(event.key, f"{s.label} update from {cmd.by}: {cmd.text}")
+        return s
+
+    @post_update.validator
+    def _validate_post_update(self, cmd: PostUpdate) -> None:
+        self._refuse("post_update")
+
+    @workflow.update
+    async def snooze(self, cmd: Snooze) -> IncidentState:
+        await self._ready("snooze")
+        s = self.state
+        now = workflow.now()
+        s.snoozed_until = now + cmd.duration
+        if s.next_update_due_at is None or s.next_update_due_at < s.snoozed_until:
+            s.next_update_due_at = s.snoozed_until
+        text = f"update reminder snoozed for {format_duration(cmd.duration)} by {cmd.by}"
+        await self._record([self._event(EventKind.SNOOZED, text, cmd.by)])
+        return s
+
+    @snooze.validator
+    def _validate_snooze(self, cmd: Snooze) -> None:
+        self._refuse("snooze")
+        if self.state.policy.update_cadence is None:
+            raise ApplicationError(
+                f"{self.state.label} is {self.state.severity.value}: it has no update cadence to snooze",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def mitigate(self, cmd: Mitigate) -> IncidentState:
+        await self._ready("mitigate")
+        s = self.state
+        self._transition("mitigate")
+        s.mitigated_at = workflow.now()
+        text = f"{s.label} mitigated by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
+        event = self._event(EventKind.MITIGATED, text, cmd.by)
+        await self._record([event])
+        self._say(event.key, text)
+        return s
+
+    @mitigate.validator
+    def _validate_mitigate(self, cmd: Mitigate) -> None:
+        self._refuse("mitigate")
+
+    @workflow.update
+    async def resolve(self, cmd: Resolve) -> IncidentState:
+        await self._ready("resolve")
+        s = self.state
+        now = workflow.now()
+        self._transition("resolve")
+        s.resolved_at = now
+        # Impact ended at the latest when the incident was resolved.
+        s.mitigated_at = s.mitigated_at or now
+        s.next_update_due_at = None
+        s.next_lead_reminder_at = None
+        s.milestones = milestones(s)
+        text = f"{s.label} resolved by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
+        summary = summary_text(s, s.milestones)
+        events = [
+            self._event(EventKind.RESOLVED, text, cmd.by),
+            self._event(
+                EventKind.SUMMARY, summary, data=s.milestones.model_dump(mode="json", exclude_none=True)
+            ),
+        ]
+        await self._record(events)
+        self._say(events[1].key, summary)
+        return s
+
+    @resolve.validator
+    def _validate_resolve(self, cmd: Resolve) -> None:
+        self._refuse("resolve")
+
+    @workflow.update
+    async def reopen(self, cmd: Reopen) -> IncidentState:
+        await self._ready("reopen")
+        s = self.state
+        now = workflow.now()
+        previous = {"resolved_at": s.resolved_at.isoformat() if s.resolved_at else None}
+        self._transition("reopen")
+        # Impact is back: TTM and TTR are measured again at the next mitigate and resolve.
+        s.resolved_at = None
+        s.mitigated_at = None
+        s.milestones = None
+        s.acknowledged_at = s.acknowledged_at or now
+        self._arm_cadence(from_time=now)
+        self._arm_lead_reminder(now)
+        text = f"{s.label} reopened by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+        event = self._event(EventKind.REOPENED, text, cmd.by, previous)
+        await self._record([event])
+        self._say(event.key, text, [s.lead] if s.lead else [])
+        return s
+
+    @reopen.validator
+    def _validate_reopen(self, cmd: Reopen) -> None:
+        self._refuse("reopen")
+
+    @workflow.update
+    async def close(self, cmd: Close) -> IncidentState:
+        await self._ready("close")
+        s = self.state
+        self._transition("close")
+        s.closed_at = workflow.now()
+        text = f"{s.label} closed by {cmd.by}"
+        await self._record([self._event(EventKind.CLOSED, text, cmd.by)])
+        self._say(f"{s.workflow_id}/closed", text)
+        return s
+
+    @close.validator
+    def _validate_close(self, cmd: Close) -> None:
+        self._refuse("close")
+        if self.state.policy.postmortem == "required":
+            raise ApplicationError(
+                f"{self.state.label} is {self.state.severity.value}: it needs a published postmortem "
+                "before it can close",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def close_as_noise(self, cmd: CloseAsNoise) -> IncidentState:
+        await self._ready("close_as_noise")
+        s = self.state
+        self._transition("close_as_noise")
+        s.closed_at = workflow.now()
+        s.next_update_due_at = None
+        s.next_lead_reminder_at = None
+        text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+        await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
+        self._say(f"{s.workflow_id}/noise", text)
+        return s
+
+    @close_as_noise.validator
+    def _validate_close_as_noise(self, cmd: CloseAsNoise) -> None:
+        self._refuse("close_as_noise")
+
+    @workflow.update
+    async def merge_into(self, cmd: MergeInto) -> IncidentState:
+        await self._ready("merge")
+        s = self.state
+        self._transition("merge")
+        s.merged_into = cmd.target_number
+        s.closed_at = workflow.now()
+        s.next_update_due_at = None
+        s.next_lead_reminder_at = None
+        text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
+        event = self._event(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number})
+        await self._record([event])
+        assert s.number is not None
+        target = workflow.get_external_workflow_handle(cmd.target_workflow_id)
+        try:
+            await target.signal(
+                IncidentWorkflow.merged_from, MergedFrom(number=s.number, title=s.title, by=cmd.by)
+            )
+        except ApplicationError as err:
+            # The target finished in the meantime; the merge itself stands.
+            workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
+        self._say(event.key, text)
+        return s
+
+    @merge_into.validator
+    def _validate_merge_into(self, cmd: MergeInto) -> None:
+        self._refuse("merge")
+        if cmd.target_number == self.state.number or cmd.target_workflow_id == self.state.workflow_id:
+            raise ApplicationError(
+                f"{self.state.label} cannot be merged into itself", type="InvalidCommand", non_retryable=True
+            )
+
+    # ----------------------------------------------------------- signals
+
+    @workflow.signal
+    async def merged_from(self, merged: MergedFrom) -> None:
+        await self._registered()
+        s = self.state
+        text = f"INC-{merged.number} ({merged.title}) merged into {s.label} by {merged.by}"
+        await self._record([self._event(EventKind.MERGED_FROM, text, merged.by, {"from": merged.number})])
