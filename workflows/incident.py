@@ -233,6 +233,7 @@ class IncidentWorkflow:
             text=text,
             mentions=mentions or [],
         )
+        self._chat_tasks = [t for t in self._chat_tasks if not t.done()]
         self._chat_tasks.append(asyncio.create_task(self._post(message)))
 
     async def _post(self, message: ChatMessage) -> None:
@@ -251,11 +252,14 @@ class IncidentWorkflow:
             await self._record([self._event(EventKind.CHAT_FAILED, f"chat message not delivered: {cause}")])
 
     async def _drain(self) -> None:
-        """Let running handlers and chat posts finish before completing or continuing as new."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        while self._chat_tasks:
-            tasks, self._chat_tasks = self._chat_tasks, []
-            await asyncio.gather(*tasks)
+        """Let running handlers and chat posts finish before completing or continuing as new.
+
+        One condition for both, and nothing awaited after it holds: an update that arrives while a
+        chat post finishes must not be cut off by the continue-as-new that follows."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and all(t.done() for t in self._chat_tasks)
+        )
+        self._chat_tasks.clear()
 
     async def _registered(self) -> None:
         await workflow.wait_condition(lambda: self.state.number is not None)
