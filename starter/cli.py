@@ -164,10 +164,6 @@ def declare(
     as_json: AsJson = False,
 ) -> None:
     """Declare an incident; prints its number."""
-    from datetime import UTC
-
-    if started_at is not None and started_at.tzinfo is None:
-        started_at = started_at.replace(tzinfo=UTC)
     cmd = Declare(
         title=title,
         service=service,

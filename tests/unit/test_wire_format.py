@@ -64,3 +64,10 @@ def test_record_with_events_survives_the_converter() -> None:
 def test_snooze_choices_survive_the_converter() -> None:
     cmd = Snooze(by="alice", duration=timedelta(hours=1))
     assert roundtrip(cmd) == cmd
+
+
+def test_a_declared_start_without_a_zone_is_utc() -> None:
+    from sevflow.incident.commands import Declare
+
+    declared = Declare(title="t", service="s", severity=Severity.SEV2, started_at=datetime(2026, 1, 1, 12))
+    assert declared.started_at == datetime(2026, 1, 1, 12, tzinfo=UTC)

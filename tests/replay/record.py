@@ -1,0 +1,381 @@
+"""Records the workflow histories that tests/replay/test_replay.py replays: `python -m tests.replay.record`
+(`make histories`).
+
+Starts its own dev server, a SQLite store in a temporary directory and the real worker, runs a few
+scenarios that between them take every shape the incident workflow has (update-with-start and a plain
+start, timers that fire, updates accepted, refused and failed, a signal to another workflow, completion
+and termination), and writes each execution's history, every run of it, to tests/histories/.
+
+Each scenario waits for the state it needs (a reminder sent, the workflow settled) instead of sleeping
+for a guessed time, so every recording issues the same commands for the same reasons. What may differ
+between recordings, besides times and run ids: how activities the workflow runs side by side (a chat post
+beside a store write) complete into one workflow task or two, which moves a few events around.
+
+A shape change must not be hidden by re-recording: keep the histories of the old shape (rename them,
+e.g. `sev1-lifecycle.v1.json`) and guard the change with `workflow.patched`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from sevflow.incident.commands import (
+    Acknowledge,
+    AssignRole,
+    ChangeSeverity,
+    Close,
+    CloseAsNoise,
+    MergeInto,
+    Mitigate,
+    PostUpdate,
+    Reopen,
+    Resolve,
+    Snooze,
+)
+from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
+from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
+from sevflow.store.repository import Store
+from worker.main import build_worker
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+S = timedelta(seconds=1)
+POLL = 0.05
+WAIT = 15.0  # seconds any one awaited state may take before the recording gives up
+
+Handle = WorkflowHandle[IncidentWorkflow, IncidentState]
+
+
+def scaled(**changes: dict[str, Any]) -> PolicyTable:
+    """The default table with some severities' durations scaled down to seconds."""
+    table = dict(DEFAULT_POLICIES)
+    for name, update in changes.items():
+        sev = Severity(name)
+        table[sev] = table[sev].model_copy(update=update)
+    return table
+
+
+def new_state(
+    workflow_id: str, severity: Severity, lead: str | None, policies: PolicyTable | None = None
+) -> IncidentState:
+    # Stable workflow ids (a fresh server each time): the file name is the workflow id.
+    return new_incident_state(
+        workflow_id,
+        title=f"{workflow_id}: checkout 5xx",
+        service="checkout",
+        severity=severity,
+        policies=policies or DEFAULT_POLICIES,
+        lead=lead,
+        declared_by="recorder",
+    )
+
+
+async def until(what: str, check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll `check` until it holds; fail the recording with `what` when it does not within WAIT."""
+    for _ in range(int(WAIT / POLL)):
+        if await check():
+            return
+        await asyncio.sleep(POLL)
+    raise RuntimeError(f"gave up waiting for {what}")
+
+
+async def state_of(handle: Handle) -> IncidentState:
+    return await handle.query(IncidentWorkflow.get_state)
+
+
+async def refused(call: Awaitable[Any]) -> str:
+    """Run an update that must be refused; return the sentence the person would read."""
+    try:
+        await call
+    except WorkflowUpdateFailedError as err:
+        return str(getattr(err.cause, "message", err.cause))
+    raise RuntimeError("the update was expected to be refused")
+
+
+async def settled(handle: Handle) -> None:
+    """Wait until the workflow has nothing in flight: its last workflow task done, no activity pending."""
+
+    async def check() -> bool:
+        events = [e async for e in handle.fetch_history_events()]
+        if events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return False
+        return not (await handle.describe()).raw_description.pending_activities
+
+    await until(f"{handle.id} to settle", check)
+
+
+@dataclass
+class Recording:
+    client: Client
+    store: Store
+    executor: ThreadPoolExecutor
+    recorded: list[str] = field(default_factory=list)  # workflow ids, in recording order
+
+    def worker(self, task_queue: str) -> Worker:
+        return build_worker(self.client, task_queue, self.store, executor=self.executor)
+
+    async def declare(self, state: IncidentState, task_queue: str) -> tuple[Handle, IncidentState]:
+        """Declare as the CLI and the API do: update-with-start, answered once the number is known."""
+        start = WithStartWorkflowOperation(
+            IncidentWorkflow.run,
+            state,
+            id=state.workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        declared = await self.client.execute_update_with_start_workflow(
+            IncidentWorkflow.declared, start_workflow_operation=start
+        )
+        self.recorded.append(state.workflow_id)
+        handle = await start.workflow_handle()
+        # The declaration goes on after the number is known (timeline, chat): let it finish first.
+        await settled(handle)
+        return handle, declared
+
+    async def start(self, state: IncidentState, task_queue: str) -> Handle:
+        """A plain start, as the workflow tests do."""
+        handle = await self.client.start_workflow(
+            IncidentWorkflow.run, state, id=state.workflow_id, task_queue=task_queue
+        )
+        self.recorded.append(state.workflow_id)
+        return handle
+
+    async def histories(self, workflow_id: str) -> list[WorkflowHistory]:
+        """Every run of one workflow execution, first to last, following continue-as-new."""
+        latest = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        started = latest.events[0].workflow_execution_started_event_attributes
+        run_id: str | None = started.first_execution_run_id
+        runs: list[WorkflowHistory] = []
+        while run_id:
+            history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+            runs.append(history)
+            last = history.events[-1]
+            run_id = (
+                last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                if last.HasField("workflow_execution_continued_as_new_event_attributes")
+                else None
+            )
+        return runs
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+
+
+async def sev1_lifecycle(rec: Recording) -> None:
+    """SEV1 without a lead: two missing-lead reminders, acknowledge (the acknowledger becomes lead), a
+    comms role, an update, SEV0 with its cadence firing once, snooze, mitigate, resolve, reopen, resolve,
+    closed as noise."""
+    policies = scaled(
+        SEV1={"missing_lead_after": 1 * S, "missing_lead_every": 1 * S, "missing_lead_max": 2},
+        SEV0={"update_cadence": 3 * S},
+    )
+    tq = "record-sev1-lifecycle"
+    async with rec.worker(tq):
+        handle, first = await rec.declare(new_state("sev1-lifecycle", Severity.SEV1, None, policies), tq)
+        assert first.number is not None
+
+        async def lead_reminders_done() -> bool:
+            s = await state_of(handle)
+            return s.lead_reminders_sent == 2 and s.next_lead_reminder_at is None
+
+        await until("two missing-lead reminders", lead_reminders_done)
+        await settled(handle)  # the last reminder recorded and posted before anyone acknowledges
+        acked = await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="bob"))
+        assert acked.lead == "bob" and acked.next_lead_reminder_at is None
+        await handle.execute_update(
+            IncidentWorkflow.assign_role, AssignRole(by="bob", role=Role.COMMS, person="carol")
+        )
+        await handle.execute_update(
+            IncidentWorkflow.post_update, PostUpdate(by="bob", text="rolling back deploy 1234")
+        )
+        raised = await handle.execute_update(
+            IncidentWorkflow.change_severity, ChangeSeverity(by="bob", severity=Severity.SEV0)
+        )
+        assert raised.update_reminders_sent == 0
+
+        async def cadence_fired() -> bool:
+            return (await state_of(handle)).update_reminders_sent == 1
+
+        await until("the SEV0 cadence reminder", cadence_fired)
+        await settled(handle)
+        # The next reminder is 3 s away; the snooze pushes it 30 minutes out.
+        await handle.execute_update(IncidentWorkflow.snooze, Snooze(by="bob", duration=timedelta(minutes=30)))
+        await handle.execute_update(IncidentWorkflow.mitigate, Mitigate(by="bob", note="rolled back"))
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob"))
+        await handle.execute_update(IncidentWorkflow.reopen, Reopen(by="bob", reason="errors are back"))
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob", note="fixed for real"))
+        await handle.execute_update(
+            IncidentWorkflow.close_as_noise, CloseAsNoise(by="bob", reason="a broken probe")
+        )
+        final = await handle.result()
+    assert final.status is Status.NOISE, final.status
+    assert (final.lead_reminders_sent, final.update_reminders_sent) == (2, 1), final
+
+
+async def sev3_lifecycle(rec: Recording) -> None:
+    """SEV3 with a lead, no timers: acknowledge, resolve, close."""
+    tq = "record-sev3-lifecycle"
+    async with rec.worker(tq):
+        handle, first = await rec.declare(new_state("sev3-lifecycle", Severity.SEV3, "alice"), tq)
+        assert first.next_update_due_at is None and first.next_lead_reminder_at is None
+        await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="alice"))
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        await handle.execute_update(IncidentWorkflow.close, Close(by="alice"))
+        final = await handle.result()
+    assert final.status is Status.CLOSED, final.status
+
+
+async def merge(rec: Recording) -> None:
+    """Two SEV2 incidents; the source is merged into the target (update, then a signal from the source to
+    the target), the source completes, the target is left running and then terminated."""
+    tq = "record-merge"
+    async with rec.worker(tq):
+        target, target_state = await rec.declare(new_state("merge-target", Severity.SEV2, "bob"), tq)
+        source, _ = await rec.declare(new_state("merge-source", Severity.SEV2, "alice"), tq)
+        assert target_state.number is not None
+        await source.execute_update(
+            IncidentWorkflow.merge_into,
+            MergeInto(by="alice", target_number=target_state.number, target_workflow_id=target.id),
+        )
+        merged = await source.result()
+        assert merged.status is Status.MERGED, merged.status
+
+        async def told() -> bool:
+            assert target_state.number is not None
+            return any(e.kind is EventKind.MERGED_FROM for e in rec.store.timeline(target_state.number))
+
+        await until("the target to record the merge", told)
+        await settled(target)
+        await target.terminate(reason="recording finished: a target left running")
+
+
+async def refused_updates(rec: Recording) -> None:
+    """SEV3 without a lead, plainly started. Two acknowledges reach the workflow before it has its
+    number: both pass their validators, the second then fails in its handler (accepted, then completed
+    with a failure, in history). Then updates that validators refuse, which leave no update event in
+    history (at most an empty workflow task), resolve, close."""
+    tq = "record-refused-updates"
+    handle = await rec.start(new_state("refused-updates", Severity.SEV3, None), tq)
+    # No worker yet: both updates wait at the server and reach the workflow's first task together.
+    first_ack = asyncio.create_task(
+        handle.start_update(
+            IncidentWorkflow.acknowledge, Acknowledge(by="bob"), wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+    )
+    await asyncio.sleep(0.3)
+    second_ack = asyncio.create_task(
+        handle.start_update(
+            IncidentWorkflow.acknowledge, Acknowledge(by="carol"), wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+    )
+    await asyncio.sleep(0.3)
+    async with rec.worker(tq):
+        acked = await (await first_ack).result()
+        assert acked.lead == "bob", acked.lead
+        late = await refused((await second_ack).result())
+        assert late.endswith("is already acknowledged"), late
+        label = acked.label
+        refusals = [
+            await refused(handle.execute_update(IncidentWorkflow.reopen, Reopen(by="bob"))),
+            await refused(
+                handle.execute_update(IncidentWorkflow.snooze, Snooze(by="bob", duration=timedelta(hours=1)))
+            ),
+        ]
+        assert refusals == [
+            f"{label} is acknowledged, not resolved: only a resolved incident can be reopened",
+            f"{label} is SEV3: it has no update cadence to snooze",
+        ], refusals
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob"))
+        after = await refused(
+            handle.execute_update(IncidentWorkflow.post_update, PostUpdate(by="bob", text="all good"))
+        )
+        assert after == f"{label} is resolved: reopen it first", after
+        await handle.execute_update(IncidentWorkflow.close, Close(by="bob"))
+        final = await handle.result()
+    assert final.status is Status.CLOSED, final.status
+
+
+SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
+    sev1_lifecycle,
+    sev3_lifecycle,
+    merge,
+    refused_updates,
+]
+
+
+def file_names(workflow_id: str, runs: int) -> list[str]:
+    """`<workflow id>.json` for the first run, `<workflow id>.run<n>.json` for later ones."""
+    return [f"{workflow_id}.json" if n == 1 else f"{workflow_id}.run{n}.json" for n in range(1, runs + 1)]
+
+
+async def record() -> dict[str, str]:
+    """Run every scenario on a fresh dev server; the histories as {file name: JSON}."""
+    temporal = Path(sys.executable).parent / "temporal"
+    if not temporal.exists():
+        raise SystemExit(f"{temporal} is missing: install the embedded extra (`make test` does)")
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(temporal),
+        dev_server_extra_args=["--ui-disable-news-fetch"],
+    )
+    executor = ThreadPoolExecutor(max_workers=8)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sevflow-record-") as tmp:
+            store = Store.from_url(f"sqlite:///{tmp}/sevflow.db")
+            try:
+                rec = Recording(env.client, store, executor)
+                for scenario in SCENARIOS:
+                    print(f"recording {scenario.__name__}", flush=True)
+                    await scenario(rec)
+            finally:
+                store.dispose()
+        files: dict[str, str] = {}
+        for workflow_id in rec.recorded:
+            runs = await rec.histories(workflow_id)
+            for name, history in zip(file_names(workflow_id, len(runs)), runs, strict=True):
+                files[name] = history.to_json() + "\n"
+        return files
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        await env.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Record the histories the replay tests replay.")
+    parser.add_argument("--out", type=Path, default=HISTORIES, help="where to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    files = asyncio.run(record())
+    # Written only once every scenario has passed. Files of other names (old shapes kept on purpose) stay.
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(files.items()):
+        path = args.out / name
+        path.write_text(text)
+        events = len(WorkflowHistory.from_json(name.split(".")[0], text).events)
+        print(f"{path}: {events} events, {path.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()

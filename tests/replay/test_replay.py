@@ -1,0 +1,51 @@
+"""Every recorded history under tests/histories/ must replay on today's workflow code.
+
+A failure here means a workflow change would break incidents already running: guard the change with
+`workflow.patched` and keep the old histories (see tests/replay/record.py, `make histories`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker.main import WORKFLOWS
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+FILES = sorted(HISTORIES.glob("*.json"))
+
+# Shapes the recorded histories must take between them, so a re-recording that drops a scenario fails.
+SHAPES = {
+    EventType.EVENT_TYPE_TIMER_FIRED: "a reminder timer that fired",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "an update",
+    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: "a merge telling its target",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "a merged_from signal",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "an incident run to its end",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "an incident stopped while running",
+}
+
+
+def load(path: Path) -> WorkflowHistory:
+    # `<workflow id>.json`, or `<workflow id>.<anything>.json` for later runs and kept old shapes.
+    return WorkflowHistory.from_json(path.name.split(".")[0], path.read_text())
+
+
+def test_histories_are_recorded() -> None:
+    assert len(FILES) >= 4, f"expected at least 4 histories in {HISTORIES}: run `make histories`"
+
+
+def test_histories_cover_the_workflow_shapes() -> None:
+    seen = {event.event_type for path in FILES for event in load(path).events}
+    missing = [what for kind, what in SHAPES.items() if kind not in seen]
+    assert not missing, f"no recorded history has {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+async def test_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(load(path))
