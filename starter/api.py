@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated, Any
 
@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from temporalio.client import Client
 
 from sevflow.config.loader import load_config
@@ -22,6 +22,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.durations import parse_duration
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import (
+    SNOOZE_CHOICES,
     Acknowledge,
     AssignRole,
     ChangeSeverity,
@@ -52,6 +53,14 @@ class ApiError(BaseModel):
 class SnoozeBody(BaseModel):
     by: str = Field(min_length=1, max_length=200)
     duration: str = Field(description="30m, 1h or 2h", examples=["30m"])
+
+    @field_validator("duration")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        # Checked here, not only in Snooze, so a wrong duration is a 422 with one line per problem.
+        if parse_duration(value) not in SNOOZE_CHOICES:
+            raise ValueError("snooze for 30m, 1h or 2h")
+        return value
 
 
 class MergeBody(BaseModel):
@@ -130,35 +139,43 @@ def create_app(
         return JSONResponse({"error": str(exc)}, status_code=_STATUS.get(type(exc), 400))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_problem(e["loc"], str(e["msg"])) for e in exc.errors()]
-        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI parses a JSON body before it runs the route's dependencies, so a malformed body would
+        # answer 422 to a caller without a token: check the token first on the routes that need one.
+        route = request.scope.get("route")
+        needs_token = any(d.dependency is authorized for d in getattr(route, "dependencies", []))
+        if needs_token and not _token_ok(
+            request.headers.get("authorization"), request.query_params.get("token")
+        ):
+            return _unauthorized_response()
+        return _unprocessable(exc.errors())
 
     @app.exception_handler(ValueError)
     async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        if isinstance(exc, ValidationError):  # a model built in a handler: one line per problem too
+            return _unprocessable(exc.errors())
         return JSONResponse({"error": str(exc)}, status_code=422)
+
+    def _token_ok(authorization: str | None, token_param: str | None) -> bool:
+        if token is None:
+            return True
+        given = token_param
+        if authorization and authorization.lower().startswith("bearer "):
+            given = authorization[7:].strip()
+        return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
     def authorized(
         authorization: Annotated[str | None, Header()] = None,
         token_param: Annotated[str | None, Query(alias="token")] = None,
     ) -> None:
-        if token is None:
-            return
-        given = token_param
-        if authorization and authorization.lower().startswith("bearer "):
-            given = authorization[7:].strip()
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        if not _token_ok(authorization, token_param):
             raise _Unauthorized
 
     Auth = Depends(authorized)
 
     @app.exception_handler(_UnauthorizedError)
     async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
-        return JSONResponse(
-            {"error": "missing or wrong API token: send Authorization: Bearer <token>"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return _unauthorized_response()
 
     # ------------------------------------------------------------------ health
 
@@ -179,7 +196,9 @@ def create_app(
             await asyncio.wait_for(client.service_client.check_health(), timeout=5)
             checks["temporal"] = "ok"
         except Exception as exc:  # as above
-            checks["temporal"] = f"unavailable: {str(exc).splitlines()[0][:200] or type(exc).__name__}"
+            # A timeout's message is empty: name its type rather than fail on an empty first line.
+            first_line = next(iter(str(exc).splitlines()), "")[:200]
+            checks["temporal"] = f"unavailable: {first_line or type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -217,9 +236,12 @@ def create_app(
         return await (await backend.service()).command(parse_incident_number(number), cmd)
 
     def command_route(path: str, model: type[BaseModel], summary: str) -> None:
-        async def handler(number: str, body: model) -> IncidentDetail:  # type: ignore[valid-type]
+        async def handler(number: str, body: BaseModel) -> IncidentDetail:
             return await command(number, body)
 
+        # The annotations are strings (`from __future__ import annotations`) that FastAPI resolves in the
+        # module's globals, where a local `model` does not exist: give it the class itself.
+        handler.__annotations__["body"] = model
         handler.__name__ = path.replace("-", "_")
         app.post(
             f"/v1/incidents/{{number}}/{path}",
@@ -251,9 +273,24 @@ def create_app(
     return app
 
 
-def _problem(loc: tuple[int | str, ...], message: str) -> str:
-    where = ".".join(str(part) for part in loc if part != "body")
-    return f"{where}: {message.removeprefix('Value error, ')}"
+def _unauthorized_response() -> JSONResponse:
+    return JSONResponse(
+        {"error": "missing or wrong API token: send Authorization: Bearer <token>"},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _unprocessable(errors: Sequence[Any]) -> JSONResponse:
+    problems = [_problem(e) for e in errors]
+    return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+
+
+def _problem(error: Any) -> str:
+    if error.get("type") == "json_invalid":
+        return "body: not valid JSON"
+    where = ".".join(str(part) for part in error["loc"] if part != "body") or "body"
+    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
 class _UnauthorizedError(Exception):

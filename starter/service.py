@@ -81,8 +81,10 @@ class IncidentReads:
         self.store = store
 
     def get(self, number: int) -> IncidentDetail:
-        state = self._stored(number)
-        return IncidentDetail.of_state(state, self.store.timeline(number))
+        found = self.store.incident_with_timeline(number)
+        if found is None:
+            raise IncidentNotFound(f"INC-{number} does not exist")
+        return IncidentDetail.of_state(*found)
 
     def list(self, open_only: bool = False, limit: int = 100) -> list[IncidentSummary]:
         return [IncidentSummary.of(s) for s in self.store.list_incidents(open_only=open_only, limit=limit)]

@@ -61,6 +61,8 @@ class IncidentWorkflow:
         self.state = state
         self._wake = False
         self._chat_tasks: list[asyncio.Task[None]] = []
+        # True once the declaration is on the timeline (at once for a run continued from another).
+        self._declared = state.number is not None
 
     # ---------------------------------------------------------------- run
 
@@ -102,6 +104,7 @@ class IncidentWorkflow:
         self._arm_cadence(from_time=now)
         self._arm_lead_reminder(now)
         await self._record(events)
+        self._declared = True
         drill = "[DRILL] " if s.drill else ""
         self._say(
             events[0].key,
@@ -290,8 +293,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def declared(self) -> IncidentState:
-        """Returns once the incident has its number: the second half of declare's update-with-start."""
-        await self._registered()
+        """Returns once the incident has its number and its declaration is stored: the second half
+        of declare's update-with-start, so the caller can read the record at once."""
+        await workflow.wait_condition(lambda: self._declared)
         return self.state
 
     @workflow.update

@@ -258,23 +258,15 @@ class Store:
     def timeline(self, number: int) -> list[TimelineEvent]:
         """The incident's timeline in time order (ties in the order they were written)."""
         with self._read() as session:
-            rows = session.scalars(
-                select(TimelineEventRow)
-                .where(TimelineEventRow.incident_number == number)
-                .order_by(TimelineEventRow.at, TimelineEventRow.id)
-            ).all()
-        return [
-            TimelineEvent(
-                key=row.key,
-                incident_number=row.incident_number,
-                at=row.at,
-                kind=EventKind(row.kind),
-                actor=row.actor,
-                text=row.text,
-                data=row.data,
-            )
-            for row in rows
-        ]
+            return _timeline(session, number)
+
+    def incident_with_timeline(self, number: int) -> tuple[IncidentState, list[TimelineEvent]] | None:
+        """The snapshot and the timeline read in one transaction, so they agree with each other."""
+        with self._read() as session:
+            data = session.scalar(select(IncidentRow.state).where(IncidentRow.number == number))
+            if data is None:
+                return None
+            return _state_from_json(data), _timeline(session, number)
 
     # -- chat messages ---------------------------------------------------------------------------------
 
@@ -384,3 +376,23 @@ def _rowcount(result: Any) -> int:
 
 def _state_from_json(data: dict[str, Any]) -> IncidentState:
     return IncidentState.model_validate(data)
+
+
+def _timeline(session: Session, number: int) -> list[TimelineEvent]:
+    rows = session.scalars(
+        select(TimelineEventRow)
+        .where(TimelineEventRow.incident_number == number)
+        .order_by(TimelineEventRow.at, TimelineEventRow.id)
+    ).all()
+    return [
+        TimelineEvent(
+            key=row.key,
+            incident_number=row.incident_number,
+            at=row.at,
+            kind=EventKind(row.kind),
+            actor=row.actor,
+            text=row.text,
+            data=row.data,
+        )
+        for row in rows
+    ]
