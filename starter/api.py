@@ -232,8 +232,16 @@ def create_app(
     ) -> IncidentDetail:
         return await (await backend.service()).declare(body, idempotency_key)
 
+    async def existing(*numbers: str | int) -> list[int]:
+        """The incidents' numbers once the store knows them all: a 404 needs no Temporal connection."""
+        parsed = [parse_incident_number(n) for n in numbers]
+        for n in parsed:
+            await asyncio.to_thread(backend.reads().get, n)
+        return parsed
+
     async def command(number: str, cmd: BaseModel) -> IncidentDetail:
-        return await (await backend.service()).command(parse_incident_number(number), cmd)
+        (n,) = await existing(number)
+        return await (await backend.service()).command(n, cmd)
 
     def command_route(path: str, model: type[BaseModel], summary: str) -> None:
         async def handler(number: str, body: BaseModel) -> IncidentDetail:
@@ -267,8 +275,8 @@ def create_app(
 
     @app.post("/v1/incidents/{number}/merge", tags=["incidents"], dependencies=[Auth], responses=errors)
     async def merge(number: str, body: MergeBody) -> IncidentDetail:
-        service = await backend.service()
-        return await service.merge(parse_incident_number(number), parse_incident_number(body.into), body.by)
+        n, into = await existing(number, body.into)
+        return await (await backend.service()).merge(n, into, body.by)
 
     return app
 
