@@ -6,12 +6,18 @@ from typing import Protocol
 
 from temporalio import activity
 
-from sevflow.contracts import RECORD_INCIDENT, REGISTER_INCIDENT, IncidentRecord, RegisterIncident
+from sevflow.contracts import (
+    RECORD_INCIDENT,
+    REGISTER_INCIDENT,
+    IncidentRecord,
+    Registered,
+    RegisterIncident,
+)
 from sevflow.incident.models import IncidentState, TimelineEvent
 
 
 class IncidentStore(Protocol):
-    def register_incident(self, state: IncidentState) -> int: ...
+    def register(self, state: IncidentState) -> Registered: ...
 
     def record(self, state: IncidentState, events: list[TimelineEvent]) -> None: ...
 
@@ -21,9 +27,9 @@ class StoreActivities:
         self.store = store
 
     @activity.defn(name=REGISTER_INCIDENT)
-    def register_incident(self, cmd: RegisterIncident) -> int:
+    def register_incident(self, cmd: RegisterIncident) -> Registered:
         # Idempotent by workflow id: a retry after a lost completion gets the same number back.
-        return self.store.register_incident(cmd.state)
+        return self.store.register(cmd.state)
 
     @activity.defn(name=RECORD_INCIDENT)
     def record_incident(self, record: IncidentRecord) -> None:

@@ -20,6 +20,13 @@ class RegisterIncident(BaseModel):
     state: IncidentState
 
 
+class Registered(BaseModel):
+    """The incident's number, and the earlier incident it repeats (same fingerprint or alert name)."""
+
+    number: int
+    repeat_of: int | None = None
+
+
 class IncidentRecord(BaseModel):
     """The newest snapshot of an incident and the timeline events that led to it."""
 

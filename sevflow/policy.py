@@ -83,6 +83,9 @@ class SeverityPolicy(BaseModel):
     missing_lead_after: Duration = None
     missing_lead_every: Duration = timedelta(minutes=5)
     missing_lead_max: int = Field(default=5, ge=0)
+    # Once every alert of an incident has cleared, resolve it after this quiet time unless someone
+    # acts first; none leaves the resolve to the lead.
+    auto_resolve_after: Duration = None
 
 
 class SeverityPolicyOverride(BaseModel):
@@ -100,6 +103,7 @@ class SeverityPolicyOverride(BaseModel):
     missing_lead_after: Duration = None
     missing_lead_every: Duration = None
     missing_lead_max: int | None = Field(default=None, ge=0)
+    auto_resolve_after: Duration = None
 
     def apply_to(self, base: SeverityPolicy) -> SeverityPolicy:
         # model_fields_set keeps an explicit `update_cadence: none` (turn it off) apart from "not given".
@@ -139,9 +143,13 @@ DEFAULT_POLICIES: dict[Severity, SeverityPolicy] = {
         postmortem_due_business_days=5,
         missing_lead_after=5 * _M,
     ),
-    Severity.SEV3: SeverityPolicy(page="team_channel"),
-    Severity.SEV4: SeverityPolicy(page="none"),
+    Severity.SEV3: SeverityPolicy(page="team_channel", auto_resolve_after=30 * _M),
+    Severity.SEV4: SeverityPolicy(page="none", auto_resolve_after=30 * _M),
 }
+
+# An incident whose fingerprint (else service and alert name) matches one resolved this recently is a
+# repeat of it.
+REPEAT_WINDOW = timedelta(days=90)
 
 
 PolicyTable = dict[Severity, SeverityPolicy]

@@ -39,6 +39,8 @@ from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
+from starter.alerts_api import alerts_router
+from starter.ingest import AlertIngest
 from starter.service import IncidentReads, IncidentService
 from worker.logs import setup_logging
 from worker.temporal import connect
@@ -88,6 +90,9 @@ class Backend:
 
     async def service(self) -> IncidentService:
         return IncidentService(await self.client(), self.store, self.config, self.settings.task_queue)
+
+    async def ingest(self) -> AlertIngest:
+        return AlertIngest(await self.client(), self.store, self.config, self.settings.task_queue)
 
     def reads(self) -> IncidentReads:
         return IncidentReads(self.store)
@@ -176,6 +181,8 @@ def create_app(
     @app.exception_handler(_UnauthorizedError)
     async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
         return _unauthorized_response()
+
+    app.include_router(alerts_router(backend.config, backend.ingest))
 
     # ------------------------------------------------------------------ health
 

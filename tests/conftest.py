@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sys
 import uuid
@@ -9,7 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.store.repository import Store
@@ -51,6 +55,20 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4()}"
+
+
+async def terminate_task_queue(client: Client, task_queue: str) -> None:
+    """Terminate every workflow a test left running on its task queue, so that workflows keyed by
+    something other than the test (alert groups keyed by the sender's group key) start afresh."""
+    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    for _ in range(3):
+        running = [wf async for wf in client.list_workflows(query)]
+        for wf in running:
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate("test finished")
+        if not running:
+            return
+        await asyncio.sleep(0.2)
 
 
 @pytest.fixture

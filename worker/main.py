@@ -10,9 +10,10 @@ from temporalio.worker import Worker
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.store import StoreActivities
 from sevflow.store.repository import Store
+from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
 
-WORKFLOWS = [IncidentWorkflow]
+WORKFLOWS = [IncidentWorkflow, AlertGroupWorkflow]
 
 
 def build_worker(

@@ -13,9 +13,10 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.contracts import (
         POST_MESSAGE,
         RECORD_INCIDENT,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ChatMessage,
         IncidentRecord,
         MessageRef,
+        Registered,
         RegisterIncident,
     )
     from sevflow.durations import format_duration
@@ -42,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         Snooze,
     )
     from sevflow.incident.milestones import milestones, summary_text
-    from sevflow.incident.models import EventKind, IncidentState, Role, TimelineEvent
+    from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
     from sevflow.incident.transitions import Edit, next_status, refusal
 
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -84,19 +86,22 @@ class IncidentWorkflow:
         s.detected_at = now
         s.started_at = min(s.started_at, now) if s.started_at else now
         s.version += 1
-        s.number = await workflow.execute_activity(
+        registered = await workflow.execute_activity(
             REGISTER_INCIDENT,
             RegisterIncident(state=s),
-            result_type=int,
+            result_type=Registered,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
+        s.number, s.repeat_of = registered.number, registered.repeat_of
+        repeat = f" Repeat of INC-{s.repeat_of}." if s.repeat_of else ""
         events = [
             self._event(
                 EventKind.DECLARED,
-                f"{s.label} declared: {s.title} ({s.severity.value} {s.severity.label}, {s.service})",
+                f"{s.label} declared: {s.title} "
+                f"({s.severity.value} {s.severity.label}, {s.service}).{repeat}",
                 actor=s.declared_by,
-                data={"severity": s.severity.value, "drill": s.drill},
+                data={"severity": s.severity.value, "drill": s.drill, "repeat_of": s.repeat_of},
             )
         ]
         if s.lead:
@@ -108,7 +113,7 @@ class IncidentWorkflow:
         drill = "[DRILL] " if s.drill else ""
         self._say(
             events[0].key,
-            f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}. "
+            f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}.{repeat} "
             + (f"Lead: {s.lead}." if s.lead else "No lead yet: take it with `role lead`."),
         )
 
@@ -133,7 +138,8 @@ class IncidentWorkflow:
         s = self.state
         if not s.status.is_active:
             return None
-        due = [d for d in (s.next_update_due_at, s.next_lead_reminder_at) if d is not None]
+        timers = (s.next_update_due_at, s.next_lead_reminder_at, s.auto_resolve_at)
+        due = [d for d in timers if d is not None]
         return min(due) if due else None
 
     async def _fire_due_reminders(self) -> None:
@@ -173,6 +179,11 @@ class IncidentWorkflow:
             await self._record(events)
             for key, text, mentions in messages:
                 self._say(key, text, mentions)
+        if s.auto_resolve_at is not None and workflow.now() >= s.auto_resolve_at:
+            s.auto_resolve_at = None
+            if s.alerts_firing == 0 and next_status(s.status, "resolve") is not None:
+                quiet = format_duration(s.policy.auto_resolve_after)
+                await self._resolve("sevflow", f"every alert quiet for {quiet}", auto=True)
 
     # ------------------------------------------------------------ timers
 
@@ -301,20 +312,23 @@ class IncidentWorkflow:
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
         await self._ready("acknowledge")
+        await self._acknowledge(cmd.by)
+        return self.state
+
+    async def _acknowledge(self, by: str) -> None:
         s = self.state
         now = workflow.now()
         self._transition("acknowledge")
         s.acknowledged_at = now
-        events = [self._event(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {cmd.by}", cmd.by)]
+        events = [self._event(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {by}", by)]
         if s.lead is None:
             # Whoever acknowledges owns it until someone else takes the lead: a page answered by
             # nobody in particular is how incidents drift.
-            s.roles[Role.LEAD] = cmd.by
-            events.append(self._event(EventKind.ROLE_ASSIGNED, f"{cmd.by} is lead", cmd.by))
+            s.roles[Role.LEAD] = by
+            events.append(self._event(EventKind.ROLE_ASSIGNED, f"{by} is lead", by))
             self._arm_lead_reminder(now)
         await self._record(events)
-        self._say(events[0].key, f"{s.label} acknowledged by {cmd.by}. Lead: {s.lead}.")
-        return s
+        self._say(events[0].key, f"{s.label} acknowledged by {by}. Lead: {s.lead}.")
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -441,6 +455,10 @@ class IncidentWorkflow:
     @workflow.update
     async def resolve(self, cmd: Resolve) -> IncidentState:
         await self._ready("resolve")
+        await self._resolve(cmd.by, cmd.note)
+        return self.state
+
+    async def _resolve(self, by: str, note: str | None, auto: bool = False) -> None:
         s = self.state
         now = workflow.now()
         self._transition("resolve")
@@ -449,18 +467,33 @@ class IncidentWorkflow:
         s.mitigated_at = s.mitigated_at or now
         s.next_update_due_at = None
         s.next_lead_reminder_at = None
+        s.auto_resolve_at = None
         s.milestones = milestones(s)
-        text = f"{s.label} resolved by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
+        text = f"{s.label} {'auto-' if auto else ''}resolved by {by}" + (f": {note}" if note else "")
         summary = summary_text(s, s.milestones)
         events = [
-            self._event(EventKind.RESOLVED, text, cmd.by),
+            self._event(EventKind.AUTO_RESOLVED if auto else EventKind.RESOLVED, text, by),
             self._event(
                 EventKind.SUMMARY, summary, data=s.milestones.model_dump(mode="json", exclude_none=True)
             ),
         ]
         await self._record(events)
+        if auto:
+            self._say(events[0].key, text, [s.lead] if s.lead else [])
         self._say(events[1].key, summary)
-        return s
+        await self._tell_alert_group(open=False)
+
+    async def _tell_alert_group(self, open: bool) -> None:
+        """The alert group opens a new incident for new alerts only once this one is no longer open."""
+        s = self.state
+        if s.alert_group_id is None or s.number is None:
+            return
+        group = workflow.get_external_workflow_handle(s.alert_group_id)
+        try:
+            await group.signal("incident_status", IncidentStatusChanged(number=s.number, open=open))
+        except FailureError as err:
+            # The group finished (all its alerts resolved and nothing open): nothing to tell.
+            workflow.logger.info("alert group %s not told: %s", s.alert_group_id, err)
 
     @resolve.validator
     def _validate_resolve(self, cmd: Resolve) -> None:
@@ -484,6 +517,7 @@ class IncidentWorkflow:
         event = self._event(EventKind.REOPENED, text, cmd.by, previous)
         await self._record([event])
         self._say(event.key, text, [s.lead] if s.lead else [])
+        await self._tell_alert_group(open=True)
         return s
 
     @reopen.validator
@@ -523,6 +557,7 @@ class IncidentWorkflow:
         text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
         await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
         self._say(f"{s.workflow_id}/noise", text)
+        await self._tell_alert_group(open=False)
         return s
 
     @close_as_noise.validator
@@ -551,6 +586,7 @@ class IncidentWorkflow:
             # The target finished in the meantime; the merge itself stands.
             workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
         self._say(event.key, text)
+        await self._tell_alert_group(open=False)
         return s
 
     @merge_into.validator
@@ -569,3 +605,54 @@ class IncidentWorkflow:
         s = self.state
         text = f"INC-{merged.number} ({merged.title}) merged into {s.label} by {merged.by}"
         await self._record([self._event(EventKind.MERGED_FROM, text, merged.by, {"from": merged.number})])
+
+    @workflow.signal
+    async def alerts_changed(self, update: AlertsUpdate) -> None:
+        await self._registered()
+        s = self.state
+        now = workflow.now()
+        s.alert_count, s.alerts_firing, s.deliveries = update.total, update.firing, update.deliveries
+        events: list[TimelineEvent] = []
+        mentions = [s.lead] if s.lead else []
+        if update.newly_firing:
+            s.auto_resolve_at = None
+            names = ", ".join(update.newly_firing)
+            events.append(
+                self._event(
+                    EventKind.ALERTS_CHANGED,
+                    f"firing: {names} ({update.firing} of {update.total} alerts firing)",
+                    data={"firing": update.newly_firing},
+                )
+            )
+        if update.newly_resolved and update.firing > 0:
+            events.append(
+                self._event(
+                    EventKind.ALERTS_CHANGED,
+                    f"resolved: {', '.join(update.newly_resolved)} ({update.firing} of {update.total} "
+                    "alerts still firing)",
+                    data={"resolved": update.newly_resolved},
+                )
+            )
+        if update.firing == 0 and s.status.is_active:
+            if next_status(s.status, "mitigate") is not None:
+                self._transition("mitigate")
+                s.mitigated_at = now
+            after = s.policy.auto_resolve_after
+            s.auto_resolve_at = now + after if after is not None else None
+            then = (
+                f"it resolves by itself after {format_duration(after)} of quiet unless someone acts"
+                if after is not None
+                else "confirm with `resolve` once you are sure"
+            )
+            text = f"all {update.total} alerts of {s.label} have resolved: it is mitigated; {then}."
+            events.append(self._event(EventKind.ALERTS_CLEARED, text, data={"total": update.total}))
+        if events:
+            await self._record(events)
+            for event in events:
+                self._say(event.key, f"{s.label}: {event.text}", mentions)
+
+    @workflow.signal
+    async def alert_acknowledged(self, ack: AlertAcknowledged) -> None:
+        await self._registered()
+        if self.state.status is Status.DETECTED:
+            await self._acknowledge(ack.by)

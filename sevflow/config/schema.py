@@ -11,14 +11,16 @@ New sections (routing, on-call, chat, tickets) are added here as further fields 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 import typing
 from collections.abc import Mapping
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,14 +32,24 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from sevflow.policy import PolicyOverrides, PolicyTable, Severity, SeverityPolicyOverride, resolve_policies
+from sevflow.policy import (
+    Duration,
+    PolicyOverrides,
+    PolicyTable,
+    Severity,
+    SeverityPolicyOverride,
+    resolve_policies,
+)
 
 # --- field types -----------------------------------------------------------------------------------
 
@@ -119,6 +131,11 @@ SeverityKey = Annotated[Severity, BeforeValidator(_parse_severity_key)]
 def _none_is_empty(value: Any) -> Any:
     """`teams:` with nothing under it means no teams, not an error."""
     return {} if value is None else value
+
+
+def _none_is_empty_list(value: Any) -> Any:
+    """`routes:` with nothing under it means no routes."""
+    return [] if value is None else value
 
 
 PolicySection = Annotated[dict[SeverityKey, SeverityPolicyOverride], BeforeValidator(_none_is_empty)]
@@ -232,6 +249,316 @@ class ServiceConfig(BaseModel):
 Name = Annotated[str, Field(pattern=_NAME)]
 
 
+# --- routing (alerts to service, team and severity) ------------------------------------------------
+
+MatchOp = Literal["=", "!=", "=~", "!~"]
+
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
+_MATCHER_HINT = 'write label=value, label!=value, label=~regex or label!~regex (values may be "quoted")'
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher, Alertmanager style: `=`, `!=`, `=~` and `!~`.
+
+    A label the alert does not carry counts as the empty string (so `team=""` matches alerts without a
+    team label), and regexes are anchored at both ends: `service=~"check"` does not match `checkout`.
+    """
+
+    name: str
+    op: MatchOp
+    value: str
+    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        """`severity=critical`, `service=~"api|web"`, `env!=dev`; raise ValueError saying what is wrong."""
+        found = _MATCHER.match(text)
+        if found is None:
+            raise ValueError(f"invalid matcher {text!r}: {_MATCHER_HINT}")
+        name, op, raw = found.group(1), found.group(2), found.group(3)
+        value = _unquote(raw, text)
+        regex: re.Pattern[str] | None = None
+        if op in ("=~", "!~"):
+            try:
+                regex = re.compile(f"(?:{value})")
+            except (re.error, OverflowError, RecursionError) as exc:
+                raise ValueError(f"invalid regex {value!r} in {text!r}: {exc}") from None
+        return cls(name=name, op=typing.cast(MatchOp, op), value=value, regex=regex)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        assert self.regex is not None
+        found = self.regex.fullmatch(actual) is not None
+        return found if self.op == "=~" else not found
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.op}{json.dumps(self.value, ensure_ascii=False)}"
+
+
+def _unquote(raw: str, text: str) -> str:
+    if raw.startswith('"'):
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            value = None
+        if not isinstance(value, str):
+            raise ValueError(f"invalid matcher {text!r}: the quoted value is not closed properly")
+        return value
+    if raw.startswith("'"):
+        if len(raw) < 2 or not raw.endswith("'"):
+            raise ValueError(f"invalid matcher {text!r}: the quoted value is not closed properly")
+        return raw[1:-1]
+    return raw
+
+
+def _to_matcher(value: Any) -> Matcher:
+    if isinstance(value, Matcher):
+        return value
+    if isinstance(value, str):
+        return Matcher.parse(value)
+    raise ValueError(f"invalid matcher {_shown(value)}: {_MATCHER_HINT}")
+
+
+MatcherText = Annotated[
+    Matcher,
+    PlainValidator(_to_matcher),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["severity=critical", 'service=~"api|web"']}),
+]
+
+
+def _matcher_list(value: Any) -> Any:
+    """`match: severity=critical` (one matcher, not a list) is fine too; nothing means match everything."""
+    if value is None:
+        return []
+    if isinstance(value, str | Matcher):
+        return [value]
+    return value
+
+
+MatcherList = Annotated[tuple[MatcherText, ...], BeforeValidator(_matcher_list)]
+
+
+def _word(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        cleaned = value.strip()
+        if not cleaned:
+            raise ValueError("must not be empty: write SEV0-SEV4 or a word of routing.severity_map")
+        return cleaned
+    return value
+
+
+# The words senders use for severity, as sevflow severities. `routing.severity_map` adds to and overrides
+# these. Alertmanager/Grafana `severity` labels, PagerDuty `payload.severity`, Datadog `alert_type` and
+# priority (P1-P5).
+DEFAULT_SEVERITY_WORDS: dict[str, Severity] = {
+    "critical": Severity.SEV1,
+    "error": Severity.SEV2,
+    "warning": Severity.SEV3,
+    "info": Severity.SEV4,
+    "success": Severity.SEV4,
+    "p1": Severity.SEV1,
+    "p2": Severity.SEV2,
+    "p3": Severity.SEV3,
+    "p4": Severity.SEV4,
+    "p5": Severity.SEV4,
+}
+
+
+def _severity_words(value: Any) -> Any:
+    if value is None:
+        return dict(DEFAULT_SEVERITY_WORDS)
+    if isinstance(value, Mapping):
+        return {**DEFAULT_SEVERITY_WORDS, **{str(word).strip().lower(): sev for word, sev in value.items()}}
+    return value
+
+
+def resolve_severity_word(word: str, severity_map: Mapping[str, Severity]) -> Severity | None:
+    """A sender's word as a severity: the map first (case-insensitive), then SEV0-4 and their labels."""
+    cleaned = word.strip()
+    mapped = severity_map.get(cleaned.lower())
+    if mapped is not None:
+        return mapped
+    try:
+        return Severity.parse(cleaned)
+    except ValueError:
+        return None
+
+
+class RouteRule(BaseModel):
+    """One row of the routing table: when every matcher matches, these outputs apply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str | None = None
+    match: MatcherList = ()
+    service: Name | None = None
+    team: Name | None = None
+    # SEV0-SEV4, a label like `major`, or a word of `severity_map` such as `critical`.
+    severity: Annotated[str | None, BeforeValidator(_word)] = None
+    drop: bool = False
+    # Go on matching the rules below; they fill in only what this one left unset.
+    continue_: bool = Field(default=False, alias="continue")
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(matcher.matches(labels) for matcher in self.match)
+
+
+def _aware_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"invalid date and time {value!r}: write it like 2026-11-23T22:00:00Z or "
+                "2026-11-23T23:00:00+01:00"
+            ) from None
+    if isinstance(value, datetime) and value.utcoffset() is None:
+        raise ValueError(
+            f"{value.isoformat()} has no time zone: write it like 2026-11-23T22:00:00Z or "
+            "2026-11-23T23:00:00+01:00"
+        )
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise ValueError(f"{value.isoformat()} is a date without a time: write it like 2026-11-23T22:00:00Z")
+    return value
+
+
+AwareTime = Annotated[datetime, BeforeValidator(_aware_datetime)]
+
+
+class MaintenanceWindow(BaseModel):
+    """Alerts matching `match` between `starts_at` and `ends_at` are recorded but page nobody."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    match: MatcherList = ()
+    starts_at: AwareTime
+    ends_at: AwareTime
+
+    @field_validator("ends_at")
+    @classmethod
+    def _after_start(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
+        starts_at = info.data.get("starts_at")
+        if isinstance(starts_at, datetime) and ends_at <= starts_at:
+            raise ValueError(f"ends_at {ends_at.isoformat()} must be after starts_at {starts_at.isoformat()}")
+        return ends_at
+
+    def covers(self, labels: Mapping[str, str], now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at and all(m.matches(labels) for m in self.match)
+
+
+def _label_names(value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+LabelNames = Annotated[list[Annotated[str, Field(min_length=1)]] | None, BeforeValidator(_label_names)]
+
+
+class GroupByConfig(BaseModel):
+    """Split an Alertmanager or Grafana group into one incident per value of these labels (`...`: all)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alertmanager: LabelNames = None
+    grafana: LabelNames = None
+
+    def get(self, source: str) -> list[str] | None:
+        """The labels for `source` (alertmanager or grafana); None for any other source."""
+        if source == "alertmanager":
+            return self.alertmanager
+        if source == "grafana":
+            return self.grafana
+        return None
+
+
+class RoutingConfig(BaseModel):
+    """The `routing` section: where alerts go, what is dropped, and maintenance windows.
+
+    Auto-resolve is policy, not routing: `auto_resolve_after` per severity (and service) in `policy`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routes: Annotated[tuple[RouteRule, ...], BeforeValidator(_none_is_empty_list)] = ()
+    severity_map: Annotated[dict[str, SeverityKey], BeforeValidator(_severity_words)] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY_WORDS)
+    )
+    default_service: Name = "unknown"
+    default_severity: SeverityKey = Severity.SEV3
+    group_by: Annotated[GroupByConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=GroupByConfig)
+    maintenance: Annotated[tuple[MaintenanceWindow, ...], BeforeValidator(_none_is_empty_list)] = ()
+
+    def severity_for(self, word: str | None) -> Severity | None:
+        """A sender's word (or SEVn) as a severity, or None when it means nothing here."""
+        return resolve_severity_word(word, self.severity_map) if word else None
+
+
+# --- sources (credentials of the alert webhooks) ---------------------------------------------------
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_env_name(value: str) -> str:
+    cleaned = value.strip()
+    if not _ENV_NAME.match(cleaned):
+        raise ValueError(
+            f"invalid environment variable name {value!r}: use letters, digits and '_', like SEVFLOW_AM_TOKEN"
+        )
+    return cleaned
+
+
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+
+
+class SourceConfig(BaseModel):
+    """Credentials of one alert source, by the name of the environment variable holding them.
+
+    Secrets never go in sevflow.yaml. Without `token_env`, `SEVFLOW_ALERT_TOKEN_<SOURCE>` is used when set.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token_env: EnvName | None = None
+
+
+class GrafanaSourceConfig(SourceConfig):
+    """Grafana may also sign its webhooks (HMAC-SHA256, contact point setting `HMAC signature`)."""
+
+    hmac_secret_env: EnvName | None = None
+    # Default: X-Grafana-Alert-Signature (as documented) or X-Grafana-Alerting-Signature (as some releases
+    # send it).
+    signature_header: str | None = None
+    timestamp_header: str = "X-Grafana-Alert-Timestamp"
+    # A signed timestamp older (or further in the future) than this is refused; `off` accepts any age.
+    max_age: Duration = timedelta(minutes=5)
+
+
+SourceSection = Annotated[SourceConfig, BeforeValidator(_none_is_empty)]
+
+
+class SourcesConfig(BaseModel):
+    """The `sources` section: credentials per alert source (alertmanager, grafana, pagerduty, ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alertmanager: SourceSection = Field(default_factory=SourceConfig)
+    grafana: Annotated[GrafanaSourceConfig, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=GrafanaSourceConfig
+    )
+    pagerduty: SourceSection = Field(default_factory=SourceConfig)
+    datadog: SourceSection = Field(default_factory=SourceConfig)
+    generic: SourceSection = Field(default_factory=SourceConfig)
+
+
 class SevflowConfig(BaseModel):
     """All of sevflow.yaml. Every section is optional; an empty file means the built-in defaults."""
 
@@ -245,6 +572,8 @@ class SevflowConfig(BaseModel):
     services: Annotated[dict[Name, ServiceConfig], BeforeValidator(_none_is_empty)] = Field(
         default_factory=dict
     )
+    routing: Annotated[RoutingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=RoutingConfig)
+    sources: Annotated[SourcesConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=SourcesConfig)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -317,24 +646,76 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         return []
     if not isinstance(data, Mapping):
         return []
+    return _service_team_problems(data) + _routing_problems(data)
+
+
+Problems = list[tuple[tuple[str | int, ...], str, Any]]
+
+
+def _unknown_team(team: str, teams: Mapping[Any, Any]) -> str:
+    known = [str(name) for name in teams]
+    message = f"team {team!r} is not defined in teams"
+    close = difflib.get_close_matches(team, known, n=1)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    else:
+        message += f" (defined: {', '.join(sorted(known))})"
+    return message
+
+
+def _service_team_problems(data: Mapping[Any, Any]) -> Problems:
     teams = data.get("teams")
     services = data.get("services")
     if not isinstance(teams, Mapping) or not teams or not isinstance(services, Mapping):
         return []
-    known = [str(name) for name in teams]
-    problems: list[tuple[tuple[str | int, ...], str, Any]] = []
+    problems: Problems = []
     for name, service in services.items():
         if not isinstance(service, Mapping):
             continue
         team = service.get("team")
         if isinstance(team, str) and team not in teams:
-            message = f"team {team!r} is not defined in teams"
-            close = difflib.get_close_matches(team, known, n=1)
-            if close:
-                message += f" (did you mean {close[0]!r}?)"
-            else:
-                message += f" (defined: {', '.join(sorted(known))})"
-            problems.append((("services", name, "team"), message, team))
+            problems.append((("services", name, "team"), _unknown_team(team, teams), team))
+    return problems
+
+
+def _routing_problems(data: Mapping[Any, Any]) -> Problems:
+    """Route teams that are not defined (when teams are), and severity words nobody maps."""
+    routing = data.get("routing")
+    if not isinstance(routing, Mapping):
+        return []
+    routes = routing.get("routes")
+    if not isinstance(routes, list):
+        return []
+    teams = data.get("teams")
+    raw_map = routing.get("severity_map")
+    words = dict(DEFAULT_SEVERITY_WORDS)
+    if isinstance(raw_map, Mapping):
+        for word, value in raw_map.items():
+            try:
+                parsed = _parse_severity_key(value)
+            except ValueError:
+                continue  # reported where it is written
+            if isinstance(parsed, Severity):
+                words[str(word).strip().lower()] = parsed
+    problems: Problems = []
+    for index, rule in enumerate(routes):
+        if not isinstance(rule, Mapping):
+            continue
+        team = rule.get("team")
+        if isinstance(team, str) and isinstance(teams, Mapping) and teams and team not in teams:
+            problems.append((("routing", "routes", index, "team"), _unknown_team(team, teams), team))
+        severity = rule.get("severity")
+        if (
+            isinstance(severity, str | int)
+            and not isinstance(severity, bool)
+            and str(severity).strip()
+            and resolve_severity_word(str(severity), words) is None
+        ):
+            message = (
+                f"unknown severity {str(severity)!r}: write SEV0-SEV4 or a word of routing.severity_map "
+                f"({', '.join(sorted(words))})"
+            )
+            problems.append((("routing", "routes", index, "severity"), message, severity))
     return problems
 
 
@@ -448,12 +829,18 @@ def allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel] | None = None
         annotation = _unwrap(annotation)
         if _is_model(annotation):
             hints = hints_cache.setdefault(annotation, typing.get_type_hints(annotation, include_extras=True))
-            if str(part) not in annotation.model_fields:
+            names = {(f.alias or name): name for name, f in annotation.model_fields.items()}
+            if str(part) not in names:
                 return []
-            annotation = hints.get(str(part), annotation.model_fields[str(part)].annotation)
+            name = names[str(part)]
+            annotation = hints.get(name, annotation.model_fields[name].annotation)
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
+        elif get_origin(annotation) in (list, tuple) and isinstance(part, int):
+            annotation = get_args(annotation)[0]
         else:
             return []
     annotation = _unwrap(annotation)
-    return list(annotation.model_fields) if _is_model(annotation) else []
+    if not _is_model(annotation):
+        return []
+    return [f.alias or name for name, f in annotation.model_fields.items()]

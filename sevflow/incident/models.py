@@ -60,6 +60,9 @@ class EventKind(StrEnum):
     LEAD_REMINDER = "lead_reminder"
     SUMMARY = "summary"
     CHAT_FAILED = "chat_failed"
+    ALERTS_CHANGED = "alerts_changed"
+    ALERTS_CLEARED = "alerts_cleared"
+    AUTO_RESOLVED = "auto_resolved"
 
 
 class TimelineEvent(BaseModel):
@@ -99,9 +102,16 @@ class IncidentState(BaseModel):
     channel: str | None = None
 
     fingerprint: str | None = None
+    alert_name: str | None = None
+    # The AlertGroupWorkflow that opened this incident, told when the incident resolves or reopens.
+    alert_group_id: str | None = None
     alert_count: int = 0
+    alerts_firing: int = 0
+    deliveries: int = 0
     repeat_of: int | None = None
     runbook_url: str | None = None
+    dashboard_url: str | None = None
+    generator_url: str | None = None
     drill: bool = False
     merged_into: int | None = None
 
@@ -121,6 +131,7 @@ class IncidentState(BaseModel):
     update_reminders_sent: int = 0
     lead_reminders_sent: int = 0
     next_lead_reminder_at: datetime | None = None
+    auto_resolve_at: datetime | None = None
 
     milestones: Milestones | None = None
     # Bumped on every change; the store ignores a snapshot older than the one it holds.

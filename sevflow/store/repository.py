@@ -22,13 +22,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from sevflow.contracts import MessageRef
+from sevflow.contracts import MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.models import TERMINAL_STATUSES, EventKind, IncidentState, Role, TimelineEvent
+from sevflow.policy import REPEAT_WINDOW
 from sevflow.store.database import SQLITE_BEGIN, make_engine
 from sevflow.store.database import migrate as migrate_schema
 from sevflow.store.schema import (
     INCIDENT_COUNTER,
+    AlertGroupRow,
+    AlertLogRow,
     ChatMessageRow,
     Counter,
     IncidentRoleRow,
@@ -51,6 +54,26 @@ class StoredMessage(BaseModel):
     ts: str
     text: str
     sent_at: datetime
+
+
+class AlertGroupStats(BaseModel):
+    workflow_id: str
+    deliveries: int
+    signals: int
+    first_seen_at: datetime
+    last_delivery_at: datetime
+
+
+class AlertLogEntry(BaseModel):
+    received_at: datetime
+    source: str
+    group_key: str
+    outcome: str
+    service: str | None
+    severity: str | None
+    firing: int
+    resolved: int
+    detail: dict[str, Any]
 
 
 class RoleHolder(BaseModel):
@@ -105,13 +128,19 @@ class Store:
     # -- incidents --------------------------------------------------------------------------------------
 
     def register_incident(self, state: IncidentState) -> int:
+        return self.register(state).number
+
+    def register(self, state: IncidentState) -> Registered:
         """Allocate the incident's number and store its first snapshot; idempotent by workflow id.
+
+        An incident with a fingerprint (or else an alert name) that an incident of the same service
+        resolved within the repeat window already had is stored as a repeat of the newest such one.
 
         The number comes from the `incident` counter, incremented in the same transaction as the insert
         (the row lock on PostgreSQL, the write lock on SQLite, serialise allocators), so numbers are
         unique and gapless: a transaction that fails takes its number back with it.
         """
-        existing = self._number_for_workflow(state.workflow_id)
+        existing = self._registered(state.workflow_id)
         if existing is not None:
             return existing
         try:
@@ -125,19 +154,51 @@ class Store:
                 if already is not None:
                     raise _AlreadyRegistered(already)
                 now = self._clock()
-                stored = state.model_copy(update={"number": number})
+                repeat_of = self._repeat_of(session, state, now)
+                stored = state.model_copy(update={"number": number, "repeat_of": repeat_of})
                 session.add(IncidentRow(number=number, created_at=now, **_incident_columns(stored, now)))
                 session.flush()
                 self._write_roles(session, stored, now)
-        except _AlreadyRegistered as exc:
-            return exc.number
+        except _AlreadyRegistered:
+            pass
         except IntegrityError:
             # Lost a race on the workflow id's unique constraint (PostgreSQL): the winner's number.
-            existing = self._number_for_workflow(state.workflow_id)
-            if existing is None:
-                raise
-            return existing
-        return number
+            pass
+        else:
+            return Registered(number=number, repeat_of=repeat_of)
+        found = self._registered(state.workflow_id)
+        if found is None:
+            raise IncidentNotFound(f"incident workflow {state.workflow_id} could not be registered")
+        return found
+
+    def _registered(self, workflow_id: str) -> Registered | None:
+        with self._read() as session:
+            row = session.execute(
+                select(IncidentRow.number, IncidentRow.repeat_of).where(
+                    IncidentRow.workflow_id == workflow_id
+                )
+            ).first()
+        return None if row is None else Registered(number=row.number, repeat_of=row.repeat_of)
+
+    def _repeat_of(self, session: Session, state: IncidentState, now: datetime) -> int | None:
+        if state.repeat_of is not None:
+            return state.repeat_of
+        since = now - REPEAT_WINDOW
+        recent = IncidentRow.resolved_at.is_not(None) & (IncidentRow.resolved_at >= since)
+        candidates = []
+        if state.fingerprint:
+            candidates.append(IncidentRow.fingerprint == state.fingerprint)
+        if state.alert_name:
+            candidates.append(
+                (IncidentRow.service == state.service) & (IncidentRow.alert_name == state.alert_name)
+            )
+        for same in candidates:
+            number = session.scalar(
+                select(IncidentRow.number).where(same, recent).order_by(IncidentRow.number.desc()).limit(1)
+            )
+            if number is not None:
+                return number
+        return None
 
     def _next_number(self, session: Session) -> int:
         bump = (
@@ -268,6 +329,107 @@ class Store:
                 return None
             return _state_from_json(data), _timeline(session, number)
 
+    # -- alerts ----------------------------------------------------------------------------------------
+
+    def note_delivery(self, source: str, group_key: str, workflow_id: str, content_hash: str) -> bool:
+        """Count a delivery for its alert group; True when its content differs from the last one
+        signalled (the caller must signal it), False for a repeat of it (counted, nothing to do)."""
+        now = self._clock()
+        with self._write() as session:
+            session.execute(
+                _insert_ignoring_duplicates(session, AlertGroupRow, ["source", "group_key"]).values(
+                    source=source,
+                    group_key=group_key,
+                    workflow_id=workflow_id,
+                    last_hash=None,
+                    deliveries=0,
+                    signals=0,
+                    first_seen_at=now,
+                    last_delivery_at=now,
+                )
+            )
+            row = session.get(AlertGroupRow, (source, group_key), with_for_update=True)
+            assert row is not None
+            row.deliveries += 1
+            row.last_delivery_at = now
+            if row.last_hash == content_hash:
+                return False
+            row.last_hash = content_hash
+            row.signals += 1
+            return True
+
+    def undo_delivery(self, source: str, group_key: str, content_hash: str) -> None:
+        """A delivery could not be signalled: forget its content so the sender's retry signals it."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key == group_key,
+                    AlertGroupRow.last_hash == content_hash,
+                )
+                .values(last_hash=None)
+            )
+
+    def alert_group(self, source: str, group_key: str) -> AlertGroupStats | None:
+        with self._read() as session:
+            row = session.get(AlertGroupRow, (source, group_key))
+            if row is None:
+                return None
+            return AlertGroupStats(
+                workflow_id=row.workflow_id,
+                deliveries=row.deliveries,
+                signals=row.signals,
+                first_seen_at=row.first_seen_at,
+                last_delivery_at=row.last_delivery_at,
+            )
+
+    def log_alert(
+        self,
+        source: str,
+        group_key: str,
+        outcome: str,
+        *,
+        service: str | None,
+        severity: str | None,
+        firing: int,
+        resolved: int,
+        detail: dict[str, Any],
+    ) -> None:
+        """Record a delivery that reached no incident (dropped, or inside a maintenance window)."""
+        with self._write() as session:
+            session.add(
+                AlertLogRow(
+                    received_at=self._clock(),
+                    source=source,
+                    group_key=group_key,
+                    outcome=outcome,
+                    service=service,
+                    severity=severity,
+                    firing=firing,
+                    resolved=resolved,
+                    detail=detail,
+                )
+            )
+
+    def alert_log(self, limit: int = 100) -> list[AlertLogEntry]:
+        with self._read() as session:
+            rows = session.scalars(select(AlertLogRow).order_by(AlertLogRow.id.desc()).limit(limit)).all()
+            return [
+                AlertLogEntry(
+                    received_at=r.received_at,
+                    source=r.source,
+                    group_key=r.group_key,
+                    outcome=r.outcome,
+                    service=r.service,
+                    severity=r.severity,
+                    firing=r.firing,
+                    resolved=r.resolved,
+                    detail=r.detail,
+                )
+                for r in rows
+            ]
+
     # -- chat messages ---------------------------------------------------------------------------------
 
     def sent_message(self, key: str) -> MessageRef | None:
@@ -330,6 +492,7 @@ def _incident_columns(state: IncidentState, now: datetime, *, with_identity: boo
         "status": str(state.status),
         "drill": state.drill,
         "fingerprint": state.fingerprint,
+        "alert_name": state.alert_name,
         "alert_count": state.alert_count,
         "repeat_of": state.repeat_of,
         "runbook_url": state.runbook_url,

@@ -89,6 +89,7 @@ class IncidentRow(Base):
         Index("ix_incidents_service", "service"),
         Index("ix_incidents_detected_at", "detected_at"),
         Index("ix_incidents_fingerprint", "fingerprint"),
+        Index("ix_incidents_service_alert_name", "service", "alert_name"),
     )
 
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -100,6 +101,7 @@ class IncidentRow(Base):
     status: Mapped[str] = mapped_column(String(32), nullable=False)
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
     fingerprint: Mapped[str | None] = mapped_column(String(255))
+    alert_name: Mapped[str | None] = mapped_column(String(255))
     alert_count: Mapped[int] = mapped_column(Integer, nullable=False)
     repeat_of: Mapped[int | None] = mapped_column(Integer)
     runbook_url: Mapped[str | None] = mapped_column(Text)
@@ -158,3 +160,39 @@ class ChatMessageRow(Base):
     ts: Mapped[str] = mapped_column(String(64), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     sent_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class AlertGroupRow(Base):
+    """One sender's alert group: which workflow owns it, and the deliveries coalesced into it.
+
+    A delivery whose content matches the last one signalled is only counted here, so a storm of
+    identical deliveries adds nothing to the workflow's history.
+    """
+
+    __tablename__ = "alert_groups"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    last_hash: Mapped[str | None] = mapped_column(String(64))
+    deliveries: Mapped[int] = mapped_column(Integer, nullable=False)
+    signals: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_delivery_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class AlertLogRow(Base):
+    """Deliveries that did not reach an incident (dropped by a rule, or inside a maintenance window)."""
+
+    __tablename__ = "alert_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    group_key: Mapped[str] = mapped_column(String(1024), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    service: Mapped[str | None] = mapped_column(String(255))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    firing: Mapped[int] = mapped_column(Integer, nullable=False)
+    resolved: Mapped[int] = mapped_column(Integer, nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(nullable=False)

@@ -193,7 +193,7 @@ async def test_declare_returns_the_new_incident(api: httpx.AsyncClient) -> None:
     declared = shown["timeline"][0]
     assert declared["kind"] == "declared"
     assert declared["actor"] == "alice"
-    assert declared["text"] == "INC-1 declared: checkout 5xx (SEV2 partial, checkout)"
+    assert declared["text"] == "INC-1 declared: checkout 5xx (SEV2 partial, checkout)."
     assert kinds(shown) == ["declared", "role_assigned"]
     assert shown["next_update_due_at"] is not None  # SEV2: an update every 60 minutes
 

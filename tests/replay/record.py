@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +43,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from sevflow.alerts.parsers import parse_alertmanager
+from sevflow.config.loader import parse_config
 from sevflow.incident.commands import (
     Acknowledge,
     AssignRole,
@@ -58,7 +61,9 @@ from sevflow.incident.commands import (
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
+from starter.ingest import AlertIngest, group_workflow_id
 from worker.main import build_worker
+from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -115,12 +120,14 @@ async def refused(call: Awaitable[Any]) -> str:
     raise RuntimeError("the update was expected to be refused")
 
 
-async def settled(handle: Handle) -> None:
-    """Wait until the workflow has nothing in flight: its last workflow task done, no activity pending."""
+async def settled(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the workflow has nothing in flight: its last workflow task done (and the timer it
+    may have started on the way), no activity pending."""
+    quiet = (EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_STARTED)
 
     async def check() -> bool:
         events = [e async for e in handle.fetch_history_events()]
-        if events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+        if events[-1].event_type not in quiet:
             return False
         return not (await handle.describe()).raw_description.pending_activities
 
@@ -318,17 +325,60 @@ async def refused_updates(rec: Recording) -> None:
     assert final.status is Status.CLOSED, final.status
 
 
+async def alert_group(rec: Recording) -> None:
+    """An Alertmanager group fires (the group workflow opens a SEV3 incident as its child), resolves
+    (the incident is mitigated, then auto-resolves after its quiet time and tells the group)."""
+    tq = "record-alert-group"
+    config = parse_config("policy:\n  SEV3:\n    auto_resolve_after: 1s\n")
+    fixtures = Path(__file__).parent.parent / "fixtures" / "alerts"
+    firing = json.loads((fixtures / "alertmanager_firing.json").read_text())
+    resolved = json.loads((fixtures / "alertmanager_resolved.json").read_text())
+    for body in (firing, resolved):
+        body["groupKey"] = "record-alert-group"
+        body["commonLabels"]["severity"] = "warning"
+        for alert in body["alerts"]:
+            alert["labels"]["severity"] = "warning"
+    group_id = group_workflow_id("alertmanager", "record-alert-group")
+    async with rec.worker(tq):
+        ingest = AlertIngest(rec.client, rec.store, config, tq)
+        await ingest.ingest(parse_alertmanager(firing))
+        group = rec.client.get_workflow_handle_for(AlertGroupWorkflow.run, group_id)
+
+        async def incident_open() -> bool:
+            return (await group.query(AlertGroupWorkflow.get_state)).incident_workflow_id is not None
+
+        await until("the alert group to open an incident", incident_open)
+        incident_id = (await group.query(AlertGroupWorkflow.get_state)).incident_workflow_id
+        assert incident_id is not None
+        incident = rec.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+        await settled(incident)
+        await ingest.ingest(parse_alertmanager(resolved))
+
+        async def group_told() -> bool:
+            state = await group.query(AlertGroupWorkflow.get_state)
+            return not state.incident_open and state.incident_number is not None
+
+        await until("the incident to auto-resolve and tell its group", group_told)
+        assert (await state_of(incident)).status is Status.RESOLVED
+        await settled(incident)
+        await settled(group)
+    rec.recorded += [group_id, incident_id]
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
     merge,
     refused_updates,
+    alert_group,
 ]
 
 
 def file_names(workflow_id: str, runs: int) -> list[str]:
-    """`<workflow id>.json` for the first run, `<workflow id>.run<n>.json` for later ones."""
-    return [f"{workflow_id}.json" if n == 1 else f"{workflow_id}.run{n}.json" for n in range(1, runs + 1)]
+    """`<workflow id>.json` for the first run, `<workflow id>.run<n>.json` for later ones (a `/` in the
+    id, as in an alert group's incidents, becomes `~`)."""
+    safe = workflow_id.replace("/", "~")
+    return [f"{safe}.json" if n == 1 else f"{safe}.run{n}.json" for n in range(1, runs + 1)]
 
 
 async def record() -> dict[str, str]:

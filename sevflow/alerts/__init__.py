@@ -1,0 +1,1 @@
+"""Detect: alerts from monitoring systems, normalised, routed and grouped into incidents."""

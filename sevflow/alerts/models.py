@@ -1,0 +1,127 @@
+"""Alerts as every sender's payload becomes them, and where the routing table sends them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from sevflow.policy import PolicyTable, Severity
+
+
+class AlertSource(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    GRAFANA = "grafana"
+    PAGERDUTY = "pagerduty"
+    DATADOG = "datadog"
+    GENERIC = "generic"
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Alert(BaseModel):
+    """One alert, whatever sent it. `fingerprint` is the sender's own key for this alert."""
+
+    fingerprint: str = Field(min_length=1, max_length=255)
+    status: AlertStatus
+    name: str
+    summary: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    generator_url: str | None = None
+    dashboard_url: str | None = None
+    runbook_url: str | None = None
+    # The sender's own word for how bad it is (critical, warning, error, info ...), for routing.
+    severity_hint: str | None = None
+
+
+class AlertBatch(BaseModel):
+    """What one delivery says about one group of alerts (the unit that becomes one incident)."""
+
+    source: AlertSource
+    # The sender's grouping key (Alertmanager groupKey, else the alert's own dedup key): one open
+    # incident per source and group key.
+    group_key: str = Field(min_length=1, max_length=1024)
+    alerts: list[Alert] = Field(min_length=1)
+    action: Literal["alert", "acknowledge"] = "alert"
+    title: str | None = None
+    common_labels: dict[str, str] = Field(default_factory=dict)
+    external_url: str | None = None
+
+
+class Route(BaseModel):
+    """Where the routing table sends a batch."""
+
+    service: str
+    team: str | None = None
+    severity: Severity
+    drop: bool = False
+    # The maintenance window the batch fell in: recorded, pages nobody.
+    maintenance: str | None = None
+    route_name: str | None = None
+
+
+class AlertDelivery(BaseModel):
+    """A batch on its way to its AlertGroupWorkflow, with the route and the policies of its service."""
+
+    batch: AlertBatch
+    route: Route
+    policies: PolicyTable
+    received_at: datetime
+
+
+class TrackedAlert(BaseModel):
+    fingerprint: str
+    name: str
+    summary: str
+    status: AlertStatus
+    starts_at: datetime | None = None
+
+
+class AlertGroupState(BaseModel):
+    """Everything an AlertGroupWorkflow knows; carried across continue-as-new."""
+
+    workflow_id: str
+    source: AlertSource
+    group_key: str
+    alerts: dict[str, TrackedAlert] = Field(default_factory=dict)
+    incident_workflow_id: str | None = None
+    incident_number: int | None = None
+    incident_open: bool = False
+    incidents_opened: int = 0
+    deliveries: int = 0
+    pending: list[AlertDelivery] = Field(default_factory=list)
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for a in self.alerts.values() if a.status is AlertStatus.FIRING)
+
+
+class AlertsUpdate(BaseModel):
+    """Alert group -> incident: what changed among the incident's alerts."""
+
+    firing: int
+    total: int
+    deliveries: int
+    newly_firing: list[str] = Field(default_factory=list)
+    newly_resolved: list[str] = Field(default_factory=list)
+
+
+class AlertAcknowledged(BaseModel):
+    """Alert group -> incident: the sender acknowledged (PagerDuty `acknowledge`)."""
+
+    by: str
+
+
+class IncidentStatusChanged(BaseModel):
+    """Incident -> alert group: the incident resolved (open=False) or was reopened (open=True)."""
+
+    number: int
+    open: bool

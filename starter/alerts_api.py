@@ -1,0 +1,170 @@
+"""Alert webhooks: Alertmanager, Grafana, PagerDuty Events v2, Datadog and sevflow's generic JSON.
+
+Every endpoint reads the raw body (Grafana signs it), authenticates the source, parses it into alert
+batches and hands them to AlertIngest. Bad input is a 4xx with one sentence; a Temporal outage is a
+503, which every sender retries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sevflow.alerts.auth import SourceCredentials, check_token, credentials_for, verify_grafana_request
+from sevflow.alerts.models import AlertBatch, AlertSource
+from sevflow.alerts.parsers import (
+    InvalidPayload,
+    parse_alertmanager,
+    parse_datadog,
+    parse_form,
+    parse_generic,
+    parse_grafana,
+    parse_pagerduty,
+)
+from sevflow.alerts.routing import group_by_for
+from sevflow.config.schema import SevflowConfig
+from starter.ingest import AlertIngest
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class PayloadError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise PayloadError(400, f"body is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise PayloadError(400, "body must be a JSON object")
+    return value
+
+
+def alerts_router(
+    config: SevflowConfig,
+    ingest: Callable[[], Awaitable[AlertIngest]],
+    environ: Mapping[str, str] | None = None,
+) -> APIRouter:
+    env = os.environ if environ is None else environ
+    creds: dict[AlertSource, SourceCredentials] = {s: credentials_for(s, config, env) for s in AlertSource}
+    router = APIRouter(tags=["alerts"])
+
+    def authenticate(
+        source: AlertSource, request: Request, body: bytes, extra_token: str | None = None
+    ) -> None:
+        cred = creds[source]
+        header = request.headers.get("authorization")
+        query = request.query_params.get("token")
+        if cred.token is not None and not (
+            check_token(cred.token, header, query)
+            or (extra_token is not None and check_token(cred.token, None, extra_token))
+        ):
+            raise PayloadError(
+                401, f"missing or wrong token for {source.value}: send Authorization: Bearer <token>"
+            )
+        # The clock bounds replays of a signed request (when Grafana sends its timestamp).
+        signed = source is AlertSource.GRAFANA and cred.hmac_secret is not None
+        if signed and not verify_grafana_request(cred, body, request.headers, now=time.time()):
+            raise PayloadError(401, "missing, wrong or expired X-Grafana-Alert-Signature")
+
+    async def accept(batches: list[AlertBatch]) -> JSONResponse:
+        result = await (await ingest()).ingest(batches)
+        return JSONResponse(result.model_dump(mode="json"), status_code=202)
+
+    def problem(err: PayloadError | InvalidPayload) -> JSONResponse:
+        if isinstance(err, PayloadError):
+            return JSONResponse({"error": err.message}, status_code=err.status)
+        return JSONResponse({"error": str(err)}, status_code=400)
+
+    @router.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook (version 4)")
+    async def alertmanager(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request)
+            authenticate(AlertSource.ALERTMANAGER, request, body)
+            batches = parse_alertmanager(decode_json(body), group_by_for(config, AlertSource.ALERTMANAGER))
+        except (PayloadError, InvalidPayload) as err:
+            return problem(err)
+        return await accept(batches)
+
+    @router.post("/v1/alerts/grafana", status_code=202, summary="Grafana webhook contact point (version 1)")
+    async def grafana(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request)
+            authenticate(AlertSource.GRAFANA, request, body)
+            batches = parse_grafana(decode_json(body), group_by_for(config, AlertSource.GRAFANA))
+        except (PayloadError, InvalidPayload) as err:
+            return problem(err)
+        return await accept(batches)
+
+    async def pagerduty(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request)
+            decoded = decode_json(body)
+            routing_key = decoded.get("routing_key")
+            authenticate(
+                AlertSource.PAGERDUTY, request, body, routing_key if isinstance(routing_key, str) else None
+            )
+            event = parse_pagerduty(decoded)
+        except InvalidPayload as err:
+            # PagerDuty's own answer to an invalid event.
+            return JSONResponse(
+                {"status": "invalid event", "message": "Event object is invalid", "errors": [str(err)]},
+                status_code=400,
+            )
+        except PayloadError as err:
+            return JSONResponse({"status": "unrecognized", "message": err.message}, status_code=err.status)
+        await (await ingest()).ingest(event.batches)
+        return JSONResponse(event.response(), status_code=202)
+
+    router.post("/v1/alerts/pagerduty", status_code=202, summary="PagerDuty Events API v2")(pagerduty)
+    router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 (compatible path)")(
+        pagerduty
+    )
+
+    @router.post(
+        "/v1/alerts/datadog", status_code=202, summary="Datadog webhook (default payload, JSON or form)"
+    )
+    async def datadog(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request)
+            authenticate(AlertSource.DATADOG, request, body)
+            form = "application/x-www-form-urlencoded" in request.headers.get("content-type", "")
+            batches = parse_datadog(parse_form(body) if form else decode_json(body))
+        except (PayloadError, InvalidPayload) as err:
+            return problem(err)
+        return await accept(batches)
+
+    @router.post("/v1/alerts/generic", status_code=202, summary="sevflow's generic alert JSON")
+    async def generic(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request)
+            authenticate(AlertSource.GENERIC, request, body)
+            batches = parse_generic(decode_json(body))
+        except (PayloadError, InvalidPayload) as err:
+            return problem(err)
+        return await accept(batches)
+
+    return router

@@ -1,0 +1,355 @@
+"""Alert webhooks through the HTTP app to the incidents they must produce (dev server, real worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from sevflow.config.loader import parse_config
+from sevflow.config.schema import SevflowConfig
+from sevflow.incident.models import EventKind, IncidentState, Status
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.api import create_app
+from tests.conftest import terminate_task_queue
+from worker.main import build_worker
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "alerts"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+class Stack:
+    def __init__(self, http: httpx.AsyncClient, store: Store) -> None:
+        self.http = http
+        self.store = store
+
+    async def post(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return await self.http.post(path, json=body, **kwargs)
+
+    async def incidents(self, count: int, limit: float = 20) -> list[IncidentState]:
+        """Wait until exactly `count` incidents exist (and stay so for a moment)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            found = self.store.list_incidents()
+            if len(found) == count and all(s.version >= 2 for s in found):
+                await asyncio.sleep(0.3)
+                again = self.store.list_incidents()
+                if len(again) == count:
+                    return sorted(again, key=lambda s: s.number or 0)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"expected {count} incidents, have {len(self.store.list_incidents())}")
+
+    async def until(
+        self, number: int, check: Callable[[IncidentState], bool], limit: float = 20
+    ) -> IncidentState:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            state = self.store.get_incident(number)
+            if state is not None and check(state):
+                return state
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"INC-{number} never got there: {self.store.get_incident(number)}")
+
+
+def make_stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, config: SevflowConfig):
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, api_token=None)
+    app = create_app(settings, store=store, config=config, client=dev_env.client)
+    return store, app
+
+
+@pytest.fixture
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -> AsyncIterator[Stack]:
+    config = parse_config(
+        """
+routing:
+  routes:
+    - match: ['alertname="NoisyCheck"']
+      drop: true
+    - match: ['service="legacy"']
+      service: legacy
+  maintenance:
+    - name: db upgrade
+      match: ['service="billing"']
+      starts_at: 2020-01-01T00:00:00Z
+      ends_at: 2099-01-01T00:00:00Z
+policy:
+  SEV3:
+    auto_resolve_after: 2s
+"""
+    )
+    store, app = make_stack(dev_env, tmp_path, task_queue, config)
+    async with (
+        build_worker(dev_env.client, task_queue, store),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        try:
+            yield Stack(http, store)
+        finally:
+            await terminate_task_queue(dev_env.client, task_queue)
+    store.dispose()
+
+
+async def test_alertmanager_firing_then_resolved_opens_then_mitigates(stack: Stack) -> None:
+    response = await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_firing.json"))
+    assert response.status_code == 202, response.text
+    assert response.json()["batches"][0]["outcome"] == "signalled"
+    (incident,) = await stack.incidents(1)
+    assert incident.status is Status.DETECTED
+    assert incident.severity.value == "SEV1"  # severity=critical
+    assert incident.service == "checkout"
+    assert incident.title == "5xx rate above 5% on checkout"
+    assert incident.started_at == datetime(2026, 11, 23, 11, 19, 56, 773902, tzinfo=UTC)
+    assert incident.runbook_url == "https://runbooks.example.com/high-error-rate"
+    assert incident.generator_url and incident.generator_url.startswith("http://prometheus.example:9090/")
+    assert incident.alert_name == "HighErrorRate"
+    # TTD is measured from the alert's start.
+    assert incident.detected_at is not None and incident.detected_at > incident.started_at
+
+    resolved = await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_resolved.json"))
+    assert resolved.status_code == 202
+    assert incident.number is not None
+    mitigated = await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+    assert mitigated.alerts_firing == 0
+    cleared = [e for e in stack.store.timeline(incident.number) if e.kind is EventKind.ALERTS_CLEARED]
+    assert len(cleared) == 1 and "confirm with `resolve`" in cleared[0].text  # SEV1: no auto-resolve
+
+
+async def test_identical_redeliveries_change_nothing(stack: Stack) -> None:
+    body = fixture("alertmanager_firing.json")
+    outcomes = [
+        (await stack.post("/v1/alerts/alertmanager", body)).json()["batches"][0]["outcome"] for _ in range(5)
+    ]
+    assert outcomes == ["signalled"] + ["coalesced"] * 4
+    await stack.incidents(1)
+    group = stack.store.alert_group("alertmanager", body["groupKey"])
+    assert group is not None and (group.deliveries, group.signals) == (5, 1)
+
+
+async def test_a_group_that_resolves_one_alert_of_two_stays_open(stack: Stack) -> None:
+    firing = fixture("alertmanager_firing.json")
+    second = copy.deepcopy(firing["alerts"][0])
+    second["labels"]["instance"] = "checkout-2:8080"
+    second["fingerprint"] = "0000000000000002"
+    firing["alerts"].append(second)
+    await stack.post("/v1/alerts/alertmanager", firing)
+    (incident,) = await stack.incidents(1)
+    assert incident.alert_count == 2
+
+    one_resolved = copy.deepcopy(firing)
+    one_resolved["alerts"][0]["status"] = "resolved"
+    one_resolved["alerts"][0]["endsAt"] = "2026-11-23T11:30:00Z"
+    assert (await stack.post("/v1/alerts/alertmanager", one_resolved)).status_code == 202
+    assert incident.number is not None
+    await stack.until(incident.number, lambda s: s.alerts_firing == 1)
+    assert stack.store.get_incident(incident.number).status is Status.DETECTED  # type: ignore[union-attr]
+
+
+async def test_sev3_auto_resolves_after_quiet_and_a_repeat_names_the_earlier_incident(stack: Stack) -> None:
+    firing = fixture("alertmanager_firing.json")
+    for alert in firing["alerts"]:
+        alert["labels"]["severity"] = "warning"  # SEV3, auto-resolve after 2 s in this config
+    firing["commonLabels"]["severity"] = "warning"
+    await stack.post("/v1/alerts/alertmanager", firing)
+    (first,) = await stack.incidents(1)
+    assert first.severity.value == "SEV3" and first.number is not None
+    resolved = copy.deepcopy(firing)
+    resolved["status"] = "resolved"
+    for alert in resolved["alerts"]:
+        alert["status"] = "resolved"
+        alert["endsAt"] = datetime.now(UTC).isoformat()
+    await stack.post("/v1/alerts/alertmanager", resolved)
+    done = await stack.until(first.number, lambda s: s.status is Status.RESOLVED, limit=30)
+    assert done.milestones is not None
+    kinds = [e.kind for e in stack.store.timeline(first.number)]
+    assert EventKind.AUTO_RESOLVED in kinds
+
+    # The same key firing again: a new incident that names the earlier one.
+    again = copy.deepcopy(firing)
+    for alert in again["alerts"]:
+        alert["startsAt"] = datetime.now(UTC).isoformat()
+    await stack.post("/v1/alerts/alertmanager", again)
+    incidents = await stack.incidents(2)
+    repeat = incidents[1]
+    assert repeat.repeat_of == first.number
+    declared = stack.store.timeline(repeat.number or 0)[0]
+    assert f"Repeat of INC-{first.number}" in declared.text
+
+
+async def test_drop_rules_and_maintenance_page_nobody(stack: Stack) -> None:
+    noisy = fixture("alertmanager_firing.json")
+    noisy["groupKey"] = "noisy"
+    for alert in noisy["alerts"]:
+        alert["labels"]["alertname"] = "NoisyCheck"
+    noisy["commonLabels"]["alertname"] = "NoisyCheck"
+    billing = fixture("alertmanager_firing.json")
+    billing["groupKey"] = "billing"
+    for alert in billing["alerts"]:
+        alert["labels"]["service"] = "billing"
+    billing["commonLabels"]["service"] = "billing"
+    assert (await stack.post("/v1/alerts/alertmanager", noisy)).json()["batches"][0]["outcome"] == "dropped"
+    assert (await stack.post("/v1/alerts/alertmanager", billing)).json()["batches"][0][
+        "outcome"
+    ] == "maintenance"
+    await asyncio.sleep(1)
+    assert stack.store.list_incidents() == []
+    log = stack.store.alert_log()
+    assert [(e.outcome, e.service) for e in log] == [("maintenance", "billing"), ("dropped", "checkout")]
+    assert log[0].detail["maintenance"] == "db upgrade"
+
+
+async def test_grafana_firing_and_resolved(stack: Stack) -> None:
+    assert (await stack.post("/v1/alerts/grafana", fixture("grafana_webhook_firing.json"))).status_code == 202
+    (incident,) = await stack.incidents(1)
+    assert incident.runbook_url == "https://runbooks.example.com/checkout-5xx"
+    assert incident.alert_name == "CheckoutHighErrorRate"
+    await stack.post("/v1/alerts/grafana", fixture("grafana_webhook_resolved.json"))
+    assert incident.number is not None
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+
+
+async def test_pagerduty_trigger_acknowledge_resolve(stack: Stack) -> None:
+    trigger = fixture("pagerduty_events_v2_trigger.json")
+    for path in ("/v2/enqueue", "/v1/alerts/pagerduty"):
+        response = await stack.post(path, trigger)
+        assert response.status_code == 202
+        assert response.json() == {
+            "status": "success",
+            "message": "Event processed",
+            "dedup_key": trigger["dedup_key"],
+        }
+    (incident,) = await stack.incidents(1)
+    assert incident.number is not None
+    await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_acknowledge.json"))
+    acked = await stack.until(incident.number, lambda s: s.status is Status.ACKNOWLEDGED)
+    assert acked.lead is not None
+    await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_resolve.json"))
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+
+    bad = await stack.post("/v2/enqueue", {"routing_key": "x", "event_action": "resolve"})
+    assert bad.status_code == 400
+    assert bad.json()["status"] == "invalid event"
+
+
+async def test_pagerduty_from_alertmanager(stack: Stack) -> None:
+    await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_trigger_from_alertmanager.json"))
+    (incident,) = await stack.incidents(1)
+    assert incident.number is not None
+    await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_resolve_from_alertmanager.json"))
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+
+
+async def test_datadog_json_and_form(stack: Stack) -> None:
+    triggered = fixture("datadog_webhook_default_triggered.json")
+    assert (await stack.post("/v1/alerts/datadog", triggered)).status_code == 202
+    (incident,) = await stack.incidents(1)
+    assert incident.number is not None
+    form = httpx.QueryParams({"payload": json.dumps(fixture("datadog_webhook_default_recovered.json"))})
+    response = await stack.http.post(
+        "/v1/alerts/datadog",
+        content=str(form),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 202, response.text
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+
+
+async def test_generic_format(stack: Stack) -> None:
+    started = (datetime.now(UTC) - timedelta(minutes=3)).replace(microsecond=0)
+    body = {
+        "key": "disk-full-db-1",
+        "status": "firing",
+        "title": "disk full on db-1",
+        "severity": "SEV2",
+        "service": "database",
+        "started_at": started.isoformat(),
+        "runbook_url": "https://runbooks.example.com/disk",
+    }
+    assert (await stack.post("/v1/alerts/generic", body)).status_code == 202
+    (incident,) = await stack.incidents(1)
+    assert (incident.title, incident.service, incident.severity.value) == (
+        "disk full on db-1",
+        "database",
+        "SEV2",
+    )
+    assert incident.started_at == started
+    assert incident.number is not None
+    await stack.post("/v1/alerts/generic", {**body, "status": "resolved"})
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+
+
+async def test_bad_payloads_are_clear_4xx(stack: Stack) -> None:
+    cases = [
+        ("/v1/alerts/alertmanager", b"not json", 400),
+        ("/v1/alerts/alertmanager", b"[]", 400),
+        (
+            "/v1/alerts/alertmanager",
+            json.dumps({"version": "4", "alerts": [{"status": "maybe"}]}).encode(),
+            400,
+        ),
+        ("/v1/alerts/generic", json.dumps({"status": "firing"}).encode(), 400),
+        ("/v1/alerts/datadog", b"\xff\xfe", 400),
+        ("/v1/alerts/grafana", b"x" * (1024 * 1024 + 1), 413),
+    ]
+    for path, body, status in cases:
+        response = await stack.http.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == status, (path, response.text)
+        error = response.json()["error"]
+        assert isinstance(error, str) and "\n" not in error and error
+
+
+async def test_tokens_and_grafana_signature(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> None:
+    env = {"SEVFLOW_ALERT_TOKEN_ALERTMANAGER": "am-secret", "GRAFANA_SECRET": "g-secret"}
+    config = parse_config("sources:\n  grafana: {hmac_secret_env: GRAFANA_SECRET}\n")
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    from starter import api as api_module
+
+    original = api_module.alerts_router
+    api_module.alerts_router = lambda cfg, ingest: original(cfg, ingest, env)  # type: ignore[assignment]
+    try:
+        app = create_app(settings, store=store, config=config, client=dev_env.client)
+    finally:
+        api_module.alerts_router = original
+    body = json.dumps(fixture("alertmanager_firing.json")).encode()
+    grafana = json.dumps(fixture("grafana_webhook_firing.json")).encode()
+    async with (
+        build_worker(dev_env.client, task_queue, store),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        path = "/v1/alerts/alertmanager"
+        assert (await http.post(path, content=body)).status_code == 401
+        assert (
+            await http.post(path, content=body, headers={"authorization": "Bearer nope"})
+        ).status_code == 401
+        assert (
+            await http.post(path, content=body, headers={"authorization": "Bearer am-secret"})
+        ).status_code == 202
+        assert (await http.post(f"{path}?token=am-secret", content=body)).status_code == 202
+
+        stamp = str(int(time.time()))
+        good = hmac.new(b"g-secret", f"{stamp}:".encode() + grafana, hashlib.sha256).hexdigest()
+        headers = {"X-Grafana-Alert-Signature": good, "X-Grafana-Alert-Timestamp": stamp}
+        assert (await http.post("/v1/alerts/grafana", content=grafana)).status_code == 401
+        forged = {**headers, "X-Grafana-Alert-Signature": "0" * 64}
+        assert (await http.post("/v1/alerts/grafana", content=grafana, headers=forged)).status_code == 401
+        assert (await http.post("/v1/alerts/grafana", content=grafana, headers=headers)).status_code == 202
+        await terminate_task_queue(dev_env.client, task_queue)
+    store.dispose()

@@ -1,0 +1,160 @@
+"""AlertGroupWorkflow: one per sender and group key; turns alert deliveries into one open incident.
+
+Deliveries arrive by signal-with-start on the group's workflow id, so however many arrive at once they
+meet in one workflow: the first firing alert opens the incident (a child that outlives the group),
+later changes are forwarded to it, and once the incident has resolved a newly firing alert opens a new
+one, which the store marks as a repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.alerts.models import (
+        AlertAcknowledged,
+        AlertDelivery,
+        AlertGroupState,
+        AlertStatus,
+        AlertsUpdate,
+        IncidentStatusChanged,
+        TrackedAlert,
+    )
+    from sevflow.incident.models import new_incident_state
+    from workflows.incident import IncidentWorkflow
+
+# With nothing open and nothing firing the group has no more to do; a later delivery starts a new run.
+IDLE_BEFORE_CLOSE = timedelta(minutes=10)
+
+
+@workflow.defn
+class AlertGroupWorkflow:
+    @workflow.init
+    def __init__(self, state: AlertGroupState) -> None:
+        self.state = state
+
+    @workflow.run
+    async def run(self, state: AlertGroupState) -> AlertGroupState:
+        while True:
+            if self.state.pending:
+                await self._process(self.state.pending.pop(0))
+            elif self._finished():
+                try:
+                    await workflow.wait_condition(lambda: bool(self.state.pending), timeout=IDLE_BEFORE_CLOSE)
+                except TimeoutError:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if not self.state.pending:
+                        return self.state
+            else:
+                await workflow.wait_condition(lambda: bool(self.state.pending) or self._finished())
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self.state)
+
+    def _finished(self) -> bool:
+        return not self.state.incident_open and self.state.firing == 0 and not self.state.pending
+
+    async def _process(self, delivery: AlertDelivery) -> None:
+        s = self.state
+        s.deliveries += 1
+        batch = delivery.batch
+        if batch.action == "acknowledge":
+            if s.incident_open and s.incident_workflow_id:
+                by = f"{batch.source.value} ({batch.alerts[0].name})"
+                await self._incident().signal(IncidentWorkflow.alert_acknowledged, AlertAcknowledged(by=by))
+            return
+        newly_firing: list[str] = []
+        newly_resolved: list[str] = []
+        for alert in batch.alerts:
+            previous = s.alerts.get(alert.fingerprint)
+            firing = alert.status is AlertStatus.FIRING
+            if firing and (previous is None or previous.status is AlertStatus.RESOLVED):
+                newly_firing.append(alert.name)
+            if not firing and previous is not None and previous.status is AlertStatus.FIRING:
+                newly_resolved.append(alert.name)
+            s.alerts[alert.fingerprint] = TrackedAlert(
+                fingerprint=alert.fingerprint,
+                name=alert.name,
+                summary=alert.summary,
+                status=alert.status,
+                starts_at=alert.starts_at or (previous.starts_at if previous else None),
+            )
+        if not s.incident_open:
+            if newly_firing:
+                await self._open_incident(delivery)
+            return
+        if newly_firing or newly_resolved:
+            update = AlertsUpdate(
+                firing=s.firing,
+                total=len(s.alerts),
+                deliveries=s.deliveries,
+                newly_firing=newly_firing,
+                newly_resolved=newly_resolved,
+            )
+            await self._incident().signal(IncidentWorkflow.alerts_changed, update)
+
+    async def _open_incident(self, delivery: AlertDelivery) -> None:
+        s = self.state
+        batch, route = delivery.batch, delivery.route
+        firing = [a for a in batch.alerts if a.status is AlertStatus.FIRING]
+        first = firing[0]
+        starts = [a.starts_at for a in firing if a.starts_at is not None]
+        s.incidents_opened += 1
+        # Unique, not numbered: a later run of this group (after it went idle) must not collide with
+        # an incident of an earlier run that is still open for its postmortem.
+        incident_id = f"{s.workflow_id}/incident-{workflow.uuid4()}"
+        state = new_incident_state(
+            incident_id,
+            title=batch.title or first.summary or first.name,
+            service=route.service,
+            severity=route.severity,
+            policies=delivery.policies,
+            team=route.team,
+            declared_by=f"{batch.source.value} alert",
+            started_at=min(starts) if starts else None,
+            runbook_url=next((a.runbook_url for a in firing if a.runbook_url), None),
+            fingerprint=workflow_fingerprint(s),
+        )
+        state.alert_name = first.name
+        state.alert_group_id = s.workflow_id
+        state.alert_count = len(s.alerts)
+        state.alerts_firing = s.firing
+        state.deliveries = s.deliveries
+        state.dashboard_url = next((a.dashboard_url for a in firing if a.dashboard_url), None)
+        state.generator_url = next((a.generator_url for a in firing if a.generator_url), None)
+        await workflow.start_child_workflow(
+            IncidentWorkflow.run,
+            state,
+            id=incident_id,
+            # The incident (and its postmortem and action items) outlives the alerts that opened it.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        s.incident_workflow_id = incident_id
+        s.incident_number = None
+        s.incident_open = True
+
+    def _incident(self) -> workflow.ExternalWorkflowHandle[IncidentWorkflow]:
+        assert self.state.incident_workflow_id is not None
+        return workflow.get_external_workflow_handle_for(
+            IncidentWorkflow.run, self.state.incident_workflow_id
+        )
+
+    @workflow.signal
+    def deliver(self, delivery: AlertDelivery) -> None:
+        self.state.pending.append(delivery)
+
+    @workflow.signal
+    def incident_status(self, change: IncidentStatusChanged) -> None:
+        self.state.incident_number = change.number
+        self.state.incident_open = change.open
+
+    @workflow.query
+    def get_state(self) -> AlertGroupState:
+        return self.state
+
+
+def workflow_fingerprint(state: AlertGroupState) -> str:
+    """The incident's fingerprint: stable per sender and group, short enough for an index."""
+    return state.workflow_id.removeprefix("alertgroup-")[:255]
