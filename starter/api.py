@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from temporalio.client import Client
 
+from sevflow.alerts.auth import load_credentials, open_sources
 from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.durations import parse_duration
@@ -183,6 +185,9 @@ def create_app(
         return _unauthorized_response()
 
     app.include_router(alerts_router(backend.config, backend.ingest))
+    app.state.open_alert_sources = [
+        s.value for s in open_sources(load_credentials(backend.config, os.environ))
+    ]
 
     # ------------------------------------------------------------------ health
 
@@ -327,6 +332,13 @@ def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
         raise SevflowError(
             f"refusing to serve the API on {settings.http_host} without SEVFLOW_API_TOKEN: "
             "set a token or bind to 127.0.0.1"
+        )
+    open_alerts = getattr(app.state, "open_alert_sources", [])
+    if open_alerts and not _is_loopback(settings.http_host):
+        names = ", ".join(open_alerts)
+        raise SevflowError(
+            f"refusing to serve on {settings.http_host} while alert webhooks have no token ({names}): "
+            "set SEVFLOW_ALERT_TOKEN_<SOURCE> for each, or bind to 127.0.0.1"
         )
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False

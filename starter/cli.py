@@ -359,6 +359,12 @@ def show(number: Number, as_json: AsJson = False) -> None:
         ("resolved", _when(detail.resolved_at)),
         ("next update due", _when(detail.next_update_due_at)),
     ]
+    if detail.alert_count:
+        rows.append(("alerts", f"{detail.alerts_firing} of {detail.alert_count} firing"))
+    if detail.repeat_of:
+        rows.append(("repeat of", f"INC-{detail.repeat_of}"))
+    if detail.runbook_url:
+        rows.append(("runbook", detail.runbook_url))
     if detail.milestones:
         m = detail.milestones
         rows.append(

@@ -164,6 +164,8 @@ def _print_urls(settings: Settings, embedded: bool) -> None:
         "sevflow is up",
         f"  API            {base}/v1/incidents   (OpenAPI: {base}/docs)",
         f"  health         {base}/healthz  {base}/readyz",
+        f"  webhooks       {base}/v1/alerts/alertmanager   .../grafana   .../datadog   .../generic",
+        f"                 {base}/v2/enqueue   (PagerDuty Events v2)",
         f"  Temporal       {temporal_target(settings)}"
         + (" (embedded dev server, .sevflow/temporal.db)" if embedded else ""),
     ]

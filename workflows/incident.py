@@ -644,7 +644,8 @@ class IncidentWorkflow:
                 if after is not None
                 else "confirm with `resolve` once you are sure"
             )
-            text = f"all {update.total} alerts of {s.label} have resolved: it is mitigated; {then}."
+            which = "the alert" if update.total == 1 else f"all {update.total} alerts"
+            text = f"{which} of {s.label} resolved: it is mitigated; {then}."
             events.append(self._event(EventKind.ALERTS_CLEARED, text, data={"total": update.total}))
         if events:
             await self._record(events)

@@ -51,6 +51,10 @@ class IncidentDetail(IncidentSummary):
     declared_by: str | None
     fingerprint: str | None
     alert_count: int
+    alerts_firing: int
+    alert_name: str | None
+    dashboard_url: str | None
+    generator_url: str | None
     repeat_of: int | None
     runbook_url: str | None
     merged_into: int | None
@@ -77,6 +81,10 @@ class IncidentDetail(IncidentSummary):
             declared_by=state.declared_by,
             fingerprint=state.fingerprint,
             alert_count=state.alert_count,
+            alerts_firing=state.alerts_firing,
+            alert_name=state.alert_name,
+            dashboard_url=state.dashboard_url,
+            generator_url=state.generator_url,
             repeat_of=state.repeat_of,
             runbook_url=state.runbook_url,
             merged_into=state.merged_into,

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 import starter.api
 from sevflow.errors import SevflowError
+from sevflow.store.repository import Store
 from starter.api import make_server
 from tests.api.conftest import TOKEN, MakeApp, http, settings
 
@@ -22,6 +23,10 @@ Json = dict[str, Any]
 UNAUTHORIZED = {"error": "missing or wrong API token: send Authorization: Bearer <token>"}
 COMMANDS = ("ack", "severity", "role", "update", "mitigate", "resolve", "reopen", "close", "noise", "snooze")
 DETAIL_FIELDS = {
+    "alerts_firing",
+    "alert_name",
+    "dashboard_url",
+    "generator_url",
     "number",
     "id",
     "title",
@@ -586,3 +591,23 @@ def test_make_server_refuses_a_public_host_without_a_token(tmp_path: Path) -> No
     for host in ("127.0.0.1", "localhost", "::1"):
         loopback = settings(tmp_path, "tq").model_copy(update={"http_host": host})
         assert isinstance(make_server(app, loopback), uvicorn.Server), host
+
+
+def test_make_server_refuses_a_public_host_while_alert_sources_are_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sevflow.config.schema import SevflowConfig
+    from starter.api import create_app
+
+    for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG"):
+        monkeypatch.setenv(f"SEVFLOW_ALERT_TOKEN_{source}", "t")
+    monkeypatch.delenv("SEVFLOW_ALERT_TOKEN_GENERIC", raising=False)
+    public = settings(tmp_path, "tq", api_token=TOKEN).model_copy(update={"http_host": "0.0.0.0"})
+    store = Store.from_url(f"sqlite:///{tmp_path / 'x.db'}")
+    app = create_app(public, store=store, config=SevflowConfig())
+    with pytest.raises(SevflowError, match=r"alert webhooks have no token \(generic\)"):
+        make_server(app, public)
+    monkeypatch.setenv("SEVFLOW_ALERT_TOKEN_GENERIC", "t")
+    app = create_app(public, store=store, config=SevflowConfig())
+    assert isinstance(make_server(app, public), uvicorn.Server)
+    store.dispose()
