@@ -7,7 +7,7 @@ import hmac
 import ipaddress
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated, Any
 
@@ -117,7 +117,10 @@ def create_app(
     store: Store | None = None,
     config: SevflowConfig | None = None,
     client: Client | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
+    """The app; `environ` (default: the process environment) holds the alert webhooks' secrets."""
+    env = os.environ if environ is None else environ
     owns_store = store is None
     backend = Backend(
         settings,
@@ -184,10 +187,8 @@ def create_app(
     async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
         return _unauthorized_response()
 
-    app.include_router(alerts_router(backend.config, backend.ingest))
-    app.state.open_alert_sources = [
-        s.value for s in open_sources(load_credentials(backend.config, os.environ))
-    ]
+    app.include_router(alerts_router(backend.config, backend.ingest, env))
+    app.state.open_alert_sources = [s.value for s in open_sources(load_credentials(backend.config, env))]
 
     # ------------------------------------------------------------------ health
 

@@ -320,14 +320,7 @@ async def test_tokens_and_grafana_signature(
     config = parse_config("sources:\n  grafana: {hmac_secret_env: GRAFANA_SECRET}\n")
     store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    from starter import api as api_module
-
-    original = api_module.alerts_router
-    api_module.alerts_router = lambda cfg, ingest: original(cfg, ingest, env)  # type: ignore[assignment]
-    try:
-        app = create_app(settings, store=store, config=config, client=dev_env.client)
-    finally:
-        api_module.alerts_router = original
+    app = create_app(settings, store=store, config=config, client=dev_env.client, environ=env)
     body = json.dumps(fixture("alertmanager_firing.json")).encode()
     grafana = json.dumps(fixture("grafana_webhook_firing.json")).encode()
     async with (
