@@ -1,17 +1,37 @@
-"""Chat: the port every chat backend implements, the console backend, and the post activity."""
+"""Chat: the port every chat backend implements, the console backend, and the chat activities.
+
+The workflow never waits on chat for its timers: these activities run beside them, converge (a retry
+or a late, older snapshot changes nothing) and turn errors retrying cannot fix into non-retryable
+failures that the workflow records and survives.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sevflow.contracts import POST_MESSAGE, ChatMessage, MessageRef
+from sevflow.contracts import (
+    ARCHIVE_CHAT,
+    POST_MESSAGE,
+    SYNC_CHAT,
+    ArchiveChat,
+    ChatChannel,
+    ChatMessage,
+    ChatSync,
+    MessageRef,
+)
+from sevflow.slack.blocks import announcement, card_text, channel_name, channel_topic, incident_card
 
 log = logging.getLogger("sevflow.chat")
+
+Blocks = list[dict[str, Any]]
 
 
 class RateLimited(Exception):
@@ -21,45 +41,160 @@ class RateLimited(Exception):
 
 
 class PermanentChatError(Exception):
-    """An error retrying cannot fix (channel_not_found, invalid_auth, ...)."""
+    """An error retrying cannot fix (channel_not_found, not_in_channel, invalid_auth, ...)."""
 
 
 class ChatPort(Protocol):
-    def post(self, message: ChatMessage) -> MessageRef: ...
+    def create_channel(self, name: str) -> tuple[str, str]:
+        """Create a channel named like `name` (another name if taken); its (id, name)."""
+        ...
+
+    def set_topic(self, channel: str, topic: str) -> None: ...
+
+    def invite(self, channel: str, users: list[str]) -> None: ...
+
+    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef: ...
+
+    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None: ...
+
+    def archive(self, channel: str) -> None: ...
+
+    def mention(self, user: str) -> str:
+        """How `user` (an id, an email or a name) is mentioned in a message."""
+        ...
 
 
-class SentMessages(Protocol):
+class ChatStore(Protocol):
     def sent_message(self, key: str) -> MessageRef | None: ...
 
     def remember_message(self, key: str, incident_number: int, ref: MessageRef, text: str) -> None: ...
 
+    def chat_channel(self, incident_number: int) -> ChatChannel | None: ...
+
+    def save_chat_channel(self, channel: ChatChannel) -> None: ...
+
 
 class ConsoleChat:
-    """The embedded backend: messages go to the worker log (and, through the store, the dashboard)."""
+    """The embedded backend: channels and messages are lines in the worker log (and rows in the
+    store, so the dashboard can show them)."""
 
-    def post(self, message: ChatMessage) -> MessageRef:
-        channel = message.channel or f"inc-{message.incident_number}"
-        mentions = " ".join(f"@{m}" for m in message.mentions)
-        log.info("[#%s] %s%s", channel, f"{mentions} " if mentions else "", message.text)
-        return MessageRef(channel=channel, ts=message.key)
+    def __init__(self) -> None:
+        self._ts = itertools.count(1)
+
+    def create_channel(self, name: str) -> tuple[str, str]:
+        log.info("[#%s] channel opened", name)
+        return name, name
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        log.info("[#%s] topic: %s", channel, topic)
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        log.info("[#%s] invited %s", channel, ", ".join(users))
+
+    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        log.info("[#%s] %s", channel, text)
+        return MessageRef(channel=channel, ts=f"{next(self._ts)}")
+
+    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
+        log.debug("[#%s] card %s: %s", channel, ts, text)
+
+    def archive(self, channel: str) -> None:
+        log.info("[#%s] archived", channel)
+
+    def mention(self, user: str) -> str:
+        return f"@{user}"
+
+
+@contextmanager
+def _vendor_errors() -> Iterator[None]:
+    """Vendor failures as Temporal sees them: 429 after its Retry-After, permanent ones not at all."""
+    try:
+        yield
+    except RateLimited as err:
+        raise ApplicationError(
+            "chat rate limited", type="RateLimited", next_retry_delay=err.retry_after
+        ) from err
+    except PermanentChatError as err:
+        raise ApplicationError(str(err), type="PermanentChatError", non_retryable=True) from err
 
 
 class ChatActivities:
-    def __init__(self, chat: ChatPort, sent: SentMessages) -> None:
+    def __init__(self, chat: ChatPort, store: ChatStore) -> None:
         self.chat = chat
-        self.sent = sent
+        self.store = store
 
     @activity.defn(name=POST_MESSAGE)
     def post_message(self, message: ChatMessage) -> MessageRef:
-        if (ref := self.sent.sent_message(message.key)) is not None:  # posted before: never twice
+        if (ref := self.store.sent_message(message.key)) is not None:  # posted before: never twice
             return ref
-        try:
-            ref = self.chat.post(message)
-        except RateLimited as err:
-            raise ApplicationError(
-                "chat rate limited", type="RateLimited", next_retry_delay=err.retry_after
-            ) from err
-        except PermanentChatError as err:
-            raise ApplicationError(str(err), type="PermanentChatError", non_retryable=True) from err
-        self.sent.remember_message(message.key, message.incident_number, ref, message.text)
+        channel = message.channel
+        if channel is None:
+            stored = self.store.chat_channel(message.incident_number)
+            if stored is None:
+                # The workflow posts only after its first try to open the channel: it failed.
+                raise ApplicationError(
+                    "the incident has no channel (opening it failed)", type="NoChannel", non_retryable=True
+                )
+            channel = stored.channel_id
+        mentions = " ".join(self.chat.mention(m) for m in message.mentions)
+        text = f"{mentions} {message.text}" if mentions else message.text
+        with _vendor_errors():
+            ref = self.chat.post(channel, text)
+        self.store.remember_message(message.key, message.incident_number, ref, message.text)
         return ref
+
+    @activity.defn(name=SYNC_CHAT)
+    def sync_chat(self, sync: ChatSync) -> ChatChannel:
+        state = sync.state
+        assert state.number is not None
+        with _vendor_errors():
+            channel = self.store.chat_channel(state.number)
+            if channel is None:
+                channel_id, name = self.chat.create_channel(channel_name(state.number, state.title))
+                channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
+                self.store.save_chat_channel(channel)
+            if channel.archived:
+                return channel
+            # Each step is saved as soon as it is done: a retry after a crash repeats only the rest.
+            save = self._saver(channel)
+            topic = channel_topic(state)
+            if topic != channel.topic:
+                self.chat.set_topic(channel.channel_id, topic)
+                save(topic=topic)
+            wanted = [
+                u for u in dict.fromkeys([*state.roles.values(), *sync.invite]) if u not in channel.invited
+            ]
+            if wanted:
+                self.chat.invite(channel.channel_id, wanted)
+                save(invited=[*channel.invited, *wanted])
+            if state.version > channel.card_version:
+                blocks, text = incident_card(state), card_text(state)
+                if channel.card_ts is None:
+                    ref = self.chat.post(channel.channel_id, text, blocks)
+                    save(card_ts=ref.ts, card_version=state.version)
+                else:
+                    self.chat.update(channel.channel_id, channel.card_ts, text, blocks)
+                    save(card_version=state.version)
+            if sync.announce_channel and not channel.announced:
+                text, blocks = announcement(state)
+                self.chat.post(sync.announce_channel, text, blocks)
+                save(announced=True)
+            return channel
+
+    def _saver(self, channel: ChatChannel) -> Callable[..., None]:
+        def save(**changes: Any) -> None:
+            for key, value in changes.items():
+                setattr(channel, key, value)
+            self.store.save_chat_channel(channel)
+
+        return save
+
+    @activity.defn(name=ARCHIVE_CHAT)
+    def archive_chat(self, cmd: ArchiveChat) -> None:
+        channel = self.store.chat_channel(cmd.incident_number)
+        if channel is None or channel.archived:
+            return
+        with _vendor_errors():
+            self.chat.archive(channel.channel_id)
+        channel.archived = True
+        self.store.save_chat_channel(channel)

@@ -12,6 +12,8 @@ from sevflow.incident.models import IncidentState, TimelineEvent
 REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
 POST_MESSAGE = "post_message"
+SYNC_CHAT = "sync_chat"
+ARCHIVE_CHAT = "archive_chat"
 
 
 class RegisterIncident(BaseModel):
@@ -47,3 +49,30 @@ class ChatMessage(BaseModel):
 class MessageRef(BaseModel):
     channel: str
     ts: str
+
+
+class ChatSync(BaseModel):
+    """Bring the incident's chat up to date with this snapshot: its channel (created once), topic,
+    members and card. Converges, so a retry or a late, older snapshot changes nothing."""
+
+    state: IncidentState
+    announce_channel: str | None = None
+    invite: list[str] = Field(default_factory=list)
+
+
+class ChatChannel(BaseModel):
+    """An incident's channel and card as the chat backend last made them."""
+
+    incident_number: int
+    channel_id: str
+    name: str
+    card_ts: str | None = None
+    card_version: int = 0
+    topic: str | None = None
+    announced: bool = False
+    archived: bool = False
+    invited: list[str] = Field(default_factory=list)
+
+
+class ArchiveChat(BaseModel):
+    incident_number: int

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     log_level: str = "INFO"
+    # Slack: with a bot token chat goes to Slack; without, to the console backend (the worker log).
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = None  # another Web API base URL (our emulator in tests)
+    slack_app_token: SecretStr | None = None  # xapp-...: Socket Mode instead of a public URL
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,8 +16,10 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from slack_sdk import WebClient
 from temporalio.client import Client
 
+from activities.slack import slack_client
 from sevflow.alerts.auth import load_credentials, open_sources
 from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
@@ -44,6 +46,9 @@ from sevflow.store.repository import Store
 from starter.alerts_api import alerts_router
 from starter.ingest import AlertIngest
 from starter.service import IncidentReads, IncidentService
+from starter.slack_api import SlackRequests, slack_router
+from starter.slack_dispatch import SlackDispatcher
+from starter.slack_socket import SlackSocketMode
 from worker.logs import setup_logging
 from worker.temporal import connect
 
@@ -83,6 +88,7 @@ class Backend:
         self.config = config
         self._client = client
         self._lock = asyncio.Lock()
+        self._slack_web: WebClient | None = None
 
     async def client(self) -> Client:
         async with self._lock:
@@ -95,6 +101,19 @@ class Backend:
 
     async def ingest(self) -> AlertIngest:
         return AlertIngest(await self.client(), self.store, self.config, self.settings.task_queue)
+
+    def slack_web(self) -> WebClient | None:
+        token = self.settings.slack_bot_token
+        if token is None:
+            return None
+        if self._slack_web is None:
+            self._slack_web = slack_client(token.get_secret_value(), self.settings.slack_api_url)
+        return self._slack_web
+
+    async def slack(self) -> SlackDispatcher:
+        return SlackDispatcher(
+            self.service, self.slack_web(), self.config.slack.command, sorted(self.config.services)
+        )
 
     def reads(self) -> IncidentReads:
         return IncidentReads(self.store)
@@ -188,6 +207,11 @@ def create_app(
         return _unauthorized_response()
 
     app.include_router(alerts_router(backend.config, backend.ingest, env))
+    signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    slack_requests = SlackRequests(backend.slack, backend.store, backend.config.slack.command)
+    app.state.slack_requests = slack_requests
+    app.state.backend = backend
+    app.include_router(slack_router(signing, slack_requests))
     app.state.open_alert_sources = [s.value for s in open_sources(load_credentials(backend.config, env))]
 
     # ------------------------------------------------------------------ health
@@ -347,13 +371,35 @@ def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
     return _Server(config)
 
 
+async def start_socket_mode(app: FastAPI, settings: Settings) -> SlackSocketMode | None:
+    """Socket Mode when `slack.socket_mode` is on: Slack's requests over a WebSocket, no public URL."""
+    backend: Backend = app.state.backend
+    if not backend.config.slack.socket_mode:
+        return None
+    web = backend.slack_web()
+    if settings.slack_app_token is None or web is None:
+        raise SevflowError(
+            "slack.socket_mode is on: set SEVFLOW_SLACK_APP_TOKEN (xapp-...) and SEVFLOW_SLACK_BOT_TOKEN"
+        )
+    socket = SlackSocketMode(app.state.slack_requests, asyncio.get_running_loop())
+    token = settings.slack_app_token.get_secret_value()
+    await asyncio.to_thread(socket.connect, token, web)
+    return socket
+
+
 async def serve(settings: Settings) -> None:
     setup_logging(settings.log_level)
-    server = make_server(create_app(settings), settings)
+    app = create_app(settings)
+    server = make_server(app, settings)
+    socket = await start_socket_mode(app, settings)
     loop = asyncio.get_running_loop()
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     log.info("API on http://%s:%s", settings.http_host, settings.http_port)
-    await server.serve()
+    try:
+        await server.serve()
+    finally:
+        if socket is not None:
+            socket.close()

@@ -102,7 +102,12 @@ class AlertIngest:
             outcome.outcome = "coalesced"
             return outcome
         delivery = AlertDelivery(
-            batch=batch, route=route, policies=self.config.policies_for(route.service), received_at=now
+            batch=batch,
+            route=route,
+            policies=self.config.policies_for(route.service),
+            received_at=now,
+            chat=self.config.chat_settings_for(route.team),
+            access=self.config.access(),
         )
         try:
             await self.client.start_workflow(

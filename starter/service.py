@@ -121,6 +121,8 @@ class IncidentService(IncidentReads):
             runbook_url=declare.runbook_url or (service.runbook_url if service else None),
             fingerprint=declare.fingerprint,
         )
+        state.chat = self.config.chat_settings_for(state.team)
+        state.access = self.config.access()
         start = WithStartWorkflowOperation(
             IncidentWorkflow.run,
             state,
@@ -137,7 +139,9 @@ class IncidentService(IncidentReads):
         assert declared.number is not None
         return self.get(declared.number)
 
-    async def command(self, number: int, cmd: BaseModel) -> IncidentDetail:
+    async def command(self, number: int, cmd: BaseModel, update_id: str | None = None) -> IncidentDetail:
+        """Send `cmd` as an update. The same `update_id` twice (a retried Slack request) is one
+        update: Temporal answers the second with the first's result."""
         update, name = _UPDATES[type(cmd)]
         state = self._stored(number)
         # A finished workflow takes no updates; answer from the table instead of an RPC error.
@@ -147,7 +151,7 @@ class IncidentService(IncidentReads):
             raise InvalidCommand(reason)
         handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(state.workflow_id)
         try:
-            await self._answer(handle.execute_update(update, cmd), "nothing was changed")
+            await self._answer(handle.execute_update(update, cmd, id=update_id), "nothing was changed")
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)

@@ -19,9 +19,9 @@ from sevflow.config.loader import load_config
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, make_server
+from starter.api import create_app, make_server, start_socket_mode
 from worker.logs import setup_logging
-from worker.main import build_worker
+from worker.main import build_worker, chat_backend
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
 log = logging.getLogger("sevflow.up")
@@ -129,8 +129,10 @@ async def run_embedded(settings: Settings) -> None:
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
-        worker = build_worker(client, settings.task_queue, store)
-        http = make_server(create_app(settings, store=store, config=config, client=client), settings)
+        worker = build_worker(client, settings.task_queue, store, chat_backend(settings))
+        app = create_app(settings, store=store, config=config, client=client)
+        http = make_server(app, settings)
+        socket = await start_socket_mode(app, settings)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -150,6 +152,8 @@ async def run_embedded(settings: Settings) -> None:
             print("\nstopping: API, worker, Temporal dev server ...", flush=True)
             http.should_exit = True
             await api_task
+        if socket is not None:
+            socket.close()
         store.dispose()
     finally:
         if server is not None:

@@ -8,12 +8,22 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
+from activities.slack import SlackChat, slack_client
 from activities.store import StoreActivities
+from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
 
 WORKFLOWS = [IncidentWorkflow, AlertGroupWorkflow]
+
+
+def chat_backend(settings: Settings) -> ChatPort:
+    """Slack when a bot token is configured, else the console backend."""
+    if settings.slack_bot_token is None:
+        return ConsoleChat()
+    client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    return SlackChat(client)
 
 
 def build_worker(
@@ -34,6 +44,8 @@ def build_worker(
             store_acts.register_incident,
             store_acts.record_incident,
             chat_acts.post_message,
+            chat_acts.sync_chat,
+            chat_acts.archive_chat,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

@@ -9,7 +9,7 @@ import signal
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
-from worker.main import build_worker
+from worker.main import build_worker, chat_backend
 from worker.temporal import connect, temporal_target
 
 log = logging.getLogger("sevflow.worker")
@@ -19,7 +19,7 @@ async def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
     store = Store.from_url(settings.resolved_database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue, store)
+    worker = build_worker(client, settings.task_queue, store, chat_backend(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -117,6 +117,8 @@ class AlertGroupWorkflow:
             runbook_url=next((a.runbook_url for a in firing if a.runbook_url), None),
             fingerprint=workflow_fingerprint(s),
         )
+        state.chat = delivery.chat
+        state.access = delivery.access
         state.alert_name = first.name
         state.alert_group_id = s.workflow_id
         state.alert_count = len(s.alerts)

@@ -18,10 +18,15 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.contracts import (
+        ARCHIVE_CHAT,
         POST_MESSAGE,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
+        SYNC_CHAT,
+        ArchiveChat,
+        ChatChannel,
         ChatMessage,
+        ChatSync,
         IncidentRecord,
         MessageRef,
         Registered,
@@ -35,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ChangeSeverity,
         Close,
         CloseAsNoise,
+        Command,
         MergedFrom,
         MergeInto,
         Mitigate,
@@ -45,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.incident.milestones import milestones, summary_text
     from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
+    from sevflow.incident.permissions import allowed, permission_action
     from sevflow.incident.transitions import Edit, next_status, refusal
 
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -63,6 +70,10 @@ class IncidentWorkflow:
         self.state = state
         self._wake = False
         self._chat_tasks: list[asyncio.Task[None]] = []
+        self._card_dirty = False
+        # Messages to the incident's channel wait for the first sync to open it (or to give up).
+        self._channel_tried = state.number is not None
+        self._card_task: asyncio.Task[None] | None = None
         # True once the declaration is on the timeline (at once for a run continued from another).
         self._declared = state.number is not None
 
@@ -78,6 +89,11 @@ class IncidentWorkflow:
                 await self._drain()
                 workflow.continue_as_new(self.state)
         await self._drain()
+        if self.state.chat.archive_after is not None:
+            # Kept for a while after the end for the postmortem's questions, then archived.
+            await workflow.sleep(self.state.chat.archive_after)
+            await self._chat_activity(ARCHIVE_CHAT, ArchiveChat(incident_number=self.state.number or 0))
+            await self._drain()
         return self.state
 
     async def _register(self) -> None:
@@ -237,6 +253,52 @@ class IncidentWorkflow:
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
+        self._card_changed()
+
+    def _card_changed(self) -> None:
+        """Bring the channel, topic and card up to date, beside the timers; one sync at a time, and
+        changes made meanwhile are folded into one more sync."""
+        self._card_dirty = True
+        if self._card_task is None or self._card_task.done():
+            self._card_task = asyncio.create_task(self._sync_card())
+
+    async def _sync_card(self) -> None:
+        while self._card_dirty:
+            self._card_dirty = False
+            sync = ChatSync(
+                state=self.state.model_copy(deep=True),
+                announce_channel=self.state.chat.announce_channel,
+                invite=self.state.chat.invite,
+            )
+            await self._chat_activity(SYNC_CHAT, sync, result_type=ChatChannel)
+            self._channel_tried = True
+
+    async def _chat_activity(self, name: str, arg: Any, result_type: type | None = None) -> None:
+        try:
+            await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=CHAT_TIMEOUT,
+                schedule_to_close_timeout=CHAT_GIVE_UP_AFTER,
+                retry_policy=CHAT_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            workflow.logger.warning("%s for %s failed: %s", name, self.state.label, cause)
+            await self._note_chat_failure(f"{name.replace('_', ' ')} failed: {cause}")
+
+    async def _note_chat_failure(self, text: str) -> None:
+        # Recorded without re-syncing the card: a failing chat must not loop on its own failure.
+        self.state.version += 1
+        await workflow.execute_activity(
+            RECORD_INCIDENT,
+            IncidentRecord(
+                state=self.state.model_copy(deep=True), events=[self._event(EventKind.CHAT_FAILED, text)]
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
 
     def _say(self, key: str, text: str, mentions: list[str] | None = None) -> None:
         assert self.state.number is not None
@@ -251,6 +313,8 @@ class IncidentWorkflow:
         self._chat_tasks.append(asyncio.create_task(self._post(message)))
 
     async def _post(self, message: ChatMessage) -> None:
+        if message.channel is None:
+            await workflow.wait_condition(lambda: self._channel_tried)
         try:
             await workflow.execute_activity(
                 POST_MESSAGE,
@@ -263,7 +327,7 @@ class IncidentWorkflow:
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
             workflow.logger.warning("chat post %s failed: %s", message.key, cause)
-            await self._record([self._event(EventKind.CHAT_FAILED, f"chat message not delivered: {cause}")])
+            await self._note_chat_failure(f"chat message not delivered: {cause}")
 
     async def _drain(self) -> None:
         """Let running handlers and chat posts finish before completing or continuing as new.
@@ -271,7 +335,11 @@ class IncidentWorkflow:
         One condition for both, and nothing awaited after it holds: an update that arrives while a
         chat post finishes must not be cut off by the continue-as-new that follows."""
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and all(t.done() for t in self._chat_tasks)
+            lambda: (
+                workflow.all_handlers_finished()
+                and all(t.done() for t in self._chat_tasks)
+                and (self._card_task is None or self._card_task.done())
+            )
         )
         self._chat_tasks.clear()
 
@@ -283,6 +351,16 @@ class IncidentWorkflow:
         while this one waited, after its validator had passed."""
         await self._registered()
         self._refuse(command)
+
+    def _permit(self, cmd: Command) -> None:
+        """The permission matrix, enforced here so that every entry point (Slack, CLI, API) obeys it."""
+        action = permission_action(cmd)
+        if action is None:
+            return
+        s = self.state
+        reason = allowed(action, cmd.by, s.roles, s.access.matrix, s.access.admins, label=s.label)
+        if reason is not None:
+            raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
 
     def _refuse(self, command: Action | Edit) -> None:
         reason = refusal(self.state.label, self.state.status, command, self.state.merged_into)
@@ -333,6 +411,7 @@ class IncidentWorkflow:
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
         self._refuse("acknowledge")
+        self._permit(cmd)
 
     @workflow.update
     async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:
@@ -360,6 +439,7 @@ class IncidentWorkflow:
     @change_severity.validator
     def _validate_change_severity(self, cmd: ChangeSeverity) -> None:
         self._refuse("change_severity")
+        self._permit(cmd)
         if cmd.severity == self.state.severity:
             raise ApplicationError(
                 f"{self.state.label} is already {cmd.severity.value}",
@@ -389,6 +469,7 @@ class IncidentWorkflow:
     @assign_role.validator
     def _validate_assign_role(self, cmd: AssignRole) -> None:
         self._refuse("assign_role")
+        self._permit(cmd)
         if self.state.roles.get(cmd.role) == cmd.person:
             raise ApplicationError(
                 f"{cmd.person} is already {cmd.role.value} of {self.state.label}",
@@ -413,6 +494,7 @@ class IncidentWorkflow:
     @post_update.validator
     def _validate_post_update(self, cmd: PostUpdate) -> None:
         self._refuse("post_update")
+        self._permit(cmd)
 
     @workflow.update
     async def snooze(self, cmd: Snooze) -> IncidentState:
@@ -429,6 +511,7 @@ class IncidentWorkflow:
     @snooze.validator
     def _validate_snooze(self, cmd: Snooze) -> None:
         self._refuse("snooze")
+        self._permit(cmd)
         if self.state.policy.update_cadence is None:
             raise ApplicationError(
                 f"{self.state.label} is {self.state.severity.value}: it has no update cadence to snooze",
@@ -451,6 +534,7 @@ class IncidentWorkflow:
     @mitigate.validator
     def _validate_mitigate(self, cmd: Mitigate) -> None:
         self._refuse("mitigate")
+        self._permit(cmd)
 
     @workflow.update
     async def resolve(self, cmd: Resolve) -> IncidentState:
@@ -498,6 +582,7 @@ class IncidentWorkflow:
     @resolve.validator
     def _validate_resolve(self, cmd: Resolve) -> None:
         self._refuse("resolve")
+        self._permit(cmd)
 
     @workflow.update
     async def reopen(self, cmd: Reopen) -> IncidentState:
@@ -523,6 +608,7 @@ class IncidentWorkflow:
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
         self._refuse("reopen")
+        self._permit(cmd)
 
     @workflow.update
     async def close(self, cmd: Close) -> IncidentState:
@@ -538,6 +624,7 @@ class IncidentWorkflow:
     @close.validator
     def _validate_close(self, cmd: Close) -> None:
         self._refuse("close")
+        self._permit(cmd)
         if self.state.policy.postmortem == "required":
             raise ApplicationError(
                 f"{self.state.label} is {self.state.severity.value}: it needs a published postmortem "
@@ -563,6 +650,7 @@ class IncidentWorkflow:
     @close_as_noise.validator
     def _validate_close_as_noise(self, cmd: CloseAsNoise) -> None:
         self._refuse("close_as_noise")
+        self._permit(cmd)
 
     @workflow.update
     async def merge_into(self, cmd: MergeInto) -> IncidentState:
@@ -592,6 +680,7 @@ class IncidentWorkflow:
     @merge_into.validator
     def _validate_merge_into(self, cmd: MergeInto) -> None:
         self._refuse("merge")
+        self._permit(cmd)
         if cmd.target_number == self.state.number or cmd.target_workflow_id == self.state.workflow_id:
             raise ApplicationError(
                 f"{self.state.label} cannot be merged into itself", type="InvalidCommand", non_retryable=True

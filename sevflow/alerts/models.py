@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import PolicyTable, Severity
 
 
@@ -75,6 +76,8 @@ class AlertDelivery(BaseModel):
     route: Route
     policies: PolicyTable
     received_at: datetime
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    access: Access = Field(default_factory=Access)
 
 
 class TrackedAlert(BaseModel):

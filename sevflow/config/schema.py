@@ -42,6 +42,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from sevflow.incident.access import PERMISSION_ACTIONS, PermissionMatrix
+from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import (
     Duration,
     PolicyOverrides,
@@ -559,6 +561,109 @@ class SourcesConfig(BaseModel):
     generic: SourceSection = Field(default_factory=SourceConfig)
 
 
+# --- slack (the chat backend) and permissions (who may do what) -------------------------------------
+
+_SLASH_COMMAND = re.compile(r"^/[a-z0-9_-]{1,31}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>$")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _check_slash_command(value: str) -> str:
+    cleaned = value.strip()
+    if not _SLASH_COMMAND.match(cleaned):
+        raise ValueError(
+            f"invalid slash command {value!r}: write it like /incident (a '/', then at most 31 lowercase "
+            "letters, digits, '-' or '_')"
+        )
+    return cleaned
+
+
+def _check_channel(value: str) -> str:
+    cleaned = value.strip()
+    if not cleaned or cleaned == "#" or any(c.isspace() for c in cleaned):
+        raise ValueError(
+            f"invalid channel {value!r}: write a channel id like C0123ABCD or a name like #incidents"
+        )
+    return cleaned
+
+
+def _check_invitee(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    cleaned = value.strip()
+    found = _SLACK_MENTION.match(cleaned)
+    if found:
+        return found.group(1)
+    if _SLACK_USER.match(cleaned) or _EMAIL.match(cleaned):
+        return cleaned
+    raise ValueError(
+        f"invalid invitee {value!r}: write a Slack user id like U0123ABCD or an email address "
+        "(looked up with users.lookupByEmail)"
+    )
+
+
+def _days_or_never(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("never", "none", "off", "-"):
+        return None
+    return value
+
+
+class SlackConfig(BaseModel):
+    """The `slack` section. Tokens and the signing secret are not here: they come from the environment
+    (SEVFLOW_SLACK_BOT_TOKEN, SEVFLOW_SLACK_SIGNING_SECRET)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The slash command's name, as in the app manifest.
+    command: Annotated[str, AfterValidator(_check_slash_command)] = "/incident"
+    # Where every incident is announced; when unset, the owning team's `teams.<team>.channel`.
+    announce_channel: Annotated[str, AfterValidator(_check_channel)] | None = None
+    # Archive an incident's channel this many days after the incident ends; `never` keeps it.
+    archive_after_days: Annotated[
+        Annotated[int, Field(ge=0, le=3650)] | None, BeforeValidator(_days_or_never)
+    ] = 7
+    # Receive commands and buttons over Socket Mode (no public URL; needs SEVFLOW_SLACK_APP_TOKEN).
+    socket_mode: bool = False
+    # Invited to every incident channel besides the responders (who always are): ids or emails.
+    invite: Annotated[
+        tuple[Annotated[str, BeforeValidator(_check_invitee)], ...], BeforeValidator(_none_is_empty_list)
+    ] = ()
+
+    @property
+    def archive_after(self) -> timedelta | None:
+        return timedelta(days=self.archive_after_days) if self.archive_after_days is not None else None
+
+
+def _person_name(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        cleaned = value.strip()
+        if not cleaned:
+            raise ValueError("must not be empty: write a Slack user id, an email or a name")
+        found = _SLACK_MENTION.match(cleaned)
+        return found.group(1) if found else cleaned
+    return value
+
+
+class PermissionsConfig(PermissionMatrix):
+    """The `permissions` section: the admins, and who may do each action (`anyone` or a list of lead,
+    comms, assignee, scribe and admin). Left out, or empty, it means the defaults of PermissionMatrix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Slack user ids, emails or names (as the CLI's --by and the API see people).
+    admins: Annotated[
+        tuple[Annotated[str, BeforeValidator(_person_name)], ...], BeforeValidator(_none_is_empty_list)
+    ] = ()
+
+    @property
+    def matrix(self) -> PermissionMatrix:
+        """The matrix alone, as the incident workflow carries it in its state."""
+        return PermissionMatrix.model_validate(self.model_dump(exclude={"admins"}))
+
+
 class SevflowConfig(BaseModel):
     """All of sevflow.yaml. Every section is optional; an empty file means the built-in defaults."""
 
@@ -574,6 +679,10 @@ class SevflowConfig(BaseModel):
     )
     routing: Annotated[RoutingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=RoutingConfig)
     sources: Annotated[SourcesConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=SourcesConfig)
+    slack: Annotated[SlackConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=SlackConfig)
+    permissions: Annotated[PermissionsConfig, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=PermissionsConfig
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -626,6 +735,26 @@ class SevflowConfig(BaseModel):
         found = self.services.get(service) if service is not None else None
         return found.team if found is not None else None
 
+    def announce_channel_for(self, team: str | None) -> str | None:
+        """Where an incident of `team` is announced: `slack.announce_channel` when set, else the team's
+        own channel; None when neither is configured."""
+        if self.slack.announce_channel is not None:
+            return self.slack.announce_channel
+        found = self.teams.get(team) if team is not None else None
+        return found.channel if found is not None else None
+
+    def access(self) -> Access:
+        """Who may do what to a new incident (it keeps this even when the config changes later)."""
+        return Access(matrix=self.permissions.matrix, admins=list(self.permissions.admins))
+
+    def chat_settings_for(self, team: str | None) -> ChatSettings:
+        """What an incident of `team` carries in its state about chat (announce, invite, archive)."""
+        return ChatSettings(
+            announce_channel=self.announce_channel_for(team),
+            invite=list(self.slack.invite),
+            archive_after=self.slack.archive_after,
+        )
+
     def zone_for_team(self, team: str | None) -> ZoneInfo:
         """The team's own time zone when it has one, else the global one."""
         found = self.teams.get(team) if team is not None else None
@@ -646,7 +775,7 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         return []
     if not isinstance(data, Mapping):
         return []
-    return _service_team_problems(data) + _routing_problems(data)
+    return _service_team_problems(data) + _routing_problems(data) + _permission_problems(data)
 
 
 Problems = list[tuple[tuple[str | int, ...], str, Any]]
@@ -716,6 +845,24 @@ def _routing_problems(data: Mapping[Any, Any]) -> Problems:
                 f"({', '.join(sorted(words))})"
             )
             problems.append((("routing", "routes", index, "severity"), message, severity))
+    return problems
+
+
+def _permission_problems(data: Mapping[Any, Any]) -> Problems:
+    """An action only admins may do, while no admins are named: nobody could do it."""
+    permissions = data.get("permissions")
+    if not isinstance(permissions, Mapping):
+        return []
+    admins = permissions.get("admins")
+    if isinstance(admins, list) and admins:
+        return []
+    problems: Problems = []
+    for action in PERMISSION_ACTIONS:
+        rule = permissions.get(action)
+        words = [rule] if isinstance(rule, str) else rule if isinstance(rule, list) else None
+        if words and all(isinstance(w, str) and w.strip().lower() == "admin" for w in words):
+            message = f"only admins may {action}, but permissions.admins names nobody: add admins or roles"
+            problems.append((("permissions", action), message, rule))
     return problems
 
 

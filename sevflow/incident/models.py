@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sevflow.incident.access import PermissionMatrix
 from sevflow.policy import PolicyTable, Severity, SeverityPolicy
 
 
@@ -86,6 +87,22 @@ class Milestones(BaseModel):
     ttr: timedelta | None = None
 
 
+class ChatSettings(BaseModel):
+    """Where the incident is announced, who is always invited, and when its channel is archived."""
+
+    announce_channel: str | None = None
+    invite: list[str] = Field(default_factory=list)
+    # None keeps the channel; the workflow waits this long after the incident ends, then archives.
+    archive_after: timedelta | None = None
+
+
+class Access(BaseModel):
+    """Who may do what to this incident: the matrix of sevflow.yaml and its admins, as declared."""
+
+    matrix: PermissionMatrix = Field(default_factory=PermissionMatrix)
+    admins: list[str] = Field(default_factory=list)
+
+
 class IncidentState(BaseModel):
     """Everything the incident workflow knows. One object, carried across continue-as-new."""
 
@@ -100,6 +117,8 @@ class IncidentState(BaseModel):
     policies: PolicyTable
     declared_by: str | None = None
     channel: str | None = None
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    access: Access = Field(default_factory=Access)
 
     fingerprint: str | None = None
     alert_name: str | None = None

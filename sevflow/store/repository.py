@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from sevflow.contracts import MessageRef, Registered
+from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.models import TERMINAL_STATUSES, EventKind, IncidentState, Role, TimelineEvent
 from sevflow.policy import REPEAT_WINDOW
@@ -32,6 +32,7 @@ from sevflow.store.schema import (
     INCIDENT_COUNTER,
     AlertGroupRow,
     AlertLogRow,
+    ChatChannelRow,
     ChatMessageRow,
     Counter,
     IncidentRoleRow,
@@ -430,6 +431,30 @@ class Store:
                 for r in rows
             ]
 
+    # -- chat channels ---------------------------------------------------------------------------------
+
+    def chat_channel(self, incident_number: int) -> ChatChannel | None:
+        with self._read() as session:
+            row = session.get(ChatChannelRow, incident_number)
+            return None if row is None else _channel(row)
+
+    def incident_for_channel(self, channel_id: str) -> int | None:
+        with self._read() as session:
+            return session.scalar(
+                select(ChatChannelRow.incident_number).where(ChatChannelRow.channel_id == channel_id)
+            )
+
+    def save_chat_channel(self, channel: ChatChannel) -> None:
+        with self._write() as session:
+            row = session.get(ChatChannelRow, channel.incident_number, with_for_update=True)
+            values = channel.model_dump()
+            values["invited"] = {"users": values["invited"]}
+            if row is None:
+                session.add(ChatChannelRow(**values))
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
     # -- chat messages ---------------------------------------------------------------------------------
 
     def sent_message(self, key: str) -> MessageRef | None:
@@ -559,3 +584,17 @@ def _timeline(session: Session, number: int) -> list[TimelineEvent]:
         )
         for row in rows
     ]
+
+
+def _channel(row: ChatChannelRow) -> ChatChannel:
+    return ChatChannel(
+        incident_number=row.incident_number,
+        channel_id=row.channel_id,
+        name=row.name,
+        card_ts=row.card_ts,
+        card_version=row.card_version,
+        topic=row.topic,
+        announced=row.announced,
+        archived=row.archived,
+        invited=list(row.invited.get("users", [])),
+    )

@@ -196,3 +196,19 @@ class AlertLogRow(Base):
     firing: Mapped[int] = mapped_column(Integer, nullable=False)
     resolved: Mapped[int] = mapped_column(Integer, nullable=False)
     detail: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+
+
+class ChatChannelRow(Base):
+    """The incident's chat channel and card, as the chat backend last made them."""
+
+    __tablename__ = "chat_channels"
+
+    incident_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    card_ts: Mapped[str | None] = mapped_column(String(64))
+    card_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    topic: Mapped[str | None] = mapped_column(Text)
+    announced: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    invited: Mapped[dict[str, Any]] = mapped_column(nullable=False)

@@ -1,0 +1,430 @@
+"""The `/incident` slash command: its text parsed into intents, and its help.
+
+    /incident declare "checkout 5xx" sev1 service:checkout
+    /incident ack            (in an incident's channel: that incident)
+    /incident sev INC-7 SEV2
+    /incident lead @alice
+    /incident update Rolled back the deploy; error rate falling
+
+The incident number (`INC-7`, `#7` or `7`) may be left out in an incident's channel: the handler passes
+that channel's incident as `default_number`. Anything that cannot be understood raises CommandError with
+a sentence for the person and the usage line of the subcommand; nothing else is ever raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from sevflow.durations import parse_duration
+from sevflow.incident.commands import SNOOZE_CHOICES
+from sevflow.incident.models import Role
+from sevflow.incident.numbers import parse_incident_number
+from sevflow.policy import Severity
+from sevflow.slack.intents import (
+    AckIntent,
+    AnyIntent,
+    CommandError,
+    DeclareIntent,
+    HelpIntent,
+    Interaction,
+    MitigateIntent,
+    OpenDeclareModal,
+    OpenUpdateModal,
+    ReopenIntent,
+    ResolveIntent,
+    RoleIntent,
+    SeverityIntent,
+    SnoozeIntent,
+    StatusIntent,
+    UpdateIntent,
+)
+from sevflow.slack.text import SLACK_USER_ID, mention_id, to_plain
+
+DEFAULT_COMMAND = "/incident"
+
+# Subcommand -> (arguments, what it does). No `<`, `>` or `&`: the help is shown as mrkdwn.
+USAGE: dict[str, tuple[str, str]] = {
+    "declare": ('"title" [SEV0-4] [service:name]', "declare an incident; with no arguments, opens a form"),
+    "ack": ("[INC-n]", "acknowledge it; you become the lead if there is none"),
+    "sev": (
+        "[INC-n] SEVn",
+        "change the severity: SEV0 critical, SEV1 major, SEV2 partial, SEV3 minor, SEV4 info",
+    ),
+    "lead": ("[INC-n] @person", "make someone the lead (nobody named: you)"),
+    "comms": ("[INC-n] @person", "make someone the comms lead (nobody named: you)"),
+    "assign": ("[INC-n] @person", "make someone the assignee, who fixes it (nobody named: you)"),
+    "scribe": ("[INC-n] @person", "make someone the scribe (nobody named: you)"),
+    "update": ("[INC-n] text", "post a status update; with no text, opens a form"),
+    "mitigate": ("[INC-n]", "mark it mitigated: the impact stopped, the fix is not final"),
+    "resolve": ("[INC-n]", "resolve it: users are no longer affected"),
+    "reopen": ("[INC-n]", "reopen a resolved incident"),
+    "status": ("[INC-n]", "show it (outside an incident channel and without a number: every open one)"),
+    "snooze": ("[INC-n] 30m|1h|2h", "snooze the update reminder"),
+    "help": ("", "this list"),
+}
+
+ALIASES: dict[str, str] = {
+    "acknowledge": "ack",
+    "severity": "sev",
+    "assignee": "assign",
+    "mitigated": "mitigate",
+    "resolved": "resolve",
+    "show": "status",
+    "info": "status",
+    "?": "help",
+}
+
+ROLE_VERBS: dict[str, Role] = {
+    "lead": Role.LEAD,
+    "comms": Role.COMMS,
+    "assign": Role.ASSIGNEE,
+    "scribe": Role.SCRIBE,
+}
+
+_NUMBER = re.compile(r"^(?:inc-?|#)?[0-9]+$", re.IGNORECASE)
+_PREFIXED_NUMBER = re.compile(r"^(?:inc-?|#)[0-9]+$", re.IGNORECASE)
+_SEV = re.compile(r"^sev[0-9]+$", re.IGNORECASE)
+_DURATION = re.compile(r"^[0-9]+[smhd]", re.IGNORECASE)
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_OPEN_QUOTES = '"“”„«'
+_CLOSE_QUOTES = '"“”»'
+
+
+def usage(verb: str, command: str = DEFAULT_COMMAND) -> str:
+    """The usage line of one subcommand, like `/incident ack [INC-n]`."""
+    args = USAGE[verb][0]
+    return f"{command} {verb} {args}".rstrip()
+
+
+def help_text(command_name: str = DEFAULT_COMMAND) -> str:
+    """Every subcommand, one per line, for an ephemeral answer to `/incident help`."""
+    width = max(len(usage(verb, command_name)) for verb in USAGE)
+    lines = [f"{usage(verb, command_name):<{width}}  {what}" for verb, (_, what) in USAGE.items()]
+    return "\n".join(
+        [
+            f"{command_name}: run incidents from Slack.",
+            *lines,
+            "In an incident's channel INC-n may be left out. Name people as @mentions.",
+        ]
+    )
+
+
+def help_for(topic: str | None, command_name: str = DEFAULT_COMMAND) -> str:
+    """The answer to `/incident help [topic]`: one subcommand's line, or the whole list."""
+    verb = ALIASES.get(topic, topic) if topic else None
+    if verb in USAGE:
+        return f"{usage(verb, command_name)}  {USAGE[verb][1]}"
+    return help_text(command_name)
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+    quoted: bool = False
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Words split on whitespace; "double quotes" (also typographic ones) group words; Slack markup
+    such as `<https://x|two words>` stays one word. A quote that is never closed is dropped."""
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        if text[i] in _OPEN_QUOTES:
+            end = next((j for j in range(i + 1, n) if text[j] in _CLOSE_QUOTES), -1)
+            if end > 0:
+                tokens.append(_Token(text[i + 1 : end], start, end + 1, quoted=True))
+                i = end + 1
+                continue
+            i += 1  # never closed: read on as if it were not there
+            if i >= n or text[i].isspace():
+                continue
+        chars: list[str] = []
+        while i < n and not text[i].isspace():
+            if text[i] == "<":
+                close = text.find(">", i)
+                if close > 0:
+                    chars.append(text[i : close + 1])
+                    i = close + 1
+                    continue
+            chars.append(text[i])
+            i += 1
+        tokens.append(_Token("".join(chars), start, i))
+    return tokens
+
+
+def _is_number(token: _Token) -> bool:
+    return not token.quoted and _NUMBER.match(token.text) is not None
+
+
+def _number(token: _Token, verb: str, command: str) -> int:
+    try:
+        return parse_incident_number(token.text)
+    except ValueError as err:
+        raise CommandError(str(err), usage(verb, command)) from None
+
+
+def _which(number: int | None, default: int | None, verb: str, command: str) -> int:
+    if number is not None:
+        return number
+    if default is not None:
+        return default
+    raise CommandError(
+        f"which incident? Name it, like `{command} {verb} INC-7`, "
+        "or run the command in the incident's channel",
+        usage(verb, command),
+    )
+
+
+def _severity(text: str, verb: str, command: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as err:
+        raise CommandError(str(err), usage(verb, command)) from None
+
+
+def _person(token: _Token, actor: str | None, verb: str, command: str) -> str:
+    raw = token.text.strip()
+    found = mention_id(raw)
+    if found is not None:
+        return found
+    if raw.lower() == "me":
+        if actor is None:
+            raise CommandError("name the person as an @mention", usage(verb, command))
+        return actor
+    plain = to_plain(raw).strip()
+    name = plain.removeprefix("@")
+    if name.isdigit():
+        raise CommandError(f"{plain!r} is not a person: name them as an @mention", usage(verb, command))
+    if SLACK_USER_ID.match(name) or _EMAIL.match(name) or (_NAME.match(name) and len(name) <= 80):
+        return name
+    raise CommandError(f"{plain!r} is not a person: name them as an @mention", usage(verb, command))
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def parse_command(
+    text: str,
+    *,
+    default_number: int | None = None,
+    command: str = DEFAULT_COMMAND,
+    actor: str | None = None,
+) -> AnyIntent:
+    """The intent of a slash command's `text` (everything after the command name).
+
+    `default_number` is the incident of the channel the command was typed in, if any; `actor` is the
+    Slack user id of the person typing, for `lead` without a name and `me`.
+    Raises CommandError (only) when the text cannot be understood.
+    """
+    try:
+        return _parse(text, default_number, command, actor)
+    except CommandError:
+        raise
+    except (ValueError, ValidationError) as err:  # a model's own check; say it plainly
+        raise CommandError(_first_error(err)) from None
+
+
+def _first_error(err: ValueError) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(err)
+
+
+def _parse(text: str, default: int | None, command: str, actor: str | None) -> AnyIntent:
+    tokens = _tokenize(text)
+    if not tokens:
+        return HelpIntent()
+    word = tokens[0].text.lower()
+    verb = ALIASES.get(word, word)
+    args = tokens[1:]
+    if tokens[0].quoted or verb not in USAGE:
+        shown = to_plain(tokens[0].text)[:40]
+        raise CommandError(
+            f"unknown command {shown!r}: use one of {', '.join(USAGE)}", f"{command} help lists them all"
+        )
+    if verb == "help":
+        topic = args[0].text.lower() if args else None
+        topic = ALIASES.get(topic, topic) if topic else None
+        return HelpIntent(topic=topic if topic in USAGE else None)
+    if verb == "declare":
+        return _declare(args, command)
+    if verb == "update":
+        return _update(text, args, default, command)
+    if verb in ROLE_VERBS:
+        return _role(verb, args, default, command, actor)
+    if verb == "sev":
+        return _sev(args, default, command)
+    if verb == "snooze":
+        return _snooze(args, default, command)
+    return _simple(verb, args, default, command)
+
+
+def _declare(args: list[_Token], command: str) -> DeclareIntent | OpenDeclareModal:
+    title: list[str] = []
+    severity: Severity | None = None
+    service: str | None = None
+    for token in args:
+        if not token.quoted and _SEV.match(token.text):
+            if severity is not None:
+                raise CommandError("give the severity once", usage("declare", command))
+            severity = _severity(token.text, "declare", command)
+        elif not token.quoted and token.text.lower().startswith("service:"):
+            if service is not None:
+                raise CommandError("give the service once", usage("declare", command))
+            service = to_plain(token.text[len("service:") :]).strip()
+            if not service or not _NAME.match(service) or len(service) > 100:
+                raise CommandError(
+                    "write the service like service:checkout (letters, digits, '-', '_' and '.')",
+                    usage("declare", command),
+                )
+        else:
+            words = to_plain(token.text).split()
+            title.extend(words)
+    if not title:
+        return OpenDeclareModal(severity=severity, service=service)
+    joined = " ".join(title)
+    if len(joined) > 300:
+        raise CommandError(
+            f"the title is {len(joined)} characters: keep it under 300", usage("declare", command)
+        )
+    return DeclareIntent(title=joined, severity=severity, service=service)
+
+
+def _update(
+    text: str, args: list[_Token], default: int | None, command: str
+) -> UpdateIntent | OpenUpdateModal:
+    number: int | None = None
+    rest = args
+    # In an incident's channel a bare number starts the text ("3 pods restarted"); INC-7 still names one.
+    if args and _is_number(args[0]) and (default is None or _PREFIXED_NUMBER.match(args[0].text)):
+        number = _number(args[0], "update", command)
+        rest = args[1:]
+    which = _which(number, default, "update", command)
+    if len(rest) == 1 and rest[0].quoted:
+        body = to_plain(rest[0].text).strip()
+    else:
+        body = to_plain(text[rest[0].start :]).strip() if rest else ""
+    if not body:
+        return OpenUpdateModal(number=which)
+    if len(body) > 4000:
+        raise CommandError(
+            f"the update is {len(body)} characters: keep it under 4000", usage("update", command)
+        )
+    return UpdateIntent(number=which, text=body)
+
+
+def _role(verb: str, args: list[_Token], default: int | None, command: str, actor: str | None) -> RoleIntent:
+    number: int | None = None
+    user: str | None = None
+    for token in args:
+        if _is_number(token) and number is None:
+            number = _number(token, verb, command)
+        elif user is None:
+            user = _person(token, actor, verb, command)
+        else:
+            raise CommandError(f"{verb} takes one person", usage(verb, command))
+    if user is None:
+        if actor is None:
+            raise CommandError("name the person as an @mention", usage(verb, command))
+        user = actor
+    return RoleIntent(number=_which(number, default, verb, command), role=ROLE_VERBS[verb], user=user)
+
+
+def _sev(args: list[_Token], default: int | None, command: str) -> SeverityIntent:
+    if not args:
+        raise CommandError("which severity? SEV0 to SEV4", usage("sev", command))
+    if len(args) > 2:
+        raise CommandError("sev takes an incident number and a severity", usage("sev", command))
+    number: int | None = None
+    if len(args) == 2:
+        if not _is_number(args[0]):
+            raise CommandError(f"{to_plain(args[0].text)!r} is not an incident number", usage("sev", command))
+        number = _number(args[0], "sev", command)
+    severity = _severity(args[-1].text, "sev", command)
+    return SeverityIntent(number=_which(number, default, "sev", command), severity=severity)
+
+
+def _snooze(args: list[_Token], default: int | None, command: str) -> SnoozeIntent:
+    number: int | None = None
+    duration_text: str | None = None
+    for token in args:
+        if not token.quoted and _DURATION.match(token.text) and duration_text is None:
+            duration_text = token.text
+        elif _is_number(token) and number is None:
+            number = _number(token, "snooze", command)
+        else:
+            raise CommandError(
+                f"{to_plain(token.text)[:40]!r} is not understood here", usage("snooze", command)
+            )
+    if duration_text is None:
+        raise CommandError("for how long? 30m, 1h or 2h", usage("snooze", command))
+    try:
+        duration = parse_duration(duration_text)
+    except ValueError as err:
+        raise CommandError(str(err), usage("snooze", command)) from None
+    if duration not in SNOOZE_CHOICES:
+        raise CommandError("snooze for 30m, 1h or 2h", usage("snooze", command))
+    return SnoozeIntent(number=_which(number, default, "snooze", command), duration=duration)
+
+
+_SIMPLE: dict[str, type[AckIntent | MitigateIntent | ResolveIntent | ReopenIntent]] = {
+    "ack": AckIntent,
+    "mitigate": MitigateIntent,
+    "resolve": ResolveIntent,
+    "reopen": ReopenIntent,
+}
+
+
+def _simple(verb: str, args: list[_Token], default: int | None, command: str) -> AnyIntent:
+    if len(args) > 1 or (args and not _is_number(args[0])):
+        extra = " ".join(to_plain(t.text) for t in args)[:40]
+        raise CommandError(f"{verb} takes only an incident number, not {extra!r}", usage(verb, command))
+    number = _number(args[0], verb, command) if args else None
+    if verb == "status":
+        return StatusIntent(number=number if number is not None else default)
+    return _SIMPLE[verb](number=_which(number, default, verb, command))
+
+
+def parse_slash_command(
+    form: Mapping[str, str],
+    *,
+    default_number: int | None = None,
+    command: str | None = None,
+) -> Interaction:
+    """A slash command request (its decoded form fields) as an Interaction.
+
+    Raises CommandError for text that cannot be understood; the handler answers it ephemerally."""
+    user_id = form.get("user_id", "")
+    intent = parse_command(
+        form.get("text", ""),
+        default_number=default_number,
+        command=command or form.get("command") or DEFAULT_COMMAND,
+        actor=user_id or None,
+    )
+    return Interaction(
+        source="command",
+        intent=intent,
+        user_id=user_id,
+        user_name=form.get("user_name") or None,
+        team_id=form.get("team_id") or None,
+        channel_id=form.get("channel_id") or None,
+        trigger_id=form.get("trigger_id") or None,
+        response_url=form.get("response_url") or None,
+    )
