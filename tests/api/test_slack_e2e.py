@@ -281,3 +281,56 @@ async def test_socket_mode_answers_commands_and_buttons_like_http(stack: SlackSt
         return state is not None and state.status is Status.ACKNOWLEDGED
 
     await stack.until("acknowledged over Socket Mode", acknowledged)
+
+
+async def post_interaction(stack: SlackStack, body: bytes) -> httpx.Response:
+    return await stack.http.post("/slack/interactions", content=body, headers=signed(body))
+
+
+async def test_declare_by_slash_command_then_update_through_the_form(stack: SlackStack) -> None:
+    answer = await stack.command('declare "search is slow" sev2 service:checkout', "U0ALICE", "C0GENERAL")
+    assert answer.json()["response_type"] == "ephemeral"
+    assert "declared" in answer.json()["text"]
+    incident = await stack.until("an incident", lambda: next(iter(stack.store.list_incidents()), None))
+    number = incident.number or 0
+    assert (incident.title, incident.severity.value, incident.declared_by) == (
+        "search is slow",
+        "SEV2",
+        "U0ALICE",
+    )
+    channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))
+
+    # The card's Post update button opens the form (views.open with the trigger id).
+    trigger = stack.slack.mint_trigger_id()
+    payload = json.loads((FIXTURES / "slack_block_actions.decoded.json").read_text())
+    payload["user"]["id"] = "U0ALICE"
+    payload["channel"]["id"] = channel.channel_id
+    payload["trigger_id"] = trigger
+    payload["actions"][0].update(action_id="incident_post_update", value=str(number))
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    assert (
+        await stack.http.post("/slack/interactions", content=body, headers=signed(body))
+    ).status_code == 200
+    await stack.until("the form", lambda: stack.slack.calls("views.open"))
+
+    submission = json.loads((FIXTURES / "view_submission_update.json").read_text())
+    submission["user"]["id"] = "U0ALICE"
+    submission["view"]["private_metadata"] = json.dumps({"number": number, "channel_id": channel.channel_id})
+    body = urllib.parse.urlencode({"payload": json.dumps(submission)}).encode()
+    assert (
+        await stack.http.post("/slack/interactions", content=body, headers=signed(body))
+    ).status_code == 200
+
+    def updated() -> IncidentState | None:
+        state = stack.store.get_incident(number)
+        return state if state is not None and state.last_update_text else None
+
+    state = await stack.until("the update", updated)
+    assert state.last_update_text is not None and state.last_update_text.startswith("Rolled back 1.4.2")
+    # The same trigger id again (Slack's retry) is the same update: still one status update.
+    assert (
+        await stack.http.post("/slack/interactions", content=body, headers=signed(body))
+    ).status_code == 200
+    await asyncio.sleep(1)
+    kinds = [e.kind for e in stack.store.timeline(number)]
+    assert kinds.count(EventKind.STATUS_UPDATE) == 1
