@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# Every benchmark, with its baseline in the same run (figures in docs/PERFORMANCE.md).
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 # Re-records the committed workflow histories that the replay tests check (run after a workflow change,
 # and guard the change with workflow.patched).
 histories: $(STAMP)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from slack_sdk import WebClient
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from activities.slack import slack_client
@@ -44,7 +45,7 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import alerts_router
-from starter.ingest import AlertIngest
+from starter.ingest import AlertIngest, InFlight, RepeatCounts
 from starter.service import IncidentReads, IncidentService
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
@@ -89,6 +90,8 @@ class Backend:
         self._client = client
         self._lock = asyncio.Lock()
         self._slack_web: WebClient | None = None
+        self.repeats = RepeatCounts()
+        self.in_flight = InFlight()
 
     async def client(self) -> Client:
         async with self._lock:
@@ -100,7 +103,14 @@ class Backend:
         return IncidentService(await self.client(), self.store, self.config, self.settings.task_queue)
 
     async def ingest(self) -> AlertIngest:
-        return AlertIngest(await self.client(), self.store, self.config, self.settings.task_queue)
+        return AlertIngest(
+            await self.client(),
+            self.store,
+            self.config,
+            self.settings.task_queue,
+            repeats=self.repeats,
+            in_flight=self.in_flight,
+        )
 
     def slack_web(self) -> WebClient | None:
         token = self.settings.slack_bot_token
@@ -152,6 +162,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await asyncio.to_thread(backend.repeats.flush, backend.store, True)
         if owns_store:
             backend.store.dispose()
 
@@ -178,6 +189,11 @@ def create_app(
         ):
             return _unauthorized_response()
         return _unprocessable(exc.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own 4xx (an unparsable body, an unknown route) in sevflow's error shape.
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ValueError)
     async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:

@@ -430,6 +430,120 @@ def config_check(
     raise typer.Exit(1)
 
 
+# -------------------------------------------------------------------------------------- on-call
+
+
+def _parse_at(text: str | None) -> datetime:
+    from datetime import UTC
+
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"invalid --at {text!r}: write ISO 8601 like 2026-12-24T20:00 or 2026-12-24T20:00+01:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@app.command()
+@user_errors
+def oncall(
+    at: Annotated[
+        str | None, typer.Option("--at", help="ISO 8601 time (UTC when it has no zone); default: now.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Who is on call for every rotation layer and every escalation policy's first level (reads only
+    sevflow.yaml)."""
+    from datetime import UTC
+
+    from sevflow.oncall import OnCall, Rotation, resolve_level, who_is_on
+
+    moment = _parse_at(at)
+    path = Settings().resolved_config_path
+    if path is None:
+        raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
+    config = load_config(path)
+
+    def stamp(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+    def on_json(on: OnCall | None) -> dict[str, Any]:
+        return {
+            "person": on.person if on else None,
+            "slack_id": config.people[on.person].slack_id if on and on.person in config.people else None,
+            "since": stamp(on.shift_start) if on else None,
+            "until": stamp(on.shift_end) if on else None,
+            "override": on.via_override if on else False,
+            "replaces": on.replaces if on else None,
+        }
+
+    rotations: list[dict[str, Any]] = []
+    for name in config.rotations:
+        rotation = Rotation.from_config(config, name)
+        for layer in rotation.layers:
+            on = who_is_on(rotation, layer, moment, config.overrides)
+            rotations.append({"rotation": name, "layer": layer, "zone": rotation.zone.key} | on_json(on))
+    policies: list[dict[str, Any]] = []
+    for name, policy in config.escalation_policies.items():
+        targets = []
+        for target in resolve_level(config, name, 0, moment):
+            entry: dict[str, Any] = {"kind": target.kind, "name": target.name}
+            if target.kind == "rotation":
+                entry |= {"layer": target.layer} | on_json(target.on_call)
+            elif target.kind == "person":
+                entry |= {"person": target.person}
+            else:
+                entry |= {"channel": target.channel}
+            targets.append(entry)
+        timeout = format_duration(policy.levels[0].timeout)
+        policies.append({"policy": name, "level": 1, "timeout": timeout, "targets": targets})
+    if as_json:
+        out.print_json(
+            json.dumps({"at": stamp(moment), "rotations": rotations, "escalation_policies": policies})
+        )
+        return
+
+    def local(value: str | None, zone: str) -> str:
+        if value is None:
+            return "-"
+        from zoneinfo import ZoneInfo
+
+        return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+    out.print(f"On call at {stamp(moment)}", highlight=False)
+    table = Table("Rotation", "Layer", "On call", "Since", "Until")
+    for row in rotations:
+        who = row["person"] or "[red]nobody[/red]"
+        if row["override"]:
+            who += f" (override{', for ' + row['replaces'] if row['replaces'] else ''})"
+        table.add_row(
+            row["rotation"],
+            row["layer"],
+            who,
+            local(row["since"], row["zone"]),
+            local(row["until"], row["zone"]),
+        )
+    if rotations:
+        out.print(table)
+    for policy_row in policies:
+        names = []
+        for target in policy_row["targets"]:
+            if target["kind"] == "rotation":
+                names.append(f"{target['person'] or 'nobody'} ({target['name']} {target['layer']})")
+            elif target["kind"] == "person":
+                names.append(str(target["person"]))
+            else:
+                names.append(f"{target['channel']} (team {target['name']})")
+        after = policy_row["timeout"]
+        line = f"{policy_row['policy']}: level 1 pages {', '.join(names)}; next level after {after}"
+        out.print(line, highlight=False, markup=False)
+    if not rotations and not policies:
+        out.print(f"{path} has no rotations or escalation policies", highlight=False)
+
+
 # ------------------------------------------------------------------------------------ processes
 
 

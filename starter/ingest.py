@@ -11,6 +11,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -57,6 +60,58 @@ def content_hash(batch: AlertBatch) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+class RepeatCounts:
+    """Repeats of confirmed content, counted in memory and added to the store in batches: under a
+    storm a repeat costs one read, not a write."""
+
+    FLUSH_AFTER = 2.0
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+
+    def add(self, source: str, group_key: str) -> None:
+        with self._lock:
+            self._counts[(source, group_key)] += 1
+
+    def take(self, force: bool = False) -> dict[tuple[str, str], int]:
+        with self._lock:
+            if not force and time.monotonic() - self._flushed < self.FLUSH_AFTER:
+                return {}
+            counts, self._counts = dict(self._counts), Counter()
+            self._flushed = time.monotonic()
+            return counts
+
+    def flush(self, store: Store, force: bool = False) -> None:
+        for (source, group_key), count in self.take(force).items():
+            store.count_deliveries(source, group_key, count)
+
+
+class InFlight:
+    """Signals under way in this process, by group and content: a concurrent repeat waits for the one
+    in flight and shares its fate, instead of signalling again (one history event for a burst)."""
+
+    def __init__(self) -> None:
+        self._futures: dict[tuple[str, str, str], asyncio.Future[None]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> asyncio.Future[None] | None:
+        return self._futures.get(key)
+
+    def start(self, key: tuple[str, str, str]) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._futures[key] = future
+        return future
+
+    def finish(self, key: tuple[str, str, str], error: BaseException | None) -> None:
+        future = self._futures.pop(key)
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+            future.exception()  # retrieved here: no waiter is not an unhandled error
+
+
 class AlertIngest:
     def __init__(
         self,
@@ -65,12 +120,16 @@ class AlertIngest:
         config: SevflowConfig,
         task_queue: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        repeats: RepeatCounts | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.client = client
         self.store = store
         self.config = config
         self.task_queue = task_queue
         self.clock = clock
+        self.repeats = repeats or RepeatCounts()
+        self.in_flight = in_flight or InFlight()
 
     async def ingest(self, batches: list[AlertBatch]) -> IngestResult:
         outcomes = [await self._one(batch) for batch in batches]
@@ -95,12 +154,35 @@ class AlertIngest:
         workflow_id = group_workflow_id(batch.source.value, batch.group_key)
         outcome.workflow_id = workflow_id
         digest = content_hash(batch)
-        fresh = await asyncio.to_thread(
-            self.store.note_delivery, batch.source.value, batch.group_key, workflow_id, digest
-        )
-        if not fresh:
+        source, key = batch.source.value, batch.group_key
+        # A repeat of content its workflow already has: count it, change nothing.
+        if await asyncio.to_thread(self.store.confirmed_content, source, key) == digest:
+            self.repeats.add(source, key)
+            await asyncio.to_thread(self.repeats.flush, self.store)
             outcome.outcome = "coalesced"
             return outcome
+        flight = (source, key, digest)
+        if (under_way := self.in_flight.get(flight)) is not None:
+            # The same content is being signalled right now: its outcome is ours (a 503 if it fails,
+            # so that the sender retries; a delivery answered 202 must reach the workflow).
+            await asyncio.shield(under_way)
+            self.repeats.add(source, key)
+            outcome.outcome = "coalesced"
+            return outcome
+        self.in_flight.start(flight)
+        try:
+            await self._signal(batch, route, workflow_id, digest, now)
+        except BaseException as err:
+            self.in_flight.finish(flight, err)
+            raise
+        self.in_flight.finish(flight, None)
+        return outcome
+
+    async def _signal(
+        self, batch: AlertBatch, route: Route, workflow_id: str, digest: str, now: datetime
+    ) -> None:
+        source, key = batch.source.value, batch.group_key
+        await asyncio.to_thread(self.store.note_delivery, source, key, workflow_id, digest)
         delivery = AlertDelivery(
             batch=batch,
             route=route,
@@ -120,9 +202,9 @@ class AlertIngest:
             )
         except (RPCError, RuntimeError) as err:
             # Not signalled: forget the content so the sender's retry (on our 503) goes through.
-            await asyncio.to_thread(self.store.undo_delivery, batch.source.value, batch.group_key, digest)
+            await asyncio.to_thread(self.store.undo_delivery, source, key, digest)
             raise ServiceUnavailable(f"alert not delivered to Temporal, retry later: {err}") from err
-        return outcome
+        await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
 
     def _log(self, batch: AlertBatch, route: Route, outcome: BatchOutcome) -> None:
         self.store.log_alert(

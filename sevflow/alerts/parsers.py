@@ -620,7 +620,8 @@ def parse_pagerduty(body: Any, new_key: Callable[[], str] = lambda: uuid4().hex)
         generator_url=event.client_url,
         dashboard_url=dashboard_url,
         runbook_url=runbook_url,
-        severity_hint=payload.severity,
+        # Alertmanager sends a fixed PagerDuty severity ("error"); its own severity label means more.
+        severity_hint=am_labels.get("severity") or payload.severity,
     )
     batch = AlertBatch(
         source=AlertSource.PAGERDUTY,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,13 @@ def load_config(path: Path | None) -> SevflowConfig:
     return config
 
 
-def check_config(path: Path) -> list[ConfigProblem]:
-    """Every problem in the file at `path`; [] when it is valid."""
-    return _read(path)[1]
+def check_config(path: Path, now: datetime | None = None) -> list[ConfigProblem]:
+    """Every problem in the file at `path`; [] when it is valid.
+
+    A valid file is also checked for on-call coverage gaps in the 14 days from `now` (default: the
+    clock): each gap is a problem at the rotation or escalation policy level that reaches nobody.
+    """
+    return _read(path, coverage_from=now or datetime.now(UTC))[1]
 
 
 def parse_config(text: str, filename: str = "sevflow.yaml") -> SevflowConfig:
@@ -82,15 +87,17 @@ def parse_config(text: str, filename: str = "sevflow.yaml") -> SevflowConfig:
     return config
 
 
-def check_config_text(text: str) -> list[ConfigProblem]:
-    """Every problem in config text; [] when it is valid."""
-    return _parse(text)[1]
+def check_config_text(text: str, now: datetime | None = None) -> list[ConfigProblem]:
+    """Every problem in config text, coverage gaps included (as `check_config`); [] when it is valid."""
+    return _parse(text, coverage_from=now or datetime.now(UTC))[1]
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def _read(path: Path) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
+def _read(
+    path: Path, coverage_from: datetime | None = None
+) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -101,10 +108,12 @@ def _read(path: Path) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
         return None, [ConfigProblem("", None, f"cannot read {path}: permission denied")]
     except UnicodeDecodeError as exc:
         return None, [ConfigProblem("", None, f"{path} is not UTF-8 text (byte {exc.start})")]
-    return _parse(text)
+    return _parse(text, coverage_from)
 
 
-def _parse(text: str) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
+def _parse(
+    text: str, coverage_from: datetime | None = None
+) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -136,7 +145,31 @@ def _parse(text: str) -> tuple[SevflowConfig | None, list[ConfigProblem]]:
         return None, _sorted(problems)
     if problems:
         return None, _sorted(problems)
+    if coverage_from is not None:
+        gaps = _coverage_problems(config, root, coverage_from)
+        if gaps:
+            return config, _sorted(gaps)
     return config, []
+
+
+def _coverage_problems(config: SevflowConfig, root: yaml.Node, now: datetime) -> list[ConfigProblem]:
+    """Coverage gaps in the next 14 days, one problem per place (the first gap, and how many more)."""
+    from sevflow.oncall.rotation import COVERAGE_HORIZON, coverage_gaps, idle_overrides
+
+    by_place: dict[tuple[Loc, str], list[tuple[datetime, datetime]]] = {}
+    for gap in coverage_gaps(config, now, now + COVERAGE_HORIZON):
+        by_place.setdefault((gap.loc, gap.message), []).append((gap.start, gap.end))
+    problems: list[ConfigProblem] = []
+    for (loc, message), spans in by_place.items():
+        start, end = spans[0]
+        text = f"coverage gap: {message}, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        if len(spans) > 1:
+            text += f" (and {len(spans) - 1} more in the next 14 days)"
+        problems.append(ConfigProblem(_dotted(loc), _line_of(root, loc), text))
+    for index, message in idle_overrides(config, now):
+        loc = ("overrides", index, "replaces")
+        problems.append(ConfigProblem(_dotted(loc), _line_of(root, loc), message))
+    return problems
 
 
 def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -30,10 +30,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     ModelWrapValidatorHandler,
     PlainSerializer,
     PlainValidator,
+    Tag,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -42,6 +44,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from sevflow.durations import parse_duration
 from sevflow.incident.access import PERMISSION_ACTIONS, PermissionMatrix
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import (
@@ -236,8 +239,11 @@ class TeamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channel: str | None = None
+    # The last rung of the ladder (DESIGN.md): a person of `people`, else a Slack id or name as written.
     escalation_target: str | None = None
     timezone: TimeZoneName | None = None
+    # The escalation policy (of `escalation_policies`) for incidents of this team's services.
+    escalation_policy: str | None = None
 
 
 class ServiceConfig(BaseModel):
@@ -246,6 +252,8 @@ class ServiceConfig(BaseModel):
     team: str
     runbook_url: HttpUrlText | None = None
     policy: PolicySection = Field(default_factory=dict)
+    # Default: the team's escalation_policy.
+    escalation_policy: str | None = None
 
 
 Name = Annotated[str, Field(pattern=_NAME)]
@@ -664,6 +672,316 @@ class PermissionsConfig(PermissionMatrix):
         return PermissionMatrix.model_validate(self.model_dump(exclude={"admins"}))
 
 
+# --- on-call: people, rotations, overrides, escalation policies -------------------------------------
+# The math over these (who is on at an instant, shifts, coverage gaps) is in sevflow.oncall.
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+
+
+def _check_slack_id(value: str) -> str:
+    cleaned = value.strip()
+    found = _SLACK_MENTION.match(cleaned)
+    if found:
+        return found.group(1)
+    if not _SLACK_USER.match(cleaned):
+        raise ValueError(f"invalid Slack user id {value!r}: write it like U0123ABCD")
+    return cleaned
+
+
+def _check_email(value: str) -> str:
+    cleaned = value.strip()
+    if not _EMAIL.match(cleaned):
+        raise ValueError(f"invalid email {value!r}: write it like ada@example.com")
+    return cleaned
+
+
+def _check_phone(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"+{value}"
+    if isinstance(value, str):
+        cleaned = re.sub(r"[\s().-]", "", value)
+        if not _PHONE.match(cleaned):
+            raise ValueError(f"invalid phone number {value!r}: write it in E.164 form like +4930123456")
+        return cleaned
+    return value
+
+
+def _zero_or_duration(value: Any) -> Any:
+    """Like Duration, but 0 (at once) is allowed and `none` is not."""
+    if isinstance(value, str):
+        cleaned = value.strip().lower()
+        if cleaned in ("0", "0s", "0m", "0h", "now", "at once"):
+            return timedelta(0)
+        if cleaned.startswith(("p", "-p")):
+            return value
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+Delay = Annotated[timedelta, BeforeValidator(_zero_or_duration), AfterValidator(_not_negative)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_zero_or_duration), AfterValidator(_positive)]
+
+
+class NotifyRule(BaseModel):
+    """How a page reaches a person, and how long after the page starts (`after: 2m`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    via: Literal["slack_dm", "webhook"]
+    after: Delay = timedelta(0)
+
+
+class PersonConfig(BaseModel):
+    """Someone who can be paged. Rotations, overrides and policies name people by their key in `people`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slack_id: Annotated[str, AfterValidator(_check_slack_id)]
+    email: Annotated[str, AfterValidator(_check_email)]
+    timezone: TimeZoneName
+    phone: Annotated[str | None, BeforeValidator(_check_phone)] = None
+    # Default: the global business_hours, in the person's own time zone.
+    business_hours: BusinessHours | None = None
+    notify: tuple[NotifyRule, ...] = (NotifyRule(via="slack_dm"),)
+
+    @field_validator("notify")
+    @classmethod
+    def _some_rules(cls, value: tuple[NotifyRule, ...]) -> tuple[NotifyRule, ...]:
+        if not value:
+            raise ValueError("name at least one rule, like [{via: slack_dm}]")
+        return tuple(sorted(value, key=lambda rule: rule.after))
+
+
+_LENGTHS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+
+
+def _rotation_length(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in _LENGTHS:
+        return _LENGTHS[value.strip().lower()]
+    return _zero_or_duration(value)
+
+
+_HANDOFF = re.compile(r"^(?:([A-Za-z]+)\s+)?(\d{1,2}:\d{2})$")
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """`Mon 09:00` (a weekday and a time of day) or `09:00`, in the rotation's zone."""
+
+    at: time
+    weekday: Weekday | None = None
+
+    def __str__(self) -> str:
+        clock = f"{self.at:%H:%M}"
+        return f"{self.weekday.value.capitalize()} {clock}" if self.weekday else clock
+
+
+def _parse_handoff(value: Any) -> Any:
+    if isinstance(value, Handoff):
+        return value
+    if isinstance(value, str):
+        found = _HANDOFF.match(value.strip())
+        if found:
+            day = _parse_weekday(found.group(1)) if found.group(1) else None
+            return Handoff(at=_parse_clock(found.group(2)), weekday=day)
+    raise ValueError(f"invalid handoff {value!r}: write it like 'Mon 09:00' or '09:00'")
+
+
+HandoffText = Annotated[
+    Handoff,
+    PlainValidator(_parse_handoff),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["Mon 09:00", "09:00"]}),
+]
+
+
+def _backup_section(value: Any) -> Any:
+    if value is None:
+        return {}
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off", "-")):
+        return {"enabled": False}
+    return value
+
+
+class BackupLayer(BaseModel):
+    """The backup layer of a rotation: on the same shifts as the primary, either the member `offset`
+    places further down the member list (default 1: whoever is primary next), or its own `members`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offset: Annotated[int, Field(ge=1)] | None = None
+    members: tuple[Name, ...] | None = None
+    enabled: bool = Field(default=True, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> BackupLayer:
+        if self.offset is not None and self.members is not None:
+            raise ValueError("write either offset or members, not both")
+        return self
+
+
+RotationLength = Annotated[timedelta, BeforeValidator(_rotation_length), AfterValidator(_positive)]
+
+
+class RotationConfig(BaseModel):
+    """A rotation: `members` take turns, `length` each, handing off at `handoff` in `zone`.
+
+    `start` is when the first member's first shift begins. Lengths of whole days (daily, weekly, 2d)
+    count calendar days in `zone`, so a 09:00 handoff stays 09:00 across daylight-saving changes; other
+    lengths (hourly, 12h, 90m) count real elapsed time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: Name
+    length: RotationLength
+    start: AwareTime
+    # Default: the team's timezone, else the global one.
+    zone: TimeZoneName | None = None
+    # Default: the wall-clock time (and for weekly rotations the weekday) of `start` in `zone`.
+    handoff: HandoffText | None = None
+    members: Annotated[tuple[Name, ...], BeforeValidator(_none_is_empty_list)]
+    # Default: the next member (offset 1) when there are two or more members; `none`: no backup layer.
+    backup: Annotated[BackupLayer, BeforeValidator(_backup_section)] = Field(default_factory=BackupLayer)
+
+    @property
+    def calendar_days(self) -> int | None:
+        """The length in local calendar days, or None when it counts real time."""
+        if self.length % timedelta(days=1) == timedelta(0):
+            return self.length // timedelta(days=1)
+        return None
+
+    def layer_members(self, layer: str) -> tuple[str, ...]:
+        """Who takes turns on `layer` (primary or backup), in order; () when the layer has nobody."""
+        if layer == "primary":
+            return self.members
+        backup = self.backup
+        if not backup.enabled:
+            return ()
+        if backup.members is not None:
+            return backup.members
+        shift = (backup.offset or 1) % len(self.members) if self.members else 0
+        if shift == 0:
+            return ()  # one member (or none): nobody else to back them up
+        return self.members[shift:] + self.members[:shift]
+
+    def has_layer(self, layer: str) -> bool:
+        """Every rotation has a primary layer; a backup layer unless `backup: none`."""
+        return layer == "primary" or (layer == "backup" and self.backup.enabled)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return ("primary", "backup") if self.backup.enabled else ("primary",)
+
+
+Layer = Literal["primary", "backup"]
+
+
+class OverrideConfig(BaseModel):
+    """`person` covers `layer` of `rotation` from `from` to `to` (or, with `replaces`, covers only while
+    that person is scheduled). Without `person`, nobody is on then: coverage checks report the gap.
+    When overrides overlap, the one written later wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rotation: Name
+    layer: Layer = "primary"
+    person: Name | None = None
+    replaces: Name | None = None
+    from_: AwareTime = Field(alias="from")
+    to: AwareTime
+
+    @field_validator("to")
+    @classmethod
+    def _after_from(cls, to: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("from_")
+        if isinstance(start, datetime) and to <= start:
+            raise ValueError(f"to {to.isoformat()} must be after from {start.isoformat()}")
+        return to
+
+
+class RotationTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rotation: Name
+    layer: Layer = "primary"
+
+
+class PersonTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    person: Name
+
+
+class TeamChannelTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team_channel: Name
+
+
+def _target_kind(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        for key in ("rotation", "person", "team_channel"):
+            if key in value:
+                return key
+    if isinstance(value, RotationTarget):
+        return "rotation"
+    if isinstance(value, PersonTarget):
+        return "person"
+    if isinstance(value, TeamChannelTarget):
+        return "team_channel"
+    return None
+
+
+def _check_target(value: Any) -> Any:
+    if _target_kind(value) is None:
+        raise ValueError(
+            "a target is {rotation: NAME, layer: primary|backup}, {person: NAME} or {team_channel: TEAM}"
+        )
+    return value
+
+
+EscalationTarget = Annotated[
+    Annotated[RotationTarget, Tag("rotation")]
+    | Annotated[PersonTarget, Tag("person")]
+    | Annotated[TeamChannelTarget, Tag("team_channel")],
+    Discriminator(_target_kind),
+    BeforeValidator(_check_target),
+]
+
+
+class EscalationLevel(BaseModel):
+    """One rung: page every target at once, and go to the next level after `timeout` without an ack."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    targets: tuple[EscalationTarget, ...] = Field(min_length=1)
+    timeout: PositiveDuration
+
+
+class EscalationPolicyConfig(BaseModel):
+    """Levels paged in turn; after the last one the ladder starts again, `loops` times in all."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    levels: tuple[EscalationLevel, ...] = Field(min_length=1)
+    loops: Annotated[int, Field(ge=1, le=10)] = 2
+
+
 class SevflowConfig(BaseModel):
     """All of sevflow.yaml. Every section is optional; an empty file means the built-in defaults."""
 
@@ -683,6 +1001,14 @@ class SevflowConfig(BaseModel):
     permissions: Annotated[PermissionsConfig, BeforeValidator(_none_is_empty)] = Field(
         default_factory=PermissionsConfig
     )
+    people: Annotated[dict[Name, PersonConfig], BeforeValidator(_none_is_empty)] = Field(default_factory=dict)
+    rotations: Annotated[dict[Name, RotationConfig], BeforeValidator(_none_is_empty)] = Field(
+        default_factory=dict
+    )
+    overrides: Annotated[tuple[OverrideConfig, ...], BeforeValidator(_none_is_empty_list)] = ()
+    escalation_policies: Annotated[dict[Name, EscalationPolicyConfig], BeforeValidator(_none_is_empty)] = (
+        Field(default_factory=dict)
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -695,6 +1021,8 @@ class SevflowConfig(BaseModel):
         except ValidationError as exc:
             field_errors = exc.errors()
         cross = cross_reference_problems(data)
+        if result is not None and not cross:
+            cross = typed_problems(result)
         if not field_errors and not cross:
             assert result is not None
             return result
@@ -755,6 +1083,23 @@ class SevflowConfig(BaseModel):
             archive_after=self.slack.archive_after,
         )
 
+    def rotation_zone(self, name: str) -> ZoneInfo:
+        """The zone of a rotation's handoffs: its own `zone`, else its team's, else the global one."""
+        rotation = self.rotations[name]
+        if rotation.zone is not None:
+            return ZoneInfo(rotation.zone)
+        return self.zone_for_team(rotation.team)
+
+    def escalation_policy_for(self, service: str | None) -> str | None:
+        """The escalation policy of `service`: its own, else its team's; None when neither names one."""
+        found = self.services.get(service) if service is not None else None
+        if found is None:
+            return None
+        if found.escalation_policy is not None:
+            return found.escalation_policy
+        team = self.teams.get(found.team)
+        return team.escalation_policy if team is not None else None
+
     def zone_for_team(self, team: str | None) -> ZoneInfo:
         """The team's own time zone when it has one, else the global one."""
         found = self.teams.get(team) if team is not None else None
@@ -775,7 +1120,12 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         return []
     if not isinstance(data, Mapping):
         return []
-    return _service_team_problems(data) + _routing_problems(data) + _permission_problems(data)
+    return (
+        _service_team_problems(data)
+        + _routing_problems(data)
+        + _permission_problems(data)
+        + _oncall_problems(data)
+    )
 
 
 Problems = list[tuple[tuple[str | int, ...], str, Any]]
@@ -863,6 +1213,135 @@ def _permission_problems(data: Mapping[Any, Any]) -> Problems:
         if words and all(isinstance(w, str) and w.strip().lower() == "admin" for w in words):
             message = f"only admins may {action}, but permissions.admins names nobody: add admins or roles"
             problems.append((("permissions", action), message, rule))
+    return problems
+
+
+def _unknown(kind: str, name: str, known: Mapping[Any, Any], section: str) -> str:
+    names = [str(k) for k in known]
+    message = f"{kind} {name!r} is not defined in {section}"
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return message + f" (did you mean {close[0]!r}?)"
+    return message + (f" (defined: {', '.join(sorted(names))})" if names else f" ({section} is empty)")
+
+
+def _mapping(data: Mapping[Any, Any], key: str) -> Mapping[Any, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _oncall_problems(data: Mapping[Any, Any]) -> Problems:
+    """People, rotations, teams and policies named by the on-call sections that are not defined."""
+    people = _mapping(data, "people")
+    rotations = _mapping(data, "rotations")
+    teams = _mapping(data, "teams")
+    policies = _mapping(data, "escalation_policies")
+    problems: Problems = []
+
+    def person(loc: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, str) and value not in people:
+            problems.append((loc, _unknown("person", value, people, "people"), value))
+
+    def team(loc: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, str) and value not in teams:
+            problems.append((loc, _unknown("team", value, teams, "teams"), value))
+
+    def policy(loc: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, str) and value not in policies:
+            message = _unknown("escalation policy", value, policies, "escalation_policies")
+            problems.append((loc, message, value))
+
+    def rotation(loc: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, str) and value not in rotations:
+            problems.append((loc, _unknown("rotation", value, rotations, "rotations"), value))
+
+    for name, spec in rotations.items():
+        if not isinstance(spec, Mapping):
+            continue
+        team(("rotations", name, "team"), spec.get("team"))
+        members = spec.get("members")
+        for index, member in enumerate(members if isinstance(members, list) else []):
+            person(("rotations", name, "members", index), member)
+        backup = spec.get("backup")
+        backup_members = backup.get("members") if isinstance(backup, Mapping) else None
+        for index, member in enumerate(backup_members if isinstance(backup_members, list) else []):
+            person(("rotations", name, "backup", "members", index), member)
+    overrides = data.get("overrides")
+    for index, override in enumerate(overrides if isinstance(overrides, list) else []):
+        if not isinstance(override, Mapping):
+            continue
+        rotation(("overrides", index, "rotation"), override.get("rotation"))
+        person(("overrides", index, "person"), override.get("person"))
+        person(("overrides", index, "replaces"), override.get("replaces"))
+    for name, spec in policies.items():
+        levels = spec.get("levels") if isinstance(spec, Mapping) else None
+        for li, level in enumerate(levels if isinstance(levels, list) else []):
+            targets = level.get("targets") if isinstance(level, Mapping) else None
+            for ti, target in enumerate(targets if isinstance(targets, list) else []):
+                if not isinstance(target, Mapping):
+                    continue
+                loc: tuple[str | int, ...] = ("escalation_policies", name, "levels", li, "targets", ti)
+                rotation((*loc, "rotation"), target.get("rotation"))
+                person((*loc, "person"), target.get("person"))
+                channel_team = target.get("team_channel")
+                team((*loc, "team_channel"), channel_team)
+                found = teams.get(channel_team) if isinstance(channel_team, str) else None
+                if isinstance(found, Mapping) and not found.get("channel"):
+                    message = f"team {channel_team!r} has no channel: set teams.{channel_team}.channel"
+                    problems.append(((*loc, "team_channel"), message, channel_team))
+    for name, spec in teams.items():
+        if isinstance(spec, Mapping):
+            policy(("teams", name, "escalation_policy"), spec.get("escalation_policy"))
+    for name, spec in _mapping(data, "services").items():
+        if isinstance(spec, Mapping):
+            policy(("services", name, "escalation_policy"), spec.get("escalation_policy"))
+    return problems
+
+
+def typed_problems(config: SevflowConfig) -> Problems:
+    """Checks that need the parsed config: handoffs that disagree with `start`, backup layers that
+    are the primary again, and overrides of a layer a rotation does not have."""
+    problems: Problems = []
+    for name, rotation in config.rotations.items():
+        loc: tuple[str | int, ...] = ("rotations", name)
+        zone = config.rotation_zone(name)
+        local = rotation.start.astimezone(zone)
+        days = rotation.calendar_days
+        handoff = rotation.handoff
+        if handoff is not None:
+            if handoff.weekday is not None and (days is None or days % 7):
+                message = f"handoff {str(handoff)!r} names a weekday, but shifts are not whole weeks long"
+                problems.append(((*loc, "handoff"), message, str(handoff)))
+            elif local.time().replace(second=0, microsecond=0) != handoff.at or (
+                handoff.weekday is not None and local.weekday() != handoff.weekday.number
+            ):
+                message = (
+                    f"start {rotation.start.isoformat()} is {local:%a %H:%M} in {zone.key}, "
+                    f"but handoff is {handoff}: make start a handoff instant"
+                )
+                problems.append(((*loc, "start"), message, rotation.start.isoformat()))
+        backup = rotation.backup
+        if backup.offset is not None and rotation.members and backup.offset % len(rotation.members) == 0:
+            message = (
+                f"offset {backup.offset} would make the primary their own backup with "
+                f"{len(rotation.members)} member(s)"
+            )
+            problems.append(((*loc, "backup", "offset"), message, backup.offset))
+    for index, override in enumerate(config.overrides):
+        found = config.rotations.get(override.rotation)
+        if found is not None and not found.has_layer(override.layer):
+            message = f"rotation {override.rotation!r} has no {override.layer} layer (backup: none)"
+            problems.append((("overrides", index, "layer"), message, override.layer))
+    for pname, policy in config.escalation_policies.items():
+        for li, level in enumerate(policy.levels):
+            for ti, target in enumerate(level.targets):
+                if not isinstance(target, RotationTarget):
+                    continue
+                found = config.rotations.get(target.rotation)
+                if found is not None and not found.has_layer(target.layer):
+                    message = f"rotation {target.rotation!r} has no {target.layer} layer (backup: none)"
+                    loc = ("escalation_policies", pname, "levels", li, "targets", ti, "layer")
+                    problems.append((loc, message, target.layer))
     return problems
 
 

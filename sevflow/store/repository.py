@@ -333,8 +333,9 @@ class Store:
     # -- alerts ----------------------------------------------------------------------------------------
 
     def note_delivery(self, source: str, group_key: str, workflow_id: str, content_hash: str) -> bool:
-        """Count a delivery for its alert group; True when its content differs from the last one
-        signalled (the caller must signal it), False for a repeat of it (counted, nothing to do)."""
+        """Count a delivery for its alert group; True when the caller must signal it: its content
+        differs from the last, or the last has not been confirmed signalled yet (a delivery of it may
+        still fail). False for a repeat of confirmed content: counted, nothing to do."""
         now = self._clock()
         with self._write() as session:
             session.execute(
@@ -353,11 +354,45 @@ class Store:
             assert row is not None
             row.deliveries += 1
             row.last_delivery_at = now
-            if row.last_hash == content_hash:
+            if row.last_hash == content_hash and row.confirmed:
                 return False
-            row.last_hash = content_hash
+            if row.last_hash != content_hash:
+                row.last_hash = content_hash
+                row.confirmed = False
             row.signals += 1
             return True
+
+    def confirmed_content(self, source: str, group_key: str) -> str | None:
+        """The content hash last confirmed signalled for the group (a read: cheap under a storm)."""
+        with self._read() as session:
+            row = session.execute(
+                select(AlertGroupRow.last_hash, AlertGroupRow.confirmed).where(
+                    AlertGroupRow.source == source, AlertGroupRow.group_key == group_key
+                )
+            ).first()
+        return row.last_hash if row is not None and row.confirmed else None
+
+    def confirm_delivery(self, source: str, group_key: str, content_hash: str) -> None:
+        """The content reached its workflow: later repeats of it may be coalesced."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key == group_key,
+                    AlertGroupRow.last_hash == content_hash,
+                )
+                .values(confirmed=True)
+            )
+
+    def count_deliveries(self, source: str, group_key: str, count: int) -> None:
+        """Add deliveries coalesced in memory to the group's count."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(AlertGroupRow.source == source, AlertGroupRow.group_key == group_key)
+                .values(deliveries=AlertGroupRow.deliveries + count)
+            )
 
     def undo_delivery(self, source: str, group_key: str, content_hash: str) -> None:
         """A delivery could not be signalled: forget its content so the sender's retry signals it."""
@@ -369,7 +404,7 @@ class Store:
                     AlertGroupRow.group_key == group_key,
                     AlertGroupRow.last_hash == content_hash,
                 )
-                .values(last_hash=None)
+                .values(last_hash=None, confirmed=False)
             )
 
     def alert_group(self, source: str, group_key: str) -> AlertGroupStats | None:

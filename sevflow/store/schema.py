@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -175,6 +176,8 @@ class AlertGroupRow(Base):
     group_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(1000), nullable=False)
     last_hash: Mapped[str | None] = mapped_column(String(64))
+    # True once the content of last_hash reached its workflow: only then is a repeat coalesced.
+    confirmed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
     deliveries: Mapped[int] = mapped_column(Integer, nullable=False)
     signals: Mapped[int] = mapped_column(Integer, nullable=False)
     first_seen_at: Mapped[datetime] = mapped_column(nullable=False)

@@ -1,0 +1,1 @@
+"""Benchmarks of the alert path (`python -m bench`; figures in docs/PERFORMANCE.md). Loopback only."""

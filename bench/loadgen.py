@@ -1,0 +1,226 @@
+"""The load generator: its own process, so that it does not share the server's event loop.
+
+    python -m bench.loadgen storm URL --deliveries 10000 --keys 100 --clients 50 --run ID [--client raw]
+    python -m bench.loadgen paced URL --rate 20 --seconds 15 --run ID
+
+Prints one JSON report on stdout. Every delivery is an Alertmanager webhook (version 4) body as
+Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key, all firing.
+
+The storm's clients are httpx.AsyncClient sessions (one connection each) by default. httpx costs about
+2 ms of CPU per request here, so on a 2-core machine one load process tops out near 500 requests/s
+whatever the server does; `--client raw` sends the same requests over plain asyncio streams (HTTP/1.1
+keep-alive, a tenth of the CPU) to measure the server rather than the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+PATH = "/v1/alerts/alertmanager"
+HEADERS = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
+
+
+def alertmanager_payload(run: str, key: int) -> bytes:
+    name = f"Bench{run}Key{key}"
+    labels = {
+        "alertname": name,
+        "instance": f"bench-{key}:9100",
+        "service": "checkout",
+        "severity": "critical",
+    }
+    annotations = {"summary": f"bench alert {key}", "runbook_url": "https://runbooks.example.com/bench"}
+    starts = (datetime.now(UTC) - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
+    body = {
+        "receiver": "sevflow",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": starts,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example:9090/graph",
+                "fingerprint": hashlib.sha256(name.encode()).hexdigest()[:16],
+            }
+        ],
+        "groupLabels": {"alertname": name},
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": "http://alertmanager.example:9093",
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "truncatedAlerts": 0,
+    }
+    return json.dumps(body).encode()
+
+
+async def warm_up(client: httpx.AsyncClient, requests: int = 5) -> None:
+    for _ in range(requests):
+        (await client.get("/healthz")).raise_for_status()
+
+
+class HttpxClient:
+    def __init__(self, url: str) -> None:
+        self.session = httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=1))
+
+    async def open(self) -> None:
+        await warm_up(self.session)
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        response = await self.session.post(PATH, content=body, headers=HEADERS)
+        return response.status_code, response.content
+
+    async def close(self) -> None:
+        await self.session.aclose()
+
+
+class RawClient:
+    """HTTP/1.1 keep-alive over one asyncio stream; enough for uvicorn's Content-Length answers."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.head = f"POST {PATH} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in HEADERS.items()
+        )
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(f"{self.head}content-length: {len(body)}\r\n\r\n".encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+        length = {k.strip().lower(): v.strip() for k, v in fields.items()}.get("content-length")
+        if length is None:
+            raise RuntimeError(f"no content-length in the answer: {head!r}")
+        return status, await self.reader.readexactly(int(length))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def storm(
+    url: str, deliveries: int, keys: int, clients: int, run: str, kind: str = "httpx"
+) -> dict[str, Any]:
+    """`deliveries` POSTs over `keys` keys from `clients` clients, each one connection, as fast as they go."""
+    payloads = [alertmanager_payload(run, k) for k in range(keys)]
+    work = iter(range(deliveries))
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    latencies: list[float] = []
+    sessions = [HttpxClient(url) if kind == "httpx" else RawClient(url) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(s.open() for s in sessions))
+
+        async def client(session: HttpxClient | RawClient) -> None:
+            for n in work:
+                started = time.perf_counter()
+                try:
+                    status, body = await session.post(payloads[n % keys])
+                    statuses[status] += 1
+                    if status != 202:
+                        errors.append(f"{status}: {body[:200]!r}")
+                except (httpx.HTTPError, OSError, RuntimeError, asyncio.IncompleteReadError) as err:
+                    errors.append(f"{type(err).__name__}: {err}")
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client(s) for s in sessions))
+        elapsed = time.perf_counter() - began
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {
+        "deliveries": deliveries,
+        "keys": keys,
+        "clients": clients,
+        "client": kind,
+        "elapsed": elapsed,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "latencies": latencies,
+    }
+
+
+async def paced(url: str, rate: float, seconds: float, run: str) -> dict[str, Any]:
+    """New keys at a steady `rate` per second for `seconds`, open loop (a slow answer delays nothing)."""
+    count = round(rate * seconds)
+    payloads = [alertmanager_payload(run, k) for k in range(count)]
+    sent: list[dict[str, Any]] = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as session:
+        await warm_up(session)
+
+        async def one(key: int) -> None:
+            wall = time.time()
+            started = time.perf_counter()
+            record: dict[str, Any] = {"key": key, "posted_at": wall}
+            try:
+                response = await session.post(PATH, content=payloads[key], headers=HEADERS)
+                record["status"] = response.status_code
+                if response.status_code == 202:
+                    record["workflow_ids"] = [b.get("workflow_id") for b in response.json()["batches"]]
+                else:
+                    record["error"] = response.text[:200]
+            except httpx.HTTPError as err:
+                record["status"] = None
+                record["error"] = f"{type(err).__name__}: {err}"
+            record["response_latency"] = time.perf_counter() - started
+            sent.append(record)
+
+        tasks = []
+        began = time.perf_counter()
+        for key in range(count):
+            delay = began + key / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(key)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+    return {"rate": rate, "seconds": seconds, "count": count, "elapsed": elapsed, "sent": sent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("storm")
+    s.add_argument("url")
+    s.add_argument("--deliveries", type=int, default=10_000)
+    s.add_argument("--keys", type=int, default=100)
+    s.add_argument("--clients", type=int, default=50)
+    s.add_argument("--run", default="0")
+    s.add_argument("--client", choices=["httpx", "raw"], default="httpx")
+    p = sub.add_parser("paced")
+    p.add_argument("url")
+    p.add_argument("--rate", type=float, default=20)
+    p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--run", default="0")
+    args = parser.parse_args()
+    if args.mode == "storm":
+        report = asyncio.run(storm(args.url, args.deliveries, args.keys, args.clients, args.run, args.client))
+    else:
+        report = asyncio.run(paced(args.url, args.rate, args.seconds, args.run))
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

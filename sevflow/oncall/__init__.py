@@ -1,0 +1,31 @@
+"""On-call: who is on for a rotation layer at any instant, shifts, overrides and coverage gaps.
+
+Pure math over the `people`, `rotations`, `overrides` and `escalation_policies` sections of
+sevflow.yaml (see sevflow.oncall.rotation). No Temporal, no clock, no network.
+"""
+
+from sevflow.oncall.rotation import (
+    COVERAGE_HORIZON,
+    Gap,
+    OnCall,
+    Resolved,
+    Rotation,
+    Shift,
+    coverage_gaps,
+    resolve_level,
+    shifts,
+    who_is_on,
+)
+
+__all__ = [
+    "COVERAGE_HORIZON",
+    "Gap",
+    "OnCall",
+    "Resolved",
+    "Rotation",
+    "Shift",
+    "coverage_gaps",
+    "resolve_level",
+    "shifts",
+    "who_is_on",
+]
