@@ -334,3 +334,42 @@ async def test_declare_by_slash_command_then_update_through_the_form(stack: Slac
     await asyncio.sleep(1)
     kinds = [e.kind for e in stack.store.timeline(number)]
     assert kinds.count(EventKind.STATUS_UPDATE) == 1
+
+
+async def test_the_channel_is_archived_after_the_incident_ends(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> None:
+    from datetime import timedelta
+
+    from sevflow.incident.commands import Close, Resolve
+    from sevflow.incident.models import ChatSettings
+    from sevflow.policy import Severity
+    from tests.workflow.helpers import incident as new_incident
+    from tests.workflow.helpers import registered
+    from workflows.incident import IncidentWorkflow
+
+    with SlackEmulator() as slack:
+        settings = Settings(
+            task_queue=task_queue, slack_bot_token=SecretStr(slack.token), slack_api_url=slack.base_url
+        )
+        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+        state = new_incident(Severity.SEV3, lead="U0ALICE")
+        state.chat = ChatSettings(archive_after=timedelta(seconds=2))
+        async with build_worker(dev_env.client, task_queue, store, chat_backend(settings)):
+            handle = await dev_env.client.start_workflow(
+                IncidentWorkflow.run, state, id=state.workflow_id, task_queue=task_queue
+            )
+            first = await registered(handle)
+            number = first.number or 0
+            await SlackStack(None, store, slack, None).until(  # type: ignore[arg-type]
+                "a channel", lambda: store.chat_channel(number)
+            )
+            await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="U0ALICE"))
+            await handle.execute_update(IncidentWorkflow.close, Close(by="U0ALICE"))
+            final = await handle.result()  # returns only after the archive
+        channel = store.chat_channel(number)
+        store.dispose()
+        assert final.status is Status.CLOSED
+        assert channel is not None and channel.archived
+        assert slack.channel(channel.channel_id)["is_archived"]
+        assert len(slack.calls("conversations.archive")) == 1
