@@ -70,6 +70,7 @@ class Stack:
     client: Client
     task_queue: str
     workdir: Path
+    app: FastAPI
 
 
 @contextlib.asynccontextmanager
@@ -116,7 +117,9 @@ async def embedded_stack() -> AsyncIterator[Stack]:
             )
             app = create_app(settings, store=store, config=SevflowConfig(), client=env.client, environ={})
             async with build_worker(env.client, task_queue, store), serving(app, settings.http_port) as url:
-                yield Stack(url=url, store=store, client=env.client, task_queue=task_queue, workdir=workdir)
+                yield Stack(
+                    url=url, store=store, client=env.client, task_queue=task_queue, workdir=workdir, app=app
+                )
             store.dispose()
         finally:
             await env.shutdown()
