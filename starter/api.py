@@ -45,7 +45,7 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import alerts_router
-from starter.ingest import AlertIngest, InFlight, RepeatCounts
+from starter.ingest import AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.service import IncidentReads, IncidentService
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
@@ -92,6 +92,7 @@ class Backend:
         self._slack_web: WebClient | None = None
         self.repeats = RepeatCounts()
         self.in_flight = InFlight()
+        self.confirmed = ConfirmedCache()
 
     async def client(self) -> Client:
         async with self._lock:
@@ -110,6 +111,7 @@ class Backend:
             self.settings.task_queue,
             repeats=self.repeats,
             in_flight=self.in_flight,
+            confirmed=self.confirmed,
         )
 
     def slack_web(self) -> WebClient | None:

@@ -88,6 +88,32 @@ class RepeatCounts:
             store.count_deliveries(source, group_key, count)
 
 
+class ConfirmedCache:
+    """Per process, each group's content last confirmed in its workflow, kept for a moment: during a
+    storm most repeats are answered from memory. Another API process may signal new content
+    meanwhile, so an entry lives only `TTL` seconds, which bounds how stale it can be."""
+
+    TTL = 1.0
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, source: str, group_key: str) -> str | None:
+        entry = self._entries.get((source, group_key))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, source: str, group_key: str, digest: str) -> None:
+        self._entries[(source, group_key)] = (digest, time.monotonic() + self.TTL)
+        if len(self._entries) > 100_000:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[1] >= now}
+
+    def forget(self, source: str, group_key: str) -> None:
+        self._entries.pop((source, group_key), None)
+
+
 class InFlight:
     """Signals under way in this process, by group and content: a concurrent repeat waits for the one
     in flight and shares its fate, instead of signalling again (one history event for a burst)."""
@@ -122,6 +148,7 @@ class AlertIngest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         repeats: RepeatCounts | None = None,
         in_flight: InFlight | None = None,
+        confirmed: ConfirmedCache | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -130,6 +157,7 @@ class AlertIngest:
         self.clock = clock
         self.repeats = repeats or RepeatCounts()
         self.in_flight = in_flight or InFlight()
+        self.confirmed = confirmed or ConfirmedCache()
 
     async def ingest(self, batches: list[AlertBatch]) -> IngestResult:
         outcomes = [await self._one(batch) for batch in batches]
@@ -156,7 +184,12 @@ class AlertIngest:
         digest = content_hash(batch)
         source, key = batch.source.value, batch.group_key
         # A repeat of content its workflow already has: count it, change nothing.
-        if await asyncio.to_thread(self.store.confirmed_content, source, key) == digest:
+        known = self.confirmed.get(source, key)
+        if known is None:
+            known = await asyncio.to_thread(self.store.confirmed_content, source, key)
+            if known is not None:
+                self.confirmed.put(source, key, known)
+        if known == digest:
             self.repeats.add(source, key)
             await asyncio.to_thread(self.repeats.flush, self.store)
             outcome.outcome = "coalesced"
@@ -170,6 +203,7 @@ class AlertIngest:
             outcome.outcome = "coalesced"
             return outcome
         self.in_flight.start(flight)
+        self.confirmed.forget(source, key)
         try:
             await self._signal(batch, route, workflow_id, digest, now)
         except BaseException as err:
@@ -205,6 +239,7 @@ class AlertIngest:
             await asyncio.to_thread(self.store.undo_delivery, source, key, digest)
             raise ServiceUnavailable(f"alert not delivered to Temporal, retry later: {err}") from err
         await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
+        self.confirmed.put(source, key, digest)
 
     def _log(self, batch: AlertBatch, route: Route, outcome: BatchOutcome) -> None:
         self.store.log_alert(

@@ -38,7 +38,11 @@ class AlertGroupWorkflow:
     @workflow.run
     async def run(self, state: AlertGroupState) -> AlertGroupState:
         while True:
-            if self.state.pending:
+            if self.state.refire:
+                self.state.refire = False
+                if not self.state.incident_open and self.state.firing and self.state.last_delivery:
+                    await self._open_incident(self.state.last_delivery)
+            elif self.state.pending:
                 await self._process(self.state.pending.pop(0))
             elif self._finished():
                 try:
@@ -48,18 +52,23 @@ class AlertGroupWorkflow:
                     if not self.state.pending:
                         return self.state
             else:
-                await workflow.wait_condition(lambda: bool(self.state.pending) or self._finished())
+                await workflow.wait_condition(
+                    lambda: bool(self.state.pending) or self.state.refire or self._finished()
+                )
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.state)
 
     def _finished(self) -> bool:
-        return not self.state.incident_open and self.state.firing == 0 and not self.state.pending
+        s = self.state
+        return not s.incident_open and s.firing == 0 and not s.pending and not s.refire
 
     async def _process(self, delivery: AlertDelivery) -> None:
         s = self.state
         s.deliveries += 1
         batch = delivery.batch
+        if batch.action == "alert":
+            s.last_delivery = delivery
         if batch.action == "acknowledge":
             if s.incident_open and s.incident_workflow_id:
                 by = f"{batch.source.value} ({batch.alerts[0].name})"
@@ -99,6 +108,9 @@ class AlertGroupWorkflow:
         s = self.state
         batch, route = delivery.batch, delivery.route
         firing = [a for a in batch.alerts if a.status is AlertStatus.FIRING]
+        if not firing:
+            workflow.logger.warning("%s: no firing alert to open an incident from", s.workflow_id)
+            return
         first = firing[0]
         starts = [a.starts_at for a in firing if a.starts_at is not None]
         s.incidents_opened += 1
@@ -151,6 +163,7 @@ class AlertGroupWorkflow:
     def incident_status(self, change: IncidentStatusChanged) -> None:
         self.state.incident_number = change.number
         self.state.incident_open = change.open
+        self.state.refire = self.state.refire or change.refire
 
     @workflow.query
     def get_state(self) -> AlertGroupState:

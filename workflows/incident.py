@@ -555,6 +555,8 @@ class IncidentWorkflow:
         s.milestones = milestones(s)
         text = f"{s.label} {'auto-' if auto else ''}resolved by {by}" + (f": {note}" if note else "")
         summary = summary_text(s, s.milestones)
+        # The alert group first: alerts firing from now on must open a new incident.
+        await self._tell_alert_group(open=False)
         events = [
             self._event(EventKind.AUTO_RESOLVED if auto else EventKind.RESOLVED, text, by),
             self._event(
@@ -565,16 +567,16 @@ class IncidentWorkflow:
         if auto:
             self._say(events[0].key, text, [s.lead] if s.lead else [])
         self._say(events[1].key, summary)
-        await self._tell_alert_group(open=False)
 
-    async def _tell_alert_group(self, open: bool) -> None:
+    async def _tell_alert_group(self, open: bool, refire: bool = False) -> None:
         """The alert group opens a new incident for new alerts only once this one is no longer open."""
         s = self.state
         if s.alert_group_id is None or s.number is None:
             return
         group = workflow.get_external_workflow_handle(s.alert_group_id)
         try:
-            await group.signal("incident_status", IncidentStatusChanged(number=s.number, open=open))
+            change = IncidentStatusChanged(number=s.number, open=open, refire=refire)
+            await group.signal("incident_status", change)
         except FailureError as err:
             # The group finished (all its alerts resolved and nothing open): nothing to tell.
             workflow.logger.info("alert group %s not told: %s", s.alert_group_id, err)
@@ -699,6 +701,11 @@ class IncidentWorkflow:
     async def alerts_changed(self, update: AlertsUpdate) -> None:
         await self._registered()
         s = self.state
+        if not s.status.is_active:
+            # Forwarded while this incident was resolving: a re-fire is a new incident, not this one.
+            if update.newly_firing:
+                await self._tell_alert_group(open=False, refire=True)
+            return
         now = workflow.now()
         s.alert_count, s.alerts_firing, s.deliveries = update.total, update.firing, update.deliveries
         events: list[TimelineEvent] = []

@@ -101,6 +101,9 @@ class AlertGroupState(BaseModel):
     incidents_opened: int = 0
     deliveries: int = 0
     pending: list[AlertDelivery] = Field(default_factory=list)
+    # The newest delivery processed: what a new incident is opened from when a re-fire bounces back.
+    last_delivery: AlertDelivery | None = None
+    refire: bool = False
 
     @property
     def firing(self) -> int:
@@ -128,3 +131,5 @@ class IncidentStatusChanged(BaseModel):
 
     number: int
     open: bool
+    # Alerts fired again after this incident had resolved: the group must open a new incident.
+    refire: bool = False

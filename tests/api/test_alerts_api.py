@@ -349,3 +349,22 @@ async def test_tokens_and_grafana_signature(
         assert (await http.post("/v1/alerts/grafana", content=grafana, headers=headers)).status_code == 202
         await terminate_task_queue(dev_env.client, task_queue)
     store.dispose()
+
+
+async def test_a_refire_forwarded_to_a_resolving_incident_opens_a_new_one(
+    stack: Stack, dev_env: WorkflowEnvironment
+) -> None:
+    from sevflow.alerts.models import AlertsUpdate
+    from sevflow.incident.commands import Resolve
+    from workflows.incident import IncidentWorkflow
+
+    await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_firing.json"))
+    (first,) = await stack.incidents(1)
+    handle = dev_env.client.get_workflow_handle_for(IncidentWorkflow.run, first.workflow_id)
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+    # The group forwarded a re-fire just as the incident resolved: the incident bounces it back.
+    update = AlertsUpdate(firing=1, total=1, deliveries=2, newly_firing=["HighErrorRate"])
+    await handle.signal(IncidentWorkflow.alerts_changed, update)
+    first_again, second = await stack.incidents(2)
+    assert first_again.status is Status.RESOLVED
+    assert second.repeat_of == first.number
