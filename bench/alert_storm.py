@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.stack import embedded_stack, free_port, loadgen, noop_app, percentile, quiet_logs, serving
+from bench.stack import embedded_stack, free_port, loadgen, noop_app, percentile, quiet_logs, serving_on
 
 TARGET_RATE = 500.0
 TARGET_RATIO = 0.25
@@ -66,7 +66,7 @@ async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str
     print(
         f"alert storm: {deliveries} deliveries over {keys} keys from {clients} {client} clients", flush=True
     )
-    async with serving(noop_app(), free_port()) as url:
+    async with serving_on(noop_app(), free_port()) as url:
         noop = summarize(await loadgen("storm", url, *load, "--run", "noop"))
     show("no-op", noop)
 

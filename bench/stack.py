@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -32,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, make_server
+from starter.api import create_app, serving
 from worker.main import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,22 +73,10 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """`app` under uvicorn exactly as sevflow serves its API (starter.api.make_server)."""
-    settings = Settings(http_host="127.0.0.1", http_port=port, api_token=None)
-    server: uvicorn.Server = make_server(app, settings)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError(f"uvicorn did not listen on port {port}")
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=15)
+async def serving_on(app: FastAPI, port: int) -> AsyncIterator[str]:
+    """`app` under uvicorn exactly as sevflow serves its API (starter.api.serving), on `port`."""
+    async with serving(app, Settings(http_host="127.0.0.1", http_port=port, api_token=None)) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
@@ -116,7 +103,10 @@ async def embedded_stack() -> AsyncIterator[Stack]:
                 http_port=free_port(),
             )
             app = create_app(settings, store=store, config=SevflowConfig(), client=env.client, environ={})
-            async with build_worker(env.client, task_queue, store), serving(app, settings.http_port) as url:
+            async with (
+                build_worker(env.client, task_queue, store),
+                serving_on(app, settings.http_port) as url,
+            ):
                 yield Stack(
                     url=url, store=store, client=env.client, task_queue=task_queue, workdir=workdir, app=app
                 )

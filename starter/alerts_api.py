@@ -99,25 +99,31 @@ def alerts_router(
             return JSONResponse({"error": err.message}, status_code=err.status)
         return JSONResponse({"error": str(err)}, status_code=400)
 
-    @router.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook (version 4)")
-    async def alertmanager(request: Request) -> JSONResponse:
+    async def receive(
+        source: AlertSource, request: Request, parse: Callable[[bytes, Request], list[AlertBatch]]
+    ) -> JSONResponse:
+        """Read the body, authenticate the source, parse: the path every alert webhook shares."""
         try:
             body = await read_body(request)
-            authenticate(AlertSource.ALERTMANAGER, request, body)
-            batches = parse_alertmanager(decode_json(body), group_by_for(config, AlertSource.ALERTMANAGER))
+            authenticate(source, request, body)
+            batches = parse(body, request)
         except (PayloadError, InvalidPayload) as err:
             return problem(err)
         return await accept(batches)
 
+    @router.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook (version 4)")
+    async def alertmanager(request: Request) -> JSONResponse:
+        group_by = group_by_for(config, AlertSource.ALERTMANAGER)
+        return await receive(
+            AlertSource.ALERTMANAGER, request, lambda body, _: parse_alertmanager(decode_json(body), group_by)
+        )
+
     @router.post("/v1/alerts/grafana", status_code=202, summary="Grafana webhook contact point (version 1)")
     async def grafana(request: Request) -> JSONResponse:
-        try:
-            body = await read_body(request)
-            authenticate(AlertSource.GRAFANA, request, body)
-            batches = parse_grafana(decode_json(body), group_by_for(config, AlertSource.GRAFANA))
-        except (PayloadError, InvalidPayload) as err:
-            return problem(err)
-        return await accept(batches)
+        group_by = group_by_for(config, AlertSource.GRAFANA)
+        return await receive(
+            AlertSource.GRAFANA, request, lambda body, _: parse_grafana(decode_json(body), group_by)
+        )
 
     async def pagerduty(request: Request) -> JSONResponse:
         try:
@@ -144,27 +150,18 @@ def alerts_router(
         pagerduty
     )
 
+    def datadog_body(body: bytes, request: Request) -> list[AlertBatch]:
+        form = "application/x-www-form-urlencoded" in request.headers.get("content-type", "")
+        return parse_datadog(parse_form(body) if form else decode_json(body))
+
     @router.post(
         "/v1/alerts/datadog", status_code=202, summary="Datadog webhook (default payload, JSON or form)"
     )
     async def datadog(request: Request) -> JSONResponse:
-        try:
-            body = await read_body(request)
-            authenticate(AlertSource.DATADOG, request, body)
-            form = "application/x-www-form-urlencoded" in request.headers.get("content-type", "")
-            batches = parse_datadog(parse_form(body) if form else decode_json(body))
-        except (PayloadError, InvalidPayload) as err:
-            return problem(err)
-        return await accept(batches)
+        return await receive(AlertSource.DATADOG, request, datadog_body)
 
     @router.post("/v1/alerts/generic", status_code=202, summary="sevflow's generic alert JSON")
     async def generic(request: Request) -> JSONResponse:
-        try:
-            body = await read_body(request)
-            authenticate(AlertSource.GENERIC, request, body)
-            batches = parse_generic(decode_json(body))
-        except (PayloadError, InvalidPayload) as err:
-            return problem(err)
-        return await accept(batches)
+        return await receive(AlertSource.GENERIC, request, lambda body, _: parse_generic(decode_json(body)))
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -387,6 +388,27 @@ def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
         app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
     )
     return _Server(config)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
+    """`app` under uvicorn on the running event loop until the block ends; yields its base URL.
+
+    Raises ServiceUnavailable when it cannot listen (a taken port)."""
+    server = make_server(app, settings)
+    task = asyncio.create_task(server.serve())
+    try:
+        # uvicorn exposes readiness only as a flag.
+        while not server.started:
+            if task.done():
+                task.result()
+                raise ServiceUnavailable(f"the API could not listen on port {settings.http_port}")
+            await asyncio.sleep(0.02)
+        yield f"http://{settings.http_host}:{settings.http_port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=15)
 
 
 async def start_socket_mode(app: FastAPI, settings: Settings) -> SlackSocketMode | None:

@@ -19,7 +19,7 @@ from sevflow.config.loader import load_config
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, make_server, start_socket_mode
+from starter.api import create_app, serving, start_socket_mode
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend
 from worker.temporal import connect, temporal_target, uses_external_temporal
@@ -131,7 +131,6 @@ async def run_embedded(settings: Settings) -> None:
         client = await connect(settings)
         worker = build_worker(client, settings.task_queue, store, chat_backend(settings))
         app = create_app(settings, store=store, config=config, client=client)
-        http = make_server(app, settings)
         socket = await start_socket_mode(app, settings)
 
         stop = asyncio.Event()
@@ -139,19 +138,10 @@ async def run_embedded(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-        async with worker:
-            api_task = asyncio.create_task(http.serve())
-            # uvicorn exposes readiness only as a flag.
-            while not http.started and not api_task.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            if api_task.done():
-                api_task.result()
-                raise ServiceUnavailable(f"the API could not listen on port {settings.http_port}")
+        async with worker, serving(app, settings):
             _print_urls(settings, server is not None)
             await stop.wait()
             print("\nstopping: API, worker, Temporal dev server ...", flush=True)
-            http.should_exit = True
-            await api_task
         if socket is not None:
             socket.close()
         store.dispose()

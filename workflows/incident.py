@@ -244,16 +244,20 @@ class IncidentWorkflow:
             data=data or {},
         )
 
-    async def _record(self, events: list[TimelineEvent]) -> None:
+    async def _record(self, events: list[TimelineEvent], note_only: bool = False) -> None:
+        """Store the snapshot and `events`. A note (a chat failure) changes no deadline and no card,
+        so it neither wakes the timers nor re-syncs the card, which could loop on its own failure."""
         self.state.version += 1
-        self._wake = True
+        if not note_only:
+            self._wake = True
         await workflow.execute_activity(
             RECORD_INCIDENT,
             IncidentRecord(state=self.state.model_copy(deep=True), events=events),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
-        self._card_changed()
+        if not note_only:
+            self._card_changed()
 
     def _card_changed(self) -> None:
         """Bring the channel, topic and card up to date, beside the timers; one sync at a time, and
@@ -289,16 +293,7 @@ class IncidentWorkflow:
             await self._note_chat_failure(f"{name.replace('_', ' ')} failed: {cause}")
 
     async def _note_chat_failure(self, text: str) -> None:
-        # Recorded without re-syncing the card: a failing chat must not loop on its own failure.
-        self.state.version += 1
-        await workflow.execute_activity(
-            RECORD_INCIDENT,
-            IncidentRecord(
-                state=self.state.model_copy(deep=True), events=[self._event(EventKind.CHAT_FAILED, text)]
-            ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        await self._record([self._event(EventKind.CHAT_FAILED, text)], note_only=True)
 
     def _say(self, key: str, text: str, mentions: list[str] | None = None) -> None:
         assert self.state.number is not None

@@ -913,16 +913,7 @@ def parse_generic(body: Any) -> list[AlertBatch]:
         group = _validate(_GenericGroup, body)
         pairs = [(wire, _generic_alert(wire)) for wire in group.alerts]
         if group.group_key is None:
-            return [
-                AlertBatch(
-                    source=AlertSource.GENERIC,
-                    group_key=alert.fingerprint,
-                    alerts=[alert],
-                    title=wire.title or alert.name,
-                    common_labels=alert.labels,
-                )
-                for wire, alert in pairs
-            ]
+            return [_generic_single(wire, alert) for wire, alert in pairs]
         alerts = [alert for _, alert in pairs]
         first_wire, first = pairs[0]
         common = group.labels if group.labels is not None else _common([a.labels for a in alerts])
@@ -936,13 +927,15 @@ def parse_generic(body: Any) -> list[AlertBatch]:
             )
         ]
     wire = _validate(_GenericAlert, body)
-    alert = _generic_alert(wire)
-    return [
-        AlertBatch(
-            source=AlertSource.GENERIC,
-            group_key=alert.fingerprint,
-            alerts=[alert],
-            title=wire.title or alert.name,
-            common_labels=alert.labels,
-        )
-    ]
+    return [_generic_single(wire, _generic_alert(wire))]
+
+
+def _generic_single(wire: _GenericAlert, alert: Alert) -> AlertBatch:
+    """One alert as its own incident, keyed by the alert's key."""
+    return AlertBatch(
+        source=AlertSource.GENERIC,
+        group_key=alert.fingerprint,
+        alerts=[alert],
+        title=wire.title or alert.name,
+        common_labels=alert.labels,
+    )

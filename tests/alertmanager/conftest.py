@@ -31,7 +31,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import IncidentState
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, make_server
+from starter.api import create_app, serving
 from worker.main import build_worker
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
@@ -98,25 +98,6 @@ class Stack:
 
     def http(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
-    """`app` under uvicorn (starter.api.make_server) on the event loop, until the block ends."""
-    server = make_server(app, settings)
-    task = asyncio.create_task(server.serve())
-    try:
-        # uvicorn exposes readiness only as a flag.
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError(f"uvicorn did not listen on port {settings.http_port}")
-            await asyncio.sleep(0.02)
-        yield f"http://{settings.http_host}:{settings.http_port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=15)
 
 
 @contextlib.asynccontextmanager
