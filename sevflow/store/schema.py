@@ -215,3 +215,35 @@ class ChatChannelRow(Base):
     announced: Mapped[bool] = mapped_column(Boolean, nullable=False)
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False)
     invited: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+
+
+class PageRow(Base):
+    """One page: who was paged, how, when it was due and when it went out, and what came of it.
+
+    `key` is unique per escalation step, so a retried page is recorded (and sent) once. Pages feed
+    the burnout metrics: pages per responder and pages outside the person's business hours.
+    """
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        Index("ix_pages_person_paged_at", "person", "paged_at"),
+        Index("ix_pages_paged_at", "paged_at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    incident_number: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    escalation_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    # The person's name in sevflow.yaml `people` (or the id as written when they are not listed).
+    person: Mapped[str] = mapped_column(String(255), nullable=False)
+    # rotation:NAME/LAYER, person:NAME or team_channel:TEAM: how the policy reached them.
+    target: Mapped[str] = mapped_column(String(255), nullable=False)
+    via: Mapped[str] = mapped_column(String(32), nullable=False)  # slack_dm, webhook, team_channel
+    level: Mapped[int] = mapped_column(Integer, nullable=False)
+    loop: Mapped[int] = mapped_column(Integer, nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(nullable=False)
+    paged_at: Mapped[datetime] = mapped_column(nullable=False)
+    result: Mapped[str] = mapped_column(String(32), nullable=False)  # delivered, failed, unreachable
+    detail: Mapped[str | None] = mapped_column(Text)
+    out_of_hours: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
