@@ -129,7 +129,7 @@ async def run_embedded(settings: Settings) -> None:
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
-        worker = build_worker(client, settings.task_queue, store, chat_backend(settings))
+        worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
         app = create_app(settings, store=store, config=config, client=client)
         socket = await start_socket_mode(app, settings)
 

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.slack import SlackChat, slack_client
 from activities.store import StoreActivities
+from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from workflows.alert_group import AlertGroupWorkflow
@@ -32,8 +33,12 @@ def build_worker(
     store: Store,
     chat: ChatPort | None = None,
     executor: ThreadPoolExecutor | None = None,
+    config: SevflowConfig | None = None,
 ) -> Worker:
-    """A worker with every workflow and activity; blocking activities run on `executor`'s threads."""
+    """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
+
+    `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies."""
+    config = config or SevflowConfig()
     store_acts = StoreActivities(store)
     chat_acts = ChatActivities(chat or ConsoleChat(), store)
     return Worker(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from sevflow.config.loader import load_config
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
@@ -17,9 +18,10 @@ log = logging.getLogger("sevflow.worker")
 
 async def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    config = load_config(settings.resolved_config_path)
     store = Store.from_url(settings.resolved_database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue, store, chat_backend(settings))
+    worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
