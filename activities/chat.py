@@ -59,6 +59,10 @@ class ChatPort(Protocol):
 
     def archive(self, channel: str) -> None: ...
 
+    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        """Post to `user`'s direct messages (a Slack id or an email)."""
+        ...
+
     def mention(self, user: str) -> str:
         """How `user` (an id, an email or a name) is mentioned in a message."""
         ...
@@ -100,6 +104,10 @@ class ConsoleChat:
 
     def archive(self, channel: str) -> None:
         log.info("[#%s] archived", channel)
+
+    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        log.warning("[DM @%s] %s", user, text)
+        return MessageRef(channel=f"@{user}", ts=f"{next(self._ts)}")
 
     def mention(self, user: str) -> str:
         return f"@{user}"

@@ -123,6 +123,18 @@ class SlackChat:
             if _error(err) != "already_archived":
                 raise
 
+    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        user_id = self._user_id(user)
+        if user_id is None:
+            raise PermanentChatError(f"Slack: no user {user!r} to message")
+        try:
+            data = self._call("conversations.open", users=user_id)
+        except SlackApiError as err:
+            if _error(err) in ("user_not_found", "user_disabled", "cannot_dm_bot"):
+                raise PermanentChatError(f"Slack conversations.open: {_error(err)}") from err
+            raise
+        return self.post(str(data["channel"]["id"]), text, blocks)
+
     def mention(self, user: str) -> str:
         user_id = self._user_id(user)
         return f"<@{user_id}>" if user_id else f"@{user}"

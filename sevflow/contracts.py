@@ -5,6 +5,9 @@ Workflows import this module, never the implementations in `activities/`.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from sevflow.incident.models import IncidentState, TimelineEvent
@@ -76,3 +79,43 @@ class ChatChannel(BaseModel):
 
 class ArchiveChat(BaseModel):
     incident_number: int
+
+
+# ---- paging (models in sevflow.paging.models)
+
+PLAN_ESCALATION_LEVEL = "plan_escalation_level"
+SEND_PAGE = "send_page"
+
+
+# ---- handoffs
+
+POST_HANDOFF = "post_handoff"
+
+
+class HandoffRun(BaseModel):
+    """What a rotation's handoff schedule starts HandoffWorkflow with."""
+
+    rotation: str
+
+
+class PostHandoff(BaseModel):
+    """Post the handoff message of `rotation`'s shift that began at `at` (or a little before it), once
+    per shift. `at` is the schedule's nominal time of the firing, the same on every retry."""
+
+    rotation: str
+    at: datetime
+
+
+# posted / logged: sent now (logged: the team has no channel); already_posted: an earlier firing or try
+# did; not_due: no shift began at `at`; unknown_rotation: the rotation left sevflow.yaml; failed: the
+# chat backend refused for good (the workflow records why in `detail`).
+HandoffOutcome = Literal["posted", "logged", "already_posted", "not_due", "unknown_rotation", "failed"]
+
+
+class HandoffResult(BaseModel):
+    rotation: str
+    outcome: HandoffOutcome
+    shift_index: int | None = None
+    key: str | None = None
+    message: MessageRef | None = None
+    detail: str | None = None

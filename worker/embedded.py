@@ -22,6 +22,7 @@ from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend
+from worker.schedules import sync_handoff_schedules
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
 log = logging.getLogger("sevflow.up")
@@ -129,6 +130,7 @@ async def run_embedded(settings: Settings) -> None:
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
+        await sync_handoff_schedules(client, config, settings.task_queue)
         worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
         app = create_app(settings, store=store, config=config, client=client)
         socket = await start_socket_mode(app, settings)

@@ -11,6 +11,7 @@ from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend
+from worker.schedules import sync_handoff_schedules
 from worker.temporal import connect, temporal_target
 
 log = logging.getLogger("sevflow.worker")
@@ -21,6 +22,7 @@ async def run_worker(settings: Settings) -> None:
     config = load_config(settings.resolved_config_path)
     store = Store.from_url(settings.resolved_database_url)
     client = await connect(settings)
+    await sync_handoff_schedules(client, config, settings.task_queue)
     worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

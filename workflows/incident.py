@@ -14,6 +14,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
@@ -53,6 +54,22 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
     from sevflow.incident.permissions import allowed, permission_action
     from sevflow.incident.transitions import Edit, next_status, refusal
+    from sevflow.paging.models import (
+        AcknowledgePage,
+        EscalationInput,
+        EscalationNote,
+        EscalationState,
+        EscalationStatus,
+        SeverityRaised,
+        StopPaging,
+    )
+
+from workflows.escalation import EscalationWorkflow
+
+# Severities whose policy wakes someone up (DESIGN.md: SEV0-2); SEV3 goes to the team channel only.
+PAGING_MODES = ("primary", "primary_and_backup")
+# Incidents recorded before paging existed replay without it.
+PAGING_PATCH = "page-on-call"
 
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -132,6 +149,72 @@ class IncidentWorkflow:
             f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}.{repeat} "
             + (f"Lead: {s.lead}." if s.lead else "No lead yet: take it with `role lead`."),
         )
+        if s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH):
+            await self._start_escalation()
+
+    # ------------------------------------------------------------ paging
+
+    async def _start_escalation(self) -> None:
+        """Page the on-call ladder in a child that outlives a continue-as-new of this run (ABANDON);
+        this workflow tells it when to stop."""
+        s = self.state
+        assert s.number is not None
+        s.escalation_round += 1
+        s.escalation_id = f"{s.workflow_id}/escalation-{s.escalation_round}"
+        s.escalation_active = True
+        start = EscalationInput(
+            incident_number=s.number,
+            incident_workflow_id=s.workflow_id,
+            title=s.title,
+            service=s.service,
+            team=s.team,
+            severity=s.severity,
+            policy=s.policy,
+            drill=s.drill,
+        )
+        await workflow.start_child_workflow(
+            EscalationWorkflow.run,
+            EscalationState(incident=start),
+            id=s.escalation_id,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+
+    async def _stop_escalation(self, reason: str, acknowledged_by: str | None = None) -> None:
+        s = self.state
+        if not s.escalation_active or s.escalation_id is None:
+            return
+        s.escalation_active = False
+        s.paging = []
+        handle = workflow.get_external_workflow_handle(s.escalation_id)
+        try:
+            if acknowledged_by is not None:
+                await handle.signal(EscalationWorkflow.acknowledge, AcknowledgePage(by=acknowledged_by))
+            else:
+                await handle.signal(EscalationWorkflow.stop, StopPaging(reason=reason))
+        except FailureError as err:
+            workflow.logger.info("escalation %s not told to stop: %s", s.escalation_id, err)
+
+    async def _repage(self, by: str) -> None:
+        """A severity change while nobody has acknowledged: page under the new policy."""
+        s = self.state
+        pages = s.policy.page in PAGING_MODES
+        if s.status is not Status.DETECTED:
+            return
+        if not s.escalation_active:
+            if pages and workflow.patched(PAGING_PATCH):
+                await self._start_escalation()
+            return
+        if not pages:
+            await self._stop_escalation(f"{s.severity.value} pages nobody")
+            return
+        assert s.escalation_id is not None
+        handle = workflow.get_external_workflow_handle(s.escalation_id)
+        raised = SeverityRaised(severity=s.severity, policy=s.policy, by=by)
+        try:
+            await handle.signal(EscalationWorkflow.raise_severity, raised)
+        except FailureError:
+            # It had just finished (exhausted): start a new ladder under the new policy.
+            await self._start_escalation()
 
     async def _wait_for_change_or_deadline(self) -> None:
         self._wake = False
@@ -295,12 +378,14 @@ class IncidentWorkflow:
     async def _note_chat_failure(self, text: str) -> None:
         await self._record([self._event(EventKind.CHAT_FAILED, text)], note_only=True)
 
-    def _say(self, key: str, text: str, mentions: list[str] | None = None) -> None:
+    def _say(
+        self, key: str, text: str, mentions: list[str] | None = None, channel: str | None = None
+    ) -> None:
         assert self.state.number is not None
         message = ChatMessage(
             key=f"{key}/chat",
             incident_number=self.state.number,
-            channel=self.state.channel,
+            channel=channel or self.state.channel,
             text=text,
             mentions=mentions or [],
         )
@@ -402,6 +487,7 @@ class IncidentWorkflow:
             self._arm_lead_reminder(now)
         await self._record(events)
         self._say(events[0].key, f"{s.label} acknowledged by {by}. Lead: {s.lead}.")
+        await self._stop_escalation(f"acknowledged by {by}", acknowledged_by=by)
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -429,6 +515,10 @@ class IncidentWorkflow:
         )
         await self._record([event])
         self._say(event.key, text)
+        if cmd.severity < old:
+            await self._repage(cmd.by)
+        elif s.policy.page not in PAGING_MODES:
+            await self._stop_escalation(f"lowered to {cmd.severity.value}, which pages nobody")
         return s
 
     @change_severity.validator
@@ -524,6 +614,7 @@ class IncidentWorkflow:
         event = self._event(EventKind.MITIGATED, text, cmd.by)
         await self._record([event])
         self._say(event.key, text)
+        await self._stop_escalation(f"mitigated by {cmd.by}")
         return s
 
     @mitigate.validator
@@ -552,6 +643,7 @@ class IncidentWorkflow:
         summary = summary_text(s, s.milestones)
         # The alert group first: alerts firing from now on must open a new incident.
         await self._tell_alert_group(open=False)
+        await self._stop_escalation(f"resolved by {by}")
         events = [
             self._event(EventKind.AUTO_RESOLVED if auto else EventKind.RESOLVED, text, by),
             self._event(
@@ -641,6 +733,7 @@ class IncidentWorkflow:
         text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
         await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
         self._say(f"{s.workflow_id}/noise", text)
+        await self._stop_escalation(f"closed as noise by {cmd.by}")
         await self._tell_alert_group(open=False)
         return s
 
@@ -672,6 +765,7 @@ class IncidentWorkflow:
             workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
         self._say(event.key, text)
         await self._tell_alert_group(open=False)
+        await self._stop_escalation(f"merged into INC-{cmd.target_number}")
         return s
 
     @merge_into.validator
@@ -728,6 +822,7 @@ class IncidentWorkflow:
             if next_status(s.status, "mitigate") is not None:
                 self._transition("mitigate")
                 s.mitigated_at = now
+                await self._stop_escalation("every alert resolved")
             after = s.policy.auto_resolve_after
             s.auto_resolve_at = now + after if after is not None else None
             then = (
@@ -742,6 +837,28 @@ class IncidentWorkflow:
             await self._record(events)
             for event in events:
                 self._say(event.key, f"{s.label}: {event.text}", mentions)
+
+    @workflow.signal(name="escalation_changed")
+    async def escalation_changed(self, note: EscalationNote) -> None:
+        await self._registered()
+        s = self.state
+        final = note.status in (EscalationStatus.EXHAUSTED, EscalationStatus.NOBODY)
+        if not s.escalation_active:
+            return  # an escalation this incident already stopped: its last words change nothing
+        s.paging = [] if final else note.paging
+        if final:
+            s.escalation_active = False
+        kind = EventKind.PAGING_EXHAUSTED if final else EventKind.PAGING
+        event = self._event(kind, note.text, data={"level": note.level + 1, "loop": note.loop + 1})
+        await self._record([event])
+        if final:
+            text = f"{s.label} ({s.severity.value} {s.title}): {note.text}. Someone take it: `ack`."
+            self._say(event.key, text)
+            team_channel = note.team_channel or s.chat.announce_channel
+            if team_channel:
+                self._say(f"{event.key}/team", text, channel=team_channel)
+        else:
+            self._say(event.key, f"{s.label}: {note.text}")
 
     @workflow.signal
     async def alert_acknowledged(self, ack: AlertAcknowledged) -> None:

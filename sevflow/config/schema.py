@@ -965,12 +965,15 @@ EscalationTarget = Annotated[
 
 
 class EscalationLevel(BaseModel):
-    """One rung: page every target at once, and go to the next level after `timeout` without an ack."""
+    """One rung: page every target at once, and go to the next level after `timeout` without an ack.
+
+    Without `timeout` a level waits the incident severity's `ack_timeout` (5, 10, 15 minutes for
+    SEV0-2 by default), so a SEV0 climbs the same ladder faster than a SEV2."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     targets: tuple[EscalationTarget, ...] = Field(min_length=1)
-    timeout: PositiveDuration
+    timeout: PositiveDuration | None = None
 
 
 class EscalationPolicyConfig(BaseModel):
@@ -980,6 +983,27 @@ class EscalationPolicyConfig(BaseModel):
 
     levels: tuple[EscalationLevel, ...] = Field(min_length=1)
     loops: Annotated[int, Field(ge=1, le=10)] = 2
+
+
+class PagingWebhook(BaseModel):
+    """Where `webhook` notify rules send a page: an SMS, voice or push gateway that takes JSON.
+
+    Each request is signed with HMAC-SHA256 of `<timestamp>.<body>` under the secret read from the
+    variable named by `secret_env` (headers X-Sevflow-Timestamp and X-Sevflow-Signature: v1=<hex>)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: HttpUrlText
+    secret_env: EnvName = "SEVFLOW_PAGING_WEBHOOK_SECRET"
+    timeout: PositiveDuration = timedelta(seconds=10)
+
+
+class PagingConfig(BaseModel):
+    """The `paging` section: how pages leave sevflow besides Slack DMs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook: PagingWebhook | None = None
 
 
 class SevflowConfig(BaseModel):
@@ -1009,6 +1033,7 @@ class SevflowConfig(BaseModel):
     escalation_policies: Annotated[dict[Name, EscalationPolicyConfig], BeforeValidator(_none_is_empty)] = (
         Field(default_factory=dict)
     )
+    paging: Annotated[PagingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=PagingConfig)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -1100,6 +1125,13 @@ class SevflowConfig(BaseModel):
         team = self.teams.get(found.team)
         return team.escalation_policy if team is not None else None
 
+    def business_hours_of(self, person: str) -> tuple[BusinessHours, ZoneInfo]:
+        """The hours in which `person` works, in their own zone; the global ones for strangers."""
+        found = self.people.get(person)
+        if found is None:
+            return self.business_hours, self.zone
+        return found.business_hours or self.business_hours, ZoneInfo(found.timezone)
+
     def zone_for_team(self, team: str | None) -> ZoneInfo:
         """The team's own time zone when it has one, else the global one."""
         found = self.teams.get(team) if team is not None else None
@@ -1125,7 +1157,24 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         + _routing_problems(data)
         + _permission_problems(data)
         + _oncall_problems(data)
+        + _paging_problems(data)
     )
+
+
+def _paging_problems(data: Mapping[str, Any]) -> Problems:
+    """A `webhook` notify rule with no `paging.webhook` to send it to (on the raw input, so the
+    index is the rule's place as written)."""
+    paging = data.get("paging")
+    if isinstance(paging, Mapping) and paging.get("webhook"):
+        return []
+    problems: Problems = []
+    for name, spec in _mapping(data, "people").items():
+        rules = spec.get("notify") if isinstance(spec, Mapping) else None
+        for index, rule in enumerate(rules if isinstance(rules, list) else []):
+            if isinstance(rule, Mapping) and rule.get("via") == "webhook":
+                message = "notify via webhook needs paging.webhook.url: set it, or page by slack_dm"
+                problems.append((("people", name, "notify", index, "via"), message, "webhook"))
+    return problems
 
 
 Problems = list[tuple[tuple[str | int, ...], str, Any]]

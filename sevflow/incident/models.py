@@ -64,6 +64,8 @@ class EventKind(StrEnum):
     ALERTS_CHANGED = "alerts_changed"
     ALERTS_CLEARED = "alerts_cleared"
     AUTO_RESOLVED = "auto_resolved"
+    PAGING = "paging"
+    PAGING_EXHAUSTED = "paging_exhausted"
 
 
 class TimelineEvent(BaseModel):
@@ -151,6 +153,12 @@ class IncidentState(BaseModel):
     lead_reminders_sent: int = 0
     next_lead_reminder_at: datetime | None = None
     auto_resolve_at: datetime | None = None
+
+    # The escalation (paging) child: its workflow id, whether it still pages, and whom it pages now.
+    escalation_id: str | None = None
+    escalation_round: int = 0
+    escalation_active: bool = False
+    paging: list[str] = Field(default_factory=list)
 
     milestones: Milestones | None = None
     # Bumped on every change; the store ignores a snapshot older than the one it holds.

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
 
+from sevflow.durations import format_duration
 from sevflow.incident.models import IncidentState, Role, Status
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.transitions import refusal
+from sevflow.paging.models import SendPage
 from sevflow.policy import Severity
 from sevflow.slack.intents import (
     AckIntent,
@@ -183,6 +185,9 @@ def _card_fields(state: IncidentState) -> list[str]:
 
 def _card_context(state: IncidentState) -> list[str]:
     items: list[str] = []
+    if state.paging:
+        # The people names of sevflow.yaml, not Slack ids: escaped, never turned into mentions.
+        items.append(f":pager: Paging {escape(', '.join(state.paging))}")
     if state.drill:
         items.append(":test_tube: Drill: practice, left out of every metric")
     if state.merged_into is not None:
@@ -669,3 +674,33 @@ def _declare_submission(values: Mapping[str, Any]) -> DeclareIntent:
     if errors:
         raise ViewSubmissionError(errors)
     return DeclareIntent(title=title, severity=severity, service=service, lead=lead, drill=drill)
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+def page_message(page: SendPage) -> tuple[str, list[Block]]:
+    """A page as a DM (with an Acknowledge button that acknowledges the incident from the DM) or,
+    for a team-channel target, as a channel message: (fallback text, blocks)."""
+    label = f"INC-{page.incident_number}"
+    drill = "[DRILL] " if page.drill else ""
+    what = f"{label} {severity_text(page.severity)} on {page.service}: {page.title}"
+    intro = "Nobody has acknowledged" if page.via == "team_channel" else "You are paged for"
+    text = clip_mrkdwn(f"{drill}{intro} {what}", 3000)
+    where = f"level {page.level + 1}" + (f", round {page.loop + 1}" if page.loop else "")
+    lines = [
+        f":rotating_light: {escape(drill)}*{intro} {label}* · *{severity_text(page.severity)}* · "
+        f"{escape(page.service)}",
+        f"*{clip_mrkdwn(page.title, TITLE_MAX * 5)}*",
+        f"Acknowledge within {format_duration(page.wait)} or the next level is paged ({escape(where)}, "
+        f"via {escape(page.target.target)}).",
+    ]
+    blocks: list[Block] = [
+        {"type": "section", "text": _mrkdwn("\n".join(lines))},
+        {
+            "type": "actions",
+            "block_id": f"page_{page.incident_number}",
+            "elements": [_button("Acknowledge", ACTION_ACK, label, "primary")],
+        },
+    ]
+    return text, blocks

@@ -35,8 +35,10 @@ from sevflow.store.schema import (
     ChatChannelRow,
     ChatMessageRow,
     Counter,
+    HandoffMessageRow,
     IncidentRoleRow,
     IncidentRow,
+    PageRow,
     TimelineEventRow,
 )
 
@@ -53,6 +55,19 @@ class StoredMessage(BaseModel):
     key: str
     channel: str
     ts: str
+    text: str
+    sent_at: datetime
+
+
+class StoredHandoff(BaseModel):
+    """A rotation's handoff message, remembered once per shift by its key (see sevflow.oncall.handoff)."""
+
+    key: str
+    rotation: str
+    shift_index: int
+    shift_start: datetime
+    channel: str | None  # None: the team has no channel, and the handoff went to the worker log
+    ts: str | None
     text: str
     sent_at: datetime
 
@@ -75,6 +90,26 @@ class AlertLogEntry(BaseModel):
     firing: int
     resolved: int
     detail: dict[str, Any]
+
+
+class StoredPage(BaseModel):
+    """One page on record: who, when (due and sent), how, and what came of it."""
+
+    key: str
+    incident_number: int
+    escalation_id: str
+    person: str
+    target: str
+    via: str
+    level: int
+    loop: int
+    severity: str
+    due_at: datetime
+    paged_at: datetime
+    result: str
+    detail: str | None = None
+    out_of_hours: bool = False
+    drill: bool = False
 
 
 class RoleHolder(BaseModel):
@@ -522,6 +557,63 @@ class Store:
                 for r in rows
             ]
 
+    # -- pages -------------------------------------------------------------------------------------------
+
+    def page(self, key: str) -> StoredPage | None:
+        with self._read() as session:
+            row = session.get(PageRow, key)
+            return None if row is None else _page(row)
+
+    def record_page(self, page: StoredPage) -> StoredPage:
+        """Record a page once per key; the record already there (a retried send) is returned as is."""
+        with self._write() as session:
+            values = page.model_dump()
+            session.execute(_insert_ignoring_duplicates(session, PageRow, ["key"]).values(**values))
+        stored = self.page(page.key)
+        assert stored is not None
+        return stored
+
+    def pages(self, incident_number: int | None = None, since: datetime | None = None) -> list[StoredPage]:
+        """Pages in the order they went out, of one incident or of all since `since`."""
+        query = select(PageRow).order_by(PageRow.paged_at, PageRow.key)
+        if incident_number is not None:
+            query = query.where(PageRow.incident_number == incident_number)
+        if since is not None:
+            query = query.where(PageRow.paged_at >= since)
+        with self._read() as session:
+            return [_page(row) for row in session.scalars(query).all()]
+
+    # -- handoffs --------------------------------------------------------------------------------------
+
+    def handoff(self, key: str) -> StoredHandoff | None:
+        with self._read() as session:
+            row = session.get(HandoffMessageRow, key)
+            return None if row is None else StoredHandoff.model_validate(row, from_attributes=True)
+
+    def remember_handoff(
+        self,
+        key: str,
+        rotation: str,
+        shift_index: int,
+        shift_start: datetime,
+        ref: MessageRef | None,
+        text: str,
+    ) -> None:
+        """Remember a shift's handoff message by its key (`ref` None: it went to the log, as the team has
+        no channel); the first one remembered for a key wins."""
+        with self._write() as session:
+            stmt = _insert_ignoring_duplicates(session, HandoffMessageRow, ["key"]).values(
+                key=key,
+                rotation=rotation,
+                shift_index=shift_index,
+                shift_start=shift_start,
+                channel=ref.channel if ref is not None else None,
+                ts=ref.ts if ref is not None else None,
+                text=text,
+                sent_at=self._clock(),
+            )
+            session.execute(stmt)
+
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -591,6 +683,10 @@ def _insert_ignoring_duplicates(session: Session, entity: type[Any], conflict: S
     if dialect == "sqlite":
         return sqlite.insert(entity).on_conflict_do_nothing(index_elements=list(conflict))
     raise NotImplementedError(f"sevflow's store supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _page(row: PageRow) -> StoredPage:
+    return StoredPage.model_validate(row, from_attributes=True)
 
 
 def _rowcount(result: Any) -> int:

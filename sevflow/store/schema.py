@@ -247,3 +247,20 @@ class PageRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     out_of_hours: Mapped[bool] = mapped_column(Boolean, nullable=False)
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class HandoffMessageRow(Base):
+    """A rotation's handoff message, once per shift by its key (`handoff/<rotation>/<shift index>`): a
+    second firing in the same shift, or a retried post, finds it here and posts nothing."""
+
+    __tablename__ = "handoff_messages"
+
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    rotation: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    shift_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    shift_start: Mapped[datetime] = mapped_column(nullable=False)
+    # Both None when the rotation's team has no channel and the handoff went to the worker log.
+    channel: Mapped[str | None] = mapped_column(String(255))
+    ts: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    sent_at: Mapped[datetime] = mapped_column(nullable=False)

@@ -100,7 +100,9 @@ def kinds(detail: Json) -> list[str]:
 
 
 def last_event(detail: Json) -> Json:
-    return detail["timeline"][-1]
+    """The newest event a command wrote. These tests configure no on-call, so each SEV0-2 incident
+    also records, at a moment of its own, that nobody could be paged: that line is not the command's."""
+    return [e for e in detail["timeline"] if not e["kind"].startswith("paging")][-1]
 
 
 # ---------------------------------------------------------------------------------------- health

@@ -222,6 +222,7 @@ class SlackEmulator:
             "conversations.join": self._conversations_join,
             "conversations.list": self._conversations_list,
             "conversations.members": self._conversations_members,
+            "conversations.open": self._conversations_open,
             "conversations.setPurpose": self._conversations_set_purpose,
             "conversations.setTopic": self._conversations_set_topic,
             "conversations.unarchive": self._conversations_unarchive,
@@ -1259,6 +1260,27 @@ class SlackEmulator:
         rec["is_archived"] = True
         rec["updated"] = int(time.time() * 1000)
         return {}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A DM with one user (a multi-person DM is not something sevflow opens)."""
+        if params.get("channel"):
+            rec = self._visible(params.get("channel"))
+            return {"channel": {"id": rec["id"]}, "no_op": True, "already_open": True}
+        users = _split(params.get("users"))
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise SlackError("method_not_supported_for_channel_type")
+        user = users[0]
+        if user not in self._users or self._users[user].get("deleted"):
+            raise SlackError("user_not_found")
+        existed = self._dm_for(user, create=False) is not None
+        rec = self._dm_for(user)
+        assert rec is not None
+        answer: dict[str, Any] = {"channel": {"id": rec["id"]}}
+        if existed:
+            answer.update(no_op=True, already_open=True)
+        return answer
 
     def _conversations_unarchive(self, params: dict[str, Any]) -> dict[str, Any]:
         rec = self._visible(params.get("channel"))

@@ -36,11 +36,26 @@ escalation_policies:
         timeout: 5m
       - targets: [{rotation: web-weekly, layer: backup}, {team_channel: web}]
         timeout: 10m
+paging:
+  webhook: {url: "https://pager.example.com/page"}
 """
 
 
 def problems(text: str) -> dict[str, ConfigProblem]:
     return {p.path: p for p in check_config_text(text, now=NOW)}
+
+
+def test_a_webhook_rule_needs_the_paging_webhook() -> None:
+    text = BASE[: BASE.index("paging:")]
+    found = problems(text)
+    assert list(found) == ["people.bob.notify[0].via"]
+    assert "paging.webhook.url" in found["people.bob.notify[0].via"].message
+
+
+def test_a_level_without_timeout_waits_the_severity_ack_timeout() -> None:
+    text = BASE.replace("        timeout: 5m\n", "", 1)
+    assert check_config_text(text, now=NOW) == []
+    assert parse_config(text).escalation_policies["web-default"].levels[0].timeout is None
 
 
 def test_a_valid_on_call_config() -> None:

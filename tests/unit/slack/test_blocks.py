@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,19 @@ def test_card_context_links_and_flags() -> None:
 
 
 HOSTILE = "<!channel> 5xx > 5% & <@U0EVIL001> <https://evil.example|click> *bold*"
+
+
+def test_card_names_who_is_being_paged() -> None:
+    state = make_state(Status.DETECTED, paging=["alice", "<!channel>"])
+    context = next(b for b in incident_card(state) if b["type"] == "context")
+    texts = [e["text"] for e in context["elements"]]
+    assert ":pager: Paging alice, &lt;!channel&gt;" in texts
+    assert not any(
+        ":pager:" in e["text"]
+        for b in incident_card(make_state(Status.DETECTED))
+        if b["type"] == "context"
+        for e in b["elements"]
+    )
 
 
 def test_user_text_is_escaped() -> None:
@@ -570,3 +584,41 @@ def test_foreign_block_actions_are_invalid(change: Any) -> None:
     change(payload)
     with pytest.raises(InvalidPayload):
         parse_block_action(payload)
+
+
+def test_page_dm_has_an_acknowledge_button_for_the_incident_and_escapes_the_title() -> None:
+    from sevflow.paging.models import PageTarget, SendPage
+    from sevflow.slack.blocks import ACTION_ACK, page_message, parse_block_action
+
+    page = SendPage(
+        key="k",
+        escalation_id="e",
+        incident_number=42,
+        title=HOSTILE,
+        service="checkout",
+        severity=Severity.SEV0,
+        drill=True,
+        target=PageTarget(target="rotation:web/primary", person="alice", slack_id="U0ALICE"),
+        via="slack_dm",
+        level=1,
+        loop=1,
+        due_at=datetime(2026, 1, 7, tzinfo=UTC),
+        wait=timedelta(minutes=5),
+    )
+    text, blocks = page_message(page)
+    assert text.startswith("[DRILL] You are paged for INC-42")
+    section = blocks[0]["text"]["text"]
+    assert "<!channel>" not in section and "&lt;!channel&gt;" in section
+    assert "within 5m" in section and "level 2, round 2" in section
+    button = blocks[1]["elements"][0]
+    assert (button["action_id"], button["value"]) == (ACTION_ACK, "INC-42")
+    slack_valid(blocks)
+    # Pressed in the DM, it is an acknowledgement of INC-42 by whoever pressed it.
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ALICE"},
+        "actions": [{"action_id": ACTION_ACK, "value": "INC-42"}],
+        "container": {"channel_id": "D0ALICE", "message_ts": "1.2"},
+    }
+    interaction = parse_block_action(payload)
+    assert interaction.intent.number == 42 and interaction.user_id == "U0ALICE"  # type: ignore[union-attr]

@@ -1,0 +1,183 @@
+"""The models an escalation passes between its workflow and its activities.
+
+An escalation pages level after level of an escalation policy until someone acknowledges. Each level
+is planned when it starts (who is on call then), each page goes out by every notify rule of the
+person, and every page is recorded with its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from sevflow.policy import Severity, SeverityPolicy
+
+Via = Literal["slack_dm", "webhook", "team_channel"]
+PageOutcome = Literal["delivered", "failed", "unreachable"]
+
+
+class NotifyStep(BaseModel):
+    """One notify rule of a person: `via`, `after` the level starts."""
+
+    via: Literal["slack_dm", "webhook"]
+    after: timedelta = timedelta(0)
+
+
+class PageTarget(BaseModel):
+    """Someone (or a team channel) a level reaches, resolved at the instant the level starts."""
+
+    # How the policy reached them: rotation:NAME/LAYER, person:NAME, team_channel:TEAM.
+    target: str
+    person: str | None = None
+    slack_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    channel: str | None = None
+    notify: list[NotifyStep] = Field(default_factory=list)
+
+    @property
+    def who(self) -> str:
+        return self.person or self.channel or self.target
+
+
+class LevelPlan(BaseModel):
+    """What one level of the ladder does: whom it pages and how long it waits for an ack."""
+
+    policy: str
+    level: int
+    levels: int
+    loops: int
+    wait: timedelta
+    targets: list[PageTarget] = Field(default_factory=list)
+    # Targets that reach nobody at this instant (a rotation gap, an empty layer): said on the record.
+    nobody: list[str] = Field(default_factory=list)
+    # The owning team's channel: told when the ladder is exhausted or reaches nobody.
+    team_channel: str | None = None
+
+
+class PlanLevel(BaseModel):
+    """Ask the config whom level `level` of the incident's ladder reaches at `at`."""
+
+    service: str
+    team: str | None = None
+    severity: Severity
+    policy: SeverityPolicy
+    level: int
+    at: datetime
+
+
+class EscalationStatus(StrEnum):
+    PAGING = "paging"
+    ACKNOWLEDGED = "acknowledged"
+    STOPPED = "stopped"
+    EXHAUSTED = "exhausted"
+    NOBODY = "nobody"  # no policy or rotation reaches anyone for this service
+
+    @property
+    def is_over(self) -> bool:
+        return self is not EscalationStatus.PAGING
+
+
+class EscalationInput(BaseModel):
+    """What an incident tells its escalation when it starts one."""
+
+    incident_number: int
+    incident_workflow_id: str
+    title: str
+    service: str
+    team: str | None = None
+    severity: Severity
+    policy: SeverityPolicy
+    drill: bool = False
+    # Where the incident is discussed and where the team hears that nobody answered.
+    team_channel: str | None = None
+
+
+class PageRecord(BaseModel):
+    """One page as the escalation remembers it (the store keeps the full record)."""
+
+    key: str
+    who: str
+    via: Via
+    level: int
+    loop: int
+    due_at: datetime
+    outcome: PageOutcome | None = None
+
+
+class EscalationState(BaseModel):
+    """Everything the escalation workflow knows; its query answers with it."""
+
+    incident: EscalationInput
+    status: EscalationStatus = EscalationStatus.PAGING
+    # Bumped when the severity changes: the ladder starts again under the new policy.
+    round: int = 1
+    level: int = 0
+    loop: int = 0
+    policy_name: str | None = None
+    team_channel: str | None = None
+    level_started_at: datetime | None = None
+    next_level_at: datetime | None = None
+    pages: list[PageRecord] = Field(default_factory=list)
+    acknowledged_by: str | None = None
+    stop_reason: str | None = None
+
+
+class SendPage(BaseModel):
+    """Page one target by one way, once: `key` is unique per escalation step, target and way."""
+
+    key: str
+    escalation_id: str
+    incident_number: int
+    title: str
+    service: str
+    severity: Severity
+    drill: bool = False
+    target: PageTarget
+    via: Via
+    level: int
+    loop: int
+    due_at: datetime
+    # Shown in the page: how long before the next level is paged.
+    wait: timedelta
+
+
+class PageSent(BaseModel):
+    key: str
+    outcome: PageOutcome
+    detail: str | None = None
+    out_of_hours: bool = False
+
+
+class AcknowledgePage(BaseModel):
+    """The incident was acknowledged: stop paging."""
+
+    by: str
+
+
+class StopPaging(BaseModel):
+    reason: str
+
+
+class SeverityRaised(BaseModel):
+    """Page again from the first level under the new severity's policy."""
+
+    severity: Severity
+    policy: SeverityPolicy
+    by: str | None = None
+
+
+class EscalationNote(BaseModel):
+    """What the escalation tells its incident: a level started, or the ladder ended. The incident
+    puts it on its timeline."""
+
+    key: str
+    status: EscalationStatus
+    text: str
+    level: int
+    loop: int
+    paging: list[str] = Field(default_factory=list)
+    team_channel: str | None = None

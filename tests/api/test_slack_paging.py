@@ -1,0 +1,125 @@
+"""Paging through Slack, end to end: an alert pages the on-call primary by DM, nobody answers, the
+backup is paged at the policy's second, and the backup's Acknowledge button in the DM acknowledges
+the incident and stops the ladder. The real slack_sdk talks to our emulator; the dev server runs the
+workflows in real time with the policy's ack timeout shortened to seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
+
+from sevflow.config.loader import parse_config
+from sevflow.config.schema import SevflowConfig
+from sevflow.incident.models import Status
+from sevflow.oncall.rotation import Rotation, who_is_on
+from sevflow.settings import Settings
+from sevflow.slack.blocks import ACTION_ACK
+from sevflow.store.repository import Store
+from starter.api import create_app
+from tests.api.test_slack_e2e import SECRET, SlackStack
+from tests.conftest import terminate_task_queue
+from tests.emulators import SlackEmulator
+from worker.main import build_worker, chat_backend
+
+CONFIG = """
+teams:
+  payments: {channel: "#payments", escalation_target: carol}
+services:
+  checkout:
+    team: payments
+    policy:
+      SEV1: {ack_timeout: 4s}
+people:
+  alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}
+  bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin}
+  carol: {slack_id: U0CAROL, email: carol@example.com, timezone: Europe/London}
+rotations:
+  payments-weekly:
+    team: payments
+    length: weekly
+    start: 2026-01-05T09:00:00+01:00
+    members: [alice, bob]
+"""
+SLACK_IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}
+
+
+@pytest.fixture
+async def paging_stack(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> AsyncIterator[tuple[SlackStack, SevflowConfig]]:
+    config = parse_config(CONFIG)
+    with SlackEmulator(channels=("general", "payments")) as slack:
+        settings = Settings(
+            task_queue=task_queue,
+            data_dir=tmp_path,
+            slack_bot_token=SecretStr(slack.token),
+            slack_signing_secret=SecretStr(SECRET),
+            slack_api_url=slack.base_url,
+        )
+        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
+        async with (
+            build_worker(dev_env.client, task_queue, store, chat_backend(settings), config=config),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        ):
+            try:
+                yield SlackStack(http, store, slack, app), config
+            finally:
+                await terminate_task_queue(dev_env.client, task_queue)
+        store.dispose()
+
+
+def dms(stack: SlackStack, user_id: str) -> list[dict[str, object]]:
+    dm = next((c for c in stack.slack.channels() if c.get("is_im") and c.get("user") == user_id), None)
+    return [] if dm is None else stack.slack.messages(str(dm["id"]))
+
+
+async def test_the_backup_acknowledges_from_the_dm_and_the_ladder_stops(
+    paging_stack: tuple[SlackStack, SevflowConfig],
+) -> None:
+    stack, config = paging_stack
+    rotation = Rotation.from_config(config, "payments-weekly")
+    now = datetime.now(UTC)
+    primary, backup = (who_is_on(rotation, layer, now) for layer in ("primary", "backup"))
+    assert primary is not None and backup is not None
+    primary_id, backup_id = SLACK_IDS[primary.person], SLACK_IDS[backup.person]
+
+    state = await stack.alert("checkout-5xx")  # critical: SEV1, pages the primary at once
+    assert state.number is not None
+    first = await stack.until("a DM to the primary", lambda: dms(stack, primary_id), limit=30)
+    assert f"INC-{state.number}" in str(first[0]["text"])
+    assert "Acknowledge" in str(first[0]["blocks"])
+
+    # Nobody answers: 4 seconds later the backup is paged.
+    page = await stack.until("a DM to the backup", lambda: dms(stack, backup_id), limit=30)
+    dm_channel = next(c for c in stack.slack.channels() if c.get("is_im") and c.get("user") == backup_id)
+
+    # The backup presses Acknowledge in the DM.
+    response = await stack.press(
+        ACTION_ACK, state.number, backup_id, str(dm_channel["id"]), str(page[0]["ts"])
+    )
+    assert response.status_code == 200
+    acked = await stack.until(
+        "the incident acknowledged",
+        lambda: (s := stack.store.get_incident(state.number or 0)) and s.status is Status.ACKNOWLEDGED and s,
+        limit=30,
+    )
+    assert acked.acknowledged_at is not None
+    assert acked.lead == backup_id  # whoever acknowledges leads until someone else takes it
+
+    # The ladder stopped: the escalation target is never paged, however long we wait.
+    await asyncio.sleep(6)
+    assert dms(stack, SLACK_IDS["carol"]) == []
+    pages = stack.store.pages(state.number)
+    assert [(p.person, p.via, p.result) for p in pages] == [
+        (primary.person, "slack_dm", "delivered"),
+        (backup.person, "slack_dm", "delivered"),
+    ]
+    assert len(dms(stack, primary_id)) == 1 and len(dms(stack, backup_id)) == 1
