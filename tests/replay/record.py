@@ -43,8 +43,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.config.loader import parse_config
+from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import (
     Acknowledge,
     AssignRole,
@@ -64,6 +66,7 @@ from sevflow.store.repository import Store
 from starter.ingest import AlertIngest, group_workflow_id
 from worker.main import build_worker
 from workflows.alert_group import AlertGroupWorkflow
+from workflows.escalation import EscalationWorkflow
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -141,8 +144,12 @@ class Recording:
     executor: ThreadPoolExecutor
     recorded: list[str] = field(default_factory=list)  # workflow ids, in recording order
 
-    def worker(self, task_queue: str) -> Worker:
-        return build_worker(self.client, task_queue, self.store, executor=self.executor)
+    def worker(
+        self, task_queue: str, config: SevflowConfig | None = None, webhook: WebhookPort | None = None
+    ) -> Worker:
+        return build_worker(
+            self.client, task_queue, self.store, executor=self.executor, config=config, webhook=webhook
+        )
 
     async def declare(self, state: IncidentState, task_queue: str) -> tuple[Handle, IncidentState]:
         """Declare as the CLI and the API do: update-with-start, answered once the number is known."""
@@ -365,12 +372,66 @@ async def alert_group(rec: Recording) -> None:
     rec.recorded += [group_id, incident_id]
 
 
+PAGING_CONFIG = """
+teams:
+  payments: {channel: "#payments", escalation_target: carol}
+services:
+  checkout: {team: payments}
+people:
+  alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin,
+          notify: [{via: slack_dm}, {via: webhook, after: 1s}]}
+  bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin,
+        notify: [{via: slack_dm}, {via: webhook, after: 1s}]}
+  carol: {slack_id: U0CAROL, email: carol@example.com, timezone: Europe/London}
+rotations:
+  payments-weekly: {team: payments, length: weekly, start: "2026-01-05T09:00:00+01:00", members: [alice, bob]}
+paging:
+  webhook: {url: "http://127.0.0.1:9/unused"}
+"""
+
+
+class RefusingGateway:
+    """A page gateway that refuses every page: the failed page goes on the record at once."""
+
+    def send(self, key: str, payload: dict[str, Any]) -> None:
+        raise PermanentPageError("page webhook answered 403: recording")
+
+
+async def paging(rec: Recording) -> None:
+    """SEV1 with paging: the primary is paged (a DM at once, a webhook after a second, which fails and
+    is recorded as failed), nobody answers, the backup is paged after the 2-second ack timeout, then
+    the acknowledgement stops the ladder. Records the incident and its escalation child."""
+    policies = scaled(SEV1={"ack_timeout": 2 * S})
+    tq = "record-paging"
+    config = parse_config(PAGING_CONFIG)
+    workflow_id = "paging"
+    async with rec.worker(tq, config, RefusingGateway()):
+        handle, _first = await rec.declare(new_state(workflow_id, Severity.SEV1, None, policies), tq)
+        escalation = rec.client.get_workflow_handle(f"{workflow_id}/escalation-1")
+
+        async def backup_paged() -> bool:
+            state = await escalation.query(EscalationWorkflow.get_state)
+            return state.level == 1 and all(p.outcome is not None for p in state.pages)
+
+        await until("the backup to be paged", backup_paged)
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="bob"))
+        await escalation.result()
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob"))
+        await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="bob", reason="drill"))
+        final = await handle.result()
+    assert final.status is Status.NOISE and not final.escalation_active, final
+    rec.recorded.append(escalation.id)
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
     merge,
     refused_updates,
     alert_group,
+    paging,
 ]
 
 

@@ -27,6 +27,8 @@ SHAPES = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "a merged_from signal",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "an incident run to its end",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "an incident stopped while running",
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: "an incident starting its escalation",
+    EventType.EVENT_TYPE_MARKER_RECORDED: "the paging patch marker",
 }
 
 
