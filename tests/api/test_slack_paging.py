@@ -123,3 +123,33 @@ async def test_the_backup_acknowledges_from_the_dm_and_the_ladder_stops(
         (backup.person, "slack_dm", "delivered"),
     ]
     assert len(dms(stack, primary_id)) == 1 and len(dms(stack, backup_id)) == 1
+
+
+async def test_raising_the_severity_before_anyone_acks_pages_again_under_the_new_policy(
+    paging_stack: tuple[SlackStack, SevflowConfig],
+) -> None:
+    """SEV2 pages the primary and waits 15 minutes; raised to SEV0 (an update, so on the dev server),
+    the ladder starts over at once with primary and backup together."""
+    stack, config = paging_stack
+    rotation = Rotation.from_config(config, "payments-weekly")
+    now = datetime.now(UTC)
+    primary, backup = (who_is_on(rotation, layer, now) for layer in ("primary", "backup"))
+    assert primary is not None and backup is not None
+    primary_id, backup_id = SLACK_IDS[primary.person], SLACK_IDS[backup.person]
+
+    state = await stack.alert("checkout-slow", severity="error")  # error: SEV2
+    assert state.number is not None
+    await stack.until("a DM to the primary", lambda: dms(stack, primary_id), limit=30)
+    assert dms(stack, backup_id) == []
+
+    response = await stack.http.post(
+        f"/v1/incidents/{state.number}/severity", json={"severity": "SEV0", "by": "U0CAROL"}
+    )
+    assert response.status_code == 200, response.text
+    await stack.until("a DM to the backup", lambda: dms(stack, backup_id), limit=30)
+    await stack.until("a second DM to the primary", lambda: len(dms(stack, primary_id)) == 2, limit=30)
+    assert "SEV0" in str(dms(stack, backup_id)[0]["text"])
+    number = state.number
+    await stack.until("three pages on record", lambda: len(stack.store.pages(number)) == 3, limit=30)
+    rounds = sorted((p.key.split("/")[-5], p.person) for p in stack.store.pages(number))
+    assert rounds == sorted([("r1", primary.person), ("r2", primary.person), ("r2", backup.person)])
