@@ -1,0 +1,56 @@
+"""Action items: the model, their ids, due dates and the reminder plan that chases them. Pure: no clock,
+no I/O, so the ActionItemWorkflow can call every function here with `workflow.now()`."""
+
+from sevflow.actions.due import DEFAULT_DUE_AFTER, default_due, parse_due
+from sevflow.actions.models import (
+    ActionChange,
+    ActionItem,
+    ActionStatus,
+    action_item_id,
+    close,
+    new_action_item,
+    normalize_title,
+    reassign,
+    reopen,
+    reschedule,
+    snooze,
+)
+from sevflow.actions.reminders import (
+    ACTION_ITEM_PLAN,
+    POSTMORTEM_PLAN,
+    Reminder,
+    ReminderKind,
+    ReminderPlan,
+    next_chase,
+    next_reminder,
+    owner_calendar,
+    record_reminder,
+    with_hours,
+)
+
+__all__ = [
+    "ACTION_ITEM_PLAN",
+    "DEFAULT_DUE_AFTER",
+    "POSTMORTEM_PLAN",
+    "ActionChange",
+    "ActionItem",
+    "ActionStatus",
+    "Reminder",
+    "ReminderKind",
+    "ReminderPlan",
+    "action_item_id",
+    "close",
+    "default_due",
+    "new_action_item",
+    "next_chase",
+    "next_reminder",
+    "normalize_title",
+    "owner_calendar",
+    "parse_due",
+    "reassign",
+    "record_reminder",
+    "reopen",
+    "reschedule",
+    "snooze",
+    "with_hours",
+]

@@ -1,0 +1,54 @@
+"""Due dates of action items: the default, and the ways people write one in Slack and on the CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# DESIGN.md: action items are due 14 days after creation unless given.
+DEFAULT_DUE_AFTER = timedelta(days=14)
+
+_RELATIVE = re.compile(r"^\+?(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HINT = "write it like 2026-12-01, 10d, 2w, tomorrow or friday"
+
+
+def default_due(created_at: datetime, zone: ZoneInfo, after: timedelta = DEFAULT_DUE_AFTER) -> date:
+    """The calendar date `after` the creation, as the owner's calendar reads it.
+
+    Calendar days, not business days: "two weeks from now" is what people expect to see, and the
+    reminder plan already keeps every reminder inside business days.
+    """
+    if created_at.tzinfo is None:
+        raise ValueError("created_at has no time zone: pass a timezone-aware datetime")
+    return (created_at.astimezone(zone) + after).date()
+
+
+def parse_due(text: str, today: date) -> date:
+    """A due date from an ISO date, `10d`, `2w`, `today`, `tomorrow` or a weekday name (the next one
+    after today). Refuses dates before `today` with a sentence for the person who typed it."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        raise ValueError(f"empty due date: {_HINT}")
+    due: date | None = None
+    if cleaned == "today":
+        due = today
+    elif cleaned == "tomorrow":
+        due = today + timedelta(days=1)
+    elif cleaned in _WEEKDAYS or (len(cleaned) == 3 and any(w.startswith(cleaned) for w in _WEEKDAYS)):
+        wanted = next(i for i, w in enumerate(_WEEKDAYS) if w.startswith(cleaned))
+        # "friday" said on a Friday means next week's: nobody writes today's weekday to mean today.
+        due = today + timedelta(days=(wanted - today.weekday() - 1) % 7 + 1)
+    elif match := _RELATIVE.match(cleaned):
+        count = int(match.group(1))
+        unit = 7 if match.group(2).startswith("w") else 1
+        due = today + timedelta(days=count * unit)
+    else:
+        try:
+            due = date.fromisoformat(cleaned)
+        except ValueError:
+            raise ValueError(f"invalid due date {text!r}: {_HINT}") from None
+    if due < today:
+        raise ValueError(f"due date {due.isoformat()} is in the past: give today or a later date")
+    return due
