@@ -43,6 +43,7 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.views import IncidentDetail, IncidentSummary
+from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import alerts_router
@@ -277,6 +278,17 @@ def create_app(
     @app.get("/v1/incidents/{number}", tags=["incidents"], dependencies=[Auth], responses=errors)
     async def get_incident(number: str) -> IncidentDetail:
         return await asyncio.to_thread(backend.reads().get, parse_incident_number(number))
+
+    @app.get("/v1/metrics", tags=["metrics"], dependencies=[Auth], responses={422: {"model": ApiError}})
+    async def metrics(
+        since: Annotated[
+            str, Query(description="How far back from now: a duration such as 30d, 12h or 1d12h")
+        ] = "30d",
+        service: Annotated[str | None, Query(description="Only this service's incidents and pages")] = None,
+    ) -> MetricsReport:
+        """DESIGN.md's metrics of the incidents detected in the window, drills left out."""
+        # A bad `since` raises ValueError: the handler above answers 422 with its sentence.
+        return await asyncio.to_thread(metrics_since, backend.store, since, service)
 
     @app.post("/v1/incidents", tags=["incidents"], status_code=201, dependencies=[Auth], responses=errors)
     async def declare(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import functools
 import getpass
 import json
@@ -10,13 +11,14 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sevflow.config.loader import check_config, load_config
@@ -38,6 +40,7 @@ from sevflow.incident.commands import (
 from sevflow.incident.models import Role
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.views import IncidentDetail, IncidentSummary
+from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.policy import Severity
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
@@ -406,6 +409,111 @@ def list_incidents(
             ("[DRILL] " if r.drill else "") + r.title,
         )
     out.print(table)
+
+
+@app.command()
+@user_errors
+def metrics(
+    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 1d12h ... (until now).")] = "30d",
+    service: Annotated[str | None, typer.Option(help="Only this service's incidents and pages.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print metric,key,value rows as CSV.")] = False,
+) -> None:
+    """TTD, TTA, TTM, TTR, MTBF and availability, repeat rate, alert noise, pages and incident counts
+    of the incidents detected in the window; drills are left out."""
+    if as_json and as_csv:
+        raise ValueError("choose one of --json and --csv")
+    store = Store.from_url(Settings().resolved_database_url)
+    try:
+        report = metrics_since(store, since, service)
+    finally:
+        store.dispose()
+    if as_json:
+        _print_json(report)
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("metric", "key", "value"))
+        writer.writerows(report.csv_rows())
+    else:
+        _print_metrics(report)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _percent(value: float | None, places: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{places}f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else format_duration(timedelta(seconds=round(value)))
+
+
+def _print_metrics(report: MetricsReport) -> None:
+    scope = f" for {escape(report.service)}" if report.service else ""
+    out.print(
+        f"[bold]{_count(report.incidents, 'incident')}[/bold]{scope}, {_when(report.since)} to "
+        f"{_when(report.until)} ({_count(report.failures, 'failure')}; "
+        f"{_count(report.drills_excluded, 'drill')} left out)",
+        highlight=False,
+    )
+    times = Table("", "n", "mean", "median", "p90", box=None, title="time to", title_justify="left")
+    for label, stats in (
+        ("detect", report.ttd),
+        ("acknowledge", report.tta),
+        ("mitigate", report.ttm),
+        ("resolve", report.ttr),
+    ):
+        times.add_row(
+            label,
+            str(stats.count),
+            _seconds(stats.mean_seconds),
+            _seconds(stats.median_seconds),
+            _seconds(stats.p90_seconds),
+        )
+    out.print(times)
+    if report.services:
+        # Three places: 99.975% and 99.950% are different promises.
+        reliability = Table("service", "failures", "MTBF", "MTTR", "availability", box=None)
+        for s in report.services:
+            reliability.add_row(
+                escape(s.service),
+                str(s.failures),
+                _seconds(s.mtbf_seconds),
+                _seconds(s.mttr_seconds),
+                _percent(s.availability, 3),
+            )
+        out.print(reliability)
+    noise, pages = report.noise, report.pages
+    lines = [
+        (
+            "repeat incidents",
+            f"{_percent(report.repeat_rate)} ({report.repeat_incidents} of {report.incidents})",
+        ),
+        (
+            "alert noise",
+            f"{_percent(noise.ratio)} ({_count(noise.cleared_unacknowledged, 'alert')} cleared "
+            f"unacknowledged, {noise.closed_as_noise} closed as noise, of {noise.incidents})",
+        ),
+        (
+            "pages",
+            f"{_count(pages.pages, 'page')} to {_count(pages.responders, 'responder')}, "
+            + ("-" if pages.per_responder_per_week is None else f"{pages.per_responder_per_week:.2f}")
+            + f" per responder per week; {pages.out_of_hours} outside business hours "
+            f"({_percent(pages.out_of_hours_ratio)})",
+        ),
+    ]
+    for key, value in lines:
+        out.print(f"  {key:<17} {value}", highlight=False, markup=False)
+    for title, groups in (
+        ("severity", report.by_severity),
+        ("service", report.by_service),
+        ("team", report.by_team),
+    ):
+        if groups:
+            summary = ", ".join(f"{g.name or '(none)'} {g.incidents}" for g in groups)
+            out.print(f"  {'by ' + title:<17} {summary}", highlight=False, markup=False)
 
 
 # -------------------------------------------------------------------------------------- config

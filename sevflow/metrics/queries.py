@@ -1,0 +1,452 @@
+"""The metrics of DESIGN.md computed in SQL, the same statements on SQLite and PostgreSQL.
+
+Filtering, grouping, counting, means, the ranks of the median and p90 and MTBF's gaps all run in the
+database (window functions, which both have); Python only interpolates between the two values around
+a percentile's rank, because SQLite has no percentile function.
+
+Which rows count (every section takes a `Window`):
+
+- incidents: detected in [since, until), not drills, of `service` when one is given;
+- failures: those incidents minus the ones closed as noise or merged into another incident;
+- pages: paged in [since, until), not drills, delivered to a person (not a team channel), of an
+  incident of `service` when one is given.
+
+Extension point: a section is a function `(Connection, Window) -> model` called by compute_metrics
+inside its one snapshot. The action-item closure and on-time rates and the postmortem completion and
+on-time rates of issue 7 are to be added that way, as `action_item_stats` and `postmortem_stats`
+joined to the incidents `Window.incidents()` selects, once their tables exist; they are not computed
+yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Float,
+    FromClause,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from sevflow.durations import parse_duration
+from sevflow.incident.models import Status
+from sevflow.metrics.models import (
+    DurationStats,
+    GroupCount,
+    MetricsReport,
+    NoiseStats,
+    PageStats,
+    ResponderPages,
+    ServiceReliability,
+)
+from sevflow.store.database import SQLITE_BEGIN
+from sevflow.store.repository import Store
+from sevflow.store.schema import IncidentRow, PageRow
+
+WEEK = timedelta(days=7)
+# Statuses that end an incident without a failure behind it: left out of the time metrics and MTBF.
+NOT_FAILURES = (Status.NOISE.value, Status.MERGED.value)
+
+
+# -- portable SQL ---------------------------------------------------------------------------------------
+
+
+class elapsed(FunctionElement[float]):
+    """Seconds from `start` to `end` as a float, never negative (the clamp of
+    sevflow.incident.milestones); NULL when either is NULL.
+
+    SQLAlchemy has no portable timestamp difference: SQLite stores ISO text (julianday reads it, to the
+    millisecond), PostgreSQL subtracts timestamptz into an interval. Each side computes the difference
+    once per row: on 100,000 incidents that is most of the cost of the time metrics.
+    """
+
+    type = Float()
+    name = "elapsed"
+    inherit_cache = True
+
+
+@compiles(elapsed, "sqlite")
+def _elapsed_sqlite(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    # The scalar max() of SQLite is NULL when an argument is.
+    return f"max((julianday({end}) - julianday({start})) * 86400.0, 0.0)"
+
+
+@compiles(elapsed, "postgresql")
+def _elapsed_postgresql(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    # date_part answers double precision (EXTRACT answers numeric, slower, and Decimal in Python);
+    # GREATEST ignores NULLs, so a missing timestamp is checked first.
+    return (
+        f"CASE WHEN {start} IS NULL OR {end} IS NULL THEN NULL "
+        f"ELSE GREATEST(date_part('epoch', {end} - {start}), 0.0) END"
+    )
+
+
+# Where the impact start is unknown, started_at = detected_at (DESIGN.md).
+STARTED = func.coalesce(IncidentRow.started_at, IncidentRow.detected_at)
+TTD = elapsed(STARTED, IncidentRow.detected_at)
+TTA = elapsed(IncidentRow.detected_at, IncidentRow.acknowledged_at)
+TTM = elapsed(STARTED, IncidentRow.mitigated_at)
+TTR = elapsed(STARTED, IncidentRow.resolved_at)
+
+
+# -- the window -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+    service: str | None = None
+
+    def incidents(self, *, drills: bool = False) -> ColumnElement[bool]:
+        """The incidents the metrics count (or, with `drills`, the drills they leave out)."""
+        condition = and_(
+            IncidentRow.detected_at >= self.since,
+            IncidentRow.detected_at < self.until,
+            IncidentRow.drill.is_(True) if drills else IncidentRow.drill.is_(False),
+        )
+        if self.service is not None:
+            condition = and_(condition, IncidentRow.service == self.service)
+        return condition
+
+    def failures(self) -> ColumnElement[bool]:
+        return and_(self.incidents(), IncidentRow.status.not_in(NOT_FAILURES))
+
+    @property
+    def weeks(self) -> float:
+        return (self.until - self.since) / WEEK
+
+
+# -- sections -------------------------------------------------------------------------------------------
+
+
+def incident_counts(conn: Connection, window: Window) -> tuple[int, int, int, int]:
+    """(incidents, failures, repeat incidents, drills left out) of the window."""
+    counted = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(IncidentRow.status.not_in(NOT_FAILURES)),
+            func.count().filter(IncidentRow.repeat_of.is_not(None)),
+        ).where(window.incidents())
+    ).one()
+    drills = conn.execute(select(func.count()).where(window.incidents(drills=True))).scalar_one()
+    return int(counted[0]), int(counted[1]), int(counted[2]), int(drills)
+
+
+# The quantiles reported, as fractions k / d so that SQL can find their ranks by integer division.
+QUANTILES = {"median": (1, 2), "p90": (9, 10)}
+
+
+def duration_stats(conn: Connection, window: Window) -> dict[str, DurationStats]:
+    """TTD, TTA, TTM and TTR of the window's failures, in one statement that returns one row.
+
+    The durations are computed once (a materialized CTE); per metric, window functions rank them and
+    the aggregate picks the count, the mean and the two values around each quantile's position
+    (n - 1) * q. Python only interpolates between those two, as PostgreSQL's percentile_cont does
+    (SQLite has no percentile function).
+    """
+    metrics = {"ttd": TTD, "tta": TTA, "ttm": TTM, "ttr": TTR}
+    durations = (
+        select(*(value.label(name) for name, value in metrics.items()))
+        .where(window.failures())
+        .cte("durations")
+        .prefix_with("MATERIALIZED")
+    )
+    parts: list[Subquery] = []
+    for name in metrics:
+        value = durations.c[name]
+        ranked = (
+            select(
+                value.label("v"),
+                (func.row_number().over(order_by=value) - 1).label("i"),
+                func.count().over().label("n"),
+            )
+            .where(value.is_not(None))
+            .subquery(f"{name}_ranked")
+        )
+        columns: list[ColumnElement[Any]] = [func.count(ranked.c.v), func.avg(ranked.c.v)]
+        for k, d in QUANTILES.values():
+            below = (ranked.c.n - 1) * k // d
+            columns += [
+                func.max(ranked.c.v).filter(ranked.c.i == below),
+                func.max(ranked.c.v).filter(ranked.c.i == below + 1),
+            ]
+        parts.append(select(*columns).subquery(f"{name}_stats"))
+    joined: FromClause = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, true())  # single rows: the product is one row
+    row = conn.execute(select(*(c for part in parts for c in part.c)).select_from(joined)).one()
+    width = 2 + 2 * len(QUANTILES)
+    stats = {}
+    for i, name in enumerate(metrics):
+        count, mean, *around = row[i * width : (i + 1) * width]
+        quantiles = {
+            label: _interpolate(int(count), k, d, around[2 * j], around[2 * j + 1])
+            for j, (label, (k, d)) in enumerate(QUANTILES.items())
+        }
+        stats[name] = DurationStats(
+            count=int(count),
+            mean_seconds=_seconds(mean),
+            median_seconds=_seconds(quantiles["median"]),
+            p90_seconds=_seconds(quantiles["p90"]),
+        )
+    return stats
+
+
+def _interpolate(n: int, k: int, d: int, below: float | None, above: float | None) -> float | None:
+    """The k/d-quantile of n sorted values, from the values at ranks floor((n - 1) k / d) and the next:
+    linear interpolation between closest ranks (PostgreSQL's percentile_cont, numpy's default)."""
+    if n == 0 or below is None:
+        return None
+    fraction = ((n - 1) * k % d) / d
+    if above is None or fraction == 0:
+        return float(below)
+    return float(below) + (float(above) - float(below)) * fraction
+
+
+def service_reliability(conn: Connection, window: Window) -> list[ServiceReliability]:
+    """MTBF, MTTR and the availability estimate per service, over the window's failures.
+
+    The operating time before a failure runs from the latest resolution among the service's earlier
+    failures (so a short incident inside a long one does not count as uptime) to the failure's start;
+    overlapping failures had none (0). An earlier failure not resolved yet keeps the service down until
+    the window ends. With n failures a service has n - 1 such gaps, and MTBF is their mean.
+    """
+    down_until = func.coalesce(IncidentRow.resolved_at, literal(window.until, IncidentRow.resolved_at.type))
+    failures = (
+        select(
+            IncidentRow.service.label("service"),
+            STARTED.label("started"),
+            TTR.label("ttr"),
+            func.max(down_until)
+            .over(
+                partition_by=IncidentRow.service,
+                order_by=(STARTED, IncidentRow.number),
+                rows=(None, -1),
+            )
+            .label("up_since"),
+        )
+        .where(window.failures())
+        .subquery()
+    )
+    uptime = elapsed(failures.c.up_since, failures.c.started)
+    rows = conn.execute(
+        select(
+            failures.c.service,
+            func.count(),
+            func.avg(uptime),
+            func.avg(failures.c.ttr),
+        )
+        .group_by(failures.c.service)
+        .order_by(failures.c.service)
+    )
+    result = []
+    for service, count, mtbf, mttr in rows:
+        mtbf_s, mttr_s = _seconds(mtbf), _seconds(mttr)
+        availability = None
+        if mtbf_s is not None and mttr_s is not None and mtbf_s + mttr_s > 0:
+            availability = mtbf_s / (mtbf_s + mttr_s)
+        result.append(
+            ServiceReliability(
+                service=service,
+                failures=int(count),
+                mtbf_seconds=mtbf_s,
+                mttr_seconds=mttr_s,
+                availability=availability,
+            )
+        )
+    return result
+
+
+def noise_stats(conn: Connection, window: Window) -> NoiseStats:
+    """Alert noise: (alert groups that cleared with nobody acknowledging + incidents closed as noise)
+    over (alert groups + incidents declared by hand), counted from the `incidents` table like this:
+
+    - A firing alert group opens one incident per episode (the incident's state names the group in
+      `alert_group_id`), so each incident the window counts is one alert-group episode or one incident
+      declared by hand: the denominator is the window's incident count. Episodes, not `alert_groups`
+      rows, because a group key lives for ever and fires again: counting rows would let one flapping
+      group hide most of its noise. Groups that never fired opened nothing and interrupted nobody.
+    - cleared_unacknowledged: opened by an alert group, resolved (by its alerts going quiet or by a
+      person), `acknowledged_at` still empty (nobody acknowledged it, in chat, the CLI or the alert
+      sender), and not closed as noise (counted below instead).
+    - closed_as_noise: status `noise`, however the incident was opened.
+
+    Merged incidents count in the denominator only: they were real, just duplicates.
+    """
+    total, noise = conn.execute(
+        select(func.count(), func.count().filter(IncidentRow.status == Status.NOISE.value)).where(
+            window.incidents()
+        )
+    ).one()
+    # Apart, and through IN, so that only the incidents resolved without an acknowledgement have their
+    # state document read: the planner finds them from the incident's columns alone.
+    unacknowledged = select(IncidentRow.number).where(
+        window.incidents(),
+        IncidentRow.acknowledged_at.is_(None),
+        IncidentRow.resolved_at.is_not(None),
+        IncidentRow.status != Status.NOISE.value,
+    )
+    quiet = conn.execute(
+        select(func.count()).where(
+            IncidentRow.number.in_(unacknowledged),
+            IncidentRow.state["alert_group_id"].as_string().is_not(None),
+        )
+    ).scalar_one()
+    return NoiseStats(
+        incidents=int(total),
+        cleared_unacknowledged=int(quiet),
+        closed_as_noise=int(noise),
+        ratio=_ratio(int(quiet) + int(noise), int(total)),
+    )
+
+
+def page_stats(conn: Connection, window: Window) -> PageStats:
+    """Pages per responder per week and pages outside business hours (the paging activity decided
+    `out_of_hours` in the person's own zone when it paged). A page that failed or went to a team
+    channel interrupted no one in particular, so only delivered pages to people count."""
+    condition = and_(
+        PageRow.paged_at >= window.since,
+        PageRow.paged_at < window.until,
+        PageRow.drill.is_(False),
+        PageRow.via != "team_channel",
+        PageRow.result == "delivered",
+    )
+    if window.service is not None:
+        # Pages in the window, of the service's incidents whenever those were detected.
+        of_service = select(IncidentRow.number).where(IncidentRow.service == window.service)
+        condition = and_(condition, PageRow.incident_number.in_(of_service))
+    out_of_hours = func.count().filter(PageRow.out_of_hours.is_(True))
+    rows = conn.execute(
+        select(PageRow.person, func.count(), out_of_hours)
+        .where(condition)
+        .group_by(PageRow.person)
+        .order_by(func.count().desc(), PageRow.person)
+    ).all()
+    weeks = window.weeks
+    by_responder = [
+        ResponderPages(person=person, pages=int(n), out_of_hours=int(ooh), per_week=int(n) / weeks)
+        for person, n, ooh in rows
+    ]
+    pages = sum(r.pages for r in by_responder)
+    after_hours = sum(r.out_of_hours for r in by_responder)
+    return PageStats(
+        pages=pages,
+        out_of_hours=after_hours,
+        out_of_hours_ratio=_ratio(after_hours, pages),
+        responders=len(by_responder),
+        per_responder_per_week=pages / len(by_responder) / weeks if by_responder else None,
+        by_responder=by_responder,
+    )
+
+
+def grouped_counts(conn: Connection, window: Window, column: SQLColumnExpression[Any]) -> list[GroupCount]:
+    """The window's incidents per value of `column`, most first."""
+    n = func.count()
+    rows = conn.execute(
+        select(column, n).where(window.incidents()).group_by(column).order_by(n.desc(), column.nulls_last())
+    )
+    return [GroupCount(name=name, incidents=int(count)) for name, count in rows]
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+
+def compute_metrics(
+    source: Store | Engine, since: datetime, until: datetime, service: str | None = None
+) -> MetricsReport:
+    """Every metric of the incidents detected in [since, until) (UTC when naive), drills left out.
+
+    All sections read one snapshot, so their numbers agree with each other under concurrent writes.
+    """
+    since, until = _aware(since), _aware(until)
+    if since >= until:
+        raise ValueError(f"the window is empty: since {since.isoformat()} is not before {until.isoformat()}")
+    window = Window(since, until, service)
+    engine = source.engine if isinstance(source, Store) else source
+    with _snapshot(engine) as conn:
+        incidents, failures, repeats, drills = incident_counts(conn, window)
+        durations = duration_stats(conn, window)
+        return MetricsReport(
+            since=since,
+            until=until,
+            service=service,
+            incidents=incidents,
+            failures=failures,
+            drills_excluded=drills,
+            ttd=durations["ttd"],
+            tta=durations["tta"],
+            ttm=durations["ttm"],
+            ttr=durations["ttr"],
+            services=service_reliability(conn, window),
+            repeat_incidents=repeats,
+            repeat_rate=_ratio(repeats, incidents),
+            noise=noise_stats(conn, window),
+            pages=page_stats(conn, window),
+            by_severity=grouped_counts(conn, window, IncidentRow.severity),
+            by_service=grouped_counts(conn, window, IncidentRow.service),
+            by_team=grouped_counts(conn, window, IncidentRow.team),
+        )
+
+
+def metrics_since(
+    source: Store | Engine, since: str, service: str | None = None, now: datetime | None = None
+) -> MetricsReport:
+    """The metrics of the last `since` (a duration such as 30d, as `--since` and `?since=` take it).
+
+    Raises ValueError naming the problem when `since` is not a duration."""
+    try:
+        span = parse_duration(since)
+    except ValueError as e:
+        raise ValueError(f"since: {e}") from None
+    except OverflowError:  # too many days for a timedelta: it reaches back too far, said below
+        span = timedelta.max
+    until = now or datetime.now(UTC)
+    try:
+        start = until - span
+    except OverflowError:
+        raise ValueError(f"since: {since!r} reaches back before year 1") from None
+    return compute_metrics(source, start, until, service)
+
+
+def _seconds(value: Any) -> float | None:
+    # To the millisecond: SQLite's julianday() carries no more, and a CSV of 59.99999642 helps nobody.
+    return None if value is None else round(float(value), 3)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@contextlib.contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read-only transaction: REPEATABLE READ on PostgreSQL (one snapshot for every statement);
+    on SQLite a deferred BEGIN, whose snapshot is fixed at the first read and never waits for writers."""
+    if engine.dialect.name == "postgresql":
+        reader = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    else:
+        reader = engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+    with reader.connect() as conn, conn.begin():
+        yield conn
