@@ -119,3 +119,13 @@ class HandoffResult(BaseModel):
     key: str | None = None
     message: MessageRef | None = None
     detail: str | None = None
+
+
+# ---- action items (models in sevflow.actions.chase)
+
+PREPARE_ACTION_ITEM = "prepare_action_item"
+SAVE_ACTION_ITEM = "save_action_item"
+NOTIFY_ACTION_OWNER = "notify_action_owner"
+ENSURE_ACTION_TICKET = "ensure_action_ticket"
+ACTION_TICKET_STATUS = "action_ticket_status"
+RESOLVE_CONTACT = "resolve_contact"

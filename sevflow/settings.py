@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str | None = None  # another Web API base URL (our emulator in tests)
     slack_app_token: SecretStr | None = None  # xapp-...: Socket Mode instead of a public URL
+    # Jira Cloud: the site URL with an account's email and API token; Data Center: a bearer token.
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_bearer_token: SecretStr | None = None
+    # Shared secret of POST /jira/webhook (`?secret=` or `X-Sevflow-Webhook-Secret`).
+    jira_webhook_secret: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:

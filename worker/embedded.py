@@ -21,11 +21,16 @@ from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
 from worker.logs import setup_logging
-from worker.main import build_worker, chat_backend
+from worker.main import build_worker, chat_backend, ticket_backend
 from worker.schedules import sync_handoff_schedules
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
 log = logging.getLogger("sevflow.up")
+
+# The dev server's SQLite file in WAL mode: its default rollback journal makes concurrent history
+# writes wait on each other (SQLITE_BUSY retries, "context canceled" in its log) and fsyncs several
+# times per transaction. WAL keeps synchronous=FULL: a committed transaction is on disk, as before.
+DEV_SERVER_SQLITE_ARGS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=full"]
 
 
 def temporal_binary() -> Path:
@@ -79,6 +84,7 @@ class DevServer:
                 "--ui-port",
                 str(self.ui_port),
                 "--ui-disable-news-fetch",
+                *DEV_SERVER_SQLITE_ARGS,
                 "--log-level",
                 "warn",
             ],
@@ -131,7 +137,14 @@ async def run_embedded(settings: Settings) -> None:
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
         await sync_handoff_schedules(client, config, settings.task_queue)
-        worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
+        worker = build_worker(
+            client,
+            settings.task_queue,
+            store,
+            chat_backend(settings),
+            config=config,
+            tickets=ticket_backend(settings, config),
+        )
         app = create_app(settings, store=store, config=config, client=client)
         socket = await start_socket_mode(app, settings)
 

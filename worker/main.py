@@ -9,22 +9,25 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.action_items import ActionItemActivities
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.handoff import HandoffActivities
 from activities.paging import PagingActivities
 from activities.slack import SlackChat, slack_client
 from activities.store import StoreActivities
+from activities.tickets import JiraTickets, TicketPort, jira_client
 from activities.webhook import SignedWebhook, WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
+from workflows.action_item import ActionItemWorkflow
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
 
-WORKFLOWS = [IncidentWorkflow, AlertGroupWorkflow, EscalationWorkflow, HandoffWorkflow]
+WORKFLOWS = [IncidentWorkflow, AlertGroupWorkflow, EscalationWorkflow, HandoffWorkflow, ActionItemWorkflow]
 
 
 def chat_backend(settings: Settings) -> ChatPort:
@@ -46,6 +49,25 @@ def paging_webhook(config: SevflowConfig, environ: Mapping[str, str] = os.enviro
     return SignedWebhook(spec.url, secret, spec.timeout)
 
 
+def ticket_backend(settings: Settings, config: SevflowConfig) -> TicketPort | None:
+    """Jira when sevflow.yaml has a `jira` section and SEVFLOW_JIRA_URL with credentials is set."""
+    if config.jira is None or settings.jira_url is None:
+        return None
+    url = settings.jira_url
+    email = settings.jira_email
+    api_token = settings.jira_api_token.get_secret_value() if settings.jira_api_token else None
+    bearer = settings.jira_bearer_token.get_secret_value() if settings.jira_bearer_token else None
+    if not bearer and not (email and api_token):
+        raise ConfigError(
+            "Jira needs SEVFLOW_JIRA_EMAIL and SEVFLOW_JIRA_API_TOKEN (or SEVFLOW_JIRA_BEARER_TOKEN)"
+        )
+    return JiraTickets(
+        lambda: jira_client(url, email=email, api_token=api_token, bearer_token=bearer),
+        project=config.jira.project,
+        issue_type=config.jira.issue_type,
+    )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -54,6 +76,7 @@ def build_worker(
     executor: ThreadPoolExecutor | None = None,
     config: SevflowConfig | None = None,
     webhook: WebhookPort | None = None,
+    tickets: TicketPort | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -64,6 +87,7 @@ def build_worker(
     chat_acts = ChatActivities(chat, store)
     paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config))
     handoff_acts = HandoffActivities(config, store, chat)
+    action_acts = ActionItemActivities(config, chat, store, tickets)
     return Worker(
         client,
         task_queue=task_queue,
@@ -77,6 +101,12 @@ def build_worker(
             paging_acts.plan_escalation_level,
             paging_acts.send_page,
             handoff_acts.post_handoff,
+            action_acts.prepare_action_item,
+            action_acts.resolve_contact,
+            action_acts.save_action_item,
+            action_acts.notify_action_owner,
+            action_acts.ensure_action_ticket,
+            action_acts.action_ticket_status,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

@@ -10,7 +10,7 @@ from sevflow.config.loader import load_config
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
-from worker.main import build_worker, chat_backend
+from worker.main import build_worker, chat_backend, ticket_backend
 from worker.schedules import sync_handoff_schedules
 from worker.temporal import connect, temporal_target
 
@@ -23,7 +23,14 @@ async def run_worker(settings: Settings) -> None:
     store = Store.from_url(settings.resolved_database_url)
     client = await connect(settings)
     await sync_handoff_schedules(client, config, settings.task_queue)
-    worker = build_worker(client, settings.task_queue, store, chat_backend(settings), config=config)
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        store,
+        chat_backend(settings),
+        config=config,
+        tickets=ticket_backend(settings, config),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

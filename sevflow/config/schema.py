@@ -985,6 +985,20 @@ class EscalationPolicyConfig(BaseModel):
     loops: Annotated[int, Field(ge=1, le=10)] = 2
 
 
+class JiraConfig(BaseModel):
+    """The `jira` section: where action items (and optionally postmortems) become issues. The site
+    and credentials come from the environment (SEVFLOW_JIRA_URL, SEVFLOW_JIRA_EMAIL,
+    SEVFLOW_JIRA_API_TOKEN), never from this file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")]
+    issue_type: str = "Task"
+    # Also open an issue for each postmortem (owner, due date), beside its action items.
+    postmortem_issues: bool = False
+    labels: tuple[str, ...] = ("sevflow",)
+
+
 class PagingWebhook(BaseModel):
     """Where `webhook` notify rules send a page: an SMS, voice or push gateway that takes JSON.
 
@@ -1034,6 +1048,7 @@ class SevflowConfig(BaseModel):
         Field(default_factory=dict)
     )
     paging: Annotated[PagingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=PagingConfig)
+    jira: JiraConfig | None = None
 
     @model_validator(mode="wrap")
     @classmethod

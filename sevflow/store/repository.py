@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from sevflow.actions.models import ActionItem, ActionStatus
 from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.models import TERMINAL_STATUSES, EventKind, IncidentState, Role, TimelineEvent
@@ -30,6 +31,7 @@ from sevflow.store.database import SQLITE_BEGIN, make_engine
 from sevflow.store.database import migrate as migrate_schema
 from sevflow.store.schema import (
     INCIDENT_COUNTER,
+    ActionItemRow,
     AlertGroupRow,
     AlertLogRow,
     ChatChannelRow,
@@ -39,6 +41,7 @@ from sevflow.store.schema import (
     IncidentRoleRow,
     IncidentRow,
     PageRow,
+    PostmortemRow,
     TimelineEventRow,
 )
 
@@ -110,6 +113,33 @@ class StoredPage(BaseModel):
     detail: str | None = None
     out_of_hours: bool = False
     drill: bool = False
+
+
+class StoredActionItem(BaseModel):
+    """An action item as stored: the item itself and what its chase is keyed by."""
+
+    item: ActionItem
+    workflow_id: str
+    team: str | None = None
+    drill: bool = False
+    version: int = 0
+
+
+class StoredPostmortem(BaseModel):
+    incident_number: int
+    owner: str | None = None
+    status: str
+    due_at: datetime
+    review_at: datetime | None = None
+    document: str
+    ticket_key: str | None = None
+    reminders_sent: int = 0
+    escalations: int = 0
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = None
+    published_by: str | None = None
+    on_time: bool | None = None
 
 
 class RoleHolder(BaseModel):
@@ -614,6 +644,131 @@ class Store:
             )
             session.execute(stmt)
 
+    # -- action items ------------------------------------------------------------------------------------
+
+    def save_action_item(self, stored: StoredActionItem) -> bool:
+        """Store the item's snapshot unless a newer one (by version) is there; True when written."""
+        item = stored.item
+        now = self._clock()
+        columns: dict[str, Any] = {
+            "incident_number": item.incident_number,
+            "workflow_id": stored.workflow_id,
+            "title": item.title,
+            "owner": item.owner,
+            "team": stored.team,
+            "due": item.due,
+            "status": item.status.value,
+            "ticket_key": item.ticket_key,
+            "reminders_sent": item.reminders_sent,
+            "escalations": item.escalations,
+            "created_at": item.created_at,
+            "closed_at": item.closed_at,
+            "on_time": item.on_time,
+            "drill": stored.drill,
+            "version": stored.version,
+            "state": item.model_dump(mode="json"),
+            "updated_at": now,
+        }
+        with self._write() as session:
+            inserted = session.execute(
+                _insert_ignoring_duplicates(session, ActionItemRow, ["id"]).values(id=item.id, **columns)
+            )
+            if _rowcount(inserted):
+                return True
+            result = session.execute(
+                update(ActionItemRow)
+                .where(ActionItemRow.id == item.id, ActionItemRow.version < stored.version)
+                .values(**columns)
+            )
+            return _rowcount(result) > 0
+
+    def action_item(self, item_id: str) -> StoredActionItem | None:
+        with self._read() as session:
+            row = session.get(ActionItemRow, item_id)
+            return None if row is None else _action_item(row)
+
+    def action_items(
+        self,
+        incident_number: int | None = None,
+        *,
+        open_only: bool = False,
+        incident_numbers: Sequence[int] | None = None,
+        team: str | None = None,
+    ) -> list[StoredActionItem]:
+        """Items in due-date order: of one incident, of several, of a team, or all; open ones only
+        when `open_only`."""
+        query = select(ActionItemRow).order_by(ActionItemRow.due, ActionItemRow.id)
+        if incident_number is not None:
+            query = query.where(ActionItemRow.incident_number == incident_number)
+        if incident_numbers is not None:
+            query = query.where(ActionItemRow.incident_number.in_(list(incident_numbers)))
+        if team is not None:
+            query = query.where(ActionItemRow.team == team)
+        if open_only:
+            query = query.where(ActionItemRow.status == ActionStatus.OPEN.value)
+        with self._read() as session:
+            return [_action_item(row) for row in session.scalars(query).all()]
+
+    # -- postmortems -------------------------------------------------------------------------------------
+
+    def postmortem(self, incident_number: int) -> StoredPostmortem | None:
+        with self._read() as session:
+            row = session.get(PostmortemRow, incident_number)
+            return None if row is None else StoredPostmortem.model_validate(row, from_attributes=True)
+
+    def schedule_postmortem(
+        self,
+        incident_number: int,
+        owner: str | None,
+        due_at: datetime,
+        review_at: datetime | None,
+        document: str,
+    ) -> StoredPostmortem:
+        """The draft, once: a retried call (or a second resolve after a reopen) keeps the document
+        people may already have edited, and only moves owner and dates."""
+        now = self._clock()
+        with self._write() as session:
+            session.execute(
+                _insert_ignoring_duplicates(session, PostmortemRow, ["incident_number"]).values(
+                    incident_number=incident_number,
+                    owner=owner,
+                    status="draft",
+                    due_at=due_at,
+                    review_at=review_at,
+                    document=document,
+                    reminders_sent=0,
+                    escalations=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.incident_number == incident_number, PostmortemRow.status != "published")
+                .values(owner=owner, due_at=due_at, review_at=review_at, updated_at=now)
+            )
+        found = self.postmortem(incident_number)
+        assert found is not None
+        return found
+
+    def update_postmortem(self, incident_number: int, **changes: Any) -> StoredPostmortem:
+        """Change fields of an existing postmortem (document, owner, counters, ticket, publication)."""
+        allowed = set(StoredPostmortem.model_fields) - {"incident_number", "created_at", "updated_at"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"not postmortem fields: {', '.join(sorted(unknown))}")
+        with self._write() as session:
+            result = session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.incident_number == incident_number)
+                .values(**changes, updated_at=self._clock())
+            )
+            if not _rowcount(result):
+                raise IncidentNotFound(f"INC-{incident_number} has no postmortem")
+        found = self.postmortem(incident_number)
+        assert found is not None
+        return found
+
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -683,6 +838,16 @@ def _insert_ignoring_duplicates(session: Session, entity: type[Any], conflict: S
     if dialect == "sqlite":
         return sqlite.insert(entity).on_conflict_do_nothing(index_elements=list(conflict))
     raise NotImplementedError(f"sevflow's store supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _action_item(row: ActionItemRow) -> StoredActionItem:
+    return StoredActionItem(
+        item=ActionItem.model_validate(row.state),
+        workflow_id=row.workflow_id,
+        team=row.team,
+        drill=row.drill,
+        version=row.version,
+    )
 
 
 def _page(row: PageRow) -> StoredPage:

@@ -7,12 +7,13 @@ for reads) plus the fields queries and metrics filter on as real columns. Migrat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -264,3 +265,56 @@ class HandoffMessageRow(Base):
     ts: Mapped[str | None] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text, nullable=False)
     sent_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class ActionItemRow(Base):
+    """An action item: the columns the chase, the dashboard and the metrics filter on, plus the whole
+    `ActionItem` its workflow holds as JSON (`state`, the source of truth for reads)."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        Index("ix_action_items_incident_number", "incident_number"),
+        Index("ix_action_items_status_due", "status", "due"),
+        Index("ix_action_items_owner", "owner"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    workflow_id: Mapped[str] = mapped_column(String(1000), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+    team: Mapped[str | None] = mapped_column(String(255))
+    due: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    ticket_key: Mapped[str | None] = mapped_column(String(64))
+    reminders_sent: Mapped[int] = mapped_column(Integer, nullable=False)
+    escalations: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    closed_at: Mapped[datetime | None]
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # Bumped by the workflow on every change; an older snapshot never overwrites a newer one.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class PostmortemRow(Base):
+    """An incident's postmortem: owner, due date, status and the markdown document."""
+
+    __tablename__ = "postmortems"
+
+    incident_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # scheduled, draft, published
+    due_at: Mapped[datetime] = mapped_column(nullable=False)
+    review_at: Mapped[datetime | None]
+    document: Mapped[str] = mapped_column(Text, nullable=False)
+    ticket_key: Mapped[str | None] = mapped_column(String(64))
+    reminders_sent: Mapped[int] = mapped_column(Integer, nullable=False)
+    escalations: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False)
+    published_at: Mapped[datetime | None]
+    published_by: Mapped[str | None] = mapped_column(String(255))
+    on_time: Mapped[bool | None] = mapped_column(Boolean)

@@ -26,7 +26,16 @@ from sevflow.store.repository import Store
 ADMIN_URL = os.environ.get("SEVFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # A session time zone far from UTC (and not a whole hour), so a missing conversion cannot hide.
 PG_CONNECT_ARGS = {"options": "-c timezone=America/St_Johns"}
-TABLES = ("incident_roles", "timeline_events", "chat_messages", "incidents", "handoff_messages")
+TABLES = (
+    "incident_roles",
+    "timeline_events",
+    "chat_messages",
+    "incidents",
+    "handoff_messages",
+    "pages",
+    "action_items",
+    "postmortems",
+)
 
 
 class PostgresServer:

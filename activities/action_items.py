@@ -1,0 +1,213 @@
+"""Action item activities: build a chase from the config, store it, tell its owner, and keep its issue.
+
+Every notice is sent once per key (the chat store remembers it); the ticket is found by the item's
+label before one is created. Chat and tracker errors map as in activities/chat.py: a 429 waits for its
+Retry-After, a permanent error is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.chat import ChatPort, ChatStore, PermanentChatError, RateLimited
+from activities.tickets import NewTicket, TicketPort, ticket_errors
+from sevflow.actions.chase import (
+    ActionItemChase,
+    ActionNotice,
+    ChaseCalendar,
+    Contact,
+    EnsureTicket,
+    OwnerDetails,
+    PrepareActionItem,
+    ResolveContact,
+    SaveActionItem,
+    TicketSettings,
+    TicketState,
+)
+from sevflow.actions.models import new_action_item
+from sevflow.actions.reminders import owner_calendar
+from sevflow.config.schema import SevflowConfig
+from sevflow.contracts import (
+    ACTION_TICKET_STATUS,
+    ENSURE_ACTION_TICKET,
+    NOTIFY_ACTION_OWNER,
+    PREPARE_ACTION_ITEM,
+    RESOLVE_CONTACT,
+    SAVE_ACTION_ITEM,
+    MessageRef,
+)
+from sevflow.slack.action_blocks import escalation_message, owner_message
+from sevflow.store.repository import StoredActionItem
+
+log = logging.getLogger("sevflow.actions")
+
+
+class ActionItemStore(ChatStore, Protocol):
+    def save_action_item(self, stored: StoredActionItem) -> bool: ...
+
+
+def chase_id(item_id: str) -> str:
+    return f"action-{item_id}"
+
+
+class ActionItemActivities:
+    def __init__(
+        self,
+        config: SevflowConfig,
+        chat: ChatPort,
+        store: ActionItemStore,
+        tickets: TicketPort | None = None,
+    ) -> None:
+        self.config = config
+        self.chat = chat
+        self.store = store
+        self.tickets = tickets
+
+    def owner_details(self, person: str) -> OwnerDetails:
+        found = self.config.people.get(person)
+        contact = Contact(
+            person=person,
+            slack_id=found.slack_id if found else (person if _looks_like_slack_id(person) else None),
+            email=found.email if found else (person if "@" in person else None),
+        )
+        return OwnerDetails(contact=contact, calendar=ChaseCalendar.of(owner_calendar(self.config, found)))
+
+    @activity.defn(name=PREPARE_ACTION_ITEM)
+    def prepare_action_item(self, request: PrepareActionItem) -> ActionItemChase:
+        owner = self.owner_details(request.owner.strip())
+        calendar = owner.calendar.calendar()
+        try:
+            item = new_action_item(
+                request.incident_number,
+                request.title,
+                owner.contact.person,
+                request.created_at,
+                zone=calendar.zone,
+                due=request.due,
+                created_by=request.created_by,
+            )
+        except ValueError as err:
+            raise ApplicationError(str(err), type="InvalidCommand", non_retryable=True) from err
+        team = request.team or self.config.team_for(request.service)
+        team_config = self.config.teams.get(team) if team else None
+        jira = self.config.jira
+        return ActionItemChase(
+            item=item,
+            workflow_id=chase_id(item.id),
+            incident_title=request.incident_title,
+            incident_workflow_id=request.incident_workflow_id,
+            owner=owner.contact,
+            calendar=owner.calendar,
+            lead=self.owner_details(request.lead).contact if request.lead else None,
+            team=team,
+            team_channel=team_config.channel if team_config else None,
+            ticket=(
+                TicketSettings(project=jira.project, issue_type=jira.issue_type, labels=list(jira.labels))
+                if jira is not None and self.tickets is not None
+                else None
+            ),
+            drill=request.drill,
+        )
+
+    @activity.defn(name=RESOLVE_CONTACT)
+    def resolve_contact(self, request: ResolveContact) -> OwnerDetails:
+        return self.owner_details(request.person.strip())
+
+    @activity.defn(name=SAVE_ACTION_ITEM)
+    def save_action_item(self, request: SaveActionItem) -> None:
+        chase = request.chase
+        self.store.save_action_item(
+            StoredActionItem(
+                item=chase.item,
+                workflow_id=chase.workflow_id,
+                team=chase.team,
+                drill=chase.drill,
+                version=chase.version,
+            )
+        )
+
+    @activity.defn(name=NOTIFY_ACTION_OWNER)
+    def notify_action_owner(self, notice: ActionNotice) -> None:
+        text, blocks = owner_message(notice)
+        number = notice.item.incident_number
+        try:
+            if notice.owner.slack_id is not None:
+                self._once(
+                    f"{notice.key}/owner",
+                    number,
+                    text,
+                    lambda: self.chat.direct_message(notice.owner.slack_id or "", text, blocks),
+                )
+            else:
+                log.warning(
+                    "action item %s: %s has no Slack id: %s", notice.item.id, notice.owner.person, text
+                )
+            if notice.kind != "escalation":
+                return
+            escalation = escalation_message(notice)
+            if notice.lead is not None and notice.lead.slack_id is not None:
+                lead_id = notice.lead.slack_id
+                self._once(
+                    f"{notice.key}/lead",
+                    number,
+                    escalation,
+                    lambda: self.chat.direct_message(lead_id, escalation),
+                )
+            if notice.team_channel is not None:
+                channel = notice.team_channel
+                self._once(
+                    f"{notice.key}/team", number, escalation, lambda: self.chat.post(channel, escalation)
+                )
+        except RateLimited as err:
+            raise ApplicationError(
+                "chat rate limited", type="RateLimited", next_retry_delay=err.retry_after
+            ) from err
+        except PermanentChatError as err:
+            raise ApplicationError(str(err), type="PermanentChatError", non_retryable=True) from err
+
+    def _once(self, key: str, number: int, text: str, send: Callable[[], MessageRef]) -> None:
+        if self.store.sent_message(key) is not None:
+            return
+        ref = send()
+        self.store.remember_message(key, number, ref, text)
+
+    @activity.defn(name=ENSURE_ACTION_TICKET)
+    def ensure_action_ticket(self, request: EnsureTicket) -> TicketState:
+        if self.tickets is None:
+            raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
+        item = request.item
+        description = (
+            f"Action item from {item.incident_label} ({request.incident_title}).\n"
+            f"Owner: {item.owner}. Due: {item.due.isoformat()}.\n"
+            "Closing this issue closes the action item in sevflow."
+        )
+        with ticket_errors():
+            ticket = self.tickets.create(
+                NewTicket(
+                    label=item.id,
+                    summary=item.title,
+                    description=description,
+                    labels=[*request.settings.labels, item.incident_label],
+                    due=item.due,
+                    assignee_email=request.owner_email,
+                    project=request.settings.project,
+                    issue_type=request.settings.issue_type,
+                )
+            )
+        return TicketState(key=ticket.key, url=ticket.url, status_category=ticket.status_category)
+
+    @activity.defn(name=ACTION_TICKET_STATUS)
+    def action_ticket_status(self, key: str) -> TicketState:
+        if self.tickets is None:
+            raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
+        with ticket_errors():
+            return TicketState(key=key, status_category=self.tickets.status_category(key))
+
+
+def _looks_like_slack_id(value: str) -> bool:
+    return len(value) >= 9 and value[:1] in ("U", "W") and value.isalnum() and value.upper() == value

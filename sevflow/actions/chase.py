@@ -1,0 +1,211 @@
+"""What an ActionItemWorkflow carries and exchanges with its activities.
+
+The owner's calendar travels inside the chase (zone, hours, holidays), so the workflow computes every
+reminder itself with `workflow.now()`, and a reassignment brings the new owner's calendar with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from sevflow.actions.models import ActionItem, ActionStatus
+from sevflow.calendar import BusinessCalendar
+
+# Ten thousand items due on one Monday must not all wake at 09:00:00: each gets a stable slot in its
+# owner's first business hour (the spread of sevflow.actions.reminders).
+REMINDER_SPREAD = timedelta(minutes=30)
+# The fallback when the tracker's webhook is not set up (or lost a delivery): look once a day.
+TICKET_POLL_EVERY = timedelta(days=1)
+
+
+class ChaseCalendar(BaseModel):
+    """The owner's business calendar as data: zone, hours, weekdays (Monday 0) and holidays."""
+
+    zone: str = "UTC"
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    holiday_dates: list[date] = Field(default_factory=list)
+
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(
+            zone=ZoneInfo(self.zone),
+            start=self.start,
+            end=self.end,
+            weekdays=frozenset(self.weekdays),
+            holiday_dates=frozenset(self.holiday_dates),
+            holiday_country=self.holiday_country,
+            holiday_subdivision=self.holiday_subdivision,
+        )
+
+    @classmethod
+    def of(cls, calendar: BusinessCalendar) -> ChaseCalendar:
+        fields = dataclasses.asdict(calendar)
+        return cls(
+            zone=calendar.zone.key,
+            start=calendar.start,
+            end=calendar.end,
+            weekdays=sorted(calendar.weekdays),
+            holiday_country=fields["holiday_country"],
+            holiday_subdivision=fields["holiday_subdivision"],
+            holiday_dates=sorted(calendar.holiday_dates),
+        )
+
+
+class Contact(BaseModel):
+    """How to reach someone: their name in `people` (or as written) and their Slack id and email."""
+
+    person: str
+    slack_id: str | None = None
+    email: str | None = None
+
+
+class TicketSettings(BaseModel):
+    project: str
+    issue_type: str = "Task"
+    labels: list[str] = Field(default_factory=list)
+
+
+class ActionItemChase(BaseModel):
+    """Everything an ActionItemWorkflow knows. One object, carried across continue-as-new."""
+
+    item: ActionItem
+    workflow_id: str
+    incident_title: str
+    incident_workflow_id: str | None = None
+    owner: Contact
+    calendar: ChaseCalendar
+    lead: Contact | None = None
+    team: str | None = None
+    team_channel: str | None = None
+    ticket: TicketSettings | None = None
+    drill: bool = False
+    # Bumped on every change; the store keeps the newest snapshot.
+    version: int = 0
+    next_poll_at: datetime | None = None
+    # Notices sent, numbered, so every notice has a key of its own across continue-as-new.
+    notice_seq: int = 0
+
+
+NoticeKind = Literal[
+    "assigned",
+    "before_due",
+    "due",
+    "overdue",
+    "escalation",
+    "closed",
+    "reassigned",
+    "rescheduled",
+    "reopened",
+]
+
+
+class ActionNotice(BaseModel):
+    """A message about an item: to its owner (a DM with Done, Snooze and Reassign), and for an
+    escalation also to the incident lead and the team channel. Sent once per key."""
+
+    key: str
+    kind: NoticeKind
+    item: ActionItem
+    incident_title: str
+    owner: Contact
+    lead: Contact | None = None
+    team_channel: str | None = None
+    business_days_overdue: int = 0
+    drill: bool = False
+
+
+class EnsureTicket(BaseModel):
+    """Find or create the item's issue (labelled with the item id: a retry finds it)."""
+
+    item: ActionItem
+    incident_title: str
+    owner_email: str | None = None
+    settings: TicketSettings
+
+
+class TicketState(BaseModel):
+    key: str
+    url: str | None = None
+    status_category: str = "new"  # new, indeterminate (in progress) or done, as Jira groups statuses
+
+    @property
+    def is_done(self) -> bool:
+        return self.status_category == "done"
+
+
+class PrepareActionItem(BaseModel):
+    """Build the chase of a new item from the config: owner's contact and calendar, ticket settings."""
+
+    incident_number: int
+    incident_title: str
+    incident_workflow_id: str | None = None
+    service: str | None = None
+    team: str | None = None
+    lead: str | None = None
+    drill: bool = False
+    title: str
+    owner: str
+    due: date | None = None
+    created_at: datetime
+    created_by: str | None = None
+
+
+class ResolveContact(BaseModel):
+    person: str
+
+
+class OwnerDetails(BaseModel):
+    contact: Contact
+    calendar: ChaseCalendar
+
+
+class SaveActionItem(BaseModel):
+    chase: ActionItemChase
+
+
+# --- commands: updates (CLI, API, Slack) and the same facts as signals (Jira, time-skipping tests) ---
+
+
+class CompleteAction(BaseModel):
+    by: str
+    status: Literal[ActionStatus.DONE, ActionStatus.WONT_FIX] = ActionStatus.DONE
+    note: str | None = None
+
+
+class SnoozeAction(BaseModel):
+    by: str
+    duration: timedelta
+
+
+class ReassignAction(BaseModel):
+    by: str
+    owner: str
+    reason: str
+
+
+class RescheduleAction(BaseModel):
+    by: str
+    due: date
+    reason: str
+
+
+class TicketChanged(BaseModel):
+    """The tracker says the item's issue changed status (webhook or the daily poll)."""
+
+    key: str
+    status_category: str
+    by: str | None = None
+
+
+class ChaseNow(BaseModel):
+    """Remind the owner at once (a repeat incident found this item still open)."""
+
+    reason: str

@@ -1,0 +1,340 @@
+"""The action item chase on the time-skipping server: weeks of business-day reminders in seconds.
+
+Commands are signals here (updates do not work on this server; they are tested on the dev server).
+The chase runs with the real activities: the store, a recording chat port, and the real Jira client
+against the loopback Jira emulator."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.action_items import ActionItemActivities
+from activities.chat import Blocks
+from activities.tickets import JiraTickets, jira_client
+from sevflow.actions.chase import (
+    ActionItemChase,
+    ActionNotice,
+    ChaseCalendar,
+    CompleteAction,
+    Contact,
+    TicketChanged,
+    TicketSettings,
+)
+from sevflow.actions.models import ActionStatus, new_action_item
+from sevflow.config.schema import SevflowConfig
+from sevflow.contracts import NOTIFY_ACTION_OWNER, MessageRef
+from sevflow.store.repository import Store
+from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
+from workflows.action_item import ActionItemWorkflow, chase_workflow_id
+
+H = timedelta(hours=1)
+D = timedelta(days=1)
+
+
+class RecordingChat:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.dms: list[tuple[str, str]] = []
+        self.posts: list[tuple[str, str]] = []
+
+    def create_channel(self, name: str) -> tuple[str, str]:
+        return name, name
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        pass
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        pass
+
+    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        with self.lock:
+            self.posts.append((channel, text))
+            return MessageRef(channel=channel, ts=f"p{len(self.posts)}")
+
+    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
+        pass
+
+    def archive(self, channel: str) -> None:
+        pass
+
+    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        with self.lock:
+            self.dms.append((user, text))
+            return MessageRef(channel=f"D-{user}", ts=f"d{len(self.dms)}")
+
+    def mention(self, user: str) -> str:
+        return f"@{user}"
+
+
+class NoticeLog:
+    """Every notice the workflow asked for, as the activity received it (with the item's state)."""
+
+    def __init__(self) -> None:
+        self.notices: list[ActionNotice] = []
+
+    def kinds(self) -> list[str]:
+        return [n.kind for n in self.notices]
+
+    def reminders(self) -> list[tuple[str, datetime]]:
+        return [
+            (n.kind, n.item.last_reminder_at)
+            for n in self.notices
+            if n.kind in ("before_due", "due", "overdue", "escalation")
+            and n.item.last_reminder_at is not None
+        ]
+
+
+class LoggingActivities(ActionItemActivities):
+    """The real activities, keeping a log of the notices the workflow asked for."""
+
+    def __init__(self, log: NoticeLog, *args: Any) -> None:
+        super().__init__(*args)
+        self.log = log
+
+    @activity.defn(name=NOTIFY_ACTION_OWNER)
+    def notify_action_owner(self, notice: ActionNotice) -> None:
+        self.log.notices.append(notice)
+        super().notify_action_owner(notice)
+
+
+def recording_worker(
+    client: Client,
+    task_queue: str,
+    store: Store,
+    chat: RecordingChat,
+    log: NoticeLog,
+    tickets: Any = None,
+    cached: bool = True,
+) -> Worker:
+    acts = LoggingActivities(log, SevflowConfig(), chat, store, tickets)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ActionItemWorkflow],
+        activities=[
+            acts.prepare_action_item,
+            acts.resolve_contact,
+            acts.save_action_item,
+            acts.notify_action_owner,
+            acts.ensure_action_ticket,
+            acts.action_ticket_status,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        # Without a cache there is no sticky queue: a worker that goes away leaves no workflow task
+        # waiting on it (the time-skipping server holds its clock while one waits).
+        max_cached_workflows=1000 if cached else 0,
+    )
+
+
+@pytest.fixture
+def jira() -> Iterator[JiraEmulator]:
+    with JiraEmulator() as emulator:
+        yield emulator
+
+
+def jira_tickets(site: JiraEmulator) -> JiraTickets:
+    url = site.url
+    return JiraTickets(
+        lambda: jira_client(url, email=DEFAULT_EMAIL, api_token=DEFAULT_API_TOKEN, timeout=5), project="OPS"
+    )
+
+
+async def now_of(env: WorkflowEnvironment) -> datetime:
+    return (await env.get_current_time()).astimezone(UTC)
+
+
+async def skip_to(env: WorkflowEnvironment, when: datetime) -> None:
+    now = await now_of(env)
+    if when > now:
+        await env.sleep(when - now)
+
+
+def next_weekday(after: datetime, weekday: int, at: time) -> datetime:
+    day = after.date() + timedelta(days=1)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return datetime.combine(day, at, tzinfo=UTC)
+
+
+def chase_of(
+    created_at: datetime,
+    *,
+    holidays: list[date] | None = None,
+    ticket: bool = False,
+    title: str = "add a retry budget to checkout",
+) -> ActionItemChase:
+    item = new_action_item(7, f"{title} {uuid.uuid4().hex[:6]}", "alice", created_at, zone=UTC_ZONE)
+    return ActionItemChase(
+        item=item,
+        workflow_id=chase_workflow_id(item.id),
+        incident_title="checkout 5xx",
+        owner=Contact(person="alice", slack_id="U0ALICE", email="alice@example.com"),
+        lead=Contact(person="bob", slack_id="U0BOB"),
+        calendar=ChaseCalendar(zone="UTC", holiday_dates=holidays or []),
+        team="payments",
+        team_channel="#payments",
+        ticket=TicketSettings(project="OPS", labels=["sevflow"]) if ticket else None,
+    )
+
+
+UTC_ZONE = UTC  # noqa: the owner's zone in these tests
+
+
+@contextlib.asynccontextmanager
+async def chases(client: Client) -> AsyncIterator[list[WorkflowHandle[Any, Any]]]:
+    handles: list[WorkflowHandle[Any, Any]] = []
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            with contextlib.suppress(RPCError):
+                await handle.terminate()
+
+
+async def start(
+    client: Client, chase: ActionItemChase, task_queue: str, handles: list[Any]
+) -> WorkflowHandle[Any, Any]:
+    handle = await client.start_workflow(
+        ActionItemWorkflow.run, chase, id=chase.workflow_id, task_queue=task_queue
+    )
+    handles.append(handle)
+    return handle
+
+
+async def test_a_14_day_item_created_on_a_thursday_is_reminded_on_business_days_and_escalated(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    env = time_skipping_env
+    thursday = next_weekday(await now_of(env), 3, time(10, 0))
+    d0 = thursday.date()
+    holiday = d0 + timedelta(days=18)  # the Monday after the due date
+    chat, log = RecordingChat(), NoticeLog()
+    await skip_to(env, thursday)
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log),
+    ):
+        created = await now_of(env)
+        chase = chase_of(created, holidays=[holiday])
+        handle = await start(env.client, chase, task_queue, handles)
+        assert chase.item.due == d0 + timedelta(days=14)
+        await env.sleep(23 * D)
+        state = await handle.query(ActionItemWorkflow.get_state)
+
+    reminders = log.reminders()
+    days = [(kind, at.date()) for kind, at in reminders]
+    # Due Thursday D14: Tuesday D12 is two business days before; D15 (Friday) is the first overdue day;
+    # the weekend and the Monday holiday D18 are skipped; D19 and D20 are the 2nd and 3rd overdue
+    # reminders, so D21 escalates; then overdue goes on (D22 is Friday).
+    assert days == [
+        ("before_due", d0 + timedelta(days=12)),
+        ("due", d0 + timedelta(days=14)),
+        ("overdue", d0 + timedelta(days=15)),
+        ("overdue", d0 + timedelta(days=19)),
+        ("overdue", d0 + timedelta(days=20)),
+        ("escalation", d0 + timedelta(days=21)),
+        ("overdue", d0 + timedelta(days=22)),
+    ]
+    # Each at the same moment of the owner's first business hour (a stable spread of up to 30 minutes).
+    offsets = {at - datetime.combine(at.date(), time(9, 0), tzinfo=UTC) for _, at in reminders}
+    assert len(offsets) == 1 and timedelta(0) <= offsets.pop() < timedelta(minutes=30)
+    assert log.kinds()[0] == "assigned"
+    # The escalation went to the owner, the lead and the team channel, once each.
+    escalation_key = next(n.key for n in log.notices if n.kind == "escalation")
+    assert sum(1 for user, _ in chat.dms if user == "U0BOB") == 1
+    assert [c for c, _ in chat.posts] == ["#payments"]
+    assert escalation_key
+    assert state.item.reminders_sent == 7 and state.item.escalations == 1
+    stored = sqlite_store.action_item(chase.item.id)
+    assert stored is not None and stored.item.reminders_sent == 7 and stored.item.is_open
+
+
+async def test_the_jira_webhook_closes_the_item_and_ends_the_chase(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, jira: JiraEmulator
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    tickets = jira_tickets(jira)
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log, tickets),
+    ):
+        chase = chase_of(await now_of(env), ticket=True)
+        handle = await start(env.client, chase, task_queue, handles)
+        await env.sleep(H)
+        state = await handle.query(ActionItemWorkflow.get_state)
+        key = state.item.ticket_key
+        assert key is not None
+        issue = jira.issue(key)
+        assert chase.item.id in issue["fields"]["labels"] and "INC-7" in issue["fields"]["labels"]
+        # Someone finishes the issue in Jira; the webhook tells the chase.
+        await handle.signal(ActionItemWorkflow.ticket_changed, TicketChanged(key=key, status_category="done"))
+        final: ActionItemChase = await handle.result()
+
+    assert final.item.status is ActionStatus.DONE and final.item.closed_at is not None
+    assert final.item.on_time is True
+    assert log.kinds()[-1] == "closed"
+    stored = sqlite_store.action_item(chase.item.id)
+    assert stored is not None and stored.item.status is ActionStatus.DONE
+
+
+async def test_a_day_long_jira_outage_creates_the_issue_once_when_jira_returns(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, jira: JiraEmulator
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    # Down for a day, asking (as Jira Cloud does in an outage) to come back in an hour.
+    jira.start_outage(503, retry_after=3600)
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log, jira_tickets(jira)),
+    ):
+        chase = chase_of(await now_of(env), ticket=True)
+        handle = await start(env.client, chase, task_queue, handles)
+        await env.sleep(D)
+        assert (await handle.query(ActionItemWorkflow.get_state)).item.ticket_key is None
+        failed_attempts = len(jira.calls())
+        jira.end_outage()
+        await env.sleep(2 * H)
+        state = await handle.query(ActionItemWorkflow.get_state)
+        # The chase went on meanwhile: the owner was told at once, whatever Jira did.
+        assert log.kinds()[0] == "assigned"
+
+    assert failed_attempts >= 10  # retried through the day, not given up
+    labelled = [i for i in jira.issues() if chase.item.id in i["fields"]["labels"]]
+    assert len(labelled) == 1 and state.item.ticket_key == labelled[0]["key"]
+
+
+async def test_a_done_signal_closes_it_and_a_worker_restart_mid_chase_carries_on(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    async with chases(env.client) as handles:
+        async with recording_worker(env.client, task_queue, sqlite_store, chat, log, cached=False):
+            chase = chase_of(await now_of(env))
+            handle = await start(env.client, chase, task_queue, handles)
+            await env.sleep(H)
+        # That worker is gone, and its cache with it (the time-skipping server cannot skip time while a
+        # workflow task waits for a worker, so the next one starts at once): a new worker replays the
+        # history and the chase carries on with its timers.
+        async with recording_worker(env.client, task_queue, sqlite_store, chat, log):
+            await env.sleep(16 * D)
+            state = await handle.query(ActionItemWorkflow.get_state)
+            assert state.item.reminders_sent >= 2  # the before-due and due reminders, sent once back
+            await handle.signal(ActionItemWorkflow.completed, CompleteAction(by="alice"))
+            final: ActionItemChase = await handle.result()
+    assert final.item.status is ActionStatus.DONE and final.item.closed_by == "alice"

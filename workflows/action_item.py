@@ -1,0 +1,380 @@
+"""ActionItemWorkflow: chases one action item's owner until the item is closed, however long that takes.
+
+Its id derives from the item's id (the incident and the normalised title), so adding the same item
+twice, from Slack, the CLI or the published postmortem, makes one chase. It outlives its incident
+(started with ParentClosePolicy.ABANDON). The reminders are computed from the item and the owner's
+calendar at `workflow.now()` (sevflow.actions.reminders): 2 business days before the due date, on it,
+then every business day while overdue, inside the owner's business hours; the 4th overdue slot
+escalates to the incident lead and the team channel. The issue in the tracker is created beside the
+chase and retried for as long as the tracker is down; a webhook, or a daily poll when none arrives,
+closes the item when its issue is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.actions.chase import (
+        REMINDER_SPREAD,
+        TICKET_POLL_EVERY,
+        ActionItemChase,
+        ActionNotice,
+        ChaseNow,
+        CompleteAction,
+        EnsureTicket,
+        NoticeKind,
+        OwnerDetails,
+        ReassignAction,
+        RescheduleAction,
+        ResolveContact,
+        SaveActionItem,
+        SnoozeAction,
+        TicketChanged,
+        TicketState,
+    )
+    from sevflow.actions.models import ActionStatus, close, reassign, reopen, reschedule, snooze
+    from sevflow.actions.reminders import Reminder, next_reminder, record_reminder
+    from sevflow.contracts import (
+        ACTION_TICKET_STATUS,
+        ENSURE_ACTION_TICKET,
+        NOTIFY_ACTION_OWNER,
+        RESOLVE_CONTACT,
+        SAVE_ACTION_ITEM,
+    )
+
+STORE_TIMEOUT = timedelta(seconds=30)
+STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+NOTICE_TIMEOUT = timedelta(seconds=30)
+# A reminder that cannot be delivered for a day is stale: the next one is due by then.
+NOTICE_GIVE_UP_AFTER = timedelta(hours=20)
+NOTICE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+TICKET_TIMEOUT = timedelta(seconds=60)
+# The tracker may be down for days; the issue is created once it is back (the label finds a retry's).
+TICKET_GIVE_UP_AFTER = timedelta(days=30)
+TICKET_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
+
+
+def chase_workflow_id(item_id: str) -> str:
+    return f"action-{item_id}"
+
+
+@workflow.defn
+class ActionItemWorkflow:
+    @workflow.init
+    def __init__(self, chase: ActionItemChase) -> None:
+        self.chase = chase
+        self._changed = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ticket_task: asyncio.Task[None] | None = None
+
+    @workflow.run
+    async def run(self, chase: ActionItemChase) -> ActionItemChase:
+        c = self.chase
+        if c.version == 0:  # a new chase, not one continued from another run
+            await self._save()
+            self._notify("assigned")
+        self._ensure_ticket()
+        while c.item.is_open:
+            await self._wait_for_change_or_reminder()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._drain()
+                workflow.continue_as_new(self.chase)
+        await self._drain()
+        return self.chase
+
+    # ------------------------------------------------------------ the chase
+
+    def _calendar_reminder(self, now: datetime) -> Reminder | None:
+        c = self.chase
+        return next_reminder(c.item, now, c.calendar.calendar(), spread=REMINDER_SPREAD)
+
+    async def _wait_for_change_or_reminder(self) -> None:
+        c = self.chase
+        now = workflow.now()
+        reminder = self._calendar_reminder(now)
+        wakes = [r.at for r in (reminder,) if r is not None]
+        if c.item.ticket_key is not None and c.ticket is not None:
+            if c.next_poll_at is None:
+                c.next_poll_at = now + TICKET_POLL_EVERY
+            wakes.append(c.next_poll_at)
+        self._changed = False
+        if wakes:
+            wait = min(wakes) - now
+            if wait > timedelta(0):
+                try:
+                    await workflow.wait_condition(lambda: self._changed or not c.item.is_open, timeout=wait)
+                    return
+                except TimeoutError:
+                    pass
+        else:
+            await workflow.wait_condition(lambda: self._changed or not c.item.is_open)
+            return
+        now = workflow.now()
+        if reminder is not None and now >= reminder.at and c.item.is_open:
+            await self._remind(reminder)
+        if c.next_poll_at is not None and now >= c.next_poll_at and c.item.is_open:
+            c.next_poll_at = now + TICKET_POLL_EVERY
+            await self._poll_ticket()
+
+    async def _remind(self, reminder: Reminder) -> None:
+        c = self.chase
+        c.item = record_reminder(c.item, reminder)
+        await self._save()
+        self._notify(reminder.kind, reminder.business_days_overdue)
+
+    async def _poll_ticket(self) -> None:
+        c = self.chase
+        if c.item.ticket_key is None:
+            return
+        try:
+            state = await workflow.execute_activity(
+                ACTION_TICKET_STATUS,
+                c.item.ticket_key,
+                result_type=TicketState,
+                start_to_close_timeout=TICKET_TIMEOUT,
+                # One try a day is the point of a poll: a failure waits for tomorrow's.
+                retry_policy=RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(minutes=1)),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("ticket poll for %s failed: %s", c.item.id, err.cause)
+            return
+        if state.is_done:
+            await self._close(ActionStatus.DONE, f"{state.key} is done in the tracker")
+
+    async def _close(self, status: ActionStatus, by: str | None) -> None:
+        c = self.chase
+        if not c.item.is_open:
+            return
+        c.item = close(c.item, status, at=workflow.now(), by=by, zone=c.calendar.calendar().zone)
+        self._changed = True
+        await self._save()
+        self._notify("closed")
+
+    # ----------------------------------------------------------- effects
+
+    async def _save(self) -> None:
+        self.chase.version += 1
+        await workflow.execute_activity(
+            SAVE_ACTION_ITEM,
+            SaveActionItem(chase=self.chase.model_copy(deep=True)),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+
+    def _notify(self, kind: NoticeKind, overdue: int = 0) -> None:
+        """Tell the owner (and on escalation the lead and the team) beside the timers: a chat outage
+        never holds up the next reminder."""
+        c = self.chase
+        c.notice_seq += 1
+        notice = ActionNotice(
+            key=f"{c.workflow_id}/notice-{c.notice_seq}",
+            kind=kind,
+            item=c.item.model_copy(deep=True),
+            incident_title=c.incident_title,
+            owner=c.owner,
+            lead=c.lead,
+            team_channel=c.team_channel,
+            business_days_overdue=overdue,
+            drill=c.drill,
+        )
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(self._send(notice)))
+
+    async def _send(self, notice: ActionNotice) -> None:
+        try:
+            await workflow.execute_activity(
+                NOTIFY_ACTION_OWNER,
+                notice,
+                start_to_close_timeout=NOTICE_TIMEOUT,
+                schedule_to_close_timeout=NOTICE_GIVE_UP_AFTER,
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            workflow.logger.warning("notice %s not delivered: %s", notice.key, cause)
+
+    def _ensure_ticket(self) -> None:
+        c = self.chase
+        if c.ticket is None or c.item.ticket_key is not None or not c.item.is_open:
+            return
+        if self._ticket_task is None or self._ticket_task.done():
+            self._ticket_task = asyncio.create_task(self._create_ticket())
+
+    async def _create_ticket(self) -> None:
+        c = self.chase
+        assert c.ticket is not None
+        request = EnsureTicket(
+            item=c.item.model_copy(deep=True),
+            incident_title=c.incident_title,
+            owner_email=c.owner.email,
+            settings=c.ticket,
+        )
+        try:
+            ticket = await workflow.execute_activity(
+                ENSURE_ACTION_TICKET,
+                request,
+                result_type=TicketState,
+                start_to_close_timeout=TICKET_TIMEOUT,
+                schedule_to_close_timeout=TICKET_GIVE_UP_AFTER,
+                retry_policy=TICKET_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            workflow.logger.warning("no ticket for %s: %s", c.item.id, cause)
+            return
+        c.item = c.item.model_copy(update={"ticket_key": ticket.key})
+        c.next_poll_at = workflow.now() + TICKET_POLL_EVERY
+        self._changed = True
+        await self._save()
+        if ticket.is_done and c.item.is_open:
+            await self._close(ActionStatus.DONE, f"{ticket.key} is done in the tracker")
+
+    async def _drain(self) -> None:
+        await workflow.wait_condition(
+            lambda: (
+                workflow.all_handlers_finished()
+                and all(t.done() for t in self._tasks)
+                and (self._ticket_task is None or self._ticket_task.done() or not self.chase.item.is_open)
+            )
+        )
+
+    def _refuse_closed(self) -> None:
+        item = self.chase.item
+        if not item.is_open:
+            raise ApplicationError(
+                f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    # ----------------------------------------------------------- updates
+
+    @workflow.update
+    async def complete(self, cmd: CompleteAction) -> ActionItemChase:
+        await self._close(cmd.status, cmd.by)
+        return self.chase
+
+    @complete.validator
+    def _validate_complete(self, cmd: CompleteAction) -> None:
+        self._refuse_closed()
+
+    @workflow.update
+    async def snooze(self, cmd: SnoozeAction) -> ActionItemChase:
+        c = self.chase
+        c.item = snooze(c.item, workflow.now() + cmd.duration)
+        self._changed = True
+        await self._save()
+        return c
+
+    @snooze.validator
+    def _validate_snooze(self, cmd: SnoozeAction) -> None:
+        self._refuse_closed()
+        if cmd.duration <= timedelta(0) or cmd.duration > timedelta(days=30):
+            raise ApplicationError(
+                "snooze for a while between a minute and 30 days", type="InvalidCommand", non_retryable=True
+            )
+
+    @workflow.update
+    async def reassign(self, cmd: ReassignAction) -> ActionItemChase:
+        c = self.chase
+        details = await workflow.execute_activity(
+            RESOLVE_CONTACT,
+            ResolveContact(person=cmd.owner),
+            result_type=OwnerDetails,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        c.item = reassign(c.item, details.contact.person, by=cmd.by, reason=cmd.reason, at=workflow.now())
+        c.owner, c.calendar = details.contact, details.calendar
+        self._changed = True
+        await self._save()
+        self._notify("reassigned")
+        return c
+
+    @reassign.validator
+    def _validate_reassign(self, cmd: ReassignAction) -> None:
+        self._refuse_closed()
+        _need_reason(cmd.reason, "reassigning")
+        if cmd.owner.strip() in ("", self.chase.item.owner):
+            raise ApplicationError(
+                f"{self.chase.item.id} is already {self.chase.item.owner}'s: name someone else",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def reschedule(self, cmd: RescheduleAction) -> ActionItemChase:
+        c = self.chase
+        c.item = reschedule(c.item, cmd.due, by=cmd.by, reason=cmd.reason, at=workflow.now())
+        self._changed = True
+        await self._save()
+        self._notify("rescheduled")
+        return c
+
+    @reschedule.validator
+    def _validate_reschedule(self, cmd: RescheduleAction) -> None:
+        self._refuse_closed()
+        _need_reason(cmd.reason, "moving the due date")
+        today = workflow.now().astimezone(self.chase.calendar.calendar().zone).date()
+        if cmd.due < today:
+            raise ApplicationError(
+                f"{cmd.due.isoformat()} is in the past: choose today or later",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+        if cmd.due == self.chase.item.due:
+            raise ApplicationError(
+                f"{self.chase.item.id} is already due {cmd.due.isoformat()}",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    # ----------------------------------------------------------- signals
+
+    @workflow.signal
+    async def ticket_changed(self, change: TicketChanged) -> None:
+        c = self.chase
+        if c.item.ticket_key is not None and change.key != c.item.ticket_key:
+            return
+        if change.status_category == "done":
+            await self._close(ActionStatus.DONE, change.by or f"{change.key} is done in the tracker")
+        elif not c.item.is_open and c.item.status is ActionStatus.DONE:
+            c.item = reopen(c.item)
+            self._changed = True
+            await self._save()
+            self._notify("reopened")
+
+    @workflow.signal
+    async def completed(self, cmd: CompleteAction) -> None:
+        """The same as the `complete` update, for senders that need no answer."""
+        await self._close(cmd.status, cmd.by)
+
+    @workflow.signal
+    async def chase_now(self, cmd: ChaseNow) -> None:
+        """Remind the owner at once, beside the plan (a repeat incident found the item still open)."""
+        if self.chase.item.is_open:
+            self._notify("overdue" if self._overdue() else "before_due")
+
+    def _overdue(self) -> bool:
+        c = self.chase
+        return c.item.is_overdue(workflow.now(), c.calendar.calendar().zone)
+
+    @workflow.query
+    def get_state(self) -> ActionItemChase:
+        return self.chase
+
+
+def _need_reason(reason: str, what: str) -> None:
+    if len(reason.strip()) < 3:
+        raise ApplicationError(
+            f"say why you are {what}: it goes on the item's record", type="InvalidCommand", non_retryable=True
+        )
+
+
+__all__ = ["ActionItemWorkflow", "chase_workflow_id", "date"]
