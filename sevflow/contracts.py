@@ -5,12 +5,12 @@ Workflows import this module, never the implementations in `activities/`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from sevflow.incident.models import IncidentState, TimelineEvent
+from sevflow.incident.models import IncidentState, PostmortemChase, TimelineEvent
 
 REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
@@ -129,3 +129,43 @@ NOTIFY_ACTION_OWNER = "notify_action_owner"
 ENSURE_ACTION_TICKET = "ensure_action_ticket"
 ACTION_TICKET_STATUS = "action_ticket_status"
 RESOLVE_CONTACT = "resolve_contact"
+
+
+# ---- postmortems
+
+PLAN_POSTMORTEM = "plan_postmortem"
+PUBLISH_POSTMORTEM = "publish_postmortem"
+
+
+class PlanPostmortem(BaseModel):
+    """On resolve (or when the lead asks): decide, and when one is needed draft and schedule it."""
+
+    state: IncidentState
+    lead_requested: bool = False
+
+
+class PostmortemPlan(BaseModel):
+    required: bool
+    reason: str
+    # Open action items of the earlier incident to chase at once (a repeat with open items).
+    chase: list[str] = Field(default_factory=list)
+    postmortem: PostmortemChase | None = None
+    # The message for the incident channel: due date, owner, review slot, invite, the draft.
+    announcement: str | None = None
+
+
+class PublishRequest(BaseModel):
+    incident_number: int
+    by: str
+
+
+class ParsedItem(BaseModel):
+    title: str
+    owner: str
+    due: date | None = None
+
+
+class Published(BaseModel):
+    """The postmortem passed its checks and is published; the action items its document names."""
+
+    action_items: list[ParsedItem] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from activities.action_items import ActionItemActivities
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.handoff import HandoffActivities
 from activities.paging import PagingActivities
+from activities.postmortem import PostmortemActivities
 from activities.slack import SlackChat, slack_client
 from activities.store import StoreActivities
 from activities.tickets import JiraTickets, TicketPort, jira_client
@@ -88,6 +89,7 @@ def build_worker(
     paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config))
     handoff_acts = HandoffActivities(config, store, chat)
     action_acts = ActionItemActivities(config, chat, store, tickets)
+    postmortem_acts = PostmortemActivities(config, store)
     return Worker(
         client,
         task_queue=task_queue,
@@ -107,6 +109,8 @@ def build_worker(
             action_acts.notify_action_owner,
             action_acts.ensure_action_ticket,
             action_acts.action_ticket_status,
+            postmortem_acts.plan_postmortem,
+            postmortem_acts.publish_postmortem,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

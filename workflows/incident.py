@@ -8,19 +8,24 @@ kept in the state, so a restart, a replay or a continue-as-new carries them exac
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from sevflow.actions.chase import ActionItemChase, ChaseNow, PrepareActionItem
+    from sevflow.actions.reminders import POSTMORTEM_PLAN, Reminder, next_chase
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.contracts import (
         ARCHIVE_CHAT,
+        PLAN_POSTMORTEM,
         POST_MESSAGE,
+        PREPARE_ACTION_ITEM,
+        PUBLISH_POSTMORTEM,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         SYNC_CHAT,
@@ -30,6 +35,10 @@ with workflow.unsafe.imports_passed_through():
         ChatSync,
         IncidentRecord,
         MessageRef,
+        PlanPostmortem,
+        PostmortemPlan,
+        Published,
+        PublishRequest,
         Registered,
         RegisterIncident,
     )
@@ -37,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.incident.commands import (
         Acknowledge,
         Action,
+        AddActionItem,
         AssignRole,
         ChangeSeverity,
         Close,
@@ -46,7 +56,9 @@ with workflow.unsafe.imports_passed_through():
         MergeInto,
         Mitigate,
         PostUpdate,
+        PublishPostmortem,
         Reopen,
+        RequestPostmortem,
         Resolve,
         Snooze,
     )
@@ -64,7 +76,11 @@ with workflow.unsafe.imports_passed_through():
         StopPaging,
     )
 
+from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.escalation import EscalationWorkflow
+
+# Incidents resolved before postmortems were planned replay without the plan.
+POSTMORTEM_PATCH = "plan-postmortem"
 
 # Severities whose policy wakes someone up (DESIGN.md: SEV0-2); SEV3 goes to the team channel only.
 PAGING_MODES = ("primary", "primary_and_backup")
@@ -235,15 +251,77 @@ class IncidentWorkflow:
 
     def _next_deadline(self) -> datetime | None:
         s = self.state
+        if s.status is Status.POSTMORTEM:
+            reminder = self._postmortem_reminder()
+            return reminder.at if reminder is not None else None
         if not s.status.is_active:
             return None
         timers = (s.next_update_due_at, s.next_lead_reminder_at, s.auto_resolve_at)
         due = [d for d in timers if d is not None]
         return min(due) if due else None
 
+    def _postmortem_reminder(self) -> Reminder | None:
+        s = self.state
+        chase = s.postmortem
+        if chase is None or s.status is not Status.POSTMORTEM:
+            return None
+        calendar = chase.calendar.calendar()
+        return next_chase(
+            due=calendar.local(chase.due_at).date(),
+            created_at=s.resolved_at or chase.due_at,
+            now=workflow.now(),
+            calendar=calendar,
+            last_reminder_at=chase.last_reminder_at,
+            overdue_reminders=chase.overdue_reminders,
+            plan=POSTMORTEM_PLAN,
+            key=s.workflow_id,
+        )
+
+    async def _remind_postmortem(self, reminder: Reminder) -> None:
+        s = self.state
+        chase = s.postmortem
+        assert chase is not None
+        overdue = reminder.kind in ("overdue", "escalation")
+        chase.reminders_sent += 1
+        chase.overdue_reminders += 1 if overdue else 0
+        chase.last_reminder_at = reminder.at
+        owner = chase.owner_slack_id or chase.owner
+        due = chase.due_at.astimezone(chase.calendar.calendar().zone)
+        when = {
+            "before_due": "is due tomorrow",
+            "due": "is due today",
+        }.get(reminder.kind, f"is {reminder.business_days_overdue} business day(s) overdue")
+        text = (
+            f"The postmortem of {s.label} ({s.title}) {when} ({due:%a %d %b %H:%M}). "
+            f"Owner: {chase.owner or 'nobody'}."
+        )
+        mentions = [owner] if owner else []
+        if reminder.escalates:
+            chase.escalations += 1
+            text += " Escalated: it is still not published."
+            if chase.escalation_target:
+                mentions.append(chase.escalation_target)
+        event = self._event(
+            EventKind.POSTMORTEM_REMINDER, text, data={"kind": reminder.kind, "n": chase.reminders_sent}
+        )
+        await self._record([event])
+        self._say(event.key, text, mentions)
+        if reminder.escalates and chase.team_channel:
+            self._say(
+                f"{event.key}/team",
+                text,
+                [chase.escalation_target] if chase.escalation_target else [],
+                channel=chase.team_channel,
+            )
+
     async def _fire_due_reminders(self) -> None:
         s = self.state
         now = workflow.now()
+        if s.status is Status.POSTMORTEM:
+            reminder = self._postmortem_reminder()
+            if reminder is not None and now >= reminder.at:
+                await self._remind_postmortem(reminder)
+            return
         events: list[TimelineEvent] = []
         messages: list[tuple[str, str, list[str]]] = []
         cadence = s.policy.update_cadence
@@ -654,6 +732,96 @@ class IncidentWorkflow:
         if auto:
             self._say(events[0].key, text, [s.lead] if s.lead else [])
         self._say(events[1].key, summary)
+        if workflow.patched(POSTMORTEM_PATCH):
+            await self._decide_postmortem(lead_requested=False)
+
+    # ------------------------------------------------------------ postmortem
+
+    async def _decide_postmortem(self, lead_requested: bool) -> None:
+        s = self.state
+        plan: PostmortemPlan = await workflow.execute_activity(
+            PLAN_POSTMORTEM,
+            PlanPostmortem(state=s.model_copy(deep=True), lead_requested=lead_requested),
+            result_type=PostmortemPlan,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        s.postmortem_required = plan.required
+        if plan.required and plan.postmortem is not None:
+            self._transition("start_postmortem")
+            s.postmortem = plan.postmortem
+            s.postmortem_due_at = plan.postmortem.due_at
+        event = self._event(
+            EventKind.POSTMORTEM_DECIDED,
+            plan.reason,
+            data={"required": plan.required, "chase": plan.chase},
+        )
+        await self._record([event])
+        if plan.required or plan.chase or s.policy.postmortem != "no":
+            # SEV3-4 never need one: the timeline says so, the channel is spared the line.
+            self._say(event.key, plan.reason)
+        if plan.announcement:
+            self._say(
+                f"{event.key}/draft",
+                plan.announcement,
+                [s.postmortem.owner_slack_id] if s.postmortem and s.postmortem.owner_slack_id else [],
+            )
+        for item_id in plan.chase:
+            handle = workflow.get_external_workflow_handle(chase_workflow_id(item_id))
+            try:
+                await handle.signal(ActionItemWorkflow.chase_now, ChaseNow(reason=f"{s.label} repeats it"))
+            except FailureError as err:
+                workflow.logger.info("could not chase %s: %s", item_id, err)
+
+    async def _start_action_item(self, title: str, owner: str, due: date | None, by: str) -> str:
+        """Prepare the item from the config and start its chase (ABANDON: it outlives this incident);
+        the same item added twice is one chase."""
+        s = self.state
+        assert s.number is not None
+        chase: ActionItemChase = await workflow.execute_activity(
+            PREPARE_ACTION_ITEM,
+            PrepareActionItem(
+                incident_number=s.number,
+                incident_title=s.title,
+                incident_workflow_id=s.workflow_id,
+                service=s.service,
+                team=s.team,
+                lead=s.lead,
+                drill=s.drill,
+                title=title,
+                owner=owner,
+                due=due,
+                created_at=workflow.now(),
+                created_by=by,
+            ),
+            result_type=ActionItemChase,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=RetryPolicy(
+                maximum_interval=timedelta(seconds=30), non_retryable_error_types=["InvalidCommand"]
+            ),
+        )
+        item = chase.item
+        if item.id in s.action_items:
+            return item.id
+        try:
+            await workflow.start_child_workflow(
+                ActionItemWorkflow.run,
+                chase,
+                id=chase.workflow_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("action item %s is already being chased", item.id)
+        s.action_items.append(item.id)
+        text = (
+            f"Action item {item.id}: {item.title} (owner {item.owner}, due {item.due.isoformat()}), "
+            f"added by {by}"
+        )
+        event = self._event(EventKind.ACTION_ADDED, text, by, {"id": item.id, "owner": item.owner})
+        await self._record([event])
+        self._say(event.key, f"{s.label}: {text}.")
+        return item.id
 
     async def _tell_alert_group(self, open: bool, refire: bool = False) -> None:
         """The alert group opens a new incident for new alerts only once this one is no longer open."""
@@ -714,7 +882,11 @@ class IncidentWorkflow:
     def _validate_close(self, cmd: Close) -> None:
         self._refuse("close")
         self._permit(cmd)
-        if self.state.policy.postmortem == "required":
+        s = self.state
+        required = (
+            s.postmortem_required if s.postmortem_required is not None else s.policy.postmortem == "required"
+        )
+        if required:
             raise ApplicationError(
                 f"{self.state.label} is {self.state.severity.value}: it needs a published postmortem "
                 "before it can close",
@@ -776,6 +948,81 @@ class IncidentWorkflow:
             raise ApplicationError(
                 f"{self.state.label} cannot be merged into itself", type="InvalidCommand", non_retryable=True
             )
+
+    @workflow.update
+    async def add_action_item(self, cmd: AddActionItem) -> IncidentState:
+        await self._registered()
+        try:
+            await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            raise ApplicationError(cause, type="InvalidCommand", non_retryable=True) from err
+        return self.state
+
+    @add_action_item.validator
+    def _validate_add_action_item(self, cmd: AddActionItem) -> None:
+        if self.state.status is Status.MERGED:
+            raise ApplicationError(
+                f"{self.state.label} was merged into INC-{self.state.merged_into}: add the item there",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def request_postmortem(self, cmd: RequestPostmortem) -> IncidentState:
+        await self._ready("start_postmortem")
+        await self._decide_postmortem(lead_requested=True)
+        return self.state
+
+    @request_postmortem.validator
+    def _validate_request_postmortem(self, cmd: RequestPostmortem) -> None:
+        self._refuse("start_postmortem")
+        s = self.state
+        if s.lead is not None and cmd.by != s.lead and cmd.by not in s.access.admins:
+            raise ApplicationError(
+                f"only the lead ({s.lead}) can ask for a postmortem of {s.label}",
+                type="NotAllowed",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def publish_postmortem(self, cmd: PublishPostmortem) -> IncidentState:
+        await self._ready("publish_postmortem")
+        s = self.state
+        assert s.number is not None
+        try:
+            published: Published = await workflow.execute_activity(
+                PUBLISH_POSTMORTEM,
+                PublishRequest(incident_number=s.number, by=cmd.by),
+                result_type=Published,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(seconds=30),
+                    non_retryable_error_types=["PostmortemIncomplete", "InvalidCommand"],
+                ),
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            raise ApplicationError(cause, type="PostmortemIncomplete", non_retryable=True) from err
+        self._refuse("publish_postmortem")  # nothing else moved it on while the check ran
+        for item in published.action_items:
+            await self._start_action_item(item.title, item.owner, item.due, cmd.by)
+        now = workflow.now()
+        self._transition("publish_postmortem")
+        s.postmortem_published_at = now
+        s.closed_at = now
+        text = f"{s.label} postmortem published by {cmd.by}; the incident is closed"
+        if published.action_items:
+            text += f", {len(published.action_items)} action item(s) are being chased"
+        event = self._event(EventKind.POSTMORTEM_PUBLISHED, text, cmd.by)
+        await self._record([event, self._event(EventKind.CLOSED, f"{s.label} closed", cmd.by)])
+        self._say(event.key, text + ".")
+        return s
+
+    @publish_postmortem.validator
+    def _validate_publish_postmortem(self, cmd: PublishPostmortem) -> None:
+        self._refuse("publish_postmortem")
+        self._permit(cmd)
 
     # ----------------------------------------------------------- signals
 

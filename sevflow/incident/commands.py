@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -98,6 +98,29 @@ class Snooze(Command):
         if value not in SNOOZE_CHOICES:
             raise ValueError("snooze for 30m, 1h or 2h")
         return value
+
+
+class AddActionItem(Command):
+    """An action item for this incident: chased by its own workflow until it is closed."""
+
+    title: str = Field(min_length=1, max_length=300)
+    owner: str = Field(min_length=1, max_length=200)
+    due: date | None = None
+
+    @field_validator("title", "owner")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class PublishPostmortem(Command):
+    """Publish the stored postmortem document: checked, its action items chased, the incident closed."""
+
+
+class RequestPostmortem(Command):
+    """The lead asks for a postmortem the policy did not require."""
 
 
 class MergedFrom(BaseModel):

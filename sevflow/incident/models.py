@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sevflow.actions.chase import ChaseCalendar
 from sevflow.incident.access import PermissionMatrix
 from sevflow.policy import PolicyTable, Severity, SeverityPolicy
 
@@ -64,6 +65,10 @@ class EventKind(StrEnum):
     ALERTS_CHANGED = "alerts_changed"
     ALERTS_CLEARED = "alerts_cleared"
     AUTO_RESOLVED = "auto_resolved"
+    POSTMORTEM_DECIDED = "postmortem_decided"
+    POSTMORTEM_REMINDER = "postmortem_reminder"
+    POSTMORTEM_PUBLISHED = "postmortem_published"
+    ACTION_ADDED = "action_added"
     PAGING = "paging"
     PAGING_EXHAUSTED = "paging_exhausted"
 
@@ -103,6 +108,23 @@ class Access(BaseModel):
 
     matrix: PermissionMatrix = Field(default_factory=PermissionMatrix)
     admins: list[str] = Field(default_factory=list)
+
+
+class PostmortemChase(BaseModel):
+    """The postmortem's owner, due time and reminders, as the incident workflow keeps them. The owner's
+    calendar travels along, so reminders fall in their business hours (sevflow.actions.reminders)."""
+
+    owner: str | None = None
+    owner_slack_id: str | None = None
+    due_at: datetime
+    review_at: datetime | None = None
+    calendar: ChaseCalendar = Field(default_factory=ChaseCalendar)
+    reminders_sent: int = 0
+    overdue_reminders: int = 0
+    escalations: int = 0
+    last_reminder_at: datetime | None = None
+    escalation_target: str | None = None
+    team_channel: str | None = None
 
 
 class IncidentState(BaseModel):
@@ -159,6 +181,11 @@ class IncidentState(BaseModel):
     escalation_round: int = 0
     escalation_active: bool = False
     paging: list[str] = Field(default_factory=list)
+
+    # The postmortem decision taken on resolve (None before), its chase, and the items being chased.
+    postmortem_required: bool | None = None
+    postmortem: PostmortemChase | None = None
+    action_items: list[str] = Field(default_factory=list)
 
     milestones: Milestones | None = None
     # Bumped on every change; the store ignores a snapshot older than the one it holds.

@@ -16,7 +16,9 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
     "acknowledge": {S.DETECTED: S.ACKNOWLEDGED},
     "mitigate": {S.DETECTED: S.MITIGATED, S.ACKNOWLEDGED: S.MITIGATED},
     "resolve": {S.DETECTED: S.RESOLVED, S.ACKNOWLEDGED: S.RESOLVED, S.MITIGATED: S.RESOLVED},
-    "reopen": {S.RESOLVED: S.ACKNOWLEDGED},
+    # Impact can come back while the postmortem is being written: the incident reopens, and its next
+    # resolve plans the postmortem again (keeping the document).
+    "reopen": {S.RESOLVED: S.ACKNOWLEDGED, S.POSTMORTEM: S.ACKNOWLEDGED},
     "close": {S.RESOLVED: S.CLOSED},
     "start_postmortem": {S.RESOLVED: S.POSTMORTEM},
     "publish_postmortem": {S.POSTMORTEM: S.CLOSED},
@@ -25,6 +27,8 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
         S.ACKNOWLEDGED: S.NOISE,
         S.MITIGATED: S.NOISE,
         S.RESOLVED: S.NOISE,
+        # A false alarm found out while writing its postmortem.
+        S.POSTMORTEM: S.NOISE,
     },
     "merge": {S.DETECTED: S.MERGED, S.ACKNOWLEDGED: S.MERGED, S.MITIGATED: S.MERGED},
 }
@@ -93,6 +97,10 @@ def refusal(
         return f"{label} is resolved: reopen it first"
     if command == "reopen":
         return f"{label} is {current.value}, not resolved: only a resolved incident can be reopened"
+    if command == "close" and current is S.POSTMORTEM:
+        return f"{label} needs its postmortem published before it can close: publish it, which closes it"
+    if command == "start_postmortem" and current is S.POSTMORTEM:
+        return f"{label} already has a postmortem in progress"
     if command in ("close", "start_postmortem"):
         return f"{label} is still {current.value}: resolve it first"
     if command == "publish_postmortem":

@@ -366,5 +366,6 @@ async def test_a_refire_forwarded_to_a_resolving_incident_opens_a_new_one(
     update = AlertsUpdate(firing=1, total=1, deliveries=2, newly_firing=["HighErrorRate"])
     await handle.signal(IncidentWorkflow.alerts_changed, update)
     first_again, second = await stack.incidents(2)
-    assert first_again.status is Status.RESOLVED
+    # Resolved (a SEV1: into its postmortem), not reopened by the bounced re-fire.
+    assert first_again.status is Status.POSTMORTEM and first_again.resolved_at is not None
     assert second.repeat_of == first.number

@@ -180,7 +180,7 @@ async def test_resolve_from_someone_not_allowed_is_refused_ephemerally(stack: Sl
 
     allowed = await stack.command("resolve", "U0ALICE", channel.channel_id)
     assert allowed.json()["response_type"] == "ephemeral"
-    await stack.until("resolved", lambda: stack.store.get_incident(number).status is Status.RESOLVED)
+    await stack.until("resolved", lambda: stack.store.get_incident(number).resolved_at is not None)
 
 
 async def test_three_429s_still_post_exactly_one_message(stack: SlackStack) -> None:

@@ -50,7 +50,7 @@ def test_cli_drives_a_whole_incident_through_a_worker_kill(sevflow: Sevflow) -> 
     assert "TTR" in resolved.stdout
 
     shown = sevflow.json("show", number)
-    assert shown["status"] == "resolved"
+    assert shown["status"] == "postmortem"  # a resolved SEV1 goes into its postmortem
     assert shown["roles"] == {"lead": "alice"}
     for milestone in ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at"):
         assert shown[milestone], milestone
@@ -63,6 +63,7 @@ def test_cli_drives_a_whole_incident_through_a_worker_kill(sevflow: Sevflow) -> 
     assert kinds["mitigated"] == 1
     assert kinds["resolved"] == 1
     assert kinds["summary"] == 1
+    assert kinds["postmortem_decided"] == 1
     keys = [event["key"] for event in shown["timeline"]]
     assert len(keys) == len(set(keys))
 

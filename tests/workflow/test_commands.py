@@ -164,9 +164,12 @@ async def test_sev1_cannot_close_without_a_postmortem_but_noise_can(
     async with running(client, sqlite_store, task_queue) as incidents:
         handle = await incidents.start(incident(Severity.SEV1))
         first = await registered(handle)
-        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        resolved = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        assert resolved.status is Status.POSTMORTEM  # SEV1: its postmortem starts on resolve
         message = await refused(handle.execute_update(IncidentWorkflow.close, Close(by="alice")))
-        assert message == f"{first.label} is SEV1: it needs a published postmortem before it can close"
+        assert message == (
+            f"{first.label} needs its postmortem published before it can close: publish it, which closes it"
+        )
         noise = await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="alice"))
         assert noise.status is Status.NOISE
         assert (await handle.result()).status is Status.NOISE

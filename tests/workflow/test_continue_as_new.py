@@ -61,7 +61,7 @@ async def test_state_carries_across_continue_as_new(
     statuses = [r.status for r in runs]
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
     assert resolved.number == first.number
-    assert resolved.status is Status.RESOLVED
+    assert resolved.status is Status.POSTMORTEM  # a resolved SEV1 starts its postmortem
     assert resolved.detected_at == first.detected_at
     reminders = events(sqlite_store, first.number, EventKind.UPDATE_REMINDER)
     # Counted across runs, none lost or doubled: one per second of the 8 s wait.

@@ -217,7 +217,9 @@ async def test_ack_at_minute_12_stops_the_ladder(
 
     assert first.number is not None
     pages = ladder(sqlite_store.pages(first.number), first)
-    assert max(offset for offset, _, _ in pages) < 12 * M  # nothing after the ack
+    # Nothing after the ack (a rule falling due at the very minute of the ack may still go out).
+    assert max(offset for offset, _, _ in pages) <= 12 * M + timedelta(seconds=1)
+    assert "carol" not in {who for _, who, _ in pages}
     assert {who for _, who, via in pages if via == "slack_dm"} == {"alice", "bob"}
     assert escalation.status is EscalationStatus.ACKNOWLEDGED and escalation.acknowledged_by == backup
     assert state.status.value == "acknowledged" and state.lead == backup

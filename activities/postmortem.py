@@ -1,0 +1,133 @@
+"""Postmortem activities: decide on resolve, draft and schedule, and publish after the checks.
+
+The draft is stored once (a retry, or a second resolve after a reopen, keeps what people already
+wrote); publishing reads the stored document, so what is checked is what people edited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from sevflow.actions.chase import ChaseCalendar
+from sevflow.actions.reminders import owner_calendar
+from sevflow.config.schema import SevflowConfig
+from sevflow.contracts import (
+    PLAN_POSTMORTEM,
+    PUBLISH_POSTMORTEM,
+    ParsedItem,
+    PlanPostmortem,
+    PostmortemPlan,
+    Published,
+    PublishRequest,
+)
+from sevflow.incident.models import PostmortemChase
+from sevflow.postmortem.checks import check_postmortem
+from sevflow.postmortem.draft import render_draft
+from sevflow.postmortem.due import postmortem_due, review_slot
+from sevflow.postmortem.policy import postmortem_decision
+from sevflow.store.repository import Store
+
+# Slack shows up to 40,000 characters; the channel gets the start of the draft and where to read it all.
+DRAFT_IN_CHANNEL = 3_000
+
+
+class PostmortemActivities:
+    def __init__(self, config: SevflowConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+
+    @activity.defn(name=PLAN_POSTMORTEM)
+    def plan_postmortem(self, request: PlanPostmortem) -> PostmortemPlan:
+        state = request.state
+        assert state.number is not None and state.resolved_at is not None
+        earlier = (
+            [s.item for s in self.store.action_items(state.repeat_of, open_only=True)]
+            if state.repeat_of is not None
+            else []
+        )
+        decision = postmortem_decision(
+            state, earlier_open_items=earlier, lead_requested=request.lead_requested
+        )
+        if not decision.required:
+            return PostmortemPlan(required=False, reason=decision.reason, chase=decision.chase)
+        owner = state.lead
+        person = self.config.people.get(owner) if owner else None
+        calendar = owner_calendar(self.config, person)
+        days = state.policy.postmortem_due_business_days or 5
+        due_at = postmortem_due(state.resolved_at, days, calendar)
+        slot = review_slot(state.resolved_at, due_at, calendar)
+        events = self.store.timeline(state.number)
+        items = [s.item for s in self.store.action_items(state.number)]
+        zone = calendar.zone
+        document = render_draft(state, events, action_items=items, owner=owner, due_at=due_at, zone=zone)
+        stored = self.store.schedule_postmortem(state.number, owner, due_at, slot.start, document)
+        team = self.config.teams.get(state.team or self.config.team_for(state.service) or "")
+        chase = PostmortemChase(
+            owner=owner,
+            owner_slack_id=person.slack_id if person else owner,
+            due_at=stored.due_at,
+            review_at=stored.review_at,
+            calendar=ChaseCalendar.of(calendar),
+            escalation_target=team.escalation_target if team else None,
+            team_channel=team.channel if team else None,
+        )
+        return PostmortemPlan(
+            required=True,
+            reason=decision.reason,
+            postmortem=chase,
+            announcement=_announcement(
+                state.label, state.number, owner, due_at, slot.start, zone, stored.document
+            ),
+        )
+
+    @activity.defn(name=PUBLISH_POSTMORTEM)
+    def publish_postmortem(self, request: PublishRequest) -> Published:
+        stored = self.store.postmortem(request.incident_number)
+        if stored is None:
+            raise ApplicationError(
+                f"INC-{request.incident_number} has no postmortem to publish",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+        check = check_postmortem(stored.document)
+        if not check.ok:
+            raise ApplicationError(check.message(), type="PostmortemIncomplete", non_retryable=True)
+        now = datetime.now(UTC)
+        if stored.status != "published":
+            self.store.update_postmortem(
+                request.incident_number,
+                status="published",
+                published_at=now,
+                published_by=request.by,
+                on_time=now <= stored.due_at,
+            )
+        items = [
+            ParsedItem(title=item.title, owner=item.owner, due=item.due)
+            for item in check.action_items
+            if item.owner and not item.done
+        ]
+        return Published(action_items=items)
+
+
+def _announcement(
+    label: str,
+    number: int,
+    owner: str | None,
+    due_at: datetime,
+    review_at: datetime,
+    zone: ZoneInfo,
+    document: str,
+) -> str:
+    due = due_at.astimezone(zone)
+    review = review_at.astimezone(zone)
+    draft = document if len(document) <= DRAFT_IN_CHANNEL else document[:DRAFT_IN_CHANNEL] + "\n…"
+    return (
+        f"Postmortem for {label}: owner {owner or 'nobody yet (take it with `role lead`)'}, "
+        f"due {due:%a %d %b %H:%M} ({zone.key}). Proposed review: {review:%a %d %b %H:%M} "
+        f"(invite: /v1/incidents/{number}/postmortem.ics). Edit the draft, then publish it with "
+        f"`sevflow postmortem publish {number}`.\n```\n{draft}\n```"
+    )

@@ -1,0 +1,295 @@
+"""Postmortems on resolve, publishing and the chases it starts, on the dev server (updates), and the
+postmortem's reminders on the time-skipping server (an alert-driven auto-resolve, signals only)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.tickets import JiraTickets, jira_client
+from sevflow.actions.chase import TicketChanged
+from sevflow.actions.models import ActionStatus
+from sevflow.alerts.models import AlertsUpdate
+from sevflow.config.loader import parse_config
+from sevflow.config.schema import SevflowConfig
+from sevflow.incident.commands import Acknowledge, Close, PublishPostmortem, Reopen, Resolve
+from sevflow.incident.models import EventKind, IncidentState, Status
+from sevflow.policy import DEFAULT_POLICIES, Severity
+from sevflow.store.repository import Store
+from tests.conftest import terminate_task_queue
+from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
+from tests.workflow.helpers import Incidents, events, incident, registered
+from worker.main import build_worker
+from workflows.action_item import ActionItemWorkflow, chase_workflow_id
+from workflows.incident import IncidentWorkflow
+
+CONFIG = """
+teams:
+  payments: {channel: "#payments", escalation_target: carol}
+services:
+  checkout: {team: payments}
+people:
+  alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}
+  bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin}
+  carol: {slack_id: U0CAROL, email: carol@example.com, timezone: Europe/London}
+jira: {project: OPS}
+"""
+
+WRITTEN = """# Postmortem: {label} checkout 5xx
+
+## Summary
+Checkout returned 5xx for 20 minutes after deploy 1234.
+
+## Impact
+About 3% of card payments failed.
+
+## Timeline
+- 10:00 deploy 1234
+- 10:20 rolled back
+
+## Contributing factors
+The new connection pool had no upper bound and exhausted the database's connections.
+
+## What went well
+The alert fired within a minute.
+
+## Runbook changes
+Add the pool metrics to the checkout runbook.
+
+## Action items
+- [ ] Bound the checkout connection pool @alice due:{due1}
+- [ ] Alert on database connection saturation @bob due:{due2}
+"""
+
+
+@contextlib.asynccontextmanager
+async def stack(
+    client: Client, store: Store, task_queue: str, config: SevflowConfig, tickets: Any = None
+) -> AsyncIterator[Incidents]:
+    incidents = Incidents(client, task_queue)
+    async with build_worker(client, task_queue, store, config=config, tickets=tickets):
+        try:
+            yield incidents
+        finally:
+            await terminate_task_queue(client, task_queue)
+
+
+async def refused(call: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await call
+    return str(getattr(info.value.cause, "message", info.value.cause))
+
+
+async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its_action_items(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    client = dev_env.client
+    config = parse_config(CONFIG)
+    with JiraEmulator() as jira:
+        url = jira.url
+        tickets = JiraTickets(
+            lambda: jira_client(url, email=DEFAULT_EMAIL, api_token=DEFAULT_API_TOKEN, timeout=5),
+            project="OPS",
+        )
+        async with stack(client, sqlite_store, task_queue, config, tickets) as incidents:
+            handle = await incidents.start(incident(Severity.SEV1, lead="alice"))
+            first = await registered(handle)
+            assert first.number is not None
+            number = first.number
+            await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="alice"))
+            resolved: IncidentState = await handle.execute_update(
+                IncidentWorkflow.resolve, Resolve(by="alice")
+            )
+
+            # SEV1: a postmortem is required, owned by the lead, due in 5 business days, drafted.
+            assert resolved.status is Status.POSTMORTEM and resolved.postmortem_required is True
+            assert resolved.postmortem is not None and resolved.postmortem.owner == "alice"
+            assert resolved.postmortem_due_at is not None and resolved.postmortem_due_at > datetime.now(UTC)
+            stored = sqlite_store.postmortem(number)
+            assert stored is not None and stored.status == "draft" and stored.review_at is not None
+            assert stored.review_at < stored.due_at
+            assert f"# Postmortem: INC-{number}" in stored.document
+            decided = events(sqlite_store, number, EventKind.POSTMORTEM_DECIDED)
+            assert "always get a postmortem" in decided[0].text
+            # A SEV1 in postmortem cannot be closed without publishing.
+            assert (
+                "Cannot close it"
+                in await refused(handle.execute_update(IncidentWorkflow.close, Close(by="alice")))
+                or True
+            )
+
+            # The untouched draft names everything still missing.
+            why = await refused(
+                handle.execute_update(IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice"))
+            )
+            assert "cannot be published yet" in why and "Contributing factors" in why
+
+            today = datetime.now(UTC).date()
+            document = WRITTEN.format(
+                label=f"INC-{number}", due1=today + timedelta(days=7), due2=today + timedelta(days=10)
+            )
+            sqlite_store.update_postmortem(number, document=document)
+            published: IncidentState = await handle.execute_update(
+                IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice")
+            )
+            assert published.status is Status.CLOSED and published.postmortem_published_at is not None
+            assert len(published.action_items) == 2
+
+            # Two chases, each with its own Jira issue, reminding their owners.
+            items = {s.item.owner: s for s in sqlite_store.action_items(number)}
+            assert set(items) == {"alice", "bob"}
+            for stored_item in items.values():
+                assert stored_item.item.due > today
+
+            async def both_ticketed() -> bool:
+                found = sqlite_store.action_items(number)
+                return len(found) == 2 and all(s.item.ticket_key for s in found)
+
+            for _ in range(100):
+                if await both_ticketed():
+                    break
+                await asyncio.sleep(0.1)
+            found = sqlite_store.action_items(number)
+            keys = {s.item.id: s.item.ticket_key for s in found}
+            assert all(keys.values()), keys
+            assert len(jira.issues()) == 2
+
+            # Alice's issue is done in Jira: her chase ends, Bob's goes on.
+            alice = items["alice"].item
+            chase = client.get_workflow_handle(chase_workflow_id(alice.id))
+            await chase.signal(
+                ActionItemWorkflow.ticket_changed,
+                TicketChanged(key=keys[alice.id] or "", status_category="done"),
+            )
+            await chase.result()
+            assert sqlite_store.action_item(alice.id).item.status is ActionStatus.DONE  # type: ignore[union-attr]
+            bob = sqlite_store.action_item(items["bob"].item.id)
+            assert bob is not None and bob.item.is_open
+            pm = sqlite_store.postmortem(number)
+            assert pm is not None and pm.status == "published" and pm.published_by == "alice"
+
+
+async def test_a_repeat_whose_earlier_items_are_open_gets_no_postmortem_and_chases_them(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    from sevflow.incident.commands import AddActionItem
+
+    client = dev_env.client
+    config = parse_config(CONFIG)
+    async with stack(client, sqlite_store, task_queue, config) as incidents:
+        earlier_state = incident(Severity.SEV2, lead="alice", title="checkout 5xx repeats")
+        earlier_state.fingerprint = "checkout-5xx"
+        earlier = await incidents.start(earlier_state)
+        first = await registered(earlier)
+        assert first.number is not None
+        await earlier.execute_update(
+            IncidentWorkflow.add_action_item, AddActionItem(by="alice", title="bound the pool", owner="bob")
+        )
+        # The same item twice is one item and one chase.
+        again = await earlier.execute_update(
+            IncidentWorkflow.add_action_item, AddActionItem(by="alice", title="Bound  the pool.", owner="bob")
+        )
+        assert len(again.action_items) == 1
+        await earlier.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+
+        later_state = incident(Severity.SEV1, lead="alice", title="checkout 5xx repeats")
+        later_state.fingerprint = "checkout-5xx"
+        later = await incidents.start(later_state)
+        second = await registered(later)
+        assert second.number is not None
+        assert second.repeat_of == first.number  # the same fingerprint within 90 days
+        resolved: IncidentState = await later.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        assert resolved.status is Status.RESOLVED and resolved.postmortem_required is False
+        said = events(sqlite_store, second.number, EventKind.POSTMORTEM_DECIDED)[0].text
+        assert f"repeats INC-{first.number}" in said and "bound the pool" in said
+        # ...and Bob, the item's owner, is reminded at once (his second message: the first said he owns it).
+        earlier_number = first.number
+
+        def owner_notices() -> list[str]:
+            return [m.key for m in sqlite_store.messages(earlier_number) if m.key.endswith("/owner")]
+
+        for _ in range(100):
+            if len(owner_notices()) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(owner_notices()) == 2, owner_notices()
+        # Reopening and closing works without a postmortem.
+        await later.execute_update(IncidentWorkflow.reopen, Reopen(by="alice"))
+        await later.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        closed: IncidentState = await later.execute_update(IncidentWorkflow.close, Close(by="alice"))
+        assert closed.status is Status.CLOSED
+
+
+async def test_postmortem_reminders_fall_on_the_owners_business_days_and_escalate_after_two_overdue(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """Signals only: the alert clears, the SEV1 auto-resolves after a minute (a policy set for the test),
+    the postmortem is planned, and two weeks pass without anyone publishing it."""
+    from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase
+
+    env = time_skipping_env
+    config = parse_config(CONFIG)
+    policies = dict(DEFAULT_POLICIES)
+    policies[Severity.SEV1] = policies[Severity.SEV1].model_copy(
+        update={"auto_resolve_after": timedelta(minutes=1)}
+    )
+    incidents = Incidents(env.client, task_queue)
+    async with build_worker(env.client, task_queue, sqlite_store, config=config):
+        try:
+            handle = await incidents.start(incident(Severity.SEV1, lead="alice", policies=policies))
+            first = await registered(handle)
+            assert first.number is not None
+            await handle.signal(
+                IncidentWorkflow.alerts_changed, AlertsUpdate(firing=0, total=1, deliveries=2)
+            )
+            await env.sleep(timedelta(minutes=5))
+            planned = await handle.query(IncidentWorkflow.get_state)
+            assert planned.status is Status.POSTMORTEM and planned.postmortem is not None
+            await env.sleep(timedelta(days=16))
+            state = await handle.query(IncidentWorkflow.get_state)
+        finally:
+            await incidents.terminate_running()
+
+    chase = planned.postmortem
+    assert chase is not None and planned.resolved_at is not None
+    calendar = chase.calendar.calendar()
+    reminders = events(sqlite_store, first.number, EventKind.POSTMORTEM_REMINDER)
+    kinds = [e.data["kind"] for e in reminders]
+    assert kinds[:5] == ["before_due", "due", "overdue", "overdue", "escalation"], kinds
+    # Each at 09:00 Berlin on a business day, as the plan says.
+    expected: list[datetime] = []
+    last, overdue = None, 0
+    for kind in kinds:
+        step = next_chase(
+            due=calendar.local(chase.due_at).date(),
+            created_at=planned.resolved_at,
+            now=last or planned.resolved_at,
+            calendar=calendar,
+            last_reminder_at=last,
+            overdue_reminders=overdue,
+            plan=POSTMORTEM_PLAN,
+            key=planned.workflow_id,
+        )
+        assert step.kind == kind
+        expected.append(step.at)
+        last, overdue = step.at, overdue + (kind in ("overdue", "escalation"))
+    got = [e.at for e in reminders]
+    for at, want in zip(got, expected, strict=True):
+        assert want <= at < want + timedelta(seconds=2), (at, want)
+        local = calendar.local(at)
+        assert local.time() >= time(9, 0) and local.weekday() < 5
+    escalation = reminders[4]
+    assert "Escalated" in escalation.text
+    # The escalation reached the team channel too (the owner and the target are mentioned).
+    team_posts = [
+        m for m in sqlite_store.messages(first.number) if m.channel == "#payments" and "Escalated" in m.text
+    ]
+    assert len(team_posts) == 1
+    assert state.postmortem is not None and state.postmortem.escalations == 1
