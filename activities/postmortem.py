@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.actions.chase import ChaseCalendar
 from sevflow.actions.reminders import owner_calendar
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
+    ENSURE_POSTMORTEM_TICKET,
     PLAN_POSTMORTEM,
     PUBLISH_POSTMORTEM,
     ParsedItem,
@@ -36,9 +38,45 @@ DRAFT_IN_CHANNEL = 3_000
 
 
 class PostmortemActivities:
-    def __init__(self, config: SevflowConfig, store: Store) -> None:
+    def __init__(self, config: SevflowConfig, store: Store, tickets: TicketPort | None = None) -> None:
         self.config = config
         self.store = store
+        self.tickets = tickets
+
+    @property
+    def files_tickets(self) -> bool:
+        """`jira.postmortem_issues: true` with Jira connected: each postmortem also gets an issue."""
+        return (
+            self.tickets is not None and self.config.jira is not None and self.config.jira.postmortem_issues
+        )
+
+    @activity.defn(name=ENSURE_POSTMORTEM_TICKET)
+    def ensure_postmortem_ticket(self, incident_number: int) -> str | None:
+        """The postmortem's issue (found by its label before one is created); None when not wanted."""
+        stored = self.store.postmortem(incident_number)
+        if stored is None or not self.files_tickets or self.tickets is None or self.config.jira is None:
+            return None
+        if stored.ticket_key is not None:
+            return stored.ticket_key
+        state = self.store.get_incident(incident_number)
+        title = state.title if state else ""
+        owner = self.config.people.get(stored.owner) if stored.owner else None
+        with ticket_errors():
+            ticket = self.tickets.create(
+                NewTicket(
+                    label=f"INC-{incident_number}-postmortem",
+                    summary=f"Postmortem: INC-{incident_number} {title}",
+                    description=(
+                        f"Write and publish the postmortem of INC-{incident_number} "
+                        f"(`sevflow postmortem show {incident_number}`)."
+                    ),
+                    labels=[*self.config.jira.labels, f"INC-{incident_number}"],
+                    due=stored.due_at.date(),
+                    assignee_email=owner.email if owner else None,
+                )
+            )
+        self.store.update_postmortem(incident_number, ticket_key=ticket.key)
+        return ticket.key
 
     @activity.defn(name=PLAN_POSTMORTEM)
     def plan_postmortem(self, request: PlanPostmortem) -> PostmortemPlan:
@@ -79,6 +117,7 @@ class PostmortemActivities:
             required=True,
             reason=decision.reason,
             postmortem=chase,
+            file_ticket=self.files_tickets,
             announcement=_announcement(
                 state.label, state.number, owner, due_at, slot.start, zone, stored.document
             ),

@@ -135,6 +135,7 @@ RESOLVE_CONTACT = "resolve_contact"
 
 PLAN_POSTMORTEM = "plan_postmortem"
 PUBLISH_POSTMORTEM = "publish_postmortem"
+ENSURE_POSTMORTEM_TICKET = "ensure_postmortem_ticket"
 
 
 class PlanPostmortem(BaseModel):
@@ -152,6 +153,8 @@ class PostmortemPlan(BaseModel):
     postmortem: PostmortemChase | None = None
     # The message for the incident channel: due date, owner, review slot, invite, the draft.
     announcement: str | None = None
+    # Also file the postmortem as an issue in the tracker (jira.postmortem_issues).
+    file_ticket: bool = False
 
 
 class PublishRequest(BaseModel):

@@ -89,7 +89,7 @@ def build_worker(
     paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config))
     handoff_acts = HandoffActivities(config, store, chat)
     action_acts = ActionItemActivities(config, chat, store, tickets)
-    postmortem_acts = PostmortemActivities(config, store)
+    postmortem_acts = PostmortemActivities(config, store, tickets)
     return Worker(
         client,
         task_queue=task_queue,
@@ -111,6 +111,7 @@ def build_worker(
             action_acts.action_ticket_status,
             postmortem_acts.plan_postmortem,
             postmortem_acts.publish_postmortem,
+            postmortem_acts.ensure_postmortem_ticket,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

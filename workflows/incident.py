@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.contracts import (
         ARCHIVE_CHAT,
+        ENSURE_POSTMORTEM_TICKET,
         PLAN_POSTMORTEM,
         POST_MESSAGE,
         PREPARE_ACTION_ITEM,
@@ -751,6 +752,8 @@ class IncidentWorkflow:
             self._transition("start_postmortem")
             s.postmortem = plan.postmortem
             s.postmortem_due_at = plan.postmortem.due_at
+            if plan.file_ticket:
+                self._chat_tasks.append(asyncio.create_task(self._postmortem_ticket()))
         event = self._event(
             EventKind.POSTMORTEM_DECIDED,
             plan.reason,
@@ -772,6 +775,20 @@ class IncidentWorkflow:
                 await handle.signal(ActionItemWorkflow.chase_now, ChaseNow(reason=f"{s.label} repeats it"))
             except FailureError as err:
                 workflow.logger.info("could not chase %s: %s", item_id, err)
+
+    async def _postmortem_ticket(self) -> None:
+        """The postmortem's issue in the tracker, beside the timers: a tracker outage delays only it."""
+        assert self.state.number is not None
+        try:
+            await workflow.execute_activity(
+                ENSURE_POSTMORTEM_TICKET,
+                self.state.number,
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=timedelta(days=7),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("no postmortem issue for %s: %s", self.state.label, err.cause)
 
     async def _start_action_item(self, title: str, owner: str, due: date | None, by: str) -> str:
         """Prepare the item from the config and start its chase (ABANDON: it outlives this incident);

@@ -39,7 +39,7 @@ people:
   alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}
   bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin}
   carol: {slack_id: U0CAROL, email: carol@example.com, timezone: Europe/London}
-jira: {project: OPS}
+jira: {project: OPS, postmortem_issues: true}
 """
 
 WRITTEN = """# Postmortem: {label} checkout 5xx
@@ -159,7 +159,11 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
             found = sqlite_store.action_items(number)
             keys = {s.item.id: s.item.ticket_key for s in found}
             assert all(keys.values()), keys
-            assert len(jira.issues()) == 2
+            # Two action items, and the postmortem's own issue (jira.postmortem_issues).
+            labels = sorted(label for issue in jira.issues() for label in issue["fields"]["labels"])
+            assert len(jira.issues()) == 3 and f"INC-{number}-postmortem" in labels
+            pm_ticket = sqlite_store.postmortem(number)
+            assert pm_ticket is not None and pm_ticket.ticket_key is not None
 
             # Alice's issue is done in Jira: her chase ends, Bob's goes on.
             alice = items["alice"].item
