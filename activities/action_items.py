@@ -42,6 +42,7 @@ from sevflow.contracts import (
     MessageRef,
 )
 from sevflow.slack.action_blocks import escalation_message, owner_message
+from sevflow.slack.text import SLACK_USER_ID
 from sevflow.store.repository import StoredActionItem
 
 log = logging.getLogger("sevflow.actions")
@@ -210,4 +211,4 @@ class ActionItemActivities:
 
 
 def _looks_like_slack_id(value: str) -> bool:
-    return len(value) >= 9 and value[:1] in ("U", "W") and value.isalnum() and value.upper() == value
+    return SLACK_USER_ID.match(value) is not None

@@ -47,7 +47,10 @@ from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import alerts_router
+from starter.follow_up import FollowUpReads, FollowUpService
+from starter.follow_up_api import follow_up_router
 from starter.ingest import AlertIngest, ConfirmedCache, InFlight, RepeatCounts
+from starter.jira_webhook import jira_router
 from starter.service import IncidentReads, IncidentService
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
@@ -126,14 +129,30 @@ class Backend:
 
     async def slack(self) -> SlackDispatcher:
         return SlackDispatcher(
-            self.service, self.slack_web(), self.config.slack.command, sorted(self.config.services)
+            self.service,
+            self.slack_web(),
+            self.config.slack.command,
+            sorted(self.config.services),
+            people={p.slack_id: name for name, p in self.config.people.items()},
         )
 
     def reads(self) -> IncidentReads:
         return IncidentReads(self.store)
 
+    def follow_up_reads(self) -> FollowUpReads:
+        return FollowUpReads(self.store, self.config)
+
+    async def follow_up(self) -> FollowUpService:
+        return FollowUpService(await self.service())
+
 
 _STATUS = {IncidentNotFound: 404, InvalidCommand: 409, ServiceUnavailable: 503}
+
+
+def _status_of(exc: SevflowError) -> int:
+    """The HTTP status of a refusal: that of its nearest class in _STATUS (an ActionItemNotFound is a
+    404 like every IncidentNotFound), else 400."""
+    return next((_STATUS[c] for c in type(exc).__mro__ if c in _STATUS), 400)
 
 
 def _is_loopback(host: str) -> bool:
@@ -180,7 +199,7 @@ def create_app(
 
     @app.exception_handler(SevflowError)
     async def _sevflow_error(_: Request, exc: SevflowError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=_STATUS.get(type(exc), 400))
+        return JSONResponse({"error": str(exc)}, status_code=_status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -345,6 +364,14 @@ def create_app(
     async def merge(number: str, body: MergeBody) -> IncidentDetail:
         n, into = await existing(number, body.into)
         return await (await backend.service()).merge(n, into, body.by)
+
+    async def existing_one(number: str) -> int:
+        (n,) = await existing(number)
+        return n
+
+    app.include_router(follow_up_router(Auth, backend.follow_up_reads, backend.follow_up, existing_one))
+    webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
+    app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
 
     return app
 

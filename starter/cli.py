@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -21,11 +21,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sevflow.actions.chase import CompleteAction, ReassignAction, RescheduleAction, SnoozeAction
+from sevflow.actions.due import parse_due
+from sevflow.actions.models import ActionStatus
 from sevflow.config.loader import check_config, load_config
 from sevflow.durations import format_duration, parse_duration
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import (
     Acknowledge,
+    AddActionItem,
     AssignRole,
     ChangeSeverity,
     Close,
@@ -43,7 +47,9 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.policy import Severity
 from sevflow.settings import Settings
-from sevflow.store.repository import Store
+from sevflow.store.repository import Store, StoredActionItem, StoredPostmortem
+from starter.follow_up import FollowUpReads, FollowUpService
+from starter.follow_up_views import ActionItemView, CheckView, PostmortemView
 from starter.service import IncidentReads, IncidentService
 
 app = typer.Typer(
@@ -54,6 +60,14 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check sevflow.yaml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+action_app = typer.Typer(
+    help="Action items: added to an incident, chased until they are closed.", no_args_is_help=True
+)
+app.add_typer(action_app, name="action")
+postmortem_app = typer.Typer(
+    help="Postmortems: show, edit, check, publish or ask for one.", no_args_is_help=True
+)
+app.add_typer(postmortem_app, name="postmortem")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -121,6 +135,19 @@ async def _service() -> AsyncIterator[IncidentService]:
 
 def _reader() -> IncidentReads:
     return IncidentReads(Store.from_url(Settings().resolved_database_url))
+
+
+@asynccontextmanager
+async def _follow_up() -> AsyncIterator[FollowUpService]:
+    async with _service() as service:
+        yield FollowUpService(service)
+
+
+def _follow_up_reader() -> FollowUpReads:
+    settings = Settings()
+    return FollowUpReads(
+        Store.from_url(settings.resolved_database_url), load_config(settings.resolved_config_path)
+    )
 
 
 def _print_json(value: BaseModel | list[Any]) -> None:
@@ -514,6 +541,299 @@ def _print_metrics(report: MetricsReport) -> None:
         if groups:
             summary = ", ".join(f"{g.name or '(none)'} {g.incidents}" for g in groups)
             out.print(f"  {'by ' + title:<17} {summary}", highlight=False, markup=False)
+
+
+# ---------------------------------------------------------------------------------- action items
+
+ItemId = Annotated[str, typer.Argument(help="Action item id, like INC-7-1a2b3c4d.", show_default=False)]
+Reason = Annotated[
+    str, typer.Option("--reason", help="Why: it goes on the item's record.", show_default=False)
+]
+
+
+def _today() -> datetime:
+    return datetime.now(UTC)
+
+
+def _status(status: ActionStatus) -> str:
+    return status.value.replace("_", " ")
+
+
+def _item_command(item_id: str, cmd: BaseModel, as_json: bool, say: Callable[[ActionItemView], str]) -> None:
+    async def go() -> StoredActionItem:
+        async with _follow_up() as follow_up:
+            return await follow_up.item_command(item_id, cmd)
+
+    view = ActionItemView.of(_run(go()))
+    if as_json:
+        _print_json(view)
+    else:
+        out.print(say(view), highlight=False, markup=False)
+
+
+@action_app.command("add")
+@user_errors
+def action_add(
+    number: Number,
+    title: Annotated[str, typer.Argument(help="What will be done.", show_default=False)],
+    owner: Annotated[
+        str, typer.Option("--owner", help="Who does it: a name of sevflow.yaml, an email or a Slack id.")
+    ],
+    due: Annotated[
+        str | None,
+        typer.Option("--due", help="2026-12-01, 10d, 2w, tomorrow or friday (default: in 14 days)."),
+    ] = None,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Add an action item to an incident; prints its id. Its owner is chased until it is closed."""
+    n = parse_incident_number(number)
+    cmd = AddActionItem(
+        by=by or _default_actor(),
+        title=title,
+        owner=owner,
+        due=parse_due(due, _today().date()) if due is not None else None,
+    )
+
+    async def go() -> StoredActionItem:
+        async with _follow_up() as follow_up:
+            return await follow_up.add_action_item(n, cmd)
+
+    view = ActionItemView.of(_run(go()))
+    if as_json:
+        _print_json(view)
+    else:
+        out.print(view.id, highlight=False)
+
+
+@action_app.command("done")
+@user_errors
+def action_done(
+    item_id: ItemId,
+    wont_fix: Annotated[bool, typer.Option("--wont-fix", help="Close it as won't fix instead.")] = False,
+    note: Annotated[str | None, typer.Option(help="A word on how it was closed.")] = None,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Close an action item as done (or won't fix): its chase stops."""
+    status = ActionStatus.WONT_FIX if wont_fix else ActionStatus.DONE
+    cmd = CompleteAction(by=by or _default_actor(), status=status, note=note)
+    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} ({i.title}) closed as {_status(i.status)}")
+
+
+@action_app.command("snooze")
+@user_errors
+def action_snooze(
+    item_id: ItemId,
+    duration: Annotated[str, typer.Argument(help="How long: 4h, 1d, 3d (at most 30d).", show_default=False)],
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """No reminders about an action item for a while; its due date stays."""
+    cmd = SnoozeAction(by=by or _default_actor(), duration=parse_duration(duration))
+    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}")
+
+
+@action_app.command("reassign")
+@user_errors
+def action_reassign(
+    item_id: ItemId,
+    owner: Annotated[str, typer.Argument(help="The new owner.", show_default=False)],
+    reason: Reason,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Give an action item to someone else (with a reason)."""
+    cmd = ReassignAction(by=by or _default_actor(), owner=owner, reason=reason)
+    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s")
+
+
+@action_app.command("due")
+@user_errors
+def action_due(
+    item_id: ItemId,
+    due: Annotated[str, typer.Argument(help="2026-12-01, 10d, 2w, tomorrow or friday.", show_default=False)],
+    reason: Reason,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Move an action item's due date (with a reason)."""
+    cmd = RescheduleAction(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
+    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}")
+
+
+@action_app.command("show")
+@user_errors
+def action_show(item_id: ItemId, as_json: AsJson = False) -> None:
+    """Show one action item with its changes."""
+    view = ActionItemView.of(_follow_up_reader().action_item(item_id))
+    if as_json:
+        _print_json(view)
+        return
+    out.print(f"[bold]{escape(view.id)}[/bold] {escape(view.title)}", highlight=False)
+    rows = [
+        ("incident", view.incident),
+        ("owner", view.owner),
+        ("due", view.due.isoformat()),
+        ("status", _status(view.status)),
+        ("ticket", view.ticket_key or "-"),
+        ("reminders", str(view.reminders_sent)),
+        ("snoozed until", _when(view.snoozed_until)),
+        ("closed", f"{_when(view.closed_at)} by {view.closed_by}" if view.closed_at else "-"),
+    ]
+    for key, value in rows:
+        out.print(f"  {key:<14} {value}", highlight=False, markup=False)
+    for change in view.changes:
+        what = f"{change.field} {change.old} -> {change.new}"
+        out.print(
+            f"  {_when(change.at)} {change.by}: {what} ({change.reason})", highlight=False, markup=False
+        )
+
+
+@action_app.command("list")
+@user_errors
+def action_list(
+    number: Annotated[str | None, typer.Argument(help="Only this incident's items: INC-7 or 7.")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only items not yet closed.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List action items, soonest due first."""
+    n = parse_incident_number(number) if number is not None else None
+    rows = [ActionItemView.of(s) for s in _follow_up_reader().action_items(n, open_only=open_only)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "status", "owner", "due", "ticket", "title", box=None)
+    for r in rows:
+        table.add_row(
+            r.id, _status(r.status), escape(r.owner), r.due.isoformat(), r.ticket_key or "-", escape(r.title)
+        )
+    out.print(table)
+
+
+# ----------------------------------------------------------------------------------- postmortems
+
+
+def _read_document(file: Path) -> str:
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SevflowError(f"cannot read {file}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise SevflowError(f"{file} is not UTF-8 text") from None
+
+
+DocumentFile = Annotated[
+    Path, typer.Option("--file", "-f", help="The markdown document ('-' reads standard input).")
+]
+
+
+def _one_line(number: int, check: CheckView) -> str:
+    return f"INC-{number}'s postmortem cannot be published yet: " + "; ".join(
+        p.message for p in check.problems
+    )
+
+
+@postmortem_app.command("show")
+@user_errors
+def postmortem_show(number: Number, as_json: AsJson = False) -> None:
+    """Print an incident's postmortem as markdown (--json: with owner, due date and status)."""
+    view = PostmortemView.of(_follow_up_reader().postmortem(parse_incident_number(number)))
+    if as_json:
+        _print_json(view)
+    else:
+        sys.stdout.write(view.document if view.document.endswith("\n") else view.document + "\n")
+
+
+@postmortem_app.command("edit")
+@user_errors
+def postmortem_edit(number: Number, file: DocumentFile) -> None:
+    """Store an edited postmortem document (say what happened, why, and what prevents it)."""
+    n = parse_incident_number(number)
+    document = _read_document(file)
+    settings = Settings()
+    store = Store.from_url(settings.resolved_database_url)
+    try:
+        reads = FollowUpReads(store, load_config(settings.resolved_config_path))
+        stored = reads.save_document(n, document)
+        check = CheckView.of(n, reads.check(n))
+    finally:
+        store.dispose()
+    then = "ready to publish" if check.ok else "not ready: " + "; ".join(p.message for p in check.problems)
+    out.print(f"INC-{n}: postmortem saved ({stored.status}); {then}", highlight=False, markup=False)
+
+
+@postmortem_app.command("check")
+@user_errors
+def postmortem_check(number: Number, as_json: AsJson = False) -> None:
+    """Say whether a postmortem can be published, naming each missing part; exit 1 when it cannot."""
+    n = parse_incident_number(number)
+    check = CheckView.of(n, _follow_up_reader().check(n))
+    if as_json:
+        _print_json(check)
+    elif check.ok:
+        out.print(f"INC-{n}: the postmortem is ready to publish", highlight=False)
+    else:
+        out.print(f"INC-{n}: the postmortem cannot be published yet:", highlight=False)
+        for problem in check.problems:
+            out.print(f"- {problem.message}", highlight=False, markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@postmortem_app.command("publish")
+@user_errors
+def postmortem_publish(
+    number: Number,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Store this markdown document first ('-': stdin).")
+    ] = None,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Publish a postmortem: checked, its action items chased, the incident closed."""
+    n = parse_incident_number(number)
+    document = _read_document(file) if file is not None else None
+
+    async def go() -> tuple[StoredPostmortem, CheckView]:
+        async with _follow_up() as follow_up:
+            if document is not None:
+                follow_up.save_document(n, document)
+            check = CheckView.of(n, follow_up.check(n))
+            if not check.ok:
+                raise SevflowError(_one_line(n, check))
+            return await follow_up.publish(n, by or _default_actor()), check
+
+    stored, check = _run(go())
+    if as_json:
+        _print_json(PostmortemView.of(stored))
+        return
+    chased = [i for i in check.action_items if i.owner and not i.done]
+    items = f"; {len(chased)} action item(s) chased" if chased else ""
+    out.print(f"INC-{n} postmortem published; the incident is closed{items}", highlight=False)
+
+
+@postmortem_app.command("request")
+@user_errors
+def postmortem_request(number: Number, by: By = "", as_json: AsJson = False) -> None:
+    """Ask for a postmortem the policy did not require (the lead's call)."""
+    n = parse_incident_number(number)
+
+    async def go() -> StoredPostmortem:
+        async with _follow_up() as follow_up:
+            return await follow_up.request(n, by or _default_actor())
+
+    view = PostmortemView.of(_run(go()))
+    if as_json:
+        _print_json(view)
+    else:
+        out.print(
+            f"INC-{n}: postmortem requested; owner {view.owner or 'nobody yet'}, due {_when(view.due_at)}",
+            highlight=False,
+            markup=False,
+        )
 
 
 # -------------------------------------------------------------------------------------- config

@@ -36,7 +36,9 @@ from sevflow.incident.commands import (
     MergeInto,
     Mitigate,
     PostUpdate,
+    PublishPostmortem,
     Reopen,
+    RequestPostmortem,
     Resolve,
     Snooze,
 )
@@ -63,6 +65,8 @@ _UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
     Close: (IncidentWorkflow.close, "close"),
     CloseAsNoise: (IncidentWorkflow.close_as_noise, "close_as_noise"),
     MergeInto: (IncidentWorkflow.merge_into, "merge"),
+    RequestPostmortem: (IncidentWorkflow.request_postmortem, "start_postmortem"),
+    PublishPostmortem: (IncidentWorkflow.publish_postmortem, "publish_postmortem"),
 }
 
 

@@ -9,26 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC
 from typing import Any
 
 import httpx
 from slack_sdk import WebClient
 
+from sevflow.actions.chase import CompleteAction, ReassignAction, SnoozeAction
 from sevflow.errors import SevflowError
-from sevflow.incident.commands import Declare
+from sevflow.incident.commands import AddActionItem, Declare
 from sevflow.policy import Severity
+from sevflow.slack.action_blocks import reassign_modal
 from sevflow.slack.blocks import declare_modal, ephemeral, open_incidents_message, update_modal
 from sevflow.slack.commands import help_for
 from sevflow.slack.intents import (
+    ActionItemIntent,
+    CompleteActionItemIntent,
     DeclareIntent,
     HelpIntent,
     Interaction,
     OpenDeclareModal,
+    OpenReassignModal,
     OpenUpdateModal,
+    ReassignActionItemIntent,
+    SnoozeActionItemIntent,
     StatusIntent,
     to_command,
 )
+from sevflow.slack.text import SLACK_USER_ID
+from starter.follow_up import FollowUpService
 from starter.service import IncidentService
 
 log = logging.getLogger("sevflow.slack")
@@ -43,11 +53,22 @@ class SlackDispatcher:
         web: WebClient | None,
         command_name: str = "/incident",
         services: list[str] | None = None,
+        people: Mapping[str, str] | None = None,
     ) -> None:
         self.service = service
         self.web = web
         self.command_name = command_name
         self.services = services or []
+        # Slack user id -> name in sevflow.yaml's `people`: an owner named there is chased in their
+        # own zone and hours, and gets a Jira issue assigned by their email.
+        self.people = dict(people or {})
+
+    def _owner(self, who: str) -> str:
+        return self.people.get(who, who) if SLACK_USER_ID.match(who) else who
+
+    @staticmethod
+    def _mention(who: str) -> str:
+        return f"<@{who}>" if SLACK_USER_ID.match(who) else who
 
     async def handle(self, interaction: Interaction) -> str:
         """Do what was asked; the sentence to show the person (a refusal is a sentence too)."""
@@ -92,6 +113,14 @@ class SlackDispatcher:
                 detail = service.get(number)
                 lead = f", lead <@{detail.lead}>" if detail.lead else ", no lead"
                 return f"{detail.id} {detail.severity.value} {detail.status.value}{lead}: {detail.title}"
+            case (
+                ActionItemIntent()
+                | CompleteActionItemIntent()
+                | SnoozeActionItemIntent()
+                | OpenReassignModal()
+                | ReassignActionItemIntent()
+            ):
+                return await self._action_item(interaction, FollowUpService(service))
         command = to_command(intent, by=user)
         number = getattr(intent, "number", None)
         if command is None or number is None:
@@ -99,6 +128,43 @@ class SlackDispatcher:
         update_id = f"slack-{interaction.trigger_id}" if interaction.trigger_id else None
         detail = await service.command(number, command, update_id=update_id)
         return f"{detail.id}: done ({detail.status.value})."
+
+    async def _action_item(self, interaction: Interaction, follow_up: FollowUpService) -> str:
+        """Action items from Slack: `/incident action`, and the Done, Snooze and Reassign buttons of the
+        owner's DM (done as the person who pressed them)."""
+        intent, user = interaction.intent, interaction.user_id
+        update_id = f"slack-{interaction.trigger_id}" if interaction.trigger_id else None
+        match intent:
+            case ActionItemIntent(number=number, title=title, owner=owner, due=due):
+                cmd = AddActionItem(by=user, title=title, owner=self._owner(owner), due=due)
+                item = (await follow_up.add_action_item(number, cmd, update_id=update_id)).item
+                owner_text = self._mention(item.owner)
+                return (
+                    f"Added {item.id} to {item.incident_label}: {item.title}, owner {owner_text}, "
+                    f"due {item.due.isoformat()}. They get a DM and reminders until it is done."
+                )
+            case CompleteActionItemIntent(item_id=item_id):
+                item = (await follow_up.item_command(item_id, CompleteAction(by=user), update_id)).item
+                return f"{item.id} ({item.title}) is {item.status.value.replace('_', ' ')}. Thank you!"
+            case SnoozeActionItemIntent(item_id=item_id, duration=duration):
+                cmd_snooze = SnoozeAction(by=user, duration=duration)
+                item = (await follow_up.item_command(item_id, cmd_snooze, update_id)).item
+                snoozed = item.snoozed_until
+                until = snoozed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if snoozed else "later"
+                return (
+                    f"{item.id} snoozed: no reminders before {until}; it is still due {item.due.isoformat()}."
+                )
+            case OpenReassignModal(item_id=item_id):
+                item = follow_up.action_item(item_id).item
+                if not item.is_open:
+                    return f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}."
+                await self._open_view(interaction, reassign_modal(item, channel_id=interaction.channel_id))
+                return ""
+            case ReassignActionItemIntent(item_id=item_id, owner=owner, reason=reason):
+                cmd_reassign = ReassignAction(by=user, owner=self._owner(owner), reason=reason)
+                item = (await follow_up.item_command(item_id, cmd_reassign, update_id)).item
+                return f"{item.id} ({item.title}) is now {self._mention(item.owner)}'s."
+        return help_for("action", self.command_name)
 
     async def _open_view(self, interaction: Interaction, view: dict[str, Any]) -> None:
         if self.web is None or interaction.trigger_id is None:

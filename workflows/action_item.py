@@ -80,13 +80,16 @@ class ActionItemWorkflow:
             await self._save()
             self._notify("assigned")
         self._ensure_ticket()
-        while c.item.is_open:
-            await self._wait_for_change_or_reminder()
-            if workflow.info().is_continue_as_new_suggested():
-                await self._drain()
-                workflow.continue_as_new(self.chase)
-        await self._drain()
-        return self.chase
+        while True:
+            while c.item.is_open:
+                await self._wait_for_change_or_reminder()
+                if workflow.info().is_continue_as_new_suggested():
+                    await self._drain()
+                    workflow.continue_as_new(self.chase)
+            await self._drain()
+            # A reopen (the tracker's webhook) may have come in while the last handlers finished.
+            if not c.item.is_open:
+                return self.chase
 
     # ------------------------------------------------------------ the chase
 

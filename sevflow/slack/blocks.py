@@ -20,6 +20,12 @@ from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.transitions import refusal
 from sevflow.paging.models import SendPage
 from sevflow.policy import Severity
+from sevflow.slack.action_blocks import (
+    ACTION_ITEM_ACTIONS,
+    REASSIGN_CALLBACK,
+    action_item_button,
+    reassign_submission,
+)
 from sevflow.slack.intents import (
     AckIntent,
     AnyIntent,
@@ -512,7 +518,8 @@ def _number_of(value: Any) -> int:
 
 
 def parse_block_action(payload: Mapping[str, Any]) -> Interaction:
-    """A `block_actions` payload from the card as an Interaction; InvalidPayload for anything else."""
+    """A `block_actions` payload from the card, a page or an action item's DM as an Interaction;
+    InvalidPayload for anything else."""
     if payload.get("type") != "block_actions":
         raise InvalidPayload(f"not a block_actions payload: {str(payload.get('type'))[:40]!r}")
     user = _mapping(payload.get("user"), "user")
@@ -537,6 +544,8 @@ def parse_block_action(payload: Mapping[str, Any]) -> Interaction:
     elif action_id in ACTIONS - {ACTION_SEVERITY}:
         number = _number_of(action.get("value"))
         intent = _button_intent(str(action_id), number, user_id)
+    elif action_id in ACTION_ITEM_ACTIONS:  # the buttons of an action item's DM
+        intent = action_item_button(str(action_id), action.get("value"))
     else:
         raise InvalidPayload(f"unknown action {str(action_id)[:60]!r}")
     channel = payload.get("channel")
@@ -590,7 +599,7 @@ def _selected(element: Mapping[str, Any]) -> str | None:
 
 
 def parse_view_submission(payload: Mapping[str, Any]) -> Interaction:
-    """A `view_submission` of the declare or update form as an Interaction.
+    """A `view_submission` of the declare, update or reassign form as an Interaction.
 
     Raises ViewSubmissionError (answer Slack with its `response()`) for input to correct, and
     InvalidPayload for a payload that is not one of our forms."""
@@ -623,6 +632,8 @@ def parse_view_submission(payload: Mapping[str, Any]) -> Interaction:
         if len(text) > 4000:
             raise ViewSubmissionError({"update": f"Keep it under 4000 characters (it has {len(text)})."})
         intent = UpdateIntent(number=number, text=text)
+    elif callback == REASSIGN_CALLBACK:
+        intent = reassign_submission(values, metadata)
     else:
         raise InvalidPayload(f"unknown form {str(callback)[:60]!r}")
     response_url = None

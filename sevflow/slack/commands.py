@@ -5,6 +5,7 @@
     /incident sev INC-7 SEV2
     /incident lead @alice
     /incident update Rolled back the deploy; error rate falling
+    /incident action "Bound the connection pool" @alice 2w
 
 The incident number (`INC-7`, `#7` or `7`) may be left out in an incident's channel: the handler passes
 that channel's incident as `default_number`. Anything that cannot be understood raises CommandError with
@@ -16,9 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
+from sevflow.actions.due import parse_due
 from sevflow.durations import parse_duration
 from sevflow.incident.commands import SNOOZE_CHOICES
 from sevflow.incident.models import Role
@@ -26,6 +29,7 @@ from sevflow.incident.numbers import parse_incident_number
 from sevflow.policy import Severity
 from sevflow.slack.intents import (
     AckIntent,
+    ActionItemIntent,
     AnyIntent,
     CommandError,
     DeclareIntent,
@@ -64,6 +68,11 @@ USAGE: dict[str, tuple[str, str]] = {
     "reopen": ("[INC-n]", "reopen a resolved incident"),
     "status": ("[INC-n]", "show it (outside an incident channel and without a number: every open one)"),
     "snooze": ("[INC-n] 30m|1h|2h", "snooze the update reminder"),
+    "action": (
+        '[INC-n] "title" @owner [due]',
+        "add an action item; its owner gets a DM and is chased until it is done "
+        "(due: 2026-12-01, 3d, 2w or friday; default in 14 days)",
+    ),
     "help": ("", "this list"),
 }
 
@@ -76,6 +85,8 @@ ALIASES: dict[str, str] = {
     "show": "status",
     "info": "status",
     "?": "help",
+    "actions": "action",
+    "todo": "action",
 }
 
 ROLE_VERBS: dict[str, Role] = {
@@ -223,15 +234,17 @@ def parse_command(
     default_number: int | None = None,
     command: str = DEFAULT_COMMAND,
     actor: str | None = None,
+    today: date | None = None,
 ) -> AnyIntent:
     """The intent of a slash command's `text` (everything after the command name).
 
     `default_number` is the incident of the channel the command was typed in, if any; `actor` is the
-    Slack user id of the person typing, for `lead` without a name and `me`.
+    Slack user id of the person typing, for `lead` without a name and `me`; `today` (default: today in
+    UTC) is what relative due dates such as `3d` count from.
     Raises CommandError (only) when the text cannot be understood.
     """
     try:
-        return _parse(text, default_number, command, actor)
+        return _parse(text, default_number, command, actor, today or datetime.now(UTC).date())
     except CommandError:
         raise
     except (ValueError, ValidationError) as err:  # a model's own check; say it plainly
@@ -247,7 +260,7 @@ def _first_error(err: ValueError) -> str:
     return str(err)
 
 
-def _parse(text: str, default: int | None, command: str, actor: str | None) -> AnyIntent:
+def _parse(text: str, default: int | None, command: str, actor: str | None, today: date) -> AnyIntent:
     tokens = _tokenize(text)
     if not tokens:
         return HelpIntent()
@@ -273,6 +286,8 @@ def _parse(text: str, default: int | None, command: str, actor: str | None) -> A
         return _sev(args, default, command)
     if verb == "snooze":
         return _snooze(args, default, command)
+    if verb == "action":
+        return _action(args, default, command, actor, today)
     return _simple(verb, args, default, command)
 
 
@@ -382,6 +397,59 @@ def _snooze(args: list[_Token], default: int | None, command: str) -> SnoozeInte
     if duration not in SNOOZE_CHOICES:
         raise CommandError("snooze for 30m, 1h or 2h", usage("snooze", command))
     return SnoozeIntent(number=_which(number, default, "snooze", command), duration=duration)
+
+
+def _names_someone(token: _Token) -> bool:
+    """An @mention or an @name: where an unquoted title ends and the owner begins."""
+    return not token.quoted and (mention_id(token.text) is not None or token.text.startswith("@"))
+
+
+def _action(
+    args: list[_Token], default: int | None, command: str, actor: str | None, today: date
+) -> ActionItemIntent:
+    """`[INC-n] "title" @owner [due]`; without quotes the title is every word before the @owner."""
+    rest = args
+    number: int | None = None
+    # In an incident's channel a bare number may start the title ("2 more replicas"); INC-7 names one.
+    if rest and _is_number(rest[0]) and (default is None or _PREFIXED_NUMBER.match(rest[0].text)):
+        number = _number(rest[0], "action", command)
+        rest = rest[1:]
+    which = _which(number, default, "action", command)
+    if rest and rest[0].quoted:
+        title_tokens, rest = rest[:1], rest[1:]
+        if not rest:
+            raise CommandError(
+                "who owns it? Name them as an @mention after the title", usage("action", command)
+            )
+    else:
+        at = next((i for i, token in enumerate(rest) if _names_someone(token)), None)
+        if at is None:
+            raise CommandError(
+                'who owns it? Write the title in quotes and name the owner as an @mention, like "Add '
+                'retries" @alice',
+                usage("action", command),
+            )
+        title_tokens, rest = rest[:at], rest[at:]
+    title = " ".join(to_plain(" ".join(t.text for t in title_tokens)).split())
+    if not title:
+        raise CommandError('what will be done? Give a title, like "Add retries"', usage("action", command))
+    if len(title) > 300:
+        raise CommandError(
+            f"the title is {len(title)} characters: keep it under 300", usage("action", command)
+        )
+    owner = _person(rest[0], actor, "action", command)
+    rest = rest[1:]
+    due: date | None = None
+    if len(rest) > 1:
+        extra = to_plain(" ".join(t.text for t in rest))[:40]
+        raise CommandError(f"{extra!r} is not understood: give one due date", usage("action", command))
+    if rest:
+        text = to_plain(rest[0].text)
+        try:
+            due = parse_due(re.sub(r"^due:", "", text, flags=re.IGNORECASE), today)
+        except ValueError as err:
+            raise CommandError(str(err), usage("action", command)) from None
+    return ActionItemIntent(number=which, title=title, owner=owner, due=due)
 
 
 _SIMPLE: dict[str, type[AckIntent | MitigateIntent | ResolveIntent | ReopenIntent]] = {

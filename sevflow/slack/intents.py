@@ -7,7 +7,7 @@ answer.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,8 @@ from sevflow.incident.models import Role
 from sevflow.policy import Severity
 
 Number = Annotated[int, Field(ge=1)]
+# An action item's id, as its DM's buttons carry it: the incident and a digest of the title.
+ItemId = Annotated[str, Field(pattern=r"^INC-[0-9]+-[0-9a-f]{8}$")]
 
 
 class _Intent(BaseModel):
@@ -113,6 +115,48 @@ class HelpIntent(_Intent):
     topic: str | None = None
 
 
+class ActionItemIntent(_Intent):
+    """`/incident action "title" @owner [due]`: an action item for the incident."""
+
+    kind: Literal["action_item"] = "action_item"
+    number: Number
+    title: str = Field(min_length=1, max_length=300)
+    # A Slack user id, an email or a name, as IncidentState holds people.
+    owner: str = Field(min_length=1, max_length=200)
+    due: date | None = None
+
+
+class CompleteActionItemIntent(_Intent):
+    """The Done button of an action item's DM."""
+
+    kind: Literal["action_item_done"] = "action_item_done"
+    item_id: ItemId
+
+
+class SnoozeActionItemIntent(_Intent):
+    """The Snooze button of an action item's DM: no reminders for a day."""
+
+    kind: Literal["action_item_snooze"] = "action_item_snooze"
+    item_id: ItemId
+    duration: timedelta = timedelta(days=1)
+
+
+class OpenReassignModal(_Intent):
+    """The Reassign button of an action item's DM: open the form asking for the new owner and why."""
+
+    kind: Literal["open_reassign_modal"] = "open_reassign_modal"
+    item_id: ItemId
+
+
+class ReassignActionItemIntent(_Intent):
+    """The reassign form, submitted."""
+
+    kind: Literal["action_item_reassign"] = "action_item_reassign"
+    item_id: ItemId
+    owner: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=3, max_length=1000)
+
+
 AnyIntent = (
     DeclareIntent
     | OpenDeclareModal
@@ -127,6 +171,11 @@ AnyIntent = (
     | StatusIntent
     | SnoozeIntent
     | HelpIntent
+    | ActionItemIntent
+    | CompleteActionItemIntent
+    | SnoozeActionItemIntent
+    | OpenReassignModal
+    | ReassignActionItemIntent
 )
 # For fields and TypeAdapter: the `kind` picks the model when reading JSON back.
 Intent = Annotated[AnyIntent, Field(discriminator="kind")]

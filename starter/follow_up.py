@@ -1,0 +1,343 @@
+"""FollowUpService: action items and postmortems, for the CLI, the HTTP API and Slack alike.
+
+Adding an item goes through the incident's workflow while it runs (so it lands on the incident's
+timeline and starts as its child); once the incident's workflow has finished, the chase is started
+directly under the same id. Item commands are updates on the item's own workflow. Reads come from the
+store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.action_items import ActionItemActivities
+from activities.chat import ConsoleChat
+from sevflow.actions.chase import (
+    ActionItemChase,
+    CompleteAction,
+    PrepareActionItem,
+    ReassignAction,
+    RescheduleAction,
+    SnoozeAction,
+    TicketChanged,
+    TicketSettings,
+)
+from sevflow.actions.models import ActionStatus, action_item_id
+from sevflow.config.schema import SevflowConfig
+from sevflow.errors import IncidentNotFound, InvalidCommand
+from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
+from sevflow.incident.models import IncidentState
+from sevflow.postmortem.checks import PublishCheck, check_postmortem
+from sevflow.postmortem.due import DEFAULT_REVIEW_LENGTH, ReviewSlot
+from sevflow.postmortem.ics import review_invite, review_uid
+from sevflow.store.repository import Store, StoredActionItem, StoredPostmortem
+from starter.service import IncidentReads, IncidentService
+from workflows.action_item import ActionItemWorkflow, chase_workflow_id
+from workflows.incident import IncidentWorkflow
+
+_ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
+# How long `action add` waits for the chase to store the new item before answering.
+STORED_WITHIN = 20.0
+
+_ITEM_UPDATES: dict[type[BaseModel], Any] = {
+    CompleteAction: ActionItemWorkflow.complete,
+    SnoozeAction: ActionItemWorkflow.snooze,
+    ReassignAction: ActionItemWorkflow.reassign,
+    RescheduleAction: ActionItemWorkflow.reschedule,
+}
+
+
+class ActionItemNotFound(IncidentNotFound):
+    pass
+
+
+def parse_item_id(text: str) -> str:
+    cleaned = text.strip()
+    if not _ITEM_ID.match(cleaned):
+        raise InvalidCommand(f"{text!r} is not an action item id: they look like INC-7-1a2b3c4d")
+    return cleaned
+
+
+class FollowUpReads:
+    """What needs only the store and the config (reads, and saving the postmortem's document): it works
+    while Temporal is down."""
+
+    def __init__(self, store: Store, config: SevflowConfig) -> None:
+        self.store = store
+        self.config = config
+        self.reads = IncidentReads(store)
+
+    def _incident(self, number: int) -> IncidentState:
+        return self.reads._stored(number)
+
+    # ---------------------------------------------------------- action items
+
+    def action_item(self, item_id: str) -> StoredActionItem:
+        found = self.store.action_item(parse_item_id(item_id))
+        if found is None:
+            raise ActionItemNotFound(f"{item_id} does not exist")
+        return found
+
+    def action_items(self, number: int | None = None, open_only: bool = False) -> list[StoredActionItem]:
+        if number is not None:
+            self._incident(number)
+        return self.store.action_items(number, open_only=open_only)
+
+    # ---------------------------------------------------------- postmortems
+
+    def postmortem(self, number: int) -> StoredPostmortem:
+        state = self._incident(number)
+        found = self.store.postmortem(number)
+        if found is None:
+            why = "it is not resolved yet" if state.resolved_at is None else "none was needed"
+            raise IncidentNotFound(f"{state.label} has no postmortem: {why}")
+        return found
+
+    def save_document(self, number: int, document: str) -> StoredPostmortem:
+        found = self.postmortem(number)
+        if found.status == "published":
+            raise InvalidCommand(f"the postmortem of INC-{number} is published: it can no longer change")
+        if not document.strip():
+            raise InvalidCommand("the document is empty")
+        # Needs no worker: the store holds the document that publishing checks.
+        return self.store.update_postmortem(number, document=document)
+
+    def check(self, number: int) -> PublishCheck:
+        return check_postmortem(self.postmortem(number).document)
+
+    def invite(self, number: int) -> str:
+        """The review meeting as an .ics invitation (the owner and the lead as attendees when known)."""
+        state = self._incident(number)
+        found = self.postmortem(number)
+        if found.review_at is None:
+            raise IncidentNotFound(f"{state.label}'s postmortem has no proposed review")
+        attendees = []
+        for who in dict.fromkeys([found.owner, state.lead]):
+            person = self.config.people.get(who) if who else None
+            if person is not None:
+                attendees.append((person.email, who))
+        slot = ReviewSlot(start=found.review_at, end=found.review_at + DEFAULT_REVIEW_LENGTH)
+        return review_invite(
+            slot,
+            uid=review_uid(state.label),
+            summary=f"Postmortem review: {state.label} {state.title}",
+            description=f"Review of the postmortem of {state.label} ({state.title}), due "
+            f"{found.due_at.isoformat()}.",
+            stamp=found.created_at,
+            attendees=attendees,
+        )
+
+
+class FollowUpService(FollowUpReads):
+    def __init__(self, incidents: IncidentService) -> None:
+        super().__init__(incidents.store, incidents.config)
+        self.incidents = incidents
+
+    @property
+    def client(self) -> Client:
+        return self.incidents.client
+
+    # ---------------------------------------------------------- action items
+
+    async def add_action_item(
+        self, number: int, cmd: AddActionItem, update_id: str | None = None
+    ) -> StoredActionItem:
+        state = self._incident(number)
+        try:
+            item_id = action_item_id(number, cmd.title)
+        except ValueError as err:
+            raise InvalidCommand(str(err)) from err
+        started = False
+        handle = self.client.get_workflow_handle(state.workflow_id)
+        try:
+            await self.incidents._answer(
+                handle.execute_update(IncidentWorkflow.add_action_item, cmd, id=update_id),
+                "nothing was added",
+            )
+            started = True
+        except WorkflowUpdateFailedError as err:
+            raise InvalidCommand(_cause(err)) from err
+        except IncidentNotFound:
+            pass  # the incident's workflow has finished (closed and archived)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.FAILED_PRECONDITION:
+                raise
+        if not started:
+            if state.merged_into is not None:
+                raise InvalidCommand(
+                    f"{state.label} was merged into INC-{state.merged_into}: add the item there"
+                )
+            await self._start_directly(state.number or number, state, cmd)
+        return await self._stored_item(item_id)
+
+    async def _prepare(
+        self,
+        number: int,
+        state: IncidentState,
+        *,
+        title: str,
+        owner: str,
+        due: date | None,
+        created_at: datetime,
+        created_by: str | None,
+    ) -> ActionItemChase:
+        """The chase the incident's workflow would build (PREPARE_ACTION_ITEM, run here)."""
+        acts = ActionItemActivities(self.config, ConsoleChat(), self.store)
+        try:
+            chase: ActionItemChase = await asyncio.to_thread(
+                acts.prepare_action_item,
+                PrepareActionItem(
+                    incident_number=number,
+                    incident_title=state.title,
+                    incident_workflow_id=state.workflow_id,
+                    service=state.service,
+                    team=state.team,
+                    lead=state.lead,
+                    drill=state.drill,
+                    title=title,
+                    owner=owner,
+                    due=due,
+                    created_at=created_at,
+                    created_by=created_by,
+                ),
+            )
+        except ApplicationError as err:
+            raise InvalidCommand(err.message) from err
+        jira = self.config.jira
+        if chase.ticket is None and jira is not None:
+            # The activity leaves the ticket out without a tracker port; the worker has one when Jira
+            # is configured (and says so in its log when it has none).
+            chase.ticket = TicketSettings(
+                project=jira.project, issue_type=jira.issue_type, labels=list(jira.labels)
+            )
+        return chase
+
+    async def _start_directly(self, number: int, state: IncidentState, cmd: AddActionItem) -> None:
+        """The incident's workflow is gone: start the chase under the id the workflow would have used."""
+        chase = await self._prepare(
+            number,
+            state,
+            title=cmd.title,
+            owner=cmd.owner,
+            due=cmd.due,
+            created_at=datetime.now(UTC),
+            created_by=cmd.by,
+        )
+        if self.store.action_item(chase.item.id) is not None:
+            return  # added before: one chase
+        await self.incidents._answer(
+            self.client.start_workflow(
+                ActionItemWorkflow.run,
+                chase,
+                id=chase.workflow_id,
+                task_queue=self.incidents.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            ),
+            "nothing was added",
+        )
+
+    async def _stored_item(self, item_id: str) -> StoredActionItem:
+        deadline = asyncio.get_running_loop().time() + STORED_WITHIN
+        while True:
+            found = await asyncio.to_thread(self.store.action_item, item_id)
+            if found is not None:
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                raise InvalidCommand(f"{item_id} was started but is not stored yet: is a worker running?")
+            await asyncio.sleep(0.1)
+
+    async def item_command(
+        self, item_id: str, cmd: BaseModel, update_id: str | None = None
+    ) -> StoredActionItem:
+        stored = self.action_item(item_id)
+        item = stored.item
+        if not item.is_open:
+            raise InvalidCommand(f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}")
+        handle = self.client.get_workflow_handle(chase_workflow_id(stored.item.id))
+        try:
+            await self.incidents._answer(
+                handle.execute_update(_ITEM_UPDATES[type(cmd)], cmd, id=update_id), "nothing was changed"
+            )
+        except WorkflowUpdateFailedError as err:
+            raise InvalidCommand(_cause(err)) from err
+        return await self._newer(stored)
+
+    async def _newer(self, before: StoredActionItem) -> StoredActionItem:
+        """The item once the chase has stored the change (the update answers after it is saved)."""
+        return self.action_item(before.item.id)
+
+    async def ticket_changed(self, item_id: str, change: TicketChanged) -> str:
+        """The tracker says the item's issue changed (the Jira webhook). The chase is told by signal;
+        a done item whose issue was reopened after its chase finished is chased again: signal-with-start
+        on the same workflow id, from the stored item, so the reopening is the new run's first change
+        (saved and told to the owner by the workflow, as any other). Returns what was done, in words."""
+        stored = self.action_item(item_id)
+        item = stored.item
+        reopening = change.status_category != "done" and item.status is ActionStatus.DONE
+        handle = self.client.get_workflow_handle(chase_workflow_id(item.id))
+        if not reopening:
+            if not item.is_open and change.status_category == "done":
+                return f"{item.id} is already {item.status.value.replace('_', ' ')}"
+            if not item.is_open:
+                return f"{item.id} is {item.status.value.replace('_', ' ')}: only a done item reopens"
+            try:
+                await self.incidents._answer(
+                    handle.signal(ActionItemWorkflow.ticket_changed, change), "nothing was changed"
+                )
+            except IncidentNotFound as err:
+                raise ActionItemNotFound(f"{item.id} has no running chase") from err
+            return f"{item.id} told that {change.key} is {change.status_category}"
+        state = self._incident(item.incident_number)
+        chase = await self._prepare(
+            item.incident_number,
+            state,
+            title=item.title,
+            owner=item.owner,
+            due=item.due,
+            created_at=item.created_at,
+            created_by=item.created_by,
+        )
+        # The stored item as it is (done, with its counters and ticket); the signal reopens it.
+        chase.item = item
+        chase.version = stored.version
+        await self.incidents._answer(
+            self.client.start_workflow(
+                ActionItemWorkflow.run,
+                chase,
+                id=chase.workflow_id,
+                task_queue=self.incidents.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="ticket_changed",
+                start_signal_args=[change],
+            ),
+            "nothing was reopened",
+        )
+        return f"{item.id} reopened: {change.key} is {change.status_category} again"
+
+    # ---------------------------------------------------------- postmortems
+
+    async def publish(self, number: int, by: str, update_id: str | None = None) -> StoredPostmortem:
+        check = self.check(number)
+        if not check.ok:  # fast feedback; the workflow checks the stored document again
+            raise InvalidCommand(check.message())
+        await self.incidents.command(number, PublishPostmortem(by=by), update_id=update_id)
+        return self.postmortem(number)
+
+    async def request(self, number: int, by: str, update_id: str | None = None) -> StoredPostmortem:
+        await self.incidents.command(number, RequestPostmortem(by=by), update_id=update_id)
+        return self.postmortem(number)
+
+
+def _cause(err: WorkflowUpdateFailedError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause)
