@@ -513,6 +513,7 @@ def _print_metrics(report: MetricsReport) -> None:
             )
         out.print(reliability)
     noise, pages = report.noise, report.pages
+    items, pms = report.action_items, report.postmortems
     lines = [
         (
             "repeat incidents",
@@ -529,6 +530,17 @@ def _print_metrics(report: MetricsReport) -> None:
             + ("-" if pages.per_responder_per_week is None else f"{pages.per_responder_per_week:.2f}")
             + f" per responder per week; {pages.out_of_hours} outside business hours "
             f"({_percent(pages.out_of_hours_ratio)})",
+        ),
+        (
+            "action items",
+            f"{_percent(items.closure_rate)} closed ({items.closed} of {items.created}: {items.done} done, "
+            f"{items.wont_fix} won't fix), {_percent(items.on_time_rate)} on time; "
+            f"{items.open} open, {items.overdue} overdue",
+        ),
+        (
+            "postmortems",
+            f"{_percent(pms.completion_rate)} published ({pms.published} of {pms.count}), "
+            f"{_percent(pms.on_time_rate)} on time",
         ),
     ]
     for key, value in lines:

@@ -61,6 +61,47 @@ class PageStats(BaseModel):
     by_responder: list[ResponderPages] = Field(default_factory=list)
 
 
+class ActionItemStats(BaseModel):
+    """The action items created in the window (drills left out), as they stood at `until`.
+
+    `closed` = `done` + `wont_fix`: the items whose status is done or won't fix and whose `closed_at` is
+    before `until`; every other item (still open, or closed at or after `until`) is `open`, so
+    `created` = `closed` + `open`. Won't fix is a closure: a decision taken and recorded ends the
+    chase as surely as the work done, so it counts in `closure_rate` like done, and in `on_time_rate`
+    like done (on time when the decision came on or before the due date, the item's `on_time`). The
+    split into `done` and `wont_fix` is there so that a closure rate made of won't-fixes shows.
+    """
+
+    created: int
+    closed: int
+    done: int
+    wont_fix: int
+    # Closed items (done or won't fix) whose `on_time` is true: closed on or before the due date in
+    # the owner's zone.
+    closed_on_time: int
+    open: int
+    # Open at `until` with a due date before the date of `until` (UTC).
+    overdue: int
+    # closed / created; None when no item was created.
+    closure_rate: float | None
+    # closed_on_time / closed; None when none is closed.
+    on_time_rate: float | None
+
+
+class PostmortemStats(BaseModel):
+    """The postmortems of the incidents resolved in the window (drills left out), as they stood at
+    `until`: `published` counts those published before `until`."""
+
+    count: int
+    published: int
+    # Published before `until` and on time (on or before the postmortem's due time).
+    published_on_time: int
+    # published / count; None when no incident resolved in the window has a postmortem.
+    completion_rate: float | None
+    # published_on_time / published; None when none is published.
+    on_time_rate: float | None
+
+
 class GroupCount(BaseModel):
     name: str | None
     incidents: int
@@ -73,9 +114,8 @@ class MetricsReport(BaseModel):
     metrics and MTBF count only `failures`, the incidents that were neither, because a false alarm had
     no impact to time and a duplicate's impact is timed on the incident it was merged into.
 
-    Action-item closure and on-time rates and postmortem completion and on-time rates belong here as
-    `action_items` and `postmortems` sections once their tables exist (issue 7): absent until then,
-    not zero.
+    `action_items` counts the items created in the window and `postmortems` those of the incidents
+    resolved in it (whenever detected): a follow-up is judged in the window it was asked for.
     """
 
     since: datetime
@@ -93,6 +133,8 @@ class MetricsReport(BaseModel):
     repeat_rate: float | None
     noise: NoiseStats
     pages: PageStats
+    action_items: ActionItemStats
+    postmortems: PostmortemStats
     by_severity: list[GroupCount]
     by_service: list[GroupCount]
     by_team: list[GroupCount]
@@ -127,6 +169,20 @@ class MetricsReport(BaseModel):
             ("pages_out_of_hours_ratio", "", _cell(self.pages.out_of_hours_ratio)),
             ("pages_responders", "", str(self.pages.responders)),
             ("pages_per_responder_per_week", "", _cell(self.pages.per_responder_per_week)),
+            ("action_items_created", "", str(self.action_items.created)),
+            ("action_items_closed", "", str(self.action_items.closed)),
+            ("action_items_done", "", str(self.action_items.done)),
+            ("action_items_wont_fix", "", str(self.action_items.wont_fix)),
+            ("action_items_closed_on_time", "", str(self.action_items.closed_on_time)),
+            ("action_items_open", "", str(self.action_items.open)),
+            ("action_items_overdue", "", str(self.action_items.overdue)),
+            ("action_item_closure_rate", "", _cell(self.action_items.closure_rate)),
+            ("action_item_on_time_rate", "", _cell(self.action_items.on_time_rate)),
+            ("postmortems", "", str(self.postmortems.count)),
+            ("postmortems_published", "", str(self.postmortems.published)),
+            ("postmortems_published_on_time", "", str(self.postmortems.published_on_time)),
+            ("postmortem_completion_rate", "", _cell(self.postmortems.completion_rate)),
+            ("postmortem_on_time_rate", "", _cell(self.postmortems.on_time_rate)),
         ]
         for s in self.services:
             rows += [

@@ -9,13 +9,18 @@ Which rows count (every section takes a `Window`):
 - incidents: detected in [since, until), not drills, of `service` when one is given;
 - failures: those incidents minus the ones closed as noise or merged into another incident;
 - pages: paged in [since, until), not drills, delivered to a person (not a team channel), of an
-  incident of `service` when one is given.
+  incident of `service` when one is given;
+- action items: created in [since, until), not drills (`action_items.drill`), of an incident of
+  `service` when one is given; closed means closed before `until` (see action_item_stats);
+- postmortems: of the incidents resolved in [since, until), whenever detected, that are not drills
+  (`incidents.drill`), of `service` when one is given; published means published before `until`.
+
+"Before `until`", never "at": the window is half-open, so what happens at `until` belongs to the next
+one, and a report run later for the same window gives the same numbers (as far as the tables keep
+history: an item reopened since has lost its `closed_at`).
 
 Extension point: a section is a function `(Connection, Window) -> model` called by compute_metrics
-inside its one snapshot. The action-item closure and on-time rates and the postmortem completion and
-on-time rates of issue 7 are to be added that way, as `action_item_stats` and `postmortem_stats`
-joined to the incidents `Window.incidents()` selects, once their tables exist; they are not computed
-yet.
+inside its one snapshot.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sqlalchemy import (
     and_,
     func,
     literal,
+    not_,
     select,
     true,
 )
@@ -44,24 +50,30 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from sevflow.actions.models import ActionStatus
 from sevflow.durations import parse_duration
 from sevflow.incident.models import Status
 from sevflow.metrics.models import (
+    ActionItemStats,
     DurationStats,
     GroupCount,
     MetricsReport,
     NoiseStats,
     PageStats,
+    PostmortemStats,
     ResponderPages,
     ServiceReliability,
 )
 from sevflow.store.database import SQLITE_BEGIN
 from sevflow.store.repository import Store
-from sevflow.store.schema import IncidentRow, PageRow
+from sevflow.store.schema import ActionItemRow, IncidentRow, PageRow, PostmortemRow
 
 WEEK = timedelta(days=7)
 # Statuses that end an incident without a failure behind it: left out of the time metrics and MTBF.
 NOT_FAILURES = (Status.NOISE.value, Status.MERGED.value)
+# The statuses that close an action item (sevflow.actions.models.close).
+CLOSED_ITEM = (ActionStatus.DONE.value, ActionStatus.WONT_FIX.value)
+PUBLISHED = "published"  # postmortems.status: scheduled, draft, published
 
 
 # -- portable SQL ---------------------------------------------------------------------------------------
@@ -126,6 +138,12 @@ class Window:
         if self.service is not None:
             condition = and_(condition, IncidentRow.service == self.service)
         return condition
+
+    def of_service(self, incident_number: SQLColumnExpression[int]) -> ColumnElement[bool]:
+        """True for rows of an incident of the window's service (any incident without a filter)."""
+        if self.service is None:
+            return true()
+        return incident_number.in_(select(IncidentRow.number).where(IncidentRow.service == self.service))
 
     def failures(self) -> ColumnElement[bool]:
         return and_(self.incidents(), IncidentRow.status.not_in(NOT_FAILURES))
@@ -358,6 +376,89 @@ def page_stats(conn: Connection, window: Window) -> PageStats:
     )
 
 
+def action_item_stats(conn: Connection, window: Window) -> ActionItemStats:
+    """Closure and on-time rates of the action items created in the window, and how many of them were
+    open and overdue at `until`, in one statement.
+
+    An item counts as closed when its status is done or wont_fix and its `closed_at` is before
+    `until`; one closed later was open at `until` (and overdue if its due date had passed). Won't fix
+    is a closure like done, in both rates: in closure_rate's numerator, and in on_time_rate's
+    denominator, and in its numerator when `on_time` is true, which sevflow.actions.models.close sets
+    for both statuses alike (closed on or before the due date in the owner's zone). A closed item
+    whose `on_time` is unknown (NULL) counts as not on time. Overdue compares the due date with the
+    date of `until` in UTC: due the day before is overdue, due that day is not.
+    """
+    closed = and_(
+        ActionItemRow.status.in_(CLOSED_ITEM),
+        ActionItemRow.closed_at.is_not(None),  # so that NOT closed is never NULL
+        ActionItemRow.closed_at < window.until,
+    )
+    created, done, wont_fix, on_time, overdue = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(closed, ActionItemRow.status == ActionStatus.DONE.value),
+            func.count().filter(closed, ActionItemRow.status == ActionStatus.WONT_FIX.value),
+            func.count().filter(closed, ActionItemRow.on_time.is_(True)),
+            func.count().filter(not_(closed), ActionItemRow.due < window.until.date()),
+        ).where(
+            ActionItemRow.created_at >= window.since,
+            ActionItemRow.created_at < window.until,
+            ActionItemRow.drill.is_(False),
+            window.of_service(ActionItemRow.incident_number),
+        )
+    ).one()
+    closed_count = int(done) + int(wont_fix)
+    return ActionItemStats(
+        created=int(created),
+        closed=closed_count,
+        done=int(done),
+        wont_fix=int(wont_fix),
+        closed_on_time=int(on_time),
+        open=int(created) - closed_count,
+        overdue=int(overdue),
+        closure_rate=_ratio(closed_count, int(created)),
+        on_time_rate=_ratio(int(on_time), closed_count),
+    )
+
+
+def postmortem_stats(conn: Connection, window: Window) -> PostmortemStats:
+    """Completion and on-time rates of the postmortems of the incidents resolved in the window.
+
+    Only incidents that got a postmortem (a `postmortems` row: their severity's policy asked for one)
+    count. A reopen clears `resolved_at`: a reopened incident's postmortem counts in no window while
+    the incident is open again, then in the window of its latest resolution.
+    Published means status published with `published_at` before `until`; on time is the postmortem's
+    `on_time` (published by its due time), a NULL counting as late.
+    """
+    published = and_(
+        PostmortemRow.status == PUBLISHED,
+        PostmortemRow.published_at.is_not(None),
+        PostmortemRow.published_at < window.until,
+    )
+    count, done, on_time = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(published),
+            func.count().filter(published, PostmortemRow.on_time.is_(True)),
+        )
+        .select_from(PostmortemRow)
+        .join(IncidentRow, IncidentRow.number == PostmortemRow.incident_number)
+        .where(
+            IncidentRow.resolved_at >= window.since,
+            IncidentRow.resolved_at < window.until,
+            IncidentRow.drill.is_(False),
+            true() if window.service is None else IncidentRow.service == window.service,
+        )
+    ).one()
+    return PostmortemStats(
+        count=int(count),
+        published=int(done),
+        published_on_time=int(on_time),
+        completion_rate=_ratio(int(done), int(count)),
+        on_time_rate=_ratio(int(on_time), int(done)),
+    )
+
+
 def grouped_counts(conn: Connection, window: Window, column: SQLColumnExpression[Any]) -> list[GroupCount]:
     """The window's incidents per value of `column`, most first."""
     n = func.count()
@@ -401,6 +502,8 @@ def compute_metrics(
             repeat_rate=_ratio(repeats, incidents),
             noise=noise_stats(conn, window),
             pages=page_stats(conn, window),
+            action_items=action_item_stats(conn, window),
+            postmortems=postmortem_stats(conn, window),
             by_severity=grouped_counts(conn, window, IncidentRow.severity),
             by_service=grouped_counts(conn, window, IncidentRow.service),
             by_team=grouped_counts(conn, window, IncidentRow.team),

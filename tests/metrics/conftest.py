@@ -17,7 +17,7 @@ from sevflow.store.repository import Store
 from tests.store.conftest import ADMIN_URL, PostgresServer, engine_for
 
 # Every table the metrics tests write to (incident_roles and timeline_events follow incidents).
-WRITTEN = ("incident_roles", "timeline_events", "pages", "incidents")
+WRITTEN = ("incident_roles", "timeline_events", "pages", "action_items", "postmortems", "incidents")
 
 
 @pytest.fixture(scope="session")

@@ -28,25 +28,64 @@ Counted incidents (not drills, detected inside the window), with their durations
     M1    payments  SEV1  payments  merged                               duplicate of P1
 
 Left out: D1 (a drill on payments between P1 and P2, TTR 11 h), O1 (payments, detected an hour
-before the window), O2 (payments, detected exactly at the window's end).
+before the window and resolved 30 min into it), O2 (payments, detected exactly at the window's end),
+O3 (payments, detected and resolved two weeks before the window).
+
+Action items (closed with sevflow.actions.models.close in UTC, which sets on_time: closed on or before
+the due date). `until` is T0 + 364 days; its date is "U", and U - 1 is the day before:
+
+    item   of  created     due        status at until           counted because / left out because
+    AI1    P1  P1 + 1 d    P1 + 15 d  done P1 + 10 d, on time
+    AI2    P1  P1 + 1 d    P1 + 15 d  done P1 + 20 d, late
+    AI3    P1  P1 + 1 d    P1 + 15 d  won't fix P1 + 3 d, on time
+    AI4    P2  P2 + 1 d    P2 + 14 d  won't fix P2 + 30 d, late
+    AI5    P3  P3 + 1 d    U - 1      open, overdue            due the day before until's date
+    AI6    P3  P3 + 1 d    U          open, not overdue        due on until's date
+    AI7    S1  S1 + 1 d    S1 + 15 d  open, overdue            done exactly at until: not before it
+    AI8    S2  S1 + 2 d    S1 + 16 d  done S1 + 5 d, on time
+    AI9    A1  A1 + 1 d    A1 + 30 d  open, overdue
+    AI10   L1  L1 + 1 d    U + 30     open, not overdue        done on time, but a day after until
+    AI11   O1  T0 + 1 h    T0 + 14 d  done T0 + 2 d, on time   created in the window (O1 was not)
+    XD     D1  D1 + 1 d    D1 + 15 d  done D1 + 2 d, on time   left out: a drill's item
+    XO     O1  T0 - 20 m   T0 + 14 d  open                     left out: created before the window
+    XE     O2  until       U + 14     open                     left out: created at the window's end
+
+Postmortems (on_time as activities/postmortem.py sets it: published at or before due_at):
+
+    of  due       status at until                  counted because / left out because
+    P1  P1 + 5 d  published P1 + 2 d, on time
+    P2  P2 + 5 d  published P2 + 10 d, late
+    P3  P3 + 7 d  draft
+    S1  S1 + 7 d  published exactly at until: not before it, so unpublished at until
+    S2  S1 + 7 d  scheduled
+    O1  T0 + 5 d  published T0 + 1 d, on time      resolved in the window (detected before it)
+    D1  D1 + 5 d  published D1 + 1 d, on time      left out: a drill
+    O3  O3 + 5 d  published O3 + 1 d, on time      left out: resolved before the window
+
+The dates are relative to the incidents, so that the CLI and API tests, which seed relative to now (the
+window then starts 10 minutes before T0 and ends 10 minutes before until), classify every item and
+postmortem the same way, except for the overdue boundary (U - 1 versus until's date) near midnight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
+from sevflow.actions.models import ActionStatus, close, new_action_item
 from sevflow.incident.models import IncidentState, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, Severity
-from sevflow.store.repository import Store
+from sevflow.store.repository import Store, StoredActionItem
 from sevflow.store.schema import PageRow
 
 WINDOW = timedelta(days=364)
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
+D = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -207,7 +246,7 @@ def seed(store: Store, t0: datetime) -> Reference:
             status=Status.CLOSED,
             detected=t0 - H,
             acked=t0 - 50 * M,
-            resolved=t0 - 30 * M,
+            resolved=t0 + 30 * M,
         ),
     )
     add(
@@ -324,6 +363,82 @@ def seed(store: Store, t0: datetime) -> Reference:
         ),
     )
 
+    # Registered last, so that the numbers of the others do not move.
+    o3 = t0 - 14 * D
+    add(
+        "O3",
+        incident(
+            "O3",
+            service="payments",
+            team="payments",
+            severity="SEV1",
+            status=Status.CLOSED,
+            detected=o3,
+            acked=o3 + 5 * M,
+            resolved=o3 + 30 * M,
+        ),
+    )
+
+    until = t0 + WINDOW
+    utc = ZoneInfo("UTC")
+
+    def item(
+        title: str,
+        name: str,
+        created: datetime,
+        due: date,
+        closed: tuple[ActionStatus, datetime] | None = None,
+        *,
+        drill: bool = False,
+    ) -> None:
+        new = new_action_item(numbers[name], title, "dana", created, zone=utc, due=due)
+        if closed is not None:
+            new = close(new, closed[0], at=closed[1], by="dana", zone=utc)
+        workflow_id = f"action-item-{new.id}"
+        store.save_action_item(StoredActionItem(item=new, workflow_id=workflow_id, drill=drill, version=1))
+
+    done, wont_fix = ActionStatus.DONE, ActionStatus.WONT_FIX
+    item("AI1 add retries", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 10 * D))
+    item("AI2 alert on queue depth", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 20 * D))
+    item("AI3 rewrite the runbook", "P1", p1 + D, (p1 + 15 * D).date(), (wont_fix, p1 + 3 * D))
+    item("AI4 shard the ledger", "P2", p2 + D, (p2 + 14 * D).date(), (wont_fix, p2 + 30 * D))
+    item("AI5 load test", "P3", p3 + D, (until - D).date())
+    item("AI6 capacity plan", "P3", p3 + D, until.date())
+    item("AI7 cap the index size", "S1", s1 + D, (s1 + 15 * D).date(), (done, until))
+    item("AI8 dedupe the alerts", "S2", s1 + 2 * D, (s1 + 16 * D).date(), (done, s1 + 5 * D))
+    item("AI9 pin the client", "A1", a1 + D, (a1 + 30 * D).date())
+    item("AI10 move the cron", "L1", l1 + D, (until + 30 * D).date(), (done, until + D))
+    item("AI11 rotate the key", "O1", t0 + H, (t0 + 14 * D).date(), (done, t0 + 2 * D))
+    item("XD practise failover", "D1", d1 + D, (d1 + 15 * D).date(), (done, d1 + 2 * D), drill=True)
+    item("XO page the vendor", "O1", t0 - 20 * M, (t0 + 14 * D).date())
+    item("XE triage", "O2", until, (until + 14 * D).date())
+
+    def postmortem(
+        name: str, due: datetime, published: datetime | None = None, status: str = "draft"
+    ) -> None:
+        number = numbers[name]
+        store.schedule_postmortem(number, "dana", due, None, f"# {name}\n")
+        if published is not None:
+            # As activities/postmortem.py publishes: on time when at or before the due time.
+            store.update_postmortem(
+                number,
+                status="published",
+                published_at=published,
+                published_by="dana",
+                on_time=published <= due,
+            )
+        elif status != "draft":
+            store.update_postmortem(number, status=status)
+
+    postmortem("P1", p1 + 5 * D, p1 + 2 * D)
+    postmortem("P2", p2 + 5 * D, p2 + 10 * D)
+    postmortem("P3", p3 + 7 * D)
+    postmortem("S1", s1 + 7 * D, until)
+    postmortem("S2", s1 + 7 * D, status="scheduled")
+    postmortem("O1", t0 + 5 * D, t0 + D)
+    postmortem("D1", d1 + 5 * D, d1 + D)
+    postmortem("O3", o3 + 5 * D, o3 + D)
+
     def page(key: str, name: str, person: str, at: datetime, **kw: Any) -> dict[str, Any]:
         row: dict[str, Any] = {
             "key": key,
@@ -360,4 +475,4 @@ def seed(store: Store, t0: datetime) -> Reference:
     ]
     with store.engine.begin() as conn:
         conn.execute(insert(PageRow), pages)
-    return Reference(since=t0, until=t0 + WINDOW, numbers=numbers)
+    return Reference(since=t0, until=until, numbers=numbers)

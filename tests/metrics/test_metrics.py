@@ -13,7 +13,13 @@ import pytest
 
 from sevflow.incident.models import Status
 from sevflow.metrics import compute_metrics
-from sevflow.metrics.models import DurationStats, GroupCount, MetricsReport
+from sevflow.metrics.models import (
+    ActionItemStats,
+    DurationStats,
+    GroupCount,
+    MetricsReport,
+    PostmortemStats,
+)
 from sevflow.store.repository import Store
 
 from .reference import incident, seed
@@ -134,6 +140,111 @@ def test_pages_per_responder_per_week_and_out_of_hours(report: MetricsReport) ->
     ]
 
 
+def test_action_item_closure_and_on_time_rates(report: MetricsReport) -> None:
+    # (Rates are compared exactly: each is one division of two counts, as written here.)
+    # Created in [T0, until), not drills: AI1-AI11 = 11. Not XD (a drill's item), XO (created 20 min
+    # before the window, though its incident O1 counts for postmortems), XE (created at until).
+    # Closed before until: AI1 AI2 AI8 AI11 done (4), AI3 AI4 won't fix (2) = 6. Not AI7: done exactly
+    # at until, so it was open at until; nor AI10, done on time but a day after until (its on_time must
+    # not count either). Open: AI5 AI6 AI7 AI9 AI10 = 5 (11 - 6).
+    # Closure rate 6 / 11: won't fix counts as closed (done alone would be 4 / 11).
+    # On time among the 6 closed: AI1, AI3 (won't fix, decided by its due date), AI8, AI11 = 4 -> 4 / 6;
+    # AI2 and AI4 (won't fix, decided late) are late. Done alone would be 3 / 4.
+    # Overdue at until (open, due before until's date U): AI5 (due U - 1), AI7 (S1 + 15 d), AI9 (A1 +
+    # 30 d) = 3. Not AI6 (due U itself) nor AI10 (U + 30).
+    assert report.action_items == ActionItemStats(
+        created=11,
+        closed=6,
+        done=4,
+        wont_fix=2,
+        closed_on_time=4,
+        open=5,
+        overdue=3,
+        closure_rate=6 / 11,
+        on_time_rate=4 / 6,
+    )
+
+
+def test_postmortem_completion_and_on_time_rates(report: MetricsReport) -> None:
+    # Incidents resolved in [T0, until) with a postmortem, not drills: P1, P2, P3, S1, S2, and O1
+    # (detected before the window, resolved 30 min into it) = 6. Not D1 (a drill) nor O3 (resolved two
+    # weeks before the window).
+    # Published before until: P1, P2, O1 = 3 (P3 is a draft, S2 scheduled, S1 published exactly at
+    # until): 3 / 6. On time: P1 and O1 (P2 was 5 days late): 2 / 3.
+    assert report.postmortems == PostmortemStats(
+        count=6,
+        published=3,
+        published_on_time=2,
+        completion_rate=3 / 6,
+        on_time_rate=2 / 3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "items", "postmortems"),
+    [
+        # payments: items AI1-AI6 and AI11 (7); closed AI1 AI2 AI11 done, AI3 AI4 won't fix (5); on time
+        # AI1 AI3 AI11 (3); open AI5 AI6; overdue AI5. Postmortems P1 P2 P3 O1 (4); published P1 P2 O1;
+        # on time P1 O1.
+        ("payments", (7, 5, 3, 2, 3, 2, 1, 5 / 7, 3 / 5), (4, 3, 2, 3 / 4, 2 / 3)),
+        # search: items AI7 (open at until, overdue) and AI8 (done on time). Postmortems S1 (published at
+        # until: too late for this window) and S2 (scheduled): none published, so completion is 0 and
+        # the on-time rate unknown.
+        ("search", (2, 1, 1, 0, 1, 1, 1, 1 / 2, 1 / 1), (2, 0, 0, 0.0, None)),
+        # checkout: AI9, open and overdue: closure 0, on-time rate unknown; A1 (SEV3) has no postmortem.
+        ("checkout", (1, 0, 0, 0, 0, 1, 1, 0.0, None), (0, 0, 0, None, None)),
+    ],
+)
+def test_action_items_and_postmortems_of_one_service(
+    store: Store,
+    service: str,
+    items: tuple[int, int, int, int, int, int, int, float, float | None],
+    postmortems: tuple[int, int, int, float | None, float | None],
+) -> None:
+    ref = seed(store, T0)
+    report = compute_metrics(store, ref.since, ref.until, service=service)
+    created, closed, done, wont_fix, on_time, open_, overdue, closure, on_time_rate = items
+    assert report.action_items == ActionItemStats(
+        created=created,
+        closed=closed,
+        done=done,
+        wont_fix=wont_fix,
+        closed_on_time=on_time,
+        open=open_,
+        overdue=overdue,
+        closure_rate=closure,
+        on_time_rate=on_time_rate,
+    )
+    count, published, published_on_time, completion, pm_on_time = postmortems
+    assert report.postmortems == PostmortemStats(
+        count=count,
+        published=published,
+        published_on_time=published_on_time,
+        completion_rate=completion,
+        on_time_rate=pm_on_time,
+    )
+
+
+def test_follow_ups_in_the_csv_rows(report: MetricsReport) -> None:
+    cells = {(metric, key): value for metric, key, value in report.csv_rows()}
+    assert {k[0]: v for k, v in cells.items() if k[0].startswith(("action_item", "postmortem"))} == {
+        "action_items_created": "11",
+        "action_items_closed": "6",
+        "action_items_done": "4",
+        "action_items_wont_fix": "2",
+        "action_items_closed_on_time": "4",
+        "action_items_open": "5",
+        "action_items_overdue": "3",
+        "action_item_closure_rate": repr(6 / 11),
+        "action_item_on_time_rate": repr(4 / 6),
+        "postmortems": "6",
+        "postmortems_published": "3",
+        "postmortems_published_on_time": "2",
+        "postmortem_completion_rate": repr(3 / 6),
+        "postmortem_on_time_rate": repr(2 / 3),
+    }
+
+
 def test_incidents_by_severity_service_and_team(report: MetricsReport) -> None:
     # SEV1: P1 P2 M1; SEV2: P3 S1 S2 S3; SEV3: L1 L2 A1 N1; SEV4: N2. Most first, ties by name.
     assert report.by_severity == [
@@ -177,12 +288,34 @@ def test_a_window_without_incidents_knows_nothing(store: Store) -> None:
     # The week before the window holds only O1 and bob's page for it; a week of 2024 holds nothing.
     before = compute_metrics(store, ref.since - timedelta(weeks=1), ref.since)
     assert (before.incidents, before.failures, before.pages.pages) == (1, 1, 1)
+    # XO was created 20 min before T0 and is still open, due T0 + 14 d: not overdue at T0. No incident
+    # was resolved in that week (O1 resolved 30 min after T0, O3 a week before it): no postmortem.
+    assert before.action_items == ActionItemStats(
+        created=1,
+        closed=0,
+        done=0,
+        wont_fix=0,
+        closed_on_time=0,
+        open=1,
+        overdue=0,
+        closure_rate=0.0,
+        on_time_rate=None,
+    )
+    assert before.postmortems == PostmortemStats(
+        count=0, published=0, published_on_time=0, completion_rate=None, on_time_rate=None
+    )
     empty = compute_metrics(store, datetime(2024, 6, 1), datetime(2024, 6, 8))  # naive: UTC
     assert empty.since == datetime(2024, 6, 1, tzinfo=UTC)
     assert (empty.incidents, empty.repeat_rate, empty.noise.ratio) == (0, None, None)
     assert (empty.ttr.count, empty.ttr.mean_seconds, empty.ttr.p90_seconds) == (0, None, None)
     assert (empty.pages.per_responder_per_week, empty.pages.out_of_hours_ratio) == (None, None)
     assert empty.services == [] and empty.by_severity == []
+    assert (empty.action_items.created, empty.action_items.closure_rate, empty.action_items.on_time_rate) == (
+        0,
+        None,
+        None,
+    )
+    assert (empty.postmortems.count, empty.postmortems.completion_rate) == (0, None)
 
 
 def test_an_empty_or_reversed_window_is_refused(store: Store) -> None:

@@ -45,6 +45,13 @@ async def test_metrics_of_one_service(api: httpx.AsyncClient) -> None:
     assert payments["availability"] == pytest.approx(2000 / 2000.5)
     # Only alice was paged for payments' incidents: the team channel and the drill page do not count.
     assert [(r["person"], r["pages"]) for r in report["pages"]["by_responder"]] == [("alice", 3)]
+    # payments' items AI1-AI6 and AI11: 5 of 7 closed, 3 of those on time; postmortems of P1, P2, P3 and
+    # O1: 3 published, 2 on time (tests/metrics/test_metrics.py works these out).
+    items, postmortems = report["action_items"], report["postmortems"]
+    assert (items["created"], items["closed"], items["closed_on_time"]) == (7, 5, 3)
+    assert (items["closure_rate"], items["on_time_rate"]) == (pytest.approx(5 / 7), pytest.approx(3 / 5))
+    assert (postmortems["count"], postmortems["published"], postmortems["published_on_time"]) == (4, 3, 2)
+    assert (postmortems["completion_rate"], postmortems["on_time_rate"]) == (0.75, pytest.approx(2 / 3))
 
 
 async def test_token_required(api: httpx.AsyncClient) -> None:
