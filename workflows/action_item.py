@@ -19,6 +19,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.failures import cause_of
+
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import (
         REMINDER_SPREAD,
@@ -199,7 +201,7 @@ class ActionItemWorkflow:
                 retry_policy=NOTICE_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("notice %s not delivered: %s", notice.key, cause)
 
     def _ensure_ticket(self) -> None:
@@ -228,7 +230,7 @@ class ActionItemWorkflow:
                 retry_policy=TICKET_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("no ticket for %s: %s", c.item.id, cause)
             return
         c.item = c.item.model_copy(update={"ticket_key": ticket.key})

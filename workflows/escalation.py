@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, FailureError
+
+from workflows.failures import cause_of
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import PLAN_ESCALATION_LEVEL, SEND_PAGE
@@ -238,7 +240,7 @@ class EscalationWorkflow:
             )
             record.outcome = sent.outcome
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("page %s failed: %s", page.key, cause)
             record.outcome = "failed"
 

@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
+
+from workflows.failures import cause_of
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import POST_HANDOFF, HandoffResult, HandoffRun, PostHandoff
@@ -44,7 +46,7 @@ class HandoffWorkflow:
         except ActivityError as err:
             # Chat refused for good (channel_not_found, invalid_auth) or stayed down: the run records why
             # and completes, so the schedule and the next handoff carry on.
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("handoff of %s failed: %s", run.rotation, cause)
             return HandoffResult(rotation=run.rotation, outcome="failed", detail=cause)
 

@@ -16,6 +16,8 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.failures import cause_of
+
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import ActionItemChase, ChaseNow, PrepareActionItem
     from sevflow.actions.reminders import POSTMORTEM_PLAN, Reminder, next_chase
@@ -450,7 +452,7 @@ class IncidentWorkflow:
                 retry_policy=CHAT_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("%s for %s failed: %s", name, self.state.label, cause)
             await self._note_chat_failure(f"{name.replace('_', ' ')} failed: {cause}")
 
@@ -484,7 +486,7 @@ class IncidentWorkflow:
                 retry_policy=CHAT_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             workflow.logger.warning("chat post %s failed: %s", message.key, cause)
             await self._note_chat_failure(f"chat message not delivered: {cause}")
 
@@ -972,7 +974,7 @@ class IncidentWorkflow:
         try:
             await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             raise ApplicationError(cause, type="InvalidCommand", non_retryable=True) from err
         return self.state
 
@@ -1019,7 +1021,7 @@ class IncidentWorkflow:
                 ),
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)
+            cause = cause_of(err)
             raise ApplicationError(cause, type="PostmortemIncomplete", non_retryable=True) from err
         self._refuse("publish_postmortem")  # nothing else moved it on while the check ran
         for item in published.action_items:

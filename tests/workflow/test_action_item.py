@@ -7,7 +7,6 @@ against the loopback Jira emulator."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.action_items import ActionItemActivities
-from activities.chat import Blocks
 from activities.tickets import JiraTickets, jira_client
 from sevflow.actions.chase import (
     ActionItemChase,
@@ -35,48 +33,14 @@ from sevflow.actions.chase import (
 )
 from sevflow.actions.models import ActionStatus, new_action_item
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import NOTIFY_ACTION_OWNER, MessageRef
+from sevflow.contracts import NOTIFY_ACTION_OWNER
 from sevflow.store.repository import Store
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
+from tests.recording_chat import RecordingChat
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
-
-
-class RecordingChat:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.dms: list[tuple[str, str]] = []
-        self.posts: list[tuple[str, str]] = []
-
-    def create_channel(self, name: str) -> tuple[str, str]:
-        return name, name
-
-    def set_topic(self, channel: str, topic: str) -> None:
-        pass
-
-    def invite(self, channel: str, users: list[str]) -> None:
-        pass
-
-    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
-        with self.lock:
-            self.posts.append((channel, text))
-            return MessageRef(channel=channel, ts=f"p{len(self.posts)}")
-
-    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
-        pass
-
-    def archive(self, channel: str) -> None:
-        pass
-
-    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
-        with self.lock:
-            self.dms.append((user, text))
-            return MessageRef(channel=f"D-{user}", ts=f"d{len(self.dms)}")
-
-    def mention(self, user: str) -> str:
-        return f"@{user}"
 
 
 class NoticeLog:
@@ -190,7 +154,7 @@ def chase_of(
     )
 
 
-UTC_ZONE = UTC  # noqa: the owner's zone in these tests
+UTC_ZONE = UTC  # the owner's zone in these tests
 
 
 @contextlib.asynccontextmanager

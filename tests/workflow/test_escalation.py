@@ -5,7 +5,6 @@ exhausted ladder is announced. Pages are checked where they are recorded: the st
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,10 +15,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.chat import Blocks
 from sevflow.alerts.models import AlertAcknowledged
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import MessageRef
 from sevflow.incident.models import EventKind, IncidentState
 from sevflow.oncall.rotation import Rotation, who_is_on
 from sevflow.paging.models import (
@@ -30,6 +27,7 @@ from sevflow.paging.models import (
 )
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredPage
+from tests.recording_chat import RecordingChat
 from tests.workflow.helpers import Incidents, events, incident, registered
 from worker.main import build_worker
 from workflows.escalation import EscalationWorkflow
@@ -61,43 +59,6 @@ CONFIG: dict[str, Any] = {
     },
     "paging": {"webhook": {"url": "https://pager.example.com/page"}},
 }
-
-
-class RecordingChat:
-    """The chat port, remembering DMs and channel posts (the far end is not under test here)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.dms: list[tuple[str, str]] = []
-        self.posts: list[tuple[str, str]] = []
-
-    def create_channel(self, name: str) -> tuple[str, str]:
-        return f"C-{name}", name
-
-    def set_topic(self, channel: str, topic: str) -> None:
-        pass
-
-    def invite(self, channel: str, users: list[str]) -> None:
-        pass
-
-    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
-        with self.lock:
-            self.posts.append((channel, text))
-            return MessageRef(channel=channel, ts=str(len(self.posts)))
-
-    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
-        pass
-
-    def archive(self, channel: str) -> None:
-        pass
-
-    def direct_message(self, user: str, text: str, blocks: Blocks | None = None) -> MessageRef:
-        with self.lock:
-            self.dms.append((user, text))
-            return MessageRef(channel=f"D-{user}", ts=str(len(self.dms)))
-
-    def mention(self, user: str) -> str:
-        return f"@{user}"
 
 
 class RecordingWebhook:
