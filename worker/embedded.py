@@ -20,9 +20,8 @@ from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
+from worker.child import WorkerProcess
 from worker.logs import setup_logging
-from worker.main import build_worker, chat_backend, ticket_backend
-from worker.schedules import sync_handoff_schedules
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
 log = logging.getLogger("sevflow.up")
@@ -128,6 +127,7 @@ async def run_embedded(settings: Settings) -> None:
     config = load_config(settings.resolved_config_path)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server: DevServer | None = None
+    worker: WorkerProcess | None = None
     if not uses_external_temporal():
         server = DevServer(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
         server.start()
@@ -136,15 +136,11 @@ async def run_embedded(settings: Settings) -> None:
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
-        await sync_handoff_schedules(client, config, settings.task_queue)
-        worker = build_worker(
-            client,
-            settings.task_queue,
-            store,
-            chat_backend(settings),
-            config=config,
-            tickets=ticket_backend(settings, config),
-        )
+        # `sevflow worker` in a child process (it syncs the handoff schedules, as it does alone): the
+        # worker and the HTTP API each get a core instead of sharing one interpreter.
+        worker = WorkerProcess()
+        worker.start()
+        await worker.wait_ready(client, settings.task_queue)
         app = create_app(settings, store=store, config=config, client=client)
         socket = await start_socket_mode(app, settings)
 
@@ -153,14 +149,23 @@ async def run_embedded(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-        async with worker, serving(app, settings):
+        async with serving(app, settings):
             _print_urls(settings, server is not None)
-            await stop.wait()
+            stopped, worker_exit = asyncio.create_task(stop.wait()), asyncio.create_task(worker.wait_exit())
+            await asyncio.wait([stopped, worker_exit], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            worker_exit.cancel()
             print("\nstopping: API, worker, Temporal dev server ...", flush=True)
         if socket is not None:
             socket.close()
+        code = worker.exited()
+        worker.stop()
         store.dispose()
+        if code is not None:
+            raise SevflowError(f"the worker exited with code {code}: see its log above")
     finally:
+        if worker is not None:
+            worker.stop()
         if server is not None:
             server.stop()
         print("stopped. Open incidents and their timers carry on at the next `make run`.", flush=True)

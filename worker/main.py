@@ -22,6 +22,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
+from worker.sandbox import install_code_cache
 from workflows.action_item import ActionItemWorkflow
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
@@ -82,6 +83,7 @@ def build_worker(
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
     `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies."""
+    install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     store_acts = StoreActivities(store)
     chat = chat or ConsoleChat()

@@ -83,7 +83,8 @@ def up(tmp_path: Path) -> Iterator[tuple[Up, Sevflow, dict[str, int]]]:
     stack = Up(tmp_path, env)
     yield stack, Sevflow(tmp_path, env), ports
     stack.kill()
-    subprocess.run(["pkill", "-f", f"--port {ports['temporal']}"], check=False)
+    # `--` ends pkill's options: the pattern itself starts with dashes.
+    subprocess.run(["pkill", "-f", "--", f"--port {ports['temporal']}"], check=False)
 
 
 def test_up_survives_a_restart_between_commands(up: tuple[Up, Sevflow, dict[str, int]]) -> None:
