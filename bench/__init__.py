@@ -1,1 +1,2 @@
-"""Benchmarks of the alert path (`python -m bench`; figures in docs/PERFORMANCE.md). Loopback only."""
+"""Benchmarks of the alert path and of paging (`python -m bench`; figures in docs/PERFORMANCE.md).
+Loopback only."""

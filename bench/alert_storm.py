@@ -23,7 +23,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.stack import embedded_stack, free_port, loadgen, noop_app, percentile, quiet_logs, serving_on
+from bench.stack import (
+    embedded_stack,
+    free_port,
+    loadgen,
+    machine_load,
+    noop_app,
+    percentile,
+    quiet_logs,
+    serving_on,
+)
 
 TARGET_RATE = 500.0
 TARGET_RATIO = 0.25
@@ -64,13 +73,16 @@ async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str
     failures: list[str] = []
 
     print(
-        f"alert storm: {deliveries} deliveries over {keys} keys from {clients} {client} clients", flush=True
+        f"alert storm: {deliveries} deliveries over {keys} keys from {clients} {client} clients "
+        f"(machine before: {machine_load()})",
+        flush=True,
     )
+    result["machine_before"] = machine_load()
     async with serving_on(noop_app(), free_port()) as url:
         noop = summarize(await loadgen("storm", url, *load, "--run", "noop"))
     show("no-op", noop)
 
-    async with embedded_stack() as stack:
+    async with embedded_stack(worker_process=True) as stack:
         run_id = uuid.uuid4().hex[:8]
         sevflow = summarize(await loadgen("storm", stack.url, *load, "--run", run_id))
         show("sevflow", sevflow)
@@ -131,6 +143,8 @@ async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str
         flush=True,
     )
     result.update(noop=noop, sevflow=sevflow, ratio=ratio, failures=failures, missed_targets=misses)
+    result["machine_after"] = machine_load()
+    print(f"  machine   after: {result['machine_after']}", flush=True)
     return result
 
 

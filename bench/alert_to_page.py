@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.alert_storm import exit_status
-from bench.stack import Stack, embedded_stack, loadgen, percentile, quiet_logs, utc
+from bench.stack import Stack, embedded_stack, loadgen, machine_load, percentile, quiet_logs, utc
 
 TARGET_P99_S = 1.0
 
@@ -78,10 +78,13 @@ async def first_messages(stack: Stack, workflow_ids: set[str], within: float) ->
 
 async def run(rate: float, seconds: float) -> dict[str, Any]:
     failures: list[str] = []
+    before = machine_load()
     print(
-        f"alert to page: {rate:g} new alerts/s for {seconds:g} s ({round(rate * seconds)} alerts)", flush=True
+        f"alert to page: {rate:g} new alerts/s for {seconds:g} s ({round(rate * seconds)} alerts; "
+        f"machine before: {before})",
+        flush=True,
     )
-    async with embedded_stack() as stack:
+    async with embedded_stack(worker_process=True) as stack:
         report = await loadgen(
             "paced", stack.url, "--rate", str(rate), "--seconds", str(seconds), "--run", uuid.uuid4().hex[:8]
         )
@@ -117,7 +120,10 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
         "send_elapsed_s": report["elapsed"],
         "failures": failures,
         "missed_targets": [],
+        "machine_before": before,
+        "machine_after": machine_load(),
     }
+    print(f"  machine   after: {result['machine_after']}", flush=True)
     if response:
         result["post_response"] = stats("POST response", response)
     if to_declared:

@@ -2,9 +2,14 @@
 
     python -m bench.loadgen storm URL --deliveries 10000 --keys 100 --clients 50 --run ID [--client raw]
     python -m bench.loadgen paced URL --rate 20 --seconds 15 --run ID
+    python -m bench.loadgen workflows HOST:PORT --plan FILE --seconds 60
 
 Prints one JSON report on stdout. Every delivery is an Alertmanager webhook (version 4) body as
 Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key, all firing.
+
+`workflows` starts the Temporal workflows listed in a plan file (JSON: `task_queue`, `workflow` (its
+type name) and `starts`, a list of `{"id": ..., "arg": ...}`) evenly over `--seconds`, open loop,
+through a Temporal client of its own; bench.paging writes the plan.
 
 The storm's clients are httpx.AsyncClient sessions (one connection each) by default. httpx costs about
 2 ms of CPU per request here, so on a 2-core machine one load process tops out near 500 requests/s
@@ -21,10 +26,12 @@ import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from temporalio.client import Client
 
 PATH = "/v1/alerts/alertmanager"
 HEADERS = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
@@ -199,6 +206,37 @@ async def paced(url: str, rate: float, seconds: float, run: str) -> dict[str, An
     return {"rate": rate, "seconds": seconds, "count": count, "elapsed": elapsed, "sent": sent}
 
 
+async def workflows(target: str, plan: dict[str, Any], seconds: float, namespace: str) -> dict[str, Any]:
+    """Start every workflow of the plan at a steady pace over `seconds`, open loop (a slow start delays
+    no later one). Each start's wall clock is taken just before its request is sent."""
+    starts: list[dict[str, Any]] = plan["starts"]
+    client = await Client.connect(target, namespace=namespace)
+    sent: list[dict[str, Any]] = []
+    interval = seconds / max(1, len(starts))
+
+    async def one(start: dict[str, Any]) -> None:
+        record: dict[str, Any] = {"id": start["id"], "started_at": time.time()}
+        began = time.perf_counter()
+        try:
+            await client.start_workflow(
+                plan["workflow"], start["arg"], id=start["id"], task_queue=plan["task_queue"]
+            )
+        except Exception as err:  # reported, and counted as a failure by the benchmark
+            record["error"] = f"{type(err).__name__}: {err}"
+        record["latency"] = time.perf_counter() - began
+        sent.append(record)
+
+    tasks = []
+    began = time.perf_counter()
+    for n, start in enumerate(starts):
+        delay = began + n * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(start)))
+    await asyncio.gather(*tasks)
+    return {"count": len(starts), "seconds": seconds, "elapsed": time.perf_counter() - began, "sent": sent}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -214,9 +252,17 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=20)
     p.add_argument("--seconds", type=float, default=15)
     p.add_argument("--run", default="0")
+    w = sub.add_parser("workflows")
+    w.add_argument("target", help="the Temporal frontend, HOST:PORT")
+    w.add_argument("--plan", required=True, help="the JSON plan file")
+    w.add_argument("--seconds", type=float, default=60)
+    w.add_argument("--namespace", default="default")
     args = parser.parse_args()
     if args.mode == "storm":
         report = asyncio.run(storm(args.url, args.deliveries, args.keys, args.clients, args.run, args.client))
+    elif args.mode == "workflows":
+        plan = json.loads(Path(args.plan).read_text())
+        report = asyncio.run(workflows(args.target, plan, args.seconds, args.namespace))
     else:
         report = asyncio.run(paced(args.url, args.rate, args.seconds, args.run))
     print(json.dumps(report))

@@ -1,9 +1,12 @@
 """The embedded stack, started by a benchmark for itself: what `sevflow up` runs, on free loopback ports.
 
-The Temporal dev server (the `temporal` binary beside this Python, persisting to a SQLite file as
-`sevflow up` does), sevflow's SQLite store, a worker and the HTTP app under uvicorn, all in a temporary
-directory that is removed afterwards. The load comes from another process (bench.loadgen), so the
-app's event loop is not shared with the client's.
+The Temporal dev server (the `temporal` binary beside this Python, persisting to a SQLite file in WAL
+mode as `sevflow up` does), sevflow's SQLite store, a worker and the HTTP app under uvicorn, all in a
+temporary directory that is removed afterwards. With `worker_process=True` (the alert benchmarks) the
+worker is `sevflow worker` in a child process, as `sevflow up` runs it; otherwise it runs in this
+process. The load comes from another process (bench.loadgen), so the app's event loop is not shared
+with the client's. A benchmark may give an in-process worker its own config, chat port and page
+webhook (bench.paging does), and read the dev server's memory and CPU from /proc.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import socket
 import sys
 import tempfile
@@ -28,10 +32,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.chat import ChatPort
+from activities.webhook import WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
+from worker.child import WorkerProcess
+from worker.embedded import DEV_SERVER_SQLITE_ARGS
 from worker.main import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +78,10 @@ class Stack:
     task_queue: str
     workdir: Path
     app: FastAPI
+    # The Temporal dev server's process id (a child of this process), None when it was not found.
+    server_pid: int | None = None
+    # The worker's process id when it runs in a child process (embedded_stack(worker_process=True)).
+    worker_pid: int | None = None
 
 
 @contextlib.asynccontextmanager
@@ -80,14 +92,28 @@ async def serving_on(app: FastAPI, port: int) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def embedded_stack() -> AsyncIterator[Stack]:
+async def embedded_stack(
+    config: SevflowConfig | None = None,
+    chat: ChatPort | None = None,
+    webhook: WebhookPort | None = None,
+    worker_process: bool = False,
+) -> AsyncIterator[Stack]:
+    """The stack; `config`, `chat` and `webhook` go to the worker as `build_worker` takes them (by default
+    the empty config and the console chat, as `sevflow up` without a sevflow.yaml).
+
+    `worker_process`: the worker runs as `sevflow worker` in a child process, as `sevflow up` runs it
+    (its settings from the environment: the default config and the console chat, so none of
+    `config`, `chat` and `webhook` may be given)."""
+    if worker_process and (config is not None or chat is not None or webhook is not None):
+        raise ValueError("a worker process takes its config, chat and webhook from its settings")
+    config = config or SevflowConfig()
     with tempfile.TemporaryDirectory(prefix="sevflow-bench-") as tmp:
         workdir = Path(tmp)
         env = await WorkflowEnvironment.start_local(
             data_converter=pydantic_data_converter,
             dev_server_existing_path=temporal_binary(),
             dev_server_database_filename=str(workdir / "temporal.db"),
-            dev_server_extra_args=["--ui-disable-news-fetch"],
+            dev_server_extra_args=["--ui-disable-news-fetch", *DEV_SERVER_SQLITE_ARGS],
             dev_server_log_level="error",
         )
         try:
@@ -102,17 +128,52 @@ async def embedded_stack() -> AsyncIterator[Stack]:
                 http_host="127.0.0.1",
                 http_port=free_port(),
             )
-            app = create_app(settings, store=store, config=SevflowConfig(), client=env.client, environ={})
-            async with (
-                build_worker(env.client, task_queue, store),
-                serving_on(app, settings.http_port) as url,
-            ):
+            app = create_app(settings, store=store, config=config, client=env.client, environ={})
+            server_pid = child_pid(
+                f"--port {env.client.service_client.config.target_host.rsplit(':', 1)[1]} "
+            )
+            async with contextlib.AsyncExitStack() as running:
+                worker_pid = None
+                if worker_process:
+                    child = WorkerProcess(worker_env(settings, env.client), cwd=workdir)
+                    child.start()
+                    running.callback(child.stop)
+                    await child.wait_ready(env.client, task_queue)
+                    worker_pid = child.pid
+                else:
+                    await running.enter_async_context(
+                        build_worker(env.client, task_queue, store, chat, config=config, webhook=webhook)
+                    )
+                url = await running.enter_async_context(serving_on(app, settings.http_port))
                 yield Stack(
-                    url=url, store=store, client=env.client, task_queue=task_queue, workdir=workdir, app=app
+                    url=url,
+                    store=store,
+                    client=env.client,
+                    task_queue=task_queue,
+                    workdir=workdir,
+                    app=app,
+                    server_pid=server_pid,
+                    worker_pid=worker_pid,
                 )
             store.dispose()
         finally:
             await env.shutdown()
+
+
+def worker_env(settings: Settings, client: Client) -> dict[str, str]:
+    """The environment of `sevflow worker` for this stack: this process's, less any SEVFLOW_ and
+    TEMPORAL_ settings of the shell, plus the stack's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEVFLOW_", "TEMPORAL_"))}
+    level = logging.getLevelName(logging.getLogger("sevflow").getEffectiveLevel())
+    env.update(
+        TEMPORAL_ADDRESS=client.service_client.config.target_host,
+        TEMPORAL_NAMESPACE=client.namespace,
+        SEVFLOW_TASK_QUEUE=settings.task_queue,
+        SEVFLOW_DATA_DIR=str(settings.data_dir),
+        SEVFLOW_DATABASE_URL=settings.resolved_database_url,
+        SEVFLOW_LOG_LEVEL=str(level),
+    )
+    return env
 
 
 def noop_app() -> FastAPI:
@@ -149,8 +210,95 @@ async def loadgen(*args: str) -> dict[str, Any]:
     return report
 
 
+def machine_load() -> dict[str, float | None]:
+    """How busy the machine is: the 1-minute load average and the share of the last 10 s in which
+    some runnable task waited for a CPU (/proc/pressure/cpu, Linux 4.20+; None elsewhere). Figures
+    taken while other work runs are slower than the stack is."""
+    pressure: float | None = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        pressure = float(some[1].split("=")[1])
+    return {"load_avg_1m": round(os.getloadavg()[0], 2), "cpu_pressure_10s_pct": pressure}
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0-100) of a non-empty list."""
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+# --- processes, from /proc (Linux) -------------------------------------------------------------------
+
+
+def child_pid(marker: str) -> int | None:
+    """The child process of this one whose command line contains `marker` (the dev server is started
+    by the SDK's core as a direct child: `temporal server start-dev --port N ...`)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me and marker in cmdline:
+            return int(entry.name)
+    return None
+
+
+def status_kib(pid: int | str, field: str) -> int | None:
+    """A `kB` field of /proc/<pid>/status (VmHWM: the peak resident set; VmRSS: the current one)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return None
+
+
+def reset_peak_rss(pid: int | str) -> bool:
+    """Reset VmHWM to the current RSS (writing 5 to clear_refs, Linux 4.0+); False when not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def cpu_seconds(pid: int | str) -> float | None:
+    """User plus system CPU time the process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_seconds(pid: int | str) -> float | None:
+    """How long the process's live threads have waited for a CPU (run queue) so far, from
+    /proc/<pid>/task/*/schedstat; None when the kernel does not keep it."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+def cpu_pressure_us() -> int | None:
+    """The machine's CPU pressure stall total (PSI, `some`: microseconds in which at least one runnable
+    task waited for a CPU), or None without /proc/pressure."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(line.rsplit("total=", 1)[1])
