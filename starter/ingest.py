@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -103,9 +104,8 @@ class RepeatCounts:
             counts = self.take(force)
             done: set[tuple[str, str]] = set()
             try:
-                for (source, group_key), count in counts.items():
-                    store.count_deliveries(source, group_key, count)
-                    done.add((source, group_key))
+                store.count_deliveries_many(counts)
+                done.update(counts)
             finally:
                 # Not written (the store failed): counted again at the next flush, not lost.
                 with self._lock:
@@ -151,28 +151,54 @@ class ConfirmedCache:
         return entry[0]
 
     async def lookup(self, store: Store, source: str, group_key: str) -> str | None:
-        """The group's confirmed content: from memory while fresh, else from the store."""
+        """The group's confirmed content: from memory while fresh, else from the store.
+
+        The read that refreshes an expired group also refreshes the source's other groups that
+        would expire within `TTL / 2`: under a storm over many groups their entries expire together,
+        and one read for a batch costs the API far less than one per group (staleness stays at most
+        `TTL`, as each refreshed entry starts a new `TTL`)."""
         if (known := self.get(source, group_key)) is not None:
             return known
         key = (source, group_key)
         if (reading := self._reads.get(key)) is not None:
             return await asyncio.shield(reading)
-        reading = asyncio.get_running_loop().create_future()
-        self._reads[key] = reading
-        generation = self._generation[key]
+        keys = [key, *self._expiring(source, exclude=key)]
+        loop = asyncio.get_running_loop()
+        readings = {k: loop.create_future() for k in keys}
+        self._reads.update(readings)
+        generations = {k: self._generation[k] for k in keys}
         try:
-            known = await asyncio.to_thread(store.confirmed_content, source, group_key)
+            found = await asyncio.to_thread(store.confirmed_contents, source, [k[1] for k in keys])
         except BaseException:
             # The waiters go on as if nothing were confirmed: they signal, which is always correct
             # (and answer 503 themselves if the store is down), while this delivery gets the error.
-            reading.set_result(None)
+            for future in readings.values():
+                future.set_result(None)
             raise
         finally:
-            self._reads.pop(key, None)
-        if known is not None and generation == self._generation[key]:
-            self.put(source, group_key, known)
-        reading.set_result(known)
-        return known
+            for k in keys:
+                self._reads.pop(k, None)
+        for k, future in readings.items():
+            digest = found.get(k[1])
+            if digest is not None and generations[k] == self._generation[k]:
+                self.put(k[0], k[1], digest)
+            future.set_result(digest)
+        return found.get(group_key)
+
+    BATCH = 500
+
+    def _expiring(self, source: str, exclude: tuple[str, str]) -> list[tuple[str, str]]:
+        """Up to `BATCH - 1` of the source's cached groups that expire within `TTL / 2` and that no
+        read is refreshing already, among the first `4 * BATCH` entries: a miss must stay cheap when
+        the cache holds many thousands of groups."""
+        soon = time.monotonic() + self.TTL / 2
+        picked: list[tuple[str, str]] = []
+        for k, (_, expires) in itertools.islice(self._entries.items(), 4 * self.BATCH):
+            if len(picked) >= self.BATCH - 1:
+                break
+            if k[0] == source and k != exclude and expires <= soon and k not in self._reads:
+                picked.append(k)
+        return picked
 
     def put(self, source: str, group_key: str, digest: str) -> None:
         self._generation[(source, group_key)] += 1

@@ -11,12 +11,12 @@ and a snapshot replaces the stored one only when its `version` is newer.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -437,6 +437,21 @@ class Store:
             ).first()
         return row.last_hash if row is not None and row.confirmed else None
 
+    def confirmed_contents(self, source: str, group_keys: Collection[str]) -> dict[str, str]:
+        """`confirmed_content` for many groups of one source in one read: the groups with confirmed
+        content, by key (the others are left out)."""
+        if not group_keys:
+            return {}
+        with self._read() as session:
+            rows = session.execute(
+                select(AlertGroupRow.group_key, AlertGroupRow.last_hash).where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key.in_(list(group_keys)),
+                    AlertGroupRow.confirmed.is_(True),
+                )
+            ).all()
+        return {row.group_key: row.last_hash for row in rows if row.last_hash is not None}
+
     def confirm_delivery(self, source: str, group_key: str, content_hash: str) -> None:
         """The content reached its workflow: later repeats of it may be coalesced."""
         with self._write() as session:
@@ -457,6 +472,28 @@ class Store:
                 update(AlertGroupRow)
                 .where(AlertGroupRow.source == source, AlertGroupRow.group_key == group_key)
                 .values(deliveries=AlertGroupRow.deliveries + count)
+            )
+
+    def count_deliveries_many(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """`count_deliveries` for many groups, `{(source, group_key): count}`, in one transaction."""
+        if not counts:
+            return
+        groups = AlertGroupRow.__table__
+        assert isinstance(groups, Table)
+        with self._write() as session:
+            # A Core executemany (one statement, many parameter sets): the ORM's bulk update would
+            # want primary keys as parameters and no WHERE of its own.
+            session.connection().execute(
+                update(groups)
+                .where(
+                    groups.c.source == bindparam("s_source"),
+                    groups.c.group_key == bindparam("s_group_key"),
+                )
+                .values(deliveries=groups.c.deliveries + bindparam("s_count")),
+                [
+                    {"s_source": source, "s_group_key": key, "s_count": count}
+                    for (source, key), count in sorted(counts.items())
+                ],
             )
 
     def undo_delivery(self, source: str, group_key: str, content_hash: str) -> None:

@@ -22,20 +22,13 @@ from sevflow.incident.models import IncidentState, Role, Status
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.database import make_engine, migrate
 from sevflow.store.repository import Store
+from sevflow.store.schema import Base
 
 ADMIN_URL = os.environ.get("SEVFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # A session time zone far from UTC (and not a whole hour), so a missing conversion cannot hide.
 PG_CONNECT_ARGS = {"options": "-c timezone=America/St_Johns"}
-TABLES = (
-    "incident_roles",
-    "timeline_events",
-    "chat_messages",
-    "incidents",
-    "handoff_messages",
-    "pages",
-    "action_items",
-    "postmortems",
-)
+# Every table a test may write, emptied before each PostgreSQL test (the counters row is reset apart).
+TABLES = tuple(t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "counters")
 
 
 class PostgresServer:

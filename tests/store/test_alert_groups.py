@@ -1,0 +1,142 @@
+"""The alert path's store calls: delivery counting, confirmed content, and their bulk forms."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from sevflow.store.repository import Store
+from starter.ingest import ConfirmedCache, RepeatCounts
+
+
+def _confirmed(store: Store, key: str, digest: str) -> None:
+    assert store.note_delivery("alertmanager", key, f"wf-{key}", digest)
+    store.confirm_delivery("alertmanager", key, digest)
+
+
+def test_confirmed_contents_reads_only_confirmed_groups_of_the_source(store: Store) -> None:
+    _confirmed(store, "a", "h-a")
+    _confirmed(store, "b", "h-b")
+    assert store.note_delivery("alertmanager", "c", "wf-c", "h-c")  # noted, never confirmed
+    assert not store.note_delivery("alertmanager", "a", "wf-a", "h-a")  # a repeat: counted only
+    assert store.note_delivery("grafana", "a", "wf-ga", "h-ga")
+    store.confirm_delivery("grafana", "a", "h-ga")
+
+    found = store.confirmed_contents("alertmanager", ["a", "b", "c", "missing"])
+
+    assert found == {"a": "h-a", "b": "h-b"}
+    assert store.confirmed_contents("alertmanager", []) == {}
+    assert found == {k: store.confirmed_content("alertmanager", k) for k in ("a", "b")}
+
+
+def test_count_deliveries_many_adds_to_each_group_once(store: Store) -> None:
+    _confirmed(store, "a", "h-a")
+    _confirmed(store, "b", "h-b")
+    before = {k: store.alert_group("alertmanager", k) for k in ("a", "b")}
+
+    store.count_deliveries_many({("alertmanager", "a"): 7, ("alertmanager", "b"): 1, ("grafana", "x"): 3})
+    store.count_deliveries_many({})
+
+    after = {k: store.alert_group("alertmanager", k) for k in ("a", "b")}
+    assert after["a"] is not None and before["a"] is not None
+    assert after["b"] is not None and before["b"] is not None
+    assert after["a"].deliveries == before["a"].deliveries + 7
+    assert after["b"].deliveries == before["b"].deliveries + 1
+    assert store.alert_group("grafana", "x") is None  # counting never creates a group
+
+
+class _CountingStore:
+    """The real store, with its confirmed-content reads counted."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    def confirmed_contents(self, source: str, keys: list[str]) -> dict[str, str]:
+        with self.lock:
+            self.reads.append(sorted(keys))
+        return self.store.confirmed_contents(source, keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_one_read_refreshes_the_groups_about_to_expire(store: Store) -> None:
+    for key in ("a", "b", "c"):
+        _confirmed(store, key, f"h-{key}")
+    counting = _CountingStore(store)
+    cache = ConfirmedCache()
+    cache.TTL = 0.4
+
+    # First deliveries of three groups at once: they miss together and each reads, or joins a read.
+    found = await asyncio.gather(*(cache.lookup(counting, "alertmanager", k) for k in "abc"))  # type: ignore[arg-type]
+    assert found == ["h-a", "h-b", "h-c"]
+
+    await asyncio.sleep(0.45)  # all three expired
+    assert await cache.lookup(counting, "alertmanager", "a") == "h-a"  # type: ignore[arg-type]
+    assert counting.reads[-1] == ["a", "b", "c"]  # b and c came with a's read
+    reads = len(counting.reads)
+    assert await cache.lookup(counting, "alertmanager", "b") == "h-b"  # type: ignore[arg-type]
+    assert await cache.lookup(counting, "alertmanager", "c") == "h-c"  # type: ignore[arg-type]
+    assert len(counting.reads) == reads  # answered from memory
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_new_content_put_during_a_read_is_not_overwritten_by_it(store: Store) -> None:
+    _confirmed(store, "a", "old")
+    cache = ConfirmedCache()
+    started, release = threading.Event(), threading.Event()
+
+    class SlowStore(_CountingStore):
+        def confirmed_contents(self, source: str, keys: list[str]) -> dict[str, str]:
+            found = super().confirmed_contents(source, keys)
+            started.set()
+            release.wait(5)
+            return found
+
+    reading = asyncio.create_task(cache.lookup(SlowStore(store), "alertmanager", "a"))  # type: ignore[arg-type]
+    await asyncio.to_thread(started.wait, 5)
+    cache.put("alertmanager", "a", "new")  # this process confirmed new content meanwhile
+    release.set()
+    assert await reading == "old"
+    assert cache.get("alertmanager", "a") == "new"
+
+
+def test_repeat_counts_reach_the_store_in_one_flush(store: Store) -> None:
+    _confirmed(store, "a", "h-a")
+    _confirmed(store, "b", "h-b")
+    counts = RepeatCounts()
+    for _ in range(5):
+        counts.add("alertmanager", "a")
+    counts.add("alertmanager", "b")
+
+    counts.flush(store, force=True)
+
+    a, b = store.alert_group("alertmanager", "a"), store.alert_group("alertmanager", "b")
+    assert a is not None and b is not None
+    assert (a.deliveries, b.deliveries) == (1 + 5, 1 + 1)
+    counts.flush(store, force=True)  # nothing left: nothing added twice
+    a = store.alert_group("alertmanager", "a")
+    assert a is not None and a.deliveries == 6
+
+
+def test_repeat_counts_survive_a_failed_flush(store: Store) -> None:
+    _confirmed(store, "a", "h-a")
+    counts = RepeatCounts()
+    counts.add("alertmanager", "a")
+
+    class Down:
+        def count_deliveries_many(self, _: object) -> None:
+            raise RuntimeError("database is down")
+
+    with pytest.raises(RuntimeError):
+        counts.flush(Down(), force=True)  # type: ignore[arg-type]
+    counts.flush(store, force=True)
+
+    a = store.alert_group("alertmanager", "a")
+    assert a is not None and a.deliveries == 1 + 1
