@@ -92,6 +92,24 @@ class IncidentRow(Base):
         Index("ix_incidents_detected_at", "detected_at"),
         Index("ix_incidents_fingerprint", "fingerprint"),
         Index("ix_incidents_service_alert_name", "service", "alert_name"),
+        # Every column the metrics read of the window's incidents, so that each of their passes reads
+        # this index alone, never the rows and their state documents (migration 0008 says more).
+        Index(
+            "ix_incidents_metrics",
+            "detected_at",
+            "drill",
+            "status",
+            "service",
+            "team",
+            "severity",
+            "repeat_of",
+            "started_at",
+            "acknowledged_at",
+            "mitigated_at",
+            "resolved_at",
+            "alert_group_id",
+            "number",
+        ),
     )
 
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -104,6 +122,8 @@ class IncidentRow(Base):
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
     fingerprint: Mapped[str | None] = mapped_column(String(255))
     alert_name: Mapped[str | None] = mapped_column(String(255))
+    # The alert group whose episode opened the incident (None when declared by hand).
+    alert_group_id: Mapped[str | None] = mapped_column(String(1000))
     alert_count: Mapped[int] = mapped_column(Integer, nullable=False)
     repeat_of: Mapped[int | None] = mapped_column(Integer)
     runbook_url: Mapped[str | None] = mapped_column(Text)
@@ -318,3 +338,25 @@ class PostmortemRow(Base):
     published_at: Mapped[datetime | None]
     published_by: Mapped[str | None] = mapped_column(String(255))
     on_time: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class PublicUpdateRow(Base):
+    """An entry of the public status page: only text written for the public (never the internal title
+    or timeline). Written with the timeline event of the same key, once per key."""
+
+    __tablename__ = "public_updates"
+    __table_args__ = (
+        Index("ix_public_updates_incident_number_at", "incident_number", "at"),
+        Index("ix_public_updates_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True, nullable=False)
+    incident_number: Mapped[int] = mapped_column(
+        Integer, ForeignKey("incidents.number", ondelete="CASCADE"), nullable=False
+    )
+    at: Mapped[datetime] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    by: Mapped[str | None] = mapped_column(String(255))
