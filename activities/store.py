@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from temporalio import activity
@@ -13,13 +14,15 @@ from sevflow.contracts import (
     Registered,
     RegisterIncident,
 )
-from sevflow.incident.models import IncidentState, TimelineEvent
+from sevflow.incident.models import IncidentState, PublicUpdate, TimelineEvent
 
 
 class IncidentStore(Protocol):
     def register(self, state: IncidentState) -> Registered: ...
 
-    def record(self, state: IncidentState, events: list[TimelineEvent]) -> None: ...
+    def record(
+        self, state: IncidentState, events: list[TimelineEvent], public_updates: Sequence[PublicUpdate] = ()
+    ) -> None: ...
 
 
 class StoreActivities:
@@ -33,6 +36,6 @@ class StoreActivities:
 
     @activity.defn(name=RECORD_INCIDENT)
     def record_incident(self, record: IncidentRecord) -> None:
-        # Timeline rows are keyed per workflow event and snapshots are versioned, so retries and
-        # replays neither duplicate a row nor roll the incident back.
-        self.store.record(record.state, record.events)
+        # Timeline rows and public status-page entries are keyed per workflow event and snapshots are
+        # versioned, so retries and replays neither duplicate a row nor roll the incident back.
+        self.store.record(record.state, record.events, record.public_updates)

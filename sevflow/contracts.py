@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from sevflow.incident.models import IncidentState, PostmortemChase, TimelineEvent
+from sevflow.incident.models import IncidentState, PostmortemChase, PublicUpdate, TimelineEvent
 
 REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
@@ -33,10 +33,13 @@ class Registered(BaseModel):
 
 
 class IncidentRecord(BaseModel):
-    """The newest snapshot of an incident and the timeline events that led to it."""
+    """The newest snapshot of an incident and the timeline events that led to it, with the public
+    status-page entries among them (written in the same transaction, so the page and the timeline
+    never disagree)."""
 
     state: IncidentState
     events: list[TimelineEvent] = Field(default_factory=list)
+    public_updates: list[PublicUpdate] = Field(default_factory=list)
 
 
 class ChatMessage(BaseModel):

@@ -35,6 +35,7 @@ from sevflow.slack.intents import (
     ReassignActionItemIntent,
     SnoozeActionItemIntent,
     StatusIntent,
+    StatusPageIntent,
     to_command,
 )
 from sevflow.slack.text import SLACK_USER_ID
@@ -127,6 +128,8 @@ class SlackDispatcher:
             return help_for(None, self.command_name)
         update_id = f"slack-{interaction.trigger_id}" if interaction.trigger_id else None
         detail = await service.command(number, command, update_id=update_id)
+        if isinstance(intent, StatusPageIntent):
+            return f"{detail.id}: public update published on the status page."
         return f"{detail.id}: done ({detail.status.value})."
 
     async def _action_item(self, interaction: Interaction, follow_up: FollowUpService) -> str:

@@ -60,13 +60,14 @@ with workflow.unsafe.imports_passed_through():
         Mitigate,
         PostUpdate,
         PublishPostmortem,
+        PublishPublicUpdate,
         Reopen,
         RequestPostmortem,
         Resolve,
         Snooze,
     )
     from sevflow.incident.milestones import milestones, summary_text
-    from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
+    from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Role, Status, TimelineEvent
     from sevflow.incident.permissions import allowed, permission_action
     from sevflow.incident.transitions import Edit, next_status, refusal
     from sevflow.paging.models import (
@@ -78,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         SeverityRaised,
         StopPaging,
     )
+    from sevflow.status import default_public_status, default_public_title
 
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.escalation import EscalationWorkflow
@@ -89,6 +91,11 @@ POSTMORTEM_PATCH = "plan-postmortem"
 PAGING_MODES = ("primary", "primary_and_backup")
 # Incidents recorded before paging existed replay without it.
 PAGING_PATCH = "page-on-call"
+# Incidents declared before the first public update was chased replay without its reminder.
+PUBLIC_UPDATE_PATCH = "public-update-reminder"
+
+# The status page's last entry of an incident that had public updates, published by the resolve itself.
+RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
 
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -160,6 +167,7 @@ class IncidentWorkflow:
             events.append(self._event(EventKind.ROLE_ASSIGNED, f"{s.lead} is lead", actor=s.declared_by))
         self._arm_cadence(from_time=now)
         self._arm_lead_reminder(now)
+        self._arm_public_update_reminder(now)
         await self._record(events)
         self._declared = True
         drill = "[DRILL] " if s.drill else ""
@@ -259,7 +267,7 @@ class IncidentWorkflow:
             return reminder.at if reminder is not None else None
         if not s.status.is_active:
             return None
-        timers = (s.next_update_due_at, s.next_lead_reminder_at, s.auto_resolve_at)
+        timers = (s.next_update_due_at, s.next_lead_reminder_at, s.auto_resolve_at, s.public_update_due_at)
         due = [d for d in timers if d is not None]
         return min(due) if due else None
 
@@ -355,6 +363,21 @@ class IncidentWorkflow:
             event = self._event(EventKind.LEAD_REMINDER, text, data={"n": s.lead_reminders_sent})
             events.append(event)
             messages.append((event.key, text, []))
+        if s.public_update_due_at is not None and now >= s.public_update_due_at:
+            s.public_update_due_at = None
+            if s.public_updates_sent == 0:
+                s.public_update_reminded = True
+                comms = s.roles.get(Role.COMMS)
+                who = comms or "the channel"
+                late = format_duration(now - (s.detected_at or now))
+                text = (
+                    f"{s.label}: no public status update {late} after it was declared "
+                    f"({s.severity.value} needs one on the status page). {who}, publish one: "
+                    '`statuspage "what customers should know"`.'
+                )
+                event = self._event(EventKind.PUBLIC_UPDATE_REMINDER, text, data={"to": who})
+                events.append(event)
+                messages.append((event.key, text, [comms] if comms else []))
         if events:
             await self._record(events)
             for key, text, mentions in messages:
@@ -376,6 +399,22 @@ class IncidentWorkflow:
         if self.state.snoozed_until is not None:
             due = max(due, self.state.snoozed_until)
         self.state.next_update_due_at = due
+
+    def _arm_public_update_reminder(self, now: datetime) -> None:
+        """The one reminder to comms when a SEV0-1's first public update is not out in time: armed
+        at the declaration, or when a raise makes the status page required, unless one is out."""
+        s = self.state
+        first = s.policy.status_page_first_update
+        if (
+            s.policy.status_page == "required"
+            and first is not None
+            and s.public_updates_sent == 0
+            and not s.public_update_reminded
+            and s.public_update_due_at is None
+            and s.status.is_active
+            and workflow.patched(PUBLIC_UPDATE_PATCH)
+        ):
+            s.public_update_due_at = now + first
 
     def _arm_lead_reminder(self, now: datetime) -> None:
         s = self.state
@@ -408,15 +447,23 @@ class IncidentWorkflow:
             data=data or {},
         )
 
-    async def _record(self, events: list[TimelineEvent], note_only: bool = False) -> None:
-        """Store the snapshot and `events`. A note (a chat failure) changes no deadline and no card,
-        so it neither wakes the timers nor re-syncs the card, which could loop on its own failure."""
+    async def _record(
+        self,
+        events: list[TimelineEvent],
+        note_only: bool = False,
+        public_updates: list[PublicUpdate] | None = None,
+    ) -> None:
+        """Store the snapshot and `events` (and public status-page entries, in the same write). A note
+        (a chat failure) changes no deadline and no card, so it neither wakes the timers nor re-syncs
+        the card, which could loop on its own failure."""
         self.state.version += 1
         if not note_only:
             self._wake = True
         await workflow.execute_activity(
             RECORD_INCIDENT,
-            IncidentRecord(state=self.state.model_copy(deep=True), events=events),
+            IncidentRecord(
+                state=self.state.model_copy(deep=True), events=events, public_updates=public_updates or []
+            ),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
@@ -589,6 +636,9 @@ class IncidentWorkflow:
             s.next_update_due_at = now
         s.next_lead_reminder_at = None
         self._arm_lead_reminder(now)
+        if cmd.severity < old:
+            # Raised to a severity the public must hear about: its first update is due as if declared now.
+            self._arm_public_update_reminder(now)
         direction = "raised" if cmd.severity < old else "lowered"
         text = f"{s.label} severity {direction} from {old.value} to {cmd.severity.value} by {cmd.by}"
         event = self._event(
@@ -686,6 +736,57 @@ class IncidentWorkflow:
             )
 
     @workflow.update
+    async def publish_public_update(self, cmd: PublishPublicUpdate) -> IncidentState:
+        await self._ready("publish_public_update")
+        s = self.state
+        status = cmd.status or default_public_status(s.status)
+        event, entry = self._public_entry(status, cmd.text, cmd.by, cmd.title)
+        await self._record([event], public_updates=[entry])
+        self._say(event.key, f"{s.label} public status update ({status}) by {cmd.by}: {cmd.text}")
+        return s
+
+    def _public_entry(
+        self, status: str, text: str, by: str | None, title: str | None = None
+    ) -> tuple[TimelineEvent, PublicUpdate]:
+        """A status-page entry and its timeline line, one key for both (so each is written once)."""
+        s = self.state
+        assert s.number is not None
+        s.public_title = title or s.public_title or default_public_title(s.service, s.severity)
+        s.public_updates_sent += 1
+        s.public_status = status
+        s.last_public_update_at = workflow.now()
+        s.public_update_due_at = None
+        event = self._event(
+            EventKind.PUBLIC_UPDATE,
+            text,
+            by,
+            {"status": status, "title": s.public_title, "n": s.public_updates_sent},
+        )
+        entry = PublicUpdate(
+            key=event.key,
+            incident_number=s.number,
+            at=event.at,
+            status=status,
+            title=s.public_title,
+            text=text,
+            by=by,
+        )
+        return event, entry
+
+    @publish_public_update.validator
+    def _validate_publish_public_update(self, cmd: PublishPublicUpdate) -> None:
+        self._refuse("publish_public_update")
+        self._permit(cmd)
+        s = self.state
+        if s.policy.status_page == "no":
+            raise ApplicationError(
+                f"{s.label} is {s.severity.value} ({s.severity.label}): it is not shown on the public "
+                "status page; raise its severity if customers need to know",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
+
+    @workflow.update
     async def mitigate(self, cmd: Mitigate) -> IncidentState:
         await self._ready("mitigate")
         s = self.state
@@ -719,6 +820,7 @@ class IncidentWorkflow:
         s.next_update_due_at = None
         s.next_lead_reminder_at = None
         s.auto_resolve_at = None
+        s.public_update_due_at = None
         s.milestones = milestones(s)
         text = f"{s.label} {'auto-' if auto else ''}resolved by {by}" + (f": {note}" if note else "")
         summary = summary_text(s, s.milestones)
@@ -731,7 +833,13 @@ class IncidentWorkflow:
                 EventKind.SUMMARY, summary, data=s.milestones.model_dump(mode="json", exclude_none=True)
             ),
         ]
-        await self._record(events)
+        public: list[PublicUpdate] = []
+        if s.public_updates_sent > 0:
+            # Customers were told about it: tell them it is over, in the same write as the resolve.
+            event, entry = self._public_entry("resolved", RESOLVED_PUBLIC_TEXT, by)
+            events.append(event)
+            public.append(entry)
+        await self._record(events, public_updates=public)
         if auto:
             self._say(events[0].key, text, [s.lead] if s.lead else [])
         self._say(events[1].key, summary)

@@ -8,7 +8,18 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 PermissionAction = Literal[
-    "ack", "update", "severity", "role", "mitigate", "resolve", "reopen", "snooze", "close", "noise", "merge"
+    "ack",
+    "update",
+    "severity",
+    "role",
+    "mitigate",
+    "resolve",
+    "reopen",
+    "snooze",
+    "close",
+    "noise",
+    "merge",
+    "statuspage",
 ]
 Who = Literal["lead", "comms", "assignee", "scribe", "admin"]
 ANYONE: Literal["anyone"] = "anyone"
@@ -60,6 +71,8 @@ class PermissionMatrix(BaseModel):
     close: Rule = ("lead", "comms", "admin")
     noise: Rule = ("lead", "comms", "admin")
     merge: Rule = ("lead", "comms", "admin")
+    # Public words are comms' job (the lead stands in); with both vacant, open_when_vacant applies.
+    statuspage: Rule = ("comms", "lead", "admin")
     # When nobody holds any of an action's roles yet, anyone may do it (see the module's docstring).
     open_when_vacant: bool = True
 

@@ -64,6 +64,30 @@ class PostUpdate(Command):
     text: str = Field(min_length=1, max_length=4000)
 
 
+PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+# What a person may publish; `resolved` is published by sevflow itself when the incident resolves.
+PublishableStatus = Literal["investigating", "identified", "monitoring"]
+
+
+class PublishPublicUpdate(Command):
+    """A public update for the status page: text for customers, never the internal timeline.
+
+    `status` defaults to what the incident's own status says (investigating until it is mitigated,
+    then monitoring); `title` names the incident publicly (kept for later updates), so an internal
+    title such as "db-1 disk full" never reaches the public page."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    status: PublishableStatus | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("text", "title")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip() if value is not None else None
+
+
 class Mitigate(Command):
     note: str | None = None
 

@@ -71,6 +71,8 @@ class EventKind(StrEnum):
     ACTION_ADDED = "action_added"
     PAGING = "paging"
     PAGING_EXHAUSTED = "paging_exhausted"
+    PUBLIC_UPDATE = "public_update"
+    PUBLIC_UPDATE_REMINDER = "public_update_reminder"
 
 
 class TimelineEvent(BaseModel):
@@ -83,6 +85,19 @@ class TimelineEvent(BaseModel):
     actor: str | None = None
     text: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PublicUpdate(BaseModel):
+    """One entry of the public status page. Only what was written for the public: the incident's
+    public title and this text, never the internal title or timeline. `key` makes the write idempotent."""
+
+    key: str
+    incident_number: int
+    at: datetime
+    status: str  # investigating, identified, monitoring or resolved (sevflow.incident.commands)
+    title: str
+    text: str
+    by: str | None = None
 
 
 class Milestones(BaseModel):
@@ -175,6 +190,15 @@ class IncidentState(BaseModel):
     lead_reminders_sent: int = 0
     next_lead_reminder_at: datetime | None = None
     auto_resolve_at: datetime | None = None
+
+    # The public status page: how many entries are out, the public title, and when comms is reminded
+    # that the first one is due (None once one is out or when the policy asks for none).
+    public_updates_sent: int = 0
+    public_title: str | None = None
+    public_status: str | None = None
+    last_public_update_at: datetime | None = None
+    public_update_due_at: datetime | None = None
+    public_update_reminded: bool = False
 
     # The escalation (paging) child: its workflow id, whether it still pages, and whom it pages now.
     escalation_id: str | None = None

@@ -33,6 +33,7 @@ from sevflow.incident.commands import (
     MergeInto,
     Mitigate,
     PostUpdate,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -53,6 +54,7 @@ _VERBS: dict[str, str] = {
     "close": "close {label}",
     "noise": "close {label} as noise",
     "merge": "merge {label} into another incident",
+    "statuspage": "publish public status updates for {label}",
 }
 _WHO_WORDS: dict[str, str] = {
     "lead": "the lead",
@@ -139,6 +141,7 @@ _COMMAND_ACTIONS: dict[type[Any], PermissionAction] = {
     Close: "close",
     CloseAsNoise: "noise",
     MergeInto: "merge",
+    PublishPublicUpdate: "statuspage",
 }
 
 

@@ -33,7 +33,7 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
     "merge": {S.DETECTED: S.MERGED, S.ACKNOWLEDGED: S.MERGED, S.MITIGATED: S.MERGED},
 }
 
-Edit = Literal["change_severity", "assign_role", "post_update", "snooze"]
+Edit = Literal["change_severity", "assign_role", "post_update", "snooze", "publish_public_update"]
 
 # Commands that change the incident but not its status, and the statuses that accept them.
 EDITS: dict[Edit, frozenset[Status]] = {
@@ -41,6 +41,8 @@ EDITS: dict[Edit, frozenset[Status]] = {
     "assign_role": ACTIVE_STATUSES | {S.RESOLVED, S.POSTMORTEM},
     "post_update": ACTIVE_STATUSES,
     "snooze": ACTIVE_STATUSES,
+    # Once resolved, the status page says so by itself (the workflow's resolved entry).
+    "publish_public_update": ACTIVE_STATUSES,
 }
 
 _VERBS: dict[Action | Edit, str] = {
@@ -57,6 +59,7 @@ _VERBS: dict[Action | Edit, str] = {
     "assign_role": "assign roles",
     "post_update": "post an update",
     "snooze": "snooze its update reminder",
+    "publish_public_update": "publish a public status update",
 }
 
 
@@ -91,6 +94,7 @@ def refusal(
         "post_update",
         "snooze",
         "merge",
+        "publish_public_update",
     ):
         if current is S.POSTMORTEM:
             return f"{label} is resolved and in postmortem: it can no longer {verb}"

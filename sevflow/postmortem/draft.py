@@ -40,7 +40,14 @@ ACTION_ITEMS_HINT = (
 )
 
 # Reminders the product sent and chat failures are about sevflow, not about the incident.
-_LEFT_OUT = frozenset({EventKind.UPDATE_REMINDER, EventKind.LEAD_REMINDER, EventKind.CHAT_FAILED})
+_LEFT_OUT = frozenset(
+    {
+        EventKind.UPDATE_REMINDER,
+        EventKind.LEAD_REMINDER,
+        EventKind.PUBLIC_UPDATE_REMINDER,
+        EventKind.CHAT_FAILED,
+    }
+)
 
 
 def cell(text: str) -> str:

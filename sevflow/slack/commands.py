@@ -5,6 +5,7 @@
     /incident sev INC-7 SEV2
     /incident lead @alice
     /incident update Rolled back the deploy; error rate falling
+    /incident statuspage "Checkout errors are falling; we are monitoring"
     /incident action "Bound the connection pool" @alice 2w
 
 The incident number (`INC-7`, `#7` or `7`) may be left out in an incident's channel: the handler passes
@@ -44,6 +45,7 @@ from sevflow.slack.intents import (
     SeverityIntent,
     SnoozeIntent,
     StatusIntent,
+    StatusPageIntent,
     UpdateIntent,
 )
 from sevflow.slack.text import SLACK_USER_ID, mention_id, to_plain
@@ -63,6 +65,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "assign": ("[INC-n] @person", "make someone the assignee, who fixes it (nobody named: you)"),
     "scribe": ("[INC-n] @person", "make someone the scribe (nobody named: you)"),
     "update": ("[INC-n] text", "post a status update; with no text, opens a form"),
+    "statuspage": (
+        '[INC-n] "text"',
+        "publish a public update on the status page, for customers (comms or the lead)",
+    ),
     "mitigate": ("[INC-n]", "mark it mitigated: the impact stopped, the fix is not final"),
     "resolve": ("[INC-n]", "resolve it: users are no longer affected"),
     "reopen": ("[INC-n]", "reopen a resolved incident"),
@@ -87,6 +93,8 @@ ALIASES: dict[str, str] = {
     "?": "help",
     "actions": "action",
     "todo": "action",
+    "status-page": "statuspage",
+    "public": "statuspage",
 }
 
 ROLE_VERBS: dict[str, Role] = {
@@ -280,6 +288,8 @@ def _parse(text: str, default: int | None, command: str, actor: str | None, toda
         return _declare(args, command)
     if verb == "update":
         return _update(text, args, default, command)
+    if verb == "statuspage":
+        return _statuspage(text, args, default, command)
     if verb in ROLE_VERBS:
         return _role(verb, args, default, command, actor)
     if verb == "sev":
@@ -343,6 +353,32 @@ def _update(
             f"the update is {len(body)} characters: keep it under 4000", usage("update", command)
         )
     return UpdateIntent(number=which, text=body)
+
+
+def _statuspage(text: str, args: list[_Token], default: int | None, command: str) -> StatusPageIntent:
+    """Like `update`, but the text is required: there is no form, and an empty public update is a
+    mistake rather than a request for one."""
+    number: int | None = None
+    rest = args
+    if args and _is_number(args[0]) and (default is None or _PREFIXED_NUMBER.match(args[0].text)):
+        number = _number(args[0], "statuspage", command)
+        rest = args[1:]
+    which = _which(number, default, "statuspage", command)
+    if len(rest) == 1 and rest[0].quoted:
+        body = to_plain(rest[0].text).strip()
+    else:
+        body = to_plain(text[rest[0].start :]).strip() if rest else ""
+    if not body:
+        raise CommandError(
+            'what should customers read? Write it after the command, like "We are investigating '
+            'errors at checkout"',
+            usage("statuspage", command),
+        )
+    if len(body) > 4000:
+        raise CommandError(
+            f"the update is {len(body)} characters: keep it under 4000", usage("statuspage", command)
+        )
+    return StatusPageIntent(number=which, text=body)
 
 
 def _role(verb: str, args: list[_Token], default: int | None, command: str, actor: str | None) -> RoleIntent:

@@ -19,6 +19,7 @@ from sevflow.incident.commands import (
     Declare,
     Mitigate,
     PostUpdate,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -73,6 +74,14 @@ class RoleIntent(_Intent):
 
 class UpdateIntent(_Intent):
     kind: Literal["update"] = "update"
+    number: Number
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class StatusPageIntent(_Intent):
+    """`/incident statuspage "text"`: a public update on the status page (comms or the lead)."""
+
+    kind: Literal["statuspage"] = "statuspage"
     number: Number
     text: str = Field(min_length=1, max_length=4000)
 
@@ -164,6 +173,7 @@ AnyIntent = (
     | SeverityIntent
     | RoleIntent
     | UpdateIntent
+    | StatusPageIntent
     | OpenUpdateModal
     | MitigateIntent
     | ResolveIntent
@@ -222,7 +232,17 @@ class ViewSubmissionError(ValueError):
         return {"response_action": "errors", "errors": dict(self.errors)}
 
 
-UpdateCommand = Acknowledge | ChangeSeverity | AssignRole | PostUpdate | Mitigate | Resolve | Reopen | Snooze
+UpdateCommand = (
+    Acknowledge
+    | ChangeSeverity
+    | AssignRole
+    | PostUpdate
+    | PublishPublicUpdate
+    | Mitigate
+    | Resolve
+    | Reopen
+    | Snooze
+)
 
 
 def to_command(intent: AnyIntent, by: str) -> UpdateCommand | None:
@@ -237,6 +257,8 @@ def to_command(intent: AnyIntent, by: str) -> UpdateCommand | None:
             return AssignRole(by=by, role=role, person=user)
         case UpdateIntent(text=text):
             return PostUpdate(by=by, text=text)
+        case StatusPageIntent(text=text):
+            return PublishPublicUpdate(by=by, text=text)
         case MitigateIntent():
             return Mitigate(by=by)
         case ResolveIntent():

@@ -59,6 +59,7 @@ from sevflow.incident.commands import (
     Mitigate,
     PostUpdate,
     PublishPostmortem,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -473,6 +474,38 @@ async def postmortem(rec: Recording) -> None:
     rec.recorded.append(chase.id)
 
 
+async def public_updates(rec: Recording) -> None:
+    """SEV1 without comms: the first public update is late, so the channel is reminded (the
+    public-update-reminder patch); the lead publishes two public updates, resolving publishes the
+    resolved entry with it, and the incident is closed as noise from its postmortem."""
+    policies = scaled(SEV1={"status_page_first_update": 1 * S})
+    tq = "record-public-updates"
+    async with rec.worker(tq):
+        handle, first = await rec.declare(new_state("public-updates", Severity.SEV1, "alice", policies), tq)
+        assert first.number is not None and first.public_update_due_at is not None
+
+        async def reminded() -> bool:
+            return (await state_of(handle)).public_update_reminded
+
+        await until("the public update reminder", reminded)
+        await settled(handle)
+        await handle.execute_update(
+            IncidentWorkflow.publish_public_update,
+            PublishPublicUpdate(by="alice", text="Checkout errors: investigating", title="Checkout errors"),
+        )
+        await handle.execute_update(
+            IncidentWorkflow.publish_public_update,
+            PublishPublicUpdate(by="alice", text="Fix deployed", status="monitoring"),
+        )
+        resolved = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        assert resolved.public_status == "resolved" and resolved.public_updates_sent == 3
+        await handle.execute_update(
+            IncidentWorkflow.close_as_noise, CloseAsNoise(by="alice", reason="recording")
+        )
+        final = await handle.result()
+    assert final.status is Status.NOISE, final.status
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -481,6 +514,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     alert_group,
     paging,
     postmortem,
+    public_updates,
 ]
 
 

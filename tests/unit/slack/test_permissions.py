@@ -18,6 +18,7 @@ from sevflow.incident.commands import (
     MergeInto,
     Mitigate,
     PostUpdate,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -51,6 +52,7 @@ def test_defaults_are_the_documented_ones() -> None:
         "close": ("lead", "comms", "admin"),
         "noise": ("lead", "comms", "admin"),
         "merge": ("lead", "comms", "admin"),
+        "statuspage": ("comms", "lead", "admin"),
         "open_when_vacant": True,
     }
     assert set(PERMISSION_ACTIONS) == set(DEFAULT_MATRIX.model_dump()) - {"open_when_vacant"}
@@ -216,6 +218,7 @@ def test_every_governed_command_has_a_row() -> None:
         (Close(by=by), "close"),
         (CloseAsNoise(by=by), "noise"),
         (MergeInto(by=by, target_number=2, target_workflow_id="w"), "merge"),
+        (PublishPublicUpdate(by=by, text="t"), "statuspage"),
     ]
     for command, action in commands:
         assert permission_action(command) == action
