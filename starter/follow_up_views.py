@@ -4,12 +4,17 @@ incident's label, stable field names, nothing of the chase's internals."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from sevflow.actions.models import ActionChange, ActionStatus
 from sevflow.postmortem.checks import PublishCheck
-from sevflow.store.repository import StoredActionItem, StoredPostmortem
+
+if TYPE_CHECKING:
+    # Only named in annotations: importing the store (SQLAlchemy) here would slow every `sevflow`
+    # command, which imports these views (see tests/unit/test_cli_imports.py).
+    from sevflow.store.repository import StoredActionItem, StoredPostmortem
 
 
 class ActionItemView(BaseModel):

@@ -176,6 +176,7 @@ def _print_urls(settings: Settings, embedded: bool) -> None:
     lines = [
         "",
         "sevflow is up",
+        f"  dashboard      {base}/",
         f"  API            {base}/v1/incidents   (OpenAPI: {base}/docs)",
         f"  health         {base}/healthz  {base}/readyz",
         f"  webhooks       {base}/v1/alerts/alertmanager   .../grafana   .../datadog   .../generic",

@@ -1,0 +1,544 @@
+"""The dashboard: server-rendered pages (Jinja2, autoescaped), no JavaScript needed.
+
+Pages: the incident list (`/`), an incident (`/incidents/{n}`, also the incident room: its forms send the
+same workflow updates as the JSON API), metrics with weekly trends (`/dashboard/metrics`), who is on
+call (`/oncall`) and overdue action items (`/action-items`). Access rules: starter.dashboard.auth.
+
+Every page reads the store only (in a worker thread: the store is synchronous), so the dashboard works
+while Temporal is down; only the forms need Temporal and a worker, and say so when they are missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any, Protocol, get_args
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from pydantic import BaseModel, ValidationError
+
+from sevflow.charts import BarChart, LineChart, Series, duration_unit
+from sevflow.charts.svg import PALETTE, number_label
+from sevflow.config.schema import SevflowConfig
+from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
+from sevflow.incident.commands import (
+    Acknowledge,
+    ChangeSeverity,
+    Mitigate,
+    PostUpdate,
+    PublishableStatus,
+    PublishPublicUpdate,
+    Resolve,
+)
+from sevflow.incident.models import ACTIVE_STATUSES, Status
+from sevflow.incident.numbers import parse_incident_number
+from sevflow.metrics import metrics_since
+from sevflow.metrics.weekly import WeekTrend, weekly_trends
+from sevflow.oncall import Rotation, resolve_level, who_is_on
+from sevflow.policy import Severity
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.dashboard.auth import SESSION_COOKIE, Gate, Session, safe_next
+from starter.dashboard.views import (
+    PAGE_SIZE,
+    ago,
+    parse_list_query,
+    percent,
+    refresh_seconds,
+    safe_url,
+    severity_class,
+    short_duration,
+    when,
+)
+from starter.service import IncidentService
+
+Clock = Callable[[], datetime]
+FORM_MAX_BYTES = 64 * 1024
+TREND_WEEKS = 12
+
+
+class DashboardBackend(Protocol):
+    """What the dashboard needs of starter.api's Backend."""
+
+    settings: Settings
+    store: Store
+    config: SevflowConfig
+
+    async def service(self) -> IncidentService: ...
+
+
+@dataclass(frozen=True)
+class _Action:
+    """One form of the incident room: the command it builds from the form, and what it says when done."""
+
+    build: Callable[[str, Mapping[str, str]], BaseModel]
+    done: str
+
+
+def _note(form: Mapping[str, str]) -> str | None:
+    return (form.get("note") or "").strip() or None
+
+
+ACTIONS: dict[str, _Action] = {
+    "ack": _Action(lambda by, f: Acknowledge(by=by), "Acknowledged."),
+    "update": _Action(lambda by, f: PostUpdate(by=by, text=(f.get("text") or "").strip()), "Update posted."),
+    "severity": _Action(
+        lambda by, f: ChangeSeverity(by=by, severity=f.get("severity", "")), "Severity changed."
+    ),
+    "mitigate": _Action(lambda by, f: Mitigate(by=by, note=_note(f)), "Marked mitigated."),
+    "resolve": _Action(lambda by, f: Resolve(by=by, note=_note(f)), "Resolved."),
+    "public-update": _Action(
+        lambda by, f: PublishPublicUpdate(
+            by=by,
+            text=f.get("text", ""),
+            status=f.get("status") or None,
+            title=(f.get("title") or "").strip() or None,
+        ),
+        "Public update published.",
+    ),
+}
+
+_ENV = Environment(
+    loader=PackageLoader("starter.dashboard", "templates"),
+    autoescape=True,  # every template, whatever its name: text from people is escaped everywhere
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters.update(
+    when=when,
+    dur=short_duration,
+    pct=percent,
+    sev=severity_class,
+    safe_url=safe_url,
+    num=number_label,
+)
+_CSS = resources.files("starter.dashboard").joinpath("static/dashboard.css").read_text()
+
+# Only this origin's resources, no script at all, no framing: an escaping mistake cannot run code.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+_REFUSALS: dict[type[SevflowError], int] = {
+    IncidentNotFound: 404,
+    InvalidCommand: 409,
+    ServiceUnavailable: 503,
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock = _utcnow) -> APIRouter:
+    """The dashboard's routes. `loopback`: the server binds to a loopback address (the open dashboard
+    needs that when no API token is set)."""
+    settings = backend.settings
+    gate = Gate(
+        settings.api_token.get_secret_value() if settings.api_token else None,
+        settings.viewer_token.get_secret_value() if settings.viewer_token else None,
+        loopback=loopback,
+    )
+    slack_configured = settings.slack_bot_token is not None
+    router = APIRouter(include_in_schema=False)
+
+    # ---------------------------------------------------------------- rendering
+
+    def render(
+        request: Request, template: str, session: Session | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        html = _ENV.get_template(template).render(
+            session=session,
+            gate_open=gate.open,
+            path=request.url.path,
+            now=clock(),
+            ago=lambda moment: ago(moment, clock()),
+            refresh=refresh_seconds(request.query_params.get("refresh")),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+        if session is not None and session.fresh:
+            keep(request, response, session)
+        return response
+
+    def keep(request: Request, response: Response, session: Session) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            gate.sign(session),
+            max_age=max(0, session.expires - int(time.time())),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+
+    def message(
+        request: Request, session: Session | None, status: int, title: str, text: str
+    ) -> HTMLResponse:
+        return render(request, "message.html", session, status, title=title, text=text)
+
+    def to_login(request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    # ------------------------------------------------------------------- access
+
+    def reader(request: Request) -> Session | Response:
+        """The session of a page view, or the response that gets one (a redirect to the login)."""
+        now = time.time()
+        token = request.query_params.get("token")
+        if token is not None:
+            # `?token=` signs in (a wall screen's bookmark) and leaves the URL without the token.
+            role = gate.role_for(token)
+            if role is None:
+                return render(request, "login.html", None, 401, error="That token is not valid.", next="/")
+            fresh = gate.new_session(role, None, now)
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            query = "&".join(f"{quote(k)}={quote(v)}" for k, v in rest)
+            response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
+            keep(request, response, fresh)
+            return response
+        session = gate.read(request.cookies.get(SESSION_COOKIE), now)
+        if session is not None:
+            return session
+        authorization = request.headers.get("authorization") or ""
+        if authorization.lower().startswith("bearer "):
+            role = gate.role_for(authorization[7:].strip())
+            if role is None:
+                return render(request, "login.html", None, 401, error="That token is not valid.", next="/")
+            # A script's request: no cookie to keep.
+            return Session(role, None, "", int(now) + 60)
+        return gate.anonymous(now) or to_login(request)
+
+    async def form_of(request: Request) -> dict[str, str] | Response:
+        body = await request.body()
+        if len(body) > FORM_MAX_BYTES:
+            return message(request, None, 413, "Too long", "That form is larger than the dashboard takes.")
+        try:
+            parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=50)
+        except (UnicodeDecodeError, ValueError):
+            return message(request, None, 400, "Unreadable form", "The form could not be read.")
+        return {key: values[0] for key, values in parsed.items()}
+
+    def actor(request: Request, form: Mapping[str, str]) -> Session | Response:
+        """The session allowed to post this form, or the refusal: not signed in, a forged or stale
+        form (CSRF), or a viewer."""
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return message(
+                request, None, 403, "Refused", "Forms are only accepted from the dashboard itself."
+            )
+        session = gate.read(request.cookies.get(SESSION_COOKIE), time.time())
+        if session is None and not gate.open:
+            return to_login(request)
+        if session is None or not session.csrf_ok(form.get("csrf")):
+            return message(
+                request,
+                session,
+                403,
+                "Form expired",
+                "This form is not from your current session (or it expired). Reload the page and try again.",
+            )
+        if not session.can_act:
+            return message(
+                request,
+                session,
+                403,
+                "Read-only access",
+                "You are signed in as a viewer: you can look, not act. Sign in with the operator token "
+                "to acknowledge, update or resolve incidents.",
+            )
+        return session
+
+    # -------------------------------------------------------------------- login
+
+    @router.get("/login")
+    async def login_page(request: Request) -> Response:
+        session = gate.read(request.cookies.get(SESSION_COOKIE), time.time())
+        return render(
+            request, "login.html", session, next=safe_next(request.query_params.get("next")), error=None
+        )
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return message(request, None, 403, "Refused", "Sign in from the dashboard's own page.")
+        target = safe_next(form.get("next"))
+        token = (form.get("token") or "").strip()
+        role = gate.role_for(token)
+        if role is None and gate.open and not token:
+            role = "operator"
+        if role is None:
+            error = "That token is not valid." if token else "Enter your token."
+            return render(request, "login.html", None, 401, next=target, error=error)
+        session = gate.new_session(role, form.get("name"), time.time())
+        response = RedirectResponse(target, status_code=303)
+        keep(request, response, session)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        session = gate.read(request.cookies.get(SESSION_COOKIE), time.time())
+        if session is not None and not session.csrf_ok(form.get("csrf")):
+            return message(request, session, 403, "Form expired", "Reload the page and sign out again.")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.post("/session/name")
+    async def set_name(request: Request) -> Response:
+        """Who the signed-in person is, for the timeline (a `?token=` sign-in carries no name)."""
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        session = actor(request, form)
+        if isinstance(session, Response):
+            return session
+        response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+        keep(request, response, gate.renamed(session, form.get("name")))
+        return response
+
+    @router.get("/dashboard/static/dashboard.css")
+    async def stylesheet() -> Response:
+        return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+    # -------------------------------------------------------------------- pages
+
+    @router.get("/")
+    async def incident_list(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        query = parse_list_query(request.query_params)
+        store = backend.store
+
+        def load() -> tuple[list[Any], dict[str, dict[str, int]]]:
+            rows = store.incident_summaries(query.filters, before=query.before, limit=PAGE_SIZE + 1)
+            return rows, store.active_counts()
+
+        rows, active = await asyncio.to_thread(load)
+        older = rows[PAGE_SIZE - 1].number if len(rows) > PAGE_SIZE else None
+        return render(
+            request,
+            "incidents.html",
+            session,
+            400 if query.problems else 200,
+            rows=rows[:PAGE_SIZE],
+            query=query,
+            older=query.query_string(older) if older else None,
+            active=active,
+            active_total=sum(sum(by_status.values()) for by_status in active.values()),
+            statuses=[s.value for s in Status],
+            severities=[s.value for s in Severity],
+            services=sorted(backend.config.services),
+            teams=sorted(backend.config.teams),
+        )
+
+    def load_incident(number: int) -> dict[str, Any]:
+        store = backend.store
+        found = store.incident_with_timeline(number)
+        if found is None:
+            raise IncidentNotFound(f"INC-{number} does not exist")
+        state, timeline = found
+        return {
+            "inc": state,
+            "timeline": list(reversed(timeline)),  # newest first: what a responder looks for
+            "roles": {str(holder.role): holder for holder in store.role_holders(number)},
+            "pages": store.pages(incident_number=number),
+            "items": store.action_items(number),
+            "postmortem": store.postmortem(number),
+            "messages": store.messages(number),
+        }
+
+    async def incident_page(
+        request: Request,
+        session: Session,
+        number: int,
+        status: int = 200,
+        flash: tuple[str, str] | None = None,
+    ) -> Response:
+        try:
+            data = await asyncio.to_thread(load_incident, number)
+        except IncidentNotFound as err:
+            return message(request, session, 404, "Not found", str(err))
+        state = data["inc"]
+        return render(
+            request,
+            "incident.html",
+            session,
+            status,
+            flash=flash,
+            active=state.status in ACTIVE_STATUSES,
+            terminal=state.status.is_terminal,
+            severities=[s.value for s in Severity],
+            public_statuses=get_args(PublishableStatus),
+            slack_configured=slack_configured,
+            **data,
+        )
+
+    @router.get("/incidents/{number}")
+    async def incident(request: Request, number: str) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        try:
+            n = parse_incident_number(number)
+        except ValueError as err:
+            return message(request, session, 404, "Not found", str(err))
+        done = ACTIONS.get(request.query_params.get("done") or "")
+        return await incident_page(request, session, n, flash=("ok", done.done) if done else None)
+
+    @router.post("/incidents/{number}/{action}")
+    async def act(request: Request, number: str, action: str) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        session = actor(request, form)
+        if isinstance(session, Response):
+            return session
+        try:
+            n = parse_incident_number(number)
+        except ValueError as err:
+            return message(request, session, 404, "Not found", str(err))
+        todo = ACTIONS.get(action)
+        if todo is None:
+            return message(request, session, 404, "Not found", f"The incident room has no {action!r} form.")
+        by = session.name
+        if by is None:
+            return await incident_page(
+                request, session, n, 422, ("error", "Say who you are first: give your name above.")
+            )
+        try:
+            command = todo.build(by, form)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in err.errors()
+            )
+            return await incident_page(request, session, n, 422, ("error", problems))
+        try:
+            await (await backend.service()).command(n, command)
+        except SevflowError as err:
+            # The workflow's own refusal (not permitted, already resolved...): the sentence it wrote.
+            status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)
+            return await incident_page(request, session, n, status, ("error", str(err)))
+        return RedirectResponse(f"/incidents/{n}?done={action}", status_code=303)
+
+    @router.get("/dashboard/metrics")
+    async def metrics(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        since = (request.query_params.get("since") or "30d").strip()
+        service = (request.query_params.get("service") or "").strip() or None
+        now = clock()
+        page: dict[str, Any] = {
+            "since": since,
+            "service": service,
+            "services": sorted(backend.config.services),
+        }
+        # The report and the weekly trends read in parallel: each is one thread's SQL.
+        trends = asyncio.create_task(
+            asyncio.to_thread(weekly_trends, backend.store, now, TREND_WEEKS, service)
+        )
+        try:
+            report = await asyncio.to_thread(metrics_since, backend.store, since, service, now)
+        except ValueError as err:  # a `since` that is no duration: the sentence says why
+            trends.cancel()
+            return render(
+                request, "metrics.html", session, 422, error=str(err), report=None, charts=[],
+                trend_weeks=TREND_WEEKS, **page,
+            )  # fmt: skip
+        return render(
+            request,
+            "metrics.html",
+            session,
+            error=None,
+            report=report,
+            charts=trend_charts(await trends),
+            trend_weeks=TREND_WEEKS,
+            **page,
+        )
+
+    @router.get("/oncall")
+    async def oncall(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        now = clock()
+        config = backend.config
+        rotations = []
+        for name in config.rotations:
+            rotation = Rotation.from_config(config, name)
+            for layer in rotation.layers:
+                on = who_is_on(rotation, layer, now, config.overrides)
+                rotations.append({"rotation": name, "layer": layer, "zone": rotation.zone.key, "on": on})
+        policies = [
+            {
+                "policy": name,
+                "timeout": policy.levels[0].timeout,
+                "targets": resolve_level(config, name, 0, now),
+            }
+            for name, policy in config.escalation_policies.items()
+        ]
+        return render(request, "oncall.html", session, rotations=rotations, policies=policies)
+
+    @router.get("/action-items")
+    async def action_items(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        today = clock().date()
+        items, total = await asyncio.to_thread(backend.store.overdue_action_items, today, 200)
+        return render(
+            request, "action_items.html", session, items=items, total=total, today=today, days_late=_days_late
+        )
+
+    return router
+
+
+def _days_late(due: date, today: date) -> int:
+    return (today - due).days
+
+
+def trend_charts(trends: list[WeekTrend]) -> list[Markup]:
+    """The metrics page's three charts from weekly trends: incidents, MTTA and MTTR."""
+    labels = [t.start.strftime("%b %-d") for t in trends]
+    # 420 units wide: the labels stay readable when three charts share a row or one fills a phone.
+    width, height = 420, 220
+    counts = [float(t.incidents) for t in trends]
+    charts = [BarChart("Incidents per week", labels, counts, PALETTE[0], width=width, height=height).render()]
+    for title, values, color in (
+        ("MTTA", [t.mtta_seconds for t in trends], PALETTE[1]),
+        ("MTTR", [t.mttr_seconds for t in trends], PALETTE[2]),
+    ):
+        known = [v for v in values if v is not None]
+        divisor, unit = duration_unit(max(known) if known else 0)
+        scaled = [None if v is None else v / divisor for v in values]
+        series = [Series(title, scaled, color)]
+        charts.append(
+            LineChart(f"{title} per week ({unit})", labels, series, width=width, height=height).render()
+        )
+    # The chart module escapes every label it draws.
+    return [Markup(chart) for chart in charts]

@@ -1,0 +1,140 @@
+"""The real stack for a real browser: the dev server, a worker with the real activities, and the app
+under uvicorn on a free loopback port, driven by Playwright with Debian's Chromium (/usr/bin/chromium;
+`playwright install` cannot download a browser here).
+
+Without Chromium the tests skip, except under CI=true, where they fail. Screenshots are kept under
+test-artifacts/screenshots/ (ignored by git) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Dialog, Page, async_playwright
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from sevflow.config.schema import SevflowConfig
+from sevflow.incident.commands import Declare
+from sevflow.policy import Severity
+from sevflow.settings import Settings
+from sevflow.store.repository import Store
+from starter.api import create_app, serving
+from starter.service import IncidentService
+from tests.conftest import IN_CI
+from worker.main import build_worker
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+TOKEN = "browser-operator-token"
+# STYLE.md's flags for Debian's Chromium in a container; no proxy, so loopback is reached directly.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-proxy-server",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@dataclass
+class Stack:
+    url: str
+    store: Store
+    service: IncidentService
+
+    async def declare(self, title: str, severity: str = "SEV2", service: str = "checkout") -> int:
+        detail = await self.service.declare(
+            Declare(title=title, service=service, severity=Severity(severity))
+        )
+        return detail.number
+
+
+@pytest.fixture
+async def stack(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The app on a real port with a worker behind it; incidents still running are terminated after."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    settings = Settings(
+        task_queue=task_queue,
+        api_token=TOKEN,
+        viewer_token=None,
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'sevflow.db'}",
+        config=None,
+        http_host="127.0.0.1",
+        http_port=free_port(),
+    )
+    config = SevflowConfig()
+    app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
+    async with build_worker(dev_env.client, task_queue, store), serving(app, settings) as url:
+        yield Stack(url, store, IncidentService(dev_env.client, store, config, task_queue))
+    for state in store.list_incidents(open_only=True, limit=1000):
+        with contextlib.suppress(RPCError):
+            await dev_env.client.get_workflow_handle(state.workflow_id).terminate(reason="test finished")
+    store.dispose()
+
+
+@dataclass
+class Tab:
+    page: Page
+    dialogs: list[str]
+
+    async def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+async def open_tab(browser: Browser, width: int = 1280, height: int = 900) -> Tab:
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    page.set_default_timeout(20_000)
+    dialogs: list[str] = []
+
+    async def on_dialog(dialog: Dialog) -> None:
+        # Recorded so a test can say none fired; dismissed so nothing hangs if one does.
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return Tab(page, dialogs)
+
+
+@pytest.fixture
+async def tab(browser: Browser) -> AsyncIterator[Tab]:
+    opened = await open_tab(browser)
+    yield opened
+    await opened.page.context.close()
