@@ -29,7 +29,7 @@ from sevflow.alerts.parsers import (
 )
 from sevflow.alerts.routing import group_by_for
 from sevflow.config.schema import SevflowConfig
-from starter.ingest import AlertIngest
+from starter.ingest import AlertIngest, IngestResult
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -67,7 +67,9 @@ def alerts_router(
     config: SevflowConfig,
     ingest: Callable[[], Awaitable[AlertIngest]],
     environ: Mapping[str, str] | None = None,
+    observe: Callable[[str, str], None] | None = None,
 ) -> APIRouter:
+    """`observe(source, outcome)` is told what became of every batch accepted (starter/prometheus.py)."""
     env = os.environ if environ is None else environ
     creds: dict[AlertSource, SourceCredentials] = {s: credentials_for(s, config, env) for s in AlertSource}
     router = APIRouter(tags=["alerts"])
@@ -90,8 +92,15 @@ def alerts_router(
         if signed and not verify_grafana_request(cred, body, request.headers, now=time.time()):
             raise PayloadError(401, "missing, wrong or expired X-Grafana-Alert-Signature")
 
-    async def accept(batches: list[AlertBatch]) -> JSONResponse:
+    async def ingested(batches: list[AlertBatch]) -> IngestResult:
         result = await (await ingest()).ingest(batches)
+        if observe is not None:
+            for batch, outcome in zip(batches, result.batches, strict=True):
+                observe(batch.source.value, outcome.outcome)
+        return result
+
+    async def accept(batches: list[AlertBatch]) -> JSONResponse:
+        result = await ingested(batches)
         return JSONResponse(result.model_dump(mode="json"), status_code=202)
 
     def problem(err: PayloadError | InvalidPayload) -> JSONResponse:
@@ -142,7 +151,7 @@ def alerts_router(
             )
         except PayloadError as err:
             return JSONResponse({"status": "unrecognized", "message": err.message}, status_code=err.status)
-        await (await ingest()).ingest(event.batches)
+        await ingested(event.batches)
         return JSONResponse(event.response(), status_code=202)
 
     router.post("/v1/alerts/pagerduty", status_code=202, summary="PagerDuty Events API v2")(pagerduty)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
+from activities.files import ConsoleFiles, FilePort, SlackFiles
 from activities.handoff import HandoffActivities
 from activities.paging import PagingActivities
 from activities.postmortem import PostmortemActivities
+from activities.reports import ReportActivities
 from activities.slack import SlackChat, slack_client
 from activities.store import StoreActivities
 from activities.tickets import JiraTickets, TicketPort, jira_client
@@ -28,8 +31,16 @@ from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.report import ReportWorkflow
 
-WORKFLOWS = [IncidentWorkflow, AlertGroupWorkflow, EscalationWorkflow, HandoffWorkflow, ActionItemWorkflow]
+WORKFLOWS = [
+    IncidentWorkflow,
+    AlertGroupWorkflow,
+    EscalationWorkflow,
+    HandoffWorkflow,
+    ActionItemWorkflow,
+    ReportWorkflow,
+]
 
 
 def chat_backend(settings: Settings) -> ChatPort:
@@ -38,6 +49,13 @@ def chat_backend(settings: Settings) -> ChatPort:
         return ConsoleChat()
     client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     return SlackChat(client)
+
+
+def files_backend(settings: Settings) -> FilePort:
+    """Slack's file uploads with a bot token, else files written under the data dir (the reports)."""
+    if settings.slack_bot_token is None:
+        return ConsoleFiles(settings.data_dir / "files")
+    return SlackFiles(slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url))
 
 
 def paging_webhook(config: SevflowConfig, environ: Mapping[str, str] = os.environ) -> WebhookPort | None:
@@ -79,6 +97,7 @@ def build_worker(
     config: SevflowConfig | None = None,
     webhook: WebhookPort | None = None,
     tickets: TicketPort | None = None,
+    files: FilePort | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -92,6 +111,7 @@ def build_worker(
     handoff_acts = HandoffActivities(config, store, chat)
     action_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
+    report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
     return Worker(
         client,
         task_queue=task_queue,
@@ -114,6 +134,8 @@ def build_worker(
             postmortem_acts.plan_postmortem,
             postmortem_acts.publish_postmortem,
             postmortem_acts.ensure_postmortem_ticket,
+            report_acts.weekly_report,
+            report_acts.monthly_report,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

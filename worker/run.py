@@ -10,9 +10,10 @@ from sevflow.config.loader import load_config
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
-from worker.main import build_worker, chat_backend, ticket_backend
+from worker.main import build_worker, chat_backend, files_backend, ticket_backend
+from worker.report_schedules import sync_report_schedules
 from worker.schedules import sync_handoff_schedules
-from worker.temporal import connect, temporal_target
+from worker.temporal import connect, metrics_runtime, temporal_target
 
 log = logging.getLogger("sevflow.worker")
 
@@ -21,8 +22,13 @@ async def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
     config = load_config(settings.resolved_config_path)
     store = Store.from_url(settings.resolved_database_url)
-    client = await connect(settings)
+    runtime = None
+    if settings.worker_metrics_address:
+        runtime = metrics_runtime(settings.worker_metrics_address)
+        log.info("Temporal SDK metrics at http://%s/metrics", settings.worker_metrics_address)
+    client = await connect(settings, runtime)
     await sync_handoff_schedules(client, config, settings.task_queue)
+    await sync_report_schedules(client, config, settings.task_queue)
     worker = build_worker(
         client,
         settings.task_queue,
@@ -30,6 +36,7 @@ async def run_worker(settings: Settings) -> None:
         chat_backend(settings),
         config=config,
         tickets=ticket_backend(settings, config),
+        files=files_backend(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from sevflow.errors import ServiceUnavailable
+from sevflow.errors import ConfigError, ServiceUnavailable
 from sevflow.settings import Settings
 
 
@@ -20,11 +21,25 @@ def uses_external_temporal() -> bool:
     return bool(ClientConfig.load_client_connect_config().get("target_host"))
 
 
-async def connect(settings: Settings) -> Client:
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose SDK metrics (temporal_workflow_completed, temporal_request, ...) are
+    served in Prometheus' text format at http://<bind_address>/metrics. One per process: the SDK's
+    exporter binds the address when the runtime is made."""
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+    except (ValueError, RuntimeError) as err:  # not host:port, or the port is taken
+        raise ConfigError(
+            f"SEVFLOW_WORKER_METRICS_ADDRESS={bind_address!r}: {str(err).splitlines()[0]} "
+            "(write host:port, like 127.0.0.1:9464)"
+        ) from err
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """The client; `runtime` (see metrics_runtime) carries the SDK's telemetry of the worker built on it."""
     config = ClientConfig.load_client_connect_config()
     config["target_host"] = temporal_target(settings)
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
     except RuntimeError as err:
         raise ServiceUnavailable(
             f"cannot reach Temporal at {config['target_host']}: is `sevflow up` (or your cluster) "

@@ -1,0 +1,81 @@
+"""What the reports read from the store, in SQL (SQLite and PostgreSQL), drills left out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from sevflow.actions.models import ActionStatus
+from sevflow.reports.models import NoisyAlert, OverdueItem, ReportIncident
+from sevflow.store.repository import Store
+from sevflow.store.schema import ActionItemRow, AlertGroupRow, IncidentRow
+
+
+def report_incidents(store: Store, since: datetime, until: datetime) -> list[ReportIncident]:
+    """The incidents detected in [since, until), not drills, by number (the metrics' window rule)."""
+    query = (
+        select(
+            IncidentRow.number,
+            IncidentRow.title,
+            IncidentRow.severity,
+            IncidentRow.service,
+            IncidentRow.team,
+            IncidentRow.status,
+            IncidentRow.started_at,
+            IncidentRow.detected_at,
+            IncidentRow.acknowledged_at,
+            IncidentRow.mitigated_at,
+            IncidentRow.resolved_at,
+            IncidentRow.repeat_of,
+            IncidentRow.fingerprint,
+            IncidentRow.alert_name,
+            # Incidents an alert group opened carry its workflow id in their state.
+            IncidentRow.state["alert_group_id"].as_string().label("alert_group_id"),
+        )
+        .where(
+            IncidentRow.detected_at >= since,
+            IncidentRow.detected_at < until,
+            IncidentRow.drill.is_(False),
+        )
+        .order_by(IncidentRow.number)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [ReportIncident.model_validate({**row, "from_alert": bool(row["alert_group_id"])}) for row in rows]
+
+
+def overdue_action_items(store: Store, today: date, limit: int = 50) -> list[OverdueItem]:
+    """Open action items (of incidents that are not drills) due before `today`, oldest due first."""
+    query = (
+        select(ActionItemRow)
+        .where(
+            ActionItemRow.status == ActionStatus.OPEN.value,
+            ActionItemRow.due < today,
+            ActionItemRow.drill.is_(False),
+        )
+        .order_by(ActionItemRow.due, ActionItemRow.id)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        OverdueItem(id=r.id, incident_number=r.incident_number, title=r.title, owner=r.owner, due=r.due)
+        for r in rows
+    ]
+
+
+def noisiest_alerts(store: Store, since: datetime, until: datetime, limit: int = 10) -> list[NoisyAlert]:
+    """The alert groups that delivered most, among those active in [since, until).
+
+    The store keeps a running count per group, not per delivery: a group first seen before the window
+    counts all its deliveries. Good enough to find the noisy ones, which is the point."""
+    query = (
+        select(AlertGroupRow.source, AlertGroupRow.group_key, AlertGroupRow.deliveries)
+        .where(AlertGroupRow.last_delivery_at >= since, AlertGroupRow.first_seen_at < until)
+        .order_by(AlertGroupRow.deliveries.desc(), AlertGroupRow.source, AlertGroupRow.group_key)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [NoisyAlert(source=r.source, group_key=r.group_key, deliveries=r.deliveries) for r in rows]
