@@ -1,8 +1,9 @@
 """Slack's requests: slash commands, interactivity (buttons, forms) and the Events API.
 
 Each request is verified against the raw body before anything is decoded (v0 HMAC-SHA256, 5-minute
-window; 401 otherwise). Slack wants an answer within 3 seconds: a command that finishes sooner answers
-in the response itself, a slower one answers "working on it" and reports through the response_url.
+window, each signed request accepted once; 401 otherwise). Slack wants an answer within 3 seconds: a
+command that finishes sooner answers in the response itself, a slower one answers "working on it" and
+reports through the response_url.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sevflow.slack.blocks import ephemeral, parse_block_action, parse_view_submission
 from sevflow.slack.commands import parse_slash_command
 from sevflow.slack.intents import CommandError, Interaction, InvalidPayload, ViewSubmissionError
-from sevflow.slack.signature import InvalidSlackSignature, verify_slack_request
+from sevflow.slack.signature import InvalidSlackSignature, ReplayGuard, verify_slack_request
 from sevflow.store.repository import Store
 from starter.alerts_api import PayloadError, read_body
 from starter.slack_dispatch import SlackDispatcher
@@ -134,6 +135,7 @@ def slack_router(
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
     router = APIRouter(tags=["slack"])
+    replays = ReplayGuard()
 
     async def verified(request: Request) -> bytes:
         body = await read_body(request)
@@ -146,6 +148,7 @@ def slack_router(
                 request.headers.get("x-slack-request-timestamp"),
                 request.headers.get("x-slack-signature"),
                 now=clock(),
+                replays=replays,
             )
         except InvalidSlackSignature as err:
             raise PayloadError(401, f"invalid Slack signature: {err}") from err

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
+import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    # Alembic is imported only when there is something to migrate: loading it costs about 0.3 s,
+    # which every `sevflow` command would pay on a schema that is already current.
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -55,15 +61,49 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     `BEGIN IMMEDIATE` so concurrent writers queue on the write lock instead of deadlocking on a
     read-to-write upgrade (the recipe from SQLAlchemy's SQLite dialect documentation).
 
-    PostgreSQL: psycopg 3 and pre-ping, so a restarted server costs no failed request.
+    PostgreSQL: psycopg 3 and pre-ping, so a restarted server costs no failed request; U+0000, which
+    PostgreSQL cannot store in text or JSONB, is written as U+FFFD (see `_without_nul`).
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
-    if backend == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    if backend != "postgresql":
+        return create_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("json_serializer", _json_without_nul)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "before_cursor_execute", _parameters_without_nul, retval=True)
+    return engine
+
+
+# A NUL character in a title or an alert label (any sender can put one there) would make the write
+# fail with a DataError, and the store activity would retry it forever: the incident would never be
+# recorded. The replacement character keeps the text readable and the write possible.
+_NUL = "\x00"
+_REPLACEMENT = "\ufffd"
+# `\u0000` as json.dumps writes it, not preceded by an escaping backslash (`\\u0000` is text).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT) if _NUL in value else value
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(item) for item in value)
+    return value
+
+
+def _json_without_nul(value: Any) -> str:
+    return _JSON_NUL.sub(lambda m: m.group(1) + "\\ufffd", json.dumps(value))
+
+
+def _parameters_without_nul(
+    _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    return statement, _without_nul(parameters)
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
@@ -99,6 +139,8 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config built in code: no alembic.ini needed, the migrations ship in the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["configure_logger"] = False
@@ -113,11 +155,59 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     PostgreSQL: the whole upgrade runs in one transaction holding an advisory lock, so a second
     migrator waits and then finds nothing to do. SQLite: an exclusive `flock` on `<db>.migrate.lock`
     next to the database file serialises migrators (on top of `BEGIN IMMEDIATE`).
+
+    Asked for the head, a schema already there costs one read and no lock: Alembic writes the new
+    version in the same transaction as the DDL, so a stored version equal to the head means every
+    migration has committed, and anything else (no table yet, an older or unknown version) takes
+    the locked path below, where Alembic decides.
     """
+    if revision == "head" and _is_at_head(engine):
+        return
+    from alembic import command
+
     with _migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), revision)
+
+
+# `revision = "0009"` / `down_revision: str | None = "0008"` at the start of a line of a script.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migrations in the package, read from the scripts' text, not by
+    Alembic (whose import and script loading are what `_is_at_head` avoids). None when the scripts
+    are not one plain chain (a merge, a branch, a form this reader does not parse): Alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {m[1]: m[2] for m in _REVISION_LINE.finditer(script.read_text(encoding="utf-8"))}
+        try:
+            revision = ast.literal_eval(found["revision"])
+            parent = ast.literal_eval(found["down_revision"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str) or not (parent is None or isinstance(parent, str)):
+            return None
+        revisions.add(revision)
+        if parent is not None:
+            parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _is_at_head(engine: Engine) -> bool:
+    head = head_revision()
+    if head is None:
+        return False
+    # DEFERRED: this read must not take SQLite's write lock (see make_engine).
+    with engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"}) as connection:
+        if not engine.dialect.has_table(connection, "alembic_version"):
+            return False
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return versions == [head]
 
 
 @contextlib.contextmanager
