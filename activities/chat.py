@@ -11,8 +11,8 @@ import itertools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -66,6 +66,35 @@ class ChatPort(Protocol):
     def mention(self, user: str) -> str:
         """How `user` (an id, an email or a name) is mentioned in a message."""
         ...
+
+
+@runtime_checkable
+class KeyedChat(Protocol):
+    """A backend that can tag what it posts or creates with our key and find it again.
+
+    The store remembers a post only once the backend has answered; an answer lost on the way back (a
+    5xx after Slack carried the call out, a worker killed between the call and the store) would make
+    the retry post a second copy. A backend with this capability lets the retry find the first one."""
+
+    def post_keyed(self, channel: str, text: str, key: str, blocks: Blocks | None = None) -> MessageRef: ...
+
+    def find_keyed(self, channel: str, key: str, since: datetime) -> MessageRef | None:
+        """The message posted with `key` to `channel` at or after `since`, if there is one."""
+        ...
+
+    def create_channel_since(self, name: str, since: datetime | None) -> tuple[str, str]:
+        """`create_channel`, except that with `since` (a retry), a taken name that belongs to a channel
+        we created at or after `since` is that channel: the earlier attempt made it."""
+        ...
+
+
+@runtime_checkable
+class MarkupChat(Protocol):
+    """A backend whose messages are markup (Slack's mrkdwn): `literal` makes a sentence of ours, which
+    quotes titles and updates people typed, show as typed. Without it an alert titled `<!channel>`
+    would notify the whole channel."""
+
+    def literal(self, text: str) -> str: ...
 
 
 class ChatStore(Protocol):
@@ -145,9 +174,11 @@ class ChatActivities:
                 )
             channel = stored.channel_id
         mentions = " ".join(self.chat.mention(m) for m in message.mentions)
-        text = f"{mentions} {message.text}" if mentions else message.text
+        # The workflow's sentences carry titles and updates as typed: literal text, not markup.
+        body = self.chat.literal(message.text) if isinstance(self.chat, MarkupChat) else message.text
+        text = f"{mentions} {body}" if mentions else body
         with _vendor_errors():
-            ref = self.chat.post(channel, text)
+            ref = self._post_once(channel, text, message.key)
         self.store.remember_message(message.key, message.incident_number, ref, message.text)
         return ref
 
@@ -158,7 +189,7 @@ class ChatActivities:
         with _vendor_errors():
             channel = self.store.chat_channel(state.number)
             if channel is None:
-                channel_id, name = self.chat.create_channel(channel_name(state.number, state.title))
+                channel_id, name = self._create_channel_once(channel_name(state.number, state.title))
                 channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
                 self.store.save_chat_channel(channel)
             if channel.archived:
@@ -178,16 +209,35 @@ class ChatActivities:
             if state.version > channel.card_version:
                 blocks, text = incident_card(state), card_text(state)
                 if channel.card_ts is None:
-                    ref = self.chat.post(channel.channel_id, text, blocks)
+                    ref = self._post_once(channel.channel_id, text, f"{state.workflow_id}/card", blocks)
                     save(card_ts=ref.ts, card_version=state.version)
                 else:
                     self.chat.update(channel.channel_id, channel.card_ts, text, blocks)
                     save(card_version=state.version)
             if sync.announce_channel and not channel.announced:
                 text, blocks = announcement(state)
-                self.chat.post(sync.announce_channel, text, blocks)
+                self._post_once(sync.announce_channel, text, f"{state.workflow_id}/announce", blocks)
                 save(announced=True)
             return channel
+
+    def _post_once(self, channel: str, text: str, key: str, blocks: Blocks | None = None) -> MessageRef:
+        """Post, unless an earlier attempt of this activity already did and only its answer was lost.
+
+        The first attempt posts straight away (no extra call on the common path); only a retry, which
+        may follow a lost answer, looks for the key among the messages since the activity was scheduled."""
+        chat = self.chat
+        if not isinstance(chat, KeyedChat):
+            return chat.post(channel, text, blocks)
+        if (since := _retried_since()) is not None and (found := chat.find_keyed(channel, key, since)):
+            return found
+        return chat.post_keyed(channel, text, key, blocks)
+
+    def _create_channel_once(self, name: str) -> tuple[str, str]:
+        """Create the channel, unless an earlier attempt did (its answer lost): a retry would otherwise
+        find the name taken and open a second channel under another name."""
+        if isinstance(self.chat, KeyedChat):
+            return self.chat.create_channel_since(name, _retried_since())
+        return self.chat.create_channel(name)
 
     def _saver(self, channel: ChatChannel) -> Callable[..., None]:
         def save(**changes: Any) -> None:
@@ -206,3 +256,12 @@ class ChatActivities:
             self.chat.archive(channel.channel_id)
         channel.archived = True
         self.store.save_chat_channel(channel)
+
+
+def _retried_since() -> datetime | None:
+    """When this activity was first scheduled, if this is a retry (an earlier attempt may have had its
+    effect); None on the first attempt, or when called outside an activity."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    return info.scheduled_time if info.attempt > 1 else None

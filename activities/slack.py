@@ -7,7 +7,8 @@ Retry-After, and every attempt shows in the workflow's history.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -15,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from activities.chat import Blocks, PermanentChatError, RateLimited
 from sevflow.contracts import MessageRef
+from sevflow.slack.text import escape_keeping_mentions
 
 # Errors that another attempt cannot fix: the workflow records them and goes on.
 PERMANENT_ERRORS = frozenset(
@@ -44,6 +46,15 @@ IGNORED_INVITE_ERRORS = frozenset(
     {"already_in_channel", "cant_invite_self", "user_not_found", "users_not_found"}
 )
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# Message metadata (Slack's `metadata` argument) carrying our idempotency key.
+KEY_EVENT = "sevflow_message"
+# How far before the activity was scheduled a retry looks for its earlier effect (clock skew, and
+# Slack's `created` has a resolution of one second).
+_LOOK_BACK = timedelta(minutes=1)
+# Pages of history a retry reads at most: a message posted since the activity was scheduled is near
+# the top of even a busy channel.
+_MAX_PAGES = 5
 
 
 def slack_client(token: str, base_url: str | None = None, timeout: int = 10) -> WebClient:
@@ -56,6 +67,8 @@ class SlackChat:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._ids: dict[str, str] = {}
+        self._conversations: dict[str, str] = {}
+        self._bot_user: str | None = None
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         try:
@@ -75,12 +88,18 @@ class SlackChat:
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def create_channel(self, name: str) -> tuple[str, str]:
+        return self.create_channel_since(name, None)
+
+    def create_channel_since(self, name: str, since: datetime | None) -> tuple[str, str]:
         candidate = name
         for attempt in range(2, 50):
             try:
                 data = self._call("conversations.create", name=candidate)
             except SlackApiError as err:
                 if _error(err) == "name_taken":
+                    # Only a retry looks (a list of every channel is not cheap): is it the one we made?
+                    if since is not None and (ours := self._created_since(candidate, since)) is not None:
+                        return ours
                     suffix = f"-{attempt}"
                     candidate = name[: 80 - len(suffix)] + suffix
                     continue
@@ -104,11 +123,111 @@ class SlackChat:
                 raise
 
     def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        return self._post(channel, text, blocks)
+
+    def post_keyed(self, channel: str, text: str, key: str, blocks: Blocks | None = None) -> MessageRef:
+        """Post with `key` in the message's metadata, where `find_keyed` looks for it."""
+        return self._post(channel, text, blocks, {"event_type": KEY_EVENT, "event_payload": {"key": key}})
+
+    def _post(
+        self, channel: str, text: str, blocks: Blocks | None, metadata: dict[str, Any] | None = None
+    ) -> MessageRef:
         params: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:
             params["blocks"] = blocks
+        if metadata:
+            params["metadata"] = metadata
         data = self._call("chat.postMessage", **params)
         return MessageRef(channel=str(data["channel"]), ts=str(data["ts"]))
+
+    def find_keyed(self, channel: str, key: str, since: datetime) -> MessageRef | None:
+        try:
+            return self._find_keyed(channel, key, since)
+        except PermanentChatError:
+            # Nothing we may read (not a member: chat:write.public posts anyway; an app installed
+            # before it asked for channels:history): post again rather than not at all.
+            return None
+
+    def _find_keyed(self, channel: str, key: str, since: datetime) -> MessageRef | None:
+        conversation = self._conversation_id(channel)
+        if conversation is None:
+            return None
+        cursor = ""
+        for _ in range(_MAX_PAGES):
+            params: dict[str, Any] = {
+                "channel": conversation,
+                "oldest": f"{(since - _LOOK_BACK).timestamp():.6f}",
+                "include_all_metadata": "true",
+                "limit": 200,
+            }
+            if cursor:
+                params["cursor"] = cursor
+            data = self._call("conversations.history", **params)
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == KEY_EVENT and payload.get("key") == key:
+                    return MessageRef(channel=conversation, ts=str(message["ts"]))
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        return None
+
+    def _created_since(self, name: str, since: datetime) -> tuple[str, str] | None:
+        """The channel named `name` if this bot created it at or after `since`; None when it did not,
+        or when the channel list cannot be read (then the retry opens one under another name)."""
+        try:
+            bot = self._bot_user_id()
+            oldest = (since - _LOOK_BACK).timestamp()
+            for channel in self._channels():
+                if channel.get("name") == name:
+                    if channel.get("creator") == bot and float(channel.get("created", 0)) >= oldest:
+                        return str(channel["id"]), name
+                    return None
+        except PermanentChatError:
+            pass
+        return None
+
+    def _bot_user_id(self) -> str:
+        if self._bot_user is None:
+            self._bot_user = str(self._call("auth.test")["user_id"])
+        return self._bot_user
+
+    def _conversation_id(self, channel: str) -> str | None:
+        """The id history is read by, for an id, a `#name` or a user's DM; None when not found."""
+        ref = channel.strip().removeprefix("#")
+        if _CONVERSATION_ID.match(ref):
+            return ref
+        if ref not in self._conversations:
+            user = self._user_id(ref)
+            if user is not None:
+                found: str | None = str(self._call("conversations.open", users=user)["channel"]["id"])
+            else:
+                found = self._find_channel_by_name(ref)
+            if found is None:
+                return None
+            self._conversations[ref] = found
+        return self._conversations[ref]
+
+    def _find_channel_by_name(self, name: str) -> str | None:
+        return next((str(c["id"]) for c in self._channels() if c.get("name") == name), None)
+
+    def _channels(self) -> Iterator[dict[str, Any]]:
+        """Every channel the bot can see that is not archived (conversations.list, page by page)."""
+        cursor = ""
+        while True:
+            params: dict[str, Any] = {
+                "types": "public_channel,private_channel",
+                "exclude_archived": "true",
+                "limit": 1000,
+            }
+            if cursor:
+                params["cursor"] = cursor
+            data = self._call("conversations.list", **params)
+            yield from data.get("channels", [])
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         params: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
@@ -138,6 +257,11 @@ class SlackChat:
     def mention(self, user: str) -> str:
         user_id = self._user_id(user)
         return f"<@{user_id}>" if user_id else f"@{user}"
+
+    def literal(self, text: str) -> str:
+        """`text` as mrkdwn shows it: `&`, `<` and `>` escaped, so `<!channel>` in a title stays text;
+        well-formed `<@U…>` mentions, which sevflow writes itself, stay mentions."""
+        return escape_keeping_mentions(text)
 
     def _user_id(self, user: str) -> str | None:
         """A Slack user id for an id, an email (users.lookupByEmail) or a <@U..> mention."""

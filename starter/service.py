@@ -18,6 +18,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -37,6 +38,7 @@ from sevflow.incident.commands import (
     Mitigate,
     PostUpdate,
     PublishPostmortem,
+    PublishPublicUpdate,
     Reopen,
     RequestPostmortem,
     Resolve,
@@ -67,6 +69,7 @@ _UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
     MergeInto: (IncidentWorkflow.merge_into, "merge"),
     RequestPostmortem: (IncidentWorkflow.request_postmortem, "start_postmortem"),
     PublishPostmortem: (IncidentWorkflow.publish_postmortem, "publish_postmortem"),
+    PublishPublicUpdate: (IncidentWorkflow.publish_public_update, "publish_public_update"),
 }
 
 
@@ -175,7 +178,8 @@ class IncidentService(IncidentReads):
     async def _answer(self, call: Awaitable[T], meanwhile: str) -> T:
         try:
             return await asyncio.wait_for(call, timeout=WORKER_ANSWER_TIMEOUT)
-        except TimeoutError as err:
+        # The server's own long poll for the update's outcome can end first (no worker took it).
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
             raise ServiceUnavailable(
                 f"no sevflow worker answered within {WORKER_ANSWER_TIMEOUT:.0f}s ({meanwhile}): "
                 "is `sevflow up` or `sevflow worker` running?"

@@ -24,6 +24,8 @@ METHOD_SCOPES: dict[str, tuple[frozenset[str], ...]] = {
     "conversations.info": (frozenset({"channels:read", "groups:read"}),),
     "conversations.members": (frozenset({"channels:read", "groups:read"}),),
     "conversations.open": (frozenset({"im:write"}),),
+    "conversations.history": (frozenset({"channels:history", "groups:history", "im:history"}),),
+    "conversations.list": (frozenset({"channels:read", "groups:read"}),),
     "users.info": (frozenset({"users:read"}),),
     "users.lookupByEmail": (frozenset({"users:read.email"}), frozenset({"users:read"})),
     "views.open": (),
@@ -45,6 +47,9 @@ METHODS_CALLED: tuple[str, ...] = (
     "conversations.join",
     "conversations.info",
     "conversations.open",
+    # A retry whose earlier attempt's answer was lost looks for the message or channel it made.
+    "conversations.history",
+    "conversations.list",
     "users.info",
     "users.lookupByEmail",
     "views.open",

@@ -13,6 +13,13 @@ Written to the wire format of Slack's method reference (docs.slack.dev/reference
   5xx (500 and 503 answer Slack's JSON, other 5xx an HTML page such as a proxy sends).
 - ``POST /response_url/<id>`` takes what an app posts to a slash command's or an interaction's
   ``response_url`` (mint one with :meth:`SlackEmulator.response_url`).
+- File uploads as ``slack_sdk``'s ``files_upload_v2`` makes them: ``files.getUploadURLExternal``
+  (``filename``, ``length``) answers ``file_id`` and an ``upload_url`` on this emulator
+  (``POST /upload/<file_id>``, the raw bytes or a multipart ``file`` part; 200 ``OK - <length>``); then
+  ``files.completeUploadExternal`` (``files`` a JSON list of ``{"id", "title"}``, ``channel_id``,
+  ``initial_comment``, ``thread_ts``) shares them: a message with ``files`` in the channel. A file never
+  uploaded, or whose length differs from the announced one, is ``file_not_found``/``upload_failed``.
+  :attr:`SlackEmulator.files` returns the files with their bytes.
 
 State is kept per workspace: users, channels with members, topics and archive flags, messages with
 their edit history, ephemeral messages, modals and response_url posts. Everything is guarded by one
@@ -118,6 +125,7 @@ class _Chaos:
     rng: random.Random
     methods: frozenset[str] | None
     retry_after: int
+    after_effect: float = 0.0
 
 
 def _flag(value: Any) -> bool:
@@ -175,7 +183,7 @@ class SlackEmulator:
         bot_id: str = "B0SEVBOT",
         app_id: str = "A0SEVFLOW",
         bot_name: str = "sevflow",
-        ts_start: float = 1_700_000_000.0,
+        ts_start: float | None = 1_700_000_000.0,
         trigger_ttl: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -190,6 +198,8 @@ class SlackEmulator:
         not joined; False answers ``not_in_channel`` there instead.
         trigger_ttl: seconds a trigger id minted by :meth:`mint_trigger_id` stays valid (Slack: 3);
         None never expires them.
+        ts_start: the first message timestamp (each next one 100 us later, reproducible); None follows
+        the wall clock as Slack does (still strictly increasing), for clients that read by time.
         """
         self.token = token
         self.team_id = team_id
@@ -226,6 +236,8 @@ class SlackEmulator:
             "conversations.setPurpose": self._conversations_set_purpose,
             "conversations.setTopic": self._conversations_set_topic,
             "conversations.unarchive": self._conversations_unarchive,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
             "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -316,10 +328,11 @@ class SlackEmulator:
             self._triggers: dict[str, float] = {}
             self._used_triggers: set[str] = set()
             self._calls: list[dict[str, Any]] = []
+            self._files: dict[str, dict[str, Any]] = {}
             self._faults: dict[str, list[_Fault]] = {}
             self._delays: dict[str, list[float]] = {}
             self._chaos: _Chaos | None = None
-            self._clock_us = round(self._ts_start * 1_000_000)
+            self._clock_us = 0 if self._ts_start is None else round(self._ts_start * 1_000_000)
             self._seq = 0
             self._add_user_locked(
                 {"id": self.bot_user_id, "name": self.bot_name, "real_name": self.bot_name, "is_bot": True}
@@ -498,11 +511,16 @@ class SlackEmulator:
         seed: int | None = None,
         methods: Iterable[str] | None = None,
         retry_after: int = 1,
+        after_effect: float = 0.0,
     ) -> None:
         """Chaos: each call (of ``methods``, default every Web API method) fails with probability ``ratio``
-        with a status drawn from ``statuses`` (seeded: the same seed gives the same sequence); 0 stops."""
+        with a status drawn from ``statuses`` (seeded: the same seed gives the same sequence); 0 stops.
+        ``after_effect``: the share of 5xx faults answered after the call was carried out (a response
+        lost on the way back); a 429 never has an effect, as on Slack."""
         if not 0 <= ratio <= 1:
             raise ValueError("ratio must be between 0 and 1")
+        if not 0 <= after_effect <= 1:
+            raise ValueError("after_effect must be between 0 and 1")
         with self._lock:
             self._chaos = (
                 None
@@ -513,6 +531,7 @@ class SlackEmulator:
                     rng=random.Random(seed),
                     methods=frozenset(methods) if methods is not None else None,
                     retry_after=retry_after,
+                    after_effect=after_effect,
                 )
             )
 
@@ -531,7 +550,8 @@ class SlackEmulator:
         Each: ``method``, ``http_method``, ``params`` (decoded, whatever the body format), ``query`` (the
         query string's own fields), ``headers`` (names lower-cased), ``body_format`` (``json``, ``form``,
         ``multipart``, ``query`` or ``empty``), ``token``, ``at`` (epoch seconds), and once answered
-        ``status`` (HTTP), ``response`` (the decoded body) and ``fault`` (True when injected).
+        ``status`` (HTTP), ``response`` (the decoded body) and ``fault`` (True when injected; then
+        ``after_effect``: True when the call was carried out before the fault was answered).
         """
         with self._lock:
             return copy.deepcopy([c for c in self._calls if method is None or c["method"] == method])
@@ -611,6 +631,14 @@ class SlackEmulator:
         with self._lock:
             return copy.deepcopy(self._views)
 
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """Files announced by ``files.getUploadURLExternal``, oldest first: ``id``, ``filename``, ``title``,
+        ``length`` (announced), ``content`` (the uploaded bytes, None before the upload), ``channels`` (ids
+        shared to), ``initial_comment`` and ``completed``."""
+        with self._lock:
+            return copy.deepcopy(list(self._files.values()))
+
     def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         """Block until ``predicate()`` is truthy (checked after every change) and return its value;
         ``TimeoutError`` after ``timeout`` seconds. For tests whose Slack calls happen in a worker."""
@@ -634,6 +662,8 @@ class SlackEmulator:
             self._serve_api(handler, unquote(parts.path[len("/api/") :]).strip("/"), parts.query, raw)
         elif parts.path.startswith("/response_url/"):
             self._serve_response_url(handler, parts.path[len("/response_url/") :].strip("/"), raw)
+        elif parts.path.startswith("/upload/"):
+            self._serve_upload(handler, parts.path[len("/upload/") :].strip("/"), raw)
         else:
             _send(handler, 404, b"not found", "text/plain; charset=utf-8")
 
@@ -688,6 +718,39 @@ class SlackEmulator:
         }
         self._answer(handler, "response_url", call, lambda: self._respond_to_url(rid, params, parse_error))
 
+    def _serve_upload(self, handler: BaseHTTPRequestHandler, file_id: str, raw: bytes) -> None:
+        """Step 2 of an upload: the bytes, to the URL step 1 handed out (no token, as on Slack)."""
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        content = raw
+        if headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            params, _, _, _ = _decode(headers["content-type"], "", raw)
+            part = params.get("file")
+            content = part if isinstance(part, bytes) else str(part or "").encode()
+        call: dict[str, Any] = {
+            "method": "upload",
+            "http_method": handler.command,
+            "params": {"file_id": file_id, "length": len(content)},
+            "query": {},
+            "headers": headers,
+            "body_format": "raw",
+            "token": None,
+            "at": time.time(),
+            "status": None,
+            "response": None,
+            "fault": False,
+        }
+        with self._lock:
+            self._calls.append(call)
+            record = self._files.get(file_id)
+            if record is None or handler.command != "POST":
+                status, payload = 404, b"not found"
+            else:
+                record["content"] = bytes(content)
+                status, payload = 200, f"OK - {len(content)}".encode()
+            call["status"], call["response"] = status, payload.decode()
+            self._changed.notify_all()
+        _send(handler, status, payload, "text/plain; charset=utf-8")
+
     def _answer(
         self,
         handler: BaseHTTPRequestHandler,
@@ -708,6 +771,7 @@ class SlackEmulator:
             payload = b""
             if fault is not None:
                 call["fault"] = True
+                call["after_effect"] = fault.after_effect
                 status = fault.status
                 body = {"ok": False, "error": fault.error}
                 if status == 429:
@@ -754,7 +818,9 @@ class SlackEmulator:
         if chaos.rng.random() >= chaos.ratio:
             return None
         status = chaos.rng.choice(chaos.statuses)
-        return _Fault(status, _default_error(status), chaos.retry_after, None, "", False, 1)
+        # Drawn only when asked for, so a seed gives the same faults as before `after_effect` existed.
+        effect = chaos.after_effect > 0 and status >= 500 and chaos.rng.random() < chaos.after_effect
+        return _Fault(status, _default_error(status), chaos.retry_after, None, "", effect, 1)
 
     def _dispatch(
         self,
@@ -794,6 +860,8 @@ class SlackEmulator:
 
     def _next_ts(self) -> str:
         self._clock_us += 100
+        if self._ts_start is None:
+            self._clock_us = max(self._clock_us, time.time_ns() // 1000)
         return f"{self._clock_us // 1_000_000}.{self._clock_us % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
@@ -1441,6 +1509,64 @@ class SlackEmulator:
         if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
             link += f"?thread_ts={msg['thread_ts']}&cid={rec['id']}"
         return {"channel": rec["id"], "permalink": link}
+
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = str(params.get("filename") or "")
+        length = str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            raise _invalid_arguments("filename and length are required")
+        file_id = self._next_id("F")
+        self._files[file_id] = {
+            "id": file_id,
+            "filename": filename,
+            "title": filename,
+            "length": int(length),
+            "content": None,
+            "channels": [],
+            "initial_comment": None,
+            "completed": False,
+        }
+        return {"file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = self._json_arg(params.get("files"), "invalid_arguments")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise _invalid_arguments("files must be a JSON list of {id, title}")
+        records = []
+        for spec in files:
+            record = self._files.get(str(spec.get("id")))
+            if record is None or record["completed"]:
+                raise SlackError("file_not_found")
+            if record["content"] is None or len(record["content"]) != record["length"]:
+                raise SlackError("upload_failed")
+            records.append((record, spec))
+        rec: dict[str, Any] | None = None
+        if params.get("channel_id"):
+            rec = self._visible(params["channel_id"])
+            self._may_post(rec)
+        shared = []
+        for record, spec in records:
+            record["completed"] = True
+            record["title"] = str(spec.get("title") or record["filename"])
+            record["initial_comment"] = params.get("initial_comment")
+            if rec is not None:
+                record["channels"].append(rec["id"])
+            shared.append(
+                {
+                    "id": record["id"],
+                    "name": record["filename"],
+                    "title": record["title"],
+                    "size": record["length"],
+                }
+            )
+        if rec is not None:
+            thread_ts = str(params["thread_ts"]) if params.get("thread_ts") else None
+            comment = params.get("initial_comment")
+            msg = self._store_message(
+                rec, self.bot_user_id, str(comment) if comment else "", None, None, thread_ts, None
+            )
+            msg["files"] = shared
+        return {"files": shared}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(params.get("user") or ""))
