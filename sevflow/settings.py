@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     api_token: SecretStr | None = None
+    # Read-only access to the dashboard (the API token is the operator's, who may act).
+    viewer_token: SecretStr | None = None
     # The embedded dev server (`sevflow up` without TEMPORAL_ADDRESS).
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     jira_bearer_token: SecretStr | None = None
     # Shared secret of POST /jira/webhook (`?secret=` or `X-Sevflow-Webhook-Secret`).
     jira_webhook_secret: SecretStr | None = None
+    # host:port where `sevflow worker` serves the Temporal SDK's Prometheus metrics; unset: not served.
+    worker_metrics_address: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -37,6 +37,7 @@ from sevflow.incident.commands import (
     Declare,
     Mitigate,
     PostUpdate,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -46,16 +47,20 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.alerts_api import alerts_router
+from starter.alerts_api import MAX_BODY_BYTES, alerts_router
+from starter.body_limit import BodyLimit
+from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
 from starter.ingest import AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.jira_webhook import jira_router
+from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
 from starter.service import IncidentReads, IncidentService
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
 from starter.slack_socket import SlackSocketMode
-from worker.logs import setup_logging
+from starter.status_page import status_router
+from worker.logs import redact_logged_urls, setup_logging
 from worker.temporal import connect
 
 log = logging.getLogger("sevflow.api")
@@ -98,6 +103,7 @@ class Backend:
         self.repeats = RepeatCounts()
         self.in_flight = InFlight()
         self.confirmed = ConfirmedCache()
+        self.metrics = ApiMetrics(store)
 
     async def client(self) -> Client:
         async with self._lock:
@@ -106,7 +112,9 @@ class Backend:
             return self._client
 
     async def service(self) -> IncidentService:
-        return IncidentService(await self.client(), self.store, self.config, self.settings.task_queue)
+        return ObservedIncidentService(
+            self.metrics, await self.client(), self.store, self.config, self.settings.task_queue
+        )
 
     async def ingest(self) -> AlertIngest:
         return AlertIngest(
@@ -196,6 +204,11 @@ def create_app(
         lifespan=lifespan,
         responses={401: {"model": ApiError}},
     )
+    install_metrics(app, backend.metrics)  # GET /metrics and the request counters (starter/prometheus.py)
+
+    # Every request body, JSON API, dashboard and webhooks alike, chunked or not: 413 past 1 MiB (the
+    # alert endpoints count their own, to answer in each sender's error shape).
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, own_limit=("/v1/alerts/", "/v2/enqueue"))
 
     @app.exception_handler(SevflowError)
     async def _sevflow_error(_: Request, exc: SevflowError) -> JSONResponse:
@@ -245,7 +258,7 @@ def create_app(
     async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
         return _unauthorized_response()
 
-    app.include_router(alerts_router(backend.config, backend.ingest, env))
+    app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     slack_requests = SlackRequests(backend.slack, backend.store, backend.config.slack.command)
     app.state.slack_requests = slack_requests
@@ -355,6 +368,7 @@ def create_app(
     command_route("reopen", Reopen, "Reopen")
     command_route("close", Close, "Close (no postmortem required)")
     command_route("noise", CloseAsNoise, "Close as noise")
+    command_route("public-updates", PublishPublicUpdate, "Publish a public status-page update")
 
     @app.post("/v1/incidents/{number}/snooze", tags=["incidents"], dependencies=[Auth], responses=errors)
     async def snooze(number: str, body: SnoozeBody) -> IncidentDetail:
@@ -372,6 +386,8 @@ def create_app(
     app.include_router(follow_up_router(Auth, backend.follow_up_reads, backend.follow_up, existing_one))
     webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
+    app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
+    app.include_router(status_router(backend.store, backend.config))
 
     return app
 
@@ -426,6 +442,9 @@ def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
     )
+    # After uvicorn configured its loggers: should a deployer turn the access log on, `?token=` values
+    # in the request lines it writes are redacted.
+    redact_logged_urls()
     return _Server(config)
 
 

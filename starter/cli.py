@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -24,7 +24,6 @@ from rich.table import Table
 from sevflow.actions.chase import CompleteAction, ReassignAction, RescheduleAction, SnoozeAction
 from sevflow.actions.due import parse_due
 from sevflow.actions.models import ActionStatus
-from sevflow.config.loader import check_config, load_config
 from sevflow.durations import format_duration, parse_duration
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import (
@@ -37,6 +36,7 @@ from sevflow.incident.commands import (
     Declare,
     Mitigate,
     PostUpdate,
+    PublishPublicUpdate,
     Reopen,
     Resolve,
     Snooze,
@@ -44,13 +44,19 @@ from sevflow.incident.commands import (
 from sevflow.incident.models import Role
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.views import IncidentDetail, IncidentSummary
-from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.policy import Severity
 from sevflow.settings import Settings
-from sevflow.store.repository import Store, StoredActionItem, StoredPostmortem
-from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_views import ActionItemView, CheckView, PostmortemView
-from starter.service import IncidentReads, IncidentService
+
+if TYPE_CHECKING:
+    # Imported where they are used, not here: every command would otherwise load the Temporal SDK,
+    # the workflows and the activities (jira, the Slack client), SQLAlchemy and the YAML loader, about
+    # 1.5 s that `sevflow metrics` or `sevflow --help` never need. tests/unit/test_cli_imports.py
+    # keeps it so. (Typer reads the commands' annotations, so they keep to names imported above.)
+    from sevflow.metrics import MetricsReport
+    from sevflow.store.repository import StoredActionItem, StoredPostmortem
+    from starter.follow_up import FollowUpReads, FollowUpService
+    from starter.service import IncidentReads, IncidentService
 
 app = typer.Typer(
     help="sevflow: incidents as durable Temporal workflows, from the first alert to the last action item.",
@@ -121,6 +127,9 @@ def _run(coro: Awaitable[R]) -> R:
 
 @asynccontextmanager
 async def _service() -> AsyncIterator[IncidentService]:
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+    from starter.service import IncidentService
     from worker.temporal import connect
 
     settings = Settings()
@@ -134,16 +143,25 @@ async def _service() -> AsyncIterator[IncidentService]:
 
 
 def _reader() -> IncidentReads:
+    from sevflow.store.repository import Store
+    from starter.service import IncidentReads
+
     return IncidentReads(Store.from_url(Settings().resolved_database_url))
 
 
 @asynccontextmanager
 async def _follow_up() -> AsyncIterator[FollowUpService]:
+    from starter.follow_up import FollowUpService
+
     async with _service() as service:
         yield FollowUpService(service)
 
 
 def _follow_up_reader() -> FollowUpReads:
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+    from starter.follow_up import FollowUpReads
+
     settings = Settings()
     return FollowUpReads(
         Store.from_url(settings.resolved_database_url), load_config(settings.resolved_config_path)
@@ -273,6 +291,33 @@ def update(
         PostUpdate(by=by or _default_actor(), text=text),
         as_json,
         lambda d: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
+    )
+
+
+@app.command()
+@user_errors
+def statuspage(
+    number: Number,
+    text: Annotated[str, typer.Argument(help="What customers should know; shown on /status as written.")],
+    status: Annotated[
+        str | None,
+        typer.Option(help="investigating, identified or monitoring (default: from the incident's status)."),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option(help="The incident's public title (kept for later updates).")
+    ] = None,
+    by: By = "",
+    as_json: AsJson = False,
+) -> None:
+    """Publish a public update on the status page (comms or the lead)."""
+    cmd = PublishPublicUpdate.model_validate(
+        {"by": by or _default_actor(), "text": text, "status": status, "title": title}
+    )
+    _command(
+        number,
+        cmd,
+        as_json,
+        lambda d: f"{d.id} public update published on the status page (/status)",
     )
 
 
@@ -450,6 +495,9 @@ def metrics(
     of the incidents detected in the window; drills are left out."""
     if as_json and as_csv:
         raise ValueError("choose one of --json and --csv")
+    from sevflow.metrics import metrics_since
+    from sevflow.store.repository import Store
+
     store = Store.from_url(Settings().resolved_database_url)
     try:
         report = metrics_since(store, since, service)
@@ -765,6 +813,10 @@ def postmortem_edit(number: Number, file: DocumentFile) -> None:
     """Store an edited postmortem document (say what happened, why, and what prevents it)."""
     n = parse_incident_number(number)
     document = _read_document(file)
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+    from starter.follow_up import FollowUpReads
+
     settings = Settings()
     store = Store.from_url(settings.resolved_database_url)
     try:
@@ -857,6 +909,8 @@ def config_check(
     file: Annotated[Path | None, typer.Argument(help="Default: $SEVFLOW_CONFIG or ./sevflow.yaml.")] = None,
 ) -> None:
     """Check a sevflow.yaml; prints every problem with its place in the file."""
+    from sevflow.config.loader import check_config
+
     path = file or Settings().resolved_config_path
     if path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: name the file to check")
@@ -899,6 +953,7 @@ def oncall(
     sevflow.yaml)."""
     from datetime import UTC
 
+    from sevflow.config.loader import load_config
     from sevflow.oncall import OnCall, Rotation, resolve_level, who_is_on
 
     moment = _parse_at(at)
@@ -995,6 +1050,47 @@ def up() -> None:
     from worker.embedded import run_embedded
 
     _run(run_embedded(Settings()))
+
+
+@app.command()
+@user_errors
+def report(
+    kind: Annotated[str, typer.Argument(help="weekly or monthly.", show_default=False)],
+    until: Annotated[
+        str | None,
+        typer.Option(help="The window's end, ISO 8601 (UTC when it has no zone); default: now."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder the files are written to.")] = Path("."),
+) -> None:
+    """Build the weekly report (CSV of the last 7 days) or the monthly review pack (markdown and PNG
+    charts of the month before) from the store, into a folder; posts nothing."""
+    from activities.reports import ReportBuilder
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+
+    if kind not in ("weekly", "monthly"):
+        raise ValueError(f"unknown report {kind!r}: choose weekly or monthly")
+    try:
+        end = datetime.fromisoformat(until.strip()) if until else datetime.now(UTC)
+    except ValueError:
+        raise ValueError(f"invalid --until {until!r}: write ISO 8601 like 2026-03-02T09:00+01:00") from None
+    end = end.replace(tzinfo=UTC) if end.tzinfo is None else end
+    settings = Settings()
+    config = load_config(settings.resolved_config_path)
+    store = Store.from_url(settings.resolved_database_url)
+    try:
+        built = ReportBuilder(config, store).build("weekly" if kind == "weekly" else "monthly", end)
+    finally:
+        store.dispose()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for file in built.files:
+            (out_dir / file.name).write_bytes(file.content)
+    except OSError as e:
+        raise ValueError(f"cannot write to {out_dir}: {e.strerror}") from None
+    out.print(built.summary, highlight=False, markup=False)
+    for file in built.files:
+        out.print(str(out_dir / file.name), highlight=False, markup=False)
 
 
 @app.command()

@@ -251,6 +251,8 @@ class ServiceConfig(BaseModel):
 
     team: str
     runbook_url: HttpUrlText | None = None
+    # When the runbook was last reviewed: the monthly review pack lists runbooks older than 90 days.
+    runbook_reviewed: date | None = None
     policy: PolicySection = Field(default_factory=dict)
     # Default: the team's escalation_policy.
     escalation_policy: str | None = None
@@ -1012,6 +1014,18 @@ class PagingWebhook(BaseModel):
     timeout: PositiveDuration = timedelta(seconds=10)
 
 
+class ReportsConfig(BaseModel):
+    """The `reports` section: the weekly CSV (Mondays 09:00) and the monthly review pack (the 1st,
+    09:00), both in `time_zone` (default: the top-level `timezone`), posted to `channel`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: Annotated[str, AfterValidator(_check_channel)] = "#incident-reports"
+    time_zone: TimeZoneName | None = None
+    weekly: bool = True
+    monthly: bool = True
+
+
 class PagingConfig(BaseModel):
     """The `paging` section: how pages leave sevflow besides Slack DMs."""
 
@@ -1049,6 +1063,7 @@ class SevflowConfig(BaseModel):
     )
     paging: Annotated[PagingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=PagingConfig)
     jira: JiraConfig | None = None
+    reports: Annotated[ReportsConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=ReportsConfig)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -1083,6 +1098,11 @@ class SevflowConfig(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def report_zone(self) -> str:
+        """The zone the reports' schedules and windows are in."""
+        return self.reports.time_zone or self.timezone
 
     def service(self, name: str) -> ServiceConfig | None:
         return self.services.get(name)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -25,7 +25,16 @@ from sqlalchemy.sql.dml import Insert
 from sevflow.actions.models import ActionItem, ActionStatus
 from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
-from sevflow.incident.models import TERMINAL_STATUSES, EventKind, IncidentState, Role, TimelineEvent
+from sevflow.incident.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    EventKind,
+    IncidentState,
+    PublicUpdate,
+    Role,
+    TimelineEvent,
+)
+from sevflow.incident.views import IncidentSummary
 from sevflow.policy import REPEAT_WINDOW
 from sevflow.store.database import SQLITE_BEGIN, make_engine
 from sevflow.store.database import migrate as migrate_schema
@@ -42,6 +51,7 @@ from sevflow.store.schema import (
     IncidentRow,
     PageRow,
     PostmortemRow,
+    PublicUpdateRow,
     TimelineEventRow,
 )
 
@@ -146,6 +156,21 @@ class RoleHolder(BaseModel):
     role: Role
     person: str
     assigned_at: datetime
+
+
+class IncidentFilter(BaseModel):
+    """What the dashboard's incident list filters on; the fields given are combined with AND."""
+
+    status: str | None = None
+    severity: str | None = None
+    service: str | None = None
+    team: str | None = None
+    open_only: bool = False  # not closed, not noise, not merged
+    drills: Literal["include", "exclude", "only"] = "include"
+
+
+# IncidentFilter's fields other than the status at their "no filter" values (see incident_summaries).
+_NO_SCAN = {"severity": None, "service": None, "team": None, "open_only": False, "drills": "include"}
 
 
 class _AlreadyRegistered(Exception):
@@ -290,8 +315,14 @@ class Store:
         with self._read() as session:
             return session.scalar(select(IncidentRow.number).where(IncidentRow.workflow_id == workflow_id))
 
-    def record(self, state: IncidentState, events: list[TimelineEvent]) -> None:
-        """Add timeline events (each key once) and apply the snapshot if it is newer than the stored one.
+    def record(
+        self,
+        state: IncidentState,
+        events: list[TimelineEvent],
+        public_updates: Sequence[PublicUpdate] = (),
+    ) -> None:
+        """Add timeline events and public status-page entries (each key once) and apply the snapshot if
+        it is newer than the stored one.
 
         Raises IncidentNotFound when the incident was never registered.
         """
@@ -300,6 +331,9 @@ class Store:
             if events:
                 stmt = _insert_ignoring_duplicates(session, TimelineEventRow, ["key"])
                 session.execute(stmt, [_event_row(event) for event in events])
+            if public_updates:
+                stmt = _insert_ignoring_duplicates(session, PublicUpdateRow, ["key"])
+                session.execute(stmt, [u.model_dump() for u in public_updates])
             now = self._clock()
             stored = state.model_copy(update={"number": number})
             # Conditional on the version so that the check and the write are one atomic statement: an
@@ -371,6 +405,84 @@ class Store:
         with self._read() as session:
             rows = session.scalars(query).all()
         return [_state_from_json(data) for data in rows]
+
+    def incident_summaries(
+        self, filters: IncidentFilter, *, before: int | None = None, limit: int = 50
+    ) -> list[IncidentSummary]:
+        """One page of the incident list, newest first, numbers below `before`.
+
+        Keyset paging (`before` = the last number of the previous page) so a deep page costs what the
+        first does, and only the listed columns (never the JSON snapshot, which is most of a row); the
+        lead comes from incident_roles. Two steps: the page's numbers, then their rows."""
+        numbers = select(IncidentRow.number).where(*_incident_conditions(filters)).limit(limit)
+        if before is not None:
+            numbers = numbers.where(IncidentRow.number < before)
+        if filters.model_dump(include={"severity", "service", "team", "open_only", "drills"}) != _NO_SCAN:
+            # Walking the table in key order until a page is full reads whole rows (about 3 KB each with
+            # the snapshot), all of them when few match: a second at 100,000 incidents. Ordering by an
+            # expression lets the database read the narrow metrics index instead (every filtered
+            # column is in it, see migration 0008) and sort what matched: tens of milliseconds.
+            numbers = numbers.order_by((IncidentRow.number + 0).desc())
+        else:
+            # No filter or only the status: the key order (or the status index, ordered by key within
+            # a status) finds the page at once.
+            numbers = numbers.order_by(IncidentRow.number.desc())
+        query = (
+            select(
+                IncidentRow.number,
+                IncidentRow.title,
+                IncidentRow.service,
+                IncidentRow.team,
+                IncidentRow.severity,
+                IncidentRow.status,
+                IncidentRow.drill,
+                IncidentRow.detected_at,
+                IncidentRow.resolved_at,
+                IncidentRoleRow.person,
+            )
+            .outerjoin(
+                IncidentRoleRow,
+                (IncidentRoleRow.incident_number == IncidentRow.number)
+                & (IncidentRoleRow.role == Role.LEAD.value),
+            )
+            .order_by(IncidentRow.number.desc())
+        )
+        with self._read() as session:
+            page = list(session.scalars(numbers))
+            rows = session.execute(query.where(IncidentRow.number.in_(page))).all() if page else []
+        return [
+            IncidentSummary.model_validate(
+                {
+                    "number": r.number,
+                    "id": f"INC-{r.number}",
+                    "title": r.title,
+                    "service": r.service,
+                    "team": r.team,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "lead": r.person,
+                    "drill": r.drill,
+                    "detected_at": r.detected_at,
+                    "resolved_at": r.resolved_at,
+                }
+            )
+            for r in rows
+        ]
+
+    def active_counts(self) -> dict[str, dict[str, int]]:
+        """Incidents still affecting users (detected, acknowledged, mitigated), drills left out:
+        {severity: {status: count}}. Reads through the status index: cheap however long the history."""
+        active = [s.value for s in ACTIVE_STATUSES]
+        query = (
+            select(IncidentRow.severity, IncidentRow.status, func.count())
+            .where(IncidentRow.status.in_(active), IncidentRow.drill.is_(False))
+            .group_by(IncidentRow.severity, IncidentRow.status)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self._read() as session:
+            for severity, status, count in session.execute(query):
+                counts.setdefault(severity, {})[status] = int(count)
+        return counts
 
     def role_holders(self, number: int) -> list[RoleHolder]:
         """Who holds each role of the incident now, and since when (as the store saw it)."""
@@ -746,6 +858,19 @@ class Store:
         with self._read() as session:
             return [_action_item(row) for row in session.scalars(query).all()]
 
+    def overdue_action_items(self, today: date, limit: int = 200) -> tuple[list[StoredActionItem], int]:
+        """Open items due before `today`, drills left out, most overdue first: at most `limit` of them,
+        and how many there are in all. Both read through the (status, due) index."""
+        overdue = (
+            (ActionItemRow.status == ActionStatus.OPEN.value)
+            & (ActionItemRow.due < today)
+            & ActionItemRow.drill.is_(False)
+        )
+        query = select(ActionItemRow).where(overdue).order_by(ActionItemRow.due, ActionItemRow.id)
+        with self._read() as session:
+            total = session.scalar(select(func.count()).select_from(ActionItemRow).where(overdue)) or 0
+            return [_action_item(row) for row in session.scalars(query.limit(limit)).all()], int(total)
+
     # -- postmortems -------------------------------------------------------------------------------------
 
     def postmortem(self, incident_number: int) -> StoredPostmortem | None:
@@ -837,6 +962,7 @@ def _incident_columns(state: IncidentState, now: datetime, *, with_identity: boo
         "drill": state.drill,
         "fingerprint": state.fingerprint,
         "alert_name": state.alert_name,
+        "alert_group_id": state.alert_group_id,
         "alert_count": state.alert_count,
         "repeat_of": state.repeat_of,
         "runbook_url": state.runbook_url,
@@ -852,6 +978,23 @@ def _incident_columns(state: IncidentState, now: datetime, *, with_identity: boo
         "state": state.model_dump(mode="json"),
         "updated_at": now,
     }
+
+
+def _incident_conditions(filters: IncidentFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status is not None:
+        conditions.append(IncidentRow.status == filters.status)
+    if filters.severity is not None:
+        conditions.append(IncidentRow.severity == filters.severity)
+    if filters.service is not None:
+        conditions.append(IncidentRow.service == filters.service)
+    if filters.team is not None:
+        conditions.append(IncidentRow.team == filters.team)
+    if filters.open_only:
+        conditions.append(IncidentRow.status.not_in([str(s) for s in TERMINAL_STATUSES]))
+    if filters.drills != "include":
+        conditions.append(IncidentRow.drill.is_(filters.drills == "only"))
+    return conditions
 
 
 def _event_row(event: TimelineEvent) -> dict[str, Any]:
