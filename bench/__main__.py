@@ -1,9 +1,11 @@
 """`python -m bench [NAME ...] [-v]`: every benchmark, or only those named, each on a fresh stack.
 
-The names: alert_storm (httpx clients, then the raw client), alert_to_page, and paging (1,000
-escalations, then its bare-Temporal baseline). All three take about 15 minutes on a quiet 2-core
-machine, paging about ten of them (longer when the stack falls behind: it waits up to 10 minutes for
-a backlog to drain).
+The names: alert_storm (httpx clients, then the raw client), alert_to_page, paging (1,000
+escalations, then its bare-Temporal baseline), action_items (10,000 chases, about 40 minutes),
+metrics_scale (100,000 incidents on SQLite and PostgreSQL) and lifecycle (full incident lifecycles
+against bare workflows with as many activities). The first three take about 15 minutes on a quiet
+2-core machine, paging about ten of them (longer when the stack falls behind: it waits up to 10
+minutes for a backlog to drain).
 
 Exit status: 0 all good, 1 a correctness check failed, 2 a performance target was missed.
 """
@@ -14,13 +16,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import action_items, alert_storm, alert_to_page, paging
+from bench import action_items, alert_storm, alert_to_page, lifecycle, metrics_scale, paging
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "alert_storm": alert_storm.main,
     "alert_to_page": alert_to_page.main,
     "paging": paging.main,
     "action_items": action_items.main,
+    "metrics_scale": metrics_scale.main,
+    "lifecycle": lifecycle.main,
 }
 
 
