@@ -56,11 +56,13 @@ with open(report, "w") as file:
 """
 
 
-def _run(tmp_path: Path, database_url: str, *args: str, preamble: str = "") -> list[str]:
+def _run(
+    tmp_path: Path, database_url: str, *args: str, preamble: str = "", heavy: tuple[str, ...] = HEAVY
+) -> list[str]:
     report = tmp_path / "report.json"
     env = os.environ | {"SEVFLOW_DATABASE_URL": database_url, "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-c", HARNESS, preamble, str(report), json.dumps(HEAVY), *args],
+        [sys.executable, "-c", HARNESS, preamble, str(report), json.dumps(heavy), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -95,6 +97,14 @@ def database_url(tmp_path: Path) -> str:
 )
 def test_command_loads_nothing_heavy(tmp_path: Path, database_url: str, args: list[str]) -> None:
     assert _run(tmp_path, database_url, *args) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["action", "--help"], ["config", "check", "--help"]], ids=" ".join
+)
+def test_help_does_not_load_the_store(tmp_path: Path, database_url: str, args: list[str]) -> None:
+    """Help needs no database: SQLAlchemy and the store's models stay out (about 0.3 s)."""
+    assert _run(tmp_path, database_url, *args, heavy=("sqlalchemy", "sevflow.store")) == []
 
 
 def test_the_check_sees_a_heavy_import(tmp_path: Path, database_url: str) -> None:
