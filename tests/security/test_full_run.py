@@ -266,7 +266,7 @@ async def lifecycle(run: Run) -> int:
         "POST",
         f"/v1/incidents/{number}/actions",
         headers=bearer,
-        json={"by": "alice", "title": "bound the pool", "owner": "bob"},
+        json={"by": "alice", "title": "cap the pool size in the security run", "owner": "bob"},
     )
     assert item.status_code == 201, item.text
     item_id = item.json()["id"]

@@ -203,10 +203,12 @@ async def test_a_repeat_whose_earlier_items_are_open_gets_no_postmortem_and_chas
         assert len(again.action_items) == 1
         # The chase stores its item on its own (a child workflow's activity): the repeat's decision
         # reads the store, so wait for the item to be there, as it long is when an incident repeats.
-        for _ in range(200):
-            if sqlite_store.action_items(incident_number=first.number):
+        for _ in range(600):
+            if sqlite_store.action_items(incident_number=first.number, open_only=True):
                 break
             await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the chase did not store its item within 30 s")
         await earlier.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
 
         later_state = incident(Severity.SEV1, lead="alice", title="checkout 5xx repeats")
