@@ -143,7 +143,7 @@ class ConsoleChat:
 
 
 @contextmanager
-def _vendor_errors() -> Iterator[None]:
+def vendor_errors() -> Iterator[None]:
     """Vendor failures as Temporal sees them: 429 after its Retry-After, permanent ones not at all."""
     try:
         yield
@@ -177,7 +177,7 @@ class ChatActivities:
         # The workflow's sentences carry titles and updates as typed: literal text, not markup.
         body = self.chat.literal(message.text) if isinstance(self.chat, MarkupChat) else message.text
         text = f"{mentions} {body}" if mentions else body
-        with _vendor_errors():
+        with vendor_errors():
             ref = self._post_once(channel, text, message.key)
         self.store.remember_message(message.key, message.incident_number, ref, message.text)
         return ref
@@ -186,7 +186,7 @@ class ChatActivities:
     def sync_chat(self, sync: ChatSync) -> ChatChannel:
         state = sync.state
         assert state.number is not None
-        with _vendor_errors():
+        with vendor_errors():
             channel = self.store.chat_channel(state.number)
             if channel is None:
                 channel_id, name = self._create_channel_once(channel_name(state.number, state.title))
@@ -252,7 +252,7 @@ class ChatActivities:
         channel = self.store.chat_channel(cmd.incident_number)
         if channel is None or channel.archived:
             return
-        with _vendor_errors():
+        with vendor_errors():
             self.chat.archive(channel.channel_id)
         channel.archived = True
         self.store.save_chat_channel(channel)

@@ -16,26 +16,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from activities.chat import PermanentChatError, RateLimited
+from activities.slack import PERMANENT_CALL_ERRORS
 
 log = logging.getLogger("sevflow.chat")
 
 # Errors of an upload that another attempt cannot fix.
-PERMANENT_UPLOAD_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "no_permission",
-        "restricted_action",
-        "file_not_found",
-        "invalid_arguments",
-    }
-)
+PERMANENT_UPLOAD_ERRORS = PERMANENT_CALL_ERRORS | frozenset({"file_not_found", "invalid_arguments"})
 
 
 class FilePort(Protocol):

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from temporalio import activity
 
-from activities.chat import ChatPort, _vendor_errors
+from activities.chat import ChatPort, vendor_errors
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import POST_HANDOFF, HandoffResult, MessageRef, PostHandoff
 from sevflow.incident.models import IncidentState
@@ -76,7 +76,7 @@ class HandoffActivities:
             log.info("handoff of %s (team %s has no channel):\n%s", rotation.name, spec.team, text)
             self.store.remember_handoff(key, rotation.name, index, handoff.start, None, text)
             return done.model_copy(update={"outcome": "logged"})
-        with _vendor_errors():
+        with vendor_errors():
             ref = self.chat.post(channel, text)
         self.store.remember_handoff(key, rotation.name, index, handoff.start, ref, text)
         return done.model_copy(update={"outcome": "posted", "message": ref})

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.chat import ChatPort, PermanentChatError, RateLimited
+from activities.chat import ChatPort, vendor_errors
 from activities.files import FilePort
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import MessageRef
@@ -46,18 +43,6 @@ log = logging.getLogger("sevflow.reports")
 QUARTER = timedelta(days=90)
 # Report messages are no incident's: their store rows carry this number.
 NO_INCIDENT = 0
-
-
-@contextmanager
-def _vendor_errors() -> Iterator[None]:
-    try:
-        yield
-    except RateLimited as err:
-        raise ApplicationError(
-            "chat rate limited", type="RateLimited", next_retry_delay=err.retry_after
-        ) from err
-    except PermanentChatError as err:
-        raise ApplicationError(str(err), type="PermanentChatError", non_retryable=True) from err
 
 
 @dataclass(frozen=True)
@@ -180,7 +165,7 @@ class ReportActivities:
 
     def _post(self, report: BuiltReport) -> ReportResult:
         key = f"report/{report.kind}/{report.until.isoformat()}"
-        with _vendor_errors():
+        with vendor_errors():
             ref = self._post_once(key, report.summary)
             for file in report.files:
                 self._upload_once(f"{key}/{file.name}", ref.channel, file.name, file.content, file.title)

@@ -18,8 +18,8 @@ from activities.chat import Blocks, PermanentChatError, RateLimited
 from sevflow.contracts import MessageRef
 from sevflow.slack.text import escape_keeping_mentions
 
-# Errors that another attempt cannot fix: the workflow records them and goes on.
-PERMANENT_ERRORS = frozenset(
+# Errors of any Web API call that another attempt cannot fix (the channel, the token, the scopes).
+PERMANENT_CALL_ERRORS = frozenset(
     {
         "channel_not_found",
         "not_in_channel",
@@ -31,6 +31,11 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
         "no_permission",
         "restricted_action",
+    }
+)
+# Errors of the chat calls that another attempt cannot fix: the workflow records them and goes on.
+PERMANENT_ERRORS = PERMANENT_CALL_ERRORS | frozenset(
+    {
         "invalid_blocks",
         "msg_too_long",
         "invalid_name",
