@@ -81,6 +81,20 @@ def incident_workflow_id(idempotency_key: str | None = None) -> str:
     return f"incident-{uuid.uuid4()}"
 
 
+# What a call answers when the server went away under it: not down at the start (UNAVAILABLE) but in
+# the middle of the call ("transport error" comes back as UNKNOWN), or cut short. The person is told
+# Temporal is unavailable in one line, not shown a traceback; sending the command again is safe.
+_SERVER_GONE = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.ABORTED,
+    }
+)
+
+
 class IncidentReads:
     """Reads need only the store: `show`, `list` and the API's GETs work while Temporal is down."""
 
@@ -187,6 +201,6 @@ class IncidentService(IncidentReads):
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise IncidentNotFound(f"the incident's workflow was not found: {err.message}") from err
-            if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            if err.status in _SERVER_GONE:
                 raise ServiceUnavailable(f"Temporal is unavailable: {err.message}") from err
             raise
