@@ -126,8 +126,14 @@ async def test_an_alert_opens_a_channel_with_the_card_and_announces_it(stack: Sl
     assert incident.number is not None
     channel = await stack.until("a channel", lambda: stack.store.chat_channel(incident.number or 0))
     assert channel.name.startswith(f"inc-{incident.number}-checkout-5xx")
-    info = stack.slack.channel(channel.channel_id)
-    assert info is not None and "SEV1" in info["topic"]["value"]
+
+    # The channel's row is stored once it exists; its topic is set in the next step of the same sync.
+    def with_topic() -> dict[str, Any] | None:
+        info = stack.slack.channel(channel.channel_id)
+        return info if info is not None and "SEV1" in info["topic"]["value"] else None
+
+    info = await stack.until("the channel's topic", with_topic)
+    assert info["name"] == channel.name
 
     def posted_card() -> dict[str, Any] | None:
         stored = stack.store.chat_channel(incident.number or 0)
