@@ -15,18 +15,16 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from sevflow.config.schema import SevflowConfig
 from sevflow.reports.models import ReportKind, ReportRun
-from worker.schedules import ScheduleSync, _replacing_with
+from worker.schedules import ScheduleSync, drop_schedule, put_schedule
 from workflows.report import ReportWorkflow
 
 log = logging.getLogger("sevflow.schedules")
@@ -77,22 +75,10 @@ async def sync_report_schedules(
     wanted: dict[ReportKind, bool] = {"weekly": config.reports.weekly, "monthly": config.reports.monthly}
     for kind, on in wanted.items():
         schedule_id = report_schedule_id(kind, prefix)
-        handle = client.get_schedule_handle(schedule_id)
-        if not on:
-            try:
-                await handle.delete()
-                done.deleted.append(schedule_id)
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:  # never created, or another worker deleted it
-                    raise
-            continue
-        schedule = report_schedule(config, kind, task_queue)
-        try:
-            await client.create_schedule(schedule_id, schedule)
-            done.created.append(schedule_id)
-        except ScheduleAlreadyRunningError:
-            await handle.update(_replacing_with(schedule))
-            done.updated.append(schedule_id)
+        if on:
+            await put_schedule(client, schedule_id, report_schedule(config, kind, task_queue), done)
+        else:
+            await drop_schedule(client, schedule_id, done)
     log.info(
         "report schedules: %d created, %d updated, %d deleted",
         len(done.created),

@@ -104,22 +104,11 @@ async def sync_handoff_schedules(client: Client, config: SevflowConfig, task_que
     done = ScheduleSync()
     wanted = {handoff_schedule_id(name): name for name in config.rotations}
     for schedule_id, rotation in wanted.items():
-        schedule = handoff_schedule(config, rotation, task_queue)
-        try:
-            await client.create_schedule(schedule_id, schedule)
-            done.created.append(schedule_id)
-        except ScheduleAlreadyRunningError:
-            await client.get_schedule_handle(schedule_id).update(_replacing_with(schedule))
-            done.updated.append(schedule_id)
+        await put_schedule(client, schedule_id, handoff_schedule(config, rotation, task_queue), done)
     async for listed in await client.list_schedules():
         if not listed.id.startswith(HANDOFF_SCHEDULE_PREFIX) or listed.id in wanted:
             continue
-        try:
-            await client.get_schedule_handle(listed.id).delete()
-            done.deleted.append(listed.id)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # another worker deleted it first
-                raise
+        await drop_schedule(client, listed.id, done)
     log.info(
         "handoff schedules: %d created, %d updated, %d deleted%s",
         len(done.created),
@@ -128,6 +117,26 @@ async def sync_handoff_schedules(client: Client, config: SevflowConfig, task_que
         f" ({', '.join(done.deleted)})" if done.deleted else "",
     )
     return done
+
+
+async def put_schedule(client: Client, schedule_id: str, schedule: Schedule, done: ScheduleSync) -> None:
+    """Create the schedule, or make the existing one `schedule` (keeping whether it is paused)."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        done.created.append(schedule_id)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(schedule_id).update(_replacing_with(schedule))
+        done.updated.append(schedule_id)
+
+
+async def drop_schedule(client: Client, schedule_id: str, done: ScheduleSync) -> None:
+    """Delete the schedule if it exists (never created, or another worker deleted it first)."""
+    try:
+        await client.get_schedule_handle(schedule_id).delete()
+        done.deleted.append(schedule_id)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
 
 
 def _replacing_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
