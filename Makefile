@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/sevflow up
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(HADOLINT) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
