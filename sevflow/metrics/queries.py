@@ -34,7 +34,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -73,8 +73,16 @@ from sevflow.metrics.models import (
     ServiceReliability,
 )
 from sevflow.store.database import SQLITE_BEGIN
-from sevflow.store.repository import Store
 from sevflow.store.schema import ActionItemRow, IncidentRow, PageRow, PostmortemRow
+
+
+class HasEngine(Protocol):
+    """What the metrics read from: a Store (its engine), named structurally so that `sevflow metrics`
+    does not import the repository and the PostgreSQL dialect it needs for writes (start-up time)."""
+
+    @property
+    def engine(self) -> Engine: ...
+
 
 WEEK = timedelta(days=7)
 # Statuses that end an incident without a failure behind it: left out of the time metrics and MTBF.
@@ -87,44 +95,40 @@ PUBLISHED = "published"  # postmortems.status: scheduled, draft, published
 # -- portable SQL ---------------------------------------------------------------------------------------
 
 
-class elapsed(FunctionElement[float]):
-    """Seconds from `start` to `end` as a float, never negative (the clamp of
-    sevflow.incident.milestones); NULL when either is NULL.
+class unindexed(FunctionElement[Any]):
+    """`column`, with SQLite told not to look it up in an index (its documented unary `+`).
 
-    SQLAlchemy has no portable timestamp difference: SQLite stores ISO text (julianday reads it, to the
-    millisecond), PostgreSQL subtracts timestamptz into an interval. Each side computes the difference
-    once per row: on 100,000 incidents that is most of the cost of the time metrics.
+    A quantile is cheapest as a walk along its duration's index (ix_incidents_ttd ...) that filters on
+    the window as it goes, but without statistics SQLite's planner prefers the range on detected_at (or
+    the equality on service) and then sorts every row found. With the window's terms unindexable the
+    index that gives the order is the only one left. PostgreSQL plans from its statistics: unchanged.
     """
 
-    type = Float()
-    name = "elapsed"
+    name = "unindexed"
     inherit_cache = True
 
-
-@compiles(elapsed, "sqlite")
-def _elapsed_sqlite(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    # The scalar max() of SQLite is NULL when an argument is.
-    return f"max((julianday({end}) - julianday({start})) * 86400.0, 0.0)"
+    def __init__(self, column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> None:
+        super().__init__(column)
+        # The column's own type, so that comparisons bind their parameters as the column's would.
+        self.type = column.type
 
 
-@compiles(elapsed, "postgresql")
-def _elapsed_postgresql(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    # date_part answers double precision (EXTRACT answers numeric, slower, and Decimal in Python);
-    # GREATEST ignores NULLs, so a missing timestamp is checked first.
-    return (
-        f"CASE WHEN {start} IS NULL OR {end} IS NULL THEN NULL "
-        f"ELSE GREATEST(date_part('epoch', {end} - {start}), 0.0) END"
-    )
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw)
 
 
-# Where the impact start is unknown, started_at = detected_at (DESIGN.md).
-STARTED = func.coalesce(IncidentRow.started_at, IncidentRow.detected_at)
-TTD = elapsed(STARTED, IncidentRow.detected_at)
-TTA = elapsed(IncidentRow.detected_at, IncidentRow.acknowledged_at)
-TTM = elapsed(STARTED, IncidentRow.mitigated_at)
-TTR = elapsed(STARTED, IncidentRow.resolved_at)
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses.clauses[0], **kw)}"
+
+
+# The durations as the store keeps them beside the timestamps (migration 0010), in seconds, clamped at
+# 0, NULL where a timestamp is missing: sevflow.incident.milestones' definitions.
+TTD = IncidentRow.ttd_seconds
+TTA = IncidentRow.tta_seconds
+TTM = IncidentRow.ttm_seconds
+TTR = IncidentRow.ttr_seconds
 
 
 # -- the window -----------------------------------------------------------------------------------------
@@ -156,6 +160,19 @@ class Window:
     def failures(self) -> ColumnElement[bool]:
         return and_(self.incidents(), IncidentRow.status.not_in(NOT_FAILURES))
 
+    def failures_along(self) -> ColumnElement[bool]:
+        """failures(), for a statement that walks an index in the order it needs (see `unindexed`)."""
+        detected = unindexed(IncidentRow.detected_at)
+        condition = and_(
+            detected >= self.since,
+            detected < self.until,
+            IncidentRow.drill.is_(False),
+            IncidentRow.status.not_in(NOT_FAILURES),
+        )
+        if self.service is not None:
+            condition = and_(condition, unindexed(IncidentRow.service) == self.service)
+        return condition
+
     @property
     def weeks(self) -> float:
         return (self.until - self.since) / WEEK
@@ -186,61 +203,45 @@ QUANTILES = {"median": (1, 2), "p90": (9, 10)}
 
 
 def duration_stats(conn: Connection, window: Window) -> dict[str, DurationStats]:
-    """TTD, TTA, TTM and TTR of the window's failures, in one statement that returns one row.
+    """TTD, TTA, TTM and TTR of the window's failures: counts and means in one pass over
+    ix_incidents_metrics, then every quantile in one statement.
 
-    The durations are computed once (a materialized CTE), counted and averaged in one pass over it.
     Each quantile's two values around its position (n - 1) * q are the two rows an ORDER BY ... LIMIT
-    2 OFFSET picks: both engines sort with a bound (SQLite keeps offset + 2 rows, PostgreSQL a top-N
-    heap), and a quantile above the median counts from the top, so p90 keeps a tenth of the rows.
-    At 100,000 incidents on SQLite that costs about two thirds of ranking every value with
-    row_number() (SQLite buffers each row of a window in a temporary table). Python only interpolates
-    between the two, as PostgreSQL's percentile_cont does (SQLite has no percentile function).
+    2 OFFSET picks, read along the duration's own index (ix_incidents_ttd ...): the walk skips the
+    rows outside the window as it goes and stops at the rank, so nothing is sorted; a quantile above
+    the median walks from the top, so p90 reads a tenth of the index. Python only interpolates between
+    the two, as PostgreSQL's percentile_cont does (SQLite has no percentile function).
     """
     metrics = {"ttd": TTD, "tta": TTA, "ttm": TTM, "ttr": TTR}
-    durations = (
-        select(*(value.label(name) for name, value in metrics.items()))
-        .where(window.failures())
-        .cte("durations")
-        .prefix_with("MATERIALIZED")
-    )
-    # A one-row CTE, so that each offset below reads the count instead of counting again.
-    counts = (
-        select(
-            *(
-                column
-                for name in metrics
-                for column in (func.count(durations.c[name]).label(f"{name}_n"), func.avg(durations.c[name]))
-            )
+    totals = conn.execute(
+        select(*(c for value in metrics.values() for c in (func.count(value), func.avg(value)))).where(
+            window.failures()
         )
-        .cte("counts")
-        .prefix_with("MATERIALIZED")
-    )
-    parts: list[FromClause] = [counts]
-    for name in metrics:
-        value = durations.c[name]
-        n = select(counts.c[f"{name}_n"]).scalar_subquery()
+    ).one()
+    counts = {name: int(totals[2 * i]) for i, name in enumerate(metrics)}
+    parts: list[FromClause] = []
+    for name, value in metrics.items():
+        n = counts[name]
         for label, (k, d) in QUANTILES.items():
-            below = (n - 1) * k // d
+            below = max((n - 1) * k // d, 0)  # no values (n = 0): any offset finds none
             if 2 * k <= d:
                 around = select(value).order_by(value).offset(below)
             else:
                 # From the top: the rows at n - 2 - below and n - 1 - below are those at below + 1 and
-                # below. With one value (n = 1) that offset is -1, which PostgreSQL refuses: 0 gives
-                # the one value, whose neighbour the interpolation never uses.
-                from_top = n - 2 - below
-                around = select(value).order_by(value.desc()).offset(case((from_top < 0, 0), else_=from_top))
-            pair = around.where(value.is_not(None)).limit(2).subquery(f"{name}_{label}_pair")
-            parts.append(select(func.min(pair.c[name]), func.max(pair.c[name])).subquery(f"{name}_{label}"))
+                # below. With one value that is -1: 0 gives the value, whose neighbour is never used.
+                around = select(value).order_by(value.desc()).offset(max(n - 2 - below, 0))
+            pair = around.where(value.is_not(None), window.failures_along()).limit(2).subquery()
+            parts.append(select(func.min(pair.c[0]), func.max(pair.c[0])).subquery(f"{name}_{label}"))
     joined: FromClause = parts[0]
     for part in parts[1:]:
         joined = joined.join(part, true())  # single rows: the product is one row
     row = conn.execute(select(*(c for part in parts for c in part.c)).select_from(joined)).one()
     stats = {}
     for i, name in enumerate(metrics):
-        count, mean = int(row[2 * i]), row[2 * i + 1]
+        count, mean = counts[name], totals[2 * i + 1]
         quantiles = {}
         for j, (label, (k, d)) in enumerate(QUANTILES.items()):
-            at = 2 * len(metrics) + 2 * (i * len(QUANTILES) + j)  # after the counts and means
+            at = 2 * (i * len(QUANTILES) + j)
             quantiles[label] = _interpolate(count, k, d, row[at], row[at + 1])
         stats[name] = DurationStats(
             count=count,
@@ -270,27 +271,28 @@ def service_reliability(conn: Connection, window: Window) -> list[ServiceReliabi
     overlapping failures had none (0). An earlier failure not resolved yet keeps the service down until
     the window ends. With n failures a service has n - 1 such gaps, and MTBF is their mean.
     """
-    down_until = func.coalesce(IncidentRow.resolved_at, literal(window.until, IncidentRow.resolved_at.type))
-    # Every expression on the incidents is computed before the window and the gap inside it: SQLite
-    # copies each row through a temporary table for a window function, and the fewer columns it
-    # carries (and the less it computes after), the cheaper (about 15 % at 100,000 incidents).
+    # Epoch seconds (migration 0010), read along ix_incidents_uptime: each service's failures come in
+    # the window function's order, so neither engine sorts them, and the gaps are subtractions.
+    down_until = func.coalesce(IncidentRow.resolved_epoch, literal(window.until.timestamp(), Float))
     each = (
         select(
             IncidentRow.service.label("service"),
             IncidentRow.number.label("number"),
-            STARTED.label("started"),
+            IncidentRow.started_epoch.label("started"),
             down_until.label("down_until"),
             TTR.label("ttr"),
         )
-        .where(window.failures())
+        .where(window.failures_along())
         .subquery("each")
     )
     up_since = func.max(each.c.down_until).over(
         partition_by=each.c.service, order_by=(each.c.started, each.c.number), rows=(None, -1)
     )
-    failures = select(each.c.service, each.c.ttr, elapsed(up_since, each.c.started).label("uptime")).subquery(
-        "failures"
-    )
+    gap = (each.c.started - up_since).label("gap")
+    with_gaps = select(each.c.service, each.c.ttr, gap).subquery("with_gaps")
+    # Overlapping failures had no uptime between them (0); the first has no gap (NULL, left out of avg).
+    uptime = case((with_gaps.c.gap < 0, 0.0), else_=with_gaps.c.gap)
+    failures = select(with_gaps.c.service, with_gaps.c.ttr, uptime.label("uptime")).subquery("failures")
     rows = conn.execute(
         select(
             failures.c.service,
@@ -538,7 +540,7 @@ def incident_groups(conn: Connection, window: Window) -> dict[str, list[GroupCou
 
 
 def compute_metrics(
-    source: Store | Engine, since: datetime, until: datetime, service: str | None = None
+    source: HasEngine | Engine, since: datetime, until: datetime, service: str | None = None
 ) -> MetricsReport:
     """Every metric of the incidents detected in [since, until) (UTC when naive), drills left out.
 
@@ -548,7 +550,7 @@ def compute_metrics(
     if since >= until:
         raise ValueError(f"the window is empty: since {since.isoformat()} is not before {until.isoformat()}")
     window = Window(since, until, service)
-    engine = source.engine if isinstance(source, Store) else source
+    engine = source if isinstance(source, Engine) else source.engine
     with _snapshot(engine) as conn:
         incidents, failures, repeats, drills = incident_counts(conn, window)
         durations = duration_stats(conn, window)
@@ -578,7 +580,7 @@ def compute_metrics(
 
 
 def metrics_since(
-    source: Store | Engine, since: str, service: str | None = None, now: datetime | None = None
+    source: HasEngine | Engine, since: str, service: str | None = None, now: datetime | None = None
 ) -> MetricsReport:
     """The metrics of the last `since` (a duration such as 30d, as `--since` and `?since=` take it).
 

@@ -13,8 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from pydantic import BaseModel
 from sqlalchemy import Engine, case, func, select
 
-from sevflow.metrics.queries import NOT_FAILURES, TTA, TTR, Window, _snapshot
-from sevflow.store.repository import Store
+from sevflow.metrics.queries import NOT_FAILURES, TTA, TTR, HasEngine, Window, _snapshot
 from sevflow.store.schema import IncidentRow
 
 WEEK = timedelta(days=7)
@@ -40,7 +39,7 @@ def week_starts(now: datetime, weeks: int) -> list[datetime]:
 
 
 def weekly_trends(
-    source: Store | Engine, now: datetime, weeks: int = 12, service: str | None = None
+    source: HasEngine | Engine, now: datetime, weeks: int = 12, service: str | None = None
 ) -> list[WeekTrend]:
     """One entry per calendar week, oldest first; the last is the week of `now`, up to `now`."""
     starts = week_starts(now, weeks)
@@ -62,7 +61,7 @@ def weekly_trends(
         .where(window.incidents())
         .group_by(bucket)
     )
-    engine = source.engine if isinstance(source, Store) else source
+    engine = source if isinstance(source, Engine) else source.engine
     found: dict[int, WeekTrend] = {}
     with _snapshot(engine) as conn:
         for week, incidents, failures, mtta, mttr in conn.execute(query):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from sqlalchemy.sql.dml import Insert
 from sevflow.actions.models import ActionItem, ActionStatus
 from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
+from sevflow.incident.milestones import milestones
 from sevflow.incident.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -974,9 +975,38 @@ def _incident_columns(state: IncidentState, now: datetime, *, with_identity: boo
         "postmortem_due_at": state.postmortem_due_at,
         "postmortem_published_at": state.postmortem_published_at,
         "closed_at": state.closed_at,
+        **_metric_numbers(state),
         "version": state.version,
         "state": state.model_dump(mode="json"),
         "updated_at": now,
+    }
+
+
+MILESTONE_FIELDS = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
+
+
+def _metric_numbers(state: IncidentState) -> dict[str, float | None]:
+    """The numbers the metrics read (schema.IncidentRow): kept beside the timestamps so that a report
+    over 100,000 incidents walks indexes instead of computing and sorting durations."""
+
+    def aware(moment: datetime | None) -> datetime | None:
+        # A naive timestamp is UTC, as the store's timestamp columns take it.
+        return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    state = state.model_copy(update={name: aware(getattr(state, name)) for name in MILESTONE_FIELDS})
+    m = milestones(state)
+    started = state.started_at or state.detected_at
+
+    def seconds(span: timedelta | None) -> float | None:
+        return None if span is None else span.total_seconds()
+
+    return {
+        "started_epoch": None if started is None else started.timestamp(),
+        "resolved_epoch": None if state.resolved_at is None else state.resolved_at.timestamp(),
+        "ttd_seconds": seconds(m.ttd),
+        "tta_seconds": seconds(m.tta),
+        "ttm_seconds": seconds(m.ttm),
+        "ttr_seconds": seconds(m.ttr),
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event, insert, select
 
 from sevflow.incident.models import IncidentState
@@ -73,8 +74,8 @@ def test_snapshots_keep_the_alert_group_column(
         assert conn.execute(select(IncidentRow.alert_group_id)).scalar_one() == "alertgroup-generic-x"
 
 
-def _plans(engine: Engine, service: str | None) -> list[str]:
-    """EXPLAIN QUERY PLAN of every statement compute_metrics runs on SQLite."""
+def _plans(engine: Engine, service: str | None) -> list[list[str]]:
+    """EXPLAIN QUERY PLAN of every statement compute_metrics runs on SQLite, one list of steps each."""
     statements: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
@@ -87,27 +88,52 @@ def _plans(engine: Engine, service: str | None) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert statements
-    steps = []
+    plans = []
     with engine.connect() as conn:
         for statement, parameters in statements:
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-            steps += [str(row[-1]) for row in plan]
-    return steps
+            plans.append([str(row[-1]) for row in plan])
+    return plans
 
 
 def test_the_metrics_never_read_the_incident_rows_on_sqlite(tmp_path: Any) -> None:
-    """Every pass over the window's incidents reads ix_incidents_metrics alone: a statement that reads a
-    column the index lacks would read each row and its state document (seconds at 100,000 incidents).
-    Only the postmortems' join looks incidents up by number, one row per postmortem.
+    """Every pass over the window's incidents reads an index alone (ix_incidents_metrics, a duration's
+    index or ix_incidents_uptime): a statement that reads a column its index lacks would read each row
+    and its state document (seconds at 100,000 incidents). Only the postmortems' join looks incidents
+    up by number, one row per postmortem.
 
     Without a service: with one (`--service`), SQLite's planner, which has no statistics, prefers the
-    equality on ix_incidents_service_alert_name and reads that service's rows, as it did before 0008."""
+    equality on ix_incidents_service_alert_name for the counts and reads that service's rows."""
     engine = make_engine(f"sqlite:///{tmp_path / 'sevflow.db'}")
     try:
         migrate(engine)
-        on_incidents = [step for step in _plans(engine, None) if " incidents " in f"{step} "]
+        on_incidents = [step for plan in _plans(engine, None) for step in plan if " incidents " in f"{step} "]
         assert on_incidents
         for step in on_incidents:
-            assert "COVERING INDEX ix_incidents_metrics" in step or "INTEGER PRIMARY KEY" in step, step
+            assert "USING COVERING INDEX ix_incidents_" in step or "INTEGER PRIMARY KEY" in step, step
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("service", [None, "api"])
+def test_quantiles_and_mtbf_walk_their_indexes_without_sorting_on_sqlite(
+    tmp_path: Any, service: str | None
+) -> None:
+    """The statements that need an order (the quantiles, MTBF's window) get it from an index: each
+    quantile walks its duration's index, MTBF ix_incidents_uptime, with or without a service, and
+    nothing is sorted but the handful of groups (migration 0010)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    try:
+        migrate(engine)
+        plans = _plans(engine, service)
+        walks = [plan for plan in plans if any("ix_incidents_ttd" in step for step in plan)]
+        assert len(walks) == 1, plans  # every quantile in one statement
+        for name in ("ttd", "tta", "ttm", "ttr"):
+            assert sum(f"COVERING INDEX ix_incidents_{name} " in step for step in walks[0]) == 2, walks[0]
+        assert not any("TEMP B-TREE" in step for step in walks[0]), walks[0]
+        mtbf = [plan for plan in plans if any("with_gaps" in step for step in plan)]
+        assert len(mtbf) == 1, plans
+        assert any("COVERING INDEX ix_incidents_uptime" in step for step in mtbf[0]), mtbf[0]
+        assert not any("TEMP B-TREE FOR ORDER BY" in step for step in mtbf[0]), mtbf[0]
     finally:
         engine.dispose()
