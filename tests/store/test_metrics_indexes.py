@@ -116,12 +116,12 @@ def test_the_metrics_never_read_the_incident_rows_on_sqlite(tmp_path: Any) -> No
 
 
 @pytest.mark.parametrize("service", [None, "api"])
-def test_quantiles_and_mtbf_walk_their_indexes_without_sorting_on_sqlite(
+def test_quantiles_groups_and_mtbf_read_their_indexes_in_order_on_sqlite(
     tmp_path: Any, service: str | None
 ) -> None:
-    """The statements that need an order (the quantiles, MTBF's window) get it from an index: each
-    quantile walks its duration's index, MTBF ix_incidents_uptime, with or without a service, and
-    nothing is sorted but the handful of groups (migration 0010)."""
+    """The statements that need an order get it from an index (migration 0010), with or without a
+    service: each quantile walks its duration's index, the groupings read ix_incidents_groups and
+    MTBF ix_incidents_uptime; only the handful of groups are sorted."""
     engine = make_engine(f"sqlite:///{tmp_path / 'sevflow.db'}")
     try:
         migrate(engine)
@@ -131,6 +131,9 @@ def test_quantiles_and_mtbf_walk_their_indexes_without_sorting_on_sqlite(
         for name in ("ttd", "tta", "ttm", "ttr"):
             assert sum(f"COVERING INDEX ix_incidents_{name} " in step for step in walks[0]) == 2, walks[0]
         assert not any("TEMP B-TREE" in step for step in walks[0]), walks[0]
+        groups = [plan for plan in plans if any("per_grouping" in step for step in plan)]
+        assert len(groups) == 1, plans
+        assert any("COVERING INDEX ix_incidents_groups" in step for step in groups[0]), groups[0]
         mtbf = [plan for plan in plans if any("with_gaps" in step for step in plan)]
         assert len(mtbf) == 1, plans
         assert any("COVERING INDEX ix_incidents_uptime" in step for step in mtbf[0]), mtbf[0]

@@ -11,8 +11,9 @@ the p90), and sorted the failures of each service for MTBF: at 100,000 incidents
 quarters of `sevflow metrics --since 365d`. The durations are now written with every snapshot (the
 same clamp as sevflow.incident.milestones), and each has an index led by it, so a quantile is a walk
 along that index to its rank with no sort and no arithmetic; MTBF walks `ix_incidents_uptime` in the
-order its window function needs. `ix_incidents_metrics` trades the timestamps the metrics no longer
-read for the numbers they do.
+order its window function needs, and the counts by severity, service and team stream along
+`ix_incidents_groups` instead of sorting the window's incidents into their groups.
+`ix_incidents_metrics` trades the timestamps the metrics no longer read for the numbers they do.
 
 Backfilled here with the SQL of the queries they replace (julianday on SQLite, epoch on PostgreSQL).
 """
@@ -76,6 +77,8 @@ UPTIME_COLUMNS = [
     "resolved_epoch",
     "ttr_seconds",
 ]
+# The counts by severity, service and team stream along this index: grouped without a sort.
+GROUPS_COLUMNS = ["service", "severity", "team", "detected_at", "drill"]
 DURATIONS = ("ttd", "tta", "ttm", "ttr")
 
 
@@ -120,9 +123,11 @@ def upgrade() -> None:
     for name in DURATIONS:
         op.create_index(f"ix_incidents_{name}", "incidents", [f"{name}_seconds", *WALK_COLUMNS])
     op.create_index("ix_incidents_uptime", "incidents", UPTIME_COLUMNS)
+    op.create_index("ix_incidents_groups", "incidents", GROUPS_COLUMNS)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incidents_groups", table_name="incidents")
     op.drop_index("ix_incidents_uptime", table_name="incidents")
     for name in DURATIONS:
         op.drop_index(f"ix_incidents_{name}", table_name="incidents")
