@@ -113,9 +113,27 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except ValueError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(2) from None
+        except Exception as e:
+            failure = _database_failure(e)
+            if failure is None:
+                raise
+            err.print(f"[red]error:[/red] {escape(failure)}", highlight=False)
         raise typer.Exit(1)
 
     return wrapper
+
+
+def _database_failure(error: Exception) -> str | None:
+    """One line for a database that cannot be used (unreachable, refusing the login, a URL that names
+    no database sevflow knows), or None when `error` is something else. SQLAlchemy's errors are told
+    apart by their module, so that commands that never open the database do not import SQLAlchemy."""
+    if not type(error).__module__.startswith("sqlalchemy."):
+        return None
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    # SQLAlchemy's own messages end with a "(Background on this error at: ...)" line: not for people.
+    detail = lines[0] if lines else type(cause).__name__
+    return f"the database cannot be used (SEVFLOW_DATABASE_URL): {detail}"
 
 
 def _run(coro: Awaitable[R]) -> R:
@@ -1130,6 +1148,46 @@ def report(
     out.print(built.summary, highlight=False, markup=False)
     for file in built.files:
         out.print(str(out_dir / file.name), highlight=False, markup=False)
+
+
+@app.command("migrate")
+@user_errors
+def migrate_database(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say whether the schema is current; exit 1 when it is not.")
+    ] = False,
+) -> None:
+    """Bring the database's schema up to this version of sevflow, as every worker and API process does
+    when it starts: run it ahead of a rollout (a release step, a Kubernetes Job)."""
+    from alembic.script import ScriptDirectory
+
+    from sevflow.store.database import alembic_config, make_engine, migrate, stored_revisions
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    head = scripts.get_current_head()
+    known = {script.revision for script in scripts.walk_revisions()}
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        before = stored_revisions(engine)
+        unknown = [revision for revision in before if revision not in known]
+        if unknown:
+            raise SevflowError(
+                f"the database is at revision {', '.join(unknown)}, which this sevflow does not know "
+                f"(it goes up to {head}): it was migrated by a newer sevflow; run that version"
+            )
+        was = f"revision {', '.join(before)}" if before else "no schema (a new database)"
+        if check:
+            if before == [head]:
+                out.print(f"the schema is current (revision {head})", highlight=False)
+                return
+            raise SevflowError(f"the database has {was}, this sevflow needs {head}: run `sevflow migrate`")
+        if before == [head]:
+            out.print(f"the schema is already current (revision {head})", highlight=False)
+            return
+        migrate(engine)
+        out.print(f"migrated the database from {was} to revision {head}", highlight=False)
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -198,16 +198,19 @@ def head_revision() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-def _is_at_head(engine: Engine) -> bool:
-    head = head_revision()
-    if head is None:
-        return False
+def stored_revisions(engine: Engine) -> list[str]:
+    """The revisions the database says it is at (Alembic's `alembic_version`): none for a database
+    sevflow never migrated, one on a plain chain."""
     # DEFERRED: this read must not take SQLite's write lock (see make_engine).
     with engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"}) as connection:
         if not engine.dialect.has_table(connection, "alembic_version"):
-            return False
-        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    return versions == [head]
+            return []
+        return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def _is_at_head(engine: Engine) -> bool:
+    head = head_revision()
+    return head is not None and stored_revisions(engine) == [head]
 
 
 @contextlib.contextmanager
