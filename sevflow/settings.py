@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEVFLOW_", extra="ignore")
+    # An empty value is no value: compose files and CI templates write `VAR=` for "not used", and an
+    # empty Slack token or port must mean the default, not a backend that fails every call.
+    model_config = SettingsConfigDict(env_prefix="SEVFLOW_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Path(".sevflow")
     database_url: str | None = None
