@@ -137,6 +137,19 @@ def _meaningful(body: str) -> str:
     return "\n".join(lines).strip()
 
 
+# What people type to get past a check without writing anything: a required section, or an action
+# item's title, that says only this says nothing.
+_FILLER = re.compile(
+    r"^[\W_]*(?:tbd|tba|tbc|todo|to ?do|fixme|wip|n/?a|none|nothing|unknown|later|soon|coming soon"
+    r"|to be (?:determined|decided|defined|done|written|added|confirmed)|\?+|\.+|-+|x+)[\W_]*$",
+    re.IGNORECASE,
+)
+
+
+def _filler(text: str) -> bool:
+    return bool(_FILLER.match(" ".join(text.split())))
+
+
 def check_postmortem(markdown: str) -> PublishCheck:
     """Every problem of `markdown` and the action items it lists. At most one problem per section (the
     sections first, in the draft's order), then one per missing owner or due date of each item."""
@@ -161,7 +174,14 @@ def check_postmortem(markdown: str) -> PublishCheck:
             problems.append(Problem("no_action_items", name, message))
         elif purpose and not _meaningful(body):
             problems.append(Problem("empty_section", name, f"{name} is empty: say {purpose}"))
+        elif purpose and name != ACTION_ITEMS and _filler(_meaningful(body)):
+            said = " ".join(_meaningful(body).split())
+            message = f"{name} says only {said!r}: say {purpose}"
+            problems.append(Problem("placeholder", name, message))
     for item in items:
+        if _filler(item.title):
+            message = f"action item {item.title!r} says nothing: write what will be done"
+            problems.append(Problem("placeholder", item.title, message))
         if item.owner is None:
             problems.append(
                 Problem("no_owner", item.title, f"action item {item.title!r} has no owner: add @name")

@@ -244,3 +244,39 @@ def test_checklists_round_trip(rows: list[tuple[str, str | None, date | None]]) 
         assert (("no_owner", title) in problems) == (owner is None)
         assert (("no_due_date", title) in problems) == (due is None)
     assert (("no_action_items", "Action items") in problems) == (not expected)
+
+
+@pytest.mark.parametrize(
+    "filler", ["TBD", "tbd.", "TODO", "N/A", "n/a", "WIP", "...", "?", "To be determined", "_TBD_"]
+)
+@pytest.mark.parametrize(
+    ("section", "sentence"),
+    [
+        ("Summary", "A bad deploy of checkout returned 500s to a third of users for 62 minutes."),
+        (
+            "Contributing factors",
+            "The deploy skipped the canary stage because the pipeline flag defaulted to off.",
+        ),
+    ],
+)
+def test_a_required_section_that_says_only_tbd_is_refused(section: str, sentence: str, filler: str) -> None:
+    check = check_postmortem(GOOD.replace(sentence, filler))
+    assert [(p.code, p.subject) for p in check.problems] == [("placeholder", section)]
+    assert check.problems[0].message.startswith(f"{section} says only ")
+
+
+def test_an_action_item_titled_tbd_is_refused_and_real_words_pass() -> None:
+    check = check_postmortem(GOOD.replace("Make the canary stage mandatory", "TBD"))
+    assert [(p.code, p.subject) for p in check.problems] == [("placeholder", "TBD")]
+    assert check.problems[0].message == "action item 'TBD' says nothing: write what will be done"
+    # Words that merely contain a filler are words.
+    for sentence in (
+        "None of the alerts fired.",
+        "TBD: the canary flag defaulted to off.",
+        "N/A for users; staff only.",
+    ):
+        assert check_postmortem(
+            GOOD.replace(
+                "A bad deploy of checkout returned 500s to a third of users for 62 minutes.", sentence
+            )
+        ).ok
