@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -188,36 +188,43 @@ class ChatActivities:
         assert state.number is not None
         with vendor_errors():
             channel = self.store.chat_channel(state.number)
+            created = channel is None
             if channel is None:
                 channel_id, name = self._create_channel_once(channel_name(state.number, state.title))
                 channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
-                self.store.save_chat_channel(channel)
-            if channel.archived:
-                return channel
-            # Each step is saved as soon as it is done: a retry after a crash repeats only the rest.
-            save = self._saver(channel)
-            topic = channel_topic(state)
-            if topic != channel.topic:
-                self.chat.set_topic(channel.channel_id, topic)
-                save(topic=topic)
-            wanted = [
-                u for u in dict.fromkeys([*state.roles.values(), *sync.invite]) if u not in channel.invited
-            ]
-            if wanted:
-                self.chat.invite(channel.channel_id, wanted)
-                save(invited=[*channel.invited, *wanted])
-            if state.version > channel.card_version:
-                blocks, text = incident_card(state), card_text(state)
-                if channel.card_ts is None:
-                    ref = self._post_once(channel.channel_id, text, f"{state.workflow_id}/card", blocks)
-                    save(card_ts=ref.ts, card_version=state.version)
-                else:
-                    self.chat.update(channel.channel_id, channel.card_ts, text, blocks)
-                    save(card_version=state.version)
-            if sync.announce_channel and not channel.announced:
-                text, blocks = announcement(state)
-                self._post_once(sync.announce_channel, text, f"{state.workflow_id}/announce", blocks)
-                save(announced=True)
+            saver = _ChannelSaver(channel, self.store, keyed=isinstance(self.chat, KeyedChat))
+            try:
+                if created:
+                    saver.done(repeats_badly=True)
+                if channel.archived:
+                    return channel
+                topic = channel_topic(state)
+                if topic != channel.topic:
+                    self.chat.set_topic(channel.channel_id, topic)
+                    saver.done(topic=topic)
+                wanted = [
+                    u
+                    for u in dict.fromkeys([*state.roles.values(), *sync.invite])
+                    if u not in channel.invited
+                ]
+                if wanted:
+                    self.chat.invite(channel.channel_id, wanted)
+                    saver.done(invited=[*channel.invited, *wanted])
+                if state.version > channel.card_version:
+                    blocks, text = incident_card(state), card_text(state)
+                    if channel.card_ts is None:
+                        ref = self._post_once(channel.channel_id, text, f"{state.workflow_id}/card", blocks)
+                        saver.done(repeats_badly=True, card_ts=ref.ts, card_version=state.version)
+                    else:
+                        self.chat.update(channel.channel_id, channel.card_ts, text, blocks)
+                        saver.done(card_version=state.version)
+                if sync.announce_channel and not channel.announced:
+                    text, blocks = announcement(state)
+                    self._post_once(sync.announce_channel, text, f"{state.workflow_id}/announce", blocks)
+                    saver.done(repeats_badly=True, announced=True)
+            finally:
+                # Also when a step failed: the retry then repeats only the steps after the saved ones.
+                saver.flush()
             return channel
 
     def _post_once(self, channel: str, text: str, key: str, blocks: Blocks | None = None) -> MessageRef:
@@ -239,14 +246,6 @@ class ChatActivities:
             return self.chat.create_channel_since(name, _retried_since())
         return self.chat.create_channel(name)
 
-    def _saver(self, channel: ChatChannel) -> Callable[..., None]:
-        def save(**changes: Any) -> None:
-            for key, value in changes.items():
-                setattr(channel, key, value)
-            self.store.save_chat_channel(channel)
-
-        return save
-
     @activity.defn(name=ARCHIVE_CHAT)
     def archive_chat(self, cmd: ArchiveChat) -> None:
         channel = self.store.chat_channel(cmd.incident_number)
@@ -256,6 +255,32 @@ class ChatActivities:
             self.chat.archive(channel.channel_id)
         channel.archived = True
         self.store.save_chat_channel(channel)
+
+
+class _ChannelSaver:
+    """Saves the channel row once per sync instead of after every step (each save is a write
+    transaction), except where repeating a step would double it: creating the channel and posting the
+    card or the announcement are saved at once, unless the backend finds what an earlier attempt made
+    (KeyedChat), so that a retry after a crash between the call and the save repeats none of them.
+    Setting the topic, inviting and updating the card come out the same when repeated."""
+
+    def __init__(self, channel: ChatChannel, store: ChatStore, keyed: bool) -> None:
+        self.channel = channel
+        self.store = store
+        self.keyed = keyed
+        self.dirty = False
+
+    def done(self, repeats_badly: bool = False, **changes: Any) -> None:
+        for key, value in changes.items():
+            setattr(self.channel, key, value)
+        self.dirty = True
+        if repeats_badly and not self.keyed:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.store.save_chat_channel(self.channel)
+            self.dirty = False
 
 
 def _retried_since() -> datetime | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Protocol
 
 from temporalio import activity
 
+from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     RECORD_INCIDENT,
     REGISTER_INCIDENT,
@@ -14,11 +16,15 @@ from sevflow.contracts import (
     Registered,
     RegisterIncident,
 )
+from sevflow.incident.declaration import declare
 from sevflow.incident.models import IncidentState, PublicUpdate, TimelineEvent
+from sevflow.paging.ladder import plan_level
+from sevflow.paging.models import PlanLevel
+from sevflow.store.repository import Declare
 
 
 class IncidentStore(Protocol):
-    def register(self, state: IncidentState) -> Registered: ...
+    def register(self, state: IncidentState, declare: Declare | None = None) -> Registered: ...
 
     def record(
         self, state: IncidentState, events: list[TimelineEvent], public_updates: Sequence[PublicUpdate] = ()
@@ -26,13 +32,39 @@ class IncidentStore(Protocol):
 
 
 class StoreActivities:
-    def __init__(self, store: IncidentStore) -> None:
+    """`config` (sevflow.yaml) answers whether anyone can be paged for a new incident; without it the
+    incident's escalation finds that out for itself."""
+
+    def __init__(self, store: IncidentStore, config: SevflowConfig | None = None) -> None:
         self.store = store
+        self.config = config
 
     @activity.defn(name=REGISTER_INCIDENT)
     def register_incident(self, cmd: RegisterIncident) -> Registered:
         # Idempotent by workflow id: a retry after a lost completion gets the same number back.
-        return self.store.register(cmd.state)
+        if cmd.declared_at is None:
+            return self.store.register(cmd.state)
+        team_channel: str | None = None
+        nobody = False
+        if cmd.check_paging and self.config is not None:
+            # The question the escalation's first level would ask: no level at all means nobody.
+            s = cmd.state
+            plan = plan_level(
+                self.config,
+                PlanLevel(
+                    service=s.service,
+                    team=s.team,
+                    severity=s.severity,
+                    policy=s.policy,
+                    level=0,
+                    at=cmd.declared_at,
+                ),
+            )
+            nobody, team_channel = plan.levels == 0, plan.team_channel
+        registered = self.store.register(
+            cmd.state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody)
+        )
+        return registered.model_copy(update={"team_channel": team_channel})
 
     @activity.defn(name=RECORD_INCIDENT)
     def record_incident(self, record: IncidentRecord) -> None:

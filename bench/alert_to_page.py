@@ -1,11 +1,23 @@
 """Alert to page: new alert keys at 20 per second for 15 seconds, with the embedded stack.
 
-    python -m bench.alert_to_page [--rate 20 --seconds 15] [--json FILE] [-v]
+    python -m bench.alert_to_page [--rate 20 --seconds 15] [--no-baseline | --baseline-only]
+                                  [--json FILE] [-v]
 
 For every alert: from the moment its POST starts to the incident's first chat message being recorded
 (the declaration, posted by the console chat of the embedded stack and stored with its `sent_at`).
 Also shown: the POST's own response time, and POST to the DECLARED timeline event. Target (issue 3):
 p99 at most 1 s. Exit status: 0 all good, 1 a correctness check failed, 2 the target was missed.
+
+The baseline, first, in the same run on the same dev server: bare Temporal doing the least an alert
+could need (bench/alert_to_page_workflows.py). The load process's own client starts one FirstMessage
+workflow per alert at the same rate, open loop; its first workflow task runs one activity that stores
+a "first message" row with its time; measured from the start call to that row. Its worker runs in this
+process (idle otherwise during the baseline) on a task queue of its own. This is the floor the target
+is measured against: when the baseline itself misses 1 s at this rate, so must sevflow.
+
+CPU per alert: each process's user+system CPU over the phase (until the stack is quiet again, so the
+incident's later work counts too), divided by the number of alerts: the worker process, the dev server
+and this process (the API; in the baseline, the bare worker).
 """
 
 from __future__ import annotations
@@ -13,19 +25,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from temporalio.worker import Worker
 
 from bench.alert_storm import exit_status
-from bench.stack import Stack, embedded_stack, loadgen, machine_load, percentile, quiet_logs, utc
+from bench.alert_to_page_workflows import FirstMessage, FirstMessages
+from bench.stack import Stack, cpu_seconds, embedded_stack, loadgen, machine_load, percentile, quiet_logs, utc
 
 TARGET_P99_S = 1.0
+# How long the benchmark waits for the last first message after the last alert was sent.
+WAIT_S = 120.0
+# The stack counts as quiet again once its processes use less than this share of a core together.
+QUIET_CORES = 0.05
+QUIET_LIMIT_S = 60.0
 
 
 def stats(name: str, values: list[float]) -> dict[str, float]:
@@ -40,6 +61,45 @@ def stats(name: str, values: list[float]) -> dict[str, float]:
         flush=True,
     )
     return figures
+
+
+class CpuMeter:
+    """User+system CPU of the stack's processes over one phase."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.began: dict[str, float | None] = {}
+
+    def _now(self) -> dict[str, float | None]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def start(self) -> None:
+        self.began = self._now()
+
+    async def quiet(self) -> None:
+        """Wait until the processes are nearly idle (their share of the phase's work is done)."""
+        deadline = time.perf_counter() + QUIET_LIMIT_S
+        last = sum(v or 0.0 for v in self._now().values())
+        calm = 0
+        while time.perf_counter() < deadline and calm < 2:
+            await asyncio.sleep(1)
+            now = sum(v or 0.0 for v in self._now().values())
+            calm = calm + 1 if now - last < QUIET_CORES else 0
+            last = now
+
+    def per_alert_ms(self, alerts: int) -> dict[str, float]:
+        ended = self._now()
+        figures: dict[str, float] = {}
+        for name, before in self.began.items():
+            after = ended.get(name)
+            if before is not None and after is not None and alerts:
+                figures[name] = (after - before) / alerts * 1000
+        figures["total"] = sum(figures.values())
+        print(
+            "  CPU per alert: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in figures.items()),
+            flush=True,
+        )
+        return figures
 
 
 def messaged_incidents(stack: Stack) -> int:
@@ -76,25 +136,84 @@ async def first_messages(stack: Stack, workflow_ids: set[str], within: float) ->
     return found
 
 
-async def run(rate: float, seconds: float) -> dict[str, Any]:
+async def baseline_phase(stack: Stack, rate: float, seconds: float, run_id: str) -> dict[str, Any]:
+    """Bare Temporal: one FirstMessage workflow per alert, started by bench.loadgen's own client."""
+    count = round(rate * seconds)
     failures: list[str] = []
-    before = machine_load()
+    keys = [f"bench-first-{run_id}-{n:05d}" for n in range(count)]
+    plan = stack.workdir / "baseline.json"
+    queue = f"{stack.task_queue}-baseline"
+    plan.write_text(
+        json.dumps(
+            {
+                "workflow": "BenchFirstMessage",
+                "task_queue": queue,
+                "starts": [{"id": k, "arg": k} for k in keys],
+            }
+        )
+    )
+    recorder = FirstMessages(stack.workdir / "baseline.db")
+    meter = CpuMeter({"bare worker": os.getpid(), "dev server": stack.server_pid})
+    try:
+        async with Worker(
+            stack.client,
+            task_queue=queue,
+            workflows=[FirstMessage],
+            activities=[recorder.first_message],
+            activity_executor=ThreadPoolExecutor(max_workers=16),
+        ):
+            meter.start()
+            target = stack.client.service_client.config.target_host
+            report = await loadgen("workflows", target, "--plan", str(plan), "--seconds", str(seconds))
+            deadline = time.perf_counter() + WAIT_S
+            while time.perf_counter() < deadline:
+                if await asyncio.to_thread(recorder.count) >= count:
+                    break
+                await asyncio.sleep(0.5)
+            await meter.quiet()
+            cpu = meter.per_alert_ms(count)
+            sent = await asyncio.to_thread(recorder.sent)
+    finally:
+        recorder.close()
+    failed = [s for s in report["sent"] if "error" in s]
+    if failed:
+        failures.append(f"{len(failed)} baseline workflows not started, e.g. {failed[:3]}")
+    if len(sent) != count:
+        failures.append(f"{len(sent)} baseline first messages for {count} starts")
+    to_message = [sent[s["id"]] - s["started_at"] for s in report["sent"] if s["id"] in sent]
     print(
-        f"alert to page: {rate:g} new alerts/s for {seconds:g} s ({round(rate * seconds)} alerts; "
-        f"machine before: {before})",
+        f"  started {count - len(failed)} in {report['elapsed']:.2f} s; {len(sent)} first messages",
         flush=True,
     )
-    async with embedded_stack(worker_process=True) as stack:
-        report = await loadgen(
-            "paced", stack.url, "--rate", str(rate), "--seconds", str(seconds), "--run", uuid.uuid4().hex[:8]
-        )
-        sent = report["sent"]
-        bad = [s for s in sent if s.get("status") != 202]
-        if bad:
-            failures.append(f"{len(bad)} deliveries not accepted, e.g. {bad[:3]}")
-        by_group = {s["workflow_ids"][0]: s for s in sent if s.get("status") == 202}
-        found = await first_messages(stack, set(by_group), within=120)
-        incidents = await asyncio.to_thread(stack.store.list_incidents, False, 10 * len(sent))
+    result: dict[str, Any] = {
+        "workflows": count,
+        "start_elapsed_s": report["elapsed"],
+        "first_messages": len(sent),
+        "failures": failures,
+        "cpu_per_alert_ms": cpu,
+    }
+    result["start_call"] = stats("start call", [s["latency"] for s in report["sent"]])
+    if to_message:
+        result["start_to_first_message"] = stats("start to first message", to_message)
+    return result
+
+
+async def sevflow_phase(stack: Stack, rate: float, seconds: float, run_id: str) -> dict[str, Any]:
+    failures: list[str] = []
+    meter = CpuMeter({"worker": stack.worker_pid, "dev server": stack.server_pid, "API": os.getpid()})
+    meter.start()
+    report = await loadgen(
+        "paced", stack.url, "--rate", str(rate), "--seconds", str(seconds), "--run", run_id
+    )
+    sent = report["sent"]
+    bad = [s for s in sent if s.get("status") != 202]
+    if bad:
+        failures.append(f"{len(bad)} deliveries not accepted, e.g. {bad[:3]}")
+    by_group = {s["workflow_ids"][0]: s for s in sent if s.get("status") == 202}
+    found = await first_messages(stack, set(by_group), within=WAIT_S)
+    await meter.quiet()
+    cpu = meter.per_alert_ms(len(sent))
+    incidents = await asyncio.to_thread(stack.store.list_incidents, False, 10 * len(sent))
 
     if len(found) != len(by_group):
         failures.append(f"{len(by_group) - len(found)} accepted alerts have no incident with a message")
@@ -112,27 +231,61 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
         f"  sent {len(sent)} in {report['elapsed']:.2f} s; {len(found)} incidents with a message", flush=True
     )
     result: dict[str, Any] = {
-        "rate": rate,
-        "seconds": seconds,
         "alerts": len(sent),
         "accepted": len(by_group),
         "incidents": len(incidents),
         "send_elapsed_s": report["elapsed"],
         "failures": failures,
-        "missed_targets": [],
-        "machine_before": before,
-        "machine_after": machine_load(),
+        "cpu_per_alert_ms": cpu,
     }
-    print(f"  machine   after: {result['machine_after']}", flush=True)
     if response:
         result["post_response"] = stats("POST response", response)
     if to_declared:
         result["post_to_declared"] = stats("POST to DECLARED event", to_declared)
     if to_message:
         result["post_to_first_message"] = stats("POST to first chat message", to_message)
+    return result
+
+
+async def run(rate: float, seconds: float, baseline: bool = True, sevflow: bool = True) -> dict[str, Any]:
+    before = machine_load()
+    run_id = uuid.uuid4().hex[:8]
+    print(
+        f"alert to page: {rate:g} new alerts/s for {seconds:g} s ({round(rate * seconds)} alerts; "
+        f"machine before: {before})",
+        flush=True,
+    )
+    result: dict[str, Any] = {
+        "rate": rate,
+        "seconds": seconds,
+        "failures": [],
+        "missed_targets": [],
+        "machine_before": before,
+    }
+    async with embedded_stack(worker_process=True) as stack:
+        if baseline:
+            print(
+                "baseline: bare Temporal, one workflow and one activity storing the first message", flush=True
+            )
+            result["baseline"] = await baseline_phase(stack, rate, seconds, run_id)
+            result["failures"] += result["baseline"]["failures"]
+            result["machine_after_baseline"] = machine_load()
+            print(f"  machine   after: {result['machine_after_baseline']}", flush=True)
+        if not sevflow:
+            return result
+        print("sevflow: POST the alert -> the incident's first chat message", flush=True)
+        phase = await sevflow_phase(stack, rate, seconds, run_id)
+    result["failures"] += phase.pop("failures")
+    # The sevflow figures stay at the top level, where earlier runs' JSON had them.
+    result.update(phase)
+    result["machine_after"] = machine_load()
+    print(f"  machine   after: {result['machine_after']}", flush=True)
+    if "post_to_first_message" in result:
         p99 = result["post_to_first_message"]["p99_ms"] / 1000
         verdict = "met" if p99 <= TARGET_P99_S else "MISSED"
-        print(f"  target    p99 <= {TARGET_P99_S:g} s: {verdict}", flush=True)
+        floor = result.get("baseline", {}).get("start_to_first_message")
+        versus = f"; bare Temporal's p99 {floor['p99_ms']:.0f} ms" if floor else ""
+        print(f"  target    p99 <= {TARGET_P99_S:g} s: {verdict} ({p99 * 1000:.0f} ms{versus})", flush=True)
         if p99 > TARGET_P99_S:
             result["missed_targets"].append(
                 f"alert to page p99 {p99 * 1000:.0f} ms > {TARGET_P99_S * 1000:.0f} ms"
@@ -146,11 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=15)
+    phases = parser.add_mutually_exclusive_group()
+    phases.add_argument("--no-baseline", action="store_true", help="skip the bare-Temporal baseline")
+    phases.add_argument("--baseline-only", action="store_true", help="run the baseline alone")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     quiet_logs(args.verbose)
-    result = asyncio.run(run(args.rate, args.seconds))
+    result = asyncio.run(run(args.rate, args.seconds, not args.no_baseline, not args.baseline_only))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
     return exit_status(result)

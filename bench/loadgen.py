@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -265,7 +266,11 @@ def main() -> None:
         report = asyncio.run(workflows(args.target, plan, args.seconds, args.namespace))
     else:
         report = asyncio.run(paced(args.url, args.rate, args.seconds, args.run))
-    print(json.dumps(report))
+    print(json.dumps(report), flush=True)
+    if args.mode == "workflows":
+        # The Temporal client's core threads may call into Python while the interpreter finalizes
+        # (an abort, "PyGILState_Release ... must be current"), losing an exit status the report earned.
+        os._exit(0)
 
 
 if __name__ == "__main__":

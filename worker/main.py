@@ -104,7 +104,7 @@ def build_worker(
     `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
-    store_acts = StoreActivities(store)
+    store_acts = StoreActivities(store, config)
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
     paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config))

@@ -6,7 +6,8 @@ later changes are forwarded to it, and once the incident has resolved a newly fi
 one, which the store marks as a repeat.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: workflow.defn resolves the handlers' hints at each
+# sandboxed import, and string annotations cost a ForwardRef evaluation each.
 
 from datetime import timedelta
 

@@ -5,7 +5,8 @@ history; state is one query. The update cadence and the missing-lead reminder ar
 kept in the state, so a restart, a replay or a continue-as-new carries them exactly.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: workflow.defn resolves every handler's hints at each
+# sandboxed import of this module, and string annotations cost a ForwardRef evaluation each.
 
 import asyncio
 from datetime import date, datetime, timedelta
@@ -66,6 +67,12 @@ with workflow.unsafe.imports_passed_through():
         Resolve,
         Snooze,
     )
+    from sevflow.incident.declaration import (
+        declaration_message,
+        declare,
+        declared_text,
+        nobody_to_page_message,
+    )
     from sevflow.incident.milestones import milestones, summary_text
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Role, Status, TimelineEvent
     from sevflow.incident.permissions import allowed, permission_action
@@ -81,8 +88,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.status import default_public_status, default_public_title
 
-from workflows.action_item import ActionItemWorkflow, chase_workflow_id
-from workflows.escalation import EscalationWorkflow
+    # The child workflows, only named here (their runs import their modules in sandboxes of their
+    # own): passed through, the incident's sandbox does not execute them again for every incident.
+    from workflows.action_item import ActionItemWorkflow, chase_workflow_id
+    from workflows.escalation import EscalationWorkflow
 
 # Incidents resolved before postmortems were planned replay without the plan.
 POSTMORTEM_PATCH = "plan-postmortem"
@@ -93,6 +102,9 @@ PAGING_MODES = ("primary", "primary_and_backup")
 PAGING_PATCH = "page-on-call"
 # Incidents declared before the first public update was chased replay without its reminder.
 PUBLIC_UPDATE_PATCH = "public-update-reminder"
+# Incidents declared before the register activity wrote the declaration (and asked whether anyone can
+# be paged) replay their separate record activity and always start an escalation.
+REGISTER_DECLARES_PATCH = "register-declares"
 
 # The status page's last entry of an incident that had public updates, published by the resolve itself.
 RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
@@ -145,6 +157,9 @@ class IncidentWorkflow:
         s.detected_at = now
         s.started_at = min(s.started_at, now) if s.started_at else now
         s.version += 1
+        if workflow.patched(REGISTER_DECLARES_PATCH):
+            await self._register_and_declare(now)
+            return
         registered = await workflow.execute_activity(
             REGISTER_INCIDENT,
             RegisterIncident(state=s),
@@ -153,12 +168,10 @@ class IncidentWorkflow:
             retry_policy=STORE_RETRY,
         )
         s.number, s.repeat_of = registered.number, registered.repeat_of
-        repeat = f" Repeat of INC-{s.repeat_of}." if s.repeat_of else ""
         events = [
             self._event(
                 EventKind.DECLARED,
-                f"{s.label} declared: {s.title} "
-                f"({s.severity.value} {s.severity.label}, {s.service}).{repeat}",
+                declared_text(s),
                 actor=s.declared_by,
                 data={"severity": s.severity.value, "drill": s.drill, "repeat_of": s.repeat_of},
             )
@@ -170,13 +183,50 @@ class IncidentWorkflow:
         self._arm_public_update_reminder(now)
         await self._record(events)
         self._declared = True
-        drill = "[DRILL] " if s.drill else ""
-        self._say(
-            events[0].key,
-            f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}.{repeat} "
-            + (f"Lead: {s.lead}." if s.lead else "No lead yet: take it with `role lead`."),
-        )
+        self._say(events[0].key, declaration_message(s))
         if s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH):
+            await self._start_escalation()
+
+    async def _register_and_declare(self, now: datetime) -> None:
+        """One activity numbers the incident and stores its declaration and first snapshot, and says
+        whether anyone can be paged: one activity and one workflow task fewer before the channel
+        hears of it, and no escalation child for an incident nobody can be paged for."""
+        s = self.state
+        # Stored as version 2, as when numbering and declaring were two writes: readers take a
+        # version of 2 or more for "declared".
+        s.version += 1
+        self._arm_cadence(from_time=now)
+        self._arm_lead_reminder(now)
+        self._arm_public_update_reminder(now)
+        pages = (
+            s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH)
+        )
+        registered = await workflow.execute_activity(
+            REGISTER_INCIDENT,
+            RegisterIncident(state=s, declared_at=now, check_paging=pages),
+            result_type=Registered,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        s.number, s.repeat_of = registered.number, registered.repeat_of
+        events = registered.declared
+        if events:
+            s.event_seq += len(events)
+        else:
+            # Answered by a worker from before this shape: it stored the number alone, and cannot
+            # have looked for anyone to page.
+            self.state, events = declare(s, now)
+            s = self.state
+            await self._record(events)
+        nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in events)
+        self._declared = True
+        self._card_changed()
+        self._say(events[0].key, declaration_message(s, nobody_to_page=nobody))
+        if nobody:
+            team_channel = registered.team_channel or s.chat.announce_channel
+            if team_channel:
+                self._say(f"{events[-1].key}/team", nobody_to_page_message(s), channel=team_channel)
+        elif pages:
             await self._start_escalation()
 
     # ------------------------------------------------------------ paging

@@ -57,6 +57,8 @@ from sevflow.store.schema import (
 )
 
 Clock = Callable[[], datetime]
+# Turns a newly numbered incident into the snapshot to store and its declaration's timeline events.
+Declare = Callable[[IncidentState], tuple[IncidentState, list[TimelineEvent]]]
 
 
 def _utcnow() -> datetime:
@@ -222,7 +224,7 @@ class Store:
     def register_incident(self, state: IncidentState) -> int:
         return self.register(state).number
 
-    def register(self, state: IncidentState) -> Registered:
+    def register(self, state: IncidentState, declare: Declare | None = None) -> Registered:
         """Allocate the incident's number and store its first snapshot; idempotent by workflow id.
 
         An incident with a fingerprint (or else an alert name) that an incident of the same service
@@ -231,10 +233,14 @@ class Store:
         The number comes from the `incident` counter, incremented in the same transaction as the insert
         (the row lock on PostgreSQL, the write lock on SQLite, serialise allocators), so numbers are
         unique and gapless: a transaction that fails takes its number back with it.
+
+        `declare` turns the numbered state into the snapshot to store and the declaration's timeline
+        events, written in the same transaction; they come back in `Registered.declared`, also when
+        the incident was registered before (a retry gets the events the first attempt stored).
         """
         existing = self._registered(state.workflow_id)
         if existing is not None:
-            return existing
+            return self._with_declaration(existing) if declare is not None else existing
         try:
             with self._write() as session:
                 number = self._next_number(session)
@@ -248,20 +254,31 @@ class Store:
                 now = self._clock()
                 repeat_of = self._repeat_of(session, state, now)
                 stored = state.model_copy(update={"number": number, "repeat_of": repeat_of})
+                events: list[TimelineEvent] = []
+                if declare is not None:
+                    stored, events = declare(stored)
                 session.add(IncidentRow(number=number, created_at=now, **_incident_columns(stored, now)))
                 session.flush()
                 self._write_roles(session, stored, now)
+                if events:
+                    stmt = _insert_ignoring_duplicates(session, TimelineEventRow, ["key"])
+                    session.execute(stmt, [_event_row(event) for event in events])
         except _AlreadyRegistered:
             pass
         except IntegrityError:
             # Lost a race on the workflow id's unique constraint (PostgreSQL): the winner's number.
             pass
         else:
-            return Registered(number=number, repeat_of=repeat_of)
+            return Registered(number=number, repeat_of=repeat_of, declared=events)
         found = self._registered(state.workflow_id)
         if found is None:
             raise IncidentNotFound(f"incident workflow {state.workflow_id} could not be registered")
-        return found
+        return self._with_declaration(found) if declare is not None else found
+
+    def _with_declaration(self, registered: Registered) -> Registered:
+        """`registered` with the timeline its registration wrote: nothing else can have written to it
+        yet, since the workflow writes nothing else before its register activity has answered."""
+        return registered.model_copy(update={"declared": self.timeline(registered.number)})
 
     def _registered(self, workflow_id: str) -> Registered | None:
         with self._read() as session:
