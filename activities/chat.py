@@ -25,6 +25,7 @@ from sevflow.contracts import (
     ChatChannel,
     ChatMessage,
     ChatSync,
+    ChatSynced,
     MessageRef,
 )
 from sevflow.slack.blocks import announcement, card_text, channel_name, channel_topic, incident_card
@@ -178,12 +179,47 @@ class ChatActivities:
         body = self.chat.literal(message.text) if isinstance(self.chat, MarkupChat) else message.text
         text = f"{mentions} {body}" if mentions else body
         with vendor_errors():
-            ref = self._post_once(channel, text, message.key)
+            ref = self._post_once(channel, text, message.key, since=message.posted_since)
         self.store.remember_message(message.key, message.incident_number, ref, message.text)
         return ref
 
     @activity.defn(name=SYNC_CHAT)
     def sync_chat(self, sync: ChatSync) -> ChatChannel:
+        channel = self._sync(sync)
+        if sync.first is None:
+            return channel
+        return self._post_first(channel, sync.first)
+
+    def _post_first(self, channel: ChatChannel, message: ChatMessage) -> ChatSynced:
+        """Post the incident's first message into the channel the sync has just saved.
+
+        A failed post does not fail the sync (its channel, card and announcement are done and saved):
+        the answer says so, and the workflow posts the message with post_message, which retries and
+        notes a failure on the timeline as for any message. Once per key: a post this or an earlier
+        attempt remembered is not repeated, and the workflow's own post looks for this one first."""
+        synced = ChatSynced(**channel.model_dump())
+        if channel.archived:
+            synced.first_error = "the channel is archived"
+            return synced
+        if self.store.sent_message(message.key) is not None:
+            synced.first_posted = True
+            return synced
+        mentions = " ".join(self.chat.mention(m) for m in message.mentions)
+        body = self.chat.literal(message.text) if isinstance(self.chat, MarkupChat) else message.text
+        text = f"{mentions} {body}" if mentions else body
+        try:
+            ref = self._post_once(message.channel or channel.channel_id, text, message.key)
+        except Exception as err:
+            log.warning("first message %s not posted by the sync: %s", message.key, err)
+            synced.first_error = str(err) or type(err).__name__
+            synced.first_tried_since = _first_scheduled()
+            return synced
+        # Not caught: a post the store did not remember fails the sync, whose retry looks for it.
+        self.store.remember_message(message.key, message.incident_number, ref, message.text)
+        synced.first_posted = True
+        return synced
+
+    def _sync(self, sync: ChatSync) -> ChatChannel:
         state = sync.state
         assert state.number is not None
         with vendor_errors():
@@ -227,15 +263,24 @@ class ChatActivities:
                 saver.flush()
             return channel
 
-    def _post_once(self, channel: str, text: str, key: str, blocks: Blocks | None = None) -> MessageRef:
+    def _post_once(
+        self,
+        channel: str,
+        text: str,
+        key: str,
+        blocks: Blocks | None = None,
+        since: datetime | None = None,
+    ) -> MessageRef:
         """Post, unless an earlier attempt of this activity already did and only its answer was lost.
 
         The first attempt posts straight away (no extra call on the common path); only a retry, which
-        may follow a lost answer, looks for the key among the messages since the activity was scheduled."""
+        may follow a lost answer, looks for the key among the messages since the activity was scheduled,
+        or since `since`, when an earlier activity (a sync that tried this post) may have posted it."""
         chat = self.chat
         if not isinstance(chat, KeyedChat):
             return chat.post(channel, text, blocks)
-        if (since := _retried_since()) is not None and (found := chat.find_keyed(channel, key, since)):
+        since = since or _retried_since()
+        if since is not None and (found := chat.find_keyed(channel, key, since)):
             return found
         return chat.post_keyed(channel, text, key, blocks)
 
@@ -281,6 +326,11 @@ class _ChannelSaver:
         if self.dirty:
             self.store.save_chat_channel(self.channel)
             self.dirty = False
+
+
+def _first_scheduled() -> datetime | None:
+    """When this activity was first scheduled (None outside an activity): anything it posted is since."""
+    return activity.info().scheduled_time if activity.in_activity() else None
 
 
 def _retried_since() -> datetime | None:

@@ -63,6 +63,9 @@ class ChatMessage(BaseModel):
     text: str
     channel: str | None = None  # None: the incident's own channel
     mentions: list[str] = Field(default_factory=list)
+    # An earlier activity may have posted it since then, its answer lost (a sync that tried it first):
+    # a backend that finds its own posts looks for it before posting, even on the first attempt.
+    posted_since: datetime | None = None
 
 
 class MessageRef(BaseModel):
@@ -77,6 +80,9 @@ class ChatSync(BaseModel):
     state: IncidentState
     announce_channel: str | None = None
     invite: list[str] = Field(default_factory=list)
+    # The incident's first message (its declaration), posted to the channel by the sync that opens it:
+    # one activity and one workflow task fewer before the channel hears of the incident.
+    first: ChatMessage | None = None
 
 
 class ChatChannel(BaseModel):
@@ -91,6 +97,18 @@ class ChatChannel(BaseModel):
     announced: bool = False
     archived: bool = False
     invited: list[str] = Field(default_factory=list)
+
+
+class ChatSynced(ChatChannel):
+    """What a sync asked to post `first` answers: the channel, and whether `first` is in it.
+
+    A ChatChannel with defaults, so either decodes as the other (an older worker's answer reads as
+    "not posted", and the workflow posts it itself, once per key)."""
+
+    first_posted: bool = False
+    # Why the post failed, and since when an attempt may have posted it (for the workflow's own post).
+    first_error: str | None = None
+    first_tried_since: datetime | None = None
 
 
 class ArchiveChat(BaseModel):

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ChatChannel,
         ChatMessage,
         ChatSync,
+        ChatSynced,
         IncidentRecord,
         MessageRef,
         PlanPostmortem,
@@ -105,12 +106,20 @@ PUBLIC_UPDATE_PATCH = "public-update-reminder"
 # Incidents declared before the register activity wrote the declaration (and asked whether anyone can
 # be paged) replay their separate record activity and always start an escalation.
 REGISTER_DECLARES_PATCH = "register-declares"
+# Incidents declared before the first sync posted the declaration replay its separate post_message.
+SYNC_POSTS_DECLARATION_PATCH = "sync-posts-declaration"
+# Incidents declared before the register ran as a local activity replay it as an activity task.
+LOCAL_REGISTER_PATCH = "local-register"
 
 # The status page's last entry of an incident that had public updates, published by the resolve itself.
 RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
 
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+# A local store write retried for longer than this waits on timers between attempts (the SDK's default,
+# said here because the register relies on it): a store down for minutes costs a few events, not a
+# workflow task held open and heartbeated for all that time.
+LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
 CHAT_TIMEOUT = timedelta(seconds=30)
 # Chat may be down for a long time; paging and timers must not wait for it, so posts run beside them
 # and give up after a day, leaving a line on the timeline.
@@ -129,6 +138,8 @@ class IncidentWorkflow:
         # Messages to the incident's channel wait for the first sync to open it (or to give up).
         self._channel_tried = state.number is not None
         self._card_task: asyncio.Task[None] | None = None
+        # The declaration, for the next sync to post once it has opened the channel.
+        self._first_message: ChatMessage | None = None
         # True once the declaration is on the timeline (at once for a run continued from another).
         self._declared = state.number is not None
 
@@ -201,13 +212,30 @@ class IncidentWorkflow:
         pages = (
             s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH)
         )
-        registered = await workflow.execute_activity(
-            REGISTER_INCIDENT,
-            RegisterIncident(state=s, declared_at=now, check_paging=pages),
-            result_type=Registered,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        request = RegisterIncident(state=s, declared_at=now, check_paging=pages)
+        registered: Registered
+        if workflow.patched(LOCAL_REGISTER_PATCH):
+            # A short, idempotent write (by workflow id): run in this workflow task by the worker that
+            # holds it, no activity task for the server to dispatch and no workflow task after it. Its
+            # retries stay STORE_RETRY's (every 30 s at most, until the store answers); past
+            # LOCAL_RETRY_THRESHOLD the waits between attempts are timers in history instead of a
+            # workflow task kept open.
+            registered = await workflow.execute_local_activity(
+                REGISTER_INCIDENT,
+                request,
+                result_type=Registered,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            )
+        else:
+            registered = await workflow.execute_activity(
+                REGISTER_INCIDENT,
+                request,
+                result_type=Registered,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
         s.number, s.repeat_of = registered.number, registered.repeat_of
         events = registered.declared
         if events:
@@ -220,8 +248,13 @@ class IncidentWorkflow:
             await self._record(events)
         nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in events)
         self._declared = True
-        self._card_changed()
-        self._say(events[0].key, declaration_message(s, nobody_to_page=nobody))
+        declaration = self._message(events[0].key, declaration_message(s, nobody_to_page=nobody))
+        if workflow.patched(SYNC_POSTS_DECLARATION_PATCH):
+            self._first_message = declaration
+            self._card_changed()
+        else:
+            self._card_changed()
+            self._send(declaration)
         if nobody:
             team_channel = registered.team_channel or s.chat.announce_channel
             if team_channel:
@@ -530,17 +563,34 @@ class IncidentWorkflow:
     async def _sync_card(self) -> None:
         while self._card_dirty:
             self._card_dirty = False
+            first, self._first_message = self._first_message, None
             sync = ChatSync(
                 state=self.state.model_copy(deep=True),
                 announce_channel=self.state.chat.announce_channel,
                 invite=self.state.chat.invite,
+                first=first,
             )
-            await self._chat_activity(SYNC_CHAT, sync, result_type=ChatChannel)
+            if first is None:
+                await self._chat_activity(SYNC_CHAT, sync, result_type=ChatChannel)
+                self._channel_tried = True
+                continue
+            tried_since = workflow.now()
+            synced = await self._chat_activity(SYNC_CHAT, sync, result_type=ChatSynced)
             self._channel_tried = True
+            if not isinstance(synced, ChatSynced) or not synced.first_posted:
+                # The sync failed, or its post did, or an older worker ignored it: post it as any
+                # message (retried, a failure noted), looking first for a post the sync's attempt made.
+                if isinstance(synced, ChatSynced):
+                    workflow.logger.info(
+                        "%s: the sync did not post %s: %s", self.state.label, first.key, synced.first_error
+                    )
+                    tried_since = synced.first_tried_since or tried_since
+                self._send(first.model_copy(update={"posted_since": tried_since}))
 
-    async def _chat_activity(self, name: str, arg: Any, result_type: type | None = None) -> None:
+    async def _chat_activity(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+        """The activity's answer, or None once it has failed for good (the failure noted)."""
         try:
-            await workflow.execute_activity(
+            return await workflow.execute_activity(
                 name,
                 arg,
                 result_type=result_type,
@@ -552,6 +602,7 @@ class IncidentWorkflow:
             cause = cause_of(err)
             workflow.logger.warning("%s for %s failed: %s", name, self.state.label, cause)
             await self._note_chat_failure(f"{name.replace('_', ' ')} failed: {cause}")
+            return None
 
     async def _note_chat_failure(self, text: str) -> None:
         await self._record([self._event(EventKind.CHAT_FAILED, text)], note_only=True)
@@ -559,14 +610,21 @@ class IncidentWorkflow:
     def _say(
         self, key: str, text: str, mentions: list[str] | None = None, channel: str | None = None
     ) -> None:
+        self._send(self._message(key, text, mentions, channel))
+
+    def _message(
+        self, key: str, text: str, mentions: list[str] | None = None, channel: str | None = None
+    ) -> ChatMessage:
         assert self.state.number is not None
-        message = ChatMessage(
+        return ChatMessage(
             key=f"{key}/chat",
             incident_number=self.state.number,
             channel=channel or self.state.channel,
             text=text,
             mentions=mentions or [],
         )
+
+    def _send(self, message: ChatMessage) -> None:
         self._chat_tasks = [t for t in self._chat_tasks if not t.done()]
         self._chat_tasks.append(asyncio.create_task(self._post(message)))
 

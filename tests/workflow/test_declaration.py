@@ -5,16 +5,21 @@ incident nobody can be paged for (its declaration says so, and the team's channe
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+from sqlalchemy.exc import OperationalError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.chat import Blocks
 from sevflow.config.schema import SevflowConfig
-from sevflow.incident.models import EventKind
+from sevflow.contracts import MessageRef
+from sevflow.incident.models import EventKind, IncidentState
 from sevflow.policy import Severity
 from sevflow.store.repository import Store
 from tests.recording_chat import RecordingChat
@@ -37,15 +42,23 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
     raise AssertionError(f"never {what}")
 
 
-async def activities_before_the_first_post(client: Client, workflow_id: str) -> list[str]:
+async def activities_scheduled(client: Client, workflow_id: str) -> list[str]:
+    """The activities the workflow ran, in order; a local one as `local <name>` (from its marker)."""
     names: list[str] = []
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            name = event.activity_task_scheduled_event_attributes.activity_type.name
-            if name == "post_message":
-                break
-            names.append(name)
+            names.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                names.append(f"local {data['activity_type']}")
     return names
+
+
+async def activities_before_the_first_post(client: Client, workflow_id: str) -> list[str]:
+    names = await activities_scheduled(client, workflow_id)
+    return names[: names.index("post_message")] if "post_message" in names else names
 
 
 async def test_nobody_to_page_is_said_at_the_declaration_without_an_escalation(
@@ -68,7 +81,7 @@ async def test_nobody_to_page_is_said_at_the_declaration_without_an_escalation(
 
             await until(both_posted, "posted the declaration and the team's note")
             state = await handle.query(IncidentWorkflow.get_state)
-            scheduled = await activities_before_the_first_post(client, first.workflow_id)
+            scheduled = await activities_scheduled(client, first.workflow_id)
         finally:
             await incidents.terminate_running()
 
@@ -91,8 +104,54 @@ async def test_nobody_to_page_is_said_at_the_declaration_without_an_escalation(
         "Nobody to page for checkout: no escalation policy or rotation covers it. Someone take it: `ack`."
     )
     assert len(chat.posts) == 3
-    # Numbered and declared in one activity; the channel opened; then the declaration.
-    assert scheduled == ["register_incident", "sync_chat"]
+    # Numbered and declared in one local activity (no activity task, no workflow task after it); the
+    # sync opens the channel and posts the declaration; the only post_message is the team's note.
+    assert scheduled == ["local register_incident", "sync_chat", "post_message"]
+
+
+class DeclarationFailsOnce(RecordingChat):
+    """Chat that fails the first post of a declaration (a 502: the message not carried out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> MessageRef:
+        if " on checkout." in text and not self.failed:
+            self.failed = True
+            raise ConnectionError("502 from chat.postMessage")
+        return super().post(channel, text, blocks)
+
+
+async def test_a_declaration_the_sync_could_not_post_is_posted_once_by_post_message(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    client, chat = dev_env.client, DeclarationFailsOnce()
+    incidents = Incidents(client, task_queue)
+    config = SevflowConfig.model_validate(NOBODY)
+    async with build_worker(client, task_queue, sqlite_store, chat, config=config):
+        try:
+            handle = await incidents.start(incident(Severity.SEV3, lead="alice"))
+            first = await registered(handle)
+
+            async def declared() -> bool:
+                return any(" on checkout." in text for _, text in chat.posts)
+
+            await until(declared, "posted the declaration")
+            scheduled = await activities_scheduled(client, first.workflow_id)
+        finally:
+            await incidents.terminate_running()
+
+    assert chat.failed
+    assert first.number is not None
+    declarations = [(c, t) for c, t in chat.posts if " on checkout." in t]
+    assert len(declarations) == 1
+    channel = sqlite_store.chat_channel(first.number)
+    assert channel is not None and channel.card_ts is not None
+    assert declarations[0][0] == channel.channel_id
+    # The sync did its work and answered; the declaration went by post_message, with no failure noted.
+    assert scheduled[:3] == ["local register_incident", "sync_chat", "post_message"]
+    assert not [e for e in sqlite_store.timeline(first.number) if e.kind is EventKind.CHAT_FAILED]
 
 
 async def test_an_incident_someone_can_be_paged_for_starts_its_escalation(
@@ -142,3 +201,41 @@ async def test_an_incident_someone_can_be_paged_for_starts_its_escalation(
     # Declared in the register's write (version 2); a later snapshot (the escalation's first note)
     # may already be the one read back, so no more than that.
     assert first.version >= 2 and first.event_seq >= 2
+
+
+async def test_a_register_that_fails_once_is_retried_in_the_workflow_task(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local register keeps STORE_RETRY: a failed write is tried again, and the incident is numbered
+    and declared once."""
+    register = sqlite_store.register
+    calls: list[str] = []
+
+    def fails_once(state: IncidentState, declare: Any = None) -> Any:
+        calls.append(state.workflow_id)
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return register(state, declare)
+
+    monkeypatch.setattr(sqlite_store, "register", fails_once)
+    client, chat = dev_env.client, RecordingChat()
+    incidents = Incidents(client, task_queue)
+    async with build_worker(client, task_queue, sqlite_store, chat, config=SevflowConfig()):
+        try:
+            handle = await incidents.start(incident(Severity.SEV3, lead="alice"))
+            first = await registered(handle)
+
+            async def declared() -> bool:
+                return any(" on checkout." in text for _, text in chat.posts)
+
+            await until(declared, "posted the declaration")
+            scheduled = await activities_scheduled(client, first.workflow_id)
+        finally:
+            await incidents.terminate_running()
+
+    assert len(calls) == 2 and first.number is not None
+    assert [e.kind for e in sqlite_store.timeline(first.number)][:2] == [
+        EventKind.DECLARED,
+        EventKind.ROLE_ASSIGNED,
+    ]
+    assert scheduled[:2] == ["local register_incident", "sync_chat"]
