@@ -1,27 +1,55 @@
-"""Paging activities: plan a level of an incident's ladder, and send one page and record it.
+"""Paging activities: plan a level of an incident's ladder, and send pages and record them.
 
 A page is sent at most once per key (the store is checked first) and always ends on the record:
 delivered, failed (with the reason, after the last attempt), or unreachable (no way to reach that
 person). Whether it fell outside the person's business hours is recorded for the burnout metrics.
+
+page_level starts a level: it plans it, sends its pages due at once and tells the incident about it
+(its `escalation_changed` signal). send_pages sends pages that fall due together, and the note when
+it goes with them. The escalation runs both as local activities, and send_pages as an activity with
+retries for what those could not do. Sent from here rather than by the workflow, the note costs the
+escalation no history events and no workflow task of its own. A note sent again (by the activity
+after the local attempt, or a retry) reaches the incident once: the signal's request id is derived
+from the note's key, and the server keeps only the first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from temporalio import activity
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.chat import ChatPort, PermanentChatError, RateLimited
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import PLAN_ESCALATION_LEVEL, SEND_PAGE
+from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGE, SEND_PAGES
 from sevflow.paging.ladder import plan_level
-from sevflow.paging.models import LevelPlan, PageOutcome, PageSent, PlanLevel, SendPage
+from sevflow.paging.level import level_dues, level_text, note_key, page_for
+from sevflow.paging.models import (
+    NOTE_SIGNAL,
+    EscalationNote,
+    EscalationStatus,
+    LevelPlan,
+    LevelStart,
+    LevelStarted,
+    PageBatch,
+    PageOutcome,
+    PageSent,
+    PagesSent,
+    PlanLevel,
+    SendPage,
+)
 from sevflow.slack.blocks import page_message
 from sevflow.store.repository import StoredPage
 
@@ -30,6 +58,8 @@ log = logging.getLogger("sevflow.paging")
 # Matches the workflow's retry policy (workflows/escalation.py PAGE_ATTEMPTS): the last attempt
 # records the failure instead of raising, so every page ends on the record.
 LAST_ATTEMPT = 6
+# One try at telling the incident per attempt: a note not delivered is sent by the workflow instead.
+NOTE_TIMEOUT = timedelta(seconds=10)
 
 
 class PageStore(Protocol):
@@ -46,12 +76,16 @@ class PagingActivities:
         store: PageStore,
         webhook: WebhookPort | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.chat = chat
         self.store = store
         self.webhook = webhook
         self.clock = clock
+        # Where send_pages runs its blocking page sends: the worker's activity threads (None: the event
+        # loop's default executor).
+        self.executor = executor
 
     @activity.defn(name=PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
@@ -59,6 +93,87 @@ class PagingActivities:
 
     @activity.defn(name=SEND_PAGE)
     def send_page(self, page: SendPage) -> PageSent:
+        return self._page(page, _attempt())
+
+    @activity.defn(name=SEND_PAGES)
+    async def send_pages(self, batch: PageBatch) -> PagesSent:
+        return await self._send(batch.pages, batch.incident_workflow_id, batch.note)
+
+    @activity.defn(name=PAGE_LEVEL)
+    async def page_level(self, start: LevelStart) -> LevelStarted:
+        # Pure config math of well under a millisecond: done here, on the event loop.
+        plan = plan_level(self.config, start.plan)
+        if plan.levels == 0:  # nobody to page: the workflow says so
+            return LevelStarted(plan=plan, sent=PagesSent(pages=[]))
+        pages = [
+            page_for(start.escalation_id, start.incident, start.round, start.loop, plan, due)
+            for due in level_dues(plan, start.start)
+            if due.at <= start.start
+        ]
+        note = EscalationNote(
+            key=note_key(start.escalation_id, start.round, start.loop, plan.level, EscalationStatus.PAGING),
+            status=EscalationStatus.PAGING,
+            text=level_text(plan, start.loop),
+            level=plan.level,
+            loop=start.loop,
+            paging=[t.who for t in plan.targets],
+            team_channel=plan.team_channel,
+        )
+        sent = await self._send(pages, start.incident.incident_workflow_id, note)
+        return LevelStarted(plan=plan, sent=sent)
+
+    async def _send(
+        self, pages: list[SendPage], incident_workflow_id: str, note: EscalationNote | None
+    ) -> PagesSent:
+        """Send `pages` side by side (a slow one holds back no other) while the incident is told.
+        An activity is retried as a whole while a page asks for it (the pages already on the record
+        are not sent again); a local attempt names those pages instead."""
+        attempt = _attempt()
+        telling = asyncio.create_task(self._tell(incident_workflow_id, note)) if note else None
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(
+            *(loop.run_in_executor(self.executor, self._page, page, attempt) for page in pages),
+            return_exceptions=True,
+        )
+        told = True if telling is None else await telling
+        sent = [r for r in results if isinstance(r, PageSent)]
+        errors = [r for r in results if not isinstance(r, PageSent)]
+        if errors and _is_local():
+            retry = [page.key for page, r in zip(pages, results, strict=True) if not isinstance(r, PageSent)]
+            log.info("pages %s to be tried again: %s", retry, errors[0])
+            return PagesSent(pages=sent, told=told, retry=retry)
+        if errors:
+            # A rate limit's own delay wins: it says when the far end takes pages again.
+            limited = [e for e in errors if isinstance(e, ApplicationError) and e.next_retry_delay]
+            raise (limited or errors)[0]
+        return PagesSent(pages=sent, told=told)
+
+    async def _tell(self, incident_workflow_id: str, note: EscalationNote) -> bool:
+        """Signal the note to the incident; False when that failed (the workflow tells it then)."""
+        client = activity.client()
+        request = SignalWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=incident_workflow_id),
+            signal_name=NOTE_SIGNAL,
+            identity=client.identity,
+            # The same note from a retried attempt is dropped by the server, not told twice.
+            request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, note.key)),
+        )
+        request.input.payloads.extend(await client.data_converter.encode([note]))
+        try:
+            await client.workflow_service.signal_workflow_execution(request, retry=True, timeout=NOTE_TIMEOUT)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                # The incident has finished (closed): paging goes on by itself only while it is told to.
+                log.info("incident %s not told: %s", incident_workflow_id, err)
+                return True
+            log.warning("incident %s not told %s: %s", incident_workflow_id, note.key, err)
+            return False
+        return True
+
+    def _page(self, page: SendPage, attempt: int) -> PageSent:
+        """Send one page unless it is on the record already, and record it; raises when it is to be
+        tried again (before the last attempt)."""
         if (done := self.store.page(page.key)) is not None:  # sent before: never twice
             return _sent(done)
         outcome: PageOutcome = "delivered"
@@ -66,15 +181,17 @@ class PagingActivities:
         try:
             detail = self._deliver(page)
         except RateLimited as err:
-            raise ApplicationError(
-                "paging rate limited", type="RateLimited", next_retry_delay=err.retry_after
-            ) from err
+            if attempt < LAST_ATTEMPT:
+                raise ApplicationError(
+                    "paging rate limited", type="RateLimited", next_retry_delay=err.retry_after
+                ) from err
+            outcome, detail = "failed", f"rate limited (after {LAST_ATTEMPT} attempts)"
         except _Unreachable as err:
             outcome, detail = "unreachable", str(err)
         except (PermanentChatError, PermanentPageError) as err:
             outcome, detail = "failed", str(err)
         except Exception as err:
-            if _attempt() < LAST_ATTEMPT:
+            if attempt < LAST_ATTEMPT:
                 raise
             outcome, detail = "failed", f"{type(err).__name__}: {err} (after {LAST_ATTEMPT} attempts)"
         if outcome != "delivered":
@@ -143,6 +260,13 @@ def _attempt() -> int:
         return activity.info().attempt
     except RuntimeError:  # called outside an activity (tests of the class itself)
         return LAST_ATTEMPT
+
+
+def _is_local() -> bool:
+    try:
+        return activity.info().is_local
+    except RuntimeError:  # called outside an activity (tests of the class itself)
+        return False
 
 
 def _sent(page: StoredPage) -> PageSent:

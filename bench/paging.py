@@ -11,11 +11,12 @@ port and the page webhook are no-ops that only count calls, so what is measured 
 Temporal, not a far end. EscalationWorkflows are started evenly over `--seconds` from another process
 (bench.loadgen). With the defaults about 17 pages fall due each second at every level.
 
-An escalation tells its incident about every level (a signal) before it pages, so the incident must
-exist. Each escalation tells its own NoteSink workflow (bench.paging_workflows), started before the
-measured phase: one incident per escalation, as in production, whose handler only counts the notes
-(a real IncidentWorkflow would also write each note to its timeline and post it to chat; opening
-1,000 real incidents would cost more than the paging measured). `--incidents single` points every
+An escalation tells its incident about every level (a signal, sent by the activity that sends the
+level's pages) and that its ladder is exhausted, so the incident must exist. Each escalation tells
+its own NoteSink workflow (bench.paging_workflows), started before the measured phase: one incident
+per escalation, as in production, whose handler only counts the notes (a real IncidentWorkflow would
+also write each note to its timeline and post it to chat; opening 1,000 real incidents would cost
+more than the paging measured). `--incidents single` points every
 escalation at one NoteSink instead: all signals then queue on one workflow, which alone delays the
 pages by seconds, so it measures a hot spot production does not have.
 
@@ -73,7 +74,7 @@ from bench.stack import (
     utc,
 )
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import PLAN_ESCALATION_LEVEL, SEND_PAGE, MessageRef
+from sevflow.contracts import PAGE_LEVEL, SEND_PAGE, SEND_PAGES, MessageRef
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.models import EscalationInput, EscalationState, PlanLevel
 from sevflow.policy import Severity
@@ -652,91 +653,93 @@ def _at(event: HistoryEvent) -> float:
 
 SEGMENTS = (
     ("timer fired late", "after the level's due instant (no timer if the last level overran its wait)"),
-    ("to plan scheduled", "timer fired -> plan_escalation_level scheduled (workflow task)"),
-    ("plan queued", "plan scheduled -> started"),
-    ("plan ran", "plan started -> completed"),
-    ("to note sent", "plan completed -> signal to the incident initiated (workflow task)"),
-    ("note delivered", "signal initiated -> the incident signaled"),
-    ("to page scheduled", "note delivered -> send_page scheduled (workflow task)"),
-    ("page queued", "send_page scheduled -> started"),
-    ("page ran to paged_at", "send_page started -> paged_at"),
-    ("workflow tasks queued", "sum of workflow task schedule-to-start, timer (or plan) -> page scheduled"),
-    ("workflow tasks ran", "sum of workflow task start-to-complete, timer (or plan) -> page scheduled"),
+    ("to page scheduled", "timer fired (level 1: started) -> page activity scheduled (activity pages)"),
+    ("page queued", "page activity scheduled -> started (activity pages)"),
+    ("page ran to paged_at", "page activity started -> paged_at (activity pages)"),
+    ("task started to paged_at", "workflow task started -> paged_at: page_level (local pages)"),
+    ("workflow tasks queued", "sum of workflow task schedule-to-start, timer (or start) -> page"),
+    ("workflow tasks ran", "sum of workflow task start-to-complete, timer (or start) -> page"),
 )
+PAGE_ACTIVITIES = (SEND_PAGE, SEND_PAGES)
+
+
+def _local_pages(event: HistoryEvent) -> bool:
+    """Whether the event is the marker of a local page_level or send_pages that sent a page (not a
+    note alone)."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return False
+    details = event.marker_recorded_event_attributes.details
+    if "data" not in details or "result" not in details or not details["result"].payloads:
+        return False
+    kind = json.loads(details["data"].payloads[0].data).get("activity_type")
+    result = json.loads(details["result"].payloads[0].data)
+    if kind == PAGE_LEVEL:
+        return bool(result.get("sent", {}).get("pages"))
+    return kind == SEND_PAGES and bool(result.get("pages"))
 
 
 def level_segments(
     events: Sequence[HistoryEvent], due: dict[int, float], paged: dict[int, float]
 ) -> list[tuple[int, dict[str, float]]]:
-    """For each step of the ladder (loop * levels + level) in one history: the segments of SEGMENTS."""
+    """For each step of the ladder (loop * levels + level) in one history: the segments of SEGMENTS.
+
+    The benchmark's ladder sends one page per level, so the n-th page activity (or local page_level
+    marker) is step n's: one send_page per page in escalations of the older shapes, one local
+    page_level per level since."""
     by_id = {e.event_id: e for e in events}
-    started: dict[int, HistoryEvent] = {}
-    completed: dict[int, HistoryEvent] = {}
-    signaled: dict[int, HistoryEvent] = {}
-    for e in events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            started[e.activity_task_started_event_attributes.scheduled_event_id] = e
-        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            completed[e.activity_task_completed_event_attributes.scheduled_event_id] = e
-        elif e.event_type == EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
-            signaled[e.external_workflow_execution_signaled_event_attributes.initiated_event_id] = e
-
-    def first_after(after: int, kind: int, activity_name: str | None = None) -> HistoryEvent | None:
-        for e in events:
-            if e.event_id <= after or e.event_type != kind:
-                continue
-            if (
-                activity_name is None
-                or e.activity_task_scheduled_event_attributes.activity_type.name == activity_name
-            ):
-                return e
-        return None
-
-    plans = [
+    started = {
+        e.activity_task_started_event_attributes.scheduled_event_id: e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    }
+    anchors = [
         e
         for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == PLAN_ESCALATION_LEVEL
+        if _local_pages(e)
+        or (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and e.activity_task_scheduled_event_attributes.activity_type.name in PAGE_ACTIVITIES
+        )
     ]
     out: list[tuple[int, dict[str, float]]] = []
-    for step, plan in enumerate(plans):
+    for step, anchor in enumerate(anchors):
         if step not in due or step not in paged:
             continue
+        local = anchor.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        if not local and anchor.event_id not in started:
+            continue
         seg: dict[str, float] = {}
-        # The previous level's timer, fired between its plan and this one; none when that level ran
-        # past its whole wait (this one was due at once then).
-        previous = plans[step - 1].event_id if step > 0 else plan.event_id
+        # The previous level's timer, fired between its page and this one; none when that level ran
+        # past its whole wait (this one was due at once then). Level 1 counts from the start.
+        previous = anchors[step - 1].event_id if step > 0 else 0
         fired = [
             e
             for e in events
-            if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED and previous < e.event_id < plan.event_id
+            if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED and previous < e.event_id < anchor.event_id
         ]
+        begin = fired[-1] if fired else events[0] if step == 0 else None
         if fired:
             seg["timer fired late"] = _at(fired[-1]) - due[step]
-            seg["to plan scheduled"] = _at(plan) - _at(fired[-1])
-        plan_started, plan_done = started.get(plan.event_id), completed.get(plan.event_id)
-        if plan_started is None or plan_done is None:
+        task_started = [
+            e
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+            and previous < e.event_id < anchor.event_id
+        ]
+        if local:
+            if task_started:
+                seg["task started to paged_at"] = paged[step] - _at(task_started[-1])
+        else:
+            if begin is not None:
+                seg["to page scheduled"] = _at(anchor) - _at(begin)
+            seg["page queued"] = _at(started[anchor.event_id]) - _at(anchor)
+            seg["page ran to paged_at"] = paged[step] - _at(started[anchor.event_id])
+        if begin is None:
+            out.append((step, seg))
             continue
-        seg["plan queued"] = _at(plan_started) - _at(plan)
-        seg["plan ran"] = _at(plan_done) - _at(plan_started)
-        note = first_after(
-            plan_done.event_id, EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
-        )
-        if note is None or note.event_id not in signaled:
-            continue
-        delivered = signaled[note.event_id]
-        seg["to note sent"] = _at(note) - _at(plan_done)
-        seg["note delivered"] = _at(delivered) - _at(note)
-        page = first_after(delivered.event_id, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, SEND_PAGE)
-        if page is None or page.event_id not in started:
-            continue
-        seg["to page scheduled"] = _at(page) - _at(delivered)
-        seg["page queued"] = _at(started[page.event_id]) - _at(page)
-        seg["page ran to paged_at"] = paged[step] - _at(started[page.event_id])
-        begin = fired[-1].event_id if fired else plan.event_id
         queued = ran = 0.0
         for e in events:
-            if not begin < e.event_id < page.event_id:
+            if not begin.event_id < e.event_id < anchor.event_id:
                 continue
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 queued += _at(e) - _at(by_id[e.workflow_task_started_event_attributes.scheduled_event_id])
@@ -766,6 +769,7 @@ async def breakdown(
         )
     gate = asyncio.Semaphore(8)
     lengths: list[int] = []
+    tasks: list[int] = []
     # Workflow tasks that timed out (schedule_to_start: a sticky task no poller took within 10 s) or
     # failed, in the sampled histories.
     timeouts: defaultdict[str, int] = defaultdict(int)
@@ -774,6 +778,9 @@ async def breakdown(
         async with gate:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         lengths.append(len(history.events))
+        tasks.append(
+            sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events)
+        )
         for e in history.events:
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
@@ -792,12 +799,15 @@ async def breakdown(
     result: dict[str, Any] = {
         "sample": len(sample),
         "history_events_median": percentile([float(n) for n in lengths], 50) if lengths else None,
+        "history_events_mean": sum(lengths) / len(lengths) if lengths else None,
+        "workflow_tasks_mean": sum(tasks) / len(tasks) if tasks else None,
         "workflow_task_timeouts": dict(timeouts),
         "levels": {},
     }
     print(
         f"  where the time goes, from {len(sample)} escalation histories "
-        f"({result['history_events_median']:.0f} events each; workflow tasks timed out or failed: "
+        f"({result['history_events_mean']:.1f} events and {result['workflow_tasks_mean']:.2f} workflow "
+        f"tasks each on average; workflow tasks timed out or failed: "
         f"{dict(timeouts) or 'none'}), ms p50 / p99:",
         flush=True,
     )

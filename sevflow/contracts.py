@@ -119,6 +119,8 @@ class ArchiveChat(BaseModel):
 
 PLAN_ESCALATION_LEVEL = "plan_escalation_level"
 SEND_PAGE = "send_page"
+SEND_PAGES = "send_pages"
+PAGE_LEVEL = "page_level"
 
 
 # ---- handoffs

@@ -107,7 +107,8 @@ def build_worker(
     store_acts = StoreActivities(store, config)
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
-    paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config))
+    executor = executor or ThreadPoolExecutor(max_workers=16)
+    paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config), executor=executor)
     handoff_acts = HandoffActivities(config, store, chat)
     action_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
@@ -124,6 +125,8 @@ def build_worker(
             chat_acts.archive_chat,
             paging_acts.plan_escalation_level,
             paging_acts.send_page,
+            paging_acts.send_pages,
+            paging_acts.page_level,
             handoff_acts.post_handoff,
             action_acts.prepare_action_item,
             action_acts.resolve_contact,
@@ -137,5 +140,5 @@ def build_worker(
             report_acts.weekly_report,
             report_acts.monthly_report,
         ],
-        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        activity_executor=executor,
     )

@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from sevflow.policy import Severity, SeverityPolicy
 
 Via = Literal["slack_dm", "webhook", "team_channel"]
+# The signal an incident takes an EscalationNote by (IncidentWorkflow.escalation_changed).
+NOTE_SIGNAL = "escalation_changed"
 PageOutcome = Literal["delivered", "failed", "unreachable"]
 
 
@@ -181,3 +183,40 @@ class EscalationNote(BaseModel):
     loop: int
     paging: list[str] = Field(default_factory=list)
     team_channel: str | None = None
+
+
+class PageBatch(BaseModel):
+    """The pages of one level that fall due at one instant, sent by one activity; with the level's
+    note to its incident when they are the level's first, so that one activity both pages and tells."""
+
+    pages: list[SendPage]
+    incident_workflow_id: str
+    note: EscalationNote | None = None
+
+
+class PagesSent(BaseModel):
+    # The pages sent, or found on the record.
+    pages: list[PageSent]
+    # False: the incident could not be told (it is then told by the workflow); a closed or missing
+    # incident counts as told, as there is nobody left to tell.
+    told: bool = True
+    # Keys of pages a local attempt could not send but that are worth another try: a local attempt
+    # does not retry, the workflow hands them to an activity that does.
+    retry: list[str] = Field(default_factory=list)
+
+
+class LevelStart(BaseModel):
+    """Plan level `plan.level` of an escalation, send its pages due at `start` and tell the incident:
+    the start of a level, in one local activity."""
+
+    plan: PlanLevel
+    escalation_id: str
+    incident: EscalationInput
+    round: int
+    loop: int
+    start: datetime
+
+
+class LevelStarted(BaseModel):
+    plan: LevelPlan
+    sent: PagesSent

@@ -1,0 +1,81 @@
+"""What a planned level sends: its pages (who, by which way, when) and what the incident is told.
+
+Pure, so that the escalation workflow and the activity that starts a level (page_level) build the
+same pages under the same keys: the activity sends those due as the level starts, the workflow the
+later ones, and both record them alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from sevflow.durations import format_duration
+from sevflow.paging.models import EscalationInput, EscalationStatus, LevelPlan, PageTarget, SendPage, Via
+
+
+class Due(NamedTuple):
+    """A page that falls due at `at` within a level."""
+
+    at: datetime
+    target: PageTarget
+    via: Via
+
+
+def level_dues(plan: LevelPlan, start: datetime) -> list[Due]:
+    """Every page of the level that starts at `start`, in the order they fall due: a team channel at
+    once, a person by each notify rule at its delay."""
+    dues: list[Due] = []
+    for target in plan.targets:
+        if target.person is None:
+            dues.append(Due(start, target, "team_channel"))
+            continue
+        for step in target.notify:
+            # A rule slower than the level never fires at it: the next level is paged by then.
+            if step.after < plan.wait:
+                dues.append(Due(start + step.after, target, step.via))
+    dues.sort(key=lambda due: due.at)
+    return dues
+
+
+def level_text(plan: LevelPlan, loop: int) -> str:
+    """What the incident is told as the level starts."""
+    who = [t.who for t in plan.targets]
+    return (
+        f"paging {', '.join(who) if who else 'nobody'} (level {plan.level + 1} of {plan.levels}"
+        + (f", round {loop + 1} of {plan.loops}" if loop else "")
+        + f", {plan.policy}); next level in {format_duration(plan.wait)} without an ack"
+        + (f". Nobody is on for {', '.join(plan.nobody)}" if plan.nobody else "")
+    )
+
+
+def page_for(
+    escalation_id: str,
+    incident: EscalationInput,
+    round_: int,
+    loop: int,
+    plan: LevelPlan,
+    due: Due,
+) -> SendPage:
+    """The page `due` asks for; its key is unique per escalation step, target and way."""
+    who = due.target.who
+    return SendPage(
+        key=f"{escalation_id}/r{round_}/o{loop}/l{plan.level}/{who}/{due.via}",
+        escalation_id=escalation_id,
+        incident_number=incident.incident_number,
+        title=incident.title,
+        service=incident.service,
+        severity=incident.severity,
+        drill=incident.drill,
+        target=due.target,
+        via=due.via,
+        level=plan.level,
+        loop=loop,
+        due_at=due.at,
+        wait=plan.wait,
+    )
+
+
+def note_key(escalation_id: str, round_: int, loop: int, level: int, status: EscalationStatus) -> str:
+    """The key of what the incident is told at an escalation step: one note per step and status."""
+    return f"{escalation_id}/r{round_}/o{loop}/l{level}/{status.value}"
