@@ -113,6 +113,31 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+def incident_row_before_backfills(number: int, state: IncidentState, at: datetime) -> dict[str, Any]:
+    """An incidents row of `state` without the columns migrations backfill from the others
+    (alert_group_id, 0008; the metric numbers, 0010), written at `at`: what a migration test inserts
+    at an older revision before migrating."""
+    return {
+        "number": number,
+        "workflow_id": state.workflow_id,
+        "title": state.title,
+        "service": state.service,
+        "severity": str(state.severity),
+        "status": str(state.status),
+        "drill": False,
+        "alert_count": 0,
+        "started_at": state.started_at,
+        "detected_at": state.detected_at,
+        "acknowledged_at": state.acknowledged_at,
+        "mitigated_at": state.mitigated_at,
+        "resolved_at": state.resolved_at,
+        "version": 1,
+        "state": state.model_dump(mode="json"),
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
 @pytest.fixture(scope="session")
 def _pg_store(postgres: PostgresServer) -> Iterator[Store]:
     url = postgres.create_database().render_as_string(hide_password=False)

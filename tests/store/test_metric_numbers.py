@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
@@ -17,7 +16,7 @@ from sevflow.store.database import migrate
 from sevflow.store.repository import Store
 from sevflow.store.schema import IncidentRow
 
-from .conftest import engine_for
+from .conftest import engine_for, incident_row_before_backfills
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 DETECTED = datetime(2025, 3, 3, 8, 55, 0, 250000, tzinfo=UTC)
@@ -80,29 +79,6 @@ def states(make_state: Callable[..., IncidentState]) -> list[IncidentState]:
     ]
 
 
-def _old_row(number: int, state: IncidentState) -> dict[str, Any]:
-    """An incidents row as revision 0009 knew it: timestamps, no numbers."""
-    return {
-        "number": number,
-        "workflow_id": state.workflow_id,
-        "title": state.title,
-        "service": state.service,
-        "severity": str(state.severity),
-        "status": str(state.status),
-        "drill": False,
-        "alert_count": 0,
-        "started_at": state.started_at,
-        "detected_at": state.detected_at,
-        "acknowledged_at": state.acknowledged_at,
-        "mitigated_at": state.mitigated_at,
-        "resolved_at": state.resolved_at,
-        "version": 1,
-        "state": state.model_dump(mode="json"),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-
-
 def test_upgrade_backfills_the_numbers_from_the_timestamps(
     new_database: Callable[[], str], make_state: Callable[..., IncidentState]
 ) -> None:
@@ -112,7 +88,9 @@ def test_upgrade_backfills_the_numbers_from_the_timestamps(
         shapes = states(make_state)
         with engine.begin() as conn:
             for number, state in enumerate(shapes, start=1):
-                conn.execute(insert(IncidentRow.__table__).values(_old_row(number, state)))
+                conn.execute(
+                    insert(IncidentRow.__table__).values(incident_row_before_backfills(number, state, NOW))
+                )
         migrate(engine)
         for number, state in enumerate(shapes, start=1):
             assert close_to(stored(engine, number), expected(state)), (number, stored(engine, number))

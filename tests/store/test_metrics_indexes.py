@@ -16,28 +16,9 @@ from sevflow.store.database import make_engine, migrate
 from sevflow.store.repository import Store
 from sevflow.store.schema import IncidentRow
 
-from .conftest import engine_for
+from .conftest import engine_for, incident_row_before_backfills
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-
-
-def _old_row(number: int, state: IncidentState) -> dict[str, Any]:
-    """An incidents row as revision 0007 knew it: no alert_group_id column."""
-    return {
-        "number": number,
-        "workflow_id": state.workflow_id,
-        "title": state.title,
-        "service": state.service,
-        "severity": str(state.severity),
-        "status": str(state.status),
-        "drill": False,
-        "alert_count": 0,
-        "detected_at": state.detected_at,
-        "version": 1,
-        "state": state.model_dump(mode="json"),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
 
 
 def test_upgrade_backfills_the_alert_group_from_the_state(
@@ -49,7 +30,13 @@ def test_upgrade_backfills_the_alert_group_from_the_state(
         from_alerts = make_state("alertgroup-grafana-abc/incident-1", alert_group_id="alertgroup-grafana-abc")
         by_hand = make_state("incident-2")
         with engine.begin() as conn:
-            conn.execute(insert(IncidentRow), [_old_row(1, from_alerts), _old_row(2, by_hand)])
+            conn.execute(
+                insert(IncidentRow),
+                [
+                    incident_row_before_backfills(1, from_alerts, NOW),
+                    incident_row_before_backfills(2, by_hand, NOW),
+                ],
+            )
         migrate(engine)
         with engine.connect() as conn:
             rows = conn.execute(
