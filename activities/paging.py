@@ -35,11 +35,10 @@ from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGE, SEND_PAGES
 from sevflow.paging.ladder import plan_level
-from sevflow.paging.level import level_dues, level_text, note_key, page_for
+from sevflow.paging.level import level_dues, level_note, page_for
 from sevflow.paging.models import (
     NOTE_SIGNAL,
     EscalationNote,
-    EscalationStatus,
     LevelPlan,
     LevelStart,
     LevelStarted,
@@ -110,15 +109,7 @@ class PagingActivities:
             for due in level_dues(plan, start.start)
             if due.at <= start.start
         ]
-        note = EscalationNote(
-            key=note_key(start.escalation_id, start.round, start.loop, plan.level, EscalationStatus.PAGING),
-            status=EscalationStatus.PAGING,
-            text=level_text(plan, start.loop),
-            level=plan.level,
-            loop=start.loop,
-            paging=[t.who for t in plan.targets],
-            team_channel=plan.team_channel,
-        )
+        note = level_note(start.escalation_id, start.round, start.loop, plan)
         sent = await self._send(pages, start.incident.incident_workflow_id, note)
         return LevelStarted(plan=plan, sent=sent)
 

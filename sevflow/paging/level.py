@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sevflow.durations import format_duration
-from sevflow.paging.models import EscalationInput, EscalationStatus, LevelPlan, PageTarget, SendPage, Via
+from sevflow.paging.models import (
+    EscalationInput,
+    EscalationNote,
+    EscalationStatus,
+    LevelPlan,
+    PageTarget,
+    SendPage,
+    Via,
+)
 
 
 class Due(NamedTuple):
@@ -79,3 +87,17 @@ def page_for(
 def note_key(escalation_id: str, round_: int, loop: int, level: int, status: EscalationStatus) -> str:
     """The key of what the incident is told at an escalation step: one note per step and status."""
     return f"{escalation_id}/r{round_}/o{loop}/l{level}/{status.value}"
+
+
+def level_note(escalation_id: str, round_: int, loop: int, plan: LevelPlan) -> EscalationNote:
+    """What the incident is told as a level starts paging: built here for page_level, which sends it,
+    and for the workflow, which records it, so that both name it by the same key."""
+    return EscalationNote(
+        key=note_key(escalation_id, round_, loop, plan.level, EscalationStatus.PAGING),
+        status=EscalationStatus.PAGING,
+        text=level_text(plan, loop),
+        level=plan.level,
+        loop=loop,
+        paging=[t.who for t in plan.targets],
+        team_channel=plan.team_channel,
+    )
