@@ -56,6 +56,26 @@ async def activities_scheduled(client: Client, workflow_id: str) -> list[str]:
     return names
 
 
+async def declare_and_wait(
+    client: Client, task_queue: str, store: Store, chat: RecordingChat, config: SevflowConfig
+) -> tuple[IncidentState, list[str]]:
+    """Declare a SEV3 on checkout with a lead and wait until its declaration is posted: the incident as
+    first registered, and the activities its workflow ran by then."""
+    incidents = Incidents(client, task_queue)
+    async with build_worker(client, task_queue, store, chat, config=config):
+        try:
+            handle = await incidents.start(incident(Severity.SEV3, lead="alice"))
+            first = await registered(handle)
+
+            async def declared() -> bool:
+                return any(" on checkout." in text for _, text in chat.posts)
+
+            await until(declared, "posted the declaration")
+            return first, await activities_scheduled(client, first.workflow_id)
+        finally:
+            await incidents.terminate_running()
+
+
 async def activities_before_the_first_post(client: Client, workflow_id: str) -> list[str]:
     names = await activities_scheduled(client, workflow_id)
     return names[: names.index("post_message")] if "post_message" in names else names
@@ -126,21 +146,9 @@ class DeclarationFailsOnce(RecordingChat):
 async def test_a_declaration_the_sync_could_not_post_is_posted_once_by_post_message(
     dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
-    client, chat = dev_env.client, DeclarationFailsOnce()
-    incidents = Incidents(client, task_queue)
+    chat = DeclarationFailsOnce()
     config = SevflowConfig.model_validate(NOBODY)
-    async with build_worker(client, task_queue, sqlite_store, chat, config=config):
-        try:
-            handle = await incidents.start(incident(Severity.SEV3, lead="alice"))
-            first = await registered(handle)
-
-            async def declared() -> bool:
-                return any(" on checkout." in text for _, text in chat.posts)
-
-            await until(declared, "posted the declaration")
-            scheduled = await activities_scheduled(client, first.workflow_id)
-        finally:
-            await incidents.terminate_running()
+    first, scheduled = await declare_and_wait(dev_env.client, task_queue, sqlite_store, chat, config)
 
     assert chat.failed
     assert first.number is not None
@@ -218,20 +226,9 @@ async def test_a_register_that_fails_once_is_retried_in_the_workflow_task(
         return register(state, declare)
 
     monkeypatch.setattr(sqlite_store, "register", fails_once)
-    client, chat = dev_env.client, RecordingChat()
-    incidents = Incidents(client, task_queue)
-    async with build_worker(client, task_queue, sqlite_store, chat, config=SevflowConfig()):
-        try:
-            handle = await incidents.start(incident(Severity.SEV3, lead="alice"))
-            first = await registered(handle)
-
-            async def declared() -> bool:
-                return any(" on checkout." in text for _, text in chat.posts)
-
-            await until(declared, "posted the declaration")
-            scheduled = await activities_scheduled(client, first.workflow_id)
-        finally:
-            await incidents.terminate_running()
+    first, scheduled = await declare_and_wait(
+        dev_env.client, task_queue, sqlite_store, RecordingChat(), SevflowConfig()
+    )
 
     assert len(calls) == 2 and first.number is not None
     assert [e.kind for e in sqlite_store.timeline(first.number)][:2] == [
