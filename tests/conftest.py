@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import uuid
@@ -82,3 +83,47 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
     yield store
     store.dispose()
+
+
+# A workflow task that fails is the one failure durable execution cannot heal (docs/RELIABILITY.md):
+# the SDK logs it and retries forever, so a test would only see it as a hang. Every in-process worker
+# logs it through these loggers; any such line fails the test that was running, with the reason.
+_TASK_FAILURE_LOGGERS = ("temporalio.worker._workflow_instance", "temporalio.worker._workflow")
+_TASK_FAILURE_PREFIXES = (
+    "Failed activation",
+    "Failed handling activation",
+    "Failed converting activation",
+    "Failed encoding completion",
+    "Failed completing",
+    "Failed running eviction",
+    "Timed out running eviction",
+)
+
+
+class _WorkflowTaskFailures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(_TASK_FAILURE_PREFIXES):
+            cause = f": {record.exc_info[1]!r}" if record.exc_info and record.exc_info[1] else ""
+            self.seen.append(message + cause)
+
+
+@pytest.fixture(autouse=True)
+def no_workflow_task_failures(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test in which any in-process worker failed a workflow task, unless the test is marked
+    `allow_workflow_task_failures` (with its reason) because it provokes one on purpose."""
+    handler = _WorkflowTaskFailures()
+    loggers = [logging.getLogger(name) for name in _TASK_FAILURE_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    if handler.seen and request.node.get_closest_marker("allow_workflow_task_failures") is None:
+        pytest.fail("a workflow task failed:\n" + "\n".join(handler.seen[:5]), pytrace=False)
