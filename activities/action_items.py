@@ -8,7 +8,7 @@ Retry-After, a permanent error is not retried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from temporalio import activity
@@ -31,6 +31,7 @@ from sevflow.actions.chase import (
 )
 from sevflow.actions.models import new_action_item
 from sevflow.actions.reminders import owner_calendar
+from sevflow.calendar import years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     ACTION_TICKET_STATUS,
@@ -69,31 +70,36 @@ class ActionItemActivities:
         self.store = store
         self.tickets = tickets
 
-    def owner_details(self, person: str) -> OwnerDetails:
+    def owner_details(self, person: str, years: Iterable[int] = ()) -> OwnerDetails:
+        """The person's contact and calendar, with the holidays of `years` resolved into dates."""
         found = self.config.people.get(person)
         contact = Contact(
             person=person,
             slack_id=found.slack_id if found else (person if _looks_like_slack_id(person) else None),
             email=found.email if found else (person if "@" in person else None),
         )
-        return OwnerDetails(contact=contact, calendar=ChaseCalendar.of(owner_calendar(self.config, found)))
+        calendar = ChaseCalendar.of(owner_calendar(self.config, found), years)
+        return OwnerDetails(contact=contact, calendar=calendar)
 
     @activity.defn(name=PREPARE_ACTION_ITEM)
     def prepare_action_item(self, request: PrepareActionItem) -> ActionItemChase:
-        owner = self.owner_details(request.owner.strip())
-        calendar = owner.calendar.calendar()
+        # The owner's zone decides the default due date; the holidays resolved are those of the
+        # years around the creation and the due date (a later year is resolved when a chase needs it).
+        name = request.owner.strip()
+        first = self.owner_details(name)
         try:
             item = new_action_item(
                 request.incident_number,
                 request.title,
-                owner.contact.person,
+                first.contact.person,
                 request.created_at,
-                zone=calendar.zone,
+                zone=first.calendar.calendar().zone,
                 due=request.due,
                 created_by=request.created_by,
             )
         except ValueError as err:
             raise ApplicationError(str(err), type="InvalidCommand", non_retryable=True) from err
+        owner = self.owner_details(name, years_around(item.created_at.date(), item.due))
         team = request.team or self.config.team_for(request.service)
         team_config = self.config.teams.get(team) if team else None
         jira = self.config.jira
@@ -117,7 +123,7 @@ class ActionItemActivities:
 
     @activity.defn(name=RESOLVE_CONTACT)
     def resolve_contact(self, request: ResolveContact) -> OwnerDetails:
-        return self.owner_details(request.person.strip())
+        return self.owner_details(request.person.strip(), request.years)
 
     @activity.defn(name=SAVE_ACTION_ITEM)
     def save_action_item(self, request: SaveActionItem) -> None:

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.actions.chase import ChaseCalendar
 from sevflow.actions.reminders import owner_calendar
+from sevflow.calendar import years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     ENSURE_POSTMORTEM_TICKET,
@@ -109,7 +110,8 @@ class PostmortemActivities:
             owner_slack_id=person.slack_id if person else owner,
             due_at=stored.due_at,
             review_at=stored.review_at,
-            calendar=ChaseCalendar.of(calendar),
+            # The holidays of the years around the chase travel as dates (sevflow/calendar.py).
+            calendar=ChaseCalendar.of(calendar, years_around(state.resolved_at.date(), due_at.date())),
             escalation_target=team.escalation_target if team else None,
             team_channel=team.channel if team else None,
         )

@@ -5,13 +5,21 @@ holidays) and which local times are business hours (`[start, end)` on a business
 takes and returns timezone-aware datetimes (naive ones are refused with ValueError); results are in UTC.
 Local wall-clock times are kept across daylight-saving changes: 09:00 stays 09:00 in the calendar's zone.
 
-Holidays come from an explicit set of dates and, lazily and cached per year, from the `holidays`
-package for a country (and optional subdivision).
+Holidays come from an explicit set of dates and, for a country (and optional subdivision), either
+from the `holidays` package, looked up lazily and cached per year, or (`holiday_years` set) resolved
+beforehand into `holiday_dates` for those years only.
+
+Workflows only ever use resolved calendars (`sevflow.actions.chase.ChaseCalendar.calendar()`): the
+package is third-party code that reads the clock and the locale, which the workflow sandbox refuses
+(a failed workflow task on every retry), and a package upgrade could change a replayed decision. The
+dates travel in the workflow's history instead; a year the calendar does not hold raises
+`HolidaysUnknown`, and the workflow resolves it by an activity.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -39,6 +47,28 @@ def _aware(value: datetime, name: str = "datetime") -> datetime:
     return value
 
 
+def resolve_holidays(country: str, subdivision: str | None, years: Iterable[int]) -> frozenset[date]:
+    """The public holidays of `country` in each of `years`. Not for workflow code (see the docstring)."""
+    found: frozenset[date] = frozenset()
+    for year in sorted(set(years)):
+        found |= country_holidays(country, subdivision, year)
+    return found
+
+
+def years_around(*days: date, margin: int = 1) -> list[int]:
+    """The years of `days`, each with `margin` years either side: the holidays a chase resolves ahead."""
+    return sorted({day.year + step for day in days for step in range(-margin, margin + 1)})
+
+
+class HolidaysUnknown(LookupError):
+    """A calendar that holds the country's holidays of some years only was asked about another year."""
+
+    def __init__(self, country: str, subdivision: str | None, year: int) -> None:
+        where = f"{country}-{subdivision}" if subdivision else country
+        super().__init__(f"the holidays of {where} in {year} are not resolved in this calendar")
+        self.country, self.subdivision, self.year = country, subdivision, year
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """Business days and hours in one time zone."""
@@ -50,6 +80,9 @@ class BusinessCalendar:
     holiday_dates: frozenset[date] = frozenset()
     holiday_country: str | None = None
     holiday_subdivision: str | None = None
+    # None: the country's holidays are looked up in the package when asked. A set: `holiday_dates`
+    # already holds the country's holidays of these years; another year raises HolidaysUnknown.
+    holiday_years: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         if self.start >= self.end:
@@ -80,6 +113,16 @@ class BusinessCalendar:
             holiday_subdivision=config.holidays.subdivision if config.holidays else None,
         )
 
+    def resolved(self, years: Iterable[int]) -> BusinessCalendar:
+        """This calendar with its country's holidays of `years` written into `holiday_dates` (and
+        `holiday_years`): from then on it never consults the package. Not for workflow code."""
+        wanted = frozenset(years)
+        if self.holiday_country is None:
+            return self
+        known = self.holiday_years or frozenset()
+        dates = resolve_holidays(self.holiday_country, self.holiday_subdivision, wanted - known)
+        return replace(self, holiday_dates=self.holiday_dates | dates, holiday_years=known | wanted)
+
     # --- days --------------------------------------------------------------------------------------
 
     def is_holiday(self, day: date) -> bool:
@@ -87,6 +130,10 @@ class BusinessCalendar:
             return True
         if self.holiday_country is None:
             return False
+        if self.holiday_years is not None:
+            if day.year in self.holiday_years:
+                return False
+            raise HolidaysUnknown(self.holiday_country, self.holiday_subdivision, day.year)
         return day in country_holidays(self.holiday_country, self.holiday_subdivision, day.year)
 
     def is_business_day(self, day: date) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     jira_webhook_secret: SecretStr | None = None
     # host:port where `sevflow worker` serves the Temporal SDK's Prometheus metrics; unset: not served.
     worker_metrics_address: str | None = None
+    # Workflows a worker keeps in memory between tasks (unset: the SDK's 1000). 0 replays each workflow
+    # task from its history, as after a restart: the cold-worker tests (tests/coldstart) run so.
+    worker_max_cached_workflows: int | None = Field(default=None, ge=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.action_items import ActionItemActivities
+from activities.calendar import resolve_holidays
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.files import ConsoleFiles, FilePort, SlackFiles
 from activities.handoff import HandoffActivities
@@ -25,13 +26,16 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from worker.sandbox import install_code_cache
+from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
+
+# The SDK's default: a worker keeps this many workflows in memory between their tasks.
+DEFAULT_MAX_CACHED_WORKFLOWS = 1000
 
 WORKFLOWS = [
     IncidentWorkflow,
@@ -98,10 +102,13 @@ def build_worker(
     webhook: WebhookPort | None = None,
     tickets: TicketPort | None = None,
     files: FilePort | None = None,
+    max_cached_workflows: int | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
-    `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies."""
+    `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies.
+    `max_cached_workflows` (default the SDK's, 1000): 0 replays every workflow task from its history,
+    as a worker that has just started does (the cold-worker tests run so)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     store_acts = StoreActivities(store, config)
@@ -139,6 +146,11 @@ def build_worker(
             postmortem_acts.ensure_postmortem_ticket,
             report_acts.weekly_report,
             report_acts.monthly_report,
+            resolve_holidays,
         ],
         activity_executor=executor,
+        workflow_runner=sandbox_runner(),
+        max_cached_workflows=DEFAULT_MAX_CACHED_WORKFLOWS
+        if max_cached_workflows is None
+        else max_cached_workflows,
     )

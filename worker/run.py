@@ -37,6 +37,7 @@ async def run_worker(settings: Settings) -> None:
         config=config,
         tickets=ticket_backend(settings, config),
         files=files_backend(settings),
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,6 +14,9 @@ loader, except that the compiled code object is kept in memory (keyed by file, m
 size, as a `.pyc` is checked) and reused. Each run still gets a new module object whose body runs
 inside the sandbox: the isolation between runs and the sandbox's restrictions on non-deterministic
 calls are unchanged, only the compilation is shared. Nothing is written to disk.
+
+`sandbox_runner` is the sandbox every worker uses: the SDK's default restrictions, with every
+installed third-party package passed through (see `third_party_modules`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib.metadata import packages_distributions
 from types import CodeType, ModuleType
+
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 _lock = threading.Lock()
 
@@ -77,3 +84,32 @@ def install_code_cache(workflow_classes: Iterable[type]) -> None:
             sys.meta_path.remove(finder)
             packages |= finder.packages
         sys.meta_path.insert(0, WorkflowCodeCache(packages))
+
+
+# Our own top-level packages: re-imported in each run's sandbox, so that their module state (a
+# workflow's) is not shared between runs.
+FIRST_PARTY = frozenset({"sevflow", "workflows", "activities", "worker", "starter", "tests", "bench"})
+
+
+@cache
+def third_party_modules() -> frozenset[str]:
+    """The top-level modules of every installed distribution but ours."""
+    return frozenset(name for name in packages_distributions() if name.isidentifier()) - FIRST_PARTY
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox with every third-party package passed through.
+
+    Why: a third-party module first imported from inside a workflow (a lazy import deep in a library,
+    as the `holidays` package imports its countries) would otherwise execute its module body in the
+    sandbox, at whichever workflow task got there first, and `dateutil` reads the local time zone when
+    imported: a RestrictedWorkflowAccessError on every retry and replay of that task. Passed through,
+    the module is imported once per process, outside the restrictions, and shared; libraries keep no
+    workflow state, so sharing them isolates nothing that matters. What this does not do: calls are
+    still checked, so a library that reads the clock or the locale when called still fails a workflow
+    task. Workflow code therefore never calls such a library: holidays travel as dates in the
+    workflow's state (sevflow/calendar.py, workflows/holidays.py), and tests/coldstart proves it on a
+    cold worker.
+    """
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*sorted(third_party_modules()))
+    return SandboxedWorkflowRunner(restrictions=restrictions)

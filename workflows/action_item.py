@@ -20,6 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.failures import cause_of
+from workflows.holidays import with_holidays
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import (
@@ -42,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.actions.models import ActionStatus, close, reassign, reopen, reschedule, snooze
     from sevflow.actions.reminders import Reminder, next_reminder, record_reminder
+    from sevflow.calendar import years_around
     from sevflow.contracts import (
         ACTION_TICKET_STATUS,
         ENSURE_ACTION_TICKET,
@@ -97,20 +99,30 @@ class ActionItemWorkflow:
 
     # ------------------------------------------------------------ the chase
 
-    def _calendar_reminder(self, now: datetime) -> Reminder | None:
+    async def _calendar_reminder(self, now: datetime) -> Reminder | None:
+        """The next reminder; a year whose holidays the calendar lacks is resolved by an activity."""
         c = self.chase
-        return next_reminder(c.item, now, c.calendar.calendar(), spread=REMINDER_SPREAD)
+        item, before = c.item, c.calendar
+        reminder, calendar = await with_holidays(
+            before, lambda calendar: next_reminder(item, now, calendar, spread=REMINDER_SPREAD)
+        )
+        if c.calendar is before:  # a reassignment while the holidays were resolved brought its own
+            c.calendar = calendar
+        return reminder
 
     async def _wait_for_change_or_reminder(self) -> None:
         c = self.chase
         now = workflow.now()
-        reminder = self._calendar_reminder(now)
+        # Cleared first: a command handled while holidays are resolved wakes the wait below at once.
+        self._changed = False
+        reminder = await self._calendar_reminder(now)
+        if self._changed:  # the item changed meanwhile: plan again from it
+            return
         wakes = [r.at for r in (reminder,) if r is not None]
         if c.item.ticket_key is not None and c.ticket is not None:
             if c.next_poll_at is None:
                 c.next_poll_at = now + TICKET_POLL_EVERY
             wakes.append(c.next_poll_at)
-        self._changed = False
         if wakes:
             wait = min(wakes) - now
             if wait > timedelta(0):
@@ -299,7 +311,7 @@ class ActionItemWorkflow:
         c = self.chase
         details = await workflow.execute_activity(
             RESOLVE_CONTACT,
-            ResolveContact(person=cmd.owner),
+            ResolveContact(person=cmd.owner, years=years_around(workflow.now().date(), c.item.due)),
             result_type=OwnerDetails,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,

@@ -18,11 +18,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.failures import cause_of
+from workflows.holidays import with_holidays
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import ActionItemChase, ChaseNow, PrepareActionItem
     from sevflow.actions.reminders import POSTMORTEM_PLAN, Reminder, next_chase
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
+    from sevflow.calendar import BusinessCalendar
     from sevflow.contracts import (
         ARCHIVE_CHAT,
         ENSURE_POSTMORTEM_TICKET,
@@ -328,7 +330,7 @@ class IncidentWorkflow:
 
     async def _wait_for_change_or_deadline(self) -> None:
         self._wake = False
-        deadline = self._next_deadline()
+        deadline = await self._next_deadline()
         if deadline is None:
             await workflow.wait_condition(lambda: self._wake or self.state.status.is_terminal)
             return
@@ -343,10 +345,10 @@ class IncidentWorkflow:
                 pass
         await self._fire_due_reminders()
 
-    def _next_deadline(self) -> datetime | None:
+    async def _next_deadline(self) -> datetime | None:
         s = self.state
         if s.status is Status.POSTMORTEM:
-            reminder = self._postmortem_reminder()
+            reminder = await self._postmortem_reminder()
             return reminder.at if reminder is not None else None
         if not s.status.is_active:
             return None
@@ -354,22 +356,30 @@ class IncidentWorkflow:
         due = [d for d in timers if d is not None]
         return min(due) if due else None
 
-    def _postmortem_reminder(self) -> Reminder | None:
+    async def _postmortem_reminder(self) -> Reminder | None:
         s = self.state
         chase = s.postmortem
         if chase is None or s.status is not Status.POSTMORTEM:
             return None
-        calendar = chase.calendar.calendar()
-        return next_chase(
-            due=calendar.local(chase.due_at).date(),
-            created_at=s.resolved_at or chase.due_at,
-            now=workflow.now(),
-            calendar=calendar,
-            last_reminder_at=chase.last_reminder_at,
-            overdue_reminders=chase.overdue_reminders,
-            plan=POSTMORTEM_PLAN,
-            key=s.workflow_id,
-        )
+        now, before = workflow.now(), chase.calendar
+
+        def plan(calendar: BusinessCalendar) -> Reminder:
+            return next_chase(
+                due=calendar.local(chase.due_at).date(),
+                created_at=s.resolved_at or chase.due_at,
+                now=now,
+                calendar=calendar,
+                last_reminder_at=chase.last_reminder_at,
+                overdue_reminders=chase.overdue_reminders,
+                plan=POSTMORTEM_PLAN,
+                key=s.workflow_id,
+            )
+
+        # Holidays travel as dates; a year the calendar lacks is resolved by an activity, kept here.
+        reminder, calendar = await with_holidays(before, plan)
+        if chase.calendar is before:
+            chase.calendar = calendar
+        return reminder
 
     async def _remind_postmortem(self, reminder: Reminder) -> None:
         s = self.state
@@ -412,7 +422,7 @@ class IncidentWorkflow:
         s = self.state
         now = workflow.now()
         if s.status is Status.POSTMORTEM:
-            reminder = self._postmortem_reminder()
+            reminder = await self._postmortem_reminder()
             if reminder is not None and now >= reminder.at:
                 await self._remind_postmortem(reminder)
             return

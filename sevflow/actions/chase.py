@@ -2,11 +2,15 @@
 
 The owner's calendar travels inside the chase (zone, hours, holidays), so the workflow computes every
 reminder itself with `workflow.now()`, and a reassignment brings the new owner's calendar with it.
+Holidays travel as dates, resolved by activities for the years around the chase (`holiday_years`):
+workflow code never runs the `holidays` package (see sevflow/calendar.py), and a replay reads the
+dates its history holds whatever version of the package the worker has.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -33,8 +37,13 @@ class ChaseCalendar(BaseModel):
     holiday_country: str | None = None
     holiday_subdivision: str | None = None
     holiday_dates: list[date] = Field(default_factory=list)
+    # The years whose holidays of `holiday_country` are in `holiday_dates`. Asked about another year,
+    # the calendar raises HolidaysUnknown (it never looks the package up): the workflow then resolves
+    # that year by the RESOLVE_HOLIDAYS activity (workflows/holidays.py) and keeps the answer here.
+    holiday_years: list[int] = Field(default_factory=list)
 
     def calendar(self) -> BusinessCalendar:
+        """The calendar for workflow code: pure date math over the dates this object carries."""
         return BusinessCalendar(
             zone=ZoneInfo(self.zone),
             start=self.start,
@@ -43,11 +52,15 @@ class ChaseCalendar(BaseModel):
             holiday_dates=frozenset(self.holiday_dates),
             holiday_country=self.holiday_country,
             holiday_subdivision=self.holiday_subdivision,
+            holiday_years=frozenset(self.holiday_years),
         )
 
     @classmethod
-    def of(cls, calendar: BusinessCalendar) -> ChaseCalendar:
-        fields = dataclasses.asdict(calendar)
+    def of(cls, calendar: BusinessCalendar, years: Iterable[int] = ()) -> ChaseCalendar:
+        """`calendar` as data, with its country's holidays of `years` resolved into dates. Runs the
+        `holidays` package: call it in activities, never in a workflow."""
+        resolved = calendar.resolved(years)
+        fields = dataclasses.asdict(resolved)
         return cls(
             zone=calendar.zone.key,
             start=calendar.start,
@@ -55,8 +68,34 @@ class ChaseCalendar(BaseModel):
             weekdays=sorted(calendar.weekdays),
             holiday_country=fields["holiday_country"],
             holiday_subdivision=fields["holiday_subdivision"],
-            holiday_dates=sorted(calendar.holiday_dates),
+            holiday_dates=sorted(resolved.holiday_dates),
+            holiday_years=sorted(resolved.holiday_years or ()),
         )
+
+    def with_holidays(self, resolved: ResolvedHolidays) -> ChaseCalendar:
+        """This calendar with the holidays an activity resolved for more years (pure: workflow-safe)."""
+        return self.model_copy(
+            update={
+                "holiday_dates": sorted({*self.holiday_dates, *resolved.dates}),
+                "holiday_years": sorted({*self.holiday_years, *resolved.years}),
+            }
+        )
+
+
+# Resolves a country's public holidays for some years (activities/calendar.py), for a workflow whose
+# calendar was asked about a year it does not hold.
+RESOLVE_HOLIDAYS = "resolve_holidays"
+
+
+class ResolveHolidays(BaseModel):
+    country: str
+    subdivision: str | None = None
+    years: list[int]
+
+
+class ResolvedHolidays(BaseModel):
+    years: list[int]
+    dates: list[date] = Field(default_factory=list)
 
 
 class Contact(BaseModel):
@@ -160,6 +199,8 @@ class PrepareActionItem(BaseModel):
 
 class ResolveContact(BaseModel):
     person: str
+    # The years whose holidays the new owner's calendar resolves ahead (around now and the due date).
+    years: list[int] = Field(default_factory=list)
 
 
 class OwnerDetails(BaseModel):
