@@ -46,6 +46,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from sevflow.durations import parse_duration
 from sevflow.incident.access import PERMISSION_ACTIONS, PermissionMatrix
+from sevflow.incident.identity import Directory, Person
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import (
     Duration,
@@ -1131,9 +1132,57 @@ class SevflowConfig(BaseModel):
         found = self.teams.get(team) if team is not None else None
         return found.channel if found is not None else None
 
-    def access(self) -> Access:
-        """Who may do what to a new incident (it keeps this even when the config changes later)."""
-        return Access(matrix=self.permissions.matrix, admins=list(self.permissions.admins))
+    def directory(self) -> Directory:
+        """The people of `people:`, as identities are resolved and compared (sevflow.incident.identity)."""
+        return Directory(
+            people={name: Person(slack_id=p.slack_id, email=p.email) for name, p in self.people.items()}
+        )
+
+    def canonical(self, who: str) -> str:
+        """The one identity of a person, whichever surface named them (`U01ALICE`, `alice@...`, `alice`)."""
+        return self.directory().canonical(who)
+
+    def default_admins(self, team: str | None) -> list[str]:
+        """Who may act on an incident of `team` when `permissions.admins` is empty, as in PagerDuty
+        (a team's responders and manager may act on its incidents): the team's escalation_target, the
+        members of its rotations (both layers) and the people its escalation policy pages; when the
+        team names nobody (or the incident has no team), every person of `people:`."""
+        directory = self.directory()
+        found = self.teams.get(team) if team is not None else None
+        names: list[str] = []
+        if found is not None:
+            if found.escalation_target:
+                names.append(found.escalation_target)
+            rotations = [name for name, rotation in self.rotations.items() if rotation.team == team]
+            policy = self.escalation_policies.get(found.escalation_policy or "")
+            for level in policy.levels if policy is not None else ():
+                for target in level.targets:
+                    if isinstance(target, PersonTarget):
+                        names.append(target.person)
+                    elif isinstance(target, RotationTarget) and target.rotation not in rotations:
+                        rotations.append(target.rotation)
+            for name in rotations:
+                rotation = self.rotations.get(name)
+                if rotation is not None:
+                    names += [*rotation.layer_members("primary"), *rotation.layer_members("backup")]
+        admins: list[str] = []
+        for name in names or list(self.people):
+            who = directory.canonical(name)
+            if who and who not in admins:
+                admins.append(who)
+        return admins
+
+    def access(self, team: str | None = None) -> Access:
+        """Who may do what to a new incident of `team` (it keeps this even when the config changes
+        later): `permissions.admins`, else the team's default admins (default_admins)."""
+        directory = self.directory()
+        configured = [directory.canonical(admin) for admin in self.permissions.admins]
+        return Access(
+            matrix=self.permissions.matrix,
+            admins=configured or self.default_admins(team),
+            default_admins=not configured,
+            directory=directory,
+        )
 
     def chat_settings_for(self, team: str | None) -> ChatSettings:
         """What an incident of `team` carries in its state about chat (announce, invite, archive)."""
@@ -1283,19 +1332,26 @@ def _routing_problems(data: Mapping[Any, Any]) -> Problems:
 
 
 def _permission_problems(data: Mapping[Any, Any]) -> Problems:
-    """An action only admins may do, while no admins are named: nobody could do it."""
+    """An action only admins may do, while nobody could be an admin: no `permissions.admins`, and no
+    `people` to be the default admins of a team's incidents (SevflowConfig.default_admins)."""
     permissions = data.get("permissions")
     if not isinstance(permissions, Mapping):
         return []
     admins = permissions.get("admins")
     if isinstance(admins, list) and admins:
         return []
+    people = data.get("people")
+    if isinstance(people, Mapping) and people:
+        return []
     problems: Problems = []
     for action in PERMISSION_ACTIONS:
         rule = permissions.get(action)
         words = [rule] if isinstance(rule, str) else rule if isinstance(rule, list) else None
         if words and all(isinstance(w, str) and w.strip().lower() == "admin" for w in words):
-            message = f"only admins may {action}, but permissions.admins names nobody: add admins or roles"
+            message = (
+                f"only admins may {action}, but permissions.admins names nobody and there are no people "
+                "to be the default admins: add admins, people or roles"
+            )
             problems.append((("permissions", action), message, rule))
     return problems
 

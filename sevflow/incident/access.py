@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from sevflow.incident.identity import Directory
 
 PermissionAction = Literal[
     "ack",
@@ -79,3 +81,17 @@ class PermissionMatrix(BaseModel):
     def rule(self, action: PermissionAction) -> Literal["anyone"] | tuple[Who, ...]:
         rule: Literal["anyone"] | tuple[Who, ...] = getattr(self, action)
         return rule
+
+
+class Access(BaseModel):
+    """Who may do what to this incident, as declared: the matrix of sevflow.yaml, its admins (or, when
+    `permissions.admins` is empty, the default admins of the owning team: see
+    SevflowConfig.default_admins), the people directory identities are compared with, and who broke the
+    glass on this incident (elevated to admin by a recorded `break-glass`, for the incident's life)."""
+
+    matrix: PermissionMatrix = Field(default_factory=PermissionMatrix)
+    admins: list[str] = Field(default_factory=list)
+    # True when `admins` are the defaults of the owning team, not `permissions.admins`.
+    default_admins: bool = False
+    directory: Directory = Field(default_factory=Directory)
+    elevated: list[str] = Field(default_factory=list)

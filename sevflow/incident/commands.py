@@ -124,6 +124,20 @@ class Snooze(Command):
         return value
 
 
+class BreakGlass(Command):
+    """A person elevates themselves to admin on one incident, with a reason: the way out when nobody
+    who may act can be reached. Recorded on the timeline and in the audit log (docs/SECURITY.md)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why you break the glass")
+        return value.strip()
+
+
 class AddActionItem(Command):
     """An action item for this incident: chased by its own workflow until it is closed."""
 

@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sevflow.actions.chase import ChaseCalendar
-from sevflow.incident.access import PermissionMatrix
+from sevflow.incident.access import Access as Access
+from sevflow.incident.access import PermissionMatrix as PermissionMatrix
 from sevflow.policy import PolicyTable, Severity, SeverityPolicy
 
 
@@ -73,6 +74,8 @@ class EventKind(StrEnum):
     PAGING_EXHAUSTED = "paging_exhausted"
     PUBLIC_UPDATE = "public_update"
     PUBLIC_UPDATE_REMINDER = "public_update_reminder"
+    # Someone elevated themselves to admin on this incident (sevflow.incident.permissions).
+    BREAK_GLASS = "break_glass"
 
 
 class TimelineEvent(BaseModel):
@@ -116,13 +119,6 @@ class ChatSettings(BaseModel):
     invite: list[str] = Field(default_factory=list)
     # None keeps the channel; the workflow waits this long after the incident ends, then archives.
     archive_after: timedelta | None = None
-
-
-class Access(BaseModel):
-    """Who may do what to this incident: the matrix of sevflow.yaml and its admins, as declared."""
-
-    matrix: PermissionMatrix = Field(default_factory=PermissionMatrix)
-    admins: list[str] = Field(default_factory=list)
 
 
 class PostmortemChase(BaseModel):

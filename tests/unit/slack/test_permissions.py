@@ -180,7 +180,8 @@ def test_closed_matrix_when_vacant() -> None:
         "only the lead, comms or an admin can resolve INC-3; ask an admin"
     )
     assert allowed("resolve", "bob", {}, strict, [], label="INC-3") == (
-        "only the lead, comms or an admin can resolve INC-3; no admins are configured (permissions.admins)"
+        "only the lead, comms or an admin can resolve INC-3; no admins are configured (permissions.admins); "
+        "in an emergency, a person of `people:` can break the glass: `sevflow break-glass INC-3 --reason ...`"
     )
     assert allowed("resolve", "root", {}, strict, ["root"]) is None
 
@@ -200,7 +201,7 @@ def test_anyone_rule() -> None:
 
 
 def test_identity() -> None:
-    assert identity("<@U0ABC|alice>") == identity("U0ABC") == identity("<@U0ABC>") == "u0abc"
+    assert identity("<@U0ABC|alice>") == identity("U0ABC") == identity("<@U0ABC>") == "slack:u0abc"
     assert identity(" @Alice ") == identity("alice")
 
 
