@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+# The store keeps numbers in 32-bit columns (PostgreSQL INTEGER): a larger one is refused here, at the
+# boundary, instead of overflowing in a query.
+MAX_INCIDENT_NUMBER = 2**31 - 1
+
 _NUMBER = re.compile(r"^\s*(?:inc-?|#)?(\d{1,9})\s*$", re.IGNORECASE)
 
 
@@ -17,4 +21,6 @@ def parse_incident_number(text: str | int) -> int:
         number = int(match.group(1))
     if number < 1:
         raise ValueError(f"{text!r} is not an incident number: numbers start at INC-1")
+    if number > MAX_INCIDENT_NUMBER:
+        raise ValueError(f"no such incident number: incident numbers go from 1 to {MAX_INCIDENT_NUMBER}")
     return number

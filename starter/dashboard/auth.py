@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sevflow import json_input
+
 Role = Literal["operator", "viewer"]
 
 SESSION_COOKIE = "sevflow_session"
@@ -133,16 +135,19 @@ class Gate:
         if not cookie or cookie.count(".") != 1:
             return None
         payload, mac = cookie.split(".")
+        # Whatever the browser sent is read as untrusted text: a cookie that is not base64url of a
+        # small JSON object, or whose signature is not ASCII, is simply not a session.
         try:
-            data = json.loads(_unb64(payload))
-        except (ValueError, binascii.Error):
+            data = json_input.loads(_unb64(payload))
+        except (ValueError, binascii.Error):  # a UnicodeError or too deep a nesting too
             return None
         if not isinstance(data, dict):
             return None
         role, name, csrf, expires = data.get("r"), data.get("n"), data.get("c"), data.get("e")
         if role not in ("operator", "viewer") or role not in self._keys:
             return None
-        if not hmac.compare_digest(mac, self._mac(role, payload)):
+        # Compared as bytes: `hmac.compare_digest` refuses str with non-ASCII characters (TypeError).
+        if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), self._mac(role, payload).encode()):
             return None
         if not isinstance(csrf, str) or not isinstance(expires, int) or expires <= now:
             return None
