@@ -9,7 +9,6 @@ reports through the response_url.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from sevflow import json_input
 from sevflow.slack.blocks import ephemeral, parse_block_action, parse_view_submission
 from sevflow.slack.commands import parse_slash_command
 from sevflow.slack.intents import CommandError, Interaction, InvalidPayload, ViewSubmissionError
@@ -172,7 +172,7 @@ def slack_router(
     async def interactions(request: Request) -> Response:
         try:
             form = form_fields(await verified(request))
-            payload = json.loads(form.get("payload", ""))
+            payload = json_input.loads(form.get("payload", ""))
             if not isinstance(payload, dict):
                 raise PayloadError(400, "payload must be a JSON object")
             return answer(await requests.interaction(payload))
@@ -180,15 +180,19 @@ def slack_router(
             return problem(err)
         except InvalidPayload as err:
             return problem(PayloadError(400, str(err)))
+        except json_input.JsonTooDeep as err:
+            return problem(PayloadError(400, f"payload: {err}"))
         except ValueError:
             return problem(PayloadError(400, "payload is not valid JSON"))
 
     @router.post("/slack/events", summary="Slack Events API")
     async def events(request: Request) -> Response:
         try:
-            payload = json.loads(await verified(request))
+            payload = json_input.loads(await verified(request))
         except PayloadError as err:
             return problem(err)
+        except json_input.JsonTooDeep as err:
+            return problem(PayloadError(400, f"body: {err}"))
         except ValueError:
             return problem(PayloadError(400, "body is not valid JSON"))
         if not isinstance(payload, dict):

@@ -23,13 +23,14 @@ class Declare(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     service: str = Field(min_length=1, max_length=100)
     severity: Severity
-    team: str | None = None
-    lead: str | None = None
-    declared_by: str | None = None
+    # Bounded as the store's columns are (a longer value would fail its write on PostgreSQL forever).
+    team: str | None = Field(default=None, max_length=100)
+    lead: str | None = Field(default=None, max_length=200)
+    declared_by: str | None = Field(default=None, max_length=200)
     started_at: datetime | None = None
     drill: bool = False
-    runbook_url: str | None = None
-    fingerprint: str | None = None
+    runbook_url: str | None = Field(default=None, max_length=2000)
+    fingerprint: str | None = Field(default=None, max_length=255)
 
     @field_validator("title", "service")
     @classmethod
@@ -89,15 +90,15 @@ class PublishPublicUpdate(Command):
 
 
 class Mitigate(Command):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=4000)
 
 
 class Resolve(Command):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=4000)
 
 
 class Reopen(Command):
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=4000)
 
 
 class Close(Command):
@@ -105,11 +106,12 @@ class Close(Command):
 
 
 class CloseAsNoise(Command):
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=4000)
 
 
 class MergeInto(Command):
-    target_number: int
+    # An incident number as the store keeps it (sevflow/incident/numbers.py: MAX_INCIDENT_NUMBER).
+    target_number: int = Field(ge=1, le=2**31 - 1)
     target_workflow_id: str
 
 
