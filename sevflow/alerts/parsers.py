@@ -69,6 +69,7 @@ from uuid import uuid4
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from sevflow import json_input
 from sevflow.alerts.models import Alert, AlertBatch, AlertSource, AlertStatus
 
 __all__ = [
@@ -848,8 +849,10 @@ def parse_form(body: bytes) -> dict[str, Any]:
         raise InvalidPayload("the form body has more than 1000 fields") from None
     if set(fields) == {"payload"}:
         try:
-            decoded = json.loads(fields["payload"][-1])
-        except (ValueError, RecursionError):
+            decoded = json_input.loads(fields["payload"][-1])
+        except json_input.JsonTooDeep as err:
+            raise InvalidPayload(f"payload: {err}") from None
+        except ValueError:
             raise InvalidPayload("payload: is not valid JSON") from None
         if not isinstance(decoded, dict):
             raise InvalidPayload("payload: must be a JSON object")
