@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevflow.calendar import BusinessCalendar, country_holidays
+from sevflow.calendar import BusinessCalendar, HolidaysUnknown, country_holidays, years_around
 from sevflow.config import SevflowConfig, parse_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -340,3 +340,40 @@ def test_country_holidays_are_cached_per_year() -> None:
     GERMANY.is_business_day(date(2027, 1, 1))
     info = country_holidays.cache_info()
     assert (info.misses, info.hits) == (2, 1)
+
+
+# --- resolved calendars: the holidays a workflow sees are dates, never the package -------------------
+
+
+@settings(max_examples=60)
+@given(day=st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 12, 31)))
+def test_a_resolved_calendar_agrees_with_the_package_inside_its_years(day: date) -> None:
+    resolved = BusinessCalendar(zone=BERLIN, holiday_country="DE", holiday_subdivision="BE").resolved(
+        range(2024, 2032)
+    )
+    lazy = BusinessCalendar(zone=BERLIN, holiday_country="DE", holiday_subdivision="BE")
+    assert resolved.is_business_day(day) == lazy.is_business_day(day)
+
+
+def test_a_resolved_calendar_never_looks_the_package_up_and_names_the_year_it_lacks() -> None:
+    resolved = GERMANY.resolved([2026])
+    assert resolved.holiday_years == frozenset({2026})
+    assert date(2026, 12, 25) in resolved.holiday_dates
+    country_holidays.cache_clear()
+    assert not resolved.is_business_day(date(2026, 12, 25))
+    assert resolved.is_business_day(date(2026, 12, 28))
+    assert country_holidays.cache_info().currsize == 0  # answered from its dates
+    with pytest.raises(HolidaysUnknown) as missing:
+        resolved.is_business_day(date(2027, 1, 1))
+    assert (missing.value.country, missing.value.subdivision, missing.value.year) == ("DE", None, 2027)
+    assert "DE in 2027" in str(missing.value)
+    # A calendar without a country needs no years: explicit dates only.
+    plain = BusinessCalendar(holiday_dates=frozenset({date(2030, 5, 1)}), holiday_years=frozenset())
+    assert not plain.is_business_day(date(2030, 5, 1))
+    assert plain.is_business_day(date(2030, 5, 2))
+
+
+def test_years_around_gives_each_year_with_its_neighbours() -> None:
+    assert years_around(date(2026, 12, 6), date(2026, 12, 20)) == [2025, 2026, 2027]
+    assert years_around(date(2026, 12, 6), date(2030, 6, 3)) == [2025, 2026, 2027, 2029, 2030, 2031]
+    assert years_around(date(2026, 1, 1), margin=0) == [2026]

@@ -1,0 +1,108 @@
+"""Every calendar computation a workflow makes, run inside the real sandbox with a holiday country.
+
+The sharp, fast check beside the cold-worker test: the SDK's default (strictest) sandbox, a worker
+that keeps no workflow in its cache (every task replays), the holiday package's process cache
+emptied first, and a calendar that holds Berlin's holidays of one year only. Fifteen years of plans
+(action-item reminders before the due date and overdue across New Year, a postmortem chase) must
+come out exactly as the package itself computes them outside the sandbox, with the missing years
+resolved by the resolve_holidays activity, and without a single failed workflow task.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.calendar import resolve_holidays
+from sevflow.actions.chase import ChaseCalendar
+from sevflow.actions.models import new_action_item
+from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase, next_reminder
+from sevflow.calendar import BusinessCalendar, country_holidays
+from tests.coldstart.sandbox_workflows import CalendarProbe, CalendarProbeWorkflow
+from tests.coldstart.support import result_or_task_failure
+
+YEARS = list(range(2026, 2041))
+ZONE = ZoneInfo("Europe/Berlin")
+BERLIN = BusinessCalendar(zone=ZONE, holiday_country="DE", holiday_subdivision="BE")
+
+
+def expected(year: int) -> tuple[str, datetime, str, datetime, int, str, datetime]:
+    """The same plans outside the sandbox, on a calendar that asks the package for every year."""
+    lazy = BERLIN  # holiday_years None: the package, year by year
+    created = datetime(year, 12, 1, 10, tzinfo=UTC)
+    later = datetime.combine(date(year + 1, 1, 5), time(12), tzinfo=UTC)
+    item = new_action_item(7, f"probe {year}", "alice", created, zone=lazy.zone, due=date(year, 12, 23))
+    first = next_reminder(item, created, lazy)
+    overdue = next_reminder(item, later, lazy)
+    postmortem = next_chase(due=item.due, created_at=created, now=later, calendar=lazy, plan=POSTMORTEM_PLAN)
+    assert first is not None and overdue is not None
+    return (
+        first.kind,
+        first.at,
+        overdue.kind,
+        overdue.at,
+        overdue.business_days_overdue,
+        postmortem.kind,
+        postmortem.at,
+    )
+
+
+async def test_fifteen_years_of_deadlines_in_the_strict_sandbox_with_a_fresh_holiday_cache(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = time_skipping_env.client
+    calendar = ChaseCalendar.of(BERLIN, [2026])
+    country_holidays.cache_clear()
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CalendarProbeWorkflow],
+        activities=[resolve_holidays],
+        activity_executor=ThreadPoolExecutor(max_workers=2),
+        # The SDK's defaults, not the worker's pass-throughs: nothing third-party may run in here.
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default),
+        max_cached_workflows=0,
+    ):
+        handle = await client.start_workflow(
+            CalendarProbeWorkflow.run,
+            CalendarProbe(calendar=calendar, years=YEARS),
+            id=f"probe-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await result_or_task_failure(client, handle, limit=40)
+        history = await handle.fetch_history()
+
+    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert not failed, failed[0].workflow_task_failed_event_attributes.failure.message
+    got = {
+        p.year: (
+            p.kind,
+            p.at,
+            p.overdue_kind,
+            p.overdue_at,
+            p.overdue_days,
+            p.postmortem_kind,
+            p.postmortem_at,
+        )
+        for p in result.planned
+    }
+    assert got == {year: expected(year) for year in YEARS}
+    assert all(p.is_overdue for p in result.planned)
+    # The years it lacked were resolved three at a time, and kept: 2027-2029, ..., 2039-2041.
+    assert result.calendar.holiday_years == list(range(2026, 2042))
+    assert date(2040, 12, 25) in result.calendar.holiday_dates
+    resolves = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "resolve_holidays"
+    ]
+    # One activity per three years the calendar lacked, not one per computation.
+    assert len(resolves) == 5, len(resolves)
