@@ -7,11 +7,13 @@ fields it changes.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from sevflow.durations import parse_duration
 
@@ -29,24 +31,72 @@ class Severity(StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> Severity:
-        """Accept SEV1, sev1, 1 or a label such as `major`; raise ValueError naming the choices."""
-        cleaned = text.strip().upper()
-        if cleaned.isdigit():
-            cleaned = f"SEV{cleaned}"
-        for sev in cls:
-            if cleaned in (sev.value, sev.label.upper()):
-                return sev
-        choices = ", ".join(f"{s.value} ({s.label})" for s in cls)
-        raise ValueError(f"unknown severity {text!r}: choose one of {choices}")
+        """A word for a severity, the same on every surface (CLI, API, Slack, config, alerts).
+
+        SEV1, sev-1, 1, a label such as `critical`, or a sender word such as PagerDuty's `error` (see
+        SEVERITY_WORDS); raise ValueError naming the choices."""
+        found = severity_from_word(text)
+        if found is None:
+            raise ValueError(f"unknown severity {text[:100]!r}: choose one of {SEVERITY_CHOICES}")
+        return found
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # Pydantic models (the API's bodies, commands, config) read a severity with `parse` too, so a
+        # word means the same there and an unknown one is refused with the list of choices.
+        return core_schema.no_info_before_validator_function(_parse_if_text, handler(cls))
 
 
+# The one table of severity words. Labels follow the SEV1-critical convention of PagerDuty's and
+# Atlassian's incident response guides and incident.io's default Critical/Major/Minor: `critical` is
+# SEV1 whether a person types it or an alert sends it. SEV0, above what a monitor can know, is declared
+# by a person (`emergency`); a routing rule may raise an alert to it.
 _SEVERITY_LABELS = {
-    Severity.SEV0: "critical",
-    Severity.SEV1: "major",
-    Severity.SEV2: "partial",
+    Severity.SEV0: "emergency",
+    Severity.SEV1: "critical",
+    Severity.SEV2: "major",
     Severity.SEV3: "minor",
     Severity.SEV4: "info",
 }
+
+# Every word sevflow reads as a severity (lower case), labels included: PagerDuty Events v2's
+# critical/error/warning/info, Datadog's alert types and priorities, Alertmanager/Grafana `severity`
+# labels. `routing.severity_map` may add words for alerts, never give one of these another meaning.
+SEVERITY_WORDS: dict[str, Severity] = {
+    **{label: sev for sev, label in _SEVERITY_LABELS.items()},
+    "partial": Severity.SEV2,  # SEV2's label before 0.x; a partial outage
+    "error": Severity.SEV2,
+    "warning": Severity.SEV3,
+    "success": Severity.SEV4,
+    "p1": Severity.SEV1,
+    "p2": Severity.SEV2,
+    "p3": Severity.SEV3,
+    "p4": Severity.SEV4,
+    "p5": Severity.SEV4,
+}
+
+SEVERITY_CHOICES = (
+    ", ".join(f"{s.value} ({s.label})" for s in Severity)
+    + " or a word: "
+    + ", ".join(word for word in SEVERITY_WORDS if word not in _SEVERITY_LABELS.values())
+)
+
+_SEV_PREFIX = re.compile(r"^sev[-_ ]?(?=\d$)")
+
+
+def severity_from_word(text: str) -> Severity | None:
+    """The severity a word means (SEV1, sev-1, 1, critical, error, P2 ...), or None when it means none."""
+    cleaned = _SEV_PREFIX.sub("", text.strip().lower())
+    if cleaned.isdigit() and len(cleaned) == 1:
+        cleaned = f"SEV{cleaned}"
+        return Severity(cleaned) if cleaned in Severity.__members__ else None
+    return SEVERITY_WORDS.get(cleaned)
+
+
+def _parse_if_text(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, Severity):
+        return Severity.parse(value)
+    return value
 
 
 def _duration_or_none(value: Any) -> Any:

@@ -151,8 +151,8 @@ def alerts_router(
             )
         except PayloadError as err:
             return JSONResponse({"status": "unrecognized", "message": err.message}, status_code=err.status)
-        await ingested(event.batches)
-        return JSONResponse(event.response(), status_code=202)
+        result = await ingested(event.batches)
+        return JSONResponse(event.response([b.note for b in result.batches]), status_code=202)
 
     router.post("/v1/alerts/pagerduty", status_code=202, summary="PagerDuty Events API v2")(pagerduty)
     router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 (compatible path)")(

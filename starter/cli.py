@@ -226,7 +226,9 @@ def _command(number: str, cmd: BaseModel, as_json: bool, say: Callable[[Incident
 def declare(
     title: Annotated[str, typer.Option(help="What is wrong, as users see it.")],
     service: Annotated[str, typer.Option(help="The affected service.")],
-    severity: Annotated[str, typer.Option(help="SEV0 (critical) to SEV4 (info).")],
+    severity: Annotated[
+        str, typer.Option(help="SEV0 (emergency), SEV1 (critical) to SEV4 (info), or error, warning, P1-P5.")
+    ],
     lead: Annotated[str | None, typer.Option(help="The incident lead, if known.")] = None,
     drill: Annotated[bool, typer.Option("--drill", help="A practice run, left out of metrics.")] = False,
     started_at: Annotated[
@@ -275,7 +277,10 @@ def ack(number: Number, by: By = "", as_json: AsJson = False) -> None:
 @user_errors
 def change_severity(
     number: Number,
-    severity: Annotated[str, typer.Argument(help="SEV0 to SEV4.")],
+    severity: Annotated[
+        str,
+        typer.Argument(help="SEV0 (emergency) to SEV4 (info), or a word: critical, major, minor, error ..."),
+    ],
     by: By = "",
     as_json: AsJson = False,
 ) -> None:

@@ -60,6 +60,8 @@ def content_hash(batch: AlertBatch) -> str:
         (a.fingerprint, a.status.value, a.starts_at.isoformat() if a.starts_at else "") for a in batch.alerts
     )
     body = json.dumps([batch.action, alerts], separators=(",", ":"))
+    # An alert's severity word sevflow does not know: the alert is kept, at the severity this names.
+    note: str | None = None
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -335,6 +337,7 @@ class AlertIngest:
             raise ServiceUnavailable(f"alert not delivered to Temporal, retry later: {err}") from err
         await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
         self.confirmed.put(source, key, digest)
+            note=route.severity_note,
 
     def _log(self, batch: AlertBatch, route: Route, outcome: BatchOutcome) -> None:
         self.store.log_alert(

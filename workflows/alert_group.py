@@ -133,6 +133,7 @@ class AlertGroupWorkflow:
         state.chat = delivery.chat
         state.access = delivery.access
         state.alert_name = first.name
+        state.severity_note = route.severity_note
         state.alert_group_id = s.workflow_id
         state.alert_count = len(s.alerts)
         state.alerts_firing = s.firing

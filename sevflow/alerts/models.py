@@ -67,6 +67,9 @@ class Route(BaseModel):
     # The maintenance window the batch fell in: recorded, pages nobody.
     maintenance: str | None = None
     route_name: str | None = None
+    # Said to the sender and on the incident's timeline when an alert's severity word meant nothing
+    # here ("SEV9"): the alert is kept (never lost) at the severity named in the note.
+    severity_note: str | None = None
 
 
 class AlertDelivery(BaseModel):

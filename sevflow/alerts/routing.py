@@ -13,7 +13,7 @@ The table is the `routing` section of sevflow.yaml (see `sevflow.config.schema.R
         - match: [alertname=~"Disk.*"]
           service: storage
           continue: true                        # go on; later rules fill in what is still unset
-      severity_map: {page: SEV1}                # added to critical->SEV1, error->SEV2, warning->SEV3, ...
+      severity_map: {page: SEV1}                # added to sevflow.policy.SEVERITY_WORDS (critical->SEV1, ...)
       default_service: unknown
       default_severity: SEV3
       group_by: {alertmanager: [instance]}      # one incident per instance of an Alertmanager group
@@ -44,7 +44,7 @@ from sevflow.config.schema import (
     RoutingConfig,
     SevflowConfig,
 )
-from sevflow.policy import Severity
+from sevflow.policy import SEVERITY_CHOICES, Severity
 
 __all__ = [
     "DEFAULT_SEVERITY_WORDS",
@@ -56,6 +56,7 @@ __all__ = [
     "route",
     "route_labels",
     "severity_of",
+    "unknown_severity_words",
 ]
 
 _SEVERITY_ORDER = list(Severity)
@@ -74,6 +75,21 @@ def severity_of(batch: AlertBatch, routing: RoutingConfig) -> Severity | None:
     found = [routing.severity_for(alert.severity_hint) for alert in batch.alerts]
     known = [severity for severity in found if severity is not None]
     return min(known, key=_SEVERITY_ORDER.index) if known else None
+
+
+def unknown_severity_words(batch: AlertBatch, routing: RoutingConfig) -> list[str]:
+    """The alerts' severity words that mean nothing here (`SEV9`), each once, in order."""
+    words = (alert.severity_hint for alert in batch.alerts if alert.severity_hint)
+    unknown = [word for word in words if routing.severity_for(word) is None]
+    return list(dict.fromkeys(word[:64] for word in unknown))
+
+
+def _severity_note(unknown: list[str], used: Severity, from_alerts: bool) -> str | None:
+    if not unknown:
+        return None
+    names = ", ".join(repr(word) for word in unknown[:5])
+    why = "the most severe of the other alerts" if from_alerts else "routing.default_severity"
+    return f"unknown alert severity {names}: {used.value} used ({why}); known: {SEVERITY_CHOICES}"
 
 
 def _aware(now: datetime) -> datetime:
@@ -108,7 +124,11 @@ def route(batch: AlertBatch, config: SevflowConfig, now: datetime) -> Route:
             break
     service = service or labels.get("service") or routing.default_service
     team = team or config.team_for(service)
-    severity = severity or severity_of(batch, routing) or routing.default_severity
+    note = None
+    if severity is None:  # no rule decided: the alerts' own words do, and an unknown one is said
+        from_alerts = severity_of(batch, routing)
+        severity = from_alerts or routing.default_severity
+        note = _severity_note(unknown_severity_words(batch, routing), severity, from_alerts is not None)
     at = _aware(now)
     window = next((w for w in routing.maintenance if w.covers(labels, at)), None)
     return Route(
@@ -118,6 +138,7 @@ def route(batch: AlertBatch, config: SevflowConfig, now: datetime) -> Route:
         drop=drop,
         maintenance=window.name if window is not None else None,
         route_name=", ".join(names) or None,
+        severity_note=note,
     )
 
 

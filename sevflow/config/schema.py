@@ -49,12 +49,15 @@ from sevflow.incident.access import PERMISSION_ACTIONS, PermissionMatrix
 from sevflow.incident.identity import Directory, Person
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import (
+    SEVERITY_CHOICES,
+    SEVERITY_WORDS,
     Duration,
     PolicyOverrides,
     PolicyTable,
     Severity,
     SeverityPolicyOverride,
     resolve_policies,
+    severity_from_word,
 )
 
 # --- field types -----------------------------------------------------------------------------------
@@ -368,41 +371,34 @@ def _word(value: Any) -> Any:
     return value
 
 
-# The words senders use for severity, as sevflow severities. `routing.severity_map` adds to and overrides
-# these. Alertmanager/Grafana `severity` labels, PagerDuty `payload.severity`, Datadog `alert_type` and
-# priority (P1-P5).
-DEFAULT_SEVERITY_WORDS: dict[str, Severity] = {
-    "critical": Severity.SEV1,
-    "error": Severity.SEV2,
-    "warning": Severity.SEV3,
-    "info": Severity.SEV4,
-    "success": Severity.SEV4,
-    "p1": Severity.SEV1,
-    "p2": Severity.SEV2,
-    "p3": Severity.SEV3,
-    "p4": Severity.SEV4,
-    "p5": Severity.SEV4,
-}
+# Every word sevflow reads as a severity, the same on every surface (sevflow.policy.SEVERITY_WORDS).
+DEFAULT_SEVERITY_WORDS: Mapping[str, Severity] = SEVERITY_WORDS
 
 
 def _severity_words(value: Any) -> Any:
+    """`routing.severity_map`: a sender's own words, added to the built-in ones (never changing one)."""
     if value is None:
-        return dict(DEFAULT_SEVERITY_WORDS)
-    if isinstance(value, Mapping):
-        return {**DEFAULT_SEVERITY_WORDS, **{str(word).strip().lower(): sev for word, sev in value.items()}}
-    return value
+        return {}
+    if not isinstance(value, Mapping):
+        return value
+    words: dict[str, Any] = {}
+    for word, target in value.items():
+        cleaned = str(word).strip().lower()
+        builtin = severity_from_word(cleaned)
+        mapped = severity_from_word(str(target)) if isinstance(target, str | int) else None
+        if builtin is not None and mapped is not None and builtin is not mapped:
+            raise ValueError(
+                f"{str(word)!r} means {builtin.value} everywhere in sevflow (CLI, API, Slack and alerts): "
+                f"to give such alerts {mapped.value}, add a route `match: severity={str(word).strip()}` with "
+                f"`severity: {mapped.value}`"
+            )
+        words[cleaned] = target
+    return words
 
 
 def resolve_severity_word(word: str, severity_map: Mapping[str, Severity]) -> Severity | None:
-    """A sender's word as a severity: the map first (case-insensitive), then SEV0-4 and their labels."""
-    cleaned = word.strip()
-    mapped = severity_map.get(cleaned.lower())
-    if mapped is not None:
-        return mapped
-    try:
-        return Severity.parse(cleaned)
-    except ValueError:
-        return None
+    """A sender's word as a severity: sevflow's own words (SEVERITY_WORDS), then the config's extra ones."""
+    return severity_from_word(word) or severity_map.get(word.strip().lower())
 
 
 class RouteRule(BaseModel):
@@ -502,8 +498,9 @@ class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     routes: Annotated[tuple[RouteRule, ...], BeforeValidator(_none_is_empty_list)] = ()
+    # Extra sender words (`page: SEV1`); the built-in ones are sevflow.policy.SEVERITY_WORDS.
     severity_map: Annotated[dict[str, SeverityKey], BeforeValidator(_severity_words)] = Field(
-        default_factory=lambda: dict(DEFAULT_SEVERITY_WORDS)
+        default_factory=dict
     )
     default_service: Name = "unknown"
     default_severity: SeverityKey = Severity.SEV3
@@ -1300,7 +1297,7 @@ def _routing_problems(data: Mapping[Any, Any]) -> Problems:
         return []
     teams = data.get("teams")
     raw_map = routing.get("severity_map")
-    words = dict(DEFAULT_SEVERITY_WORDS)
+    words: dict[str, Severity] = {}
     if isinstance(raw_map, Mapping):
         for word, value in raw_map.items():
             try:
@@ -1323,10 +1320,8 @@ def _routing_problems(data: Mapping[Any, Any]) -> Problems:
             and str(severity).strip()
             and resolve_severity_word(str(severity), words) is None
         ):
-            message = (
-                f"unknown severity {str(severity)!r}: write SEV0-SEV4 or a word of routing.severity_map "
-                f"({', '.join(sorted(words))})"
-            )
+            extra = f", or a word of routing.severity_map ({', '.join(sorted(words))})" if words else ""
+            message = f"unknown severity {str(severity)!r}: choose one of {SEVERITY_CHOICES}{extra}"
             problems.append((("routing", "routes", index, "severity"), message, severity))
     return problems
 

@@ -20,8 +20,10 @@ def repeat_note(state: IncidentState) -> str:
 def declared_text(state: IncidentState) -> str:
     """The DECLARED line of the timeline."""
     s = state
+    note = f" {s.severity_note[0].upper()}{s.severity_note[1:]}." if s.severity_note else ""
     return (
         f"{s.label} declared: {s.title} ({s.severity.value} {s.severity.label}, {s.service}).{repeat_note(s)}"
+        f"{note}"
     )
 
 

@@ -157,6 +157,9 @@ class IncidentState(BaseModel):
 
     fingerprint: str | None = None
     alert_name: str | None = None
+    # Why the alert's severity is not the sender's word ("unknown alert severity 'SEV9': SEV3 used ..."),
+    # said on the DECLARED line of the timeline.
+    severity_note: str | None = None
     # The AlertGroupWorkflow that opened this incident, told when the incident resolves or reopens.
     alert_group_id: str | None = None
     alert_count: int = 0

@@ -112,7 +112,7 @@ def _label(state: IncidentState) -> str:
 
 
 def severity_text(severity: Severity) -> str:
-    """`SEV1 (major)`."""
+    """`SEV1 (critical)`."""
     return f"{severity.value} ({severity.label})"
 
 
@@ -315,7 +315,7 @@ def card_text(state: IncidentState) -> str:
 
 
 def channel_topic(state: IncidentState) -> str:
-    """`SEV1 (major) · Acknowledged · lead <@U1> · checkout 5xx`, at most 250 characters."""
+    """`SEV1 (critical) · Acknowledged · lead <@U1> · checkout 5xx`, at most 250 characters."""
     status = STATUS_WORDS[state.status].split(" ", 1)[1]
     lead = state.roles.get(Role.LEAD)
     parts = [

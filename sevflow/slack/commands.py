@@ -58,7 +58,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "ack": ("[INC-n]", "acknowledge it; you become the lead if there is none"),
     "sev": (
         "[INC-n] SEVn",
-        "change the severity: SEV0 critical, SEV1 major, SEV2 partial, SEV3 minor, SEV4 info",
+        "change the severity: SEV0 emergency, SEV1 critical, SEV2 major, SEV3 minor, SEV4 info",
     ),
     "lead": ("[INC-n] @person", "make someone the lead (nobody named: you)"),
     "comms": ("[INC-n] @person", "make someone the comms lead (nobody named: you)"),

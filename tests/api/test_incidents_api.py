@@ -201,7 +201,7 @@ async def test_declare_returns_the_new_incident(api: httpx.AsyncClient) -> None:
     declared = shown["timeline"][0]
     assert declared["kind"] == "declared"
     assert declared["actor"] == "alice"
-    assert declared["text"] == "INC-1 declared: checkout 5xx (SEV2 partial, checkout)."
+    assert declared["text"] == "INC-1 declared: checkout 5xx (SEV2 major, checkout)."
     assert kinds(shown) == ["declared", "role_assigned"]
     assert shown["next_update_due_at"] is not None  # SEV2: an update every 60 minutes
 
@@ -414,7 +414,10 @@ async def test_bad_incident_number_is_422_with_one_line(
     assert (response.status_code, response.json()) == (422, {"error": error})
 
 
-SEVERITIES = "severity: Input should be 'SEV0', 'SEV1', 'SEV2', 'SEV3' or 'SEV4'"
+SEVERITIES = (
+    "severity: unknown severity 'SEV9': choose one of SEV0 (emergency), SEV1 (critical), SEV2 (major), "
+    "SEV3 (minor), SEV4 (info) or a word: partial, error, warning, success, p1, p2, p3, p4, p5"
+)
 
 
 @pytest.mark.parametrize(

@@ -175,12 +175,12 @@ def test_resolving_does_not_change_the_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("SEV1", S.SEV1), ("sev2", S.SEV2), ("0", S.SEV0), ("major", S.SEV1), (" Info ", S.SEV4)],
+    [("SEV1", S.SEV1), ("sev2", S.SEV2), ("0", S.SEV0), ("major", S.SEV2), ("critical", S.SEV1), ("sev-0", S.SEV0), (" Info ", S.SEV4)],
 )
 def test_severity_parse(text: str, expected: Severity) -> None:
     assert Severity.parse(text) is expected
 
 
 def test_severity_parse_names_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"unknown severity 'SEV9'.*SEV0 \(critical\)"):
+    with pytest.raises(ValueError, match=r"unknown severity 'SEV9'.*SEV0 \(emergency\), SEV1 \(critical\)"):
         Severity.parse("SEV9")

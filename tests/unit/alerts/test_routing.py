@@ -204,16 +204,46 @@ def test_matching_sees_common_labels_first_alert_and_source() -> None:
 
 
 def test_severity_from_the_alerts_words() -> None:
-    table = config("routing:\n  severity_map: {page: SEV0, Warning: SEV2}\n  default_severity: SEV4\n")
+    table = config("routing:\n  severity_map: {page: SEV0, Sirene: SEV2}\n  default_severity: SEV4\n")
     routing = table.routing
     assert severity_of(batch(hints=("page",)), routing) == S.SEV0
-    assert severity_of(batch(hints=("WARNING",)), routing) == S.SEV2  # overridden, case-insensitive
+    assert severity_of(batch(hints=("SIRENE",)), routing) == S.SEV2  # added, case-insensitive
     assert severity_of(batch(hints=("critical",)), routing) == S.SEV1  # the built-in words stay
     assert severity_of(batch(hints=("sev2",)), routing) == S.SEV2
-    assert severity_of(batch(hints=("major",)), routing) == S.SEV1
+    assert severity_of(batch(hints=("major",)), routing) == S.SEV2
     assert severity_of(batch(hints=("info", "critical", None)), routing) == S.SEV1  # the most severe
     assert severity_of(batch(hints=("whatever",)), routing) is None
     assert route(batch(hints=("whatever",)), table, NOW).severity == S.SEV4
+
+
+def test_the_map_cannot_give_a_builtin_word_another_meaning() -> None:
+    found = problems("routing:\n  severity_map: {Warning: SEV2, error: SEV2}\n")
+    assert list(found) == ["routing.severity_map"]
+    assert found["routing.severity_map"].message == (
+        "'Warning' means SEV3 everywhere in sevflow (CLI, API, Slack and alerts): to give such alerts SEV2, "
+        "add a route `match: severity=Warning` with `severity: SEV2`"
+    )
+
+
+def test_an_unknown_alert_severity_is_kept_and_said() -> None:
+    table = config("routing:\n  default_severity: SEV2\n")
+    unknown = route(batch(hints=("SEV9",)), table, NOW)
+    assert unknown.severity == S.SEV2
+    assert unknown.severity_note is not None
+    assert unknown.severity_note.startswith(
+        "unknown alert severity 'SEV9': SEV2 used (routing.default_severity); known: SEV0 (emergency), "
+        "SEV1 (critical)"
+    )
+    mixed = route(batch(hints=("SEV9", "warning", "SEV9", "urgent")), table, NOW)
+    assert mixed.severity == S.SEV3
+    assert mixed.severity_note is not None
+    assert mixed.severity_note.startswith(
+        "unknown alert severity 'SEV9', 'urgent': SEV3 used (the most severe of the other alerts)"
+    )
+    assert route(batch(hints=("warning", None)), table, NOW).severity_note is None
+    assert route(batch(hints=(None,)), table, NOW).severity_note is None  # no word at all: nothing to say
+    ruled = config("routing:\n  routes:\n    - severity: SEV1\n")
+    assert route(batch(hints=("SEV9",)), ruled, NOW).severity_note is None  # a rule decided it
 
 
 @pytest.mark.parametrize(
@@ -324,7 +354,7 @@ def test_config_check_reports_routing_problems_with_paths_and_lines() -> None:
         "routing.routes[2].match[1]": (7, "invalid matcher 'no operator': write label=value, label!=value"),
         "routing.routes[2].match[2]": (7, "invalid matcher 7: write label=value"),
         "routing.routes[2].team": (8, "team 'paymnets' is not defined in teams (did you mean 'payments'?)"),
-        "routing.routes[2].severity": (9, "unknown severity 'urgent': write SEV0-SEV4 or a word of"),
+        "routing.routes[2].severity": (9, "unknown severity 'urgent': choose one of SEV0 (emergency)"),
         "routing.routes[2].servce": (10, "unknown key 'servce' (did you mean 'service'?)"),
         "routing.severity_map.page": (12, "unknown severity 'SEV9'"),
         "routing.default_severity": (13, "unknown severity 'SEV7'"),
@@ -364,7 +394,7 @@ def test_route_team_is_free_text_without_teams() -> None:
 def test_empty_sections_mean_defaults() -> None:
     table = config("routing:\nsources:\n")
     assert table.routing.routes == ()
-    assert table.routing.severity_map == DEFAULT_SEVERITY_WORDS
+    assert table.routing.severity_map == {}
     assert table.routing.default_service == "unknown"
     assert table.routing.default_severity == S.SEV3
     assert config("routing:\n  routes:\n  maintenance:\n  severity_map:\n") == SevflowConfig()

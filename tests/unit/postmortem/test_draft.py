@@ -65,7 +65,7 @@ def test_every_section_in_order_with_the_facts_filled_in() -> None:
     assert headings == list(SECTIONS)
     assert text.startswith("# Postmortem: INC-7 Checkout returns 500s\n")
     for fact in (
-        "| Severity | SEV1 (major) |",
+        "| Severity | SEV1 (critical) |",
         "| Team | payments |",
         "| Owner | alice |",
         "| Due | 2026-11-19 18:00 Europe/Berlin |",

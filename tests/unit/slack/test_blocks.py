@@ -173,7 +173,7 @@ def test_card_fields() -> None:
         "text": {"type": "plain_text", "text": "INC-42 checkout 5xx > 5%", "emoji": True},
     }
     fields = [f["text"] for f in blocks[1]["fields"]]
-    assert fields[0] == "*Severity*\nSEV1 (major)"
+    assert fields[0] == "*Severity*\nSEV1 (critical)"
     assert "Acknowledged" in fields[1]
     assert fields[2] == "*Lead*\n<@U0ABCDEF1>"
     assert fields[3] == "*Comms*\n@carol"
@@ -333,9 +333,9 @@ def test_channel_names_are_always_valid(number: int, title: str) -> None:
 
 def test_topic() -> None:
     state = make_state(Status.ACKNOWLEDGED, roles={Role.LEAD: "U0ABCDEF1"})
-    assert channel_topic(state) == "SEV1 (major) · Acknowledged · lead <@U0ABCDEF1> · checkout 5xx &gt; 5%"
+    assert channel_topic(state) == "SEV1 (critical) · Acknowledged · lead <@U0ABCDEF1> · checkout 5xx &gt; 5%"
     assert channel_topic(make_state(drill=True)).startswith(
-        "[DRILL] SEV1 (major) · Detected · no lead yet · "
+        "[DRILL] SEV1 (critical) · Detected · no lead yet · "
     )
     long = channel_topic(make_state(title="x" * 300, roles={Role.LEAD: "a" * 200}))
     assert len(long) <= 250
@@ -347,10 +347,10 @@ def test_topic() -> None:
 def test_announcement_links_the_channel() -> None:
     state = make_state(roles={Role.LEAD: "U0ABCDEF1"})
     text, blocks = announcement(state, channel_id="C0INC00042")
-    assert text == "INC-42 declared: checkout 5xx &gt; 5% (SEV1 (major), checkout)"
+    assert text == "INC-42 declared: checkout 5xx &gt; 5% (SEV1 (critical), checkout)"
     body = blocks[0]["text"]["text"]
     assert "*INC-42*" in body
-    assert "SEV1 (major)" in body
+    assert "SEV1 (critical)" in body
     assert "checkout (team payments)" in body
     assert "Lead: <@U0ABCDEF1>" in body
     assert "Join <#C0INC00042> to help." in body

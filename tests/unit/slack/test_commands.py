@@ -90,7 +90,7 @@ CASES: list[tuple[str, int | None, AnyIntent]] = [
     ("sev 2", 7, SeverityIntent(number=7, severity=S.SEV2)),
     ("sev INC-4 sev0", 7, SeverityIntent(number=4, severity=S.SEV0)),
     ("sev 4 1", None, SeverityIntent(number=4, severity=S.SEV1)),
-    ("severity 4 major", None, SeverityIntent(number=4, severity=S.SEV1)),
+    ("severity 4 major", None, SeverityIntent(number=4, severity=S.SEV2)),
     # roles
     ("lead <@U0BOB0002|bob>", 7, RoleIntent(number=7, role=Role.LEAD, user="U0BOB0002")),
     ("lead INC-3 <@U0BOB0002>", None, RoleIntent(number=3, role=Role.LEAD, user="U0BOB0002")),
