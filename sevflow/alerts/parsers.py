@@ -28,8 +28,8 @@ One alert::
       "status": "firing",                 "firing" (default) or "resolved"
       "title": "Checkout 5xx above 5%",   optional: the incident title (default: the key)
       "summary": "...",                   optional: one line about this alert (default: the title)
-      "severity": "critical",             optional: SEV0-SEV4, a label (major, minor, ...) or a word of
-                                          routing.severity_map (critical, error, warning, info, ...)
+      "severity": "critical",             optional: SEV0-SEV4 or a word (critical, error, warning,
+                                          info, P1-P5 ..., or of routing.severity_map); unknown: said
       "service": "checkout",              optional: becomes the `service` label
       "labels": {"env": "prod"},          optional: text values (numbers and booleans become text)
       "annotations": {"owner": "..."},    optional: text values
@@ -511,9 +511,10 @@ class PagerDutyEvent:
     def batches(self) -> list[AlertBatch]:
         return [self.batch]
 
-    def response(self) -> dict[str, str]:
-        """The body of PagerDuty's own 202 answer."""
-        return {"status": "success", "message": "Event processed", "dedup_key": self.dedup_key}
+    def response(self, notes: Sequence[str | None] = ()) -> dict[str, str]:
+        """The body of PagerDuty's own 202 answer; a note (an unknown severity) follows its message."""
+        message = "; ".join(["Event processed", *(note for note in notes if note)])
+        return {"status": "success", "message": message, "dedup_key": self.dedup_key}
 
 
 _AM_BLOCK = re.compile(r"(Labels|Annotations):\n((?:[ \t]*-[ \t][^\n]*(?:\n|$))+)")
