@@ -8,14 +8,16 @@ both cores. It is the production shape (`sevflow api` and `sevflow worker`) on o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -28,11 +30,51 @@ from sevflow.errors import ServiceUnavailable
 _PR_SET_PDEATHSIG = 1
 
 
-def _end_with_parent() -> None:
-    """In the child before exec: SIGTERM it when its parent dies, however the parent dies. Its own
-    session keeps a terminal's Ctrl-C away from it, so without this a `sevflow up` killed with SIGKILL
-    would leave its worker polling the task queue with nobody to stop it."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _end_with(parent: int) -> Callable[[], None]:
+    """What runs in the child between fork and exec: SIGTERM it when its parent dies, however the
+    parent dies (SIGKILL included). Linux sends it when the thread that forked the child ends, so
+    children are started from the main thread (the event loop's), never from a worker thread. A parent
+    that died before prctl took effect is noticed by the parent pid having changed."""
+
+    def in_child() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
+
+
+def spawn_owned(args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """`args` as a child this process owns: in a session (and so a process group) of its own, which
+    keeps a terminal's Ctrl-C and hang-up away from it (the owner stops its children in order) and
+    lets `stop_group` end it with whatever it started; and, on Linux, SIGTERMed by the kernel should
+    the owner die without stopping it (SIGKILL, a crash)."""
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_end_with(os.getpid()) if sys.platform == "linux" else None,
+        **popen,
+    )
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM the process group `process` leads (spawn_owned made it a leader), wait up to `timeout`
+    for `process`, then SIGKILL the group. Nothing happens when it has ended already."""
+    if process.poll() is not None:
+        return
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 class WorkerProcess:
@@ -50,13 +92,8 @@ class WorkerProcess:
         return None if self.process is None else self.process.pid
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "starter.cli", "worker"],
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+        self.process = spawn_owned(
+            [sys.executable, "-m", "starter.cli", "worker"], env=self.env, cwd=self.cwd
         )
 
     def exited(self) -> int | None:
@@ -101,11 +138,5 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (the worker lets running activities finish), then SIGKILL after `timeout`."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout)

