@@ -7,7 +7,6 @@ batches and hands them to AlertIngest. Bad input is a 4xx with one sentence; a T
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,16 +28,23 @@ from sevflow.alerts.parsers import (
 )
 from sevflow.alerts.routing import group_by_for
 from sevflow.config.schema import SevflowConfig
-from starter.ingest import AlertIngest, IngestResult
+from sevflow.errors import ServiceUnavailable
+from sevflow.json_input import JsonTooDeep, loads
+from starter.ingest import AlertIngest, DeliveryTooLarge, IngestResult
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
+# How long a sender is told to wait (Retry-After) when Temporal or the store cannot take its alerts.
+RETRY_AFTER_SECONDS = 5
+
+
 class PayloadError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
 
 
 async def read_body(request: Request) -> bytes:
@@ -54,9 +60,13 @@ async def read_body(request: Request) -> bytes:
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
+    """The body's JSON object; PayloadError 400 for anything else, and before parsing it for JSON nested
+    deeper than MAX_JSON_DEPTH (sevflow/json_input.py)."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+        value = loads(body)
+    except JsonTooDeep as err:
+        raise PayloadError(400, f"body: {err}") from err
+    except ValueError as err:  # UnicodeDecodeError included
         raise PayloadError(400, f"body is not valid JSON: {err}") from err
     if not isinstance(value, dict):
         raise PayloadError(400, "body must be a JSON object")
@@ -93,7 +103,14 @@ def alerts_router(
             raise PayloadError(401, "missing, wrong or expired X-Grafana-Alert-Signature")
 
     async def ingested(batches: list[AlertBatch]) -> IngestResult:
-        result = await (await ingest()).ingest(batches)
+        """The batches ingested; PayloadError 413 for a delivery too large to signal (nothing accepted),
+        503 with Retry-After while Temporal or the store cannot take it (every sender retries a 503)."""
+        try:
+            result = await (await ingest()).ingest(batches)
+        except DeliveryTooLarge as err:
+            raise PayloadError(413, str(err)) from err
+        except ServiceUnavailable as err:
+            raise PayloadError(503, str(err), {"Retry-After": str(RETRY_AFTER_SECONDS)}) from err
         if observe is not None:
             for batch, outcome in zip(batches, result.batches, strict=True):
                 observe(batch.source.value, outcome.outcome)
@@ -105,7 +122,7 @@ def alerts_router(
 
     def problem(err: PayloadError | InvalidPayload) -> JSONResponse:
         if isinstance(err, PayloadError):
-            return JSONResponse({"error": err.message}, status_code=err.status)
+            return JSONResponse({"error": err.message}, status_code=err.status, headers=err.headers)
         return JSONResponse({"error": str(err)}, status_code=400)
 
     async def receive(
@@ -116,9 +133,9 @@ def alerts_router(
             body = await read_body(request)
             authenticate(source, request, body)
             batches = parse(body, request)
+            return await accept(batches)
         except (PayloadError, InvalidPayload) as err:
             return problem(err)
-        return await accept(batches)
 
     @router.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook (version 4)")
     async def alertmanager(request: Request) -> JSONResponse:
@@ -143,6 +160,7 @@ def alerts_router(
                 AlertSource.PAGERDUTY, request, body, routing_key if isinstance(routing_key, str) else None
             )
             event = parse_pagerduty(decoded)
+            result = await ingested(event.batches)
         except InvalidPayload as err:
             # PagerDuty's own answer to an invalid event.
             return JSONResponse(
@@ -150,8 +168,8 @@ def alerts_router(
                 status_code=400,
             )
         except PayloadError as err:
-            return JSONResponse({"status": "unrecognized", "message": err.message}, status_code=err.status)
-        result = await ingested(event.batches)
+            answer = {"status": "unrecognized", "message": err.message}
+            return JSONResponse(answer, status_code=err.status, headers=err.headers)
         return JSONResponse(event.response([b.note for b in result.batches]), status_code=202)
 
     router.post("/v1/alerts/pagerduty", status_code=202, summary="PagerDuty Events API v2")(pagerduty)

@@ -20,17 +20,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertGroupState, AlertStatus, Route
 from sevflow.alerts.routing import route as route_batch
 from sevflow.config.schema import SevflowConfig
-from sevflow.errors import ServiceUnavailable
+from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.store.repository import Store
 from workflows.alert_group import AlertGroupWorkflow
 
 log = logging.getLogger("sevflow.ingest")
+
+
+# Temporal refuses, for good, a payload over its blob size limit (2 MB by default) and a gRPC message
+# over 4 MB: a group whose delivery crossed them was answered 503 and retried by its sender forever.
+# A delivery is refused (413) well below: at most this many bytes as the alert group's signal carries
+# it (an alert with no labels takes about 220 bytes there, one with a dozen labels a few KB), and at
+# most MAX_ALERTS_PER_REQUEST alerts in one request, whatever their size. The group's workflow keeps
+# the newest delivery in its state, so its continue-as-new carries at least one such payload too.
+MAX_DELIVERY_BYTES = 512 * 1024
+MAX_ALERTS_PER_REQUEST = 1000
+
+# What a store that is locked (SQLite's busy timeout ran out) or unreachable (PostgreSQL down) raises.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
+
+
+class DeliveryTooLarge(SevflowError):
+    """A delivery too big to signal to its alert group's workflow: refused (413), nothing accepted."""
 
 
 class BatchOutcome(BaseModel):
@@ -41,6 +60,8 @@ class BatchOutcome(BaseModel):
     firing: int
     resolved: int
     workflow_id: str | None = None
+    # An alert's severity word sevflow does not know: the alert is kept, at the severity this names.
+    note: str | None = None
 
 
 class IngestResult(BaseModel):
@@ -60,8 +81,6 @@ def content_hash(batch: AlertBatch) -> str:
         (a.fingerprint, a.status.value, a.starts_at.isoformat() if a.starts_at else "") for a in batch.alerts
     )
     body = json.dumps([batch.action, alerts], separators=(",", ":"))
-    # An alert's severity word sevflow does not know: the alert is kept, at the severity this names.
-    note: str | None = None
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -261,12 +280,55 @@ class AlertIngest:
         self.confirmed = confirmed or ConfirmedCache()
 
     async def ingest(self, batches: list[AlertBatch]) -> IngestResult:
-        outcomes = [await self._one(batch) for batch in batches]
+        """Every batch routed and measured first (DeliveryTooLarge before anything is accepted), then
+        each signalled in turn. A store that is locked or unreachable is ServiceUnavailable (a 503 the
+        sender retries): nothing of this delivery was lost, and a retry of a part already signalled
+        is coalesced or, in its workflow, changes nothing."""
+        alerts = sum(len(batch.alerts) for batch in batches)
+        if alerts > MAX_ALERTS_PER_REQUEST:
+            raise DeliveryTooLarge(
+                f"{alerts} alerts in one request: sevflow takes at most {MAX_ALERTS_PER_REQUEST} "
+                "(send fewer per request; Alertmanager: max_alerts in the webhook_config)"
+            )
+        now = self.clock()
+        routed = [(batch, route_batch(batch, self.config, now)) for batch in batches]
+        deliveries = [self._delivery(batch, route, now) for batch, route in routed]
+        try:
+            outcomes = [
+                await self._one(batch, route, delivery)
+                for (batch, route), delivery in zip(routed, deliveries, strict=True)
+            ]
+        except STORE_UNAVAILABLE as err:
+            first_line = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
+            raise ServiceUnavailable(
+                f"the sevflow database is unavailable ({first_line or type(err).__name__}): retry later"
+            ) from err
         return IngestResult(accepted=len(batches), batches=outcomes)
 
-    async def _one(self, batch: AlertBatch) -> BatchOutcome:
-        now = self.clock()
-        route = route_batch(batch, self.config, now)
+    def _delivery(self, batch: AlertBatch, route: Route, now: datetime) -> AlertDelivery | None:
+        """What the batch's alert group is signalled, checked against MAX_DELIVERY_BYTES; None for a
+        batch that is only recorded (dropped, or in a maintenance window)."""
+        if route.drop or route.maintenance:
+            return None
+        delivery = AlertDelivery(
+            batch=batch,
+            route=route,
+            policies=self.config.policies_for(route.service),
+            received_at=now,
+            chat=self.config.chat_settings_for(route.team),
+            access=self.config.access(route.team),
+        )
+        payloads = self.client.data_converter.payload_converter.to_payloads([delivery])
+        size = sum(p.ByteSize() for p in payloads)
+        if size > MAX_DELIVERY_BYTES:
+            raise DeliveryTooLarge(
+                f"group {batch.group_key[:80]!r}: its {len(batch.alerts)} alerts come to {size} bytes as "
+                f"sevflow signals them to the group's workflow, at most {MAX_DELIVERY_BYTES}: send fewer "
+                "or shorter alerts per group"
+            )
+        return delivery
+
+    async def _one(self, batch: AlertBatch, route: Route, delivery: AlertDelivery | None) -> BatchOutcome:
         firing = sum(1 for a in batch.alerts if a.status is AlertStatus.FIRING)
         outcome = BatchOutcome(
             group_key=batch.group_key,
@@ -275,8 +337,9 @@ class AlertIngest:
             severity=route.severity.value,
             firing=firing,
             resolved=len(batch.alerts) - firing,
+            note=route.severity_note,
         )
-        if route.drop or route.maintenance:
+        if delivery is None:
             outcome.outcome = "dropped" if route.drop else "maintenance"
             await asyncio.to_thread(self._log, batch, route, outcome)
             return outcome
@@ -302,26 +365,17 @@ class AlertIngest:
         self.in_flight.start(flight)
         self.confirmed.forget(source, key)
         try:
-            await self._signal(batch, route, workflow_id, digest, now)
+            await self._signal(delivery, workflow_id, digest)
         except BaseException as err:
             self.in_flight.finish(flight, err)
             raise
         self.in_flight.finish(flight, None)
         return outcome
 
-    async def _signal(
-        self, batch: AlertBatch, route: Route, workflow_id: str, digest: str, now: datetime
-    ) -> None:
+    async def _signal(self, delivery: AlertDelivery, workflow_id: str, digest: str) -> None:
+        batch = delivery.batch
         source, key = batch.source.value, batch.group_key
         await asyncio.to_thread(self.store.note_delivery, source, key, workflow_id, digest)
-        delivery = AlertDelivery(
-            batch=batch,
-            route=route,
-            policies=self.config.policies_for(route.service),
-            received_at=now,
-            chat=self.config.chat_settings_for(route.team),
-            access=self.config.access(),
-        )
         try:
             await self.client.start_workflow(
                 AlertGroupWorkflow.run,
@@ -337,7 +391,6 @@ class AlertIngest:
             raise ServiceUnavailable(f"alert not delivered to Temporal, retry later: {err}") from err
         await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
         self.confirmed.put(source, key, digest)
-            note=route.severity_note,
 
     def _log(self, batch: AlertBatch, route: Route, outcome: BatchOutcome) -> None:
         self.store.log_alert(
