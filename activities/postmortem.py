@@ -82,7 +82,15 @@ class PostmortemActivities:
     @activity.defn(name=PLAN_POSTMORTEM)
     def plan_postmortem(self, request: PlanPostmortem) -> PostmortemPlan:
         state = request.state
-        assert state.number is not None and state.resolved_at is not None
+        number, resolved_at = state.number, state.resolved_at
+        if number is None or resolved_at is None:
+            # The workflow plans only what it has registered and resolved (under its handler lock);
+            # anything else is a caller's mistake that no retry can mend.
+            raise ApplicationError(
+                f"{state.label} is {state.status.value}, not resolved: there is no postmortem to plan",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
         earlier = (
             [s.item for s in self.store.action_items(state.repeat_of, open_only=True)]
             if state.repeat_of is not None
@@ -97,13 +105,13 @@ class PostmortemActivities:
         person = self.config.people.get(owner) if owner else None
         calendar = owner_calendar(self.config, person)
         days = state.policy.postmortem_due_business_days or 5
-        due_at = postmortem_due(state.resolved_at, days, calendar)
-        slot = review_slot(state.resolved_at, due_at, calendar)
-        events = self.store.timeline(state.number)
-        items = [s.item for s in self.store.action_items(state.number)]
+        due_at = postmortem_due(resolved_at, days, calendar)
+        slot = review_slot(resolved_at, due_at, calendar)
+        events = self.store.timeline(number)
+        items = [s.item for s in self.store.action_items(number)]
         zone = calendar.zone
         document = render_draft(state, events, action_items=items, owner=owner, due_at=due_at, zone=zone)
-        stored = self.store.schedule_postmortem(state.number, owner, due_at, slot.start, document)
+        stored = self.store.schedule_postmortem(number, owner, due_at, slot.start, document)
         team = self.config.teams.get(state.team or self.config.team_for(state.service) or "")
         chase = PostmortemChase(
             owner=owner,
@@ -111,7 +119,7 @@ class PostmortemActivities:
             due_at=stored.due_at,
             review_at=stored.review_at,
             # The holidays of the years around the chase travel as dates (sevflow/calendar.py).
-            calendar=ChaseCalendar.of(calendar, years_around(state.resolved_at.date(), due_at.date())),
+            calendar=ChaseCalendar.of(calendar, years_around(resolved_at.date(), due_at.date())),
             escalation_target=team.escalation_target if team else None,
             team_channel=team.channel if team else None,
         )
@@ -121,7 +129,7 @@ class PostmortemActivities:
             postmortem=chase,
             file_ticket=self.files_tickets,
             announcement=_announcement(
-                state.label, state.number, owner, due_at, slot.start, zone, stored.document
+                state.label, number, owner, due_at, slot.start, zone, stored.document
             ),
         )
 

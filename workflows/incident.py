@@ -9,6 +9,8 @@ kept in the state, so a restart, a replay or a continue-as-new carries them exac
 # sandboxed import of this module, and string annotations cost a ForwardRef evaluation each.
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -144,13 +146,18 @@ class IncidentWorkflow:
         self._first_message: ChatMessage | None = None
         # True once the declaration is on the timeline (at once for a run continued from another).
         self._declared = state.number is not None
+        # One command, signal or timer at a time (temporalio's safe_message_handlers sample): whoever
+        # holds it may await activities and children without another handler changing the state it
+        # decided on. Taken by the register, by every handler that awaits, and by the timers.
+        self._lock = asyncio.Lock()
 
     # ---------------------------------------------------------------- run
 
     @workflow.run
     async def run(self, state: IncidentState) -> IncidentState:
         if self.state.number is None:
-            await self._register()
+            async with self._lock:
+                await self._register()
         while not self.state.status.is_terminal:
             await self._wait_for_change_or_deadline()
             if workflow.info().is_continue_as_new_suggested():
@@ -270,12 +277,11 @@ class IncidentWorkflow:
         """Page the on-call ladder in a child that outlives a continue-as-new of this run (ABANDON);
         this workflow tells it when to stop."""
         s = self.state
-        assert s.number is not None
         s.escalation_round += 1
         s.escalation_id = f"{s.workflow_id}/escalation-{s.escalation_round}"
         s.escalation_active = True
         start = EscalationInput(
-            incident_number=s.number,
+            incident_number=self._number,
             incident_workflow_id=s.workflow_id,
             title=s.title,
             service=s.service,
@@ -312,14 +318,13 @@ class IncidentWorkflow:
         pages = s.policy.page in PAGING_MODES
         if s.status is not Status.DETECTED:
             return
-        if not s.escalation_active:
+        if not s.escalation_active or s.escalation_id is None:
             if pages and workflow.patched(PAGING_PATCH):
                 await self._start_escalation()
             return
         if not pages:
             await self._stop_escalation(f"{s.severity.value} pages nobody")
             return
-        assert s.escalation_id is not None
         handle = workflow.get_external_workflow_handle(s.escalation_id)
         raised = SeverityRaised(severity=s.severity, policy=s.policy, by=by)
         try:
@@ -343,7 +348,9 @@ class IncidentWorkflow:
                 return
             except TimeoutError:
                 pass
-        await self._fire_due_reminders()
+        async with self._lock:
+            # Decided once the lock is held: a command that ran meanwhile may have moved the deadline.
+            await self._fire_due_reminders()
 
     async def _next_deadline(self) -> datetime | None:
         s = self.state
@@ -384,7 +391,8 @@ class IncidentWorkflow:
     async def _remind_postmortem(self, reminder: Reminder) -> None:
         s = self.state
         chase = s.postmortem
-        assert chase is not None
+        if chase is None:  # reopened or closed meanwhile: nothing to chase
+            return
         overdue = reminder.kind in ("overdue", "escalation")
         chase.reminders_sent += 1
         chase.overdue_reminders += 1 if overdue else 0
@@ -448,7 +456,13 @@ class IncidentWorkflow:
             s.lead_reminders_sent += 1
             every = s.policy.missing_lead_every or timedelta(minutes=5)
             more = s.lead_reminders_sent < s.policy.missing_lead_max
-            s.next_lead_reminder_at = max(s.next_lead_reminder_at + every, now) if more else None
+            # As the cadence: on schedule, but after downtime the next one comes a full interval after
+            # this one. Due `now` it would fire again at once with the same text: one missed reminder
+            # is one message.
+            following = s.next_lead_reminder_at + every
+            if following <= now:
+                following = now + every
+            s.next_lead_reminder_at = following if more else None
             text = (
                 f"{s.label} has no lead {format_duration(now - (s.detected_at or now))} after it was "
                 f"declared. Someone take it: `role lead`." + ("" if more else " (last reminder)")
@@ -528,11 +542,11 @@ class IncidentWorkflow:
         data: dict[str, Any] | None = None,
     ) -> TimelineEvent:
         s = self.state
-        assert s.number is not None
+        number = self._number
         s.event_seq += 1
         return TimelineEvent(
             key=f"{s.workflow_id}/{s.event_seq}",
-            incident_number=s.number,
+            incident_number=number,
             at=workflow.now(),
             kind=kind,
             actor=actor,
@@ -625,10 +639,9 @@ class IncidentWorkflow:
     def _message(
         self, key: str, text: str, mentions: list[str] | None = None, channel: str | None = None
     ) -> ChatMessage:
-        assert self.state.number is not None
         return ChatMessage(
             key=f"{key}/chat",
-            incident_number=self.state.number,
+            incident_number=self._number,
             channel=channel or self.state.channel,
             text=text,
             mentions=mentions or [],
@@ -672,11 +685,27 @@ class IncidentWorkflow:
     async def _registered(self) -> None:
         await workflow.wait_condition(lambda: self.state.number is not None)
 
-    async def _ready(self, command: Action | Edit) -> None:
-        """Wait for the number, then check again: another handler may have moved the incident on
-        while this one waited, after its validator had passed."""
+    @property
+    def _number(self) -> int:
+        """The incident's number. Every handler and timer waits for the register that sets it (see
+        `_turn`), and nothing unsets it."""
+        number = self.state.number
+        if number is None:
+            raise RuntimeError(f"{self.state.workflow_id} is used before it was registered")
+        return number
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, check: Callable[[], None]) -> AsyncIterator[None]:
+        """One command at a time, in the order they were accepted: wait for the incident's number,
+        then for the handlers before this one to finish, then run this command's validator (`check`)
+        again. Another command may have moved the incident on since the validator accepted this one
+        (a reopen accepted while a resolve planned the postmortem, a second publish while the first
+        checked the document): it is then refused with the words its validator says now, and
+        nothing has changed."""
         await self._registered()
-        self._refuse(command)
+        async with self._lock:
+            check()
+            yield
 
     def _permit(self, cmd: Command) -> None:
         """The permission matrix, enforced here so that every entry point (Slack, CLI, API) obeys it."""
@@ -694,8 +723,17 @@ class IncidentWorkflow:
             raise ApplicationError(reason, type="InvalidCommand", non_retryable=True)
 
     def _transition(self, action: Action) -> None:
+        """Move the status as the table says. Every caller holds the lock and has checked the table
+        since it took it; should one not have, the command is refused (the update fails with the
+        table's words), never the workflow task."""
         new = next_status(self.state.status, action)
-        assert new is not None, "validator let through a transition the table forbids"
+        if new is None:
+            self._refuse(action)
+            raise ApplicationError(
+                f"{self.state.label}: cannot {action} from {self.state.status.value}",
+                type="InvalidCommand",
+                non_retryable=True,
+            )
         self.state.status = new
 
     # ------------------------------------------------------------ query
@@ -715,9 +753,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
-        await self._ready("acknowledge")
-        await self._acknowledge(cmd.by)
-        return self.state
+        async with self._turn(lambda: self._validate_acknowledge(cmd)):
+            await self._acknowledge(cmd.by)
+            return self.state
 
     async def _acknowledge(self, by: str) -> None:
         s = self.state
@@ -742,33 +780,34 @@ class IncidentWorkflow:
 
     @workflow.update
     async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:
-        await self._ready("change_severity")
-        s = self.state
-        now = workflow.now()
-        old = s.severity
-        s.severity = cmd.severity
-        # Re-timed, not restarted: the new cadence counts from the last update (or the declaration),
-        # so raising SEV2 to SEV0 makes an update due sooner, at once if it is already overdue.
-        self._arm_cadence(from_time=s.last_update_at or s.detected_at or now)
-        if s.next_update_due_at is not None and s.next_update_due_at < now:
-            s.next_update_due_at = now
-        s.next_lead_reminder_at = None
-        self._arm_lead_reminder(now)
-        if cmd.severity < old:
-            # Raised to a severity the public must hear about: its first update is due as if declared now.
-            self._arm_public_update_reminder(now)
-        direction = "raised" if cmd.severity < old else "lowered"
-        text = f"{s.label} severity {direction} from {old.value} to {cmd.severity.value} by {cmd.by}"
-        event = self._event(
-            EventKind.SEVERITY_CHANGED, text, cmd.by, {"from": old.value, "to": cmd.severity.value}
-        )
-        await self._record([event])
-        self._say(event.key, text)
-        if cmd.severity < old:
-            await self._repage(cmd.by)
-        elif s.policy.page not in PAGING_MODES:
-            await self._stop_escalation(f"lowered to {cmd.severity.value}, which pages nobody")
-        return s
+        async with self._turn(lambda: self._validate_change_severity(cmd)):
+            s = self.state
+            now = workflow.now()
+            old = s.severity
+            s.severity = cmd.severity
+            # Re-timed, not restarted: the new cadence counts from the last update (or the declaration),
+            # so raising SEV2 to SEV0 makes an update due sooner, at once if it is already overdue.
+            self._arm_cadence(from_time=s.last_update_at or s.detected_at or now)
+            if s.next_update_due_at is not None and s.next_update_due_at < now:
+                s.next_update_due_at = now
+            s.next_lead_reminder_at = None
+            self._arm_lead_reminder(now)
+            if cmd.severity < old:
+                # Raised to a severity the public must hear about: its first update is due as if
+                # declared now.
+                self._arm_public_update_reminder(now)
+            direction = "raised" if cmd.severity < old else "lowered"
+            text = f"{s.label} severity {direction} from {old.value} to {cmd.severity.value} by {cmd.by}"
+            event = self._event(
+                EventKind.SEVERITY_CHANGED, text, cmd.by, {"from": old.value, "to": cmd.severity.value}
+            )
+            await self._record([event])
+            self._say(event.key, text)
+            if cmd.severity < old:
+                await self._repage(cmd.by)
+            elif s.policy.page not in PAGING_MODES:
+                await self._stop_escalation(f"lowered to {cmd.severity.value}, which pages nobody")
+            return s
 
     @change_severity.validator
     def _validate_change_severity(self, cmd: ChangeSeverity) -> None:
@@ -783,22 +822,22 @@ class IncidentWorkflow:
 
     @workflow.update
     async def assign_role(self, cmd: AssignRole) -> IncidentState:
-        await self._ready("assign_role")
-        s = self.state
-        previous = s.roles.get(cmd.role)
-        s.roles[cmd.role] = cmd.person
-        if cmd.role is Role.LEAD:
-            self._arm_lead_reminder(workflow.now())
-        text = f"{cmd.person} is {cmd.role.value}" + (f" (was {previous})" if previous else "")
-        event = self._event(
-            EventKind.ROLE_ASSIGNED,
-            text,
-            cmd.by,
-            {"role": cmd.role.value, "person": cmd.person, "previous": previous},
-        )
-        await self._record([event])
-        self._say(event.key, f"{s.label}: {text}, set by {cmd.by}.", [cmd.person])
-        return s
+        async with self._turn(lambda: self._validate_assign_role(cmd)):
+            s = self.state
+            previous = s.roles.get(cmd.role)
+            s.roles[cmd.role] = cmd.person
+            if cmd.role is Role.LEAD:
+                self._arm_lead_reminder(workflow.now())
+            text = f"{cmd.person} is {cmd.role.value}" + (f" (was {previous})" if previous else "")
+            event = self._event(
+                EventKind.ROLE_ASSIGNED,
+                text,
+                cmd.by,
+                {"role": cmd.role.value, "person": cmd.person, "previous": previous},
+            )
+            await self._record([event])
+            self._say(event.key, f"{s.label}: {text}, set by {cmd.by}.", [cmd.person])
+            return s
 
     @assign_role.validator
     def _validate_assign_role(self, cmd: AssignRole) -> None:
@@ -813,17 +852,17 @@ class IncidentWorkflow:
 
     @workflow.update
     async def post_update(self, cmd: PostUpdate) -> IncidentState:
-        await self._ready("post_update")
-        s = self.state
-        now = workflow.now()
-        s.last_update_at = now
-        s.last_update_text = cmd.text
-        s.snoozed_until = None
-        self._arm_cadence(from_time=now)
-        event = self._event(EventKind.STATUS_UPDATE, cmd.text, cmd.by)
-        await self._record([event])
-        self._say(event.key, f"{s.label} update from {cmd.by}: {cmd.text}")
-        return s
+        async with self._turn(lambda: self._validate_post_update(cmd)):
+            s = self.state
+            now = workflow.now()
+            s.last_update_at = now
+            s.last_update_text = cmd.text
+            s.snoozed_until = None
+            self._arm_cadence(from_time=now)
+            event = self._event(EventKind.STATUS_UPDATE, cmd.text, cmd.by)
+            await self._record([event])
+            self._say(event.key, f"{s.label} update from {cmd.by}: {cmd.text}")
+            return s
 
     @post_update.validator
     def _validate_post_update(self, cmd: PostUpdate) -> None:
@@ -832,15 +871,15 @@ class IncidentWorkflow:
 
     @workflow.update
     async def snooze(self, cmd: Snooze) -> IncidentState:
-        await self._ready("snooze")
-        s = self.state
-        now = workflow.now()
-        s.snoozed_until = now + cmd.duration
-        if s.next_update_due_at is None or s.next_update_due_at < s.snoozed_until:
-            s.next_update_due_at = s.snoozed_until
-        text = f"update reminder snoozed for {format_duration(cmd.duration)} by {cmd.by}"
-        await self._record([self._event(EventKind.SNOOZED, text, cmd.by)])
-        return s
+        async with self._turn(lambda: self._validate_snooze(cmd)):
+            s = self.state
+            now = workflow.now()
+            s.snoozed_until = now + cmd.duration
+            if s.next_update_due_at is None or s.next_update_due_at < s.snoozed_until:
+                s.next_update_due_at = s.snoozed_until
+            text = f"update reminder snoozed for {format_duration(cmd.duration)} by {cmd.by}"
+            await self._record([self._event(EventKind.SNOOZED, text, cmd.by)])
+            return s
 
     @snooze.validator
     def _validate_snooze(self, cmd: Snooze) -> None:
@@ -855,20 +894,20 @@ class IncidentWorkflow:
 
     @workflow.update
     async def publish_public_update(self, cmd: PublishPublicUpdate) -> IncidentState:
-        await self._ready("publish_public_update")
-        s = self.state
-        status = cmd.status or default_public_status(s.status)
-        event, entry = self._public_entry(status, cmd.text, cmd.by, cmd.title)
-        await self._record([event], public_updates=[entry])
-        self._say(event.key, f"{s.label} public status update ({status}) by {cmd.by}: {cmd.text}")
-        return s
+        async with self._turn(lambda: self._validate_publish_public_update(cmd)):
+            s = self.state
+            status = cmd.status or default_public_status(s.status)
+            event, entry = self._public_entry(status, cmd.text, cmd.by, cmd.title)
+            await self._record([event], public_updates=[entry])
+            self._say(event.key, f"{s.label} public status update ({status}) by {cmd.by}: {cmd.text}")
+            return s
 
     def _public_entry(
         self, status: str, text: str, by: str | None, title: str | None = None
     ) -> tuple[TimelineEvent, PublicUpdate]:
         """A status-page entry and its timeline line, one key for both (so each is written once)."""
         s = self.state
-        assert s.number is not None
+        number = self._number
         s.public_title = title or s.public_title or default_public_title(s.service, s.severity)
         s.public_updates_sent += 1
         s.public_status = status
@@ -882,7 +921,7 @@ class IncidentWorkflow:
         )
         entry = PublicUpdate(
             key=event.key,
-            incident_number=s.number,
+            incident_number=number,
             at=event.at,
             status=status,
             title=s.public_title,
@@ -906,16 +945,16 @@ class IncidentWorkflow:
 
     @workflow.update
     async def mitigate(self, cmd: Mitigate) -> IncidentState:
-        await self._ready("mitigate")
-        s = self.state
-        self._transition("mitigate")
-        s.mitigated_at = workflow.now()
-        text = f"{s.label} mitigated by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
-        event = self._event(EventKind.MITIGATED, text, cmd.by)
-        await self._record([event])
-        self._say(event.key, text)
-        await self._stop_escalation(f"mitigated by {cmd.by}")
-        return s
+        async with self._turn(lambda: self._validate_mitigate(cmd)):
+            s = self.state
+            self._transition("mitigate")
+            s.mitigated_at = workflow.now()
+            text = f"{s.label} mitigated by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
+            event = self._event(EventKind.MITIGATED, text, cmd.by)
+            await self._record([event])
+            self._say(event.key, text)
+            await self._stop_escalation(f"mitigated by {cmd.by}")
+            return s
 
     @mitigate.validator
     def _validate_mitigate(self, cmd: Mitigate) -> None:
@@ -924,9 +963,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def resolve(self, cmd: Resolve) -> IncidentState:
-        await self._ready("resolve")
-        await self._resolve(cmd.by, cmd.note)
-        return self.state
+        async with self._turn(lambda: self._validate_resolve(cmd)):
+            await self._resolve(cmd.by, cmd.note)
+            return self.state
 
     async def _resolve(self, by: str, note: str | None, auto: bool = False) -> None:
         s = self.state
@@ -1006,11 +1045,10 @@ class IncidentWorkflow:
 
     async def _postmortem_ticket(self) -> None:
         """The postmortem's issue in the tracker, beside the timers: a tracker outage delays only it."""
-        assert self.state.number is not None
         try:
             await workflow.execute_activity(
                 ENSURE_POSTMORTEM_TICKET,
-                self.state.number,
+                self._number,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=timedelta(days=7),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
@@ -1022,11 +1060,10 @@ class IncidentWorkflow:
         """Prepare the item from the config and start its chase (ABANDON: it outlives this incident);
         the same item added twice is one chase."""
         s = self.state
-        assert s.number is not None
         chase: ActionItemChase = await workflow.execute_activity(
             PREPARE_ACTION_ITEM,
             PrepareActionItem(
-                incident_number=s.number,
+                incident_number=self._number,
                 incident_title=s.title,
                 incident_workflow_id=s.workflow_id,
                 service=s.service,
@@ -1088,24 +1125,24 @@ class IncidentWorkflow:
 
     @workflow.update
     async def reopen(self, cmd: Reopen) -> IncidentState:
-        await self._ready("reopen")
-        s = self.state
-        now = workflow.now()
-        previous = {"resolved_at": s.resolved_at.isoformat() if s.resolved_at else None}
-        self._transition("reopen")
-        # Impact is back: TTM and TTR are measured again at the next mitigate and resolve.
-        s.resolved_at = None
-        s.mitigated_at = None
-        s.milestones = None
-        s.acknowledged_at = s.acknowledged_at or now
-        self._arm_cadence(from_time=now)
-        self._arm_lead_reminder(now)
-        text = f"{s.label} reopened by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
-        event = self._event(EventKind.REOPENED, text, cmd.by, previous)
-        await self._record([event])
-        self._say(event.key, text, [s.lead] if s.lead else [])
-        await self._tell_alert_group(open=True)
-        return s
+        async with self._turn(lambda: self._validate_reopen(cmd)):
+            s = self.state
+            now = workflow.now()
+            previous = {"resolved_at": s.resolved_at.isoformat() if s.resolved_at else None}
+            self._transition("reopen")
+            # Impact is back: TTM and TTR are measured again at the next mitigate and resolve.
+            s.resolved_at = None
+            s.mitigated_at = None
+            s.milestones = None
+            s.acknowledged_at = s.acknowledged_at or now
+            self._arm_cadence(from_time=now)
+            self._arm_lead_reminder(now)
+            text = f"{s.label} reopened by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+            event = self._event(EventKind.REOPENED, text, cmd.by, previous)
+            await self._record([event])
+            self._say(event.key, text, [s.lead] if s.lead else [])
+            await self._tell_alert_group(open=True)
+            return s
 
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
@@ -1114,14 +1151,14 @@ class IncidentWorkflow:
 
     @workflow.update
     async def close(self, cmd: Close) -> IncidentState:
-        await self._ready("close")
-        s = self.state
-        self._transition("close")
-        s.closed_at = workflow.now()
-        text = f"{s.label} closed by {cmd.by}"
-        await self._record([self._event(EventKind.CLOSED, text, cmd.by)])
-        self._say(f"{s.workflow_id}/closed", text)
-        return s
+        async with self._turn(lambda: self._validate_close(cmd)):
+            s = self.state
+            self._transition("close")
+            s.closed_at = workflow.now()
+            text = f"{s.label} closed by {cmd.by}"
+            await self._record([self._event(EventKind.CLOSED, text, cmd.by)])
+            self._say(f"{s.workflow_id}/closed", text)
+            return s
 
     @close.validator
     def _validate_close(self, cmd: Close) -> None:
@@ -1141,18 +1178,18 @@ class IncidentWorkflow:
 
     @workflow.update
     async def close_as_noise(self, cmd: CloseAsNoise) -> IncidentState:
-        await self._ready("close_as_noise")
-        s = self.state
-        self._transition("close_as_noise")
-        s.closed_at = workflow.now()
-        s.next_update_due_at = None
-        s.next_lead_reminder_at = None
-        text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
-        await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
-        self._say(f"{s.workflow_id}/noise", text)
-        await self._stop_escalation(f"closed as noise by {cmd.by}")
-        await self._tell_alert_group(open=False)
-        return s
+        async with self._turn(lambda: self._validate_close_as_noise(cmd)):
+            s = self.state
+            self._transition("close_as_noise")
+            s.closed_at = workflow.now()
+            s.next_update_due_at = None
+            s.next_lead_reminder_at = None
+            text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+            await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
+            self._say(f"{s.workflow_id}/noise", text)
+            await self._stop_escalation(f"closed as noise by {cmd.by}")
+            await self._tell_alert_group(open=False)
+            return s
 
     @close_as_noise.validator
     def _validate_close_as_noise(self, cmd: CloseAsNoise) -> None:
@@ -1161,29 +1198,28 @@ class IncidentWorkflow:
 
     @workflow.update
     async def merge_into(self, cmd: MergeInto) -> IncidentState:
-        await self._ready("merge")
-        s = self.state
-        self._transition("merge")
-        s.merged_into = cmd.target_number
-        s.closed_at = workflow.now()
-        s.next_update_due_at = None
-        s.next_lead_reminder_at = None
-        text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
-        event = self._event(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number})
-        await self._record([event])
-        assert s.number is not None
-        target = workflow.get_external_workflow_handle(cmd.target_workflow_id)
-        try:
-            await target.signal(
-                IncidentWorkflow.merged_from, MergedFrom(number=s.number, title=s.title, by=cmd.by)
-            )
-        except ApplicationError as err:
-            # The target finished in the meantime; the merge itself stands.
-            workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
-        self._say(event.key, text)
-        await self._tell_alert_group(open=False)
-        await self._stop_escalation(f"merged into INC-{cmd.target_number}")
-        return s
+        async with self._turn(lambda: self._validate_merge_into(cmd)):
+            s = self.state
+            self._transition("merge")
+            s.merged_into = cmd.target_number
+            s.closed_at = workflow.now()
+            s.next_update_due_at = None
+            s.next_lead_reminder_at = None
+            text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
+            event = self._event(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number})
+            await self._record([event])
+            target = workflow.get_external_workflow_handle(cmd.target_workflow_id)
+            try:
+                await target.signal(
+                    IncidentWorkflow.merged_from, MergedFrom(number=self._number, title=s.title, by=cmd.by)
+                )
+            except ApplicationError as err:
+                # The target finished in the meantime; the merge itself stands.
+                workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
+            self._say(event.key, text)
+            await self._tell_alert_group(open=False)
+            await self._stop_escalation(f"merged into INC-{cmd.target_number}")
+            return s
 
     @merge_into.validator
     def _validate_merge_into(self, cmd: MergeInto) -> None:
@@ -1196,13 +1232,13 @@ class IncidentWorkflow:
 
     @workflow.update
     async def add_action_item(self, cmd: AddActionItem) -> IncidentState:
-        await self._registered()
-        try:
-            await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
-        except ActivityError as err:
-            cause = cause_of(err)
-            raise ApplicationError(cause, type="InvalidCommand", non_retryable=True) from err
-        return self.state
+        async with self._turn(lambda: self._validate_add_action_item(cmd)):
+            try:
+                await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
+            except ActivityError as err:
+                cause = cause_of(err)
+                raise ApplicationError(cause, type="InvalidCommand", non_retryable=True) from err
+            return self.state
 
     @add_action_item.validator
     def _validate_add_action_item(self, cmd: AddActionItem) -> None:
@@ -1215,9 +1251,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def request_postmortem(self, cmd: RequestPostmortem) -> IncidentState:
-        await self._ready("start_postmortem")
-        await self._decide_postmortem(lead_requested=True)
-        return self.state
+        async with self._turn(lambda: self._validate_request_postmortem(cmd)):
+            await self._decide_postmortem(lead_requested=True)
+            return self.state
 
     @request_postmortem.validator
     def _validate_request_postmortem(self, cmd: RequestPostmortem) -> None:
@@ -1232,37 +1268,36 @@ class IncidentWorkflow:
 
     @workflow.update
     async def publish_postmortem(self, cmd: PublishPostmortem) -> IncidentState:
-        await self._ready("publish_postmortem")
-        s = self.state
-        assert s.number is not None
-        try:
-            published: Published = await workflow.execute_activity(
-                PUBLISH_POSTMORTEM,
-                PublishRequest(incident_number=s.number, by=cmd.by),
-                result_type=Published,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(seconds=30),
-                    non_retryable_error_types=["PostmortemIncomplete", "InvalidCommand"],
-                ),
-            )
-        except ActivityError as err:
-            cause = cause_of(err)
-            raise ApplicationError(cause, type="PostmortemIncomplete", non_retryable=True) from err
-        self._refuse("publish_postmortem")  # nothing else moved it on while the check ran
-        for item in published.action_items:
-            await self._start_action_item(item.title, item.owner, item.due, cmd.by)
-        now = workflow.now()
-        self._transition("publish_postmortem")
-        s.postmortem_published_at = now
-        s.closed_at = now
-        text = f"{s.label} postmortem published by {cmd.by}; the incident is closed"
-        if published.action_items:
-            text += f", {len(published.action_items)} action item(s) are being chased"
-        event = self._event(EventKind.POSTMORTEM_PUBLISHED, text, cmd.by)
-        await self._record([event, self._event(EventKind.CLOSED, f"{s.label} closed", cmd.by)])
-        self._say(event.key, text + ".")
-        return s
+        async with self._turn(lambda: self._validate_publish_postmortem(cmd)):
+            s = self.state
+            try:
+                published: Published = await workflow.execute_activity(
+                    PUBLISH_POSTMORTEM,
+                    PublishRequest(incident_number=self._number, by=cmd.by),
+                    result_type=Published,
+                    start_to_close_timeout=STORE_TIMEOUT,
+                    retry_policy=RetryPolicy(
+                        maximum_interval=timedelta(seconds=30),
+                        non_retryable_error_types=["PostmortemIncomplete", "InvalidCommand"],
+                    ),
+                )
+            except ActivityError as err:
+                cause = cause_of(err)
+                raise ApplicationError(cause, type="PostmortemIncomplete", non_retryable=True) from err
+            # Nothing else moved the incident on while the check ran: this handler holds the lock.
+            for item in published.action_items:
+                await self._start_action_item(item.title, item.owner, item.due, cmd.by)
+            now = workflow.now()
+            self._transition("publish_postmortem")
+            s.postmortem_published_at = now
+            s.closed_at = now
+            text = f"{s.label} postmortem published by {cmd.by}; the incident is closed"
+            if published.action_items:
+                text += f", {len(published.action_items)} action item(s) are being chased"
+            event = self._event(EventKind.POSTMORTEM_PUBLISHED, text, cmd.by)
+            await self._record([event, self._event(EventKind.CLOSED, f"{s.label} closed", cmd.by)])
+            self._say(event.key, text + ".")
+            return s
 
     @publish_postmortem.validator
     def _validate_publish_postmortem(self, cmd: PublishPostmortem) -> None:
@@ -1274,13 +1309,19 @@ class IncidentWorkflow:
     @workflow.signal
     async def merged_from(self, merged: MergedFrom) -> None:
         await self._registered()
-        s = self.state
-        text = f"INC-{merged.number} ({merged.title}) merged into {s.label} by {merged.by}"
-        await self._record([self._event(EventKind.MERGED_FROM, text, merged.by, {"from": merged.number})])
+        async with self._lock:
+            s = self.state
+            text = f"INC-{merged.number} ({merged.title}) merged into {s.label} by {merged.by}"
+            event = self._event(EventKind.MERGED_FROM, text, merged.by, {"from": merged.number})
+            await self._record([event])
 
     @workflow.signal
     async def alerts_changed(self, update: AlertsUpdate) -> None:
         await self._registered()
+        async with self._lock:
+            await self._alerts_changed(update)
+
+    async def _alerts_changed(self, update: AlertsUpdate) -> None:
         s = self.state
         if not s.status.is_active:
             # Forwarded while this incident was resolving: a re-fire is a new incident, not this one.
@@ -1333,6 +1374,10 @@ class IncidentWorkflow:
     @workflow.signal(name="escalation_changed")
     async def escalation_changed(self, note: EscalationNote) -> None:
         await self._registered()
+        async with self._lock:
+            await self._escalation_changed(note)
+
+    async def _escalation_changed(self, note: EscalationNote) -> None:
         s = self.state
         final = note.status in (EscalationStatus.EXHAUSTED, EscalationStatus.NOBODY)
         if not s.escalation_active:
@@ -1355,5 +1400,6 @@ class IncidentWorkflow:
     @workflow.signal
     async def alert_acknowledged(self, ack: AlertAcknowledged) -> None:
         await self._registered()
-        if self.state.status is Status.DETECTED:
-            await self._acknowledge(ack.by)
+        async with self._lock:
+            if self.state.status is Status.DETECTED:
+                await self._acknowledge(ack.by)

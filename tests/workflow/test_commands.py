@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateHandle, WorkflowUpdateStage
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.incident.commands import (
@@ -17,14 +23,17 @@ from sevflow.incident.commands import (
     CloseAsNoise,
     Mitigate,
     PostUpdate,
+    PublishPostmortem,
     Reopen,
+    RequestPostmortem,
     Resolve,
     Snooze,
 )
-from sevflow.incident.models import EventKind, Role, Status
+from sevflow.incident.models import EventKind, IncidentState, Role, Status
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
-from tests.workflow.helpers import events, incident, registered, running
+from tests.stateful.invariants import check_incident, is_update_limit, refusal_of
+from tests.workflow.helpers import Handle, events, incident, registered, running
 from workflows.incident import IncidentWorkflow
 
 S = timedelta(seconds=1)
@@ -173,3 +182,238 @@ async def test_sev1_cannot_close_without_a_postmortem_but_noise_can(
         noise = await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="alice"))
         assert noise.status is Status.NOISE
         assert (await handle.result()).status is Status.NOISE
+
+
+# ------------------------------------------------------------------------------------- racing commands
+#
+# Commands race whenever two people (or a retrying client) act at once: each update's validator passes
+# on the state it sees, and the handler then awaits activities. The workflow runs one handler at a time
+# and re-checks each command when its turn comes (workflows/incident.py `_turn`); these reproduce the
+# races of issue 14 exactly, with a store method held at its start where a race needs a moment to hit.
+
+RACE_WAIT = 20.0  # seconds a racing pair may take before the incident counts as wedged
+
+
+class Gate:
+    """Holds every call of one store method at its start until released: an activity "in flight"
+    for as long as the test needs, so the race it needs is certain instead of likely."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        original = getattr(store, method)
+
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            self.entered.set()
+            if not self.opened.wait(timeout=RACE_WAIT):
+                raise TimeoutError(f"{method} was held for {RACE_WAIT}s: the test never opened the gate")
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(store, method, gated)
+
+    async def reached(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, RACE_WAIT), "the gated call never came"
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+async def accepted(handle: Handle, update: Any, cmd: Any) -> WorkflowUpdateHandle[IncidentState]:
+    """The update once the workflow has accepted it (its validator passed)."""
+    started: WorkflowUpdateHandle[IncidentState] = await handle.start_update(
+        update, cmd, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
+    return started
+
+
+async def answers(*updates: WorkflowUpdateHandle[IncidentState]) -> list[IncidentState | str]:
+    """Each update's state, or the sentence it was refused with; fails on anything else and when an
+    update is not answered in time (the incident is wedged)."""
+
+    async def one(update: WorkflowUpdateHandle[IncidentState]) -> IncidentState | str:
+        try:
+            return await update.result()
+        except WorkflowUpdateFailedError as err:
+            message = refusal_of(err)
+            assert message is not None, f"{update.id} failed without a reason: {err.cause!r}"
+            return message
+
+    return list(await asyncio.wait_for(asyncio.gather(*map(one, updates)), RACE_WAIT))
+
+
+async def test_resolve_and_reopen_at_the_same_moment(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """Issue 14: a reopen accepted while the resolve was still writing made the resolve plan a
+    postmortem for an unresolved incident, whose activity asserted and retried for ever."""
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV3))
+        await registered(handle)
+        resolving = await accepted(handle, IncidentWorkflow.resolve, Resolve(by="alice"))
+        reopening = await accepted(handle, IncidentWorkflow.reopen, Reopen(by="alice", reason="errors back"))
+        resolved, reopened = await answers(resolving, reopening)
+        assert isinstance(resolved, IncidentState) and isinstance(reopened, IncidentState)
+        assert resolved.status is Status.RESOLVED and reopened.status is Status.ACKNOWLEDGED
+        assert resolved.version < reopened.version  # one after the other, in the order accepted
+        state = await check_incident(handle, sqlite_store)
+
+    assert state.status is Status.ACKNOWLEDGED and state.resolved_at is None
+    kinds = [e.kind for e in sqlite_store.timeline(state.number or 0)]
+    assert kinds[-4:] == [
+        EventKind.RESOLVED,
+        EventKind.SUMMARY,
+        EventKind.POSTMORTEM_DECIDED,
+        EventKind.REOPENED,
+    ]
+
+
+async def test_a_reopen_while_the_postmortem_is_planned_waits_for_it(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: a reopen accepted while the resolve awaited plan_postmortem moved the incident on,
+    and the resolve's transition to postmortem then failed the workflow task on every retry."""
+    gate = Gate(monkeypatch, sqlite_store, "schedule_postmortem")
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV2))  # a new failure mode: postmortem due
+        await registered(handle)
+        resolving = await accepted(handle, IncidentWorkflow.resolve, Resolve(by="alice"))
+        await gate.reached()  # plan_postmortem is in flight
+        reopening = await accepted(handle, IncidentWorkflow.reopen, Reopen(by="alice", reason="errors back"))
+        gate.open()
+        resolved, reopened = await answers(resolving, reopening)
+        assert isinstance(resolved, IncidentState) and isinstance(reopened, IncidentState)
+        assert resolved.status is Status.POSTMORTEM  # the resolve finished first, postmortem and all
+        assert reopened.status is Status.ACKNOWLEDGED and reopened.postmortem is not None
+        state = await check_incident(handle, sqlite_store)
+    assert state.status is Status.ACKNOWLEDGED
+
+
+async def test_two_postmortem_requests_at_once_plan_one(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: two `postmortem request`s on a resolved SEV3 both planned, and the second's
+    transition failed the workflow task for ever. Now the second is refused in the table's words."""
+    gate = Gate(monkeypatch, sqlite_store, "schedule_postmortem")
+    gate.open()  # the resolve plans no postmortem for a SEV3: nothing to hold yet
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV3))
+        first = await registered(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        gate.opened.clear()
+        asking = await accepted(handle, IncidentWorkflow.request_postmortem, RequestPostmortem(by="alice"))
+        await gate.reached()
+        again = await accepted(handle, IncidentWorkflow.request_postmortem, RequestPostmortem(by="alice"))
+        gate.open()
+        planned, refusal = await answers(asking, again)
+        assert isinstance(planned, IncidentState) and planned.status is Status.POSTMORTEM
+        assert refusal == f"{first.label} already has a postmortem in progress"
+        state = await check_incident(handle, sqlite_store)
+    decided = events(sqlite_store, first.number or 0, EventKind.POSTMORTEM_DECIDED)
+    assert [e.data["required"] for e in decided] == [False, True]  # the resolve's, then the request's
+    assert state.status is Status.POSTMORTEM
+
+
+WRITTEN_POSTMORTEM = """## Summary
+Checkout returned 5xx for 20 minutes after a deploy.
+
+## Contributing factors
+An unbounded connection pool exhausted the database.
+
+## Action items
+- [ ] Bound the checkout connection pool @alice due:2030-01-15
+"""
+
+
+async def test_publish_postmortem_twice_at_once_publishes_once(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: two publishes both passed the document check, both started the document's action
+    items, and the second's transition failed the workflow task for ever."""
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV1))
+        first = await registered(handle)
+        assert first.number is not None
+        resolved = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        assert resolved.status is Status.POSTMORTEM
+        sqlite_store.update_postmortem(first.number, document=WRITTEN_POSTMORTEM)
+        gate = Gate(monkeypatch, sqlite_store, "postmortem")  # the publish activity's first read
+        publishing = await accepted(
+            handle, IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice")
+        )
+        await gate.reached()
+        again = await accepted(handle, IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice"))
+        await asyncio.sleep(0.5)  # room for a second check to start beside the first, were it allowed
+        gate.open()
+        published, refusal = await answers(publishing, again)
+        assert isinstance(published, IncidentState) and published.status is Status.CLOSED
+        assert refusal == f"{first.label} is closed: declare a new incident instead"
+        final = await asyncio.wait_for(handle.result(), RACE_WAIT)
+        state = await check_incident(handle, sqlite_store)
+
+    assert final.status is Status.CLOSED and state.action_items == published.action_items
+    kinds = Counter(e.kind for e in sqlite_store.timeline(first.number))
+    assert (
+        kinds[EventKind.POSTMORTEM_PUBLISHED],
+        kinds[EventKind.ACTION_ADDED],
+        kinds[EventKind.CLOSED],
+    ) == (1, 1, 1)
+
+
+async def test_fifty_concurrent_commands_from_the_lead(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """Issue 14: fifty concurrent ack/resolve/reopen from the lead wedged a SEV1. Each is answered:
+    applied, refused in the table's words, or turned away by Temporal's limit of in-flight updates
+    per workflow; the incident still takes commands afterwards and agrees with its store."""
+    rng = random.Random(14)
+    makers: list[tuple[Any, Callable[[int], Any]]] = [
+        (IncidentWorkflow.acknowledge, lambda i: Acknowledge(by="alice")),
+        (IncidentWorkflow.resolve, lambda i: Resolve(by="alice", note=f"fix {i}")),
+        (IncidentWorkflow.reopen, lambda i: Reopen(by="alice", reason=f"back {i}")),
+    ]
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV1))
+        first = await registered(handle)
+        label = first.label
+        chosen = [rng.choice(makers) for _ in range(50)]
+
+        async def send(i: int) -> tuple[str, IncidentState | str | None]:
+            update, make = chosen[i]
+            try:
+                return update.__name__, await handle.execute_update(update, make(i))
+            except (WorkflowUpdateFailedError, RPCError) as err:
+                if is_update_limit(err):
+                    return update.__name__, None
+                message = refusal_of(err)
+                assert message is not None, f"command {i} ({update.__name__}) failed: {err!r}"
+                return update.__name__, message
+
+        results = await asyncio.wait_for(asyncio.gather(*(send(i) for i in range(50))), 45)
+        applied = sorted((r for _, r in results if isinstance(r, IncidentState)), key=lambda s: s.version)
+        refusals = {r for _, r in results if isinstance(r, str)}
+        # Only what the transition table says, to a person: nothing unexplained.
+        assert refusals <= {
+            f"{label} is already acknowledged",
+            # Resolved for a moment, while the resolve plans its postmortem: what a validator saw.
+            f"{label} is resolved: reopen it first",
+            f"{label} is resolved and in postmortem: it can no longer acknowledge it",
+            f"{label} is resolved and in postmortem: it can no longer resolve it",
+            f"{label} is acknowledged, not resolved: only a resolved incident can be reopened",
+            f"{label} is detected, not resolved: only a resolved incident can be reopened",
+        }, refusals
+        # Applied one at a time: each result is the state right after it, in a line of versions.
+        assert len({s.version for s in applied}) == len(applied)
+        # Still answering: a command after the storm is applied (or refused) at once.
+        after = await handle.query(IncidentWorkflow.get_state)
+        if after.status is Status.POSTMORTEM:
+            after = await handle.execute_update(IncidentWorkflow.reopen, Reopen(by="alice"))
+        else:
+            after = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+        state = await check_incident(handle, sqlite_store)
+
+    names = [name for name, r in results if isinstance(r, IncidentState)]
+    kinds = Counter(e.kind for e in sqlite_store.timeline(first.number or 0))
+    assert kinds[EventKind.ACKNOWLEDGED] == names.count("acknowledge") <= 1
+    assert kinds[EventKind.RESOLVED] == names.count("resolve") + (after.status is Status.POSTMORTEM)
+    assert kinds[EventKind.REOPENED] == names.count("reopen") + (after.status is Status.ACKNOWLEDGED)
+    assert state.version == after.version

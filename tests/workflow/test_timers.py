@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.incident.models import EventKind
-from sevflow.policy import Severity
+from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
+from tests.stateful.invariants import settled_state, task_failures
 from tests.workflow.helpers import assert_at, events, incident, offsets, registered, running
+from worker.main import build_worker
 from workflows.incident import IncidentWorkflow
 
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +84,54 @@ async def test_no_missing_lead_reminder_for_sev3(
 
     assert first.number is not None
     assert events(sqlite_store, first.number, EventKind.LEAD_REMINDER) == []
+
+
+async def test_a_reminder_missed_during_downtime_is_sent_once(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """Issue 14: after downtime every missed "no lead" reminder fired twice within a second with the
+    same text, the second because the next one was armed for "now". One missed reminder is one
+    message, and the next comes a full interval after it.
+
+    On the dev server in real time (the time-skipping server holds its clock while a workflow task
+    waits for a worker), with the policy scaled to seconds: reminded 2 s after the declaration, then
+    every 3 s; no worker from the declaration until 8 s after it. The second worker replays the
+    history from the start, as a restarted one does."""
+    client = dev_env.client
+    table = dict(DEFAULT_POLICIES)
+    table[Severity.SEV1] = table[Severity.SEV1].model_copy(
+        update={"missing_lead_after": 2 * S, "missing_lead_every": 3 * S}
+    )
+    state = incident(Severity.SEV1, lead=None, policies=table)
+    handle = await client.start_workflow(
+        IncidentWorkflow.run, state, id=state.workflow_id, task_queue=task_queue
+    )
+    try:
+        async with build_worker(client, task_queue, sqlite_store):
+            first = await registered(handle)
+            await settled_state(handle, sqlite_store)
+        assert first.number is not None and first.detected_at is not None
+        await asyncio.sleep(8)  # down: the 2-second reminder (and the 5-second one) come due
+        async with build_worker(client, task_queue, sqlite_store):
+            for _ in range(300):
+                if events(sqlite_store, first.number, EventKind.LEAD_REMINDER):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1)  # a second, immediate reminder would be on the record by now
+            missed = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+            assert len(missed) == 1, [(e.at, e.text) for e in missed]
+            after = await handle.query(IncidentWorkflow.get_state)
+            assert after.lead_reminders_sent == 1
+            assert after.next_lead_reminder_at == missed[0].at + 3 * S
+            await asyncio.sleep(3)
+            reminders = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+            failures = await task_failures(handle)
+    finally:
+        with contextlib.suppress(RPCError):
+            await handle.terminate(reason="test finished")
+
+    assert not failures, failures
+    # The one after the gap, then the next on the new schedule: 3 seconds apart, each numbered once.
+    assert [e.data["n"] for e in reminders] == [1, 2], [(e.at, e.text) for e in reminders]
+    assert reminders[1].at - reminders[0].at >= 3 * S
+    assert reminders[0].at - first.detected_at >= 8 * S
