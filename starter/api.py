@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from slack_sdk import WebClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,7 +55,15 @@ from starter.follow_up_api import follow_up_router
 from starter.ingest import AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.jira_webhook import jira_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
-from starter.service import IncidentReads, IncidentService
+from starter.service import (
+    IDEMPOTENCY_KEY,
+    CommandOutcomeUnknown,
+    IdempotencyKeyReused,
+    IncidentReads,
+    IncidentService,
+    TooManyCommands,
+    new_idempotency_key,
+)
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
 from starter.slack_socket import SlackSocketMode
@@ -68,6 +76,32 @@ log = logging.getLogger("sevflow.api")
 
 class ApiError(BaseModel):
     error: str
+
+
+class KeyedApiError(ApiError):
+    """A refusal about a command's idempotency key: the key to retry with (also the header's)."""
+
+    idempotency_key: str
+
+
+# Every command takes one: the same key again is applied once (a new key when the header is missing;
+# each answer names the key in its `Idempotency-Key` header).
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY.pattern,
+        description="Retrying with the same key applies the command once; the same key with another "
+        "request answers 422. Up to 200 printable ASCII characters; a new key when missing.",
+    ),
+]
+
+
+def key_or_new(key: str | None, response: Response) -> str:
+    """The request's idempotency key (a new one when it sent none), named in the answer's header."""
+    key = key or new_idempotency_key()
+    response.headers["Idempotency-Key"] = key
+    return key
 
 
 class SnoozeBody(BaseModel):
@@ -154,7 +188,25 @@ class Backend:
         return FollowUpService(await self.service())
 
 
-_STATUS = {IncidentNotFound: 404, InvalidCommand: 409, ServiceUnavailable: 503}
+_STATUS = {
+    IncidentNotFound: 404,
+    InvalidCommand: 409,
+    IdempotencyKeyReused: 422,
+    TooManyCommands: 429,
+    ServiceUnavailable: 503,
+}
+
+
+def error_response(exc: SevflowError) -> JSONResponse:
+    """The JSON answer of a refusal; one about a command's key names the key (body and header), and a
+    429 says when to retry (Retry-After)."""
+    body: dict[str, Any] = {"error": str(exc)}
+    headers: dict[str, str] = {}
+    if isinstance(exc, CommandOutcomeUnknown | TooManyCommands | IdempotencyKeyReused):
+        body["idempotency_key"] = headers["Idempotency-Key"] = exc.key
+    if isinstance(exc, TooManyCommands):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=_status_of(exc), headers=headers)
 
 
 def _status_of(exc: SevflowError) -> int:
@@ -212,7 +264,7 @@ def create_app(
 
     @app.exception_handler(SevflowError)
     async def _sevflow_error(_: Request, exc: SevflowError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=_status_of(exc))
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -297,6 +349,7 @@ def create_app(
         404: {"model": ApiError},
         409: {"model": ApiError},
         422: {"model": ApiError},
+        429: {"model": KeyedApiError, "description": "Too many commands in flight: retry after Retry-After"},
         503: {"model": ApiError},
     }
 
@@ -324,13 +377,11 @@ def create_app(
 
     @app.post("/v1/incidents", tags=["incidents"], status_code=201, dependencies=[Auth], responses=errors)
     async def declare(
-        body: Declare,
-        idempotency_key: Annotated[
-            str | None,
-            Header(max_length=200, description="Retrying with the same key returns the same incident"),
-        ] = None,
+        body: Declare, response: Response, idempotency_key: IdempotencyKeyHeader = None
     ) -> IncidentDetail:
-        return await (await backend.service()).declare(body, idempotency_key)
+        """Declare an incident. Retrying with the same `Idempotency-Key` returns the same incident."""
+        key = key_or_new(idempotency_key, response)
+        return await (await backend.service()).declare(body, key)
 
     async def existing(*numbers: str | int) -> list[int]:
         """The incidents' numbers once the store knows them all: a 404 needs no Temporal connection."""
@@ -339,13 +390,15 @@ def create_app(
             await asyncio.to_thread(backend.reads().get, n)
         return parsed
 
-    async def command(number: str, cmd: BaseModel) -> IncidentDetail:
+    async def command(number: str, cmd: BaseModel, key: str) -> IncidentDetail:
         (n,) = await existing(number)
-        return await (await backend.service()).command(n, cmd)
+        return await (await backend.service()).command(n, cmd, key)
 
     def command_route(path: str, model: type[BaseModel], summary: str) -> None:
-        async def handler(number: str, body: BaseModel) -> IncidentDetail:
-            return await command(number, body)
+        async def handler(
+            number: str, body: BaseModel, response: Response, idempotency_key: IdempotencyKeyHeader = None
+        ) -> IncidentDetail:
+            return await command(number, body, key_or_new(idempotency_key, response))
 
         # The annotations are strings (`from __future__ import annotations`) that FastAPI resolves in the
         # module's globals, where a local `model` does not exist: give it the class itself.
@@ -371,13 +424,19 @@ def create_app(
     command_route("public-updates", PublishPublicUpdate, "Publish a public status-page update")
 
     @app.post("/v1/incidents/{number}/snooze", tags=["incidents"], dependencies=[Auth], responses=errors)
-    async def snooze(number: str, body: SnoozeBody) -> IncidentDetail:
-        return await command(number, Snooze(by=body.by, duration=parse_duration(body.duration)))
+    async def snooze(
+        number: str, body: SnoozeBody, response: Response, idempotency_key: IdempotencyKeyHeader = None
+    ) -> IncidentDetail:
+        cmd = Snooze(by=body.by, duration=parse_duration(body.duration))
+        return await command(number, cmd, key_or_new(idempotency_key, response))
 
     @app.post("/v1/incidents/{number}/merge", tags=["incidents"], dependencies=[Auth], responses=errors)
-    async def merge(number: str, body: MergeBody) -> IncidentDetail:
+    async def merge(
+        number: str, body: MergeBody, response: Response, idempotency_key: IdempotencyKeyHeader = None
+    ) -> IncidentDetail:
+        key = key_or_new(idempotency_key, response)
         n, into = await existing(number, body.into)
-        return await (await backend.service()).merge(n, into, body.by)
+        return await (await backend.service()).merge(n, into, body.by, key)
 
     async def existing_one(number: str) -> int:
         (n,) = await existing(number)

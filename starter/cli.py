@@ -88,6 +88,15 @@ def _default_actor() -> str:
 
 By = Annotated[str, typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the record as JSON.")]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        help="Retry a command that got no answer with the key its error printed: applied once "
+        "(default: a new key).",
+        show_default=False,
+    ),
+]
 Number = Annotated[str, typer.Argument(help="Incident number: INC-7 or 7.", show_default=False)]
 
 
@@ -106,7 +115,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except SevflowError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(_error_line(e))}", highlight=False)
         except ValidationError as e:
             err.print(f"[red]error:[/red] {_validation_message(e)}", highlight=False)
             raise typer.Exit(2) from None
@@ -121,6 +130,16 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         raise typer.Exit(1)
 
     return wrapper
+
+
+def _error_line(error: SevflowError) -> str:
+    """The error's sentence; one about a command's idempotency key (starter.service) says how to retry
+    from here: with `--idempotency-key <key>`, or another key when this one named another request."""
+    key, retry_with = getattr(error, "key", None), getattr(error, "retry_with", None)
+    if not isinstance(key, str) or not callable(retry_with):
+        return str(error)
+    same_key = getattr(error, "retry_same_key", True)
+    return str(retry_with(f"--idempotency-key {key}" if same_key else "another --idempotency-key, or none"))
 
 
 def _database_failure(error: Exception) -> str | None:
@@ -204,12 +223,21 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-def _command(number: str, cmd: BaseModel, as_json: bool, say: Callable[[IncidentDetail], str]) -> None:
+def _key(given: str | None) -> str:
+    """The command's idempotency key: the one given to retry with, else a new one for this run."""
+    from starter.service import checked_idempotency_key
+
+    return checked_idempotency_key(given)
+
+
+def _command(
+    number: str, cmd: BaseModel, as_json: bool, say: Callable[[IncidentDetail], str], key: str | None
+) -> None:
     n = parse_incident_number(number)
 
     async def go() -> IncidentDetail:
         async with _service() as service:
-            return await service.command(n, cmd)
+            return await service.command(n, cmd, _key(key))
 
     detail = _run(go())
     if as_json:
@@ -237,6 +265,7 @@ def declare(
     team: Annotated[str | None, typer.Option(help="Owning team (default: the service's team).")] = None,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Declare an incident; prints its number."""
     cmd = Declare(
@@ -252,7 +281,7 @@ def declare(
 
     async def go() -> IncidentDetail:
         async with _service() as svc:
-            return await svc.declare(cmd)
+            return await svc.declare(cmd, _key(idempotency_key))
 
     detail = _run(go())
     if as_json:
@@ -263,13 +292,14 @@ def declare(
 
 @app.command()
 @user_errors
-def ack(number: Number, by: By = "", as_json: AsJson = False) -> None:
+def ack(number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None) -> None:
     """Acknowledge an incident (the acknowledger becomes lead when there is none)."""
     _command(
         number,
         Acknowledge(by=by or _default_actor()),
         as_json,
         lambda d: f"{d.id} acknowledged by {by or _default_actor()}; lead: {d.lead}",
+        key=idempotency_key,
     )
 
 
@@ -283,10 +313,11 @@ def change_severity(
     ],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Change an incident's severity (re-times its update cadence)."""
     cmd = ChangeSeverity(by=by or _default_actor(), severity=Severity.parse(severity))
-    _command(number, cmd, as_json, lambda d: f"{d.id} is now {d.severity.value}")
+    _command(number, cmd, as_json, lambda d: f"{d.id} is now {d.severity.value}", key=idempotency_key)
 
 
 @app.command()
@@ -297,6 +328,7 @@ def role(
     person: Annotated[str, typer.Argument(help="Who takes the role.")],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Give someone a role on an incident."""
     try:
@@ -304,7 +336,7 @@ def role(
     except ValueError:
         raise ValueError(f"unknown role {role!r}: choose lead, comms, assignee or scribe") from None
     cmd = AssignRole(by=by or _default_actor(), role=parsed, person=person)
-    _command(number, cmd, as_json, lambda d: f"{d.id}: {person} is {parsed.value}")
+    _command(number, cmd, as_json, lambda d: f"{d.id}: {person} is {parsed.value}", key=idempotency_key)
 
 
 @app.command()
@@ -314,6 +346,7 @@ def update(
     text: Annotated[str, typer.Argument(help="The status update.")],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Post a status update (re-arms the update cadence)."""
     _command(
@@ -321,6 +354,7 @@ def update(
         PostUpdate(by=by or _default_actor(), text=text),
         as_json,
         lambda d: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
+        key=idempotency_key,
     )
 
 
@@ -338,6 +372,7 @@ def statuspage(
     ] = None,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Publish a public update on the status page (comms or the lead)."""
     cmd = PublishPublicUpdate.model_validate(
@@ -348,6 +383,7 @@ def statuspage(
         cmd,
         as_json,
         lambda d: f"{d.id} public update published on the status page (/status)",
+        key=idempotency_key,
     )
 
 
@@ -358,25 +394,46 @@ def snooze(
     duration: Annotated[str, typer.Argument(help="30m, 1h or 2h.")],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Snooze the update reminder for 30m, 1h or 2h."""
     cmd = Snooze(by=by or _default_actor(), duration=parse_duration(duration))
-    _command(number, cmd, as_json, lambda d: f"{d.id} update reminder snoozed until {_when(d.snoozed_until)}")
+    _command(
+        number,
+        cmd,
+        as_json,
+        lambda d: f"{d.id} update reminder snoozed until {_when(d.snoozed_until)}",
+        key=idempotency_key,
+    )
 
 
 @app.command()
 @user_errors
 def mitigate(
-    number: Number, note: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+    number: Number,
+    note: Annotated[str | None, typer.Option()] = None,
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Mark an incident mitigated: impact stopped, the fix is not final yet."""
-    _command(number, Mitigate(by=by or _default_actor(), note=note), as_json, lambda d: f"{d.id} mitigated")
+    _command(
+        number,
+        Mitigate(by=by or _default_actor(), note=note),
+        as_json,
+        lambda d: f"{d.id} mitigated",
+        key=idempotency_key,
+    )
 
 
 @app.command()
 @user_errors
 def resolve(
-    number: Number, note: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+    number: Number,
+    note: Annotated[str | None, typer.Option()] = None,
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Resolve an incident; prints TTD, TTA, TTM and TTR."""
 
@@ -389,33 +446,51 @@ def resolve(
             f"TTM {format_duration(m.ttm)}, TTR {format_duration(m.ttr)}"
         )
 
-    _command(number, Resolve(by=by or _default_actor(), note=note), as_json, say)
+    _command(number, Resolve(by=by or _default_actor(), note=note), as_json, say, key=idempotency_key)
 
 
 @app.command()
 @user_errors
 def reopen(
-    number: Number, reason: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+    number: Number,
+    reason: Annotated[str | None, typer.Option()] = None,
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Reopen a resolved incident."""
-    _command(number, Reopen(by=by or _default_actor(), reason=reason), as_json, lambda d: f"{d.id} reopened")
+    _command(
+        number,
+        Reopen(by=by or _default_actor(), reason=reason),
+        as_json,
+        lambda d: f"{d.id} reopened",
+        key=idempotency_key,
+    )
 
 
 @app.command()
 @user_errors
-def close(number: Number, by: By = "", as_json: AsJson = False) -> None:
+def close(
+    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+) -> None:
     """Close a resolved incident that needs no postmortem."""
-    _command(number, Close(by=by or _default_actor()), as_json, lambda d: f"{d.id} closed")
+    _command(
+        number, Close(by=by or _default_actor()), as_json, lambda d: f"{d.id} closed", key=idempotency_key
+    )
 
 
 @app.command()
 @user_errors
 def noise(
-    number: Number, reason: Annotated[str | None, typer.Option()] = None, by: By = "", as_json: AsJson = False
+    number: Number,
+    reason: Annotated[str | None, typer.Option()] = None,
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Close an incident as a false alarm."""
     cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
-    _command(number, cmd, as_json, lambda d: f"{d.id} closed as noise")
+    _command(number, cmd, as_json, lambda d: f"{d.id} closed as noise", key=idempotency_key)
 
 
 @app.command()
@@ -425,13 +500,14 @@ def merge(
     into: Annotated[str, typer.Option("--into", help="The incident that carries on.")],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Merge a duplicate incident into another one."""
     n, target = parse_incident_number(number), parse_incident_number(into)
 
     async def go() -> IncidentDetail:
         async with _service() as service:
-            return await service.merge(n, target, by or _default_actor())
+            return await service.merge(n, target, by or _default_actor(), _key(idempotency_key))
 
     detail = _run(go())
     if as_json:
@@ -652,12 +728,14 @@ def _status(status: ActionStatus) -> str:
     return status.value.replace("_", " ")
 
 
-def _item_command(item_id: str, cmd: BaseModel, as_json: bool, say: Callable[[ActionItemView], str]) -> None:
+def _item_command(
+    item_id: str, cmd: BaseModel, as_json: bool, say: Callable[[ActionItemView], str], key: str | None
+) -> None:
     from starter.follow_up_views import ActionItemView
 
     async def go() -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.item_command(item_id, cmd)
+            return await follow_up.item_command(item_id, cmd, _key(key))
 
     view = ActionItemView.of(_run(go()))
     if as_json:
@@ -680,6 +758,7 @@ def action_add(
     ] = None,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Add an action item to an incident; prints its id. Its owner is chased until it is closed."""
     from sevflow.actions.due import parse_due
@@ -695,7 +774,7 @@ def action_add(
 
     async def go() -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.add_action_item(n, cmd)
+            return await follow_up.add_action_item(n, cmd, _key(idempotency_key))
 
     view = ActionItemView.of(_run(go()))
     if as_json:
@@ -712,6 +791,7 @@ def action_done(
     note: Annotated[str | None, typer.Option(help="A word on how it was closed.")] = None,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Close an action item as done (or won't fix): its chase stops."""
     from sevflow.actions.chase import CompleteAction
@@ -719,7 +799,13 @@ def action_done(
 
     status = ActionStatus.WONT_FIX if wont_fix else ActionStatus.DONE
     cmd = CompleteAction(by=by or _default_actor(), status=status, note=note)
-    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} ({i.title}) closed as {_status(i.status)}")
+    _item_command(
+        item_id,
+        cmd,
+        as_json,
+        lambda i: f"{i.id} ({i.title}) closed as {_status(i.status)}",
+        key=idempotency_key,
+    )
 
 
 @action_app.command("snooze")
@@ -729,12 +815,15 @@ def action_snooze(
     duration: Annotated[str, typer.Argument(help="How long: 4h, 1d, 3d (at most 30d).", show_default=False)],
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """No reminders about an action item for a while; its due date stays."""
     from sevflow.actions.chase import SnoozeAction
 
     cmd = SnoozeAction(by=by or _default_actor(), duration=parse_duration(duration))
-    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}")
+    _item_command(
+        item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}", key=idempotency_key
+    )
 
 
 @action_app.command("reassign")
@@ -745,12 +834,13 @@ def action_reassign(
     reason: Reason,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Give an action item to someone else (with a reason)."""
     from sevflow.actions.chase import ReassignAction
 
     cmd = ReassignAction(by=by or _default_actor(), owner=owner, reason=reason)
-    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s")
+    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s", key=idempotency_key)
 
 
 @action_app.command("due")
@@ -761,13 +851,16 @@ def action_due(
     reason: Reason,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Move an action item's due date (with a reason)."""
     from sevflow.actions.chase import RescheduleAction
     from sevflow.actions.due import parse_due
 
     cmd = RescheduleAction(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
-    _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}")
+    _item_command(
+        item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}", key=idempotency_key
+    )
 
 
 @action_app.command("show")
@@ -914,6 +1007,7 @@ def postmortem_publish(
     ] = None,
     by: By = "",
     as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Publish a postmortem: checked, its action items chased, the incident closed."""
     from starter.follow_up_views import CheckView, PostmortemView
@@ -928,7 +1022,7 @@ def postmortem_publish(
             check = CheckView.of(n, follow_up.check(n))
             if not check.ok:
                 raise SevflowError(_one_line(n, check))
-            return await follow_up.publish(n, by or _default_actor()), check
+            return await follow_up.publish(n, by or _default_actor(), _key(idempotency_key)), check
 
     stored, check = _run(go())
     if as_json:
@@ -941,7 +1035,9 @@ def postmortem_publish(
 
 @postmortem_app.command("request")
 @user_errors
-def postmortem_request(number: Number, by: By = "", as_json: AsJson = False) -> None:
+def postmortem_request(
+    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+) -> None:
     """Ask for a postmortem the policy did not require (the lead's call)."""
     from starter.follow_up_views import PostmortemView
 
@@ -949,7 +1045,7 @@ def postmortem_request(number: Number, by: By = "", as_json: AsJson = False) -> 
 
     async def go() -> StoredPostmortem:
         async with _follow_up() as follow_up:
-            return await follow_up.request(n, by or _default_actor())
+            return await follow_up.request(n, by or _default_actor(), _key(idempotency_key))
 
     view = PostmortemView.of(_run(go()))
     if as_json:

@@ -3,7 +3,8 @@
 Adding an item goes through the incident's workflow while it runs (so it lands on the incident's
 timeline and starts as its child); once the incident's workflow has finished, the chase is started
 directly under the same id. Item commands are updates on the item's own workflow. Reads come from the
-store.
+store. Every command carries an idempotency key, as the incidents' do (starter/service.py): the same key
+again is applied once, with another request it is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -40,7 +41,7 @@ from sevflow.postmortem.checks import PublishCheck, check_postmortem
 from sevflow.postmortem.due import DEFAULT_REVIEW_LENGTH, ReviewSlot
 from sevflow.postmortem.ics import review_invite, review_uid
 from sevflow.store.repository import Store, StoredActionItem, StoredPostmortem
-from starter.service import IncidentReads, IncidentService
+from starter.service import IncidentReads, IncidentService, checked_idempotency_key, request_hash
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.incident import IncidentWorkflow
 
@@ -152,20 +153,23 @@ class FollowUpService(FollowUpReads):
         self, number: int, cmd: AddActionItem, update_id: str | None = None
     ) -> StoredActionItem:
         state = self._incident(number)
+        key = checked_idempotency_key(update_id)
+        target = f"INC-{number}/actions"
         try:
             item_id = action_item_id(number, cmd.title)
         except ValueError as err:
             raise InvalidCommand(str(err)) from err
         started = False
-        handle = self.client.get_workflow_handle(state.workflow_id)
         try:
-            await self.incidents._answer(
-                handle.execute_update(IncidentWorkflow.add_action_item, cmd, id=update_id),
-                "nothing was added",
+            await self.incidents.send_update(
+                state.workflow_id,
+                IncidentWorkflow.add_action_item,
+                cmd,
+                key=key,
+                target=target,
+                digest=request_hash(target, cmd),
             )
             started = True
-        except WorkflowUpdateFailedError as err:
-            raise InvalidCommand(_cause(err)) from err
         except IncidentNotFound:
             pass  # the incident's workflow has finished (closed and archived)
         except RPCError as err:
@@ -177,6 +181,7 @@ class FollowUpService(FollowUpReads):
                     f"{state.label} was merged into INC-{state.merged_into}: add the item there"
                 )
             await self._start_directly(state.number or number, state, cmd)
+            await self.incidents._applied(key)
         return await self._stored_item(item_id)
 
     async def _prepare(
@@ -261,15 +266,22 @@ class FollowUpService(FollowUpReads):
     ) -> StoredActionItem:
         stored = self.action_item(item_id)
         item = stored.item
-        if not item.is_open:
-            raise InvalidCommand(f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}")
-        handle = self.client.get_workflow_handle(chase_workflow_id(stored.item.id))
-        try:
-            await self.incidents._answer(
-                handle.execute_update(_ITEM_UPDATES[type(cmd)], cmd, id=update_id), "nothing was changed"
-            )
-        except WorkflowUpdateFailedError as err:
-            raise InvalidCommand(_cause(err)) from err
+        key = checked_idempotency_key(update_id)
+        # A closed item's chase takes no updates; a retry of the command that closed it is answered.
+        refused = (
+            None
+            if item.is_open
+            else f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
+        )
+        await self.incidents.send_update(
+            chase_workflow_id(stored.item.id),
+            _ITEM_UPDATES[type(cmd)],
+            cmd,
+            key=key,
+            target=item.id,
+            digest=request_hash(item.id, cmd),
+            refused=refused,
+        )
         return await self._newer(stored)
 
     async def _newer(self, before: StoredActionItem) -> StoredActionItem:
@@ -336,8 +348,3 @@ class FollowUpService(FollowUpReads):
     async def request(self, number: int, by: str, update_id: str | None = None) -> StoredPostmortem:
         await self.incidents.command(number, RequestPostmortem(by=by), update_id=update_id)
         return self.postmortem(number)
-
-
-def _cause(err: WorkflowUpdateFailedError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(cause)

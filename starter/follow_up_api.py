@@ -2,7 +2,8 @@
 
 Every refusal is a 4xx JSON `{"error": ...}` whose sentence names the field or says what is missing:
 422 for input that cannot be read, 404 for what does not exist, 409 for what the item's or the
-incident's state refuses.
+incident's state refuses. Every command takes an `Idempotency-Key` header, as the incidents' do
+(starter/api.py): the same key again is applied once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
@@ -28,6 +29,24 @@ from sevflow.incident.numbers import parse_incident_number
 from starter.alerts_api import PayloadError, read_body
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_views import ActionItemView, CheckView, PostmortemView
+from starter.service import IDEMPOTENCY_KEY, new_idempotency_key
+
+# The same header as the incidents' commands (starter/api.py).
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY.pattern,
+        description="Retrying with the same key applies the command once; a new key when missing.",
+    ),
+]
+
+
+def _key(key: str | None, response: Response) -> str:
+    key = key or new_idempotency_key()
+    response.headers["Idempotency-Key"] = key
+    return key
+
 
 ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
 SNOOZE_AT_MOST = timedelta(days=30)
@@ -109,7 +128,7 @@ def follow_up_router(
     """`existing` turns a path's incident number into an int once the store knows it (404 otherwise),
     so a missing incident needs no Temporal connection."""
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": dict[str, Any]} for code in (404, 409, 422, 503)
+        code: {"model": dict[str, Any]} for code in (404, 409, 422, 429, 503)
     }
     router = APIRouter(dependencies=[auth], responses=errors)
 
@@ -124,38 +143,52 @@ def follow_up_router(
         return [ActionItemView.of(s) for s in found]
 
     @router.post("/v1/incidents/{number}/actions", tags=["action items"], status_code=201)
-    async def add_action(number: str, body: AddActionBody) -> ActionItemView:
+    async def add_action(
+        number: str, body: AddActionBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> ActionItemView:
         """Add an action item: its own workflow chases the owner until it is closed. The same title
         again (after normalising case, spaces and trailing punctuation) is the same item."""
+        key = _key(idempotency_key, response)
         n = await existing(number)
         cmd = AddActionItem(by=body.by, title=body.title, owner=body.owner, due=body.due)
-        return ActionItemView.of(await (await service()).add_action_item(n, cmd))
+        return ActionItemView.of(await (await service()).add_action_item(n, cmd, key))
 
     @router.get("/v1/actions/{item_id}", tags=["action items"])
     async def get_action(item_id: str) -> ActionItemView:
         return ActionItemView.of(await asyncio.to_thread(reads().action_item, _item_id(item_id)))
 
-    async def item_command(item_id: str, cmd: BaseModel) -> ActionItemView:
+    async def item_command(item_id: str, cmd: BaseModel, key: str) -> ActionItemView:
         await asyncio.to_thread(reads().action_item, _item_id(item_id))  # 404 before Temporal
-        return ActionItemView.of(await (await service()).item_command(item_id, cmd))
+        return ActionItemView.of(await (await service()).item_command(item_id, cmd, key))
 
     @router.post("/v1/actions/{item_id}/done", tags=["action items"])
-    async def done(item_id: str, body: DoneBody) -> ActionItemView:
+    async def done(
+        item_id: str, body: DoneBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> ActionItemView:
         status = ActionStatus.WONT_FIX if body.wont_fix else ActionStatus.DONE
-        return await item_command(item_id, CompleteAction(by=body.by, status=status, note=body.note))
+        cmd = CompleteAction(by=body.by, status=status, note=body.note)
+        return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/snooze", tags=["action items"])
-    async def snooze(item_id: str, body: SnoozeItemBody) -> ActionItemView:
-        duration = parse_duration(body.duration)
-        return await item_command(item_id, SnoozeAction(by=body.by, duration=duration))
+    async def snooze(
+        item_id: str, body: SnoozeItemBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> ActionItemView:
+        cmd = SnoozeAction(by=body.by, duration=parse_duration(body.duration))
+        return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/reassign", tags=["action items"])
-    async def reassign(item_id: str, body: ReassignBody) -> ActionItemView:
-        return await item_command(item_id, ReassignAction(by=body.by, owner=body.owner, reason=body.reason))
+    async def reassign(
+        item_id: str, body: ReassignBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> ActionItemView:
+        cmd = ReassignAction(by=body.by, owner=body.owner, reason=body.reason)
+        return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/due", tags=["action items"])
-    async def due(item_id: str, body: DueBody) -> ActionItemView:
-        return await item_command(item_id, RescheduleAction(by=body.by, due=body.due, reason=body.reason))
+    async def due(
+        item_id: str, body: DueBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> ActionItemView:
+        cmd = RescheduleAction(by=body.by, due=body.due, reason=body.reason)
+        return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     # ------------------------------------------------------------------ postmortems
 
@@ -194,9 +227,10 @@ def follow_up_router(
     @router.post(
         "/v1/incidents/{number}/postmortem/publish", tags=["postmortems"], response_model=PostmortemView
     )
-    async def publish(number: str, body: ByBody) -> Response:
+    async def publish(number: str, body: ByBody, idempotency_key: KeyHeader = None) -> Response:
         """Publish: the stored document is checked, its action items chased, the incident closed. An
         incomplete document is a 409 listing what is missing."""
+        key = idempotency_key or new_idempotency_key()
         n = await existing(number)
         found = CheckView.of(n, await asyncio.to_thread(reads().check, n))
         if not found.ok:
@@ -204,14 +238,19 @@ def follow_up_router(
             return JSONResponse(
                 {"error": found.message, "missing": found.missing, "problems": problems}, status_code=409
             )
-        stored = await (await service()).publish(n, body.by)
-        return JSONResponse(PostmortemView.of(stored).model_dump(mode="json"))
+        stored = await (await service()).publish(n, body.by, key)
+        return JSONResponse(
+            PostmortemView.of(stored).model_dump(mode="json"), headers={"Idempotency-Key": key}
+        )
 
     @router.post("/v1/incidents/{number}/postmortem/request", tags=["postmortems"])
-    async def request_postmortem(number: str, body: ByBody) -> PostmortemView:
+    async def request_postmortem(
+        number: str, body: ByBody, response: Response, idempotency_key: KeyHeader = None
+    ) -> PostmortemView:
         """The lead asks for a postmortem the policy did not require."""
+        key = _key(idempotency_key, response)
         n = await existing(number)
-        return PostmortemView.of(await (await service()).request(n, body.by))
+        return PostmortemView.of(await (await service()).request(n, body.by, key))
 
     @router.get(
         "/v1/incidents/{number}/postmortem.ics",

@@ -2,17 +2,30 @@
 
 Reads come from sevflow's store (the workflow writes it before each command returns); commands are
 Temporal updates whose validators answer with a sentence for a person.
+
+Every command carries an idempotency key, its update id (the API's `Idempotency-Key`, the CLI's
+`--idempotency-key`, a Slack trigger id, or a new one). Temporal applies an update once per id within a
+workflow run; the store adds what a run cannot: the request a key was first sent with (the same key
+with another request is refused), the run its update went to (a retry goes to that run, so a command
+applied before the incident continued as new is not applied again in the next run), and whether its
+answer came back (a retry of an answered command is answered from the store). An answer says only what
+is known: a command whose answer never came is "unknown whether it was applied", never "nothing was
+changed".
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
+import re
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -25,7 +38,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from sevflow.config.schema import SevflowConfig
-from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable
+from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import (
     Acknowledge,
     Action,
@@ -47,13 +60,21 @@ from sevflow.incident.commands import (
 from sevflow.incident.models import IncidentState, new_incident_state
 from sevflow.incident.transitions import Edit, refusal
 from sevflow.incident.views import IncidentDetail, IncidentSummary
-from sevflow.store.repository import Store
+from sevflow.store.repository import Store, StoredCommandKey
 from workflows.incident import IncidentWorkflow
 
 T = TypeVar("T")
 
+log = logging.getLogger("sevflow.service")
+
 # How long a command waits for a worker to take it before telling the person no worker is running.
 WORKER_ANSWER_TIMEOUT = 30.0
+# What a 429 asks to wait before the retry: the updates in flight at an incident end in about that.
+RETRY_AFTER_SECONDS = 2
+# How many new runs of a workflow (continued as new) a command follows before it gives up.
+MAX_RUNS_FOLLOWED = 5
+# An idempotency key: printable ASCII without spaces (it travels in an HTTP header), at most 200 long.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 _UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
     Acknowledge: (IncidentWorkflow.acknowledge, "acknowledge"),
@@ -71,6 +92,66 @@ _UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
     PublishPostmortem: (IncidentWorkflow.publish_postmortem, "publish_postmortem"),
     PublishPublicUpdate: (IncidentWorkflow.publish_public_update, "publish_public_update"),
 }
+
+
+class CommandOutcomeUnknown(ServiceUnavailable):
+    """The command was sent but its answer never came: it may have been applied, or be applied later
+    (when a worker takes it). Sending it again with the same key applies it at most once."""
+
+    def __init__(self, reason: str, key: str) -> None:
+        self.reason, self.key = reason, key
+        super().__init__(self.retry_with(f"the same key ({key})"))
+
+    def retry_with(self, how: str) -> str:
+        return f"{self.reason}: unknown whether it was applied: retry with {how}"
+
+
+class TooManyCommands(ServiceUnavailable):
+    """Temporal refused the update before taking it (10 updates in flight at one workflow, or the
+    namespace's rate limit): nothing was changed; the same key a moment later is safe."""
+
+    def __init__(self, reason: str, key: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        self.reason, self.key, self.retry_after = reason, key, retry_after
+        super().__init__(self.retry_with(f"the same key ({key})"))
+
+    def retry_with(self, how: str) -> str:
+        return f"{self.reason}: nothing was changed: retry in {self.retry_after}s with {how}"
+
+
+class IdempotencyKeyReused(SevflowError):
+    """A key already sent with another request (another command, incident or body)."""
+
+    retry_same_key = False
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(self.retry_with("a new key"))
+
+    def retry_with(self, how: str) -> str:
+        return (
+            f"the idempotency key {self.key} was sent before with another request: "
+            f"nothing was changed; send this one with {how}"
+        )
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def checked_idempotency_key(key: str | None) -> str:
+    """`key` if it can be one (a new key for None); a ValueError says why it cannot."""
+    if key is None:
+        return new_idempotency_key()
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ValueError("idempotency key: 1 to 200 printable ASCII characters without spaces")
+    return key
+
+
+def request_hash(target: str, request: BaseModel) -> str:
+    """What a key names: the target and the command as parsed (so `30m` and `0.5h` are one request)."""
+    named = {"target": target, "kind": type(request).__name__, "body": request.model_dump(mode="json")}
+    text = json.dumps(named, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def incident_workflow_id(idempotency_key: str | None = None) -> str:
@@ -127,6 +208,12 @@ class IncidentService(IncidentReads):
     # ---------------------------------------------------------- commands
 
     async def declare(self, declare: Declare, idempotency_key: str | None = None) -> IncidentDetail:
+        """Start the incident. With a key, a retry is the same incident (the key names its workflow)."""
+        key = checked_idempotency_key(idempotency_key) if idempotency_key is not None else None
+        if key is not None:
+            claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
+            if claimed.applied_at is not None and (found := self._declared(key)) is not None:
+                return found
         service = self.config.services.get(declare.service)
         state = new_incident_state(
             incident_workflow_id(idempotency_key),
@@ -155,52 +242,168 @@ class IncidentService(IncidentReads):
             self.client.execute_update_with_start_workflow(
                 IncidentWorkflow.declared, start_workflow_operation=start
             ),
-            "the incident was started",
+            "unknown whether the incident was started: look at `sevflow list --open` before declaring again",
+            key=key,
         )
-        assert declared.number is not None
+        if declared.number is None:
+            raise InvalidCommand(f"{state.workflow_id} answered without a number: declare it again")
+        if key is not None:
+            await self._applied(key)
         return self.get(declared.number)
 
+    def _declared(self, key: str) -> IncidentDetail | None:
+        state = self.store.find_by_workflow_id(incident_workflow_id(key))
+        return None if state is None or state.number is None else self.get(state.number)
+
     async def command(self, number: int, cmd: BaseModel, update_id: str | None = None) -> IncidentDetail:
-        """Send `cmd` as an update. The same `update_id` twice (a retried Slack request) is one
-        update: Temporal answers the second with the first's result."""
+        """Send `cmd` as the update `update_id` (a new key when None): the same key twice (a retried
+        request) is applied once, and the retry answers with the incident as it is."""
         update, name = _UPDATES[type(cmd)]
+        key = checked_idempotency_key(update_id)
+        digest = request_hash(f"INC-{number}", cmd)
         state = self._stored(number)
         # A finished workflow takes no updates; answer from the table instead of an RPC error.
-        if state.status.is_terminal and (
-            reason := refusal(state.label, state.status, name, state.merged_into)
-        ):
-            raise InvalidCommand(reason)
-        handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(state.workflow_id)
-        try:
-            await self._answer(handle.execute_update(update, cmd, id=update_id), "nothing was changed")
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise InvalidCommand(message) from err
+        refused = (
+            refusal(state.label, state.status, name, state.merged_into) if state.status.is_terminal else None
+        )
+        await self.send_update(
+            state.workflow_id, update, cmd, key=key, target=f"INC-{number}", digest=digest, refused=refused
+        )
         return self.get(number)
 
-    async def merge(self, number: int, into: int, by: str) -> IncidentDetail:
+    async def merge(self, number: int, into: int, by: str, update_id: str | None = None) -> IncidentDetail:
         target = self._stored(into)
         if target.status.is_terminal:
             raise InvalidCommand(f"{target.label} is {target.status.value}: merge into an open incident")
         return await self.command(
-            number, MergeInto(by=by, target_number=into, target_workflow_id=target.workflow_id)
+            number, MergeInto(by=by, target_number=into, target_workflow_id=target.workflow_id), update_id
         )
+
+    async def send_update(
+        self,
+        workflow_id: str,
+        update: Any,
+        arg: BaseModel,
+        *,
+        key: str,
+        target: str,
+        digest: str,
+        refused: str | None = None,
+    ) -> None:
+        """Send `arg` as the update `key` of `workflow_id`, applied at most once whatever the retries.
+
+        `target` and `digest` name the request (the same key with another one is refused); `refused`
+        is the refusal of a workflow known to take no updates, said unless an earlier attempt with this
+        key may have been applied there. Returns once the update is applied (now or before); raises
+        InvalidCommand with the validator's sentence, CommandOutcomeUnknown when the answer never came,
+        TooManyCommands when Temporal would not take it."""
+        known = await self._stored_key(key)
+        if known is not None:
+            if known.target != target or known.request_hash != digest:
+                raise IdempotencyKeyReused(key)
+            if known.applied_at is not None:
+                return  # answered before: not sent again
+        if refused and (known is None or known.run_id is None):
+            raise InvalidCommand(refused)  # nothing under this key ever reached a run that could take it
+        # The update goes to one run, the one its first attempt went to: Temporal dedupes per run only.
+        run_id = known.run_id if known is not None and known.run_id else None
+        if run_id is None:
+            run_id = await self._latest_run(workflow_id)
+        claimed = await self._claim(key, target, digest, run_id)
+        if claimed.applied_at is not None:
+            return
+        run_id = claimed.run_id or run_id
+        for _ in range(MAX_RUNS_FOLLOWED):
+            handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+            try:
+                await self._answer(handle.execute_update(update, arg, id=key), "nothing was changed", key=key)
+                break
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                raise InvalidCommand(message) from err
+            except IncidentNotFound:
+                # The run ended without this update (a run that applied it answers with its outcome).
+                latest = await self._latest_run(workflow_id)
+                if latest == run_id:  # the workflow itself has finished: nothing was changed
+                    if refused:
+                        raise InvalidCommand(refused) from None
+                    raise
+                # It continued as new: the update goes to the new run, once.
+                run_id = await self._move_key(key, run_id, latest)
+        else:
+            # Each of those runs ended without taking it.
+            raise ServiceUnavailable(
+                f"{target} kept continuing as new under the command: nothing was changed"
+            )
+        await self._applied(key)
 
     # ---------------------------------------------------------- helpers
 
-    async def _answer(self, call: Awaitable[T], meanwhile: str) -> T:
+    async def _answer(self, call: Awaitable[T], meanwhile: str, key: str | None = None) -> T:
+        """`call`'s answer, or a SevflowError that says what is known. With `key` the call sent a
+        command under that key: a call cut short leaves it unknown whether it was applied, and the
+        answer says to retry with the key; without, `meanwhile` says what was or was not done."""
         try:
             return await asyncio.wait_for(call, timeout=WORKER_ANSWER_TIMEOUT)
         # The server's own long poll for the update's outcome can end first (no worker took it).
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
-            raise ServiceUnavailable(
-                f"no sevflow worker answered within {WORKER_ANSWER_TIMEOUT:.0f}s ({meanwhile}): "
-                "is `sevflow up` or `sevflow worker` running?"
-            ) from err
+            reason = (
+                f"no sevflow worker answered within {WORKER_ANSWER_TIMEOUT:.0f}s "
+                "(is `sevflow up` or `sevflow worker` running?)"
+            )
+            if key is not None:
+                raise CommandOutcomeUnknown(reason, key) from err
+            raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise IncidentNotFound(f"the incident's workflow was not found: {err.message}") from err
+            if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+                # Refused before it was admitted (the SDK retried it a few times first).
+                if key is not None:
+                    raise TooManyCommands(f"Temporal is busy: {err.message}", key) from err
+                raise ServiceUnavailable(f"Temporal is busy: {err.message}: nothing was changed") from err
             if err.status in _SERVER_GONE:
-                raise ServiceUnavailable(f"Temporal is unavailable: {err.message}") from err
+                if key is not None:
+                    raise CommandOutcomeUnknown(f"Temporal is unavailable: {err.message}", key) from err
+                raise ServiceUnavailable(f"Temporal is unavailable: {err.message}: {meanwhile}") from err
             raise
+
+    async def _latest_run(self, workflow_id: str) -> str:
+        """The id of the workflow's newest run (read before anything is sent: a failure changed nothing)."""
+        handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id)
+        try:
+            described = await self._answer(handle.describe(), "nothing was changed")
+        except ServiceUnavailable as err:  # a describe waits for no worker: Temporal itself did not answer
+            raise ServiceUnavailable(f"Temporal did not answer: nothing was changed ({err})") from err
+        return described.run_id
+
+    async def _stored_key(self, key: str) -> StoredCommandKey | None:
+        return await self._keys(self.store.command_key, key)
+
+    async def _claim(self, key: str, target: str, digest: str, run_id: str | None) -> StoredCommandKey:
+        claimed = await self._keys(self.store.claim_command_key, key, target, digest, run_id)
+        if claimed.target != target or claimed.request_hash != digest:
+            raise IdempotencyKeyReused(key)
+        return claimed
+
+    async def _move_key(self, key: str, from_run: str, to_run: str) -> str:
+        moved = await self._keys(self.store.move_command_key, key, from_run, to_run)
+        return moved or to_run
+
+    async def _applied(self, key: str) -> None:
+        """Remember that the key's command was answered; if the store cannot, a retry asks Temporal,
+        which answers from the same run: the command is applied and the answer says so."""
+        try:
+            await asyncio.to_thread(self.store.command_applied, key)
+        except SQLAlchemyError as err:
+            log.warning("command %s applied, but the store did not remember it: %s", key, err)
+
+    async def _keys(self, method: Callable[..., T], *args: Any) -> T:
+        """A command-key read or write, off the event loop; a store that cannot be used (locked past
+        its busy timeout) is a 503 before anything was sent."""
+        try:
+            return await asyncio.to_thread(method, *args)
+        except SQLAlchemyError as err:
+            first = next(iter(str(getattr(err, "orig", None) or err).splitlines()), type(err).__name__)
+            raise ServiceUnavailable(f"the database cannot be used ({first}): nothing was changed") from err

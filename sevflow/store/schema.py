@@ -392,3 +392,20 @@ class PublicUpdateRow(Base):
     title: Mapped[str] = mapped_column(Text, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     by: Mapped[str | None] = mapped_column(String(255))
+
+
+class CommandKeyRow(Base):
+    """A command's idempotency key (the API's `Idempotency-Key`, the CLI's `--idempotency-key`, a Slack
+    trigger id): the request it was first sent with (`target` and `request_hash`), the workflow run its
+    update went to, and when its answer came back. A key with another request is refused; a key whose
+    answer came back is not sent again (migration 0011)."""
+
+    __tablename__ = "command_keys"
+    __table_args__ = (Index("ix_command_keys_created_at", "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1000), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    applied_at: Mapped[datetime | None]

@@ -1,0 +1,206 @@
+"""Truthful answers and safe retries over HTTP (issue 14): every command carries an idempotency key, a
+retry with it is applied once, an answer that never came says "unknown whether it was applied", and
+Temporal's limit of in-flight updates is a 429 with Retry-After. Against the dev server; the worker is
+started and stopped by each test, so a command can be sent while no worker takes it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+import starter.service
+from sevflow.store.repository import Store
+from tests.api.conftest import MakeApp, http
+from tests.conftest import terminate_task_queue
+from worker.main import build_worker
+
+Json = dict[str, Any]
+
+
+@pytest.fixture
+async def api(
+    make_app: MakeApp, dev_env: WorkflowEnvironment, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with no worker behind it: each test starts one when it needs it."""
+    async with http(make_app()) as client:
+        try:
+            yield client
+        finally:
+            await terminate_task_queue(dev_env.client, task_queue)
+
+
+@contextlib.asynccontextmanager
+async def worker(dev_env: WorkflowEnvironment, task_queue: str, store: Store) -> AsyncIterator[None]:
+    async with build_worker(dev_env.client, task_queue, store):
+        yield
+
+
+async def declared(api: httpx.AsyncClient) -> int:
+    body = {"title": "checkout 5xx", "service": "checkout", "severity": "SEV3", "lead": "alice"}
+    response = await api.post("/v1/incidents", json=body)
+    assert response.status_code == 201, response.text
+    return int(response.json()["number"])
+
+
+async def updates(api: httpx.AsyncClient, number: int) -> list[str]:
+    """The texts of the incident's status updates on its timeline, oldest first."""
+    response = await api.get(f"/v1/incidents/{number}")
+    assert response.status_code == 200, response.text
+    return [e["text"] for e in response.json()["timeline"] if e["kind"] == "status_update"]
+
+
+async def until_updates(api: httpx.AsyncClient, number: int, count: int, limit: float = 30) -> list[str]:
+    deadline = asyncio.get_running_loop().time() + limit
+    while len(found := await updates(api, number)) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"INC-{number} has {len(found)} status updates, not {count}")
+        await asyncio.sleep(0.1)
+    return found
+
+
+def post_update(api: httpx.AsyncClient, number: int, text: str, key: str | None) -> Any:
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.post(f"/v1/incidents/{number}/update", json={"by": "alice", "text": text}, headers=headers)
+
+
+async def test_a_retried_command_with_the_same_key_is_applied_once(
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+        first = await post_update(api, number, "rolling back", "retry-me-1")
+        second = await post_update(api, number, "rolling back", "retry-me-1")
+        assert (first.status_code, second.status_code) == (200, 200), second.text
+        assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == "retry-me-1"
+        assert await updates(api, number) == ["rolling back"]
+
+        # Without a key each request is a command of its own, and its answer names the key it got.
+        third = await post_update(api, number, "rolling back", None)
+        assert third.status_code == 200, third.text
+        assert len(third.headers["Idempotency-Key"]) == 32
+        assert await updates(api, number) == ["rolling back", "rolling back"]
+
+
+async def test_the_same_key_with_another_request_is_422(
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+        assert (await post_update(api, number, "rolling back", "key-2")).status_code == 200
+        for other in (
+            post_update(api, number, "rolled back", "key-2"),  # another body
+            api.post(
+                f"/v1/incidents/{number}/ack", json={"by": "alice"}, headers={"Idempotency-Key": "key-2"}
+            ),
+        ):
+            refused = await other
+            assert refused.status_code == 422, refused.text
+            assert refused.json() == {
+                "error": "the idempotency key key-2 was sent before with another request: nothing was "
+                "changed; send this one with a new key",
+                "idempotency_key": "key-2",
+            }
+            assert refused.headers["Idempotency-Key"] == "key-2"
+        assert await updates(api, number) == ["rolling back"]
+        # A key that cannot be one is refused before anything is sent.
+        bad = await post_update(api, number, "rolled back", "with space")
+        assert bad.status_code == 422
+        assert bad.json()["error"].startswith("header.Idempotency-Key: ")
+
+
+async def test_a_timeout_is_unknown_and_the_retry_with_its_key_applies_once(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+    # No worker takes the update: the answer cannot say whether it will be applied (it will, later).
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+    timed_out = await post_update(api, number, "rolling back", None)
+    assert timed_out.status_code == 503, timed_out.text
+    key = timed_out.headers["Idempotency-Key"]
+    assert timed_out.json() == {
+        "error": "no sevflow worker answered within 3s (is `sevflow up` or `sevflow worker` running?): "
+        f"unknown whether it was applied: retry with the same key ({key})",
+        "idempotency_key": key,
+    }
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+    async with worker(dev_env, task_queue, sqlite_store):
+        # The worker is back: the command nobody answered is applied now...
+        assert await until_updates(api, number, 1) == ["rolling back"]
+        # ...and the client's retry with the key it was given is answered, not applied again.
+        retried = await post_update(api, number, "rolling back", key)
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["last_update_text"] == "rolling back"
+        await asyncio.sleep(0.5)
+        assert await updates(api, number) == ["rolling back"]
+
+
+async def test_a_retry_before_the_worker_is_back_is_applied_once(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry waits for the same update as the first attempt: one status update, both answered."""
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+    first = await post_update(api, number, "rolling back", "slow-1")
+    assert first.status_code == 503
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+    retry = asyncio.create_task(post_update(api, number, "rolling back", "slow-1"))
+    await asyncio.sleep(1)
+    assert not retry.done()
+    async with worker(dev_env, task_queue, sqlite_store):
+        answered = await retry
+        assert answered.status_code == 200, answered.text
+        await asyncio.sleep(0.5)
+        assert await updates(api, number) == ["rolling back"]
+
+
+@pytest.mark.timeout(90)  # the SDK retries a RESOURCE_EXHAUSTED for about 16 s before it gives up
+async def test_the_in_flight_limit_is_429_with_retry_after(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+    # With no worker, ten updates wait, admitted; Temporal takes no eleventh at the same workflow.
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 50.0)
+    sent = [asyncio.create_task(post_update(api, number, f"update {i}", f"flight-{i}")) for i in range(11)]
+    done, pending = await asyncio.wait(sent, timeout=45, return_when=asyncio.FIRST_COMPLETED)
+    limited = [t.result() for t in done]
+    assert [r.status_code for r in limited] == [429], [r.text for r in limited]
+    refused = limited[0]
+    key = refused.headers["Idempotency-Key"]
+    assert refused.headers["Retry-After"] == "2"
+    body = refused.json()
+    assert body["idempotency_key"] == key
+    assert body["error"] == (
+        "Temporal is busy: limit on number of concurrent in-flight updates has been reached (10): "
+        f"nothing was changed: retry in 2s with the same key ({key})"
+    )
+    async with worker(dev_env, task_queue, sqlite_store):
+        answers = await asyncio.gather(*pending)
+        assert [r.status_code for r in answers] == [200] * 10
+        assert len(await until_updates(api, number, 10)) == 10
+        # The refused one was not applied; its retry with the same key is, once.
+        text = f"update {key.removeprefix('flight-')}"
+        retried = await post_update(api, number, text, key)
+        assert retried.status_code == 200, retried.text
+        found = await until_updates(api, number, 11)
+        assert sorted(found) == sorted(f"update {i}" for i in range(11))
