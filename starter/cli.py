@@ -659,7 +659,8 @@ def _print_metrics(report: MetricsReport) -> None:
     out.print(times)
     if report.services:
         # Three places: 99.975% and 99.950% are different promises.
-        reliability = Table("service", "failures", "MTBF", "MTTR", "availability", box=None)
+        # Availability is measured: 1 - the impact (overlaps once) over the window.
+        reliability = Table("service", "failures", "MTBF", "MTTR", "impact", "availability", box=None)
         for s in report.services:
             reliability.add_row(
                 escape(s.service),
@@ -688,6 +689,7 @@ def _print_metrics(report: MetricsReport) -> None:
             + f" per responder per week; {pages.out_of_hours} outside business hours "
             f"({_percent(pages.out_of_hours_ratio)})",
         ),
+                _seconds(s.impact_seconds),
         (
             "action items",
             f"{_percent(items.closure_rate)} closed ({items.closed} of {items.created}: {items.done} done, "

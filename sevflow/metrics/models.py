@@ -22,15 +22,18 @@ class DurationStats(BaseModel):
 
 
 class ServiceReliability(BaseModel):
-    """MTBF, MTTR and the availability estimate of one service over the window."""
+    """MTBF, MTTR, measured impact and availability of one service over the window."""
 
     service: str
     failures: int
     # Mean operating time from one failure's resolution to the next one's start; None below two failures.
     mtbf_seconds: float | None
     mttr_seconds: float | None
-    # MTBF / (MTBF + MTTR); None when either is unknown.
-    availability: float | None
+    # The union of its failures' impact (start, else detection, to resolution, or to the window's end
+    # while unresolved) within the window: overlapping incidents count once.
+    impact_seconds: float
+    # 1 - impact_seconds / the window's length: measured, not MTBF / (MTBF + MTTR).
+    availability: float
 
 
 class NoiseStats(BaseModel):
@@ -189,6 +192,7 @@ class MetricsReport(BaseModel):
                 ("service_failures", s.service, str(s.failures)),
                 ("service_mtbf_seconds", s.service, _cell(s.mtbf_seconds)),
                 ("service_mttr_seconds", s.service, _cell(s.mttr_seconds)),
+                ("service_impact_seconds", s.service, _cell(s.impact_seconds)),
                 ("service_availability", s.service, _cell(s.availability)),
             ]
         for r in self.pages.by_responder:

@@ -274,17 +274,34 @@ def _interpolate(n: int, k: int, d: int, below: float | None, above: float | Non
     return float(below) + (float(above) - float(below)) * fraction
 
 
+def _greatest(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The larger of two non-NULL numbers, in SQL both engines read alike (SQLite has no GREATEST)."""
+    return case((a >= b, a), else_=b)
+
+
+def _least(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((a <= b, a), else_=b)
+
+
 def service_reliability(conn: Connection, window: Window) -> list[ServiceReliability]:
-    """MTBF, MTTR and the availability estimate per service, over the window's failures.
+    """MTBF, MTTR, impact and availability per service, over the window's failures.
 
     The operating time before a failure runs from the latest resolution among the service's earlier
     failures (so a short incident inside a long one does not count as uptime) to the failure's start;
     overlapping failures had none (0). An earlier failure not resolved yet keeps the service down until
     the window ends. With n failures a service has n - 1 such gaps, and MTBF is their mean.
+
+    Impact is measured, not estimated: the union of the failures' impact intervals (start, else
+    detection, to resolution, or to the window's end while unresolved), clipped to the window, with
+    overlapping incidents counted once; availability is 1 - impact / the window's length. (MTBF /
+    (MTBF + MTTR) said 49% for two incidents seconds apart in 30 quiet days.) The union comes from the
+    same ordered pass as MTBF's gaps: taken in order of start, a failure adds what of it lies after
+    both the window's start and the latest end before it, the sweep that merges intervals.
     """
     # Epoch seconds (migration 0010), read along ix_incidents_uptime: each service's failures come in
     # the window function's order, so neither engine sorts them, and the gaps are subtractions.
-    down_until = func.coalesce(IncidentRow.resolved_epoch, literal(window.until.timestamp(), Float))
+    since_s, until_s = literal(window.since.timestamp(), Float), literal(window.until.timestamp(), Float)
+    down_until = func.coalesce(IncidentRow.resolved_epoch, until_s)
     each = (
         select(
             IncidentRow.service.label("service"),
@@ -300,33 +317,41 @@ def service_reliability(conn: Connection, window: Window) -> list[ServiceReliabi
         partition_by=each.c.service, order_by=(each.c.started, each.c.number), rows=(None, -1)
     )
     gap = (each.c.started - up_since).label("gap")
-    with_gaps = select(each.c.service, each.c.ttr, gap).subquery("with_gaps")
+    # The part of this failure's impact inside the window and after every earlier one's end.
+    from_ = _greatest(
+        _greatest(func.coalesce(each.c.started, until_s), since_s), func.coalesce(up_since, since_s)
+    )
+    to = _least(each.c.down_until, until_s)
+    added = case((to > from_, to - from_), else_=0.0).label("added")
+    with_gaps = select(each.c.service, each.c.ttr, gap, added).subquery("with_gaps")
     # Overlapping failures had no uptime between them (0); the first has no gap (NULL, left out of avg).
     uptime = case((with_gaps.c.gap < 0, 0.0), else_=with_gaps.c.gap)
-    failures = select(with_gaps.c.service, with_gaps.c.ttr, uptime.label("uptime")).subquery("failures")
+    failures = select(
+        with_gaps.c.service, with_gaps.c.ttr, uptime.label("uptime"), with_gaps.c.added
+    ).subquery("failures")
     rows = conn.execute(
         select(
             failures.c.service,
             func.count(),
             func.avg(failures.c.uptime),
             func.avg(failures.c.ttr),
+            func.sum(failures.c.added),
         )
         .group_by(failures.c.service)
         .order_by(failures.c.service)
     )
+    length = (window.until - window.since).total_seconds()
     result = []
-    for service, count, mtbf, mttr in rows:
-        mtbf_s, mttr_s = _seconds(mtbf), _seconds(mttr)
-        availability = None
-        if mtbf_s is not None and mttr_s is not None and mtbf_s + mttr_s > 0:
-            availability = mtbf_s / (mtbf_s + mttr_s)
+    for service, count, mtbf, mttr, impact in rows:
+        impact_s = min(max(float(impact or 0.0), 0.0), length)
         result.append(
             ServiceReliability(
                 service=service,
                 failures=int(count),
-                mtbf_seconds=mtbf_s,
-                mttr_seconds=mttr_s,
-                availability=availability,
+                mtbf_seconds=_seconds(mtbf),
+                mttr_seconds=_seconds(mttr),
+                impact_seconds=round(impact_s, 3),
+                availability=1 - impact_s / length,
             )
         )
     return result

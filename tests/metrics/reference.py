@@ -27,6 +27,10 @@ Counted incidents (not drills, detected inside the window), with their durations
                                                                          and P2
     M1    payments  SEV1  payments  merged                               duplicate of P1
 
+Impact per service (availability = 1 - impact / 364 days, overlaps counted once, clipped to the
+window): payments 3 x 30 min; search S1's 2 h (S2 inside it) and S3 from its detection to the window's
+end; ledger from L1 to the end (L2 inside); checkout A1's 40 min.
+
 Left out: D1 (a drill on payments between P1 and P2, TTR 11 h), O1 (payments, detected an hour
 before the window and resolved 30 min into it), O2 (payments, detected exactly at the window's end),
 O3 (payments, detected and resolved two weeks before the window).

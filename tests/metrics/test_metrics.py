@@ -76,7 +76,15 @@ def test_time_to_detect_acknowledge_mitigate_resolve(report: MetricsReport) -> N
     assert_stats(report.ttr, 6, 3000, 2100, 5100)
 
 
-def test_mtbf_and_availability_per_service(report: MetricsReport) -> None:
+WINDOW_S = 364 * 86400  # the reference window, 52 weeks, in seconds
+
+
+def availability(impact_s: float, window_s: float = WINDOW_S) -> object:
+    """1 - impact / window: measured, so exact to the millisecond of impact (not 1e-3 of a ratio)."""
+    return pytest.approx(1 - impact_s / window_s, rel=0, abs=1e-10)
+
+
+def test_mtbf_impact_and_availability_per_service(report: MetricsReport) -> None:
     by_service = {s.service: s for s in report.services}
     assert list(by_service) == ["checkout", "ledger", "payments", "search"]
 
@@ -87,9 +95,10 @@ def test_mtbf_and_availability_per_service(report: MetricsReport) -> None:
     assert payments.failures == 3
     assert payments.mtbf_seconds == approx(2000 * 3600)
     assert payments.mttr_seconds == approx(30 * 60)
-    # 2000 / (2000 + 0.5) = 0.99975006...: about 99.975%.
-    assert payments.availability == approx(2000 / 2000.5)
-    assert round(payments.availability * 100, 3) == 99.975  # type: ignore[operator]
+    # Impact: three separate half hours, 5400 s of the window's 31,449,600 s: 99.98283%.
+    assert payments.impact_seconds == approx(5400)
+    assert payments.availability == availability(5400)
+    assert round(payments.availability * 100, 5) == 99.98283
 
     search = by_service["search"]
     # S1 08:00-10:00, S2 09:00-09:50 (inside S1), S3 from 20:00. Operating time before S2: none (S1
@@ -98,22 +107,73 @@ def test_mtbf_and_availability_per_service(report: MetricsReport) -> None:
     assert search.failures == 3
     assert search.mtbf_seconds == approx(18000)
     assert search.mttr_seconds == approx(5100)
-    assert search.availability == approx(18000 / 23100)
+    # Impact: S1's 2 h (S2 inside it counts once), then S3, unresolved, from day 147 20:00 to the
+    # window's end at day 364: 216 days and 4 hours.
+    s3 = (364 - 147) * 86400 - 20 * 3600
+    assert search.impact_seconds == approx(7200 + s3)
+    assert search.availability == availability(7200 + s3)
 
     ledger = by_service["ledger"]
     # L1 is still open when L2 starts, so the service never came back up in between: 0. No resolution,
-    # so no MTTR and no availability.
-    assert (ledger.failures, ledger.mtbf_seconds, ledger.mttr_seconds, ledger.availability) == (
-        2,
-        approx(0),
-        None,
-        None,
-    )
+    # so no MTTR; down from L1's detection (day 238) to the window's end, L2 inside: 126 days.
+    assert (ledger.failures, ledger.mtbf_seconds, ledger.mttr_seconds) == (2, approx(0), None)
+    assert ledger.impact_seconds == approx(126 * 86400)
+    assert ledger.availability == availability(126 * 86400)
 
     checkout = by_service["checkout"]
-    # One failure: no gap to measure.
-    assert (checkout.failures, checkout.mtbf_seconds, checkout.availability) == (1, None, None)
+    # One failure: no gap to measure; its 40 minutes are its impact.
+    assert (checkout.failures, checkout.mtbf_seconds) == (1, None)
     assert checkout.mttr_seconds == approx(2400)
+    assert checkout.impact_seconds == approx(2400)
+    assert checkout.availability == availability(2400)
+
+
+def test_availability_is_measured_impact_not_mtbf_over_mtbf_plus_mttr(store: Store) -> None:
+    """Issue 14: `sevflow metrics` said checkout was 49.477% available with an MTBF of 3 s, for two
+    incidents a few seconds long, seconds apart, in 30 otherwise quiet days."""
+    until = T0 + timedelta(days=30)
+    at = T0 + timedelta(days=12, hours=3)
+    s = timedelta(seconds=1)
+
+    def add(
+        name: str,
+        start: datetime,
+        end: datetime | None,
+        status: Status = Status.RESOLVED,
+        detected: datetime | None = None,
+    ) -> None:
+        state = incident(
+            name,
+            service="checkout",
+            severity="SEV2",
+            status=status,
+            started=start,
+            detected=detected or start,
+            resolved=end,
+        )
+        store.register(state)
+
+    add("C1", at, at + 3 * s)  # 3 s
+    add("C2", at + 6 * s, at + 9 * s)  # 3 s later, 3 s
+    # Overlapping incidents count once: C3 and C4 together cover 10 s (C4 inside C3's tail).
+    add("C3", at + 60 * s, at + 68 * s)
+    add("C4", at + 65 * s, at + 70 * s)
+    # Started before the window (detected in it): only its part inside the window counts, 5 s.
+    add("C5", T0 - 30 * s, T0 + 5 * s, detected=T0 + 2 * s)
+    (checkout,) = compute_metrics(store, T0, until).services
+    assert checkout.failures == 5
+    assert checkout.impact_seconds == approx(3 + 3 + 10 + 5)
+    assert checkout.availability == availability(21, 30 * 86400)  # 99.99919%, not 49.477%
+    assert round(checkout.availability * 100, 3) == 99.999
+
+    # Still open at the window's end: down until the end, not for ever.
+    add("C6", until - 100 * s, None, Status.ACKNOWLEDGED)
+    (checkout,) = compute_metrics(store, T0, until).services
+    assert checkout.impact_seconds == approx(21 + 100)
+    # A window that ends before any impact of C6 began: C6 is not in it, the rest as before.
+    (early,) = compute_metrics(store, T0, until - 200 * s).services
+    assert early.impact_seconds == approx(21)
+    assert early.availability == availability(21, 30 * 86400 - 200)
 
 
 def test_alert_noise_ratio(report: MetricsReport) -> None:

@@ -42,7 +42,9 @@ async def test_metrics_of_one_service(api: httpx.AsyncClient) -> None:
     # payments: P1 P2 P3 N2 M1 counted, D1 (the drill) left out.
     assert (report["service"], report["incidents"], report["drills_excluded"]) == ("payments", 5, 1)
     (payments,) = report["services"]
-    assert payments["availability"] == pytest.approx(2000 / 2000.5)
+    # Measured: three half hours of impact (5400 s) in 364 days.
+    assert payments["impact_seconds"] == pytest.approx(5400)
+    assert payments["availability"] == pytest.approx(1 - 5400 / (364 * 86400), abs=1e-10)
     # Only alice was paged for payments' incidents: the team channel and the drill page do not count.
     assert [(r["person"], r["pages"]) for r in report["pages"]["by_responder"]] == [("alice", 3)]
     # payments' items AI1-AI6 and AI11: 5 of 7 closed, 3 of those on time; postmortems of P1, P2, P3 and
