@@ -324,6 +324,37 @@ async def test_a_postmortem_is_shown_edited_checked_and_published_over_http(stac
     )
 
 
+async def test_action_item_commands_take_an_idempotency_key(stack: Stack) -> None:
+    """A retried `done` with its key is answered (the item is done: that command did it), not refused
+    as already done; another command under the same key is a 422; each answer names its key."""
+    number = await stack.declare()
+    path = f"/v1/incidents/INC-{number}/actions"
+    add = {"by": "alice", "title": unique("Bound the checkout pool"), "owner": "bob"}
+    added = await stack.http.post(path, json=add, headers={**AUTH, "Idempotency-Key": "add-1"})
+    assert (added.status_code, added.headers["Idempotency-Key"]) == (201, "add-1"), added.text
+    item_id = added.json()["id"]
+    retried_add = await stack.http.post(path, json=add, headers={**AUTH, "Idempotency-Key": "add-1"})
+    assert (retried_add.status_code, retried_add.json()["id"]) == (201, item_id)
+
+    done = f"/v1/actions/{item_id}/done"
+    keyed = {**AUTH, "Idempotency-Key": "done-1"}
+    first = await stack.http.post(done, json={"by": "bob"}, headers=keyed)
+    assert first.status_code == 200, first.text
+    retried = await stack.http.post(done, json={"by": "bob"}, headers=keyed)
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["status"], retried.json()["closed_by"]) == ("done", "bob")
+
+    other = await stack.http.post(
+        f"/v1/actions/{item_id}/snooze", json={"by": "bob", "duration": "1d"}, headers=keyed
+    )
+    assert other.status_code == 422, other.text
+    assert other.json()["idempotency_key"] == "done-1"
+    # Without the key, a second `done` is a new command, refused as it should be.
+    again = await stack.http.post(done, json={"by": "bob"}, headers=AUTH)
+    assert again.status_code == 409
+    assert again.json()["error"].endswith("is already done")
+
+
 async def test_the_lead_asks_for_a_postmortem_the_policy_did_not_require(stack: Stack) -> None:
     number = await stack.resolved("SEV3")
     path = f"/v1/incidents/{number}/postmortem"

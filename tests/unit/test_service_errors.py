@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
+import starter.service
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
-from starter.service import IncidentService
+from sevflow.incident.commands import Acknowledge, Close, PostUpdate, Snooze
+from starter.service import (
+    _SERVER_GONE,
+    CommandOutcomeUnknown,
+    IncidentService,
+    TooManyCommands,
+    checked_idempotency_key,
+    request_hash,
+)
 
 
 async def _failing(error: Exception) -> None:
@@ -45,3 +57,65 @@ async def test_other_rpc_errors_are_not_hidden() -> None:
         await _service()._answer(
             _failing(RPCError("bad payload", RPCStatusCode.INVALID_ARGUMENT, b"")), "nothing changed"
         )
+
+
+# ------------------------------------------------------------------ a command sent under a key
+
+
+async def _slow() -> None:
+    await asyncio.sleep(10)
+
+
+async def test_a_command_whose_answer_never_came_is_unknown_not_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 0.05)
+    with pytest.raises(CommandOutcomeUnknown) as raised:
+        await _service()._answer(_slow(), "nothing was changed", key="k-1")
+    assert raised.value.key == "k-1"
+    assert str(raised.value) == (
+        "no sevflow worker answered within 0s (is `sevflow up` or `sevflow worker` running?): "
+        "unknown whether it was applied: retry with the same key (k-1)"
+    )
+    assert "nothing was changed" not in str(raised.value)
+
+
+@pytest.mark.parametrize("status", sorted(_SERVER_GONE))
+async def test_a_server_gone_under_a_sent_command_is_unknown(status: RPCStatusCode) -> None:
+    with pytest.raises(
+        CommandOutcomeUnknown, match=r"unknown whether it was applied: retry with the same key \(k-2\)"
+    ):
+        await _service()._answer(_failing(RPCError("transport error", status, b"")), "x", key="k-2")
+
+
+async def test_the_in_flight_limit_is_too_many_commands_with_a_retry_after() -> None:
+    limit = "limit on number of concurrent in-flight updates has been reached (10)"
+    with pytest.raises(TooManyCommands) as raised:
+        await _service()._answer(
+            _failing(RPCError(limit, RPCStatusCode.RESOURCE_EXHAUSTED, b"")), "x", key="k-3"
+        )
+    assert (raised.value.key, raised.value.retry_after) == ("k-3", 2)
+    assert (
+        str(raised.value)
+        == f"Temporal is busy: {limit}: nothing was changed: retry in 2s with the same key (k-3)"
+    )
+
+
+def test_an_idempotency_key_is_printable_ascii_without_spaces() -> None:
+    assert checked_idempotency_key("slack-13345224609.738474920.8088930838d88f008e0").startswith("slack-")
+    assert len(checked_idempotency_key(None)) == 32
+    for bad in ("", "a b", "ключ", "x" * 201, "tab\there"):
+        with pytest.raises(ValueError, match="idempotency key"):
+            checked_idempotency_key(bad)
+
+
+def test_a_request_is_its_target_kind_and_parsed_body() -> None:
+    update = PostUpdate(by="alice", text="rolling back")
+    assert request_hash("INC-1", update) == request_hash("INC-1", PostUpdate(by="alice", text="rolling back"))
+    assert request_hash("INC-1", update) != request_hash("INC-2", update)
+    assert request_hash("INC-1", update) != request_hash("INC-1", PostUpdate(by="alice", text="rolled back"))
+    assert request_hash("INC-1", Acknowledge(by="alice")) != request_hash("INC-1", Close(by="alice"))
+    # The same snooze however it was written.
+    assert request_hash("INC-1", Snooze(by="a", duration=timedelta(minutes=30))) == request_hash(
+        "INC-1", Snooze(by="a", duration=timedelta(seconds=1800))
+    )

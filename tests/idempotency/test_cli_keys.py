@@ -1,0 +1,94 @@
+"""`sevflow <command> --idempotency-key` (issue 14, item 3): the CLI sends every command under a key (a new
+one per run), a retry with the key is applied once, and each failure is one line that says whether the
+command may have been applied and the key to retry with. The Typer app in-process against the dev server;
+the worker is started and stopped by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+import starter.service
+from sevflow.config.loader import load_config
+from sevflow.store.repository import Store
+from tests.conftest import terminate_task_queue
+from tests.integration.test_cli_follow_up import CONFIG, Cli
+from worker.main import build_worker
+
+UNKNOWN = re.compile(
+    r"^no sevflow worker answered within 3s \(is `sevflow up` or `sevflow worker` running\?\): "
+    r"unknown whether it was applied: retry with --idempotency-key (?P<key>[0-9a-f]{32})$"
+)
+
+
+@pytest.fixture
+async def cli(
+    dev_env: WorkflowEnvironment,
+    tmp_path: Path,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Cli]:
+    config_file = tmp_path / "sevflow.yaml"
+    config_file.write_text(CONFIG, encoding="utf-8")
+    for name, value in {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "SEVFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'sevflow.db'}",
+        "SEVFLOW_TASK_QUEUE": task_queue,
+        "SEVFLOW_CONFIG": str(config_file),
+        "SEVFLOW_USER": "alice",
+        "COLUMNS": "400",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield Cli(sqlite_store, tmp_path)
+    finally:
+        await terminate_task_queue(dev_env.client, task_queue)
+
+
+@contextlib.asynccontextmanager
+async def worker(dev_env: WorkflowEnvironment, task_queue: str, cli: Cli) -> AsyncIterator[None]:
+    config = load_config(cli.workdir / "sevflow.yaml")
+    async with build_worker(dev_env.client, task_queue, cli.store, config=config):
+        yield
+
+
+def updates(cli: Cli, label: str) -> list[str]:
+    number = int(label.removeprefix("INC-"))
+    return [e.text for e in cli.store.timeline(number) if e.kind.value == "status_update"]
+
+
+async def test_the_cli_retries_a_command_with_its_key_once(
+    cli: Cli, dev_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with worker(dev_env, task_queue, cli):
+        label = await cli.declare("SEV3")
+        for _ in range(2):
+            await cli.run("update", label, "rolling back", "--idempotency-key", "cli-1")
+        assert updates(cli, label) == ["rolling back"]
+        reused = await cli.error("update", label, "rolled back", "--idempotency-key", "cli-1")
+        assert reused == (
+            "the idempotency key cli-1 was sent before with another request: nothing was changed; "
+            "send this one with another --idempotency-key, or none"
+        )
+        bad = await cli.error("update", label, "rolled back", "--idempotency-key", "a b", code=2)
+        assert bad == "idempotency key: 1 to 200 printable ASCII characters without spaces"
+
+    # No worker: the command's answer never comes, and the line says so, with the key to retry with.
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+    line = await cli.error("update", label, "mitigating")
+    found = UNKNOWN.match(line)
+    assert found, line
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+    async with worker(dev_env, task_queue, cli):
+        retried = await cli.run("update", label, "mitigating", "--idempotency-key", found["key"])
+        assert retried.stdout.startswith(f"{label} update posted")
+        await cli.until("the update applied", lambda: len(updates(cli, label)) == 2)
+        await asyncio.sleep(0.5)
+        assert updates(cli, label) == ["rolling back", "mitigating"]
