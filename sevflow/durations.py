@@ -14,6 +14,10 @@ _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_DURATION = timedelta(days=3650)
 
 
+class DurationTooLong(ValueError):
+    """A duration past the limit its reader allows."""
+
+
 def parse_duration(text: str, at_most: timedelta = MAX_DURATION) -> timedelta:
     """Parse `1h30m`-style text; raise ValueError with a message a person understands, also for a
     duration longer than `at_most` (ten years unless the caller says less)."""
@@ -37,7 +41,7 @@ def parse_duration(text: str, at_most: timedelta = MAX_DURATION) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"duration {text!r:.60} must be longer than zero")
     if seconds > at_most.total_seconds():
-        raise ValueError(f"duration {text!r:.60} is too long: at most {format_duration(at_most)}")
+        raise DurationTooLong(f"duration {text!r:.60} is too long: at most {format_duration(at_most)}")
     return timedelta(seconds=seconds)
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_v
 from sevflow.actions.chase import CompleteAction, ReassignAction, RescheduleAction, SnoozeAction
 from sevflow.actions.due import parse_due
 from sevflow.actions.models import ActionStatus
-from sevflow.durations import parse_duration
+from sevflow.durations import DurationTooLong, parse_duration
 from sevflow.incident.commands import AddActionItem
 from sevflow.incident.numbers import parse_incident_number
 from starter.alerts_api import PayloadError, read_body
@@ -90,8 +90,10 @@ class SnoozeItemBody(_Body):
     @field_validator("duration")
     @classmethod
     def _parsed(cls, value: str) -> str:
-        if parse_duration(value) > SNOOZE_AT_MOST:
-            raise ValueError("snooze for at most 30d")
+        try:
+            parse_duration(value, at_most=SNOOZE_AT_MOST)
+        except DurationTooLong:
+            raise ValueError("snooze for at most 30d") from None
         return value
 
 

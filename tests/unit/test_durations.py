@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.durations import format_duration, parse_duration
+from sevflow.durations import MAX_DURATION, format_duration, parse_duration
 
 positive_seconds = st.integers(min_value=1, max_value=10 * 365 * 86400)
 UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -94,3 +94,31 @@ def test_empty_text(text: str) -> None:
 def test_zero_is_refused() -> None:
     with pytest.raises(ValueError, match="longer than zero"):
         parse_duration("0m")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["999999999999d", "3651d", "87601h", "3650d1s", "9" * 5000 + "s", "1000d" * 5, "1d" * 4000],
+)
+def test_a_duration_past_ten_years_is_refused_with_the_limit(text: str) -> None:
+    """999999999999d overflowed timedelta (OverflowError: a 500 on ea3e5ae); any length of digits is a
+    ValueError that says the limit, never Python's own int or timedelta error."""
+    with pytest.raises(ValueError, match="is too long: at most 3650d") as refused:
+        parse_duration(text)
+    assert len(str(refused.value)) < 200
+
+
+def test_ten_years_is_the_default_limit_and_a_caller_may_say_less() -> None:
+    assert parse_duration("3650d") == MAX_DURATION == timedelta(days=3650)
+    assert parse_duration("30d", at_most=timedelta(days=30)) == timedelta(days=30)
+    with pytest.raises(ValueError, match="at most 30d"):
+        parse_duration("30d1s", at_most=timedelta(days=30))
+
+
+@given(st.text(alphabet="0123456789dhms ", max_size=60))
+def test_any_digits_and_units_parse_or_say_why(text: str) -> None:
+    try:
+        parsed = parse_duration(text)
+    except ValueError:
+        return
+    assert timedelta(0) < parsed <= MAX_DURATION
