@@ -31,6 +31,7 @@ from sevflow.incident.commands import (
     SNOOZE_CHOICES,
     Acknowledge,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Close,
     CloseAsNoise,
@@ -175,7 +176,7 @@ class Backend:
             self.slack_web(),
             self.config.slack.command,
             sorted(self.config.services),
-            people={p.slack_id: name for name, p in self.config.people.items()},
+            directory=self.config.directory(),
         )
 
     def reads(self) -> IncidentReads:
@@ -422,6 +423,8 @@ def create_app(
     command_route("close", Close, "Close (no postmortem required)")
     command_route("noise", CloseAsNoise, "Close as noise")
     command_route("public-updates", PublishPublicUpdate, "Publish a public status-page update")
+    # A person of `people:` elevates themselves to admin on this incident: timeline and audit log.
+    command_route("break-glass", BreakGlass, "Break the glass: act as an admin on this incident")
 
     @app.post("/v1/incidents/{number}/snooze", tags=["incidents"], dependencies=[Auth], responses=errors)
     async def snooze(

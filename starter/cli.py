@@ -27,6 +27,7 @@ from sevflow.incident.commands import (
     Acknowledge,
     AddActionItem,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Close,
     CloseAsNoise,
@@ -491,6 +492,27 @@ def noise(
     """Close an incident as a false alarm."""
     cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
     _command(number, cmd, as_json, lambda d: f"{d.id} closed as noise", key=idempotency_key)
+
+
+@app.command("break-glass")
+@user_errors
+def break_glass(
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason", help="Why: on the timeline and in the audit log.")],
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
+) -> None:
+    """Elevate yourself to admin on one incident when nobody who may act can be reached (a person of
+    sevflow.yaml's people; recorded on the timeline and in the audit log)."""
+    cmd = BreakGlass(by=by or _default_actor(), reason=reason)
+    _command(
+        number,
+        cmd,
+        as_json,
+        lambda d: f"{d.id}: you may now act as an admin on it (recorded)",
+        key=idempotency_key,
+    )
 
 
 @app.command()

@@ -12,6 +12,9 @@
   `unavailable` (Temporal or the worker did not answer) or `error`.
 - `sevflow_open_incidents{severity}` and `sevflow_overdue_action_items`: read from the store when
   scraped, cached for a few seconds so that several scrapers cost one query.
+- `sevflow_stuck_workflows`: running workflows of the task queue whose task fails on every attempt
+  (Temporal's TemporalReportedProblems, see worker/stuck.py), asked of Temporal when scraped (cached
+  for a few seconds); absent while Temporal cannot be asked. Alert on it being above 0.
 
 Each app has its own CollectorRegistry: tests build many apps in one process, and two API processes
 are two scrape targets anyway. No authentication, as usual for /metrics: expose it only where
@@ -47,6 +50,7 @@ from sevflow.incident.views import IncidentDetail
 from sevflow.store.repository import Store
 from sevflow.store.schema import ActionItemRow, IncidentRow
 from starter.service import IncidentService
+from worker.stuck import StuckWatch
 
 # Where a request ends quickly (a health check) to where it waits for the worker's answer.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -97,6 +101,12 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(StoreGauges(store, cache_seconds))
+        self.stuck: StuckWatch | None = None
+
+    def watch_stuck(self, watch: StuckWatch) -> None:
+        """Serve `sevflow_stuck_workflows` from `watch` (refreshed by each scrape)."""
+        self.stuck = watch
+        self.registry.register(StuckGauge(watch))
 
     def alert_outcome(self, source: str, outcome: str) -> None:
         self.alerts.labels(source, ALERT_OUTCOMES.get(outcome, outcome)).inc()
@@ -161,6 +171,22 @@ class StoreGauges(Collector):
             return by_severity, int(overdue)
 
 
+class StuckGauge(Collector):
+    """`sevflow_stuck_workflows` from the watch's last answer (the scrape refreshes it first)."""
+
+    def __init__(self, watch: StuckWatch) -> None:
+        self.watch = watch
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [GaugeMetricFamily(STUCK, STUCK_HELP)]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.watch.checked and self.watch.error is None:
+            yield GaugeMetricFamily(STUCK, STUCK_HELP, value=len(self.watch.workflows))
+
+
+STUCK = "sevflow_stuck_workflows"
+STUCK_HELP = "Running workflows whose task fails on every attempt (they need a fix, not a retry)."
 OVERDUE = "sevflow_overdue_action_items"
 OVERDUE_HELP = "Open action items past their due date (drills left out)."
 
@@ -256,6 +282,8 @@ def metrics_router(metrics: ApiMetrics) -> APIRouter:
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
     async def prometheus_metrics() -> Response:
+        if metrics.stuck is not None:
+            await metrics.stuck.refresh()
         # The store gauges query the database: off the event loop.
         body = await asyncio.to_thread(metrics.exposition)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

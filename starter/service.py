@@ -43,6 +43,7 @@ from sevflow.incident.commands import (
     Acknowledge,
     Action,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Close,
     CloseAsNoise,
@@ -58,6 +59,7 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import IncidentState, new_incident_state
+from sevflow.incident.permissions import canonical_command
 from sevflow.incident.transitions import Edit, refusal
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.store.repository import Store, StoredCommandKey
@@ -65,6 +67,8 @@ from workflows.incident import IncidentWorkflow
 
 T = TypeVar("T")
 
+# Who elevated themselves where and why (break-glass), besides the incident's timeline.
+audit = logging.getLogger("sevflow.audit")
 log = logging.getLogger("sevflow.service")
 
 # How long a command waits for a worker to take it before telling the person no worker is running.
@@ -91,6 +95,8 @@ _UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
     RequestPostmortem: (IncidentWorkflow.request_postmortem, "start_postmortem"),
     PublishPostmortem: (IncidentWorkflow.publish_postmortem, "publish_postmortem"),
     PublishPublicUpdate: (IncidentWorkflow.publish_public_update, "publish_public_update"),
+    # Refused where roles can no longer change (closed, merged, noise), with the same words.
+    BreakGlass: (IncidentWorkflow.break_glass, "assign_role"),
 }
 
 
@@ -214,6 +220,7 @@ class IncidentService(IncidentReads):
             claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
             if claimed.applied_at is not None and (found := self._declared(key)) is not None:
                 return found
+        declare = canonical_command(declare, self.config.directory())  # one identity per person
         service = self.config.services.get(declare.service)
         state = new_incident_state(
             incident_workflow_id(idempotency_key),
@@ -230,7 +237,7 @@ class IncidentService(IncidentReads):
             fingerprint=declare.fingerprint,
         )
         state.chat = self.config.chat_settings_for(state.team)
-        state.access = self.config.access()
+        state.access = self.config.access(state.team)
         start = WithStartWorkflowOperation(
             IncidentWorkflow.run,
             state,
@@ -261,6 +268,7 @@ class IncidentService(IncidentReads):
         update, name = _UPDATES[type(cmd)]
         key = checked_idempotency_key(update_id)
         digest = request_hash(f"INC-{number}", cmd)
+        cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         state = self._stored(number)
         # A finished workflow takes no updates; answer from the table instead of an RPC error.
         refused = (
@@ -269,6 +277,8 @@ class IncidentService(IncidentReads):
         await self.send_update(
             state.workflow_id, update, cmd, key=key, target=f"INC-{number}", digest=digest, refused=refused
         )
+        if isinstance(cmd, BreakGlass):
+            audit.warning("break-glass on %s by %s: %s", state.label, cmd.by, cmd.reason)
         return self.get(number)
 
     async def merge(self, number: int, into: int, by: str, update_id: str | None = None) -> IncidentDetail:

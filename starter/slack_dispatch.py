@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from sevflow.actions.chase import CompleteAction, ReassignAction, SnoozeAction
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import AddActionItem, Declare
+from sevflow.incident.identity import Directory, Person
 from sevflow.policy import Severity
 from sevflow.slack.action_blocks import reassign_modal
 from sevflow.slack.blocks import declare_modal, ephemeral, open_incidents_message, update_modal
@@ -55,21 +56,35 @@ class SlackDispatcher:
         command_name: str = "/incident",
         services: list[str] | None = None,
         people: Mapping[str, str] | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.service = service
         self.web = web
         self.command_name = command_name
         self.services = services or []
-        # Slack user id -> name in sevflow.yaml's `people`: an owner named there is chased in their
-        # own zone and hours, and gets a Jira issue assigned by their email.
-        self.people = dict(people or {})
+        # sevflow.yaml's `people`: whoever acts from Slack acts as their name there (U01ALICE is
+        # alice, as on the CLI and the API); a Slack user with no entry is `slack:U123`. `people`
+        # (Slack user id -> name) is the older way to say the same.
+        self.directory = directory or Directory(
+            people={name: Person(slack_id=slack_id) for slack_id, name in (people or {}).items()}
+        )
+
+    def _actor(self, user_id: str) -> str:
+        """The one identity of the Slack user who asked: their `people:` name, else `slack:U123`."""
+        return self.directory.canonical(user_id) or user_id
 
     def _owner(self, who: str) -> str:
-        return self.people.get(who, who) if SLACK_USER_ID.match(who) else who
+        """An owner named there is chased in their own zone and hours, and gets a Jira issue assigned
+        by their email; anyone else keeps their Slack id, which their DMs go to."""
+        if not SLACK_USER_ID.match(who):
+            return who
+        name = self.directory.canonical(who)
+        return name if name in self.directory.people else who
 
-    @staticmethod
-    def _mention(who: str) -> str:
-        return f"<@{who}>" if SLACK_USER_ID.match(who) else who
+    def _mention(self, who: str) -> str:
+        """`who` as Slack shows a person: a mention when they have a Slack id, else as written."""
+        user_id = self.directory.slack_id(who)
+        return f"<@{user_id}>" if user_id else who
 
     async def handle(self, interaction: Interaction) -> str:
         """Do what was asked; the sentence to show the person (a refusal is a sentence too)."""
@@ -79,7 +94,7 @@ class SlackDispatcher:
             return str(err)
 
     async def _handle(self, interaction: Interaction) -> str:
-        intent, user = interaction.intent, interaction.user_id
+        intent, user = interaction.intent, self._actor(interaction.user_id)
         service = await self.service()
         match intent:
             case HelpIntent(topic=topic):
@@ -112,7 +127,7 @@ class SlackDispatcher:
             case StatusIntent(number=number):
                 assert number is not None
                 detail = service.get(number)
-                lead = f", lead <@{detail.lead}>" if detail.lead else ", no lead"
+                lead = f", lead {self._mention(detail.lead)}" if detail.lead else ", no lead"
                 return f"{detail.id} {detail.severity.value} {detail.status.value}{lead}: {detail.title}"
             case (
                 ActionItemIntent()
@@ -135,7 +150,7 @@ class SlackDispatcher:
     async def _action_item(self, interaction: Interaction, follow_up: FollowUpService) -> str:
         """Action items from Slack: `/incident action`, and the Done, Snooze and Reassign buttons of the
         owner's DM (done as the person who pressed them)."""
-        intent, user = interaction.intent, interaction.user_id
+        intent, user = interaction.intent, self._actor(interaction.user_id)
         update_id = f"slack-{interaction.trigger_id}" if interaction.trigger_id else None
         match intent:
             case ActionItemIntent(number=number, title=title, owner=owner, due=due):

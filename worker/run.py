@@ -13,6 +13,7 @@ from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, ticket_backend
 from worker.report_schedules import sync_report_schedules
 from worker.schedules import sync_handoff_schedules
+from worker.stuck import stuck_watch
 from worker.temporal import connect, metrics_runtime, temporal_target
 
 log = logging.getLogger("sevflow.worker")
@@ -45,6 +46,9 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker on task queue %r at %s", settings.task_queue, temporal_target(settings))
     async with worker:
+        # Workflows whose task fails on every attempt: logged, and operations.team paged once per run.
+        watching = asyncio.create_task(stuck_watch(client, settings, config, store))
         await stop.wait()
+        watching.cancel()
         log.info("stopping: letting running activities finish")
     store.dispose()

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         Action,
         AddActionItem,
         AssignRole,
+        BreakGlass,
         ChangeSeverity,
         Close,
         CloseAsNoise,
@@ -80,7 +81,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.incident.milestones import milestones, summary_text
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Role, Status, TimelineEvent
-    from sevflow.incident.permissions import allowed, permission_action
+    from sevflow.incident.permissions import (
+        break_glass_refusal,
+        break_glass_text,
+        permission_action,
+        permitted,
+        postmortem_request_refusal,
+    )
     from sevflow.incident.transitions import Edit, next_status, refusal
     from sevflow.paging.models import (
         AcknowledgePage,
@@ -644,7 +651,8 @@ class IncidentWorkflow:
             incident_number=self._number,
             channel=channel or self.state.channel,
             text=text,
-            mentions=mentions or [],
+            # People by their Slack id where they have one: `alice` is pinged as <@U01ALICE>.
+            mentions=[self.state.access.directory.slack_id(m) or m for m in mentions or []],
         )
 
     def _send(self, message: ChatMessage) -> None:
@@ -713,7 +721,7 @@ class IncidentWorkflow:
         if action is None:
             return
         s = self.state
-        reason = allowed(action, cmd.by, s.roles, s.access.matrix, s.access.admins, label=s.label)
+        reason = permitted(action, cmd.by, s.roles, s.access, s.label)
         if reason is not None:
             raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
 
@@ -757,20 +765,21 @@ class IncidentWorkflow:
             await self._acknowledge(cmd.by)
             return self.state
 
-    async def _acknowledge(self, by: str) -> None:
+    async def _acknowledge(self, by: str, person: bool = True) -> None:
         s = self.state
         now = workflow.now()
         self._transition("acknowledge")
         s.acknowledged_at = now
         events = [self._event(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {by}", by)]
-        if s.lead is None:
+        if s.lead is None and person:
             # Whoever acknowledges owns it until someone else takes the lead: a page answered by
             # nobody in particular is how incidents drift.
             s.roles[Role.LEAD] = by
             events.append(self._event(EventKind.ROLE_ASSIGNED, f"{by} is lead", by))
             self._arm_lead_reminder(now)
         await self._record(events)
-        self._say(events[0].key, f"{s.label} acknowledged by {by}. Lead: {s.lead}.")
+        lead = s.lead or "nobody yet, someone take it: `role lead`"  # an alert's ack names no lead
+        self._say(events[0].key, f"{s.label} acknowledged by {by}. Lead: {lead}.")
         await self._stop_escalation(f"acknowledged by {by}", acknowledged_by=by)
 
     @acknowledge.validator
@@ -1259,12 +1268,27 @@ class IncidentWorkflow:
     def _validate_request_postmortem(self, cmd: RequestPostmortem) -> None:
         self._refuse("start_postmortem")
         s = self.state
-        if s.lead is not None and cmd.by != s.lead and cmd.by not in s.access.admins:
-            raise ApplicationError(
-                f"only the lead ({s.lead}) can ask for a postmortem of {s.label}",
-                type="NotAllowed",
-                non_retryable=True,
-            )
+        if (reason := postmortem_request_refusal(cmd.by, s.roles, s.access, s.label)) is not None:
+            raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
+
+    @workflow.update
+    async def break_glass(self, cmd: BreakGlass) -> IncidentState:
+        """A person elevates themselves to admin on this incident, with a reason, on the timeline."""
+        async with self._turn(lambda: self._validate_break_glass(cmd)):
+            s = self.state
+            who = s.access.directory.canonical(cmd.by)
+            if who not in s.access.elevated:
+                s.access.elevated.append(who)
+            text = break_glass_text(cmd.by, cmd.reason, s.access, s.label)
+            event = self._event(EventKind.BREAK_GLASS, text, who, {"reason": cmd.reason})
+            await self._record([event])
+            self._say(event.key, text)
+            return s
+
+    @break_glass.validator
+    def _validate_break_glass(self, cmd: BreakGlass) -> None:
+        if (reason := break_glass_refusal(cmd.by, self.state.access, self.state.label)) is not None:
+            raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
 
     @workflow.update
     async def publish_postmortem(self, cmd: PublishPostmortem) -> IncidentState:
@@ -1402,4 +1426,6 @@ class IncidentWorkflow:
         await self._registered()
         async with self._lock:
             if self.state.status is Status.DETECTED:
-                await self._acknowledge(ack.by)
+                # An alert source's ack stops paging and is on the timeline; a machine never takes the
+                # lead.
+                await self._acknowledge(ack.by, person=False)

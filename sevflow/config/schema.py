@@ -1142,8 +1142,9 @@ class SevflowConfig(BaseModel):
     def default_admins(self, team: str | None) -> list[str]:
         """Who may act on an incident of `team` when `permissions.admins` is empty, as in PagerDuty
         (a team's responders and manager may act on its incidents): the team's escalation_target, the
-        members of its rotations (both layers) and the people its escalation policy pages; when the
-        team names nobody (or the incident has no team), every person of `people:`."""
+        members of its rotations (both layers) and the people its escalation policy pages. An incident
+        no configured team owns has every person of `people:` as its admins; a team that names nobody
+        on call has none (break-glass is then the way out: docs/SECURITY.md)."""
         directory = self.directory()
         found = self.teams.get(team) if team is not None else None
         names: list[str] = []
@@ -1163,7 +1164,7 @@ class SevflowConfig(BaseModel):
                 if rotation is not None:
                     names += [*rotation.layer_members("primary"), *rotation.layer_members("backup")]
         admins: list[str] = []
-        for name in names or list(self.people):
+        for name in names if found is not None else list(self.people):
             who = directory.canonical(name)
             if who and who not in admins:
                 admins.append(who)

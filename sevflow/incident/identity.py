@@ -59,21 +59,25 @@ class Directory(BaseModel):
         cleaned = cleaned.removeprefix("@").strip()
         if cleaned in self.people:
             return cleaned
-        if SLACK_USER_ID.match(cleaned):
-            for name, person in self.people.items():
-                if person.slack_id == cleaned:
-                    return name
-            return SLACK_PREFIX + cleaned
+        slack_id = SLACK_USER_ID.match(cleaned) is not None
         key = cleaned.casefold()
+        for name, person in self.people.items():
+            if slack_id and person.slack_id == cleaned:
+                return name
         for name, person in self.people.items():
             if name.casefold() == key or (person.email is not None and person.email.casefold() == key):
                 return name
-        return cleaned
+        return SLACK_PREFIX + cleaned if slack_id else cleaned
+
+    def key(self, who: str) -> str:
+        """What identities are compared by: the canonical identity, case-folded, a Slack id without its
+        `slack:` (`slack:U0ALICE`, `U0ALICE` and `u0alice` are one unlisted Slack user)."""
+        return self.canonical(who).casefold().removeprefix(SLACK_PREFIX)
 
     def same(self, one: str, other: str) -> bool:
         """Whether `one` and `other` are the same person (or the same machine)."""
-        first, second = self.canonical(one), self.canonical(other)
-        return bool(first) and first.casefold() == second.casefold()
+        first = self.key(one)
+        return bool(first) and first == self.key(other)
 
     def is_person(self, who: str) -> bool:
         """Whether `who` is one of `people:` (a known person, as break-glass asks)."""

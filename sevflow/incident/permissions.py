@@ -81,7 +81,7 @@ BREAK_GLASS_HINT = (
 def identity(who: str, directory: Directory = EMPTY_DIRECTORY) -> str:
     """One person's identity for comparison: `<@U1|alice>`, `<@U1>` and `U1` are the same person,
     `@Alice` and `alice` too; with a directory, `U01ALICE` and `alice@example.com` are `alice`."""
-    return directory.canonical(who).casefold()
+    return directory.key(who)
 
 
 def _display(who: str) -> str:

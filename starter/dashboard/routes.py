@@ -59,6 +59,7 @@ from starter.dashboard.views import (
     when,
 )
 from starter.service import IncidentService
+from worker.stuck import StuckWatch
 
 Clock = Callable[[], datetime]
 FORM_MAX_BYTES = 64 * 1024
@@ -157,6 +158,9 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
     )
     slack_configured = settings.slack_bot_token is not None
     router = APIRouter(include_in_schema=False)
+    # Stuck workflows (worker/stuck.py): every page shows the last known ones in a banner and asks
+    # for a fresh answer in the background, so that no page waits on Temporal.
+    stuck_watch: StuckWatch | None = getattr(backend, "stuck", None)
 
     # ---------------------------------------------------------------- rendering
 
@@ -170,8 +174,12 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             now=clock(),
             ago=lambda moment: ago(moment, clock()),
             refresh=refresh_seconds(request.query_params.get("refresh")),
+            stuck=stuck_watch.workflows if stuck_watch is not None else [],
+            owner_team=backend.config.operations.team,
             **context,
         )
+        if stuck_watch is not None:
+            stuck_watch.refresh_soon()
         response = HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
         if session is not None and session.fresh:
             keep(request, response, session)

@@ -201,7 +201,7 @@ def test_anyone_rule() -> None:
 
 
 def test_identity() -> None:
-    assert identity("<@U0ABC|alice>") == identity("U0ABC") == identity("<@U0ABC>") == "slack:u0abc"
+    assert identity("<@U0ABC|alice>") == identity("U0ABC") == identity("<@U0ABC>") == "u0abc"
     assert identity(" @Alice ") == identity("alice")
 
 
