@@ -70,6 +70,7 @@ from starter.slack_dispatch import SlackDispatcher
 from starter.slack_socket import SlackSocketMode
 from starter.status_page import status_router
 from worker.logs import redact_logged_urls, setup_logging
+from worker.stuck import StuckWatch
 from worker.temporal import connect
 
 log = logging.getLogger("sevflow.api")
@@ -139,6 +140,9 @@ class Backend:
         self.in_flight = InFlight()
         self.confirmed = ConfirmedCache()
         self.metrics = ApiMetrics(store)
+        # Workflows whose task fails on every attempt: /readyz, /metrics and the dashboard show them.
+        self.stuck = StuckWatch(self.client, settings.task_queue)
+        self.metrics.watch_stuck(self.stuck)
 
     async def client(self) -> Client:
         async with self._lock:
@@ -342,7 +346,21 @@ def create_app(
             first_line = next(iter(str(exc).splitlines()), "")[:200]
             checks["temporal"] = f"unavailable: {first_line or type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if ready and (stuck := await backend.stuck.refresh()):
+            # Still ready (the API serves every other incident), but degraded: say which and why.
+            body["degraded"] = True
+            checks["workflows"] = f"{len(stuck)} stuck: their workflow task fails on every attempt"
+            body["stuck"] = [
+                {
+                    **wf.model_dump(
+                        mode="json", include={"workflow_id", "run_id", "workflow_type", "attempt"}
+                    ),
+                    "failure": wf.reason,
+                }
+                for wf in stuck
+            ]
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     # --------------------------------------------------------------- incidents
 

@@ -1032,6 +1032,19 @@ class PagingConfig(BaseModel):
     webhook: PagingWebhook | None = None
 
 
+class OperationsConfig(BaseModel):
+    """The `operations` section: who runs sevflow itself. A workflow whose task fails on every attempt
+    (a stuck workflow: durable execution cannot heal it) pages `team`'s first escalation level and
+    posts to its channel, once per workflow run; without a team it pages nobody and is only reported
+    (/readyz, /metrics, the dashboard, `sevflow doctor` and the worker log). The worker looks every
+    `stuck_check_every`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: str | None = None
+    stuck_check_every: PositiveDuration = timedelta(seconds=30)
+
+
 class SevflowConfig(BaseModel):
     """All of sevflow.yaml. Every section is optional; an empty file means the built-in defaults."""
 
@@ -1062,6 +1075,9 @@ class SevflowConfig(BaseModel):
     paging: Annotated[PagingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=PagingConfig)
     jira: JiraConfig | None = None
     reports: Annotated[ReportsConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=ReportsConfig)
+    operations: Annotated[OperationsConfig, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=OperationsConfig
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -1240,7 +1256,17 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         + _permission_problems(data)
         + _oncall_problems(data)
         + _paging_problems(data)
+        + _operations_problems(data)
     )
+
+
+def _operations_problems(data: Mapping[str, Any]) -> Problems:
+    """`operations.team` names a team of `teams`: the team paged for stuck workflows."""
+    operations, teams = data.get("operations"), _mapping(data, "teams")
+    team = operations.get("team") if isinstance(operations, Mapping) else None
+    if isinstance(team, str) and team not in teams:
+        return [(("operations", "team"), _unknown_team(team, teams), team)]
+    return []
 
 
 def _paging_problems(data: Mapping[str, Any]) -> Problems:
