@@ -33,6 +33,8 @@ def slack() -> Iterator[SlackEmulator]:
         yield workspace
 
 
+# Two server restarts, each of which can cost a 30 s activity timeout (docs/RELIABILITY.md).
+@pytest.mark.timeout(180)
 async def test_a_restarted_dev_server_resumes_every_incident(slack: SlackEmulator, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     server = DevServer(binary("temporal"), tmp_path / "temporal.db", tmp_path / "temporal.log")

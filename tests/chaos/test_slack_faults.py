@@ -38,6 +38,8 @@ def slack() -> Iterator[SlackEmulator]:
         yield workspace
 
 
+# At least 15 s of faults, then the retries still pending (up to minutes apart) must land.
+@pytest.mark.timeout(180)
 async def test_a_flaky_slack_gets_every_message_exactly_once(
     dev_env: WorkflowEnvironment, slack: SlackEmulator, tmp_path: Path
 ) -> None:

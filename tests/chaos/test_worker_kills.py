@@ -32,6 +32,8 @@ def slack() -> Iterator[SlackEmulator]:
         yield workspace
 
 
+# 50 lifecycles with 4 SIGKILLs, each costing up to a 30 s activity timeout (docs/RELIABILITY.md).
+@pytest.mark.timeout(240)
 async def test_sigkilled_worker_loses_and_doubles_nothing(
     dev_env: WorkflowEnvironment, slack: SlackEmulator, tmp_path: Path
 ) -> None:

@@ -42,7 +42,7 @@ def test_unfinished_handler_warnings_are_errors() -> None:
 
 @pytest.mark.allow_workflow_task_failures("checks that the guard sees the failure it provokes")
 async def test_a_handler_left_running_is_a_workflow_task_failure_the_guard_sees(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     seen = _WorkflowTaskFailures()
     loggers = [logging.getLogger(name) for name in _TASK_FAILURE_LOGGERS]
@@ -50,9 +50,9 @@ async def test_a_handler_left_running_is_a_workflow_task_failure_the_guard_sees(
         logger.addHandler(seen)
     try:
         async with Worker(
-            time_skipping_env.client, task_queue=task_queue, workflows=[LeavesSignalHandlerRunning]
+            dev_env.client, task_queue=task_queue, workflows=[LeavesSignalHandlerRunning]
         ):
-            handle = await time_skipping_env.client.start_workflow(
+            handle = await dev_env.client.start_workflow(
                 LeavesSignalHandlerRunning.run, id=f"unfinished-{uuid.uuid4()}", task_queue=task_queue
             )
             await handle.signal(LeavesSignalHandlerRunning.start)

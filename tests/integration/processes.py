@@ -37,10 +37,11 @@ class Sevflow:
         return json.loads(self.run(*args, "--json").stdout)
 
     def start_worker(self) -> None:
-        log = (self.workdir / "worker.log").open("ab")
-        self.worker = subprocess.Popen(
-            [SEVFLOW, "worker"], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with (self.workdir / "worker.log").open("ab") as log:
+            self.worker = subprocess.Popen(
+                [SEVFLOW, "worker"], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def kill_worker(self) -> None:
         assert self.worker is not None

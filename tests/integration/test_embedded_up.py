@@ -34,6 +34,8 @@ def up(tmp_path: Path) -> Iterator[tuple[Up, Sevflow, dict[str, int]]]:
     stack.kill()
 
 
+# Starts the whole stack (dev server, worker, API) twice, from cold each time.
+@pytest.mark.timeout(180)
 def test_up_survives_a_restart_between_commands(up: tuple[Up, Sevflow, dict[str, int]]) -> None:
     stack, cli, ports = up
     stack.start()
