@@ -26,6 +26,7 @@ from sevflow.slack.blocks import declare_modal, ephemeral, open_incidents_messag
 from sevflow.slack.commands import help_for
 from sevflow.slack.intents import (
     ActionItemIntent,
+    BreakGlassIntent,
     CompleteActionItemIntent,
     DeclareIntent,
     HelpIntent,
@@ -145,6 +146,8 @@ class SlackDispatcher:
         detail = await service.command(number, command, update_id=update_id)
         if isinstance(intent, StatusPageIntent):
             return f"{detail.id}: public update published on the status page."
+        if isinstance(intent, BreakGlassIntent):
+            return f"{detail.id}: you may now act as an admin on it (on its timeline and in the audit log)."
         return f"{detail.id}: done ({detail.status.value})."
 
     async def _action_item(self, interaction: Interaction, follow_up: FollowUpService) -> str:

@@ -32,6 +32,7 @@ from sevflow.slack.intents import (
     AckIntent,
     ActionItemIntent,
     AnyIntent,
+    BreakGlassIntent,
     CommandError,
     DeclareIntent,
     HelpIntent,
@@ -79,6 +80,11 @@ USAGE: dict[str, tuple[str, str]] = {
         "add an action item; its owner gets a DM and is chased until it is done "
         "(due: 2026-12-01, 3d, 2w or friday; default in 14 days)",
     ),
+    "break-glass": (
+        '[INC-n] "why"',
+        "act as an admin on it when nobody who may can be reached (people of sevflow.yaml only; "
+        "on the timeline and in the audit log)",
+    ),
     "help": ("", "this list"),
 }
 
@@ -95,6 +101,8 @@ ALIASES: dict[str, str] = {
     "todo": "action",
     "status-page": "statuspage",
     "public": "statuspage",
+    "breakglass": "break-glass",
+    "break_glass": "break-glass",
 }
 
 ROLE_VERBS: dict[str, Role] = {
@@ -290,6 +298,8 @@ def _parse(text: str, default: int | None, command: str, actor: str | None, toda
         return _update(text, args, default, command)
     if verb == "statuspage":
         return _statuspage(text, args, default, command)
+    if verb == "break-glass":
+        return _break_glass(text, args, default, command)
     if verb in ROLE_VERBS:
         return _role(verb, args, default, command, actor)
     if verb == "sev":
@@ -379,6 +389,30 @@ def _statuspage(text: str, args: list[_Token], default: int | None, command: str
             f"the update is {len(body)} characters: keep it under 4000", usage("statuspage", command)
         )
     return StatusPageIntent(number=which, text=body)
+
+
+def _break_glass(text: str, args: list[_Token], default: int | None, command: str) -> BreakGlassIntent:
+    """`[INC-n] "why"`: the reason is required, as on the CLI and the API."""
+    number: int | None = None
+    rest = args
+    if args and _is_number(args[0]) and (default is None or _PREFIXED_NUMBER.match(args[0].text)):
+        number = _number(args[0], "break-glass", command)
+        rest = args[1:]
+    which = _which(number, default, "break-glass", command)
+    if len(rest) == 1 and rest[0].quoted:
+        reason = to_plain(rest[0].text).strip()
+    else:
+        reason = to_plain(text[rest[0].start :]).strip() if rest else ""
+    if not reason:
+        raise CommandError(
+            "say why you break the glass: it goes on the timeline and in the audit log",
+            usage("break-glass", command),
+        )
+    if len(reason) > 500:
+        raise CommandError(
+            f"the reason is {len(reason)} characters: keep it under 500", usage("break-glass", command)
+        )
+    return BreakGlassIntent(number=which, reason=reason)
 
 
 def _role(verb: str, args: list[_Token], default: int | None, command: str, actor: str | None) -> RoleIntent:

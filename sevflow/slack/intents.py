@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sevflow.incident.commands import (
     Acknowledge,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Declare,
     Mitigate,
@@ -84,6 +85,14 @@ class StatusPageIntent(_Intent):
     kind: Literal["statuspage"] = "statuspage"
     number: Number
     text: str = Field(min_length=1, max_length=4000)
+
+
+class BreakGlassIntent(_Intent):
+    """`/incident break-glass "why"`: act as an admin on this incident (a person of `people:` only)."""
+
+    kind: Literal["break_glass"] = "break_glass"
+    number: Number
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class OpenUpdateModal(_Intent):
@@ -174,6 +183,7 @@ AnyIntent = (
     | RoleIntent
     | UpdateIntent
     | StatusPageIntent
+    | BreakGlassIntent
     | OpenUpdateModal
     | MitigateIntent
     | ResolveIntent
@@ -242,6 +252,7 @@ UpdateCommand = (
     | Resolve
     | Reopen
     | Snooze
+    | BreakGlass
 )
 
 
@@ -267,6 +278,8 @@ def to_command(intent: AnyIntent, by: str) -> UpdateCommand | None:
             return Reopen(by=by)
         case SnoozeIntent(duration=duration):
             return Snooze(by=by, duration=duration)
+        case BreakGlassIntent(reason=reason):
+            return BreakGlass(by=by, reason=reason)
     return None
 
 

@@ -25,6 +25,8 @@ from sevflow.incident.permissions import (
     postmortem_request_refusal,
 )
 from sevflow.policy import Severity
+from sevflow.slack.commands import parse_command
+from sevflow.slack.intents import BreakGlassIntent, CommandError, to_command
 from starter.slack_dispatch import SlackDispatcher
 
 SHIPPED = Path(__file__).resolve().parents[2] / "sevflow.yaml"
@@ -275,3 +277,13 @@ permissions:
     assert parse_config(with_people).permissions.reopen == ("admin",)
     with pytest.raises(InvalidConfig, match="no people to be the default admins"):
         parse_config("permissions:\n  reopen: admin\n")
+
+
+def test_slack_breaks_the_glass_with_a_reason() -> None:
+    intent = parse_command('break-glass INC-3 "carol is unreachable"')
+    assert intent == BreakGlassIntent(number=3, reason="carol is unreachable")
+    assert to_command(intent, by="alice") == BreakGlass(by="alice", reason="carol is unreachable")
+    in_channel = parse_command("breakglass nobody answers the page", default_number=7)
+    assert in_channel == BreakGlassIntent(number=7, reason="nobody answers the page")
+    with pytest.raises(CommandError, match="say why you break the glass"):
+        parse_command("break-glass INC-3")

@@ -190,6 +190,14 @@ async def test_slack_cli_and_api_are_one_person(stack: Stack) -> None:
     cli_refused = await stack.sevflow("resolve", f"INC-{number}", check=False)
     assert cli_refused.returncode != 0 and "the lead is @alice" in cli_refused.stderr
 
+    # Break-glass from Slack: refused to a stranger, recorded for erin (of `people:`, not of payments).
+    denied = await stack.command(f'break-glass INC-{number} "let me"', "U0STRANGER", "C0GENERAL")
+    assert "<@U0STRANGER> is not in sevflow.yaml's people" in denied.json()["text"]
+    glass = await stack.command(f'break-glass INC-{number} "alice asked me to"', "U01ERIN", "C0GENERAL")
+    assert "admin" in glass.json()["text"], glass.json()
+    (broken,) = stack.events(number, EventKind.BREAK_GLASS)
+    assert (broken.actor, broken.data["reason"]) == ("erin", "alice asked me to")
+
     # And back in Slack, U01ALICE resolves what `alice` leads.
     done = await stack.command(f"resolve INC-{number}", "U01ALICE", "C0GENERAL")
     assert "done" in done.json()["text"], done.json()
