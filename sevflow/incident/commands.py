@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from sevflow.incident.identity import is_machine
 from sevflow.incident.models import Role
 from sevflow.policy import Severity
 
@@ -59,6 +60,14 @@ class ChangeSeverity(Command):
 class AssignRole(Command):
     role: Role
     person: str = Field(min_length=1, max_length=200)
+
+    @field_validator("person")
+    @classmethod
+    def _a_person(cls, value: str) -> str:
+        # Roles are for people: an alert source or sevflow itself never holds one (issue 14).
+        if is_machine(value):
+            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
+        return value
 
 
 class PostUpdate(Command):

@@ -287,3 +287,9 @@ def test_slack_breaks_the_glass_with_a_reason() -> None:
     assert in_channel == BreakGlassIntent(number=7, reason="nobody answers the page")
     with pytest.raises(CommandError, match="say why you break the glass"):
         parse_command("break-glass INC-3")
+
+
+def test_no_role_goes_to_a_machine() -> None:
+    with pytest.raises(ValidationError, match="alert source, not a person"):
+        AssignRole(by="alice", role=Role.LEAD, person="pagerduty (search-latency-1)")
+    assert AssignRole(by="alice", role=Role.LEAD, person="bob").person == "bob"
