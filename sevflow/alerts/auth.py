@@ -135,8 +135,10 @@ def open_sources(credentials: Mapping[AlertSource, SourceCredentials]) -> list[A
 
 
 def _same(given: str, expected: str) -> bool:
+    # Any text a sender can put in JSON encodes: a lone surrogate (`"\ud800"` in a PagerDuty routing
+    # key) is a wrong token, not a UnicodeEncodeError.
     return hmac.compare_digest(
-        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )
 
 

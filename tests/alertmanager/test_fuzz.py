@@ -208,8 +208,36 @@ def dump(value: Any) -> bytes:
 def bodies(draw: st.DrawFn, documents: list[dict[str, Any]]) -> tuple[bytes, str | None]:
     """A request body and its Content-Type (None: no header)."""
     kind = draw(
-        st.sampled_from(["json", "mutated", "mutated", "bytes", "wrong type", "form", "encoding", "huge"])
+        st.sampled_from(
+            [
+                "json",
+                "mutated",
+                "mutated",
+                "bytes",
+                "wrong type",
+                "form",
+                "encoding",
+                "huge",
+                "deep",
+                "literal",
+            ]
+        )
     )
+    if kind == "deep":
+        # Nested past the JSON depth limit (RecursionError on ea3e5ae), raw or inside a form's payload.
+        depth = draw(st.sampled_from([65, 1_000, 100_000]))
+        nested = "[" * depth + "]" * depth
+        if draw(st.booleans()):
+            return urlencode({"payload": nested}).encode(), "application/x-www-form-urlencoded"
+        return nested.encode(), draw(st.sampled_from(["application/json", None, "text/plain"]))
+    if kind == "literal":
+        # A real payload with one value replaced by what json.dumps never writes: NaN, Infinity, an
+        # integer of thousands of digits, a number past float's range.
+        text = dump(draw(st.sampled_from(documents))).decode()
+        literal = draw(st.sampled_from(["NaN", "-Infinity", "1e999", "9" * 5_000, "1" * 4_300]))
+        at = text.find(": ") + 2
+        end = min((i for i in (text.find(",", at), text.find("}", at)) if i > 0), default=len(text))
+        return (text[:at] + literal + text[end:]).encode(), "application/json"
     if kind == "json":
         return dump(draw(JSON)), "application/json"
     if kind == "mutated":
