@@ -142,7 +142,12 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
             assert published.status is Status.CLOSED and published.postmortem_published_at is not None
             assert len(published.action_items) == 2
 
-            # Two chases, each with its own Jira issue, reminding their owners.
+            # Two chases, each with its own Jira issue, reminding their owners. Each chase stores its
+            # item when its own workflow starts, beside the publish: wait for both.
+            for _ in range(100):
+                if len(sqlite_store.action_items(number)) == 2:
+                    break
+                await asyncio.sleep(0.1)
             items = {s.item.owner: s for s in sqlite_store.action_items(number)}
             assert set(items) == {"alice", "bob"}
             for stored_item in items.values():
