@@ -204,3 +204,19 @@ async def test_the_in_flight_limit_is_429_with_retry_after(
         assert retried.status_code == 200, retried.text
         found = await until_updates(api, number, 11)
         assert sorted(found) == sorted(f"update {i}" for i in range(11))
+
+
+async def test_a_declaration_key_with_another_declaration_is_422(
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    body = {"title": "checkout 5xx", "service": "checkout", "severity": "SEV3", "lead": "alice"}
+    async with worker(dev_env, task_queue, sqlite_store):
+        key = {"Idempotency-Key": f"declare-{task_queue}"}
+        first = await api.post("/v1/incidents", json=body, headers=key)
+        again = await api.post("/v1/incidents", json=body, headers=key)
+        assert (first.status_code, again.status_code) == (201, 201), again.text
+        assert first.json()["number"] == again.json()["number"]
+        other = await api.post("/v1/incidents", json={**body, "title": "search down"}, headers=key)
+        assert other.status_code == 422, other.text
+        assert other.json()["idempotency_key"] == key["Idempotency-Key"]
+        assert [s.number for s in sqlite_store.list_incidents()] == [first.json()["number"]]
