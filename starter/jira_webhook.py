@@ -23,10 +23,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from sevflow.actions.chase import TicketChanged
-from sevflow.errors import IncidentNotFound
+from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.store.repository import Store, StoredActionItem
-from starter.alerts_api import PayloadError, decode_json, read_body
+from starter.alerts_api import RETRY_AFTER_SECONDS, PayloadError, decode_json, read_body
 from starter.follow_up import FollowUpService
+from starter.ingest import STORE_UNAVAILABLE
 
 ISSUE_UPDATED = "jira:issue_updated"
 SECRET_HEADER = "X-Sevflow-Webhook-Secret"
@@ -91,6 +92,11 @@ def jira_router(
     def ignored(why: str) -> JSONResponse:
         return JSONResponse({"ignored": why})
 
+    def unavailable(why: str) -> JSONResponse:
+        return JSONResponse(
+            {"error": why}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+
     @router.post("/jira/webhook", summary="Jira webhook (Issue updated): closes and reopens action items")
     async def webhook(
         request: Request,
@@ -110,17 +116,22 @@ def jira_router(
             change = parse_issue_updated(payload)
         except PayloadError as err:
             return problem(err.status, err.message)
-        found = await asyncio.to_thread(_item_for, store, change.labels)
-        if found is None:
-            return ignored(f"{change.key} is not the issue of an action item")
-        item = found.item
-        if change.category != "done" and not change.status_changed:
-            return ignored(f"{change.key} changed, but not its status")
-        ticket = TicketChanged(key=change.key, status_category=change.category, by=change.by)
         try:
+            found = await asyncio.to_thread(_item_for, store, change.labels)
+            if found is None:
+                return ignored(f"{change.key} is not the issue of an action item")
+            item = found.item
+            if change.category != "done" and not change.status_changed:
+                return ignored(f"{change.key} changed, but not its status")
+            ticket = TicketChanged(key=change.key, status_category=change.category, by=change.by)
             result = await (await service()).ticket_changed(item.id, ticket)
         except IncidentNotFound as err:  # the item's chase and incident are gone: nothing to tell
             return ignored(str(err))
+        except STORE_UNAVAILABLE as err:
+            # Jira retries a delivery not answered 2xx; telling a chase the same status twice is harmless.
+            return unavailable(f"the sevflow database is unavailable ({type(err).__name__}): retry later")
+        except ServiceUnavailable as err:
+            return unavailable(str(err))
         return JSONResponse({"item": item.id, "result": result})
 
     return router

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -24,6 +25,7 @@ import sevflow.store.database
 from sevflow.alerts.models import AlertSource
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
+from sevflow.store.database import make_engine
 from sevflow.store.repository import Store
 from starter.api import create_app
 from starter.ingest import MAX_ALERTS_PER_REQUEST, MAX_DELIVERY_BYTES, group_workflow_id
@@ -164,3 +166,39 @@ async def test_a_locked_store_is_503_with_retry_after_and_the_retry_goes_through
     finally:
         lock.close()
         await terminate_task_queue(dev_env.client, task_queue)
+
+
+async def test_an_unreachable_postgresql_is_503_with_retry_after(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> None:
+    """The store is PostgreSQL on a port where nothing listens: the alert webhooks and the Jira webhook
+    say the database is unavailable and when to retry, instead of a 500."""
+    down = Store(make_engine("postgresql://sevflow@127.0.0.1:1/sevflow", connect_args={"connect_timeout": 2}))
+    settings = Settings(
+        task_queue=task_queue,
+        data_dir=tmp_path,
+        database_url="postgresql://sevflow@127.0.0.1:1/sevflow",
+        config=None,
+        http_host="127.0.0.1",
+        jira_webhook_secret=SecretStr("jira-secret"),
+    )
+    app = create_app(settings, store=down, config=SevflowConfig(), client=dev_env.client, environ={})
+    issue = {
+        "webhookEvent": "jira:issue_updated",
+        "issue": {
+            "key": "OPS-1",
+            "fields": {"labels": ["INC-1-0123abcd"], "status": {"statusCategory": {"key": "done"}}},
+        },
+    }
+    try:
+        async with http(app) as api:
+            generic = await api.post("/v1/alerts/generic", json={"key": "pg-down"})
+            assert generic.status_code == 503, generic.text[:300]
+            assert generic.headers["retry-after"].isdigit()
+            assert "database is unavailable" in generic.json()["error"]
+            jira = await api.post("/jira/webhook", json=issue, params={"secret": "jira-secret"})
+            assert jira.status_code == 503, jira.text[:300]
+            assert jira.headers["retry-after"].isdigit()
+            assert "database is unavailable" in jira.json()["error"]
+    finally:
+        down.dispose()
