@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+import sevflow.store.database
 import starter.service
+from sevflow.config.schema import SevflowConfig
 from sevflow.store.repository import Store
-from tests.api.conftest import MakeApp, http
+from starter.api import create_app
+from tests.api.conftest import MakeApp, http, settings
 from tests.conftest import terminate_task_queue
 from worker.main import build_worker
 
@@ -220,3 +225,42 @@ async def test_a_declaration_key_with_another_declaration_is_422(
         assert other.status_code == 422, other.text
         assert other.json()["idempotency_key"] == key["Idempotency-Key"]
         assert [s.number for s in sqlite_store.list_incidents()] == [first.json()["number"]]
+
+
+async def test_a_locked_store_refuses_before_anything_is_sent(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's case: with the SQLite store locked, a command answered "nothing was changed" and
+    was applied once the lock went. Now its key is written first: a store it cannot write is a 503
+    before anything reaches Temporal, and that answer is true."""
+    async with worker(dev_env, task_queue, sqlite_store):
+        number = await declared(api)
+        monkeypatch.setattr(sevflow.store.database, "SQLITE_BUSY_TIMEOUT_MS", 500)
+        monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+        impatient = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}", migrate=False)
+        app = create_app(
+            settings(tmp_path, task_queue), store=impatient, config=SevflowConfig(), client=dev_env.client
+        )
+        locker = sqlite3.connect(tmp_path / "sevflow.db", timeout=5, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            async with http(app) as locked_api:
+                refused = await post_update(locked_api, number, "rolling back", "locked-1")
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+            impatient.dispose()
+        assert refused.status_code == 503, refused.text
+        assert refused.json() == {
+            "error": "the database cannot be used (database is locked): nothing was changed"
+        }
+        await asyncio.sleep(3)
+        assert await updates(api, number) == []  # true: nothing was, nor is later
+        retried = await post_update(api, number, "rolling back", "locked-1")
+        assert retried.status_code == 200, retried.text
+        assert await updates(api, number) == ["rolling back"]
