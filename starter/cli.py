@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import functools
 import getpass
@@ -1347,8 +1348,32 @@ def api() -> None:
 def main() -> None:
     try:
         app()
+        code: int = 0
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as done:  # Typer ends every command this way, with its exit code
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit with `code`, without finalizing the interpreter once the Temporal SDK is loaded: its
+    runtime's threads (Rust, tokio) can still be finishing a call into Python as the interpreter tears
+    down, which aborts the process (SIGABRT, or SIGSEGV) instead of exiting with `code`: a third of
+    the runs of a command that connected to Temporal, on a loaded machine
+    (https://github.com/temporalio/sdk-python/issues/300; tests/supervision/test_cli_exit.py). Every
+    command has disposed of what it opened by now; what is left to do is flush the output."""
+    if "temporalio.bridge.temporal_sdk_bridge" not in sys.modules:
+        sys.exit(code)
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

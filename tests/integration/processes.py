@@ -127,6 +127,8 @@ class Up:
         self.lines: list[str] = []
         self.output = ""
         self._reader: threading.Thread | None = None
+        # Its children once it is up: cleaned up even when `sevflow up` itself died first.
+        self.started: list[int] = []
 
     @property
     def pid(self) -> int:
@@ -153,6 +155,7 @@ class Up:
         if not self.saw("Ctrl-C stops everything"):
             raise AssertionError("sevflow up exited:\n" + self.text())
         self.output = self.text()
+        self.started = children_of(self.process.pid)
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
@@ -188,12 +191,13 @@ class Up:
     def kill(self) -> None:
         """SIGKILL `sevflow up` and whatever it started that is still there: its children, found by
         their parent while it lives, then by their process groups (each leads its own)."""
-        if self.process is None:
-            return
-        children = children_of(self.process.pid)
-        if self.process.poll() is None:
-            self.process.kill()
-        self.wait_exit()
+        children = list(self.started)
+        if self.process is not None:
+            children += children_of(self.process.pid)
+            if self.process.poll() is None:
+                self.process.kill()
+            self.wait_exit()
+        self.started = []
         for child in children:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if is_running(child) and os.getpgid(child) == child:
