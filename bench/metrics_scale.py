@@ -593,13 +593,16 @@ def run_command(args: list[str], url: str) -> str:
 
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:
-    """A report without what differs between two runs a second apart: the window's ends and the rates
-    per week that divide by its length."""
+    """A report without what differs between two runs a second apart: the window's ends, the rates
+    per week that divide by its length, and each service's impact and availability (an incident still
+    open is down until the window's end, so they move with it)."""
     kept = {k: v for k, v in report.items() if k not in ("since", "until")}
     pages = dict(kept["pages"])
     pages.pop("per_responder_per_week", None)
     pages["by_responder"] = [{k: v for k, v in r.items() if k != "per_week"} for r in pages["by_responder"]]
     kept["pages"] = pages
+    moving = ("impact_seconds", "availability")
+    kept["services"] = [{k: v for k, v in s.items() if k not in moving} for s in kept["services"]]
     return kept
 
 

@@ -316,14 +316,16 @@ def service_reliability(conn: Connection, window: Window) -> list[ServiceReliabi
     up_since = func.max(each.c.down_until).over(
         partition_by=each.c.service, order_by=(each.c.started, each.c.number), rows=(None, -1)
     )
-    gap = (each.c.started - up_since).label("gap")
+    # The window function once, in its own layer: every expression below reads its column (written
+    # into the CASEs below, SQLite would evaluate it, and sort for it, once per occurrence).
+    ordered = select(each, up_since.label("up_since")).subquery("ordered")
+    gap = (ordered.c.started - ordered.c.up_since).label("gap")
     # The part of this failure's impact inside the window and after every earlier one's end.
-    from_ = _greatest(
-        _greatest(func.coalesce(each.c.started, until_s), since_s), func.coalesce(up_since, since_s)
-    )
-    to = _least(each.c.down_until, until_s)
+    start = _greatest(func.coalesce(ordered.c.started, until_s), since_s)
+    from_ = _greatest(start, func.coalesce(ordered.c.up_since, since_s))
+    to = _least(ordered.c.down_until, until_s)
     added = case((to > from_, to - from_), else_=0.0).label("added")
-    with_gaps = select(each.c.service, each.c.ttr, gap, added).subquery("with_gaps")
+    with_gaps = select(ordered.c.service, ordered.c.ttr, gap, added).subquery("with_gaps")
     # Overlapping failures had no uptime between them (0); the first has no gap (NULL, left out of avg).
     uptime = case((with_gaps.c.gap < 0, 0.0), else_=with_gaps.c.gap)
     failures = select(
