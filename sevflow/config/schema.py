@@ -250,6 +250,20 @@ class TeamConfig(BaseModel):
     escalation_policy: str | None = None
 
 
+class ServiceStatusPage(BaseModel):
+    """`services.<name>.status_page`: the service as a component of the public status page."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Listed on the public page with its incidents (default: every service of the catalog is one);
+    # `false` keeps an internal service off it.
+    component: bool = True
+    # Its incidents show publicly the moment they open (an alert at 3 a.m. too), titled from the
+    # service and impact until comms publishes. Default: only once a person publishes a public update
+    # (`sevflow statuspage`, `/incident statuspage`, the API), as Atlassian Statuspage and incident.io do.
+    auto_publish: bool = False
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -260,6 +274,9 @@ class ServiceConfig(BaseModel):
     policy: PolicySection = Field(default_factory=dict)
     # Default: the team's escalation_policy.
     escalation_policy: str | None = None
+    status_page: Annotated[ServiceStatusPage, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=ServiceStatusPage
+    )
 
 
 Name = Annotated[str, Field(pattern=_NAME)]

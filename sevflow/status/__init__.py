@@ -12,9 +12,12 @@ from sevflow.status.model import (
     daily_history,
     default_public_status,
     default_public_title,
+    headline_status,
     impact_of,
     is_public,
     overall_status,
+    public_impact,
+    shown_publicly,
 )
 
 __all__ = [
@@ -28,7 +31,10 @@ __all__ = [
     "daily_history",
     "default_public_status",
     "default_public_title",
+    "headline_status",
     "impact_of",
     "is_public",
     "overall_status",
+    "public_impact",
+    "shown_publicly",
 ]

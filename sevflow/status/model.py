@@ -1,17 +1,25 @@
 """What the public status page shows, derived from incidents alone.
 
-- Only SEV0-2 incidents are public (DESIGN.md's policy table: a status page for SEV0-1, optional for
-  SEV2, never for SEV3-4); drills, false alarms (noise) and duplicates (merged) never are.
-- A component (a service of the catalog) is in major outage while a SEV0-1 on it is open, in partial
-  outage while a SEV2 is, degraded once every open incident on it is mitigated (users no longer hurt,
-  the fix is being watched), and operational otherwise. The worst of its incidents wins.
+- Only SEV0-2 incidents can be public (DESIGN.md's policy table: a status page for SEV0-1, optional
+  for SEV2, never for SEV3-4); drills, false alarms (noise) and duplicates (merged) never are.
+- The page shows such an incident (`shown_publicly`) only when it affects a component (a service of
+  the catalog, unless `status_page: {component: false}`) and a person has published a public update
+  for it, or its component says `auto_publish: true`: an alert alone publishes nothing, as on Atlassian
+  Statuspage or incident.io. Everything below is derived from the shown incidents only, so a component
+  never shows an outage the page does not list.
+- A component is in major outage while a SEV0-1 on it is open, in partial outage while a SEV2 is,
+  degraded once every open incident on it is mitigated (users no longer hurt, the fix is being
+  watched), and operational otherwise. The worst of its incidents wins. An incident beside it says the
+  same (`public_impact`), with a status word to match (`headline_status`: monitoring once mitigated).
+- An incident is named by a public id (`public_id`), never by its internal number.
 - History: for each UTC day of the last 90, the worst status the component had at any moment of it,
   and the incidents that touched it that day; as an uptime bar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -63,6 +71,7 @@ class IncidentFacts(BaseModel):
     """The columns of one incident the page needs (no titles, no timeline: nothing internal)."""
 
     number: int
+    workflow_id: str
     service: str
     severity: Severity
     status: Status
@@ -71,19 +80,35 @@ class IncidentFacts(BaseModel):
     detected_at: datetime | None = None
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
+    # A person published at least one public update for it.
+    published: bool = False
 
     @property
     def began(self) -> datetime | None:
         """When users began to feel it (DESIGN.md: started_at, else detected_at)."""
         return self.started_at or self.detected_at
 
+    @property
+    def public_id(self) -> str:
+        """The incident's name on the public page: stable, and telling nothing of its internal number
+        (or of how many incidents there were), as its workflow id holds a random or hashed part."""
+        return hashlib.sha256(f"sevflow public incident:{self.workflow_id}".encode()).hexdigest()[:12]
+
 
 def is_public(incident: IncidentFacts) -> bool:
+    """May be public at all: SEV0-2, not a drill, not noise, not a duplicate."""
     return (
         incident.severity in PUBLIC_SEVERITIES
         and not incident.drill
         and incident.status not in _HIDDEN_STATUSES
     )
+
+
+def shown_publicly(incident: IncidentFacts, components: Mapping[str, bool]) -> bool:
+    """On the public page: public, on a component (`components` maps each to its auto_publish), and
+    published by a person or of a component that auto-publishes."""
+    auto_publish = components.get(incident.service)
+    return auto_publish is not None and is_public(incident) and (incident.published or auto_publish)
 
 
 def impact_of(severity: Severity) -> ComponentStatus:
@@ -102,6 +127,25 @@ def current_status(incident: IncidentFacts) -> ComponentStatus:
     if incident.status is Status.MITIGATED:
         return ComponentStatus.DEGRADED
     return impact_of(incident.severity)
+
+
+def public_impact(incident: IncidentFacts) -> ComponentStatus:
+    """What the page says an incident does to its component: now while it is open (the function the
+    component's own status comes from), at its worst once it is resolved."""
+    return current_status(incident) if incident.status.is_active else impact_of(incident.severity)
+
+
+def headline_status(incident: IncidentFacts, published: str | None) -> str:
+    """The public status word beside an incident, never at odds with its component: resolved once
+    resolved, monitoring while mitigated (degraded performance); before that, the latest published
+    word, investigating or identified (a `monitoring` published before the incident is mitigated reads
+    identified, and a `resolved` of an incident reopened since reads investigating)."""
+    derived = default_public_status(incident.status)
+    if derived != "investigating":
+        return derived
+    if published == "monitoring":
+        return "identified"
+    return published if published in ("investigating", "identified") else "investigating"
 
 
 def component_statuses(

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import false, select
+from sqlalchemy import exists, false, select
 from sqlalchemy.orm import Session
 
 from sevflow.incident.models import ACTIVE_STATUSES, PublicUpdate, Status
@@ -35,14 +35,22 @@ class StatusReads:
         return Session(self._engine, expire_on_commit=False)
 
     def incidents(self, now: datetime, days: int = HISTORY_DAYS) -> list[IncidentFacts]:
-        """Public incidents (SEV0-2, no drills, no noise or duplicates) that began in the window, or
-        are still open however old they are; newest first.
+        """Incidents that may be public (SEV0-2, no drills, no noise or duplicates) that began in the
+        window, or are still open however old they are, each saying whether a person published a
+        public update for it (sevflow.status.shown_publicly decides what the page shows); newest first.
 
         Two queries rather than one with an OR: each is a range or a lookup on its own index
         (`detected_at`, `status`), where the OR would scan the whole table on SQLite."""
         since = now - timedelta(days=days)
+        published = (
+            exists()
+            .where(PublicUpdateRow.incident_number == IncidentRow.number)
+            .correlate(IncidentRow)
+            .label("published")
+        )
         columns = (
             IncidentRow.number,
+            IncidentRow.workflow_id,
             IncidentRow.service,
             IncidentRow.severity,
             IncidentRow.status,
@@ -51,6 +59,7 @@ class StatusReads:
             IncidentRow.detected_at,
             IncidentRow.mitigated_at,
             IncidentRow.resolved_at,
+            published,
         )
         public = (
             IncidentRow.drill == false(),
@@ -68,6 +77,7 @@ class StatusReads:
         return [
             IncidentFacts(
                 number=r.number,
+                workflow_id=r.workflow_id,
                 service=r.service,
                 severity=Severity(r.severity),
                 status=Status(r.status),
@@ -76,6 +86,7 @@ class StatusReads:
                 detected_at=r.detected_at,
                 mitigated_at=r.mitigated_at,
                 resolved_at=r.resolved_at,
+                published=bool(r.published),
             )
             for r in sorted(rows.values(), key=lambda r: r.number, reverse=True)
         ]
@@ -95,24 +106,6 @@ class StatusReads:
             for row in session.scalars(query):
                 found[row.incident_number].append(_update(row))
         return found
-
-    def latest_updates(self, now: datetime, limit: int = 50, days: int = HISTORY_DAYS) -> list[PublicUpdate]:
-        """The newest public entries of every public incident, newest first (the Atom feed)."""
-        since = now - timedelta(days=days)
-        query = (
-            select(PublicUpdateRow)
-            .join(IncidentRow, IncidentRow.number == PublicUpdateRow.incident_number)
-            .where(
-                PublicUpdateRow.at >= since,
-                IncidentRow.drill == false(),
-                IncidentRow.severity.in_([str(s) for s in PUBLIC_SEVERITIES]),
-                IncidentRow.status.not_in(_HIDDEN),
-            )
-            .order_by(PublicUpdateRow.at.desc(), PublicUpdateRow.id.desc())
-            .limit(limit)
-        )
-        with self._session() as session, session.begin():
-            return [_update(row) for row in session.scalars(query)]
 
 
 def _update(row: PublicUpdateRow) -> PublicUpdate:

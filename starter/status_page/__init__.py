@@ -16,10 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sevflow.config.schema import SevflowConfig
-from sevflow.incident.models import PublicUpdate
 from sevflow.store.repository import Store
 from sevflow.store.status_reads import StatusReads
-from starter.status_page.view import PUBLIC_STATUS_LABELS, StatusPage, build_status_page
+from starter.status_page.view import StatusPage, build_status_page
 
 HERE = Path(__file__).resolve().parent
 ATOM = "http://www.w3.org/2005/Atom"
@@ -58,7 +57,13 @@ def _iso(moment: datetime | None) -> str:
 def status_router(store: Store, config: SevflowConfig, clock: Clock = _utcnow) -> APIRouter:
     router = APIRouter(tags=["status page"])
     reads = StatusReads(store)
-    components = list(config.services)
+    # The catalog's services are the components (unless `status_page: {component: false}`), each with
+    # whether its incidents show before a person publishes (`auto_publish`).
+    components = {
+        name: service.status_page.auto_publish
+        for name, service in config.services.items()
+        if service.status_page.component
+    }
     templates = _templates()
     css = (HERE / "templates" / "status.css").read_text()
 
@@ -83,11 +88,10 @@ def status_router(store: Store, config: SevflowConfig, clock: Clock = _utcnow) -
 
     @router.get("/status.atom", include_in_schema=False)
     async def status_atom(request: Request) -> Response:
-        now = clock()
-        updates = await asyncio.to_thread(reads.latest_updates, now, FEED_ENTRIES)
+        view = await page()
         base = str(request.base_url).rstrip("/")
         return Response(
-            atom_feed(base, updates, now),
+            atom_feed(base, view),
             media_type="application/atom+xml; charset=utf-8",
             headers={"Cache-Control": CACHE},
         )
@@ -95,8 +99,9 @@ def status_router(store: Store, config: SevflowConfig, clock: Clock = _utcnow) -
     return router
 
 
-def atom_feed(base_url: str, updates: list[PublicUpdate], now: datetime) -> bytes:
-    """An Atom 1.0 feed of public updates, newest first. ElementTree escapes every text."""
+def atom_feed(base_url: str, page: StatusPage) -> bytes:
+    """An Atom 1.0 feed of the page's public updates (its incidents' only), newest first, at most
+    FEED_ENTRIES. ElementTree escapes every text."""
     ET.register_namespace("", ATOM)
 
     def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -105,30 +110,26 @@ def atom_feed(base_url: str, updates: list[PublicUpdate], now: datetime) -> byte
             child.text = text
         return child
 
+    entries = [(u, i) for i in (*page.active_incidents, *page.past_incidents) for u in i.updates]
+    entries.sort(key=lambda pair: pair[0].at, reverse=True)  # stable: an incident's own order kept
+    entries = entries[:FEED_ENTRIES]
     feed = ET.Element(f"{{{ATOM}}}feed")
     el(feed, "id", f"{base_url}/status")
     el(feed, "title", "Service status")
     # A feed's `updated` is its newest entry's; an empty feed says when it was generated.
-    newest = updates[0].at if updates else now
+    newest = entries[0][0].at if entries else page.generated_at
     el(feed, "updated", newest.astimezone(UTC).isoformat())
     el(feed, "link", rel="alternate", type="text/html", href=f"{base_url}/status")
     el(feed, "link", rel="self", type="application/atom+xml", href=f"{base_url}/status.atom")
     author = el(feed, "author")
     el(author, "name", "sevflow")
-    for update in updates:
+    for update, incident in entries:
         entry = el(feed, "entry")
         # Stable wherever the page is served from: derived from the entry's own idempotency key.
         el(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'sevflow:public-update:' + update.key)}")
-        label = PUBLIC_STATUS_LABELS.get(update.status, update.status.title())
-        el(entry, "title", f"INC-{update.incident_number} {update.title}: {label}")
+        el(entry, "title", f"{incident.title}: {update.status_label}")
         el(entry, "updated", update.at.astimezone(UTC).isoformat())
-        el(
-            entry,
-            "link",
-            rel="alternate",
-            type="text/html",
-            href=f"{base_url}/status#inc-{update.incident_number}",
-        )
+        el(entry, "link", rel="alternate", type="text/html", href=f"{base_url}/status#incident-{incident.id}")
         el(entry, "content", update.text, type="text")
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document

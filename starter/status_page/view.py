@@ -1,11 +1,13 @@
 """The status page as one model: what /status renders, /status.json returns and /status.atom lists.
 
 Built from the store's public reads and sevflow.status's rules; holds public words only (public titles
-and public updates), never an incident's internal title, timeline or responders.
+and public updates), never an incident's internal title, number, timeline or responders. Everything
+(components, history, incidents, the feed) comes from the same shown incidents (shown_publicly).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -19,8 +21,10 @@ from sevflow.status import (
     current_status,
     daily_history,
     default_public_title,
-    impact_of,
+    headline_status,
     overall_status,
+    public_impact,
+    shown_publicly,
 )
 from sevflow.store.status_reads import StatusReads
 
@@ -33,6 +37,8 @@ PUBLIC_STATUS_LABELS = {
 
 
 class PublicEntry(BaseModel):
+    # The entry's idempotency key, for the feed's stable entry ids (hashed there); not in the JSON.
+    key: str = Field(exclude=True)
     at: datetime
     status: str = Field(description="investigating, identified, monitoring or resolved")
     text: str
@@ -43,12 +49,16 @@ class PublicEntry(BaseModel):
 
 
 class PublicIncident(BaseModel):
-    id: str = Field(description="INC-<n>")
-    number: int
+    id: str = Field(description="A public reference, stable for the incident (never its internal number)")
     title: str = Field(description="The public title comms gave it (never the internal one)")
     component: str
-    impact: ComponentStatus = Field(description="What it does to its component at its worst")
-    status: str = Field(description="The latest public status word; investigating before any update")
+    impact: ComponentStatus = Field(
+        description="What it does to its component now (the component's own status says the same), "
+        "or did at its worst once resolved"
+    )
+    status: str = Field(
+        description="investigating or identified as published, monitoring while mitigated, resolved"
+    )
     started_at: datetime | None
     resolved_at: datetime | None
     updates: list[PublicEntry] = Field(description="Public updates, newest first")
@@ -61,7 +71,7 @@ class PublicIncident(BaseModel):
 class HistoryDay(BaseModel):
     date: date
     status: ComponentStatus
-    incidents: list[int]
+    incidents: list[str] = Field(description="The public ids of the incidents that touched the day")
 
 
 class Component(BaseModel):
@@ -88,15 +98,14 @@ class StatusPage(BaseModel):
 def _incident(facts: IncidentFacts, updates: list[PublicUpdate]) -> PublicIncident:
     latest = updates[-1] if updates else None
     return PublicIncident(
-        id=f"INC-{facts.number}",
-        number=facts.number,
+        id=facts.public_id,
         title=latest.title if latest else default_public_title(facts.service, facts.severity),
         component=facts.service,
-        impact=impact_of(facts.severity),
-        status=latest.status if latest else ("investigating" if facts.status.is_active else "resolved"),
+        impact=public_impact(facts),
+        status=headline_status(facts, latest.status if latest else None),
         started_at=facts.began,
         resolved_at=facts.resolved_at,
-        updates=[PublicEntry(at=u.at, status=u.status, text=u.text) for u in reversed(updates)],
+        updates=[PublicEntry(key=u.key, at=u.at, status=u.status, text=u.text) for u in reversed(updates)],
     )
 
 
@@ -112,17 +121,18 @@ def _overall_text(status: ComponentStatus, active: int) -> str:
     }[status]
 
 
-def build_status_page(reads: StatusReads, components: list[str], now: datetime) -> StatusPage:
-    incidents = reads.incidents(now)
+def build_status_page(reads: StatusReads, components: Mapping[str, bool], now: datetime) -> StatusPage:
+    """The page for `components` (each service listed, mapped to its `auto_publish`), in their order."""
+    incidents = [i for i in reads.incidents(now) if shown_publicly(i, components)]
     updates = reads.updates_for([i.number for i in incidents])
-    statuses = component_statuses(components, incidents)
-    history = {h.component: h for h in daily_history(components, incidents, now)}
+    statuses = component_statuses(list(components), incidents)
+    history = {h.component: h for h in daily_history(list(components), incidents, now)}
+    public_ids = {i.number: i.public_id for i in incidents}
     active = [i for i in incidents if i.status.is_active]
     past = [i for i in incidents if not i.status.is_active and i.resolved_at is not None]
     past.sort(key=lambda i: i.resolved_at or now, reverse=True)
     active.sort(key=lambda i: (-current_status(i).rank, -(i.began or now).timestamp()))
-    # Open incidents on services outside the catalog still count: the public must see them.
-    worst = overall_status([*statuses.values(), *(current_status(i) for i in active)])
+    worst = overall_status(statuses.values())
     return StatusPage(
         generated_at=now,
         overall=Overall(status=worst, description=_overall_text(worst, len(active))),
@@ -133,7 +143,8 @@ def build_status_page(reads: StatusReads, components: list[str], now: datetime) 
                 status_label=status.label,
                 uptime_days=history[name].uptime_days,
                 history=[
-                    HistoryDay(date=d.day, status=d.status, incidents=d.incidents) for d in history[name].days
+                    HistoryDay(date=d.day, status=d.status, incidents=[public_ids[n] for n in d.incidents])
+                    for d in history[name].days
                 ],
             )
             for name, status in statuses.items()

@@ -7,6 +7,7 @@ from playwright.async_api import Browser, expect
 
 from sevflow.incident.commands import PublishPublicUpdate, Resolve
 from tests.browser.conftest import Stack, Tab, open_tab
+from tests.status_page.conftest import public_id
 from workflows.incident import RESOLVED_PUBLIC_TEXT
 
 SCRIPT_TITLE = "<script>window.pwned = 1</script> Checkout errors"
@@ -16,6 +17,14 @@ async def test_status_page_shows_a_sev1_its_public_update_then_its_resolution(
     stack: Stack, tab: Tab, browser: Browser
 ) -> None:
     number = await stack.declare("pg primary failover loop (internal)", severity="SEV1")
+    state = stack.store.get_incident(number)
+    assert state is not None
+    anchor = f"#incident-{public_id(state)}"  # a public id: never the internal number
+    page = tab.page
+    await page.goto(f"{stack.url}/status")
+    # Declared, not yet published: nothing public (checkout does not auto-publish).
+    await expect(page.locator("#overall")).to_have_text("All systems operational")
+    await expect(page.locator(anchor)).to_have_count(0)
     # Nobody holds comms or lead yet: anyone may publish (open_when_vacant).
     await stack.service.command(
         number,
@@ -23,22 +32,22 @@ async def test_status_page_shows_a_sev1_its_public_update_then_its_resolution(
             by="carol", text="Some card payments fail. We are investigating.", title=SCRIPT_TITLE
         ),
     )
-    page = tab.page
     response = await page.goto(f"{stack.url}/status")
     assert response is not None and response.status == 200
     await expect(page.locator("#overall")).to_have_text("Major outage")
-    incident = page.locator(f"#inc-{number}")
+    incident = page.locator(anchor)
     await expect(incident.locator("h3")).to_have_text(SCRIPT_TITLE)  # shown as text, never run
     await expect(incident).to_contain_text("Some card payments fail. We are investigating.")
     await expect(incident).to_contain_text("Investigating")
     assert await page.evaluate("typeof window.pwned") == "undefined"
-    assert "failover loop" not in await page.content()
+    content = await page.content()
+    assert "failover loop" not in content and f"INC-{number}" not in content
     await tab.screenshot("status-page-sev1")
 
     phone = await open_tab(browser, width=375, height=812)
     try:
         await phone.page.goto(f"{stack.url}/status")
-        await expect(phone.page.locator(f"#inc-{number}")).to_be_visible()
+        await expect(phone.page.locator(anchor)).to_be_visible()
         # Nothing wider than the screen: no sideways scrolling on a phone.
         width = await phone.page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, width
@@ -49,7 +58,7 @@ async def test_status_page_shows_a_sev1_its_public_update_then_its_resolution(
     await stack.service.command(number, Resolve(by="carol"))
     await page.reload()
     await expect(page.locator("#overall")).to_have_text("All systems operational")
-    past = page.locator(f"#inc-{number}")
+    past = page.locator(anchor)
     await expect(past).to_have_class("incident past")
     await expect(past).to_contain_text(RESOLVED_PUBLIC_TEXT)
     await expect(past).to_contain_text("Resolved")

@@ -8,17 +8,34 @@ rest of the security suite."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from sevflow.incident.models import Status
 from sevflow.store.repository import Store
-from tests.security.support import API_TOKEN
-from tests.status_page.conftest import seed
+from starter.api import create_app
+from tests.security.support import API_TOKEN, alert_environ, secured_settings
+from tests.status_page.conftest import catalog, seed
 
 SCRIPT = '<script>alert("pwned")</script>'
 IMG = '<img src=x onerror="alert(1)">'
 TITLE = f"checkout 5xx {SCRIPT} {IMG} & '); DROP TABLE incidents; --"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;"
+
+
+@pytest.fixture
+def app(offline: None, tmp_path: Path, sqlite_store: Store) -> FastAPI:
+    """The secured app of the suite, with a catalog: the status page shows only its components."""
+    return create_app(
+        secured_settings(tmp_path),
+        store=sqlite_store,
+        config=catalog(),
+        client=None,
+        environ=alert_environ(False),
+    )
 
 
 def assert_inert(html: str) -> None:

@@ -22,6 +22,7 @@ from sevflow.incident.models import (
 )
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.settings import Settings
+from sevflow.status import IncidentFacts
 from sevflow.store.repository import Store
 from starter.api import create_app
 
@@ -34,12 +35,25 @@ teams:
 services:
   checkout: {team: payments}
   search: {team: payments}
-  api-gateway: {team: payments}
+  api-gateway: {team: payments, status_page: {auto_publish: true}}
+  batch-indexing: {team: payments, status_page: {component: false}}
 """
 
 
 def catalog() -> SevflowConfig:
     return parse_config(CATALOG)
+
+
+def public_id(state: IncidentState) -> str:
+    """The id the public page gives the incident (sevflow.status.IncidentFacts.public_id)."""
+    assert state.number is not None
+    return IncidentFacts(
+        number=state.number,
+        workflow_id=state.workflow_id,
+        service=state.service,
+        severity=state.severity,
+        status=state.status,
+    ).public_id
 
 
 def seed(

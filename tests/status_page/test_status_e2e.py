@@ -1,5 +1,6 @@
-"""End to end on the dev server: declare a SEV1 through the API, publish a public update through the
-API, see it on /status.json, resolve, and see it resolved there."""
+"""End to end on the dev server: declare a SEV1 through the API (not public yet: declaring is not
+publishing), publish a public update through the API, see it on /status.json, resolve, and see it
+resolved there."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app
-from tests.status_page.conftest import catalog
+from tests.status_page.conftest import catalog, public_id
 from worker.main import build_worker
 from workflows.incident import RESOLVED_PUBLIC_TEXT
 
@@ -46,7 +47,9 @@ async def stack(
             await dev_env.client.get_workflow_handle(state.workflow_id).terminate(reason="test finished")
 
 
-async def test_sev1_public_update_then_resolved_on_the_status_page(stack: httpx.AsyncClient) -> None:
+async def test_sev1_public_update_then_resolved_on_the_status_page(
+    stack: httpx.AsyncClient, sqlite_store: Store
+) -> None:
     declared = await stack.post(
         "/v1/incidents",
         json={
@@ -59,10 +62,11 @@ async def test_sev1_public_update_then_resolved_on_the_status_page(stack: httpx.
     )
     assert declared.status_code == 201, declared.text
     number = declared.json()["number"]
+    state = sqlite_store.get_incident(number)
+    assert state is not None
     data = (await stack.get("/status.json")).json()
-    assert data["overall"]["status"] == "major_outage"
-    (incident,) = data["active_incidents"]
-    assert incident["title"] == "checkout: major outage" and incident["updates"] == []
+    # Declared, not published: checkout does not auto-publish, so the public page waits for comms.
+    assert data["overall"]["status"] == "operational" and data["active_incidents"] == []
 
     path = f"/v1/incidents/{number}/public-updates"
     body = {"by": "alice", "text": "Some card payments fail; we are on it.", "title": "Card payments failing"}
@@ -76,7 +80,9 @@ async def test_sev1_public_update_then_resolved_on_the_status_page(stack: httpx.
     assert published.status_code == 200, published.text
 
     data = (await stack.get("/status.json")).json()
+    assert data["overall"]["status"] == "major_outage"
     (incident,) = data["active_incidents"]
+    assert incident["id"] == public_id(state)
     assert incident["title"] == "Card payments failing" and incident["status"] == "investigating"
     assert [u["text"] for u in incident["updates"]] == [body["text"]]
     assert "pg primary failover loop" not in (await stack.get("/status")).text
@@ -86,11 +92,11 @@ async def test_sev1_public_update_then_resolved_on_the_status_page(stack: httpx.
     data = (await stack.get("/status.json")).json()
     assert data["overall"]["status"] == "operational" and data["active_incidents"] == []
     (past,) = data["past_incidents"]
-    assert past["number"] == number and past["status"] == "resolved"
+    assert past["id"] == public_id(state) and past["status"] == "resolved"
     assert [u["status"] for u in past["updates"]] == ["resolved", "investigating"]
     assert past["updates"][0]["text"] == RESOLVED_PUBLIC_TEXT
     today = data["components"][0]["history"][-1]
-    assert today["status"] == "major_outage" and today["incidents"] == [number]
+    assert today["status"] == "major_outage" and today["incidents"] == [public_id(state)]
     # After the resolve, publishing is refused with the reason.
     late = await stack.post(path, json=body, headers=AUTH)
     assert late.status_code == 409 and "resolved" in late.json()["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,8 +17,11 @@ from sevflow.status import (
     daily_history,
     default_public_status,
     default_public_title,
+    headline_status,
     is_public,
     overall_status,
+    public_impact,
+    shown_publicly,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -35,9 +39,11 @@ def facts(
     mitigated: datetime | None = None,
     resolved: datetime | None = None,
     drill: bool = False,
+    published: bool = False,
 ) -> IncidentFacts:
     return IncidentFacts(
         number=number,
+        workflow_id=f"incident-{number}-5f0c2a9e",
         service=service,
         severity=severity,
         status=status,
@@ -46,6 +52,7 @@ def facts(
         detected_at=began,
         mitigated_at=mitigated,
         resolved_at=resolved,
+        published=published,
     )
 
 
@@ -189,3 +196,69 @@ def test_default_public_words() -> None:
     assert default_public_status(Status.ACKNOWLEDGED) == "investigating"
     assert default_public_status(Status.MITIGATED) == "monitoring"
     assert CS.MAJOR.label == "Major outage"
+
+
+# --- what the public sees (issue 14: mitigated incidents listed as "major outage ... investigating"
+# beside a component in "degraded performance"; incidents of services that are not components, with
+# internal INC-n numbers, published the moment an alert fired)
+
+
+def test_only_published_incidents_of_components_are_shown() -> None:
+    components = {"checkout": False, "search": True}  # name -> auto_publish
+    assert shown_publicly(facts(published=True), components)
+    # An alert (or a declaration) alone publishes nothing on a component that does not auto-publish.
+    assert not shown_publicly(facts(published=False), components)
+    # A component that auto-publishes shows its incidents from the start.
+    assert shown_publicly(facts(service="search"), components)
+    # Not a component (internal, or the alerts' default service): never, published or not.
+    assert not shown_publicly(facts(service="unknown", published=True), components)
+    # Never what may not be public at all.
+    assert not shown_publicly(facts(severity=Severity.SEV3, published=True), components)
+    assert not shown_publicly(facts(service="search", drill=True), components)
+
+
+@pytest.mark.parametrize(
+    ("status", "published", "expected"),
+    [
+        (Status.DETECTED, None, "investigating"),
+        (Status.ACKNOWLEDGED, "identified", "identified"),
+        (Status.ACKNOWLEDGED, "investigating", "investigating"),
+        # Comms said monitoring before the lead marked it mitigated: the component still says outage.
+        (Status.ACKNOWLEDGED, "monitoring", "identified"),
+        # Published resolved, then reopened: open again.
+        (Status.ACKNOWLEDGED, "resolved", "investigating"),
+        # Mitigated: monitoring, whatever was published before (the component: degraded performance).
+        (Status.MITIGATED, None, "monitoring"),
+        (Status.MITIGATED, "investigating", "monitoring"),
+        (Status.RESOLVED, "monitoring", "resolved"),
+        (Status.CLOSED, None, "resolved"),
+    ],
+)
+def test_headline_status_matches_the_incident(status: Status, published: str | None, expected: str) -> None:
+    assert headline_status(facts(status=status), published) == expected
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("severity", [Severity.SEV0, Severity.SEV1, Severity.SEV2])
+def test_an_open_incident_says_what_its_component_says(severity: Severity, status: Status) -> None:
+    incident = facts(severity=severity, status=status, published=True)
+    if not status.is_active or not is_public(incident):
+        return
+    (component,) = component_statuses(["checkout"], [incident]).values()
+    assert public_impact(incident) is component
+    word = headline_status(incident, "investigating")
+    assert (word == "monitoring") is (component is CS.DEGRADED)
+
+
+def test_a_resolved_incident_keeps_its_worst_impact() -> None:
+    done = facts(status=Status.RESOLVED, mitigated=NOW - H / 2, resolved=NOW)
+    assert public_impact(done) is CS.MAJOR
+
+
+def test_public_ids_are_stable_and_come_from_the_workflow_id_not_the_number() -> None:
+    one, again = facts(number=7), facts(number=7)
+    assert one.public_id == again.public_id
+    assert re.fullmatch(r"[0-9a-f]{12}", one.public_id)
+    # The workflow id holds a random (or hashed) part; the number alone does not give the id.
+    assert one.model_copy(update={"workflow_id": "incident-other"}).public_id != one.public_id
+    assert one.model_copy(update={"number": 8}).public_id == one.public_id
