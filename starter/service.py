@@ -111,6 +111,10 @@ class CommandOutcomeUnknown(ServiceUnavailable):
     def retry_with(self, how: str) -> str:
         return f"{self.reason}: unknown whether it was applied: retry with {how}"
 
+    def without_retry(self) -> str:
+        """For a person who cannot send the same key again (Slack: pressing again is a new request)."""
+        return f"{self.reason}: unknown whether it was applied: look at the incident before sending it again"
+
 
 class TooManyCommands(ServiceUnavailable):
     """Temporal refused the update before taking it (10 updates in flight at one workflow, or the
@@ -122,6 +126,9 @@ class TooManyCommands(ServiceUnavailable):
 
     def retry_with(self, how: str) -> str:
         return f"{self.reason}: nothing was changed: retry in {self.retry_after}s with {how}"
+
+    def without_retry(self) -> str:
+        return f"{self.reason}: nothing was changed: try again in {self.retry_after}s"
 
 
 class IdempotencyKeyReused(SevflowError):

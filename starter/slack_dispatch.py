@@ -42,7 +42,7 @@ from sevflow.slack.intents import (
 )
 from sevflow.slack.text import SLACK_USER_ID
 from starter.follow_up import FollowUpService
-from starter.service import IncidentService
+from starter.service import CommandOutcomeUnknown, IncidentService, TooManyCommands
 
 log = logging.getLogger("sevflow.slack")
 
@@ -91,6 +91,9 @@ class SlackDispatcher:
         """Do what was asked; the sentence to show the person (a refusal is a sentence too)."""
         try:
             return await self._handle(interaction)
+        except (CommandOutcomeUnknown, TooManyCommands) as err:
+            # Its key is the Slack request's: a press again is a new request, not a retry with the key.
+            return err.without_retry()
         except SevflowError as err:
             return str(err)
 
