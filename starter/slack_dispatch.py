@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from sevflow.actions.chase import CompleteAction, ReassignAction, SnoozeAction
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import AddActionItem, Declare
-from sevflow.incident.identity import Directory, Person
+from sevflow.incident.identity import SLACK_PREFIX, Directory, Person
 from sevflow.policy import Severity
 from sevflow.slack.action_blocks import reassign_modal
 from sevflow.slack.blocks import declare_modal, ephemeral, open_incidents_message, update_modal
@@ -82,10 +82,11 @@ class SlackDispatcher:
         name = self.directory.canonical(who)
         return name if name in self.directory.people else who
 
-    def _mention(self, who: str) -> str:
-        """`who` as Slack shows a person: a mention when they have a Slack id, else as written."""
-        user_id = self.directory.slack_id(who)
-        return f"<@{user_id}>" if user_id else who
+    @staticmethod
+    def _mention(who: str) -> str:
+        """A Slack user id (or `slack:U123`) as a mention; a name as written."""
+        user_id = who.removeprefix(SLACK_PREFIX)
+        return f"<@{user_id}>" if SLACK_USER_ID.match(user_id) else who
 
     async def handle(self, interaction: Interaction) -> str:
         """Do what was asked; the sentence to show the person (a refusal is a sentence too)."""
@@ -131,7 +132,8 @@ class SlackDispatcher:
             case StatusIntent(number=number):
                 assert number is not None
                 detail = service.get(number)
-                lead = f", lead {self._mention(detail.lead)}" if detail.lead else ", no lead"
+                who = self.directory.slack_id(detail.lead) if detail.lead else None
+                lead = f", lead {self._mention(who or detail.lead)}" if detail.lead else ", no lead"
                 return f"{detail.id} {detail.severity.value} {detail.status.value}{lead}: {detail.title}"
             case (
                 ActionItemIntent()

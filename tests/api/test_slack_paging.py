@@ -112,7 +112,8 @@ async def test_the_backup_acknowledges_from_the_dm_and_the_ladder_stops(
         limit=30,
     )
     assert acked.acknowledged_at is not None
-    assert acked.lead == backup_id  # whoever acknowledges leads until someone else takes it
+    # Whoever acknowledges leads until someone else takes it: as their name in `people:`, not their id.
+    assert acked.lead == backup.person
 
     # The ladder stopped: the escalation target is never paged, however long we wait.
     await asyncio.sleep(6)

@@ -230,7 +230,7 @@ def test_the_slack_dispatcher_acts_as_the_person() -> None:
     dispatcher = SlackDispatcher(_no_service, None, directory=DIRECTORY)
     assert dispatcher._actor("U01ALICE") == "alice"
     assert dispatcher._actor("U0STRANGER") == "slack:U0STRANGER"
-    assert dispatcher._mention("alice") == "<@U01ALICE>"
+    assert dispatcher._mention("alice") == "alice"  # an owner named in people: is written as named
     assert dispatcher._mention("slack:U0STRANGER") == "<@U0STRANGER>"
     assert dispatcher._owner("U01BOB") == "bob" and dispatcher._owner("U0STRANGER") == "U0STRANGER"
     # The older mapping (Slack id -> name) still works.
