@@ -777,10 +777,11 @@ class IncidentWorkflow:
             s.roles[Role.LEAD] = by
             events.append(self._event(EventKind.ROLE_ASSIGNED, f"{by} is lead", by))
             self._arm_lead_reminder(now)
+        # Paging stops first, so the snapshot this command stores says so.
+        await self._stop_escalation(f"acknowledged by {by}", acknowledged_by=by)
         await self._record(events)
         lead = s.lead or "nobody yet, someone take it: `role lead`"  # an alert's ack names no lead
         self._say(events[0].key, f"{s.label} acknowledged by {by}. Lead: {lead}.")
-        await self._stop_escalation(f"acknowledged by {by}", acknowledged_by=by)
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -810,12 +811,14 @@ class IncidentWorkflow:
             event = self._event(
                 EventKind.SEVERITY_CHANGED, text, cmd.by, {"from": old.value, "to": cmd.severity.value}
             )
-            await self._record([event])
-            self._say(event.key, text)
+            # Paging follows the new severity first, so the snapshot this command stores says who is
+            # paged (or that nobody is).
             if cmd.severity < old:
                 await self._repage(cmd.by)
             elif s.policy.page not in PAGING_MODES:
                 await self._stop_escalation(f"lowered to {cmd.severity.value}, which pages nobody")
+            await self._record([event])
+            self._say(event.key, text)
             return s
 
     @change_severity.validator
@@ -960,9 +963,9 @@ class IncidentWorkflow:
             s.mitigated_at = workflow.now()
             text = f"{s.label} mitigated by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
             event = self._event(EventKind.MITIGATED, text, cmd.by)
+            await self._stop_escalation(f"mitigated by {cmd.by}")
             await self._record([event])
             self._say(event.key, text)
-            await self._stop_escalation(f"mitigated by {cmd.by}")
             return s
 
     @mitigate.validator
@@ -1194,9 +1197,9 @@ class IncidentWorkflow:
             s.next_update_due_at = None
             s.next_lead_reminder_at = None
             text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+            await self._stop_escalation(f"closed as noise by {cmd.by}")
             await self._record([self._event(EventKind.CLOSED_AS_NOISE, text, cmd.by)])
             self._say(f"{s.workflow_id}/noise", text)
-            await self._stop_escalation(f"closed as noise by {cmd.by}")
             await self._tell_alert_group(open=False)
             return s
 
@@ -1216,6 +1219,7 @@ class IncidentWorkflow:
             s.next_lead_reminder_at = None
             text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
             event = self._event(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number})
+            await self._stop_escalation(f"merged into INC-{cmd.target_number}")
             await self._record([event])
             target = workflow.get_external_workflow_handle(cmd.target_workflow_id)
             try:
@@ -1227,7 +1231,6 @@ class IncidentWorkflow:
                 workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
             self._say(event.key, text)
             await self._tell_alert_group(open=False)
-            await self._stop_escalation(f"merged into INC-{cmd.target_number}")
             return s
 
     @merge_into.validator

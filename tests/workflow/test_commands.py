@@ -15,6 +15,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateHandle, W
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import (
     Acknowledge,
     AssignRole,
@@ -32,8 +33,10 @@ from sevflow.incident.commands import (
 from sevflow.incident.models import EventKind, IncidentState, Role, Status
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
+from tests.recording_chat import RecordingChat
 from tests.stateful.invariants import check_incident, is_update_limit, refusal_of
-from tests.workflow.helpers import Handle, events, incident, registered, running
+from tests.workflow.helpers import Handle, Incidents, events, incident, registered, running
+from worker.main import build_worker
 from workflows.incident import IncidentWorkflow
 
 S = timedelta(seconds=1)
@@ -417,3 +420,72 @@ async def test_fifty_concurrent_commands_from_the_lead(
     assert kinds[EventKind.RESOLVED] == names.count("resolve") + (after.status is Status.POSTMORTEM)
     assert kinds[EventKind.REOPENED] == names.count("reopen") + (after.status is Status.ACKNOWLEDGED)
     assert state.version == after.version
+
+
+PAGING = {
+    "teams": {"payments": {"channel": "#payments", "escalation_target": "carol"}},
+    "services": {"checkout": {"team": "payments"}},
+    "people": {
+        "alice": {
+            "slack_id": "U0ALICE",
+            "email": "alice@example.com",
+            "timezone": "Europe/Berlin",
+            "notify": [{"via": "slack_dm"}],
+        },
+        "bob": {
+            "slack_id": "U0BOB",
+            "email": "bob@example.com",
+            "timezone": "Europe/Berlin",
+            "notify": [{"via": "slack_dm"}],
+        },
+    },
+    "rotations": {
+        "payments-weekly": {
+            "team": "payments",
+            "length": "weekly",
+            "start": "2026-01-05T09:00:00+01:00",
+            "members": ["alice", "bob"],
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("command", ["acknowledge", "mitigate", "lower", "noise"])
+async def test_a_command_that_stops_paging_stores_it_stopped(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, command: str
+) -> None:
+    """The stored incident is the workflow's state once a command is answered: a command that stops
+    the paging stored the incident while it still said "paging alice" (the dashboard, the API and
+    the metrics read the store) until some later command happened to write it again."""
+    config = SevflowConfig.model_validate(PAGING)
+    chat = RecordingChat()
+    async with build_worker(dev_env.client, task_queue, sqlite_store, chat, config=config):
+        incidents = Incidents(dev_env.client, task_queue)
+        try:
+            handle = await incidents.start(incident(Severity.SEV1, lead=None))
+            await registered(handle)
+            for _ in range(200):  # the escalation has paged the primary and told the incident
+                paging = await handle.query(IncidentWorkflow.get_state)
+                if paging.escalation_active and paging.paging:
+                    break
+                await asyncio.sleep(0.05)
+            assert paging.escalation_active and paging.paging, paging
+            by = "bob"
+            answered: IncidentState
+            if command == "acknowledge":
+                answered = await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by=by))
+            elif command == "mitigate":
+                answered = await handle.execute_update(IncidentWorkflow.mitigate, Mitigate(by=by))
+            elif command == "lower":
+                lower = ChangeSeverity(by=by, severity=Severity.SEV3)  # SEV3 pages nobody
+                answered = await handle.execute_update(IncidentWorkflow.change_severity, lower)
+            else:
+                answered = await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by=by))
+            assert not answered.escalation_active and answered.paging == []
+            assert answered.number is not None
+            stored = sqlite_store.get_incident(answered.number)
+            assert stored is not None and stored.version == answered.version
+            assert (stored.escalation_active, stored.paging) == (False, [])
+            await check_incident(handle, sqlite_store)
+        finally:
+            await incidents.terminate_running()
