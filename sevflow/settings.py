@@ -41,9 +41,15 @@ class Settings(BaseSettings):
     jira_webhook_secret: SecretStr | None = None
     # host:port where `sevflow worker` serves the Temporal SDK's Prometheus metrics; unset: not served.
     worker_metrics_address: str | None = None
-    # Workflows a worker keeps in memory between tasks (unset: the SDK's 1000). 0 replays each workflow
-    # task from its history, as after a restart: the cold-worker tests (tests/coldstart) run so.
-    worker_max_cached_workflows: int | None = Field(default=None, ge=0)
+    # Workflows a worker keeps in memory between their tasks (unset: the SDK's 1000); fewer bound its
+    # memory at the cost of replaying evicted histories. Not 0: without a cache the SDK cancels a local
+    # activity still running when its task ends (the incident's register is one), and again on every
+    # replay, so no incident would ever register.
+    worker_max_cached_workflows: int | None = Field(default=None, ge=1)
+    # Off: this worker leaves the handoff and report schedules as they are (another worker process
+    # keeps them in step with sevflow.yaml, or the server has none, as Temporal's time-skipping test
+    # server); on (the default), every worker start makes them match the config.
+    worker_sync_schedules: bool = True
 
     @property
     def resolved_database_url(self) -> str:

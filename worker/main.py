@@ -107,8 +107,8 @@ def build_worker(
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
     `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies.
-    `max_cached_workflows` (default the SDK's, 1000): 0 replays every workflow task from its history,
-    as a worker that has just started does (the cold-worker tests run so)."""
+    `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
+    tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     store_acts = StoreActivities(store, config)

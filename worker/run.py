@@ -28,8 +28,13 @@ async def run_worker(settings: Settings) -> None:
         runtime = metrics_runtime(settings.worker_metrics_address)
         log.info("Temporal SDK metrics at http://%s/metrics", settings.worker_metrics_address)
     client = await connect(settings, runtime)
-    await sync_handoff_schedules(client, config, settings.task_queue)
-    await sync_report_schedules(client, config, settings.task_queue)
+    if settings.worker_sync_schedules:
+        await sync_handoff_schedules(client, config, settings.task_queue)
+        await sync_report_schedules(client, config, settings.task_queue)
+    else:
+        log.info(
+            "SEVFLOW_WORKER_SYNC_SCHEDULES is off: the handoff and report schedules are left as they are"
+        )
     worker = build_worker(
         client,
         settings.task_queue,
