@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -258,6 +259,20 @@ class InFlight:
             future.exception()  # retrieved here: no waiter is not an unhandled error
 
 
+@dataclass
+class _Plan:
+    """What AlertIngest will do with one batch, decided before any batch of the request is signalled:
+    record it only (no digest: dropped or in maintenance), count a repeat, join a signal under way, or
+    signal `delivery` (already measured)."""
+
+    batch: AlertBatch
+    route: Route
+    digest: str | None = None
+    repeat: bool = False
+    under_way: asyncio.Future[None] | None = None
+    delivery: AlertDelivery | None = None
+
+
 class AlertIngest:
     def __init__(
         self,
@@ -280,8 +295,9 @@ class AlertIngest:
         self.confirmed = confirmed or ConfirmedCache()
 
     async def ingest(self, batches: list[AlertBatch]) -> IngestResult:
-        """Every batch routed and measured first (DeliveryTooLarge before anything is accepted), then
-        each signalled in turn. A store that is locked or unreachable is ServiceUnavailable (a 503 the
+        """Every batch planned first: routed, matched against the content its group already has, and
+        what must be signalled measured (DeliveryTooLarge before anything is accepted); then each
+        carried out in turn. A store that is locked or unreachable is ServiceUnavailable (a 503 the
         sender retries): nothing of this delivery was lost, and a retry of a part already signalled
         is coalesced or, in its workflow, changes nothing."""
         alerts = sum(len(batch.alerts) for batch in batches)
@@ -291,13 +307,9 @@ class AlertIngest:
                 "(send fewer per request; Alertmanager: max_alerts in the webhook_config)"
             )
         now = self.clock()
-        routed = [(batch, route_batch(batch, self.config, now)) for batch in batches]
-        deliveries = [self._delivery(batch, route, now) for batch, route in routed]
         try:
-            outcomes = [
-                await self._one(batch, route, delivery)
-                for (batch, route), delivery in zip(routed, deliveries, strict=True)
-            ]
+            plans = [await self._plan(batch, now) for batch in batches]
+            outcomes = [await self._one(plan) for plan in plans]
         except STORE_UNAVAILABLE as err:
             first_line = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
             raise ServiceUnavailable(
@@ -305,11 +317,23 @@ class AlertIngest:
             ) from err
         return IngestResult(accepted=len(batches), batches=outcomes)
 
-    def _delivery(self, batch: AlertBatch, route: Route, now: datetime) -> AlertDelivery | None:
-        """What the batch's alert group is signalled, checked against MAX_DELIVERY_BYTES; None for a
-        batch that is only recorded (dropped, or in a maintenance window)."""
+    async def _plan(self, batch: AlertBatch, now: datetime) -> _Plan:
+        route = route_batch(batch, self.config, now)
         if route.drop or route.maintenance:
-            return None
+            return _Plan(batch, route)
+        source, key = batch.source.value, batch.group_key
+        digest = content_hash(batch)
+        # A repeat of content its workflow already has, or of content being signalled right now:
+        # nothing to build or measure (a storm of repeats costs no more than it did).
+        if await self.confirmed.lookup(self.store, source, key) == digest:
+            return _Plan(batch, route, digest, repeat=True)
+        if (under_way := self.in_flight.get((source, key, digest))) is not None:
+            return _Plan(batch, route, digest, under_way=under_way)
+        return _Plan(batch, route, digest, delivery=self._delivery(batch, route, now))
+
+    def _delivery(self, batch: AlertBatch, route: Route, now: datetime) -> AlertDelivery:
+        """What the batch's alert group is signalled, checked against MAX_DELIVERY_BYTES as the
+        client's payload converter writes it."""
         delivery = AlertDelivery(
             batch=batch,
             route=route,
@@ -328,7 +352,8 @@ class AlertIngest:
             )
         return delivery
 
-    async def _one(self, batch: AlertBatch, route: Route, delivery: AlertDelivery | None) -> BatchOutcome:
+    async def _one(self, plan: _Plan) -> BatchOutcome:
+        batch, route = plan.batch, plan.route
         firing = sum(1 for a in batch.alerts if a.status is AlertStatus.FIRING)
         outcome = BatchOutcome(
             group_key=batch.group_key,
@@ -339,29 +364,30 @@ class AlertIngest:
             resolved=len(batch.alerts) - firing,
             note=route.severity_note,
         )
-        if delivery is None:
+        if plan.digest is None:
             outcome.outcome = "dropped" if route.drop else "maintenance"
             await asyncio.to_thread(self._log, batch, route, outcome)
             return outcome
         workflow_id = group_workflow_id(batch.source.value, batch.group_key)
         outcome.workflow_id = workflow_id
-        digest = content_hash(batch)
-        source, key = batch.source.value, batch.group_key
-        # A repeat of content its workflow already has: count it, change nothing.
-        known = await self.confirmed.lookup(self.store, source, key)
-        if known == digest:
+        source, key, digest = batch.source.value, batch.group_key, plan.digest
+        if plan.repeat:
+            # A repeat of content its workflow already has: count it, change nothing.
             self.repeats.add(source, key)
             self.repeats.flush_in_background(self.store)
             outcome.outcome = "coalesced"
             return outcome
         flight = (source, key, digest)
-        if (under_way := self.in_flight.get(flight)) is not None:
+        under_way = plan.under_way or self.in_flight.get(flight)
+        if under_way is not None:
             # The same content is being signalled right now: its outcome is ours (a 503 if it fails,
             # so that the sender retries; a delivery answered 202 must reach the workflow).
             await asyncio.shield(under_way)
             self.repeats.add(source, key)
             outcome.outcome = "coalesced"
             return outcome
+        # Planned and measured with the rest of the request (built here only for a plan made without one).
+        delivery = plan.delivery if plan.delivery is not None else self._delivery(batch, route, self.clock())
         self.in_flight.start(flight)
         self.confirmed.forget(source, key)
         try:
