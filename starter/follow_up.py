@@ -180,7 +180,7 @@ class FollowUpService(FollowUpReads):
                 raise InvalidCommand(
                     f"{state.label} was merged into INC-{state.merged_into}: add the item there"
                 )
-            await self._start_directly(state.number or number, state, cmd)
+            await self._start_directly(state.number or number, state, cmd, key)
             await self.incidents._applied(key)
         return await self._stored_item(item_id)
 
@@ -226,7 +226,7 @@ class FollowUpService(FollowUpReads):
             )
         return chase
 
-    async def _start_directly(self, number: int, state: IncidentState, cmd: AddActionItem) -> None:
+    async def _start_directly(self, number: int, state: IncidentState, cmd: AddActionItem, key: str) -> None:
         """The incident's workflow is gone: start the chase under the id the workflow would have used."""
         chase = await self._prepare(
             number,
@@ -249,6 +249,7 @@ class FollowUpService(FollowUpReads):
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             ),
             "nothing was added",
+            key=key,  # a start cut short may have started it: the same key again finds it (one chase)
         )
 
     async def _stored_item(self, item_id: str) -> StoredActionItem:

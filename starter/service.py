@@ -224,8 +224,10 @@ class IncidentService(IncidentReads):
         """Start the incident. With a key, a retry is the same incident (the key names its workflow)."""
         key = checked_idempotency_key(idempotency_key) if idempotency_key is not None else None
         if key is not None:
-            claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
-            if claimed.applied_at is not None and (found := self._declared(key)) is not None:
+            await self._claim(key, "declare", request_hash("declare", declare), None)
+            # Declared before (its answer may have been lost): the incident, not a second start of its
+            # workflow id, which would be a new incident once the first one's workflow has finished.
+            if (found := self._declared(key)) is not None:
                 return found
         declare = canonical_command(declare, self.config.directory())  # one identity per person
         service = self.config.services.get(declare.service)
