@@ -73,7 +73,8 @@ class AlertGroupWorkflow:
         if batch.action == "acknowledge":
             if s.incident_open and s.incident_workflow_id:
                 by = f"{batch.source.value} ({batch.alerts[0].name})"
-                await self._incident().signal(IncidentWorkflow.alert_acknowledged, AlertAcknowledged(by=by))
+                incident = self._incident(s.incident_workflow_id)
+                await incident.signal(IncidentWorkflow.alert_acknowledged, AlertAcknowledged(by=by))
             return
         newly_firing: list[str] = []
         newly_resolved: list[str] = []
@@ -91,7 +92,7 @@ class AlertGroupWorkflow:
                 status=alert.status,
                 starts_at=alert.starts_at or (previous.starts_at if previous else None),
             )
-        if not s.incident_open:
+        if not s.incident_open or s.incident_workflow_id is None:
             if newly_firing:
                 await self._open_incident(delivery)
             return
@@ -103,7 +104,7 @@ class AlertGroupWorkflow:
                 newly_firing=newly_firing,
                 newly_resolved=newly_resolved,
             )
-            await self._incident().signal(IncidentWorkflow.alerts_changed, update)
+            await self._incident(s.incident_workflow_id).signal(IncidentWorkflow.alerts_changed, update)
 
     async def _open_incident(self, delivery: AlertDelivery) -> None:
         s = self.state
@@ -151,11 +152,8 @@ class AlertGroupWorkflow:
         s.incident_number = None
         s.incident_open = True
 
-    def _incident(self) -> workflow.ExternalWorkflowHandle[IncidentWorkflow]:
-        assert self.state.incident_workflow_id is not None
-        return workflow.get_external_workflow_handle_for(
-            IncidentWorkflow.run, self.state.incident_workflow_id
-        )
+    def _incident(self, workflow_id: str) -> workflow.ExternalWorkflowHandle[IncidentWorkflow]:
+        return workflow.get_external_workflow_handle_for(IncidentWorkflow.run, workflow_id)
 
     @workflow.signal
     def deliver(self, delivery: AlertDelivery) -> None:
