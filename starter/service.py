@@ -155,7 +155,7 @@ def checked_idempotency_key(key: str | None) -> str:
     """`key` if it can be one (a new key for None); a ValueError says why it cannot."""
     if key is None:
         return new_idempotency_key()
-    if not IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise ValueError("idempotency key: 1 to 200 printable ASCII characters without spaces")
     return key
 

@@ -104,7 +104,7 @@ async def test_the_in_flight_limit_is_too_many_commands_with_a_retry_after() -> 
 def test_an_idempotency_key_is_printable_ascii_without_spaces() -> None:
     assert checked_idempotency_key("slack-13345224609.738474920.8088930838d88f008e0").startswith("slack-")
     assert len(checked_idempotency_key(None)) == 32
-    for bad in ("", "a b", "ключ", "x" * 201, "tab\there"):
+    for bad in ("", "a b", "ключ", "x" * 201, "tab\there", "newline\n"):
         with pytest.raises(ValueError, match="idempotency key"):
             checked_idempotency_key(bad)
 
