@@ -1359,13 +1359,14 @@ def main() -> None:
 
 
 def _exit(code: int) -> None:
-    """Exit with `code`, without finalizing the interpreter once the Temporal SDK is loaded: its
+    """Exit with `code`, without finalizing the interpreter once it made a Temporal runtime: its
     runtime's threads (Rust, tokio) can still be finishing a call into Python as the interpreter tears
     down, which aborts the process (SIGABRT, or SIGSEGV) instead of exiting with `code`: a third of
     the runs of a command that connected to Temporal, on a loaded machine
     (https://github.com/temporalio/sdk-python/issues/300; tests/supervision/test_cli_exit.py). Every
     command has disposed of what it opened by now; what is left to do is flush the output."""
-    if "temporalio.bridge.temporal_sdk_bridge" not in sys.modules:
+    temporal = sys.modules.get("worker.temporal")
+    if temporal is None or not temporal.runtime_made():
         sys.exit(code)
     import logging
 

@@ -10,6 +10,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from sevflow.errors import ConfigError, ServiceUnavailable
 from sevflow.settings import Settings
 
+# Whether this process made a Temporal runtime (a client, SDK metrics): starter.cli then exits without
+# finalizing the interpreter, which the runtime's threads can abort (see starter/cli.py, _exit).
+_runtime_made = False
+
+
+def runtime_made() -> bool:
+    return _runtime_made
+
 
 def temporal_target(settings: Settings) -> str:
     config = ClientConfig.load_client_connect_config()
@@ -25,6 +33,8 @@ def metrics_runtime(bind_address: str) -> Runtime:
     """A Temporal runtime whose SDK metrics (temporal_workflow_completed, temporal_request, ...) are
     served in Prometheus' text format at http://<bind_address>/metrics. One per process: the SDK's
     exporter binds the address when the runtime is made."""
+    global _runtime_made
+    _runtime_made = True
     try:
         return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
     except (ValueError, RuntimeError) as err:  # not host:port, or the port is taken
@@ -36,6 +46,8 @@ def metrics_runtime(bind_address: str) -> Runtime:
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """The client; `runtime` (see metrics_runtime) carries the SDK's telemetry of the worker built on it."""
+    global _runtime_made
+    _runtime_made = True
     config = ClientConfig.load_client_connect_config()
     config["target_host"] = temporal_target(settings)
     try:
