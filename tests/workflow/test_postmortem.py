@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.postmortem import PostmortemActivities
 from activities.tickets import JiraTickets, jira_client
 from sevflow.actions.chase import TicketChanged
 from sevflow.actions.models import ActionStatus
 from sevflow.alerts.models import AlertsUpdate
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
+from sevflow.contracts import PlanPostmortem
 from sevflow.incident.commands import Acknowledge, Close, PublishPostmortem, Reopen, Resolve
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -310,3 +313,17 @@ async def test_postmortem_reminders_fall_on_the_owners_business_days_and_escalat
     ]
     assert len(team_posts) == 1
     assert state.postmortem is not None and state.postmortem.escalations == 1
+
+
+def test_planning_a_postmortem_for_an_incident_that_is_not_resolved_is_refused_for_good(
+    sqlite_store: Store,
+) -> None:
+    """Issue 14: plan_postmortem asserted that the incident it was given had resolved; given one a
+    reopen had moved on, it failed with an AssertionError and Temporal retried it for ever. It is a
+    non-retryable refusal now (and the workflow, one handler at a time, never asks it)."""
+    state = incident(Severity.SEV1).model_copy(update={"number": 7})
+    activities = PostmortemActivities(parse_config(CONFIG), sqlite_store)
+    with pytest.raises(ApplicationError) as info:
+        activities.plan_postmortem(PlanPostmortem(state=state))
+    assert info.value.non_retryable and info.value.type == "InvalidCommand"
+    assert info.value.message == "INC-7 is detected, not resolved: there is no postmortem to plan"
