@@ -506,6 +506,34 @@ async def public_updates(rec: Recording) -> None:
     assert final.status is Status.NOISE, final.status
 
 
+async def racing(rec: Recording) -> None:
+    """SEV2 with a lead: a resolve and a reopen sent at the same moment. Both are accepted; the reopen
+    waits for the resolve (which plans the postmortem) to finish, then reopens it: the handler lock's
+    contended shape. Resolved again, then closed as noise."""
+    tq = "record-racing"
+    async with rec.worker(tq):
+        handle, first = await rec.declare(new_state("racing", Severity.SEV2, "alice"), tq)
+        assert first.number is not None
+        resolving = await handle.start_update(
+            IncidentWorkflow.resolve, Resolve(by="alice"), wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        reopening = await handle.start_update(
+            IncidentWorkflow.reopen,
+            Reopen(by="alice", reason="errors are back"),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        resolved, reopened = await resolving.result(), await reopening.result()
+        assert resolved.status is Status.POSTMORTEM, resolved.status
+        assert reopened.status is Status.ACKNOWLEDGED and reopened.version > resolved.version, reopened
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice", note="fixed for real"))
+        await handle.execute_update(
+            IncidentWorkflow.close_as_noise, CloseAsNoise(by="alice", reason="recording")
+        )
+        final = await handle.result()
+    assert final.status is Status.NOISE, final.status
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -515,6 +543,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     paging,
     postmortem,
     public_updates,
+    racing,
 ]
 
 
