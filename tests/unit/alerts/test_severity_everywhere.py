@@ -253,11 +253,8 @@ def test_an_unknown_alert_severity_is_kept_and_named_in_the_answer(surfaces: Sur
     assert surfaces.cli_declare("SEV9") is None  # a person gets a one-line refusal listing the choices
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(word=words)
-def test_every_surface_reads_every_word_alike(surfaces: Surfaces, word: str) -> None:
-    want = expected(word)
-    readings = {
+def readings(surfaces: Surfaces, word: str) -> dict[str, Severity | None]:
+    return {
         "cli declare": surfaces.cli_declare(word),
         "cli severity": surfaces.cli_severity(word),
         "api": surfaces.api_declare(word),
@@ -268,4 +265,19 @@ def test_every_surface_reads_every_word_alike(surfaces: Surfaces, word: str) -> 
         "datadog": surfaces.datadog(word),
         "pagerduty (via alertmanager)": surfaces.pagerduty(word),
     }
-    assert readings == dict.fromkeys(readings, want), word
+
+
+def test_every_word_of_the_table_means_its_severity_everywhere(surfaces: Surfaces) -> None:
+    for word, severity in {**SEVERITY_WORDS, **{s.value: s for s in Severity}}.items():
+        found = readings(surfaces, word)
+        assert found == dict.fromkeys(found, severity), word
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(word=words)
+def test_every_surface_reads_every_spelling_alike(surfaces: Surfaces, word: str) -> None:
+    """Any case and SEVn spelling of the table's words, near misses and random words: every surface
+    reads the same severity, or every one refuses (a person) or keeps at SEV3 and says so (an alert)."""
+    want = expected(word)
+    found = readings(surfaces, word)
+    assert found == dict.fromkeys(found, want), word
