@@ -264,7 +264,13 @@ class StuckPager:
         if not targets:
             if stuck.key not in self._told:
                 self._told.add(stuck.key)
-                log.warning("nobody is paged (set operations.team in sevflow.yaml): %s", stuck.summary())
+                team = self.config.operations.team
+                why = (
+                    f"team {team} reaches nobody (no channel, rotation or escalation target)"
+                    if team
+                    else "set operations.team in sevflow.yaml"
+                )
+                log.warning("nobody is paged (%s): %s", why, stuck.summary())
             return []
         sent = []
         text = page_text(stuck)
