@@ -15,6 +15,7 @@ from sevflow.incident.commands import (
     Action,
     AddActionItem,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Close,
     CloseAsNoise,
@@ -30,7 +31,12 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import IncidentState, Role, Status
-from sevflow.incident.permissions import permission_action, permitted, postmortem_request_refusal
+from sevflow.incident.permissions import (
+    break_glass_refusal,
+    permission_action,
+    permitted,
+    postmortem_request_refusal,
+)
 from sevflow.incident.transitions import Edit, next_status, refusal
 from sevflow.policy import PolicyTable, Severity
 from workflows.incident import IncidentWorkflow
@@ -99,6 +105,7 @@ class Model:
             "action items": (len(self.items), len(state.action_items)),
             "public updates": (self.public_updates, state.public_updates_sent),
             "resolved": (self.resolved, state.resolved_at is not None),
+            "elevated": (self.access.elevated, state.access.elevated),
         }
         return [
             f"{name}: model {want!r}, workflow {got!r}" for name, (want, got) in pairs.items() if want != got
@@ -195,6 +202,8 @@ def refusal_of(m: Model, cmd: Command) -> str | None:
             )
         case PublishPostmortem():
             return _table(m, "publish_postmortem") or (None if m.written else INCOMPLETE)
+        case BreakGlass():
+            return break_glass_refusal(cmd.by, m.access, m.label)
     raise AssertionError(f"no model for {cmd!r}")
 
 
@@ -263,6 +272,10 @@ def apply(m: Model, cmd: Command) -> list[Model]:
         case PublishPostmortem():
             after.items.add(WRITTEN_ITEM)
             _move(after, "publish_postmortem")
+        case BreakGlass():
+            # An admin on this incident from now on (sevflow.incident.permissions).
+            if cmd.by not in after.access.elevated:
+                after.access.elevated.append(cmd.by)
         case _:
             raise AssertionError(f"no model for {cmd!r}")
     return [*steps, after]
@@ -284,6 +297,7 @@ UPDATES: dict[type[Command], Callable[..., Any]] = {
     AddActionItem: IncidentWorkflow.add_action_item,
     RequestPostmortem: IncidentWorkflow.request_postmortem,
     PublishPostmortem: IncidentWorkflow.publish_postmortem,
+    BreakGlass: IncidentWorkflow.break_glass,
 }
 
 

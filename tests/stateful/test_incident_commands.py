@@ -4,9 +4,10 @@ and store, checked against the reference model in tests/stateful/model.py.
 
 An interleaving is one round: 2 to 5 commands, drawn from every command an incident takes (ack,
 severity, role, update, snooze, public update, mitigate, resolve, reopen, close, noise, merge, add action
-item, request and publish postmortem) and from four people, sent at the same moment (asyncio.gather of
-updates). Incidents of every severity, with and without a lead, take rounds until they end (closed,
-noise, merged) or have had 12; then the next incident starts. Several incidents run side by side.
+item, request and publish postmortem, break-glass) and from four people, sent at the same moment
+(asyncio.gather of updates). Incidents of every severity, with and without a lead, take rounds until
+they end (closed, noise, merged) or have had 12; then the next incident starts. Several incidents run
+side by side.
 
 After every round:
 - each command was answered truthfully: applied, and then the model allows it at its place in the
@@ -44,6 +45,7 @@ from sevflow.incident.commands import (
     Acknowledge,
     AddActionItem,
     AssignRole,
+    BreakGlass,
     ChangeSeverity,
     Close,
     CloseAsNoise,
@@ -92,6 +94,7 @@ WEIGHTS = {
     "item": 4,
     "request": 4,
     "publish": 4,
+    "break-glass": 1,
 }
 
 
@@ -158,6 +161,8 @@ def draw(rng: random.Random, m: Model, target: IncidentState, serial: int) -> Co
             return AddActionItem(by=by, title=title, owner=rng.choice(PEOPLE))
         case "request":
             return RequestPostmortem(by=by)
+        case "break-glass":
+            return BreakGlass(by=by, reason=f"nobody answers {serial}")
         case _:
             return PublishPostmortem(by=by)
 
@@ -229,6 +234,7 @@ def expected_lines(applied: list[Sent]) -> Counter[EventKind]:
             EventKind.POSTMORTEM_DECIDED: names["resolve"] + names["request_postmortem"],
             EventKind.POSTMORTEM_PUBLISHED: names["publish_postmortem"],
             EventKind.CLOSED: names["close"] + names["publish_postmortem"],
+            EventKind.BREAK_GLASS: names["break_glass"],
         }
     )
 
