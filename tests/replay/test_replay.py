@@ -1,7 +1,9 @@
 """Every recorded history under tests/histories/ must replay on today's workflow code.
 
-A failure here means a workflow change would break incidents already running: guard the change with
-`workflow.patched` and keep the old histories (see tests/replay/record.py, `make histories`).
+A failure here means a workflow change would break incidents already running. Before 1.0 (nothing
+deployed) the change re-records the histories (`make histories`, tests/replay/record.py) and adds no
+`workflow.patched`; an old-shape history that today's code cannot replay is removed with the change
+that made it so (STYLE.md). After 1.0 a change is guarded with `workflow.patched` instead.
 """
 
 from __future__ import annotations
