@@ -359,7 +359,9 @@ class IncidentService(IncidentReads):
 
     # ---------------------------------------------------------- helpers
 
-    async def _answer(self, call: Awaitable[T], meanwhile: str, key: str | None = None) -> T:
+    async def _answer(
+        self, call: Awaitable[T], meanwhile: str, key: str | None = None, needs_worker: bool = True
+    ) -> T:
         """`call`'s answer, or a SevflowError that says what is known. With `key` the call sent a
         command under that key: a call cut short leaves it unknown whether it was applied, and the
         answer says to retry with the key; without, `meanwhile` says what was or was not done."""
@@ -370,6 +372,8 @@ class IncidentService(IncidentReads):
             reason = (
                 f"no sevflow worker answered within {WORKER_ANSWER_TIMEOUT:.0f}s "
                 "(is `sevflow up` or `sevflow worker` running?)"
+                if needs_worker
+                else f"Temporal did not answer within {WORKER_ANSWER_TIMEOUT:.0f}s"
             )
             if key is not None:
                 raise CommandOutcomeUnknown(reason, key) from err
@@ -391,10 +395,7 @@ class IncidentService(IncidentReads):
     async def _latest_run(self, workflow_id: str) -> str:
         """The id of the workflow's newest run (read before anything is sent: a failure changed nothing)."""
         handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id)
-        try:
-            described = await self._answer(handle.describe(), "nothing was changed")
-        except ServiceUnavailable as err:  # a describe waits for no worker: Temporal itself did not answer
-            raise ServiceUnavailable(f"Temporal did not answer: nothing was changed ({err})") from err
+        described = await self._answer(handle.describe(), "nothing was changed", needs_worker=False)
         return described.run_id
 
     async def _stored_key(self, key: str) -> StoredCommandKey | None:

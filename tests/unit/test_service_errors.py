@@ -119,3 +119,11 @@ def test_a_request_is_its_target_kind_and_parsed_body() -> None:
     assert request_hash("INC-1", Snooze(by="a", duration=timedelta(minutes=30))) == request_hash(
         "INC-1", Snooze(by="a", duration=timedelta(seconds=1800))
     )
+
+
+async def test_a_describe_that_never_answers_changed_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read before anything is sent, and waiting for no worker: the answer says so."""
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 0.05)
+    with pytest.raises(ServiceUnavailable) as raised:
+        await _service()._answer(_slow(), "nothing was changed", needs_worker=False)
+    assert str(raised.value) == "Temporal did not answer within 0s: nothing was changed"
