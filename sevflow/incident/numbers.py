@@ -8,7 +8,7 @@ import re
 # boundary, instead of overflowing in a query.
 MAX_INCIDENT_NUMBER = 2**31 - 1
 
-_NUMBER = re.compile(r"^\s*(?:inc-?|#)?(\d{1,10})\s*$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*(?:inc-?|#)?(\d{1,9})\s*$", re.IGNORECASE)
 
 
 def parse_incident_number(text: str | int) -> int:
