@@ -24,12 +24,17 @@ def escape(text: str) -> str:
 
 
 _ESCAPED_REF = re.compile(r"&lt;([@#])([UWCG][A-Z0-9]{2,})&gt;")
+# The identity of a Slack user who is not in sevflow.yaml's people (sevflow.incident.identity).
+_SLACK_IDENTITY = re.compile(r"(?<![\w:/@<])slack:([UW][A-Z0-9]{2,})\b")
 
 
 def escape_keeping_mentions(text: str) -> str:
     """`escape`, except that well-formed `<@U123>` mentions and `<#C123>` channel links stay links, as
-    in the sentences sevflow writes itself ("the lead is <@U123>"). `<!channel>` never survives."""
-    return _ESCAPED_REF.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", escape(text))
+    in the sentences sevflow writes itself ("the lead is <@U123>"), and a Slack user's identity
+    `slack:U123` becomes the mention `<@U123>`, which Slack shows as their display name. `<!channel>`
+    never survives."""
+    kept = _ESCAPED_REF.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", escape(text))
+    return _SLACK_IDENTITY.sub(lambda m: f"<@{m.group(1)}>", kept)
 
 
 def unescape(text: str) -> str:

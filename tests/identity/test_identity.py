@@ -27,6 +27,7 @@ from sevflow.incident.permissions import (
 from sevflow.policy import Severity
 from sevflow.slack.commands import parse_command
 from sevflow.slack.intents import BreakGlassIntent, CommandError, to_command
+from sevflow.slack.text import escape_keeping_mentions
 from starter.slack_dispatch import SlackDispatcher
 
 SHIPPED = Path(__file__).resolve().parents[2] / "sevflow.yaml"
@@ -293,3 +294,13 @@ def test_no_role_goes_to_a_machine() -> None:
     with pytest.raises(ValidationError, match="alert source, not a person"):
         AssignRole(by="alice", role=Role.LEAD, person="pagerduty (search-latency-1)")
     assert AssignRole(by="alice", role=Role.LEAD, person="bob").person == "bob"
+
+
+def test_slack_shows_a_stranger_by_their_display_name() -> None:
+    """`slack:U123` in a sentence sevflow posts to Slack is the mention `<@U123>` (Slack shows the name)."""
+    text = escape_keeping_mentions("INC-3 acknowledged by slack:U0STRANGER. Lead: slack:U0STRANGER.")
+    assert text == "INC-3 acknowledged by <@U0STRANGER>. Lead: <@U0STRANGER>."
+    # Only the identity itself: not inside a URL or a longer word; markup stays escaped.
+    assert escape_keeping_mentions("https://x/slack:U0AB <!here> noslack:U0AB") == (
+        "https://x/slack:U0AB &lt;!here&gt; noslack:U0AB"
+    )
