@@ -274,13 +274,33 @@ def _interpolate(n: int, k: int, d: int, below: float | None, above: float | Non
     return float(below) + (float(above) - float(below)) * fraction
 
 
-def _greatest(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The larger of two non-NULL numbers, in SQL both engines read alike (SQLite has no GREATEST)."""
-    return case((a >= b, a), else_=b)
+class greatest(FunctionElement[Any]):
+    """GREATEST(a, b, ...) of non-NULL numbers: PostgreSQL's GREATEST, SQLite's scalar max()."""
+
+    name = "greatest"
+    inherit_cache = True
+    type = Float()
 
 
-def _least(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((a <= b, a), else_=b)
+class least(FunctionElement[Any]):
+    """LEAST(a, b, ...) of non-NULL numbers: PostgreSQL's LEAST, SQLite's scalar min()."""
+
+    name = "least"
+    inherit_cache = True
+    type = Float()
+
+
+@compiles(greatest)
+@compiles(least)
+def _extreme(element: greatest | least, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{element.name}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "sqlite")
+@compiles(least, "sqlite")
+def _extreme_sqlite(element: greatest | least, compiler: SQLCompiler, **kw: Any) -> str:
+    scalar = "max" if isinstance(element, greatest) else "min"
+    return f"{scalar}({compiler.process(element.clauses, **kw)})"
 
 
 def service_reliability(conn: Connection, window: Window) -> list[ServiceReliability]:
@@ -321,10 +341,11 @@ def service_reliability(conn: Connection, window: Window) -> list[ServiceReliabi
     ordered = select(each, up_since.label("up_since")).subquery("ordered")
     gap = (ordered.c.started - ordered.c.up_since).label("gap")
     # The part of this failure's impact inside the window and after every earlier one's end.
-    start = _greatest(func.coalesce(ordered.c.started, until_s), since_s)
-    from_ = _greatest(start, func.coalesce(ordered.c.up_since, since_s))
-    to = _least(ordered.c.down_until, until_s)
-    added = case((to > from_, to - from_), else_=0.0).label("added")
+    from_ = greatest(
+        func.coalesce(ordered.c.started, until_s), since_s, func.coalesce(ordered.c.up_since, since_s)
+    )
+    to = least(ordered.c.down_until, until_s)
+    added = greatest(to - from_, literal(0.0, Float)).label("added")
     with_gaps = select(ordered.c.service, ordered.c.ttr, gap, added).subquery("with_gaps")
     # Overlapping failures had no uptime between them (0); the first has no gap (NULL, left out of avg).
     uptime = case((with_gaps.c.gap < 0, 0.0), else_=with_gaps.c.gap)
