@@ -1,11 +1,13 @@
 """One person, one identity, and never locked out: end to end with the shipped sevflow.yaml (no
 `permissions.admins`), the dev server, a worker, the Slack emulator, signed Slack requests, the HTTP API,
-PagerDuty Events v2 webhooks and the real `sevflow` CLI as a separate process (issue 14, item 4)."""
+the dashboard's forms, PagerDuty Events v2 webhooks and the real `sevflow` CLI as a separate process
+(issue 14, item 4)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -177,6 +179,19 @@ async def test_slack_cli_and_api_are_one_person(stack: Stack) -> None:
     assert update.status_code == 200, update.text
     (posted,) = stack.events(number, EventKind.STATUS_UPDATE)
     assert posted.actor == "alice"
+
+    # The dashboard, signed in under her email: alice again, so the lead's form is accepted.
+    login = await stack.http.post("/login", data={"token": "", "name": "alice@example.com", "next": "/"})
+    assert login.status_code == 303, login.text
+    page = await stack.http.get(f"/incidents/{number}")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = await stack.http.post(
+        f"/incidents/{number}/severity", data={"csrf": csrf.group(1), "severity": "SEV2"}
+    )
+    assert form.status_code == 303, form.text
+    changed = [(e.actor, e.data["to"]) for e in stack.events(number, EventKind.SEVERITY_CHANGED)]
+    assert changed == [("alice", "SEV1"), ("alice", "SEV2")]
 
     # A Slack user with no `people:` entry is `slack:U0…`: anyone may post an update, not resolve.
     stranger = await stack.command(f'update INC-{number} "seeing it too"', "U0STRANGER", "C0GENERAL")
