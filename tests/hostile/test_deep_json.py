@@ -57,6 +57,23 @@ async def test_deep_json_is_400_on_every_endpoint_that_reads_a_body(
         assert NESTED in refusal(path, response), (path, response.text[:200])
 
 
+async def test_deep_json_streamed_in_chunks_is_400(hostile: httpx.AsyncClient) -> None:
+    """Sent chunked, with no Content-Length: the middleware sees it in pieces and checks it whole."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(OBJECTS), 4096):
+            yield OBJECTS[start : start + 4096]
+
+    for path in ("/v1/incidents", "/v1/incidents/1/update", "/v2/enqueue", "/v1/alerts/generic"):
+        headers, params = credentials(path, OBJECTS)
+        response = await hostile.post(
+            path, content=pieces(), headers={**headers, "content-type": "application/json"}, params=params
+        )
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        assert response.status_code == 400, (path, response.status_code, response.text[:200])
+        assert NESTED in refusal(path, response)
+
+
 async def test_deep_json_without_credentials_is_400_not_500(hostile: httpx.AsyncClient) -> None:
     """The report's first request: no token at all, to PagerDuty's compatible path (which reads its
     token, `routing_key`, from the body), with and without a content type (the webhooks parse whatever
