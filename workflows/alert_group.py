@@ -56,7 +56,8 @@ class AlertGroupWorkflow:
                 await workflow.wait_condition(
                     lambda: bool(self.state.pending) or self.state.refire or self._finished()
                 )
-            if workflow.info().is_continue_as_new_suggested():
+            # Not while deliveries wait: each may be up to 512 KiB, and the new run's input carries them.
+            if workflow.info().is_continue_as_new_suggested() and not self.state.pending:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.state)
 
@@ -92,6 +93,7 @@ class AlertGroupWorkflow:
                 status=alert.status,
                 starts_at=alert.starts_at or (previous.starts_at if previous else None),
             )
+        s.forget_resolved()  # the state stays under Temporal's payload limit (MAX_TRACKED_ALERTS)
         if not s.incident_open or s.incident_workflow_id is None:
             if newly_firing:
                 await self._open_incident(delivery)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import PolicyTable, Severity
@@ -83,12 +83,26 @@ class AlertDelivery(BaseModel):
     access: Access = Field(default_factory=Access)
 
 
+# An alert group's state travels whole through every continue-as-new, under Temporal's 2 MB payload
+# limit: it keeps at most this many alerts once the oldest resolved ones are forgotten (about 210 bytes
+# each with a usual name and summary, at most about 800), beside its newest delivery (at most 512 KiB,
+# starter/ingest.py). Only alerts still firing are kept past it.
+MAX_TRACKED_ALERTS = 1_000
+TRACKED_TEXT_MAX = 240
+
+
 class TrackedAlert(BaseModel):
     fingerprint: str
     name: str
     summary: str
     status: AlertStatus
     starts_at: datetime | None = None
+
+    @field_validator("name", "summary")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        # What the group needs of an alert's text is a glance; the delivery keeps the whole of it.
+        return value if len(value) <= TRACKED_TEXT_MAX else value[: TRACKED_TEXT_MAX - 1] + "…"
 
 
 class AlertGroupState(BaseModel):
@@ -111,6 +125,18 @@ class AlertGroupState(BaseModel):
     @property
     def firing(self) -> int:
         return sum(1 for a in self.alerts.values() if a.status is AlertStatus.FIRING)
+
+    def forget_resolved(self, keep: int = MAX_TRACKED_ALERTS) -> None:
+        """Past `keep` tracked alerts, forget the resolved ones seen first. Nothing the group decides
+        changes: a forgotten alert that fires again is newly firing, as a resolved one would be, and
+        one that resolves again was not firing. Without it, a group whose alerts churn (pods that come
+        and go under one rule for weeks) grew until its continue-as-new crossed the 2 MB limit."""
+        excess = len(self.alerts) - keep
+        if excess <= 0:
+            return
+        resolved = [key for key, alert in self.alerts.items() if alert.status is AlertStatus.RESOLVED]
+        for key in resolved[:excess]:
+            del self.alerts[key]
 
 
 class AlertsUpdate(BaseModel):
