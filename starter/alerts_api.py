@@ -1,8 +1,10 @@
 """Alert webhooks: Alertmanager, Grafana, PagerDuty Events v2, Datadog and sevflow's generic JSON.
 
 Every endpoint reads the raw body (Grafana signs it), authenticates the source, parses it into alert
-batches and hands them to AlertIngest. Bad input is a 4xx with one sentence; a Temporal outage is a
-503, which every sender retries.
+batches and hands them to AlertIngest. Bad input is a 4xx with one sentence (JSON nested deeper than
+64 levels a 400, a delivery too big for Temporal a 413 that names the limit, docs/SECURITY.md "Input
+limits"); a Temporal outage or a locked or unreachable store is a 503 with Retry-After, which every
+sender retries.
 """
 
 from __future__ import annotations
