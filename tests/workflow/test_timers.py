@@ -20,6 +20,7 @@ from workflows.incident import IncidentWorkflow
 
 M = timedelta(minutes=1)
 S = timedelta(seconds=1)
+EVERY = 5 * S  # the scaled missing-lead interval of the downtime test
 
 
 @pytest.mark.parametrize(
@@ -95,12 +96,12 @@ async def test_a_reminder_missed_during_downtime_is_sent_once(
 
     On the dev server in real time (the time-skipping server holds its clock while a workflow task
     waits for a worker), with the policy scaled to seconds: reminded 2 s after the declaration, then
-    every 3 s; no worker from the declaration until 8 s after it. The second worker replays the
-    history from the start, as a restarted one does."""
+    every 5 s; no worker from the declaration until 12 s after it (the 2- and 7-second reminders
+    missed). The second worker replays the history from the start, as a restarted one does."""
     client = dev_env.client
     table = dict(DEFAULT_POLICIES)
     table[Severity.SEV1] = table[Severity.SEV1].model_copy(
-        update={"missing_lead_after": 2 * S, "missing_lead_every": 3 * S}
+        update={"missing_lead_after": 2 * S, "missing_lead_every": EVERY}
     )
     state = incident(Severity.SEV1, lead=None, policies=table)
     handle = await client.start_workflow(
@@ -111,7 +112,7 @@ async def test_a_reminder_missed_during_downtime_is_sent_once(
             first = await registered(handle)
             await settled_state(handle, sqlite_store)
         assert first.number is not None and first.detected_at is not None
-        await asyncio.sleep(8)  # down: the 2-second reminder (and the 5-second one) come due
+        await asyncio.sleep(12)  # down: the 2-second reminder (and the 7-second one) come due
         async with build_worker(client, task_queue, sqlite_store):
             for _ in range(300):
                 if events(sqlite_store, first.number, EventKind.LEAD_REMINDER):
@@ -122,16 +123,19 @@ async def test_a_reminder_missed_during_downtime_is_sent_once(
             assert len(missed) == 1, [(e.at, e.text) for e in missed]
             after = await handle.query(IncidentWorkflow.get_state)
             assert after.lead_reminders_sent == 1
-            assert after.next_lead_reminder_at == missed[0].at + 3 * S
-            await asyncio.sleep(3)
-            reminders = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+            assert after.next_lead_reminder_at == missed[0].at + EVERY
+            for _ in range(300):  # the next one, on the new schedule
+                reminders = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+                if len(reminders) > 1:
+                    break
+                await asyncio.sleep(0.05)
             failures = await task_failures(handle)
     finally:
         with contextlib.suppress(RPCError):
             await handle.terminate(reason="test finished")
 
     assert not failures, failures
-    # The one after the gap, then the next on the new schedule: 3 seconds apart, each numbered once.
+    # The one after the gap, then the next on the new schedule: an interval apart, each numbered once.
     assert [e.data["n"] for e in reminders] == [1, 2], [(e.at, e.text) for e in reminders]
-    assert reminders[1].at - reminders[0].at >= 3 * S
-    assert reminders[0].at - first.detected_at >= 8 * S
+    assert reminders[1].at - reminders[0].at >= EVERY
+    assert reminders[0].at - first.detected_at >= 12 * S
