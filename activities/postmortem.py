@@ -128,9 +128,7 @@ class PostmortemActivities:
             reason=decision.reason,
             postmortem=chase,
             file_ticket=self.files_tickets,
-            announcement=_announcement(
-                state.label, number, owner, due_at, slot.start, zone, stored.document
-            ),
+            announcement=_announcement(state.label, number, owner, due_at, slot.start, zone, stored.document),
         )
 
     @activity.defn(name=PUBLISH_POSTMORTEM)
