@@ -48,12 +48,12 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.alerts_api import MAX_BODY_BYTES, alerts_router
+from starter.alerts_api import MAX_BODY_BYTES, RETRY_AFTER_SECONDS, alerts_router
 from starter.body_limit import BodyLimit
 from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
-from starter.ingest import AlertIngest, ConfirmedCache, InFlight, RepeatCounts
+from starter.ingest import STORE_UNAVAILABLE, AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.jira_webhook import jira_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
 from starter.service import (
@@ -282,6 +282,20 @@ def create_app(
         ):
             return _unauthorized_response()
         return _unprocessable(exc.errors())
+
+    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # SQLite locked past its busy timeout, PostgreSQL unreachable: a 503 to retry, not a 500.
+        cause = next(iter(str(getattr(exc, "orig", None) or exc).splitlines()), "")[:200]
+        message = f"the sevflow database is unavailable ({cause or type(exc).__name__}): retry later"
+        if request.method not in ("GET", "HEAD"):
+            message += (
+                "; a command may have been applied before it failed: retry it with the same Idempotency-Key"
+            )
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return JSONResponse({"error": message}, status_code=503, headers=headers)
+
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _store_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

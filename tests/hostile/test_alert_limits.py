@@ -171,8 +171,8 @@ async def test_a_locked_store_is_503_with_retry_after_and_the_retry_goes_through
 async def test_an_unreachable_postgresql_is_503_with_retry_after(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
 ) -> None:
-    """The store is PostgreSQL on a port where nothing listens: the alert webhooks and the Jira webhook
-    say the database is unavailable and when to retry, instead of a 500."""
+    """The store is PostgreSQL on a port where nothing listens: the alert webhooks, the Jira webhook and
+    the JSON API say the database is unavailable and when to retry, instead of a 500."""
     down = Store(make_engine("postgresql://sevflow@127.0.0.1:1/sevflow", connect_args={"connect_timeout": 2}))
     settings = Settings(
         task_queue=task_queue,
@@ -200,5 +200,12 @@ async def test_an_unreachable_postgresql_is_503_with_retry_after(
             assert jira.status_code == 503, jira.text[:300]
             assert jira.headers["retry-after"].isdigit()
             assert "database is unavailable" in jira.json()["error"]
+            # The JSON API too: a read, and a command (which cannot tell whether it was applied).
+            listing = await api.get("/v1/incidents")
+            assert listing.status_code == 503, listing.text[:300]
+            assert listing.headers["retry-after"].isdigit()
+            ack = await api.post("/v1/incidents/1/ack", json={"by": "alice"})
+            assert ack.status_code == 503, ack.text[:300]
+            assert "Idempotency-Key" in ack.json()["error"]
     finally:
         down.dispose()
