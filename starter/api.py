@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from socket import socket as Socket
 from typing import Annotated, Any
 
 import uvicorn
@@ -543,12 +544,14 @@ def make_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
+async def serving(app: FastAPI, settings: Settings, bound: Socket | None = None) -> AsyncIterator[str]:
     """`app` under uvicorn on the running event loop until the block ends; yields its base URL.
+    `bound`: a socket already bound to the API's address (`sevflow up` binds it before it starts
+    anything, so that nothing can take the port meanwhile); else uvicorn binds it.
 
     Raises ServiceUnavailable when it cannot listen (a taken port)."""
     server = make_server(app, settings)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[bound] if bound is not None else None))
     try:
         # uvicorn exposes readiness only as a flag.
         while not server.started:

@@ -131,6 +131,25 @@ def check_ports(ports: list[NeededPort]) -> None:
             )
 
 
+def bind_api(settings: Settings) -> socket.socket:
+    """The HTTP API's socket, bound now and served once everything else is up: nothing else can take
+    the port meanwhile (it would otherwise fail uvicorn's bind after the dev server and the worker
+    started). Not inherited by the children (PEP 446)."""
+    host, port = settings.http_host, settings.http_port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        # Listening holds the port for good (a bound socket alone does not keep out another one that
+        # sets SO_REUSEADDR); requests wait in the backlog until the API serves.
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        check_ports([NeededPort(host, port, "the HTTP API", "SEVFLOW_HTTP_PORT")])
+        raise
+    return sock
+
+
 class DevServer:
     """The Temporal dev server as a child process, persisting to a SQLite file."""
 
@@ -265,6 +284,7 @@ async def run_embedded(settings: Settings) -> None:
     config = load_config(settings.resolved_config_path)
     embedded = not uses_external_temporal()
     check_ports(needed_ports(settings, embedded))  # before anything starts: nothing to clean up
+    api_socket = bind_api(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     # The stop signals end a start half-way too: the task is cancelled and everything started so far
@@ -298,7 +318,7 @@ async def run_embedded(settings: Settings) -> None:
         await supervisor.start()
         app = create_app(settings, store=store, config=config, client=client)
         socket_mode = await start_socket_mode(app, settings)
-        async with serving(app, settings):
+        async with serving(app, settings, api_socket):
             serving_now = True
             if stop.is_set():  # a signal came between the last await and here
                 return
@@ -315,6 +335,7 @@ async def run_embedded(settings: Settings) -> None:
         print("\nstopping before the start finished ...", flush=True)
     finally:
         serving_now = True  # from here a stop signal has nothing left to cancel (asyncio.run removes them)
+        api_socket.close()
         if supervisor is not None:
             supervisor.stop()
         if store is not None:

@@ -136,6 +136,21 @@ class Up:
         return self.process.pid
 
     def start(self, timeout: float = 90) -> None:
+        """Launch it and wait until it says it is up."""
+        self.launch()
+        assert self.process is not None
+        process = self.process
+        try:
+            wait_until(lambda: self.saw("Ctrl-C stops everything") or process.poll() is not None, timeout)
+        except AssertionError:
+            raise AssertionError("sevflow up did not come up:\n" + self.text()) from None
+        if not self.saw("Ctrl-C stops everything"):
+            raise AssertionError("sevflow up exited:\n" + self.text())
+        self.output = self.text()
+        self.started = children_of(self.process.pid)
+
+    def launch(self) -> None:
+        """Start it without waiting for anything."""
         self.lines = []
         self.process = subprocess.Popen(
             [SEVFLOW, "up"],
@@ -147,15 +162,6 @@ class Up:
         )
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
         self._reader.start()
-        process = self.process
-        try:
-            wait_until(lambda: self.saw("Ctrl-C stops everything") or process.poll() is not None, timeout)
-        except AssertionError:
-            raise AssertionError("sevflow up did not come up:\n" + self.text()) from None
-        if not self.saw("Ctrl-C stops everything"):
-            raise AssertionError("sevflow up exited:\n" + self.text())
-        self.output = self.text()
-        self.started = children_of(self.process.pid)
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None

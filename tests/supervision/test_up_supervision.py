@@ -110,6 +110,20 @@ def test_a_taken_port_is_one_line_and_starts_nothing(
     assert took < 20, took
 
 
+def test_the_api_port_is_held_before_anything_starts(stack: tuple[Up, Sevflow, dict[str, int]]) -> None:
+    """Checked and held: nothing can take the API's port while the dev server and the worker start
+    (uvicorn would then fail to bind after they started)."""
+    up, _, ports = stack
+    up.launch()
+    wait_until(lambda: (up.workdir / ".sevflow" / "temporal.log").exists(), timeout=30)
+    with socket.socket() as other, pytest.raises(OSError):
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", ports["http"]))
+        other.listen()
+    assert not up.saw("Ctrl-C stops everything")  # still starting
+    up.kill()
+
+
 def test_a_dead_worker_is_started_again(stack: tuple[Up, Sevflow, dict[str, int]]) -> None:
     up, cli, _ = stack
     up.start()
