@@ -107,7 +107,7 @@ def test_a_taken_port_is_one_line_and_starts_nothing(
     # Refused before anything started: no dev server ever wrote its log, nothing serves its port.
     assert not (up.workdir / ".sevflow" / "temporal.log").exists()
     assert not _listening(ports["temporal"])
-    assert took < 20, took
+    assert took < 45, took  # imports only: under 5 s on a quiet machine, 10-15 s at load 10
 
 
 def test_the_api_port_is_held_before_anything_starts(stack: tuple[Up, Sevflow, dict[str, int]]) -> None:
