@@ -12,17 +12,22 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.action_items import ActionItemActivities
+from activities.calendar import resolve_holidays
 from activities.tickets import JiraTickets, jira_client
 from sevflow.actions.chase import (
+    REMINDER_SPREAD,
     ActionItemChase,
     ActionNotice,
     ChaseCalendar,
@@ -32,14 +37,18 @@ from sevflow.actions.chase import (
     TicketSettings,
 )
 from sevflow.actions.models import ActionStatus, new_action_item
+from sevflow.actions.reminders import next_reminder, record_reminder
+from sevflow.calendar import BusinessCalendar, country_holidays
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import NOTIFY_ACTION_OWNER
 from sevflow.store.repository import Store
+from tests.conftest import binary
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
 from tests.recording_chat import RecordingChat
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 
 H = timedelta(hours=1)
+BERLIN = ZoneInfo("Europe/Berlin")
 D = timedelta(days=1)
 
 
@@ -95,6 +104,7 @@ def recording_worker(
             acts.notify_action_owner,
             acts.ensure_action_ticket,
             acts.action_ticket_status,
+            resolve_holidays,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         # Without a cache there is no sticky queue: a worker that goes away leaves no workflow task
@@ -154,7 +164,7 @@ def chase_of(
     )
 
 
-UTC_ZONE = UTC  # the owner's zone in these tests
+UTC_ZONE = ZoneInfo("UTC")  # the owner's zone in these tests
 
 
 @contextlib.asynccontextmanager
@@ -302,3 +312,58 @@ async def test_a_done_signal_closes_it_and_a_worker_restart_mid_chase_carries_on
             await handle.signal(ActionItemWorkflow.completed, CompleteAction(by="alice"))
             final: ActionItemChase = await handle.result()
     assert final.item.status is ActionStatus.DONE and final.item.closed_by == "alice"
+
+
+async def test_a_chase_with_a_holiday_country_resolves_its_years_by_activity_and_skips_the_holidays(
+    sqlite_store: Store, task_queue: str
+) -> None:
+    """Germany's holidays with none of their years resolved (as a calendar stored before holidays
+    travelled as dates), an emptied holiday cache, and a worker without a workflow cache: the chase
+    asks the resolve_holidays activity for the years it needs, inside the real sandbox, and its
+    reminders through Christmas and New Year are exactly those the package itself gives."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+    )
+    try:
+        now = await now_of(env)
+        year = now.year if (now.month, now.day) < (12, 14) else now.year + 1
+        created = datetime(year, 12, 14, 9, 30, tzinfo=BERLIN)
+        await skip_to(env, created)
+        germany = BusinessCalendar(zone=BERLIN, holiday_country="DE")
+        chase = chase_of(created).model_copy(update={"calendar": ChaseCalendar.of(germany)})
+        assert chase.calendar.holiday_years == [] and chase.calendar.holiday_dates == []
+        country_holidays.cache_clear()
+        chat, log = RecordingChat(), NoticeLog()
+        async with (
+            chases(env.client) as handles,
+            recording_worker(env.client, task_queue, sqlite_store, chat, log, cached=False),
+        ):
+            handle = await start(env.client, chase, task_queue, handles)
+            await env.sleep(28 * D)
+            state = await handle.query(ActionItemWorkflow.get_state)
+            history = await handle.fetch_history()
+    finally:
+        await env.shutdown()
+
+    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert not failed, failed[0].workflow_task_failed_event_attributes.failure.message
+    resolved = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "resolve_holidays"
+    ]
+    assert len(resolved) == 1  # this year and the next two, at the first deadline
+    assert {year, year + 1} <= set(state.calendar.holiday_years)
+    got = [(kind, at.astimezone(BERLIN).date()) for kind, at in log.reminders()]
+    expected: list[tuple[str, date]] = []
+    item = chase.item
+    for _ in got:
+        step = next_reminder(item, item.last_reminder_at or created, germany, spread=REMINDER_SPREAD)
+        assert step is not None
+        expected.append((step.kind, step.day))
+        item = record_reminder(item, step)
+    assert got == expected and len(got) >= 6, got
+    holidays = country_holidays("DE", None, year) | country_holidays("DE", None, year + 1)
+    assert not [day for _, day in got if day in holidays or day.weekday() >= 5], got
+    assert got[-1][1].year == year + 1, got
