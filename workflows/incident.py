@@ -461,6 +461,7 @@ class IncidentWorkflow:
             messages.append((event.key, text, [s.lead] if s.lead else []))
         if s.next_lead_reminder_at is not None and now >= s.next_lead_reminder_at and s.lead is None:
             s.lead_reminders_sent += 1
+            s.last_lead_reminder_at = now
             every = s.policy.missing_lead_every or timedelta(minutes=5)
             more = s.lead_reminders_sent < s.policy.missing_lead_max
             # As the cadence: on schedule, but after downtime the next one comes a full interval after
@@ -536,8 +537,13 @@ class IncidentWorkflow:
         if s.lead is not None or after is None or not s.status.is_active:
             s.next_lead_reminder_at = None
         elif s.lead_reminders_sent < s.policy.missing_lead_max and s.next_lead_reminder_at is None:
-            first = (s.detected_at or now) + after
-            s.next_lead_reminder_at = max(first, now)
+            due = max((s.detected_at or now) + after, now)
+            if s.last_lead_reminder_at is not None:
+                # Re-armed (a severity change, a reopen) after one went out: due "now" it would repeat
+                # the last one at once, in the same words.
+                every = s.policy.missing_lead_every or timedelta(minutes=5)
+                due = max(due, s.last_lead_reminder_at + every)
+            s.next_lead_reminder_at = due
 
     # ----------------------------------------------------------- helpers
 

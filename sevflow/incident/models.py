@@ -188,6 +188,9 @@ class IncidentState(BaseModel):
     update_reminders_sent: int = 0
     lead_reminders_sent: int = 0
     next_lead_reminder_at: datetime | None = None
+    # When the last missing-lead reminder went out: a re-armed reminder (a severity change, a reopen)
+    # never comes sooner than one interval after it.
+    last_lead_reminder_at: datetime | None = None
     auto_resolve_at: datetime | None = None
 
     # The public status page: how many entries are out, the public title, and when comms is reminded

@@ -10,6 +10,7 @@ import pytest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from sevflow.incident.commands import ChangeSeverity
 from sevflow.incident.models import EventKind
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
@@ -139,3 +140,36 @@ async def test_a_reminder_missed_during_downtime_is_sent_once(
     assert [e.data["n"] for e in reminders] == [1, 2], [(e.at, e.text) for e in reminders]
     assert reminders[1].at - reminders[0].at >= EVERY
     assert reminders[0].at - first.detected_at >= 12 * S
+
+
+async def test_a_severity_change_right_after_a_reminder_does_not_repeat_it(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """Issue 14 (reminders twice): a severity change re-arms the missing-lead reminder from the
+    declaration, which was long past, so it fired again at once, in the words of the one just sent.
+    Re-armed, it comes an interval after the last one. Dev server, policy in seconds."""
+    client = dev_env.client
+    table = dict(DEFAULT_POLICIES)
+    for severity in (Severity.SEV0, Severity.SEV1):
+        table[severity] = table[severity].model_copy(
+            update={"missing_lead_after": 1 * S, "missing_lead_every": EVERY}
+        )
+    async with running(client, sqlite_store, task_queue) as incidents:
+        handle = await incidents.start(incident(Severity.SEV1, lead=None, policies=table))
+        first = await registered(handle)
+        assert first.number is not None
+        for _ in range(200):
+            reminded = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+            if reminded:
+                break
+            await asyncio.sleep(0.05)
+        raised = await handle.execute_update(
+            IncidentWorkflow.change_severity, ChangeSeverity(by="bob", severity=Severity.SEV0)
+        )
+        await asyncio.sleep(1.5)  # a repeat would be on the record by now
+        reminders = events(sqlite_store, first.number, EventKind.LEAD_REMINDER)
+        failures = await task_failures(handle)
+
+    assert not failures, failures
+    assert len(reminders) == 1, [(e.at, e.text) for e in reminders]
+    assert raised.next_lead_reminder_at == reminders[0].at + EVERY
