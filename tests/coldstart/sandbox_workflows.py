@@ -92,3 +92,15 @@ class CalendarProbeWorkflow:
                 )
             )
         return ProbeResult(planned=planned, calendar=calendar)
+
+
+@workflow.defn
+class LazyImportWorkflow:
+    """Imports a third-party module only when it runs, as libraries import their parts lazily (the
+    `holidays` package its countries): the module's body then executes wherever the import happens."""
+
+    @workflow.run
+    async def run(self) -> str:
+        import dateutil.tz
+
+        return str(dateutil.tz.UTC)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -25,8 +26,9 @@ from sevflow.actions.chase import ChaseCalendar
 from sevflow.actions.models import new_action_item
 from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase, next_reminder
 from sevflow.calendar import BusinessCalendar, country_holidays
-from tests.coldstart.sandbox_workflows import CalendarProbe, CalendarProbeWorkflow
+from tests.coldstart.sandbox_workflows import CalendarProbe, CalendarProbeWorkflow, LazyImportWorkflow
 from tests.coldstart.support import result_or_task_failure
+from worker.sandbox import sandbox_runner, third_party_modules
 
 YEARS = list(range(2026, 2041))
 ZONE = ZoneInfo("Europe/Berlin")
@@ -106,3 +108,42 @@ async def test_fifteen_years_of_deadlines_in_the_strict_sandbox_with_a_fresh_hol
     ]
     # One activity per three years the calendar lacked, not one per computation.
     assert len(resolves) == 5, len(resolves)
+
+
+async def test_the_worker_sandbox_passes_third_party_packages_through(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A third-party module first imported while a workflow runs executes its body outside the
+    sandbox on sevflow's worker (dateutil reads the local zone when imported: the SDK's default
+    sandbox fails that task); our own packages are still imported afresh for each run."""
+    modules = third_party_modules()
+    assert {"holidays", "dateutil", "pydantic"} <= modules
+    assert not modules & {"sevflow", "workflows", "activities", "worker", "starter", "tests"}
+    client = time_skipping_env.client
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LazyImportWorkflow], workflow_runner=sandbox_runner()
+    ):
+        handle = await client.start_workflow(
+            LazyImportWorkflow.run, id=f"lazy-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert await result_or_task_failure(client, handle, limit=30) == "tzutc()"
+
+
+@pytest.mark.allow_workflow_task_failures("the SDK's default sandbox fails the lazy import on purpose")
+async def test_the_sdks_default_sandbox_fails_that_lazy_import(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The control: what sandbox_runner() prevents, so the test above cannot pass for nothing."""
+    client = time_skipping_env.client
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[LazyImportWorkflow],
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default),
+    ):
+        handle = await client.start_workflow(
+            LazyImportWorkflow.run, id=f"lazy-{uuid.uuid4()}", task_queue=task_queue
+        )
+        with pytest.raises(AssertionError, match="a workflow task failed"):
+            await result_or_task_failure(client, handle, limit=30)
+        await handle.terminate("the failure was the point")
