@@ -101,6 +101,7 @@ class LazyImportWorkflow:
 
     @workflow.run
     async def run(self) -> str:
-        import dateutil.tz
+        # The point: an import at run time, inside the sandbox (dateutil ships no type stubs).
+        import dateutil.tz  # type: ignore[import-untyped]
 
         return str(dateutil.tz.UTC)
