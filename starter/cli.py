@@ -690,6 +690,7 @@ def _print_metrics(report: MetricsReport) -> None:
                 str(s.failures),
                 _seconds(s.mtbf_seconds),
                 _seconds(s.mttr_seconds),
+                _seconds(s.impact_seconds),
                 _percent(s.availability, 3),
             )
         out.print(reliability)
@@ -712,7 +713,6 @@ def _print_metrics(report: MetricsReport) -> None:
             + f" per responder per week; {pages.out_of_hours} outside business hours "
             f"({_percent(pages.out_of_hours_ratio)})",
         ),
-                _seconds(s.impact_seconds),
         (
             "action items",
             f"{_percent(items.closure_rate)} closed ({items.closed} of {items.created}: {items.done} done, "

@@ -49,9 +49,7 @@ async def test_a_handler_left_running_is_a_workflow_task_failure_the_guard_sees(
     for logger in loggers:
         logger.addHandler(seen)
     try:
-        async with Worker(
-            dev_env.client, task_queue=task_queue, workflows=[LeavesSignalHandlerRunning]
-        ):
+        async with Worker(dev_env.client, task_queue=task_queue, workflows=[LeavesSignalHandlerRunning]):
             handle = await dev_env.client.start_workflow(
                 LeavesSignalHandlerRunning.run, id=f"unfinished-{uuid.uuid4()}", task_queue=task_queue
             )

@@ -42,7 +42,11 @@ def test_the_declaration_is_written_with_the_number(store: Store, make_state: Ma
 
     assert registered.number == 1
     assert [(e.kind, e.key, e.text) for e in registered.declared] == [
-        (EventKind.DECLARED, "incident-1/1", "INC-1 declared: Checkout is failing (SEV1 critical, checkout)."),
+        (
+            EventKind.DECLARED,
+            "incident-1/1",
+            "INC-1 declared: Checkout is failing (SEV1 critical, checkout).",
+        ),
         (EventKind.ROLE_ASSIGNED, "incident-1/2", "alice is lead"),
     ]
     assert [e.key for e in store.timeline(1)] == ["incident-1/1", "incident-1/2"]

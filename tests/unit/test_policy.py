@@ -175,7 +175,15 @@ def test_resolving_does_not_change_the_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("SEV1", S.SEV1), ("sev2", S.SEV2), ("0", S.SEV0), ("major", S.SEV2), ("critical", S.SEV1), ("sev-0", S.SEV0), (" Info ", S.SEV4)],
+    [
+        ("SEV1", S.SEV1),
+        ("sev2", S.SEV2),
+        ("0", S.SEV0),
+        ("major", S.SEV2),
+        ("critical", S.SEV1),
+        ("sev-0", S.SEV0),
+        (" Info ", S.SEV4),
+    ],
 )
 def test_severity_parse(text: str, expected: Severity) -> None:
     assert Severity.parse(text) is expected
