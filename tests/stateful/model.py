@@ -5,6 +5,7 @@ command at a time. The stateful test checks the workflow against it however the 
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +46,12 @@ from workflows.incident import IncidentWorkflow
 # rest lists the draft's sections, which the model does not render).
 INCOMPLETE = "The postmortem cannot be published yet:"
 
+# Action items are named by incident number and title, and their chases by that name on a dev server
+# shared by the whole session (where numbers restart with each test's store): a title of this test's
+# own, so no other test's chase is taken for one of these.
+TOKEN = uuid.uuid4().hex[:8]
 # The title of the one action item in WRITTEN, which a publish starts.
-WRITTEN_ITEM = "Bound the checkout connection pool"
+WRITTEN_ITEM = f"Bound the checkout connection pool ({TOKEN})"
 WRITTEN = f"""## Summary
 Checkout returned 5xx for 20 minutes after a deploy.
 

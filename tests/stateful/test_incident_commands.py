@@ -66,7 +66,7 @@ from sevflow.store.repository import Store
 from tests.conftest import IN_CI, terminate_task_queue
 from tests.stateful.invariants import check_incident, is_update_limit
 from tests.stateful.invariants import refusal_of as refusal_in
-from tests.stateful.model import WRITTEN, Model, Sent, apply, matches, refusal_of, sent
+from tests.stateful.model import TOKEN, WRITTEN, Model, Sent, apply, matches, refusal_of, sent
 from tests.workflow.helpers import Handle, Incidents, incident, registered, running
 
 RUNS = int(os.environ.get("SEVFLOW_STATEFUL_RUNS") or (200 if IN_CI else 60))
@@ -157,7 +157,9 @@ def draw(rng: random.Random, m: Model, target: IncidentState, serial: int) -> Co
             return MergeInto(by=by, target_number=target.number, target_workflow_id=target.workflow_id)
         case "item":
             # Now and then an item added before: the same item twice is one item.
-            title = rng.choice(sorted(m.items)) if m.items and rng.random() < 0.25 else f"item {serial}"
+            title = (
+                rng.choice(sorted(m.items)) if m.items and rng.random() < 0.25 else f"item {serial} ({TOKEN})"
+            )
             return AddActionItem(by=by, title=title, owner=rng.choice(PEOPLE))
         case "request":
             return RequestPostmortem(by=by)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -323,7 +324,7 @@ Checkout returned 5xx for 20 minutes after a deploy.
 An unbounded connection pool exhausted the database.
 
 ## Action items
-- [ ] Bound the checkout connection pool @alice due:2030-01-15
+- [ ] Bound the checkout connection pool ({token}) @alice due:2030-01-15
 """
 
 
@@ -338,7 +339,10 @@ async def test_publish_postmortem_twice_at_once_publishes_once(
         assert first.number is not None
         resolved = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
         assert resolved.status is Status.POSTMORTEM
-        sqlite_store.update_postmortem(first.number, document=WRITTEN_POSTMORTEM)
+        # A title of this test's own: a chase is named by incident number and title, and numbers restart
+        # with each test's store on the session's one dev server.
+        written = WRITTEN_POSTMORTEM.format(token=uuid.uuid4().hex[:8])
+        sqlite_store.update_postmortem(first.number, document=written)
         gate = Gate(monkeypatch, sqlite_store, "postmortem")  # the publish activity's first read
         publishing = await accepted(
             handle, IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice")
