@@ -19,7 +19,6 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import Declare
 from sevflow.policy import Severity
 from sevflow.settings import Settings
@@ -27,6 +26,7 @@ from sevflow.store.repository import Store
 from starter.api import create_app, serving
 from starter.service import IncidentService
 from tests.conftest import IN_CI
+from tests.status_page.conftest import catalog
 from worker.main import build_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -96,7 +96,8 @@ async def stack(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -
         http_host="127.0.0.1",
         http_port=free_port(),
     )
-    config = SevflowConfig()
+    # checkout is a component of the public status page (a service of the catalog).
+    config = catalog()
     app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
     async with build_worker(dev_env.client, task_queue, store), serving(app, settings) as url:
         yield Stack(url, store, IncidentService(dev_env.client, store, config, task_queue))
