@@ -1,7 +1,8 @@
 """IncidentWorkflow: one durable workflow per incident, from declaration to close.
 
 Commands are updates whose validators refuse what the transition table forbids before anything reaches
-history; state is one query. The update cadence and the missing-lead reminder are absolute deadlines
+history; state is one query. Handlers that await (and the register and the timers) take one lock, so
+commands that race run one after another, each checked again by its validator when its turn comes. The update cadence and the missing-lead reminder are absolute deadlines
 kept in the state, so a restart, a replay or a continue-as-new carries them exactly.
 """
 
