@@ -2,8 +2,9 @@
 
 Commands are updates whose validators refuse what the transition table forbids before anything reaches
 history; state is one query. Handlers that await (and the register and the timers) take one lock, so
-commands that race run one after another, each checked again by its validator when its turn comes. The update cadence and the missing-lead reminder are absolute deadlines
-kept in the state, so a restart, a replay or a continue-as-new carries them exactly.
+commands that race run one after another, each checked again by its validator when its turn comes.
+The update cadence and the missing-lead reminder are absolute deadlines kept in the state, so a
+restart, a replay or a continue-as-new carries them exactly.
 """
 
 # No `from __future__ import annotations`: workflow.defn resolves every handler's hints at each
