@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
 
 T = TypeVar("T")
@@ -105,20 +105,21 @@ async def until(
 
 
 async def result_or_task_failure(client: Client, handle: WorkflowHandle[Any, T], limit: float) -> T:
-    """The workflow's result; an AssertionError naming the failure as soon as a task fails."""
-    result = asyncio.ensure_future(handle.result())
-    try:
-        deadline = time.monotonic() + limit
-        while not result.done():
-            failure = await first_task_failure(client, handle.id)
-            if failure is not None:
-                raise AssertionError(f"a workflow task failed: {failure}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{handle.id}: no result within {limit:g} s")
-            await asyncio.wait([result], timeout=0.5)
-        return result.result()
-    finally:
-        result.cancel()
+    """The workflow's result; an AssertionError naming the failure as soon as a task fails.
+
+    Polls the workflow's status rather than waiting on `result()`: on the time-skipping server a
+    result() left waiting (cancelled) would unbalance its clock's lock for every later test."""
+    deadline = time.monotonic() + limit
+    while True:
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return await handle.result()
+        failure = await first_task_failure(client, handle.id)
+        if failure is not None:
+            raise AssertionError(f"a workflow task failed: {failure}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{handle.id}: no result within {limit:g} s")
+        await asyncio.sleep(0.2)
 
 
 REPO = Path(__file__).resolve().parents[2]

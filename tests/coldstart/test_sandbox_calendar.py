@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,6 +30,7 @@ from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase, next_reminder
 from sevflow.calendar import BusinessCalendar, country_holidays
 from tests.coldstart.sandbox_workflows import CalendarProbe, CalendarProbeWorkflow, LazyImportWorkflow
 from tests.coldstart.support import result_or_task_failure
+from tests.conftest import binary
 from worker.sandbox import sandbox_runner, third_party_modules
 
 YEARS = list(range(2026, 2041))
@@ -130,11 +133,20 @@ async def test_the_worker_sandbox_passes_third_party_packages_through(
 
 
 @pytest.mark.allow_workflow_task_failures("the SDK's default sandbox fails the lazy import on purpose")
-async def test_the_sdks_default_sandbox_fails_that_lazy_import(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    """The control: what sandbox_runner() prevents, so the test above cannot pass for nothing."""
-    client = time_skipping_env.client
+async def test_the_sdks_default_sandbox_fails_that_lazy_import(task_queue: str) -> None:
+    """The control: what sandbox_runner() prevents, so the test above cannot pass for nothing. On a
+    server of its own: a workflow task that fails holds a time-skipping server's clock."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+    )
+    client = env.client
+    try:
+        await lazy_import_fails(client, task_queue)
+    finally:
+        await env.shutdown()
+
+
+async def lazy_import_fails(client: Client, task_queue: str) -> None:
     async with Worker(
         client,
         task_queue=task_queue,
