@@ -34,7 +34,8 @@ their timers fire on both sides of the restart (SIGTERM, then a new cold process
 resolves into its postmortem, the chases are snoozed, reassigned to London and rescheduled into 2033
 (a year their calendars lack, resolved by the resolve_holidays activity), the schedule fires again.
 
-Runtime on the shared 2-core VM: about 35-60 s each (a cold worker start is 3-5 s of it).
+Runtime on the shared 2-core VM: 13 s (time-skipping) and 26 s (dev server) when it is quiet, up to
+60 s each while other suites run beside them; a cold worker start is 3-5 s of that.
 """
 
 from __future__ import annotations
