@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.sql.dml import Insert
 
 from sevflow.actions.models import ActionItem, ActionStatus
@@ -207,6 +207,10 @@ class Store:
         # Same pool; on SQLite its transactions start with a deferred BEGIN (see database.make_engine).
         self._reader = engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
         self._clock = clock
+        # Mappers configure themselves lazily, on the first query of the process. If that first query
+        # runs in a sync activity that Temporal cancels (an exception raised into its thread), the
+        # half-done configuration poisons every later query of the process: do it here, up front.
+        configure_mappers()
 
     @classmethod
     def from_url(cls, url: str, migrate: bool = True) -> Store:
