@@ -205,14 +205,18 @@ _STATUS = {
 
 def error_response(exc: SevflowError) -> JSONResponse:
     """The JSON answer of a refusal; one about a command's key names the key (body and header), and a
-    429 says when to retry (Retry-After)."""
+    429 or 503 says when to retry (Retry-After): a locked store, an unreachable Temporal, no worker
+    answering are all worth a retry, and a client or proxy that honours the header waits that long."""
     body: dict[str, Any] = {"error": str(exc)}
     headers: dict[str, str] = {}
     if isinstance(exc, CommandOutcomeUnknown | TooManyCommands | IdempotencyKeyReused):
         body["idempotency_key"] = headers["Idempotency-Key"] = exc.key
+    status = _status_of(exc)
     if isinstance(exc, TooManyCommands):
         headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse(body, status_code=_status_of(exc), headers=headers)
+    elif status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _status_of(exc: SevflowError) -> int:
