@@ -48,6 +48,15 @@ class Declare(BaseModel):
             return value.replace(tzinfo=UTC)
         return value
 
+    @field_validator("lead")
+    @classmethod
+    def _a_person_leads(cls, value: str | None) -> str | None:
+        # As for AssignRole: declared with `--lead sevflow` or `"lead": "pagerduty (x)"`, a machine
+        # would hold the lead from the start (issue 14: a machine never holds a role).
+        if value is not None and is_machine(value):
+            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
+        return value
+
 
 class Acknowledge(Command):
     pass
