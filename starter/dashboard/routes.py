@@ -58,7 +58,7 @@ from starter.dashboard.views import (
     short_duration,
     when,
 )
-from starter.service import IncidentService
+from starter.service import CommandOutcomeUnknown, IncidentService, TooManyCommands
 from worker.stuck import StuckWatch
 
 Clock = Callable[[], datetime]
@@ -447,6 +447,11 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             return await incident_page(request, session, n, 422, ("error", problems))
         try:
             await (await backend.service()).command(n, command)
+        except (CommandOutcomeUnknown, TooManyCommands) as err:
+            # A form sent again is a new command with a key of its own, as a press in Slack is: "retry
+            # with the same key" is advice the page cannot follow, and following it applies it twice.
+            status = 429 if isinstance(err, TooManyCommands) else 503
+            return await incident_page(request, session, n, status, ("error", err.without_retry()))
         except SevflowError as err:
             # The workflow's own refusal (not permitted, already resolved...): the sentence it wrote.
             status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)

@@ -1,0 +1,69 @@
+"""The incident room tells the truth when a command's answer never came. Found from a fresh clone: with
+no worker running, an update from the page answered "unknown whether it was applied: retry with the
+same key (...)", advice a page cannot follow (a form sent again is a new command with a new key), and
+doing what it said posted the update twice once the worker was back. It now says what Slack says: look
+at the incident before sending it again."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+import starter.service
+from sevflow.store.repository import Store
+from tests.api.conftest import MakeApp, http
+from tests.conftest import terminate_task_queue
+from tests.dashboard.conftest import OPERATOR, csrf_of, sign_in
+from tests.dashboard.test_room import flash
+from worker.main import build_worker
+
+
+async def test_an_unanswered_form_says_to_look_before_sending_it_again(
+    make_app: MakeApp,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    try:
+        async with http(make_app(api_token=OPERATOR)) as client:
+            async with build_worker(dev_env.client, task_queue, sqlite_store):
+                declared = await client.post(
+                    "/v1/incidents",
+                    json={
+                        "title": "checkout 5xx",
+                        "service": "checkout",
+                        "severity": "SEV3",
+                        "lead": "alice",
+                    },
+                    headers={"Authorization": f"Bearer {OPERATOR}"},
+                )
+                assert declared.status_code == 201, declared.text
+            n = declared.json()["number"]
+            await sign_in(client, OPERATOR, name="alice")
+            # No worker takes the update: nobody can say whether it will be applied (it will, later).
+            monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+            page = await client.get(f"/incidents/{n}")
+            unanswered = await client.post(
+                f"/incidents/{n}/update", data={"csrf": csrf_of(page.text), "text": "rolling back"}
+            )
+            assert unanswered.status_code == 503, unanswered.text
+            said = flash(unanswered.text)
+            assert "unknown whether it was applied: look at the incident before sending it again" in said, (
+                said
+            )
+            assert "same key" not in said, said
+
+            monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+            async with build_worker(dev_env.client, task_queue, sqlite_store):
+                # The worker is back: the command nobody answered is applied, once.
+                for _ in range(300):
+                    if [e for e in sqlite_store.timeline(n) if e.kind == "status_update"]:
+                        break
+                    await asyncio.sleep(0.1)
+                updates = [e.text for e in sqlite_store.timeline(n) if e.kind == "status_update"]
+                assert updates == ["rolling back"]
+    finally:
+        await terminate_task_queue(dev_env.client, task_queue)
