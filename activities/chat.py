@@ -221,7 +221,10 @@ class ChatActivities:
 
     def _sync(self, sync: ChatSync) -> ChatChannel:
         state = sync.state
-        assert state.number is not None
+        if state.number is None:  # a caller's bug that no retry can mend
+            raise ApplicationError(
+                "chat sync of an incident with no number", type="InvalidChatSync", non_retryable=True
+            )
         with vendor_errors():
             channel = self.store.chat_channel(state.number)
             created = channel is None

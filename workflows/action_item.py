@@ -234,7 +234,8 @@ class ActionItemWorkflow:
 
     async def _create_ticket(self) -> None:
         c = self.chase
-        assert c.ticket is not None
+        if c.ticket is None:  # the task runs later than it was made: check again, never assert
+            return
         request = EnsureTicket(
             item=c.item.model_copy(deep=True),
             incident_title=c.incident_title,
