@@ -6,8 +6,8 @@ stopping and starting again carries every open incident and its timers on.
 `sevflow up` owns what it starts. Every port it needs is checked before anything starts (a taken one
 is one line naming it). The dev server and the worker run in sessions of their own and die with it
 however it dies: Ctrl-C, SIGTERM and SIGHUP stop them in order (API, worker, dev server), and the
-kernel's parent-death signal ends them should it be killed outright. A worker that dies is started
-again, with a line in the log, after a pause that doubles while it keeps dying.
+kernel's parent-death signal ends them should it be killed outright. A worker or a dev server that
+dies is started again, with a line in the log, after a pause that doubles while it keeps dying.
 """
 
 from __future__ import annotations
@@ -207,6 +207,74 @@ class DevServer:
             stop_group(self.process, timeout=15)
 
 
+class DevServerWatch:
+    """Starts the dev server again whenever it exits while `sevflow up` is not stopping (killed, out of
+    memory, a crash): every incident, timer and command waits on it, and nothing else notices. Its
+    state is in its SQLite file, so the new one carries on where the old one stopped; the worker's and
+    the API's connections come back by themselves. A line in the log says how it ended and when it is
+    back; the pause before a restart starts at `first_delay` and doubles up to `max_delay` while it
+    keeps dying within `stable_after` seconds of starting."""
+
+    def __init__(
+        self,
+        server: DevServer,
+        settings: Settings,
+        first_delay: float = 1.0,
+        max_delay: float = 30.0,
+        stable_after: float = 60.0,
+    ) -> None:
+        self.server = server
+        self.settings = settings
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.stable_after = stable_after
+        self.restarts = 0
+        self._stopping = False
+        self._started_at = time.monotonic()
+
+    async def keep_running(self) -> None:
+        """Restart the dev server whenever it exits, until stop(); runs as a task beside the API."""
+        delay = self.first_delay
+        while not self._stopping and self.server.process is not None:
+            process = self.server.process
+            code = await asyncio.to_thread(process.wait)  # the thread ends with the process
+            if self._stopping:
+                return
+            if time.monotonic() - self._started_at >= self.stable_after:
+                delay = self.first_delay
+            self.restarts += 1
+            log.warning(
+                "the Temporal dev server (pid %s) exited with %s: starting it again in %gs (restart %d; "
+                "its log: %s)",
+                process.pid,
+                f"signal {-code}" if code < 0 else f"code {code}",
+                delay,
+                self.restarts,
+                self.server.data_dir / "temporal.log",
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+            if self._stopping:
+                return
+            # From the event loop's thread: the parent-death signal is tied to the forking thread.
+            self.server.start()
+            self._started_at = time.monotonic()
+            try:
+                await self.server.wait_ready(self.settings)
+            except (ServiceUnavailable, RuntimeError) as err:
+                log.warning("the restarted Temporal dev server does not answer: %s", err)
+                continue
+            log.warning(
+                "the Temporal dev server is back (pid %s) on %s",
+                self.server.process.pid if self.server.process is not None else "?",
+                temporal_target(self.settings),
+            )
+
+    def stop(self) -> None:
+        """From now on an exit is the stop's own: not restarted."""
+        self._stopping = True
+
+
 class WorkerSupervisor:
     """Keeps one worker child running. A worker that exits while `sevflow up` is not stopping is
     started again, with a warning in the log saying how it ended; the pause before the restart starts
@@ -303,6 +371,8 @@ async def run_embedded(settings: Settings) -> None:
         loop.add_signal_handler(sig, on_stop_signal)
 
     server: DevServer | None = None
+    watch: DevServerWatch | None = None
+    watching: asyncio.Task[None] | None = None
     supervisor: WorkerSupervisor | None = None
     store: Store | None = None
     try:
@@ -324,8 +394,15 @@ async def run_embedded(settings: Settings) -> None:
                 return
             _print_urls(settings, embedded)
             keeping = asyncio.create_task(supervisor.keep_running())
+            if server is not None:
+                watch = DevServerWatch(server, settings)
+                watching = asyncio.create_task(watch.keep_running())
             await stop.wait()
             keeping.cancel()
+            if watch is not None:
+                watch.stop()
+            if watching is not None:
+                watching.cancel()
             print("\nstopping: API, worker, Temporal dev server ...", flush=True)
         if socket_mode is not None:
             socket_mode.close()
@@ -335,6 +412,8 @@ async def run_embedded(settings: Settings) -> None:
         print("\nstopping before the start finished ...", flush=True)
     finally:
         serving_now = True  # from here a stop signal has nothing left to cancel (asyncio.run removes them)
+        if watch is not None:
+            watch.stop()
         api_socket.close()
         if supervisor is not None:
             supervisor.stop()
