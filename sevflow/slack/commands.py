@@ -27,7 +27,7 @@ from sevflow.durations import parse_duration
 from sevflow.incident.commands import SNOOZE_CHOICES
 from sevflow.incident.models import Role
 from sevflow.incident.numbers import parse_incident_number
-from sevflow.policy import Severity
+from sevflow.policy import Severity, severity_from_word
 from sevflow.slack.intents import (
     AckIntent,
     ActionItemIntent,
@@ -114,7 +114,7 @@ ROLE_VERBS: dict[str, Role] = {
 
 _NUMBER = re.compile(r"^(?:inc-?|#)?[0-9]+$", re.IGNORECASE)
 _PREFIXED_NUMBER = re.compile(r"^(?:inc-?|#)[0-9]+$", re.IGNORECASE)
-_SEV = re.compile(r"^sev[0-9]+$", re.IGNORECASE)
+_SEV = re.compile(r"^sev[-_]?[0-9]+$", re.IGNORECASE)
 _DURATION = re.compile(r"^[0-9]+[smhd]", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -315,8 +315,13 @@ def _declare(args: list[_Token], command: str) -> DeclareIntent | OpenDeclareMod
     title: list[str] = []
     severity: Severity | None = None
     service: str | None = None
+    # With the title in quotes, a word of the severity table outside them is the severity, as in
+    # `/incident sev` and on every other surface (`declare "checkout down" critical` is SEV1); in an
+    # unquoted title only SEVn is, so `declare checkout critical path slow` keeps its words.
+    quoted_title = any(token.quoted for token in args)
     for token in args:
-        if not token.quoted and _SEV.match(token.text):
+        word = not token.quoted and quoted_title and severity_from_word(token.text) is not None
+        if not token.quoted and (_SEV.match(token.text) or word):
             if severity is not None:
                 raise CommandError("give the severity once", usage("declare", command))
             severity = _severity(token.text, "declare", command)
