@@ -81,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
         declared_text,
         nobody_to_page_message,
     )
+    from sevflow.incident.identity import is_machine
     from sevflow.incident.milestones import milestones, summary_text
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Role, Status, TimelineEvent
     from sevflow.incident.permissions import (
@@ -770,7 +771,9 @@ class IncidentWorkflow:
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
         async with self._turn(lambda: self._validate_acknowledge(cmd)):
-            await self._acknowledge(cmd.by)
+            # A machine's ack (a script's `--by pagerduty (x)`, the image's default user `sevflow`)
+            # stops paging but takes no role, as an alert-side ack does.
+            await self._acknowledge(cmd.by, person=not is_machine(cmd.by))
             return self.state
 
     async def _acknowledge(self, by: str, person: bool = True) -> None:

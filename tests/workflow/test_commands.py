@@ -170,6 +170,24 @@ async def test_whole_lifecycle_and_refusals(
     assert stored is not None and stored.status is Status.CLOSED
 
 
+async def test_an_ack_by_a_machine_stops_paging_but_names_no_lead(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """`sevflow ack N --by "pagerduty (x)"`, or the container's default user `sevflow`: acknowledged,
+    and the lead stays open for a person (a machine never holds a role)."""
+    async with running(dev_env.client, sqlite_store, task_queue) as incidents:
+        for machine in ("pagerduty (search-latency-1)", "sevflow"):
+            handle = await incidents.start(incident(Severity.SEV3, lead=None))
+            await registered(handle)
+            acked = await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by=machine))
+            assert acked.status is Status.ACKNOWLEDGED
+            assert acked.lead is None, acked.roles
+            taken = await handle.execute_update(
+                IncidentWorkflow.assign_role, AssignRole(by="bob", role=Role.LEAD, person="bob")
+            )
+            assert taken.lead == "bob"
+
+
 async def test_sev1_cannot_close_without_a_postmortem_but_noise_can(
     dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
