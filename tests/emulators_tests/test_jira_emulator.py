@@ -35,8 +35,12 @@ def jira(site: JiraEmulator) -> JiraEmulator:
 
 
 @pytest.fixture
-def client(jira: JiraEmulator) -> JIRA:
-    return jira.client()
+def client(jira: JiraEmulator) -> Iterator[JIRA]:
+    # Closed after the test: an open session's pooled socket would be collected, with a
+    # ResourceWarning, during whichever test runs then.
+    opened = jira.client()
+    yield opened
+    opened.close()
 
 
 def raw(
@@ -515,12 +519,15 @@ def test_jql_subset_matches_a_python_filter(
     jira.reset()
     client = jira.client(get_server_info=False)
     client.deploymentType = "Cloud"
-    for n, (labels, status) in enumerate(issues, start=1):
-        new_issue(client, f"issue {n}", labels=labels)
-        if status != "To Do":
-            jira.set_status(f"OPS-{n}", status)
-    jql = " AND ".join(text for text, _ in query) + " ORDER BY key ASC"
-    found = [i.key for i in client.search_issues(jql, fields=["labels"], maxResults=0)]
+    try:
+        for n, (labels, status) in enumerate(issues, start=1):
+            new_issue(client, f"issue {n}", labels=labels)
+            if status != "To Do":
+                jira.set_status(f"OPS-{n}", status)
+        jql = " AND ".join(text for text, _ in query) + " ORDER BY key ASC"
+        found = [i.key for i in client.search_issues(jql, fields=["labels"], maxResults=0)]
+    finally:
+        client.close()
     records = [(f"OPS-{n}", labels, status) for n, (labels, status) in enumerate(issues, start=1)]
     assert found == [r[0] for r in records if all(predicate(r) for _, predicate in query)], jql
 
@@ -653,10 +660,13 @@ def test_many_clients_at_once_get_distinct_keys(jira: JiraEmulator) -> None:
 
     def work() -> None:
         client = jira.client()
-        for _ in range(5):
-            key = new_issue(client).key
-            with lock:
-                keys.append(key)
+        try:
+            for _ in range(5):
+                key = new_issue(client).key
+                with lock:
+                    keys.append(key)
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for thread in threads:
