@@ -207,6 +207,29 @@ class DevServer:
             stop_group(self.process, timeout=15)
 
 
+class RestartPause:
+    """The pause before a dead child is started again: `first` at first, doubling up to `most` while
+    the child keeps dying within `stable_after` seconds of its start, and `first` again once one lived
+    that long. Shared by the dev server's watch and the worker's supervisor."""
+
+    def __init__(self, first: float, most: float, stable_after: float) -> None:
+        self.first, self.most, self.stable_after = first, most, stable_after
+        self._next = first
+
+    def after_exit(self, started_at: float) -> float:
+        """The pause before the next start of a child started at `started_at` (time.monotonic())."""
+        if time.monotonic() - started_at >= self.stable_after:
+            self._next = self.first
+        pause = self._next
+        self._next = min(pause * 2, self.most)
+        return pause
+
+
+def ended_with(code: int) -> str:
+    """How a child process ended, from its return code, for the log."""
+    return f"signal {-code}" if code < 0 else f"code {code}"
+
+
 class DevServerWatch:
     """Starts the dev server again whenever it exits while `sevflow up` is not stopping (killed, out of
     memory, a crash): every incident, timer and command waits on it, and nothing else notices. Its
@@ -225,35 +248,30 @@ class DevServerWatch:
     ) -> None:
         self.server = server
         self.settings = settings
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self.stable_after = stable_after
+        self._pause = RestartPause(first_delay, max_delay, stable_after)
         self.restarts = 0
         self._stopping = False
         self._started_at = time.monotonic()
 
     async def keep_running(self) -> None:
         """Restart the dev server whenever it exits, until stop(); runs as a task beside the API."""
-        delay = self.first_delay
         while not self._stopping and self.server.process is not None:
             process = self.server.process
             code = await asyncio.to_thread(process.wait)  # the thread ends with the process
             if self._stopping:
                 return
-            if time.monotonic() - self._started_at >= self.stable_after:
-                delay = self.first_delay
+            delay = self._pause.after_exit(self._started_at)
             self.restarts += 1
             log.warning(
                 "the Temporal dev server (pid %s) exited with %s: starting it again in %gs (restart %d; "
                 "its log: %s)",
                 process.pid,
-                f"signal {-code}" if code < 0 else f"code {code}",
+                ended_with(code),
                 delay,
                 self.restarts,
                 self.server.data_dir / "temporal.log",
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
             if self._stopping:
                 return
             # From the event loop's thread: the parent-death signal is tied to the forking thread.
@@ -293,9 +311,7 @@ class WorkerSupervisor:
         self.client = client
         self.task_queue = task_queue
         self.make = make
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self.stable_after = stable_after
+        self._pause = RestartPause(first_delay, max_delay, stable_after)
         self.current: WorkerProcess | None = None
         self.restarts = 0
         self._stopping = False
@@ -314,23 +330,20 @@ class WorkerSupervisor:
 
     async def keep_running(self) -> None:
         """Restart the worker whenever it exits, until stop(); runs as a task beside the API."""
-        delay = self.first_delay
         while not self._stopping and self.current is not None:
             code = await self.current.wait_exit()
             if self._stopping:
                 return
-            if time.monotonic() - self._started_at >= self.stable_after:
-                delay = self.first_delay
+            delay = self._pause.after_exit(self._started_at)
             self.restarts += 1
             log.warning(
                 "the worker (pid %s) exited with %s: starting another in %gs (restart %d)",
                 self.current.pid,
-                f"signal {-code}" if code < 0 else f"code {code}",
+                ended_with(code),
                 delay,
                 self.restarts,
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
             if self._stopping:
                 return
             worker = self._start()
