@@ -208,3 +208,19 @@ class Up:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if is_running(child) and os.getpgid(child) == child:
                     os.killpg(child, signal.SIGKILL)
+
+
+def up_on_free_ports(workdir: Path, config: str) -> tuple[Up, Sevflow, dict[str, int]]:
+    """`sevflow up` in `workdir` with `config` as its sevflow.yaml, on free ports (`http`, `temporal`,
+    `ui`), with none of this process's TEMPORAL_* or SEVFLOW_* settings; the CLI beside it as `tester`.
+    Not started: the caller starts it and kills it."""
+    ports = {"http": free_port(), "temporal": free_port(), "ui": free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SEVFLOW_"))}
+    env.update(
+        SEVFLOW_HTTP_PORT=str(ports["http"]),
+        SEVFLOW_TEMPORAL_PORT=str(ports["temporal"]),
+        SEVFLOW_TEMPORAL_UI_PORT=str(ports["ui"]),
+        SEVFLOW_USER="tester",
+    )
+    (workdir / "sevflow.yaml").write_text(config)
+    return Up(workdir, env), Sevflow(workdir, env), ports

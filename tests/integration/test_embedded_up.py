@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -14,23 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import SEVFLOW, Sevflow, Up, free_port
+from tests.integration.processes import SEVFLOW, Sevflow, Up, up_on_free_ports
 
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[tuple[Up, Sevflow, dict[str, int]]]:
-    ports = {"http": free_port(), "temporal": free_port(), "ui": free_port()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SEVFLOW_"))}
-    env.update(
-        SEVFLOW_HTTP_PORT=str(ports["http"]),
-        SEVFLOW_TEMPORAL_PORT=str(ports["temporal"]),
-        SEVFLOW_TEMPORAL_UI_PORT=str(ports["ui"]),
-        SEVFLOW_USER="tester",
-    )
     # SEV1 updates every 3 s so a reminder falls due while the stack is stopped.
-    (tmp_path / "sevflow.yaml").write_text("policy:\n  SEV1:\n    update_cadence: 3s\n")
-    stack = Up(tmp_path, env)
-    yield stack, Sevflow(tmp_path, env), ports
+    stack, cli, ports = up_on_free_ports(tmp_path, "policy:\n  SEV1:\n    update_cadence: 3s\n")
+    yield stack, cli, ports
     stack.kill()
 
 

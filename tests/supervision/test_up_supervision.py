@@ -23,9 +23,9 @@ from tests.integration.processes import (
     Up,
     children_of,
     command_line,
-    free_port,
     group_members,
     is_running,
+    up_on_free_ports,
     wait_until,
 )
 
@@ -36,17 +36,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Up, Sevflow, dict[str, int]]]:
-    ports = {"http": free_port(), "temporal": free_port(), "ui": free_port()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SEVFLOW_"))}
-    env.update(
-        SEVFLOW_HTTP_PORT=str(ports["http"]),
-        SEVFLOW_TEMPORAL_PORT=str(ports["temporal"]),
-        SEVFLOW_TEMPORAL_UI_PORT=str(ports["ui"]),
-        SEVFLOW_USER="tester",
-    )
-    (tmp_path / "sevflow.yaml").write_text("")
-    up = Up(tmp_path, env)
-    yield up, Sevflow(tmp_path, env), ports
+    up, cli, ports = up_on_free_ports(tmp_path, "")
+    yield up, cli, ports
     up.kill()
 
 
