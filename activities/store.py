@@ -42,8 +42,6 @@ class StoreActivities:
     @activity.defn(name=REGISTER_INCIDENT)
     def register_incident(self, cmd: RegisterIncident) -> Registered:
         # Idempotent by workflow id: a retry after a lost completion gets the same number back.
-        if cmd.declared_at is None:
-            return self.store.register(cmd.state)
         team_channel: str | None = None
         nobody = False
         if cmd.check_paging and self.config is not None:

@@ -20,24 +20,22 @@ ARCHIVE_CHAT = "archive_chat"
 
 
 class RegisterIncident(BaseModel):
-    """Allocate the incident's number (once per workflow id) and store its first snapshot.
+    """Allocate the incident's number (once per workflow id) and store its first snapshot, with the
+    declaration's timeline (sevflow.incident.declaration) at `declared_at` in the same transaction.
 
-    With `declared_at` (incidents declared since the register activity records the declaration), the
-    same transaction writes the declaration's timeline (sevflow.incident.declaration) at that time;
-    with `check_paging` too, the activity first asks the config whether anyone can be paged for the
+    With `check_paging`, the activity first asks the config whether anyone can be paged for the
     incident, and an incident nobody can be paged for has that on its timeline from the start."""
 
     state: IncidentState
-    declared_at: datetime | None = None
+    declared_at: datetime
     check_paging: bool = False
 
 
 class Registered(BaseModel):
     """The incident's number, and the earlier incident it repeats (same fingerprint or alert name).
 
-    For a RegisterIncident with `declared_at`: the declaration's timeline events as stored (the
-    workflow counts and keys its later events after them), and the team channel that hears when
-    nobody can be paged."""
+    The declaration's timeline events as stored (the workflow counts and keys its later events after
+    them), and the team channel that hears when nobody can be paged."""
 
     number: int
     repeat_of: int | None = None

@@ -31,7 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from workflows.failures import cause_of
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGE, SEND_PAGES
+    from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
     from sevflow.paging.level import Due, level_dues, level_text, note_key, page_for
     from sevflow.paging.models import (
         NOTE_SIGNAL,
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         LevelStarted,
         PageBatch,
         PageRecord,
-        PageSent,
         PagesSent,
         PlanLevel,
         SendPage,
@@ -64,13 +63,6 @@ PAGE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=PAGE_ATTEMPTS,
 )
-# Escalations started before notes went beside the pages and levels were planned locally replay
-# the old shape.
-FAST_PATCH = "escalation-pages-first"
-# Escalations started before levels started in a local activity (plan, pages and note in one) replay
-# a planning local activity, one activity per page and a signal per note. Implies FAST_PATCH's shape
-# (checked first, so that a new escalation records one patch marker).
-LOCAL_PATCH = "escalation-local-pages"
 # The local attempt at a level's start or pages, once. Longer than a far-end call's own timeout (10 s for the
 # Slack and webhook clients), so that a hung call fails inside it rather than being sent again by the
 # activity while it still runs; meanwhile the SDK heartbeats the workflow task (every 8 s), so an ack
@@ -87,32 +79,26 @@ class EscalationWorkflow:
         self.state = state
         self._pages: list[asyncio.Task[None]] = []
         self._notes: list[asyncio.Task[None]] = []
-        # Set in run(): escalations started before the faster shapes replay the old ones.
-        self._fast = False
-        self._local = False
 
     @workflow.run
     async def run(self, state: EscalationState) -> EscalationState:
         s = self.state
-        self._local = workflow.patched(LOCAL_PATCH)
-        self._fast = self._local or workflow.patched(FAST_PATCH)
         # When the next level is due: a level starts on its schedule, whatever planning it took, so
         # the lateness of its pages is measured against the policy's minute. The first level is due
         # when the escalation started: what the paged person waited for counts from then.
-        scheduled: datetime | None = workflow.info().start_time if self._fast else None
+        scheduled: datetime | None = workflow.info().workflow_start_time
         while not s.status.is_over:
             round_started = s.round
-            started: LevelStarted | None = None
-            began: datetime | None = None
-            if self._local:
-                began = workflow.now()
-                start = scheduled or began
-                started = await self._start_level(start)
-                # Planned on its own when the local start failed: its pages then go out step by step.
-                plan = started.plan if started is not None else await self._plan()
-            else:
-                plan = await self._plan()
-                start = scheduled or workflow.now()
+            # A time read before a local activity can replay as a later one (its workflow task may
+            # complete empty while the activity runs, and replay merged with the next): the first
+            # level starts at the start event's time, a new ladder after a severity change at the
+            # time read here (replayed at most that activity's duration later), and lateness is
+            # measured after the activity.
+            start = scheduled or workflow.now()
+            started = await self._start_level(start)
+            # Planned on its own when the local start failed: its pages then go out step by step.
+            plan = started.plan if started is not None else await self._plan()
+            began = workflow.now()
             s.team_channel = plan.team_channel
             if plan.levels == 0:
                 s.status = EscalationStatus.NOBODY
@@ -193,25 +179,15 @@ class EscalationWorkflow:
 
     async def _plan(self) -> LevelPlan:
         request = self._plan_request()
-        plan: LevelPlan
-        if self._fast:
-            # Pure config math on the worker: a local activity saves a server round trip and a workflow
-            # task on the way to every level's page.
-            plan = await workflow.execute_local_activity(
-                PLAN_ESCALATION_LEVEL,
-                request,
-                result_type=LevelPlan,
-                start_to_close_timeout=PLAN_TIMEOUT,
-                retry_policy=PLAN_RETRY,
-            )
-        else:
-            plan = await workflow.execute_activity(
-                PLAN_ESCALATION_LEVEL,
-                request,
-                result_type=LevelPlan,
-                start_to_close_timeout=PLAN_TIMEOUT,
-                retry_policy=PLAN_RETRY,
-            )
+        # Pure config math on the worker: a local activity saves a server round trip and a workflow
+        # task on the way to the level's pages.
+        plan: LevelPlan = await workflow.execute_local_activity(
+            PLAN_ESCALATION_LEVEL,
+            request,
+            result_type=LevelPlan,
+            start_to_close_timeout=PLAN_TIMEOUT,
+            retry_policy=PLAN_RETRY,
+        )
         return plan
 
     async def _run_level(
@@ -220,11 +196,11 @@ class EscalationWorkflow:
         round_started: int,
         start: datetime,
         started: LevelStarted | None,
-        began: datetime | None,
+        began: datetime,
     ) -> None:
         """Page the level due at `start` until its wait is over or it is interrupted. `started`: what
-        its local start sent (the pages due at `start`, and the note); `began`: when the workflow took
-        it up (None: now)."""
+        its local start sent (the pages due at `start`, and the note); `began`: when its start was
+        done."""
         s = self.state
         s.policy_name = plan.policy
         s.level_started_at = start
@@ -237,51 +213,40 @@ class EscalationWorkflow:
             return s.status.is_over or s.round != round_started
 
         # The level's note: sent by its local start, else with its first pages (alone when none is
-        # due at once), or, in the older shapes, signalled here.
+        # due at once).
         note: EscalationNote | None = None
         if started is not None:
             first = [self._page(due, plan) for due in pending if due.at <= start]
             pending = [due for due in pending if due.at > start]
             self._sent(first, self._note(text, who), started.sent)
-        elif self._local:
-            note = self._note(text, who)
-        elif self._fast:
-            # The incident hears of it beside the pages: a busy incident never delays a page.
-            self._tell_beside(self._note(text, who))
-        if self._fast:
-            # Late is when the workflow took the level up, not when its first pages were sent: a
-            # slow page does not push the next level back.
-            now = began or workflow.now()
-            if now - start > LATE_LEVEL:
-                # This level went out late (a busy worker): it still gets its whole wait for an ack,
-                # rather than the next level being paged in the same breath.
-                s.next_level_at = now + plan.wait
         else:
-            await self._tell_incident(text, who)
+            note = self._note(text, who)
+        if began - start > LATE_LEVEL:
+            # This level went out late (a busy worker): it still gets its whole wait for an ack,
+            # rather than the next level being paged in the same breath.
+            s.next_level_at = began + plan.wait
 
+        # Pages go out by the time they were due by (`until`, the last wake-up's target), not by the
+        # time read before their local activity, which a replay may see later.
+        until = start
         while not interrupted():
-            now = workflow.now()
             due: list[Due] = []
-            while pending and pending[0].at <= now:
+            while pending and pending[0].at <= until:
                 due.append(pending.pop(0))
-            if self._local and (due or note is not None):
+            if due or note is not None:
                 await self._send_local([self._page(one, plan) for one in due], note)
                 note = None
-                continue  # an ack may have come meanwhile; the wait counts from now
-            for one in due:
-                self._send(one, plan)
-            if now >= s.next_level_at:
+                continue  # an ack may have come meanwhile
+            if until >= s.next_level_at:
                 break
             wake = min([d.at for d in pending[:1]] + [s.next_level_at])
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(interrupted, timeout=wake - now)
+            now = workflow.now()
+            if wake > now:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(interrupted, timeout=wake - now)
+            until = wake
         if note is not None:  # acknowledged or stopped as the level started: it is still told
             await self._send_local([], note)
-
-    def _send(self, due: Due, plan: LevelPlan) -> None:
-        record, page = self._page(due, plan)
-        self._pages = [t for t in self._pages if not t.done()]
-        self._pages.append(asyncio.create_task(self._deliver(page, record)))
 
     async def _send_local(
         self, pages: list[tuple[PageRecord, SendPage]], note: EscalationNote | None
@@ -344,21 +309,6 @@ class EscalationWorkflow:
         s.pages.append(record)
         return record, page
 
-    async def _deliver(self, page: SendPage, record: PageRecord) -> None:
-        try:
-            sent = await workflow.execute_activity(
-                SEND_PAGE,
-                page,
-                result_type=PageSent,
-                start_to_close_timeout=PAGE_TIMEOUT,
-                retry_policy=PAGE_RETRY,
-            )
-            record.outcome = sent.outcome
-        except ActivityError as err:
-            cause = cause_of(err)
-            workflow.logger.warning("page %s failed: %s", page.key, cause)
-            record.outcome = "failed"
-
     async def _deliver_batch(self, batch: PageBatch, records: list[PageRecord]) -> None:
         try:
             sent = await workflow.execute_activity(
@@ -394,10 +344,7 @@ class EscalationWorkflow:
         self._notes.append(asyncio.create_task(self._signal_incident(note)))
 
     async def _tell_incident(self, text: str, paging: list[str]) -> None:
-        if self._local:
-            await self._send_local([], self._note(text, paging))
-        else:
-            await self._signal_incident(self._note(text, paging))
+        await self._send_local([], self._note(text, paging))
 
     async def _signal_incident(self, note: EscalationNote) -> None:
         s = self.state

@@ -77,8 +77,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.incident.declaration import (
         declaration_message,
-        declare,
-        declared_text,
         nobody_to_page_message,
     )
     from sevflow.incident.identity import is_machine
@@ -108,22 +106,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.action_item import ActionItemWorkflow, chase_workflow_id
     from workflows.escalation import EscalationWorkflow
 
-# Incidents resolved before postmortems were planned replay without the plan.
-POSTMORTEM_PATCH = "plan-postmortem"
-
-# Severities whose policy wakes someone up (DESIGN.md: SEV0-2); SEV3 goes to the team channel only.
+# Severity policies that wake someone up (SEV0-2); SEV3 goes to the team channel only.
 PAGING_MODES = ("primary", "primary_and_backup")
-# Incidents recorded before paging existed replay without it.
-PAGING_PATCH = "page-on-call"
-# Incidents declared before the first public update was chased replay without its reminder.
-PUBLIC_UPDATE_PATCH = "public-update-reminder"
-# Incidents declared before the register activity wrote the declaration (and asked whether anyone can
-# be paged) replay their separate record activity and always start an escalation.
-REGISTER_DECLARES_PATCH = "register-declares"
-# Incidents declared before the first sync posted the declaration replay its separate post_message.
-SYNC_POSTS_DECLARATION_PATCH = "sync-posts-declaration"
-# Incidents declared before the register ran as a local activity replay it as an activity task.
-LOCAL_REGISTER_PATCH = "local-register"
 
 # The status page's last entry of an incident that had public updates, published by the resolve itself.
 RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
@@ -182,40 +166,15 @@ class IncidentWorkflow:
         return self.state
 
     async def _register(self) -> None:
-        now = workflow.now()
+        # The start event's time, not workflow.now() nor info().start_time (the first task's): the
+        # register's workflow task can complete empty while its local activity runs (as when a query
+        # comes in) and then replays merged with the next one, at that one's time.
+        now = workflow.info().workflow_start_time
         s = self.state
         s.detected_at = now
         s.started_at = min(s.started_at, now) if s.started_at else now
         s.version += 1
-        if workflow.patched(REGISTER_DECLARES_PATCH):
-            await self._register_and_declare(now)
-            return
-        registered = await workflow.execute_activity(
-            REGISTER_INCIDENT,
-            RegisterIncident(state=s),
-            result_type=Registered,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
-        s.number, s.repeat_of = registered.number, registered.repeat_of
-        events = [
-            self._event(
-                EventKind.DECLARED,
-                declared_text(s),
-                actor=s.declared_by,
-                data={"severity": s.severity.value, "drill": s.drill, "repeat_of": s.repeat_of},
-            )
-        ]
-        if s.lead:
-            events.append(self._event(EventKind.ROLE_ASSIGNED, f"{s.lead} is lead", actor=s.declared_by))
-        self._arm_cadence(from_time=now)
-        self._arm_lead_reminder(now)
-        self._arm_public_update_reminder(now)
-        await self._record(events)
-        self._declared = True
-        self._say(events[0].key, declaration_message(s))
-        if s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH):
-            await self._start_escalation()
+        await self._register_and_declare(now)
 
     async def _register_and_declare(self, now: datetime) -> None:
         """One activity numbers the incident and stores its declaration and first snapshot, and says
@@ -228,52 +187,29 @@ class IncidentWorkflow:
         self._arm_cadence(from_time=now)
         self._arm_lead_reminder(now)
         self._arm_public_update_reminder(now)
-        pages = (
-            s.status is Status.DETECTED and s.policy.page in PAGING_MODES and workflow.patched(PAGING_PATCH)
-        )
+        pages = s.status is Status.DETECTED and s.policy.page in PAGING_MODES
         request = RegisterIncident(state=s, declared_at=now, check_paging=pages)
-        registered: Registered
-        if workflow.patched(LOCAL_REGISTER_PATCH):
-            # A short, idempotent write (by workflow id): run in this workflow task by the worker that
-            # holds it, no activity task for the server to dispatch and no workflow task after it. Its
-            # retries stay STORE_RETRY's (every 30 s at most, until the store answers); past
-            # LOCAL_RETRY_THRESHOLD the waits between attempts are timers in history instead of a
-            # workflow task kept open.
-            registered = await workflow.execute_local_activity(
-                REGISTER_INCIDENT,
-                request,
-                result_type=Registered,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-            )
-        else:
-            registered = await workflow.execute_activity(
-                REGISTER_INCIDENT,
-                request,
-                result_type=Registered,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-            )
+        # A short, idempotent write (by workflow id): run in this workflow task by the worker that
+        # holds it, no activity task for the server to dispatch and no workflow task after it. Its
+        # retries stay STORE_RETRY's (every 30 s at most, until the store answers); past
+        # LOCAL_RETRY_THRESHOLD the waits between attempts are timers in history instead of a
+        # workflow task kept open.
+        registered = await workflow.execute_local_activity(
+            REGISTER_INCIDENT,
+            request,
+            result_type=Registered,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
         s.number, s.repeat_of = registered.number, registered.repeat_of
         events = registered.declared
-        if events:
-            s.event_seq += len(events)
-        else:
-            # Answered by a worker from before this shape: it stored the number alone, and cannot
-            # have looked for anyone to page.
-            self.state, events = declare(s, now)
-            s = self.state
-            await self._record(events)
+        s.event_seq += len(events)
         nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in events)
         self._declared = True
         declaration = self._message(events[0].key, declaration_message(s, nobody_to_page=nobody))
-        if workflow.patched(SYNC_POSTS_DECLARATION_PATCH):
-            self._first_message = declaration
-            self._card_changed()
-        else:
-            self._card_changed()
-            self._send(declaration)
+        self._first_message = declaration
+        self._card_changed()
         if nobody:
             team_channel = registered.team_channel or s.chat.announce_channel
             if team_channel:
@@ -329,7 +265,7 @@ class IncidentWorkflow:
         if s.status is not Status.DETECTED:
             return
         if not s.escalation_active or s.escalation_id is None:
-            if pages and workflow.patched(PAGING_PATCH):
+            if pages:
                 await self._start_escalation()
             return
         if not pages:
@@ -530,7 +466,6 @@ class IncidentWorkflow:
             and not s.public_update_reminded
             and s.public_update_due_at is None
             and s.status.is_active
-            and workflow.patched(PUBLIC_UPDATE_PATCH)
         ):
             s.public_update_due_at = now + first
 
@@ -1023,8 +958,7 @@ class IncidentWorkflow:
         if auto:
             self._say(events[0].key, text, [s.lead] if s.lead else [])
         self._say(events[1].key, summary)
-        if workflow.patched(POSTMORTEM_PATCH):
-            await self._decide_postmortem(lead_requested=False)
+        await self._decide_postmortem(lead_requested=False)
 
     # ------------------------------------------------------------ postmortem
 

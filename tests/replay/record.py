@@ -11,11 +11,13 @@ for a guessed time, so every recording issues the same commands for the same rea
 between recordings, besides times and run ids: how activities the workflow runs side by side (a chat post
 beside a store write) complete into one workflow task or two, which moves a few events around.
 
-Before 1.0 (nothing deployed, STYLE.md) a shape change re-records these histories and adds no
-`workflow.patched`; histories of older shapes kept from before (`*.v1.json`, `*.local-register.json`...)
-stay while today's code replays them, and go with the change that makes them unreplayable. After 1.0
-a shape change keeps the old histories (renamed, e.g. `sev1-lifecycle.v2.json`) and is guarded with
-`workflow.patched`.
+Each file is named by its scenario: `<scenario>.json` for the scenario's own workflow,
+`<scenario>.<part>.json` for another workflow it drives (an escalation child, an alert group's
+incident), and `.run<n>` before `.json` for a later run after continue-as-new. tests/histories/README.md
+lists them.
+
+Before 1.0 (nothing deployed) a shape change re-records every history (`make histories`) and adds no
+`workflow.patched`; the policy after 1.0 is in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from sevflow.actions.chase import CompleteAction
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
+from sevflow.contracts import HandoffRun
 from sevflow.incident.commands import (
     Acknowledge,
     AddActionItem,
@@ -69,13 +72,16 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
+from sevflow.reports.models import ReportRun
 from sevflow.store.repository import Store
 from starter.ingest import AlertIngest, group_workflow_id
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
+from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.report import ReportWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 S = timedelta(seconds=1)
@@ -150,7 +156,12 @@ class Recording:
     client: Client
     store: Store
     executor: ThreadPoolExecutor
-    recorded: list[str] = field(default_factory=list)  # workflow ids, in recording order
+    # (file name stem, workflow id), in recording order.
+    recorded: list[tuple[str, str]] = field(default_factory=list)
+
+    def keep(self, workflow_id: str, stem: str | None = None) -> None:
+        """Write `workflow_id`'s history as `<stem>.json` (default: the id, which names the scenario)."""
+        self.recorded.append((stem or workflow_id, workflow_id))
 
     def worker(
         self, task_queue: str, config: SevflowConfig | None = None, webhook: WebhookPort | None = None
@@ -171,7 +182,7 @@ class Recording:
         declared = await self.client.execute_update_with_start_workflow(
             IncidentWorkflow.declared, start_workflow_operation=start
         )
-        self.recorded.append(state.workflow_id)
+        self.keep(state.workflow_id)
         handle = await start.workflow_handle()
         # The declaration goes on after the number is known (timeline, chat): let it finish first.
         await settled(handle)
@@ -182,7 +193,7 @@ class Recording:
         handle = await self.client.start_workflow(
             IncidentWorkflow.run, state, id=state.workflow_id, task_queue=task_queue
         )
-        self.recorded.append(state.workflow_id)
+        self.keep(state.workflow_id)
         return handle
 
     async def histories(self, workflow_id: str) -> list[WorkflowHistory]:
@@ -377,7 +388,8 @@ async def alert_group(rec: Recording) -> None:
         assert (await state_of(incident)).status is Status.RESOLVED
         await settled(incident)
         await settled(group)
-    rec.recorded += [group_id, incident_id]
+    rec.keep(group_id, "alert-group")
+    rec.keep(incident_id, "alert-group.incident")
 
 
 PAGING_CONFIG = """
@@ -430,7 +442,7 @@ async def paging(rec: Recording) -> None:
         await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="bob", reason="drill"))
         final = await handle.result()
     assert final.status is Status.NOISE and not final.escalation_active, final
-    rec.recorded.append(escalation.id)
+    rec.keep(escalation.id, "paging.escalation")
 
 
 WRITTEN_POSTMORTEM = """## Summary
@@ -474,7 +486,7 @@ async def postmortem(rec: Recording) -> None:
         await chase.execute_update(ActionItemWorkflow.complete, CompleteAction(by="bob"))
         await chase.result()
         await handle.result()
-    rec.recorded.append(chase.id)
+    rec.keep(chase.id, "postmortem.action-item")
 
 
 async def public_updates(rec: Recording) -> None:
@@ -537,6 +549,27 @@ async def racing(rec: Recording) -> None:
     assert final.status is Status.NOISE, final.status
 
 
+async def handoff(rec: Recording) -> None:
+    """A rotation's handoff run, as its schedule starts it: one activity posts the shift's handoff."""
+    tq = "record-handoff"
+    async with rec.worker(tq, parse_config(PAGING_CONFIG), RefusingGateway()):
+        result = await rec.client.execute_workflow(
+            HandoffWorkflow.run, HandoffRun(rotation="payments-weekly"), id="handoff", task_queue=tq
+        )
+    assert result.outcome != "failed", result
+    rec.keep("handoff")
+
+
+async def report(rec: Recording) -> None:
+    """The weekly report's run, as its schedule starts it: one activity builds and posts the report."""
+    tq = "record-report"
+    async with rec.worker(tq, parse_config(PAGING_CONFIG), RefusingGateway()):
+        await rec.client.execute_workflow(
+            ReportWorkflow.run, ReportRun(kind="weekly"), id="report", task_queue=tq
+        )
+    rec.keep("report")
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -547,14 +580,14 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     postmortem,
     public_updates,
     racing,
+    handoff,
+    report,
 ]
 
 
-def file_names(workflow_id: str, runs: int) -> list[str]:
-    """`<workflow id>.json` for the first run, `<workflow id>.run<n>.json` for later ones (a `/` in the
-    id, as in an alert group's incidents, becomes `~`)."""
-    safe = workflow_id.replace("/", "~")
-    return [f"{safe}.json" if n == 1 else f"{safe}.run{n}.json" for n in range(1, runs + 1)]
+def file_names(stem: str, runs: int) -> list[str]:
+    """`<stem>.json` for the first run, `<stem>.run<n>.json` for later ones."""
+    return [f"{stem}.json" if n == 1 else f"{stem}.run{n}.json" for n in range(1, runs + 1)]
 
 
 async def record(only: Sequence[str] = ()) -> dict[str, str]:
@@ -581,9 +614,9 @@ async def record(only: Sequence[str] = ()) -> dict[str, str]:
             finally:
                 store.dispose()
         files: dict[str, str] = {}
-        for workflow_id in rec.recorded:
+        for stem, workflow_id in rec.recorded:
             runs = await rec.histories(workflow_id)
-            for name, history in zip(file_names(workflow_id, len(runs)), runs, strict=True):
+            for name, history in zip(file_names(stem, len(runs)), runs, strict=True):
                 files[name] = history.to_json() + "\n"
         return files
     finally:
@@ -603,8 +636,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     files = asyncio.run(record(args.only))
-    # Written only once every scenario has passed. Files of other names (old shapes kept on purpose) stay.
+    # Written only once every scenario has passed. A full recording replaces every history: before 1.0
+    # no old shape is kept.
     args.out.mkdir(parents=True, exist_ok=True)
+    if not args.only:
+        for old in args.out.glob("*.json"):
+            old.unlink()
     for name, text in sorted(files.items()):
         path = args.out / name
         path.write_text(text)

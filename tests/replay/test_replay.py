@@ -3,7 +3,7 @@
 A failure here means a workflow change would break incidents already running. Before 1.0 (nothing
 deployed) the change re-records the histories (`make histories`, tests/replay/record.py) and adds no
 `workflow.patched`; an old-shape history that today's code cannot replay is removed with the change
-that made it so (STYLE.md). After 1.0 a change is guarded with `workflow.patched` instead.
+that made it so (tests/histories/README.md); the policy after 1.0 is in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SHAPES = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "an incident run to its end",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "an incident stopped while running",
     EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: "an incident starting its escalation",
-    EventType.EVENT_TYPE_MARKER_RECORDED: "the paging patch marker",
+    EventType.EVENT_TYPE_MARKER_RECORDED: "a local activity (the register, a level's pages)",
 }
 
 

@@ -110,13 +110,3 @@ def test_the_register_activity_asks_the_config_whom_it_can_page(
     assert (EventKind.PAGING_EXHAUSTED in kinds) is nobody
     assert registered.team_channel == ("#payments" if check else None)
     assert [e.key for e in store.timeline(registered.number)] == [e.key for e in registered.declared]
-
-
-def test_without_a_declaration_time_the_activity_only_numbers(store: Store, make_state: MakeState) -> None:
-    """What incidents declared before the register activity wrote declarations still ask of it."""
-    registered = StoreActivities(store, SevflowConfig()).register_incident(
-        RegisterIncident(state=make_state())
-    )
-
-    assert (registered.number, registered.declared) == (1, [])
-    assert store.timeline(1) == []
