@@ -1,9 +1,10 @@
-"""An RFC 5545 calendar invite (.ics) for the postmortem review.
+"""An RFC 5545 calendar invite (.ics) for the postmortem review, written with the icalendar library.
 
-Written by hand rather than with a library because it is one event: CRLF line ends, content lines
-folded at 75 octets without splitting a UTF-8 character, TEXT values escaped (backslash, semicolon,
-comma, newline), times in UTC with the `Z` suffix, and a UID stable per incident so that a re-sent
-invite (a new slot, `sequence` + 1) updates the same calendar entry instead of adding another.
+icalendar writes the calendar: property and parameter syntax, content lines folded at 75 octets
+without splitting a UTF-8 character, CRLF line ends; only its TEXT escaping is replaced (`_Text`,
+below). Decided here: times in UTC (the `Z` form, which needs no VTIMEZONE), a UID stable per
+incident so that a re-sent invite (a new slot, `sequence` + 1) updates the same calendar entry
+instead of adding another, and what a person's text may hold (below).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from icalendar import Calendar, Event, vCalAddress, vText
+
 from sevflow.postmortem.due import ReviewSlot
 
 PRODID = "-//sevflow//postmortem review//EN"
-_MAX_OCTETS = 75
-# RFC 5545 3.3.11: TEXT may hold any character but the controls (HTAB aside); newlines are escaped.
+# RFC 5545 3.3.11: TEXT may hold any character but the controls (HTAB aside; newlines are escaped).
+# icalendar writes controls as they are, which calendars refuse, so they are dropped here.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A parameter value (a display name) cannot hold a DQUOTE or a newline. icalendar would write a quote
+# as RFC 6868's `^'`, which not every calendar reads (Outlook shows it as is): quotes are dropped.
 _PARAM_UNSAFE = re.compile(r'["\x00-\x08\x0a-\x1f\x7f]')
 
 
@@ -26,47 +31,34 @@ def review_uid(incident_label: str, domain: str = "sevflow") -> str:
     return f"postmortem-review-{incident_label.lower()}@{domain}"
 
 
-def escape_text(value: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma escaped, newlines as `\\n`."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = _CONTROL.sub("", value)
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+class _Text(vText):
+    """A TEXT value escaped as RFC 5545 3.3.11 says. icalendar's own escaping first reads a `\\N` in
+    the value as an escaped newline, so a summary holding `C:\\New folder` would arrive as two lines;
+    its parser reads the escapes below back correctly."""
+
+    def to_ical(self) -> bytes:
+        value = self.replace("\r\n", "\n").replace("\r", "\n")
+        value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return value.replace("\n", "\\n").encode()
 
 
-def fold(line: str) -> str:
-    """One content line folded (RFC 5545 3.1): at most 75 octets per physical line, continuation lines
-    starting with a space, never cutting a UTF-8 sequence; lines joined by CRLF, no trailing CRLF."""
-    parts: list[str] = []
-    current = ""
-    size = 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > _MAX_OCTETS:
-            parts.append(current)
-            # The leading space of a continuation line counts towards its 75 octets.
-            current, size = " ", 1
-        current += char
-        size += width
-    parts.append(current)
-    return "\r\n".join(parts)
+def _text(value: str) -> _Text:
+    return _Text(_CONTROL.sub("", value))
 
 
-def utc_stamp(moment: datetime) -> str:
-    """A DATE-TIME in UTC form (RFC 5545 3.3.5, FORM #2): 20261119T140000Z."""
+def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{moment.isoformat()} has no time zone: pass a timezone-aware datetime")
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC)
 
 
-def _param(value: str) -> str:
-    """A parameter value: quoted when it holds `:`, `;` or `,`; DQUOTE and controls cannot appear."""
-    cleaned = _PARAM_UNSAFE.sub("", value)
-    return f'"{cleaned}"' if any(c in cleaned for c in ":;,") else cleaned
-
-
-def _address(email: str, name: str | None) -> str:
-    cn = f";CN={_param(name)}" if name else ""
-    return f"{cn}:mailto:{email.strip()}"
+def _address(email: str, name: str | None, **params: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email.strip()}")
+    for key, value in params.items():
+        address.params[key] = value
+    if name:
+        address.params["CN"] = _PARAM_UNSAFE.sub("", name)
+    return address
 
 
 def review_invite(
@@ -93,32 +85,40 @@ def review_invite(
         raise ValueError("the review must end after it starts")
     if sequence < 0:
         raise ValueError("sequence must not be negative")
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{'REQUEST' if organizer else 'PUBLISH'}",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"DTSTAMP:{utc_stamp(stamp)}",
-        f"DTSTART:{utc_stamp(slot.start)}",
-        f"DTEND:{utc_stamp(slot.end)}",
-        f"SEQUENCE:{sequence}",
-        f"SUMMARY:{escape_text(summary)}",
-        f"DESCRIPTION:{escape_text(description)}",
-    ]
+    calendar = Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "REQUEST" if organizer else "PUBLISH")
+    event = Event()
+    event.add("UID", uid)
+    event.add("DTSTAMP", _utc(stamp))
+    event.add("DTSTART", _utc(slot.start))
+    event.add("DTEND", _utc(slot.end))
+    event.add("SEQUENCE", sequence)
+    event.add("SUMMARY", _text(summary))
+    event.add("DESCRIPTION", _text(description))
     if location:
-        lines.append(f"LOCATION:{escape_text(location)}")
+        event.add("LOCATION", _text(location))
     if url:
-        # URI values are not TEXT: no escaping, but no line breaks either.
-        lines.append(f"URL:{_CONTROL.sub('', url).replace(chr(10), '').replace(chr(13), '')}")
+        # A URI, not TEXT: nothing is escaped, so line breaks and controls go.
+        event.add("URL", re.sub(r"[\r\n]", "", _text(url)))
     if organizer:
-        lines.append("ORGANIZER" + _address(*organizer))
+        event.add("ORGANIZER", _address(*organizer))
     for email, name in attendees:
-        lines.append(
-            "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
-            + _address(email, name)
+        event.add(
+            "ATTENDEE",
+            _address(
+                email,
+                name,
+                CUTYPE="INDIVIDUAL",
+                ROLE="REQ-PARTICIPANT",
+                PARTSTAT="NEEDS-ACTION",
+                RSVP="TRUE",
+            ),
         )
-    lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT", "END:VCALENDAR"]
-    return "".join(fold(line) + "\r\n" for line in lines)
+    event.add("STATUS", "CONFIRMED")
+    event.add("TRANSP", "OPAQUE")
+    calendar.add_component(event)
+    text: bytes = calendar.to_ical()
+    return text.decode()

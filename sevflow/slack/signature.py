@@ -1,8 +1,12 @@
 """Verifying that a request came from Slack (signing secret, v0 scheme).
 
 Slack sends `X-Slack-Request-Timestamp` and `X-Slack-Signature: v0=<hex>`, the HMAC-SHA256 of
-`v0:{timestamp}:{raw body}` keyed with the app's signing secret. Verify against the raw bytes, before
-decoding the form, and refuse old timestamps so that a captured request cannot be replayed later.
+`v0:{timestamp}:{raw body}` keyed with the app's signing secret. slack_sdk's `SignatureVerifier` checks
+it against the raw body, before the form is decoded, and refuses timestamps more than five minutes
+away so that a captured request cannot be replayed later. The verifier assumes well-formed input
+(`int()` of the timestamp, `hmac.compare_digest` of str, the body decoded as UTF-8 all raise on
+malformed requests), so the headers and the body are checked here first: a malformed request is a
+refusal with a reason, never an exception.
 
 The timestamp alone still lets a captured request be sent again within its 5 minutes: `ReplayGuard`
 remembers the signatures it accepted until they expire, so the same signed request counts once. Slack
@@ -11,15 +15,17 @@ signs each of its own retries afresh (new timestamp, new signature), so a guard 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections import OrderedDict
+from typing import cast
+
+from slack_sdk.signature import Clock, SignatureVerifier
 
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 SIGNATURE_HEADER = "X-Slack-Signature"
 RETRY_NUM_HEADER = "X-Slack-Retry-Num"
 RETRY_REASON_HEADER = "X-Slack-Retry-Reason"
+# slack_sdk's window, which it does not let callers change; checked here too for the refusal's reason.
 MAX_AGE_SECONDS = 300
 
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -35,10 +41,24 @@ class InvalidSlackSignature(Exception):
 
 
 def slack_signature(signing_secret: str | bytes, timestamp: str | int, body: bytes) -> str:
-    """The `X-Slack-Signature` value Slack sends for `body` at `timestamp`."""
-    secret = signing_secret.encode() if isinstance(signing_secret, str) else signing_secret
-    base = b"v0:" + str(timestamp).encode("ascii") + b":" + body
-    return "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    """The `X-Slack-Signature` value Slack sends for `body` (UTF-8, as Slack's always is) at `timestamp`."""
+    verifier = SignatureVerifier(_text(signing_secret))
+    # Optional only for a None timestamp, which str() rules out.
+    return cast(str, verifier.generate_signature(timestamp=str(timestamp), body=body))
+
+
+def _text(signing_secret: str | bytes) -> str:
+    return signing_secret.decode() if isinstance(signing_secret, bytes) else signing_secret
+
+
+class _At(Clock):
+    """slack_sdk's clock, set to the caller's `now`."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
 
 
 class ReplayGuard:
@@ -77,30 +97,37 @@ def verify_slack_request(
     timestamp_header: str | None,
     signature_header: str | None,
     now: float,
-    max_age: int = MAX_AGE_SECONDS,
     replays: ReplayGuard | None = None,
 ) -> None:
-    """Return when the request is signed by Slack within `max_age` seconds of `now`; else raise
-    InvalidSlackSignature. A timestamp exactly `max_age` seconds away is accepted, one more is not.
+    """Return when the request is signed by Slack within MAX_AGE_SECONDS of `now`; else raise
+    InvalidSlackSignature. A timestamp exactly MAX_AGE_SECONDS away is accepted, one more is not.
     With `replays`, a request whose signature was already accepted is refused too."""
-    if not signing_secret:
+    if not signing_secret or not _text(signing_secret).strip():
         raise InvalidSlackSignature("no Slack signing secret is configured")
     if timestamp_header is None or not timestamp_header.strip():
         raise InvalidSlackSignature(f"missing {TIMESTAMP_HEADER} header")
     if signature_header is None or not signature_header.strip():
         raise InvalidSlackSignature(f"missing {SIGNATURE_HEADER} header")
     timestamp = timestamp_header.strip()
+    # ASCII digits only: `int()` would also take "1_000", " 12", full-width and Arabic-Indic digits.
     if not _TIMESTAMP.match(timestamp):
         raise InvalidSlackSignature(f"{TIMESTAMP_HEADER} is not a number of seconds: {timestamp[:40]!r}")
     age = now - int(timestamp)
-    if abs(age) > max_age:
+    if abs(age) > MAX_AGE_SECONDS:
         when = "old" if age > 0 else "in the future"
-        raise InvalidSlackSignature(f"request timestamp is {abs(age):.0f} s {when} (limit {max_age} s)")
+        raise InvalidSlackSignature(
+            f"request timestamp is {abs(age):.0f} s {when} (limit {MAX_AGE_SECONDS} s)"
+        )
     signature = signature_header.strip()
     if not _SIGNATURE.match(signature):
         raise InvalidSlackSignature(f"{SIGNATURE_HEADER} is not a v0 signature")
-    expected = slack_signature(signing_secret, timestamp, body)
-    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        # Slack's bodies are UTF-8 (a form or JSON), and the verifier decodes the body before hashing.
+        raise InvalidSlackSignature("the body is not UTF-8, so not Slack's") from None
+    verifier = SignatureVerifier(_text(signing_secret), clock=_At(now))
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
         raise InvalidSlackSignature("signature does not match the body")
     # Only after the signature checks out, so that forged requests cannot fill the guard.
     if replays is not None and not replays.first_use(signature, int(timestamp), now):

@@ -4,26 +4,24 @@ Roles: the API token (SEVFLOW_API_TOKEN) makes an *operator*, who may act on inc
 (SEVFLOW_VIEWER_TOKEN) a *viewer*, who may only look. With no API token on a loopback address the
 dashboard is open and everyone is an operator, as the JSON API is (`sevflow up` on a laptop).
 
-A session is a cookie: base64url(JSON payload) "." base64url(HMAC-SHA256). The key of each role is
-derived from that role's token, so rotating a token signs every session made with it out, and a
-viewer's cookie can never be edited into an operator's. The open dashboard has no token: its key is
-random per process (a restart only forgets the name people typed). Each session carries its own CSRF
-token, which every form posts back.
+A session is a cookie signed by itsdangerous (`URLSafeTimedSerializer`, HMAC-SHA256): a small JSON
+payload, the time the session was issued and the signature. Each role signs with its own token and its
+own salt, so rotating a token signs every session made with it out, and a viewer's cookie can never be
+read as an operator's. The open dashboard has no token: its key is random per process (a restart only
+forgets the name people typed). Each session carries its own CSRF token, which every form posts back.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import secrets
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-from sevflow import json_input
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Role = Literal["operator", "viewer"]
 
@@ -31,7 +29,11 @@ SESSION_COOKIE = "sevflow_session"
 # Long enough for a wall screen left on over a holiday; a token rotation ends sessions sooner.
 SESSION_SECONDS = 14 * 86400
 NAME_MAX = 100
-_KDF_LABEL = b"sevflow dashboard session v1"
+# Browsers keep at most 4096 bytes per cookie, and a session of ours is under 1 KiB: anything longer
+# was not made here and is refused before it is hashed.
+COOKIE_MAX = 4096
+# v2: the itsdangerous format. Cookies of the hand-signed v1 format do not verify: sign in again.
+_SALT = "sevflow dashboard session v2"
 
 
 def clean_name(name: str | None) -> str | None:
@@ -49,14 +51,6 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True)
 class Session:
     role: Role
@@ -71,7 +65,31 @@ class Session:
         return self.role == "operator"
 
     def csrf_ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), self.csrf.encode())
+        # Compared as bytes: `hmac.compare_digest` refuses str with non-ASCII characters (TypeError).
+        return given is not None and hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), self.csrf.encode()
+        )
+
+
+class _CookiePayload(BaseModel):
+    """What a session cookie holds besides its role (the key that signed it) and its issue time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n: str | None = Field(max_length=NAME_MAX)
+    c: str = Field(min_length=1, max_length=64)
+
+
+class _SignerAt(TimestampSigner):
+    """A TimestampSigner whose clock is the gate's `now` rather than `time.time()`: the signing time of
+    a session is when it was issued (a rename keeps it), and tests can set the clock."""
+
+    def __init__(self, secret_key: Any, *, at: int, **kwargs: Any) -> None:
+        super().__init__(secret_key, **kwargs)
+        self._at = at
+
+    def get_timestamp(self) -> int:
+        return self._at
 
 
 class Gate:
@@ -93,10 +111,8 @@ class Gate:
         # Same rule as the JSON API: no API token is only acceptable on loopback (make_server refuses
         # to bind elsewhere), and there it means open.
         self.open = operator_token is None and loopback
-        self._keys: dict[Role, bytes] = {
-            role: hmac.new(token.encode(), _KDF_LABEL, hashlib.sha256).digest()
-            for role, token in self._tokens.items()
-        }
+        # itsdangerous derives the signing key from the token and the role's salt (HMAC).
+        self._keys: dict[Role, str | bytes] = dict(self._tokens)
         if self.open:
             self._keys["operator"] = open_key or secrets.token_bytes(32)
 
@@ -122,42 +138,35 @@ class Gate:
         return self.new_session("operator", None, now) if self.open else None
 
     def sign(self, session: Session) -> str:
-        payload = _b64(
-            json.dumps(
-                {"r": session.role, "n": session.name, "c": session.csrf, "e": session.expires},
-                separators=(",", ":"),
-            ).encode()
-        )
-        return f"{payload}.{self._mac(session.role, payload)}"
+        issued = session.expires - SESSION_SECONDS
+        payload = _CookiePayload(n=session.name, c=session.csrf).model_dump()
+        return self._serializer(session.role, issued).dumps(payload)
 
     def read(self, cookie: str | None, now: float) -> Session | None:
-        """The session a cookie holds when its signature, role and expiry hold up; None otherwise."""
-        if not cookie or cookie.count(".") != 1:
+        """The session a cookie holds when its signature, role and age hold up; None otherwise."""
+        if not cookie or len(cookie) > COOKIE_MAX:
             return None
-        payload, mac = cookie.split(".")
-        # Whatever the browser sent is read as untrusted text: a cookie that is not base64url of a
-        # small JSON object, or whose signature is not ASCII, is simply not a session.
-        try:
-            data = json_input.loads(_unb64(payload))
-        except (ValueError, binascii.Error):  # a UnicodeError or too deep a nesting too
-            return None
-        if not isinstance(data, dict):
-            return None
-        role, name, csrf, expires = data.get("r"), data.get("n"), data.get("c"), data.get("e")
-        if role not in ("operator", "viewer") or role not in self._keys:
-            return None
-        # Compared as bytes: `hmac.compare_digest` refuses str with non-ASCII characters (TypeError).
-        if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), self._mac(role, payload).encode()):
-            return None
-        if not isinstance(csrf, str) or not isinstance(expires, int) or expires <= now:
-            return None
-        if name is not None and not isinstance(name, str):
-            return None
-        return Session(role, name, csrf, expires)
+        for role in self._keys:
+            try:
+                # An age of exactly max_age still passes itsdangerous; a session ends at SESSION_SECONDS.
+                data, issued = self._serializer(role, int(now)).loads(
+                    cookie, max_age=SESSION_SECONDS - 1, return_timestamp=True
+                )
+                payload = _CookiePayload.model_validate(data)
+            # Whatever the browser sent is untrusted text: a wrong, expired or unreadable signature (or a
+            # str that cannot even be encoded, such as a lone surrogate) is simply not a session.
+            except (BadSignature, UnicodeError, ValidationError):
+                continue
+            return Session(role, payload.n, payload.c, int(issued.timestamp()) + SESSION_SECONDS)
+        return None
 
     def renamed(self, session: Session, name: str | None) -> Session:
         return replace(session, name=clean_name(name), fresh=True)
 
-    def _mac(self, role: Role, payload: str) -> str:
-        signed = f"{role}.{payload}".encode()
-        return _b64(hmac.new(self._keys[role], signed, hashlib.sha256).digest())
+    def _serializer(self, role: Role, at: int) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            self._keys[role],
+            salt=f"{_SALT} {role}",
+            signer=_SignerAt,
+            signer_kwargs={"at": at, "key_derivation": "hmac", "digest_method": hashlib.sha256},
+        )

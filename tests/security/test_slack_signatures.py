@@ -6,6 +6,8 @@ endpoints are replaced by recorders, so "refused" means the request never reache
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import urllib.parse
@@ -109,6 +111,49 @@ async def test_forged_unsigned_and_stale_requests_are_401_and_reach_nothing(
     assert recorder.calls == []
 
 
+def malformed(path: str) -> list[tuple[str, bytes, list[tuple[bytes, bytes]]]]:
+    """(what, body, raw headers) of requests whose headers or body slack_sdk's verifier would raise on."""
+    body = body_for(path, "malformed")
+    good = headers_for(path, body)
+    stamp, signature = good["x-slack-request-timestamp"].encode(), good["x-slack-signature"].encode()
+    content_type = (b"content-type", good["content-type"].encode())
+
+    def raw(timestamp: bytes | None, sig: bytes | None) -> list[tuple[bytes, bytes]]:
+        headers = [content_type]
+        if timestamp is not None:
+            headers.append((b"x-slack-request-timestamp", timestamp))
+        if sig is not None:
+            headers.append((b"x-slack-signature", sig))
+        return headers
+
+    not_utf8 = body + b"&x=\xff\xfe"
+    signed_raw = hmac.new(
+        SLACK_SIGNING_SECRET.encode(), b"v0:" + stamp + b":" + not_utf8, hashlib.sha256
+    ).hexdigest()
+    return [
+        ("non-ASCII signature (UTF-8)", body, raw(stamp, b"v0=" + "\u00e9".encode() * 32)),
+        ("non-ASCII signature (Latin-1)", body, raw(stamp, b"v0=" + b"\xe9" * 64)),
+        ("non-ASCII timestamp", body, raw("\u0661\u0667".encode(), signature)),
+        ("non-numeric timestamp", body, raw(b"yesterday", signature)),
+        ("timestamp with underscores", body, raw(stamp[:4] + b"_" + stamp[4:], signature)),
+        ("empty timestamp", body, raw(b"", signature)),
+        ("empty signature", body, raw(stamp, b"")),
+        ("missing both", body, raw(None, None)),
+        ("body not UTF-8, signed over its bytes", not_utf8, raw(stamp, b"v0=" + signed_raw.encode())),
+    ]
+
+
+@pytest.mark.parametrize("path", SLACK_PATHS)
+async def test_malformed_headers_and_bodies_are_401_not_500(
+    client: httpx.AsyncClient, recorder: Recorder, path: str
+) -> None:
+    for what, body, headers in malformed(path):
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code == 401, (what, response.status_code, response.text[:200])
+        assert response.json()["error"].startswith("invalid Slack signature"), what
+    assert recorder.calls == []
+
+
 @pytest.mark.parametrize("path", SLACK_PATHS)
 async def test_the_same_signed_request_replayed_within_the_window_is_refused(
     client: httpx.AsyncClient, recorder: Recorder, path: str
@@ -155,8 +200,8 @@ async def test_without_a_signing_secret_slack_endpoints_refuse_everything(
     async with http(app) as client:
         for path in SLACK_PATHS:
             body = body_for(path, "no-secret")
-            # Even a request "signed" with an empty secret: no secret means nothing verifies.
-            response = await client.post(path, content=body, headers=headers_for(path, body, secret=""))
+            # Even a request signed with the secret the deployment forgot to set: nothing verifies.
+            response = await client.post(path, content=body, headers=headers_for(path, body))
             assert response.status_code == 503, path
             assert "SEVFLOW_SLACK_SIGNING_SECRET" in response.json()["error"]
 

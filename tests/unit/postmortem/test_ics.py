@@ -1,4 +1,5 @@
-"""The review invite against RFC 5545, read back by an independent parser (the icalendar package)."""
+"""The review invite against RFC 5545: written with the icalendar package, read back by its parser, and
+its wire text checked line by line (CRLF, 75 octets, escapes) independently of both."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sevflow.postmortem import ReviewSlot, review_invite, review_uid
-from sevflow.postmortem.ics import escape_text, fold
 
 SLOT = ReviewSlot(
     start=datetime(2026, 11, 27, 19, 0, tzinfo=UTC), end=datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
@@ -98,18 +98,45 @@ def test_times_must_be_aware_and_ordered() -> None:
         review_invite(backwards, uid="u", summary="s", description="d", stamp=STAMP)
 
 
-def test_fold_splits_at_75_octets_with_a_leading_space() -> None:
-    folded = fold("DESCRIPTION:" + "x" * 100)
-    lines = folded.split("\r\n")
-    assert [len(line) for line in lines] == [75, 38]
-    assert lines[1].startswith(" ")
-    # A 3-octet character that would straddle the boundary moves whole to the next line.
-    folded = fold("X" * 74 + "€")
-    assert folded.split("\r\n") == ["X" * 74, " €"]
+def test_long_lines_fold_at_75_octets_with_a_leading_space() -> None:
+    text = invite(description="x" * 100)
+    lines = text.split("\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("DESCRIPTION:"))
+    assert all(len(line.encode()) <= 75 for line in lines)
+    assert lines[start + 1].startswith(" ")
+    # A 3-octet character never straddles a fold: every physical line is whole UTF-8.
+    for line in invite(description="€" * 100).encode().split(b"\r\n"):
+        assert len(line) <= 75
+        line.decode()
 
 
-# Everything a person might type, including controls RFC 5545 does not allow in TEXT.
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+def test_controls_are_dropped_and_a_url_stays_on_one_line() -> None:
+    event = parsed(invite(summary="bell\x07 and\x00 null", url="https://example.com/\r\nX-Injected: 1"))
+    assert str(event["SUMMARY"]) == "bell and null"
+    assert str(event["URL"]) == "https://example.com/X-Injected: 1"
+
+
+@pytest.mark.parametrize("value", ["C:\\New folder", "C:\\next", "a\\\\N b", "\\N", "x\\;\\,y\\"])
+def test_backslashes_before_n_stay_backslashes(value: str) -> None:
+    """icalendar's own TEXT escaping reads a literal `\\N` as a newline; ours keeps it."""
+    event = parsed(invite(summary=value, description=value))
+    assert str(event["SUMMARY"]) == value
+    assert str(event["DESCRIPTION"]) == value
+
+
+def unfolded_value(text: str, name: str) -> str:
+    """The raw (escaped) value of the content line `name`, with the folding undone."""
+    for line in text.replace("\r\n ", "").split("\r\n"):
+        if line.startswith(f"{name}:"):
+            return line[len(name) + 1 :]
+    raise AssertionError(f"no {name} line in {text!r}")
+
+
+# Everything a person might type, including controls RFC 5545 does not allow in TEXT, and text made of
+# what escaping and folding are about (backslashes before n and N, separators, newlines, wide characters).
+texts = st.text(st.characters(codec="utf-8"), max_size=300) | st.text(
+    st.sampled_from(["\\", "n", "N", ";", ",", "\r", "\n", "€", "x", " "]), max_size=120
+)
 
 
 @given(summary=texts, description=texts)
@@ -126,15 +153,17 @@ def test_any_text_survives_the_round_trip(summary: str, description: str) -> Non
 
 @given(texts)
 def test_escaped_text_has_no_bare_separators_or_newlines(value: str) -> None:
-    escaped = escape_text(value)
+    text = invite(description=value)
+    escaped = unfolded_value(text, "DESCRIPTION")
     assert "\n" not in escaped and "\r" not in escaped
     # Every ; , and \ that is left is part of an escape sequence.
     assert re.fullmatch(r"(?:[^\\;,]|\\[\\;,n])*", escaped)
 
 
 @given(st.text(max_size=400), st.integers(min_value=0, max_value=20))
-def test_folding_is_undone_by_unfolding(value: str, prefix: int) -> None:
-    line = "X" * prefix + value.replace("\r", "").replace("\n", "")
-    folded = fold(line)
-    assert all(len(part.encode()) <= 75 for part in folded.split("\r\n"))
-    assert folded.replace("\r\n ", "") == line
+def test_every_physical_line_is_at_most_75_octets_of_whole_utf8(value: str, prefix: int) -> None:
+    text = invite(summary="X" * prefix + value)
+    assert text.endswith("\r\n")
+    for line in text.encode().split(b"\r\n"):
+        assert len(line) <= 75
+        line.decode()

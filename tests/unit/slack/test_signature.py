@@ -3,6 +3,8 @@ changed byte, a wrong secret, a stale or future timestamp and missing or malform
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -155,3 +157,60 @@ def test_secret_may_be_bytes() -> None:
     verify_slack_request(
         secret.encode(), body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], now=FIXTURE_TIME
     )
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature", "reason"),
+    [
+        (
+            "\u0661\u0667\u0669\u0665",
+            "v0=" + "0" * 64,
+            "not a number",
+        ),  # Arabic-Indic digits: int() takes them
+        ("1_795_431_600", "v0=" + "0" * 64, "not a number"),  # so does int(), with underscores
+        ("1795431600", "v0=" + "\u00e9" * 64, "not a v0 signature"),  # compare_digest raises on non-ASCII str
+        ("1795431600", "v0=" + "A" * 64, "not a v0 signature"),  # Slack's hex is lower case
+        ("1795431600", "v0=" + "0" * 65, "not a v0 signature"),
+    ],
+)
+def test_headers_the_verifier_would_choke_on_are_refused_first(
+    timestamp: str, signature: str, reason: str
+) -> None:
+    body, _, secret = load("slack_slash_command")
+    with pytest.raises(InvalidSlackSignature, match=reason):
+        verify_slack_request(secret, body, timestamp, signature, now=FIXTURE_TIME)
+
+
+def test_a_body_that_is_not_utf8_is_refused_even_when_signed() -> None:
+    """slack_sdk decodes the body as UTF-8 before hashing it; Slack's bodies always are."""
+    _, _, secret = load("slack_slash_command")
+    body = b"text=\xff\xfe"
+    stamp = str(FIXTURE_TIME)
+    signed = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    with pytest.raises(InvalidSlackSignature, match="not UTF-8"):
+        verify_slack_request(secret, body, stamp, signed, now=FIXTURE_TIME)
+
+
+@pytest.mark.parametrize("secret", ["", "   ", b""])
+def test_a_blank_secret_is_no_secret(secret: str | bytes) -> None:
+    body, headers, _ = load("slack_slash_command")
+    with pytest.raises(InvalidSlackSignature, match="no Slack signing secret"):
+        verify_slack_request(
+            secret, body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], now=FIXTURE_TIME
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    timestamp=st.none() | st.text(max_size=30) | st.integers(-(10**15), 10**15).map(str),
+    signature=st.none()
+    | st.text(max_size=80)
+    | st.from_regex(r"v0=[0-9a-fA-F\u00e9]{60,68}", fullmatch=True),
+    body=st.binary(max_size=200),
+)
+def test_any_headers_and_body_are_a_refusal_never_an_error(
+    timestamp: str | None, signature: str | None, body: bytes
+) -> None:
+    _, _, secret = load("slack_slash_command")
+    with pytest.raises(InvalidSlackSignature):
+        verify_slack_request(secret, body, timestamp, signature, now=FIXTURE_TIME)
