@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sevflow.incident.models import IncidentState
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
+from tests.support.ports import free_port
 from worker.main import build_worker
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
@@ -43,12 +43,6 @@ T = TypeVar("T")
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def app_settings(tmp_path: Path, task_queue: str, port: int = 0, api_token: str | None = None) -> Settings:

@@ -9,7 +9,6 @@ test-artifacts/screenshots/ (ignored by git) for a person to look at.
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from starter.api import create_app, serving
 from starter.service import IncidentService
 from tests.conftest import IN_CI
 from tests.status_page.conftest import catalog
+from tests.support.ports import free_port
 from worker.main import build_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,12 +43,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--no-proxy-server",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
