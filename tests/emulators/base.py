@@ -4,8 +4,12 @@ started and stopped by `with`, and a lock with its condition for the emulator's 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
+
+T = TypeVar("T")
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -91,3 +95,17 @@ class LoopbackEmulator:
     def url(self) -> str:
         """The server's root, ``http://127.0.0.1:<port>`` (what ``JIRA(server=...)`` takes)."""
         return f"http://{self._host}:{self.port}"
+
+    def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+        """Block until ``predicate()`` is truthy (checked after every change) and return its value;
+        ``TimeoutError`` after ``timeout`` seconds. For tests whose calls happen in a worker."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout}s")
+                self._changed.wait(min(remaining, 0.1))

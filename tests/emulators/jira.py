@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.emulators.base import EmulatorHandler, LoopbackEmulator
@@ -61,7 +61,6 @@ from tests.emulators.base import EmulatorHandler, LoopbackEmulator
 if TYPE_CHECKING:
     from jira import JIRA
 
-T = TypeVar("T")
 
 DEFAULT_EMAIL = "sevflow-bot@example.com"
 DEFAULT_API_TOKEN = "ATATT-sevflow-emulator-token"
@@ -552,19 +551,6 @@ class JiraEmulator(LoopbackEmulator):
         """The comment bodies of an issue as plain text, oldest first."""
         with self._lock:
             return [c["body"] for c in self._find_issue(key)["comments"]]
-
-    def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until ``predicate()`` is truthy (checked after every change) and return its value."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._changed.wait(min(remaining, 0.1))
 
     # ------------------------------------------------------------------ HTTP plumbing
 

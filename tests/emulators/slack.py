@@ -597,20 +597,6 @@ class SlackEmulator(LoopbackEmulator):
         with self._lock:
             return copy.deepcopy(list(self._files.values()))
 
-    def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until ``predicate()`` is truthy (checked after every change) and return its value;
-        ``TimeoutError`` after ``timeout`` seconds. For tests whose Slack calls happen in a worker."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._changed.wait(min(remaining, 0.1))
-
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
