@@ -14,7 +14,7 @@ from typing import Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.chat import ChatPort, ChatStore, PermanentChatError, RateLimited
+from activities.chat import ChatPort, ChatStore, vendor_errors
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.actions.chase import (
     ActionItemChase,
@@ -142,7 +142,7 @@ class ActionItemActivities:
     def notify_action_owner(self, notice: ActionNotice) -> None:
         text, blocks = owner_message(notice)
         number = notice.item.incident_number
-        try:
+        with vendor_errors():
             if notice.owner.slack_id is not None:
                 self._once(
                     f"{notice.key}/owner",
@@ -170,12 +170,6 @@ class ActionItemActivities:
                 self._once(
                     f"{notice.key}/team", number, escalation, lambda: self.chat.post(channel, escalation)
                 )
-        except RateLimited as err:
-            raise ApplicationError(
-                "chat rate limited", type="RateLimited", next_retry_delay=err.retry_after
-            ) from err
-        except PermanentChatError as err:
-            raise ApplicationError(str(err), type="PermanentChatError", non_retryable=True) from err
 
     def _once(self, key: str, number: int, text: str, send: Callable[[], MessageRef]) -> None:
         if self.store.sent_message(key) is not None:

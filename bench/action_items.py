@@ -75,7 +75,6 @@ from bench.stack import (
     ROOT,
     Stack,
     embedded_stack,
-    free_port,
     percentile,
     quiet_logs,
     reset_peak_rss,
@@ -86,6 +85,7 @@ from sevflow.actions.chase import REMINDER_SPREAD, ActionItemChase, ActionNotice
 from sevflow.actions.models import new_action_item
 from sevflow.actions.reminders import next_reminder
 from sevflow.contracts import NOTIFY_ACTION_OWNER, SAVE_ACTION_ITEM
+from tests.support.ports import free_port
 from workflows.action_item import chase_workflow_id
 
 TARGET_P99_S = 2.0

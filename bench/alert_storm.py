@@ -25,7 +25,6 @@ from typing import Any
 
 from bench.stack import (
     embedded_stack,
-    free_port,
     loadgen,
     machine_load,
     noop_app,
@@ -33,6 +32,7 @@ from bench.stack import (
     quiet_logs,
     serving_on,
 )
+from tests.support.ports import free_port
 
 TARGET_RATE = 500.0
 TARGET_RATIO = 0.25

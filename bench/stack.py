@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sys
 import tempfile
 import uuid
@@ -38,17 +37,12 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
+from tests.support.ports import free_port
 from worker.child import WorkerProcess
 from worker.embedded import DEV_SERVER_SQLITE_ARGS
 from worker.main import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def temporal_binary() -> str:

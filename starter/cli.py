@@ -1137,7 +1137,7 @@ def oncall(
     from datetime import UTC
 
     from sevflow.config.loader import load_config
-    from sevflow.oncall import OnCall, Rotation, resolve_level, who_is_on
+    from sevflow.oncall import OnCall, on_call_board
 
     moment = _parse_at(at)
     path = Settings().resolved_config_path
@@ -1158,16 +1158,15 @@ def oncall(
             "replaces": on.replaces if on else None,
         }
 
-    rotations: list[dict[str, Any]] = []
-    for name in config.rotations:
-        rotation = Rotation.from_config(config, name)
-        for layer in rotation.layers:
-            on = who_is_on(rotation, layer, moment, config.overrides)
-            rotations.append({"rotation": name, "layer": layer, "zone": rotation.zone.key} | on_json(on))
+    board = on_call_board(config, moment)
+    rotations = [
+        {"rotation": row.rotation, "layer": row.layer, "zone": row.zone} | on_json(row.on)
+        for row in board.rotations
+    ]
     policies: list[dict[str, Any]] = []
-    for name, policy in config.escalation_policies.items():
+    for first in board.policies:
         targets = []
-        for target in resolve_level(config, name, 0, moment):
+        for target in first.targets:
             entry: dict[str, Any] = {"kind": target.kind, "name": target.name}
             if target.kind == "rotation":
                 entry |= {"layer": target.layer} | on_json(target.on_call)
@@ -1176,8 +1175,8 @@ def oncall(
             else:
                 entry |= {"channel": target.channel}
             targets.append(entry)
-        timeout = format_duration(policy.levels[0].timeout)
-        policies.append({"policy": name, "level": 1, "timeout": timeout, "targets": targets})
+        timeout = format_duration(first.timeout)
+        policies.append({"policy": first.policy, "level": 1, "timeout": timeout, "targets": targets})
     if as_json:
         out.print_json(
             json.dumps({"at": stamp(moment), "rotations": rotations, "escalation_policies": policies})

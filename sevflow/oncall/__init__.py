@@ -4,6 +4,7 @@ Pure math over the `people`, `rotations`, `overrides` and `escalation_policies` 
 sevflow.yaml (see sevflow.oncall.rotation). No Temporal, no clock, no network.
 """
 
+from sevflow.oncall.board import FirstLevel, LayerOnCall, OnCallBoard, on_call_board
 from sevflow.oncall.rotation import (
     COVERAGE_HORIZON,
     Gap,
@@ -19,12 +20,16 @@ from sevflow.oncall.rotation import (
 
 __all__ = [
     "COVERAGE_HORIZON",
+    "FirstLevel",
     "Gap",
+    "LayerOnCall",
     "OnCall",
+    "OnCallBoard",
     "Resolved",
     "Rotation",
     "Shift",
     "coverage_gaps",
+    "on_call_board",
     "resolve_level",
     "shifts",
     "who_is_on",

@@ -42,7 +42,7 @@ from sevflow.incident.models import ACTIVE_STATUSES, Status
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
-from sevflow.oncall import Rotation, resolve_level, who_is_on
+from sevflow.oncall import on_call_board
 from sevflow.policy import Severity
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
@@ -499,23 +499,8 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         session = reader(request)
         if isinstance(session, Response):
             return session
-        now = clock()
-        config = backend.config
-        rotations = []
-        for name in config.rotations:
-            rotation = Rotation.from_config(config, name)
-            for layer in rotation.layers:
-                on = who_is_on(rotation, layer, now, config.overrides)
-                rotations.append({"rotation": name, "layer": layer, "zone": rotation.zone.key, "on": on})
-        policies = [
-            {
-                "policy": name,
-                "timeout": policy.levels[0].timeout,
-                "targets": resolve_level(config, name, 0, now),
-            }
-            for name, policy in config.escalation_policies.items()
-        ]
-        return render(request, "oncall.html", session, rotations=rotations, policies=policies)
+        board = on_call_board(backend.config, clock())
+        return render(request, "oncall.html", session, rotations=board.rotations, policies=board.policies)
 
     @router.get("/action-items")
     async def action_items(request: Request) -> Response:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -24,18 +22,15 @@ import pytest
 import yaml
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import IncidentState
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, serving
-from worker.main import build_worker
+from tests.conftest import IN_CI
+from tests.support.ports import free_port
+from tests.support.stack import running_stack, stack_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")
 
 T = TypeVar("T")
@@ -43,25 +38,6 @@ T = TypeVar("T")
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def app_settings(tmp_path: Path, task_queue: str, port: int = 0, api_token: str | None = None) -> Settings:
-    """Every field that matters given explicitly, so no SEVFLOW_* variable of the environment leaks in."""
-    return Settings(
-        task_queue=task_queue,
-        api_token=api_token,
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'sevflow.db'}",
-        config=None,
-        http_host="127.0.0.1",
-        http_port=port,
-    )
 
 
 async def eventually(
@@ -100,35 +76,15 @@ class Stack:
         return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
 
 
-@contextlib.asynccontextmanager
-async def worker_for(client: Client, task_queue: str, store: Store) -> AsyncIterator[None]:
-    """A worker on the test's task queue; what still runs on that queue is terminated afterwards."""
-    try:
-        async with build_worker(client, task_queue, store):
-            yield
-    finally:
-        await terminate_running(client, task_queue)
-
-
-async def terminate_running(client: Client, task_queue: str) -> None:
-    with contextlib.suppress(RPCError):
-        query = f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"'
-        async for execution in client.list_workflows(query):
-            with contextlib.suppress(RPCError):
-                await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate(
-                    reason="test finished"
-                )
-
-
 @pytest.fixture
 async def stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, sqlite_store: Store
 ) -> AsyncIterator[Stack]:
-    settings = app_settings(tmp_path, task_queue, free_port())
-    # No webhook secrets: every source is open, whatever the environment running the tests holds.
-    app = create_app(settings, store=sqlite_store, config=SevflowConfig(), client=dev_env.client, environ={})
-    async with worker_for(dev_env.client, task_queue, sqlite_store), serving(app, settings) as url:
-        yield Stack(app=app, url=url, store=sqlite_store, client=dev_env.client, task_queue=task_queue)
+    settings = stack_settings(tmp_path, task_queue)
+    async with running_stack(dev_env.client, settings, store=sqlite_store, served=True) as running:
+        yield Stack(
+            app=running.app, url=running.url, store=sqlite_store, client=dev_env.client, task_queue=task_queue
+        )
 
 
 # ----------------------------------------------------------------------------------- Alertmanager

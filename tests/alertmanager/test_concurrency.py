@@ -19,7 +19,8 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import IncidentState, Status
 from sevflow.store.repository import Store
 from starter.api import create_app
-from tests.alertmanager.conftest import Stack, app_settings, eventually, fixture, incidents
+from tests.alertmanager.conftest import Stack, eventually, fixture, incidents
+from tests.support.stack import stack_settings
 from workflows.alert_group import AlertGroupWorkflow
 
 DELIVERIES = 200
@@ -183,7 +184,7 @@ async def test_a_delivery_answered_2xx_is_durable_even_when_an_identical_one_fai
     Temporal: a 2xx means the alert is durable (issue 3, bad input), coalesced or not."""
     temporal = FlakyTemporal()
     app = create_app(
-        app_settings(tmp_path, task_queue),
+        stack_settings(tmp_path, task_queue),
         store=sqlite_store,
         config=SevflowConfig(),
         client=temporal,  # type: ignore[arg-type]

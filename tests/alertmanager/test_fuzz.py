@@ -28,7 +28,8 @@ from temporalio.testing import WorkflowEnvironment
 from sevflow.config.schema import SevflowConfig
 from sevflow.store.repository import Store
 from starter.api import create_app
-from tests.alertmanager.conftest import app_settings, fixture, worker_for
+from tests.alertmanager.conftest import fixture
+from tests.support.stack import stack_settings, worker_on
 
 MAX_BODY = 1024 * 1024
 FUZZ = settings(
@@ -289,7 +290,7 @@ def headers_for(content_type: str | None) -> dict[str, str]:
 @pytest.fixture
 async def app(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, sqlite_store: Store) -> FastAPI:
     return create_app(
-        app_settings(tmp_path, task_queue),
+        stack_settings(tmp_path, task_queue),
         store=sqlite_store,
         config=SevflowConfig(),
         client=dev_env.client,
@@ -303,7 +304,7 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with (
-        worker_for(dev_env.client, task_queue, sqlite_store),
+        worker_on(dev_env.client, task_queue, sqlite_store),
         httpx.AsyncClient(transport=transport, base_url="http://sevflow.test", timeout=30) as client,
     ):
         yield client
@@ -362,13 +363,13 @@ async def guarded(
         for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG", "GENERIC")
     }
     secrets["SEVFLOW_GRAFANA_SECRET"] = "grafana-secret"
-    guarded_settings = app_settings(tmp_path, task_queue, api_token="api-token")
+    guarded_settings = stack_settings(tmp_path, task_queue, api_token="api-token")
     app = create_app(
         guarded_settings, store=sqlite_store, config=SevflowConfig(), client=dev_env.client, environ=secrets
     )
     transport = httpx.ASGITransport(app=app)
     async with (
-        worker_for(dev_env.client, task_queue, sqlite_store),
+        worker_on(dev_env.client, task_queue, sqlite_store),
         httpx.AsyncClient(transport=transport, base_url="http://sevflow.test", timeout=30) as client,
     ):
         yield client

@@ -16,31 +16,17 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import EventKind, IncidentState
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.conftest import terminate_task_queue
-from worker.main import build_worker
+from tests.support.stack import running_stack, stack_settings
 
 
 @pytest.fixture
 async def stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Store]]:
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, api_token=None, config=None)
-    app = create_app(settings, store=store, config=SevflowConfig(), client=dev_env.client, environ={})
-    async with (
-        build_worker(dev_env.client, task_queue, store),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        try:
-            yield http, store
-        finally:
-            await terminate_task_queue(dev_env.client, task_queue)
-    store.dispose()
+    async with running_stack(dev_env.client, stack_settings(tmp_path, task_queue)) as running:
+        yield running.http, running.store
 
 
 async def declared(store: Store, limit: float = 30) -> IncidentState:

@@ -18,13 +18,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
-from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import EventKind, IncidentState, Status
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.conftest import terminate_task_queue
-from worker.main import build_worker
+from tests.support.stack import running_stack, stack_settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alerts"
 
@@ -67,13 +63,6 @@ class Stack:
         raise AssertionError(f"INC-{number} never got there: {self.store.get_incident(number)}")
 
 
-def make_stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, config: SevflowConfig):
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, api_token=None)
-    app = create_app(settings, store=store, config=config, client=dev_env.client)
-    return store, app
-
-
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -> AsyncIterator[Stack]:
     config = parse_config(
@@ -94,16 +83,9 @@ policy:
     auto_resolve_after: 2s
 """
     )
-    store, app = make_stack(dev_env, tmp_path, task_queue, config)
-    async with (
-        build_worker(dev_env.client, task_queue, store),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        try:
-            yield Stack(http, store, app)
-        finally:
-            await terminate_task_queue(dev_env.client, task_queue)
-    store.dispose()
+    settings = stack_settings(tmp_path, task_queue)
+    async with running_stack(dev_env.client, settings, config=config) as running:
+        yield Stack(running.http, running.store, running.app)
 
 
 async def test_alertmanager_firing_then_resolved_opens_then_mitigates(stack: Stack) -> None:
@@ -322,15 +304,11 @@ async def test_tokens_and_grafana_signature(
 ) -> None:
     env = {"SEVFLOW_ALERT_TOKEN_ALERTMANAGER": "am-secret", "GRAFANA_SECRET": "g-secret"}
     config = parse_config("sources:\n  grafana: {hmac_secret_env: GRAFANA_SECRET}\n")
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    app = create_app(settings, store=store, config=config, client=dev_env.client, environ=env)
     body = json.dumps(fixture("alertmanager_firing.json")).encode()
     grafana = json.dumps(fixture("grafana_webhook_firing.json")).encode()
-    async with (
-        build_worker(dev_env.client, task_queue, store),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
+    settings = stack_settings(tmp_path, task_queue)
+    async with running_stack(dev_env.client, settings, config=config, environ=env) as running:
+        http = running.http
         path = "/v1/alerts/alertmanager"
         assert (await http.post(path, content=body)).status_code == 401
         assert (
@@ -348,8 +326,6 @@ async def test_tokens_and_grafana_signature(
         forged = {**headers, "X-Grafana-Alert-Signature": "0" * 64}
         assert (await http.post("/v1/alerts/grafana", content=grafana, headers=forged)).status_code == 401
         assert (await http.post("/v1/alerts/grafana", content=grafana, headers=headers)).status_code == 202
-        await terminate_task_queue(dev_env.client, task_queue)
-    store.dispose()
 
 
 async def test_a_refire_forwarded_to_a_resolving_incident_opens_a_new_one(

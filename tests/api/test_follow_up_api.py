@@ -20,13 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.tickets import JiraTickets, jira_client
 from sevflow.config.loader import parse_config
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app
 from tests.api.conftest import TOKEN
-from tests.conftest import terminate_task_queue
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
-from worker.main import build_worker
+from tests.support.stack import running_stack, stack_settings
 from workflows.action_item import chase_workflow_id
 
 Json = dict[str, Any]
@@ -112,31 +109,17 @@ class Stack:
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -> AsyncIterator[Stack]:
     config = parse_config(CONFIG)
-    settings = Settings(
-        task_queue=task_queue,
-        api_token=SecretStr(TOKEN),
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'sevflow.db'}",
-        config=None,
-        jira_webhook_secret=SecretStr(HOOK_SECRET),
+    settings = stack_settings(
+        tmp_path, task_queue, api_token=SecretStr(TOKEN), jira_webhook_secret=SecretStr(HOOK_SECRET)
     )
-    store = Store.from_url(settings.resolved_database_url)
     with JiraEmulator() as jira:
         url = jira.url
         tickets = JiraTickets(
             lambda: jira_client(url, email=DEFAULT_EMAIL, api_token=DEFAULT_API_TOKEN, timeout=5),
             project="OPS",
         )
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        async with (
-            build_worker(dev_env.client, task_queue, store, config=config, tickets=tickets),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield Stack(http, store, jira, dev_env)
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-    store.dispose()
+        async with running_stack(dev_env.client, settings, config=config, tickets=tickets) as running:
+            yield Stack(running.http, running.store, jira, dev_env)
 
 
 def in_days(days: int) -> date:

@@ -6,15 +6,15 @@ started and stopped by each test, so a command can be sent while no worker takes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import sevflow.store.database
 import starter.service
@@ -40,10 +40,10 @@ async def api(
             await terminate_task_queue(dev_env.client, task_queue)
 
 
-@contextlib.asynccontextmanager
-async def worker(dev_env: WorkflowEnvironment, task_queue: str, store: Store) -> AsyncIterator[None]:
-    async with build_worker(dev_env.client, task_queue, store):
-        yield
+@pytest.fixture
+def worker(dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store) -> Callable[[], Worker]:
+    """A worker on the test's queue, running for the length of an `async with worker():` block."""
+    return lambda: build_worker(dev_env.client, task_queue, sqlite_store)
 
 
 async def declared(api: httpx.AsyncClient) -> int:
@@ -51,6 +51,13 @@ async def declared(api: httpx.AsyncClient) -> int:
     response = await api.post("/v1/incidents", json=body)
     assert response.status_code == 201, response.text
     return int(response.json()["number"])
+
+
+@pytest.fixture
+async def idle_incident(api: httpx.AsyncClient, worker: Callable[[], Worker]) -> int:
+    """The number of an incident declared while a worker ran; none runs now."""
+    async with worker():
+        return await declared(api)
 
 
 async def updates(api: httpx.AsyncClient, number: int) -> list[str]:
@@ -75,9 +82,9 @@ def post_update(api: httpx.AsyncClient, number: int, text: str, key: str | None)
 
 
 async def test_a_retried_command_with_the_same_key_is_applied_once(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+    api: httpx.AsyncClient, worker: Callable[[], Worker]
 ) -> None:
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         number = await declared(api)
         first = await post_update(api, number, "rolling back", "retry-me-1")
         second = await post_update(api, number, "rolling back", "retry-me-1")
@@ -93,9 +100,9 @@ async def test_a_retried_command_with_the_same_key_is_applied_once(
 
 
 async def test_the_same_key_with_another_request_is_422(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+    api: httpx.AsyncClient, worker: Callable[[], Worker]
 ) -> None:
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         number = await declared(api)
         assert (await post_update(api, number, "rolling back", "key-2")).status_code == 200
         for other in (
@@ -121,13 +128,11 @@ async def test_the_same_key_with_another_request_is_422(
 
 async def test_a_timeout_is_unknown_and_the_retry_with_its_key_applies_once(
     api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
-    task_queue: str,
-    sqlite_store: Store,
+    worker: Callable[[], Worker],
+    idle_incident: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with worker(dev_env, task_queue, sqlite_store):
-        number = await declared(api)
+    number = idle_incident
     # No worker takes the update: the answer cannot say whether it will be applied (it will, later).
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
     timed_out = await post_update(api, number, "rolling back", None)
@@ -139,7 +144,7 @@ async def test_a_timeout_is_unknown_and_the_retry_with_its_key_applies_once(
         "idempotency_key": key,
     }
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         # The worker is back: the command nobody answered is applied now...
         assert await until_updates(api, number, 1) == ["rolling back"]
         # ...and the client's retry with the key it was given is answered, not applied again.
@@ -152,14 +157,12 @@ async def test_a_timeout_is_unknown_and_the_retry_with_its_key_applies_once(
 
 async def test_a_retry_before_the_worker_is_back_is_applied_once(
     api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
-    task_queue: str,
-    sqlite_store: Store,
+    worker: Callable[[], Worker],
+    idle_incident: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The retry waits for the same update as the first attempt: one status update, both answered."""
-    async with worker(dev_env, task_queue, sqlite_store):
-        number = await declared(api)
+    number = idle_incident
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
     first = await post_update(api, number, "rolling back", "slow-1")
     assert first.status_code == 503
@@ -167,7 +170,7 @@ async def test_a_retry_before_the_worker_is_back_is_applied_once(
     retry = asyncio.create_task(post_update(api, number, "rolling back", "slow-1"))
     await asyncio.sleep(1)
     assert not retry.done()
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         answered = await retry
         assert answered.status_code == 200, answered.text
         await asyncio.sleep(0.5)
@@ -177,13 +180,11 @@ async def test_a_retry_before_the_worker_is_back_is_applied_once(
 @pytest.mark.timeout(90)  # the SDK retries a RESOURCE_EXHAUSTED for about 16 s before it gives up
 async def test_the_in_flight_limit_is_429_with_retry_after(
     api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
-    task_queue: str,
-    sqlite_store: Store,
+    worker: Callable[[], Worker],
+    idle_incident: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with worker(dev_env, task_queue, sqlite_store):
-        number = await declared(api)
+    number = idle_incident
     # With no worker, ten updates wait, admitted; Temporal takes no eleventh at the same workflow.
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 50.0)
     sent = [asyncio.create_task(post_update(api, number, f"update {i}", f"flight-{i}")) for i in range(11)]
@@ -199,7 +200,7 @@ async def test_the_in_flight_limit_is_429_with_retry_after(
         "Temporal is busy: limit on number of concurrent in-flight updates has been reached (10): "
         f"nothing was changed: retry in 2s with the same key ({key})"
     )
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         answers = await asyncio.gather(*pending)
         assert [r.status_code for r in answers] == [200] * 10
         assert len(await until_updates(api, number, 10)) == 10
@@ -212,10 +213,10 @@ async def test_the_in_flight_limit_is_429_with_retry_after(
 
 
 async def test_a_declaration_key_with_another_declaration_is_422(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+    api: httpx.AsyncClient, worker: Callable[[], Worker], task_queue: str, sqlite_store: Store
 ) -> None:
     body = {"title": "checkout 5xx", "service": "checkout", "severity": "SEV3", "lead": "alice"}
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         key = {"Idempotency-Key": f"declare-{task_queue}"}
         first = await api.post("/v1/incidents", json=body, headers=key)
         again = await api.post("/v1/incidents", json=body, headers=key)
@@ -229,6 +230,7 @@ async def test_a_declaration_key_with_another_declaration_is_422(
 
 async def test_a_locked_store_refuses_before_anything_is_sent(
     api: httpx.AsyncClient,
+    worker: Callable[[], Worker],
     dev_env: WorkflowEnvironment,
     task_queue: str,
     sqlite_store: Store,
@@ -238,7 +240,7 @@ async def test_a_locked_store_refuses_before_anything_is_sent(
     """The issue's case: with the SQLite store locked, a command answered "nothing was changed" and
     was applied once the lock went. Now its key is written first: a store it cannot write is a 503
     before anything reaches Temporal, and that answer is true."""
-    async with worker(dev_env, task_queue, sqlite_store):
+    async with worker():
         number = await declared(api)
         monkeypatch.setattr(sevflow.store.database, "SQLITE_BUSY_TIMEOUT_MS", 500)
         monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)

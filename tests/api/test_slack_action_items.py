@@ -14,20 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.actions.models import ActionStatus
 from sevflow.config.loader import parse_config
-from sevflow.settings import Settings
-from sevflow.store.repository import Store, StoredActionItem
-from starter.api import create_app
-from tests.api.test_slack_e2e import FIXTURES, SECRET, SlackStack, signed
-from tests.conftest import terminate_task_queue
-from tests.emulators import SlackEmulator
-from worker.main import build_worker, chat_backend
+from sevflow.store.repository import StoredActionItem
+from tests.support.slack import FIXTURES, SlackStack, signed, slack_stack
 
 CONFIG = """
 teams:
@@ -84,26 +77,8 @@ class ActionStack(SlackStack):
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -> AsyncIterator[ActionStack]:
-    config = parse_config(CONFIG)
-    with SlackEmulator(channels=("general", "payments")) as slack:
-        settings = Settings(
-            task_queue=task_queue,
-            data_dir=tmp_path,
-            slack_bot_token=SecretStr(slack.token),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.base_url,
-        )
-        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        async with (
-            build_worker(dev_env.client, task_queue, store, chat_backend(settings), config=config),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield ActionStack(http, store, slack, app)
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-        store.dispose()
+    async with slack_stack(dev_env.client, tmp_path, task_queue, parse_config(CONFIG)) as stack:
+        yield ActionStack(stack.http, stack.store, stack.slack, stack.app)
 
 
 async def add_item(stack: ActionStack, text: str) -> tuple[int, StoredActionItem, str]:

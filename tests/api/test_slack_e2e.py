@@ -4,13 +4,10 @@ the dev server and a worker with the Slack chat backend."""
 from __future__ import annotations
 
 import asyncio
-import copy
-import hashlib
-import hmac
 import json
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,69 +20,9 @@ from sevflow.config.loader import parse_config
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.conftest import terminate_task_queue
 from tests.emulators import SlackEmulator
+from tests.support.slack import FIXTURES, SlackStack, signed, slack_stack
 from worker.main import build_worker, chat_backend
-
-SECRET = "e2e-signing-secret"
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
-
-
-def signed(body: bytes, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if at is None else at)
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": f"v0={digest}",
-        "content-type": "application/x-www-form-urlencoded",
-    }
-
-
-class SlackStack:
-    def __init__(self, http: httpx.AsyncClient, store: Store, slack: SlackEmulator, app: Any) -> None:
-        self.http = http
-        self.store = store
-        self.slack = slack
-        self.app = app
-
-    async def until(self, what: str, check: Callable[[], Any], limit: float = 20) -> Any:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"never: {what}")
-
-    async def alert(self, key: str, severity: str = "critical") -> IncidentState:
-        body = {"key": key, "title": f"{key} failing", "severity": severity, "service": "checkout"}
-        assert (await self.http.post("/v1/alerts/generic", json=body)).status_code == 202
-        return await self.until("an incident", lambda: next(iter(self.store.list_incidents()), None))
-
-    def card(self, channel_id: str) -> dict[str, Any]:
-        cards = [m for m in self.slack.messages(channel_id) if m.get("blocks")]
-        assert len(cards) == 1, cards
-        return cards[0]
-
-    async def command(self, text: str, user: str, channel: str) -> httpx.Response:
-        form = json.loads((FIXTURES / "slack_slash_command.decoded.json").read_text())
-        form.update(text=text, user_id=user, channel_id=channel, trigger_id=f"trig-{time.monotonic_ns()}")
-        form["response_url"] = self.slack.response_url(channel=channel, user=user)
-        body = urllib.parse.urlencode(form).encode()
-        return await self.http.post("/slack/commands", content=body, headers=signed(body))
-
-    async def press(self, action_id: str, number: int, user: str, channel: str, ts: str) -> httpx.Response:
-        payload = json.loads((FIXTURES / "slack_block_actions.decoded.json").read_text())
-        payload = copy.deepcopy(payload)
-        payload["user"]["id"] = user
-        payload["channel"]["id"] = channel
-        payload["container"].update(channel_id=channel, message_ts=ts)
-        payload["trigger_id"] = f"trig-{time.monotonic_ns()}"
-        payload["response_url"] = self.slack.response_url(channel=channel, user=user, message_ts=ts)
-        payload["actions"][0].update(action_id=action_id, value=str(number))
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-        return await self.http.post("/slack/interactions", content=body, headers=signed(body))
 
 
 @pytest.fixture
@@ -100,25 +37,8 @@ permissions:
   admins: [U0CAROL]
 """
     )
-    with SlackEmulator(channels=("general", "payments")) as slack:
-        settings = Settings(
-            task_queue=task_queue,
-            data_dir=tmp_path,
-            slack_bot_token=SecretStr(slack.token),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.base_url,
-        )
-        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        async with (
-            build_worker(dev_env.client, task_queue, store, chat_backend(settings)),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield SlackStack(http, store, slack, app)
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-        store.dispose()
+    async with slack_stack(dev_env.client, tmp_path, task_queue, config) as stack:
+        yield stack
 
 
 async def test_an_alert_opens_a_channel_with_the_card_and_announces_it(stack: SlackStack) -> None:

@@ -10,23 +10,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import Status
 from sevflow.oncall.rotation import Rotation, who_is_on
-from sevflow.settings import Settings
 from sevflow.slack.blocks import ACTION_ACK
-from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.api.test_slack_e2e import SECRET, SlackStack
-from tests.conftest import terminate_task_queue
-from tests.emulators import SlackEmulator
-from worker.main import build_worker, chat_backend
+from tests.support.slack import SlackStack, slack_stack
 
 CONFIG = """
 teams:
@@ -55,25 +47,8 @@ async def paging_stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
 ) -> AsyncIterator[tuple[SlackStack, SevflowConfig]]:
     config = parse_config(CONFIG)
-    with SlackEmulator(channels=("general", "payments")) as slack:
-        settings = Settings(
-            task_queue=task_queue,
-            data_dir=tmp_path,
-            slack_bot_token=SecretStr(slack.token),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.base_url,
-        )
-        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        async with (
-            build_worker(dev_env.client, task_queue, store, chat_backend(settings), config=config),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield SlackStack(http, store, slack, app), config
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-        store.dispose()
+    async with slack_stack(dev_env.client, tmp_path, task_queue, config) as stack:
+        yield stack, config
 
 
 def dms(stack: SlackStack, user_id: str) -> list[dict[str, object]]:

@@ -8,26 +8,21 @@ test-artifacts/screenshots/ (ignored by git) for a person to look at.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Dialog, Page, async_playwright
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.incident.commands import Declare
 from sevflow.policy import Severity
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app, serving
 from starter.service import IncidentService
 from tests.conftest import IN_CI
 from tests.status_page.conftest import catalog
-from worker.main import build_worker
+from tests.support.stack import running_stack, stack_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +38,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--no-proxy-server",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -84,27 +73,13 @@ class Stack:
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    """The app on a real port with a worker behind it; incidents still running are terminated after."""
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-    settings = Settings(
-        task_queue=task_queue,
-        api_token=TOKEN,
-        viewer_token=None,
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'sevflow.db'}",
-        config=None,
-        http_host="127.0.0.1",
-        http_port=free_port(),
-    )
+    """The app on a real port with a worker behind it."""
+    settings = stack_settings(tmp_path, task_queue, api_token=TOKEN, viewer_token=None)
     # checkout is a component of the public status page (a service of the catalog).
     config = catalog()
-    app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-    async with build_worker(dev_env.client, task_queue, store), serving(app, settings) as url:
-        yield Stack(url, store, IncidentService(dev_env.client, store, config, task_queue))
-    for state in store.list_incidents(open_only=True, limit=1000):
-        with contextlib.suppress(RPCError):
-            await dev_env.client.get_workflow_handle(state.workflow_id).terminate(reason="test finished")
-    store.dispose()
+    async with running_stack(dev_env.client, settings, config=config, served=True) as running:
+        service = IncidentService(dev_env.client, running.store, config, task_queue)
+        yield Stack(running.url, running.store, service)
 
 
 @dataclass

@@ -16,7 +16,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from sevflow.policy import Severity
 from sevflow.store.repository import Store
 from starter.service import IncidentService
 from tests.emulators.slack import SlackEmulator
+from tests.support.ports import free_port
 from worker.child import WorkerProcess
 from worker.embedded import DEV_SERVER_SQLITE_ARGS
 
@@ -79,12 +79,6 @@ SAID = (
     EventKind.UPDATE_REMINDER,
 )
 DONE = (Status.RESOLVED, Status.CLOSED)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(what: str, check: Callable[[], Awaitable[Any]], limit: float, every: float = 0.25) -> Any:

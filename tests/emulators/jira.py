@@ -48,19 +48,19 @@ import hashlib
 import json
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, TypeVar
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.emulators.base import EmulatorHandler, LoopbackEmulator
 
 if TYPE_CHECKING:
     from jira import JIRA
 
-T = TypeVar("T")
 
 DEFAULT_EMAIL = "sevflow-bot@example.com"
 DEFAULT_API_TOKEN = "ATATT-sevflow-emulator-token"
@@ -289,11 +289,23 @@ def _is_adf(value: Any) -> bool:
     )
 
 
-class JiraEmulator:
+class _Handler(EmulatorHandler):
+    server_version = "JiraEmulator/1.0"
+    # Headers and body go out as two writes: with Nagle on, the body waits for the client's delayed
+    # ACK of the headers (40 ms a request on Linux).
+    disable_nagle_algorithm = True
+
+    do_PUT = do_DELETE = do_PATCH = EmulatorHandler.do_GET
+
+
+class JiraEmulator(LoopbackEmulator):
     """A Jira Cloud site behind a loopback HTTP server; see the module docstring.
 
     ``with JiraEmulator() as jira: client = jira.client()`` gives a ``jira.JIRA`` with its retries off.
     """
+
+    vendor = "Jira"
+    handler = _Handler
 
     def __init__(
         self,
@@ -324,12 +336,7 @@ class JiraEmulator:
             self._seed_users.insert(0, {"email": email, "name": email.split("@")[0]})
         self._seed_projects = [dict(p) for p in (DEFAULT_PROJECTS if projects is None else projects)]
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._host = host
-        self._port = port
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
         # (HTTP method, path pattern under /rest/api/<version>/, operation, handler); first match wins.
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = [
             (m, re.compile(f"^{p}$"), op, h)
@@ -360,50 +367,6 @@ class JiraEmulator:
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> JiraEmulator:
-        """Bind a free port on the host and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            return self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.emulator = self
-        server = _Server((self._host, self._port), Handler)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="jira-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> JiraEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the Jira emulator is not running: call start() or use it in a with block")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The site's root, what ``JIRA(server=...)`` takes: ``http://127.0.0.1:<port>``."""
-        return f"http://{self._host}:{self.port}"
 
     def client(self, **kwargs: Any) -> JIRA:
         """A ``jira.JIRA`` on this site as the bot account, with the library's retries off (as sevflow
@@ -588,19 +551,6 @@ class JiraEmulator:
         """The comment bodies of an issue as plain text, oldest first."""
         with self._lock:
             return [c["body"] for c in self._find_issue(key)["comments"]]
-
-    def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until ``predicate()`` is truthy (checked after every change) and return its value."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._changed.wait(min(remaining, 0.1))
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -1826,28 +1776,6 @@ def _wanted(raw: Iterable[str] | None, default: set[str] | None) -> set[str] | N
             chosen.add(name)
     chosen -= {n[1:] for n in names if n.startswith("-")}
     return None if chosen >= every else chosen
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # the default 5 drops connections of concurrent clients (SYN retried after 1 s)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: JiraEmulator
-    protocol_version = "HTTP/1.1"
-    server_version = "JiraEmulator/1.0"
-    # Headers and body go out as two writes: with Nagle on, the body waits for the client's delayed
-    # ACK of the headers (40 ms a request on Linux).
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.emulator._serve(self)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

@@ -39,7 +39,6 @@ import json
 import random
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,10 +46,12 @@ from datetime import datetime
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tests.emulators.base import EmulatorHandler, LoopbackEmulator
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -162,11 +163,18 @@ def _invalid_arguments(*messages: str) -> SlackError:
     return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]})
 
 
-class SlackEmulator:
+class _Handler(EmulatorHandler):
+    server_version = "SlackEmulator/1.0"
+
+
+class SlackEmulator(LoopbackEmulator):
     """A Slack workspace behind a loopback HTTP server; see the module docstring.
 
     ``with SlackEmulator() as slack: WebClient(token=slack.token, base_url=slack.base_url)``
     """
+
+    vendor = "Slack"
+    handler = _Handler
 
     def __init__(
         self,
@@ -215,12 +223,7 @@ class SlackEmulator:
         self._seed_users = [dict(u) for u in (DEFAULT_USERS if users is None else users)]
         self._seed_channels = list(channels)
         self._ts_start = ts_start
-        self._host = host
-        self._port = port
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -252,51 +255,6 @@ class SlackEmulator:
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> SlackEmulator:
-        """Bind a free port on the host and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            return self
-        emulator = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.emulator = emulator
-        server = _Server((self._host, self._port), Handler)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="slack-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SlackEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the Slack emulator is not running: call start() or use it in a with block")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The server's root, e.g. ``http://127.0.0.1:49152``."""
-        return f"http://{self._host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -638,20 +596,6 @@ class SlackEmulator:
         shared to), ``initial_comment`` and ``completed``."""
         with self._lock:
             return copy.deepcopy(list(self._files.values()))
-
-    def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until ``predicate()`` is truthy (checked after every change) and return its value;
-        ``TimeoutError`` after ``timeout`` seconds. For tests whose Slack calls happen in a worker."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._changed.wait(min(remaining, 0.1))
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -1755,25 +1699,6 @@ class SlackEmulator:
         )
         self._changed.notify_all()
         return 200, {"ok": True}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # the default 5 drops connections of concurrent clients (SYN retried after 1 s)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    emulator: SlackEmulator
-    protocol_version = "HTTP/1.1"
-    server_version = "SlackEmulator/1.0"
-
-    def do_POST(self) -> None:
-        self.emulator._serve(self)
-
-    do_GET = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

@@ -17,8 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 import starter.service
 from sevflow.config.loader import load_config
 from sevflow.store.repository import Store
-from tests.conftest import terminate_task_queue
-from tests.integration.test_cli_follow_up import CONFIG, Cli
+from tests.integration.test_cli_follow_up import Cli, cli_against
 from worker.main import build_worker
 
 UNKNOWN = re.compile(
@@ -35,21 +34,9 @@ async def cli(
     sqlite_store: Store,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Cli]:
-    config_file = tmp_path / "sevflow.yaml"
-    config_file.write_text(CONFIG, encoding="utf-8")
-    for name, value in {
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "SEVFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'sevflow.db'}",
-        "SEVFLOW_TASK_QUEUE": task_queue,
-        "SEVFLOW_CONFIG": str(config_file),
-        "SEVFLOW_USER": "alice",
-        "COLUMNS": "400",
-    }.items():
-        monkeypatch.setenv(name, value)
-    try:
-        yield Cli(sqlite_store, tmp_path)
-    finally:
-        await terminate_task_queue(dev_env.client, task_queue)
+    """The CLI with no worker behind it: each test starts one when it needs it."""
+    async with cli_against(dev_env, tmp_path, task_queue, sqlite_store, monkeypatch) as cli:
+        yield cli
 
 
 @contextlib.asynccontextmanager

@@ -13,21 +13,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import load_config
 from sevflow.incident.models import EventKind, IncidentState, Status
-from sevflow.settings import Settings
-from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.api.test_slack_e2e import SECRET, SlackStack
-from tests.conftest import terminate_task_queue
-from tests.emulators import SlackEmulator
 from tests.integration.processes import Sevflow
-from worker.main import build_worker, chat_backend
+from tests.support.slack import SlackStack, slack_stack
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "sevflow.yaml"
@@ -68,35 +60,21 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -
     assert config.permissions.admins == ()  # the shipped file names no admins: the case of the issue
     data_dir = tmp_path / ".sevflow"
     data_dir.mkdir()
-    with SlackEmulator(channels=("general", "payments-incidents"), users=PEOPLE) as slack:
-        settings = Settings(
-            task_queue=task_queue,
-            data_dir=data_dir,
-            slack_bot_token=SecretStr(slack.token),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.base_url,
-        )
-        store = Store.from_url(settings.resolved_database_url)
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        cli = Sevflow(
-            tmp_path,
-            {
-                "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-                "SEVFLOW_DATA_DIR": str(data_dir),
-                "SEVFLOW_TASK_QUEUE": task_queue,
-                "SEVFLOW_CONFIG": str(SHIPPED),
-                "SEVFLOW_USER": "nobody-in-particular",
-            },
-        )
-        async with (
-            build_worker(dev_env.client, task_queue, store, chat_backend(settings), config=config),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield Stack(http, store, slack, app, cli=cli)
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-        store.dispose()
+    cli = Sevflow(
+        tmp_path,
+        {
+            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "SEVFLOW_DATA_DIR": str(data_dir),
+            "SEVFLOW_TASK_QUEUE": task_queue,
+            "SEVFLOW_CONFIG": str(SHIPPED),
+            "SEVFLOW_USER": "nobody-in-particular",
+        },
+    )
+    channels = ("general", "payments-incidents")
+    async with slack_stack(
+        dev_env.client, data_dir, task_queue, config, channels=channels, users=PEOPLE
+    ) as s:
+        yield Stack(s.http, s.store, s.slack, s.app, cli=cli)
 
 
 def fixture(name: str) -> Any:

@@ -5,6 +5,7 @@ worker with the real activities."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -113,14 +114,16 @@ class Cli:
         return path
 
 
-@pytest.fixture
-async def cli(
+@contextlib.asynccontextmanager
+async def cli_against(
     dev_env: WorkflowEnvironment,
     tmp_path: Path,
     task_queue: str,
-    sqlite_store: Store,
+    store: Store,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Cli]:
+    """The CLI's environment pointed at the dev server, `task_queue`, the store and CONFIG written to
+    tmp_path; what still runs on the task queue is terminated at the end."""
     config_file = tmp_path / "sevflow.yaml"
     config_file.write_text(CONFIG, encoding="utf-8")
     for name, value in {
@@ -129,15 +132,27 @@ async def cli(
         "SEVFLOW_TASK_QUEUE": task_queue,
         "SEVFLOW_CONFIG": str(config_file),
         "SEVFLOW_USER": "alice",
-        "COLUMNS": "200",
+        "COLUMNS": "400",
     }.items():
         monkeypatch.setenv(name, value)
-    config = load_config(config_file)
-    async with build_worker(dev_env.client, task_queue, sqlite_store, config=config):
-        try:
-            yield Cli(sqlite_store, tmp_path)
-        finally:
-            await terminate_task_queue(dev_env.client, task_queue)
+    try:
+        yield Cli(store, tmp_path)
+    finally:
+        await terminate_task_queue(dev_env.client, task_queue)
+
+
+@pytest.fixture
+async def cli(
+    dev_env: WorkflowEnvironment,
+    tmp_path: Path,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Cli]:
+    async with cli_against(dev_env, tmp_path, task_queue, sqlite_store, monkeypatch) as cli:
+        config = load_config(cli.workdir / "sevflow.yaml")
+        async with build_worker(dev_env.client, task_queue, sqlite_store, config=config):
+            yield cli
 
 
 def unique(title: str) -> str:

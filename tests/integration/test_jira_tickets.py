@@ -3,7 +3,6 @@ effects, and every failure sorted into rate-limited, retryable or permanent with
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +25,7 @@ from activities.tickets import (
     ticket_errors,
 )
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
+from tests.support.ports import free_port
 
 ALICE = "712020:00000000-0000-4000-8000-00000000a11c"
 ITEM = NewTicket(
@@ -238,9 +238,7 @@ def test_an_outage_at_start_is_retryable_and_the_client_is_built_once_jira_is_ba
 
 
 def test_connection_refused_is_retryable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     tickets = JiraTickets(
         lambda: jira_client(f"http://127.0.0.1:{port}", email=DEFAULT_EMAIL, api_token="t", timeout=2),
         project="OPS",

@@ -19,15 +19,10 @@ from sevflow.reports.models import ReportRun
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from tests.recording_chat import RecordingChat
+from tests.support.ports import free_port
 from worker.main import build_worker
 from worker.temporal import connect, metrics_runtime
 from workflows.report import ReportWorkflow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_worker_serves_the_sdk_metrics(

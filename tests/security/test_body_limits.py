@@ -6,7 +6,6 @@ size limit and not from an earlier refusal."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tests.security.support import (
     secured_settings,
     slack_headers,
 )
+from tests.support.ports import free_port
 
 PATH_VALUES = {"number": "INC-1", "item_id": "INC-1-0123abcd"}
 TOO_BIG = MAX_BODY_BYTES + 1
@@ -151,13 +151,6 @@ async def test_a_body_of_exactly_the_limit_is_not_refused_for_its_size(client: h
         headers={"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"},
     )
     assert response.status_code == 422
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_chunked_oversized_bodies_are_413_through_a_real_server(

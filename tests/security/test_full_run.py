@@ -15,7 +15,6 @@ import contextvars
 import json
 import logging
 import re
-import socket
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,6 +42,7 @@ from tests.security.support import (
     alert_environ,
     slack_headers,
 )
+from tests.support.ports import free_port
 from worker.logs import RedactCredentials, redact, redact_logged_urls
 from worker.main import build_worker, chat_backend, ticket_backend
 
@@ -141,13 +141,6 @@ def debug_everywhere() -> None:
         logger.disabled = False
         if name.startswith("uvicorn"):
             logger.propagate = True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Run:

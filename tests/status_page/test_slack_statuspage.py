@@ -6,20 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
 from sevflow.incident.models import EventKind, Status
-from sevflow.settings import Settings
-from sevflow.store.repository import Store
-from starter.api import create_app
-from tests.api.test_slack_e2e import SECRET, SlackStack
-from tests.conftest import terminate_task_queue
-from tests.emulators import SlackEmulator
-from worker.main import build_worker, chat_backend
+from tests.support.slack import SlackStack, slack_stack
 
 CONFIG = """
 teams:
@@ -30,29 +22,11 @@ services:
 
 
 @pytest.fixture
-async def slack_stack(
+async def statuspage_stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
 ) -> AsyncIterator[SlackStack]:
-    with SlackEmulator(channels=("general", "payments")) as slack:
-        settings = Settings(
-            task_queue=task_queue,
-            data_dir=tmp_path,
-            slack_bot_token=SecretStr(slack.token),
-            slack_signing_secret=SecretStr(SECRET),
-            slack_api_url=slack.base_url,
-        )
-        store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
-        config = parse_config(CONFIG)
-        app = create_app(settings, store=store, config=config, client=dev_env.client, environ={})
-        async with (
-            build_worker(dev_env.client, task_queue, store, chat_backend(settings), config=config),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-        ):
-            try:
-                yield SlackStack(http, store, slack, app)
-            finally:
-                await terminate_task_queue(dev_env.client, task_queue)
-        store.dispose()
+    async with slack_stack(dev_env.client, tmp_path, task_queue, parse_config(CONFIG)) as stack:
+        yield stack
 
 
 def answers(stack: SlackStack, user: str) -> list[str]:
@@ -63,9 +37,9 @@ def answers(stack: SlackStack, user: str) -> list[str]:
 
 
 async def test_statuspage_from_slack_publishes_for_the_lead_and_refuses_a_bystander(
-    slack_stack: SlackStack,
+    statuspage_stack: SlackStack,
 ) -> None:
-    stack = slack_stack
+    stack = statuspage_stack
     incident = await stack.alert("checkout-down")
     number = incident.number or 0
     channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))

@@ -4,20 +4,16 @@ resolved there."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from starter.api import create_app
 from tests.status_page.conftest import catalog, public_id
-from worker.main import build_worker
+from tests.support.stack import running_stack, stack_settings
 from workflows.incident import RESOLVED_PUBLIC_TEXT
 
 TOKEN = "s3cret"
@@ -28,23 +24,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 async def stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, sqlite_store: Store
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        task_queue=task_queue,
-        api_token=TOKEN,
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'sevflow.db'}",
-        config=None,
-        http_host="127.0.0.1",
-    )
-    config = catalog()
-    app = create_app(settings, store=sqlite_store, config=config, client=dev_env.client, environ={})
-    async with build_worker(dev_env.client, task_queue, sqlite_store, config=config):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-    for state in sqlite_store.list_incidents(open_only=True, limit=1000):
-        with contextlib.suppress(RPCError):
-            await dev_env.client.get_workflow_handle(state.workflow_id).terminate(reason="test finished")
+    settings = stack_settings(tmp_path, task_queue, api_token=TOKEN)
+    async with running_stack(dev_env.client, settings, config=catalog(), store=sqlite_store) as running:
+        yield running.http
 
 
 async def test_sev1_public_update_then_resolved_on_the_status_page(

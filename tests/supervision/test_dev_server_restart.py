@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import Sevflow, Up, children_of, command_line, free_port, wait_until
+from tests.integration.processes import Sevflow, Up, children_of, command_line, wait_until
+from tests.support.ports import free_port
 
 # The whole stack starts (15-25 s on the shared 2-core machine), then the dev server a second time
 # and the worker's connections come back: 120 s, not 60.

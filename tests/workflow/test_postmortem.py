@@ -26,8 +26,8 @@ from sevflow.incident.commands import Acknowledge, Close, PublishPostmortem, Reo
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
-from tests.conftest import terminate_task_queue
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
+from tests.support.stack import worker_on
 from tests.workflow.helpers import Incidents, events, incident, registered
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
@@ -76,12 +76,8 @@ Add the pool metrics to the checkout runbook.
 async def stack(
     client: Client, store: Store, task_queue: str, config: SevflowConfig, tickets: Any = None
 ) -> AsyncIterator[Incidents]:
-    incidents = Incidents(client, task_queue)
-    async with build_worker(client, task_queue, store, config=config, tickets=tickets):
-        try:
-            yield incidents
-        finally:
-            await terminate_task_queue(client, task_queue)
+    async with worker_on(client, task_queue, store, config=config, tickets=tickets):
+        yield Incidents(client, task_queue)
 
 
 async def refused(call: Any) -> str:
