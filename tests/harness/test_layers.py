@@ -2,12 +2,14 @@
 
 Read from the source with `ast`, so an import inside a function counts as much as one at the top:
 a lazy import is still an arrow. Workflows know activities by name and models (sevflow.contracts),
-never by implementation, so workflows/ imports nothing of activities/ either.
+never by implementation, so workflows/ imports nothing of activities/ either. Beyond the arrows: the
+core has no Temporal, and workflow code imports only the standard library, temporalio and sevflow.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,24 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     module.write_text("def f() -> None:\n    from starter.cli import app\n\nimport workflows.incident\n")
     modules = {name.partition(".")[0] for _, name in imported_packages(module)}
     assert modules == {"starter", "workflows"}
+
+
+def test_the_core_has_no_temporal() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "sevflow").rglob("*.py"))
+        for line, module in imported_packages(path)
+        if module.partition(".")[0] == "temporalio"
+    ]
+    assert not found, f"sevflow/ is the core without Temporal: {found}"
+
+
+def test_workflows_import_only_the_standard_library_temporalio_and_sevflow() -> None:
+    allowed = set(sys.stdlib_module_names) | {"temporalio", "sevflow", "workflows"}
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "workflows").rglob("*.py"))
+        for line, module in imported_packages(path)
+        if module.partition(".")[0] not in allowed
+    ]
+    assert not found, f"workflow code imports a library (which may read the clock or locale): {found}"
