@@ -37,8 +37,8 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Re-records the committed workflow histories that the replay tests check (run after a workflow change,
-# and guard the change with workflow.patched).
+# Re-records the committed workflow histories that the replay tests check: run it after a change to a
+# workflow's shape (before 1.0 with no workflow.patched; docs/ARCHITECTURE.md, "Patch policy").
 histories: $(STAMP)
 	$(BIN)/python -m tests.replay.record
 
