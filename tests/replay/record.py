@@ -11,11 +11,11 @@ for a guessed time, so every recording issues the same commands for the same rea
 between recordings, besides times and run ids: how activities the workflow runs side by side (a chat post
 beside a store write) complete into one workflow task or two, which moves a few events around.
 
-Before 1.0 (nothing deployed, STYLE.md) a shape change re-records these histories and adds no
-`workflow.patched`; histories of older shapes kept from before (`*.v1.json`, `*.local-register.json`...)
-stay while today's code replays them, and go with the change that makes them unreplayable. After 1.0
-a shape change keeps the old histories (renamed, e.g. `sev1-lifecycle.v2.json`) and is guarded with
-`workflow.patched`.
+Before 1.0 (nothing deployed; docs/ARCHITECTURE.md, "Patch policy") a shape change re-records these
+histories and adds no `workflow.patched`; histories of older shapes kept from before (`*.v1.json`,
+`*.local-register.json`...) stay while today's code replays them, and go with the change that makes
+them unreplayable. After 1.0 a shape change keeps the old histories (renamed, e.g.
+`sev1-lifecycle.v2.json`) and is guarded with `workflow.patched`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A failure here means a workflow change would break incidents already running. Before 1.0 (nothing
 deployed) the change re-records the histories (`make histories`, tests/replay/record.py) and adds no
 `workflow.patched`; an old-shape history that today's code cannot replay is removed with the change
-that made it so (STYLE.md). After 1.0 a change is guarded with `workflow.patched` instead.
+that made it so. After 1.0 a change is guarded with `workflow.patched` instead (docs/ARCHITECTURE.md,
+"Patch policy").
 """
 
 from __future__ import annotations
