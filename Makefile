@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Re-records the committed workflow histories that the replay tests check: before 1.0, after every
-# workflow change (tests/histories/README.md).
+# workflow change (tests/histories/README.md; docs/ARCHITECTURE.md, "Patch policy").
 histories: $(STAMP)
 	$(BIN)/python -m tests.replay.record
 

@@ -37,9 +37,9 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
+from starter.embedded import DEV_SERVER_SQLITE_ARGS
 from tests.support.ports import free_port
 from worker.child import WorkerProcess
-from worker.embedded import DEV_SERVER_SQLITE_ARGS
 from worker.main import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""The default policy table of DESIGN.md as typed config, and how overrides are layered on it.
+"""The default policy table (docs/ARCHITECTURE.md, "Default policy") as typed config, and how overrides
+are layered on it.
 
 Resolution order for a service's policy at a severity: the built-in default, then the global
 `policy.<SEV>` section of sevflow.yaml, then `services.<name>.policy.<SEV>`. Each layer only names the

@@ -409,7 +409,8 @@ def create_app(
         ] = "30d",
         service: Annotated[str | None, Query(description="Only this service's incidents and pages")] = None,
     ) -> MetricsReport:
-        """DESIGN.md's metrics of the incidents detected in the window, drills left out."""
+        """The metrics of the incidents detected in the window, drills left out (definitions:
+        docs/ARCHITECTURE.md, "Metrics")."""
         # A bad `since` raises ValueError: the handler above answers 422 with its sentence.
         return await asyncio.to_thread(metrics_since, backend.store, since, service)
 

@@ -1229,7 +1229,7 @@ def oncall(
 def up() -> None:
     """Start everything on this machine: the Temporal dev server (unless TEMPORAL_ADDRESS is set),
     the worker and the HTTP API. Ctrl-C stops them all; open incidents carry on at the next start."""
-    from worker.embedded import run_embedded
+    from starter.embedded import run_embedded
 
     _run(run_embedded(Settings()))
 

@@ -38,7 +38,8 @@ def binary(name: str) -> str:
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Timers over hours and weeks run in seconds; updates are not supported here (STYLE.md)."""
+    """Timers over hours and weeks run in seconds; updates are not supported here (docs/ARCHITECTURE.md,
+    "Temporal practice")."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),

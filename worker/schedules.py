@@ -1,6 +1,6 @@
 """Temporal Schedules kept in step with sevflow.yaml: one handoff schedule per rotation.
 
-Every worker syncs them when it starts (worker/run.py, worker/embedded.py): it creates the schedule of a
+Every worker syncs them when it starts (worker/run.py, under `sevflow up` too): it creates the schedule of a
 new rotation, updates the others to the config as it is now (keeping a pause an operator set), and
 deletes the `sevflow-handoff-*` schedules of rotations that left the config. Any number of workers may
 sync at once: a schedule another worker just created is updated instead, one it just deleted is gone.

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-# DESIGN.md: action items are due 14 days after creation unless given.
+# docs/ARCHITECTURE.md, "Default policy": action items are due 14 days after creation unless given.
 DEFAULT_DUE_AFTER = timedelta(days=14)
 
 _RELATIVE = re.compile(r"^\+?(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$")

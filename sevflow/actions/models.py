@@ -30,8 +30,8 @@ class ActionStatus(StrEnum):
 
 
 class ActionChange(BaseModel):
-    """A reassignment or a new due date: who, when, from what to what, and why (DESIGN.md asks for a
-    reason so the chase's history explains itself at the review)."""
+    """A reassignment or a new due date: who, when, from what to what, and why (docs/ARCHITECTURE.md,
+    "Domain", asks for a reason so the chase's history explains itself at the review)."""
 
     at: datetime
     by: str

@@ -1,10 +1,10 @@
 """When to remind the owner of an action item (or a postmortem), and when to escalate.
 
-DESIGN.md's rule for action items: remind 2 business days before the due date, on it, then every
-business day while overdue; after 3 overdue reminders escalate to the incident lead and the team
-channel. Postmortems follow the same shape with 1 day before and 2 overdue reminders. Every reminder
-goes out at the first instant inside the owner's business hours, in the owner's zone, on the owner's
-business days (weekdays that are not configured holidays).
+The rule for action items (docs/ARCHITECTURE.md, "Default policy"): remind 2 business days before the due
+date, on it, then every business day while overdue; after 3 overdue reminders escalate to the incident
+lead and the team channel. Postmortems follow the same shape with 1 day before and 2 overdue reminders.
+Every reminder goes out at the first instant inside the owner's business hours, in the owner's zone, on
+the owner's business days (weekdays that are not configured holidays).
 
 The plan is a pure function of the item and `now`: the workflow calls `next_reminder` with
 `workflow.now()`, sleeps until the answer, sends, records it with `record_reminder`, and asks again. No

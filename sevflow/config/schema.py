@@ -243,7 +243,8 @@ class TeamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channel: str | None = None
-    # The last rung of the ladder (DESIGN.md): a person of `people`, else a Slack id or name as written.
+    # The last rung of the ladder (docs/ARCHITECTURE.md, "Default policy"): a person of `people`, else a
+    # Slack id or name as written.
     escalation_target: str | None = None
     timezone: TimeZoneName | None = None
     # The escalation policy (of `escalation_policies`) for incidents of this team's services.

@@ -1,4 +1,4 @@
-"""TTD, TTA, TTM and TTR of one incident, exactly as DESIGN.md defines them."""
+"""TTD, TTA, TTM and TTR of one incident, exactly as docs/ARCHITECTURE.md ("Metrics") defines them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
 
 
 def milestones(state: IncidentState) -> Milestones:
-    # Where the impact start is unknown, started_at = detected_at (DESIGN.md).
+    # Where the impact start is unknown, started_at = detected_at (docs/ARCHITECTURE.md, "Metrics").
     started = state.started_at or state.detected_at
     return Milestones(
         ttd=_between(started, state.detected_at),

@@ -104,7 +104,7 @@ class PublicUpdate(BaseModel):
 
 
 class Milestones(BaseModel):
-    """Durations derived from the milestone times, as DESIGN.md defines them."""
+    """Durations derived from the milestone times, as docs/ARCHITECTURE.md ("Metrics") defines them."""
 
     ttd: timedelta | None = None
     tta: timedelta | None = None

@@ -1,4 +1,5 @@
-"""The metrics report as the CLI, the JSON API and the reports read it (definitions: DESIGN.md, Metrics).
+"""The metrics report as the CLI, the JSON API and the reports read it (definitions:
+docs/ARCHITECTURE.md, "Metrics").
 
 Durations are seconds (floats), rates and ratios fractions between 0 and 1. A value that the window
 holds no data for is None, never 0: "nobody was paged" and "we do not know" must not look alike.

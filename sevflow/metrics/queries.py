@@ -1,4 +1,5 @@
-"""The metrics of DESIGN.md computed in SQL, the same statements on SQLite and PostgreSQL.
+"""The metrics (docs/ARCHITECTURE.md, "Metrics") computed in SQL, the same statements on SQLite and
+PostgreSQL.
 
 Filtering, grouping, counting, means, the ranks of the median and p90 and MTBF's gaps all run in the
 database (window functions, which both have); Python only interpolates between the two values around

@@ -1,10 +1,10 @@
 """Whom each level of an incident's escalation ladder reaches: pure, over sevflow.yaml.
 
-A service's ladder is its own escalation policy, else its team's. A team without one gets the ladder
-of DESIGN.md built from what it has: its first rotation's primary, then that rotation's backup, then
-the team's escalation target, looped twice. Each level waits its own `timeout` when it sets one, else
-the severity's ack timeout. At SEV0 (page: primary_and_backup) the first level also pages the backup
-layer of every rotation it pages, so two people are woken at once.
+A service's ladder is its own escalation policy, else its team's. A team without one gets the default
+ladder (docs/ARCHITECTURE.md, "Default policy") built from what it has: its first rotation's primary,
+then that rotation's backup, then the team's escalation target, looped twice. Each level waits its own
+`timeout` when it sets one, else the severity's ack timeout. At SEV0 (page: primary_and_backup) the first
+level also pages the backup layer of every rotation it pages, so two people are woken at once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from sevflow.config.schema import (
 from sevflow.oncall.rotation import Rotation, who_is_on
 from sevflow.paging.models import LevelPlan, NotifyStep, PageTarget, PlanLevel
 
-# A severity whose policy pages but names no ack timeout still moves on (DESIGN.md's SEV1 figure).
+# A severity whose policy pages but names no ack timeout still moves on (the SEV1 figure of
+# docs/ARCHITECTURE.md, "Default policy").
 DEFAULT_WAIT = timedelta(minutes=10)
 DEFAULT_LOOPS = 2
 

@@ -1,4 +1,5 @@
-"""Does a resolved incident need a postmortem? DESIGN.md's rule, with the sentence the channel is told.
+"""Does a resolved incident need a postmortem? The rule (docs/ARCHITECTURE.md, "Domain"), with the
+sentence the channel is told.
 
 - SEV0 and SEV1 (`postmortem: required`): yes.
 - SEV2 (`postmortem: new_failure_mode`): only for a new failure mode, that is not a repeat.

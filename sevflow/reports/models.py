@@ -58,7 +58,7 @@ class ReportIncident(BaseModel):
 
     @property
     def impact_start(self) -> datetime | None:
-        # Where the impact start is unknown, started_at = detected_at (DESIGN.md).
+        # Where the impact start is unknown, started_at = detected_at (docs/ARCHITECTURE.md, "Metrics").
         return self.started_at or self.detected_at
 
     @property

@@ -1,7 +1,7 @@
 """What the public status page shows, derived from incidents alone.
 
-- Only SEV0-2 incidents can be public (DESIGN.md's policy table: a status page for SEV0-1, optional
-  for SEV2, never for SEV3-4); drills, false alarms (noise) and duplicates (merged) never are.
+- Only SEV0-2 incidents can be public (docs/ARCHITECTURE.md, "Default policy": a status page for SEV0-1,
+  optional for SEV2, never for SEV3-4); drills, false alarms (noise) and duplicates (merged) never are.
 - The page shows such an incident (`shown_publicly`) only when it affects a component (a service of
   the catalog, unless `status_page: {component: false}`) and a person has published a public update
   for it, or its component says `auto_publish: true`: an alert alone publishes nothing, as on Atlassian
@@ -85,7 +85,7 @@ class IncidentFacts(BaseModel):
 
     @property
     def began(self) -> datetime | None:
-        """When users began to feel it (DESIGN.md: started_at, else detected_at)."""
+        """When users began to feel it (docs/ARCHITECTURE.md, "Metrics": started_at, else detected_at)."""
         return self.started_at or self.detected_at
 
     @property

@@ -1,4 +1,5 @@
-"""The incidents JSON API of the contract (DESIGN.md, HTTP), driven over HTTP against the dev server."""
+"""The incidents JSON API of the contract (docs/ARCHITECTURE.md, "The HTTP and CLI contract"), driven
+over HTTP against the dev server."""
 
 from __future__ import annotations
 

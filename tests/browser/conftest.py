@@ -28,7 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 TOKEN = "browser-operator-token"
-# STYLE.md's flags for Debian's Chromium in a container; no proxy, so loopback is reached directly.
+# Debian's Chromium in a container: no sandbox (no user namespaces), no GPU, nothing fetched in the
+# background; no proxy, so loopback is reached directly.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

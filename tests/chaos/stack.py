@@ -38,11 +38,11 @@ from sevflow.incident.models import EventKind, Status
 from sevflow.incident.views import IncidentDetail
 from sevflow.policy import Severity
 from sevflow.store.repository import Store
+from starter.embedded import DEV_SERVER_SQLITE_ARGS
 from starter.service import IncidentService
 from tests.emulators.slack import SlackEmulator
 from tests.support.ports import free_port
 from worker.child import WorkerProcess
-from worker.embedded import DEV_SERVER_SQLITE_ARGS
 
 SERVICE = "checkout-chaos"
 ANNOUNCE = "incidents"

@@ -16,14 +16,14 @@ history once more, and the strict-sandbox probe (test_sandbox_calendar.py) runs 
 
 The time-skipping server runs the timers at the shipped durations: update cadences, missing-lead
 reminders, escalation levels and loops (SEV0-SEV2 of checkout page payments-default), public-update
-reminders, auto-resolves, the alert group's idle close, and five weeks of business-day postmortem
-and action-item reminders across Christmas and New Year (holidays of two years, one resolved by the
-resolve_holidays activity). It has no updates and no schedules (STYLE.md), so incidents are started
-and steered by signals, action items are prepared by the real activity and started directly, the
-handoff and report workflows are started directly, and the worker leaves schedules alone
-(SEVFLOW_WORKER_SYNC_SCHEDULES=false). It cannot restart a worker either: the tasks of a worker that
-had a cache stay on its sticky queue, which this server never times out (ResetStickyTaskQueue is
-unimplemented) — hence the replay in a new process instead.
+reminders, auto-resolves, the alert group's idle close, and five weeks of business-day postmortem and
+action-item reminders across Christmas and New Year (holidays of two years, one resolved by the
+resolve_holidays activity). It has no updates and no schedules (docs/ARCHITECTURE.md, "Temporal
+practice"), so incidents are started and steered by signals, action items are prepared by the real
+activity and started directly, the handoff and report workflows are started directly, and the worker
+leaves schedules alone (SEVFLOW_WORKER_SYNC_SCHEDULES=false). It cannot restart a worker either: the
+tasks of a worker that had a cache stay on its sticky queue, which this server never times out
+(ResetStickyTaskQueue is unimplemented) — hence the replay in a new process instead.
 
 The dev server (one of this module's own: the worker syncs the shipped handoff schedules, which must
 not move the session's) runs what only it can, and a real restart: incidents declared and commanded

@@ -17,7 +17,7 @@ incident), and `.run<n>` before `.json` for a later run after continue-as-new. t
 lists them.
 
 Before 1.0 (nothing deployed) a shape change re-records every history (`make histories`) and adds no
-`workflow.patched`; the policy after 1.0 is in docs/ARCHITECTURE.md.
+`workflow.patched`; the policy after 1.0 is docs/ARCHITECTURE.md's "Patch policy".
 """
 
 from __future__ import annotations

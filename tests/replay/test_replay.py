@@ -3,7 +3,8 @@
 A failure here means a workflow change would break incidents already running. Before 1.0 (nothing
 deployed) the change re-records the histories (`make histories`, tests/replay/record.py) and adds no
 `workflow.patched`; an old-shape history that today's code cannot replay is removed with the change
-that made it so (tests/histories/README.md); the policy after 1.0 is in docs/ARCHITECTURE.md.
+that made it so (tests/histories/README.md). After 1.0 the policy is docs/ARCHITECTURE.md's
+"Patch policy".
 """
 
 from __future__ import annotations

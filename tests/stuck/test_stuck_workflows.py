@@ -27,11 +27,11 @@ from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from sevflow.stuck import StuckWorkflow
 from starter.api import create_app
+from starter.embedded import DEV_SERVER_DYNAMIC_CONFIG
 from tests.conftest import binary
 from tests.integration.processes import SEVFLOW
 from tests.recording_chat import RecordingChat
 from tests.stuck.broken import FAILURE, BrokenWorkflow
-from worker.embedded import DEV_SERVER_DYNAMIC_CONFIG
 from worker.stuck import StuckPager, find_stuck, watch_stuck
 
 CONFIG = """

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from starter.embedded import WorkerSupervisor
 from worker.child import WorkerProcess
-from worker.embedded import WorkerSupervisor
 
 
 class DyingWorker(WorkerProcess):

@@ -1,4 +1,4 @@
-"""The default policy table of DESIGN.md and how overrides layer on it."""
+"""The default policy table (docs/ARCHITECTURE.md, "Default policy") and how overrides layer on it."""
 
 from __future__ import annotations
 

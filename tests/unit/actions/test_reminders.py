@@ -297,7 +297,7 @@ def test_naive_times_are_refused() -> None:
 def test_a_plan_cannot_count_backwards() -> None:
     with pytest.raises(ValueError):
         ReminderPlan(before_business_days=-1)
-    # DESIGN.md's numbers for action items.
+    # The numbers for action items of docs/ARCHITECTURE.md, "Default policy".
     assert (ACTION_ITEM_PLAN.before_business_days, ACTION_ITEM_PLAN.escalate_after) == (2, 3)
 
 
