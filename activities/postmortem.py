@@ -6,7 +6,8 @@ wrote); publishing reads the stored document, so what is checked is what people 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -14,8 +15,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.actions.chase import ChaseCalendar
+from sevflow.actions.due import default_business_due
+from sevflow.actions.models import normalize_title
 from sevflow.actions.reminders import owner_calendar
-from sevflow.calendar import years_around
+from sevflow.calendar import BusinessCalendar, years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     ENSURE_POSTMORTEM_TICKET,
@@ -28,7 +31,7 @@ from sevflow.contracts import (
     PublishRequest,
 )
 from sevflow.incident.models import PostmortemChase
-from sevflow.postmortem.checks import check_postmortem
+from sevflow.postmortem.checks import ParsedActionItem, check_postmortem, fill_due_dates
 from sevflow.postmortem.draft import render_draft
 from sevflow.postmortem.due import postmortem_due, review_slot
 from sevflow.postmortem.policy import postmortem_decision
@@ -38,11 +41,22 @@ from sevflow.store.repository import Store
 DRAFT_IN_CHANNEL = 3_000
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class PostmortemActivities:
-    def __init__(self, config: SevflowConfig, store: Store, tickets: TicketPort | None = None) -> None:
+    def __init__(
+        self,
+        config: SevflowConfig,
+        store: Store,
+        tickets: TicketPort | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.config = config
         self.store = store
         self.tickets = tickets
+        self.clock = clock
 
     @property
     def files_tickets(self) -> bool:
@@ -143,10 +157,18 @@ class PostmortemActivities:
         check = check_postmortem(stored.document)
         if not check.ok:
             raise ApplicationError(check.message(), type="PostmortemIncomplete", non_retryable=True)
-        now = datetime.now(UTC)
+        now = self.clock()
         if stored.status != "published":
+            # Items that name no due date get the default one, written into the document first, so
+            # the published text shows the dates that are chased (a retry finds them written).
+            document = self._with_default_dues(
+                request.incident_number, stored.document, check.action_items, now
+            )
+            if document != stored.document:
+                check = check_postmortem(document)
             self.store.update_postmortem(
                 request.incident_number,
+                document=document,
                 status="published",
                 published_at=now,
                 published_by=request.by,
@@ -158,6 +180,27 @@ class PostmortemActivities:
             if item.owner and not item.done
         ]
         return Published(action_items=items)
+
+    def _with_default_dues(
+        self, number: int, document: str, items: list[ParsedActionItem], now: datetime
+    ) -> str:
+        state = self.store.get_incident(number)
+        team = (state.team or self.config.team_for(state.service)) if state is not None else None
+        after = self.config.action_items.default_due_after
+        dues: dict[str, date] = {
+            normalize_title(item.title): default_business_due(now, self._calendar_of(item.owner, team), after)
+            for item in items
+            if item.owner and not item.done and item.due is None
+        }
+        return fill_due_dates(document, dues)
+
+    def _calendar_of(self, owner: str, team: str | None) -> BusinessCalendar:
+        """The owner's calendar when they are in `people`, else the team's zone; the configured
+        holidays either way (the package runs here, in the activity, never in a workflow)."""
+        person = self.config.people.get(self.config.canonical(owner))
+        if person is not None:
+            return owner_calendar(self.config, person)
+        return BusinessCalendar.from_config(self.config, timezone=self.config.zone_for_team(team))
 
 
 def _announcement(

@@ -47,6 +47,8 @@ from sevflow.incident.commands import (
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
+from sevflow.reports.noise import NoiseReport
+from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import MAX_BODY_BYTES, RETRY_AFTER_SECONDS, alerts_router
@@ -413,6 +415,17 @@ def create_app(
         docs/ARCHITECTURE.md, "Metrics")."""
         # A bad `since` raises ValueError: the handler above answers 422 with its sentence.
         return await asyncio.to_thread(metrics_since, backend.store, since, service)
+
+    @app.get("/v1/reports/noise", tags=["metrics"], dependencies=[Auth], responses={422: {"model": ApiError}})
+    async def noise_report(
+        since: Annotated[
+            str, Query(description="How far back from now: a duration such as 30d, 12h or 1d12h")
+        ] = "30d",
+    ) -> NoiseReport:
+        """The alert groups nobody acted on in the window (every incident they opened cleared with
+        nobody acknowledging it, or was closed as noise), each with the `routing.routes` entry that
+        drops or downgrades it, as `sevflow report noise --json` prints them."""
+        return await asyncio.to_thread(noise_since, backend.store, since)
 
     @app.post("/v1/incidents", tags=["incidents"], status_code=201, dependencies=[Auth], responses=errors)
     async def declare(

@@ -1248,26 +1248,36 @@ def doctor() -> None:
 @app.command()
 @user_errors
 def report(
-    kind: Annotated[str, typer.Argument(help="weekly or monthly.", show_default=False)],
+    kind: Annotated[str, typer.Argument(help="weekly, monthly or noise.", show_default=False)],
     until: Annotated[
         str | None,
         typer.Option(help="The window's end, ISO 8601 (UTC when it has no zone); default: now."),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder the files are written to.")] = Path("."),
+    since: Annotated[
+        str | None, typer.Option(help="noise: how far back from --until: 30d, 12h ... (default 30d).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="noise: print the report as JSON.")] = False,
 ) -> None:
     """Build the weekly report (CSV of the last 7 days) or the monthly review pack (markdown and PNG
-    charts of the month before) from the store, into a folder; posts nothing."""
+    charts of the month before) from the store, into a folder; posts nothing. `noise` prints the alert
+    groups nobody acted on in the window, each with the routing rule that drops or downgrades it."""
     from activities.reports import ReportBuilder
     from sevflow.config.loader import load_config
     from sevflow.store.repository import Store
 
-    if kind not in ("weekly", "monthly"):
-        raise ValueError(f"unknown report {kind!r}: choose weekly or monthly")
+    if kind not in ("weekly", "monthly", "noise"):
+        raise ValueError(f"unknown report {kind!r}: choose weekly, monthly or noise")
+    if kind != "noise" and (since is not None or as_json):
+        raise ValueError(f"--since and --json are for `report noise`; the {kind} report's window is fixed")
     try:
         end = datetime.fromisoformat(until.strip()) if until else datetime.now(UTC)
     except ValueError:
         raise ValueError(f"invalid --until {until!r}: write ISO 8601 like 2026-03-02T09:00+01:00") from None
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end
+    if kind == "noise":
+        _noise_report(since or "30d", end, as_json)
+        return
     settings = Settings()
     config = load_config(settings.resolved_config_path)
     store = Store.from_url(settings.resolved_database_url)
@@ -1284,6 +1294,45 @@ def report(
     out.print(built.summary, highlight=False, markup=False)
     for file in built.files:
         out.print(str(out_dir / file.name), highlight=False, markup=False)
+
+
+def _noise_report(since: str, until: datetime, as_json: bool) -> None:
+    from sevflow.reports.queries import noise_since
+    from sevflow.store.database import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        migrate(engine)
+        found = noise_since(engine, since, until)
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(found)
+        return
+    out.print(
+        f"[bold]{_count(len(found.groups), 'alert group')}[/bold] nobody acted on, of "
+        f"{found.alert_groups} that opened incidents, {_when(found.since)} to {_when(found.until)}"
+    )
+    if not found.groups:
+        return
+    table = Table("source", "alert", "service", "sev", "incidents", "cleared unacked", "noise", "deliveries")
+    for g in found.groups:
+        table.add_row(
+            escape(g.source or "-"),
+            escape(g.alert_name or g.group_key or "-"),
+            escape(g.service),
+            g.most_severe,
+            str(g.incidents),
+            str(g.cleared_unacknowledged),
+            str(g.closed_as_noise),
+            str(g.deliveries),
+        )
+    out.print(table)
+    out.print("\nRules to paste at the top of routing.routes in sevflow.yaml (the first match decides):\n")
+    for g in found.groups:
+        what = "drops" if g.suggestion == "drop" else "pages nobody for (SEV4)"
+        out.print(f"# {escape(g.alert_name or g.group_key or '-')}: {what} it", highlight=False)
+        out.print(g.rule if g.rule is not None else f"# {g.note}\n", highlight=False, markup=False)
 
 
 @app.command("migrate")

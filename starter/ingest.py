@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 
 from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertGroupState, AlertStatus, Route
 from sevflow.alerts.routing import route as route_batch
+from sevflow.alerts.routing import route_labels
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.store.repository import Store
@@ -401,7 +402,8 @@ class AlertIngest:
     async def _signal(self, delivery: AlertDelivery, workflow_id: str, digest: str) -> None:
         batch = delivery.batch
         source, key = batch.source.value, batch.group_key
-        await asyncio.to_thread(self.store.note_delivery, source, key, workflow_id, digest)
+        labels = route_labels(batch)
+        await asyncio.to_thread(self.store.note_delivery, source, key, workflow_id, digest, labels)
         try:
             await self.client.start_workflow(
                 AlertGroupWorkflow.run,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from sevflow.calendar import BusinessCalendar
 
 # docs/ARCHITECTURE.md, "Default policy": action items are due 14 days after creation unless given.
 DEFAULT_DUE_AFTER = timedelta(days=14)
@@ -23,6 +27,15 @@ def default_due(created_at: datetime, zone: ZoneInfo, after: timedelta = DEFAULT
     if created_at.tzinfo is None:
         raise ValueError("created_at has no time zone: pass a timezone-aware datetime")
     return (created_at.astimezone(zone) + after).date()
+
+
+def default_business_due(
+    created_at: datetime, calendar: BusinessCalendar, after: timedelta = DEFAULT_DUE_AFTER
+) -> date:
+    """`default_due` in the calendar's zone, moved on to the next business day when it is a weekend
+    or a holiday: the date a published postmortem writes beside an item that names none, where a
+    Saturday deadline would only mean Monday's. Never before `after` has passed, in calendar days."""
+    return calendar.next_business_day(default_due(created_at, calendar.zone, after))
 
 
 def parse_due(text: str, today: date) -> date:

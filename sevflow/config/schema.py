@@ -1042,6 +1042,16 @@ class ReportsConfig(BaseModel):
     monthly: bool = True
 
 
+class ActionItemsConfig(BaseModel):
+    """The `action_items` section. `default_due_after`: how long after it is written an action item of a
+    published postmortem that names no `due:` is due (moved on to the owner's next business day, so a
+    deadline never lands on a weekend or a holiday of the configured calendar)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_due_after: PositiveDuration = timedelta(days=14)
+
+
 class PagingConfig(BaseModel):
     """The `paging` section: how pages leave sevflow besides Slack DMs."""
 
@@ -1093,6 +1103,9 @@ class SevflowConfig(BaseModel):
     paging: Annotated[PagingConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=PagingConfig)
     jira: JiraConfig | None = None
     reports: Annotated[ReportsConfig, BeforeValidator(_none_is_empty)] = Field(default_factory=ReportsConfig)
+    action_items: Annotated[ActionItemsConfig, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=ActionItemsConfig
+    )
     operations: Annotated[OperationsConfig, BeforeValidator(_none_is_empty)] = Field(
         default_factory=OperationsConfig
     )

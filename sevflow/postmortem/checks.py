@@ -1,14 +1,17 @@
 """Publish checks: the postmortem says what happened, why, and what prevents it, and every action item
-has an owner and a due date.
+has an owner (and a due date that is a date, when it names one).
 
 A failed check lists every problem at once, each naming its section or action item, so the person
 publishing fixes the document in one pass instead of one refusal at a time. The same parse yields the
 action items to chase: a markdown checklist (`- [ ] title @owner due:2026-12-01`) or the draft's table.
+An item that names no due date gets the default one at publishing (`fill_due_dates` writes it into the
+document, so the published text shows the date that is chased).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -22,7 +25,6 @@ ProblemCode = Literal[
     "placeholder",
     "no_action_items",
     "no_owner",
-    "no_due_date",
     "invalid_due_date",
 ]
 
@@ -152,7 +154,8 @@ def _filler(text: str) -> bool:
 
 def check_postmortem(markdown: str) -> PublishCheck:
     """Every problem of `markdown` and the action items it lists. At most one problem per section (the
-    sections first, in the draft's order), then one per missing owner or due date of each item."""
+    sections first, in the draft's order), then one per missing owner or unreadable due date of each
+    item. A missing due date is no problem: publishing writes the default one (fill_due_dates)."""
     sections = split_sections(markdown)
     items = parse_action_items(sections.get(ACTION_ITEMS, ""))
     problems: list[Problem] = []
@@ -192,9 +195,6 @@ def check_postmortem(markdown: str) -> PublishCheck:
                 "write due:YYYY-MM-DD"
             )
             problems.append(Problem("invalid_due_date", item.title, message))
-        elif item.due is None:
-            message = f"action item {item.title!r} has no due date: add due:YYYY-MM-DD"
-            problems.append(Problem("no_due_date", item.title, message))
     return PublishCheck(problems=problems, action_items=items)
 
 
@@ -220,6 +220,86 @@ def parse_action_items(body: str) -> list[ParsedActionItem]:
                 due_text=earlier.due_text if earlier.due or earlier.due_text else item.due_text,
             )
     return list(found.values())
+
+
+def fill_due_dates(markdown: str, dues: Mapping[str, date]) -> str:
+    """`markdown` with a due date written beside each action item that names none, from `dues` (by
+    normalised title; items not in it are left alone): `due:YYYY-MM-DD` at the end of a checklist line,
+    the date in an empty due cell of a table, or a Due column added to a table that has none. Only the
+    lines the parse reads items from change: the Action items section's, outside comments."""
+    if not dues:
+        return markdown
+    comments = [(m.start(), m.end()) for m in _COMMENT.finditer(markdown)]
+    out: list[str] = []
+    section: str | None = None
+    in_fence = False
+    table: _TableFill | None = None
+    offset = 0
+    for line in markdown.splitlines(keepends=True):
+        start, offset = offset, offset + len(line)
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        if _FENCE.match(body):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(body)
+        if heading and len(heading.group(1)) <= 2:
+            section = _canonical(heading.group(2)) if len(heading.group(1)) == 2 else None
+        commented = any(c_start < offset and start < c_end for c_start, c_end in comments)
+        if section != ACTION_ITEMS or heading or commented:
+            out.append(line)
+            table = None
+            continue
+        if not body.strip().startswith("|"):
+            table = None
+            out.append(_fill_checklist_line(body, dues) + ending)
+            continue
+        if table is None:
+            table = _TableFill(_header(_cells(body)))
+            out.append((body + " Due |" if table.add_column else body) + ending)
+            continue
+        out.append(table.fill(body, dues) + ending)
+    return "".join(out)
+
+
+def _fill_checklist_line(line: str, dues: Mapping[str, date]) -> str:
+    match = _CHECKLIST.match(line)
+    if match is None or match.group(1) in "xX":
+        return line
+    parsed = _checklist(line)
+    if not parsed or parsed[0].due is not None or parsed[0].due_text is not None:
+        return line
+    due = dues.get(normalize_title(parsed[0].title))
+    if due is None or _DUE.search(match.group(2)):
+        return line
+    return f"{line.rstrip()} due:{due.isoformat()}"
+
+
+class _TableFill:
+    """One table of the Action items section, row by row: its due cells filled, or a Due column added."""
+
+    def __init__(self, columns: dict[str, int]) -> None:
+        self.columns = columns
+        self.add_column = bool(columns) and "due" not in columns
+
+    def fill(self, line: str, dues: Mapping[str, date]) -> str:
+        if not self.columns:
+            return line
+        if _TABLE_SEPARATOR.match(line):
+            return f"{line.rstrip()} --- |" if self.add_column else line
+        cells = _cells(line)
+        title = _at(cells, self.columns.get("title"))
+        status = _at(cells, self.columns.get("status")).casefold()
+        done = status in ("done", "closed", "wont_fix", "won't fix")
+        due = None if done or not title else dues.get(normalize_title(title))
+        if self.add_column:
+            cells.append(due.isoformat() if due else "")
+        else:
+            index = self.columns["due"]
+            if due is None or _at(cells, index).casefold() not in _EMPTY_CELL:
+                return line
+            cells += [""] * (index + 1 - len(cells))
+            cells[index] = due.isoformat()
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 def _checklist(text: str) -> list[ParsedActionItem]:

@@ -36,7 +36,8 @@ PLACEHOLDERS: dict[str, str] = {
 }
 ACTION_ITEMS_HINT = (
     "<!-- One row per item, or one line each: - [ ] title @owner due:YYYY-MM-DD. "
-    "Every item needs an owner and a due date; publishing starts a chase for each. -->"
+    "Every item needs an owner; without due: it is due in 14 days (action_items.default_due_after). "
+    "Publishing starts a chase for each. -->"
 )
 
 # Reminders the product sent and chat failures are about sevflow, not about the incident.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from sevflow.actions.models import ActionStatus
+from sevflow.durations import parse_duration
 from sevflow.reports.models import NoisyAlert, OverdueItem, ReportIncident
+from sevflow.reports.noise import NoiseReport, noise_report
+from sevflow.store.noise_reads import HasEngine, alert_group_outcomes
 from sevflow.store.repository import Store
 from sevflow.store.schema import ActionItemRow, AlertGroupRow, IncidentRow
 
@@ -79,3 +82,20 @@ def noisiest_alerts(store: Store, since: datetime, until: datetime, limit: int =
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return [NoisyAlert(source=r.source, group_key=r.group_key, deliveries=r.deliveries) for r in rows]
+
+
+def noise_since(source: HasEngine | Engine, since: str, until: datetime | None = None) -> NoiseReport:
+    """The noise report of the `since` (a duration such as 30d, as `--since` and `?since=` take it)
+    before `until` (default now). Raises ValueError naming the problem when `since` is not a duration."""
+    try:
+        span = parse_duration(since)
+    except ValueError as e:
+        raise ValueError(f"since: {e}") from None
+    except OverflowError:
+        span = timedelta.max
+    end = until or datetime.now(UTC)
+    try:
+        start = end - span
+    except OverflowError:
+        raise ValueError(f"since: {since!r} reaches back before year 1") from None
+    return noise_report(alert_group_outcomes(source, start, end), start, end)

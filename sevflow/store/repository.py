@@ -546,10 +546,18 @@ class Store:
 
     # -- alerts ----------------------------------------------------------------------------------------
 
-    def note_delivery(self, source: str, group_key: str, workflow_id: str, content_hash: str) -> bool:
+    def note_delivery(
+        self,
+        source: str,
+        group_key: str,
+        workflow_id: str,
+        content_hash: str,
+        labels: Mapping[str, str] | None = None,
+    ) -> bool:
         """Count a delivery for its alert group; True when the caller must signal it: its content
         differs from the last, or the last has not been confirmed signalled yet (a delivery of it may
-        still fail). False for a repeat of confirmed content: counted, nothing to do."""
+        still fail). False for a repeat of confirmed content: counted, nothing to do. `labels`, the
+        labels the routing table saw, are kept with new content (the noise report's rules match them)."""
         now = self._clock()
         with self._write() as session:
             session.execute(
@@ -573,6 +581,8 @@ class Store:
             if row.last_hash != content_hash:
                 row.last_hash = content_hash
                 row.confirmed = False
+                if labels is not None:
+                    row.labels = dict(labels)
             row.signals += 1
             return True
 

@@ -235,6 +235,9 @@ class AlertGroupRow(Base):
     signals: Mapped[int] = mapped_column(Integer, nullable=False)
     first_seen_at: Mapped[datetime] = mapped_column(nullable=False)
     last_delivery_at: Mapped[datetime] = mapped_column(nullable=False)
+    # The labels the routing table matched its newest content on (common labels, the first alert's,
+    # `source`): what a routing rule for this group matches (migration 0012; NULL before it).
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
 
 class AlertLogRow(Base):

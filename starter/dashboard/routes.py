@@ -44,6 +44,7 @@ from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
 from sevflow.oncall import on_call_board
 from sevflow.policy import Severity
+from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.dashboard.auth import SESSION_COOKIE, Gate, Session, safe_next
@@ -481,8 +482,9 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             trends.cancel()
             return render(
                 request, "metrics.html", session, 422, error=str(err), report=None, charts=[],
-                trend_weeks=TREND_WEEKS, **page,
+                trend_weeks=TREND_WEEKS, noisy=[], **page,
             )  # fmt: skip
+        noise = await asyncio.to_thread(noise_since, backend.store, since, now)
         return render(
             request,
             "metrics.html",
@@ -491,6 +493,7 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             report=report,
             charts=trend_charts(await trends),
             trend_weeks=TREND_WEEKS,
+            noisy=[g for g in noise.groups if service is None or g.service == service],
             **page,
         )
 

@@ -221,6 +221,27 @@ async def test_metrics_with_weekly_charts(viewer: httpx.AsyncClient, sqlite_stor
     assert "since: invalid duration" in bad.text
 
 
+async def test_metrics_list_the_alert_groups_nobody_acted_on_with_their_rules(
+    viewer: httpx.AsyncClient, sqlite_store: Store
+) -> None:
+    from tests.reports.test_noise_cli import ACKED, DAY, QUIET, alerts, deliver, opened
+
+    noisy = deliver(sqlite_store, alerts("HighCPU", service='<b>"x"</b>'))
+    opened(sqlite_store, noisy, NOW - 3 * DAY, alert_name="HighCPU", service="search", **QUIET)
+    cared = deliver(sqlite_store, alerts("DiskFull"))
+    opened(sqlite_store, cared, NOW - 3 * DAY, alert_name="DiskFull", **ACKED)
+    page = await viewer.get("/dashboard/metrics?since=30d")
+    assert page.status_code == 200
+    assert "Alert groups nobody acted on" in page.text
+    assert "HighCPU" in page.text and "DiskFull" not in page.text
+    # The rule as YAML, its label values escaped for the page.
+    assert "- name: &#39;noise: HighCPU (alertmanager)&#39;" in page.text
+    assert "<b>" not in page.text and "service=&#34;&lt;b&gt;\\&#34;x\\&#34;&lt;/b&gt;&#34;" in page.text
+    # Another service's page does not list it.
+    other = await viewer.get("/dashboard/metrics?since=30d&service=checkout")
+    assert "HighCPU" not in other.text and "None: someone acted on every alert group" in other.text
+
+
 ONCALL = """
 teams:
   web: {channel: "#web", escalation_policy: web-default}

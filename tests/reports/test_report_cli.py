@@ -54,7 +54,7 @@ def test_monthly_writes_the_pack(database: Store, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["report", "yearly"], "error: unknown report 'yearly': choose weekly or monthly"),
+        (["report", "yearly"], "error: unknown report 'yearly': choose weekly, monthly or noise"),
         (["report", "weekly", "--until", "soon"], "error: invalid --until 'soon'"),
     ],
 )

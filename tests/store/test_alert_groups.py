@@ -140,3 +140,41 @@ def test_repeat_counts_survive_a_failed_flush(store: Store) -> None:
 
     a = store.alert_group("alertmanager", "a")
     assert a is not None and a.deliveries == 1 + 1
+
+
+def test_a_group_keeps_the_labels_of_its_newest_content_for_the_noise_report(
+    store: Store, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    from sevflow.incident.models import Status, new_incident_state
+    from sevflow.policy import DEFAULT_POLICIES, Severity
+    from sevflow.store.noise_reads import alert_group_outcomes
+
+    first = {"source": "alertmanager", "alertname": "HighCPU", "note": 'a "quoted" \\ value'}
+    assert store.note_delivery("alertmanager", "g", "wf-g", "h1", first)
+    store.confirm_delivery("alertmanager", "g", "h1")
+    # A repeat of confirmed content is only counted; new content brings its labels.
+    assert not store.note_delivery("alertmanager", "g", "wf-g", "h1", {"source": "x"})
+    newer = {**first, "instance": "web-2"}
+    assert store.note_delivery("alertmanager", "g", "wf-g", "h2", newer)
+    now = clock.now
+    state = new_incident_state(
+        "wf-g/incident-1",
+        title="cpu",
+        service="web",
+        severity=Severity.SEV3,
+        policies=DEFAULT_POLICIES,
+        declared_by="alertmanager alert",
+    )
+    quiet = {"status": Status.RESOLVED, "resolved_at": now, "detected_at": now, "alert_group_id": "wf-g"}
+    store.register(state.model_copy(update={**quiet, "alert_name": "HighCPU"}))
+    [found] = alert_group_outcomes(store, now - timedelta(days=1), now + timedelta(seconds=1))
+    assert (found.source, found.group_key, found.labels, found.deliveries) == ("alertmanager", "g", newer, 3)
+    assert (found.incidents, found.cleared_unacknowledged, found.closed_as_noise, found.acted_on) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    assert (found.most_severe, found.service, found.alert_name) == ("SEV3", "web", "HighCPU")

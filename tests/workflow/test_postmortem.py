@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -17,11 +18,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.postmortem import PostmortemActivities
 from activities.tickets import JiraTickets, jira_client
 from sevflow.actions.chase import TicketChanged
+from sevflow.actions.due import default_business_due
 from sevflow.actions.models import ActionStatus
 from sevflow.alerts.models import AlertsUpdate
+from sevflow.calendar import BusinessCalendar
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import PlanPostmortem
+from sevflow.contracts import PlanPostmortem, PublishRequest
 from sevflow.incident.commands import Acknowledge, Close, PublishPostmortem, Reopen, Resolve
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -68,7 +71,7 @@ Add the pool metrics to the checkout runbook.
 
 ## Action items
 - [ ] Bound the checkout connection pool @alice due:{due1}
-- [ ] Alert on database connection saturation @bob due:{due2}
+- [ ] Alert on database connection saturation @bob{due2}
 """
 
 
@@ -131,9 +134,8 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
             assert "cannot be published yet" in why and "Contributing factors" in why
 
             today = datetime.now(UTC).date()
-            document = WRITTEN.format(
-                label=f"INC-{number}", due1=today + timedelta(days=7), due2=today + timedelta(days=10)
-            )
+            # Bob's item names no due date: publishing gives it the default one.
+            document = WRITTEN.format(label=f"INC-{number}", due1=today + timedelta(days=7), due2="")
             sqlite_store.update_postmortem(number, document=document)
             published: IncidentState = await handle.execute_update(
                 IncidentWorkflow.publish_postmortem, PublishPostmortem(by="alice")
@@ -149,8 +151,17 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
                 await asyncio.sleep(0.1)
             items = {s.item.owner: s for s in sqlite_store.action_items(number)}
             assert set(items) == {"alice", "bob"}
-            for stored_item in items.values():
-                assert stored_item.item.due > today
+            assert items["alice"].item.due == today + timedelta(days=7)
+            # 14 days after the publish in Bob's zone, on a business day, and shown in the document.
+            pm_published = sqlite_store.postmortem(number)
+            assert pm_published is not None and pm_published.published_at is not None
+            bob_due = default_business_due(
+                pm_published.published_at, BusinessCalendar(zone=ZoneInfo("Europe/Berlin"))
+            )
+            assert items["bob"].item.due == bob_due
+            assert (
+                f"- [ ] Alert on database connection saturation @bob due:{bob_due}\n" in pm_published.document
+            )
 
             async def both_ticketed() -> bool:
                 found = sqlite_store.action_items(number)
@@ -323,3 +334,48 @@ def test_planning_a_postmortem_for_an_incident_that_is_not_resolved_is_refused_f
         activities.plan_postmortem(PlanPostmortem(state=state))
     assert info.value.non_retryable and info.value.type == "InvalidCommand"
     assert info.value.message == "INC-7 is detected, not resolved: there is no postmortem to plan"
+
+
+PUBLISHED_AT = datetime(2026, 12, 10, 16, 0, tzinfo=UTC)  # a Thursday
+
+
+def test_publishing_gives_items_without_a_due_date_the_default_on_a_business_day(sqlite_store: Store) -> None:
+    """Issue 15: an inline action item without `due:` refused the publish. It is due 14 days (here the
+    configured 10) after the publish, on the owner's next business day, and the document says so."""
+    config = parse_config(
+        CONFIG + "holidays: {country: DE, subdivision: BE}\n" + "action_items: {default_due_after: 10d}\n"
+    )
+    number = sqlite_store.register_incident(incident(Severity.SEV1))
+    document = WRITTEN.format(label=f"INC-{number}", due1="2026-12-31", due2="") + (
+        "- [ ] Write the runbook for pool exhaustion <@U0CAROL>\n- [ ] Ask the vendor @zed\n"
+    )
+    sqlite_store.schedule_postmortem(number, "alice", PUBLISHED_AT + timedelta(days=2), None, document)
+    activities = PostmortemActivities(config, sqlite_store, clock=lambda: PUBLISHED_AT)
+
+    published = activities.publish_postmortem(PublishRequest(incident_number=number, by="alice"))
+
+    # Ten days after Thursday 10 December is Sunday the 20th: Monday the 21st. Carol (a Slack mention
+    # of someone in `people`) works in London, Zed (nobody in `people`) by the global calendar.
+    assert [(i.title, i.owner, i.due) for i in published.action_items] == [
+        ("Bound the checkout connection pool", "alice", date(2026, 12, 31)),
+        ("Alert on database connection saturation", "bob", date(2026, 12, 21)),
+        ("Write the runbook for pool exhaustion", "U0CAROL", date(2026, 12, 21)),
+        ("Ask the vendor", "zed", date(2026, 12, 21)),
+    ]
+    stored = sqlite_store.postmortem(number)
+    assert stored is not None and stored.status == "published"
+    assert "@bob due:2026-12-21\n" in stored.document and "@zed due:2026-12-21\n" in stored.document
+    assert "@alice due:2026-12-31\n" in stored.document
+    # A retry (the answer was lost) finds the dates written and gives the same items.
+    assert activities.publish_postmortem(PublishRequest(incident_number=number, by="alice")) == published
+    # Over Christmas the Berlin holidays count: 10 days after 16 December is Saturday the 26th
+    # (a holiday), so Monday the 28th.
+    later = sqlite_store.register_incident(incident(Severity.SEV1))
+    sqlite_store.schedule_postmortem(
+        later, "alice", PUBLISHED_AT, None, WRITTEN.format(label=f"INC-{later}", due1="2027-01-08", due2="")
+    )
+    christmas = PostmortemActivities(
+        config, sqlite_store, clock=lambda: datetime(2026, 12, 16, 9, tzinfo=UTC)
+    )
+    items = christmas.publish_postmortem(PublishRequest(incident_number=later, by="alice")).action_items
+    assert items[1].due == date(2026, 12, 28)
