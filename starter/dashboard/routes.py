@@ -1,8 +1,14 @@
 """The dashboard: server-rendered pages (Jinja2, autoescaped), no JavaScript needed.
 
-Pages: the incident list (`/`), an incident (`/incidents/{n}`, also the incident room: its forms send the
-same workflow updates as the JSON API), metrics with weekly trends (`/dashboard/metrics`), who is on
-call (`/oncall`) and overdue action items (`/action-items`). Access rules: starter.dashboard.auth.
+Pages: the incident list (`/`), declaring an incident (`/declare`), an incident (`/incidents/{n}`, also
+the incident room: its forms send the same commands, through the same services, as the CLI and the JSON
+API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`) and overdue action
+items (`/action-items`). Access rules: starter.dashboard.auth.
+
+Every form that sends a command carries an idempotency key made when the page was rendered, as the
+API's `Idempotency-Key`: the same form sent twice (a double click, a resend after going back) is applied
+once. Permissions and transitions are the workflow's (and the services'): the page only shows the forms
+the transition table allows, and says the workflow's refusal when one comes back.
 
 Every page reads the store only (in a worker thread: the store is synchronous), so the dashboard works
 while Temporal is down; only the forms need Temporal and a worker, and say so when they are missing.
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -25,25 +31,39 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
+from sevflow.actions.chase import CompleteAction
+from sevflow.actions.due import parse_due
+from sevflow.actions.models import ActionStatus
 from sevflow.charts import BarChart, LineChart, Series, duration_unit
 from sevflow.charts.svg import PALETTE, number_label
 from sevflow.config.schema import SevflowConfig
+from sevflow.durations import parse_duration
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import (
+    SNOOZE_CHOICES,
     Acknowledge,
+    AddActionItem,
+    AssignRole,
     ChangeSeverity,
+    Close,
+    CloseAsNoise,
+    Declare,
     Mitigate,
     PostUpdate,
     PublishableStatus,
     PublishPublicUpdate,
+    Reopen,
     Resolve,
+    Snooze,
 )
-from sevflow.incident.models import ACTIVE_STATUSES, Status
+from sevflow.incident.models import ACTIVE_STATUSES, Role, Status
 from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.transitions import EDITS, TRANSITIONS, refusal
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
 from sevflow.oncall import on_call_board
 from sevflow.policy import Severity
+from sevflow.postmortem.checks import check_postmortem
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
@@ -59,7 +79,15 @@ from starter.dashboard.views import (
     short_duration,
     when,
 )
-from starter.service import CommandOutcomeUnknown, IncidentService, TooManyCommands
+from starter.follow_up import ActionItemNotFound, FollowUpReads, FollowUpService, parse_item_id
+from starter.service import (
+    CommandOutcomeUnknown,
+    IdempotencyKeyReused,
+    IncidentService,
+    TooManyCommands,
+    checked_idempotency_key,
+    new_idempotency_key,
+)
 from worker.stuck import StuckWatch
 
 Clock = Callable[[], datetime]
@@ -76,37 +104,181 @@ class DashboardBackend(Protocol):
 
     async def service(self) -> IncidentService: ...
 
+    def follow_up_reads(self) -> FollowUpReads: ...
+
+    async def follow_up(self) -> FollowUpService: ...
+
+
+# A command ready to send: given the backend, the incident's number and the form's idempotency key.
+Send = Callable[[DashboardBackend, int, str], Awaitable[None]]
+# Builds a command from the signed-in name, the form and today's date (UTC); a ValueError (pydantic's
+# ValidationError among them) says what is wrong with the form.
+Build = Callable[[str, Mapping[str, str], date], Send]
+
 
 @dataclass(frozen=True)
 class _Action:
-    """One form of the incident room: the command it builds from the form, and what it says when done."""
+    """One form of the incident room: the command it sends, and what the page says when it is done."""
 
-    build: Callable[[str, Mapping[str, str]], BaseModel]
+    build: Build
     done: str
 
 
-def _note(form: Mapping[str, str]) -> str | None:
-    return (form.get("note") or "").strip() or None
+def _text(form: Mapping[str, str], name: str) -> str | None:
+    return (form.get(name) or "").strip() or None
+
+
+def _incident_command(make: Callable[[str, Mapping[str, str]], BaseModel]) -> Build:
+    """A workflow update of the incident, sent as the CLI and the API send it (IncidentService)."""
+
+    def build(by: str, form: Mapping[str, str], today: date) -> Send:
+        command = make(by, form)
+
+        async def send(backend: DashboardBackend, number: int, key: str) -> None:
+            await (await backend.service()).command(number, command, key)
+
+        return send
+
+    return build
+
+
+def _add_item(by: str, form: Mapping[str, str], today: date) -> Send:
+    due = _text(form, "due")
+    command = AddActionItem(
+        by=by,
+        title=form.get("title", ""),
+        owner=form.get("owner", ""),
+        due=parse_due(due, today) if due is not None else None,
+    )
+
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        await (await backend.follow_up()).add_action_item(number, command, key)
+
+    return send
+
+
+def _close_item(by: str, form: Mapping[str, str], today: date) -> Send:
+    try:
+        item_id = parse_item_id(form.get("item", ""))
+    except InvalidCommand as err:
+        raise ValueError(f"item: {err}") from None
+    closed_as = form.get("status", "")
+    if closed_as not in (ActionStatus.DONE, ActionStatus.WONT_FIX):
+        raise ValueError("status: done or wont_fix")
+    command = CompleteAction(by=by, status=ActionStatus(closed_as), note=_text(form, "note"))
+
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        follow_up = await backend.follow_up()
+        stored = await asyncio.to_thread(follow_up.action_item, item_id)
+        if stored.item.incident_number != number:  # a form of another incident's page, edited
+            raise ActionItemNotFound(f"{item_id} is not an action item of INC-{number}")
+        await follow_up.item_command(item_id, command, key)
+
+    return send
+
+
+def _document(form: Mapping[str, str]) -> str:
+    # Browsers send a textarea's lines with CRLF: stored as the CLI and the API store markdown.
+    document = form.get("document", "").replace("\r\n", "\n")
+    if not document.strip():
+        raise ValueError("document: empty: write the postmortem, or leave the draft as it is")
+    return document
+
+
+def _save_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
+    document = _document(form)
+
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        # Needs no Temporal (FollowUpReads.save_document): publishing is the command.
+        await asyncio.to_thread(backend.follow_up_reads().save_document, number, document)
+
+    return send
+
+
+def _publish_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
+    """Publish; with a `document`, store it first (as `sevflow postmortem publish --file`)."""
+    document = _document(form) if "document" in form else None
+
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        follow_up = await backend.follow_up()
+        # Unchanged, it is not saved again: a published document can no longer be saved, and the same
+        # form sent twice must answer as the first did.
+        if (
+            document is not None
+            and document != (await asyncio.to_thread(follow_up.postmortem, number)).document
+        ):
+            await asyncio.to_thread(follow_up.save_document, number, document)
+        await follow_up.publish(number, by, key)
+
+    return send
+
+
+def _request_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        await (await backend.follow_up()).request(number, by, key)
+
+    return send
 
 
 ACTIONS: dict[str, _Action] = {
-    "ack": _Action(lambda by, f: Acknowledge(by=by), "Acknowledged."),
-    "update": _Action(lambda by, f: PostUpdate(by=by, text=(f.get("text") or "").strip()), "Update posted."),
-    "severity": _Action(
-        lambda by, f: ChangeSeverity(by=by, severity=f.get("severity", "")), "Severity changed."
+    "ack": _Action(_incident_command(lambda by, f: Acknowledge(by=by)), "Acknowledged."),
+    "update": _Action(
+        _incident_command(lambda by, f: PostUpdate(by=by, text=(f.get("text") or "").strip())),
+        "Update posted.",
     ),
-    "mitigate": _Action(lambda by, f: Mitigate(by=by, note=_note(f)), "Marked mitigated."),
-    "resolve": _Action(lambda by, f: Resolve(by=by, note=_note(f)), "Resolved."),
+    "severity": _Action(
+        _incident_command(lambda by, f: ChangeSeverity(by=by, severity=f.get("severity", ""))),
+        "Severity changed.",
+    ),
+    "role": _Action(
+        _incident_command(
+            lambda by, f: AssignRole(by=by, role=f.get("role", ""), person=(f.get("person") or "").strip())
+        ),
+        "Role assigned.",
+    ),
+    "snooze": _Action(
+        _incident_command(lambda by, f: Snooze(by=by, duration=parse_duration(f.get("duration", "")))),
+        "Update reminder snoozed.",
+    ),
+    "mitigate": _Action(
+        _incident_command(lambda by, f: Mitigate(by=by, note=_text(f, "note"))), "Marked mitigated."
+    ),
+    "resolve": _Action(_incident_command(lambda by, f: Resolve(by=by, note=_text(f, "note"))), "Resolved."),
+    "reopen": _Action(_incident_command(lambda by, f: Reopen(by=by, reason=_text(f, "reason"))), "Reopened."),
+    "close": _Action(_incident_command(lambda by, f: Close(by=by)), "Closed."),
+    "noise": _Action(
+        _incident_command(lambda by, f: CloseAsNoise(by=by, reason=_text(f, "reason"))),
+        "Closed as noise.",
+    ),
     "public-update": _Action(
-        lambda by, f: PublishPublicUpdate(
-            by=by,
-            text=f.get("text", ""),
-            status=f.get("status") or None,
-            title=(f.get("title") or "").strip() or None,
+        _incident_command(
+            lambda by, f: PublishPublicUpdate(
+                by=by,
+                text=f.get("text", ""),
+                status=f.get("status") or None,
+                title=_text(f, "title"),
+            )
         ),
         "Public update published.",
     ),
+    "action-add": _Action(_add_item, "Action item added: its owner is chased until it is closed."),
+    "action-done": _Action(_close_item, "Action item closed."),
+    "postmortem": _Action(_save_postmortem, "Postmortem saved."),
+    "postmortem-publish": _Action(
+        _publish_postmortem, "Postmortem published: its action items are chased, the incident is closed."
+    ),
+    "postmortem-request": _Action(_request_postmortem, "Postmortem requested."),
 }
+# What the incident page says after `?done=...`: each form's sentence, and the declaration's.
+DONE: dict[str, str] = {"declare": "Declared.", **{name: action.done for name, action in ACTIONS.items()}}
+# The transition table's names (sevflow.incident.transitions): the page offers a form only where the
+# table allows its command, so it never shows a button the workflow would refuse for the status.
+_COMMAND_NAMES = (*TRANSITIONS, *EDITS)
+# 30m, 1h, 2h: as the CLI and Slack write them.
+SNOOZE_OPTIONS = tuple(
+    f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    for minutes in (int(choice.total_seconds()) // 60 for choice in SNOOZE_CHOICES)
+)
 
 _ENV = Environment(
     loader=PackageLoader("starter.dashboard", "templates"),
@@ -140,6 +312,7 @@ _SECURITY_HEADERS = {
 _REFUSALS: dict[type[SevflowError], int] = {
     IncidentNotFound: 404,
     InvalidCommand: 409,
+    IdempotencyKeyReused: 422,
     ServiceUnavailable: 503,
 }
 
@@ -177,6 +350,8 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             refresh=refresh_seconds(request.query_params.get("refresh")),
             stuck=stuck_watch.workflows if stuck_watch is not None else [],
             owner_team=backend.config.operations.team,
+            # Each form's idempotency key, new per rendering: the same form sent twice is one command.
+            form_key=new_idempotency_key,
             **context,
         )
         if stuck_watch is not None:
@@ -392,6 +567,7 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         except IncidentNotFound as err:
             return message(request, session, 404, "Not found", str(err))
         state = data["inc"]
+        postmortem = data["postmortem"]
         return render(
             request,
             "incident.html",
@@ -400,9 +576,16 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             flash=flash,
             active=state.status in ACTIVE_STATUSES,
             terminal=state.status.is_terminal,
+            can={
+                name: refusal(state.label, state.status, name, state.merged_into) is None
+                for name in _COMMAND_NAMES
+            },
             severities=[s.value for s in Severity],
+            role_names=[r.value for r in Role],
+            snooze_options=SNOOZE_OPTIONS,
             public_statuses=get_args(PublishableStatus),
             slack_configured=slack_configured,
+            check=check_postmortem(postmortem.document) if postmortem is not None else None,
             **data,
         )
 
@@ -415,8 +598,13 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             n = parse_incident_number(number)
         except ValueError as err:
             return message(request, session, 404, "Not found", str(err))
-        done = ACTIONS.get(request.query_params.get("done") or "")
-        return await incident_page(request, session, n, flash=("ok", done.done) if done else None)
+        done = DONE.get(request.query_params.get("done") or "")
+        return await incident_page(request, session, n, flash=("ok", done) if done else None)
+
+    def form_key(form: Mapping[str, str]) -> str:
+        """The form's idempotency key (a new one for a form without: a script's post); ValueError when
+        it cannot be one."""
+        return checked_idempotency_key(form.get("key") or None)
 
     @router.post("/incidents/{number}/{action}")
     async def act(request: Request, number: str, action: str) -> Response:
@@ -439,25 +627,101 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
                 request, session, n, 422, ("error", "Say who you are first: give your name above.")
             )
         try:
-            command = todo.build(by, form)
-        except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in err.errors()
-            )
-            return await incident_page(request, session, n, 422, ("error", problems))
+            key = form_key(form)
+            send = todo.build(by, form, clock().date())
+        except ValueError as err:
+            return await incident_page(request, session, n, 422, ("error", _problems(err)))
+        refused = await sent(send(backend, n, key))
+        if refused is not None:
+            status, text = refused
+            return await incident_page(request, session, n, status, ("error", text))
+        return RedirectResponse(f"/incidents/{n}?done={action}", status_code=303)
+
+    async def sent(command: Awaitable[None]) -> tuple[int, str] | None:
+        """None once the command is applied; else the status and sentence of its refusal."""
         try:
-            await (await backend.service()).command(n, command)
+            await command
         except (CommandOutcomeUnknown, TooManyCommands) as err:
-            # A form sent again is a new command with a key of its own, as a press in Slack is: "retry
-            # with the same key" is advice the page cannot follow, and following it applies it twice.
-            status = 429 if isinstance(err, TooManyCommands) else 503
-            return await incident_page(request, session, n, status, ("error", err.without_retry()))
+            # A press after this page is a new form, as a press in Slack is: "retry with the same key"
+            # is advice the page cannot follow, and following it with a new key applies it twice.
+            return (429 if isinstance(err, TooManyCommands) else 503), err.without_retry()
         except SevflowError as err:
             # The workflow's own refusal (not permitted, already resolved...): the sentence it wrote.
+            return next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400), str(err)
+        return None
+
+    # ------------------------------------------------------------------ declare
+
+    def declare_page(
+        request: Request, session: Session, status: int = 200, error: str | None = None, **form: str
+    ) -> Response:
+        return render(
+            request,
+            "declare.html",
+            session,
+            status,
+            error=error,
+            form=form,
+            severities=[s.value for s in Severity],
+            services=sorted(backend.config.services),
+            teams=sorted(backend.config.teams),
+        )
+
+    @router.get("/declare")
+    async def declare_form(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        if not session.can_act:
+            return message(
+                request,
+                session,
+                403,
+                "Read-only access",
+                "You are signed in as a viewer: you can look, not declare.",
+            )
+        return declare_page(request, session)
+
+    @router.post("/declare")
+    async def declare(request: Request) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        session = actor(request, form)
+        if isinstance(session, Response):
+            return session
+        # What was typed goes back into the form when it is refused.
+        typed = {k: form.get(k, "") for k in ("title", "service", "severity", "team", "lead", "started_at")}
+        typed["drill"] = "on" if form.get("drill") else ""
+        if session.name is None:
+            return declare_page(
+                request, session, 422, "Say who you are first: give your name above.", **typed
+            )
+        try:
+            key = form_key(form)
+            command = Declare(
+                title=form.get("title", ""),
+                service=form.get("service", ""),
+                severity=form.get("severity", ""),
+                team=_text(form, "team"),
+                lead=_text(form, "lead"),
+                declared_by=session.name,
+                started_at=_text(form, "started_at"),
+                drill=bool(form.get("drill")),
+            )
+        except ValueError as err:
+            return declare_page(request, session, 422, _problems(err), **typed)
+        try:
+            detail = await (await backend.service()).declare(command, key)
+        except (CommandOutcomeUnknown, TooManyCommands) as err:
+            # The form comes back with its key: sent again as it is, it declares one incident.
+            status = 429 if isinstance(err, TooManyCommands) else 503
+            again = "this form as it is (it declares the incident once)"
+            return declare_page(request, session, status, err.retry_with(again), **typed, key=key)
+        except SevflowError as err:
             status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)
-            return await incident_page(request, session, n, status, ("error", str(err)))
-        return RedirectResponse(f"/incidents/{n}?done={action}", status_code=303)
+            return declare_page(request, session, status, str(err), **typed)
+        return RedirectResponse(f"/incidents/{detail.number}?done=declare", status_code=303)
 
     @router.get("/dashboard/metrics")
     async def metrics(request: Request) -> Response:
@@ -517,6 +781,16 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         )
 
     return router
+
+
+def _problems(err: ValueError) -> str:
+    """A refused form in one line: each field with what is wrong with it."""
+    if not isinstance(err, ValidationError):
+        return str(err)
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in err.errors()
+    )
 
 
 def _days_late(due: date, today: date) -> int:

@@ -2,11 +2,13 @@
 no worker running, an update from the page answered "unknown whether it was applied: retry with the
 same key (...)", advice a page cannot follow (a form sent again is a new command with a new key), and
 doing what it said posted the update twice once the worker was back. It now says what Slack says: look
-at the incident before sending it again."""
+at the incident before sending it again. A declaration has no incident to look at: its form comes back
+with its idempotency key, and sent again it declares one incident."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -65,5 +67,44 @@ async def test_an_unanswered_form_says_to_look_before_sending_it_again(
                     await asyncio.sleep(0.1)
                 updates = [e.text for e in sqlite_store.timeline(n) if e.kind == "status_update"]
                 assert updates == ["rolling back"]
+    finally:
+        await terminate_task_queue(dev_env.client, task_queue)
+
+
+async def test_an_unanswered_declaration_comes_back_with_its_key_and_declares_once(
+    make_app: MakeApp,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    try:
+        async with http(make_app(api_token=OPERATOR)) as client:
+            await sign_in(client, OPERATOR, name="alice")
+            page = (await client.get("/declare")).text
+            key = re.search(r'name="key" value="([^"]+)"', page)
+            assert key is not None
+            form = {
+                "csrf": csrf_of(page),
+                "key": key.group(1),
+                "title": "checkout 5xx",
+                "service": "checkout",
+                "severity": "SEV3",
+            }
+            # No worker: the declaration's answer never comes (its workflow starts, and waits).
+            monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+            unanswered = await client.post("/declare", data=form)
+            assert unanswered.status_code == 503, unanswered.text
+            said = flash(unanswered.text)
+            assert "unknown whether it was applied: retry with this form as it is" in said, said
+            # The form comes back with the same key and what was typed: sending it again is safe.
+            assert f'name="key" value="{form["key"]}"' in unanswered.text
+            assert 'value="checkout 5xx"' in unanswered.text
+
+            monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+            async with build_worker(dev_env.client, task_queue, sqlite_store):
+                again = await client.post("/declare", data={**form, "csrf": csrf_of(unanswered.text)})
+                assert again.status_code == 303, flash(again.text)
+            assert [s.title for s in sqlite_store.list_incidents()] == ["checkout 5xx"]
     finally:
         await terminate_task_queue(dev_env.client, task_queue)

@@ -24,7 +24,16 @@ from tests.hostile.support import http, register_incident
 from tests.security.test_body_limits import PAGERDUTY_PATHS, PATH_VALUES, credentials
 
 # The dashboard's forms are not in the OpenAPI document.
-DASHBOARD_FORMS = ["/login", "/logout", "/session/name", "/incidents/1/ack", "/incidents/1/resolve"]
+DASHBOARD_FORMS = [
+    "/login",
+    "/logout",
+    "/session/name",
+    "/declare",
+    "/incidents/1/ack",
+    "/incidents/1/resolve",
+    "/incidents/1/action-add",
+    "/incidents/1/postmortem",
+]
 
 HOSTILE_SCALARS: list[Any] = [
     "",
