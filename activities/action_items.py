@@ -1,8 +1,9 @@
 """Action item activities: build a chase from the config, store it, tell its owner, and keep its issue.
 
 Every notice is sent once per key (the chat store remembers it); the ticket is found by the item's
-label before one is created. Chat and tracker errors map as in activities/chat.py: a 429 waits for its
-Retry-After, a permanent error is not retried.
+label before one is created, a transition happens only when the issue is not yet on the wanted side,
+and a comment only when no comment carries its marker. Chat and tracker errors map as in
+activities/chat.py: a 429 waits for its Retry-After, a permanent error is not retried.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sevflow.actions.chase import (
     PrepareActionItem,
     ResolveContact,
     SaveActionItem,
+    SyncTicket,
     TicketSettings,
     TicketState,
 )
@@ -40,6 +42,7 @@ from sevflow.contracts import (
     PREPARE_ACTION_ITEM,
     RESOLVE_CONTACT,
     SAVE_ACTION_ITEM,
+    SYNC_ACTION_TICKET,
     MessageRef,
 )
 from sevflow.slack.action_blocks import escalation_message, owner_message
@@ -208,6 +211,19 @@ class ActionItemActivities:
             raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
         with ticket_errors():
             return TicketState(key=key, status_category=self.tickets.status_category(key))
+
+    @activity.defn(name=SYNC_ACTION_TICKET)
+    def sync_action_ticket(self, request: SyncTicket) -> TicketState:
+        """Move the issue into a done status (the item was closed in sevflow) or out of one (reopened),
+        then comment; each step looks at Jira first, so a retry after a lost answer does neither twice.
+        Returns the category the issue is in afterwards."""
+        if self.tickets is None:
+            raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
+        body = f"{request.comment}\n\n{request.marker}"
+        with ticket_errors():
+            self.tickets.transition(request.key, "done" if request.done else "new")
+            self.tickets.comment(request.key, body, marker=request.marker)
+            return TicketState(key=request.key, status_category=self.tickets.status_category(request.key))
 
 
 def _looks_like_slack_id(value: str) -> bool:

@@ -13,8 +13,9 @@ shows every attempt:
 
 Every call that changes Jira looks for its own earlier effect first, because a retry may follow a
 response that was lost after Jira acted: `create` finds the issue carrying the item's label, `comment`
-skips a body already there, `transition` does nothing when the issue is already in the wanted status
-category.
+skips a comment already there (the same body, or one carrying the same marker), `transition` does
+nothing when the issue is already on the wanted side: in a done status category for "done", in any
+other category for "new" or "indeterminate" (a reopen does not move an issue already open).
 """
 
 from __future__ import annotations
@@ -95,11 +96,13 @@ class TicketPort(Protocol):
     def status_category(self, key: str) -> StatusCategory: ...
 
     def transition(self, key: str, to: StatusCategory = "done") -> bool:
-        """Move the issue to a status of category `to`; False when it already was in one."""
+        """Move the issue to a status of category `to` ("done"), or out of a done one ("new" or
+        "indeterminate", preferring that category); False when it already was on that side."""
         ...
 
-    def comment(self, key: str, body: str) -> bool:
-        """Add a comment unless one with the same body is there; True when it was added."""
+    def comment(self, key: str, body: str, marker: str | None = None) -> bool:
+        """Add a comment unless one with the same body (or containing `marker`) is there; True when it
+        was added."""
         ...
 
     def find_assignee(self, email: str) -> str | None:
@@ -253,24 +256,32 @@ class JiraTickets:
 
     def transition(self, key: str, to: StatusCategory = "done") -> bool:
         with jira_errors(f"transition {key}"):
-            if self.status_category(key) == to:
+            if (self.status_category(key) == "done") == (to == "done"):
                 return False
             transitions = self.client.transitions(key)
-            wanted = next(
-                (t for t in transitions if t.get("to", {}).get("statusCategory", {}).get("key") == to), None
-            )
+
+            def category(t: dict[str, Any]) -> object:
+                return t.get("to", {}).get("statusCategory", {}).get("key")
+
+            # Out of done: a status of the asked category if the workflow has one, else any not done.
+            wanted = next((t for t in transitions if category(t) == to), None)
+            if wanted is None and to != "done":
+                wanted = next((t for t in transitions if category(t) not in ("done", None)), None)
             if wanted is None:
                 names = ", ".join(str(t.get("name")) for t in transitions) or "none"
+                side = "a done status" if to == "done" else "a status that is not done"
                 raise PermanentTicketError(
-                    f"Jira transition {key}: no transition leads to a {to} status (available: {names})"
+                    f"Jira transition {key}: no transition leads to {side} (available: {names})"
                 )
             self.client.transition_issue(key, str(wanted["id"]))
             return True
 
-    def comment(self, key: str, body: str) -> bool:
+    def comment(self, key: str, body: str, marker: str | None = None) -> bool:
         with jira_errors(f"comment on {key}"):
-            if any(c.body == body for c in self.client.comments(key)):
-                return False
+            for earlier in self.client.comments(key):
+                text = str(earlier.body)
+                if text == body or (marker is not None and marker in text):
+                    return False
             self.client.add_comment(key, body)
             return True
 

@@ -162,6 +162,7 @@ SAVE_ACTION_ITEM = "save_action_item"
 NOTIFY_ACTION_OWNER = "notify_action_owner"
 ENSURE_ACTION_TICKET = "ensure_action_ticket"
 ACTION_TICKET_STATUS = "action_ticket_status"
+SYNC_ACTION_TICKET = "sync_action_ticket"
 RESOLVE_CONTACT = "resolve_contact"
 
 

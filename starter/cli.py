@@ -868,6 +868,26 @@ def action_reassign(
     _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s", key=idempotency_key)
 
 
+@action_app.command("reopen")
+@user_errors
+def action_reopen(item_id: ItemId, reason: Reason, by: By = "", as_json: AsJson = False) -> None:
+    """Open a closed action item again (with a reason): the chase resumes, and its Jira issue leaves done."""
+    from sevflow.actions.chase import ReopenAction
+    from starter.follow_up_views import ActionItemView
+
+    cmd = ReopenAction(by=by or _default_actor(), reason=reason)
+
+    async def go() -> StoredActionItem:
+        async with _follow_up() as follow_up:
+            return await follow_up.reopen_item(item_id, cmd)
+
+    view = ActionItemView.of(_run(go()))
+    if as_json:
+        _print_json(view)
+    else:
+        out.print(f"{view.id} ({view.title}) reopened", highlight=False, markup=False)
+
+
 @action_app.command("due")
 @user_errors
 def action_due(

@@ -27,12 +27,13 @@ from sevflow.actions.chase import (
     CompleteAction,
     PrepareActionItem,
     ReassignAction,
+    ReopenAction,
     RescheduleAction,
     SnoozeAction,
     TicketChanged,
     TicketSettings,
 )
-from sevflow.actions.models import ActionStatus, action_item_id
+from sevflow.actions.models import action_item_id
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
@@ -291,18 +292,17 @@ class FollowUpService(FollowUpReads):
 
     async def ticket_changed(self, item_id: str, change: TicketChanged) -> str:
         """The tracker says the item's issue changed (the Jira webhook). The chase is told by signal;
-        a done item whose issue was reopened after its chase finished is chased again: signal-with-start
-        on the same workflow id, from the stored item, so the reopening is the new run's first change
-        (saved and told to the owner by the workflow, as any other). Returns what was done, in words."""
+        a closed item whose issue moved out of done after its chase finished is chased again:
+        signal-with-start on the same workflow id, from the stored item, so the reopening is the new
+        run's first change (saved and told to the owner by the workflow, as any other). Only a move out
+        of done reopens: the stored item knows the issue's category as sevflow last saw it, so a move
+        between two statuses that are not done, or the echo of sevflow's own transition, changes
+        nothing. Returns what was done, in words."""
         stored = self.action_item(item_id)
         item = stored.item
-        reopening = change.status_category != "done" and item.status is ActionStatus.DONE
-        handle = self.client.get_workflow_handle(chase_workflow_id(item.id))
-        if not reopening:
-            if not item.is_open and change.status_category == "done":
-                return f"{item.id} is already {item.status.value.replace('_', ' ')}"
-            if not item.is_open:
-                return f"{item.id} is {item.status.value.replace('_', ' ')}: only a done item reopens"
+        status = item.status.value.replace("_", " ")
+        if item.is_open:
+            handle = self.client.get_workflow_handle(chase_workflow_id(item.id))
             try:
                 await self.incidents._answer(
                     handle.signal(ActionItemWorkflow.ticket_changed, change), "nothing was changed"
@@ -310,6 +310,33 @@ class FollowUpService(FollowUpReads):
             except IncidentNotFound as err:
                 raise ActionItemNotFound(f"{item.id} has no running chase") from err
             return f"{item.id} told that {change.key} is {change.status_category}"
+        if change.status_category == "done":
+            return f"{item.id} is already {status}"
+        if item.ticket_category != "done":
+            return f"{item.id} stays {status}: {change.key} was not done, and only a move out of done reopens"
+        await self._chase_again(stored, "ticket_changed", change, "nothing was reopened")
+        return f"{item.id} reopened: {change.key} is {change.status_category} again"
+
+    async def reopen_item(self, item_id: str, cmd: ReopenAction) -> StoredActionItem:
+        """Open a closed item again from sevflow: its chase starts again from the stored item (or, while
+        it still runs, is told), and its issue leaves done with a comment saying who and why."""
+        if len(cmd.reason.strip()) < 3:
+            raise InvalidCommand("say why you are reopening it: it goes on the item's record and its issue")
+        stored = self.action_item(item_id)
+        if stored.item.is_open:
+            raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
+        await self._chase_again(stored, "reopened", cmd, "nothing was reopened")
+        deadline = asyncio.get_running_loop().time() + STORED_WITHIN
+        while (found := await asyncio.to_thread(self.action_item, item_id)).version <= stored.version:
+            if asyncio.get_running_loop().time() > deadline:
+                raise InvalidCommand(f"{item_id} was reopened but is not stored yet: is a worker running?")
+            await asyncio.sleep(0.1)
+        return found
+
+    async def _chase_again(self, stored: StoredActionItem, signal: str, arg: BaseModel, failed: str) -> None:
+        """Signal-with-start the item's chase from the stored item: a running chase is signalled, a
+        finished one starts a new run whose first change is the signal's."""
+        item = stored.item
         state = self._incident(item.incident_number)
         chase = await self._prepare(
             item.incident_number,
@@ -320,7 +347,7 @@ class FollowUpService(FollowUpReads):
             created_at=item.created_at,
             created_by=item.created_by,
         )
-        # The stored item as it is (done, with its counters and ticket); the signal reopens it.
+        # The stored item as it is (closed, with its counters, ticket and the issue's category).
         chase.item = item
         chase.version = stored.version
         await self.incidents._answer(
@@ -330,12 +357,11 @@ class FollowUpService(FollowUpReads):
                 id=chase.workflow_id,
                 task_queue=self.incidents.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                start_signal="ticket_changed",
-                start_signal_args=[change],
+                start_signal=signal,
+                start_signal_args=[arg],
             ),
-            "nothing was reopened",
+            failed,
         )
-        return f"{item.id} reopened: {change.key} is {change.status_category} again"
 
     # ---------------------------------------------------------- postmortems
 

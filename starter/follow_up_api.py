@@ -20,7 +20,13 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
-from sevflow.actions.chase import CompleteAction, ReassignAction, RescheduleAction, SnoozeAction
+from sevflow.actions.chase import (
+    CompleteAction,
+    ReassignAction,
+    ReopenAction,
+    RescheduleAction,
+    SnoozeAction,
+)
 from sevflow.actions.due import parse_due
 from sevflow.actions.models import ActionStatus
 from sevflow.durations import DurationTooLong, parse_duration
@@ -99,6 +105,10 @@ class SnoozeItemBody(_Body):
 
 class ReassignBody(_Body):
     owner: Person
+    reason: Why
+
+
+class ReopenBody(_Body):
     reason: Why
 
 
@@ -191,6 +201,14 @@ def follow_up_router(
     ) -> ActionItemView:
         cmd = RescheduleAction(by=body.by, due=body.due, reason=body.reason)
         return await item_command(item_id, cmd, _key(idempotency_key, response))
+
+    @router.post("/v1/actions/{item_id}/reopen", tags=["action items"])
+    async def reopen(item_id: str, body: ReopenBody) -> ActionItemView:
+        """Open a closed item again (with a reason): its chase starts again, and its Jira issue leaves
+        done with a comment. An item already open is refused."""
+        await asyncio.to_thread(reads().action_item, _item_id(item_id))  # 404 before Temporal
+        cmd = ReopenAction(by=body.by, reason=body.reason)
+        return ActionItemView.of(await (await service()).reopen_item(item_id, cmd))
 
     # ------------------------------------------------------------------ postmortems
 

@@ -4,7 +4,9 @@ Set up in Jira (System > Webhooks): URL `https://<sevflow>/jira/webhook?secret=<
 event "Issue updated". The secret is compared in constant time, from `?secret=` or the
 `X-Sevflow-Webhook-Secret` header. The item is found by the issue's labels (the item id, such as
 INC-7-1a2b3c4d, is one of them); its chase is signalled `ticket_changed` with the issue's status
-category, which closes the item when the category is done and reopens a done item otherwise.
+category. The chase compares it with the category it last knew for the issue: into done closes the
+item, out of done reopens a closed one, and a move between two statuses that are not done, a delivery
+again or the echo of sevflow's own transition changes nothing.
 
 Jira retries a delivery that is not answered 2xx, so whatever sevflow does not act on (other events,
 issues that are not action items, changes that are not a status) is answered 200 with `{"ignored": why}`.

@@ -141,6 +141,7 @@ def build_worker(
             action_acts.notify_action_owner,
             action_acts.ensure_action_ticket,
             action_acts.action_ticket_status,
+            action_acts.sync_action_ticket,
             postmortem_acts.plan_postmortem,
             postmortem_acts.publish_postmortem,
             postmortem_acts.ensure_postmortem_ticket,

@@ -5,9 +5,16 @@ twice, from Slack, the CLI or the published postmortem, makes one chase. It outl
 (started with ParentClosePolicy.ABANDON). The reminders are computed from the item and the owner's
 calendar at `workflow.now()` (sevflow.actions.reminders): 2 business days before the due date, on it,
 then every business day while overdue, inside the owner's business hours; the 4th overdue slot
-escalates to the incident lead and the team channel. The issue in the tracker is created beside the
-chase and retried for as long as the tracker is down; a webhook, or a daily poll when none arrives,
-closes the item when its issue is done.
+escalates to the incident lead and the team channel.
+
+The issue in the tracker is created beside the chase and retried for as long as the tracker is down.
+Both ways after that, by comparing states rather than echoing events: closing the item in sevflow moves
+the issue into a done status, reopening it moves the issue out of one, each with a comment saying who
+and why, beside the chase and retried through an outage (the activity looks at the issue first, so
+each happens once). The other way, a webhook or the daily poll reports the issue's status category,
+which counts only against the category the chase last knew (`ActionItem.ticket_category`): a move into
+done closes the item, a move out of done reopens it, a move between two statuses that are not done
+changes nothing, and a report of the state sevflow itself just made is no change at all.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         OwnerDetails,
         ReassignAction,
+        ReopenAction,
         RescheduleAction,
         ResolveContact,
         SaveActionItem,
         SnoozeAction,
+        SyncTicket,
         TicketChanged,
         TicketState,
     )
@@ -50,10 +59,9 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_ACTION_OWNER,
         RESOLVE_CONTACT,
         SAVE_ACTION_ITEM,
+        SYNC_ACTION_TICKET,
     )
 
-# Patch: a reminder's notice is sent beside the save of the reminded item, not after it.
-REMIND_BESIDE_SAVE_PATCH = "remind-beside-save"
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 NOTICE_TIMEOUT = timedelta(seconds=30)
@@ -78,6 +86,11 @@ class ActionItemWorkflow:
         self._changed = False
         self._tasks: list[asyncio.Task[None]] = []
         self._ticket_task: asyncio.Task[None] | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        # Bumped by every report of the issue's status, so a sync's answer does not overwrite a newer one.
+        self._ticket_reports = 0
+        # Who reopened the item in sevflow and why, for the issue's comment.
+        self._reopen_reason: tuple[str, str] | None = None
 
     @workflow.run
     async def run(self, chase: ActionItemChase) -> ActionItemChase:
@@ -86,6 +99,7 @@ class ActionItemWorkflow:
             await self._save()
             self._notify("assigned")
         self._ensure_ticket()
+        self._sync_ticket()  # a run continued (or restarted) while the issue was not yet on the item's side
         while True:
             while c.item.is_open:
                 await self._wait_for_change_or_reminder()
@@ -144,15 +158,11 @@ class ActionItemWorkflow:
     async def _remind(self, reminder: Reminder) -> None:
         c = self.chase
         c.item = record_reminder(c.item, reminder)
-        if workflow.patched(REMIND_BESIDE_SAVE_PATCH):
-            # One workflow task for both: on a Monday 09:00 the owner's DM would otherwise wait for a
-            # store round trip and another workflow task, behind every other chase's. The notice
-            # carries the reminded item and its own idempotency key, so it needs nothing saved first.
-            self._notify(reminder.kind, reminder.business_days_overdue)
-            await self._save()
-            return
-        await self._save()
+        # One workflow task for both: on a Monday 09:00 the owner's DM would otherwise wait for a store
+        # round trip and another workflow task, behind every other chase's. The notice carries the
+        # reminded item and its own idempotency key, so it needs nothing saved first.
         self._notify(reminder.kind, reminder.business_days_overdue)
+        await self._save()
 
     async def _poll_ticket(self) -> None:
         c = self.chase
@@ -170,17 +180,48 @@ class ActionItemWorkflow:
         except ActivityError as err:
             workflow.logger.warning("ticket poll for %s failed: %s", c.item.id, err.cause)
             return
-        if state.is_done:
-            await self._close(ActionStatus.DONE, f"{state.key} is done in the tracker")
+        await self._ticket_reported(state.key, state.status_category, None)
 
-    async def _close(self, status: ActionStatus, by: str | None) -> None:
+    async def _ticket_reported(self, key: str, category: str, by: str | None) -> None:
+        """The tracker says the issue is in `category` (webhook or poll). Only a change from the category
+        last known counts: into done closes the item, out of done reopens a closed one, and anything
+        else (To Do -> In Progress, a delivery again, the echo of sevflow's own transition) is noted."""
+        c = self.chase
+        self._ticket_reports += 1
+        before = c.item.ticket_category
+        if category == before:
+            return
+        c.item = c.item.model_copy(update={"ticket_category": category})
+        if category == "done" and c.item.is_open:
+            await self._close(ActionStatus.DONE, by or f"{key} is done in the tracker")
+        elif before == "done" and category != "done" and not c.item.is_open:
+            c.item = reopen(c.item)
+            self._changed = True
+            await self._save()
+            self._notify("reopened")
+        else:
+            await self._save()
+
+    async def _close(self, status: ActionStatus, by: str | None, note: str | None = None) -> None:
         c = self.chase
         if not c.item.is_open:
             return
-        c.item = close(c.item, status, at=workflow.now(), by=by, zone=c.calendar.calendar().zone)
+        c.item = close(c.item, status, at=workflow.now(), by=by, zone=c.calendar.calendar().zone, note=note)
         self._changed = True
         await self._save()
         self._notify("closed")
+        self._sync_ticket()
+
+    async def _reopen(self, cmd: ReopenAction) -> None:
+        c = self.chase
+        if c.item.is_open:
+            return
+        c.item = reopen(c.item)
+        self._changed = True
+        self._reopen_reason = (cmd.by, cmd.reason.strip())
+        await self._save()
+        self._notify("reopened")
+        self._sync_ticket()
 
     # ----------------------------------------------------------- effects
 
@@ -255,12 +296,69 @@ class ActionItemWorkflow:
             cause = cause_of(err)
             workflow.logger.warning("no ticket for %s: %s", c.item.id, cause)
             return
-        c.item = c.item.model_copy(update={"ticket_key": ticket.key})
+        c.item = c.item.model_copy(
+            update={"ticket_key": ticket.key, "ticket_category": ticket.status_category}
+        )
         c.next_poll_at = workflow.now() + TICKET_POLL_EVERY
         self._changed = True
         await self._save()
         if ticket.is_done and c.item.is_open:
             await self._close(ActionStatus.DONE, f"{ticket.key} is done in the tracker")
+        self._sync_ticket()  # the item may have been closed while the issue was being created
+
+    def _sync_ticket(self) -> None:
+        """Bring the issue to the item's side beside the chase: a tracker outage holds up no timer."""
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.create_task(self._run_ticket_sync())
+
+    def _ticket_behind(self) -> bool:
+        item = self.chase.item
+        if item.ticket_key is None or self.chase.ticket is None:
+            return False
+        return (item.ticket_category == "done") != (not item.is_open)
+
+    async def _run_ticket_sync(self) -> None:
+        c = self.chase
+        # Again until the issue is on the item's side: the item may be reopened while it is being closed.
+        while self._ticket_behind() and c.item.ticket_key is not None:
+            request = SyncTicket(
+                key=c.item.ticket_key,
+                done=not c.item.is_open,
+                comment=self._sync_comment(),
+                # The version is bumped by every save and carried into a new run: unique to this change.
+                marker=f"[sevflow {c.workflow_id} v{c.version}]",
+            )
+            reports = self._ticket_reports
+            try:
+                state = await workflow.execute_activity(
+                    SYNC_ACTION_TICKET,
+                    request,
+                    result_type=TicketState,
+                    start_to_close_timeout=TICKET_TIMEOUT,
+                    schedule_to_close_timeout=TICKET_GIVE_UP_AFTER,
+                    retry_policy=TICKET_RETRY,
+                )
+            except ActivityError as err:
+                # A workflow with no way to done, revoked credentials, a month of outage: said, not fatal.
+                workflow.logger.warning("issue of %s not synced: %s", c.item.id, cause_of(err))
+                return
+            if self._ticket_reports == reports:  # else the tracker said something newer meanwhile
+                c.item = c.item.model_copy(update={"ticket_category": state.status_category})
+                await self._save()
+            if request.done == (not c.item.is_open):
+                # Done for the item's side as it still is. Should a person have moved the issue since,
+                # their change is theirs: its webhook (or the poll) reports it, sevflow does not undo it.
+                return
+
+    def _sync_comment(self) -> str:
+        item = self.chase.item
+        if item.is_open:
+            by, reason = self._reopen_reason or (None, "")
+            who = f" by {by}" if by else ""
+            return f"Reopened in sevflow{who}" + (f": {reason}" if reason else ".")
+        how = "won't fix" if item.status is ActionStatus.WONT_FIX else "done"
+        who = f" by {item.closed_by}" if item.closed_by else ""
+        return f"Closed in sevflow{who} as {how}" + (f": {item.closed_note}" if item.closed_note else ".")
 
     async def _drain(self) -> None:
         await workflow.wait_condition(
@@ -268,6 +366,7 @@ class ActionItemWorkflow:
                 workflow.all_handlers_finished()
                 and all(t.done() for t in self._tasks)
                 and (self._ticket_task is None or self._ticket_task.done() or not self.chase.item.is_open)
+                and (self._sync_task is None or self._sync_task.done())
             )
         )
 
@@ -284,7 +383,7 @@ class ActionItemWorkflow:
 
     @workflow.update
     async def complete(self, cmd: CompleteAction) -> ActionItemChase:
-        await self._close(cmd.status, cmd.by)
+        await self._close(cmd.status, cmd.by, cmd.note)
         return self.chase
 
     @complete.validator
@@ -369,18 +468,18 @@ class ActionItemWorkflow:
         c = self.chase
         if c.item.ticket_key is not None and change.key != c.item.ticket_key:
             return
-        if change.status_category == "done":
-            await self._close(ActionStatus.DONE, change.by or f"{change.key} is done in the tracker")
-        elif not c.item.is_open and c.item.status is ActionStatus.DONE:
-            c.item = reopen(c.item)
-            self._changed = True
-            await self._save()
-            self._notify("reopened")
+        await self._ticket_reported(change.key, change.status_category, change.by)
 
     @workflow.signal
     async def completed(self, cmd: CompleteAction) -> None:
         """The same as the `complete` update, for senders that need no answer."""
-        await self._close(cmd.status, cmd.by)
+        await self._close(cmd.status, cmd.by, cmd.note)
+
+    @workflow.signal
+    async def reopened(self, cmd: ReopenAction) -> None:
+        """Open a closed item again from sevflow (signal-with-start: its chase had ended); its issue is
+        moved out of done with a comment."""
+        await self._reopen(cmd)
 
     @workflow.signal
     async def chase_now(self, cmd: ChaseNow) -> None:

@@ -170,6 +170,17 @@ class EnsureTicket(BaseModel):
     settings: TicketSettings
 
 
+class SyncTicket(BaseModel):
+    """Bring the item's issue to the item's side: into a done status when the item was closed in
+    sevflow, out of one when it was reopened, with a comment saying who and why. `marker` is unique to
+    this change and ends the comment: a retry finds it there and does not post it twice."""
+
+    key: str
+    done: bool
+    comment: str
+    marker: str
+
+
 class TicketState(BaseModel):
     key: str
     url: str | None = None
@@ -235,6 +246,11 @@ class ReassignAction(BaseModel):
 class RescheduleAction(BaseModel):
     by: str
     due: date
+    reason: str
+
+
+class ReopenAction(BaseModel):
+    by: str
     reason: str
 
 

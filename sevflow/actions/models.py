@@ -51,6 +51,10 @@ class ActionItem(BaseModel):
     created_by: str | None = None
     status: ActionStatus = ActionStatus.OPEN
     ticket_key: str | None = None
+    # The issue's status category (new, indeterminate, done) as sevflow last saw it: from its creation,
+    # the webhook, the daily poll or sevflow's own transition. A report is a change only against this,
+    # so only done -> not done reopens the item, and sevflow's own transitions do not bounce back.
+    ticket_category: str | None = None
     reminders_sent: int = 0
     # Overdue reminders since the due date last changed: the count the escalation rule looks at.
     overdue_reminders: int = 0
@@ -59,6 +63,8 @@ class ActionItem(BaseModel):
     snoozed_until: datetime | None = None
     closed_at: datetime | None = None
     closed_by: str | None = None
+    # Why it was closed, as the closer said (a won't fix's reason); goes to the issue's comment.
+    closed_note: str | None = None
     on_time: bool | None = None
     changes: list[ActionChange] = Field(default_factory=list)
 
@@ -133,6 +139,7 @@ def close(
     at: datetime,
     by: str | None,
     zone: ZoneInfo,
+    note: str | None = None,
 ) -> ActionItem:
     """The item closed as done or won't fix; on time when closed on or before its due date in the
     owner's zone. Closing again with the same status changes nothing (Slack's Done, the Jira webhook
@@ -146,6 +153,7 @@ def close(
             "status": status,
             "closed_at": at,
             "closed_by": by,
+            "closed_note": note.strip() if note and note.strip() else None,
             "on_time": _aware(at, "at").astimezone(zone).date() <= item.due,
             "snoozed_until": None,
         }
@@ -157,7 +165,13 @@ def reopen(item: ActionItem) -> ActionItem:
     if item.is_open:
         return item
     return item.model_copy(
-        update={"status": ActionStatus.OPEN, "closed_at": None, "closed_by": None, "on_time": None}
+        update={
+            "status": ActionStatus.OPEN,
+            "closed_at": None,
+            "closed_by": None,
+            "closed_note": None,
+            "on_time": None,
+        }
     )
 
 

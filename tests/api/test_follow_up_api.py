@@ -454,3 +454,54 @@ async def test_an_issue_done_in_jira_closes_the_item_and_reopening_it_chases_aga
     await stack.until(
         "closed again", lambda: (s := stack.store.action_item(item_id)) and s.item.status.value == "done"
     )
+
+
+async def test_closing_and_reopening_in_sevflow_move_the_issue_and_its_echo_changes_nothing(
+    stack: Stack,
+) -> None:
+    item_id, key = await ticketed_item(stack)
+    header = {"x-sevflow-webhook-secret": HOOK_SECRET}
+    handle = stack.env.client.get_workflow_handle(chase_workflow_id(item_id))
+
+    await stack.post(f"/v1/actions/{item_id}/done", by="bob", note="shipped in 4.2")
+    await asyncio.wait_for(handle.result(), timeout=30)  # it ends once the issue is done
+    assert stack.jira.issue(key)["fields"]["status"]["name"] == "Done"
+    assert stack.jira.comments(key)[0].startswith("Closed in sevflow by bob as done: shipped in 4.2")
+    # Jira tells the webhook of sevflow's own transition: nothing bounces back.
+    [echo] = stack.jira.webhooks(key)
+    response = await stack.http.post("/jira/webhook", json=echo, headers=header)
+    assert response.json() == {"item": item_id, "result": f"{item_id} is already done"}
+
+    reopened = await stack.post(f"/v1/actions/{item_id}/reopen", by="bob", reason="it regressed in 4.3")
+    assert reopened["status"] == "open"
+    issue = await stack.until(
+        "the issue out of done",
+        lambda: (i := stack.jira.issue(key))["fields"]["status"]["statusCategory"]["key"] != "done" and i,
+    )
+    assert issue["fields"]["status"]["name"] == "To Do"
+    await stack.until("the reopening's comment", lambda: len(stack.jira.comments(key)) == 2)
+    assert stack.jira.comments(key)[1].startswith("Reopened in sevflow by bob: it regressed in 4.3")
+    echo = stack.jira.webhooks(key)[-1]
+    response = await stack.http.post("/jira/webhook", json=echo, headers=header)
+    assert response.json()["result"] == f"{item_id} told that {key} is new"
+    # Reopening an open item, or without a reason, is refused.
+    again = await stack.http.post(
+        f"/v1/actions/{item_id}/reopen", json={"by": "bob", "reason": "again"}, headers=AUTH
+    )
+    assert again.status_code == 409 and again.json()["error"].endswith("is already open")
+    no_reason = await stack.http.post(f"/v1/actions/{item_id}/reopen", json={"by": "bob"}, headers=AUTH)
+    assert no_reason.status_code == 422
+
+    # Closed in sevflow again, then reopened in Jira: done -> not done is the move that reopens.
+    await stack.post(f"/v1/actions/{item_id}/done", by="bob")
+    await stack.until(
+        "the issue done again",
+        lambda: stack.jira.issue(key)["fields"]["status"]["statusCategory"]["key"] == "done",
+    )
+    await asyncio.wait_for(handle.result(), timeout=30)
+    moved = stack.jira.set_status(key, "In Progress", by="alice@example.com")
+    response = await stack.http.post("/jira/webhook", json=moved, headers=header)
+    assert response.json()["result"] == f"{item_id} reopened: {key} is indeterminate again"
+    await stack.until("open again", lambda: (s := stack.store.action_item(item_id)) and s.item.is_open)
+    transitions = [c for c in stack.jira.calls("do_transition") if c["status"] == 204]
+    assert len(transitions) == 3  # done, To Do, done: one each, none repeated

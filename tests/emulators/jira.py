@@ -34,9 +34,10 @@ uses: ``server_info``, ``myself``, ``fields``, ``projects``, ``get_project``, ``
 ``get_user``.
 
 Deliberate simplifications: one simplified workflow (To Do, In Progress, Done, every transition global);
-no permissions beyond authentication; no changelog endpoint (the webhook payload ``set_status`` returns
-carries the status change); search is consistent at once (Jira Cloud's index may lag a few seconds
-behind a create).
+no permissions beyond authentication; no changelog endpoint (the webhook payload carries the status
+change: ``set_status`` returns it, and :meth:`JiraEmulator.webhooks` keeps one for every status change,
+a client's transitions included; nothing is delivered); search is consistent at once (Jira Cloud's
+index may lag a few seconds behind a create).
 """
 
 from __future__ import annotations
@@ -389,6 +390,7 @@ class JiraEmulator(LoopbackEmulator):
                 self._add_project_locked(spec["key"], spec.get("name", spec["key"]))
             self._issues: dict[str, dict[str, Any]] = {}
             self._calls: list[dict[str, Any]] = []
+            self._webhooks: list[dict[str, Any]] = []
             self._faults: dict[str, list[_Fault]] = {}
             self._chaos: _Chaos | None = None
             self._outage: _Outage | None = None
@@ -440,7 +442,9 @@ class JiraEmulator(LoopbackEmulator):
                 raise ValueError(f"no status {status!r}: choose one of {[s[1] for s in _STATUSES]}")
             self._move_locked(issue, target[0])
             self._changed.notify_all()
-            return self._webhook_locked(issue, actor, before)
+            payload = self._webhook_locked(issue, actor, before)
+            self._webhooks.append(payload)
+            return copy.deepcopy(payload)
 
     # ------------------------------------------------------------------ fault injection
 
@@ -546,6 +550,13 @@ class JiraEmulator(LoopbackEmulator):
     def issue(self, key: str) -> dict[str, Any]:
         with self._lock:
             return self._issue_json(self._find_issue(key), "2", None)
+
+    def webhooks(self, key: str | None = None) -> list[dict[str, Any]]:
+        """The ``jira:issue_updated`` payloads Jira would have delivered for every status change (of one
+        issue, or all), oldest first: a person's (:meth:`set_status`) and a client's transition alike, so
+        a test can deliver the echo of a client's own change. Nothing is sent anywhere."""
+        with self._lock:
+            return copy.deepcopy([w for w in self._webhooks if key is None or w["issue"]["key"] == key])
 
     def comments(self, key: str) -> list[str]:
         """The comment bodies of an issue as plain text, oldest first."""
@@ -1387,9 +1398,12 @@ class JiraEmulator(LoopbackEmulator):
             self._apply_fields(staged, fields, request.version, creating=False)
         if isinstance(update, Mapping) and update:
             self._apply_update(staged, update, request.version, request.account)
+        before = issue["status"]
         self._move_locked(staged, available[tid]["to"]["id"])
         issue.clear()
         issue.update(staged)
+        if issue["status"] != before:
+            self._webhooks.append(self._webhook_locked(issue, request.account, before))
         return 204, None
 
     def _get_comments(self, request: _Request) -> tuple[int, Any]:

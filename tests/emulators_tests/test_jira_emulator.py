@@ -332,6 +332,28 @@ def test_transitions_move_the_issue_and_set_the_resolution(jira: JiraEmulator, c
     assert [t["id"] for t in client.transitions("OPS-1", id="31")] == ["31"]
 
 
+def test_every_status_change_keeps_the_webhook_jira_would_send(jira: JiraEmulator, client: JIRA) -> None:
+    new_issue(client)
+    client.transition_issue("OPS-1", "Done")  # the client's own change: Jira tells webhooks of it too
+    client.add_comment("OPS-1", "not a status change")
+    person = jira.set_status("OPS-1", "In Progress", by="alice@example.com")
+    hooks = jira.webhooks("OPS-1")
+    assert [h["webhookEvent"] for h in hooks] == ["jira:issue_updated"] * 2
+    assert hooks[1] == person
+    changes = [h["changelog"]["items"][0] for h in hooks]
+    assert [(c["fieldId"], c["fromString"], c["toString"]) for c in changes] == [
+        ("status", "To Do", "Done"),
+        ("status", "Done", "In Progress"),
+    ]
+    assert [h["issue"]["fields"]["status"]["statusCategory"]["key"] for h in hooks] == [
+        "done",
+        "indeterminate",
+    ]
+    assert hooks[0]["user"]["emailAddress"] == DEFAULT_EMAIL
+    assert hooks[1]["user"]["displayName"] == "Alice Archer"
+    assert jira.webhooks("OPS-2") == []
+
+
 def test_a_transition_not_available_is_400(jira: JiraEmulator, client: JIRA) -> None:
     new_issue(client)
     status, body, _ = raw(jira, "POST", "/rest/api/2/issue/OPS-1/transitions", {"transition": {"id": "11"}})

@@ -205,6 +205,16 @@ async def test_action_items_from_the_command_line(cli: Cli) -> None:
     wont = await cli.run("action", "done", other.strip(), "--wont-fix")
     assert wont.stdout.strip().endswith("closed as wont fix")
 
+    # Reopened from the command line (with a reason): its chase starts again.
+    assert (await cli.error("action", "reopen", item_id, "--reason", "no")).startswith("say why you are")
+    reopened = await cli.run("action", "reopen", item_id, "--reason", "it regressed", "--by", "bob")
+    assert reopened.stdout.strip() == f"{item_id} ({title}) reopened"
+    stored = cli.store.action_item(item_id)
+    assert stored is not None and stored.item.is_open and stored.item.closed_by is None
+    assert await cli.error("action", "reopen", item_id, "--reason", "again") == (
+        f"{item_id} ({title}) is already open"
+    )
+
 
 async def test_action_item_user_errors_are_one_line(cli: Cli) -> None:
     label = await cli.declare("SEV2")

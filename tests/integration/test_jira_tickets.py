@@ -173,6 +173,26 @@ def test_comment_once_per_body(jira: JiraEmulator, tickets: JiraTickets) -> None
     assert jira.comments(key) == ["Reminder: due on 2026-11-26.", "Overdue by 1 business day."]
 
 
+def test_a_comment_with_a_marker_is_posted_once_whatever_else_it_says(
+    jira: JiraEmulator, tickets: JiraTickets
+) -> None:
+    key = tickets.create(ITEM).key
+    assert tickets.comment(key, "Closed in sevflow by alice as done.\n\n[m-1]", marker="[m-1]") is True
+    # A retry whose words changed (a later attempt of the same change) still finds the marker.
+    assert tickets.comment(key, "Closed in sevflow as done.\n\n[m-1]", marker="[m-1]") is False
+    assert tickets.comment(key, "Reopened in sevflow.\n\n[m-2]", marker="[m-2]") is True
+    assert len(jira.comments(key)) == 2
+
+
+def test_reopening_leaves_an_issue_that_is_open_where_it_is(jira: JiraEmulator, tickets: JiraTickets) -> None:
+    key = tickets.create(ITEM).key
+    jira.set_status(key, "In Progress")
+    # Already not done: a reopen does not move it back to To Do.
+    assert tickets.transition(key, "new") is False
+    assert jira.calls("do_transition") == []
+    assert jira.issue(key)["fields"]["status"]["name"] == "In Progress"
+
+
 def test_no_label_no_ticket(tickets: JiraTickets) -> None:
     assert tickets.find_by_label('odd"label\\') is None
 

@@ -33,6 +33,7 @@ from sevflow.actions.chase import (
     ChaseCalendar,
     CompleteAction,
     Contact,
+    ReopenAction,
     TicketChanged,
     TicketSettings,
 )
@@ -104,6 +105,7 @@ def recording_worker(
             acts.notify_action_owner,
             acts.ensure_action_ticket,
             acts.action_ticket_status,
+            acts.sync_action_ticket,
             resolve_holidays,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=8),
@@ -290,6 +292,136 @@ async def test_a_day_long_jira_outage_creates_the_issue_once_when_jira_returns(
     assert failed_attempts >= 10  # retried through the day, not given up
     labelled = [i for i in jira.issues() if chase.item.id in i["fields"]["labels"]]
     assert len(labelled) == 1 and state.item.ticket_key == labelled[0]["key"]
+
+
+async def ticketed(env: WorkflowEnvironment, task_queue: str, handles: list[Any]) -> tuple[Any, str]:
+    """A chase with a Jira issue, once its issue exists."""
+    handle = await start(env.client, chase_of(await now_of(env), ticket=True), task_queue, handles)
+    await env.sleep(H)
+    key = (await handle.query(ActionItemWorkflow.get_state)).item.ticket_key
+    assert key is not None
+    return handle, key
+
+
+async def test_closing_in_sevflow_moves_the_issue_to_done_with_a_comment_and_its_echo_changes_nothing(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, jira: JiraEmulator
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log, jira_tickets(jira)),
+    ):
+        handle, key = await ticketed(env, task_queue, handles)
+        note = "the pool is bounded in release 4.2"
+        await handle.signal(
+            ActionItemWorkflow.completed, CompleteAction(by="alice", status=ActionStatus.WONT_FIX, note=note)
+        )
+        final: ActionItemChase = await handle.result()
+
+    # The chase ended once the issue was done: Done in Jira, one comment saying who and why.
+    assert jira.issue(key)["fields"]["status"]["statusCategory"]["key"] == "done"
+    [comment] = jira.comments(key)
+    assert comment.startswith(f"Closed in sevflow by alice as won't fix: {note}")
+    assert final.item.status is ActionStatus.WONT_FIX and final.item.ticket_category == "done"
+    stored = sqlite_store.action_item(final.item.id)
+    assert stored is not None and stored.item.ticket_category == "done"
+    assert stored.item.closed_note == note
+
+
+async def test_a_jira_outage_moves_the_issue_exactly_once_and_comments_once_when_jira_returns(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, jira: JiraEmulator
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log, jira_tickets(jira)),
+    ):
+        handle, key = await ticketed(env, task_queue, handles)
+        # Jira fails the next 6 calls, then loses the answers of the transition and of the comment
+        # after carrying them out: every retry must look before it acts.
+        jira.fail_next("*", 6, status=503, retry_after=60)
+        jira.fail_next("do_transition", status=500, after_effect=True)
+        jira.fail_next("add_comment", status=502, after_effect=True)
+        await handle.signal(ActionItemWorkflow.completed, CompleteAction(by="alice"))
+        # Meanwhile (the issue is still To Do) someone starts work on it in Jira: between two statuses
+        # that are not done, which does not reopen the item sevflow closed.
+        moved = jira.set_status(key, "In Progress", by="bob@example.com")
+        assert moved["issue"]["fields"]["status"]["statusCategory"]["key"] == "indeterminate"
+        await handle.signal(
+            ActionItemWorkflow.ticket_changed, TicketChanged(key=key, status_category="indeterminate")
+        )
+        final: ActionItemChase = await handle.result()
+        assert log.kinds().count("reopened") == 0
+
+    transitions = [c for c in jira.calls("do_transition") if c["status"] in (204, 500)]
+    assert len(transitions) == 1  # one transition made (its answer lost), none repeated
+    assert sum(1 for c in jira.calls() if c["fault"]) == 8
+    assert [c.startswith("Closed in sevflow by alice as done.") for c in jira.comments(key)] == [True]
+    assert jira.issue(key)["fields"]["status"]["name"] == "Done"
+    assert final.item.status is ActionStatus.DONE and final.item.ticket_category == "done"
+
+
+async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reopens_the_issue(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, jira: JiraEmulator
+) -> None:
+    env = time_skipping_env
+    chat, log = RecordingChat(), NoticeLog()
+    async with (
+        chases(env.client) as handles,
+        recording_worker(env.client, task_queue, sqlite_store, chat, log, jira_tickets(jira)),
+    ):
+        handle, key = await ticketed(env, task_queue, handles)
+        # To Do -> In Progress in Jira: noted, nothing else.
+        jira.set_status(key, "In Progress")
+        await handle.signal(
+            ActionItemWorkflow.ticket_changed, TicketChanged(key=key, status_category="indeterminate")
+        )
+        await env.sleep(H)
+        state = await handle.query(ActionItemWorkflow.get_state)
+        assert state.item.is_open and state.item.ticket_category == "indeterminate"
+        # Done in Jira closes the item, and sevflow does not move or comment on the issue.
+        jira.set_status(key, "Done", by="alice@example.com")
+        await handle.signal(
+            ActionItemWorkflow.ticket_changed,
+            TicketChanged(key=key, status_category="done", by="Alice Archer in Jira"),
+        )
+        closed: ActionItemChase = await handle.result()
+        assert closed.item.status is ActionStatus.DONE and closed.item.closed_by == "Alice Archer in Jira"
+        assert jira.comments(key) == [] and jira.calls("do_transition") == []
+
+        # Reopened in sevflow (the chase had ended: signal-with-start from the stored item, as the API
+        # does): the issue leaves done, with a comment saying who and why.
+        again = await env.client.start_workflow(
+            ActionItemWorkflow.run,
+            closed,
+            id=closed.workflow_id,
+            task_queue=task_queue,
+            start_signal="reopened",
+            start_signal_args=[ReopenAction(by="bob", reason="the retries came back in 4.3")],
+        )
+        handles.append(again)
+        await env.sleep(H)
+        state = await again.query(ActionItemWorkflow.get_state)
+        assert state.item.is_open and state.item.ticket_category == "new"
+        assert jira.issue(key)["fields"]["status"]["name"] == "To Do"
+        assert [c.split("\n")[0] for c in jira.comments(key)] == [
+            "Reopened in sevflow by bob: the retries came back in 4.3"
+        ]
+        # The echo of that transition (done -> To Do) reopens nothing more and moves nothing back.
+        await again.signal(ActionItemWorkflow.ticket_changed, TicketChanged(key=key, status_category="new"))
+        await env.sleep(D)  # and the daily poll, which finds it To Do
+        state = await again.query(ActionItemWorkflow.get_state)
+        assert state.item.is_open and len(jira.calls("do_transition")) == 1
+        assert log.kinds().count("reopened") == 1
+        # Done -> To Do in Jira is the one move that reopens: closed in sevflow, reopened in Jira.
+        await again.signal(ActionItemWorkflow.completed, CompleteAction(by="bob"))
+        await env.sleep(H)
+        assert jira.issue(key)["fields"]["status"]["name"] == "Done"
+        assert len(jira.comments(key)) == 2
+
+    assert log.kinds().count("reopened") == 1
 
 
 async def test_a_done_signal_closes_it_and_a_worker_restart_mid_chase_carries_on(

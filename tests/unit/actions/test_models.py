@@ -157,10 +157,12 @@ def test_closing_twice_keeps_the_first_closure() -> None:
 
 
 def test_reopen_clears_the_closure() -> None:
-    done = close(item(), ActionStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
+    done = close(item(), ActionStatus.WONT_FIX, at=CREATED, by="alice", zone=BERLIN, note=" not worth it ")
+    assert done.closed_note == "not worth it"
     opened = reopen(done)
-    assert (opened.status, opened.closed_at, opened.on_time, opened.closed_by) == (
+    assert (opened.status, opened.closed_at, opened.on_time, opened.closed_by, opened.closed_note) == (
         ActionStatus.OPEN,
+        None,
         None,
         None,
         None,
