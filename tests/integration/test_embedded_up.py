@@ -64,6 +64,25 @@ def test_up_survives_a_restart_between_commands(up: tuple[Up, Sevflow, dict[str,
     stack.interrupt()
 
 
+# One cold start of the whole stack (15-25 s on the shared 2-core machine).
+@pytest.mark.timeout(120)
+def test_up_says_where_its_state_is_and_its_banner_comes_first(
+    up: tuple[Up, Sevflow, dict[str, int]],
+) -> None:
+    stack, _, _ = up
+    state = stack.workdir / "state"
+    stack.env["SEVFLOW_DATA_DIR"] = str(state)
+    stack.start()
+    # A first start migrates a new database: quietly, without Alembic's line per revision.
+    assert (state / "sevflow.db").exists()
+    assert "alembic" not in stack.output.lower(), stack.output
+    assert f"(embedded dev server, {state / 'temporal.db'})" in stack.output
+    goodbye = stack.interrupt()
+    assert goodbye.rstrip().splitlines()[-1] == (
+        "stopped. Open incidents and their timers carry on when `sevflow up` starts again."
+    )
+
+
 def test_up_refuses_a_taken_port(up: tuple[Up, Sevflow, dict[str, int]]) -> None:
     stack, _, ports = up
     with socket.socket() as blocker:
