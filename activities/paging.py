@@ -38,6 +38,7 @@ from sevflow.paging.ladder import plan_level
 from sevflow.paging.level import level_dues, level_note, page_for
 from sevflow.paging.models import (
     NOTE_SIGNAL,
+    PAGE_ATTEMPTS,
     EscalationNote,
     LevelPlan,
     LevelStart,
@@ -54,9 +55,9 @@ from sevflow.store.repository import StoredPage
 
 log = logging.getLogger("sevflow.paging")
 
-# Matches the workflow's retry policy (workflows/escalation.py PAGE_ATTEMPTS): the last attempt
-# records the failure instead of raising, so every page ends on the record.
-LAST_ATTEMPT = 6
+# The workflow's retry policy allows PAGE_ATTEMPTS: the last attempt records the failure instead of
+# raising, so every page ends on the record.
+LAST_ATTEMPT = PAGE_ATTEMPTS
 # One try at telling the incident per attempt: a note not delivered is sent by the workflow instead.
 NOTE_TIMEOUT = timedelta(seconds=10)
 
@@ -103,7 +104,9 @@ class PagingActivities:
         # Pure config math of well under a millisecond: done here, on the event loop.
         plan = plan_level(self.config, start.plan)
         if plan.levels == 0:  # nobody to page: the workflow says so
-            return LevelStarted(plan=plan, sent=PagesSent(pages=[]))
+            return LevelStarted(
+                plan=plan, sent=PagesSent(pages=[]), start=start.start, taken_up_at=start.taken_up_at
+            )
         pages = [
             page_for(start.escalation_id, start.incident, start.round, start.loop, plan, due)
             for due in level_dues(plan, start.start)
@@ -111,7 +114,7 @@ class PagingActivities:
         ]
         note = level_note(start.escalation_id, start.round, start.loop, plan)
         sent = await self._send(pages, start.incident.incident_workflow_id, note)
-        return LevelStarted(plan=plan, sent=sent)
+        return LevelStarted(plan=plan, sent=sent, start=start.start, taken_up_at=start.taken_up_at)
 
     async def _send(
         self, pages: list[SendPage], incident_workflow_id: str, note: EscalationNote | None

@@ -115,6 +115,9 @@ def _duration_or_none(value: Any) -> Any:
 Duration = Annotated[timedelta | None, BeforeValidator(_duration_or_none)]
 
 PageMode = Literal["primary_and_backup", "primary", "team_channel", "none"]
+# The page modes that wake a person through the on-call ladder (by default SEV0-2's); the others reach
+# the team channel at most.
+WAKING_PAGE_MODES: tuple[PageMode, ...] = ("primary", "primary_and_backup")
 StatusPageMode = Literal["required", "optional", "no"]
 PostmortemMode = Literal["required", "new_failure_mode", "no"]
 

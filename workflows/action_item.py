@@ -23,11 +23,21 @@ import asyncio
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.failures import cause_of
 from workflows.holidays import with_holidays
+from workflows.options import (
+    NOTICE_GIVE_UP_AFTER,
+    NOTICE_RETRY,
+    NOTICE_TIMEOUT,
+    STORE_RETRY,
+    STORE_TIMEOUT,
+    TICKET_GIVE_UP_AFTER,
+    TICKET_POLL_RETRY,
+    TICKET_RETRY,
+    TICKET_TIMEOUT,
+)
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import (
@@ -61,17 +71,6 @@ with workflow.unsafe.imports_passed_through():
         SAVE_ACTION_ITEM,
         SYNC_ACTION_TICKET,
     )
-
-STORE_TIMEOUT = timedelta(seconds=30)
-STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-NOTICE_TIMEOUT = timedelta(seconds=30)
-# A reminder that cannot be delivered for a day is stale: the next one is due by then.
-NOTICE_GIVE_UP_AFTER = timedelta(hours=20)
-NOTICE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
-TICKET_TIMEOUT = timedelta(seconds=60)
-# The tracker may be down for days; the issue is created once it is back (the label finds a retry's).
-TICKET_GIVE_UP_AFTER = timedelta(days=30)
-TICKET_RETRY = RetryPolicy(maximum_interval=timedelta(hours=1))
 
 
 def chase_workflow_id(item_id: str) -> str:
@@ -174,8 +173,7 @@ class ActionItemWorkflow:
                 c.item.ticket_key,
                 result_type=TicketState,
                 start_to_close_timeout=TICKET_TIMEOUT,
-                # One try a day is the point of a poll: a failure waits for tomorrow's.
-                retry_policy=RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(minutes=1)),
+                retry_policy=TICKET_POLL_RETRY,
             )
         except ActivityError as err:
             workflow.logger.warning("ticket poll for %s failed: %s", c.item.id, err.cause)

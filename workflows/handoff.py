@@ -7,13 +7,14 @@ most once per shift, so a trigger by hand or a second firing in the same shift c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError
 
 from workflows.failures import cause_of
+from workflows.options import HANDOFF_GIVE_UP_AFTER, HANDOFF_RETRY, HANDOFF_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import POST_HANDOFF, HandoffResult, HandoffRun, PostHandoff
@@ -21,11 +22,6 @@ with workflow.unsafe.imports_passed_through():
 # Set by the schedule on every workflow it starts: the firing's nominal time, even when the firing runs
 # late (after an outage, within the catch-up window) and for a trigger by hand (then: when triggered).
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-HANDOFF_TIMEOUT = timedelta(seconds=30)
-# A handoff posted much later than the shift change is noise; this also keeps an hourly rotation's run
-# from overlapping the next firing (which the schedule would skip).
-HANDOFF_GIVE_UP_AFTER = timedelta(minutes=30)
-HANDOFF_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
 
 
 @workflow.defn

@@ -11,12 +11,12 @@ reads the dates from its history, so a package upgrade cannot change a decision 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+
+from workflows.options import HOLIDAYS_RETRY, HOLIDAYS_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import RESOLVE_HOLIDAYS, ChaseCalendar, ResolvedHolidays, ResolveHolidays
@@ -29,8 +29,6 @@ YEARS_AHEAD = 3
 # A computation that still lacks a year after this many activity calls (cannot happen: each call adds
 # the year asked for) falls back to no country holidays rather than failing the workflow task.
 MAX_RESOLVES = 8
-RESOLVE_TIMEOUT = timedelta(seconds=30)
-RESOLVE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
 async def with_holidays(
@@ -51,8 +49,8 @@ async def with_holidays(
                     RESOLVE_HOLIDAYS,
                     request,
                     result_type=ResolvedHolidays,
-                    start_to_close_timeout=RESOLVE_TIMEOUT,
-                    retry_policy=RESOLVE_RETRY,
+                    start_to_close_timeout=HOLIDAYS_TIMEOUT,
+                    retry_policy=HOLIDAYS_RETRY,
                 )
             except ActivityError as err:
                 # A country the package does not know (config check refuses one): weekends only,

@@ -17,12 +17,24 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.failures import cause_of
 from workflows.holidays import with_holidays
+from workflows.options import (
+    CHAT_GIVE_UP_AFTER,
+    CHAT_RETRY,
+    CHAT_TIMEOUT,
+    LOCAL_RETRY_THRESHOLD,
+    POSTMORTEM_TICKET_GIVE_UP_AFTER,
+    STORE_RETRY,
+    STORE_RETRY_UNLESS_REFUSED,
+    STORE_TIMEOUT,
+    TICKET_RETRY,
+    TICKET_TIMEOUT,
+)
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.actions.chase import ActionItemChase, ChaseNow, PrepareActionItem
@@ -111,18 +123,6 @@ PAGING_MODES = ("primary", "primary_and_backup")
 
 # The status page's last entry of an incident that had public updates, published by the resolve itself.
 RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
-
-STORE_TIMEOUT = timedelta(seconds=30)
-STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-# A local store write retried for longer than this waits on timers between attempts (the SDK's default,
-# said here because the register relies on it): a store down for minutes costs a few events, not a
-# workflow task held open and heartbeated for all that time.
-LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
-CHAT_TIMEOUT = timedelta(seconds=30)
-# Chat may be down for a long time; paging and timers must not wait for it, so posts run beside them
-# and give up after a day, leaving a line on the timeline.
-CHAT_GIVE_UP_AFTER = timedelta(days=1)
-CHAT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn
@@ -1006,9 +1006,9 @@ class IncidentWorkflow:
             await workflow.execute_activity(
                 ENSURE_POSTMORTEM_TICKET,
                 self._number,
-                start_to_close_timeout=timedelta(seconds=60),
-                schedule_to_close_timeout=timedelta(days=7),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
+                start_to_close_timeout=TICKET_TIMEOUT,
+                schedule_to_close_timeout=POSTMORTEM_TICKET_GIVE_UP_AFTER,
+                retry_policy=TICKET_RETRY,
             )
         except ActivityError as err:
             workflow.logger.warning("no postmortem issue for %s: %s", self.state.label, err.cause)
@@ -1035,9 +1035,7 @@ class IncidentWorkflow:
             ),
             result_type=ActionItemChase,
             start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=RetryPolicy(
-                maximum_interval=timedelta(seconds=30), non_retryable_error_types=["InvalidCommand"]
-            ),
+            retry_policy=STORE_RETRY_UNLESS_REFUSED,
         )
         item = chase.item
         if item.id in s.action_items:
@@ -1248,10 +1246,7 @@ class IncidentWorkflow:
                     PublishRequest(incident_number=self._number, by=cmd.by),
                     result_type=Published,
                     start_to_close_timeout=STORE_TIMEOUT,
-                    retry_policy=RetryPolicy(
-                        maximum_interval=timedelta(seconds=30),
-                        non_retryable_error_types=["PostmortemIncomplete", "InvalidCommand"],
-                    ),
+                    retry_policy=STORE_RETRY_UNLESS_REFUSED,
                 )
             except ActivityError as err:
                 cause = cause_of(err)

@@ -7,21 +7,18 @@ activity posts each part at most once per window end, so a retry or a second tri
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import SearchAttributeKey
+
+from workflows.options import REPORT_GIVE_UP_AFTER, REPORT_RETRY, REPORT_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.reports.models import REPORT_ACTIVITIES, ReportRequest, ReportResult, ReportRun
 
 # Set by the schedule on every workflow it starts: the firing's nominal time (for a trigger: then).
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-# Computing a quarter of metrics and drawing two charts takes seconds; minutes leave room for a big store.
-REPORT_ATTEMPT_TIMEOUT = timedelta(minutes=5)
-# A weekly report a day late is still worth having; later than that the next one is near.
-REPORT_GIVE_UP_AFTER = timedelta(hours=24)
-REPORT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 
 
 @workflow.defn
@@ -33,7 +30,7 @@ class ReportWorkflow:
             REPORT_ACTIVITIES[run.kind],
             request,
             result_type=ReportResult,
-            start_to_close_timeout=REPORT_ATTEMPT_TIMEOUT,
+            start_to_close_timeout=REPORT_TIMEOUT,
             schedule_to_close_timeout=REPORT_GIVE_UP_AFTER,
             retry_policy=REPORT_RETRY,
         )

@@ -18,6 +18,9 @@ from sevflow.policy import Severity, SeverityPolicy
 Via = Literal["slack_dm", "webhook", "team_channel"]
 # The signal an incident takes an EscalationNote by (IncidentWorkflow.escalation_changed).
 NOTE_SIGNAL = "escalation_changed"
+# Attempts at sending a page: the workflow's retry policy allows this many, and the activity's last
+# attempt records the failure instead of raising, so every page ends on the record.
+PAGE_ATTEMPTS = 6
 PageOutcome = Literal["delivered", "failed", "unreachable"]
 
 
@@ -215,8 +218,17 @@ class LevelStart(BaseModel):
     round: int
     loop: int
     start: datetime
+    # When the workflow took the level up: echoed in the answer (see LevelStarted).
+    taken_up_at: datetime
 
 
 class LevelStarted(BaseModel):
+    """What a level's local start did, with the level's start and the time the workflow took it up
+    echoed back: a replay reads them from the recorded answer, whereas a time the workflow read before
+    the activity can replay as a later one (when its workflow task completed empty while the activity
+    ran, and replays merged with the next)."""
+
     plan: LevelPlan
     sent: PagesSent
+    start: datetime
+    taken_up_at: datetime
