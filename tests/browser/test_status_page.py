@@ -6,9 +6,9 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from sevflow.incident.commands import PublishPublicUpdate, Resolve
+from sevflow.incident.decisions import RESOLVED_PUBLIC_TEXT
 from tests.browser.conftest import Stack, Tab, open_tab
 from tests.status_page.conftest import public_id
-from workflows.incident import RESOLVED_PUBLIC_TEXT
 
 SCRIPT_TITLE = "<script>window.pwned = 1</script> Checkout errors"
 

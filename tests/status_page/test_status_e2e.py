@@ -11,10 +11,10 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from sevflow.incident.decisions import RESOLVED_PUBLIC_TEXT
 from sevflow.store.repository import Store
 from tests.status_page.conftest import catalog, public_id
 from tests.support.stack import running_stack, stack_settings
-from workflows.incident import RESOLVED_PUBLIC_TEXT
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

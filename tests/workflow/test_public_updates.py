@@ -11,12 +11,13 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.incident.commands import AssignRole, ChangeSeverity, PublishPublicUpdate, Resolve
+from sevflow.incident.decisions import RESOLVED_PUBLIC_TEXT
 from sevflow.incident.models import EventKind, Role
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
 from sevflow.store.status_reads import StatusReads
 from tests.workflow.helpers import Handle, assert_at, events, incident, offsets, registered, running
-from workflows.incident import RESOLVED_PUBLIC_TEXT, IncidentWorkflow
+from workflows.incident import IncidentWorkflow
 
 M = timedelta(minutes=1)
 S = timedelta(seconds=1)

@@ -1,0 +1,92 @@
+"""What an incident's decision asks for (sevflow/incident/decisions.py, sevflow/incident/clocks.py):
+the timeline lines to record with what the channel hears of each, and the effects the workflow runs,
+in this order: the alert group told that the incident closed, paging changed, the lines stored, the
+channel told, the alert group told that it reopened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sevflow.incident.models import EventKind, IncidentState
+
+RefusalKind = Literal["InvalidCommand", "NotAllowed", "PostmortemIncomplete"]
+
+
+class Refused(Exception):
+    """A command that cannot be applied, with the reason a person reads; nothing has changed."""
+
+    def __init__(self, reason: str, kind: RefusalKind = "InvalidCommand") -> None:
+        super().__init__(reason)
+        self.reason, self.kind = reason, kind
+
+
+def refuse_if(reason: str | None, kind: RefusalKind = "InvalidCommand") -> None:
+    if reason is not None:
+        raise Refused(reason, kind)
+
+
+@dataclass(frozen=True)
+class Say:
+    """A chat message about a line: to the incident's channel unless `channel`; keyed by the line's
+    key plus `suffix`, or by `key` when the message has a key of its own."""
+
+    text: str
+    mentions: tuple[str, ...] = ()
+    channel: str | None = None
+    suffix: str = ""
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """A status-page entry, written with the line that carries it (one key for both)."""
+
+    status: str
+    title: str
+    text: str
+    by: str | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One timeline event to record, and what the channel hears of it."""
+
+    kind: EventKind
+    text: str
+    actor: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    says: tuple[Say, ...] = ()
+    public: PublicEntry | None = None
+
+
+@dataclass(frozen=True)
+class StopPaging:
+    reason: str
+    acknowledged_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Repage:
+    """The severity was raised while nobody had acknowledged: page under the new policy."""
+
+    by: str
+
+
+@dataclass(frozen=True)
+class TellGroup:
+    """The incident's alert group: whether the incident is open (new alerts join it) or not (they
+    open a new one); `refire`: alerts fired again while it was resolving."""
+
+    open: bool
+    refire: bool = False
+
+
+@dataclass
+class Decision:
+    state: IncidentState
+    lines: list[Line] = field(default_factory=list)
+    paging: StopPaging | Repage | None = None
+    group: TellGroup | None = None
+    # The alerts went quiet long enough: the workflow resolves it (which plans the postmortem).
+    auto_resolve: str | None = None

@@ -1,0 +1,153 @@
+"""The incident's chat, as the incident workflow runs it: the channel, topic and card kept in step, and
+messages posted beside the timers (a chat outage never holds back paging, a reminder or a command).
+
+Chat may be down for a long time: each post is retried for a day (workflows/options.py) and a post
+that never went out leaves a line on the timeline. Not a workflow of its own: the incident workflow
+holds one and waits for it (`idle`) before it completes or continues as new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from workflows.failures import cause_of
+from workflows.options import CHAT_GIVE_UP_AFTER, CHAT_RETRY, CHAT_TIMEOUT
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.contracts import (
+        POST_MESSAGE,
+        SYNC_CHAT,
+        ChatChannel,
+        ChatMessage,
+        ChatSync,
+        ChatSynced,
+        MessageRef,
+    )
+    from sevflow.incident.effects import Say
+    from sevflow.incident.models import IncidentState
+
+
+class IncidentChat:
+    """`state` reads the incident's current state; `note_failure` puts a chat failure on its timeline."""
+
+    def __init__(
+        self, state: Callable[[], IncidentState], note_failure: Callable[[str], Awaitable[None]]
+    ) -> None:
+        self._state = state
+        self._note_failure = note_failure
+        self._tasks: list[asyncio.Task[None]] = []
+        self._card_dirty = False
+        self._card_task: asyncio.Task[None] | None = None
+        # Messages to the incident's channel wait for the first sync to open it (or to give up).
+        self._channel_tried = state().number is not None
+        # The declaration, for the next sync to post once it has opened the channel.
+        self._first: ChatMessage | None = None
+
+    def declare(self, message: ChatMessage) -> None:
+        """The declaration: posted by the first sync, which opens the channel."""
+        self._first = message
+        self.card_changed()
+
+    def card_changed(self) -> None:
+        """Bring the channel, topic and card up to date, beside the timers; one sync at a time, and
+        changes made meanwhile are folded into one more sync."""
+        self._card_dirty = True
+        if self._card_task is None or self._card_task.done():
+            self._card_task = asyncio.create_task(self._sync_card())
+
+    def say(self, key: str, say: Say) -> None:
+        self.send(self.message(say.key or f"{key}{say.suffix}", say.text, list(say.mentions), say.channel))
+
+    def message(
+        self, key: str, text: str, mentions: list[str] | None = None, channel: str | None = None
+    ) -> ChatMessage:
+        s = self._state()
+        return ChatMessage(
+            key=f"{key}/chat",
+            incident_number=s.number or 0,
+            channel=channel or s.channel,
+            text=text,
+            # People by their Slack id where they have one: `alice` is pinged as <@U01ALICE>.
+            mentions=[s.access.directory.slack_id(m) or m for m in mentions or []],
+        )
+
+    def send(self, message: ChatMessage) -> None:
+        self.beside(self._post(message))
+
+    def beside(self, effect: Coroutine[Any, Any, None]) -> None:
+        """Run `effect` beside the timers; the incident waits for it before it ends."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(effect))
+
+    def idle(self) -> bool:
+        return all(t.done() for t in self._tasks) and (self._card_task is None or self._card_task.done())
+
+    def forget_finished(self) -> None:
+        self._tasks.clear()
+
+    async def run(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+        """The chat activity's answer, or None once it has failed for good (the failure noted)."""
+        try:
+            return await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=CHAT_TIMEOUT,
+                schedule_to_close_timeout=CHAT_GIVE_UP_AFTER,
+                retry_policy=CHAT_RETRY,
+            )
+        except ActivityError as err:
+            cause = cause_of(err)
+            workflow.logger.warning("%s for %s failed: %s", name, self._state().label, cause)
+            await self._note_failure(f"{name.replace('_', ' ')} failed: {cause}")
+            return None
+
+    async def _sync_card(self) -> None:
+        while self._card_dirty:
+            self._card_dirty = False
+            first, self._first = self._first, None
+            s = self._state()
+            sync = ChatSync(
+                state=s.model_copy(deep=True),
+                announce_channel=s.chat.announce_channel,
+                invite=s.chat.invite,
+                first=first,
+            )
+            if first is None:
+                await self.run(SYNC_CHAT, sync, result_type=ChatChannel)
+                self._channel_tried = True
+                continue
+            tried_since = workflow.now()
+            synced = await self.run(SYNC_CHAT, sync, result_type=ChatSynced)
+            self._channel_tried = True
+            if not isinstance(synced, ChatSynced) or not synced.first_posted:
+                # The sync failed, or its post did: post it as any message (retried, a failure noted),
+                # looking first for a post the sync's attempt made.
+                if isinstance(synced, ChatSynced):
+                    workflow.logger.info(
+                        "%s: the sync did not post %s: %s", s.label, first.key, synced.first_error
+                    )
+                    tried_since = synced.first_tried_since or tried_since
+                self.send(first.model_copy(update={"posted_since": tried_since}))
+
+    async def _post(self, message: ChatMessage) -> None:
+        if message.channel is None:
+            await workflow.wait_condition(lambda: self._channel_tried)
+        try:
+            await workflow.execute_activity(
+                POST_MESSAGE,
+                message,
+                result_type=MessageRef,
+                start_to_close_timeout=CHAT_TIMEOUT,
+                schedule_to_close_timeout=CHAT_GIVE_UP_AFTER,
+                retry_policy=CHAT_RETRY,
+            )
+        except ActivityError as err:
+            cause = cause_of(err)
+            workflow.logger.warning("chat post %s failed: %s", message.key, cause)
+            await self._note_failure(f"chat message not delivered: {cause}")
