@@ -20,9 +20,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from sevflow import json_input
-from sevflow.slack.blocks import ephemeral, parse_block_action, parse_view_submission
+from sevflow.slack.blocks import ephemeral
 from sevflow.slack.commands import parse_slash_command
 from sevflow.slack.intents import CommandError, Interaction, InvalidPayload, ViewSubmissionError
+from sevflow.slack.interactions import parse_block_action, parse_view_submission
 from sevflow.slack.signature import InvalidSlackSignature, ReplayGuard, verify_slack_request
 from sevflow.store.repository import Store
 from starter.alerts_api import PayloadError, read_body

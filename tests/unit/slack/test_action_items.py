@@ -18,7 +18,6 @@ from sevflow.slack.action_blocks import (
     REASSIGN_CALLBACK,
     reassign_modal,
 )
-from sevflow.slack.blocks import parse_block_action, parse_view_submission
 from sevflow.slack.commands import help_text, parse_command
 from sevflow.slack.intents import (
     ActionItemIntent,
@@ -30,6 +29,7 @@ from sevflow.slack.intents import (
     SnoozeActionItemIntent,
     ViewSubmissionError,
 )
+from sevflow.slack.interactions import parse_block_action, parse_view_submission
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "slack"
 TODAY = date(2026, 11, 26)  # a Thursday

@@ -36,8 +36,6 @@ from sevflow.slack.blocks import (
     ephemeral,
     incident_card,
     open_incidents_message,
-    parse_block_action,
-    parse_view_submission,
     update_modal,
 )
 from sevflow.slack.intents import (
@@ -53,6 +51,7 @@ from sevflow.slack.intents import (
     UpdateIntent,
     ViewSubmissionError,
 )
+from sevflow.slack.interactions import parse_block_action, parse_view_submission
 from tests.unit.slack.states import make_state
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "slack"
@@ -588,7 +587,8 @@ def test_foreign_block_actions_are_invalid(change: Any) -> None:
 
 def test_page_dm_has_an_acknowledge_button_for_the_incident_and_escapes_the_title() -> None:
     from sevflow.paging.models import PageTarget, SendPage
-    from sevflow.slack.blocks import ACTION_ACK, page_message, parse_block_action
+    from sevflow.slack.blocks import ACTION_ACK, page_message
+    from sevflow.slack.interactions import parse_block_action
 
     page = SendPage(
         key="k",

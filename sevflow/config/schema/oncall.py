@@ -1,0 +1,249 @@
+"""On-call: people, rotations and overrides. The math over these (who is on at an instant, shifts,
+coverage gaps) is in sevflow.oncall.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from sevflow.config.schema.business_hours import BusinessHours
+from sevflow.config.schema.fields import (
+    EMAIL,
+    SLACK_MENTION,
+    SLACK_USER,
+    AwareTime,
+    Delay,
+    Name,
+    TimeZoneName,
+    Weekday,
+    check_positive,
+    none_is_empty_list,
+    parse_clock,
+    parse_weekday,
+    zero_or_duration,
+)
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+
+
+def _check_slack_id(value: str) -> str:
+    cleaned = value.strip()
+    found = SLACK_MENTION.match(cleaned)
+    if found:
+        return found.group(1)
+    if not SLACK_USER.match(cleaned):
+        raise ValueError(f"invalid Slack user id {value!r}: write it like U0123ABCD")
+    return cleaned
+
+
+def _check_email(value: str) -> str:
+    cleaned = value.strip()
+    if not EMAIL.match(cleaned):
+        raise ValueError(f"invalid email {value!r}: write it like ada@example.com")
+    return cleaned
+
+
+def _check_phone(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"+{value}"
+    if isinstance(value, str):
+        cleaned = re.sub(r"[\s().-]", "", value)
+        if not _PHONE.match(cleaned):
+            raise ValueError(f"invalid phone number {value!r}: write it in E.164 form like +4930123456")
+        return cleaned
+    return value
+
+
+class NotifyRule(BaseModel):
+    """How a page reaches a person, and how long after the page starts (`after: 2m`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    via: Literal["slack_dm", "webhook"]
+    after: Delay = timedelta(0)
+
+
+class PersonConfig(BaseModel):
+    """Someone who can be paged. Rotations, overrides and policies name people by their key in `people`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slack_id: Annotated[str, AfterValidator(_check_slack_id)]
+    email: Annotated[str, AfterValidator(_check_email)]
+    timezone: TimeZoneName
+    phone: Annotated[str | None, BeforeValidator(_check_phone)] = None
+    # Default: the global business_hours, in the person's own time zone.
+    business_hours: BusinessHours | None = None
+    notify: tuple[NotifyRule, ...] = (NotifyRule(via="slack_dm"),)
+
+    @field_validator("notify")
+    @classmethod
+    def _some_rules(cls, value: tuple[NotifyRule, ...]) -> tuple[NotifyRule, ...]:
+        if not value:
+            raise ValueError("name at least one rule, like [{via: slack_dm}]")
+        return tuple(sorted(value, key=lambda rule: rule.after))
+
+
+_LENGTHS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+
+
+def _rotation_length(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in _LENGTHS:
+        return _LENGTHS[value.strip().lower()]
+    return zero_or_duration(value)
+
+
+_HANDOFF = re.compile(r"^(?:([A-Za-z]+)\s+)?(\d{1,2}:\d{2})$")
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """`Mon 09:00` (a weekday and a time of day) or `09:00`, in the rotation's zone."""
+
+    at: time
+    weekday: Weekday | None = None
+
+    def __str__(self) -> str:
+        clock = f"{self.at:%H:%M}"
+        return f"{self.weekday.value.capitalize()} {clock}" if self.weekday else clock
+
+
+def _parse_handoff(value: Any) -> Any:
+    if isinstance(value, Handoff):
+        return value
+    if isinstance(value, str):
+        found = _HANDOFF.match(value.strip())
+        if found:
+            day = parse_weekday(found.group(1)) if found.group(1) else None
+            return Handoff(at=parse_clock(found.group(2)), weekday=day)
+    raise ValueError(f"invalid handoff {value!r}: write it like 'Mon 09:00' or '09:00'")
+
+
+HandoffText = Annotated[
+    Handoff,
+    PlainValidator(_parse_handoff),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["Mon 09:00", "09:00"]}),
+]
+
+
+def _backup_section(value: Any) -> Any:
+    if value is None:
+        return {}
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off", "-")):
+        return {"enabled": False}
+    return value
+
+
+class BackupLayer(BaseModel):
+    """The backup layer of a rotation: on the same shifts as the primary, either the member `offset`
+    places further down the member list (default 1: whoever is primary next), or its own `members`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offset: Annotated[int, Field(ge=1)] | None = None
+    members: tuple[Name, ...] | None = None
+    enabled: bool = Field(default=True, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> BackupLayer:
+        if self.offset is not None and self.members is not None:
+            raise ValueError("write either offset or members, not both")
+        return self
+
+
+RotationLength = Annotated[timedelta, BeforeValidator(_rotation_length), AfterValidator(check_positive)]
+
+
+class RotationConfig(BaseModel):
+    """A rotation: `members` take turns, `length` each, handing off at `handoff` in `zone`.
+
+    `start` is when the first member's first shift begins. Lengths of whole days (daily, weekly, 2d)
+    count calendar days in `zone`, so a 09:00 handoff stays 09:00 across daylight-saving changes; other
+    lengths (hourly, 12h, 90m) count real elapsed time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: Name
+    length: RotationLength
+    start: AwareTime
+    # Default: the team's timezone, else the global one.
+    zone: TimeZoneName | None = None
+    # Default: the wall-clock time (and for weekly rotations the weekday) of `start` in `zone`.
+    handoff: HandoffText | None = None
+    members: Annotated[tuple[Name, ...], BeforeValidator(none_is_empty_list)]
+    # Default: the next member (offset 1) when there are two or more members; `none`: no backup layer.
+    backup: Annotated[BackupLayer, BeforeValidator(_backup_section)] = Field(default_factory=BackupLayer)
+
+    @property
+    def calendar_days(self) -> int | None:
+        """The length in local calendar days, or None when it counts real time."""
+        if self.length % timedelta(days=1) == timedelta(0):
+            return self.length // timedelta(days=1)
+        return None
+
+    def layer_members(self, layer: str) -> tuple[str, ...]:
+        """Who takes turns on `layer` (primary or backup), in order; () when the layer has nobody."""
+        if layer == "primary":
+            return self.members
+        backup = self.backup
+        if not backup.enabled:
+            return ()
+        if backup.members is not None:
+            return backup.members
+        shift = (backup.offset or 1) % len(self.members) if self.members else 0
+        if shift == 0:
+            return ()  # one member (or none): nobody else to back them up
+        return self.members[shift:] + self.members[:shift]
+
+    def has_layer(self, layer: str) -> bool:
+        """Every rotation has a primary layer; a backup layer unless `backup: none`."""
+        return layer == "primary" or (layer == "backup" and self.backup.enabled)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return ("primary", "backup") if self.backup.enabled else ("primary",)
+
+
+Layer = Literal["primary", "backup"]
+
+
+class OverrideConfig(BaseModel):
+    """`person` covers `layer` of `rotation` from `from` to `to` (or, with `replaces`, covers only while
+    that person is scheduled). Without `person`, nobody is on then: coverage checks report the gap.
+    When overrides overlap, the one written later wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rotation: Name
+    layer: Layer = "primary"
+    person: Name | None = None
+    replaces: Name | None = None
+    from_: AwareTime = Field(alias="from")
+    to: AwareTime
+
+    @field_validator("to")
+    @classmethod
+    def _after_from(cls, to: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("from_")
+        if isinstance(start, datetime) and to <= start:
+            raise ValueError(f"to {to.isoformat()} must be after from {start.isoformat()}")
+        return to

@@ -1,0 +1,220 @@
+"""Alert groups and the alert log: deliveries counted per group, coalesced once their content is
+confirmed signalled, and the deliveries that reached no incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table, bindparam, select, update
+
+from sevflow.store.base import Repository, insert_ignoring_duplicates
+from sevflow.store.schema import AlertGroupRow, AlertLogRow
+
+
+class AlertGroupStats(BaseModel):
+    workflow_id: str
+    deliveries: int
+    signals: int
+    first_seen_at: datetime
+    last_delivery_at: datetime
+
+
+class AlertLogEntry(BaseModel):
+    received_at: datetime
+    source: str
+    group_key: str
+    outcome: str
+    service: str | None
+    severity: str | None
+    firing: int
+    resolved: int
+    detail: dict[str, Any]
+
+
+class AlertRepository(Repository):
+    """Alert groups (one row per sender and group key) and the log of deliveries that opened nothing."""
+
+    def note_delivery(
+        self,
+        source: str,
+        group_key: str,
+        workflow_id: str,
+        content_hash: str,
+        labels: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Count a delivery for its alert group; True when the caller must signal it: its content
+        differs from the last, or the last has not been confirmed signalled yet (a delivery of it may
+        still fail). False for a repeat of confirmed content: counted, nothing to do. `labels`, the
+        labels the routing table saw, are kept with new content (the noise report's rules match them)."""
+        now = self._clock()
+        with self._write() as session:
+            session.execute(
+                insert_ignoring_duplicates(session, AlertGroupRow, ["source", "group_key"]).values(
+                    source=source,
+                    group_key=group_key,
+                    workflow_id=workflow_id,
+                    last_hash=None,
+                    deliveries=0,
+                    signals=0,
+                    first_seen_at=now,
+                    last_delivery_at=now,
+                )
+            )
+            row = session.get(AlertGroupRow, (source, group_key), with_for_update=True)
+            assert row is not None
+            row.deliveries += 1
+            row.last_delivery_at = now
+            if row.last_hash == content_hash and row.confirmed:
+                return False
+            if row.last_hash != content_hash:
+                row.last_hash = content_hash
+                row.confirmed = False
+                if labels is not None:
+                    row.labels = dict(labels)
+            row.signals += 1
+            return True
+
+    def confirmed_content(self, source: str, group_key: str) -> str | None:
+        """The content hash last confirmed signalled for the group (a read: cheap under a storm)."""
+        with self._read() as session:
+            row = session.execute(
+                select(AlertGroupRow.last_hash, AlertGroupRow.confirmed).where(
+                    AlertGroupRow.source == source, AlertGroupRow.group_key == group_key
+                )
+            ).first()
+        return row.last_hash if row is not None and row.confirmed else None
+
+    def confirmed_contents(self, source: str, group_keys: Collection[str]) -> dict[str, str]:
+        """`confirmed_content` for many groups of one source in one read: the groups with confirmed
+        content, by key (the others are left out)."""
+        if not group_keys:
+            return {}
+        with self._read() as session:
+            rows = session.execute(
+                select(AlertGroupRow.group_key, AlertGroupRow.last_hash).where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key.in_(list(group_keys)),
+                    AlertGroupRow.confirmed.is_(True),
+                )
+            ).all()
+        return {row.group_key: row.last_hash for row in rows if row.last_hash is not None}
+
+    def confirm_delivery(self, source: str, group_key: str, content_hash: str) -> None:
+        """The content reached its workflow: later repeats of it may be coalesced."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key == group_key,
+                    AlertGroupRow.last_hash == content_hash,
+                )
+                .values(confirmed=True)
+            )
+
+    def count_deliveries(self, source: str, group_key: str, count: int) -> None:
+        """Add deliveries coalesced in memory to the group's count."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(AlertGroupRow.source == source, AlertGroupRow.group_key == group_key)
+                .values(deliveries=AlertGroupRow.deliveries + count)
+            )
+
+    def count_deliveries_many(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """`count_deliveries` for many groups, `{(source, group_key): count}`, in one transaction."""
+        if not counts:
+            return
+        groups = AlertGroupRow.__table__
+        assert isinstance(groups, Table)
+        with self._write() as session:
+            # A Core executemany (one statement, many parameter sets): the ORM's bulk update would
+            # want primary keys as parameters and no WHERE of its own.
+            session.connection().execute(
+                update(groups)
+                .where(
+                    groups.c.source == bindparam("s_source"),
+                    groups.c.group_key == bindparam("s_group_key"),
+                )
+                .values(deliveries=groups.c.deliveries + bindparam("s_count")),
+                [
+                    {"s_source": source, "s_group_key": key, "s_count": count}
+                    for (source, key), count in sorted(counts.items())
+                ],
+            )
+
+    def undo_delivery(self, source: str, group_key: str, content_hash: str) -> None:
+        """A delivery could not be signalled: forget its content so the sender's retry signals it."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key == group_key,
+                    AlertGroupRow.last_hash == content_hash,
+                )
+                .values(last_hash=None, confirmed=False)
+            )
+
+    def alert_group(self, source: str, group_key: str) -> AlertGroupStats | None:
+        with self._read() as session:
+            row = session.get(AlertGroupRow, (source, group_key))
+            if row is None:
+                return None
+            return AlertGroupStats(
+                workflow_id=row.workflow_id,
+                deliveries=row.deliveries,
+                signals=row.signals,
+                first_seen_at=row.first_seen_at,
+                last_delivery_at=row.last_delivery_at,
+            )
+
+    def log_alert(
+        self,
+        source: str,
+        group_key: str,
+        outcome: str,
+        *,
+        service: str | None,
+        severity: str | None,
+        firing: int,
+        resolved: int,
+        detail: dict[str, Any],
+    ) -> None:
+        """Record a delivery that reached no incident (dropped, or inside a maintenance window)."""
+        with self._write() as session:
+            session.add(
+                AlertLogRow(
+                    received_at=self._clock(),
+                    source=source,
+                    group_key=group_key,
+                    outcome=outcome,
+                    service=service,
+                    severity=severity,
+                    firing=firing,
+                    resolved=resolved,
+                    detail=detail,
+                )
+            )
+
+    def alert_log(self, limit: int = 100) -> list[AlertLogEntry]:
+        with self._read() as session:
+            rows = session.scalars(select(AlertLogRow).order_by(AlertLogRow.id.desc()).limit(limit)).all()
+            return [
+                AlertLogEntry(
+                    received_at=r.received_at,
+                    source=r.source,
+                    group_key=r.group_key,
+                    outcome=r.outcome,
+                    service=r.service,
+                    severity=r.severity,
+                    firing=r.firing,
+                    resolved=r.resolved,
+                    detail=r.detail,
+                )
+                for r in rows
+            ]
