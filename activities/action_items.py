@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.chat import ChatPort, ChatStore, vendor_errors
 from activities.tickets import NewTicket, TicketPort, ticket_errors
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     ActionNotice,
     ChaseCalendar,
@@ -31,8 +31,8 @@ from sevflow.actions.chase import (
     TicketSettings,
     TicketState,
 )
-from sevflow.actions.models import new_action_item
-from sevflow.actions.reminders import owner_calendar
+from sevflow.action_items.models import new_action_item
+from sevflow.action_items.reminders import owner_calendar
 from sevflow.calendar import years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (

@@ -47,7 +47,7 @@ from bench.alert_storm import exit_status
 from bench.lifecycle_workflows import BareInput, BareLifecycle, noop
 from bench.paging import CountingChat, CountingWebhook, Machine, show, show_machine, stats
 from bench.stack import Stack, embedded_stack, quiet_logs
-from sevflow.actions.chase import CompleteAction
+from sevflow.action_items.chase import CompleteAction
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import Acknowledge, Declare, PostUpdate, PublishPostmortem, Resolve

@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ConsoleChat
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     CompleteAction,
     PrepareActionItem,
@@ -33,7 +33,7 @@ from sevflow.actions.chase import (
     TicketChanged,
     TicketSettings,
 )
-from sevflow.actions.models import action_item_id
+from sevflow.action_items.models import action_item_id
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem

@@ -20,15 +20,15 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     CompleteAction,
     ReassignAction,
     ReopenAction,
     RescheduleAction,
     SnoozeAction,
 )
-from sevflow.actions.due import parse_due
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.due import parse_due
+from sevflow.action_items.models import ActionStatus
 from sevflow.durations import DurationTooLong, parse_duration
 from sevflow.incident.commands import AddActionItem
 from sevflow.incident.numbers import parse_incident_number

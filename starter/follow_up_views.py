@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.models import ActionChange, ActionStatus
+from sevflow.action_items.models import ActionChange, ActionStatus
 from sevflow.postmortem.checks import PublishCheck
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionStatus
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import Declare

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from slack_sdk import WebClient
 
-from sevflow.actions.chase import CompleteAction, ReassignAction, SnoozeAction
+from sevflow.action_items.chase import CompleteAction, ReassignAction, SnoozeAction
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import AddActionItem, Declare
 from sevflow.incident.identity import SLACK_PREFIX, Directory, Person

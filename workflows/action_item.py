@@ -3,7 +3,7 @@
 Its id derives from the item's id (the incident and the normalised title), so adding the same item
 twice, from Slack, the CLI or the published postmortem, makes one chase. It outlives its incident
 (started with ParentClosePolicy.ABANDON). The reminders are computed from the item and the owner's
-calendar at `workflow.now()` (sevflow.actions.reminders): 2 business days before the due date, on it,
+calendar at `workflow.now()` (sevflow.action_items.reminders): 2 business days before the due date, on it,
 then every business day while overdue, inside the owner's business hours; the 4th overdue slot
 escalates to the incident lead and the team channel.
 
@@ -30,7 +30,7 @@ from workflows.failures import cause_of
 from workflows.holidays import with_holidays
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import (
+    from sevflow.action_items.chase import (
         REMINDER_SPREAD,
         TICKET_POLL_EVERY,
         ActionItemChase,
@@ -50,8 +50,8 @@ with workflow.unsafe.imports_passed_through():
         TicketChanged,
         TicketState,
     )
-    from sevflow.actions.models import ActionStatus, close, reassign, reopen, reschedule, snooze
-    from sevflow.actions.reminders import Reminder, next_reminder, record_reminder
+    from sevflow.action_items.models import ActionStatus, close, reassign, reopen, reschedule, snooze
+    from sevflow.action_items.reminders import Reminder, next_reminder, record_reminder
     from sevflow.calendar import years_around
     from sevflow.contracts import (
         ACTION_TICKET_STATUS,

@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import RESOLVE_HOLIDAYS, ChaseCalendar, ResolvedHolidays, ResolveHolidays
+    from sevflow.action_items.chase import RESOLVE_HOLIDAYS, ChaseCalendar, ResolvedHolidays, ResolveHolidays
     from sevflow.calendar import BusinessCalendar, HolidaysUnknown
 
 T = TypeVar("T")

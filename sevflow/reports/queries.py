@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionStatus
 from sevflow.durations import parse_duration
 from sevflow.reports.models import NoisyAlert, OverdueItem, ReportIncident
 from sevflow.reports.noise import NoiseReport, noise_report

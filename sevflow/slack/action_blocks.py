@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sevflow.actions.chase import ActionNotice
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.chase import ActionNotice
+from sevflow.action_items.models import ActionItem
 from sevflow.slack.intents import (
     AnyIntent,
     CompleteActionItemIntent,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.sql.dml import Insert
 
-from sevflow.actions.models import ActionItem, ActionStatus
+from sevflow.action_items.models import ActionItem, ActionStatus
 from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.milestones import milestones

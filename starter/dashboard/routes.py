@@ -31,9 +31,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
-from sevflow.actions.chase import CompleteAction
-from sevflow.actions.due import parse_due
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.chase import CompleteAction
+from sevflow.action_items.due import parse_due
+from sevflow.action_items.models import ActionStatus
 from sevflow.charts import BarChart, LineChart, Series, duration_unit
 from sevflow.charts.svg import PALETTE, number_label
 from sevflow.config.schema import SevflowConfig

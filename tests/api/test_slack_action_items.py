@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionStatus
 from sevflow.config.loader import parse_config
 from sevflow.store.repository import StoredActionItem
 from tests.support.slack import FIXTURES, SlackStack, signed, slack_stack

@@ -59,7 +59,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ConsoleChat
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     PrepareActionItem,
     ReassignAction,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sevflow.actions.models import ActionStatus, close, new_action_item
+from sevflow.action_items.models import ActionStatus, close, new_action_item
 from sevflow.incident.models import Status
 from sevflow.store.repository import IncidentFilter, Store, StoredActionItem
 from tests.dashboard.conftest import NOW, seed

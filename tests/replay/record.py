@@ -49,7 +49,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.webhook import PermanentPageError, WebhookPort
-from sevflow.actions.chase import CompleteAction
+from sevflow.action_items.chase import CompleteAction
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig

@@ -26,7 +26,7 @@ from temporalio.worker import Worker
 from activities.action_items import ActionItemActivities
 from activities.calendar import resolve_holidays
 from activities.tickets import JiraTickets, jira_client
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     REMINDER_SPREAD,
     ActionItemChase,
     ActionNotice,
@@ -37,8 +37,8 @@ from sevflow.actions.chase import (
     TicketChanged,
     TicketSettings,
 )
-from sevflow.actions.models import ActionStatus, new_action_item
-from sevflow.actions.reminders import next_reminder, record_reminder
+from sevflow.action_items.models import ActionStatus, new_action_item
+from sevflow.action_items.reminders import next_reminder, record_reminder
 from sevflow.calendar import BusinessCalendar, country_holidays
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import NOTIFY_ACTION_OWNER

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     ChaseCalendar,
     CompleteAction,
@@ -20,7 +20,7 @@ from sevflow.actions.chase import (
     RescheduleAction,
     SnoozeAction,
 )
-from sevflow.actions.models import ActionStatus, new_action_item
+from sevflow.action_items.models import ActionStatus, new_action_item
 from sevflow.config.loader import parse_config
 from sevflow.store.repository import Store
 from tests.conftest import terminate_task_queue

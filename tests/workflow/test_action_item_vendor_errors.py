@@ -11,8 +11,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.action_items import ActionItemActivities
 from activities.chat import Blocks, PermanentChatError, RateLimited
-from sevflow.actions.chase import ActionNotice, Contact
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.chase import ActionNotice, Contact
+from sevflow.action_items.models import new_action_item
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import MessageRef
 from sevflow.store.repository import Store

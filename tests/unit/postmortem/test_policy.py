@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sevflow.actions import ActionItem, ActionStatus, close, new_action_item
+from sevflow.action_items import ActionItem, ActionStatus, close, new_action_item
 from sevflow.config import SevflowConfig
 from sevflow.incident.models import IncidentState, Role
 from sevflow.policy import DEFAULT_POLICIES, Severity

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.actions import (
+from sevflow.action_items import (
     ACTION_ITEM_PLAN,
     POSTMORTEM_PLAN,
     ActionItem,

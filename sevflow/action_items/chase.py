@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.models import ActionItem, ActionStatus
+from sevflow.action_items.models import ActionItem, ActionStatus
 from sevflow.calendar import BusinessCalendar
 
 # Ten thousand items due on one Monday must not all wake at 09:00:00: each gets a stable slot in its
-# owner's first business hour (the spread of sevflow.actions.reminders).
+# owner's first business hour (the spread of sevflow.action_items.reminders).
 REMINDER_SPREAD = timedelta(minutes=30)
 # The fallback when the tracker's webhook is not set up (or lost a delivery): look once a day.
 TICKET_POLL_EVERY = timedelta(days=1)

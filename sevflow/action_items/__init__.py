@@ -1,8 +1,8 @@
 """Action items: the model, their ids, due dates and the reminder plan that chases them. Pure: no clock,
 no I/O, so the ActionItemWorkflow can call every function here with `workflow.now()`."""
 
-from sevflow.actions.due import DEFAULT_DUE_AFTER, default_due, parse_due
-from sevflow.actions.models import (
+from sevflow.action_items.due import DEFAULT_DUE_AFTER, default_due, parse_due
+from sevflow.action_items.models import (
     ActionChange,
     ActionItem,
     ActionStatus,
@@ -15,7 +15,7 @@ from sevflow.actions.models import (
     reschedule,
     snooze,
 )
-from sevflow.actions.reminders import (
+from sevflow.action_items.reminders import (
     ACTION_ITEM_PLAN,
     POSTMORTEM_PLAN,
     Reminder,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.due import default_due
+from sevflow.action_items.due import default_due
 
 
 class ActionStatus(StrEnum):
