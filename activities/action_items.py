@@ -19,7 +19,7 @@ from activities.chat import ChatPort, ChatStore, vendor_errors
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.action_items.chase import (
     ActionItemChase,
-    ActionNotice,
+    ActionItemNotice,
     ChaseCalendar,
     Contact,
     EnsureTicket,
@@ -142,7 +142,7 @@ class ActionItemActivities:
         )
 
     @activity.defn(name=NOTIFY_ACTION_OWNER)
-    def notify_action_owner(self, notice: ActionNotice) -> None:
+    def notify_action_owner(self, notice: ActionItemNotice) -> None:
         text, blocks = owner_message(notice)
         number = notice.item.incident_number
         with vendor_errors():

@@ -81,7 +81,13 @@ from bench.stack import (
     status_kib,
     utc,
 )
-from sevflow.action_items.chase import REMINDER_SPREAD, ActionItemChase, ActionNotice, ChaseCalendar, Contact
+from sevflow.action_items.chase import (
+    REMINDER_SPREAD,
+    ActionItemChase,
+    ActionItemNotice,
+    ChaseCalendar,
+    Contact,
+)
 from sevflow.action_items.models import new_action_item
 from sevflow.action_items.reminders import next_reminder
 from sevflow.contracts import NOTIFY_ACTION_OWNER, SAVE_ACTION_ITEM
@@ -237,7 +243,7 @@ class TimedActionItemActivities(ActionItemActivities):
         self.notices = notices
 
     @activity.defn(name=NOTIFY_ACTION_OWNER)
-    def notify_action_owner(self, notice: ActionNotice) -> None:
+    def notify_action_owner(self, notice: ActionItemNotice) -> None:
         began = time.time()
         super().notify_action_owner(notice)
         scheduled = notice.item.last_reminder_at if notice.kind in REMINDER_KINDS else None

@@ -3,9 +3,9 @@ no I/O, so the ActionItemWorkflow can call every function here with `workflow.no
 
 from sevflow.action_items.due import DEFAULT_DUE_AFTER, default_due, parse_due
 from sevflow.action_items.models import (
-    ActionChange,
     ActionItem,
-    ActionStatus,
+    ActionItemChange,
+    ActionItemStatus,
     action_item_id,
     close,
     new_action_item,
@@ -32,9 +32,9 @@ __all__ = [
     "ACTION_ITEM_PLAN",
     "DEFAULT_DUE_AFTER",
     "POSTMORTEM_PLAN",
-    "ActionChange",
     "ActionItem",
-    "ActionStatus",
+    "ActionItemChange",
+    "ActionItemStatus",
     "Reminder",
     "ReminderKind",
     "ReminderPlan",

@@ -60,7 +60,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from sevflow.action_items.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.durations import parse_duration
 from sevflow.incident.models import Status
 from sevflow.metrics.models import (
@@ -90,7 +90,7 @@ WEEK = timedelta(days=7)
 # Statuses that end an incident without a failure behind it: left out of the time metrics and MTBF.
 NOT_FAILURES = (Status.NOISE.value, Status.MERGED.value)
 # The statuses that close an action item (sevflow.action_items.models.close).
-CLOSED_ITEM = (ActionStatus.DONE.value, ActionStatus.WONT_FIX.value)
+CLOSED_ITEM = (ActionItemStatus.DONE.value, ActionItemStatus.WONT_FIX.value)
 PUBLISHED = "published"  # postmortems.status: scheduled, draft, published
 
 
@@ -479,8 +479,8 @@ def action_item_stats(conn: Connection, window: Window) -> ActionItemStats:
     created, done, wont_fix, on_time, overdue = conn.execute(
         select(
             func.count(),
-            func.count().filter(closed, ActionItemRow.status == ActionStatus.DONE.value),
-            func.count().filter(closed, ActionItemRow.status == ActionStatus.WONT_FIX.value),
+            func.count().filter(closed, ActionItemRow.status == ActionItemStatus.DONE.value),
+            func.count().filter(closed, ActionItemRow.status == ActionItemStatus.WONT_FIX.value),
             func.count().filter(closed, ActionItemRow.on_time.is_(True)),
             func.count().filter(not_(closed), ActionItemRow.due < window.until.date()),
         ).where(

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sevflow.action_items.chase import ActionNotice
+from sevflow.action_items.chase import ActionItemNotice
 from sevflow.action_items.models import ActionItem
 from sevflow.slack.intents import (
     AnyIntent,
@@ -55,7 +55,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return button
 
 
-def describe(notice: ActionNotice) -> str:
+def describe(notice: ActionItemNotice) -> str:
     item = notice.item
     drill = "[DRILL] " if notice.drill else ""
     ticket = f" ({item.ticket_key})" if item.ticket_key else ""
@@ -65,7 +65,7 @@ def describe(notice: ActionNotice) -> str:
     )
 
 
-def owner_message(notice: ActionNotice) -> tuple[str, list[Block]]:
+def owner_message(notice: ActionItemNotice) -> tuple[str, list[Block]]:
     """The owner's DM: (fallback text, blocks), with buttons while the item is open."""
     item = notice.item
     opener = _OPENERS[notice.kind]
@@ -96,7 +96,7 @@ def owner_message(notice: ActionNotice) -> tuple[str, list[Block]]:
     return text, blocks
 
 
-def escalation_message(notice: ActionNotice) -> str:
+def escalation_message(notice: ActionItemNotice) -> str:
     """For the incident lead and the team channel: whose item is how late."""
     item = notice.item
     return clip_mrkdwn(

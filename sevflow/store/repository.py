@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.sql.dml import Insert
 
-from sevflow.action_items.models import ActionItem, ActionStatus
+from sevflow.action_items.models import ActionItem, ActionItemStatus
 from sevflow.contracts import ChatChannel, MessageRef, Registered
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.milestones import milestones
@@ -901,7 +901,7 @@ class Store:
         if team is not None:
             query = query.where(ActionItemRow.team == team)
         if open_only:
-            query = query.where(ActionItemRow.status == ActionStatus.OPEN.value)
+            query = query.where(ActionItemRow.status == ActionItemStatus.OPEN.value)
         with self._read() as session:
             return [_action_item(row) for row in session.scalars(query).all()]
 
@@ -909,7 +909,7 @@ class Store:
         """Open items due before `today`, drills left out, most overdue first: at most `limit` of them,
         and how many there are in all. Both read through the (status, due) index."""
         overdue = (
-            (ActionItemRow.status == ActionStatus.OPEN.value)
+            (ActionItemRow.status == ActionItemStatus.OPEN.value)
             & (ActionItemRow.due < today)
             & ActionItemRow.drill.is_(False)
         )

@@ -31,9 +31,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
-from sevflow.action_items.chase import CompleteAction
+from sevflow.action_items.chase import CompleteActionItem
 from sevflow.action_items.due import parse_due
-from sevflow.action_items.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.charts import BarChart, LineChart, Series, duration_unit
 from sevflow.charts.svg import PALETTE, number_label
 from sevflow.config.schema import SevflowConfig
@@ -163,9 +163,9 @@ def _close_item(by: str, form: Mapping[str, str], today: date) -> Send:
     except InvalidCommand as err:
         raise ValueError(f"item: {err}") from None
     closed_as = form.get("status", "")
-    if closed_as not in (ActionStatus.DONE, ActionStatus.WONT_FIX):
+    if closed_as not in (ActionItemStatus.DONE, ActionItemStatus.WONT_FIX):
         raise ValueError("status: done or wont_fix")
-    command = CompleteAction(by=by, status=ActionStatus(closed_as), note=_text(form, "note"))
+    command = CompleteActionItem(by=by, status=ActionItemStatus(closed_as), note=_text(form, "note"))
 
     async def send(backend: DashboardBackend, number: int, key: str) -> None:
         follow_up = await backend.follow_up()

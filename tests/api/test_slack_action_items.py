@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.action_items.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.config.loader import parse_config
 from sevflow.store.repository import StoredActionItem
 from tests.support.slack import FIXTURES, SlackStack, signed, slack_stack
@@ -122,7 +122,7 @@ async def test_an_action_item_from_slack_dms_its_owner_whose_done_button_closes_
 
     await stack.press_item("action_item_done", dm[0], "U0BOB")
     closed = await stack.until(
-        "the item closed", lambda: (s := stack.item(item.id)) and s.item.status is ActionStatus.DONE and s
+        "the item closed", lambda: (s := stack.item(item.id)) and s.item.status is ActionItemStatus.DONE and s
     )
     assert (closed.item.closed_by, closed.item.on_time) == ("bob", True)
     thanks = await stack.until("the answer", lambda: stack.answers("U0BOB"))

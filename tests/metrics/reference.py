@@ -80,7 +80,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from sevflow.action_items.models import ActionStatus, close, new_action_item
+from sevflow.action_items.models import ActionItemStatus, close, new_action_item
 from sevflow.incident.models import IncidentState, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredActionItem
@@ -391,7 +391,7 @@ def seed(store: Store, t0: datetime) -> Reference:
         name: str,
         created: datetime,
         due: date,
-        closed: tuple[ActionStatus, datetime] | None = None,
+        closed: tuple[ActionItemStatus, datetime] | None = None,
         *,
         drill: bool = False,
     ) -> None:
@@ -401,7 +401,7 @@ def seed(store: Store, t0: datetime) -> Reference:
         workflow_id = f"action-item-{new.id}"
         store.save_action_item(StoredActionItem(item=new, workflow_id=workflow_id, drill=drill, version=1))
 
-    done, wont_fix = ActionStatus.DONE, ActionStatus.WONT_FIX
+    done, wont_fix = ActionItemStatus.DONE, ActionItemStatus.WONT_FIX
     item("AI1 add retries", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 10 * D))
     item("AI2 alert on queue depth", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 20 * D))
     item("AI3 rewrite the runbook", "P1", p1 + D, (p1 + 15 * D).date(), (wont_fix, p1 + 3 * D))

@@ -19,7 +19,7 @@ from activities.postmortem import PostmortemActivities
 from activities.tickets import JiraTickets, jira_client
 from sevflow.action_items.chase import TicketChanged
 from sevflow.action_items.due import default_business_due
-from sevflow.action_items.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.alerts.models import AlertsUpdate
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.loader import parse_config
@@ -188,7 +188,7 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
                 TicketChanged(key=keys[alice.id] or "", status_category="done"),
             )
             await chase.result()
-            assert sqlite_store.action_item(alice.id).item.status is ActionStatus.DONE  # type: ignore[union-attr]
+            assert sqlite_store.action_item(alice.id).item.status is ActionItemStatus.DONE  # type: ignore[union-attr]
             bob = sqlite_store.action_item(items["bob"].item.id)
             assert bob is not None and bob.item.is_open
             pm = sqlite_store.postmortem(number)
