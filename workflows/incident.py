@@ -56,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.durations import format_duration
     from sevflow.incident.commands import (
         Acknowledge,
-        Action,
         AddActionItem,
         AssignRole,
         BreakGlass,
@@ -74,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         RequestPostmortem,
         Resolve,
         Snooze,
+        Transition,
     )
     from sevflow.incident.declaration import (
         declaration_message,
@@ -669,12 +669,12 @@ class IncidentWorkflow:
         if reason is not None:
             raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
 
-    def _refuse(self, command: Action | Edit) -> None:
+    def _refuse(self, command: Transition | Edit) -> None:
         reason = refusal(self.state.label, self.state.status, command, self.state.merged_into)
         if reason is not None:
             raise ApplicationError(reason, type="InvalidCommand", non_retryable=True)
 
-    def _transition(self, action: Action) -> None:
+    def _transition(self, action: Transition) -> None:
         """Move the status as the table says. Every caller holds the lock and has checked the table
         since it took it; should one not have, the command is refused (the update fails with the
         table's words), never the workflow task."""
