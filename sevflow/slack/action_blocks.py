@@ -27,10 +27,11 @@ from sevflow.slack.text import clip, clip_mrkdwn, escape
 
 Block = dict[str, Any]
 
+# The action_ids of the buttons of an action item's DM.
 ACTION_ITEM_DONE = "action_item_done"
 ACTION_ITEM_SNOOZE = "action_item_snooze"
 ACTION_ITEM_REASSIGN = "action_item_reassign"
-ACTION_ITEM_ACTIONS = frozenset({ACTION_ITEM_DONE, ACTION_ITEM_SNOOZE, ACTION_ITEM_REASSIGN})
+ACTION_ITEM_BUTTON_IDS = frozenset({ACTION_ITEM_DONE, ACTION_ITEM_SNOOZE, ACTION_ITEM_REASSIGN})
 REASSIGN_CALLBACK = "action_item_reassign"
 REASON_MAX = 1000
 
