@@ -198,6 +198,10 @@ DEFAULT_POLICIES: dict[Severity, SeverityPolicy] = {
     Severity.SEV4: SeverityPolicy(page="none", auto_resolve_after=30 * _M),
 }
 
+# The page modes that wake a person on call (the incident starts its escalation ladder); `team_channel`
+# and `none` page nobody. The default table gives them to SEV0-2.
+WAKING_PAGE_MODES: tuple[PageMode, ...] = ("primary", "primary_and_backup")
+
 # An incident whose fingerprint (else service and alert name) matches one resolved this recently is a
 # repeat of it.
 REPEAT_WINDOW = timedelta(days=90)

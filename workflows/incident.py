@@ -99,15 +99,13 @@ with workflow.unsafe.imports_passed_through():
         SeverityRaised,
         StopPaging,
     )
+    from sevflow.policy import WAKING_PAGE_MODES
     from sevflow.status import default_public_status, default_public_title
 
     # The child workflows, only named here (their runs import their modules in sandboxes of their
     # own): passed through, the incident's sandbox does not execute them again for every incident.
     from workflows.action_item import ActionItemWorkflow, chase_workflow_id
     from workflows.escalation import EscalationWorkflow
-
-# Severity policies that wake someone up (SEV0-2); SEV3 goes to the team channel only.
-PAGING_MODES = ("primary", "primary_and_backup")
 
 # The status page's last entry of an incident that had public updates, published by the resolve itself.
 RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your patience."
@@ -187,7 +185,7 @@ class IncidentWorkflow:
         self._arm_cadence(from_time=now)
         self._arm_lead_reminder(now)
         self._arm_public_update_reminder(now)
-        pages = s.status is Status.DETECTED and s.policy.page in PAGING_MODES
+        pages = s.status is Status.DETECTED and s.policy.page in WAKING_PAGE_MODES
         request = RegisterIncident(state=s, declared_at=now, check_paging=pages)
         # A short, idempotent write (by workflow id): run in this workflow task by the worker that
         # holds it, no activity task for the server to dispatch and no workflow task after it. Its
@@ -261,7 +259,7 @@ class IncidentWorkflow:
     async def _repage(self, by: str) -> None:
         """A severity change while nobody has acknowledged: page under the new policy."""
         s = self.state
-        pages = s.policy.page in PAGING_MODES
+        pages = s.policy.page in WAKING_PAGE_MODES
         if s.status is not Status.DETECTED:
             return
         if not s.escalation_active or s.escalation_id is None:
@@ -761,7 +759,7 @@ class IncidentWorkflow:
             # paged (or that nobody is).
             if cmd.severity < old:
                 await self._repage(cmd.by)
-            elif s.policy.page not in PAGING_MODES:
+            elif s.policy.page not in WAKING_PAGE_MODES:
                 await self._stop_escalation(f"lowered to {cmd.severity.value}, which pages nobody")
             await self._record([event])
             self._say(event.key, text)
