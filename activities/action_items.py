@@ -17,9 +17,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.chat import ChatPort, ChatStore, vendor_errors
 from activities.tickets import NewTicket, TicketPort, ticket_errors
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
-    ActionNotice,
+    ActionItemNotice,
     ChaseCalendar,
     Contact,
     EnsureTicket,
@@ -31,8 +31,8 @@ from sevflow.actions.chase import (
     TicketSettings,
     TicketState,
 )
-from sevflow.actions.models import new_action_item
-from sevflow.actions.reminders import owner_calendar
+from sevflow.action_items.models import new_action_item
+from sevflow.action_items.reminders import owner_calendar
 from sevflow.calendar import years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
@@ -49,7 +49,7 @@ from sevflow.slack.action_blocks import escalation_message, owner_message
 from sevflow.slack.text import SLACK_USER_ID
 from sevflow.store.repository import StoredActionItem
 
-log = logging.getLogger("sevflow.actions")
+log = logging.getLogger("sevflow.action_items")
 
 
 class ActionItemStore(ChatStore, Protocol):
@@ -142,7 +142,7 @@ class ActionItemActivities:
         )
 
     @activity.defn(name=NOTIFY_ACTION_OWNER)
-    def notify_action_owner(self, notice: ActionNotice) -> None:
+    def notify_action_owner(self, notice: ActionItemNotice) -> None:
         text, blocks = owner_message(notice)
         number = notice.item.incident_number
         with vendor_errors():

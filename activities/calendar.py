@@ -1,6 +1,6 @@
 """Public holidays for a workflow's calendar: the `holidays` package runs here, outside the sandbox.
 
-A workflow's calendar carries its holidays as dates (sevflow.actions.chase.ChaseCalendar). When a
+A workflow's calendar carries its holidays as dates (sevflow.action_items.chase.ChaseCalendar). When a
 chase runs into a year its calendar does not hold (an item overdue into the next year, a calendar
 stored before the dates travelled with it), the workflow asks this activity for that year's dates and
 keeps them in its state: its history holds the answer, so a replay never depends on the package.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sevflow.actions.chase import RESOLVE_HOLIDAYS, ResolvedHolidays, ResolveHolidays
+from sevflow.action_items.chase import RESOLVE_HOLIDAYS, ResolvedHolidays, ResolveHolidays
 from sevflow.calendar import resolve_holidays as holidays_of
 
 

@@ -14,10 +14,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tickets import NewTicket, TicketPort, ticket_errors
-from sevflow.actions.chase import ChaseCalendar
-from sevflow.actions.due import default_business_due
-from sevflow.actions.models import normalize_title
-from sevflow.actions.reminders import owner_calendar
+from sevflow.action_items.chase import ChaseCalendar
+from sevflow.action_items.due import default_business_due
+from sevflow.action_items.models import normalize_title
+from sevflow.action_items.reminders import owner_calendar
 from sevflow.calendar import BusinessCalendar, years_around
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (

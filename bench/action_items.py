@@ -81,9 +81,15 @@ from bench.stack import (
     status_kib,
     utc,
 )
-from sevflow.actions.chase import REMINDER_SPREAD, ActionItemChase, ActionNotice, ChaseCalendar, Contact
-from sevflow.actions.models import new_action_item
-from sevflow.actions.reminders import next_reminder
+from sevflow.action_items.chase import (
+    REMINDER_SPREAD,
+    ActionItemChase,
+    ActionItemNotice,
+    ChaseCalendar,
+    Contact,
+)
+from sevflow.action_items.models import new_action_item
+from sevflow.action_items.reminders import next_reminder
 from sevflow.contracts import NOTIFY_ACTION_OWNER, SAVE_ACTION_ITEM
 from tests.support.ports import free_port
 from workflows.action_item import chase_workflow_id
@@ -237,7 +243,7 @@ class TimedActionItemActivities(ActionItemActivities):
         self.notices = notices
 
     @activity.defn(name=NOTIFY_ACTION_OWNER)
-    def notify_action_owner(self, notice: ActionNotice) -> None:
+    def notify_action_owner(self, notice: ActionItemNotice) -> None:
         began = time.time()
         super().notify_action_owner(notice)
         scheduled = notice.item.last_reminder_at if notice.kind in REMINDER_KINDS else None

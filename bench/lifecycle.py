@@ -47,7 +47,7 @@ from bench.alert_storm import exit_status
 from bench.lifecycle_workflows import BareInput, BareLifecycle, noop
 from bench.paging import CountingChat, CountingWebhook, Machine, show, show_machine, stats
 from bench.stack import Stack, embedded_stack, quiet_logs
-from sevflow.actions.chase import CompleteAction
+from sevflow.action_items.chase import CompleteActionItem
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.commands import Acknowledge, Declare, PostUpdate, PublishPostmortem, Resolve
@@ -160,7 +160,7 @@ class Lifecycles:
         chases = [self.stack.client.get_workflow_handle(chase_workflow_id(i)) for i in state.action_items]
         self.step[n] = "complete the action items"
         for chase, owner in zip(chases, ("bob", "alice"), strict=True):
-            await chase.execute_update(ActionItemWorkflow.complete, CompleteAction(by=owner))
+            await chase.execute_update(ActionItemWorkflow.complete, CompleteActionItem(by=owner))
         # The incident is closed; its workflow lives on only to archive the channel later (a timer).
         self.step[n] = "wait for the chases to end"
         await asyncio.gather(*(c.result() for c in chases))

@@ -9,7 +9,7 @@ Holidays come from an explicit set of dates and, for a country (and optional sub
 from the `holidays` package, looked up lazily and cached per year, or (`holiday_years` set) resolved
 beforehand into `holiday_dates` for those years only.
 
-Workflows only ever use resolved calendars (`sevflow.actions.chase.ChaseCalendar.calendar()`): the
+Workflows only ever use resolved calendars (`sevflow.action_items.chase.ChaseCalendar.calendar()`): the
 package is third-party code that reads the clock and the locale, which the workflow sandbox refuses
 (a failed workflow task on every retry), and a package upgrade could change a replayed decision. The
 dates travel in the workflow's history instead; a year the calendar does not hold raises

@@ -155,7 +155,7 @@ class HandoffResult(BaseModel):
     detail: str | None = None
 
 
-# ---- action items (models in sevflow.actions.chase)
+# ---- action items (models in sevflow.action_items.chase)
 
 PREPARE_ACTION_ITEM = "prepare_action_item"
 SAVE_ACTION_ITEM = "save_action_item"

@@ -115,9 +115,6 @@ def _duration_or_none(value: Any) -> Any:
 Duration = Annotated[timedelta | None, BeforeValidator(_duration_or_none)]
 
 PageMode = Literal["primary_and_backup", "primary", "team_channel", "none"]
-# The page modes that wake a person through the on-call ladder (by default SEV0-2's); the others reach
-# the team channel at most.
-WAKING_PAGE_MODES: tuple[PageMode, ...] = ("primary", "primary_and_backup")
 StatusPageMode = Literal["required", "optional", "no"]
 PostmortemMode = Literal["required", "new_failure_mode", "no"]
 
@@ -200,6 +197,10 @@ DEFAULT_POLICIES: dict[Severity, SeverityPolicy] = {
     Severity.SEV3: SeverityPolicy(page="team_channel", auto_resolve_after=30 * _M),
     Severity.SEV4: SeverityPolicy(page="none", auto_resolve_after=30 * _M),
 }
+
+# The page modes that wake a person on call (the incident starts its escalation ladder); `team_channel`
+# and `none` page nobody. The default table gives them to SEV0-2.
+WAKING_PAGE_MODES: tuple[PageMode, ...] = ("primary", "primary_and_backup")
 
 # An incident whose fingerprint (else service and alert name) matches one resolved this recently is a
 # repeat of it.

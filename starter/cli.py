@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     # keeps it so. (Typer reads the commands' annotations, so they keep to names imported above.)
     # The action items' and postmortems' models too: they bring the business calendar and its
     # holidays, a tenth of a second that only their own commands need.
-    from sevflow.actions.models import ActionStatus
+    from sevflow.action_items.models import ActionItemStatus
     from sevflow.metrics import MetricsReport
     from sevflow.store.repository import StoredActionItem, StoredPostmortem
     from starter.follow_up import FollowUpReads, FollowUpService
@@ -749,7 +749,7 @@ def _today() -> datetime:
     return datetime.now(UTC)
 
 
-def _status(status: ActionStatus) -> str:
+def _status(status: ActionItemStatus) -> str:
     return status.value.replace("_", " ")
 
 
@@ -786,7 +786,7 @@ def action_add(
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Add an action item to an incident; prints its id. Its owner is chased until it is closed."""
-    from sevflow.actions.due import parse_due
+    from sevflow.action_items.due import parse_due
     from starter.follow_up_views import ActionItemView
 
     n = parse_incident_number(number)
@@ -819,11 +819,11 @@ def action_done(
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Close an action item as done (or won't fix): its chase stops."""
-    from sevflow.actions.chase import CompleteAction
-    from sevflow.actions.models import ActionStatus
+    from sevflow.action_items.chase import CompleteActionItem
+    from sevflow.action_items.models import ActionItemStatus
 
-    status = ActionStatus.WONT_FIX if wont_fix else ActionStatus.DONE
-    cmd = CompleteAction(by=by or _default_actor(), status=status, note=note)
+    status = ActionItemStatus.WONT_FIX if wont_fix else ActionItemStatus.DONE
+    cmd = CompleteActionItem(by=by or _default_actor(), status=status, note=note)
     _item_command(
         item_id,
         cmd,
@@ -843,9 +843,9 @@ def action_snooze(
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """No reminders about an action item for a while; its due date stays."""
-    from sevflow.actions.chase import SnoozeAction
+    from sevflow.action_items.chase import SnoozeActionItem
 
-    cmd = SnoozeAction(by=by or _default_actor(), duration=parse_duration(duration))
+    cmd = SnoozeActionItem(by=by or _default_actor(), duration=parse_duration(duration))
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}", key=idempotency_key
     )
@@ -862,9 +862,9 @@ def action_reassign(
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Give an action item to someone else (with a reason)."""
-    from sevflow.actions.chase import ReassignAction
+    from sevflow.action_items.chase import ReassignActionItem
 
-    cmd = ReassignAction(by=by or _default_actor(), owner=owner, reason=reason)
+    cmd = ReassignActionItem(by=by or _default_actor(), owner=owner, reason=reason)
     _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s", key=idempotency_key)
 
 
@@ -872,10 +872,10 @@ def action_reassign(
 @user_errors
 def action_reopen(item_id: ItemId, reason: Reason, by: By = "", as_json: AsJson = False) -> None:
     """Open a closed action item again (with a reason): the chase resumes, and its Jira issue leaves done."""
-    from sevflow.actions.chase import ReopenAction
+    from sevflow.action_items.chase import ReopenActionItem
     from starter.follow_up_views import ActionItemView
 
-    cmd = ReopenAction(by=by or _default_actor(), reason=reason)
+    cmd = ReopenActionItem(by=by or _default_actor(), reason=reason)
 
     async def go() -> StoredActionItem:
         async with _follow_up() as follow_up:
@@ -899,10 +899,10 @@ def action_due(
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Move an action item's due date (with a reason)."""
-    from sevflow.actions.chase import RescheduleAction
-    from sevflow.actions.due import parse_due
+    from sevflow.action_items.chase import RescheduleActionItem
+    from sevflow.action_items.due import parse_due
 
-    cmd = RescheduleAction(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
+    cmd = RescheduleActionItem(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}", key=idempotency_key
     )

@@ -22,18 +22,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ConsoleChat
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
-    CompleteAction,
+    CompleteActionItem,
     PrepareActionItem,
-    ReassignAction,
-    ReopenAction,
-    RescheduleAction,
-    SnoozeAction,
+    ReassignActionItem,
+    ReopenActionItem,
+    RescheduleActionItem,
+    SnoozeActionItem,
     TicketChanged,
     TicketSettings,
 )
-from sevflow.actions.models import action_item_id
+from sevflow.action_items.models import action_item_id
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
@@ -51,10 +51,10 @@ _ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
 STORED_WITHIN = 20.0
 
 _ITEM_UPDATES: dict[type[BaseModel], Any] = {
-    CompleteAction: ActionItemWorkflow.complete,
-    SnoozeAction: ActionItemWorkflow.snooze,
-    ReassignAction: ActionItemWorkflow.reassign,
-    RescheduleAction: ActionItemWorkflow.reschedule,
+    CompleteActionItem: ActionItemWorkflow.complete,
+    SnoozeActionItem: ActionItemWorkflow.snooze,
+    ReassignActionItem: ActionItemWorkflow.reassign,
+    RescheduleActionItem: ActionItemWorkflow.reschedule,
 }
 
 
@@ -317,7 +317,7 @@ class FollowUpService(FollowUpReads):
         await self._chase_again(stored, "ticket_changed", change, "nothing was reopened")
         return f"{item.id} reopened: {change.key} is {change.status_category} again"
 
-    async def reopen_item(self, item_id: str, cmd: ReopenAction) -> StoredActionItem:
+    async def reopen_item(self, item_id: str, cmd: ReopenActionItem) -> StoredActionItem:
         """Open a closed item again from sevflow: its chase starts again from the stored item (or, while
         it still runs, is told), and its issue leaves done with a comment saying who and why."""
         if len(cmd.reason.strip()) < 3:

@@ -20,15 +20,15 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
-from sevflow.actions.chase import (
-    CompleteAction,
-    ReassignAction,
-    ReopenAction,
-    RescheduleAction,
-    SnoozeAction,
+from sevflow.action_items.chase import (
+    CompleteActionItem,
+    ReassignActionItem,
+    ReopenActionItem,
+    RescheduleActionItem,
+    SnoozeActionItem,
 )
-from sevflow.actions.due import parse_due
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.due import parse_due
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.durations import DurationTooLong, parse_duration
 from sevflow.incident.commands import AddActionItem
 from sevflow.incident.numbers import parse_incident_number
@@ -75,7 +75,7 @@ class _Body(BaseModel):
     by: Person
 
 
-class AddActionBody(_Body):
+class AddActionItemBody(_Body):
     title: str = Field(min_length=1, max_length=300, examples=["Bound the checkout connection pool"])
     owner: Person = Field(description="A name of sevflow.yaml's people, an email or a Slack id")
     due: DueDate | None = Field(
@@ -156,7 +156,7 @@ def follow_up_router(
 
     @router.post("/v1/incidents/{number}/actions", tags=["action items"], status_code=201)
     async def add_action(
-        number: str, body: AddActionBody, response: Response, idempotency_key: KeyHeader = None
+        number: str, body: AddActionItemBody, response: Response, idempotency_key: KeyHeader = None
     ) -> ActionItemView:
         """Add an action item: its own workflow chases the owner until it is closed. The same title
         again (after normalising case, spaces and trailing punctuation) is the same item."""
@@ -177,29 +177,29 @@ def follow_up_router(
     async def done(
         item_id: str, body: DoneBody, response: Response, idempotency_key: KeyHeader = None
     ) -> ActionItemView:
-        status = ActionStatus.WONT_FIX if body.wont_fix else ActionStatus.DONE
-        cmd = CompleteAction(by=body.by, status=status, note=body.note)
+        status = ActionItemStatus.WONT_FIX if body.wont_fix else ActionItemStatus.DONE
+        cmd = CompleteActionItem(by=body.by, status=status, note=body.note)
         return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/snooze", tags=["action items"])
     async def snooze(
         item_id: str, body: SnoozeItemBody, response: Response, idempotency_key: KeyHeader = None
     ) -> ActionItemView:
-        cmd = SnoozeAction(by=body.by, duration=parse_duration(body.duration))
+        cmd = SnoozeActionItem(by=body.by, duration=parse_duration(body.duration))
         return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/reassign", tags=["action items"])
     async def reassign(
         item_id: str, body: ReassignBody, response: Response, idempotency_key: KeyHeader = None
     ) -> ActionItemView:
-        cmd = ReassignAction(by=body.by, owner=body.owner, reason=body.reason)
+        cmd = ReassignActionItem(by=body.by, owner=body.owner, reason=body.reason)
         return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/due", tags=["action items"])
     async def due(
         item_id: str, body: DueBody, response: Response, idempotency_key: KeyHeader = None
     ) -> ActionItemView:
-        cmd = RescheduleAction(by=body.by, due=body.due, reason=body.reason)
+        cmd = RescheduleActionItem(by=body.by, due=body.due, reason=body.reason)
         return await item_command(item_id, cmd, _key(idempotency_key, response))
 
     @router.post("/v1/actions/{item_id}/reopen", tags=["action items"])
@@ -207,7 +207,7 @@ def follow_up_router(
         """Open a closed item again (with a reason): its chase starts again, and its Jira issue leaves
         done with a comment. An item already open is refused."""
         await asyncio.to_thread(reads().action_item, _item_id(item_id))  # 404 before Temporal
-        cmd = ReopenAction(by=body.by, reason=body.reason)
+        cmd = ReopenActionItem(by=body.by, reason=body.reason)
         return ActionItemView.of(await (await service()).reopen_item(item_id, cmd))
 
     # ------------------------------------------------------------------ postmortems

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.models import ActionChange, ActionStatus
+from sevflow.action_items.models import ActionItemChange, ActionItemStatus
 from sevflow.postmortem.checks import PublishCheck
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class ActionItemView(BaseModel):
     title: str
     owner: str
     due: date
-    status: ActionStatus
+    status: ActionItemStatus
     ticket_key: str | None = None
     created_at: datetime
     created_by: str | None = None
@@ -34,7 +34,7 @@ class ActionItemView(BaseModel):
     closed_at: datetime | None = None
     closed_by: str | None = None
     on_time: bool | None = None
-    changes: list[ActionChange] = Field(default_factory=list)
+    changes: list[ActionItemChange] = Field(default_factory=list)
     team: str | None = None
     drill: bool = False
     workflow_id: str

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from sevflow.actions.chase import TicketChanged
+from sevflow.action_items.chase import TicketChanged
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.store.repository import Store, StoredActionItem
 from starter.alerts_api import RETRY_AFTER_SECONDS, PayloadError, decode_json, read_body

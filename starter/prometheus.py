@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import Declare
@@ -161,7 +161,7 @@ class StoreGauges(Collector):
                     select(func.count())
                     .select_from(ActionItemRow)
                     .where(
-                        ActionItemRow.status == ActionStatus.OPEN.value,
+                        ActionItemRow.status == ActionItemStatus.OPEN.value,
                         ActionItemRow.due < datetime.now(UTC).date(),
                         ActionItemRow.drill.is_(False),
                     )

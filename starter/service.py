@@ -41,7 +41,6 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
 from sevflow.incident.commands import (
     Acknowledge,
-    Action,
     AssignRole,
     BreakGlass,
     ChangeSeverity,
@@ -57,6 +56,7 @@ from sevflow.incident.commands import (
     RequestPostmortem,
     Resolve,
     Snooze,
+    Transition,
 )
 from sevflow.incident.models import IncidentState, new_incident_state
 from sevflow.incident.permissions import canonical_command
@@ -80,7 +80,7 @@ MAX_RUNS_FOLLOWED = 5
 # An idempotency key: printable ASCII without spaces (it travels in an HTTP header), at most 200 long.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
-_UPDATES: dict[type[BaseModel], tuple[Any, Action | Edit]] = {
+_UPDATES: dict[type[BaseModel], tuple[Any, Transition | Edit]] = {
     Acknowledge: (IncidentWorkflow.acknowledge, "acknowledge"),
     ChangeSeverity: (IncidentWorkflow.change_severity, "change_severity"),
     AssignRole: (IncidentWorkflow.assign_role, "assign_role"),

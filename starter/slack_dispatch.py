@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from slack_sdk import WebClient
 
-from sevflow.actions.chase import CompleteAction, ReassignAction, SnoozeAction
+from sevflow.action_items.chase import CompleteActionItem, ReassignActionItem, SnoozeActionItem
 from sevflow.errors import SevflowError
 from sevflow.incident.commands import AddActionItem, Declare
 from sevflow.incident.identity import SLACK_PREFIX, Directory, Person
@@ -170,10 +170,10 @@ class SlackDispatcher:
                     f"due {item.due.isoformat()}. They get a DM and reminders until it is done."
                 )
             case CompleteActionItemIntent(item_id=item_id):
-                item = (await follow_up.item_command(item_id, CompleteAction(by=user), update_id)).item
+                item = (await follow_up.item_command(item_id, CompleteActionItem(by=user), update_id)).item
                 return f"{item.id} ({item.title}) is {item.status.value.replace('_', ' ')}. Thank you!"
             case SnoozeActionItemIntent(item_id=item_id, duration=duration):
-                cmd_snooze = SnoozeAction(by=user, duration=duration)
+                cmd_snooze = SnoozeActionItem(by=user, duration=duration)
                 item = (await follow_up.item_command(item_id, cmd_snooze, update_id)).item
                 snoozed = item.snoozed_until
                 until = snoozed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if snoozed else "later"
@@ -187,7 +187,7 @@ class SlackDispatcher:
                 await self._open_view(interaction, reassign_modal(item, channel_id=interaction.channel_id))
                 return ""
             case ReassignActionItemIntent(item_id=item_id, owner=owner, reason=reason):
-                cmd_reassign = ReassignAction(by=user, owner=self._owner(owner), reason=reason)
+                cmd_reassign = ReassignActionItem(by=user, owner=self._owner(owner), reason=reason)
                 item = (await follow_up.item_command(item_id, cmd_reassign, update_id)).item
                 return f"{item.id} ({item.title}) is now {self._mention(item.owner)}'s."
         return help_for("action", self.command_name)

@@ -117,7 +117,7 @@ def build_worker(
     executor = executor or ThreadPoolExecutor(max_workers=16)
     paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config), executor=executor)
     handoff_acts = HandoffActivities(config, store, chat)
-    action_acts = ActionItemActivities(config, chat, store, tickets)
+    action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
     report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
     return Worker(
@@ -135,13 +135,13 @@ def build_worker(
             paging_acts.send_pages,
             paging_acts.page_level,
             handoff_acts.post_handoff,
-            action_acts.prepare_action_item,
-            action_acts.resolve_contact,
-            action_acts.save_action_item,
-            action_acts.notify_action_owner,
-            action_acts.ensure_action_ticket,
-            action_acts.action_ticket_status,
-            action_acts.sync_action_ticket,
+            action_item_acts.prepare_action_item,
+            action_item_acts.resolve_contact,
+            action_item_acts.save_action_item,
+            action_item_acts.notify_action_owner,
+            action_item_acts.ensure_action_ticket,
+            action_item_acts.action_ticket_status,
+            action_item_acts.sync_action_ticket,
             postmortem_acts.plan_postmortem,
             postmortem_acts.publish_postmortem,
             postmortem_acts.ensure_postmortem_ticket,

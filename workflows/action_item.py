@@ -3,7 +3,7 @@
 Its id derives from the item's id (the incident and the normalised title), so adding the same item
 twice, from Slack, the CLI or the published postmortem, makes one chase. It outlives its incident
 (started with ParentClosePolicy.ABANDON). The reminders are computed from the item and the owner's
-calendar at `workflow.now()` (sevflow.actions.reminders): 2 business days before the due date, on it,
+calendar at `workflow.now()` (sevflow.action_items.reminders): 2 business days before the due date, on it,
 then every business day while overdue, inside the owner's business hours; the 4th overdue slot
 escalates to the incident lead and the team channel.
 
@@ -40,28 +40,28 @@ from workflows.options import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import (
+    from sevflow.action_items.chase import (
         REMINDER_SPREAD,
         TICKET_POLL_EVERY,
         ActionItemChase,
-        ActionNotice,
+        ActionItemNotice,
         ChaseNow,
-        CompleteAction,
+        CompleteActionItem,
         EnsureTicket,
         NoticeKind,
         OwnerDetails,
-        ReassignAction,
-        ReopenAction,
-        RescheduleAction,
+        ReassignActionItem,
+        ReopenActionItem,
+        RescheduleActionItem,
         ResolveContact,
         SaveActionItem,
-        SnoozeAction,
+        SnoozeActionItem,
         SyncTicket,
         TicketChanged,
         TicketState,
     )
-    from sevflow.actions.models import ActionStatus, close, reassign, reopen, reschedule, snooze
-    from sevflow.actions.reminders import Reminder, next_reminder, record_reminder
+    from sevflow.action_items.models import ActionItemStatus, close, reassign, reopen, reschedule, snooze
+    from sevflow.action_items.reminders import Reminder, next_reminder, record_reminder
     from sevflow.calendar import years_around
     from sevflow.contracts import (
         ACTION_TICKET_STATUS,
@@ -191,7 +191,7 @@ class ActionItemWorkflow:
             return
         c.item = c.item.model_copy(update={"ticket_category": category})
         if category == "done" and c.item.is_open:
-            await self._close(ActionStatus.DONE, by or f"{key} is done in the tracker")
+            await self._close(ActionItemStatus.DONE, by or f"{key} is done in the tracker")
         elif before == "done" and category != "done" and not c.item.is_open:
             c.item = reopen(c.item)
             self._changed = True
@@ -200,7 +200,7 @@ class ActionItemWorkflow:
         else:
             await self._save()
 
-    async def _close(self, status: ActionStatus, by: str | None, note: str | None = None) -> None:
+    async def _close(self, status: ActionItemStatus, by: str | None, note: str | None = None) -> None:
         c = self.chase
         if not c.item.is_open:
             return
@@ -210,7 +210,7 @@ class ActionItemWorkflow:
         self._notify("closed")
         self._sync_ticket()
 
-    async def _reopen(self, cmd: ReopenAction) -> None:
+    async def _reopen(self, cmd: ReopenActionItem) -> None:
         c = self.chase
         if c.item.is_open:
             return
@@ -237,7 +237,7 @@ class ActionItemWorkflow:
         never holds up the next reminder."""
         c = self.chase
         c.notice_seq += 1
-        notice = ActionNotice(
+        notice = ActionItemNotice(
             key=f"{c.workflow_id}/notice-{c.notice_seq}",
             kind=kind,
             item=c.item.model_copy(deep=True),
@@ -251,7 +251,7 @@ class ActionItemWorkflow:
         self._tasks = [t for t in self._tasks if not t.done()]
         self._tasks.append(asyncio.create_task(self._send(notice)))
 
-    async def _send(self, notice: ActionNotice) -> None:
+    async def _send(self, notice: ActionItemNotice) -> None:
         try:
             await workflow.execute_activity(
                 NOTIFY_ACTION_OWNER,
@@ -301,7 +301,7 @@ class ActionItemWorkflow:
         self._changed = True
         await self._save()
         if ticket.is_done and c.item.is_open:
-            await self._close(ActionStatus.DONE, f"{ticket.key} is done in the tracker")
+            await self._close(ActionItemStatus.DONE, f"{ticket.key} is done in the tracker")
         self._sync_ticket()  # the item may have been closed while the issue was being created
 
     def _sync_ticket(self) -> None:
@@ -354,7 +354,7 @@ class ActionItemWorkflow:
             by, reason = self._reopen_reason or (None, "")
             who = f" by {by}" if by else ""
             return f"Reopened in sevflow{who}" + (f": {reason}" if reason else ".")
-        how = "won't fix" if item.status is ActionStatus.WONT_FIX else "done"
+        how = "won't fix" if item.status is ActionItemStatus.WONT_FIX else "done"
         who = f" by {item.closed_by}" if item.closed_by else ""
         return f"Closed in sevflow{who} as {how}" + (f": {item.closed_note}" if item.closed_note else ".")
 
@@ -380,16 +380,16 @@ class ActionItemWorkflow:
     # ----------------------------------------------------------- updates
 
     @workflow.update
-    async def complete(self, cmd: CompleteAction) -> ActionItemChase:
+    async def complete(self, cmd: CompleteActionItem) -> ActionItemChase:
         await self._close(cmd.status, cmd.by, cmd.note)
         return self.chase
 
     @complete.validator
-    def _validate_complete(self, cmd: CompleteAction) -> None:
+    def _validate_complete(self, cmd: CompleteActionItem) -> None:
         self._refuse_closed()
 
     @workflow.update
-    async def snooze(self, cmd: SnoozeAction) -> ActionItemChase:
+    async def snooze(self, cmd: SnoozeActionItem) -> ActionItemChase:
         c = self.chase
         c.item = snooze(c.item, workflow.now() + cmd.duration)
         self._changed = True
@@ -397,7 +397,7 @@ class ActionItemWorkflow:
         return c
 
     @snooze.validator
-    def _validate_snooze(self, cmd: SnoozeAction) -> None:
+    def _validate_snooze(self, cmd: SnoozeActionItem) -> None:
         self._refuse_closed()
         if cmd.duration <= timedelta(0) or cmd.duration > timedelta(days=30):
             raise ApplicationError(
@@ -405,7 +405,7 @@ class ActionItemWorkflow:
             )
 
     @workflow.update
-    async def reassign(self, cmd: ReassignAction) -> ActionItemChase:
+    async def reassign(self, cmd: ReassignActionItem) -> ActionItemChase:
         c = self.chase
         details = await workflow.execute_activity(
             RESOLVE_CONTACT,
@@ -422,7 +422,7 @@ class ActionItemWorkflow:
         return c
 
     @reassign.validator
-    def _validate_reassign(self, cmd: ReassignAction) -> None:
+    def _validate_reassign(self, cmd: ReassignActionItem) -> None:
         self._refuse_closed()
         _need_reason(cmd.reason, "reassigning")
         if cmd.owner.strip() in ("", self.chase.item.owner):
@@ -433,7 +433,7 @@ class ActionItemWorkflow:
             )
 
     @workflow.update
-    async def reschedule(self, cmd: RescheduleAction) -> ActionItemChase:
+    async def reschedule(self, cmd: RescheduleActionItem) -> ActionItemChase:
         c = self.chase
         c.item = reschedule(c.item, cmd.due, by=cmd.by, reason=cmd.reason, at=workflow.now())
         self._changed = True
@@ -442,7 +442,7 @@ class ActionItemWorkflow:
         return c
 
     @reschedule.validator
-    def _validate_reschedule(self, cmd: RescheduleAction) -> None:
+    def _validate_reschedule(self, cmd: RescheduleActionItem) -> None:
         self._refuse_closed()
         _need_reason(cmd.reason, "moving the due date")
         today = workflow.now().astimezone(self.chase.calendar.calendar().zone).date()
@@ -469,12 +469,12 @@ class ActionItemWorkflow:
         await self._ticket_reported(change.key, change.status_category, change.by)
 
     @workflow.signal
-    async def completed(self, cmd: CompleteAction) -> None:
+    async def completed(self, cmd: CompleteActionItem) -> None:
         """The same as the `complete` update, for senders that need no answer."""
         await self._close(cmd.status, cmd.by, cmd.note)
 
     @workflow.signal
-    async def reopened(self, cmd: ReopenAction) -> None:
+    async def reopened(self, cmd: ReopenActionItem) -> None:
         """Open a closed item again from sevflow (signal-with-start: its chase had ended); its issue is
         moved out of done with a comment."""
         await self._reopen(cmd)

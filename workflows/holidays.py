@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError
 from workflows.options import HOLIDAYS_RETRY, HOLIDAYS_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import RESOLVE_HOLIDAYS, ChaseCalendar, ResolvedHolidays, ResolveHolidays
+    from sevflow.action_items.chase import RESOLVE_HOLIDAYS, ChaseCalendar, ResolvedHolidays, ResolveHolidays
     from sevflow.calendar import BusinessCalendar, HolidaysUnknown
 
 T = TypeVar("T")

@@ -36,8 +36,8 @@ from workflows.options import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import ActionItemChase, ChaseNow, PrepareActionItem
-    from sevflow.actions.reminders import POSTMORTEM_PLAN, Reminder, next_chase
+    from sevflow.action_items.chase import ActionItemChase, ChaseNow, PrepareActionItem
+    from sevflow.action_items.reminders import POSTMORTEM_PLAN, Reminder, next_chase
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.calendar import BusinessCalendar
     from sevflow.contracts import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sevflow.actions.reminders import Reminder
+from sevflow.action_items.reminders import Reminder
 from sevflow.durations import format_duration
 from sevflow.incident.effects import Decision, Line, Say
 from sevflow.incident.models import EventKind, IncidentState, Role

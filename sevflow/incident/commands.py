@@ -189,7 +189,9 @@ class MergedFrom(BaseModel):
     by: str
 
 
-Action = Literal[
+# The commands that move an incident from one status to another, by the names the transition table
+# (sevflow.incident.transitions) and the refusals use.
+Transition = Literal[
     "acknowledge",
     "mitigate",
     "resolve",

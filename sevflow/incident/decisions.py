@@ -13,13 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.models import ActionItem
 from sevflow.alerts.models import AlertsUpdate
 from sevflow.contracts import PostmortemPlan
 from sevflow.durations import format_duration
 from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, arm_public_update_reminder
 from sevflow.incident.commands import (
-    Action,
     BreakGlass,
     ChangeSeverity,
     Close,
@@ -32,6 +31,7 @@ from sevflow.incident.commands import (
     PublishPublicUpdate,
     Reopen,
     Snooze,
+    Transition,
 )
 from sevflow.incident.effects import (
     Decision,
@@ -58,7 +58,7 @@ RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your pati
 # ---------------------------------------------------------------------------------------- checks
 
 
-def check(state: IncidentState, command: Action | Edit, cmd: Command | None = None) -> None:
+def check(state: IncidentState, command: Transition | Edit, cmd: Command | None = None) -> None:
     """Refuse `command` when the lifecycle table does not allow it now, or `cmd.by` may not."""
     refuse_if(refusal(state.label, state.status, command, state.merged_into))
     if cmd is None:
@@ -112,7 +112,7 @@ def check_merge(state: IncidentState, cmd: MergeInto) -> None:
         raise Refused(f"{state.label} cannot be merged into itself")
 
 
-def moved(state: IncidentState, action: Action) -> IncidentState:
+def moved(state: IncidentState, action: Transition) -> IncidentState:
     """A copy of `state` moved on by `action`. Callers have checked the table under the handler lock;
     should one not have, the command is refused (never the workflow task)."""
     new = next_status(state.status, action)

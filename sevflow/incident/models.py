@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.chase import ChaseCalendar
+from sevflow.action_items.chase import ChaseCalendar
 from sevflow.incident.access import Access as Access
 from sevflow.incident.access import PermissionMatrix as PermissionMatrix
 from sevflow.policy import PolicyTable, Severity, SeverityPolicy
@@ -123,7 +123,7 @@ class ChatSettings(BaseModel):
 
 class PostmortemChase(BaseModel):
     """The postmortem's owner, due time and reminders, as the incident workflow keeps them. The owner's
-    calendar travels along, so reminders fall in their business hours (sevflow.actions.reminders)."""
+    calendar travels along, so reminders fall in their business hours (sevflow.action_items.reminders)."""
 
     owner: str | None = None
     owner_slack_id: str | None = None

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sevflow.incident.commands import Action
+from sevflow.incident.commands import Transition
 from sevflow.incident.models import ACTIVE_STATUSES, Status
 
 S = Status
 
-TRANSITIONS: dict[Action, dict[Status, Status]] = {
+TRANSITIONS: dict[Transition, dict[Status, Status]] = {
     "acknowledge": {S.DETECTED: S.ACKNOWLEDGED},
     "mitigate": {S.DETECTED: S.MITIGATED, S.ACKNOWLEDGED: S.MITIGATED},
     "resolve": {S.DETECTED: S.RESOLVED, S.ACKNOWLEDGED: S.RESOLVED, S.MITIGATED: S.RESOLVED},
@@ -45,7 +45,7 @@ EDITS: dict[Edit, frozenset[Status]] = {
     "publish_public_update": ACTIVE_STATUSES,
 }
 
-_VERBS: dict[Action | Edit, str] = {
+_VERBS: dict[Transition | Edit, str] = {
     "acknowledge": "acknowledge it",
     "mitigate": "mark it mitigated",
     "resolve": "resolve it",
@@ -63,13 +63,13 @@ _VERBS: dict[Action | Edit, str] = {
 }
 
 
-def next_status(current: Status, action: Action) -> Status | None:
-    """The status `action` leads to from `current`, or None when the table does not allow it."""
-    return TRANSITIONS[action].get(current)
+def next_status(current: Status, transition: Transition) -> Status | None:
+    """The status `transition` leads to from `current`, or None when the table does not allow it."""
+    return TRANSITIONS[transition].get(current)
 
 
 def refusal(
-    label: str, current: Status, command: Action | Edit, merged_into: int | None = None
+    label: str, current: Status, command: Transition | Edit, merged_into: int | None = None
 ) -> str | None:
     """None when `command` is allowed in `current`; otherwise the reason, written for a person."""
     allowed = current in TRANSITIONS[command] if command in TRANSITIONS else current in EDITS[command]  # type: ignore[index]

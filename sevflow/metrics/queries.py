@@ -60,7 +60,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.durations import parse_duration
 from sevflow.incident.models import Status
 from sevflow.metrics.models import (
@@ -89,8 +89,8 @@ class HasEngine(Protocol):
 WEEK = timedelta(days=7)
 # Statuses that end an incident without a failure behind it: left out of the time metrics and MTBF.
 NOT_FAILURES = (Status.NOISE.value, Status.MERGED.value)
-# The statuses that close an action item (sevflow.actions.models.close).
-CLOSED_ITEM = (ActionStatus.DONE.value, ActionStatus.WONT_FIX.value)
+# The statuses that close an action item (sevflow.action_items.models.close).
+CLOSED_ITEM = (ActionItemStatus.DONE.value, ActionItemStatus.WONT_FIX.value)
 PUBLISHED = "published"  # postmortems.status: scheduled, draft, published
 
 
@@ -466,7 +466,7 @@ def action_item_stats(conn: Connection, window: Window) -> ActionItemStats:
     An item counts as closed when its status is done or wont_fix and its `closed_at` is before
     `until`; one closed later was open at `until` (and overdue if its due date had passed). Won't fix
     is a closure like done, in both rates: in closure_rate's numerator, and in on_time_rate's
-    denominator, and in its numerator when `on_time` is true, which sevflow.actions.models.close sets
+    denominator, and in its numerator when `on_time` is true, which sevflow.action_items.models.close sets
     for both statuses alike (closed on or before the due date in the owner's zone). A closed item
     whose `on_time` is unknown (NULL) counts as not on time. Overdue compares the due date with the
     date of `until` in UTC: due the day before is overdue, due that day is not.
@@ -479,8 +479,8 @@ def action_item_stats(conn: Connection, window: Window) -> ActionItemStats:
     created, done, wont_fix, on_time, overdue = conn.execute(
         select(
             func.count(),
-            func.count().filter(closed, ActionItemRow.status == ActionStatus.DONE.value),
-            func.count().filter(closed, ActionItemRow.status == ActionStatus.WONT_FIX.value),
+            func.count().filter(closed, ActionItemRow.status == ActionItemStatus.DONE.value),
+            func.count().filter(closed, ActionItemRow.status == ActionItemStatus.WONT_FIX.value),
             func.count().filter(closed, ActionItemRow.on_time.is_(True)),
             func.count().filter(not_(closed), ActionItemRow.due < window.until.date()),
         ).where(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from sevflow.actions.models import normalize_title
+from sevflow.action_items.models import normalize_title
 from sevflow.postmortem.draft import ACTION_ITEMS, CONTRIBUTING_FACTORS, PLACEHOLDERS, SECTIONS, SUMMARY
 
 ProblemCode = Literal[

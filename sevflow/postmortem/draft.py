@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.models import ActionItem
 from sevflow.durations import format_duration
 from sevflow.incident.milestones import milestones
 from sevflow.incident.models import EventKind, IncidentState, TimelineEvent

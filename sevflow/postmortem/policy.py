@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.models import ActionItem
 from sevflow.incident.models import IncidentState
 
 

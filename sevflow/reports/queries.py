@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.durations import parse_duration
 from sevflow.reports.models import NoisyAlert, OverdueItem, ReportIncident
 from sevflow.reports.noise import NoiseReport, noise_report
@@ -53,7 +53,7 @@ def overdue_action_items(store: Store, today: date, limit: int = 50) -> list[Ove
     query = (
         select(ActionItemRow)
         .where(
-            ActionItemRow.status == ActionStatus.OPEN.value,
+            ActionItemRow.status == ActionItemStatus.OPEN.value,
             ActionItemRow.due < today,
             ActionItemRow.drill.is_(False),
         )

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sevflow.actions.chase import ActionNotice
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.chase import ActionItemNotice
+from sevflow.action_items.models import ActionItem
 from sevflow.slack.intents import (
     AnyIntent,
     CompleteActionItemIntent,
@@ -27,10 +27,11 @@ from sevflow.slack.text import clip, clip_mrkdwn, escape
 
 Block = dict[str, Any]
 
+# The action_ids of the buttons of an action item's DM.
 ACTION_ITEM_DONE = "action_item_done"
 ACTION_ITEM_SNOOZE = "action_item_snooze"
 ACTION_ITEM_REASSIGN = "action_item_reassign"
-ACTION_ITEM_ACTIONS = frozenset({ACTION_ITEM_DONE, ACTION_ITEM_SNOOZE, ACTION_ITEM_REASSIGN})
+ACTION_ITEM_BUTTON_IDS = frozenset({ACTION_ITEM_DONE, ACTION_ITEM_SNOOZE, ACTION_ITEM_REASSIGN})
 REASSIGN_CALLBACK = "action_item_reassign"
 REASON_MAX = 1000
 
@@ -55,7 +56,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return button
 
 
-def describe(notice: ActionNotice) -> str:
+def describe(notice: ActionItemNotice) -> str:
     item = notice.item
     drill = "[DRILL] " if notice.drill else ""
     ticket = f" ({item.ticket_key})" if item.ticket_key else ""
@@ -65,7 +66,7 @@ def describe(notice: ActionNotice) -> str:
     )
 
 
-def owner_message(notice: ActionNotice) -> tuple[str, list[Block]]:
+def owner_message(notice: ActionItemNotice) -> tuple[str, list[Block]]:
     """The owner's DM: (fallback text, blocks), with buttons while the item is open."""
     item = notice.item
     opener = _OPENERS[notice.kind]
@@ -96,7 +97,7 @@ def owner_message(notice: ActionNotice) -> tuple[str, list[Block]]:
     return text, blocks
 
 
-def escalation_message(notice: ActionNotice) -> str:
+def escalation_message(notice: ActionItemNotice) -> str:
     """For the incident lead and the team channel: whose item is how late."""
     item = notice.item
     return clip_mrkdwn(

@@ -38,7 +38,8 @@ ACTION_MITIGATE = "incident_mitigate"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_REOPEN = "incident_reopen"
 ACTION_SEVERITY = "incident_severity"
-ACTIONS = frozenset(
+# The action_ids of the incident card's buttons and severity menu, as Slack sends them back.
+INCIDENT_CARD_ACTION_IDS = frozenset(
     {
         ACTION_ACK,
         ACTION_TAKE_LEAD,

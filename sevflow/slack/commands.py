@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
-from sevflow.actions.due import parse_due
+from sevflow.action_items.due import parse_due
 from sevflow.durations import parse_duration
 from sevflow.incident.commands import SNOOZE_CHOICES
 from sevflow.incident.models import Role

@@ -17,7 +17,7 @@ from sevflow.incident.models import Role
 from sevflow.incident.numbers import parse_incident_number
 from sevflow.policy import Severity
 from sevflow.slack.action_blocks import (
-    ACTION_ITEM_ACTIONS,
+    ACTION_ITEM_BUTTON_IDS,
     REASSIGN_CALLBACK,
     action_item_button,
     reassign_submission,
@@ -29,8 +29,8 @@ from sevflow.slack.blocks import (
     ACTION_RESOLVE,
     ACTION_SEVERITY,
     ACTION_TAKE_LEAD,
-    ACTIONS,
     DECLARE_CALLBACK,
+    INCIDENT_CARD_ACTION_IDS,
     TITLE_MAX,
     UPDATE_CALLBACK,
 )
@@ -92,10 +92,10 @@ def parse_block_action(payload: Mapping[str, Any]) -> Interaction:
         except ValueError:
             raise InvalidPayload(f"{value[:40]!r} is not a severity") from None
         intent = SeverityIntent(number=number, severity=severity)
-    elif action_id in ACTIONS - {ACTION_SEVERITY}:
+    elif action_id in INCIDENT_CARD_ACTION_IDS - {ACTION_SEVERITY}:
         number = _number_of(action.get("value"))
         intent = _button_intent(str(action_id), number, user_id)
-    elif action_id in ACTION_ITEM_ACTIONS:  # the buttons of an action item's DM
+    elif action_id in ACTION_ITEM_BUTTON_IDS:  # the buttons of an action item's DM
         intent = action_item_button(str(action_id), action.get("value"))
     else:
         raise InvalidPayload(f"unknown action {str(action_id)[:60]!r}")

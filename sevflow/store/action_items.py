@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 
-from sevflow.actions.models import ActionItem, ActionStatus
+from sevflow.action_items.models import ActionItem, ActionItemStatus
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import ActionItemRow
 
@@ -88,7 +88,7 @@ class ActionItemRepository(Repository):
         if team is not None:
             query = query.where(ActionItemRow.team == team)
         if open_only:
-            query = query.where(ActionItemRow.status == ActionStatus.OPEN.value)
+            query = query.where(ActionItemRow.status == ActionItemStatus.OPEN.value)
         with self._read() as session:
             return [_action_item(row) for row in session.scalars(query).all()]
 
@@ -96,7 +96,7 @@ class ActionItemRepository(Repository):
         """Open items due before `today`, drills left out, most overdue first: at most `limit` of them,
         and how many there are in all. Both read through the (status, due) index."""
         overdue = (
-            (ActionItemRow.status == ActionStatus.OPEN.value)
+            (ActionItemRow.status == ActionItemStatus.OPEN.value)
             & (ActionItemRow.due < today)
             & ActionItemRow.drill.is_(False)
         )

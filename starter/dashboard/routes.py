@@ -31,9 +31,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
-from sevflow.actions.chase import CompleteAction
-from sevflow.actions.due import parse_due
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.chase import CompleteActionItem
+from sevflow.action_items.due import parse_due
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.charts import BarChart, LineChart, Series, duration_unit
 from sevflow.charts.svg import PALETTE, number_label
 from sevflow.config.schema import SevflowConfig
@@ -117,7 +117,7 @@ Build = Callable[[str, Mapping[str, str], date], Send]
 
 
 @dataclass(frozen=True)
-class _Action:
+class _IncidentForm:
     """One form of the incident room: the command it sends, and what the page says when it is done."""
 
     build: Build
@@ -163,9 +163,9 @@ def _close_item(by: str, form: Mapping[str, str], today: date) -> Send:
     except InvalidCommand as err:
         raise ValueError(f"item: {err}") from None
     closed_as = form.get("status", "")
-    if closed_as not in (ActionStatus.DONE, ActionStatus.WONT_FIX):
+    if closed_as not in (ActionItemStatus.DONE, ActionItemStatus.WONT_FIX):
         raise ValueError("status: done or wont_fix")
-    command = CompleteAction(by=by, status=ActionStatus(closed_as), note=_text(form, "note"))
+    command = CompleteActionItem(by=by, status=ActionItemStatus(closed_as), note=_text(form, "note"))
 
     async def send(backend: DashboardBackend, number: int, key: str) -> None:
         follow_up = await backend.follow_up()
@@ -220,37 +220,42 @@ def _request_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
     return send
 
 
-ACTIONS: dict[str, _Action] = {
-    "ack": _Action(_incident_command(lambda by, f: Acknowledge(by=by)), "Acknowledged."),
-    "update": _Action(
+# The incident room's forms, by the last segment of the URL they post to (/incidents/{number}/{name}).
+INCIDENT_FORMS: dict[str, _IncidentForm] = {
+    "ack": _IncidentForm(_incident_command(lambda by, f: Acknowledge(by=by)), "Acknowledged."),
+    "update": _IncidentForm(
         _incident_command(lambda by, f: PostUpdate(by=by, text=(f.get("text") or "").strip())),
         "Update posted.",
     ),
-    "severity": _Action(
+    "severity": _IncidentForm(
         _incident_command(lambda by, f: ChangeSeverity(by=by, severity=f.get("severity", ""))),
         "Severity changed.",
     ),
-    "role": _Action(
+    "role": _IncidentForm(
         _incident_command(
             lambda by, f: AssignRole(by=by, role=f.get("role", ""), person=(f.get("person") or "").strip())
         ),
         "Role assigned.",
     ),
-    "snooze": _Action(
+    "snooze": _IncidentForm(
         _incident_command(lambda by, f: Snooze(by=by, duration=parse_duration(f.get("duration", "")))),
         "Update reminder snoozed.",
     ),
-    "mitigate": _Action(
+    "mitigate": _IncidentForm(
         _incident_command(lambda by, f: Mitigate(by=by, note=_text(f, "note"))), "Marked mitigated."
     ),
-    "resolve": _Action(_incident_command(lambda by, f: Resolve(by=by, note=_text(f, "note"))), "Resolved."),
-    "reopen": _Action(_incident_command(lambda by, f: Reopen(by=by, reason=_text(f, "reason"))), "Reopened."),
-    "close": _Action(_incident_command(lambda by, f: Close(by=by)), "Closed."),
-    "noise": _Action(
+    "resolve": _IncidentForm(
+        _incident_command(lambda by, f: Resolve(by=by, note=_text(f, "note"))), "Resolved."
+    ),
+    "reopen": _IncidentForm(
+        _incident_command(lambda by, f: Reopen(by=by, reason=_text(f, "reason"))), "Reopened."
+    ),
+    "close": _IncidentForm(_incident_command(lambda by, f: Close(by=by)), "Closed."),
+    "noise": _IncidentForm(
         _incident_command(lambda by, f: CloseAsNoise(by=by, reason=_text(f, "reason"))),
         "Closed as noise.",
     ),
-    "public-update": _Action(
+    "public-update": _IncidentForm(
         _incident_command(
             lambda by, f: PublishPublicUpdate(
                 by=by,
@@ -261,16 +266,16 @@ ACTIONS: dict[str, _Action] = {
         ),
         "Public update published.",
     ),
-    "action-add": _Action(_add_item, "Action item added: its owner is chased until it is closed."),
-    "action-done": _Action(_close_item, "Action item closed."),
-    "postmortem": _Action(_save_postmortem, "Postmortem saved."),
-    "postmortem-publish": _Action(
+    "action-add": _IncidentForm(_add_item, "Action item added: its owner is chased until it is closed."),
+    "action-done": _IncidentForm(_close_item, "Action item closed."),
+    "postmortem": _IncidentForm(_save_postmortem, "Postmortem saved."),
+    "postmortem-publish": _IncidentForm(
         _publish_postmortem, "Postmortem published: its action items are chased, the incident is closed."
     ),
-    "postmortem-request": _Action(_request_postmortem, "Postmortem requested."),
+    "postmortem-request": _IncidentForm(_request_postmortem, "Postmortem requested."),
 }
 # What the incident page says after `?done=...`: each form's sentence, and the declaration's.
-DONE: dict[str, str] = {"declare": "Declared.", **{name: action.done for name, action in ACTIONS.items()}}
+DONE: dict[str, str] = {"declare": "Declared.", **{name: form.done for name, form in INCIDENT_FORMS.items()}}
 # The transition table's names (sevflow.incident.transitions): the page offers a form only where the
 # table allows its command, so it never shows a button the workflow would refuse for the status.
 _COMMAND_NAMES = (*TRANSITIONS, *EDITS)
@@ -618,7 +623,7 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             n = parse_incident_number(number)
         except ValueError as err:
             return message(request, session, 404, "Not found", str(err))
-        todo = ACTIONS.get(action)
+        todo = INCIDENT_FORMS.get(action)
         if todo is None:
             return message(request, session, 404, "Not found", f"The incident room has no {action!r} form.")
         by = session.name

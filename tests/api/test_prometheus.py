@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.models import new_action_item
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable
 from sevflow.incident.commands import ChangeSeverity
 from sevflow.store.repository import Store, StoredActionItem

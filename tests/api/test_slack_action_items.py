@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.config.loader import parse_config
 from sevflow.store.repository import StoredActionItem
 from tests.support.slack import FIXTURES, SlackStack, signed, slack_stack
@@ -33,7 +33,7 @@ people:
 """
 
 
-class ActionStack(SlackStack):
+class ActionItemStack(SlackStack):
     def dm(self, user: str) -> list[dict[str, Any]]:
         try:
             return self.slack.messages(user)
@@ -76,12 +76,14 @@ class ActionStack(SlackStack):
 
 
 @pytest.fixture
-async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str) -> AsyncIterator[ActionStack]:
+async def stack(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> AsyncIterator[ActionItemStack]:
     async with slack_stack(dev_env.client, tmp_path, task_queue, parse_config(CONFIG)) as stack:
-        yield ActionStack(stack.http, stack.store, stack.slack, stack.app)
+        yield ActionItemStack(stack.http, stack.store, stack.slack, stack.app)
 
 
-async def add_item(stack: ActionStack, text: str) -> tuple[int, StoredActionItem, str]:
+async def add_item(stack: ActionItemStack, text: str) -> tuple[int, StoredActionItem, str]:
     """An incident with its channel, and `/incident action <text>` typed there by alice; returns the
     number, the stored item and what alice was answered."""
     incident = await stack.alert(f"checkout-{uuid.uuid4().hex[:6]}")
@@ -100,7 +102,7 @@ async def add_item(stack: ActionStack, text: str) -> tuple[int, StoredActionItem
 
 
 async def test_an_action_item_from_slack_dms_its_owner_whose_done_button_closes_it(
-    stack: ActionStack,
+    stack: ActionItemStack,
 ) -> None:
     title = f"Bound the checkout pool {uuid.uuid4().hex[:6]}"
     number, stored, answer = await add_item(stack, f'"{title}" <@U0BOB|bob> 3d')
@@ -122,7 +124,7 @@ async def test_an_action_item_from_slack_dms_its_owner_whose_done_button_closes_
 
     await stack.press_item("action_item_done", dm[0], "U0BOB")
     closed = await stack.until(
-        "the item closed", lambda: (s := stack.item(item.id)) and s.item.status is ActionStatus.DONE and s
+        "the item closed", lambda: (s := stack.item(item.id)) and s.item.status is ActionItemStatus.DONE and s
     )
     assert (closed.item.closed_by, closed.item.on_time) == ("bob", True)
     thanks = await stack.until("the answer", lambda: stack.answers("U0BOB"))
@@ -139,7 +141,7 @@ async def test_an_action_item_from_slack_dms_its_owner_whose_done_button_closes_
     assert again[-1] == f"{item.id} ({title}) is already done"
 
 
-async def test_snooze_and_reassign_through_the_dm_and_its_form(stack: ActionStack) -> None:
+async def test_snooze_and_reassign_through_the_dm_and_its_form(stack: ActionItemStack) -> None:
     title = f"Alert on pool saturation {uuid.uuid4().hex[:6]}"
     _, stored, _ = await add_item(stack, f"{title} @bob")
     item_id = stored.item.id
@@ -198,7 +200,7 @@ async def test_snooze_and_reassign_through_the_dm_and_its_form(stack: ActionStac
     assert stack.buttons(alice[0])["action_item_done"] == item_id
 
 
-async def test_action_without_an_owner_is_answered_with_its_usage(stack: ActionStack) -> None:
+async def test_action_without_an_owner_is_answered_with_its_usage(stack: ActionItemStack) -> None:
     response = await stack.command('action "Add retries"', "U0ALICE", "C0GENERAL")
     text = response.json()["text"]
     assert text.startswith("which incident?")  # outside an incident's channel, without INC-n

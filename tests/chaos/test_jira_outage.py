@@ -17,7 +17,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.chase import ActionItemChase
+from sevflow.action_items.chase import ActionItemChase
 from sevflow.store.repository import Store
 from tests.emulators.jira import JiraEmulator
 from tests.recording_chat import RecordingChat

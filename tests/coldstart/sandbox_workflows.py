@@ -16,9 +16,9 @@ from temporalio.exceptions import ApplicationError
 from workflows.holidays import with_holidays
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.actions.chase import ChaseCalendar
-    from sevflow.actions.models import ActionItem, new_action_item
-    from sevflow.actions.reminders import POSTMORTEM_PLAN, Reminder, next_chase, next_reminder
+    from sevflow.action_items.chase import ChaseCalendar
+    from sevflow.action_items.models import ActionItem, new_action_item
+    from sevflow.action_items.reminders import POSTMORTEM_PLAN, Reminder, next_chase, next_reminder
     from sevflow.calendar import BusinessCalendar
 
 

@@ -59,12 +59,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ConsoleChat
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     PrepareActionItem,
-    ReassignAction,
-    RescheduleAction,
-    SnoozeAction,
+    ReassignActionItem,
+    RescheduleActionItem,
+    SnoozeActionItem,
 )
 from sevflow.alerts.models import AlertsUpdate
 from sevflow.alerts.parsers import parse_alertmanager
@@ -531,14 +531,15 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
         bob = client.get_workflow_handle_for(ActionItemWorkflow.run, items["bob"].workflow_id)
         dave = client.get_workflow_handle_for(ActionItemWorkflow.run, items["dave"].workflow_id)
         await bob.execute_update(
-            ActionItemWorkflow.snooze, SnoozeAction(by="bob", duration=timedelta(days=2))
+            ActionItemWorkflow.snooze, SnoozeActionItem(by="bob", duration=timedelta(days=2))
         )
         await bob.execute_update(
-            ActionItemWorkflow.reassign, ReassignAction(by="alice", owner="carol", reason="bob is on leave")
+            ActionItemWorkflow.reassign,
+            ReassignActionItem(by="alice", owner="carol", reason="bob is on leave"),
         )
         rescheduled = await dave.execute_update(
             ActionItemWorkflow.reschedule,
-            RescheduleAction(by="alice", due=date(2033, 3, 1), reason="the vendor ships in 2033"),
+            RescheduleActionItem(by="alice", due=date(2033, 3, 1), reason="the vendor ships in 2033"),
         )
         assert rescheduled.item.due == date(2033, 3, 1)
         await handoff_schedule.trigger()

@@ -24,9 +24,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calendar import resolve_holidays
-from sevflow.actions.chase import ChaseCalendar
-from sevflow.actions.models import new_action_item
-from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase, next_reminder
+from sevflow.action_items.chase import ChaseCalendar
+from sevflow.action_items.models import new_action_item
+from sevflow.action_items.reminders import POSTMORTEM_PLAN, next_chase, next_reminder
 from sevflow.calendar import BusinessCalendar, country_holidays
 from tests.coldstart.sandbox_workflows import CalendarProbe, CalendarProbeWorkflow, LazyImportWorkflow
 from tests.coldstart.support import result_or_task_failure

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.models import new_action_item
 from sevflow.config import parse_config
 from sevflow.incident.models import EventKind, Status, TimelineEvent
 from sevflow.store.repository import Store, StoredActionItem, StoredPage

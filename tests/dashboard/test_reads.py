@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sevflow.actions.models import ActionStatus, close, new_action_item
+from sevflow.action_items.models import ActionItemStatus, close, new_action_item
 from sevflow.incident.models import Status
 from sevflow.store.repository import IncidentFilter, Store, StoredActionItem
 from tests.dashboard.conftest import NOW, seed
@@ -56,7 +56,7 @@ def test_overdue_action_items(store: Store) -> None:
             number, title, "carol", created, zone=utc, due=today + timedelta(days=due_days)
         )
         if done:
-            item = close(item, ActionStatus.DONE, by="carol", at=NOW, zone=utc)
+            item = close(item, ActionItemStatus.DONE, by="carol", at=NOW, zone=utc)
         store.save_action_item(StoredActionItem(item=item, workflow_id=f"a-{title}", drill=drill, version=1))
 
     for i in range(5):

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from sevflow import policy
 from tests.deploy.support import DEPLOY_DOC, ROOT
 from tests.replay import record
-from workflows import incident
 
 INCIDENT_SOURCE = (ROOT / "workflows" / "incident.py").read_text()
 
@@ -25,9 +25,9 @@ def test_its_patch_example_names_code_that_exists(doc: str) -> None:
     """The example is of a patch the code no longer needs (before 1.0 it carries none), on a call that
     is real: the paging condition and the escalation start it guards."""
     assert "workflow.patched" not in INCIDENT_SOURCE
-    assert "s.status is Status.DETECTED and s.policy.page in PAGING_MODES" in INCIDENT_SOURCE
+    assert "s.status is Status.DETECTED and s.policy.page in WAKING_PAGE_MODES" in INCIDENT_SOURCE
     assert "await self._start_escalation()" in INCIDENT_SOURCE
-    assert "PAGING_MODES" in doc and hasattr(incident, "PAGING_MODES")
+    assert "WAKING_PAGE_MODES" in doc and hasattr(policy, "WAKING_PAGE_MODES")
 
 
 def test_the_scenarios_it_names_can_be_recorded(doc: str) -> None:

@@ -35,7 +35,7 @@ Left out: D1 (a drill on payments between P1 and P2, TTR 11 h), O1 (payments, de
 before the window and resolved 30 min into it), O2 (payments, detected exactly at the window's end),
 O3 (payments, detected and resolved two weeks before the window).
 
-Action items (closed with sevflow.actions.models.close in UTC, which sets on_time: closed on or before
+Action items (closed with sevflow.action_items.models.close in UTC, which sets on_time: closed on or before
 the due date). `until` is T0 + 364 days; its date is "U", and U - 1 is the day before:
 
     item   of  created     due        status at until           counted because / left out because
@@ -80,7 +80,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from sevflow.actions.models import ActionStatus, close, new_action_item
+from sevflow.action_items.models import ActionItemStatus, close, new_action_item
 from sevflow.incident.models import IncidentState, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredActionItem
@@ -391,7 +391,7 @@ def seed(store: Store, t0: datetime) -> Reference:
         name: str,
         created: datetime,
         due: date,
-        closed: tuple[ActionStatus, datetime] | None = None,
+        closed: tuple[ActionItemStatus, datetime] | None = None,
         *,
         drill: bool = False,
     ) -> None:
@@ -401,7 +401,7 @@ def seed(store: Store, t0: datetime) -> Reference:
         workflow_id = f"action-item-{new.id}"
         store.save_action_item(StoredActionItem(item=new, workflow_id=workflow_id, drill=drill, version=1))
 
-    done, wont_fix = ActionStatus.DONE, ActionStatus.WONT_FIX
+    done, wont_fix = ActionItemStatus.DONE, ActionItemStatus.WONT_FIX
     item("AI1 add retries", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 10 * D))
     item("AI2 alert on queue depth", "P1", p1 + D, (p1 + 15 * D).date(), (done, p1 + 20 * D))
     item("AI3 rewrite the runbook", "P1", p1 + D, (p1 + 15 * D).date(), (wont_fix, p1 + 3 * D))

@@ -49,7 +49,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.webhook import PermanentPageError, WebhookPort
-from sevflow.actions.chase import CompleteAction
+from sevflow.action_items.chase import CompleteActionItem
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
@@ -483,7 +483,7 @@ async def postmortem(rec: Recording) -> None:
         )
         assert closed.status is Status.CLOSED and len(closed.action_items) == 2
         chase = rec.client.get_workflow_handle(chase_workflow_id(item_id))
-        await chase.execute_update(ActionItemWorkflow.complete, CompleteAction(by="bob"))
+        await chase.execute_update(ActionItemWorkflow.complete, CompleteActionItem(by="bob"))
         await chase.result()
         await handle.result()
     rec.keep(chase.id, "postmortem.action-item")

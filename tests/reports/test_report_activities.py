@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from activities.files import ConsoleFiles
 from activities.reports import ReportActivities
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.models import new_action_item
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, Severity

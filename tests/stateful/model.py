@@ -13,7 +13,6 @@ from typing import Any
 from sevflow.incident.access import Access
 from sevflow.incident.commands import (
     Acknowledge,
-    Action,
     AddActionItem,
     AssignRole,
     BreakGlass,
@@ -30,6 +29,7 @@ from sevflow.incident.commands import (
     RequestPostmortem,
     Resolve,
     Snooze,
+    Transition,
 )
 from sevflow.incident.models import IncidentState, Role, Status
 from sevflow.incident.permissions import (
@@ -133,7 +133,7 @@ class Sent:
 # ------------------------------------------------------------------------------------ the validators
 
 
-def _table(m: Model, command: Action | Edit) -> str | None:
+def _table(m: Model, command: Transition | Edit) -> str | None:
     return refusal(m.label, m.status, command, m.merged_into)
 
 
@@ -221,9 +221,9 @@ def matches(answer: str, expected: str | None) -> bool:
 # ----------------------------------------------------------------------------------- the transitions
 
 
-def _move(m: Model, action: Action) -> None:
-    new = next_status(m.status, action)
-    assert new is not None, f"the model applied {action} from {m.status}"
+def _move(m: Model, transition: Transition) -> None:
+    new = next_status(m.status, transition)
+    assert new is not None, f"the model applied {transition} from {m.status}"
     m.status = new
 
 

@@ -6,30 +6,30 @@ from typing import get_args
 
 import pytest
 
-from sevflow.incident.commands import Action
+from sevflow.incident.commands import Transition
 from sevflow.incident.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Status
 from sevflow.incident.transitions import EDITS, TRANSITIONS, Edit, next_status, refusal
 
-ACTIONS: tuple[Action, ...] = get_args(Action)
+EVERY_TRANSITION: tuple[Transition, ...] = get_args(Transition)
 EDIT_NAMES: tuple[Edit, ...] = get_args(Edit)
 LABEL = "INC-3"
 
 
 def test_table_covers_every_command() -> None:
-    assert set(TRANSITIONS) == set(ACTIONS)
+    assert set(TRANSITIONS) == set(EVERY_TRANSITION)
     assert set(EDITS) == set(EDIT_NAMES)
 
 
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("transition", EVERY_TRANSITION)
 @pytest.mark.parametrize("status", list(Status))
-def test_every_status_and_action(status: Status, action: Action) -> None:
-    allowed = TRANSITIONS[action]
-    reason = refusal(LABEL, status, action)
+def test_every_status_and_transition(status: Status, transition: Transition) -> None:
+    allowed = TRANSITIONS[transition]
+    reason = refusal(LABEL, status, transition)
     if status in allowed:
         assert reason is None
-        assert next_status(status, action) == allowed[status]
+        assert next_status(status, transition) == allowed[status]
     else:
-        assert next_status(status, action) is None
+        assert next_status(status, transition) is None
         assert reason
         assert LABEL in reason
 
@@ -47,8 +47,8 @@ def test_every_status_and_edit(status: Status, edit: Edit) -> None:
 
 @pytest.mark.parametrize("status", sorted(TERMINAL_STATUSES))
 def test_terminal_statuses_accept_nothing(status: Status) -> None:
-    for action in ACTIONS:
-        assert next_status(status, action) is None
+    for transition in EVERY_TRANSITION:
+        assert next_status(status, transition) is None
     for edit in EDIT_NAMES:
         assert refusal(LABEL, status, edit) is not None
 
@@ -97,7 +97,7 @@ def test_the_lifecycle_of_design_md() -> None:
         ),
     ],
 )
-def test_specific_messages(status: Status, command: Action | Edit, expected: str) -> None:
+def test_specific_messages(status: Status, command: Transition | Edit, expected: str) -> None:
     assert refusal(LABEL, status, command) == expected
 
 

@@ -26,19 +26,19 @@ from temporalio.worker import Worker
 from activities.action_items import ActionItemActivities
 from activities.calendar import resolve_holidays
 from activities.tickets import JiraTickets, jira_client
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     REMINDER_SPREAD,
     ActionItemChase,
-    ActionNotice,
+    ActionItemNotice,
     ChaseCalendar,
-    CompleteAction,
+    CompleteActionItem,
     Contact,
-    ReopenAction,
+    ReopenActionItem,
     TicketChanged,
     TicketSettings,
 )
-from sevflow.actions.models import ActionStatus, new_action_item
-from sevflow.actions.reminders import next_reminder, record_reminder
+from sevflow.action_items.models import ActionItemStatus, new_action_item
+from sevflow.action_items.reminders import next_reminder, record_reminder
 from sevflow.calendar import BusinessCalendar, country_holidays
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import NOTIFY_ACTION_OWNER
@@ -57,7 +57,7 @@ class NoticeLog:
     """Every notice the workflow asked for, as the activity received it (with the item's state)."""
 
     def __init__(self) -> None:
-        self.notices: list[ActionNotice] = []
+        self.notices: list[ActionItemNotice] = []
 
     def kinds(self) -> list[str]:
         return [n.kind for n in self.notices]
@@ -79,7 +79,7 @@ class LoggingActivities(ActionItemActivities):
         self.log = log
 
     @activity.defn(name=NOTIFY_ACTION_OWNER)
-    def notify_action_owner(self, notice: ActionNotice) -> None:
+    def notify_action_owner(self, notice: ActionItemNotice) -> None:
         self.log.notices.append(notice)
         super().notify_action_owner(notice)
 
@@ -260,11 +260,11 @@ async def test_the_jira_webhook_closes_the_item_and_ends_the_chase(
         await handle.signal(ActionItemWorkflow.ticket_changed, TicketChanged(key=key, status_category="done"))
         final: ActionItemChase = await handle.result()
 
-    assert final.item.status is ActionStatus.DONE and final.item.closed_at is not None
+    assert final.item.status is ActionItemStatus.DONE and final.item.closed_at is not None
     assert final.item.on_time is True
     assert log.kinds()[-1] == "closed"
     stored = sqlite_store.action_item(chase.item.id)
-    assert stored is not None and stored.item.status is ActionStatus.DONE
+    assert stored is not None and stored.item.status is ActionItemStatus.DONE
 
 
 async def test_a_day_long_jira_outage_creates_the_issue_once_when_jira_returns(
@@ -315,7 +315,8 @@ async def test_closing_in_sevflow_moves_the_issue_to_done_with_a_comment_and_its
         handle, key = await ticketed(env, task_queue, handles)
         note = "the pool is bounded in release 4.2"
         await handle.signal(
-            ActionItemWorkflow.completed, CompleteAction(by="alice", status=ActionStatus.WONT_FIX, note=note)
+            ActionItemWorkflow.completed,
+            CompleteActionItem(by="alice", status=ActionItemStatus.WONT_FIX, note=note),
         )
         final: ActionItemChase = await handle.result()
 
@@ -323,7 +324,7 @@ async def test_closing_in_sevflow_moves_the_issue_to_done_with_a_comment_and_its
     assert jira.issue(key)["fields"]["status"]["statusCategory"]["key"] == "done"
     [comment] = jira.comments(key)
     assert comment.startswith(f"Closed in sevflow by alice as won't fix: {note}")
-    assert final.item.status is ActionStatus.WONT_FIX and final.item.ticket_category == "done"
+    assert final.item.status is ActionItemStatus.WONT_FIX and final.item.ticket_category == "done"
     stored = sqlite_store.action_item(final.item.id)
     assert stored is not None and stored.item.ticket_category == "done"
     assert stored.item.closed_note == note
@@ -344,7 +345,7 @@ async def test_a_jira_outage_moves_the_issue_exactly_once_and_comments_once_when
         jira.fail_next("*", 6, status=503, retry_after=60)
         jira.fail_next("do_transition", status=500, after_effect=True)
         jira.fail_next("add_comment", status=502, after_effect=True)
-        await handle.signal(ActionItemWorkflow.completed, CompleteAction(by="alice"))
+        await handle.signal(ActionItemWorkflow.completed, CompleteActionItem(by="alice"))
         # Meanwhile (the issue is still To Do) someone starts work on it in Jira: between two statuses
         # that are not done, which does not reopen the item sevflow closed.
         moved = jira.set_status(key, "In Progress", by="bob@example.com")
@@ -360,7 +361,7 @@ async def test_a_jira_outage_moves_the_issue_exactly_once_and_comments_once_when
     assert sum(1 for c in jira.calls() if c["fault"]) == 8
     assert [c.startswith("Closed in sevflow by alice as done.") for c in jira.comments(key)] == [True]
     assert jira.issue(key)["fields"]["status"]["name"] == "Done"
-    assert final.item.status is ActionStatus.DONE and final.item.ticket_category == "done"
+    assert final.item.status is ActionItemStatus.DONE and final.item.ticket_category == "done"
 
 
 async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reopens_the_issue(
@@ -388,7 +389,7 @@ async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reo
             TicketChanged(key=key, status_category="done", by="Alice Archer in Jira"),
         )
         closed: ActionItemChase = await handle.result()
-        assert closed.item.status is ActionStatus.DONE and closed.item.closed_by == "Alice Archer in Jira"
+        assert closed.item.status is ActionItemStatus.DONE and closed.item.closed_by == "Alice Archer in Jira"
         assert jira.comments(key) == [] and jira.calls("do_transition") == []
 
         # Reopened in sevflow (the chase had ended: signal-with-start from the stored item, as the API
@@ -399,7 +400,7 @@ async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reo
             id=closed.workflow_id,
             task_queue=task_queue,
             start_signal="reopened",
-            start_signal_args=[ReopenAction(by="bob", reason="the retries came back in 4.3")],
+            start_signal_args=[ReopenActionItem(by="bob", reason="the retries came back in 4.3")],
         )
         handles.append(again)
         await env.sleep(H)
@@ -416,7 +417,7 @@ async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reo
         assert state.item.is_open and len(jira.calls("do_transition")) == 1
         assert log.kinds().count("reopened") == 1
         # Done -> To Do in Jira is the one move that reopens: closed in sevflow, reopened in Jira.
-        await again.signal(ActionItemWorkflow.completed, CompleteAction(by="bob"))
+        await again.signal(ActionItemWorkflow.completed, CompleteActionItem(by="bob"))
         await env.sleep(H)
         assert jira.issue(key)["fields"]["status"]["name"] == "Done"
         assert len(jira.comments(key)) == 2
@@ -441,9 +442,9 @@ async def test_a_done_signal_closes_it_and_a_worker_restart_mid_chase_carries_on
             await env.sleep(16 * D)
             state = await handle.query(ActionItemWorkflow.get_state)
             assert state.item.reminders_sent >= 2  # the before-due and due reminders, sent once back
-            await handle.signal(ActionItemWorkflow.completed, CompleteAction(by="alice"))
+            await handle.signal(ActionItemWorkflow.completed, CompleteActionItem(by="alice"))
             final: ActionItemChase = await handle.result()
-    assert final.item.status is ActionStatus.DONE and final.item.closed_by == "alice"
+    assert final.item.status is ActionItemStatus.DONE and final.item.closed_by == "alice"
 
 
 async def test_a_chase_with_a_holiday_country_resolves_its_years_by_activity_and_skips_the_holidays(

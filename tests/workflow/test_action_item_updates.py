@@ -11,16 +11,16 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.actions.chase import (
+from sevflow.action_items.chase import (
     ActionItemChase,
     ChaseCalendar,
-    CompleteAction,
+    CompleteActionItem,
     Contact,
-    ReassignAction,
-    RescheduleAction,
-    SnoozeAction,
+    ReassignActionItem,
+    RescheduleActionItem,
+    SnoozeActionItem,
 )
-from sevflow.actions.models import ActionStatus, new_action_item
+from sevflow.action_items.models import ActionItemStatus, new_action_item
 from sevflow.config.loader import parse_config
 from sevflow.store.repository import Store
 from tests.conftest import terminate_task_queue
@@ -70,13 +70,13 @@ async def test_reassign_needs_a_reason_and_brings_the_new_owners_calendar(
 ) -> None:
     update = ActionItemWorkflow.reassign
     assert "say why" in await refusal(
-        chase.execute_update(update, ReassignAction(by="bob", owner="dave", reason=""))
+        chase.execute_update(update, ReassignActionItem(by="bob", owner="dave", reason=""))
     )
     assert "already alice's" in await refusal(
-        chase.execute_update(update, ReassignAction(by="bob", owner="alice", reason="no change"))
+        chase.execute_update(update, ReassignActionItem(by="bob", owner="alice", reason="no change"))
     )
     done: ActionItemChase = await chase.execute_update(
-        update, ReassignAction(by="bob", owner="dave", reason="dave owns the replicas")
+        update, ReassignActionItem(by="bob", owner="dave", reason="dave owns the replicas")
     )
     assert done.item.owner == "dave" and done.owner.slack_id == "U0DAVE"
     assert done.calendar.zone == "America/New_York"
@@ -93,29 +93,31 @@ async def test_reschedule_refuses_the_past_and_restarts_the_overdue_count(
     update = ActionItemWorkflow.reschedule
     past = date.today() - timedelta(days=3)
     assert "in the past" in await refusal(
-        chase.execute_update(update, RescheduleAction(by="a", due=past, reason="x y z"))
+        chase.execute_update(update, RescheduleActionItem(by="a", due=past, reason="x y z"))
     )
     later = date.today() + timedelta(days=30)
     done: ActionItemChase = await chase.execute_update(
-        update, RescheduleAction(by="a", due=later, reason="vendor fix")
+        update, RescheduleActionItem(by="a", due=later, reason="vendor fix")
     )
     assert done.item.due == later and done.item.overdue_reminders == 0
 
 
 async def test_snooze_and_complete_then_nothing_more(chase: WorkflowHandle[Any, Any]) -> None:
     snoozed: ActionItemChase = await chase.execute_update(
-        ActionItemWorkflow.snooze, SnoozeAction(by="alice", duration=timedelta(days=1))
+        ActionItemWorkflow.snooze, SnoozeActionItem(by="alice", duration=timedelta(days=1))
     )
     assert snoozed.item.snoozed_until is not None
     assert "between a minute and 30 days" in await refusal(
-        chase.execute_update(ActionItemWorkflow.snooze, SnoozeAction(by="alice", duration=timedelta(days=90)))
+        chase.execute_update(
+            ActionItemWorkflow.snooze, SnoozeActionItem(by="alice", duration=timedelta(days=90))
+        )
     )
     done: ActionItemChase = await chase.execute_update(
-        ActionItemWorkflow.complete, CompleteAction(by="alice")
+        ActionItemWorkflow.complete, CompleteActionItem(by="alice")
     )
-    assert done.item.status is ActionStatus.DONE and done.item.on_time is True
+    assert done.item.status is ActionItemStatus.DONE and done.item.on_time is True
     assert "already done" in await refusal(
-        chase.execute_update(ActionItemWorkflow.complete, CompleteAction(by="bob"))
+        chase.execute_update(ActionItemWorkflow.complete, CompleteActionItem(by="bob"))
     )
     final: ActionItemChase = await chase.result()
     assert final.item.closed_by == "alice"

@@ -11,8 +11,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.action_items import ActionItemActivities
 from activities.chat import Blocks, PermanentChatError, RateLimited
-from sevflow.actions.chase import ActionNotice, Contact
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.chase import ActionItemNotice, Contact
+from sevflow.action_items.models import new_action_item
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import MessageRef
 from sevflow.store.repository import Store
@@ -37,7 +37,7 @@ def test_a_failed_owner_dm_says_whether_to_retry_and_is_not_remembered(sqlite_st
     activities = ActionItemActivities(SevflowConfig(), chat, sqlite_store)
     created = datetime(2026, 3, 2, 9, tzinfo=UTC)
     item = new_action_item(7, "bound the checkout pool", "alice", created, zone=ZoneInfo("UTC"))
-    notice = ActionNotice(
+    notice = ActionItemNotice(
         key=f"{item.id}/assigned",
         kind="assigned",
         item=item,

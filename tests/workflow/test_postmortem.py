@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.postmortem import PostmortemActivities
 from activities.tickets import JiraTickets, jira_client
-from sevflow.actions.chase import TicketChanged
-from sevflow.actions.due import default_business_due
-from sevflow.actions.models import ActionStatus
+from sevflow.action_items.chase import TicketChanged
+from sevflow.action_items.due import default_business_due
+from sevflow.action_items.models import ActionItemStatus
 from sevflow.alerts.models import AlertsUpdate
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.loader import parse_config
@@ -188,7 +188,7 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
                 TicketChanged(key=keys[alice.id] or "", status_category="done"),
             )
             await chase.result()
-            assert sqlite_store.action_item(alice.id).item.status is ActionStatus.DONE  # type: ignore[union-attr]
+            assert sqlite_store.action_item(alice.id).item.status is ActionItemStatus.DONE  # type: ignore[union-attr]
             bob = sqlite_store.action_item(items["bob"].item.id)
             assert bob is not None and bob.item.is_open
             pm = sqlite_store.postmortem(number)
@@ -259,7 +259,7 @@ async def test_postmortem_reminders_fall_on_the_owners_business_days_and_escalat
 ) -> None:
     """Signals only: the alert clears, the SEV1 auto-resolves after a minute (a policy set for the test),
     the postmortem is planned, and two weeks pass without anyone publishing it."""
-    from sevflow.actions.reminders import POSTMORTEM_PLAN, next_chase
+    from sevflow.action_items.reminders import POSTMORTEM_PLAN, next_chase
 
     env = time_skipping_env
     config = parse_config(CONFIG)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.actions import normalize_title
+from sevflow.action_items import normalize_title
 from sevflow.postmortem import check_postmortem
 from sevflow.postmortem.checks import parse_action_items, split_sections
 from sevflow.postmortem.draft import PLACEHOLDERS

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.actions import normalize_title
-from sevflow.actions.due import default_business_due
+from sevflow.action_items import normalize_title
+from sevflow.action_items.due import default_business_due
 from sevflow.calendar import BusinessCalendar
 from sevflow.postmortem import check_postmortem
 from sevflow.postmortem.checks import fill_due_dates

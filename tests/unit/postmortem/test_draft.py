@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sevflow.actions import new_action_item
+from sevflow.action_items import new_action_item
 from sevflow.incident.models import EventKind, IncidentState, Role, TimelineEvent
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.postmortem import PLACEHOLDERS, SECTIONS, check_postmortem, render_draft

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sevflow.actions import ActionItem, ActionStatus, close, new_action_item
+from sevflow.action_items import ActionItem, ActionItemStatus, close, new_action_item
 from sevflow.config import SevflowConfig
 from sevflow.incident.models import IncidentState, Role
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -72,7 +72,7 @@ def test_the_lead_can_ask_for_one_at_any_severity(severity: Severity) -> None:
 def test_a_sev1_repeat_with_open_action_items_gets_none_and_chases_them() -> None:
     retries = earlier_item("Add retries to checkout", owner="bob")
     alerts = earlier_item("Alert on the error budget", owner="carol")
-    closed = close(earlier_item("Write the runbook"), ActionStatus.DONE, at=AT, by="dave", zone=UTC_ZONE)
+    closed = close(earlier_item("Write the runbook"), ActionItemStatus.DONE, at=AT, by="dave", zone=UTC_ZONE)
     elsewhere = earlier_item("Unrelated", incident_number=5)
     decision = postmortem_decision(
         incident(Severity.SEV1, repeat_of=4), earlier_open_items=[retries, closed, alerts, elsewhere]
@@ -95,7 +95,7 @@ def test_one_open_item_is_told_in_the_singular() -> None:
 
 
 def test_a_repeat_whose_items_are_all_closed_follows_the_severity() -> None:
-    closed = close(earlier_item("Add retries"), ActionStatus.WONT_FIX, at=AT, by="bob", zone=UTC_ZONE)
+    closed = close(earlier_item("Add retries"), ActionItemStatus.WONT_FIX, at=AT, by="bob", zone=UTC_ZONE)
     assert postmortem_decision(incident(Severity.SEV1, repeat_of=4), earlier_open_items=[closed]).required
     assert not postmortem_decision(incident(Severity.SEV2, repeat_of=4), earlier_open_items=[closed]).required
 

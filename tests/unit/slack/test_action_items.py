@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sevflow.actions.models import new_action_item
+from sevflow.action_items.models import new_action_item
 from sevflow.slack.action_blocks import (
     ACTION_ITEM_DONE,
     ACTION_ITEM_REASSIGN,

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from sevflow.actions.models import ActionItem
+from sevflow.action_items.models import ActionItem
 from sevflow.calendar import BusinessCalendar
 
 if TYPE_CHECKING:

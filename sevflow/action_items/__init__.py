@@ -1,11 +1,11 @@
 """Action items: the model, their ids, due dates and the reminder plan that chases them. Pure: no clock,
 no I/O, so the ActionItemWorkflow can call every function here with `workflow.now()`."""
 
-from sevflow.actions.due import DEFAULT_DUE_AFTER, default_due, parse_due
-from sevflow.actions.models import (
-    ActionChange,
+from sevflow.action_items.due import DEFAULT_DUE_AFTER, default_due, parse_due
+from sevflow.action_items.models import (
     ActionItem,
-    ActionStatus,
+    ActionItemChange,
+    ActionItemStatus,
     action_item_id,
     close,
     new_action_item,
@@ -15,7 +15,7 @@ from sevflow.actions.models import (
     reschedule,
     snooze,
 )
-from sevflow.actions.reminders import (
+from sevflow.action_items.reminders import (
     ACTION_ITEM_PLAN,
     POSTMORTEM_PLAN,
     Reminder,
@@ -32,9 +32,9 @@ __all__ = [
     "ACTION_ITEM_PLAN",
     "DEFAULT_DUE_AFTER",
     "POSTMORTEM_PLAN",
-    "ActionChange",
     "ActionItem",
-    "ActionStatus",
+    "ActionItemChange",
+    "ActionItemStatus",
     "Reminder",
     "ReminderKind",
     "ReminderPlan",

@@ -16,20 +16,20 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.due import default_due
+from sevflow.action_items.due import default_due
 
 
-class ActionStatus(StrEnum):
+class ActionItemStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
     WONT_FIX = "wont_fix"
 
     @property
     def is_closed(self) -> bool:
-        return self is not ActionStatus.OPEN
+        return self is not ActionItemStatus.OPEN
 
 
-class ActionChange(BaseModel):
+class ActionItemChange(BaseModel):
     """A reassignment or a new due date: who, when, from what to what, and why (docs/ARCHITECTURE.md,
     "Domain", asks for a reason so the chase's history explains itself at the review)."""
 
@@ -49,7 +49,7 @@ class ActionItem(BaseModel):
     due: date
     created_at: datetime
     created_by: str | None = None
-    status: ActionStatus = ActionStatus.OPEN
+    status: ActionItemStatus = ActionItemStatus.OPEN
     ticket_key: str | None = None
     # The issue's status category (new, indeterminate, done) as sevflow last saw it: from its creation,
     # the webhook, the daily poll or sevflow's own transition. A report is a change only against this,
@@ -66,11 +66,11 @@ class ActionItem(BaseModel):
     # Why it was closed, as the closer said (a won't fix's reason); goes to the issue's comment.
     closed_note: str | None = None
     on_time: bool | None = None
-    changes: list[ActionChange] = Field(default_factory=list)
+    changes: list[ActionItemChange] = Field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
-        return self.status is ActionStatus.OPEN
+        return self.status is ActionItemStatus.OPEN
 
     @property
     def incident_label(self) -> str:
@@ -134,7 +134,7 @@ def new_action_item(
 
 def close(
     item: ActionItem,
-    status: ActionStatus,
+    status: ActionItemStatus,
     *,
     at: datetime,
     by: str | None,
@@ -144,7 +144,7 @@ def close(
     """The item closed as done or won't fix; on time when closed on or before its due date in the
     owner's zone. Closing again with the same status changes nothing (Slack's Done, the Jira webhook
     and the daily poll may all report the same closure)."""
-    if status is ActionStatus.OPEN:
+    if status is ActionItemStatus.OPEN:
         raise ValueError("close with done or wont_fix; reopen() opens an item")
     if item.status is status:
         return item
@@ -166,7 +166,7 @@ def reopen(item: ActionItem) -> ActionItem:
         return item
     return item.model_copy(
         update={
-            "status": ActionStatus.OPEN,
+            "status": ActionItemStatus.OPEN,
             "closed_at": None,
             "closed_by": None,
             "closed_note": None,
@@ -209,13 +209,13 @@ def _change(
     by: str,
     reason: str,
     at: datetime,
-) -> ActionChange:
+) -> ActionItemChange:
     if not item.is_open:
         raise ValueError(f"{item.id} is closed ({item.status.value}): reopen it first")
     cleaned = reason.strip()
     if not cleaned:
         raise ValueError(f"say why the {field} of {item.id} changes: a reason is required")
-    return ActionChange(at=_aware(at, "at"), by=by, field=field, old=old, new=new, reason=cleaned)
+    return ActionItemChange(at=_aware(at, "at"), by=by, field=field, old=old, new=new, reason=cleaned)
 
 
 def _aware(value: datetime, name: str) -> datetime:

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from sevflow.actions.models import ActionItem, ActionStatus
+from sevflow.action_items.models import ActionItem, ActionItemStatus
 from sevflow.calendar import BusinessCalendar
 
 # Ten thousand items due on one Monday must not all wake at 09:00:00: each gets a stable slot in its
-# owner's first business hour (the spread of sevflow.actions.reminders).
+# owner's first business hour (the spread of sevflow.action_items.reminders).
 REMINDER_SPREAD = timedelta(minutes=30)
 # The fallback when the tracker's webhook is not set up (or lost a delivery): look once a day.
 TICKET_POLL_EVERY = timedelta(days=1)
@@ -146,7 +146,7 @@ NoticeKind = Literal[
 ]
 
 
-class ActionNotice(BaseModel):
+class ActionItemNotice(BaseModel):
     """A message about an item: to its owner (a DM with Done, Snooze and Reassign), and for an
     escalation also to the incident lead and the team channel. Sent once per key."""
 
@@ -226,30 +226,30 @@ class SaveActionItem(BaseModel):
 # --- commands: updates (CLI, API, Slack) and the same facts as signals (Jira, time-skipping tests) ---
 
 
-class CompleteAction(BaseModel):
+class CompleteActionItem(BaseModel):
     by: str
-    status: Literal[ActionStatus.DONE, ActionStatus.WONT_FIX] = ActionStatus.DONE
+    status: Literal[ActionItemStatus.DONE, ActionItemStatus.WONT_FIX] = ActionItemStatus.DONE
     note: str | None = None
 
 
-class SnoozeAction(BaseModel):
+class SnoozeActionItem(BaseModel):
     by: str
     duration: timedelta
 
 
-class ReassignAction(BaseModel):
+class ReassignActionItem(BaseModel):
     by: str
     owner: str
     reason: str
 
 
-class RescheduleAction(BaseModel):
+class RescheduleActionItem(BaseModel):
     by: str
     due: date
     reason: str
 
 
-class ReopenAction(BaseModel):
+class ReopenActionItem(BaseModel):
     by: str
     reason: str
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.actions import (
+from sevflow.action_items import (
     ACTION_ITEM_PLAN,
     POSTMORTEM_PLAN,
     ActionItem,
-    ActionStatus,
+    ActionItemStatus,
     Reminder,
     ReminderPlan,
     close,
@@ -240,7 +240,7 @@ def test_escalation_comes_once_per_due_date_and_again_after_a_new_one() -> None:
 def test_a_closed_item_gets_no_more_reminders() -> None:
     calendar = BusinessCalendar(zone=BERLIN)
     item = new_action_item(1, "Add a canary", "bob", datetime(2026, 6, 1, 8, 0, tzinfo=UTC), zone=BERLIN)
-    done = close(item, ActionStatus.DONE, at=datetime(2026, 6, 2, tzinfo=UTC), by="bob", zone=BERLIN)
+    done = close(item, ActionItemStatus.DONE, at=datetime(2026, 6, 2, tzinfo=UTC), by="bob", zone=BERLIN)
     assert next_reminder(done, datetime(2026, 6, 2, tzinfo=UTC), calendar) is None
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.actions import (
+from sevflow.action_items import (
     ActionItem,
-    ActionStatus,
+    ActionItemStatus,
     action_item_id,
     close,
     default_due,
@@ -137,11 +137,11 @@ def test_closing_on_the_due_day_in_the_owners_zone_is_on_time() -> None:
     due = item().due
     # 22:30 UTC on the due date is already the next day in Berlin: late there.
     late_in_berlin = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(hours=23, minutes=30)
-    assert close(item(), ActionStatus.DONE, at=late_in_berlin, by="alice", zone=BERLIN).on_time is False
-    assert close(item(), ActionStatus.DONE, at=late_in_berlin, by="alice", zone=NEW_YORK).on_time is True
-    done = close(item(), ActionStatus.WONT_FIX, at=CREATED, by="alice", zone=BERLIN)
+    assert close(item(), ActionItemStatus.DONE, at=late_in_berlin, by="alice", zone=BERLIN).on_time is False
+    assert close(item(), ActionItemStatus.DONE, at=late_in_berlin, by="alice", zone=NEW_YORK).on_time is True
+    done = close(item(), ActionItemStatus.WONT_FIX, at=CREATED, by="alice", zone=BERLIN)
     assert (done.status, done.closed_by, done.closed_at, done.on_time) == (
-        ActionStatus.WONT_FIX,
+        ActionItemStatus.WONT_FIX,
         "alice",
         CREATED,
         True,
@@ -149,19 +149,21 @@ def test_closing_on_the_due_day_in_the_owners_zone_is_on_time() -> None:
 
 
 def test_closing_twice_keeps_the_first_closure() -> None:
-    once = close(item(), ActionStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
-    twice = close(once, ActionStatus.DONE, at=CREATED + timedelta(days=30), by="jira", zone=BERLIN)
+    once = close(item(), ActionItemStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
+    twice = close(once, ActionItemStatus.DONE, at=CREATED + timedelta(days=30), by="jira", zone=BERLIN)
     assert twice == once
     with pytest.raises(ValueError, match="reopen"):
-        close(item(), ActionStatus.OPEN, at=CREATED, by="alice", zone=BERLIN)
+        close(item(), ActionItemStatus.OPEN, at=CREATED, by="alice", zone=BERLIN)
 
 
 def test_reopen_clears_the_closure() -> None:
-    done = close(item(), ActionStatus.WONT_FIX, at=CREATED, by="alice", zone=BERLIN, note=" not worth it ")
+    done = close(
+        item(), ActionItemStatus.WONT_FIX, at=CREATED, by="alice", zone=BERLIN, note=" not worth it "
+    )
     assert done.closed_note == "not worth it"
     opened = reopen(done)
     assert (opened.status, opened.closed_at, opened.on_time, opened.closed_by, opened.closed_note) == (
-        ActionStatus.OPEN,
+        ActionItemStatus.OPEN,
         None,
         None,
         None,
@@ -184,7 +186,7 @@ def test_reassign_and_reschedule_need_a_reason_and_are_recorded() -> None:
 
 
 def test_a_closed_item_cannot_be_reassigned() -> None:
-    done = close(item(), ActionStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
+    done = close(item(), ActionItemStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
     with pytest.raises(ValueError, match="reopen it first"):
         reassign(done, "bob", by="lead", reason="why not", at=CREATED)
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sevflow.actions.chase import ChaseCalendar, ResolvedHolidays
-from sevflow.actions.reminders import next_chase, owner_calendar
+from sevflow.action_items.chase import ChaseCalendar, ResolvedHolidays
+from sevflow.action_items.reminders import next_chase, owner_calendar
 from sevflow.calendar import HolidaysUnknown, country_holidays
 from sevflow.config import parse_config
 
