@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         Close,
         CloseAsNoise,
         Command,
+        LinkRepeat,
         MergedFrom,
         MergeInto,
         Mitigate,
@@ -86,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         break_glass_refusal,
         break_glass_text,
         permission_action,
+        permission_verb,
         permitted,
         postmortem_request_refusal,
     )
@@ -665,7 +667,7 @@ class IncidentWorkflow:
         if action is None:
             return
         s = self.state
-        reason = permitted(action, cmd.by, s.roles, s.access, s.label)
+        reason = permitted(action, cmd.by, s.roles, s.access, s.label, permission_verb(cmd))
         if reason is not None:
             raise ApplicationError(reason, type="NotAllowed", non_retryable=True)
 
@@ -807,6 +809,45 @@ class IncidentWorkflow:
                 type="InvalidCommand",
                 non_retryable=True,
             )
+
+    @workflow.update
+    async def link_repeat(self, cmd: LinkRepeat) -> IncidentState:
+        """Mark the incident a repeat of an earlier one (or unmark it): the store's snapshot carries
+        `repeat_of`, so it counts in the repeat rate as a detected repeat does."""
+        async with self._turn(lambda: self._validate_link_repeat(cmd)):
+            s = self.state
+            previous, s.repeat_of = s.repeat_of, cmd.repeat_of
+            if cmd.repeat_of is None:
+                text = f"{s.label} no longer marked as a repeat of INC-{previous} by {cmd.by}"
+            else:
+                was = f" (was INC-{previous})" if previous is not None else ""
+                text = f"{s.label} marked as a repeat of INC-{cmd.repeat_of} by {cmd.by}{was}"
+            data = {"repeat_of": cmd.repeat_of, "previous": previous}
+            event = self._event(EventKind.REPEAT_LINKED, text, cmd.by, data)
+            await self._record([event])
+            self._say(event.key, text)
+            return s
+
+    @link_repeat.validator
+    def _validate_link_repeat(self, cmd: LinkRepeat) -> None:
+        self._refuse("link_repeat")
+        self._permit(cmd)
+        s, target = self.state, cmd.repeat_of
+        reason: str | None = None
+        if target is None and s.repeat_of is None:
+            reason = f"{s.label} is not marked as a repeat"
+        elif target is not None and target == s.repeat_of:
+            reason = f"{s.label} is already marked as a repeat of INC-{target}"
+        elif target is not None and target == s.number:
+            reason = f"{s.label} cannot be a repeat of itself"
+        elif target is not None and s.number is not None and target > s.number:
+            # Numbers are allocated in order: a repeat is of an incident that came before it.
+            reason = (
+                f"{s.label} cannot repeat INC-{target}, which came after it: mark INC-{target} as a "
+                f"repeat of {s.label} instead"
+            )
+        if reason is not None:
+            raise ApplicationError(reason, type="InvalidCommand", non_retryable=True)
 
     @workflow.update
     async def post_update(self, cmd: PostUpdate) -> IncidentState:
