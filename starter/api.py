@@ -37,6 +37,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Declare,
+    LinkRepeat,
     Mitigate,
     PostUpdate,
     PublishPublicUpdate,
@@ -44,7 +45,7 @@ from sevflow.incident.commands import (
     Resolve,
     Snooze,
 )
-from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.reports.noise import NoiseReport
@@ -125,6 +126,14 @@ class SnoozeBody(BaseModel):
 class MergeBody(BaseModel):
     by: str = Field(min_length=1, max_length=200)
     into: str | int = Field(description="The incident that carries on: INC-7 or 7")
+
+
+class RepeatOfBody(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+    # Required, so that a body that forgot it never unlinks by accident.
+    repeat_of: str | int | None = Field(
+        description='The earlier incident this one repeats: INC-4 or 4; null or "none" unmarks it'
+    )
 
 
 class Backend:
@@ -491,6 +500,17 @@ def create_app(
         key = key_or_new(idempotency_key, response)
         n, into = await existing(number, body.into)
         return await (await backend.service()).merge(n, into, body.by, key)
+
+    @app.post("/v1/incidents/{number}/repeat-of", tags=["incidents"], dependencies=[Auth], responses=errors)
+    async def link_repeat(
+        number: str, body: RepeatOfBody, response: Response, idempotency_key: IdempotencyKeyHeader = None
+    ) -> IncidentDetail:
+        """Mark the incident a repeat of an earlier one (it counts in the repeat rate), or unmark it."""
+        key = key_or_new(idempotency_key, response)
+        earlier = parse_repeat_of(body.repeat_of)
+        n, *_ = await existing(number, *([earlier] if earlier is not None else []))
+        cmd = LinkRepeat(by=body.by, repeat_of=earlier)
+        return await (await backend.service()).link_repeat(n, cmd, key)
 
     async def existing_one(number: str) -> int:
         (n,) = await existing(number)

@@ -33,6 +33,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Declare,
+    LinkRepeat,
     Mitigate,
     PostUpdate,
     PublishPublicUpdate,
@@ -41,7 +42,7 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import Role
-from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.policy import Severity
 from sevflow.settings import Settings
@@ -537,6 +538,37 @@ def merge(
         _print_json(detail)
     else:
         out.print(f"{detail.id} merged into INC-{target}", highlight=False)
+
+
+@app.command()
+@user_errors
+def link(
+    number: Number,
+    repeat_of: Annotated[
+        str,
+        typer.Option(
+            "--repeat-of", help="The earlier incident it repeats (INC-4 or 4), or none to unmark it."
+        ),
+    ],
+    by: By = "",
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
+) -> None:
+    """Mark an incident a repeat of an earlier one: it counts in the repeat rate."""
+    n, earlier = parse_incident_number(number), parse_repeat_of(repeat_of)
+    cmd = LinkRepeat(by=by or _default_actor(), repeat_of=earlier)
+
+    async def go() -> IncidentDetail:
+        async with _service() as service:
+            return await service.link_repeat(n, cmd, _key(idempotency_key))
+
+    detail = _run(go())
+    if as_json:
+        _print_json(detail)
+    elif earlier is None:
+        out.print(f"{detail.id} is no longer marked as a repeat", highlight=False)
+    else:
+        out.print(f"{detail.id} marked as a repeat of INC-{earlier}", highlight=False)
 
 
 # --------------------------------------------------------------------------------------- reads

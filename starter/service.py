@@ -47,6 +47,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Declare,
+    LinkRepeat,
     MergeInto,
     Mitigate,
     PostUpdate,
@@ -92,6 +93,7 @@ _UPDATES: dict[type[BaseModel], tuple[Any, Transition | Edit]] = {
     Close: (IncidentWorkflow.close, "close"),
     CloseAsNoise: (IncidentWorkflow.close_as_noise, "close_as_noise"),
     MergeInto: (IncidentWorkflow.merge_into, "merge"),
+    LinkRepeat: (IncidentWorkflow.link_repeat, "link_repeat"),
     RequestPostmortem: (IncidentWorkflow.request_postmortem, "start_postmortem"),
     PublishPostmortem: (IncidentWorkflow.publish_postmortem, "publish_postmortem"),
     PublishPublicUpdate: (IncidentWorkflow.publish_public_update, "publish_public_update"),
@@ -297,6 +299,13 @@ class IncidentService(IncidentReads):
         return await self.command(
             number, MergeInto(by=by, target_number=into, target_workflow_id=target.workflow_id), update_id
         )
+
+    async def link_repeat(self, number: int, cmd: LinkRepeat, update_id: str | None = None) -> IncidentDetail:
+        """Mark `number` a repeat of `cmd.repeat_of` (None unmarks it). The earlier incident must exist:
+        the workflow knows only numbers, the store knows which were ever declared."""
+        if cmd.repeat_of is not None:
+            self._stored(cmd.repeat_of)
+        return await self.command(number, cmd, update_id)
 
     async def send_update(
         self,

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from sevflow.action_items.chase import CompleteActionItem, ReassignActionItem, SnoozeActionItem
 from sevflow.errors import SevflowError
-from sevflow.incident.commands import AddActionItem, Declare
+from sevflow.incident.commands import AddActionItem, Declare, LinkRepeat
 from sevflow.incident.identity import SLACK_PREFIX, Directory, Person
 from sevflow.policy import Severity
 from sevflow.slack.action_blocks import reassign_modal
@@ -31,6 +31,7 @@ from sevflow.slack.intents import (
     DeclareIntent,
     HelpIntent,
     Interaction,
+    LinkRepeatIntent,
     OpenDeclareModal,
     OpenReassignModal,
     OpenUpdateModal,
@@ -148,9 +149,16 @@ class SlackDispatcher:
         if command is None or number is None:
             return help_for(None, self.command_name)
         update_id = f"slack-{interaction.trigger_id}" if interaction.trigger_id else None
-        detail = await service.command(number, command, update_id=update_id)
+        if isinstance(command, LinkRepeat):  # the earlier incident must exist: the store knows
+            detail = await service.link_repeat(number, command, update_id=update_id)
+        else:
+            detail = await service.command(number, command, update_id=update_id)
         if isinstance(intent, StatusPageIntent):
             return f"{detail.id}: public update published on the status page."
+        if isinstance(intent, LinkRepeatIntent):
+            if intent.repeat_of is None:
+                return f"{detail.id} is no longer marked as a repeat."
+            return f"{detail.id} is marked as a repeat of INC-{intent.repeat_of}."
         if isinstance(intent, BreakGlassIntent):
             return f"{detail.id}: you may now act as an admin on it (on its timeline and in the audit log)."
         return f"{detail.id}: done ({detail.status.value})."

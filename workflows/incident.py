@@ -74,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         ChangeSeverity,
         Close,
         CloseAsNoise,
+        LinkRepeat,
         MergedFrom,
         MergeInto,
         Mitigate,
@@ -475,6 +476,17 @@ class IncidentWorkflow:
         with refusals():
             decide.check(self.state, "assign_role", cmd)
             decide.check_role(self.state, cmd.person, cmd.role)
+
+    @workflow.update
+    async def link_repeat(self, cmd: LinkRepeat) -> IncidentState:
+        async with self._turn(lambda: self._validate_link_repeat(cmd)):
+            await self._apply(decide.repeat_linked(self.state, cmd))
+            return self.state
+
+    @link_repeat.validator
+    def _validate_link_repeat(self, cmd: LinkRepeat) -> None:
+        with refusals():
+            decide.check_repeat_link(self.state, cmd)
 
     @workflow.update
     async def post_update(self, cmd: PostUpdate) -> IncidentState:

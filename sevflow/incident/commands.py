@@ -133,6 +133,14 @@ class MergeInto(Command):
     target_workflow_id: str
 
 
+class LinkRepeat(Command):
+    """Mark the incident a repeat of an earlier one, as the store does by itself for a repeated alert:
+    it then counts in the repeat rate. None unlinks it."""
+
+    # An incident number as the store keeps it (sevflow/incident/numbers.py: MAX_INCIDENT_NUMBER).
+    repeat_of: int | None = Field(ge=1, le=2**31 - 1)
+
+
 class Snooze(Command):
     duration: timedelta
 

@@ -24,6 +24,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Command,
+    LinkRepeat,
     MergedFrom,
     MergeInto,
     Mitigate,
@@ -46,7 +47,7 @@ from sevflow.incident.effects import (
 )
 from sevflow.incident.milestones import milestones, summary_text
 from sevflow.incident.models import EventKind, IncidentState, Role
-from sevflow.incident.permissions import break_glass_text, permission_action, permitted
+from sevflow.incident.permissions import break_glass_text, permission_action, permission_verb, permitted
 from sevflow.incident.transitions import Edit, next_status, refusal
 from sevflow.paging.models import EscalationNote, EscalationStatus
 from sevflow.policy import WAKING_PAGE_MODES
@@ -65,7 +66,8 @@ def check(state: IncidentState, command: Transition | Edit, cmd: Command | None 
         return
     action = permission_action(cmd)
     if action is not None:
-        refuse_if(permitted(action, cmd.by, state.roles, state.access, state.label), "NotAllowed")
+        verb = permission_verb(cmd)
+        refuse_if(permitted(action, cmd.by, state.roles, state.access, state.label, verb), "NotAllowed")
 
 
 def check_severity_change(state: IncidentState, cmd: ChangeSeverity) -> None:
@@ -103,6 +105,23 @@ def check_close(state: IncidentState, cmd: Close) -> None:
     if required:
         raise Refused(
             f"{state.label} is {state.severity.value}: it needs a published postmortem before it can close"
+        )
+
+
+def check_repeat_link(state: IncidentState, cmd: LinkRepeat) -> None:
+    check(state, "link_repeat", cmd)
+    target = cmd.repeat_of
+    if target is None and state.repeat_of is None:
+        raise Refused(f"{state.label} is not marked as a repeat")
+    if target is not None and target == state.repeat_of:
+        raise Refused(f"{state.label} is already marked as a repeat of INC-{target}")
+    if target is not None and target == state.number:
+        raise Refused(f"{state.label} cannot be a repeat of itself")
+    if target is not None and state.number is not None and target > state.number:
+        # Numbers are allocated in order: a repeat is of an incident that came before it.
+        raise Refused(
+            f"{state.label} cannot repeat INC-{target}, which came after it: mark INC-{target} as a "
+            f"repeat of {state.label} instead"
         )
 
 
@@ -190,6 +209,20 @@ def role_assigned(state: IncidentState, role: Role, person: str, by: str, now: d
     data = {"role": role.value, "person": person, "previous": previous}
     say = Say(f"{s.label}: {text}, set by {by}.", (person,))
     return Decision(s, [Line(EventKind.ROLE_ASSIGNED, text, by, data, (say,))])
+
+
+def repeat_linked(state: IncidentState, cmd: LinkRepeat) -> Decision:
+    """Marked a repeat of an earlier incident (or unmarked): the stored snapshot carries `repeat_of`,
+    so it counts in the repeat rate as a detected repeat does."""
+    previous = state.repeat_of
+    s = state.model_copy(update={"repeat_of": cmd.repeat_of}, deep=True)
+    if cmd.repeat_of is None:
+        text = f"{s.label} no longer marked as a repeat of INC-{previous} by {cmd.by}"
+    else:
+        was = f" (was INC-{previous})" if previous is not None else ""
+        text = f"{s.label} marked as a repeat of INC-{cmd.repeat_of} by {cmd.by}{was}"
+    data = {"repeat_of": cmd.repeat_of, "previous": previous}
+    return Decision(s, [Line(EventKind.REPEAT_LINKED, text, cmd.by, data, (Say(text),))])
 
 
 def update_posted(state: IncidentState, cmd: PostUpdate, now: datetime) -> Decision:

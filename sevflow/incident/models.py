@@ -76,6 +76,8 @@ class EventKind(StrEnum):
     PUBLIC_UPDATE_REMINDER = "public_update_reminder"
     # Someone elevated themselves to admin on this incident (sevflow.incident.permissions).
     BREAK_GLASS = "break_glass"
+    # Marked a repeat of an earlier incident by hand, or unmarked (data: repeat_of, previous).
+    REPEAT_LINKED = "repeat_linked"
 
 
 class TimelineEvent(BaseModel):

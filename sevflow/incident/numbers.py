@@ -24,3 +24,10 @@ def parse_incident_number(text: str | int) -> int:
     if number > MAX_INCIDENT_NUMBER:
         raise ValueError(f"no such incident number: incident numbers go from 1 to {MAX_INCIDENT_NUMBER}")
     return number
+
+
+def parse_repeat_of(text: str | int | None) -> int | None:
+    """The earlier incident a repeat link names (`INC-4`, `4`), or None for `none`: unlinked."""
+    if text is None or (isinstance(text, str) and text.strip().lower() == "none"):
+        return None
+    return parse_incident_number(text)

@@ -39,6 +39,7 @@ from sevflow.incident.commands import (
     ChangeSeverity,
     Close,
     CloseAsNoise,
+    LinkRepeat,
     MergeInto,
     Mitigate,
     PostUpdate,
@@ -111,13 +112,15 @@ def allowed(
     label: str = "this incident",
     directory: Directory = EMPTY_DIRECTORY,
     elevated: Sequence[str] = (),
+    verb: str | None = None,
 ) -> str | None:
     """None when `actor` may do `action`; otherwise the refusal, written for the person:
     "only the lead, comms or an admin can resolve INC-3; the lead is @alice".
 
     `actor` may be one identity or several of the same person (a Slack id and a name); every identity
     is compared canonically through `directory`. `elevated` are the people who broke the glass on this
-    incident: admins from then on."""
+    incident: admins from then on. `verb` says what was asked when it is not the row's own words (a
+    command governed by another command's row)."""
     rule = matrix.rule(action)
     if rule == ANYONE:
         return None
@@ -136,7 +139,8 @@ def allowed(
     has_roles = any(who != "admin" for who in rule)
     if has_roles and not held and matrix.open_when_vacant:
         return None
-    sentence = f"only {_or_list([_WHO_WORDS[w] for w in rule])} can {_VERBS[action].format(label=label)}"
+    doing = (verb or _VERBS[action]).format(label=label)
+    sentence = f"only {_or_list([_WHO_WORDS[w] for w in rule])} can {doing}"
     if held:
         sentence += "; " + " and ".join(f"{_WHO_WORDS[who]} is {_display(p)}" for who, p in held)
     elif "admin" in rule:
@@ -147,7 +151,12 @@ def allowed(
 
 
 def permitted(
-    action: PermissionAction, actor: str, roles: Mapping[Role, str], access: Access, label: str
+    action: PermissionAction,
+    actor: str,
+    roles: Mapping[Role, str],
+    access: Access,
+    label: str,
+    verb: str | None = None,
 ) -> str | None:
     """`allowed` with everything an incident's Access carries: its matrix, admins, directory and
     the people who broke the glass on it."""
@@ -160,6 +169,7 @@ def permitted(
         label=label,
         directory=access.directory,
         elevated=access.elevated,
+        verb=verb,
     )
 
 
@@ -218,12 +228,23 @@ _COMMAND_ACTIONS: dict[type[Any], PermissionAction] = {
     CloseAsNoise: "noise",
     MergeInto: "merge",
     PublishPublicUpdate: "statuspage",
+    # Whether an incident is a repeat changes the repeat rate as its severity changes the other
+    # metrics: the same people decide both.
+    LinkRepeat: "severity",
 }
+
+# What a command governed by another command's row asks for, in a refusal's words.
+_COMMAND_VERBS: dict[type[Any], str] = {LinkRepeat: "mark {label} as a repeat"}
 
 
 def permission_action(command: object) -> PermissionAction | None:
     """The matrix row that governs a workflow command; None for commands nobody is refused."""
     return _COMMAND_ACTIONS.get(type(command))
+
+
+def permission_verb(command: object) -> str | None:
+    """What `command` asks for in a refusal, when its row's own words would say something else."""
+    return _COMMAND_VERBS.get(type(command))
 
 
 C = TypeVar("C", bound=BaseModel)

@@ -33,7 +33,9 @@ TRANSITIONS: dict[Transition, dict[Status, Status]] = {
     "merge": {S.DETECTED: S.MERGED, S.ACKNOWLEDGED: S.MERGED, S.MITIGATED: S.MERGED},
 }
 
-Edit = Literal["change_severity", "assign_role", "post_update", "snooze", "publish_public_update"]
+Edit = Literal[
+    "change_severity", "assign_role", "post_update", "snooze", "publish_public_update", "link_repeat"
+]
 
 # Commands that change the incident but not its status, and the statuses that accept them.
 EDITS: dict[Edit, frozenset[Status]] = {
@@ -43,6 +45,8 @@ EDITS: dict[Edit, frozenset[Status]] = {
     "snooze": ACTIVE_STATUSES,
     # Once resolved, the status page says so by itself (the workflow's resolved entry).
     "publish_public_update": ACTIVE_STATUSES,
+    # Until the workflow ends: a repeat is often recognised while writing the postmortem.
+    "link_repeat": ACTIVE_STATUSES | {S.RESOLVED, S.POSTMORTEM},
 }
 
 _VERBS: dict[Transition | Edit, str] = {
@@ -60,6 +64,7 @@ _VERBS: dict[Transition | Edit, str] = {
     "post_update": "post an update",
     "snooze": "snooze its update reminder",
     "publish_public_update": "publish a public status update",
+    "link_repeat": "mark it as a repeat",
 }
 
 
@@ -81,6 +86,8 @@ def refusal(
         return f"{label} was merged into {target}: act on {target} instead"
     if current is S.NOISE:
         return f"{label} was closed as noise: declare a new incident if this is real"
+    if current is S.CLOSED and command == "link_repeat":
+        return f"{label} is closed: it can no longer be marked as a repeat"
     if current is S.CLOSED:
         return f"{label} is closed: declare a new incident instead"
     if command == "acknowledge" and current in (S.ACKNOWLEDGED, S.MITIGATED):

@@ -7,6 +7,7 @@
     /incident update Rolled back the deploy; error rate falling
     /incident statuspage "Checkout errors are falling; we are monitoring"
     /incident action "Bound the connection pool" @alice 2w
+    /incident link repeat-of INC-4
 
 The incident number (`INC-7`, `#7` or `7`) may be left out in an incident's channel: the handler passes
 that channel's incident as `default_number`. Anything that cannot be understood raises CommandError with
@@ -26,7 +27,7 @@ from sevflow.action_items.due import parse_due
 from sevflow.durations import parse_duration
 from sevflow.incident.commands import SNOOZE_CHOICES
 from sevflow.incident.models import Role
-from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.policy import Severity, severity_from_word
 from sevflow.slack.intents import (
     AckIntent,
@@ -37,6 +38,7 @@ from sevflow.slack.intents import (
     DeclareIntent,
     HelpIntent,
     Interaction,
+    LinkRepeatIntent,
     MitigateIntent,
     OpenDeclareModal,
     OpenUpdateModal,
@@ -79,6 +81,10 @@ USAGE: dict[str, tuple[str, str]] = {
         '[INC-n] "title" @owner [due]',
         "add an action item; its owner gets a DM and is chased until it is done "
         "(due: 2026-12-01, 3d, 2w or friday; default in 14 days)",
+    ),
+    "link": (
+        "[INC-n] repeat-of INC-m|none",
+        "mark it a repeat of an earlier incident (counted in the repeat rate); none unmarks it",
     ),
     "break-glass": (
         '[INC-n] "why"',
@@ -308,6 +314,8 @@ def _parse(text: str, default: int | None, command: str, actor: str | None, toda
         return _snooze(args, default, command)
     if verb == "action":
         return _action(args, default, command, actor, today)
+    if verb == "link":
+        return _link(args, default, command)
     return _simple(verb, args, default, command)
 
 
@@ -418,6 +426,27 @@ def _break_glass(text: str, args: list[_Token], default: int | None, command: st
             f"the reason is {len(reason)} characters: keep it under 500", usage("break-glass", command)
         )
     return BreakGlassIntent(number=which, reason=reason)
+
+
+def _link(args: list[_Token], default: int | None, command: str) -> LinkRepeatIntent:
+    """`[INC-n] repeat-of INC-m|none`: the relation is named, so that later links of other kinds can
+    share the subcommand without an ambiguous `link INC-4`."""
+    rest = args
+    number: int | None = None
+    if rest and _is_number(rest[0]):
+        number = _number(rest[0], "link", command)
+        rest = rest[1:]
+    relation = rest[0].text.lower().replace("_", "-") if rest and not rest[0].quoted else ""
+    if relation not in ("repeat-of", "repeat") or len(rest) != 2:
+        raise CommandError(
+            "say what it repeats, like `repeat-of INC-4` (or `repeat-of none` to unmark it)",
+            usage("link", command),
+        )
+    try:
+        earlier = parse_repeat_of(rest[1].text)
+    except ValueError as err:
+        raise CommandError(str(err), usage("link", command)) from None
+    return LinkRepeatIntent(number=_which(number, default, "link", command), repeat_of=earlier)
 
 
 def _role(verb: str, args: list[_Token], default: int | None, command: str, actor: str | None) -> RoleIntent:

@@ -18,6 +18,7 @@ from sevflow.incident.commands import (
     BreakGlass,
     ChangeSeverity,
     Declare,
+    LinkRepeat,
     Mitigate,
     PostUpdate,
     PublishPublicUpdate,
@@ -93,6 +94,14 @@ class BreakGlassIntent(_Intent):
     kind: Literal["break_glass"] = "break_glass"
     number: Number
     reason: str = Field(min_length=1, max_length=500)
+
+
+class LinkRepeatIntent(_Intent):
+    """`/incident link repeat-of INC-4`: mark the incident a repeat of an earlier one (none: unmark)."""
+
+    kind: Literal["link_repeat"] = "link_repeat"
+    number: Number
+    repeat_of: Number | None
 
 
 class OpenUpdateModal(_Intent):
@@ -184,6 +193,7 @@ AnyIntent = (
     | UpdateIntent
     | StatusPageIntent
     | BreakGlassIntent
+    | LinkRepeatIntent
     | OpenUpdateModal
     | MitigateIntent
     | ResolveIntent
@@ -253,6 +263,7 @@ UpdateCommand = (
     | Reopen
     | Snooze
     | BreakGlass
+    | LinkRepeat
 )
 
 
@@ -280,6 +291,8 @@ def to_command(intent: AnyIntent, by: str) -> UpdateCommand | None:
             return Snooze(by=by, duration=duration)
         case BreakGlassIntent(reason=reason):
             return BreakGlass(by=by, reason=reason)
+        case LinkRepeatIntent(repeat_of=repeat_of):
+            return LinkRepeat(by=by, repeat_of=repeat_of)
     return None
 
 

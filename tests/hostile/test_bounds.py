@@ -66,6 +66,21 @@ async def test_a_merge_into_a_number_the_store_cannot_hold_is_422(
     assert "incident number" in problem(response)
 
 
+@pytest.mark.parametrize("earlier", [10**30, MAX_INCIDENT_NUMBER + 1, 2**63, -(2**63), 0, "INC-99999999999"])
+async def test_a_repeat_of_a_number_the_store_cannot_hold_is_422(
+    api: httpx.AsyncClient, earlier: object
+) -> None:
+    response = await api.post(
+        "/v1/incidents/1/repeat-of", json={"by": "alice", "repeat_of": earlier}, headers=AUTH
+    )
+    assert "incident number" in problem(response)
+    # The same numbers in the path, with a target that exists.
+    path = await api.post(
+        f"/v1/incidents/{earlier}/repeat-of", json={"by": "alice", "repeat_of": 1}, headers=AUTH
+    )
+    assert "incident number" in problem(path)
+
+
 async def test_the_largest_incident_number_is_looked_up_not_refused(api: httpx.AsyncClient) -> None:
     response = await api.post(
         "/v1/incidents/1/merge", json={"by": "alice", "into": MAX_INCIDENT_NUMBER}, headers=AUTH

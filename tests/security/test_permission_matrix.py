@@ -22,6 +22,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Command,
+    LinkRepeat,
     MergeInto,
     Mitigate,
     PostUpdate,
@@ -137,6 +138,25 @@ def test_matrix(action: str, who: str) -> None:
         assert pure is not None and pure.startswith("only "), pure
         # The sentence says who can, for a person at 3 a.m.: the current lead is named.
         assert "INC-1" in pure and "@alice" in pure
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+def test_a_repeat_link_is_for_who_may_change_the_severity(who: str) -> None:
+    """Issue 15: marking a repeat changes the repeat rate, so the severity's row governs it, and a
+    refusal says what was asked, not "change the severity"."""
+    assert permission_action(LinkRepeat(by="x", repeat_of=1)) == "severity"
+    refused = validate(state(HOLDERS), LinkRepeat(by=ACTORS[who], repeat_of=1))
+    if who in EXPECTED["severity"]:
+        assert refused is None
+    else:
+        assert refused == (
+            "only the lead, comms or an admin can mark INC-1 as a repeat; the lead is @alice and comms is "
+            "@carol"
+        )
+    # A matrix that hands the severity to the lead alone hands the link to the lead alone too.
+    lead_only = PermissionMatrix(severity=("lead",))  # type: ignore[arg-type]
+    by_lead_only = validate(state(HOLDERS, lead_only), LinkRepeat(by=ACTORS[who], repeat_of=1))
+    assert (by_lead_only is None) == (who == "lead")
 
 
 @pytest.mark.parametrize("action", sorted(EXPECTED))

@@ -16,6 +16,7 @@ from sevflow.incident.commands import (
     Acknowledge,
     AssignRole,
     ChangeSeverity,
+    LinkRepeat,
     Mitigate,
     PostUpdate,
     Reopen,
@@ -32,6 +33,7 @@ from sevflow.slack.intents import (
     DeclareIntent,
     HelpIntent,
     Intent,
+    LinkRepeatIntent,
     MitigateIntent,
     OpenDeclareModal,
     OpenUpdateModal,
@@ -129,6 +131,12 @@ CASES: list[tuple[str, int | None, AnyIntent]] = [
     ("snooze INC-7 1h", None, SnoozeIntent(number=7, duration=timedelta(hours=1))),
     ("snooze 2h 7", None, SnoozeIntent(number=7, duration=timedelta(hours=2))),
     ("snooze 60m", 7, SnoozeIntent(number=7, duration=timedelta(hours=1))),
+    # repeat links
+    ("link repeat-of INC-4", 9, LinkRepeatIntent(number=9, repeat_of=4)),
+    ("link INC-9 repeat-of 4", 2, LinkRepeatIntent(number=9, repeat_of=4)),
+    ("link 9 repeat_of #4", None, LinkRepeatIntent(number=9, repeat_of=4)),
+    ("link repeat-of none", 9, LinkRepeatIntent(number=9, repeat_of=None)),
+    ("link INC-9 Repeat-Of NONE", None, LinkRepeatIntent(number=9, repeat_of=None)),
     # help
     ("", None, HelpIntent()),
     ("   ", 7, HelpIntent()),
@@ -174,6 +182,16 @@ ERRORS: list[tuple[str, int | None, str, str | None]] = [
     ("snooze 1h30x", 7, "invalid duration", "snooze"),
     ("snooze 1h soon", 7, "not understood", "snooze"),
     ("update", None, "which incident?", "update"),
+    ("link", 9, "say what it repeats", "link"),
+    ("link INC-4", 9, "say what it repeats", "link"),
+    ("link repeat-of", 9, "say what it repeats", "link"),
+    ("link repeat-of 4 5", 9, "say what it repeats", "link"),
+    ('link "repeat-of" 4', 9, "say what it repeats", "link"),
+    ("link duplicate-of 4", 9, "say what it repeats", "link"),
+    ("link repeat-of INC-0", 9, "numbers start at INC-1", "link"),
+    ("link repeat-of INC-99999999999", 9, "not an incident number", "link"),
+    ("link repeat-of yesterday", 9, "not an incident number", "link"),
+    ("link repeat-of 4", None, "which incident?", "link"),
     ("update " + "y" * 4001, 7, "under 4000", "update"),
 ]
 
@@ -264,6 +282,8 @@ def test_intents_become_the_cli_commands() -> None:
     assert to_command(ReopenIntent(number=1), by) == Reopen(by=by)
     snooze = SnoozeIntent(number=1, duration=timedelta(hours=1))
     assert to_command(snooze, by) == Snooze(by=by, duration=timedelta(hours=1))
+    assert to_command(LinkRepeatIntent(number=9, repeat_of=4), by) == LinkRepeat(by=by, repeat_of=4)
+    assert to_command(LinkRepeatIntent(number=9, repeat_of=None), by) == LinkRepeat(by=by, repeat_of=None)
     for intent in (HelpIntent(), StatusIntent(), OpenDeclareModal(), OpenUpdateModal(number=1)):
         assert to_command(intent, by) is None
     declare = to_declare(DeclareIntent(title="t"), by, default_service="unknown", default_severity=S.SEV3)
@@ -299,6 +319,9 @@ WORDS = [
     "#3",
     "0",
     "99999999999",
+    "link",
+    "repeat-of",
+    "none",
     "sev1",
     "SEV9",
     "sev",

@@ -15,6 +15,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Declare,
+    LinkRepeat,
     MergeInto,
     Mitigate,
     PostUpdate,
@@ -219,6 +220,8 @@ def test_every_governed_command_has_a_row() -> None:
         (Close(by=by), "close"),
         (CloseAsNoise(by=by), "noise"),
         (MergeInto(by=by, target_number=2, target_workflow_id="w"), "merge"),
+        # Governed by the severity's row (issue 15), with words of its own in a refusal.
+        (LinkRepeat(by=by, repeat_of=2), "severity"),
         (PublishPublicUpdate(by=by, text="t"), "statuspage"),
     ]
     for command, action in commands:
