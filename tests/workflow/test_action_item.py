@@ -6,6 +6,7 @@ against the loopback Jira emulator."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -404,7 +405,12 @@ async def test_only_a_move_out_of_done_in_jira_reopens_and_sevflow_reopening_reo
         )
         handles.append(again)
         await env.sleep(H)
-        state = await again.query(ActionItemWorkflow.get_state)
+        # The issue moves in an activity beside the chase: on a loaded machine it may still be running.
+        for _ in range(300):
+            state = await again.query(ActionItemWorkflow.get_state)
+            if state.item.ticket_category == "new":
+                break
+            await asyncio.sleep(0.1)
         assert state.item.is_open and state.item.ticket_category == "new"
         assert jira.issue(key)["fields"]["status"]["name"] == "To Do"
         assert [c.split("\n")[0] for c in jira.comments(key)] == [

@@ -145,7 +145,7 @@ async def test_resolving_a_sev1_drafts_a_postmortem_and_publishing_it_chases_its
 
             # Two chases, each with its own Jira issue, reminding their owners. Each chase stores its
             # item when its own workflow starts, beside the publish: wait for both.
-            for _ in range(100):
+            for _ in range(600):  # up to a minute on a loaded machine
                 if len(sqlite_store.action_items(number)) == 2:
                     break
                 await asyncio.sleep(0.1)
