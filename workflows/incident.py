@@ -18,33 +18,24 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.failures import cause_of
-from workflows.holidays import with_holidays
 from workflows.incident_chat import IncidentChat
+from workflows.incident_followup import chase_now, file_postmortem_ticket, postmortem_reminder, start_chase
+from workflows.incident_paging import repage, start_escalation, stop_escalation
 from workflows.options import (
     LOCAL_RETRY_THRESHOLD,
-    POSTMORTEM_TICKET_GIVE_UP_AFTER,
     STORE_RETRY,
     STORE_RETRY_UNLESS_REFUSED,
     STORE_TIMEOUT,
-    TICKET_RETRY,
-    TICKET_TIMEOUT,
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.action_items.chase import ActionItemChase, ChaseNow, PrepareActionItem
-    from sevflow.action_items.reminders import POSTMORTEM_PLAN, Reminder, next_chase
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
-    from sevflow.calendar import BusinessCalendar
     from sevflow.contracts import (
         ARCHIVE_CHAT,
-        ENSURE_POSTMORTEM_TICKET,
         PLAN_POSTMORTEM,
-        PREPARE_ACTION_ITEM,
         PUBLISH_POSTMORTEM,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
@@ -87,24 +78,26 @@ with workflow.unsafe.imports_passed_through():
         Snooze,
     )
     from sevflow.incident.declaration import declaration_message, nobody_to_page_message
-    from sevflow.incident.effects import Decision, Refused, Repage, StopPaging, TellGroup, refuse_if
+    from sevflow.incident.effects import (
+        Decision,
+        Line,
+        Refused,
+        Repage,
+        StopPaging,
+        TellGroup,
+        numbered,
+        refuse_if,
+    )
     from sevflow.incident.identity import is_machine
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Status, TimelineEvent
     from sevflow.incident.permissions import break_glass_refusal, postmortem_request_refusal
     from sevflow.paging.models import (
-        AcknowledgePage,
-        EscalationInput,
         EscalationNote,
-        EscalationState,
-        SeverityRaised,
     )
-    from sevflow.paging.models import StopPaging as StopEscalation
     from sevflow.policy import WAKING_PAGE_MODES
 
     # The child workflows, only named here (their runs import their modules in sandboxes of their
     # own): passed through, the incident's sandbox does not execute them again for every incident.
-    from workflows.action_item import ActionItemWorkflow, chase_workflow_id
-    from workflows.escalation import EscalationWorkflow
 
 
 @workflow.defn
@@ -180,7 +173,7 @@ class IncidentWorkflow:
                 team_key = f"{registered.declared[-1].key}/team"
                 self._chat.send(self._chat.message(team_key, nobody_to_page_message(s), channel=team_channel))
         elif pages:
-            await self._start_escalation()
+            await start_escalation(self.state)
 
     # ------------------------------------------------------------ effects
 
@@ -193,37 +186,11 @@ class IncidentWorkflow:
         if decision.group is not None and not decision.group.open:
             await self._tell_alert_group(decision.group)
         if isinstance(decision.paging, StopPaging):
-            await self._stop_escalation(decision.paging.reason, decision.paging.acknowledged_by)
+            await stop_escalation(self.state, decision.paging.reason, decision.paging.acknowledged_by)
         elif isinstance(decision.paging, Repage):
-            await self._repage(decision.paging.by)
+            await repage(self.state, decision.paging.by)
         if decision.lines:
-            now = workflow.now()
-            events, public = [], []
-            for line in decision.lines:
-                self.state.event_seq += 1
-                event = TimelineEvent(
-                    key=f"{self.state.workflow_id}/{self.state.event_seq}",
-                    incident_number=self._number,
-                    at=now,
-                    kind=line.kind,
-                    actor=line.actor,
-                    text=line.text,
-                    data=line.data,
-                )
-                events.append(event)
-                if line.public is not None:
-                    p = line.public
-                    public.append(
-                        PublicUpdate(
-                            key=event.key,
-                            incident_number=self._number,
-                            at=now,
-                            status=p.status,
-                            title=p.title,
-                            text=p.text,
-                            by=p.by,
-                        )
-                    )
+            events, public = numbered(self.state, decision.lines, workflow.now())
             await self._record(events, public_updates=public)
             for line, event in zip(decision.lines, events, strict=True):
                 for say in line.says:
@@ -248,17 +215,9 @@ class IncidentWorkflow:
     async def _note_chat_failure(self, text: str) -> None:
         """A chat failure on the timeline: it changes no deadline and no card, so it neither wakes the
         clocks nor syncs the card, which could loop on its own failure."""
-        s = self.state
-        s.version += 1
-        s.event_seq += 1
-        event = TimelineEvent(
-            key=f"{s.workflow_id}/{s.event_seq}",
-            incident_number=self._number,
-            at=workflow.now(),
-            kind=EventKind.CHAT_FAILED,
-            text=text,
-        )
-        await self._store(IncidentRecord(state=s, events=[event]))
+        self.state.version += 1
+        events, _ = numbered(self.state, [Line(EventKind.CHAT_FAILED, text)], workflow.now())
+        await self._store(IncidentRecord(state=self.state, events=events))
 
     async def _store(self, record: IncidentRecord) -> None:
         # Serialised when the activity is scheduled, before any later change to the state.
@@ -285,65 +244,6 @@ class IncidentWorkflow:
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._chat.idle())
         self._chat.forget_finished()
 
-    # ------------------------------------------------------------ paging
-
-    async def _start_escalation(self) -> None:
-        """Page the on-call ladder in a child that outlives a continue-as-new of this run (ABANDON);
-        this workflow tells it when to stop."""
-        s = self.state
-        s.escalation_round += 1
-        s.escalation_id = f"{s.workflow_id}/escalation-{s.escalation_round}"
-        s.escalation_active = True
-        start = EscalationInput(
-            incident_number=self._number,
-            incident_workflow_id=s.workflow_id,
-            title=s.title,
-            service=s.service,
-            team=s.team,
-            severity=s.severity,
-            policy=s.policy,
-            drill=s.drill,
-        )
-        await workflow.start_child_workflow(
-            EscalationWorkflow.run,
-            EscalationState(incident=start),
-            id=s.escalation_id,
-            parent_close_policy=ParentClosePolicy.ABANDON,
-        )
-
-    async def _stop_escalation(self, reason: str, acknowledged_by: str | None = None) -> None:
-        s = self.state
-        if not s.escalation_active or s.escalation_id is None:
-            return
-        s.escalation_active = False
-        s.paging = []
-        handle = workflow.get_external_workflow_handle(s.escalation_id)
-        try:
-            if acknowledged_by is not None:
-                await handle.signal(EscalationWorkflow.acknowledge, AcknowledgePage(by=acknowledged_by))
-            else:
-                await handle.signal(EscalationWorkflow.stop, StopEscalation(reason=reason))
-        except FailureError as err:
-            workflow.logger.info("escalation %s not told to stop: %s", s.escalation_id, err)
-
-    async def _repage(self, by: str) -> None:
-        """A raise while nobody has acknowledged: page under the new policy."""
-        s = self.state
-        if s.status is not Status.DETECTED:
-            return
-        if not s.escalation_active or s.escalation_id is None:
-            if s.policy.page in WAKING_PAGE_MODES:
-                await self._start_escalation()
-            return
-        raised = SeverityRaised(severity=s.severity, policy=s.policy, by=by)
-        try:
-            await workflow.get_external_workflow_handle(s.escalation_id).signal(
-                EscalationWorkflow.raise_severity, raised
-            )
-        except FailureError:
-            # It had just finished (exhausted): start a new ladder under the new policy.
-            await self._start_escalation()
-
     # ------------------------------------------------------------ clocks
 
     async def _wait_for_change_or_deadline(self) -> None:
@@ -363,7 +263,7 @@ class IncidentWorkflow:
             # Decided once the lock is held: a command that ran meanwhile may have moved the deadline.
             now = workflow.now()
             if self.state.status is Status.POSTMORTEM:
-                reminder = await self._postmortem_reminder()
+                reminder = await postmortem_reminder(self.state)
                 if reminder is not None and now >= reminder.at:
                     await self._apply(postmortem_reminded(self.state, reminder))
             else:
@@ -371,34 +271,9 @@ class IncidentWorkflow:
 
     async def _next_deadline(self) -> datetime | None:
         if self.state.status is Status.POSTMORTEM:
-            reminder = await self._postmortem_reminder()
+            reminder = await postmortem_reminder(self.state)
             return reminder.at if reminder is not None else None
         return next_deadline(self.state)
-
-    async def _postmortem_reminder(self) -> Reminder | None:
-        s = self.state
-        chase = s.postmortem
-        if chase is None or s.status is not Status.POSTMORTEM:
-            return None
-        now, before = workflow.now(), chase.calendar
-
-        def plan(calendar: BusinessCalendar) -> Reminder:
-            return next_chase(
-                due=calendar.local(chase.due_at).date(),
-                created_at=s.resolved_at or chase.due_at,
-                now=now,
-                calendar=calendar,
-                last_reminder_at=chase.last_reminder_at,
-                overdue_reminders=chase.overdue_reminders,
-                plan=POSTMORTEM_PLAN,
-                key=s.workflow_id,
-            )
-
-        # Holidays travel as dates; a year the calendar lacks is resolved by an activity, kept here.
-        reminder, calendar = await with_holidays(before, plan)
-        if chase.calendar is before:
-            chase.calendar = calendar
-        return reminder
 
     # ------------------------------------------------------------ turns
 
@@ -673,71 +548,14 @@ class IncidentWorkflow:
         )
         decision = decide.postmortem_planned(self.state, plan)
         if plan.file_ticket and decision.state.postmortem is not None:
-            self._chat.beside(self._postmortem_ticket())
+            self._chat.beside(file_postmortem_ticket(self._number, self.state.label))
         await self._apply(decision)
-        for item_id in plan.chase:
-            handle = workflow.get_external_workflow_handle(chase_workflow_id(item_id))
-            try:
-                await handle.signal(
-                    ActionItemWorkflow.chase_now, ChaseNow(reason=f"{self.state.label} repeats it")
-                )
-            except FailureError as err:
-                workflow.logger.info("could not chase %s: %s", item_id, err)
-
-    async def _postmortem_ticket(self) -> None:
-        """The postmortem's issue in the tracker, beside the timers: a tracker outage delays only it."""
-        try:
-            await workflow.execute_activity(
-                ENSURE_POSTMORTEM_TICKET,
-                self._number,
-                start_to_close_timeout=TICKET_TIMEOUT,
-                schedule_to_close_timeout=POSTMORTEM_TICKET_GIVE_UP_AFTER,
-                retry_policy=TICKET_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.warning("no postmortem issue for %s: %s", self.state.label, err.cause)
+        await chase_now(plan.chase, f"{self.state.label} repeats it")
 
     async def _start_action_item(self, title: str, owner: str, due: date | None, by: str) -> None:
-        """Prepare the item from the config and start its chase (ABANDON: it outlives this incident);
-        the same item added twice is one chase."""
-        s = self.state
-        request = PrepareActionItem(
-            incident_number=self._number,
-            incident_title=s.title,
-            incident_workflow_id=s.workflow_id,
-            service=s.service,
-            team=s.team,
-            lead=s.lead,
-            drill=s.drill,
-            title=title,
-            owner=owner,
-            due=due,
-            created_at=workflow.now(),
-            created_by=by,
-        )
-        try:
-            chase: ActionItemChase = await workflow.execute_activity(
-                PREPARE_ACTION_ITEM,
-                request,
-                result_type=ActionItemChase,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY_UNLESS_REFUSED,
-            )
-        except ActivityError as err:
-            raise Refused(cause_of(err)) from err
-        if chase.item.id in self.state.action_items:
-            return
-        try:
-            await workflow.start_child_workflow(
-                ActionItemWorkflow.run,
-                chase,
-                id=chase.workflow_id,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            workflow.logger.info("action item %s is already being chased", chase.item.id)
-        await self._apply(decide.action_item_added(self.state, chase.item, by))
+        item = await start_chase(self.state, title, owner, due, by)
+        if item is not None:
+            await self._apply(decide.action_item_added(self.state, item, by))
 
     # ----------------------------------------------------------- signals
 

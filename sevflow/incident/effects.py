@@ -6,9 +6,10 @@ channel told, the alert group told that it reopened."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-from sevflow.incident.models import EventKind, IncidentState
+from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, TimelineEvent
 
 RefusalKind = Literal["InvalidCommand", "NotAllowed", "PostmortemIncomplete"]
 
@@ -90,3 +91,40 @@ class Decision:
     group: TellGroup | None = None
     # The alerts went quiet long enough: the workflow resolves it (which plans the postmortem).
     auto_resolve: str | None = None
+
+
+def numbered(
+    state: IncidentState, lines: list[Line], now: datetime
+) -> tuple[list[TimelineEvent], list[PublicUpdate]]:
+    """`lines` as timeline events keyed and counted after the incident's last one (its `event_seq`
+    moves on), and the status-page entries among them, each keyed as its line."""
+    events: list[TimelineEvent] = []
+    public: list[PublicUpdate] = []
+    number = state.number or 0
+    for line in lines:
+        state.event_seq += 1
+        key = f"{state.workflow_id}/{state.event_seq}"
+        events.append(
+            TimelineEvent(
+                key=key,
+                incident_number=number,
+                at=now,
+                kind=line.kind,
+                actor=line.actor,
+                text=line.text,
+                data=line.data,
+            )
+        )
+        if (p := line.public) is not None:
+            public.append(
+                PublicUpdate(
+                    key=key,
+                    incident_number=number,
+                    at=now,
+                    status=p.status,
+                    title=p.title,
+                    text=p.text,
+                    by=p.by,
+                )
+            )
+    return events, public
