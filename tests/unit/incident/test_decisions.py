@@ -1,0 +1,119 @@
+"""The incident's decisions and clocks (sevflow/incident/decisions.py, clocks.py) on their own: a
+cadence deadline fires once, a snooze never brings a reminder earlier, no reminder fires after
+resolve, and a decision never changes the state it was given."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sevflow.incident import decisions as decide
+from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, due_reminders, next_deadline
+from sevflow.incident.commands import SNOOZE_CHOICES, Acknowledge, ChangeSeverity, PostUpdate, Resolve, Snooze
+from sevflow.incident.effects import Refused, StopPaging
+from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
+from sevflow.policy import DEFAULT_POLICIES, Severity
+
+T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+minutes = st.integers(0, 24 * 60).map(lambda m: timedelta(minutes=m))
+
+
+def declared(severity: Severity = Severity.SEV1, lead: str | None = None) -> IncidentState:
+    s = new_incident_state(
+        "incident-1",
+        title="checkout 5xx",
+        service="checkout",
+        severity=severity,
+        policies=DEFAULT_POLICIES,
+        lead=lead,
+    )
+    s = s.model_copy(update={"number": 1, "detected_at": T0, "started_at": T0, "version": 2})
+    return arm_lead_reminder(arm_cadence(s, from_time=T0), T0)
+
+
+def fire(state: IncidentState, at: datetime) -> tuple[IncidentState, list[EventKind]]:
+    d = due_reminders(state, at)
+    return d.state, [line.kind for line in d.lines]
+
+
+@given(minutes)
+def test_a_cadence_deadline_fires_once(late: timedelta) -> None:
+    """However late the clock wakes, one reminder per deadline, and the next one is in the future."""
+    s = declared(lead="alice")
+    due = s.next_update_due_at
+    assert due is not None
+    s, kinds = fire(s, due + late)
+    assert kinds.count(EventKind.UPDATE_REMINDER) == 1
+    assert s.next_update_due_at is not None and s.next_update_due_at > due + late
+    _, again = fire(s, due + late)
+    assert EventKind.UPDATE_REMINDER not in again
+
+
+@given(minutes, st.sampled_from(sorted(SNOOZE_CHOICES)))
+def test_a_snooze_never_brings_the_update_reminder_earlier(at: timedelta, duration: timedelta) -> None:
+    s = declared(lead="alice")
+    before = s.next_update_due_at
+    assert before is not None
+    after = decide.snoozed(s, Snooze(by="alice", duration=duration), T0 + at).state
+    assert after.next_update_due_at is not None
+    assert after.next_update_due_at >= before
+    assert after.next_update_due_at >= T0 + at + duration
+
+
+@given(st.lists(minutes, min_size=1, max_size=5), minutes)
+def test_no_reminder_fires_after_resolve(wakes: list[timedelta], resolved_after: timedelta) -> None:
+    s = declared()  # SEV1 without a lead: cadence and missing-lead clocks both run
+    s = decide.resolved(s, "alice", None, T0 + resolved_after).state
+    assert next_deadline(s) is None
+    for wake in sorted(wakes):
+        s, kinds = fire(s, T0 + resolved_after + wake)
+        assert kinds == []
+
+
+@given(st.sampled_from(["ack", "severity", "update", "snooze", "resolve"]), minutes)
+def test_a_decision_leaves_the_state_it_was_given_as_it_was(command: str, at: timedelta) -> None:
+    s = declared()
+    before = s.model_dump()
+    now = T0 + at
+    if command == "ack":
+        decide.acknowledged(s, "alice", True, now)
+    elif command == "severity":
+        decide.severity_changed(s, ChangeSeverity(by="alice", severity=Severity.SEV0), now)
+    elif command == "update":
+        decide.update_posted(s, PostUpdate(by="alice", text="rolling back"), now)
+    elif command == "snooze":
+        decide.snoozed(s, Snooze(by="alice", duration=timedelta(minutes=30)), now)
+    else:
+        decide.resolved(s, "alice", None, now)
+    assert s.model_dump() == before
+
+
+def test_an_acknowledgement_stops_paging_and_a_person_takes_the_lead_a_machine_does_not() -> None:
+    person = decide.acknowledged(declared(), "alice", True, T0)
+    assert person.state.status is Status.ACKNOWLEDGED and person.state.lead == "alice"
+    assert person.paging == StopPaging("acknowledged by alice", acknowledged_by="alice")
+    assert [line.kind for line in person.lines] == [EventKind.ACKNOWLEDGED, EventKind.ROLE_ASSIGNED]
+    machine = decide.acknowledged(declared(), "pagerduty (x)", False, T0)
+    assert machine.state.lead is None and [line.kind for line in machine.lines] == [EventKind.ACKNOWLEDGED]
+
+
+def test_a_refused_command_names_the_reason() -> None:
+    resolved = decide.resolved(declared(lead="alice"), "alice", None, T0).state
+    try:
+        decide.check(resolved, "acknowledge", Acknowledge(by="alice"))
+    except Refused as refused:
+        assert refused.kind == "InvalidCommand" and "INC-1" in refused.reason
+    else:
+        raise AssertionError("acknowledging a resolved incident was allowed")
+    try:
+        decide.check_severity_change(
+            declared(lead="alice"), ChangeSeverity(by="alice", severity=Severity.SEV1)
+        )
+    except Refused as refused:
+        assert refused.reason == "INC-1 is already SEV1"
+    else:
+        raise AssertionError("a change to the same severity was allowed")
+    assert decide.resolved(declared(lead="alice"), "alice", None, T0).state.status is Status.RESOLVED
+    assert Resolve(by="alice").by == "alice"
