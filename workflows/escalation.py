@@ -8,53 +8,43 @@ waits and runs the effects.
 
 A level starts in one local activity (page_level: plan, the pages due at once, the incident told), in
 the workflow task its timer woke; later notify rules' pages go out in a local activity of their own
-(send_pages). What a local attempt could not finish (a failing far end, one slower than
-LOCAL_PAGE_TIMEOUT) goes on in an activity with the full retries, beside the timers, so a slow Slack
-or webhook never delays the next level.
+(send_pages, workflows/escalation_pages.py). What a local attempt could not finish goes on in an
+activity with the full retries, beside the timers, so a slow Slack or webhook never delays the next
+level.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Coroutine
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.failures import cause_of
+from workflows.escalation_pages import LevelPages, Page
 from workflows.options import (
     LOCAL_PAGE_RETRY,
     LOCAL_PAGE_TIMEOUT,
-    PAGE_RETRY,
-    PAGE_TIMEOUT,
     PLAN_RETRY,
     PLAN_TIMEOUT,
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
+    from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL
     from sevflow.paging import escalation as ladder
     from sevflow.paging.level import Due, level_dues, level_text, note_key, page_for
     from sevflow.paging.models import (
-        NOTE_SIGNAL,
         AcknowledgePage,
         EscalationNote,
         EscalationState,
         LevelPlan,
         LevelStart,
         LevelStarted,
-        PageBatch,
         PageRecord,
-        PagesSent,
         PlanLevel,
-        SendPage,
         SeverityRaised,
         StopPaging,
     )
-
-Page = tuple[PageRecord, SendPage]
 
 
 @workflow.defn
@@ -62,8 +52,7 @@ class EscalationWorkflow:
     @workflow.init
     def __init__(self, state: EscalationState) -> None:
         self.state = state
-        # Pages and notes that a local attempt could not finish go on beside the timers.
-        self._beside: list[asyncio.Task[None]] = []
+        self._pages = LevelPages(state.incident.incident_workflow_id)
 
     @workflow.run
     async def run(self, state: EscalationState) -> EscalationState:
@@ -86,16 +75,14 @@ class EscalationWorkflow:
                 start = scheduled or taken_up
             if plan.levels == 0:
                 self.state, text = ladder.nobody_to_page(self.state, plan)
-                await self._send([], self._note(text, []))
+                await self._pages.send([], self._note(text, []))
                 break
             self.state = ladder.level_started(self.state, plan, start, taken_up)
             await self._page_level(plan, round_paged, start, started)
             self.state, scheduled, note = ladder.after_level(self.state, plan, round_paged)
             if note is not None:
-                await self._send([], self._note(note, []))
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and all(t.done() for t in self._beside)
-        )
+                await self._pages.send([], self._note(note, []))
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._pages.idle())
         return self.state
 
     async def _start_level(self, start: datetime, taken_up: datetime) -> LevelStarted | None:
@@ -165,7 +152,7 @@ class EscalationWorkflow:
         pending = level_dues(plan, start)
         if started is not None:
             first, pending = ladder.due_by(pending, start)
-            self._record([self._page(due, plan) for due in first], note, started.sent)
+            self._pages.record([self._page(due, plan) for due in first], note, started.sent)
             note = None
         # Pages go out by the time they were due by (`until`, the last wake-up's target), not by a time
         # read before their local activity, which a replay may see later.
@@ -173,7 +160,7 @@ class EscalationWorkflow:
         while not interrupted():
             due, pending = ladder.due_by(pending, until)
             if due or note is not None:
-                await self._send([self._page(one, plan) for one in due], note)
+                await self._pages.send([self._page(one, plan) for one in due], note)
                 note = None
                 continue  # an ack may have come meanwhile
             next_level_at = self.state.next_level_at
@@ -186,7 +173,7 @@ class EscalationWorkflow:
                     await workflow.wait_condition(interrupted, timeout=wake - now)
             until = wake
         if note is not None:  # acknowledged or stopped as the level started: it is still told
-            await self._send([], note)
+            await self._pages.send([], note)
 
     def _page(self, due: Due, plan: LevelPlan) -> Page:
         """The page `due` asks for, and its record in the state."""
@@ -209,80 +196,6 @@ class EscalationWorkflow:
             paging=paging,
             team_channel=s.team_channel,
         )
-
-    # ----------------------------------------------------------- effects
-
-    async def _send(self, pages: list[Page], note: EscalationNote | None) -> None:
-        """Send `pages` and tell the incident `note` in a local activity (its result lands in this
-        workflow task: no activity task, no workflow task of its own); what it could not do goes on
-        beside the timers."""
-        batch = self._batch(pages, note)
-        try:
-            sent: PagesSent = await workflow.execute_local_activity(
-                SEND_PAGES,
-                batch,
-                result_type=PagesSent,
-                start_to_close_timeout=LOCAL_PAGE_TIMEOUT,
-                retry_policy=LOCAL_PAGE_RETRY,
-            )
-        except (ActivityError, ApplicationError) as err:  # a local activity's own error comes unwrapped
-            # A slow or failing far end: the pages (the note again, dropped by the incident's server
-            # if it went out) are retried by an activity.
-            workflow.logger.info("local pages %s go on in an activity: %s", [p.key for p in batch.pages], err)
-            self._beside_timers(self._deliver(batch, [record for record, _ in pages]))
-            return
-        self._record(pages, note, sent)
-
-    def _record(self, pages: list[Page], note: EscalationNote | None, sent: PagesSent) -> None:
-        """Record what a send_pages or page_level did; what a local attempt could not do goes on in an
-        activity (pages to retry, with the note if it was not told) or a signal (the note)."""
-        outcomes = {p.key: p.outcome for p in sent.pages}
-        retry = [(record, page) for record, page in pages if record.key in sent.retry]
-        for record, _ in pages:
-            if record.key not in sent.retry:
-                record.outcome = outcomes.get(record.key, "failed")
-        untold = note if note is not None and not sent.told else None
-        if retry:
-            self._beside_timers(self._deliver(self._batch(retry, untold), [record for record, _ in retry]))
-        elif untold is not None:
-            self._beside_timers(self._tell(untold))
-
-    def _batch(self, pages: list[Page], note: EscalationNote | None) -> PageBatch:
-        return PageBatch(
-            pages=[page for _, page in pages],
-            incident_workflow_id=self.state.incident.incident_workflow_id,
-            note=note,
-        )
-
-    def _beside_timers(self, effect: Coroutine[None, None, None]) -> None:
-        self._beside = [t for t in self._beside if not t.done()]
-        self._beside.append(asyncio.create_task(effect))
-
-    async def _deliver(self, batch: PageBatch, records: list[PageRecord]) -> None:
-        try:
-            sent: PagesSent = await workflow.execute_activity(
-                SEND_PAGES,
-                batch,
-                result_type=PagesSent,
-                start_to_close_timeout=PAGE_TIMEOUT,
-                retry_policy=PAGE_RETRY,
-            )
-        except ActivityError as err:
-            # Every attempt timed out or the worker gave up: the pages are failed on the record. The
-            # note is not signalled: it went out beside the pages, which do not hold it back.
-            workflow.logger.warning("pages %s failed: %s", [r.key for r in records], cause_of(err))
-            for record in records:
-                record.outcome = "failed"
-            return
-        self._record(list(zip(records, batch.pages, strict=True)), batch.note, sent)
-
-    async def _tell(self, note: EscalationNote) -> None:
-        incident_id = self.state.incident.incident_workflow_id
-        try:
-            await workflow.get_external_workflow_handle(incident_id).signal(NOTE_SIGNAL, note)
-        except FailureError as err:
-            # The incident has finished (closed): paging goes on by itself only while it is told to.
-            workflow.logger.info("incident %s not told: %s", incident_id, err)
 
     # ----------------------------------------------------------- signals
 

@@ -1,0 +1,97 @@
+"""A ladder's pages and notes, as the escalation workflow sends them: in a local activity first (its
+answer lands in the workflow task that asked: no activity task, no workflow task of its own), and what
+that single attempt could not finish goes on beside the timers, in an activity with the full retries
+(pages, the note with them) or a signal (a note alone), so a slow Slack or webhook never delays the
+next level. Every page ends on the escalation's record with its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+from workflows.failures import cause_of
+from workflows.options import LOCAL_PAGE_RETRY, LOCAL_PAGE_TIMEOUT, PAGE_RETRY, PAGE_TIMEOUT
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.contracts import SEND_PAGES
+    from sevflow.paging.models import NOTE_SIGNAL, EscalationNote, PageBatch, PageRecord, PagesSent, SendPage
+
+# A page as sent, and its record in the escalation's state (its outcome is set there).
+Page = tuple[PageRecord, SendPage]
+
+
+class LevelPages:
+    def __init__(self, incident_workflow_id: str) -> None:
+        self._incident = incident_workflow_id
+        self._beside: list[asyncio.Task[None]] = []
+
+    def idle(self) -> bool:
+        return all(t.done() for t in self._beside)
+
+    async def send(self, pages: list[Page], note: EscalationNote | None) -> None:
+        """Send `pages` and tell the incident `note` in one local attempt."""
+        batch = self._batch(pages, note)
+        try:
+            sent: PagesSent = await workflow.execute_local_activity(
+                SEND_PAGES,
+                batch,
+                result_type=PagesSent,
+                start_to_close_timeout=LOCAL_PAGE_TIMEOUT,
+                retry_policy=LOCAL_PAGE_RETRY,
+            )
+        except (ActivityError, ApplicationError) as err:  # a local activity's own error comes unwrapped
+            # A slow or failing far end: the pages (the note again, dropped by the incident's server
+            # if it went out) are retried by an activity.
+            workflow.logger.info("local pages %s go on in an activity: %s", [p.key for p in batch.pages], err)
+            self._beside_timers(self._deliver(batch, [record for record, _ in pages]))
+            return
+        self.record(pages, note, sent)
+
+    def record(self, pages: list[Page], note: EscalationNote | None, sent: PagesSent) -> None:
+        """Record what a send_pages or page_level did; what it could not do goes on beside the timers."""
+        outcomes = {p.key: p.outcome for p in sent.pages}
+        retry = [(record, page) for record, page in pages if record.key in sent.retry]
+        for record, _ in pages:
+            if record.key not in sent.retry:
+                record.outcome = outcomes.get(record.key, "failed")
+        untold = note if note is not None and not sent.told else None
+        if retry:
+            self._beside_timers(self._deliver(self._batch(retry, untold), [record for record, _ in retry]))
+        elif untold is not None:
+            self._beside_timers(self._tell(untold))
+
+    def _batch(self, pages: list[Page], note: EscalationNote | None) -> PageBatch:
+        return PageBatch(pages=[page for _, page in pages], incident_workflow_id=self._incident, note=note)
+
+    def _beside_timers(self, effect: Coroutine[Any, Any, None]) -> None:
+        self._beside = [t for t in self._beside if not t.done()]
+        self._beside.append(asyncio.create_task(effect))
+
+    async def _deliver(self, batch: PageBatch, records: list[PageRecord]) -> None:
+        try:
+            sent: PagesSent = await workflow.execute_activity(
+                SEND_PAGES,
+                batch,
+                result_type=PagesSent,
+                start_to_close_timeout=PAGE_TIMEOUT,
+                retry_policy=PAGE_RETRY,
+            )
+        except ActivityError as err:
+            # Every attempt timed out or the worker gave up: the pages are failed on the record. The
+            # note is not signalled: it went out beside the pages, which do not hold it back.
+            workflow.logger.warning("pages %s failed: %s", [r.key for r in records], cause_of(err))
+            for record in records:
+                record.outcome = "failed"
+            return
+        self.record(list(zip(records, batch.pages, strict=True)), batch.note, sent)
+
+    async def _tell(self, note: EscalationNote) -> None:
+        try:
+            await workflow.get_external_workflow_handle(self._incident).signal(NOTE_SIGNAL, note)
+        except FailureError as err:
+            # The incident has finished (closed): paging goes on by itself only while it is told to.
+            workflow.logger.info("incident %s not told: %s", self._incident, err)
