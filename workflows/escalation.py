@@ -19,7 +19,7 @@ import contextlib
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import FailureError
 
 from workflows.escalation_pages import LevelPages, Page
 from workflows.options import (
@@ -108,16 +108,17 @@ class EscalationWorkflow:
                 retry_policy=LOCAL_PAGE_RETRY,
             )
             return started
-        except (ActivityError, ApplicationError) as err:  # a local activity's own error comes unwrapped
+        except FailureError as err:  # a local activity's failure may come unwrapped (a timeout on replay)
             workflow.logger.info(
                 "level %s of %s started step by step: %s", s.level + 1, request.escalation_id, err
             )
             return None
 
     async def _plan(self) -> LevelPlan:
-        # Pure config math on the worker: a local activity saves a server round trip and a workflow
-        # task on the way to the level's pages.
-        plan: LevelPlan = await workflow.execute_local_activity(
+        """The level planned by an activity, when its local start failed: a second local activity in
+        the workflow task of a failed one does not replay (core: "Missing associated machine for
+        LocalActivity"; tests/workflow/test_escalation_local_pages.py)."""
+        plan: LevelPlan = await workflow.execute_activity(
             PLAN_ESCALATION_LEVEL,
             self._plan_request(),
             result_type=LevelPlan,

@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, FailureError
 
 from workflows.failures import cause_of
 from workflows.options import LOCAL_PAGE_RETRY, LOCAL_PAGE_TIMEOUT, PAGE_RETRY, PAGE_TIMEOUT
@@ -43,7 +43,7 @@ class LevelPages:
                 start_to_close_timeout=LOCAL_PAGE_TIMEOUT,
                 retry_policy=LOCAL_PAGE_RETRY,
             )
-        except (ActivityError, ApplicationError) as err:  # a local activity's own error comes unwrapped
+        except FailureError as err:  # a local activity's failure may come unwrapped (a timeout on replay)
             # A slow or failing far end: the pages (the note again, dropped by the incident's server
             # if it went out) are retried by an activity.
             workflow.logger.info("local pages %s go on in an activity: %s", [p.key for p in batch.pages], err)

@@ -14,8 +14,9 @@ from datetime import timedelta
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.chat import Blocks
 from activities.paging import PagingActivities
@@ -187,3 +188,24 @@ async def test_a_note_sent_again_reaches_the_incident_once(
     await ActivityEnvironment(client=client).run(acts.send_pages, batch.model_copy(update={"note": other}))
     await sink.signal(NoteSink.finish)
     assert (await sink.result()).notes == {"paging": 2}
+
+
+async def test_a_level_whose_local_start_timed_out_replays(
+    client: Client, task_queue: str, sqlite_store: Store, config: SevflowConfig
+) -> None:
+    """The adversary's stuck ladder (issue 14): a store or chat slower than LOCAL_PAGE_TIMEOUT made the
+    level's local start time out, the fallback planned the level in a second local activity in the
+    same workflow task, and every replay of that history failed ("Missing associated machine for
+    LocalActivity"), and once that was fixed, the replayed timeout came back unwrapped and failed the
+    workflow: after a worker restart the ladder never paged its next level."""
+    chat = FirstDMChat(slow=13.0)
+    escalation_id = f"escalation-{uuid.uuid4()}"
+    async with build_worker(client, task_queue, sqlite_store, chat, config=config):
+        escalation, _ = await escalate(client, task_queue, config, escalation_id)
+
+    assert escalation.status is EscalationStatus.EXHAUSTED
+    assert {p.level for p in escalation.pages} == {0, 1}
+    history = await client.get_workflow_handle(escalation_id).fetch_history()
+    replayer = Replayer(workflows=[EscalationWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
