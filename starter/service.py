@@ -329,6 +329,8 @@ class IncidentService(IncidentReads):
         if known is not None:
             if known.target != target or known.request_hash != digest:
                 raise IdempotencyKeyReused(key)
+            if known.refusal is not None:
+                raise InvalidCommand(known.refusal)  # refused before: refused the same, not sent again
             if known.applied_at is not None:
                 return  # answered before: not sent again
         if refused and (known is None or known.run_id is None):
@@ -349,6 +351,7 @@ class IncidentService(IncidentReads):
             except WorkflowUpdateFailedError as err:
                 cause = err.cause
                 message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                await self._refused(key, message)
                 raise InvalidCommand(message) from err
             except IncidentNotFound:
                 # The run ended without this update (a run that applied it answers with its outcome).
@@ -419,6 +422,14 @@ class IncidentService(IncidentReads):
     async def _move_key(self, key: str, from_run: str, to_run: str) -> str:
         moved = await self._keys(self.store.move_command_key, key, from_run, to_run)
         return moved or to_run
+
+    async def _refused(self, key: str, refusal: str) -> None:
+        """Remember that the key's command was refused; if the store cannot, a retry asks Temporal,
+        whose validator refuses it again unless the incident moved on meanwhile."""
+        try:
+            await asyncio.to_thread(self.store.command_refused, key, refusal)
+        except SQLAlchemyError as err:
+            log.warning("command %s refused, but the store did not remember it: %s", key, err)
 
     async def _applied(self, key: str) -> None:
         """Remember that the key's command was answered; if the store cannot, a retry asks Temporal,

@@ -26,6 +26,8 @@ class StoredCommandKey(BaseModel):
     run_id: str | None = None
     created_at: datetime
     applied_at: datetime | None = None
+    # Set when the incident refused the command: a retry with the key gets the same refusal.
+    refusal: str | None = None
 
 
 class CommandKeyRepository(Repository):
@@ -71,6 +73,16 @@ class CommandKeyRepository(Repository):
             )
             row = session.get(CommandKeyRow, key)
             return None if row is None else row.run_id
+
+    def command_refused(self, key: str, refusal: str) -> None:
+        """The key's command was refused (`refusal`, the incident's words): a retry with it is refused
+        the same, from the store, and never sent again."""
+        with self._write() as session:
+            session.execute(
+                update(CommandKeyRow)
+                .where(CommandKeyRow.key == key, CommandKeyRow.applied_at.is_(None))
+                .values(applied_at=self._clock(), refusal=refusal)
+            )
 
     def command_applied(self, key: str) -> None:
         """The key's command was answered: a retry with it is answered from the store, not sent again."""

@@ -401,7 +401,7 @@ class CommandKeyRow(Base):
     """A command's idempotency key (the API's `Idempotency-Key`, the CLI's `--idempotency-key`, a Slack
     trigger id): the request it was first sent with (`target` and `request_hash`), the workflow run its
     update went to, and when its answer came back. A key with another request is refused; a key whose
-    answer came back is not sent again (migration 0011)."""
+    answer came back is not sent again (migration 0011); a refused one keeps its refusal (0013)."""
 
     __tablename__ = "command_keys"
     __table_args__ = (Index("ix_command_keys_created_at", "created_at"),)
@@ -412,3 +412,5 @@ class CommandKeyRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     applied_at: Mapped[datetime | None]
+    # The incident's refusal, in its words: a retry with the key is refused the same, not sent again.
+    refusal: Mapped[str | None] = mapped_column(Text)

@@ -266,3 +266,24 @@ async def test_a_locked_store_refuses_before_anything_is_sent(
         retried = await post_update(api, number, "rolling back", "locked-1")
         assert retried.status_code == 200, retried.text
         assert await updates(api, number) == ["rolling back"]
+
+
+async def test_a_command_refused_under_a_key_stays_refused_under_it(
+    api: httpx.AsyncClient, worker: Callable[[], Worker]
+) -> None:
+    """The adversary's case: an update refused (409, the incident resolved) and retried with the same
+    key once the incident had been reopened was applied. The key's answer was the refusal: a retry
+    gets it again, and the command is never sent."""
+    async with worker():
+        number = await declared(api)
+        resolved = await api.post(f"/v1/incidents/{number}/resolve", json={"by": "alice"})
+        assert resolved.status_code == 200, resolved.text
+        first = await post_update(api, number, "rolling back", "refused-key")
+        assert first.status_code == 409, first.text
+        reopened = await api.post(f"/v1/incidents/{number}/reopen", json={"by": "alice"})
+        assert reopened.status_code == 200, reopened.text
+        again = await post_update(api, number, "rolling back", "refused-key")
+        assert (again.status_code, again.json()) == (first.status_code, first.json())
+        assert await updates(api, number) == []
+        other = await post_update(api, number, "rolling back", "a-new-key")
+        assert other.status_code == 200, other.text
