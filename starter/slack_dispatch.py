@@ -14,6 +14,7 @@ from datetime import UTC
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 from slack_sdk import WebClient
 
 from sevflow.action_items.chase import CompleteActionItem, ReassignActionItem, SnoozeActionItem
@@ -144,7 +145,12 @@ class SlackDispatcher:
                 | ReassignActionItemIntent()
             ):
                 return await self._action_item(interaction, FollowUpService(service))
-        command = to_command(intent, by=user)
+        try:
+            command = to_command(intent, by=user)
+        except ValidationError as err:
+            # A command no incident would take (a machine named as lead): said to the person, as a
+            # refusal is, rather than failing the request.
+            return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
         number = getattr(intent, "number", None)
         if command is None or number is None:
             return help_for(None, self.command_name)

@@ -8,13 +8,13 @@ ViewSubmissionError, answered in the form.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from sevflow import json_input
 from sevflow.incident.models import Role
-from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.numbers import MAX_INCIDENT_NUMBER, parse_incident_number
 from sevflow.policy import Severity
 from sevflow.slack.action_blocks import (
     ACTION_ITEM_BUTTON_IDS,
@@ -164,7 +164,8 @@ def parse_view_submission(payload: Mapping[str, Any]) -> Interaction:
     state = _mapping(view.get("state", {}), "view.state")
     values = _mapping(state.get("values", {}), "view.state.values")
     try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        # Ours is one flat object; anything nested deeper is not ours (and must not recurse).
+        metadata = json_input.loads(str(view.get("private_metadata") or "{}"), limit=4)
     except ValueError:
         metadata = {}
     if not isinstance(metadata, dict):
@@ -175,7 +176,7 @@ def parse_view_submission(payload: Mapping[str, Any]) -> Interaction:
         intent = _declare_submission(values)
     elif callback == UPDATE_CALLBACK:
         number = metadata.get("number")
-        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_INCIDENT_NUMBER:
             raise InvalidPayload("the update form does not say which incident it is for")
         text = (_selected(_state_value(values, "update", "text")) or "").strip()
         if not text:

@@ -110,6 +110,18 @@ async def test_resolve_from_someone_not_allowed_is_refused_ephemerally(stack: Sl
     await stack.until("resolved", lambda: stack.store.get_incident(number).resolved_at is not None)
 
 
+async def test_naming_a_machine_as_lead_is_refused_ephemerally(stack: SlackStack) -> None:
+    """The adversary's: `/incident lead @pagerduty` answered Slack with HTTP 422 and a JSON error."""
+    incident = await stack.alert("checkout-errors")
+    number = incident.number or 0
+    channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))
+    refused = await stack.command("lead pagerduty", "U0ALICE", channel.channel_id)
+    assert refused.status_code == 200, refused.text
+    answer = refused.json()
+    assert answer["response_type"] == "ephemeral" and "pagerduty" in answer["text"], answer
+    assert stack.store.get_incident(number).lead is None  # type: ignore[union-attr]
+
+
 async def test_three_429s_still_post_exactly_one_message(stack: SlackStack) -> None:
     stack.slack.fail_next("chat.postMessage", times=3, status=429, retry_after=1)
     incident = await stack.alert("checkout-timeouts")

@@ -498,6 +498,11 @@ def test_view_submission_errors_name_the_fields() -> None:
         lambda p: p.update(view=None),
         lambda p: p["view"].update(callback_id="incident_update", private_metadata="{not json"),
         lambda p: p["view"].update(callback_id="incident_update", private_metadata='{"number": true}'),
+        # The adversary's: nesting deep enough to recurse, and a number no incident can have.
+        lambda p: p["view"].update(callback_id="incident_update", private_metadata="[" * 5000 + "]" * 5000),
+        lambda p: p["view"].update(
+            callback_id="incident_update", private_metadata='{"number": ' + "9" * 31 + "}"
+        ),
     ],
 )
 def test_foreign_view_payloads_are_invalid(change: Any) -> None:
