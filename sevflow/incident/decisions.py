@@ -62,8 +62,13 @@ RESOLVED_PUBLIC_TEXT = "This incident has been resolved. Thank you for your pati
 def check(state: IncidentState, command: Transition | Edit, cmd: Command | None = None) -> None:
     """Refuse `command` when the lifecycle table does not allow it now, or `cmd.by` may not."""
     refuse_if(refusal(state.label, state.status, command, state.merged_into))
-    if cmd is None:
-        return
+    if cmd is not None:
+        check_permission(state, cmd)
+
+
+def check_permission(state: IncidentState, cmd: Command) -> None:
+    """Refuse `cmd` when `cmd.by` may not send it to this incident (the permission matrix, enforced
+    here so that every entry point, Slack, CLI, API and web, obeys it)."""
     action = permission_action(cmd)
     if action is not None:
         verb = permission_verb(cmd)

@@ -26,7 +26,7 @@ def test_its_patch_example_names_code_that_exists(doc: str) -> None:
     is real: the paging condition and the escalation start it guards."""
     assert "workflow.patched" not in INCIDENT_SOURCE
     assert "s.status is Status.DETECTED and s.policy.page in WAKING_PAGE_MODES" in INCIDENT_SOURCE
-    assert "await self._start_escalation()" in INCIDENT_SOURCE
+    assert "await start_escalation(self.state)" in INCIDENT_SOURCE
     assert "WAKING_PAGE_MODES" in doc and hasattr(policy, "WAKING_PAGE_MODES")
 
 

@@ -3,7 +3,8 @@ accepts or refuses as documented (README "Respond in Slack", sevflow/incident/ac
 through the API is a 409 with the validator's sentence that changes nothing.
 
 SECURITY.md, "Responders". Table-driven on the pure functions the validator calls (and the validator
-itself, `IncidentWorkflow._permit`, on a state); one end-to-end check on the dev server."""
+itself, sevflow/incident/decisions.py `check_permission`, on a state); one end-to-end check on the dev
+server."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.exceptions import ApplicationError
 
 from sevflow.incident.commands import (
     Acknowledge,
@@ -31,6 +31,8 @@ from sevflow.incident.commands import (
     Resolve,
     Snooze,
 )
+from sevflow.incident.decisions import check_permission
+from sevflow.incident.effects import Refused
 from sevflow.incident.models import Access, IncidentState, Role
 from sevflow.incident.permissions import (
     DEFAULT_MATRIX,
@@ -40,7 +42,6 @@ from sevflow.incident.permissions import (
     permission_action,
 )
 from sevflow.policy import DEFAULT_POLICIES, Severity
-from workflows.incident import IncidentWorkflow
 
 HOLDERS = {Role.LEAD: "alice", Role.COMMS: "carol", Role.ASSIGNEE: "dave", Role.SCRIBE: "erin"}
 ADMINS = ["root"]
@@ -115,13 +116,11 @@ def state(roles: dict[Role, str], matrix: PermissionMatrix = DEFAULT_MATRIX) -> 
 
 def validate(incident: IncidentState, command: Command) -> str | None:
     """What the workflow's update validators do for permissions: None, or the refusal's sentence."""
-    workflow = object.__new__(IncidentWorkflow)  # the validator reads only the state
-    workflow.state = incident
     try:
-        workflow._permit(command)
-    except ApplicationError as err:
-        assert err.type == "NotAllowed" and err.non_retryable
-        return err.message
+        check_permission(incident, command)
+    except Refused as refused:
+        assert refused.kind == "NotAllowed"
+        return refused.reason
     return None
 
 
