@@ -115,7 +115,10 @@ class PostmortemActivities:
         )
         if not decision.required:
             return PostmortemPlan(required=False, reason=decision.reason, chase=decision.chase)
-        owner = state.lead
+        team = self.config.teams.get(state.team or self.config.team_for(state.service) or "")
+        # The lead owns it; an incident nobody led (an alert acknowledged and resolved by machines) is
+        # owned by its team's escalation target rather than by nobody, whom no reminder reaches.
+        owner = state.lead or (team.escalation_target if team is not None else None)
         person = self.config.people.get(owner) if owner else None
         calendar = owner_calendar(self.config, person)
         days = state.policy.postmortem_due_business_days or 5
@@ -126,7 +129,6 @@ class PostmortemActivities:
         zone = calendar.zone
         document = render_draft(state, events, action_items=items, owner=owner, due_at=due_at, zone=zone)
         stored = self.store.schedule_postmortem(number, owner, due_at, slot.start, document)
-        team = self.config.teams.get(state.team or self.config.team_for(state.service) or "")
         chase = PostmortemChase(
             owner=owner,
             owner_slack_id=person.slack_id if person else owner,

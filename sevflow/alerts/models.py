@@ -11,6 +11,19 @@ from pydantic import BaseModel, Field, field_validator
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import PolicyTable, Severity
 
+# Control characters other than tab and line breaks. A sender's are replaced, not refused (an alert is
+# never dropped for its text): a NUL in a label made another service, and PostgreSQL refuses it in text.
+_CONTROL = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+
+
+def printable(value: object) -> object:
+    """`value` with control characters replaced (in strings, and in the keys and values of a mapping)."""
+    if isinstance(value, str):
+        return value.translate(_CONTROL)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    return value
+
 
 class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
@@ -42,6 +55,11 @@ class Alert(BaseModel):
     # The sender's own word for how bad it is (critical, warning, error, info ...), for routing.
     severity_hint: str | None = None
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return printable(value)
+
 
 class AlertBatch(BaseModel):
     """What one delivery says about one group of alerts (the unit that becomes one incident)."""
@@ -55,6 +73,11 @@ class AlertBatch(BaseModel):
     title: str | None = None
     common_labels: dict[str, str] = Field(default_factory=dict)
     external_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return printable(value)
 
 
 class Route(BaseModel):

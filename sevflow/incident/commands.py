@@ -12,10 +12,28 @@ from sevflow.incident.models import Role
 from sevflow.policy import Severity
 
 SNOOZE_CHOICES = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
+# How long before its declaration an incident's impact may have begun, and how far ahead a clock may
+# be: a start outside these is a typo (year 1 made every TTD and availability figure meaningless).
+EARLIEST_START = timedelta(days=90)
+CLOCK_SKEW = timedelta(minutes=5)
+# Control characters other than tab and line breaks: a NUL in a name made another person or service,
+# and PostgreSQL refuses it in text (a store write that would fail for ever).
+_CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
+
+
+def no_control_characters(value: object) -> object:
+    if isinstance(value, str) and not _CONTROL.isdisjoint(value):
+        raise ValueError("must not contain control characters (NUL and the like)")
+    return value
 
 
 class Command(BaseModel):
     by: str = Field(min_length=1, max_length=200)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return no_control_characters(value)
 
 
 class Declare(BaseModel):
@@ -33,6 +51,11 @@ class Declare(BaseModel):
     runbook_url: str | None = Field(default=None, max_length=2000)
     fingerprint: str | None = Field(default=None, max_length=255)
 
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return no_control_characters(value)
+
     @field_validator("title", "service")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -43,9 +66,17 @@ class Declare(BaseModel):
     @field_validator("started_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        # A time without a zone is read as UTC, the zone of every time sevflow stores and shows.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+        # A time without a zone is read as UTC, the zone of every time sevflow stores and shows; one with
+        # a zone is stored in UTC too.
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        now = datetime.now(UTC)
+        if not now - EARLIEST_START <= value <= now + CLOCK_SKEW:
+            raise ValueError(
+                f"started_at must be within the {EARLIEST_START.days} days before now, not in the future "
+                f"(got {value.isoformat()})"
+            )
         return value
 
     @field_validator("lead")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -69,5 +70,44 @@ def test_snooze_choices_survive_the_converter() -> None:
 def test_a_declared_start_without_a_zone_is_utc() -> None:
     from sevflow.incident.commands import Declare
 
-    declared = Declare(title="t", service="s", severity=Severity.SEV2, started_at=datetime(2026, 1, 1, 12))
-    assert declared.started_at == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    naive = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
+    declared = Declare(title="t", service="s", severity=Severity.SEV2, started_at=naive)
+    assert declared.started_at == naive.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "started_at",
+    ["0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"],
+)
+def test_a_declared_start_outside_the_last_90_days_is_refused_and_named(started_at: str) -> None:
+    """The adversary's poisoned metrics: year 1 made TTD 739,955 days and availability 0%."""
+    from pydantic import ValidationError
+
+    from sevflow.incident.commands import Declare
+
+    with pytest.raises(ValidationError, match="started_at must be within the 90 days before now"):
+        Declare.model_validate({"title": "t", "service": "s", "severity": "SEV2", "started_at": started_at})
+
+
+def test_a_declared_start_with_an_offset_is_stored_in_utc() -> None:
+    from sevflow.incident.commands import Declare
+
+    local = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    text = local.astimezone(timezone(timedelta(hours=23, minutes=59))).isoformat()
+    declared = Declare.model_validate({"title": "t", "service": "s", "severity": "SEV2", "started_at": text})
+    assert declared.started_at == local and declared.started_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("field", ["title", "service", "lead", "declared_by", "team"])
+def test_control_characters_are_refused_in_a_declaration(field: str) -> None:
+    """The adversary's NUL: `check\u0000out` opened incidents for a new service; PostgreSQL refuses it."""
+    from pydantic import ValidationError
+
+    from sevflow.incident.commands import Declare, PostUpdate
+
+    body = {"title": "t", "service": "s", "severity": "SEV2", field: "check\x00out"}
+    with pytest.raises(ValidationError, match="control characters"):
+        Declare.model_validate(body)
+    with pytest.raises(ValidationError, match="control characters"):
+        PostUpdate(by="ali\x00ce", text="fine")
+    assert PostUpdate(by="alice", text="line one\nline two\ttabbed").text.count("\n") == 1

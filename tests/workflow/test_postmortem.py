@@ -336,6 +336,26 @@ def test_planning_a_postmortem_for_an_incident_that_is_not_resolved_is_refused_f
     assert info.value.message == "INC-7 is detected, not resolved: there is no postmortem to plan"
 
 
+def test_a_postmortem_nobody_led_is_owned_by_the_teams_escalation_target(sqlite_store: Store) -> None:
+    """The adversary's: an incident a PagerDuty ack and a resolve left without a lead had a postmortem
+    owned by nobody, whose reminders named and reached nobody."""
+    resolved = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    state = incident(Severity.SEV1, lead=None).model_copy(
+        update={
+            "number": 8,
+            "status": Status.RESOLVED,
+            "detected_at": resolved - timedelta(hours=1),
+            "resolved_at": resolved,
+        }
+    )
+    sqlite_store.register(state)
+    plan = PostmortemActivities(parse_config(CONFIG), sqlite_store).plan_postmortem(
+        PlanPostmortem(state=state)
+    )
+    assert plan.required and plan.postmortem is not None
+    assert (plan.postmortem.owner, plan.postmortem.owner_slack_id) == ("carol", "U0CAROL")
+
+
 PUBLISHED_AT = datetime(2026, 12, 10, 16, 0, tzinfo=UTC)  # a Thursday
 
 
