@@ -38,6 +38,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
 from sevflow.incident.models import IncidentState
+from sevflow.incident.permissions import canonical_command
 from sevflow.postmortem.checks import PublishCheck, check_postmortem
 from sevflow.postmortem.due import DEFAULT_REVIEW_LENGTH, ReviewSlot
 from sevflow.postmortem.ics import review_invite, review_uid
@@ -154,6 +155,7 @@ class FollowUpService(FollowUpReads):
         self, number: int, cmd: AddActionItem, update_id: str | None = None
     ) -> StoredActionItem:
         state = self._incident(number)
+        cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         key = checked_idempotency_key(update_id)
         target = f"INC-{number}/actions"
         try:
@@ -268,6 +270,7 @@ class FollowUpService(FollowUpReads):
     ) -> StoredActionItem:
         stored = self.action_item(item_id)
         item = stored.item
+        cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         key = checked_idempotency_key(update_id)
         # A closed item's chase takes no updates; a retry of the command that closed it is answered.
         refused = (

@@ -15,10 +15,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sevflow.action_items.models import ActionItem, ActionItemStatus
 from sevflow.calendar import BusinessCalendar
+from sevflow.incident.identity import is_machine
 
 # Ten thousand items due on one Monday must not all wake at 09:00:00: each gets a stable slot in its
 # owner's first business hour (the spread of sevflow.action_items.reminders).
@@ -241,6 +242,14 @@ class ReassignActionItem(BaseModel):
     by: str
     owner: str
     reason: str
+
+    @field_validator("owner")
+    @classmethod
+    def _a_person_owns(cls, value: str) -> str:
+        # An action item's owner is chased until it is done: a machine never does it.
+        if is_machine(value):
+            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
+        return value
 
 
 class RescheduleActionItem(BaseModel):

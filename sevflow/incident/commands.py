@@ -211,6 +211,14 @@ class AddActionItem(Command):
             raise ValueError("must not be blank")
         return value.strip()
 
+    @field_validator("owner")
+    @classmethod
+    def _a_person_owns(cls, value: str) -> str:
+        # As for roles: an action item's owner is chased until it is done; a machine never does it.
+        if is_machine(value):
+            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
+        return value
+
 
 class PublishPostmortem(Command):
     """Publish the stored postmortem document: checked, its action items chased, the incident closed."""

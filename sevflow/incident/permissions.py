@@ -252,10 +252,10 @@ C = TypeVar("C", bound=BaseModel)
 
 def canonical_command(command: C, directory: Directory) -> C:
     """`command` with every person in it as their canonical identity (sevflow.incident.identity): the
-    actor (`by`), and the person a role goes to. Run at the boundary, before the command is sent, so
-    the timeline, the roles and every later comparison see one name per person."""
+    actor (`by`), the person a role goes to, and an action item's owner. Run at the boundary, before the
+    command is sent, so the timeline, the roles and every later comparison see one name per person."""
     changes: dict[str, str] = {}
-    for field in ("by", "person", "lead", "declared_by"):
+    for field in ("by", "person", "lead", "declared_by", "owner"):
         value = getattr(command, field, None)
         if isinstance(value, str) and (canonical := directory.canonical(value)):
             changes[field] = canonical
