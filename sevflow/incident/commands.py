@@ -221,7 +221,15 @@ class AddActionItem(Command):
 
 
 class PublishPostmortem(Command):
-    """Publish the stored postmortem document: checked, its action items chased, the incident closed."""
+    """Publish the stored postmortem document: checked, its action items chased, the incident closed.
+    A person publishes it: what the team learned is not a machine's to sign off."""
+
+    @field_validator("by")
+    @classmethod
+    def _a_person_publishes(cls, value: str) -> str:
+        if is_machine(value):
+            raise ValueError(f"{value.strip()!r} is an alert source, not a person: a person publishes it")
+        return value
 
 
 class RequestPostmortem(Command):

@@ -38,3 +38,11 @@ def test_a_machine_never_owns_an_action_item(machine: str) -> None:
         AddActionItem(by="bob", title="Bound the pool", owner=machine)
     with pytest.raises(ValidationError, match="not a person"):
         ReassignActionItem(by="bob", owner=machine, reason="x")
+
+
+def test_a_machine_never_publishes_a_postmortem() -> None:
+    from sevflow.incident.commands import PublishPostmortem
+
+    with pytest.raises(ValidationError, match="a person publishes it"):
+        PublishPostmortem(by="pagerduty (x)")
+    assert PublishPostmortem(by="alice").by == "alice"
