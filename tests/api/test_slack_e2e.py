@@ -112,7 +112,7 @@ async def test_resolve_from_someone_not_allowed_is_refused_ephemerally(stack: Sl
 
 async def test_naming_a_machine_as_lead_is_refused_ephemerally(stack: SlackStack) -> None:
     """The adversary's: `/incident lead @pagerduty` answered Slack with HTTP 422 and a JSON error."""
-    incident = await stack.alert("checkout-errors")
+    incident = await stack.alert("checkout-machine-lead")
     number = incident.number or 0
     channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))
     refused = await stack.command("lead pagerduty", "U0ALICE", channel.channel_id)
