@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from sevflow.action_items.models import ActionItem, ActionItemStatus
 from sevflow.calendar import BusinessCalendar
-from sevflow.incident.identity import is_machine
+from sevflow.incident.identity import a_person
 
 # Ten thousand items due on one Monday must not all wake at 09:00:00: each gets a stable slot in its
 # owner's first business hour (the spread of sevflow.action_items.reminders).
@@ -247,9 +247,7 @@ class ReassignActionItem(BaseModel):
     @classmethod
     def _a_person_owns(cls, value: str) -> str:
         # An action item's owner is chased until it is done: a machine never does it.
-        if is_machine(value):
-            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
-        return value
+        return a_person(value)
 
 
 class RescheduleActionItem(BaseModel):

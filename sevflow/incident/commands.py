@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from sevflow.incident.identity import is_machine
+from sevflow.incident.identity import a_person
 from sevflow.incident.models import Role
 from sevflow.policy import Severity
 
@@ -84,9 +84,7 @@ class Declare(BaseModel):
     def _a_person_leads(cls, value: str | None) -> str | None:
         # As for AssignRole: declared with `--lead sevflow` or `"lead": "pagerduty (x)"`, a machine
         # would hold the lead from the start (issue 14: a machine never holds a role).
-        if value is not None and is_machine(value):
-            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
-        return value
+        return None if value is None else a_person(value)
 
 
 class Acknowledge(Command):
@@ -105,9 +103,7 @@ class AssignRole(Command):
     @classmethod
     def _a_person(cls, value: str) -> str:
         # Roles are for people: an alert source or sevflow itself never holds one (issue 14).
-        if is_machine(value):
-            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
-        return value
+        return a_person(value)
 
 
 class PostUpdate(Command):
@@ -215,9 +211,7 @@ class AddActionItem(Command):
     @classmethod
     def _a_person_owns(cls, value: str) -> str:
         # As for roles: an action item's owner is chased until it is done; a machine never does it.
-        if is_machine(value):
-            raise ValueError(f"{value.strip()!r} is an alert source, not a person: name a person")
-        return value
+        return a_person(value)
 
 
 class PublishPostmortem(Command):
@@ -227,9 +221,7 @@ class PublishPostmortem(Command):
     @field_validator("by")
     @classmethod
     def _a_person_publishes(cls, value: str) -> str:
-        if is_machine(value):
-            raise ValueError(f"{value.strip()!r} is an alert source, not a person: a person publishes it")
-        return value
+        return a_person(value, "a person publishes it")
 
 
 class RequestPostmortem(Command):

@@ -101,6 +101,14 @@ def is_machine(who: str | None) -> bool:
     return who is not None and bool(_MACHINE.match(who.strip()))
 
 
+def a_person(who: str, doing: str = "name a person") -> str:
+    """`who`, unless it is a machine (a ValueError, for a pydantic validator, saying what to do
+    instead): roles, action items and postmortems are for people."""
+    if is_machine(who):
+        raise ValueError(f"{who.strip()!r} is an alert source, not a person: {doing}")
+    return who
+
+
 def display(who: str) -> str:
     """How a person is named in a sentence: `slack:U1` and `U1` as the mention `<@U1>` (Slack shows
     their name), a person's name as `@alice`, an email as written."""
