@@ -340,9 +340,13 @@ class ActionItemWorkflow:
                 # A workflow with no way to done, revoked credentials, a month of outage: said, not fatal.
                 workflow.logger.warning("issue of %s not synced: %s", c.item.id, cause_of(err))
                 return
-            if self._ticket_reports == reports:  # else the tracker said something newer meanwhile
-                c.item = c.item.model_copy(update={"ticket_category": state.status_category})
-                await self._save()
+            if self._ticket_reports != reports:
+                # The tracker said something meanwhile, perhaps from before this move (the chase's own
+                # look at its issue as it started): look again. A person's newer move has gone through
+                # its report's handler by now (a move into done closed the item), so it is not undone.
+                continue
+            c.item = c.item.model_copy(update={"ticket_category": state.status_category})
+            await self._save()
             if request.done == (not c.item.is_open):
                 # Done for the item's side as it still is. Should a person have moved the issue since,
                 # their change is theirs: its webhook (or the poll) reports it, sevflow does not undo it.
