@@ -225,9 +225,10 @@ class ActionItemWorkflow:
 
     async def _save(self) -> None:
         self.chase.version += 1
+        # No copy: the activity's input is serialised when it is scheduled, here, before any await.
         await workflow.execute_activity(
             SAVE_ACTION_ITEM,
-            SaveActionItem(chase=self.chase.model_copy(deep=True)),
+            SaveActionItem(chase=self.chase),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
@@ -276,7 +277,7 @@ class ActionItemWorkflow:
         if c.ticket is None:  # the task runs later than it was made: check again, never assert
             return
         request = EnsureTicket(
-            item=c.item.model_copy(deep=True),
+            item=c.item,  # serialised when the activity is scheduled, below, before any await
             incident_title=c.incident_title,
             owner_email=c.owner.email,
             settings=c.ticket,

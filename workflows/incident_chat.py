@@ -112,8 +112,9 @@ class IncidentChat:
             self._card_dirty = False
             first, self._first = self._first, None
             s = self._state()
+            # No copy: the activity's input is serialised when it is scheduled, before any await.
             sync = ChatSync(
-                state=s.model_copy(deep=True),
+                state=s,
                 announce_channel=s.chat.announce_channel,
                 invite=s.chat.invite,
                 first=first,
