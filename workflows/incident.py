@@ -80,10 +80,10 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.incident.declaration import declaration_message, nobody_to_page_message
     from sevflow.incident.effects import (
         Decision,
+        EndPaging,
         Line,
         Refused,
         Repage,
-        StopPaging,
         TellGroup,
         numbered,
         refuse_if,
@@ -185,7 +185,7 @@ class IncidentWorkflow:
         self.state = decision.state
         if decision.group is not None and not decision.group.open:
             await self._tell_alert_group(decision.group)
-        if isinstance(decision.paging, StopPaging):
+        if isinstance(decision.paging, EndPaging):
             await stop_escalation(self.state, decision.paging.reason, decision.paging.acknowledged_by)
         elif isinstance(decision.paging, Repage):
             await repage(self.state, decision.paging.by)

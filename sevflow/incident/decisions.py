@@ -36,12 +36,12 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.effects import (
     Decision,
+    EndPaging,
     Line,
     PublicEntry,
     Refused,
     Repage,
     Say,
-    StopPaging,
     TellGroup,
     refuse_if,
 )
@@ -174,7 +174,7 @@ def acknowledged(state: IncidentState, by: str, person: bool, now: datetime) -> 
     ]
     if took_lead:
         lines.append(Line(EventKind.ROLE_ASSIGNED, f"{by} is lead", by))
-    return Decision(s, lines, paging=StopPaging(f"acknowledged by {by}", acknowledged_by=by))
+    return Decision(s, lines, paging=EndPaging(f"acknowledged by {by}", acknowledged_by=by))
 
 
 def severity_changed(state: IncidentState, cmd: ChangeSeverity, now: datetime) -> Decision:
@@ -196,11 +196,11 @@ def severity_changed(state: IncidentState, cmd: ChangeSeverity, now: datetime) -
     line = Line(
         EventKind.SEVERITY_CHANGED, text, cmd.by, {"from": old.value, "to": cmd.severity.value}, (Say(text),)
     )
-    paging: Repage | StopPaging | None = None
+    paging: Repage | EndPaging | None = None
     if raised:
         paging = Repage(cmd.by)
     elif s.policy.page not in WAKING_PAGE_MODES:
-        paging = StopPaging(f"lowered to {cmd.severity.value}, which pages nobody")
+        paging = EndPaging(f"lowered to {cmd.severity.value}, which pages nobody")
     return Decision(s, [line], paging=paging)
 
 
@@ -275,7 +275,7 @@ def mitigated(state: IncidentState, cmd: Mitigate, now: datetime) -> Decision:
     s.mitigated_at = now
     text = f"{s.label} mitigated by {cmd.by}" + (f": {cmd.note}" if cmd.note else "")
     return Decision(
-        s, [Line(EventKind.MITIGATED, text, cmd.by, says=(Say(text),))], StopPaging(f"mitigated by {cmd.by}")
+        s, [Line(EventKind.MITIGATED, text, cmd.by, says=(Say(text),))], EndPaging(f"mitigated by {cmd.by}")
     )
 
 
@@ -305,7 +305,7 @@ def resolved(state: IncidentState, by: str, note: str | None, now: datetime, aut
     ]
     if s.public_updates_sent > 0:
         lines.append(_public_line(s, "resolved", RESOLVED_PUBLIC_TEXT, by, now))
-    return Decision(s, lines, StopPaging(f"resolved by {by}"), TellGroup(open=False))
+    return Decision(s, lines, EndPaging(f"resolved by {by}"), TellGroup(open=False))
 
 
 def reopened(state: IncidentState, cmd: Reopen, now: datetime) -> Decision:
@@ -338,7 +338,7 @@ def closed_as_noise(state: IncidentState, cmd: CloseAsNoise, now: datetime) -> D
     s.next_update_due_at = s.next_lead_reminder_at = None
     text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
     line = Line(EventKind.CLOSED_AS_NOISE, text, cmd.by, says=(Say(text, key=f"{s.workflow_id}/noise"),))
-    return Decision(s, [line], StopPaging(f"closed as noise by {cmd.by}"), TellGroup(open=False))
+    return Decision(s, [line], EndPaging(f"closed as noise by {cmd.by}"), TellGroup(open=False))
 
 
 def merged_into(state: IncidentState, cmd: MergeInto, now: datetime) -> Decision:
@@ -348,7 +348,7 @@ def merged_into(state: IncidentState, cmd: MergeInto, now: datetime) -> Decision
     s.next_update_due_at = s.next_lead_reminder_at = None
     text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
     line = Line(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number}, (Say(text),))
-    return Decision(s, [line], StopPaging(f"merged into INC-{cmd.target_number}"), TellGroup(open=False))
+    return Decision(s, [line], EndPaging(f"merged into INC-{cmd.target_number}"), TellGroup(open=False))
 
 
 def merged_from(state: IncidentState, merged: MergedFrom) -> Decision:
@@ -387,7 +387,7 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
         deep=True,
     )
     texts: list[tuple[EventKind, str, dict[str, Any]]] = []
-    paging: StopPaging | None = None
+    paging: EndPaging | None = None
     if update.newly_firing:
         s.auto_resolve_at = None
         names = ", ".join(update.newly_firing)
@@ -406,7 +406,7 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
         if next_status(s.status, "mitigate") is not None:
             s = moved(s, "mitigate")
             s.mitigated_at = now
-            paging = StopPaging("every alert resolved")
+            paging = EndPaging("every alert resolved")
         after = s.policy.auto_resolve_after
         s.auto_resolve_at = now + after if after is not None else None
         then = (

@@ -62,7 +62,10 @@ class Line:
 
 
 @dataclass(frozen=True)
-class StopPaging:
+class EndPaging:
+    """Paging is no longer needed (`reason`), or someone took the incident (`acknowledged_by`): the
+    workflow tells its escalation (with paging.models.StopPaging or AcknowledgePage)."""
+
     reason: str
     acknowledged_by: str | None = None
 
@@ -87,7 +90,7 @@ class TellGroup:
 class Decision:
     state: IncidentState
     lines: list[Line] = field(default_factory=list)
-    paging: StopPaging | Repage | None = None
+    paging: EndPaging | Repage | None = None
     group: TellGroup | None = None
     # The alerts went quiet long enough: the workflow resolves it (which plans the postmortem).
     auto_resolve: str | None = None

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sevflow.incident import decisions as decide
 from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, due_reminders, next_deadline
 from sevflow.incident.commands import SNOOZE_CHOICES, Acknowledge, ChangeSeverity, PostUpdate, Resolve, Snooze
-from sevflow.incident.effects import Refused, StopPaging
+from sevflow.incident.effects import EndPaging, Refused
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, Severity
 
@@ -93,7 +93,7 @@ def test_a_decision_leaves_the_state_it_was_given_as_it_was(command: str, at: ti
 def test_an_acknowledgement_stops_paging_and_a_person_takes_the_lead_a_machine_does_not() -> None:
     person = decide.acknowledged(declared(), "alice", True, T0)
     assert person.state.status is Status.ACKNOWLEDGED and person.state.lead == "alice"
-    assert person.paging == StopPaging("acknowledged by alice", acknowledged_by="alice")
+    assert person.paging == EndPaging("acknowledged by alice", acknowledged_by="alice")
     assert [line.kind for line in person.lines] == [EventKind.ACKNOWLEDGED, EventKind.ROLE_ASSIGNED]
     machine = decide.acknowledged(declared(), "pagerduty (x)", False, T0)
     assert machine.state.lead is None and [line.kind for line in machine.lines] == [EventKind.ACKNOWLEDGED]
