@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.blocking import blocking_activity
 from activities.chat import ChatPort, ChatStore, vendor_errors
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.action_items.chase import (
@@ -84,7 +84,7 @@ class ActionItemActivities:
         calendar = ChaseCalendar.of(owner_calendar(self.config, found), years)
         return OwnerDetails(contact=contact, calendar=calendar)
 
-    @activity.defn(name=PREPARE_ACTION_ITEM)
+    @blocking_activity(PREPARE_ACTION_ITEM)
     def prepare_action_item(self, request: PrepareActionItem) -> ActionItemChase:
         # The owner's zone decides the default due date; the holidays resolved are those of the
         # years around the creation and the due date (a later year is resolved when a chase needs it).
@@ -124,11 +124,11 @@ class ActionItemActivities:
             drill=request.drill,
         )
 
-    @activity.defn(name=RESOLVE_CONTACT)
+    @blocking_activity(RESOLVE_CONTACT)
     def resolve_contact(self, request: ResolveContact) -> OwnerDetails:
         return self.owner_details(request.person.strip(), request.years)
 
-    @activity.defn(name=SAVE_ACTION_ITEM)
+    @blocking_activity(SAVE_ACTION_ITEM)
     def save_action_item(self, request: SaveActionItem) -> None:
         chase = request.chase
         self.store.save_action_item(
@@ -141,7 +141,7 @@ class ActionItemActivities:
             )
         )
 
-    @activity.defn(name=NOTIFY_ACTION_OWNER)
+    @blocking_activity(NOTIFY_ACTION_OWNER)
     def notify_action_owner(self, notice: ActionItemNotice) -> None:
         text, blocks = owner_message(notice)
         number = notice.item.incident_number
@@ -180,7 +180,7 @@ class ActionItemActivities:
         ref = send()
         self.store.remember_message(key, number, ref, text)
 
-    @activity.defn(name=ENSURE_ACTION_TICKET)
+    @blocking_activity(ENSURE_ACTION_TICKET)
     def ensure_action_ticket(self, request: EnsureTicket) -> TicketState:
         if self.tickets is None:
             raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
@@ -205,14 +205,14 @@ class ActionItemActivities:
             )
         return TicketState(key=ticket.key, url=ticket.url, status_category=ticket.status_category)
 
-    @activity.defn(name=ACTION_TICKET_STATUS)
+    @blocking_activity(ACTION_TICKET_STATUS)
     def action_ticket_status(self, key: str) -> TicketState:
         if self.tickets is None:
             raise ApplicationError("no ticket tracker is configured", type="NoTracker", non_retryable=True)
         with ticket_errors():
             return TicketState(key=key, status_category=self.tickets.status_category(key))
 
-    @activity.defn(name=SYNC_ACTION_TICKET)
+    @blocking_activity(SYNC_ACTION_TICKET)
     def sync_action_ticket(self, request: SyncTicket) -> TicketState:
         """Move the issue into a done status (the item was closed in sevflow) or out of one (reopened),
         then comment; each step looks at Jira first, so a retry after a lost answer does neither twice.

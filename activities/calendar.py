@@ -8,14 +8,14 @@ keeps them in its state: its history holds the answer, so a replay never depends
 
 from __future__ import annotations
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.blocking import blocking_activity
 from sevflow.action_items.chase import RESOLVE_HOLIDAYS, ResolvedHolidays, ResolveHolidays
 from sevflow.calendar import resolve_holidays as holidays_of
 
 
-@activity.defn(name=RESOLVE_HOLIDAYS)
+@blocking_activity(RESOLVE_HOLIDAYS)
 def resolve_holidays(request: ResolveHolidays) -> ResolvedHolidays:
     try:
         dates = holidays_of(request.country, request.subdivision, request.years)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.blocking import blocking_activity
 from sevflow.contracts import (
     ARCHIVE_CHAT,
     POST_MESSAGE,
@@ -161,7 +162,7 @@ class ChatActivities:
         self.chat = chat
         self.store = store
 
-    @activity.defn(name=POST_MESSAGE)
+    @blocking_activity(POST_MESSAGE)
     def post_message(self, message: ChatMessage) -> MessageRef:
         if (ref := self.store.sent_message(message.key)) is not None:  # posted before: never twice
             return ref
@@ -183,7 +184,7 @@ class ChatActivities:
         self.store.remember_message(message.key, message.incident_number, ref, message.text)
         return ref
 
-    @activity.defn(name=SYNC_CHAT)
+    @blocking_activity(SYNC_CHAT)
     def sync_chat(self, sync: ChatSync) -> ChatChannel:
         channel = self._sync(sync)
         if sync.first is None:
@@ -294,7 +295,7 @@ class ChatActivities:
             return self.chat.create_channel_since(name, _retried_since())
         return self.chat.create_channel(name)
 
-    @activity.defn(name=ARCHIVE_CHAT)
+    @blocking_activity(ARCHIVE_CHAT)
     def archive_chat(self, cmd: ArchiveChat) -> None:
         channel = self.store.chat_channel(cmd.incident_number)
         if channel is None or channel.archived:

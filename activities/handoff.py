@@ -12,8 +12,7 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
-from temporalio import activity
-
+from activities.blocking import blocking_activity
 from activities.chat import ChatPort, vendor_errors
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import POST_HANDOFF, HandoffResult, MessageRef, PostHandoff
@@ -50,7 +49,7 @@ class HandoffActivities:
         self.store = store
         self.chat = chat
 
-    @activity.defn(name=POST_HANDOFF)
+    @blocking_activity(POST_HANDOFF)
     def post_handoff(self, request: PostHandoff) -> HandoffResult:
         spec = self.config.rotations.get(request.rotation)
         if spec is None:

@@ -29,6 +29,7 @@ from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.blocking import blocking_activity
 from activities.chat import ChatPort, PermanentChatError, RateLimited
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.calendar import BusinessCalendar
@@ -87,11 +88,11 @@ class PagingActivities:
         # loop's default executor).
         self.executor = executor
 
-    @activity.defn(name=PLAN_ESCALATION_LEVEL)
+    @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
         return plan_level(self.config, request)
 
-    @activity.defn(name=SEND_PAGE)
+    @blocking_activity(SEND_PAGE)
     def send_page(self, page: SendPage) -> PageSent:
         return self._page(page, _attempt())
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.blocking import blocking_activity
 from activities.tickets import NewTicket, TicketPort, ticket_errors
 from sevflow.action_items.chase import ChaseCalendar
 from sevflow.action_items.due import default_business_due
@@ -65,7 +65,7 @@ class PostmortemActivities:
             self.tickets is not None and self.config.jira is not None and self.config.jira.postmortem_issues
         )
 
-    @activity.defn(name=ENSURE_POSTMORTEM_TICKET)
+    @blocking_activity(ENSURE_POSTMORTEM_TICKET)
     def ensure_postmortem_ticket(self, incident_number: int) -> str | None:
         """The postmortem's issue (found by its label before one is created); None when not wanted."""
         stored = self.store.postmortem(incident_number)
@@ -93,7 +93,7 @@ class PostmortemActivities:
         self.store.update_postmortem(incident_number, ticket_key=ticket.key)
         return ticket.key
 
-    @activity.defn(name=PLAN_POSTMORTEM)
+    @blocking_activity(PLAN_POSTMORTEM)
     def plan_postmortem(self, request: PlanPostmortem) -> PostmortemPlan:
         state = request.state
         number, resolved_at = state.number, state.resolved_at
@@ -147,7 +147,7 @@ class PostmortemActivities:
             announcement=_announcement(state.label, number, owner, due_at, slot.start, zone, stored.document),
         )
 
-    @activity.defn(name=PUBLISH_POSTMORTEM)
+    @blocking_activity(PUBLISH_POSTMORTEM)
     def publish_postmortem(self, request: PublishRequest) -> Published:
         stored = self.store.postmortem(request.incident_number)
         if stored is None:

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio import activity
-
+from activities.blocking import blocking_activity
 from activities.chat import ChatPort, vendor_errors
 from activities.files import FilePort
 from sevflow.config.schema import SevflowConfig
@@ -155,11 +154,11 @@ class ReportActivities:
         self.files = files
         self.builder = ReportBuilder(config, store)
 
-    @activity.defn(name="weekly_report")
+    @blocking_activity("weekly_report")
     def weekly_report(self, request: ReportRequest) -> ReportResult:
         return self._post(self.builder.weekly(request.until))
 
-    @activity.defn(name="monthly_report")
+    @blocking_activity("monthly_report")
     def monthly_report(self, request: ReportRequest) -> ReportResult:
         return self._post(self.builder.monthly(request.until))
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
-from temporalio import activity
-
+from activities.blocking import blocking_activity
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     RECORD_INCIDENT,
@@ -39,7 +38,7 @@ class StoreActivities:
         self.store = store
         self.config = config
 
-    @activity.defn(name=REGISTER_INCIDENT)
+    @blocking_activity(REGISTER_INCIDENT)
     def register_incident(self, cmd: RegisterIncident) -> Registered:
         # Idempotent by workflow id: a retry after a lost completion gets the same number back.
         team_channel: str | None = None
@@ -64,7 +63,7 @@ class StoreActivities:
         )
         return registered.model_copy(update={"team_channel": team_channel})
 
-    @activity.defn(name=RECORD_INCIDENT)
+    @blocking_activity(RECORD_INCIDENT)
     def record_incident(self, record: IncidentRecord) -> None:
         # Timeline rows and public status-page entries are keyed per workflow event and snapshots are
         # versioned, so retries and replays neither duplicate a row nor roll the incident back.

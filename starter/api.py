@@ -266,6 +266,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await slack_requests.drain()
         await asyncio.to_thread(backend.repeats.flush, backend.store, True)
         if owns_store:
             backend.store.dispose()

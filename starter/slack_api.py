@@ -99,6 +99,17 @@ class SlackRequests:
         await self._run(interaction, answer_inline=False)
         return None
 
+    async def drain(self, timeout: float = 10) -> None:
+        """At shutdown: let the answers still on their way reach Slack, then cancel what is left, so
+        that no task outlives the app holding a connection."""
+        pending = set(self._background)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
     def event(self, payload: dict[str, Any], retry: str | None = None) -> dict[str, Any] | None:
         if payload.get("type") == "url_verification":
             return {"challenge": payload.get("challenge", "")}

@@ -107,6 +107,10 @@ async def _http_to(
         async with serving(app, settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
             yield url, http
     else:
+        # httpx's ASGITransport runs no lifespan: run it here, as uvicorn does, for the app's shutdown.
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL, timeout=30) as http:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL, timeout=30) as http,
+        ):
             yield IN_PROCESS_URL, http
