@@ -99,13 +99,13 @@ class SlackRequests:
         await self._run(interaction, answer_inline=False)
         return None
 
-    async def drain(self, timeout: float = 10) -> None:
+    async def drain(self, within: float = 10) -> None:
         """At shutdown: let the answers still on their way reach Slack, then cancel what is left, so
         that no task outlives the app holding a connection."""
         pending = set(self._background)
         if not pending:
             return
-        _, late = await asyncio.wait(pending, timeout=timeout)
+        _, late = await asyncio.wait(pending, timeout=within)
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
