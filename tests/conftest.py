@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -128,3 +130,51 @@ def no_workflow_task_failures(request: pytest.FixtureRequest) -> Iterator[None]:
             logger.removeHandler(handler)
     if handler.seen and request.node.get_closest_marker("allow_workflow_task_failures") is None:
         pytest.fail("a workflow task failed:\n" + "\n".join(handler.seen[:5]), pytrace=False)
+
+
+# pytest-timeout dumps every thread's stack when a test overruns, but an event loop waiting on a future
+# shows only its selector. Shortly before the timeout, this also prints what each asyncio task of the
+# session's loop awaits (a worker's shutdown, an update, a poll), so a hang in CI names its cause.
+_TASK_DUMP_MARGIN = 8.0
+_session_loop: asyncio.AbstractEventLoop | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _remember_session_loop() -> AsyncIterator[None]:
+    global _session_loop
+    _session_loop = asyncio.get_running_loop()
+    yield
+    _session_loop = None
+
+
+def _dump_tasks(test: str) -> None:
+    loop = _session_loop
+    if loop is None:
+        return
+
+    def dump() -> None:
+        out = io.StringIO()
+        print(f"\n=== asyncio tasks of the session loop, {test} still running ===", file=out)
+        for task in asyncio.all_tasks(loop):
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
+            task.print_stack(limit=25, file=out)
+        sys.stderr.write(out.getvalue())
+
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        loop.call_soon_threadsafe(dump)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    timer = None
+    if limit > _TASK_DUMP_MARGIN:
+        timer = threading.Timer(limit - _TASK_DUMP_MARGIN, _dump_tasks, args=(item.nodeid,))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
