@@ -34,7 +34,7 @@ from activities.chat import ChatPort, PermanentChatError, RateLimited
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGE, SEND_PAGES
+from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.level import level_dues, level_note, page_for
 from sevflow.paging.models import (
@@ -91,10 +91,6 @@ class PagingActivities:
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
         return plan_level(self.config, request)
-
-    @blocking_activity(SEND_PAGE)
-    def send_page(self, page: SendPage) -> PageSent:
-        return self._page(page, _attempt())
 
     @activity.defn(name=SEND_PAGES)
     async def send_pages(self, batch: PageBatch) -> PagesSent:

@@ -21,7 +21,7 @@ escalation at one NoteSink instead: all signals then queue on one workflow, whic
 pages by seconds, so it measures a hot spot production does not have.
 
 Lateness of a page = paged_at - due_at, as the store's pages table keeps them (due_at: the instant the
-ladder scheduled it; paged_at: the send_page activity's wall clock when it delivered). Figures per
+ladder scheduled it; paged_at: the page activity's wall clock when it delivered). Figures per
 level: p50/p90/p99/max, and the count (it must be exactly one page per escalation and level). The
 baseline, in the same run on the same dev server: bare Temporal workflows that sleep the same timers
 and run a no-op activity at each level, their lateness measured the same way. Also: the peak RSS
@@ -74,7 +74,7 @@ from bench.stack import (
     utc,
 )
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import PAGE_LEVEL, SEND_PAGE, SEND_PAGES, MessageRef
+from sevflow.contracts import PAGE_LEVEL, SEND_PAGES, MessageRef
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.models import EscalationInput, EscalationState, PlanLevel
 from sevflow.policy import Severity
@@ -222,7 +222,8 @@ class CountingWebhook:
 
 
 class BaselineRecorder:
-    """The baseline's no-op activity: takes its wall clock, as send_page does before it records."""
+    """The baseline's no-op activity: takes its wall clock, as sevflow's page activities do before they
+    record."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -660,7 +661,6 @@ SEGMENTS = (
     ("workflow tasks queued", "sum of workflow task schedule-to-start, timer (or start) -> page"),
     ("workflow tasks ran", "sum of workflow task start-to-complete, timer (or start) -> page"),
 )
-PAGE_ACTIVITIES = (SEND_PAGE, SEND_PAGES)
 
 
 def _local_pages(event: HistoryEvent) -> bool:
@@ -684,8 +684,8 @@ def level_segments(
     """For each step of the ladder (loop * levels + level) in one history: the segments of SEGMENTS.
 
     The benchmark's ladder sends one page per level, so the n-th page activity (or local page_level
-    marker) is step n's: one send_page per page in escalations of the older shapes, one local
-    page_level per level since."""
+    marker) is step n's: a local page_level per level, or a send_pages activity for a page that its
+    local attempt left to be tried again."""
     by_id = {e.event_id: e for e in events}
     started = {
         e.activity_task_started_event_attributes.scheduled_event_id: e
@@ -698,7 +698,7 @@ def level_segments(
         if _local_pages(e)
         or (
             e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and e.activity_task_scheduled_event_attributes.activity_type.name in PAGE_ACTIVITIES
+            and e.activity_task_scheduled_event_attributes.activity_type.name == SEND_PAGES
         )
     ]
     out: list[tuple[int, dict[str, float]]] = []

@@ -6,7 +6,7 @@ sandbox imports only this (the standard library, temporalio and sevflow's paging
   for all of them. It only counts the notes, so they are delivered (as in production) without an
   incident's timeline writes and chat posts being measured.
 - BaselineLadder: a bare Temporal workflow that sleeps the timers of an escalation's ladder and runs a
-  no-op activity at each level; the activity takes its wall clock as sevflow's send_page does.
+  no-op activity at each level; the activity takes its wall clock as sevflow's page activities do.
 """
 
 from __future__ import annotations

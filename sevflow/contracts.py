@@ -116,7 +116,6 @@ class ArchiveChat(BaseModel):
 # ---- paging (models in sevflow.paging.models)
 
 PLAN_ESCALATION_LEVEL = "plan_escalation_level"
-SEND_PAGE = "send_page"
 SEND_PAGES = "send_pages"
 PAGE_LEVEL = "page_level"
 

@@ -131,7 +131,6 @@ def build_worker(
             chat_acts.sync_chat,
             chat_acts.archive_chat,
             paging_acts.plan_escalation_level,
-            paging_acts.send_page,
             paging_acts.send_pages,
             paging_acts.page_level,
             handoff_acts.post_handoff,

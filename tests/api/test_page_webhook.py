@@ -1,4 +1,4 @@
-"""The outbound page webhook against a loopback receiver, through the send_page activity: signed JSON,
+"""The outbound page webhook against a loopback receiver, through the send_pages activity: signed JSON,
 one attempt per call (Temporal retries 5xx and, after its Retry-After, 429), a refusal recorded as a
 failed page, and a page sent once however often the activity runs."""
 
@@ -21,7 +21,7 @@ from activities.chat import ConsoleChat, RateLimited
 from activities.paging import LAST_ATTEMPT, PagingActivities
 from activities.webhook import PermanentPageError, SignedWebhook
 from sevflow.config.loader import parse_config
-from sevflow.paging.models import NotifyStep, PageTarget, SendPage
+from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage
 from sevflow.paging.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from sevflow.policy import Severity
 from sevflow.store.repository import Store
@@ -105,9 +105,20 @@ def activities(store: Store, webhook: SignedWebhook) -> PagingActivities:
     return PagingActivities(parse_config(CONFIG), ConsoleChat(), store, webhook)
 
 
-def test_a_page_is_signed_json_naming_person_and_incident(receiver: Receiver, sqlite_store: Store) -> None:
+async def send(acts: PagingActivities, one: SendPage, attempt: int = 1) -> PageSent:
+    """`one` sent alone by send_pages as Temporal's attempt `attempt`, with no note to tell."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt)
+    sent = await env.run(acts.send_pages, PageBatch(pages=[one], incident_workflow_id="incident-7"))
+    [result] = sent.pages
+    return result
+
+
+async def test_a_page_is_signed_json_naming_person_and_incident(
+    receiver: Receiver, sqlite_store: Store
+) -> None:
     acts = activities(sqlite_store, SignedWebhook(receiver.url, SECRET))
-    sent = ActivityEnvironment().run(acts.send_page, page())
+    sent = await send(acts, page())
     assert sent.outcome == "delivered" and sent.out_of_hours is True
 
     [request] = receiver.requests
@@ -134,7 +145,7 @@ def test_a_page_is_signed_json_naming_person_and_incident(receiver: Receiver, sq
     assert body["escalation"]["ack_within_seconds"] == 600
 
     # Run again (a retry after a lost answer): the store answers, nothing is sent twice.
-    again = ActivityEnvironment().run(acts.send_page, page())
+    again = await send(acts, page())
     assert again == sent and len(receiver.requests) == 1
     [stored] = sqlite_store.pages(7)
     assert (stored.person, stored.via, stored.result, stored.out_of_hours) == (
@@ -145,43 +156,37 @@ def test_a_page_is_signed_json_naming_person_and_incident(receiver: Receiver, sq
     )
 
 
-def test_inside_business_hours_is_not_out_of_hours(receiver: Receiver, sqlite_store: Store) -> None:
+async def test_inside_business_hours_is_not_out_of_hours(receiver: Receiver, sqlite_store: Store) -> None:
     acts = activities(sqlite_store, SignedWebhook(receiver.url, SECRET))
-    sent = ActivityEnvironment().run(acts.send_page, page(due=datetime(2026, 1, 7, 10, 0, tzinfo=UTC)))
+    sent = await send(acts, page(due=datetime(2026, 1, 7, 10, 0, tzinfo=UTC)))
     assert sent.out_of_hours is False
 
 
-def test_5xx_raises_for_temporal_to_retry_until_the_last_attempt_records_it(
+async def test_5xx_raises_for_temporal_to_retry_until_the_last_attempt_records_it(
     receiver: Receiver, sqlite_store: Store
 ) -> None:
     acts = activities(sqlite_store, SignedWebhook(receiver.url, SECRET))
     receiver.script = [(503, {}), (503, {})]
-    first = ActivityEnvironment()
-    first.info = dataclasses.replace(first.info, attempt=1)
     with pytest.raises(ConnectionError):
-        first.run(acts.send_page, page())
+        await send(acts, page(), attempt=1)
     assert sqlite_store.pages(7) == []  # not on record yet: Temporal will try again
-    last = ActivityEnvironment()
-    last.info = dataclasses.replace(last.info, attempt=LAST_ATTEMPT)
-    sent = last.run(acts.send_page, page())
+    sent = await send(acts, page(), attempt=LAST_ATTEMPT)
     assert sent.outcome == "failed" and "503" in (sent.detail or "")
     assert [p.result for p in sqlite_store.pages(7)] == ["failed"]
 
 
-def test_429_retries_after_its_retry_after(receiver: Receiver, sqlite_store: Store) -> None:
+async def test_429_retries_after_its_retry_after(receiver: Receiver, sqlite_store: Store) -> None:
     acts = activities(sqlite_store, SignedWebhook(receiver.url, SECRET))
     receiver.script = [(429, {"Retry-After": "7"})]
     with pytest.raises(ApplicationError) as raised:
-        ActivityEnvironment().run(acts.send_page, page())
+        await send(acts, page())
     assert raised.value.type == "RateLimited" and raised.value.next_retry_delay == timedelta(seconds=7)
 
 
-def test_a_4xx_refusal_is_a_failed_page_at_once(receiver: Receiver, sqlite_store: Store) -> None:
+async def test_a_4xx_refusal_is_a_failed_page_at_once(receiver: Receiver, sqlite_store: Store) -> None:
     acts = activities(sqlite_store, SignedWebhook(receiver.url, SECRET))
     receiver.script = [(422, {})]
-    first = ActivityEnvironment()
-    first.info = dataclasses.replace(first.info, attempt=1)
-    sent = first.run(acts.send_page, page())
+    sent = await send(acts, page(), attempt=1)
     assert sent.outcome == "failed" and "422" in (sent.detail or "")
     assert len(receiver.requests) == 1
 
@@ -200,7 +205,7 @@ def test_the_webhook_itself_maps_statuses(receiver: Receiver) -> None:
     hook.close()
 
 
-def test_a_person_without_a_way_to_reach_them_is_unreachable(sqlite_store: Store) -> None:
+async def test_a_person_without_a_way_to_reach_them_is_unreachable(sqlite_store: Store) -> None:
     acts = PagingActivities(parse_config(CONFIG), ConsoleChat(), sqlite_store, None)
-    sent = ActivityEnvironment().run(acts.send_page, page())
+    sent = await send(acts, page())
     assert sent.outcome == "unreachable" and "paging.webhook" in (sent.detail or "")
