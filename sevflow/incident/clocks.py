@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sevflow.action_items.reminders import Reminder
 from sevflow.durations import format_duration
-from sevflow.incident.effects import Decision, Line, Say
+from sevflow.incident.effects import Decision, Line, Say, mentions
 from sevflow.incident.models import EventKind, IncidentState, Role
 from sevflow.incident.transitions import next_status
 
@@ -101,7 +101,7 @@ def due_reminders(state: IncidentState, now: datetime) -> Decision:
                 EventKind.UPDATE_REMINDER,
                 text,
                 data={"to": who},
-                says=(Say(text, (s.lead,) if s.lead else ()),),
+                says=(Say(text, mentions(s.lead)),),
             )
         )
     if s.next_lead_reminder_at is not None and now >= s.next_lead_reminder_at and s.lead is None:
@@ -128,7 +128,7 @@ def due_reminders(state: IncidentState, now: datetime) -> Decision:
                 f"it was declared ({s.severity.value} needs one on the status page). {who}, publish one: "
                 '`statuspage "what customers should know"`.'
             )
-            says = (Say(text, (comms,) if comms else ()),)
+            says = (Say(text, mentions(comms)),)
             lines.append(Line(EventKind.PUBLIC_UPDATE_REMINDER, text, data={"to": who}, says=says))
     auto_resolve: str | None = None
     if s.auto_resolve_at is not None and now >= s.auto_resolve_at:
@@ -158,15 +158,13 @@ def postmortem_reminded(state: IncidentState, reminder: Reminder) -> Decision:
         f"The postmortem of {s.label} ({s.title}) {when} ({due:%a %d %b %H:%M}). "
         f"Owner: {chase.owner or 'nobody'}."
     )
-    mentions = [owner] if owner else []
+    escalated_to: str | None = None
     if reminder.escalates:
         chase.escalations += 1
         text += " Escalated: it is still not published."
-        if chase.escalation_target:
-            mentions.append(chase.escalation_target)
-    says = [Say(text, tuple(mentions))]
+        escalated_to = chase.escalation_target
+    says = [Say(text, mentions(owner, escalated_to))]
     if reminder.escalates and chase.team_channel:
-        target = (chase.escalation_target,) if chase.escalation_target else ()
-        says.append(Say(text, target, channel=chase.team_channel, suffix="/team"))
+        says.append(Say(text, mentions(escalated_to), channel=chase.team_channel, suffix="/team"))
     data = {"kind": reminder.kind, "n": chase.reminders_sent}
     return Decision(s, [Line(EventKind.POSTMORTEM_REMINDER, text, data=data, says=tuple(says))])

@@ -43,6 +43,7 @@ from sevflow.incident.effects import (
     Repage,
     Say,
     TellGroup,
+    mentions,
     refuse_if,
 )
 from sevflow.incident.milestones import milestones, summary_text
@@ -144,10 +145,6 @@ def moved(state: IncidentState, action: Transition) -> IncidentState:
         refuse_if(refusal(state.label, state.status, action, state.merged_into))
         raise Refused(f"{state.label}: cannot {action} from {state.status.value}")
     return state.model_copy(update={"status": new}, deep=True)
-
-
-def _lead(state: IncidentState) -> tuple[str, ...]:
-    return (state.lead,) if state.lead else ()
 
 
 # -------------------------------------------------------------------------------------- commands
@@ -294,7 +291,7 @@ def resolved(state: IncidentState, by: str, note: str | None, now: datetime, aut
             EventKind.AUTO_RESOLVED if auto else EventKind.RESOLVED,
             text,
             by,
-            says=(Say(text, _lead(s)),) if auto else (),
+            says=(Say(text, mentions(s.lead)),) if auto else (),
         ),
         Line(
             EventKind.SUMMARY,
@@ -318,7 +315,7 @@ def reopened(state: IncidentState, cmd: Reopen, now: datetime) -> Decision:
     text = f"{s.label} reopened by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
     return Decision(
         s,
-        [Line(EventKind.REOPENED, text, cmd.by, previous, (Say(text, _lead(s)),))],
+        [Line(EventKind.REOPENED, text, cmd.by, previous, (Say(text, mentions(s.lead)),))],
         group=TellGroup(open=True),
     )
 
@@ -423,7 +420,8 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
             )
         )
     lines = [
-        Line(kind, text, data=data, says=(Say(f"{s.label}: {text}", _lead(s)),)) for kind, text, data in texts
+        Line(kind, text, data=data, says=(Say(f"{s.label}: {text}", mentions(s.lead)),))
+        for kind, text, data in texts
     ]
     return Decision(s, lines, paging)
 

@@ -27,6 +27,11 @@ def refuse_if(reason: str | None, kind: RefusalKind = "InvalidCommand") -> None:
         raise Refused(reason, kind)
 
 
+def mentions(*who: str | None) -> tuple[str, ...]:
+    """The people a message mentions, leaving out a role nobody holds."""
+    return tuple(w for w in who if w)
+
+
 @dataclass(frozen=True)
 class Say:
     """A chat message about a line: to the incident's channel unless `channel`; keyed by the line's

@@ -4,16 +4,31 @@ resolve, and a decision never changes the state it was given."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sevflow.action_items.reminders import Reminder, ReminderKind
 from sevflow.incident import decisions as decide
-from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, due_reminders, next_deadline
+from sevflow.incident.clocks import (
+    arm_cadence,
+    arm_lead_reminder,
+    arm_public_update_reminder,
+    due_reminders,
+    next_deadline,
+    postmortem_reminded,
+)
 from sevflow.incident.commands import SNOOZE_CHOICES, Acknowledge, ChangeSeverity, PostUpdate, Resolve, Snooze
-from sevflow.incident.effects import EndPaging, Refused
-from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
+from sevflow.incident.effects import EndPaging, Refused, mentions
+from sevflow.incident.models import (
+    EventKind,
+    IncidentState,
+    PostmortemChase,
+    Role,
+    Status,
+    new_incident_state,
+)
 from sevflow.policy import DEFAULT_POLICIES, Severity
 
 T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
@@ -117,3 +132,56 @@ def test_a_refused_command_names_the_reason() -> None:
         raise AssertionError("a change to the same severity was allowed")
     assert decide.resolved(declared(lead="alice"), "alice", None, T0).state.status is Status.RESOLVED
     assert Resolve(by="alice").by == "alice"
+
+
+def said_to(state: IncidentState, at: datetime, kind: EventKind) -> list[tuple[str | None, tuple[str, ...]]]:
+    """Where the reminders of `kind` due at `at` go (None: the incident's channel), whom they mention."""
+    return [
+        (say.channel, say.mentions)
+        for line in due_reminders(state, at).lines
+        if line.kind == kind
+        for say in line.says
+    ]
+
+
+def test_mentions_leave_out_a_role_nobody_holds() -> None:
+    assert mentions("alice", None, "", "bob") == ("alice", "bob")
+    assert mentions(None) == ()
+
+
+def test_the_update_reminder_mentions_the_lead_and_nobody_without_one() -> None:
+    for lead, mentioned in (("alice", ("alice",)), (None, ())):
+        s = declared(lead=lead)
+        assert s.next_update_due_at is not None
+        assert said_to(s, s.next_update_due_at, EventKind.UPDATE_REMINDER) == [(None, mentioned)]
+
+
+def test_the_public_update_reminder_mentions_comms_and_nobody_without_one() -> None:
+    for comms, mentioned in (("bob", ("bob",)), (None, ())):
+        s = arm_public_update_reminder(declared(Severity.SEV0, lead="alice"), T0)
+        if comms:
+            s.roles[Role.COMMS] = comms
+        assert s.public_update_due_at is not None
+        assert said_to(s, s.public_update_due_at, EventKind.PUBLIC_UPDATE_REMINDER) == [(None, mentioned)]
+
+
+def test_an_escalated_postmortem_reminder_mentions_the_owner_and_the_target_in_the_team_channel() -> None:
+    chase = PostmortemChase(
+        owner="alice",
+        owner_slack_id="U0ALICE",
+        due_at=T0,
+        escalation_target="carol",
+        team_channel="#payments",
+    )
+    s = declared(lead="alice").model_copy(update={"postmortem": chase})
+    at = T0 + timedelta(days=4)
+
+    def reminded(kind: ReminderKind, target: str | None) -> list[tuple[str | None, tuple[str, ...]]]:
+        state = s.model_copy(update={"postmortem": chase.model_copy(update={"escalation_target": target})})
+        reminder = Reminder(at=at, kind=kind, day=date(2026, 12, 10))
+        [line] = postmortem_reminded(state, reminder).lines
+        return [(say.channel, say.mentions) for say in line.says]
+
+    assert reminded("escalation", "carol") == [(None, ("U0ALICE", "carol")), ("#payments", ("carol",))]
+    assert reminded("escalation", None) == [(None, ("U0ALICE",)), ("#payments", ())]
+    assert reminded("overdue", "carol") == [(None, ("U0ALICE",))]
