@@ -425,9 +425,12 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             return message(request, None, 400, "Unreadable form", "The form could not be read.")
         return {key: values[0] for key, values in parsed.items()}
 
-    def actor(request: Request, form: Mapping[str, str]) -> Session | Response:
-        """The session allowed to post this form, or the refusal: not signed in, a forged or stale
-        form (CSRF), or a viewer."""
+    async def signed_form(request: Request) -> tuple[dict[str, str], Session] | Response:
+        """The form of a command and the session allowed to post it, or the refusal: a form that
+        cannot be read, not signed in, a forged or stale form (CSRF), or a viewer."""
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
         if request.headers.get("sec-fetch-site") == "cross-site":
             return message(
                 request, None, 403, "Refused", "Forms are only accepted from the dashboard itself."
@@ -452,7 +455,7 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
                 "You are signed in as a viewer: you can look, not act. Sign in with the operator token "
                 "to acknowledge, update or resolve incidents.",
             )
-        return session
+        return form, session
 
     # -------------------------------------------------------------------- login
 
@@ -498,12 +501,10 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
     @router.post("/session/name")
     async def set_name(request: Request) -> Response:
         """Who the signed-in person is, for the timeline (a `?token=` sign-in carries no name)."""
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
-        session = actor(request, form)
-        if isinstance(session, Response):
-            return session
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        form, session = signed
         response = RedirectResponse(safe_next(form.get("next")), status_code=303)
         keep(request, response, gate.renamed(session, form.get("name")))
         return response
@@ -613,12 +614,10 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
 
     @router.post("/incidents/{number}/{action}")
     async def act(request: Request, number: str, action: str) -> Response:
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
-        session = actor(request, form)
-        if isinstance(session, Response):
-            return session
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        form, session = signed
         try:
             n = parse_incident_number(number)
         except ValueError as err:
@@ -689,12 +688,10 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
 
     @router.post("/declare")
     async def declare(request: Request) -> Response:
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
-        session = actor(request, form)
-        if isinstance(session, Response):
-            return session
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        form, session = signed
         # What was typed goes back into the form when it is refused.
         typed = {k: form.get(k, "") for k in ("title", "service", "severity", "team", "lead", "started_at")}
         typed["drill"] = "on" if form.get("drill") else ""
