@@ -48,6 +48,7 @@ from sevflow.incident.commands import (
     Close,
     CloseAsNoise,
     Declare,
+    LinkRepeat,
     Mitigate,
     PostUpdate,
     PublishableStatus,
@@ -57,7 +58,7 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import ACTIVE_STATUSES, Role, Status
-from sevflow.incident.numbers import parse_incident_number
+from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.transitions import EDITS, TRANSITIONS, refusal
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
@@ -213,6 +214,24 @@ def _publish_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
     return send
 
 
+def _link_repeat(by: str, form: Mapping[str, str], today: date) -> Send:
+    """Mark a repeat of an earlier incident, or unmark it (`none`), as the API and `sevflow link` do:
+    through IncidentService.link_repeat, which checks that the earlier incident exists."""
+    text = _text(form, "repeat_of")
+    if text is None:
+        raise ValueError("repeat_of: name the earlier incident (INC-4 or 4), or none to unmark it")
+    try:
+        earlier = parse_repeat_of(text)
+    except ValueError as err:
+        raise ValueError(f"repeat_of: {err}") from None
+    command = LinkRepeat(by=by, repeat_of=earlier)
+
+    async def send(backend: DashboardBackend, number: int, key: str) -> None:
+        await (await backend.service()).link_repeat(number, command, key)
+
+    return send
+
+
 def _request_postmortem(by: str, form: Mapping[str, str], today: date) -> Send:
     async def send(backend: DashboardBackend, number: int, key: str) -> None:
         await (await backend.follow_up()).request(number, by, key)
@@ -255,6 +274,7 @@ INCIDENT_FORMS: dict[str, _IncidentForm] = {
         _incident_command(lambda by, f: CloseAsNoise(by=by, reason=_text(f, "reason"))),
         "Closed as noise.",
     ),
+    "repeat-of": _IncidentForm(_link_repeat, "Repeat link saved."),
     "public-update": _IncidentForm(
         _incident_command(
             lambda by, f: PublishPublicUpdate(

@@ -1,8 +1,8 @@
 """The incident room in Chromium does what the CLI does: declare, assign roles, change the severity,
-snooze, resolve, reopen, close, close as noise, add and close action items, write and publish the
-postmortem. Each button is clicked in the browser and its effect read back from the store the workflow
-writes. A form without its CSRF token and a command the permission matrix refuses are shown as a
-message on the page, and change nothing."""
+snooze, resolve, reopen, close, close as noise, mark a repeat, add and close action items, write and
+publish the postmortem. Each button is clicked in the browser and its effect read back from the store
+the workflow writes. A form without its CSRF token and a command the permission matrix refuses are
+shown as a message on the page, and change nothing."""
 
 from __future__ import annotations
 
@@ -121,6 +121,22 @@ async def test_resolve_then_close_without_a_postmortem(stack: Stack, tab: Tab) -
     state = stored(stack, n)
     assert state.status == "closed" and state.closed_at is not None
     await expect(page.locator("#status")).to_have_text("closed")
+
+
+async def test_mark_a_repeat_of_an_earlier_incident(stack: Stack, tab: Tab) -> None:
+    earlier = await stack.declare(
+        "search index stale (browser repeat, first)", severity="SEV3", service="search"
+    )
+    n = await stack.declare("search index stale (browser repeat, again)", severity="SEV3", service="search")
+    await sign_in(tab, stack.url, name="alice")
+    page, url = tab.page, stack.url
+    await page.goto(f"{url}/incidents/{n}")
+
+    await page.get_by_text("Mark as a repeat of an earlier incident").click()
+    await form(page, "repeat-of").get_by_label("Repeat of").fill(f"INC-{earlier}")
+    await click(page, url, n, form(page, "repeat-of"), "Save repeat link", "repeat-of")
+    assert stored(stack, n).repeat_of == earlier
+    await expect(page.locator(".incident-head").get_by_role("link", name=f"INC-{earlier}")).to_be_visible()
 
 
 POSTMORTEM = """# Postmortem: checkout 5xx

@@ -98,3 +98,50 @@ async def test_bad_input_and_refusals_are_messages_not_errors(make_app: MakeApp,
         gone = await client.post("/incidents/9999/ack", data={"csrf": csrf_of((await client.get("/")).text)})
         assert gone.status_code == 404
         assert "INC-9999 does not exist" in gone.text
+
+
+async def test_mark_an_incident_a_repeat_of_an_earlier_one_from_the_page(
+    make_app: MakeApp, worker: None, sqlite_store: Store
+) -> None:
+    async with http(make_app(api_token=OPERATOR)) as client:
+        numbers = []
+        for title in ("repeat form: first cart outage", "repeat form: cart outage again"):
+            declared = await client.post(
+                "/v1/incidents",
+                json={"title": title, "service": "checkout", "severity": "SEV3"},
+                headers={"Authorization": f"Bearer {OPERATOR}"},
+            )
+            assert declared.status_code == 201, declared.text
+            numbers.append(declared.json()["number"])
+        first, n = numbers
+        await sign_in(client, OPERATOR, name="alice")
+        assert f'action="/incidents/{n}/repeat-of"' in (await client.get(f"/incidents/{n}")).text
+
+        linked = await post(client, n, "repeat-of", repeat_of=f"inc-{first}")
+        assert linked.status_code == 303, flash(linked.text)
+        page = await client.get(linked.headers["location"])
+        assert flash(page.text) == "Repeat link saved."
+        assert f'repeat of <a href="/incidents/{first}">INC-{first}</a>' in page.text
+        state = sqlite_store.get_incident(n)
+        assert state is not None and state.repeat_of == first
+        assert [(e.kind, e.actor) for e in sqlite_store.timeline(n) if e.kind == "repeat_linked"] == [
+            ("repeat_linked", "alice")
+        ]
+
+        # Refusals are the workflow's and the service's sentences, as the API gives them; none changes it.
+        again = await post(client, n, "repeat-of", repeat_of=str(first))
+        assert again.status_code == 409
+        assert flash(again.text) == f"INC-{n} is already marked as a repeat of INC-{first}"
+        itself = await post(client, n, "repeat-of", repeat_of=f"INC-{n}")
+        assert itself.status_code == 409
+        assert flash(itself.text) == f"INC-{n} cannot be a repeat of itself"
+        missing = await post(client, n, "repeat-of", repeat_of="INC-9999")
+        assert missing.status_code == 404
+        assert flash(missing.text) == "INC-9999 does not exist"
+        state = sqlite_store.get_incident(n)
+        assert state is not None and state.repeat_of == first
+
+        unmarked = await post(client, n, "repeat-of", repeat_of="none")
+        assert unmarked.status_code == 303, flash(unmarked.text)
+        state = sqlite_store.get_incident(n)
+        assert state is not None and state.repeat_of is None
