@@ -117,6 +117,9 @@ Duration = Annotated[timedelta | None, BeforeValidator(_duration_or_none)]
 PageMode = Literal["primary_and_backup", "primary", "team_channel", "none"]
 StatusPageMode = Literal["required", "optional", "no"]
 PostmortemMode = Literal["required", "new_failure_mode", "no"]
+# Which of a person's notify rule lists a page follows: `high` wakes them (SMS, a call), `low` is
+# business-hours work (an email, a DM).
+Urgency = Literal["high", "low"]
 
 
 class SeverityPolicy(BaseModel):
@@ -125,6 +128,7 @@ class SeverityPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     page: PageMode
+    urgency: Urgency = "high"
     ack_timeout: Duration = None
     update_cadence: Duration = None
     status_page: StatusPageMode = "no"
@@ -145,6 +149,7 @@ class SeverityPolicyOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page: PageMode | None = None
+    urgency: Urgency | None = None
     ack_timeout: Duration = None
     update_cadence: Duration = None
     status_page: StatusPageMode | None = None

@@ -19,7 +19,12 @@ from sevflow.config.schema import (
     SevflowConfig,
 )
 from sevflow.oncall.rotation import Rotation, who_is_on
+from sevflow.paging.contacts import ContactBook
 from sevflow.paging.models import LevelPlan, NotifyStep, PageTarget, PlanLevel
+from sevflow.policy import Urgency
+
+# Before the store is read (and in tests that page by Slack DM and webhook only): nothing confirmed.
+NO_CONFIRMED_CONTACTS = ContactBook()
 
 # A severity whose policy pages but names no ack timeout still moves on (the SEV1 figure of
 # docs/ARCHITECTURE.md, "Default policy").
@@ -60,8 +65,11 @@ def _default_ladder(config: SevflowConfig, team: str) -> tuple[str, EscalationPo
     return f"default ladder of team {team}", EscalationPolicyConfig(levels=tuple(levels), loops=DEFAULT_LOOPS)
 
 
-def plan_level(config: SevflowConfig, request: PlanLevel) -> LevelPlan:
-    """Whom level `request.level` (0-based) reaches at `request.at`, and how long it waits."""
+def plan_level(
+    config: SevflowConfig, request: PlanLevel, contacts: ContactBook = NO_CONFIRMED_CONTACTS
+) -> LevelPlan:
+    """Whom level `request.level` (0-based) reaches at `request.at`, and how long it waits; a person by
+    the rules of the severity's urgency whose methods `contacts` confirmed."""
     wait = request.policy.ack_timeout or DEFAULT_WAIT
     team = config.teams.get(config.team_for(request.service) or request.team or "")
     channel = team.channel if team is not None else None
@@ -87,7 +95,7 @@ def plan_level(config: SevflowConfig, request: PlanLevel) -> LevelPlan:
     )
     seen: set[str] = set()
     for target in targets:
-        resolved = _resolve(config, target, request)
+        resolved = _resolve(config, target, request, contacts)
         if resolved is None:
             plan.nobody.append(_describe(target))
             continue
@@ -107,15 +115,18 @@ def _describe(target: object) -> str:
     return f"team_channel:{getattr(target, 'team_channel', '?')}"
 
 
-def _resolve(config: SevflowConfig, target: object, request: PlanLevel) -> PageTarget | None:
+def _resolve(
+    config: SevflowConfig, target: object, request: PlanLevel, contacts: ContactBook
+) -> PageTarget | None:
+    urgency = request.policy.urgency
     if isinstance(target, RotationTarget):
         rotation = Rotation.from_config(config, target.rotation)
         on = who_is_on(rotation, target.layer, request.at, config.overrides)
         if on is None or on.person is None:
             return None
-        return person_target(config, on.person, _describe(target))
+        return person_target(config, on.person, _describe(target), urgency, contacts)
     if isinstance(target, PersonTarget):
-        return person_target(config, target.person, _describe(target))
+        return person_target(config, target.person, _describe(target), urgency, contacts)
     team = getattr(target, "team_channel", None)
     found = config.teams.get(team) if isinstance(team, str) else None
     if found is None or found.channel is None:
@@ -123,17 +134,30 @@ def _resolve(config: SevflowConfig, target: object, request: PlanLevel) -> PageT
     return PageTarget(target=_describe(target), channel=found.channel)
 
 
-def person_target(config: SevflowConfig, person: str, target: str) -> PageTarget:
-    """A person of `people` with their contact and notify rules; someone not listed (an escalation
-    target written as a Slack id) is paged by Slack DM at once."""
+def person_target(
+    config: SevflowConfig,
+    person: str,
+    target: str,
+    urgency: Urgency = "high",
+    contacts: ContactBook = NO_CONFIRMED_CONTACTS,
+) -> PageTarget:
+    """A person of `people` with their contact and the notify rules of the page's urgency that may
+    page them (a method not confirmed yet does not); someone not listed (an escalation target written
+    as a Slack id) is paged by Slack DM at once. Someone with no usable rule left is paged by Slack DM
+    at once rather than not at all (`sevflow oncall --check` warns of them beforehand)."""
     found = config.people.get(person)
     if found is None:
         return PageTarget(target=target, person=person, slack_id=person, notify=[NotifyStep(via="slack_dm")])
+    steps = [
+        NotifyStep(via=rule.via, after=rule.after)
+        for rule in found.notify.for_urgency(urgency)
+        if contacts.usable(person, found, rule.via)
+    ]
     return PageTarget(
         target=target,
         person=person,
         slack_id=found.slack_id,
         email=found.email,
         phone=found.phone,
-        notify=[NotifyStep(via=rule.via, after=rule.after) for rule in found.notify],
+        notify=steps or [NotifyStep(via="slack_dm")],
     )

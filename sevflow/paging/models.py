@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from sevflow.policy import Severity, SeverityPolicy
 
-Via = Literal["slack_dm", "webhook", "team_channel"]
+# How a page reaches a person (a notify rule's `via`). Those that reach a number, an address or a device
+# page only once the person has confirmed it (`sevflow contact verify`); a Slack DM goes to the Slack
+# user, a webhook to the team's own gateway.
+Method = Literal["sms", "voice", "email", "push", "slack_dm", "webhook"]
+METHODS: tuple[Method, ...] = ("sms", "voice", "email", "push", "slack_dm", "webhook")
+VERIFIED_METHODS: tuple[Method, ...] = ("sms", "voice", "email", "push")
+# How a page leaves sevflow: a person's method, or the post in a team's channel.
+Via = Literal["sms", "voice", "email", "push", "slack_dm", "webhook", "team_channel"]
 # The signal an incident takes an EscalationNote by (IncidentWorkflow.escalation_changed).
 NOTE_SIGNAL = "escalation_changed"
 # Attempts at sending a page: the workflow's retry policy allows this many, and the activity's last
@@ -27,7 +34,7 @@ PageOutcome = Literal["delivered", "failed", "unreachable"]
 class NotifyStep(BaseModel):
     """One notify rule of a person: `via`, `after` the level starts."""
 
-    via: Literal["slack_dm", "webhook"]
+    via: Method
     after: timedelta = timedelta(0)
 
 

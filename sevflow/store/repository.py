@@ -17,6 +17,7 @@ from sevflow.store.alerts import AlertGroupStats, AlertLogEntry, AlertRepository
 from sevflow.store.base import Clock, Repository
 from sevflow.store.chat import ChatRepository, StoredMessage
 from sevflow.store.command_keys import COMMAND_KEY_RETENTION, CommandKeyRepository, StoredCommandKey
+from sevflow.store.contacts import ContactRepository
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.pages import PageRepository, StoredPage
@@ -50,6 +51,7 @@ class Store(
     ActionItemRepository,
     PostmortemRepository,
     CommandKeyRepository,
+    ContactRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems and command keys."""
+    items, postmortems, command keys and confirmed contact methods."""

@@ -414,3 +414,33 @@ class CommandKeyRow(Base):
     applied_at: Mapped[datetime | None]
     # The incident's refusal, in its words: a retry with the key is refused the same, not sent again.
     refusal: Mapped[str | None] = mapped_column(Text)
+
+
+class ContactVerificationRow(Base):
+    """A contact method a person confirmed (sevflow.paging.contacts): SMS, voice, email and push page
+    only once confirmed. Kept under a digest of the address, so a new number needs a new confirmation
+    and the address itself stays in sevflow.yaml alone (migration 0015)."""
+
+    __tablename__ = "contact_verifications"
+
+    person: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verified_at: Mapped[datetime] = mapped_column(nullable=False)
+    # How it was confirmed: cli, reply, link, api.
+    via: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class ContactChallengeRow(Base):
+    """The code sent to confirm a method, one at a time per person and method: a digest of the code,
+    its expiry and the wrong answers so far (a few, then a new code is needed)."""
+
+    __tablename__ = "contact_challenges"
+
+    person: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    code_digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    sent_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    wrong_answers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -39,8 +39,12 @@ from sevflow.config.schema.fields import (
     parse_weekday,
     zero_or_duration,
 )
+from sevflow.paging.models import Method
+from sevflow.policy import Urgency
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{5,14}$")
+# scheme://rest, as every Apprise URL is (the scheme names the service).
+_APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]{1,31}://\S+$")
 
 
 def _check_slack_id(value: str) -> str:
@@ -76,8 +80,60 @@ class NotifyRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    via: Literal["slack_dm", "webhook"]
+    via: Method
     after: Delay = timedelta(0)
+
+
+def _rules(value: tuple[NotifyRule, ...], urgency: str) -> tuple[NotifyRule, ...]:
+    if not value:
+        raise ValueError(f"name at least one {urgency}-urgency rule, like [{{via: slack_dm}}]")
+    return tuple(sorted(value, key=lambda rule: rule.after))
+
+
+class NotifyRules(BaseModel):
+    """A person's notify rules by the page's urgency (the severity's `urgency`): `high` for pages that
+    wake (a text at once, a call two minutes later), `low` for business-hours work (an email).
+
+    `notify: [...]` (a plain list) is the high-urgency list, and low urgency follows it too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high: tuple[NotifyRule, ...] = (NotifyRule(via="slack_dm"),)
+    low: tuple[NotifyRule, ...] | None = None
+
+    @field_validator("high")
+    @classmethod
+    def _some_high(cls, value: tuple[NotifyRule, ...]) -> tuple[NotifyRule, ...]:
+        return _rules(value, "high")
+
+    @field_validator("low")
+    @classmethod
+    def _some_low(cls, value: tuple[NotifyRule, ...] | None) -> tuple[NotifyRule, ...] | None:
+        return None if value is None else _rules(value, "low")
+
+    def for_urgency(self, urgency: Urgency) -> tuple[NotifyRule, ...]:
+        return self.high if urgency == "high" or self.low is None else self.low
+
+    @property
+    def methods(self) -> tuple[Method, ...]:
+        """Every method any rule uses, high urgency first."""
+        return tuple(dict.fromkeys(rule.via for rule in (*self.high, *(self.low or ()))))
+
+
+def _notify_rules(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return {"high": value}
+    return value
+
+
+def _check_apprise_url(value: str) -> str:
+    cleaned = value.strip()
+    if not _APPRISE_URL.match(cleaned):
+        raise ValueError(
+            "invalid push address: write an Apprise URL like ntfys://ntfy.example.com/alice-pager "
+            "or pover://user@token"
+        )
+    return cleaned
 
 
 class PersonConfig(BaseModel):
@@ -89,16 +145,21 @@ class PersonConfig(BaseModel):
     email: Annotated[str, AfterValidator(_check_email)]
     timezone: TimeZoneName
     phone: Annotated[str | None, BeforeValidator(_check_phone)] = None
+    # Where `push` pages go: an Apprise URL (ntfy, Pushover, Telegram, Matrix...). Apprise cannot carry
+    # an answer back, so these pages carry the acknowledge link.
+    push: Annotated[str | None, AfterValidator(_check_apprise_url)] = None
     # Default: the global business_hours, in the person's own time zone.
     business_hours: BusinessHours | None = None
-    notify: tuple[NotifyRule, ...] = (NotifyRule(via="slack_dm"),)
+    notify: Annotated[NotifyRules, BeforeValidator(_notify_rules)] = NotifyRules()
 
-    @field_validator("notify")
-    @classmethod
-    def _some_rules(cls, value: tuple[NotifyRule, ...]) -> tuple[NotifyRule, ...]:
-        if not value:
-            raise ValueError("name at least one rule, like [{via: slack_dm}]")
-        return tuple(sorted(value, key=lambda rule: rule.after))
+    @model_validator(mode="after")
+    def _addresses_for_methods(self) -> PersonConfig:
+        for method in self.notify.methods:
+            if method in ("sms", "voice") and self.phone is None:
+                raise ValueError(f"notify via {method} needs a phone, in E.164 form like +4930123456")
+            if method == "push" and self.push is None:
+                raise ValueError("notify via push needs a push address (an Apprise URL)")
+        return self
 
 
 _LENGTHS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}

@@ -62,8 +62,10 @@ def test_a_valid_on_call_config() -> None:
     assert check_config_text(BASE, now=NOW) == []
     config = parse_config(BASE)
     assert config.people["bob"].phone == "+12125550100"
-    assert [r.via for r in config.people["bob"].notify] == ["slack_dm", "webhook"]  # sorted by `after`
-    assert config.people["bob"].notify[1].after == timedelta(minutes=2)
+    # A plain list is the high-urgency rules, sorted by `after`; low urgency follows them too.
+    assert [r.via for r in config.people["bob"].notify.high] == ["slack_dm", "webhook"]
+    assert config.people["bob"].notify.high[1].after == timedelta(minutes=2)
+    assert config.people["bob"].notify.for_urgency("low") == config.people["bob"].notify.high
     assert config.rotations["web-weekly"].length == timedelta(weeks=1)
     assert config.escalation_policies["web-default"].loops == 2
     assert config.escalation_policy_for("shop") == "web-default"  # the team's
@@ -102,11 +104,12 @@ def test_unknown_references_are_reported_with_path_and_line() -> None:
 
 
 def test_field_problems_in_people_rotations_and_policies() -> None:
-    text = BASE.replace("slack_id: U0ALICE", "slack_id: alice").replace("via: webhook", "via: sms")
+    text = BASE.replace("slack_id: U0ALICE", "slack_id: alice").replace("via: webhook", "via: pager")
     text = text.replace("length: weekly", "length: fortnightly").replace("timeout: 5m", "timeout: 0")
     found = problems(text)
     assert found["people.alice.slack_id"].message == "invalid Slack user id 'alice': write it like U0123ABCD"
-    assert found["people.bob.notify[0].via"].message.startswith("invalid value 'sms': choose one of")
+    # A plain notify list is the high-urgency one.
+    assert found["people.bob.notify.high[0].via"].message.startswith("invalid value 'pager': choose one of")
     assert found["rotations.web-weekly.length"].message.startswith("invalid duration 'fortnightly'")
     assert found["escalation_policies.web-default.levels[0].timeout"].message == "must be longer than zero"
 

@@ -1,0 +1,104 @@
+"""Confirmed contact methods and the codes that confirm them (the ContactStore port).
+
+A code is checked against its digest only; a few wrong answers use it up, and it expires. Confirming
+a method for an address replaces any earlier confirmation of that method for the person (the address
+changed), and forgetting a person removes every row about them (personal data, on request)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Literal, cast
+
+from sqlalchemy import delete, select
+
+from sevflow.paging.contacts import Verification
+from sevflow.paging.models import Method
+from sevflow.store.base import Repository, rowcount
+from sevflow.store.schema import ContactChallengeRow, ContactVerificationRow
+
+# Wrong answers a code takes before it is used up (a 6-digit code: 5 guesses in a million).
+MAX_WRONG_ANSWERS = 5
+
+ConfirmOutcome = Literal["confirmed", "wrong", "expired", "used_up", "no_code", "address_changed"]
+
+
+def code_digest(person: str, method: Method, code: str) -> str:
+    return hashlib.sha256(f"{person}\n{method}\n{code.strip()}".encode()).hexdigest()
+
+
+class ContactRepository(Repository):
+    def verifications(self, person: str | None = None) -> list[Verification]:
+        query = select(ContactVerificationRow).order_by(
+            ContactVerificationRow.person, ContactVerificationRow.method
+        )
+        if person is not None:
+            query = query.where(ContactVerificationRow.person == person)
+        with self._read() as session:
+            return [
+                Verification(row.person, cast(Method, row.method), row.digest, row.verified_at)
+                for row in session.scalars(query).all()
+            ]
+
+    def start_challenge(
+        self, person: str, method: Method, digest: str, code: str, expires_at: datetime
+    ) -> None:
+        """Keep the code just sent (its digest), replacing any earlier one for the person and method."""
+        now = self._clock()
+        with self._write() as session:
+            session.execute(
+                delete(ContactChallengeRow).where(
+                    ContactChallengeRow.person == person, ContactChallengeRow.method == method
+                )
+            )
+            session.add(
+                ContactChallengeRow(
+                    person=person,
+                    method=method,
+                    digest=digest,
+                    code_digest=code_digest(person, method, code),
+                    sent_at=now,
+                    expires_at=expires_at,
+                    wrong_answers=0,
+                )
+            )
+
+    def confirm_challenge(
+        self, person: str, method: Method, digest: str, code: str, via: str
+    ) -> ConfirmOutcome:
+        """Check `code` for the person's method at the address `digest` names; on a match the method
+        is confirmed (once, however often the right code arrives) and the code is used up."""
+        now = self._clock()
+        with self._write() as session:
+            challenge = session.get(ContactChallengeRow, (person, method))
+            if challenge is None:
+                return "no_code"
+            if challenge.digest != digest:
+                return "address_changed"
+            if challenge.expires_at <= now:
+                return "expired"
+            if challenge.wrong_answers >= MAX_WRONG_ANSWERS:
+                return "used_up"
+            if not hmac.compare_digest(challenge.code_digest, code_digest(person, method, code)):
+                challenge.wrong_answers += 1
+                return "wrong"
+            session.delete(challenge)
+            session.execute(
+                delete(ContactVerificationRow).where(
+                    ContactVerificationRow.person == person, ContactVerificationRow.method == method
+                )
+            )
+            session.add(
+                ContactVerificationRow(person=person, method=method, digest=digest, verified_at=now, via=via)
+            )
+            return "confirmed"
+
+    def forget_contacts(self, person: str) -> int:
+        """Remove every confirmation and pending code of `person`; returns how many rows went."""
+        with self._write() as session:
+            gone = 0
+            for table in (ContactVerificationRow, ContactChallengeRow):
+                result = session.execute(delete(table).where(table.person == person))
+                gone += rowcount(result)
+            return gone
