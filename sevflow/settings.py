@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     jira_bearer_token: SecretStr | None = None
     # Shared secret of POST /jira/webhook (`?secret=` or `X-Sevflow-Webhook-Secret`).
     jira_webhook_secret: SecretStr | None = None
+    # Where people reach the HTTP API (the links in pages and confirmations); default: http_host:http_port.
+    public_url: str | None = None
+    # Signs the acknowledge links in pages; default: a key made once in data_dir (page-link.key), which
+    # every process of one deployment must share (set this where they do not share a data_dir).
+    page_link_secret: SecretStr | None = None
+    # Twilio (SMS and voice): the account, its auth token (or an API key and secret), the sending number
+    # (E.164) or Messaging Service SID; twilio_api_url another base URL (our emulator in tests).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_key: str | None = None
+    twilio_api_secret: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str | None = None
+    # Email: smtp://user:pass@host:587?starttls=true (smtps:// for implicit TLS), and the From address.
+    smtp_url: SecretStr | None = None
+    smtp_from: str | None = None
     # host:port where `sevflow worker` serves the Temporal SDK's Prometheus metrics; unset: not served.
     worker_metrics_address: str | None = None
     # Workflows a worker keeps in memory between their tasks (unset: the SDK's 1000); fewer bound its
@@ -50,6 +66,10 @@ class Settings(BaseSettings):
     # keeps them in step with sevflow.yaml, or the server has none, as Temporal's time-skipping test
     # server); on (the default), every worker start makes them match the config.
     worker_sync_schedules: bool = True
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

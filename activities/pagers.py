@@ -1,0 +1,51 @@
+"""The ports a page leaves sevflow through besides chat and the webhook: a text, a call, an email, a push.
+
+Each is a small Protocol that one adapter module implements (Twilio for SMS and voice, SMTP for email,
+Apprise for push); the worker builds them from the settings and hands them to the paging activities.
+A second SMS provider is one more module implementing SmsPort.
+
+Errors, as for chat and the webhook: `RateLimited` (retry after its delay), `PermanentPageError`
+(retrying cannot help: an invalid number, a refused address), anything else is retried by Temporal.
+`key` is the page's key: an adapter whose provider takes no idempotency key uses it to look for a
+message an earlier attempt sent before sending again (Twilio: by recipient and the key's marker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class SmsPort(Protocol):
+    def send_sms(self, to: str, body: str, key: str) -> str:
+        """Send `body` to the E.164 number `to`; the provider's message id."""
+        ...
+
+
+class VoicePort(Protocol):
+    def call(self, to: str, speech: str, key: str, answer_url: str | None) -> str:
+        """Call `to` and read `speech`; with `answer_url`, keypresses go there. The provider's call id."""
+        ...
+
+
+class EmailPort(Protocol):
+    def send_email(self, to: str, subject: str, text: str, html: str, key: str) -> str:
+        """Send a plain-text and HTML message; its Message-ID."""
+        ...
+
+
+class PushPort(Protocol):
+    def push(self, url: str, title: str, body: str, click: str | None, key: str) -> None:
+        """Notify the device or service the Apprise URL `url` names; `click` opens on a tap."""
+        ...
+
+
+@dataclass(frozen=True)
+class Pagers:
+    """The ways out the worker could build from its settings; None: not configured (a page by that way
+    is recorded as unreachable, and `sevflow doctor` says which setting is missing)."""
+
+    sms: SmsPort | None = None
+    voice: VoicePort | None = None
+    email: EmailPort | None = None
+    push: PushPort | None = None

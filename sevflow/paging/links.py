@@ -1,0 +1,56 @@
+"""Acknowledge links in pages: signed, naming one page, valid while the page is.
+
+A link carries the page's key and its incident, signed with the deployment's link secret
+(itsdangerous, salted per purpose) and stamped; it is honoured until `expires_at` (the page's level
+ends then, so a link from a stale page cannot acknowledge a later round). Single use is the store's
+part: the HTTP endpoint records the key before it acknowledges, and a second use is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+ACK_SALT = "sevflow.page-ack"
+
+
+@dataclass(frozen=True)
+class AckLink:
+    page_key: str
+    incident_number: int
+    person: str
+    expires_at: datetime
+
+
+class InvalidLink(Exception):
+    """A link that is not ours, was altered, or has expired: the sentence says which."""
+
+
+def ack_token(secret: str, link: AckLink) -> str:
+    payload = [link.page_key, link.incident_number, link.person, int(link.expires_at.timestamp())]
+    return URLSafeSerializer(secret, salt=ACK_SALT).dumps(payload)
+
+
+def read_ack_token(secret: str, token: str, now: datetime) -> AckLink:
+    """The link `token` stands for; raises InvalidLink when it is forged, altered or expired."""
+    try:
+        page_key, number, person, expires = URLSafeSerializer(secret, salt=ACK_SALT).loads(token)
+    except (BadSignature, ValueError, TypeError) as err:
+        raise InvalidLink("this acknowledge link is not valid (altered or not from this sevflow)") from err
+    if not (isinstance(page_key, str) and isinstance(number, int) and isinstance(person, str)):
+        raise InvalidLink("this acknowledge link is not valid")
+    if not isinstance(expires, int):
+        raise InvalidLink("this acknowledge link is not valid")
+    link = AckLink(page_key, number, person, datetime.fromtimestamp(expires, UTC))
+    if now >= link.expires_at:
+        raise InvalidLink(
+            f"this acknowledge link expired at {link.expires_at:%Y-%m-%d %H:%M} UTC: "
+            f"acknowledge INC-{number} in Slack, the dashboard or with `sevflow ack {number}`"
+        )
+    return link
+
+
+def ack_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/v1/pages/ack/{token}"
