@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -116,7 +116,7 @@ def raw(
     auth: tuple[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """One request without the client: (status, headers, decoded body)."""
-    data = None if form is None else urllib.parse.urlencode(form).encode()
+    data = None if form is None else urlencode(form).encode()
     request = urllib.request.Request(
         f"{twilio.url}{path}", data=data, method="GET" if form is None else "POST"
     )
@@ -542,7 +542,7 @@ def test_inbound_needs_a_webhook_and_a_number_of_the_account(twilio: TwilioEmula
 def test_the_control_endpoints_drive_a_person_by_hand(twilio: TwilioEmulator, app: App) -> None:
     twilio.set_sms_url(f"{app.url}/sms")
     request = urllib.request.Request(
-        f"{twilio.url}/_emulator/sms", data=urllib.parse.urlencode({"From": ALICE, "Body": "ack"}).encode()
+        f"{twilio.url}/_emulator/sms", data=urlencode({"From": ALICE, "Body": "ack"}).encode()
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200 and json.loads(response.read())["status"] == 200
