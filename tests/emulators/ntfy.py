@@ -137,8 +137,8 @@ class _TlsServer(LoopbackServer):
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
-            return  # a client that does not trust the certificate hung up: its business, not a server error
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that does not trust the certificate (or never finished its handshake) hung up
         super().handle_error(request, client_address)
 
 

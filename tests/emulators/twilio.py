@@ -1206,6 +1206,8 @@ class TwilioEmulator(LoopbackEmulator):
             return
         with self._lock:
             call = self._calls[sid]
+            if call.finished:  # hung up while it rang
+                return
             call.answered_at = time.monotonic()
             call.resource["start_time"] = format_datetime(self._now())
         self._call_event(sid, "answered", "in-progress", "in-progress")

@@ -35,9 +35,9 @@ def send(url: str, body: str, title: str | None = None) -> bool:
 
 
 def post(
-    ntfy: NtfyEmulator, path: str, body: bytes, headers: dict[str, str] | None = None
+    ntfy: NtfyEmulator, path: str, body: bytes, headers: dict[str, str] | None = None, method: str = "POST"
 ) -> tuple[int, Any]:
-    request = urllib.request.Request(f"{ntfy.url}{path}", data=body, headers=headers or {}, method="POST")
+    request = urllib.request.Request(f"{ntfy.url}{path}", data=body, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -96,7 +96,7 @@ def test_a_plain_publish_answers_the_json_ntfy_answers(ntfy: NtfyEmulator) -> No
     )
     status, answer = post(ntfy, "/oncall-bob?t=From+the+query&p=1", b"quiet")
     assert (answer["title"], answer["priority"]) == ("From the query", 1)
-    status, answer = post(ntfy, "/oncall-bob", b"no priority")
+    status, answer = post(ntfy, "/oncall-bob", b"no priority", method="PUT")
     assert "priority" not in answer  # the default is left out, as ntfy leaves it out
     with urllib.request.urlopen(f"{ntfy.url}/oncall-bob/json?poll=1", timeout=5) as response:
         lines = [json.loads(line) for line in response.read().splitlines()]
