@@ -50,13 +50,17 @@ class LoopbackEmulator:
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
 
+    def _make_server(self, handler: type[EmulatorHandler]) -> ThreadingHTTPServer:
+        """The bound server; a subclass that speaks TLS returns one that wraps each connection."""
+        return LoopbackServer((self._host, self._port), handler)
+
     def start(self) -> Self:
         """Bind the port on the host and serve from a daemon thread; returns self."""
         if self._server is not None:
             return self
         # A handler class of its own per start: the server builds one handler per request from it.
         handler = type(f"{self.vendor}Handler", (self.handler,), {"emulator": self})
-        server = LoopbackServer((self._host, self._port), handler)
+        server = self._make_server(handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
