@@ -320,14 +320,14 @@ class IncidentWorkflow:
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
         async with self._turn(lambda: self._validate_acknowledge(cmd)):
             # A machine's ack (a script's `--by pagerduty (x)`, the image's default user `sevflow`)
-            # stops paging but takes no role, as an alert-side ack does.
+            # stops paging but takes no role and sets no TTA, as an alert-side ack does.
             await self._apply(decide.acknowledged(self.state, cmd.by, not is_machine(cmd.by), workflow.now()))
             return self.state
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
         with refusals():
-            decide.check(self.state, "acknowledge", cmd)
+            decide.check_acknowledge(self.state, cmd, not is_machine(cmd.by))
 
     @workflow.update
     async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:

@@ -150,25 +150,39 @@ def moved(state: IncidentState, action: Transition) -> IncidentState:
 # -------------------------------------------------------------------------------------- commands
 
 
+def check_acknowledge(state: IncidentState, cmd: Command, person: bool) -> None:
+    """Refuse the acknowledgement when the table does not allow it now, or `cmd.by` may not. After
+    a machine's acknowledgement a person may still acknowledge: nobody has taken the incident yet."""
+    if person and state.awaits_a_persons_ack:
+        check_permission(state, cmd)
+    else:
+        check(state, "acknowledge", cmd)
+
+
 def acknowledged(state: IncidentState, by: str, person: bool, now: datetime) -> Decision:
-    """Acknowledged by `by`: paging stops; a person who acknowledges an incident without a lead
-    leads it until someone else takes it (a page answered by nobody in particular is how incidents
-    drift). A machine's ack (an alert source, a script) takes no role."""
-    s = moved(state, "acknowledge")
-    s.acknowledged_at = now
+    """Acknowledged by `by`: paging stops. A person's acknowledgement is the one TTA counts to, and a
+    person who acknowledges an incident without a lead leads it until someone else takes it (a page
+    answered by nobody in particular is how incidents drift). A machine's (an alert source, a
+    script) stops the paging and is on the timeline, but takes no role and leaves TTA to the first
+    person who acknowledges: time to acknowledge measures people answering their page
+    (docs/ARCHITECTURE.md, "Metrics")."""
+    s = state.model_copy(deep=True) if person and state.awaits_a_persons_ack else moved(state, "acknowledge")
+    if person:
+        s.acknowledged_at = now
     took_lead = s.lead is None and person
     if took_lead:
         s.roles[Role.LEAD] = by
         s = arm_lead_reminder(s, now)
-    lead = s.lead or "nobody yet, someone take it: `role lead`"
-    lines = [
-        Line(
-            EventKind.ACKNOWLEDGED,
-            f"{s.label} acknowledged by {by}",
-            by,
-            says=(Say(f"{s.label} acknowledged by {by}. Lead: {lead}."),),
+    if person:
+        said = (
+            f"{s.label} acknowledged by {by}. Lead: {s.lead or 'nobody yet, someone take it: `role lead`'}."
         )
-    ]
+    else:
+        said = (
+            f"{s.label} acknowledged by {by}: paging stopped. No person has acknowledged it yet: "
+            "`ack` takes it."
+        )
+    lines = [Line(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {by}", by, says=(Say(said),))]
     if took_lead:
         lines.append(Line(EventKind.ROLE_ASSIGNED, f"{by} is lead", by))
     return Decision(s, lines, paging=EndPaging(f"acknowledged by {by}", acknowledged_by=by))

@@ -233,6 +233,12 @@ class IncidentState(BaseModel):
     def lead(self) -> str | None:
         return self.roles.get(Role.LEAD)
 
+    @property
+    def awaits_a_persons_ack(self) -> bool:
+        """Acknowledged by a machine only (an alert source, a script): paging stopped, but no person
+        has taken it, so a person may still acknowledge it and TTA waits for them."""
+        return self.status is Status.ACKNOWLEDGED and self.acknowledged_at is None
+
 
 def new_incident_state(
     workflow_id: str,

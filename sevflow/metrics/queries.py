@@ -392,8 +392,9 @@ def noise_stats(conn: Connection, window: Window) -> NoiseStats:
       fires again: counting rows would let one flapping group hide most of its noise. Groups that
       never fired opened nothing and interrupted nobody.
     - cleared_unacknowledged: opened by an alert group, resolved (by its alerts going quiet or by a
-      person), `acknowledged_at` still empty (nobody acknowledged it, in chat, the CLI or the alert
-      sender), and not closed as noise (counted below instead).
+      person), `acknowledged_at` still empty (no person acknowledged it, in chat, the CLI or the API;
+      the alert sender's own acknowledge is no person's, docs/ARCHITECTURE.md "Metrics"), and not
+      closed as noise (counted below instead).
     - closed_as_noise: status `noise`, however the incident was opened.
 
     Merged incidents count in the denominator only: they were real, just duplicates. One pass over

@@ -226,7 +226,8 @@ def card_actions(state: IncidentState) -> list[Block]:
         return []
     value = f"INC-{state.number}"
     elements: list[Block] = []
-    if _allowed(state, "acknowledge"):
+    # After an alert source's acknowledgement a person still acknowledges (and so takes it).
+    if _allowed(state, "acknowledge") or state.awaits_a_persons_ack:
         elements.append(_button("Acknowledge", ACTION_ACK, value, "primary"))
     if _allowed(state, "assign_role") and state.status.is_active and not state.roles.get(Role.LEAD):
         elements.append(_button("Take lead", ACTION_TAKE_LEAD, value))

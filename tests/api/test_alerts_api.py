@@ -222,8 +222,14 @@ async def test_pagerduty_trigger_acknowledge_resolve(stack: Stack) -> None:
     assert incident.number is not None
     await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_acknowledge.json"))
     acked = await stack.until(incident.number, lambda s: s.status is Status.ACKNOWLEDGED)
-    # PagerDuty acknowledged it: paging stops, but an alert source never becomes the lead (issue 14).
-    assert acked.lead is None and acked.acknowledged_at is not None
+    # PagerDuty acknowledged it: paging stops, but an alert source never becomes the lead (issue 14)
+    # nor sets TTA, which measures a person answering: the first person to acknowledge takes it.
+    assert acked.lead is None and acked.acknowledged_at is None
+    person = await stack.post(f"/v1/incidents/{incident.number}/ack", {"by": "alice"})
+    assert person.status_code == 200, person.text
+    assert person.json()["lead"] == "alice" and person.json()["acknowledged_at"] is not None
+    again = await stack.post(f"/v1/incidents/{incident.number}/ack", {"by": "bob"})
+    assert again.status_code == 409 and "already acknowledged" in again.json()["error"], again.text
     await stack.post("/v2/enqueue", fixture("pagerduty_events_v2_resolve.json"))
     await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
 

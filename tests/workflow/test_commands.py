@@ -182,10 +182,14 @@ async def test_an_ack_by_a_machine_stops_paging_but_names_no_lead(
             acked = await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by=machine))
             assert acked.status is Status.ACKNOWLEDGED
             assert acked.lead is None, acked.roles
+            # Nor is TTA set by a machine: it waits for a person (docs/ARCHITECTURE.md, "Metrics").
+            assert acked.acknowledged_at is None
             taken = await handle.execute_update(
                 IncidentWorkflow.assign_role, AssignRole(by="bob", role=Role.LEAD, person="bob")
             )
             assert taken.lead == "bob"
+            person = await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="carol"))
+            assert person.acknowledged_at is not None and person.lead == "bob"
 
 
 async def test_sev1_cannot_close_without_a_postmortem_but_noise_can(

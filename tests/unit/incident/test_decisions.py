@@ -114,6 +114,45 @@ def test_an_acknowledgement_stops_paging_and_a_person_takes_the_lead_a_machine_d
     assert machine.state.lead is None and [line.kind for line in machine.lines] == [EventKind.ACKNOWLEDGED]
 
 
+def test_a_machines_ack_stops_paging_but_time_to_acknowledge_waits_for_a_person() -> None:
+    """The adversary's case: `POST /v1/incidents/1/ack` by `pagerduty (x)` set TTA while nobody led
+    the incident. TTA measures a person answering (docs/ARCHITECTURE.md, "Metrics"): a machine's
+    ack stops the paging and is on the timeline; the first person to acknowledge sets TTA and leads."""
+    machine = decide.acknowledged(declared(), "pagerduty (x)", False, T0 + timedelta(seconds=1))
+    s = machine.state
+    assert s.status is Status.ACKNOWLEDGED and s.acknowledged_at is None and s.awaits_a_persons_ack
+    assert machine.paging == EndPaging("acknowledged by pagerduty (x)", acknowledged_by="pagerduty (x)")
+    assert "No person has acknowledged it yet" in machine.lines[0].says[0].text
+    # Another machine may not acknowledge it again; a person may, and takes it.
+    try:
+        decide.check_acknowledge(s, Acknowledge(by="sevflow"), person=False)
+    except Refused as refused:
+        assert refused.reason == "INC-1 is already acknowledged"
+    else:
+        raise AssertionError("a second machine ack was allowed")
+    decide.check_acknowledge(s, Acknowledge(by="alice"), person=True)
+    person = decide.acknowledged(s, "alice", True, T0 + timedelta(minutes=7))
+    assert person.state.acknowledged_at == T0 + timedelta(minutes=7) and person.state.lead == "alice"
+    assert not person.state.awaits_a_persons_ack
+    assert [line.kind for line in person.lines] == [EventKind.ACKNOWLEDGED, EventKind.ROLE_ASSIGNED]
+    resolved = decide.resolved(person.state, "alice", None, T0 + timedelta(minutes=30)).state
+    assert resolved.milestones is not None and resolved.milestones.tta == timedelta(minutes=7)
+    # Once a person has acknowledged, nobody acknowledges again.
+    try:
+        decide.check_acknowledge(person.state, Acknowledge(by="bob"), person=True)
+    except Refused as refused:
+        assert refused.reason == "INC-1 is already acknowledged"
+    else:
+        raise AssertionError("a second person ack was allowed")
+
+
+def test_an_incident_only_a_machine_acknowledged_has_no_time_to_acknowledge() -> None:
+    s = decide.acknowledged(declared(), "pagerduty (x)", False, T0 + timedelta(seconds=1)).state
+    resolved = decide.resolved(s, "alice", None, T0 + timedelta(minutes=30)).state
+    assert resolved.acknowledged_at is None
+    assert resolved.milestones is not None and resolved.milestones.tta is None
+
+
 def test_a_refused_command_names_the_reason() -> None:
     resolved = decide.resolved(declared(lead="alice"), "alice", None, T0).state
     try:

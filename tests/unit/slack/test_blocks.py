@@ -130,6 +130,12 @@ def test_take_lead_only_while_nobody_leads() -> None:
     assert ACTION_TAKE_LEAD not in action_ids(incident_card(led))
 
 
+def test_acknowledge_stays_after_an_alert_sources_ack_until_a_person_acknowledges() -> None:
+    by_machine = make_state(Status.ACKNOWLEDGED, acknowledged_at=None)  # PagerDuty's ack: no person yet
+    assert action_ids(incident_card(by_machine))[:2] == [ACTION_ACK, ACTION_TAKE_LEAD]
+    assert ACTION_ACK not in action_ids(incident_card(make_state(Status.ACKNOWLEDGED)))
+
+
 def test_every_element_names_the_incident() -> None:
     for element in actions_of(incident_card(make_state(Status.DETECTED, number=1234))):
         if element["type"] == "button":
