@@ -13,7 +13,12 @@ if TYPE_CHECKING:
 # docs/ARCHITECTURE.md, "Default policy": action items are due 14 days after creation unless given.
 DEFAULT_DUE_AFTER = timedelta(days=14)
 
-_RELATIVE = re.compile(r"^\+?(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$")
+# The latest a due date may be, from today: an item due later is a wish, not an action item, and a typo
+# (2062 for 2026, 1000d for 100d) would keep it from being chased for years. Every way of writing a
+# due date is held to it, and the refusal names it.
+LATEST_DUE_AFTER = timedelta(days=730)
+
+_RELATIVE = re.compile(r"^\+?(\d+)\s*(d|day|days|w|wk|week|weeks)$")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HINT = "write it like 2026-12-01, 10d, 2w, tomorrow or friday"
 
@@ -54,9 +59,12 @@ def parse_due(text: str, today: date) -> date:
         # "friday" said on a Friday means next week's: nobody writes today's weekday to mean today.
         due = today + timedelta(days=(wanted - today.weekday() - 1) % 7 + 1)
     elif match := _RELATIVE.match(cleaned):
-        count = int(match.group(1))
-        unit = 7 if match.group(2).startswith("w") else 1
-        due = today + timedelta(days=count * unit)
+        digits, unit = match.group(1), 7 if match.group(2).startswith("w") else 1
+        # More digits than any allowed count has: refused as too far without building the date.
+        days = int(digits) * unit if len(digits) <= 6 else LATEST_DUE_AFTER.days + 1
+        if days > LATEST_DUE_AFTER.days:
+            raise ValueError(_too_far(text, today))
+        due = today + timedelta(days=days)
     else:
         try:
             due = date.fromisoformat(cleaned)
@@ -64,4 +72,14 @@ def parse_due(text: str, today: date) -> date:
             raise ValueError(f"invalid due date {text!r}: {_HINT}") from None
     if due < today:
         raise ValueError(f"due date {due.isoformat()} is in the past: give today or a later date")
+    if due > today + LATEST_DUE_AFTER:
+        raise ValueError(_too_far(text, today))
     return due
+
+
+def _too_far(text: str, today: date) -> str:
+    latest = today + LATEST_DUE_AFTER
+    return (
+        f"due date {text.strip()[:40]!r} is too far ahead: at most {LATEST_DUE_AFTER.days} days "
+        f"({LATEST_DUE_AFTER.days // 7}w) from today, {latest.isoformat()} at the latest"
+    )

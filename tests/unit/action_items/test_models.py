@@ -125,6 +125,22 @@ def test_bad_due_dates_are_refused_in_words(text: str, message: str) -> None:
         parse_due(text, today=date(2026, 11, 12))
 
 
+@pytest.mark.parametrize("text", ["1000d", "105w", "2028-11-12", "99999999999999d", "+731 days"])
+def test_a_due_date_too_far_ahead_is_refused_naming_the_limit(text: str) -> None:
+    """The adversary's `due 1000d`: refused as an invalid date, without saying what is allowed."""
+    with pytest.raises(ValueError) as refused:
+        parse_due(text, today=date(2026, 11, 12))
+    assert str(refused.value) == (
+        f"due date {text!r} is too far ahead: at most 730 days (104w) from today, 2028-11-11 at the latest"
+    )
+
+
+@pytest.mark.parametrize(("text", "due"), [("730d", date(2028, 11, 11)), ("104w", date(2028, 11, 9))])
+def test_a_due_date_at_the_limit_is_taken(text: str, due: date) -> None:
+    assert parse_due(text, today=date(2026, 11, 12)) == due
+    assert parse_due(due.isoformat(), today=date(2026, 11, 12)) == due
+
+
 def test_new_items_need_an_owner() -> None:
     with pytest.raises(ValueError, match="needs an owner"):
         new_action_item(7, "Add retries", "  ", CREATED, zone=BERLIN)

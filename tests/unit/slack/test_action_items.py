@@ -80,6 +80,11 @@ def test_action_is_parsed(text: str, default: int | None, expected: ActionItemIn
         ('action "" @bob', 7, "what will be done? Give a title"),
         ('action "Add retries" @bob someday', 7, "invalid due date 'someday'"),
         ('action "Add retries" @bob 2026-01-01', 7, "due date 2026-01-01 is in the past"),
+        (
+            'action "Add retries" @bob 1000d',
+            7,
+            "due date '1000d' is too far ahead: at most 730 days (104w) from today, 2028-11-25 at the latest",
+        ),
         ('action "Add retries" @bob 3d soon', 7, "'3d soon' is not understood: give one due date"),
         ('action "Add retries" "#general"', 7, "'#general' is not a person"),
     ],
