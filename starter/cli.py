@@ -83,6 +83,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C", bound=BaseModel)
 
 
 def _default_actor() -> str:
@@ -234,19 +235,26 @@ def _key(given: str | None) -> str:
 
 
 def _command(
-    number: str, cmd: BaseModel, as_json: bool, say: Callable[[IncidentDetail], str], key: str | None
+    number: str, cmd: C, as_json: bool, say: Callable[[IncidentDetail, C], str], key: str | None
 ) -> None:
+    """Send `cmd` and print the answer: `say` gets it and the command as sent, every person in it as
+    their canonical identity (`U01BOB` is `bob` when sevflow.yaml's people know the id), as the API
+    and Slack answer."""
+    from sevflow.incident.permissions import canonical_command
+
     n = parse_incident_number(number)
 
-    async def go() -> IncidentDetail:
+    async def go() -> tuple[IncidentDetail, C]:
         async with _service() as service:
-            return await service.command(n, cmd, _key(key))
+            return await service.command(n, cmd, _key(key)), canonical_command(
+                cmd, service.config.directory()
+            )
 
-    detail = _run(go())
+    detail, sent = _run(go())
     if as_json:
         _print_json(detail)
     else:
-        out.print(say(detail), highlight=False)
+        out.print(say(detail, sent), highlight=False)
 
 
 # --------------------------------------------------------------------------- lifecycle commands
@@ -301,7 +309,7 @@ def ack(number: Number, by: By = "", as_json: AsJson = False, idempotency_key: I
         number,
         Acknowledge(by=by or _default_actor()),
         as_json,
-        lambda d: f"{d.id} acknowledged by {by or _default_actor()}; lead: {d.lead}",
+        lambda d, sent: f"{d.id} acknowledged by {sent.by}; lead: {d.lead or 'nobody yet'}",
         key=idempotency_key,
     )
 
@@ -320,7 +328,7 @@ def change_severity(
 ) -> None:
     """Change an incident's severity (re-times its update cadence)."""
     cmd = ChangeSeverity(by=by or _default_actor(), severity=Severity.parse(severity))
-    _command(number, cmd, as_json, lambda d: f"{d.id} is now {d.severity.value}", key=idempotency_key)
+    _command(number, cmd, as_json, lambda d, _: f"{d.id} is now {d.severity.value}", key=idempotency_key)
 
 
 @app.command()
@@ -339,7 +347,9 @@ def role(
     except ValueError:
         raise ValueError(f"unknown role {role!r}: choose lead, comms, assignee or scribe") from None
     cmd = AssignRole(by=by or _default_actor(), role=parsed, person=person)
-    _command(number, cmd, as_json, lambda d: f"{d.id}: {person} is {parsed.value}", key=idempotency_key)
+    _command(
+        number, cmd, as_json, lambda d, sent: f"{d.id}: {sent.person} is {parsed.value}", key=idempotency_key
+    )
 
 
 @app.command()
@@ -356,7 +366,7 @@ def update(
         number,
         PostUpdate(by=by or _default_actor(), text=text),
         as_json,
-        lambda d: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
+        lambda d, _: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
         key=idempotency_key,
     )
 
@@ -385,7 +395,7 @@ def statuspage(
         number,
         cmd,
         as_json,
-        lambda d: f"{d.id} public update published on the status page (/status)",
+        lambda d, _: f"{d.id} public update published on the status page (/status)",
         key=idempotency_key,
     )
 
@@ -405,7 +415,7 @@ def snooze(
         number,
         cmd,
         as_json,
-        lambda d: f"{d.id} update reminder snoozed until {_when(d.snoozed_until)}",
+        lambda d, _: f"{d.id} update reminder snoozed until {_when(d.snoozed_until)}",
         key=idempotency_key,
     )
 
@@ -424,7 +434,7 @@ def mitigate(
         number,
         Mitigate(by=by or _default_actor(), note=note),
         as_json,
-        lambda d: f"{d.id} mitigated",
+        lambda d, _: f"{d.id} mitigated",
         key=idempotency_key,
     )
 
@@ -440,7 +450,7 @@ def resolve(
 ) -> None:
     """Resolve an incident; prints TTD, TTA, TTM and TTR."""
 
-    def say(d: IncidentDetail) -> str:
+    def say(d: IncidentDetail, _: Resolve) -> str:
         m = d.milestones
         if m is None:
             return f"{d.id} resolved"
@@ -466,7 +476,7 @@ def reopen(
         number,
         Reopen(by=by or _default_actor(), reason=reason),
         as_json,
-        lambda d: f"{d.id} reopened",
+        lambda d, _: f"{d.id} reopened",
         key=idempotency_key,
     )
 
@@ -478,7 +488,7 @@ def close(
 ) -> None:
     """Close a resolved incident that needs no postmortem."""
     _command(
-        number, Close(by=by or _default_actor()), as_json, lambda d: f"{d.id} closed", key=idempotency_key
+        number, Close(by=by or _default_actor()), as_json, lambda d, _: f"{d.id} closed", key=idempotency_key
     )
 
 
@@ -493,7 +503,7 @@ def noise(
 ) -> None:
     """Close an incident as a false alarm."""
     cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
-    _command(number, cmd, as_json, lambda d: f"{d.id} closed as noise", key=idempotency_key)
+    _command(number, cmd, as_json, lambda d, _: f"{d.id} closed as noise", key=idempotency_key)
 
 
 @app.command("break-glass")
@@ -512,7 +522,7 @@ def break_glass(
         number,
         cmd,
         as_json,
-        lambda d: f"{d.id}: you may now act as an admin on it (recorded)",
+        lambda d, _: f"{d.id}: you may now act as an admin on it (recorded)",
         key=idempotency_key,
     )
 
