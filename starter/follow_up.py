@@ -162,30 +162,28 @@ class FollowUpService(FollowUpReads):
             item_id = action_item_id(number, cmd.title)
         except ValueError as err:
             raise InvalidCommand(str(err)) from err
-        started = False
         try:
-            await self.incidents.send_update(
+            return await self.incidents.send_update(
                 state.workflow_id,
                 IncidentWorkflow.add_action_item,
                 cmd,
                 key=key,
                 target=target,
                 digest=request_hash(target, cmd),
+                answer=lambda: self._stored_item(item_id),
+                answer_type=StoredActionItem,
             )
-            started = True
         except IncidentNotFound:
             pass  # the incident's workflow has finished (closed and archived)
         except RPCError as err:
             if err.status is not RPCStatusCode.FAILED_PRECONDITION:
                 raise
-        if not started:
-            if state.merged_into is not None:
-                raise InvalidCommand(
-                    f"{state.label} was merged into INC-{state.merged_into}: add the item there"
-                )
-            await self._start_directly(state.number or number, state, cmd, key)
-            await self.incidents._applied(key)
-        return await self._stored_item(item_id)
+        if state.merged_into is not None:
+            raise InvalidCommand(f"{state.label} was merged into INC-{state.merged_into}: add the item there")
+        await self._start_directly(state.number or number, state, cmd, key)
+        added = await self._stored_item(item_id)
+        await self.incidents._applied(key, added)
+        return added
 
     async def _prepare(
         self,
@@ -278,16 +276,17 @@ class FollowUpService(FollowUpReads):
             if item.is_open
             else f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
         )
-        await self.incidents.send_update(
+        return await self.incidents.send_update(
             chase_workflow_id(stored.item.id),
             _ITEM_UPDATES[type(cmd)],
             cmd,
             key=key,
             target=item.id,
             digest=request_hash(item.id, cmd),
+            answer=lambda: self._newer(stored),
+            answer_type=StoredActionItem,
             refused=refused,
         )
-        return await self._newer(stored)
 
     async def _newer(self, before: StoredActionItem) -> StoredActionItem:
         """The item once the chase has stored the change (the update answers after it is saved)."""

@@ -7,10 +7,10 @@ Every command carries an idempotency key, its update id (the API's `Idempotency-
 `--idempotency-key`, a Slack trigger id, or a new one). Temporal applies an update once per id within a
 workflow run; the store adds what a run cannot: the request a key was first sent with (the same key
 with another request is refused), the run its update went to (a retry goes to that run, so a command
-applied before the incident continued as new is not applied again in the next run), and whether its
-answer came back (a retry of an answered command is answered from the store). An answer says only what
-is known: a command whose answer never came is "unknown whether it was applied", never "nothing was
-changed".
+applied before the incident continued as new is not applied again in the next run), and the answer it
+got (a retry of an answered command gets that same answer from the store, not the incident as it is
+by then). An answer says only what is known: a command whose answer never came is "unknown whether it
+was applied", never "nothing was changed".
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
@@ -67,6 +67,8 @@ from sevflow.store.repository import Store, StoredCommandKey
 from workflows.incident import IncidentWorkflow
 
 T = TypeVar("T")
+# What a command answers: the incident, an action item.
+A = TypeVar("A", bound=BaseModel)
 
 # Who elevated themselves where and why (break-glass), besides the incident's timeline.
 audit = logging.getLogger("sevflow.audit")
@@ -191,6 +193,18 @@ _SERVER_GONE = frozenset(
 )
 
 
+def _answer_kept(key: StoredCommandKey, answer_type: type[A]) -> A | None:
+    """The answer the key's command got, kept with the key; None when there is none (not answered yet,
+    or answered before answers were kept) or it no longer reads as `answer_type`."""
+    if key.applied_at is None or key.answer is None:
+        return None
+    try:
+        return answer_type.model_validate_json(key.answer)
+    except ValidationError as err:
+        log.warning("the answer kept with command %s no longer reads: %s", key.key, err)
+        return None
+
+
 class IncidentReads:
     """Reads need only the store: `show`, `list` and the API's GETs work while Temporal is down."""
 
@@ -226,10 +240,13 @@ class IncidentService(IncidentReads):
         """Start the incident. With a key, a retry is the same incident (the key names its workflow)."""
         key = checked_idempotency_key(idempotency_key) if idempotency_key is not None else None
         if key is not None:
-            await self._claim(key, "declare", request_hash("declare", declare), None)
-            # Declared before (its answer may have been lost): the incident, not a second start of its
+            claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
+            if (answered := _answer_kept(claimed, IncidentDetail)) is not None:
+                return answered  # answered before: the same answer
+            # Declared before (its answer was lost): the incident, not a second start of its
             # workflow id, which would be a new incident once the first one's workflow has finished.
             if (found := self._declared(key)) is not None:
+                await self._applied(key, found)
                 return found
         declare = canonical_command(declare, self.config.directory())  # one identity per person
         service = self.config.services.get(declare.service)
@@ -265,9 +282,10 @@ class IncidentService(IncidentReads):
         )
         if declared.number is None:
             raise InvalidCommand(f"{state.workflow_id} answered without a number: declare it again")
+        detail = self.get(declared.number)
         if key is not None:
-            await self._applied(key)
-        return self.get(declared.number)
+            await self._applied(key, detail)
+        return detail
 
     def _declared(self, key: str) -> IncidentDetail | None:
         state = self.store.find_by_workflow_id(incident_workflow_id(key))
@@ -275,7 +293,8 @@ class IncidentService(IncidentReads):
 
     async def command(self, number: int, cmd: BaseModel, update_id: str | None = None) -> IncidentDetail:
         """Send `cmd` as the update `update_id` (a new key when None): the same key twice (a retried
-        request) is applied once, and the retry answers with the incident as it is."""
+        request) is applied once, and the retry gets the answer the first attempt got (the incident as
+        the command left it), not the incident as it is by then."""
         update, name = _UPDATES[type(cmd)]
         key = checked_idempotency_key(update_id)
         digest = request_hash(f"INC-{number}", cmd)
@@ -285,12 +304,23 @@ class IncidentService(IncidentReads):
         refused = (
             refusal(state.label, state.status, name, state.merged_into) if state.status.is_terminal else None
         )
-        await self.send_update(
-            state.workflow_id, update, cmd, key=key, target=f"INC-{number}", digest=digest, refused=refused
+
+        async def answer() -> IncidentDetail:
+            if isinstance(cmd, BreakGlass):
+                audit.warning("break-glass on %s by %s: %s", state.label, cmd.by, cmd.reason)
+            return self.get(number)
+
+        return await self.send_update(
+            state.workflow_id,
+            update,
+            cmd,
+            key=key,
+            target=f"INC-{number}",
+            digest=digest,
+            answer=answer,
+            answer_type=IncidentDetail,
+            refused=refused,
         )
-        if isinstance(cmd, BreakGlass):
-            audit.warning("break-glass on %s by %s: %s", state.label, cmd.by, cmd.reason)
-        return self.get(number)
 
     async def merge(self, number: int, into: int, by: str, update_id: str | None = None) -> IncidentDetail:
         target = self._stored(into)
@@ -316,23 +346,28 @@ class IncidentService(IncidentReads):
         key: str,
         target: str,
         digest: str,
+        answer: Callable[[], Awaitable[A]],
+        answer_type: type[A],
         refused: str | None = None,
-    ) -> None:
-        """Send `arg` as the update `key` of `workflow_id`, applied at most once whatever the retries.
+    ) -> A:
+        """Send `arg` as the update `key` of `workflow_id`, applied at most once whatever the retries,
+        and return its answer: `answer()` once it is applied, kept with the key, so that a retry gets
+        the same answer (`answer_type` reads it back) rather than the target as it is by then.
 
         `target` and `digest` name the request (the same key with another one is refused); `refused`
         is the refusal of a workflow known to take no updates, said unless an earlier attempt with this
-        key may have been applied there. Returns once the update is applied (now or before); raises
-        InvalidCommand with the validator's sentence, CommandOutcomeUnknown when the answer never came,
-        TooManyCommands when Temporal would not take it."""
+        key may have been applied there. Raises InvalidCommand with the validator's sentence,
+        CommandOutcomeUnknown when the answer never came, TooManyCommands when Temporal would not take
+        it."""
         known = await self._stored_key(key)
         if known is not None:
             if known.target != target or known.request_hash != digest:
                 raise IdempotencyKeyReused(key)
             if known.refusal is not None:
                 raise InvalidCommand(known.refusal)  # refused before: refused the same, not sent again
-            if known.applied_at is not None:
-                return  # answered before: not sent again
+            if known.applied_at is not None:  # answered before: not sent again, answered the same
+                kept = _answer_kept(known, answer_type)
+                return kept if kept is not None else await answer()
         if refused and (known is None or known.run_id is None):
             raise InvalidCommand(refused)  # nothing under this key ever reached a run that could take it
         # The update goes to one run, the one its first attempt went to: Temporal dedupes per run only.
@@ -341,7 +376,8 @@ class IncidentService(IncidentReads):
             run_id = await self._latest_run(workflow_id)
         claimed = await self._claim(key, target, digest, run_id)
         if claimed.applied_at is not None:
-            return
+            kept = _answer_kept(claimed, answer_type)
+            return kept if kept is not None else await answer()
         run_id = claimed.run_id or run_id
         for _ in range(MAX_RUNS_FOLLOWED):
             handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id, run_id=run_id)
@@ -367,7 +403,9 @@ class IncidentService(IncidentReads):
             raise ServiceUnavailable(
                 f"{target} kept continuing as new under the command: nothing was changed"
             )
-        await self._applied(key)
+        answered = await answer()
+        await self._applied(key, answered)
+        return answered
 
     # ---------------------------------------------------------- helpers
 
@@ -431,11 +469,12 @@ class IncidentService(IncidentReads):
         except SQLAlchemyError as err:
             log.warning("command %s refused, but the store did not remember it: %s", key, err)
 
-    async def _applied(self, key: str) -> None:
-        """Remember that the key's command was answered; if the store cannot, a retry asks Temporal,
-        which answers from the same run: the command is applied and the answer says so."""
+    async def _applied(self, key: str, answer: BaseModel) -> None:
+        """Remember that the key's command was answered, and with what; if the store cannot, a retry
+        asks Temporal, which answers from the same run: the command is applied and the answer says so
+        (with the target as it is then)."""
         try:
-            await asyncio.to_thread(self.store.command_applied, key)
+            await asyncio.to_thread(self.store.command_applied, key, answer.model_dump_json())
         except SQLAlchemyError as err:
             log.warning("command %s applied, but the store did not remember it: %s", key, err)
 

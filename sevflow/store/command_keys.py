@@ -28,6 +28,8 @@ class StoredCommandKey(BaseModel):
     applied_at: datetime | None = None
     # Set when the incident refused the command: a retry with the key gets the same refusal.
     refusal: str | None = None
+    # The answer given when it was applied (JSON): a retry with the key gets the same answer.
+    answer: str | None = None
 
 
 class CommandKeyRepository(Repository):
@@ -84,11 +86,12 @@ class CommandKeyRepository(Repository):
                 .values(applied_at=self._clock(), refusal=refusal)
             )
 
-    def command_applied(self, key: str) -> None:
-        """The key's command was answered: a retry with it is answered from the store, not sent again."""
+    def command_applied(self, key: str, answer: str | None = None) -> None:
+        """The key's command was answered (with `answer`, JSON): a retry with it gets that answer from
+        the store and is not sent again. The first answer stays."""
         with self._write() as session:
             session.execute(
                 update(CommandKeyRow)
                 .where(CommandKeyRow.key == key, CommandKeyRow.applied_at.is_(None))
-                .values(applied_at=self._clock())
+                .values(applied_at=self._clock(), answer=answer)
             )

@@ -401,7 +401,8 @@ class CommandKeyRow(Base):
     """A command's idempotency key (the API's `Idempotency-Key`, the CLI's `--idempotency-key`, a Slack
     trigger id): the request it was first sent with (`target` and `request_hash`), the workflow run its
     update went to, and when its answer came back. A key with another request is refused; a key whose
-    answer came back is not sent again (migration 0011); a refused one keeps its refusal (0013)."""
+    answer came back is not sent again (migration 0011); a refused one keeps its refusal (0013), an
+    answered one its answer (0016)."""
 
     __tablename__ = "command_keys"
     __table_args__ = (Index("ix_command_keys_created_at", "created_at"),)
@@ -414,6 +415,8 @@ class CommandKeyRow(Base):
     applied_at: Mapped[datetime | None]
     # The incident's refusal, in its words: a retry with the key is refused the same, not sent again.
     refusal: Mapped[str | None] = mapped_column(Text)
+    # The answer given (JSON: the incident or action item as the command left it): a retry gets it.
+    answer: Mapped[str | None] = mapped_column(Text)
 
 
 class ContactVerificationRow(Base):

@@ -287,3 +287,35 @@ async def test_a_command_refused_under_a_key_stays_refused_under_it(
         assert await updates(api, number) == []
         other = await post_update(api, number, "rolling back", "a-new-key")
         assert other.status_code == 200, other.text
+
+
+async def test_a_retry_of_an_applied_command_gets_the_answer_it_first_got(
+    api: httpx.AsyncClient, worker: Callable[[], Worker], task_queue: str
+) -> None:
+    """The adversary's case: a retried ack (same key, applied) was answered with the incident as it
+    was at the retry (bob leading by then), not with what the ack did. A client that retries must get
+    the answer it would have got; the incident as it is now is a GET."""
+    declare = {"title": f"checkout 5xx {task_queue}", "service": "checkout", "severity": "SEV3"}
+    ack = {"Idempotency-Key": f"ack-{task_queue}"}
+    async with worker():
+        declared = await api.post("/v1/incidents", json=declare, headers={"Idempotency-Key": task_queue})
+        assert declared.status_code == 201, declared.text
+        number = int(declared.json()["number"])
+        first = await api.post(f"/v1/incidents/{number}/ack", json={"by": "alice"}, headers=ack)
+        assert first.status_code == 200, first.text
+        assert (first.json()["status"], first.json()["lead"]) == ("acknowledged", "alice")
+        taken = await api.post(
+            f"/v1/incidents/{number}/role", json={"by": "alice", "role": "lead", "person": "bob"}
+        )
+        assert taken.status_code == 200, taken.text
+        assert (await post_update(api, number, "rolling back", None)).status_code == 200
+        again = await api.post(f"/v1/incidents/{number}/ack", json={"by": "alice"}, headers=ack)
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+        assert again.headers["Idempotency-Key"] == ack["Idempotency-Key"]
+        # The declaration's retry too: the incident as it was declared, not as it is.
+        redeclared = await api.post("/v1/incidents", json=declare, headers={"Idempotency-Key": task_queue})
+        assert redeclared.status_code == 201, redeclared.text
+        assert redeclared.json() == declared.json()
+        now = (await api.get(f"/v1/incidents/{number}")).json()
+        assert (now["lead"], now["last_update_text"]) == ("bob", "rolling back")

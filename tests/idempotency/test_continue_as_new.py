@@ -29,6 +29,12 @@ class Add(BaseModel):
     n: int
 
 
+class Count(BaseModel):
+    """What `add` answers: the tally as the command left it."""
+
+    value: int
+
+
 @workflow.defn(sandboxed=False)
 class Tally:
     """A counter that continues as new when told to, carrying its count."""
@@ -86,10 +92,22 @@ async def service(dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue:
     return IncidentService(dev_env.client, sqlite_store, SevflowConfig(), task_queue)
 
 
-async def add(service: IncidentService, workflow_id: str, key: str) -> None:
+async def add(service: IncidentService, workflow_id: str, key: str) -> Count:
     cmd = Add(n=1)
-    await service.send_update(
-        workflow_id, Tally.add, cmd, key=key, target="tally", digest=request_hash("tally", cmd)
+
+    async def count() -> Count:
+        handle = service.client.get_workflow_handle(workflow_id)
+        return Count(value=await handle.query(Tally.value))
+
+    return await service.send_update(
+        workflow_id,
+        Tally.add,
+        cmd,
+        key=key,
+        target="tally",
+        digest=request_hash("tally", cmd),
+        answer=count,
+        answer_type=Count,
     )
 
 
@@ -119,7 +137,7 @@ async def test_a_retry_after_continue_as_new_is_not_applied_again(
         assert second_run != first_run
 
         # The retry goes to the run that applied it, which answers with its outcome: still 1.
-        await add(service, workflow_id, "tally-1")
+        assert await add(service, workflow_id, "tally-1") == Count(value=1)
         assert await handle.query(Tally.value) == 1
         stored = sqlite_store.command_key("tally-1")
         assert stored is not None and stored.run_id == first_run and stored.applied_at is not None

@@ -60,3 +60,20 @@ async def test_a_due_date_too_far_ahead_names_the_limit(cli: Cli) -> None:
         "action", "add", label, unique("Add retries"), "--owner", "bob", "--due", "1000d", code=2
     )
     assert "at most 730 days" in added
+
+
+async def test_a_retried_command_prints_what_it_first_printed(cli: Cli) -> None:
+    """`--idempotency-key` again after the incident moved on: the ack was applied once, and its retry
+    prints the answer the first attempt printed (alice led it then), not the incident as it is now."""
+    label = await declared_without_lead(cli)
+    key = f"ack-{unique('key').replace(' ', '-')}"
+    first = await cli.run("ack", label, "--by", "alice", "--idempotency-key", key)
+    assert first.stdout.strip() == f"{label} acknowledged by alice; lead: alice"
+    await cli.run("role", label, "lead", "bob", "--by", "alice")
+    again = await cli.run("ack", label, "--by", "alice", "--idempotency-key", key)
+    assert again.stdout == first.stdout
+    as_json = await cli.json("ack", label, "--by", "alice", "--idempotency-key", key)
+    assert as_json["lead"] == "alice" and as_json["roles"] == {"lead": "alice"}
+    assert (await cli.json("show", label))["roles"] == {"lead": "bob"}
+    timeline = (await cli.json("show", label))["timeline"]
+    assert [e["kind"] for e in timeline].count("acknowledged") == 1

@@ -47,6 +47,23 @@ def test_an_answered_key_stays_answered(store: Store, clock: FakeClock) -> None:
     assert again is not None and again.applied_at == answered.applied_at
 
 
+def test_an_answered_key_keeps_its_first_answer(store: Store) -> None:
+    """Migration 0016: the answer a command got is kept with its key, for a retry to get it again."""
+    store.claim_command_key("k", "INC-1", "a" * 64, "run-1")
+    assert store.command_key("k").answer is None  # type: ignore[union-attr]
+    store.command_applied("k", '{"lead": "alice"}')
+    store.command_applied("k", '{"lead": "bob"}')  # a second answer (a retry racing it) is not kept
+    answered = store.command_key("k")
+    assert answered is not None and answered.answer == '{"lead": "alice"}'
+    store.claim_command_key("r", "INC-1", "a" * 64, "run-1")
+    store.command_refused("r", "INC-1 is resolved: reopen it first")
+    refused = store.command_key("r")
+    assert refused is not None and (refused.refusal, refused.answer) == (
+        "INC-1 is resolved: reopen it first",
+        None,
+    )
+
+
 def test_keys_are_forgotten_after_a_week(store: Store, clock: FakeClock) -> None:
     store.claim_command_key("old", "INC-1", "a" * 64, "run-1")
     clock.now += COMMAND_KEY_RETENTION + timedelta(seconds=1)
