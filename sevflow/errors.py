@@ -14,7 +14,10 @@ class InvalidCommand(SevflowError):
 
 
 class ServiceUnavailable(SevflowError):
-    """Temporal or the database cannot be reached."""
+    """Temporal or the database cannot be reached. `retry_after`: the seconds its message tells the
+    person to wait, when it names some (the HTTP API sends the same as Retry-After)."""
+
+    retry_after: int | None = None
 
 
 class ConfigError(SevflowError):

@@ -223,8 +223,8 @@ def error_response(exc: SevflowError) -> JSONResponse:
     if isinstance(exc, CommandOutcomeUnknown | TooManyCommands | IdempotencyKeyReused):
         body["idempotency_key"] = headers["Idempotency-Key"] = exc.key
     status = _status_of(exc)
-    if isinstance(exc, TooManyCommands):
-        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, ServiceUnavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)  # the wait its message names
     elif status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -303,7 +303,10 @@ def create_app(
     async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # SQLite locked past its busy timeout, PostgreSQL unreachable: a 503 to retry, not a 500.
         cause = next(iter(str(getattr(exc, "orig", None) or exc).splitlines()), "")[:200]
-        message = f"the sevflow database is unavailable ({cause or type(exc).__name__}): retry later"
+        message = (
+            f"the sevflow database is unavailable ({cause or type(exc).__name__}): "
+            f"retry in {RETRY_AFTER_SECONDS}s"
+        )
         if request.method not in ("GET", "HEAD"):
             message += (
                 "; a command may have been applied before it failed: retry it with the same Idempotency-Key"

@@ -108,12 +108,14 @@ class CommandOutcomeUnknown(ServiceUnavailable):
     """The command was sent but its answer never came: it may have been applied, or be applied later
     (when a worker takes it). Sending it again with the same key applies it at most once."""
 
-    def __init__(self, reason: str, key: str) -> None:
-        self.reason, self.key = reason, key
+    def __init__(self, reason: str, key: str, retry_after: int | None = None) -> None:
+        # retry_after: when something that passes (a locked database) held it up, how long to wait.
+        self.reason, self.key, self.retry_after = reason, key, retry_after
         super().__init__(self.retry_with(f"the same key ({key})"))
 
     def retry_with(self, how: str) -> str:
-        return f"{self.reason}: unknown whether it was applied: retry with {how}"
+        when = f" in {self.retry_after}s" if self.retry_after is not None else ""
+        return f"{self.reason}: unknown whether it was applied: retry{when} with {how}"
 
     def without_retry(self) -> str:
         """For a person who cannot send the same key again (Slack: pressing again is a new request)."""
@@ -177,6 +179,31 @@ def incident_workflow_id(idempotency_key: str | None = None) -> str:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
         return f"incident-key-{digest}"
     return f"incident-{uuid.uuid4()}"
+
+
+# How long a command that found the database busy (SQLite's write lock held) waits for it to be free
+# before saying so: a lock a worker is waiting on too is held for longer than this.
+BUSY_PROBE_SECONDS = 0.5
+# What a person is told to wait when the database held a command up (the alert webhooks' Retry-After
+# for a store that cannot take alerts, starter/alerts_api.py).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """The store could not write a command's key (locked past its busy timeout, unreachable): nothing
+    was sent, so nothing was changed."""
+
+    def __init__(self, why: str, retry_after: int = DATABASE_RETRY_AFTER_SECONDS) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"the database cannot be used ({why}): nothing was changed: retry in {retry_after}s")
+
+
+def _update_aborted(err: RPCError) -> bool:
+    """Temporal dropped an update it had admitted but no worker had taken up for good ("update
+    aborted", "workflow update was aborted"): the server is up; the worker that took the update's
+    workflow task went away (a SIGKILL, a restart) before completing it."""
+    message = err.message.lower()
+    return "update" in message and "abort" in message
 
 
 # What a call answers when the server went away under it: not down at the start (UNAVAILABLE) but in
@@ -419,18 +446,34 @@ class IncidentService(IncidentReads):
             return await asyncio.wait_for(call, timeout=WORKER_ANSWER_TIMEOUT)
         # The server's own long poll for the update's outcome can end first (no worker took it).
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
-            reason = (
-                f"no sevflow worker answered within {WORKER_ANSWER_TIMEOUT:.0f}s "
-                "(is `sevflow up` or `sevflow worker` running?)"
-                if needs_worker
-                else f"Temporal did not answer within {WORKER_ANSWER_TIMEOUT:.0f}s"
-            )
+            waited = f"{WORKER_ANSWER_TIMEOUT:.0f}s"
+            busy = await self._database_busy() if needs_worker else None
+            if busy is not None:
+                # The worker took the command but cannot write it down: say so, not "is it running?".
+                reason = (
+                    f"the sevflow database is busy ({busy}): the worker could not record the command "
+                    f"within {waited}"
+                )
+            elif needs_worker:
+                running = "(is `sevflow up` or `sevflow worker` running?)"
+                reason = f"no sevflow worker answered within {waited} {running}"
+            else:
+                reason = f"Temporal did not answer within {waited}"
+            retry_after = DATABASE_RETRY_AFTER_SECONDS if busy is not None else None
             if key is not None:
-                raise CommandOutcomeUnknown(reason, key) from err
+                raise CommandOutcomeUnknown(reason, key, retry_after) from err
             raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise IncidentNotFound(f"the incident's workflow was not found: {err.message}") from err
+            if _update_aborted(err):
+                reason = (
+                    f"Temporal is up, but no sevflow worker finished the command (Temporal: {err.message!r}; "
+                    "the worker that took it stopped or restarted)"
+                )
+                if key is not None:
+                    raise CommandOutcomeUnknown(reason, key) from err
+                raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
             if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
                 # Refused before it was admitted (the SDK retried it a few times first).
                 if key is not None:
@@ -441,6 +484,11 @@ class IncidentService(IncidentReads):
                     raise CommandOutcomeUnknown(f"Temporal is unavailable: {err.message}", key) from err
                 raise ServiceUnavailable(f"Temporal is unavailable: {err.message}: {meanwhile}") from err
             raise
+
+    async def _database_busy(self) -> str | None:
+        """Why the store would make a writer wait now (its words), or None: asked when no answer came,
+        since a worker that cannot write the incident down cannot answer either."""
+        return await asyncio.to_thread(self.store.busy, BUSY_PROBE_SECONDS)
 
     async def _latest_run(self, workflow_id: str) -> str:
         """The id of the workflow's newest run (read before anything is sent: a failure changed nothing)."""
@@ -485,4 +533,4 @@ class IncidentService(IncidentReads):
             return await asyncio.to_thread(method, *args)
         except SQLAlchemyError as err:
             first = next(iter(str(getattr(err, "orig", None) or err).splitlines()), type(err).__name__)
-            raise ServiceUnavailable(f"the database cannot be used ({first}): nothing was changed") from err
+            raise DatabaseBusy(first) from err

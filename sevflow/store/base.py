@@ -8,6 +8,7 @@ every method is one short transaction on a pooled connection, safe to call from 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.sql.dml import Insert
 
 from sevflow.errors import ServiceUnavailable
+from sevflow.store import database
 from sevflow.store.database import SQLITE_BEGIN, make_engine
 from sevflow.store.database import migrate as migrate_schema
 
@@ -75,6 +77,44 @@ class Repository:
                 conn.execute(text("SELECT 1")).scalar_one()
         except SQLAlchemyError as exc:
             raise ServiceUnavailable(f"the database cannot be reached: {exc.__class__.__name__}") from exc
+
+    def busy(self, wait: float = 0.5) -> str | None:
+        """Why a write would wait now, in the database's words, or None when one could begin within
+        `wait` seconds: SQLite's write lock held by another connection ("database is locked"),
+        PostgreSQL sessions waiting on a lock, a database that cannot be reached. Changes nothing; it
+        says what held up a command that a worker could not record."""
+        try:
+            if self._engine.dialect.name == "sqlite":
+                return self._sqlite_busy(wait)
+            with self._engine.connect() as conn:
+                waiting = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one()
+            return f"{waiting} of its sessions wait on a lock" if waiting else None
+        except SQLAlchemyError as err:
+            return next(iter(str(getattr(err, "orig", None) or err).splitlines()), type(err).__name__)
+
+    def _sqlite_busy(self, wait: float) -> str | None:
+        # BEGIN IMMEDIATE takes the write lock as every writer of the store does (database.py), waiting
+        # `wait` rather than the store's 30 s; rolled back at once.
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {max(int(wait * 1000), 0)}")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("ROLLBACK")
+            except sqlite3.OperationalError as err:
+                return str(err)
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout = {database.SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.close()
+        finally:
+            raw.close()
+        return None
 
     def dispose(self) -> None:
         self._engine.dispose()

@@ -259,7 +259,7 @@ async def test_a_locked_store_refuses_before_anything_is_sent(
             impatient.dispose()
         assert refused.status_code == 503, refused.text
         assert refused.json() == {
-            "error": "the database cannot be used (database is locked): nothing was changed"
+            "error": "the database cannot be used (database is locked): nothing was changed: retry in 5s"
         }
         await asyncio.sleep(3)
         assert await updates(api, number) == []  # true: nothing was, nor is later
@@ -319,3 +319,49 @@ async def test_a_retry_of_an_applied_command_gets_the_answer_it_first_got(
         assert redeclared.json() == declared.json()
         now = (await api.get(f"/v1/incidents/{number}")).json()
         assert (now["lead"], now["last_update_text"]) == ("bob", "rolling back")
+
+
+async def test_a_command_held_up_by_a_locked_store_says_so_and_when_to_retry(
+    api: httpx.AsyncClient,
+    worker: Callable[[], Worker],
+    sqlite_store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The adversary's case: the store locked (`sqlite3 .sevflow/sevflow.db` holding BEGIN IMMEDIATE)
+    just after the command's key was written: the worker took the command but could not record it,
+    and the answer was "no sevflow worker answered ... (is `sevflow up` ... running?)". It says what
+    happened: the database is busy; retry in 5 s with the same key, which applies it once."""
+    # Taken on the store's thread (claims run off the event loop), released on the test's.
+    locker = sqlite3.connect(
+        tmp_path / "sevflow.db", timeout=5, isolation_level=None, check_same_thread=False
+    )
+    claim = sqlite_store.claim_command_key
+
+    def claim_then_lock(*args: Any) -> Any:
+        claimed = claim(*args)
+        locker.execute("BEGIN IMMEDIATE")
+        return claimed
+
+    async with worker():
+        number = await declared(api)
+        monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 3.0)
+        monkeypatch.setattr(sqlite_store, "claim_command_key", claim_then_lock)
+        try:
+            held = await post_update(api, number, "rolling back", "held-1")
+        finally:
+            monkeypatch.setattr(sqlite_store, "claim_command_key", claim)
+            if locker.in_transaction:
+                locker.execute("ROLLBACK")
+            locker.close()
+        assert held.status_code == 503, held.text
+        assert held.headers["Retry-After"] == "5"
+        assert held.json() == {
+            "error": "the sevflow database is busy (database is locked): the worker could not record the "
+            "command within 3s: unknown whether it was applied: retry in 5s with the same key (held-1)",
+            "idempotency_key": "held-1",
+        }
+        monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
+        retried = await post_update(api, number, "rolling back", "held-1")
+        assert retried.status_code == 200, retried.text
+        assert await until_updates(api, number, 1) == ["rolling back"]

@@ -3,7 +3,13 @@ from the run it was read with, an answered key stays answered, and keys are forg
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import text
 
 from sevflow.store.repository import COMMAND_KEY_RETENTION, Store
 from tests.store.conftest import FakeClock
@@ -71,3 +77,29 @@ def test_keys_are_forgotten_after_a_week(store: Store, clock: FakeClock) -> None
     # Claimed again after that: a new request, whatever it was before.
     fresh = store.claim_command_key("old", "INC-2", "b" * 64, "run-2")
     assert (fresh.target, fresh.run_id, fresh.created_at) == ("INC-2", "run-2", clock.now)
+
+
+def test_busy_says_what_holds_a_writer_up(store: Store, backend: str, tmp_path: Path) -> None:
+    """What a command that got no answer asks the store (starter/service.py): SQLite's write lock held
+    by another connection, or PostgreSQL sessions waiting on a lock; None when a write could begin."""
+    assert store.busy() is None
+    if backend == "sqlite":
+        locker = sqlite3.connect(tmp_path / "sevflow.db", timeout=5, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            assert store.busy(0.1) == "database is locked"
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+    else:
+        with store.engine.connect() as holder:
+            holder.execute(text("LOCK TABLE command_keys IN ACCESS EXCLUSIVE MODE"))
+            waiter = threading.Thread(target=store.command_key, args=("k",))  # waits for the lock
+            waiter.start()
+            deadline = time.monotonic() + 10
+            while (found := store.busy()) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert found == "1 of its sessions wait on a lock"
+            holder.rollback()
+        waiter.join(timeout=10)
+    assert store.busy() is None

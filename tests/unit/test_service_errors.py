@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
@@ -11,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import starter.service
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.commands import Acknowledge, Close, PostUpdate, Snooze
+from sevflow.store.repository import Store
 from starter.service import (
     _SERVER_GONE,
     CommandOutcomeUnknown,
@@ -25,9 +28,13 @@ async def _failing(error: Exception) -> None:
     raise error
 
 
-def _service() -> IncidentService:
-    # `_answer` reads nothing of the service: no client or store is needed to check its wording.
-    return object.__new__(IncidentService)
+def _service(store: Store | None = None) -> IncidentService:
+    # `_answer` reads nothing of the service but its store, and that only when no answer came (to say
+    # whether the database held the command up): no client is needed to check its wording.
+    service = object.__new__(IncidentService)
+    if store is not None:
+        service.store = store
+    return service
 
 
 @pytest.mark.parametrize(
@@ -67,17 +74,54 @@ async def _slow() -> None:
 
 
 async def test_a_command_whose_answer_never_came_is_unknown_not_unchanged(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, sqlite_store: Store
 ) -> None:
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 0.05)
     with pytest.raises(CommandOutcomeUnknown) as raised:
-        await _service()._answer(_slow(), "nothing was changed", key="k-1")
+        await _service(sqlite_store)._answer(_slow(), "nothing was changed", key="k-1")
     assert raised.value.key == "k-1"
     assert str(raised.value) == (
         "no sevflow worker answered within 0s (is `sevflow up` or `sevflow worker` running?): "
         "unknown whether it was applied: retry with the same key (k-1)"
     )
     assert "nothing was changed" not in str(raised.value)
+
+
+async def test_a_command_the_locked_database_held_up_says_so_not_is_a_worker_running(
+    monkeypatch: pytest.MonkeyPatch, sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The adversary's case: with the store locked, the answer asked whether `sevflow up` ran."""
+    monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 0.05)
+    locker = sqlite3.connect(tmp_path / "sevflow.db", timeout=5, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(CommandOutcomeUnknown) as raised:
+            await _service(sqlite_store)._answer(_slow(), "nothing was changed", key="k-1")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert raised.value.retry_after == 5
+    assert str(raised.value) == (
+        "the sevflow database is busy (database is locked): the worker could not record the command "
+        "within 0s: unknown whether it was applied: retry in 5s with the same key (k-1)"
+    )
+    assert sqlite_store.busy() is None  # the probe changed nothing and the lock is gone
+
+
+@pytest.mark.parametrize("message", ["update aborted", "workflow update was aborted"])
+@pytest.mark.parametrize("status", [RPCStatusCode.UNAVAILABLE, RPCStatusCode.ABORTED])
+async def test_an_update_temporal_aborted_is_no_worker_finishing_it_not_temporal_down(
+    message: str, status: RPCStatusCode
+) -> None:
+    """After a worker's SIGKILL a command answered "Temporal is unavailable: update aborted": Temporal
+    was up and said so; the worker that took the update died before finishing it."""
+    with pytest.raises(CommandOutcomeUnknown) as raised:
+        await _service()._answer(_failing(RPCError(message, status, b"")), "x", key="k-4")
+    assert str(raised.value) == (
+        f"Temporal is up, but no sevflow worker finished the command (Temporal: {message!r}; the worker "
+        "that took it stopped or restarted): unknown whether it was applied: retry with the same key (k-4)"
+    )
+    assert "unavailable" not in str(raised.value)
 
 
 @pytest.mark.parametrize("status", sorted(_SERVER_GONE))
