@@ -33,7 +33,7 @@ from sevflow.action_items.chase import (
     TicketChanged,
     TicketSettings,
 )
-from sevflow.action_items.models import action_item_id
+from sevflow.action_items.models import action_item_id, added_again_refusal
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
@@ -89,6 +89,13 @@ class FollowUpReads:
         if found is None:
             raise ActionItemNotFound(f"{item_id} does not exist")
         return found
+
+    def item_titled(self, number: int, title: str) -> StoredActionItem | None:
+        """The incident's item of that title (as ids normalise titles), if it has one."""
+        try:
+            return self.store.action_item(action_item_id(number, title))
+        except ValueError:
+            return None  # no title: adding it is refused with the reason
 
     def action_items(self, number: int | None = None, open_only: bool = False) -> list[StoredActionItem]:
         if number is not None:
@@ -162,6 +169,13 @@ class FollowUpService(FollowUpReads):
             item_id = action_item_id(number, cmd.title)
         except ValueError as err:
             raise InvalidCommand(str(err)) from err
+        known = await self.incidents._stored_key(key)
+        if known is None or known.applied_at is None:  # not a retry of an answered add
+            existing = await asyncio.to_thread(self.store.action_item, item_id)
+            if existing is not None and (
+                refusal := added_again_refusal(existing.item, cmd.owner, cmd.due, self.config.directory())
+            ):
+                raise InvalidCommand(refusal)
         try:
             return await self.incidents.send_update(
                 state.workflow_id,

@@ -177,8 +177,16 @@ class SlackDispatcher:
         match intent:
             case ActionItemIntent(number=number, title=title, owner=owner, due=due):
                 cmd = AddActionItem(by=user, title=title, owner=self._owner(owner), due=due)
+                # The same title is the same item: another owner or due date is refused in words,
+                # and the same one is said to be there already rather than "Added".
+                before = await asyncio.to_thread(follow_up.item_titled, number, title)
                 item = (await follow_up.add_action_item(number, cmd, update_id=update_id)).item
                 owner_text = self._mention(item.owner)
+                if before is not None:
+                    return (
+                        f"{item.id} is already an action item of {item.incident_label}: {item.title}, "
+                        f"owner {owner_text}, due {item.due.isoformat()}. Nothing was changed."
+                    )
                 return (
                     f"Added {item.id} to {item.incident_label}: {item.title}, owner {owner_text}, "
                     f"due {item.due.isoformat()}. They get a DM and reminders until it is done."

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from sevflow.action_items.due import default_due
+from sevflow.incident.identity import Directory, display
 
 
 class ActionItemStatus(StrEnum):
@@ -103,6 +104,34 @@ def action_item_id(incident_number: int, title: str) -> str:
         raise ValueError(f"incident number must be positive, not {incident_number}")
     digest = hashlib.sha256(normalized.encode()).hexdigest()[:8]
     return f"INC-{incident_number}-{digest}"
+
+
+def added_again_refusal(
+    existing: ActionItem, owner: str, due: date | None, directory: Directory
+) -> str | None:
+    """Why adding `existing`'s title again with `owner` and `due` changes nothing and is refused, or None
+    when it names the same item as it is (the same owner, no due date or the same one, still open):
+    then it is that item. Another owner or due date is not taken silently: a new one goes on the
+    item's record with a reason (reassign, due), and a closed item is reopened, not added again."""
+    label = f"{existing.id} ({existing.title}) is already an action item of INC-{existing.incident_number}"
+    if existing.status.is_closed:
+        closed = existing.status.value.replace("_", " ")
+        return (
+            f"{label}, {closed}: nothing was changed; reopen it (`sevflow action reopen {existing.id} "
+            '--reason "..."`) or give the new item another title'
+        )
+    change = []
+    if not directory.same(owner, existing.owner):
+        reassign = f'`sevflow action reassign {existing.id} {owner} --reason "..."`'
+        change.append(f"{reassign} (or its reminder's Reassign button)")
+    if due is not None and due != existing.due:
+        change.append(f'`sevflow action due {existing.id} {due.isoformat()} --reason "..."`')
+    if not change:
+        return None
+    return (
+        f"{label}, owned by {display(existing.owner)} and due {existing.due.isoformat()}: nothing was "
+        f"changed. A new owner or due date goes on its record with a reason: {'; '.join(change)}"
+    )
 
 
 def new_action_item(

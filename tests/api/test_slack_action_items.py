@@ -215,3 +215,46 @@ async def test_action_without_an_owner_is_answered_with_its_usage(stack: ActionI
     )
     missing = await stack.command('action INC-99 "Add retries" @bob', "U0ALICE", "C0GENERAL")
     assert missing.json()["text"] == "INC-99 does not exist"
+
+
+async def answered(stack: ActionItemStack, response: Any, before: int) -> str:
+    """The text `response` answered alice with: at once, or by response_url after Slack's window."""
+    assert response.status_code == 200, response.text
+    text = str(response.json()["text"])
+    if text != "Working on it…":
+        return text
+    found = await stack.until("the answer", lambda: stack.answers("U0ALICE")[before:])
+    return str(found[-1])
+
+
+async def test_the_same_title_again_with_another_owner_or_due_is_refused_saying_so(
+    stack: ActionItemStack,
+) -> None:
+    """The adversary's case: `/incident action "<existing title>" @carol 5d` answered "Added" with
+    the existing item's owner and due date: the given ones were dropped without a word. Another owner
+    or due date is refused, saying whose it is and how to change it (with a reason, on its record);
+    the same one is said to be there already."""
+    title = f"Bound the checkout pool {uuid.uuid4().hex[:6]}"
+    number, stored, _ = await add_item(stack, f'"{title}" <@U0BOB|bob> 3d')
+    channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))
+    item = stored.item
+    seen = len(stack.answers("U0ALICE"))
+    other = await stack.command(
+        f'action "{title.upper()}." <@U0ALICE|alice> 10d', "U0ALICE", channel.channel_id
+    )
+    refusal = await answered(stack, other, seen)
+    assert refusal.startswith(
+        f"{item.id} ({title}) is already an action item of INC-{number}, owned by @bob and due "
+        f"{item.due.isoformat()}: nothing was changed. A new owner or due date goes on its record with a "
+        f'reason: `sevflow action reassign {item.id} alice --reason "..."` (or its reminder\'s Reassign '
+        f"button); `sevflow action due {item.id} "
+    ), refusal
+    seen = len(stack.answers("U0ALICE"))
+    same = await stack.command(f'action "{title}" <@U0BOB|bob>', "U0ALICE", channel.channel_id)
+    assert await answered(stack, same, seen) == (
+        f"{item.id} is already an action item of INC-{number}: {title}, owner bob, due "
+        f"{item.due.isoformat()}. Nothing was changed."
+    )
+    after = stack.item(item.id).item
+    assert (after.owner, after.due, after.changes) == ("bob", item.due, [])
+    assert [i.item.id for i in stack.store.action_items(number)] == [item.id]

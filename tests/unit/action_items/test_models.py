@@ -23,6 +23,8 @@ from sevflow.action_items import (
     reschedule,
     snooze,
 )
+from sevflow.action_items.models import added_again_refusal
+from sevflow.incident.identity import Directory, Person
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -139,6 +141,28 @@ def test_a_due_date_too_far_ahead_is_refused_naming_the_limit(text: str) -> None
 def test_a_due_date_at_the_limit_is_taken(text: str, due: date) -> None:
     assert parse_due(text, today=date(2026, 11, 12)) == due
     assert parse_due(due.isoformat(), today=date(2026, 11, 12)) == due
+
+
+def test_the_same_title_again_is_the_item_or_refused_saying_what_changes_it() -> None:
+    people = Directory(people={"bob": Person(slack_id="U0BOB"), "carol": Person(slack_id="U0CAROL")})
+    item = new_action_item(7, "Add retries", "bob", CREATED, zone=BERLIN, due=date(2026, 12, 1))
+    # The same owner (however named), and no due date or the same one: the same item, nothing refused.
+    for owner, due in (("bob", None), ("U0BOB", date(2026, 12, 1)), ("Bob", None)):
+        assert added_again_refusal(item, owner, due, people) is None
+    other = added_again_refusal(item, "carol", date(2026, 12, 20), people)
+    assert other == (
+        f"{item.id} (Add retries) is already an action item of INC-7, owned by @bob and due 2026-12-01: "
+        "nothing was changed. A new owner or due date goes on its record with a reason: "
+        f'`sevflow action reassign {item.id} carol --reason "..."` (or its reminder\'s Reassign button); '
+        f'`sevflow action due {item.id} 2026-12-20 --reason "..."`'
+    )
+    later = added_again_refusal(item, "bob", date(2026, 12, 20), people)
+    assert later is not None and "reassign" not in later and "action due" in later
+    done = close(item, ActionItemStatus.DONE, at=CREATED, by="bob", zone=BERLIN)
+    assert added_again_refusal(done, "bob", None, people) == (
+        f"{item.id} (Add retries) is already an action item of INC-7, done: nothing was changed; reopen it "
+        f'(`sevflow action reopen {item.id} --reason "..."`) or give the new item another title'
+    )
 
 
 def test_new_items_need_an_owner() -> None:
