@@ -100,21 +100,31 @@ def page_link_secret(settings: Settings) -> str:
     if settings.page_link_secret is not None:
         return settings.page_link_secret.get_secret_value()
     path = settings.data_dir / PAGE_LINK_KEY_FILE
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # Written aside, then linked into place: of two processes starting at once one key wins, and
-        # nobody reads a half-written file.
-        aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(32) + "\n")
-            os.link(aside, path)
-        except FileExistsError:
-            pass
-        finally:
-            aside.unlink()
-    key = path.read_text().strip()
+    try:
+        if not path.exists():
+            _make_key(path)
+        key = path.read_text().strip()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot keep the acknowledge links' key in {path} ({err.strerror or err}): "
+            "set SEVFLOW_PAGE_LINK_SECRET, or SEVFLOW_DATA_DIR to a directory sevflow may write"
+        ) from None
     if not key:
         raise ConfigError(f"{path} is empty: delete it (a new key is made) or set SEVFLOW_PAGE_LINK_SECRET")
     return key
+
+
+def _make_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: of two processes starting at once one key wins, and
+    # nobody reads a half-written file.
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        os.link(aside, path)
+    except FileExistsError:
+        pass
+    finally:
+        aside.unlink()

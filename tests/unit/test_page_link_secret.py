@@ -43,3 +43,11 @@ def test_an_empty_key_file_is_refused_in_words(tmp_path: Path) -> None:
     (tmp_path / PAGE_LINK_KEY_FILE).write_text("\n")
     with pytest.raises(ConfigError, match=r"page-link\.key is empty: delete it"):
         page_link_secret(Settings(data_dir=tmp_path))
+
+
+def test_a_data_dir_it_cannot_write_is_refused_in_words(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(
+        ConfigError, match=r"cannot keep the acknowledge links' key in .*: set SEVFLOW_PAGE_LINK"
+    ):
+        page_link_secret(Settings(data_dir=tmp_path / "a-file" / "data"))
