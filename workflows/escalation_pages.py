@@ -76,6 +76,8 @@ class LevelPages:
             self._beside_timers(self._tell(untold))
 
     def _ended(self, record: PageRecord, outcome: PageOutcome) -> None:
+        if record.outcome == "failed" and outcome == "delivered":
+            return  # the provider reported it undelivered before its activity's answer came in
         record.outcome = outcome
         if outcome != "delivered":
             self._on_failed(record)
