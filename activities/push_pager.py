@@ -9,8 +9,8 @@ page is failed and the person's next method takes over. Apprise takes no idempot
 ntfy has none: a retry after an answer lost on the way back may push twice, which for a page is the
 lesser harm.
 
-Apprise logs every push with its URL (a topic, a chat id, a token), so its records never reach the
-log: those of a failed push become that push's error, with the address masked.
+Apprise logs every push with its URL (a topic, a chat id, a token), so its records of our pushes never
+reach the log: those of a failed push become that push's error, with the address masked.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ _PARTS = re.compile(r"[/?&=:@#,]+")
 
 
 class _AppriseRecords(logging.Filter):
-    """Drops apprise's log records (they name the push address); a push in progress keeps its
-    warnings for its error. A context variable, not a thread's: Apprise may send from its own
-    threads, which it runs in a copy of the caller's context."""
+    """Keeps apprise's log records of our pushes out of the log (they name the push address), and
+    their warnings for the push's error; other uses of apprise log as they would. A context
+    variable, not a thread's: Apprise may send from its own threads, in a copy of the caller's
+    context."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,7 +48,9 @@ class _AppriseRecords(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         kept = self._kept.get()
-        if kept is not None and record.levelno >= logging.WARNING:
+        if kept is None:
+            return True
+        if record.levelno >= logging.WARNING:
             kept.append(record.getMessage())
         return False
 
@@ -108,8 +111,8 @@ class ApprisePush:
     def push(self, url: str, title: str, body: str, click: str | None, key: str) -> None:
         masked = mask("push", url)
         text = f"{body}\nAcknowledge: {click}" if click else body
-        notifier = apprise.Apprise()
         with _RECORDS.keeping() as said:
+            notifier = apprise.Apprise()
             if not notifier.add(push_url(url, click)):
                 raise PermanentPageError(f"the push address {masked} is not an Apprise URL that can be used")
             sent = bool(notifier.notify(body=text, title=title))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import apprise
 import pytest
 
 from activities.pagers import ProviderUnavailable
@@ -58,3 +59,15 @@ def test_a_failed_push_is_tried_again_and_apprise_never_logs_the_address(
 def test_an_address_apprise_cannot_use_is_refused_for_good() -> None:
     with pytest.raises(PermanentPageError, match="is not an Apprise URL that can be used"):
         ApprisePush().push("nosuchservice://alice", "INC-7", "page", None, KEY)
+
+
+def test_apprise_used_elsewhere_in_the_process_still_logs(
+    ntfy: NtfyEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    ApprisePush().push(ntfy.apprise_url("oncall-alice"), "INC-7", "page", None, KEY)
+    ntfy.fail_next(status=429)
+    other = apprise.Apprise()
+    other.add(ntfy.apprise_url("deploys"))
+    with caplog.at_level(logging.WARNING, logger="apprise"):
+        assert not other.notify(body="deploy finished")
+    assert "42901" in caplog.text
