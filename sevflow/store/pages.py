@@ -48,11 +48,16 @@ class PageRepository(Repository):
         assert stored is not None
         return stored
 
-    def pages(self, incident_number: int | None = None, since: datetime | None = None) -> list[StoredPage]:
-        """Pages in the order they went out, of one incident or of all since `since`."""
+    def pages(
+        self, incident_number: int | None = None, since: datetime | None = None, person: str | None = None
+    ) -> list[StoredPage]:
+        """Pages in the order they went out, of one incident or of all since `since`; with `person`,
+        only theirs (what `sevflow contact export` tells a person)."""
         query = select(PageRow).order_by(PageRow.paged_at, PageRow.key)
         if incident_number is not None:
             query = query.where(PageRow.incident_number == incident_number)
+        if person is not None:
+            query = query.where(PageRow.person == person)
         if since is not None:
             query = query.where(PageRow.paged_at >= since)
         with self._read() as session:
