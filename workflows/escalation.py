@@ -24,7 +24,7 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-from workflows.escalation_pages import LevelPages, Page
+from workflows.escalation_pages import FailedPages, LevelPages, Page
 from workflows.options import (
     LOCAL_PAGE_RETRY,
     LOCAL_PAGE_TIMEOUT,
@@ -57,11 +57,8 @@ class EscalationWorkflow:
     @workflow.init
     def __init__(self, state: EscalationState) -> None:
         self.state = state
-        # Pages that failed, their person's next rule not yet moved to now; and every key so handled:
-        # a failure told twice (by the activity and the provider's callback) moves one rule.
-        self._failed: list[PageRecord] = []
-        self._failed_over: set[str] = set()
-        self._pages = LevelPages(state.incident.incident_workflow_id, self._page_failed)
+        self._failed = FailedPages()
+        self._pages = LevelPages(state.incident.incident_workflow_id, self._failed.add)
 
     @workflow.run
     async def run(self, state: EscalationState) -> EscalationState:
@@ -170,7 +167,7 @@ class EscalationWorkflow:
         until = start
         level = level_key(workflow.info().workflow_id, round_paged, self.state.loop, self.state.level)
         while not interrupted():
-            pending, now_due = self._fail_over(pending, level)
+            pending, now_due = self._failed.fail_over(self.state, pending, level, workflow.now())
             due, pending = ladder.due_by(pending, until)
             if now_due or due or note is not None:
                 await self._pages.send([self._page(one, plan) for one in now_due + due], note)
@@ -184,7 +181,7 @@ class EscalationWorkflow:
             if wake > now:
                 try:
                     await workflow.wait_condition(
-                        lambda: interrupted() or bool(self._failed), timeout=wake - now
+                        lambda: interrupted() or self._failed.waiting(), timeout=wake - now
                     )
                     continue  # interrupted, or a page failed: the loop sees to either
                 except TimeoutError:
@@ -192,25 +189,6 @@ class EscalationWorkflow:
             until = wake
         if note is not None:  # acknowledged or stopped as the level started: it is still told
             await self._pages.send([], note)
-
-    def _fail_over(self, pending: list[Due], level: str) -> tuple[list[Due], list[Due]]:
-        """The level's pending dues once every failed page of it has moved its person's next rule to
-        now, and those rules. A failed page of an earlier level is let go: that level is over."""
-        now_due: list[Due] = []
-        while self._failed:
-            record = self._failed.pop(0)
-            self._failed_over.add(record.key)
-            if not record.key.startswith(f"{level}/"):
-                continue
-            pending, moved = ladder.fail_over(self.state, pending, record, workflow.now())
-            if moved is not None:
-                workflow.logger.info("page %s %s: the next rule goes out now", record.key, record.outcome)
-                now_due.append(moved)
-        return pending, now_due
-
-    def _page_failed(self, record: PageRecord) -> None:
-        if record.key not in self._failed_over and all(r.key != record.key for r in self._failed):
-            self._failed.append(record)
 
     def _page(self, due: Due, plan: LevelPlan) -> Page:
         """The page `due` asks for, and its record in the state."""
@@ -258,7 +236,7 @@ class EscalationWorkflow:
             return
         record.outcome = "failed"
         if not self.state.status.is_over:
-            self._page_failed(record)
+            self._failed.add(record)
 
     @workflow.query
     def get_state(self) -> EscalationState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -20,9 +21,12 @@ from workflows.options import LOCAL_PAGE_RETRY, LOCAL_PAGE_TIMEOUT, PAGE_RETRY, 
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import SEND_PAGES
+    from sevflow.paging import escalation as ladder
+    from sevflow.paging.level import Due
     from sevflow.paging.models import (
         NOTE_SIGNAL,
         EscalationNote,
+        EscalationState,
         PageBatch,
         PageOutcome,
         PageRecord,
@@ -32,6 +36,39 @@ with workflow.unsafe.imports_passed_through():
 
 # A page as sent, and its record in the escalation's state (its outcome is set there).
 Page = tuple[PageRecord, SendPage]
+
+
+class FailedPages:
+    """Pages that failed whose person's next rule is not yet moved to now, and every key so handled: a
+    failure told twice (by the activity's answer and the provider's callback) moves one rule."""
+
+    def __init__(self) -> None:
+        self._waiting: list[PageRecord] = []
+        self._handled: set[str] = set()
+
+    def add(self, record: PageRecord) -> None:
+        if record.key not in self._handled and all(r.key != record.key for r in self._waiting):
+            self._waiting.append(record)
+
+    def waiting(self) -> bool:
+        return bool(self._waiting)
+
+    def fail_over(
+        self, state: EscalationState, pending: list[Due], level: str, now: datetime
+    ) -> tuple[list[Due], list[Due]]:
+        """The level's pending dues once every failed page of it has moved its person's next rule to
+        now, and those rules. A failed page of an earlier level is let go: that level is over."""
+        now_due: list[Due] = []
+        while self._waiting:
+            record = self._waiting.pop(0)
+            self._handled.add(record.key)
+            if not record.key.startswith(f"{level}/"):
+                continue
+            pending, moved = ladder.fail_over(state, pending, record, now)
+            if moved is not None:
+                workflow.logger.info("page %s %s: the next rule goes out now", record.key, record.outcome)
+                now_due.append(moved)
+        return pending, now_due
 
 
 class LevelPages:
