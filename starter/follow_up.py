@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,9 +33,9 @@ from sevflow.action_items.chase import (
     TicketChanged,
     TicketSettings,
 )
-from sevflow.action_items.models import action_item_id, added_again_refusal
+from sevflow.action_items.models import ActionItem, action_item_id, added_again_refusal
 from sevflow.config.schema import SevflowConfig
-from sevflow.errors import IncidentNotFound, InvalidCommand
+from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
 from sevflow.incident.models import IncidentState
 from sevflow.incident.permissions import canonical_command
@@ -50,6 +50,8 @@ from workflows.incident import IncidentWorkflow
 _ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
 # How long `action add` waits for the chase to store the new item before answering.
 STORED_WITHIN = 20.0
+# A reopen that reached a chase as it ended (closed, its last save done) goes again, to a new run.
+REOPEN_ATTEMPTS = 3
 
 _ITEM_UPDATES: dict[type[BaseModel], Any] = {
     CompleteActionItem: ActionItemWorkflow.complete,
@@ -61,6 +63,10 @@ _ITEM_UPDATES: dict[type[BaseModel], Any] = {
 
 class ActionItemNotFound(IncidentNotFound):
     pass
+
+
+def _already_closed(item: ActionItem) -> str:
+    return f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
 
 
 def parse_item_id(text: str) -> str:
@@ -285,11 +291,7 @@ class FollowUpService(FollowUpReads):
         cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         key = checked_idempotency_key(update_id)
         # A closed item's chase takes no updates; a retry of the command that closed it is answered.
-        refused = (
-            None
-            if item.is_open
-            else f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
-        )
+        refused = None if item.is_open else _already_closed(item)
         return await self.incidents.send_update(
             chase_workflow_id(stored.item.id),
             _ITEM_UPDATES[type(cmd)],
@@ -334,24 +336,45 @@ class FollowUpService(FollowUpReads):
         return f"{item.id} reopened: {change.key} is {change.status_category} again"
 
     async def reopen_item(self, item_id: str, cmd: ReopenActionItem) -> StoredActionItem:
-        """Open a closed item again from sevflow: its chase starts again from the stored item (or, while
-        it still runs, is told), and its issue leaves done with a comment saying who and why."""
+        """Open a closed item again from sevflow: the `reopen` update, with the start of a chase from the
+        stored item should the chase have ended (update-with-start), and its issue leaves done with a
+        comment saying who and why. The chase's validator decides, so of several reopens at once one
+        reopens and the others are refused: it is already open."""
         if len(cmd.reason.strip()) < 3:
             raise InvalidCommand("say why you are reopening it: it goes on the item's record and its issue")
-        stored = self.action_item(item_id)
-        if stored.item.is_open:
-            raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
-        await self._chase_again(stored, "reopened", cmd, "nothing was reopened")
-        deadline = asyncio.get_running_loop().time() + STORED_WITHIN
-        while (found := await asyncio.to_thread(self.action_item, item_id)).version <= stored.version:
-            if asyncio.get_running_loop().time() > deadline:
-                raise InvalidCommand(f"{item_id} was reopened but is not stored yet: is a worker running?")
-            await asyncio.sleep(0.1)
-        return found
+        for _ in range(REOPEN_ATTEMPTS):
+            # Read again each time: the newest closing, with its counters.
+            stored = await asyncio.to_thread(self.action_item, item_id)
+            if stored.item.is_open:
+                raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
+            start = WithStartWorkflowOperation(
+                ActionItemWorkflow.run,
+                await self._chase_of(stored),
+                id=chase_workflow_id(stored.item.id),
+                task_queue=self.incidents.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            try:
+                await self.incidents._answer(
+                    self.client.execute_update_with_start_workflow(
+                        ActionItemWorkflow.reopen, cmd, start_workflow_operation=start
+                    ),
+                    "unknown whether it was reopened: look at the item before reopening it again",
+                )
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                raise InvalidCommand(
+                    cause.message if isinstance(cause, ApplicationError) else str(cause)
+                ) from err
+            except IncidentNotFound:
+                continue  # the running chase ended (closed) as the reopen reached it: a new one takes it
+            # The update answers once the reopened item is saved.
+            return await asyncio.to_thread(self.action_item, item_id)
+        raise ServiceUnavailable(f"{item_id}'s chase kept ending under the reopen: nothing was reopened")
 
-    async def _chase_again(self, stored: StoredActionItem, signal: str, arg: BaseModel, failed: str) -> None:
-        """Signal-with-start the item's chase from the stored item: a running chase is signalled, a
-        finished one starts a new run whose first change is the signal's."""
+    async def _chase_of(self, stored: StoredActionItem) -> ActionItemChase:
+        """The chase of a stored item, to start again: the item as it is (closed, with its counters,
+        ticket and the issue's category) and its version, the rest from the config."""
         item = stored.item
         state = self._incident(item.incident_number)
         chase = await self._prepare(
@@ -363,9 +386,14 @@ class FollowUpService(FollowUpReads):
             created_at=item.created_at,
             created_by=item.created_by,
         )
-        # The stored item as it is (closed, with its counters, ticket and the issue's category).
         chase.item = item
         chase.version = stored.version
+        return chase
+
+    async def _chase_again(self, stored: StoredActionItem, signal: str, arg: BaseModel, failed: str) -> None:
+        """Signal-with-start the item's chase from the stored item: a running chase is signalled, a
+        finished one starts a new run whose first change is the signal's."""
+        chase = await self._chase_of(stored)
         await self.incidents._answer(
             self.client.start_workflow(
                 ActionItemWorkflow.run,

@@ -505,3 +505,26 @@ async def test_closing_and_reopening_in_sevflow_move_the_issue_and_its_echo_chan
     await stack.until("open again", lambda: (s := stack.store.action_item(item_id)) and s.item.is_open)
     transitions = [c for c in stack.jira.calls("do_transition") if c["status"] == 204]
     assert len(transitions) == 3  # done, To Do, done: one each, none repeated
+
+
+async def test_reopens_at_once_reopen_the_item_once_and_the_others_are_told_it_is_open(stack: Stack) -> None:
+    """Issue 14: five reopens of a closed item at the same moment all answered 200. One reopens it; to
+    the others it is open already, which the README says is a 409."""
+    item_id, _ = await ticketed_item(stack)
+    await stack.post(f"/v1/actions/{item_id}/done", by="bob")
+    handle = stack.env.client.get_workflow_handle(chase_workflow_id(item_id))
+    await asyncio.wait_for(handle.result(), timeout=30)  # the chase has ended: reopening starts it again
+
+    async def reopen(n: int) -> httpx.Response:
+        body = {"by": "bob", "reason": f"it regressed ({n})"}
+        return await stack.http.post(f"/v1/actions/{item_id}/reopen", json=body, headers=AUTH)
+
+    answers = await asyncio.wait_for(asyncio.gather(*(reopen(n) for n in range(5))), timeout=30)
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409], [a.text for a in answers]
+    [reopened] = [a.json() for a in answers if a.status_code == 200]
+    assert reopened["status"] == "open"
+    title = reopened["title"]
+    refusals = {a.json()["error"] for a in answers if a.status_code == 409}
+    assert refusals == {f"{item_id} ({title}) is already open"}
+    state = await handle.query("get_state")
+    assert state["item"]["status"] == "open"
