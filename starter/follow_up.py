@@ -292,17 +292,26 @@ class FollowUpService(FollowUpReads):
         key = checked_idempotency_key(update_id)
         # A closed item's chase takes no updates; a retry of the command that closed it is answered.
         refused = None if item.is_open else _already_closed(item)
-        return await self.incidents.send_update(
-            chase_workflow_id(stored.item.id),
-            _ITEM_UPDATES[type(cmd)],
-            cmd,
-            key=key,
-            target=item.id,
-            digest=request_hash(item.id, cmd),
-            answer=lambda: self._newer(stored),
-            answer_type=StoredActionItem,
-            refused=refused,
-        )
+        try:
+            return await self.incidents.send_update(
+                chase_workflow_id(stored.item.id),
+                _ITEM_UPDATES[type(cmd)],
+                cmd,
+                key=key,
+                target=item.id,
+                digest=request_hash(item.id, cmd),
+                answer=lambda: self._newer(stored),
+                answer_type=StoredActionItem,
+                refused=refused,
+            )
+        except IncidentNotFound as err:
+            # The chase ended before the command reached it: the item was closed after it was read
+            # here (a chase ends only once its closing is saved). Say so, not "not found".
+            now = await asyncio.to_thread(self.store.action_item, item.id)
+            if now is None or now.item.is_open:
+                raise ActionItemNotFound(f"{item.id} has no running chase: {err}") from err
+            await self.incidents._refused(key, _already_closed(now.item))
+            raise InvalidCommand(_already_closed(now.item)) from err
 
     async def _newer(self, before: StoredActionItem) -> StoredActionItem:
         """The item once the chase has stored the change (the update answers after it is saved)."""
