@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -50,8 +55,9 @@ from workflows.incident import IncidentWorkflow
 _ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
 # How long `action add` waits for the chase to store the new item before answering.
 STORED_WITHIN = 20.0
-# A reopen that reached a chase as it ended (closed, its last save done) goes again, to a new run.
-REOPEN_ATTEMPTS = 3
+# A reopen that reached a chase as it ended (closed, its last save done), or found the item changing as
+# it prepared a new run, goes again.
+REOPEN_ATTEMPTS = 5
 
 _ITEM_UPDATES: dict[type[BaseModel], Any] = {
     CompleteActionItem: ActionItemWorkflow.complete,
@@ -345,41 +351,65 @@ class FollowUpService(FollowUpReads):
         return f"{item.id} reopened: {change.key} is {change.status_category} again"
 
     async def reopen_item(self, item_id: str, cmd: ReopenActionItem) -> StoredActionItem:
-        """Open a closed item again from sevflow: the `reopen` update, with the start of a chase from the
-        stored item should the chase have ended (update-with-start), and its issue leaves done with a
-        comment saying who and why. The chase's validator decides, so of several reopens at once one
-        reopens and the others are refused: it is already open."""
+        """Open a closed item again from sevflow: the chase's `reopen` update, and its issue leaves done
+        with a comment saying who and why. The chase's validator decides, so of several reopens at once
+        one reopens and the others are refused: it is already open.
+
+        A running chase takes the update. When none runs (it ended once the item was closed, or its
+        history is long gone), a new run starts from the stored item with the update (update-with-start,
+        so reopens at once meet in one run). The store is read only once no run is left: a run's last
+        save comes before it ends, so the new run starts from the item's last word, not from a snapshot
+        read while the old run was still saving."""
         if len(cmd.reason.strip()) < 3:
             raise InvalidCommand("say why you are reopening it: it goes on the item's record and its issue")
+        unknown = "unknown whether it was reopened: look at the item before reopening it again"
         for _ in range(REOPEN_ATTEMPTS):
-            # Read again each time: the newest closing, with its counters.
             stored = await asyncio.to_thread(self.action_item, item_id)
             if stored.item.is_open:
                 raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
-            start = WithStartWorkflowOperation(
-                ActionItemWorkflow.run,
-                await self._chase_of(stored),
-                id=chase_workflow_id(stored.item.id),
-                task_queue=self.incidents.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-            try:
-                await self.incidents._answer(
-                    self.client.execute_update_with_start_workflow(
-                        ActionItemWorkflow.reopen, cmd, start_workflow_operation=start
-                    ),
-                    "unknown whether it was reopened: look at the item before reopening it again",
+            workflow_id = chase_workflow_id(stored.item.id)
+            running = await self._running_chase(workflow_id)
+            if running is not None:
+                handle = self.client.get_workflow_handle(workflow_id, run_id=running)
+                call = handle.execute_update(ActionItemWorkflow.reopen, cmd)
+            else:
+                chase = await self._chase_of(stored)
+                latest = await asyncio.to_thread(self.action_item, item_id)
+                if latest.version != stored.version:
+                    continue  # changed while the chase was prepared: start from the newer one
+                start = WithStartWorkflowOperation(
+                    ActionItemWorkflow.run,
+                    chase,
+                    id=workflow_id,
+                    task_queue=self.incidents.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
+                call = self.client.execute_update_with_start_workflow(
+                    ActionItemWorkflow.reopen, cmd, start_workflow_operation=start
+                )
+            try:
+                await self.incidents._answer(call, unknown)
             except WorkflowUpdateFailedError as err:
                 cause = err.cause
                 raise InvalidCommand(
                     cause.message if isinstance(cause, ApplicationError) else str(cause)
                 ) from err
             except IncidentNotFound:
-                continue  # the running chase ended (closed) as the reopen reached it: a new one takes it
+                continue  # the chase ended (closed) as the reopen reached it: again, to a new run
             # The update answers once the reopened item is saved.
             return await asyncio.to_thread(self.action_item, item_id)
-        raise ServiceUnavailable(f"{item_id}'s chase kept ending under the reopen: nothing was reopened")
+        raise ServiceUnavailable(f"{item_id}'s chase kept changing under the reopen: nothing was reopened")
+
+    async def _running_chase(self, workflow_id: str) -> str | None:
+        """The run id of the item's chase while one runs; None when it has ended or is gone."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            described = await self.incidents._answer(
+                handle.describe(), "nothing was reopened", needs_worker=False
+            )
+        except IncidentNotFound:
+            return None
+        return described.run_id if described.status is WorkflowExecutionStatus.RUNNING else None
 
     async def _chase_of(self, stored: StoredActionItem) -> ActionItemChase:
         """The chase of a stored item, to start again: the item as it is (closed, with its counters,
