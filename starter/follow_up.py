@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,9 +38,9 @@ from sevflow.action_items.chase import (
     TicketChanged,
     TicketSettings,
 )
-from sevflow.action_items.models import action_item_id, added_again_refusal
+from sevflow.action_items.models import ActionItem, action_item_id, added_again_refusal
 from sevflow.config.schema import SevflowConfig
-from sevflow.errors import IncidentNotFound, InvalidCommand
+from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable
 from sevflow.incident.commands import AddActionItem, PublishPostmortem, RequestPostmortem
 from sevflow.incident.models import IncidentState
 from sevflow.incident.permissions import canonical_command
@@ -50,6 +55,9 @@ from workflows.incident import IncidentWorkflow
 _ITEM_ID = re.compile(r"^INC-\d+-[0-9a-f]{8}$")
 # How long `action add` waits for the chase to store the new item before answering.
 STORED_WITHIN = 20.0
+# A reopen that reached a chase as it ended (closed, its last save done), or found the item changing as
+# it prepared a new run, goes again.
+REOPEN_ATTEMPTS = 5
 
 _ITEM_UPDATES: dict[type[BaseModel], Any] = {
     CompleteActionItem: ActionItemWorkflow.complete,
@@ -61,6 +69,10 @@ _ITEM_UPDATES: dict[type[BaseModel], Any] = {
 
 class ActionItemNotFound(IncidentNotFound):
     pass
+
+
+def _already_closed(item: ActionItem) -> str:
+    return f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
 
 
 def parse_item_id(text: str) -> str:
@@ -285,22 +297,27 @@ class FollowUpService(FollowUpReads):
         cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         key = checked_idempotency_key(update_id)
         # A closed item's chase takes no updates; a retry of the command that closed it is answered.
-        refused = (
-            None
-            if item.is_open
-            else f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}"
-        )
-        return await self.incidents.send_update(
-            chase_workflow_id(stored.item.id),
-            _ITEM_UPDATES[type(cmd)],
-            cmd,
-            key=key,
-            target=item.id,
-            digest=request_hash(item.id, cmd),
-            answer=lambda: self._newer(stored),
-            answer_type=StoredActionItem,
-            refused=refused,
-        )
+        refused = None if item.is_open else _already_closed(item)
+        try:
+            return await self.incidents.send_update(
+                chase_workflow_id(stored.item.id),
+                _ITEM_UPDATES[type(cmd)],
+                cmd,
+                key=key,
+                target=item.id,
+                digest=request_hash(item.id, cmd),
+                answer=lambda: self._newer(stored),
+                answer_type=StoredActionItem,
+                refused=refused,
+            )
+        except IncidentNotFound as err:
+            # The chase ended before the command reached it: the item was closed after it was read
+            # here (a chase ends only once its closing is saved). Say so, not "not found".
+            now = await asyncio.to_thread(self.store.action_item, item.id)
+            if now is None or now.item.is_open:
+                raise ActionItemNotFound(f"{item.id} has no running chase: {err}") from err
+            await self.incidents._refused(key, _already_closed(now.item))
+            raise InvalidCommand(_already_closed(now.item)) from err
 
     async def _newer(self, before: StoredActionItem) -> StoredActionItem:
         """The item once the chase has stored the change (the update answers after it is saved)."""
@@ -334,24 +351,69 @@ class FollowUpService(FollowUpReads):
         return f"{item.id} reopened: {change.key} is {change.status_category} again"
 
     async def reopen_item(self, item_id: str, cmd: ReopenActionItem) -> StoredActionItem:
-        """Open a closed item again from sevflow: its chase starts again from the stored item (or, while
-        it still runs, is told), and its issue leaves done with a comment saying who and why."""
+        """Open a closed item again from sevflow: the chase's `reopen` update, and its issue leaves done
+        with a comment saying who and why. The chase's validator decides, so of several reopens at once
+        one reopens and the others are refused: it is already open.
+
+        A running chase takes the update. When none runs (it ended once the item was closed, or its
+        history is long gone), a new run starts from the stored item with the update (update-with-start,
+        so reopens at once meet in one run). The store is read only once no run is left: a run's last
+        save comes before it ends, so the new run starts from the item's last word, not from a snapshot
+        read while the old run was still saving."""
         if len(cmd.reason.strip()) < 3:
             raise InvalidCommand("say why you are reopening it: it goes on the item's record and its issue")
-        stored = self.action_item(item_id)
-        if stored.item.is_open:
-            raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
-        await self._chase_again(stored, "reopened", cmd, "nothing was reopened")
-        deadline = asyncio.get_running_loop().time() + STORED_WITHIN
-        while (found := await asyncio.to_thread(self.action_item, item_id)).version <= stored.version:
-            if asyncio.get_running_loop().time() > deadline:
-                raise InvalidCommand(f"{item_id} was reopened but is not stored yet: is a worker running?")
-            await asyncio.sleep(0.1)
-        return found
+        unknown = "unknown whether it was reopened: look at the item before reopening it again"
+        for _ in range(REOPEN_ATTEMPTS):
+            stored = await asyncio.to_thread(self.action_item, item_id)
+            if stored.item.is_open:
+                raise InvalidCommand(f"{stored.item.id} ({stored.item.title}) is already open")
+            workflow_id = chase_workflow_id(stored.item.id)
+            running = await self._running_chase(workflow_id)
+            if running is not None:
+                handle = self.client.get_workflow_handle(workflow_id, run_id=running)
+                call = handle.execute_update(ActionItemWorkflow.reopen, cmd)
+            else:
+                chase = await self._chase_of(stored)
+                latest = await asyncio.to_thread(self.action_item, item_id)
+                if latest.version != stored.version:
+                    continue  # changed while the chase was prepared: start from the newer one
+                start = WithStartWorkflowOperation(
+                    ActionItemWorkflow.run,
+                    chase,
+                    id=workflow_id,
+                    task_queue=self.incidents.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+                call = self.client.execute_update_with_start_workflow(
+                    ActionItemWorkflow.reopen, cmd, start_workflow_operation=start
+                )
+            try:
+                await self.incidents._answer(call, unknown)
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                raise InvalidCommand(
+                    cause.message if isinstance(cause, ApplicationError) else str(cause)
+                ) from err
+            except IncidentNotFound:
+                continue  # the chase ended (closed) as the reopen reached it: again, to a new run
+            # The update answers once the reopened item is saved.
+            return await asyncio.to_thread(self.action_item, item_id)
+        raise ServiceUnavailable(f"{item_id}'s chase kept changing under the reopen: nothing was reopened")
 
-    async def _chase_again(self, stored: StoredActionItem, signal: str, arg: BaseModel, failed: str) -> None:
-        """Signal-with-start the item's chase from the stored item: a running chase is signalled, a
-        finished one starts a new run whose first change is the signal's."""
+    async def _running_chase(self, workflow_id: str) -> str | None:
+        """The run id of the item's chase while one runs; None when it has ended or is gone."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            described = await self.incidents._answer(
+                handle.describe(), "nothing was reopened", needs_worker=False
+            )
+        except IncidentNotFound:
+            return None
+        return described.run_id if described.status is WorkflowExecutionStatus.RUNNING else None
+
+    async def _chase_of(self, stored: StoredActionItem) -> ActionItemChase:
+        """The chase of a stored item, to start again: the item as it is (closed, with its counters,
+        ticket and the issue's category) and its version, the rest from the config."""
         item = stored.item
         state = self._incident(item.incident_number)
         chase = await self._prepare(
@@ -363,9 +425,14 @@ class FollowUpService(FollowUpReads):
             created_at=item.created_at,
             created_by=item.created_by,
         )
-        # The stored item as it is (closed, with its counters, ticket and the issue's category).
         chase.item = item
         chase.version = stored.version
+        return chase
+
+    async def _chase_again(self, stored: StoredActionItem, signal: str, arg: BaseModel, failed: str) -> None:
+        """Signal-with-start the item's chase from the stored item: a running chase is signalled, a
+        finished one starts a new run whose first change is the signal's."""
+        chase = await self._chase_of(stored)
         await self.incidents._answer(
             self.client.start_workflow(
                 ActionItemWorkflow.run,

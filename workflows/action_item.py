@@ -15,11 +15,19 @@ each happens once). The other way, a webhook or the daily poll reports the issue
 which counts only against the category the chase last knew (`ActionItem.ticket_category`): a move into
 done closes the item, a move out of done reopens it, a move between two statuses that are not done
 changes nothing, and a report of the state sevflow itself just made is no change at all.
+
+Handlers that await take one lock, as the incident's do (temporalio's safe_message_handlers sample), and
+so do the reminder and the tracker's reports once their activity has answered: commands that race run
+one at a time, in the order accepted, each checked again by its validator when its turn comes. A
+command overtaken by another (a reassign while a done closed the item) is refused in words; nothing
+raises on state an await changed, which would fail the workflow task on every retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
@@ -60,7 +68,15 @@ with workflow.unsafe.imports_passed_through():
         TicketChanged,
         TicketState,
     )
-    from sevflow.action_items.models import ActionItemStatus, close, reassign, reopen, reschedule, snooze
+    from sevflow.action_items.models import (
+        ActionItemRefused,
+        ActionItemStatus,
+        close,
+        reassign,
+        reopen,
+        reschedule,
+        snooze,
+    )
     from sevflow.action_items.reminders import Reminder, next_reminder, record_reminder
     from sevflow.calendar import years_around
     from sevflow.contracts import (
@@ -90,13 +106,20 @@ class ActionItemWorkflow:
         self._ticket_reports = 0
         # Who reopened the item in sevflow and why, for the issue's comment.
         self._reopen_reason: tuple[str, str] | None = None
+        # One change at a time: taken by every handler that awaits, by the reminder and by the tracker's
+        # reports, so whoever holds it may await the store without another changing the item meanwhile.
+        self._lock = asyncio.Lock()
+        # Decided before any handler runs: a command that comes with the start (update- or
+        # signal-with-start) saves the item too, and a new chase still announces itself.
+        self._new = chase.version == 0
 
     @workflow.run
     async def run(self, chase: ActionItemChase) -> ActionItemChase:
         c = self.chase
-        if c.version == 0:  # a new chase, not one continued from another run
-            await self._save()
-            self._notify("assigned")
+        if self._new:  # a new chase, not one continued from another run
+            async with self._lock:
+                await self._save()
+                self._notify("assigned")
         self._ensure_ticket()
         self._sync_ticket()  # a run continued (or restarted) while the issue was not yet on the item's side
         while True:
@@ -147,12 +170,18 @@ class ActionItemWorkflow:
         else:
             await workflow.wait_condition(lambda: self._changed or not c.item.is_open)
             return
-        now = workflow.now()
-        if reminder is not None and now >= reminder.at and c.item.is_open:
-            await self._remind(reminder)
-        if c.next_poll_at is not None and now >= c.next_poll_at and c.item.is_open:
-            c.next_poll_at = now + TICKET_POLL_EVERY
-            await self._poll_ticket()
+        async with self._lock:
+            # Decided once the lock is held: a command that ran meanwhile may have moved the reminder.
+            if self._changed or not c.item.is_open:
+                return
+            now = workflow.now()
+            if reminder is not None and now >= reminder.at:
+                await self._remind(reminder)
+            poll = c.next_poll_at is not None and now >= c.next_poll_at and c.item.is_open
+            if poll:
+                c.next_poll_at = now + TICKET_POLL_EVERY
+        if poll:
+            await self._poll_ticket()  # the tracker may be slow: commands are not held up meanwhile
 
     async def _remind(self, reminder: Reminder) -> None:
         c = self.chase
@@ -178,12 +207,14 @@ class ActionItemWorkflow:
         except ActivityError as err:
             workflow.logger.warning("ticket poll for %s failed: %s", c.item.id, err.cause)
             return
-        await self._ticket_reported(state.key, state.status_category, None)
+        async with self._lock:
+            await self._ticket_reported(state.key, state.status_category, None)
 
     async def _ticket_reported(self, key: str, category: str, by: str | None) -> None:
         """The tracker says the issue is in `category` (webhook or poll). Only a change from the category
         last known counts: into done closes the item, out of done reopens a closed one, and anything
-        else (To Do -> In Progress, a delivery again, the echo of sevflow's own transition) is noted."""
+        else (To Do -> In Progress, a delivery again, the echo of sevflow's own transition) is noted.
+        The caller holds the lock."""
         c = self.chase
         self._ticket_reports += 1
         before = c.item.ticket_category
@@ -201,6 +232,7 @@ class ActionItemWorkflow:
             await self._save()
 
     async def _close(self, status: ActionItemStatus, by: str | None, note: str | None = None) -> None:
+        """Close the item (nothing when it is closed already). The caller holds the lock."""
         c = self.chase
         if not c.item.is_open:
             return
@@ -211,6 +243,7 @@ class ActionItemWorkflow:
         self._sync_ticket()
 
     async def _reopen(self, cmd: ReopenActionItem) -> None:
+        """Open the item again (nothing when it is open). The caller holds the lock."""
         c = self.chase
         if c.item.is_open:
             return
@@ -295,15 +328,16 @@ class ActionItemWorkflow:
             cause = cause_of(err)
             workflow.logger.warning("no ticket for %s: %s", c.item.id, cause)
             return
-        c.item = c.item.model_copy(
-            update={"ticket_key": ticket.key, "ticket_category": ticket.status_category}
-        )
-        c.next_poll_at = workflow.now() + TICKET_POLL_EVERY
-        self._changed = True
-        await self._save()
-        if ticket.is_done and c.item.is_open:
-            await self._close(ActionItemStatus.DONE, f"{ticket.key} is done in the tracker")
-        self._sync_ticket()  # the item may have been closed while the issue was being created
+        async with self._lock:  # the item as it is once the tracker answered, not as it was asked
+            c.item = c.item.model_copy(
+                update={"ticket_key": ticket.key, "ticket_category": ticket.status_category}
+            )
+            c.next_poll_at = workflow.now() + TICKET_POLL_EVERY
+            self._changed = True
+            await self._save()
+            if ticket.is_done and c.item.is_open:
+                await self._close(ActionItemStatus.DONE, f"{ticket.key} is done in the tracker")
+            self._sync_ticket()  # the item may have been closed while the issue was being created
 
     def _sync_ticket(self) -> None:
         """Bring the issue to the item's side beside the chase: a tracker outage holds up no timer."""
@@ -318,14 +352,20 @@ class ActionItemWorkflow:
 
     async def _run_ticket_sync(self) -> None:
         c = self.chase
+        change: tuple[object, ...] | None = None
+        marker = ""
         # Again until the issue is on the item's side: the item may be reopened while it is being closed.
         while self._ticket_behind() and c.item.ticket_key is not None:
+            if change != (now := (c.item.status, c.item.closed_at, self._reopen_reason)):
+                # The version is bumped by every save and carried into a new run: unique to this change.
+                # Kept while the same change is tried again after a report came in meanwhile (a save
+                # of the issue's category bumps the version), so its comment is posted once.
+                change, marker = now, f"[sevflow {c.workflow_id} v{c.version}]"
             request = SyncTicket(
                 key=c.item.ticket_key,
                 done=not c.item.is_open,
                 comment=self._sync_comment(),
-                # The version is bumped by every save and carried into a new run: unique to this change.
-                marker=f"[sevflow {c.workflow_id} v{c.version}]",
+                marker=marker,
             )
             reports = self._ticket_reports
             try:
@@ -341,17 +381,20 @@ class ActionItemWorkflow:
                 # A workflow with no way to done, revoked credentials, a month of outage: said, not fatal.
                 workflow.logger.warning("issue of %s not synced: %s", c.item.id, cause_of(err))
                 return
-            if self._ticket_reports != reports:
-                # The tracker said something meanwhile, perhaps from before this move (the chase's own
-                # look at its issue as it started): look again. A person's newer move has gone through
-                # its report's handler by now (a move into done closed the item), so it is not undone.
-                continue
-            c.item = c.item.model_copy(update={"ticket_category": state.status_category})
-            await self._save()
-            if request.done == (not c.item.is_open):
-                # Done for the item's side as it still is. Should a person have moved the issue since,
-                # their change is theirs: its webhook (or the poll) reports it, sevflow does not undo it.
-                return
+            async with self._lock:
+                if self._ticket_reports != reports:
+                    # The tracker said something meanwhile, perhaps from before this move (the chase's
+                    # own look at its issue as it started): look again. A person's newer move has gone
+                    # through its report's handler by now (a move into done closed the item), so it is
+                    # not undone.
+                    continue
+                c.item = c.item.model_copy(update={"ticket_category": state.status_category})
+                await self._save()
+                if request.done == (not c.item.is_open):
+                    # Done for the item's side as it still is. Should a person have moved the issue
+                    # since, their change is theirs: its webhook (or the poll) reports it, sevflow does
+                    # not undo it.
+                    return
 
     def _sync_comment(self) -> str:
         item = self.chase.item
@@ -373,6 +416,18 @@ class ActionItemWorkflow:
             )
         )
 
+    @contextlib.asynccontextmanager
+    async def _turn(self, check: Callable[[], None]) -> AsyncIterator[None]:
+        """One command at a time, in the order they were accepted: wait for the handlers before this
+        one to finish, then run this command's validator (`check`) again. Another command may have
+        changed the item since the validator accepted this one (a done while a reassign looked up the
+        new owner, a second reopen): it is then refused with the words its validator says now, and
+        nothing has changed."""
+        async with self._lock:
+            with refusals():
+                check()
+                yield
+
     def _refuse_closed(self) -> None:
         item = self.chase.item
         if not item.is_open:
@@ -386,8 +441,9 @@ class ActionItemWorkflow:
 
     @workflow.update
     async def complete(self, cmd: CompleteActionItem) -> ActionItemChase:
-        await self._close(cmd.status, cmd.by, cmd.note)
-        return self.chase
+        async with self._turn(lambda: self._validate_complete(cmd)):
+            await self._close(cmd.status, cmd.by, cmd.note)
+            return self.chase
 
     @complete.validator
     def _validate_complete(self, cmd: CompleteActionItem) -> None:
@@ -396,10 +452,11 @@ class ActionItemWorkflow:
     @workflow.update
     async def snooze(self, cmd: SnoozeActionItem) -> ActionItemChase:
         c = self.chase
-        c.item = snooze(c.item, workflow.now() + cmd.duration)
-        self._changed = True
-        await self._save()
-        return c
+        async with self._turn(lambda: self._validate_snooze(cmd)):
+            c.item = snooze(c.item, workflow.now() + cmd.duration)
+            self._changed = True
+            await self._save()
+            return c
 
     @snooze.validator
     def _validate_snooze(self, cmd: SnoozeActionItem) -> None:
@@ -412,19 +469,21 @@ class ActionItemWorkflow:
     @workflow.update
     async def reassign(self, cmd: ReassignActionItem) -> ActionItemChase:
         c = self.chase
-        details = await workflow.execute_activity(
-            RESOLVE_CONTACT,
-            ResolveContact(person=cmd.owner, years=years_around(workflow.now().date(), c.item.due)),
-            result_type=OwnerDetails,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
-        c.item = reassign(c.item, details.contact.person, by=cmd.by, reason=cmd.reason, at=workflow.now())
-        c.owner, c.calendar = details.contact, details.calendar
-        self._changed = True
-        await self._save()
-        self._notify("reassigned")
-        return c
+        async with self._turn(lambda: self._validate_reassign(cmd)):
+            # The lock is held while the new owner is looked up: nothing closes the item meanwhile.
+            details = await workflow.execute_activity(
+                RESOLVE_CONTACT,
+                ResolveContact(person=cmd.owner, years=years_around(workflow.now().date(), c.item.due)),
+                result_type=OwnerDetails,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
+            c.item = reassign(c.item, details.contact.person, by=cmd.by, reason=cmd.reason, at=workflow.now())
+            c.owner, c.calendar = details.contact, details.calendar
+            self._changed = True
+            await self._save()
+            self._notify("reassigned")
+            return c
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignActionItem) -> None:
@@ -440,11 +499,12 @@ class ActionItemWorkflow:
     @workflow.update
     async def reschedule(self, cmd: RescheduleActionItem) -> ActionItemChase:
         c = self.chase
-        c.item = reschedule(c.item, cmd.due, by=cmd.by, reason=cmd.reason, at=workflow.now())
-        self._changed = True
-        await self._save()
-        self._notify("rescheduled")
-        return c
+        async with self._turn(lambda: self._validate_reschedule(cmd)):
+            c.item = reschedule(c.item, cmd.due, by=cmd.by, reason=cmd.reason, at=workflow.now())
+            self._changed = True
+            await self._save()
+            self._notify("rescheduled")
+            return c
 
     @reschedule.validator
     def _validate_reschedule(self, cmd: RescheduleActionItem) -> None:
@@ -464,25 +524,47 @@ class ActionItemWorkflow:
                 non_retryable=True,
             )
 
+    @workflow.update
+    async def reopen(self, cmd: ReopenActionItem) -> ActionItemChase:
+        """Open a closed item again from sevflow (update-with-start: its chase may have ended); its
+        issue is moved out of done with a comment. An open item is refused, so of several reopens at
+        once one reopens and the others say it is already open."""
+        async with self._turn(lambda: self._validate_reopen(cmd)):
+            await self._reopen(cmd)
+            return self.chase
+
+    @reopen.validator
+    def _validate_reopen(self, cmd: ReopenActionItem) -> None:
+        _need_reason(cmd.reason, "reopening it")
+        item = self.chase.item
+        if item.is_open:
+            raise ApplicationError(
+                f"{item.id} ({item.title}) is already open", type="InvalidCommand", non_retryable=True
+            )
+
     # ----------------------------------------------------------- signals
 
     @workflow.signal
     async def ticket_changed(self, change: TicketChanged) -> None:
         c = self.chase
-        if c.item.ticket_key is not None and change.key != c.item.ticket_key:
-            return
-        await self._ticket_reported(change.key, change.status_category, change.by)
+        async with self._lock:
+            if c.item.ticket_key is not None and change.key != c.item.ticket_key:
+                return
+            await self._ticket_reported(change.key, change.status_category, change.by)
 
     @workflow.signal
     async def completed(self, cmd: CompleteActionItem) -> None:
-        """The same as the `complete` update, for senders that need no answer."""
-        await self._close(cmd.status, cmd.by, cmd.note)
+        """The same as the `complete` update, for senders that need no answer (a closed item stays as
+        it was closed)."""
+        async with self._lock:
+            await self._close(cmd.status, cmd.by, cmd.note)
 
     @workflow.signal
     async def reopened(self, cmd: ReopenActionItem) -> None:
-        """Open a closed item again from sevflow (signal-with-start: its chase had ended); its issue is
-        moved out of done with a comment."""
-        await self._reopen(cmd)
+        """The `reopen` update for senders that need no answer (signal-with-start: its chase had
+        ended); an open item stays open."""
+        async with self._lock:
+            await self._reopen(cmd)
 
     @workflow.signal
     async def chase_now(self, cmd: ChaseNow) -> None:
@@ -497,6 +579,16 @@ class ActionItemWorkflow:
     @workflow.query
     def get_state(self) -> ActionItemChase:
         return self.chase
+
+
+@contextlib.contextmanager
+def refusals() -> Iterator[None]:
+    """A change the item refuses (sevflow/action_items/models.py) as the command's failure, never the
+    workflow task's."""
+    try:
+        yield
+    except ActionItemRefused as refused:
+        raise ApplicationError(str(refused), type="InvalidCommand", non_retryable=True) from refused
 
 
 def _need_reason(reason: str, what: str) -> None:

@@ -282,8 +282,10 @@ class IncidentWorkflow:
         """The incident's number. Every handler and timer waits for the register that sets it (see
         `_turn`), and nothing unsets it."""
         number = self.state.number
-        if number is None:
-            raise RuntimeError(f"{self.state.workflow_id} is used before it was registered")
+        if number is None:  # cannot happen; if it did, the command fails, never the workflow task
+            raise ApplicationError(
+                f"{self.state.workflow_id} is used before it was registered", type="NotRegistered"
+            )
         return number
 
     @contextlib.asynccontextmanager

@@ -5,6 +5,7 @@ from sevflow.action_items.due import DEFAULT_DUE_AFTER, default_due, parse_due
 from sevflow.action_items.models import (
     ActionItem,
     ActionItemChange,
+    ActionItemRefused,
     ActionItemStatus,
     action_item_id,
     close,
@@ -34,6 +35,7 @@ __all__ = [
     "POSTMORTEM_PLAN",
     "ActionItem",
     "ActionItemChange",
+    "ActionItemRefused",
     "ActionItemStatus",
     "Reminder",
     "ReminderKind",

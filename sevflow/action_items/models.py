@@ -1,7 +1,9 @@
 """The action item as its workflow holds it, its id, and the changes people make to it.
 
 Every change is a pure function from one item to the next (pydantic copies), so the ActionItemWorkflow's
-update handlers stay one line each and the rules are tested without a server.
+update handlers stay one line each and the rules are tested without a server. A change the item's state
+refuses raises ActionItemRefused, which the workflow turns into the command's failure, never its
+workflow task's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class ActionItemStatus(StrEnum):
     @property
     def is_closed(self) -> bool:
         return self is not ActionItemStatus.OPEN
+
+
+class ActionItemRefused(ValueError):
+    """A change the item refuses as it is now (closed, no owner named), in a person's words. A
+    ValueError, as every refusal of bad input here is; the workflow answers the command with it."""
 
 
 class ActionItemChange(BaseModel):
@@ -174,7 +181,7 @@ def close(
     owner's zone. Closing again with the same status changes nothing (Slack's Done, the Jira webhook
     and the daily poll may all report the same closure)."""
     if status is ActionItemStatus.OPEN:
-        raise ValueError("close with done or wont_fix; reopen() opens an item")
+        raise ActionItemRefused("close with done or wont_fix; reopen() opens an item")
     if item.status is status:
         return item
     return item.model_copy(
@@ -208,7 +215,7 @@ def reassign(item: ActionItem, owner: str, *, by: str, reason: str, at: datetime
     """A new owner, with the reason on record. The same owner again changes nothing."""
     new_owner = owner.strip()
     if not new_owner:
-        raise ValueError("name the new owner")
+        raise ActionItemRefused("name the new owner")
     if new_owner == item.owner:
         return item
     change = _change(item, "owner", item.owner, new_owner, by=by, reason=reason, at=at)
@@ -240,10 +247,10 @@ def _change(
     at: datetime,
 ) -> ActionItemChange:
     if not item.is_open:
-        raise ValueError(f"{item.id} is closed ({item.status.value}): reopen it first")
+        raise ActionItemRefused(f"{item.id} is closed ({item.status.value}): reopen it first")
     cleaned = reason.strip()
     if not cleaned:
-        raise ValueError(f"say why the {field} of {item.id} changes: a reason is required")
+        raise ActionItemRefused(f"say why the {field} of {item.id} changes: a reason is required")
     return ActionItemChange(at=_aware(at, "at"), by=by, field=field, old=old, new=new, reason=cleaned)
 
 

@@ -20,7 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.tickets import JiraTickets, jira_client
 from sevflow.config.loader import parse_config
-from sevflow.store.repository import Store
+from sevflow.store.repository import Store, StoredActionItem
+from starter.follow_up import FollowUpReads
 from tests.api.conftest import TOKEN
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
 from tests.support.stack import running_stack, stack_settings
@@ -505,3 +506,56 @@ async def test_closing_and_reopening_in_sevflow_move_the_issue_and_its_echo_chan
     await stack.until("open again", lambda: (s := stack.store.action_item(item_id)) and s.item.is_open)
     transitions = [c for c in stack.jira.calls("do_transition") if c["status"] == 204]
     assert len(transitions) == 3  # done, To Do, done: one each, none repeated
+
+
+async def test_reopens_at_once_reopen_the_item_once_and_the_others_are_told_it_is_open(stack: Stack) -> None:
+    """Issue 14: five reopens of a closed item at the same moment all answered 200. One reopens it; to
+    the others it is open already, which the README says is a 409."""
+    item_id, _ = await ticketed_item(stack)
+    await stack.post(f"/v1/actions/{item_id}/done", by="bob")
+    handle = stack.env.client.get_workflow_handle(chase_workflow_id(item_id))
+    await asyncio.wait_for(handle.result(), timeout=30)  # the chase has ended: reopening starts it again
+
+    async def reopen(n: int) -> httpx.Response:
+        body = {"by": "bob", "reason": f"it regressed ({n})"}
+        return await stack.http.post(f"/v1/actions/{item_id}/reopen", json=body, headers=AUTH)
+
+    answers = await asyncio.wait_for(asyncio.gather(*(reopen(n) for n in range(5))), timeout=30)
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409], [a.text for a in answers]
+    [reopened] = [a.json() for a in answers if a.status_code == 200]
+    assert reopened["status"] == "open"
+    title = reopened["title"]
+    refusals = {a.json()["error"] for a in answers if a.status_code == 409}
+    assert refusals == {f"{item_id} ({title}) is already open"}
+    state = await handle.query("get_state")
+    assert state["item"]["status"] == "open"
+
+
+async def test_a_command_that_lands_as_the_item_closes_is_told_it_is_done(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: a command read the item open, and reached its chase just after a done closed it and the
+    chase ended: 404 'the incident's workflow was not found: workflow execution already completed'.
+    The truth is a 409: the item is already done."""
+    item_id, _ = await ticketed_item(stack)
+    before = stack.store.action_item(item_id)
+    assert before is not None and before.item.is_open
+    await stack.post(f"/v1/actions/{item_id}/done", by="bob")
+    handle = stack.env.client.get_workflow_handle(chase_workflow_id(item_id))
+    await asyncio.wait_for(handle.result(), timeout=30)
+
+    # The command read the item as it was before the done: the moment the race leaves it in.
+    read = FollowUpReads.action_item
+
+    def as_read_before(self: FollowUpReads, wanted: str) -> StoredActionItem:
+        return before if wanted == item_id else read(self, wanted)
+
+    monkeypatch.setattr(FollowUpReads, "action_item", as_read_before)
+    for path, body in [
+        ("snooze", {"by": "alice", "duration": "1d"}),
+        ("done", {"by": "alice"}),
+        ("reassign", {"by": "alice", "owner": "alice", "reason": "back from leave"}),
+    ]:
+        response = await stack.http.post(f"/v1/actions/{item_id}/{path}", json=body, headers=AUTH)
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == f"{item_id} ({before.item.title}) is already done"

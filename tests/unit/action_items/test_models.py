@@ -23,7 +23,7 @@ from sevflow.action_items import (
     reschedule,
     snooze,
 )
-from sevflow.action_items.models import added_again_refusal
+from sevflow.action_items.models import ActionItemRefused, added_again_refusal
 from sevflow.incident.identity import Directory, Person
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -225,10 +225,13 @@ def test_reassign_and_reschedule_need_a_reason_and_are_recorded() -> None:
     assert reassign(later, "bob", by="x", reason="", at=CREATED) == later  # no change, no reason needed
 
 
-def test_a_closed_item_cannot_be_reassigned() -> None:
+def test_a_closed_item_cannot_be_reassigned_or_rescheduled() -> None:
+    """Refused as ActionItemRefused: the workflow answers the command with it (issue 14)."""
     done = close(item(), ActionItemStatus.DONE, at=CREATED, by="alice", zone=BERLIN)
-    with pytest.raises(ValueError, match="reopen it first"):
+    with pytest.raises(ActionItemRefused, match="reopen it first"):
         reassign(done, "bob", by="lead", reason="why not", at=CREATED)
+    with pytest.raises(ActionItemRefused, match="reopen it first"):
+        reschedule(done, date(2030, 1, 1), by="lead", reason="later", at=CREATED)
 
 
 def test_overdue_is_read_in_the_owners_zone() -> None:
