@@ -231,7 +231,9 @@ class IncidentWorkflow:
         if s.alert_group_id is None or s.number is None:
             return
         try:
-            change = IncidentStatusChanged(number=s.number, open=tell.open, refire=tell.refire)
+            change = IncidentStatusChanged(
+                workflow_id=s.workflow_id, number=s.number, open=tell.open, refire=tell.refire
+            )
             await workflow.get_external_workflow_handle(s.alert_group_id).signal("incident_status", change)
         except FailureError as err:
             # The group finished (all its alerts resolved and nothing open): nothing to tell.
