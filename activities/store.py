@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Protocol
 
+from temporalio.exceptions import ApplicationError
+
 from activities.blocking import blocking_activity
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
+    CLAIM_MERGE,
     RECORD_INCIDENT,
     REGISTER_INCIDENT,
     IncidentRecord,
+    MergeClaim,
     Registered,
     RegisterIncident,
 )
+from sevflow.errors import InvalidCommand
 from sevflow.incident.declaration import declare
 from sevflow.incident.models import IncidentState, PublicUpdate, TimelineEvent
 from sevflow.paging.ladder import plan_level
@@ -28,6 +33,8 @@ class IncidentStore(Protocol):
     def record(
         self, state: IncidentState, events: list[TimelineEvent], public_updates: Sequence[PublicUpdate] = ()
     ) -> None: ...
+
+    def claim_merge(self, number: int, into: int) -> None: ...
 
 
 class StoreActivities:
@@ -68,3 +75,11 @@ class StoreActivities:
         # Timeline rows and public status-page entries are keyed per workflow event and snapshots are
         # versioned, so retries and replays neither duplicate a row nor roll the incident back.
         self.store.record(record.state, record.events, record.public_updates)
+
+    @blocking_activity(CLAIM_MERGE)
+    def claim_merge(self, claim: MergeClaim) -> None:
+        # Granted again to a retry; a refusal (the target merged or being merged away) is final.
+        try:
+            self.store.claim_merge(claim.number, claim.into)
+        except InvalidCommand as err:
+            raise ApplicationError(str(err), type="InvalidCommand", non_retryable=True) from err

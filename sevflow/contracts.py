@@ -14,6 +14,7 @@ from sevflow.incident.models import IncidentState, PostmortemChase, PublicUpdate
 
 REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
+CLAIM_MERGE = "claim_merge"
 POST_MESSAGE = "post_message"
 SYNC_CHAT = "sync_chat"
 ARCHIVE_CHAT = "archive_chat"
@@ -51,6 +52,14 @@ class IncidentRecord(BaseModel):
     state: IncidentState
     events: list[TimelineEvent] = Field(default_factory=list)
     public_updates: list[PublicUpdate] = Field(default_factory=list)
+
+
+class MergeClaim(BaseModel):
+    """Claim the merge of incident `number` into incident `into` (sevflow/store/merges.py): refused,
+    as InvalidCommand with a person's sentence, when `into` is itself merged or being merged away."""
+
+    number: int
+    into: int
 
 
 class ChatMessage(BaseModel):

@@ -61,7 +61,7 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.models import IncidentState, new_incident_state
 from sevflow.incident.permissions import canonical_command
-from sevflow.incident.transitions import Edit, refusal
+from sevflow.incident.transitions import Edit, merge_target_refusal, refusal
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.store.repository import Store, StoredCommandKey
 from workflows.incident import IncidentWorkflow
@@ -350,9 +350,12 @@ class IncidentService(IncidentReads):
         )
 
     async def merge(self, number: int, into: int, by: str, update_id: str | None = None) -> IncidentDetail:
+        # A quick answer when the target has ended. Not the decision: two merges crossing each other
+        # both pass it. The source's workflow claims the merge in the store with both incidents' rows
+        # locked (sevflow/store/merges.py), and the loser is refused there, in words (409).
         target = self._stored(into)
-        if target.status.is_terminal:
-            raise InvalidCommand(f"{target.label} is {target.status.value}: merge into an open incident")
+        if (refused := merge_target_refusal(number, into, target.status, target.merged_into)) is not None:
+            raise InvalidCommand(refused)
         return await self.command(
             number, MergeInto(by=by, target_number=into, target_workflow_id=target.workflow_id), update_id
         )

@@ -186,6 +186,7 @@ def build_worker(
         activities=[
             store_acts.register_incident,
             store_acts.record_incident,
+            store_acts.claim_merge,
             chat_acts.post_message,
             chat_acts.sync_chat,
             chat_acts.archive_chat,

@@ -14,14 +14,13 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from sevflow.alerts import group as decide
     from sevflow.alerts.models import (
         AlertAcknowledged,
         AlertDelivery,
         AlertGroupState,
         AlertStatus,
-        AlertsUpdate,
         IncidentStatusChanged,
-        TrackedAlert,
     )
     from sevflow.incident.models import new_incident_state
     from workflows.incident import IncidentWorkflow
@@ -40,9 +39,7 @@ class AlertGroupWorkflow:
     async def run(self, state: AlertGroupState) -> AlertGroupState:
         while True:
             if self.state.refire:
-                self.state.refire = False
-                if not self.state.incident_open and self.state.firing and self.state.last_delivery:
-                    await self._open_incident(self.state.last_delivery)
+                await self._carry_out(decide.refired(self.state))
             elif self.state.pending:
                 await self._process(self.state.pending.pop(0))
             elif self._finished():
@@ -66,47 +63,22 @@ class AlertGroupWorkflow:
         return not s.incident_open and s.firing == 0 and not s.pending and not s.refire
 
     async def _process(self, delivery: AlertDelivery) -> None:
+        await self._carry_out(decide.delivered(self.state, delivery))
+
+    async def _carry_out(self, step: decide.GroupStep) -> None:
+        self.state = step.state
         s = self.state
-        s.deliveries += 1
-        batch = delivery.batch
-        if batch.action == "alert":
-            s.last_delivery = delivery
-        if batch.action == "acknowledge":
-            if s.incident_open and s.incident_workflow_id:
-                by = f"{batch.source.value} ({batch.alerts[0].name})"
-                incident = self._incident(s.incident_workflow_id)
-                await incident.signal(IncidentWorkflow.alert_acknowledged, AlertAcknowledged(by=by))
-            return
-        newly_firing: list[str] = []
-        newly_resolved: list[str] = []
-        for alert in batch.alerts:
-            previous = s.alerts.get(alert.fingerprint)
-            firing = alert.status is AlertStatus.FIRING
-            if firing and (previous is None or previous.status is AlertStatus.RESOLVED):
-                newly_firing.append(alert.name)
-            if not firing and previous is not None and previous.status is AlertStatus.FIRING:
-                newly_resolved.append(alert.name)
-            s.alerts[alert.fingerprint] = TrackedAlert(
-                fingerprint=alert.fingerprint,
-                name=alert.name,
-                summary=alert.summary,
-                status=alert.status,
-                starts_at=alert.starts_at or (previous.starts_at if previous else None),
-            )
-        s.forget_resolved()  # the state stays under Temporal's payload limit (MAX_TRACKED_ALERTS)
-        if not s.incident_open or s.incident_workflow_id is None:
-            if newly_firing:
-                await self._open_incident(delivery)
-            return
-        if newly_firing or newly_resolved:
-            update = AlertsUpdate(
-                firing=s.firing,
-                total=len(s.alerts),
-                deliveries=s.deliveries,
-                newly_firing=newly_firing,
-                newly_resolved=newly_resolved,
-            )
-            await self._incident(s.incident_workflow_id).signal(IncidentWorkflow.alerts_changed, update)
+        if step.note is not None:
+            workflow.logger.warning("%s: %s", s.workflow_id, step.note)
+        if step.open_from is not None:
+            await self._open_incident(step.open_from)
+        elif s.incident_workflow_id is not None:
+            incident = self._incident(s.incident_workflow_id)
+            if step.acknowledged_by is not None:
+                ack = AlertAcknowledged(by=step.acknowledged_by)
+                await incident.signal(IncidentWorkflow.alert_acknowledged, ack)
+            if step.forward is not None:
+                await incident.signal(IncidentWorkflow.alerts_changed, step.forward)
 
     async def _open_incident(self, delivery: AlertDelivery) -> None:
         s = self.state
@@ -150,9 +122,8 @@ class AlertGroupWorkflow:
             # The incident (and its postmortem and action items) outlives the alerts that opened it.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
-        s.incident_workflow_id = incident_id
-        s.incident_number = None
-        s.incident_open = True
+        # The state as it is now: a status may have come in while the child started.
+        self.state = decide.incident_opened(self.state, incident_id)
 
     def _incident(self, workflow_id: str) -> workflow.ExternalWorkflowHandle[IncidentWorkflow]:
         return workflow.get_external_workflow_handle_for(IncidentWorkflow.run, workflow_id)
@@ -163,9 +134,7 @@ class AlertGroupWorkflow:
 
     @workflow.signal
     def incident_status(self, change: IncidentStatusChanged) -> None:
-        self.state.incident_number = change.number
-        self.state.incident_open = change.open
-        self.state.refire = self.state.refire or change.refire
+        self.state = decide.incident_status(self.state, change)
 
     @workflow.query
     def get_state(self) -> AlertGroupState:

@@ -35,12 +35,14 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
     from sevflow.contracts import (
         ARCHIVE_CHAT,
+        CLAIM_MERGE,
         PLAN_POSTMORTEM,
         PUBLISH_POSTMORTEM,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         ArchiveChat,
         IncidentRecord,
+        MergeClaim,
         PlanPostmortem,
         PostmortemPlan,
         Published,
@@ -231,7 +233,9 @@ class IncidentWorkflow:
         if s.alert_group_id is None or s.number is None:
             return
         try:
-            change = IncidentStatusChanged(number=s.number, open=tell.open, refire=tell.refire)
+            change = IncidentStatusChanged(
+                workflow_id=s.workflow_id, number=s.number, open=tell.open, refire=tell.refire
+            )
             await workflow.get_external_workflow_handle(s.alert_group_id).signal("incident_status", change)
         except FailureError as err:
             # The group finished (all its alerts resolved and nothing open): nothing to tell.
@@ -460,6 +464,7 @@ class IncidentWorkflow:
     @workflow.update
     async def merge_into(self, cmd: MergeInto) -> IncidentState:
         async with self._turn(lambda: self._validate_merge_into(cmd)):
+            await self._claim_merge(cmd.target_number)
             await self._apply(decide.merged_into(self.state, cmd, workflow.now()))
             told = MergedFrom(number=self._number, title=self.state.title, by=cmd.by)
             try:
@@ -475,6 +480,21 @@ class IncidentWorkflow:
     def _validate_merge_into(self, cmd: MergeInto) -> None:
         with refusals():
             decide.check_merge(self.state, cmd)
+
+    async def _claim_merge(self, into: int) -> None:
+        """Both incidents in one store transaction: the target, as it is then, must not be merged or
+        being merged away (into this one, or further on). Each incident checks only its own state, so
+        two merges crossing each other (A into B, B into A) would otherwise both apply and leave
+        nothing open. Nothing after the claim can refuse the merge: the handler holds the lock."""
+        try:
+            await workflow.execute_activity(
+                CLAIM_MERGE,
+                MergeClaim(number=self._number, into=into),
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY_UNLESS_REFUSED,
+            )
+        except ActivityError as err:
+            raise Refused(cause_of(err)) from err
 
     @workflow.update
     async def add_action_item(self, cmd: AddActionItem) -> IncidentState:

@@ -181,6 +181,8 @@ class AlertAcknowledged(BaseModel):
 class IncidentStatusChanged(BaseModel):
     """Incident -> alert group: the incident resolved (open=False) or was reopened (open=True)."""
 
+    # Which incident says so: a group takes the word of its current incident only (sevflow.alerts.group).
+    workflow_id: str
     number: int
     open: bool
     # Alerts fired again after this incident had resolved: the group must open a new incident.

@@ -117,3 +117,17 @@ def refusal(
     if command == "publish_postmortem":
         return f"{label} has no postmortem in progress: it is {current.value}"
     return f"{label} is {current.value}: you cannot {verb} now"
+
+
+def merge_target_refusal(number: int, into: int, status: Status, onward: int | None) -> str | None:
+    """Why INC-`number` cannot be merged into INC-`into`, whose status is `status` and which is merged
+    or being merged into INC-`onward` (None: it is not); None when it can. A merge never goes into an
+    incident that is going away: into this one it would leave neither open, further on it belongs there."""
+    if onward is not None:
+        how = "was merged" if status is S.MERGED else "is being merged"
+        if onward == number:
+            return f"INC-{into} {how} into INC-{number}: INC-{number} stays open"
+        return f"INC-{into} {how} into INC-{onward}: merge INC-{number} into INC-{onward} instead"
+    if status.is_terminal:
+        return f"INC-{into} is {status.value}: merge into an open incident"
+    return None

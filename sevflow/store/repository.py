@@ -2,8 +2,8 @@
 
 `Store` is the whole database in one object, composed of one part per concern, each in its own module
 with the methods of one port the activities declare (activities/*.py): incidents, alerts, chat,
-pages, handoffs, action items, postmortems and command keys. They share the engine, the clock and
-the transactions of `sevflow.store.base`. A caller that needs one part may type against that part.
+pages, handoffs, action items, postmortems, command keys and merges. They share the engine, the clock
+and the transactions of `sevflow.store.base`. A caller that needs one part may type against that part.
 
 Every write is idempotent, because Temporal retries activities and may complete them out of order:
 incidents are registered once per workflow id, timeline rows once per key, chat messages once per key,
@@ -20,6 +20,7 @@ from sevflow.store.command_keys import COMMAND_KEY_RETENTION, CommandKeyReposito
 from sevflow.store.contacts import ContactRepository
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
+from sevflow.store.merges import MergeRepository
 from sevflow.store.pages import PageRepository, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 
@@ -52,6 +53,7 @@ class Store(
     PostmortemRepository,
     CommandKeyRepository,
     ContactRepository,
+    MergeRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems, command keys and confirmed contact methods."""
+    items, postmortems, command keys, confirmed contact methods and merges."""

@@ -175,6 +175,22 @@ class IncidentRow(Base):
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
+class IncidentMergeRow(Base):
+    """An incident merged into another: claimed in one transaction with both incidents' rows locked,
+    before the merge is applied (sevflow/store/merges.py), so that two merges crossing each other
+    cannot both happen; kept as the record of the merge (migration 0017)."""
+
+    __tablename__ = "incident_merges"
+
+    number: Mapped[int] = mapped_column(
+        Integer, ForeignKey("incidents.number", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    into_number: Mapped[int] = mapped_column(
+        Integer, ForeignKey("incidents.number", ondelete="CASCADE"), nullable=False
+    )
+    claimed_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
 class IncidentRoleRow(Base):
     """Who holds each role of an incident now (rewritten from every newer snapshot)."""
 
