@@ -234,6 +234,22 @@ def _key(given: str | None) -> str:
     return checked_idempotency_key(given)
 
 
+def _send(given: str | None, go: Callable[[str], Awaitable[R]]) -> R:
+    """Run `go`, which sends a command under the key it gets: the one given to retry with, else a new
+    one made here, so that a Ctrl-C while it waits for the answer can name it. The command may have
+    been sent and be applied later (when a worker takes it): one line says so, exit code 130."""
+    key = _key(given)
+    try:
+        return _run(go(key))
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: unknown whether it was applied; retry with --idempotency-key {key}",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+
+
 def _command(
     number: str, cmd: C, as_json: bool, say: Callable[[IncidentDetail, C], str], key: str | None
 ) -> None:
@@ -244,13 +260,11 @@ def _command(
 
     n = parse_incident_number(number)
 
-    async def go() -> tuple[IncidentDetail, C]:
+    async def go(sent_as: str) -> tuple[IncidentDetail, C]:
         async with _service() as service:
-            return await service.command(n, cmd, _key(key)), canonical_command(
-                cmd, service.config.directory()
-            )
+            return await service.command(n, cmd, sent_as), canonical_command(cmd, service.config.directory())
 
-    detail, sent = _run(go())
+    detail, sent = _send(key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -290,11 +304,11 @@ def declare(
         declared_by=by or _default_actor(),
     )
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as svc:
-            return await svc.declare(cmd, _key(idempotency_key))
+            return await svc.declare(cmd, key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -539,11 +553,11 @@ def merge(
     """Merge a duplicate incident into another one."""
     n, target = parse_incident_number(number), parse_incident_number(into)
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as service:
-            return await service.merge(n, target, by or _default_actor(), _key(idempotency_key))
+            return await service.merge(n, target, by or _default_actor(), key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -568,11 +582,11 @@ def link(
     n, earlier = parse_incident_number(number), parse_repeat_of(repeat_of)
     cmd = LinkRepeat(by=by or _default_actor(), repeat_of=earlier)
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as service:
-            return await service.link_repeat(n, cmd, _key(idempotency_key))
+            return await service.link_repeat(n, cmd, key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     elif earlier is None:
@@ -800,11 +814,11 @@ def _item_command(
 ) -> None:
     from starter.follow_up_views import ActionItemView
 
-    async def go() -> StoredActionItem:
+    async def go(sent_as: str) -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.item_command(item_id, cmd, _key(key))
+            return await follow_up.item_command(item_id, cmd, sent_as)
 
-    view = ActionItemView.of(_run(go()))
+    view = ActionItemView.of(_send(key, go))
     if as_json:
         _print_json(view)
     else:
@@ -839,11 +853,11 @@ def action_add(
         due=parse_due(due, _today().date()) if due is not None else None,
     )
 
-    async def go() -> StoredActionItem:
+    async def go(key: str) -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.add_action_item(n, cmd, _key(idempotency_key))
+            return await follow_up.add_action_item(n, cmd, key)
 
-    view = ActionItemView.of(_run(go()))
+    view = ActionItemView.of(_send(idempotency_key, go))
     if as_json:
         _print_json(view)
     else:
@@ -923,7 +937,17 @@ def action_reopen(item_id: ItemId, reason: Reason, by: By = "", as_json: AsJson 
         async with _follow_up() as follow_up:
             return await follow_up.reopen_item(item_id, cmd)
 
-    view = ActionItemView.of(_run(go()))
+    try:
+        view = ActionItemView.of(_run(go()))
+    except KeyboardInterrupt:
+        # Sent without a key (a reopen of an open item is refused, not applied twice).
+        err.print(
+            f"interrupted: unknown whether it was applied; `sevflow action show {item_id}` says whether "
+            "it is open again",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     if as_json:
         _print_json(view)
     else:
@@ -1102,16 +1126,16 @@ def postmortem_publish(
     n = parse_incident_number(number)
     document = _read_document(file) if file is not None else None
 
-    async def go() -> tuple[StoredPostmortem, CheckView]:
+    async def go(key: str) -> tuple[StoredPostmortem, CheckView]:
         async with _follow_up() as follow_up:
             if document is not None:
                 follow_up.save_document(n, document)
             check = CheckView.of(n, follow_up.check(n))
             if not check.ok:
                 raise SevflowError(_one_line(n, check))
-            return await follow_up.publish(n, by or _default_actor(), _key(idempotency_key)), check
+            return await follow_up.publish(n, by or _default_actor(), key), check
 
-    stored, check = _run(go())
+    stored, check = _send(idempotency_key, go)
     if as_json:
         _print_json(PostmortemView.of(stored))
         return
@@ -1130,11 +1154,11 @@ def postmortem_request(
 
     n = parse_incident_number(number)
 
-    async def go() -> StoredPostmortem:
+    async def go(key: str) -> StoredPostmortem:
         async with _follow_up() as follow_up:
-            return await follow_up.request(n, by or _default_actor(), _key(idempotency_key))
+            return await follow_up.request(n, by or _default_actor(), key)
 
-    view = PostmortemView.of(_run(go()))
+    view = PostmortemView.of(_send(idempotency_key, go))
     if as_json:
         _print_json(view)
     else:

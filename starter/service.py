@@ -254,6 +254,22 @@ _SERVER_GONE = frozenset(
 )
 
 
+def _retrieved(call: asyncio.Future[Any]) -> None:
+    """Mark a call's error as seen: cancelled (a Ctrl-C), the SDK ends an update's call with an error of
+    its own rather than as cancelled, which asyncio would print as "Task exception was never
+    retrieved", with a traceback, after the person was told what it means."""
+    if not call.cancelled():
+        call.exception()
+
+
+def _cancelled_here(err: BaseException) -> None:
+    """Raise CancelledError when the task is being cancelled (a Ctrl-C): the call's error then says
+    only that it was cut short by us, not that Temporal or a worker did not answer."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from err
+
+
 def _answer_kept(key: StoredCommandKey, answer_type: type[A]) -> A | None:
     """The answer the key's command got, kept with the key; None when there is none (not answered yet,
     or answered before answers were kept) or it no longer reads as `answer_type`."""
@@ -494,10 +510,13 @@ class IncidentService(IncidentReads):
         command under that key: a call cut short leaves it unknown whether it was applied, and the
         answer says to retry with the key; without, `meanwhile` says what was or was not done.
         `target` names what the call was sent to (INC-7, an action item), for the person."""
+        waiting = asyncio.ensure_future(call)
+        waiting.add_done_callback(_retrieved)
         try:
-            return await asyncio.wait_for(call, timeout=WORKER_ANSWER_TIMEOUT)
+            return await asyncio.wait_for(waiting, timeout=WORKER_ANSWER_TIMEOUT)
         # The server's own long poll for the update's outcome can end first (no worker took it).
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            _cancelled_here(err)
             waited = f"{WORKER_ANSWER_TIMEOUT:.0f}s"
             busy = await self._database_busy() if needs_worker else None
             if busy is not None:
@@ -516,6 +535,7 @@ class IncidentService(IncidentReads):
                 raise CommandOutcomeUnknown(reason, key, retry_after) from err
             raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
         except RPCError as err:
+            _cancelled_here(err)
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise IncidentNotFound(f"the incident's workflow was not found: {err.message}") from err
             if _update_aborted(err):
