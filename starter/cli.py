@@ -107,8 +107,16 @@ Number = Annotated[str, typer.Argument(help="Incident number: INC-7 or 7.", show
 def _validation_message(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
+    if _from_environment(error):
+        where = f"SEVFLOW_{where.upper()}"  # as the person set it
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def _from_environment(error: ValidationError) -> bool:
+    """Whether the value that did not parse is a process setting (a SEVFLOW_* variable), not an
+    argument of the command line."""
+    return error.title == Settings.__name__
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -121,8 +129,8 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except SevflowError as e:
             err.print(f"[red]error:[/red] {escape(_error_line(e))}", highlight=False)
         except ValidationError as e:
-            err.print(f"[red]error:[/red] {_validation_message(e)}", highlight=False)
-            raise typer.Exit(2) from None
+            err.print(f"[red]error:[/red] {escape(_validation_message(e))}", highlight=False)
+            raise typer.Exit(1 if _from_environment(e) else 2) from None
         except ValueError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(2) from None
