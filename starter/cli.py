@@ -86,11 +86,22 @@ R = TypeVar("R")
 C = TypeVar("C", bound=BaseModel)
 
 
-def _default_actor() -> str:
-    return os.environ.get("SEVFLOW_USER") or getpass.getuser()
+def _actor(by: str | None) -> str:
+    """Who does it: `--by` as given, else $SEVFLOW_USER, else the login. An empty `--by` is refused: it
+    is a mistake (an unset variable in a script), and the login is not who was meant."""
+    if by is None:
+        return os.environ.get("SEVFLOW_USER", "").strip() or getpass.getuser()
+    if not by.strip():
+        raise ValueError(
+            "--by is empty: name who does it, or leave --by out to act as $SEVFLOW_USER or your login"
+        )
+    return by
 
 
-By = Annotated[str, typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).", show_default=False),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the record as JSON.")]
 IdempotencyKey = Annotated[
     str | None,
@@ -296,7 +307,7 @@ def declare(
         datetime | None, typer.Option(help="When impact began (ISO 8601, UTC if no zone); default now.")
     ] = None,
     team: Annotated[str | None, typer.Option(help="Owning team (default: the service's team).")] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -309,7 +320,7 @@ def declare(
         drill=drill,
         started_at=started_at,
         team=team,
-        declared_by=by or _default_actor(),
+        declared_by=_actor(by),
     )
 
     async def go(key: str) -> IncidentDetail:
@@ -325,11 +336,13 @@ def declare(
 
 @app.command()
 @user_errors
-def ack(number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None) -> None:
+def ack(
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+) -> None:
     """Acknowledge an incident (the acknowledger becomes lead when there is none)."""
     _command(
         number,
-        Acknowledge(by=by or _default_actor()),
+        Acknowledge(by=_actor(by)),
         as_json,
         lambda d, sent: f"{d.id} acknowledged by {sent.by}; lead: {d.lead or 'nobody yet'}",
         key=idempotency_key,
@@ -344,12 +357,12 @@ def change_severity(
         str,
         typer.Argument(help="SEV0 (emergency) to SEV4 (info), or a word: critical, major, minor, error ..."),
     ],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Change an incident's severity (re-times its update cadence)."""
-    cmd = ChangeSeverity(by=by or _default_actor(), severity=Severity.parse(severity))
+    cmd = ChangeSeverity(by=_actor(by), severity=Severity.parse(severity))
     _command(number, cmd, as_json, lambda d, _: f"{d.id} is now {d.severity.value}", key=idempotency_key)
 
 
@@ -359,7 +372,7 @@ def role(
     number: Number,
     role: Annotated[str, typer.Argument(help="lead, comms, assignee or scribe.")],
     person: Annotated[str, typer.Argument(help="Who takes the role.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -368,7 +381,7 @@ def role(
         parsed = Role(role.lower())
     except ValueError:
         raise ValueError(f"unknown role {role!r}: choose lead, comms, assignee or scribe") from None
-    cmd = AssignRole(by=by or _default_actor(), role=parsed, person=person)
+    cmd = AssignRole(by=_actor(by), role=parsed, person=person)
     _command(
         number, cmd, as_json, lambda d, sent: f"{d.id}: {sent.person} is {parsed.value}", key=idempotency_key
     )
@@ -379,14 +392,14 @@ def role(
 def update(
     number: Number,
     text: Annotated[str, typer.Argument(help="The status update.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Post a status update (re-arms the update cadence)."""
     _command(
         number,
-        PostUpdate(by=by or _default_actor(), text=text),
+        PostUpdate(by=_actor(by), text=text),
         as_json,
         lambda d, _: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
         key=idempotency_key,
@@ -405,13 +418,13 @@ def statuspage(
     title: Annotated[
         str | None, typer.Option(help="The incident's public title (kept for later updates).")
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Publish a public update on the status page (comms or the lead)."""
     cmd = PublishPublicUpdate.model_validate(
-        {"by": by or _default_actor(), "text": text, "status": status, "title": title}
+        {"by": _actor(by), "text": text, "status": status, "title": title}
     )
     _command(
         number,
@@ -427,12 +440,12 @@ def statuspage(
 def snooze(
     number: Number,
     duration: Annotated[str, typer.Argument(help="30m, 1h or 2h.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Snooze the update reminder for 30m, 1h or 2h."""
-    cmd = Snooze(by=by or _default_actor(), duration=parse_duration(duration))
+    cmd = Snooze(by=_actor(by), duration=parse_duration(duration))
     _command(
         number,
         cmd,
@@ -447,14 +460,14 @@ def snooze(
 def mitigate(
     number: Number,
     note: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Mark an incident mitigated: impact stopped, the fix is not final yet."""
     _command(
         number,
-        Mitigate(by=by or _default_actor(), note=note),
+        Mitigate(by=_actor(by), note=note),
         as_json,
         lambda d, _: f"{d.id} mitigated",
         key=idempotency_key,
@@ -466,7 +479,7 @@ def mitigate(
 def resolve(
     number: Number,
     note: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -481,7 +494,7 @@ def resolve(
             f"TTM {format_duration(m.ttm)}, TTR {format_duration(m.ttr)}"
         )
 
-    _command(number, Resolve(by=by or _default_actor(), note=note), as_json, say, key=idempotency_key)
+    _command(number, Resolve(by=_actor(by), note=note), as_json, say, key=idempotency_key)
 
 
 @app.command()
@@ -489,14 +502,14 @@ def resolve(
 def reopen(
     number: Number,
     reason: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Reopen a resolved incident."""
     _command(
         number,
-        Reopen(by=by or _default_actor(), reason=reason),
+        Reopen(by=_actor(by), reason=reason),
         as_json,
         lambda d, _: f"{d.id} reopened",
         key=idempotency_key,
@@ -506,12 +519,10 @@ def reopen(
 @app.command()
 @user_errors
 def close(
-    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
 ) -> None:
     """Close a resolved incident that needs no postmortem."""
-    _command(
-        number, Close(by=by or _default_actor()), as_json, lambda d, _: f"{d.id} closed", key=idempotency_key
-    )
+    _command(number, Close(by=_actor(by)), as_json, lambda d, _: f"{d.id} closed", key=idempotency_key)
 
 
 @app.command()
@@ -519,12 +530,12 @@ def close(
 def noise(
     number: Number,
     reason: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Close an incident as a false alarm."""
-    cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
+    cmd = CloseAsNoise(by=_actor(by), reason=reason)
     _command(number, cmd, as_json, lambda d, _: f"{d.id} closed as noise", key=idempotency_key)
 
 
@@ -533,13 +544,13 @@ def noise(
 def break_glass(
     number: Number,
     reason: Annotated[str, typer.Option("--reason", help="Why: on the timeline and in the audit log.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Elevate yourself to admin on one incident when nobody who may act can be reached (a person of
     sevflow.yaml's people; recorded on the timeline and in the audit log)."""
-    cmd = BreakGlass(by=by or _default_actor(), reason=reason)
+    cmd = BreakGlass(by=_actor(by), reason=reason)
     _command(
         number,
         cmd,
@@ -554,7 +565,7 @@ def break_glass(
 def merge(
     number: Number,
     into: Annotated[str, typer.Option("--into", help="The incident that carries on.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -563,7 +574,7 @@ def merge(
 
     async def go(key: str) -> IncidentDetail:
         async with _service() as service:
-            return await service.merge(n, target, by or _default_actor(), key)
+            return await service.merge(n, target, _actor(by), key)
 
     detail = _send(idempotency_key, go)
     if as_json:
@@ -582,13 +593,13 @@ def link(
             "--repeat-of", help="The earlier incident it repeats (INC-4 or 4), or none to unmark it."
         ),
     ],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Mark an incident a repeat of an earlier one: it counts in the repeat rate."""
     n, earlier = parse_incident_number(number), parse_repeat_of(repeat_of)
-    cmd = LinkRepeat(by=by or _default_actor(), repeat_of=earlier)
+    cmd = LinkRepeat(by=_actor(by), repeat_of=earlier)
 
     async def go(key: str) -> IncidentDetail:
         async with _service() as service:
@@ -845,7 +856,7 @@ def action_add(
         str | None,
         typer.Option("--due", help="2026-12-01, 10d, 2w, tomorrow or friday (default: in 14 days)."),
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -855,7 +866,7 @@ def action_add(
 
     n = parse_incident_number(number)
     cmd = AddActionItem(
-        by=by or _default_actor(),
+        by=_actor(by),
         title=title,
         owner=owner,
         due=parse_due(due, _today().date()) if due is not None else None,
@@ -878,7 +889,7 @@ def action_done(
     item_id: ItemId,
     wont_fix: Annotated[bool, typer.Option("--wont-fix", help="Close it as won't fix instead.")] = False,
     note: Annotated[str | None, typer.Option(help="A word on how it was closed.")] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -887,7 +898,7 @@ def action_done(
     from sevflow.action_items.models import ActionItemStatus
 
     status = ActionItemStatus.WONT_FIX if wont_fix else ActionItemStatus.DONE
-    cmd = CompleteActionItem(by=by or _default_actor(), status=status, note=note)
+    cmd = CompleteActionItem(by=_actor(by), status=status, note=note)
     _item_command(
         item_id,
         cmd,
@@ -902,14 +913,14 @@ def action_done(
 def action_snooze(
     item_id: ItemId,
     duration: Annotated[str, typer.Argument(help="How long: 4h, 1d, 3d (at most 30d).", show_default=False)],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """No reminders about an action item for a while; its due date stays."""
     from sevflow.action_items.chase import SnoozeActionItem
 
-    cmd = SnoozeActionItem(by=by or _default_actor(), duration=parse_duration(duration))
+    cmd = SnoozeActionItem(by=_actor(by), duration=parse_duration(duration))
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}", key=idempotency_key
     )
@@ -921,25 +932,25 @@ def action_reassign(
     item_id: ItemId,
     owner: Annotated[str, typer.Argument(help="The new owner.", show_default=False)],
     reason: Reason,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Give an action item to someone else (with a reason)."""
     from sevflow.action_items.chase import ReassignActionItem
 
-    cmd = ReassignActionItem(by=by or _default_actor(), owner=owner, reason=reason)
+    cmd = ReassignActionItem(by=_actor(by), owner=owner, reason=reason)
     _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s", key=idempotency_key)
 
 
 @action_app.command("reopen")
 @user_errors
-def action_reopen(item_id: ItemId, reason: Reason, by: By = "", as_json: AsJson = False) -> None:
+def action_reopen(item_id: ItemId, reason: Reason, by: By = None, as_json: AsJson = False) -> None:
     """Open a closed action item again (with a reason): the chase resumes, and its Jira issue leaves done."""
     from sevflow.action_items.chase import ReopenActionItem
     from starter.follow_up_views import ActionItemView
 
-    cmd = ReopenActionItem(by=by or _default_actor(), reason=reason)
+    cmd = ReopenActionItem(by=_actor(by), reason=reason)
 
     async def go() -> StoredActionItem:
         async with _follow_up() as follow_up:
@@ -968,7 +979,7 @@ def action_due(
     item_id: ItemId,
     due: Annotated[str, typer.Argument(help="2026-12-01, 10d, 2w, tomorrow or friday.", show_default=False)],
     reason: Reason,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -976,7 +987,7 @@ def action_due(
     from sevflow.action_items.chase import RescheduleActionItem
     from sevflow.action_items.due import parse_due
 
-    cmd = RescheduleActionItem(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
+    cmd = RescheduleActionItem(by=_actor(by), due=parse_due(due, _today().date()), reason=reason)
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}", key=idempotency_key
     )
@@ -1124,7 +1135,7 @@ def postmortem_publish(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Store this markdown document first ('-': stdin).")
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -1141,7 +1152,7 @@ def postmortem_publish(
             check = CheckView.of(n, follow_up.check(n))
             if not check.ok:
                 raise SevflowError(_one_line(n, check))
-            return await follow_up.publish(n, by or _default_actor(), key), check
+            return await follow_up.publish(n, _actor(by), key), check
 
     stored, check = _send(idempotency_key, go)
     if as_json:
@@ -1155,7 +1166,7 @@ def postmortem_publish(
 @postmortem_app.command("request")
 @user_errors
 def postmortem_request(
-    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
 ) -> None:
     """Ask for a postmortem the policy did not require (the lead's call)."""
     from starter.follow_up_views import PostmortemView
@@ -1164,7 +1175,7 @@ def postmortem_request(
 
     async def go(key: str) -> StoredPostmortem:
         async with _follow_up() as follow_up:
-            return await follow_up.request(n, by or _default_actor(), key)
+            return await follow_up.request(n, _actor(by), key)
 
     view = PostmortemView.of(_send(idempotency_key, go))
     if as_json:
