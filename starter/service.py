@@ -316,6 +316,8 @@ class IncidentService(IncidentReads):
     async def declare(self, declare: Declare, idempotency_key: str | None = None) -> IncidentDetail:
         """Start the incident. With a key, a retry is the same incident (the key names its workflow)."""
         key = checked_idempotency_key(idempotency_key) if idempotency_key is not None else None
+        # One identity per person, before the request is hashed: `U01ALICE` again is alice again.
+        declare = canonical_command(declare, self.config.directory())
         if key is not None:
             claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
             if (answered := _answer_kept(claimed, IncidentDetail)) is not None:
@@ -325,7 +327,6 @@ class IncidentService(IncidentReads):
             if (found := self._declared(key)) is not None:
                 await self._applied(key, found)
                 return found
-        declare = canonical_command(declare, self.config.directory())  # one identity per person
         service = self.config.services.get(declare.service)
         state = new_incident_state(
             incident_workflow_id(idempotency_key),
@@ -374,8 +375,10 @@ class IncidentService(IncidentReads):
         the command left it), not the incident as it is by then."""
         update, name = _UPDATES[type(cmd)]
         key = checked_idempotency_key(update_id)
+        # Slack id, email or name: one person, before the request is hashed (a retry naming them
+        # otherwise is the same request).
+        cmd = canonical_command(cmd, self.config.directory())
         digest = request_hash(f"INC-{number}", cmd)
-        cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         state = self._stored(number)
         # A finished workflow takes no updates; answer from the table instead of an RPC error.
         refused = (

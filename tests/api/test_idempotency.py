@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 import sevflow.store.database
 import starter.service
+from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import IncidentState
 from sevflow.paging.models import EscalationNote, EscalationStatus
@@ -448,3 +449,40 @@ async def test_a_command_to_a_workflow_failing_its_tasks_is_503_and_changes_noth
         assert retried.status_code == 200, retried.text
         await asyncio.sleep(0.5)
         assert await updates(api, number) == ["rolling back"]
+
+
+async def test_a_key_names_the_person_however_the_retry_names_them(
+    worker: Callable[[], Worker],
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    tmp_path: Path,
+) -> None:
+    """The adversary's case: a key sent with `by` "alice", then again with "U01ALICE" (her Slack id in
+    `people:`), answered 422: the request was hashed before the name was mapped to one person."""
+    config = parse_config("people:\n  alice: {slack_id: U01ALICE, email: alice@example.com, timezone: UTC}\n")
+    app = create_app(settings(tmp_path, task_queue), store=sqlite_store, config=config, client=dev_env.client)
+    declare = {"title": f"checkout 5xx {task_queue}", "service": "checkout", "severity": "SEV3"}
+    async with worker(), http(app) as api:
+        declared = [
+            await api.post(
+                "/v1/incidents", json={**declare, "lead": lead}, headers={"Idempotency-Key": task_queue}
+            )
+            for lead in ("alice", "U01ALICE")
+        ]
+        assert [r.status_code for r in declared] == [201, 201], declared[1].text
+        assert declared[1].json() == declared[0].json()
+        number = int(declared[0].json()["number"])
+        key = f"who-{task_queue}"
+        sent = [
+            await api.post(
+                f"/v1/incidents/{number}/update",
+                json={"by": by, "text": "rolling back"},
+                headers={"Idempotency-Key": key},
+            )
+            for by in ("alice", "U01ALICE", "alice@example.com")
+        ]
+        assert [r.status_code for r in sent] == [200, 200, 200], sent[1].text
+        assert sent[1].json() == sent[2].json() == sent[0].json()
+        assert await updates(api, number) == ["rolling back"]
+        assert [s.number for s in sqlite_store.list_incidents()] == [number]
