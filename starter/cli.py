@@ -194,7 +194,7 @@ async def _service() -> AsyncIterator[IncidentService]:
 
     settings = Settings()
     config = load_config(settings.resolved_config_path)
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)
     try:
         client = await connect(settings)
         yield IncidentService(client, store, config, settings.task_queue)
@@ -206,7 +206,7 @@ def _reader() -> IncidentReads:
     from sevflow.store.repository import Store
     from starter.service import IncidentReads
 
-    return IncidentReads(Store.from_url(Settings().resolved_database_url))
+    return IncidentReads(Store.from_url(Settings().resolved_database_url, create=False))
 
 
 @asynccontextmanager
@@ -224,7 +224,8 @@ def _follow_up_reader() -> FollowUpReads:
 
     settings = Settings()
     return FollowUpReads(
-        Store.from_url(settings.resolved_database_url), load_config(settings.resolved_config_path)
+        Store.from_url(settings.resolved_database_url, create=False),
+        load_config(settings.resolved_config_path),
     )
 
 
@@ -704,7 +705,7 @@ def metrics(
 
     # The engine, not a Store: the repository (and the PostgreSQL dialect it loads for its writes)
     # would add a tenth of a second to a read-only command.
-    engine = make_engine(Settings().resolved_database_url)
+    engine = make_engine(Settings().resolved_database_url, create=False)
     try:
         migrate(engine)
         report = metrics_since(engine, since, service)
@@ -1097,7 +1098,7 @@ def postmortem_edit(number: Number, file: DocumentFile) -> None:
     from starter.follow_up import FollowUpReads
 
     settings = Settings()
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)
     try:
         reads = FollowUpReads(store, load_config(settings.resolved_config_path))
         stored = reads.save_document(n, document)
@@ -1385,7 +1386,7 @@ def report(
         return
     settings = Settings()
     config = load_config(settings.resolved_config_path)
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)
     try:
         built = ReportBuilder(config, store).build("weekly" if kind == "weekly" else "monthly", end)
     finally:
@@ -1405,7 +1406,7 @@ def _noise_report(since: str, until: datetime, as_json: bool) -> None:
     from sevflow.reports.queries import noise_since
     from sevflow.store.database import make_engine, migrate
 
-    engine = make_engine(Settings().resolved_database_url)
+    engine = make_engine(Settings().resolved_database_url, create=False)
     try:
         migrate(engine)
         found = noise_since(engine, since, until)
