@@ -194,7 +194,9 @@ async def _service() -> AsyncIterator[IncidentService]:
 
     settings = Settings()
     config = load_config(settings.resolved_config_path)
-    store = Store.from_url(settings.resolved_database_url, create=False)
+    # A command may make the database, as the worker it goes to does with the same settings: a
+    # `declare` sent while a worker is still starting for the first time would otherwise be refused.
+    store = Store.from_url(settings.resolved_database_url)
     try:
         client = await connect(settings)
         yield IncidentService(client, store, config, settings.task_queue)

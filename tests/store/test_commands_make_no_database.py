@@ -1,5 +1,6 @@
-"""A command run against a SQLite database that is not there says so instead of making an empty one
-(and its folders) and answering from it; `sevflow up`, the worker and `sevflow migrate` still make it."""
+"""A read run against a SQLite database that is not there says so instead of making an empty one (and
+its folders) and answering from it; `sevflow up`, the worker, the API and `sevflow migrate` still make
+it, and so do the commands sent to a worker (which makes it with the same settings)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ runner = CliRunner()
         ["report", "noise"],
         ["action", "list"],
         ["postmortem", "show", "7"],
-        ["ack", "7", "--by", "alice"],
+        ["postmortem", "check", "7"],
     ],
     ids=lambda args: "-".join(args[:2]),
 )
-def test_a_command_makes_no_database_where_there_is_none(
+def test_a_read_makes_no_database_where_there_is_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
     """The adversary's case: SEVFLOW_DATABASE_URL=sqlite:////nonexistent/dir/x.db sevflow list made the
