@@ -5,15 +5,30 @@ Apprise for push); the worker builds them from the settings and hands them to th
 A second SMS provider is one more module implementing SmsPort.
 
 Errors, as for chat and the webhook: `RateLimited` (retry after its delay), `PermanentPageError`
-(retrying cannot help: an invalid number, a refused address), anything else is retried by Temporal.
-`key` is the page's key: an adapter whose provider takes no idempotency key uses it to look for a
-message an earlier attempt sent before sending again (Twilio: by recipient and the key's marker).
+(retrying cannot help: an invalid number, a refused address), anything else is retried by Temporal
+(`ProviderUnavailable` says so in words that name no address). `key` is the page's key: an adapter
+whose provider takes no idempotency key also implements `SentLookup`, and the paging activity asks it
+for what an earlier attempt sent before sending again (Twilio: by recipient and the key's marker).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class ProviderUnavailable(Exception):
+    """The provider did not answer, or failed on its side (5xx, a timeout, a dropped connection):
+    another attempt may get through. Its words name no number or address (they reach logs)."""
+
+
+@runtime_checkable
+class SentLookup(Protocol):
+    def sent_before(self, to: str, key: str, since: datetime) -> str | None:
+        """The provider's id of what an earlier attempt at page `key` sent to `to` since `since`;
+        None when nothing went out (or the provider cannot tell)."""
+        ...
 
 
 class SmsPort(Protocol):

@@ -11,15 +11,25 @@ retries for what those could not do. Sent from here rather than by the workflow,
 escalation no history events and no workflow task of its own. A note sent again (by the activity
 after the local attempt, or a retry) reaches the incident once: the signal's request id is derived
 from the note's key, and the server keeps only the first.
+
+A page by text, call, email or push goes to the address sevflow.yaml gives the person, through the
+port the worker built from its settings (a port not configured: the page is unreachable, and says
+which setting). Email and push carry a signed acknowledge link that expires when the page's level
+ends; a call takes a key. Each of these methods has a per-person throttle (`paging.throttle`): a page
+over it is failed, and the escalation moves the person's next method to now, as for any page that
+failed or could not reach them. A level is planned with the contact methods people have confirmed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,12 +41,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blocking import blocking_activity
 from activities.chat import ChatPort, PermanentChatError, RateLimited
+from activities.pagers import Pagers, SentLookup
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
+from sevflow.config.schema.paging import THROTTLED_WORDS, ThrottledMethod
 from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
+from sevflow.paging.contacts import ContactBook, Verification, address_of, mask
+from sevflow.paging.escalation import LATE_LEVEL
 from sevflow.paging.ladder import plan_level
-from sevflow.paging.level import level_dues, level_note, page_for
+from sevflow.paging.level import level_dues, level_end, level_note, page_for
+from sevflow.paging.links import AckLink, ack_token, ack_url, voice_answer_url
+from sevflow.paging.messages import page_text
 from sevflow.paging.models import (
     NOTE_SIGNAL,
     PAGE_ATTEMPTS,
@@ -61,12 +77,49 @@ log = logging.getLogger("sevflow.paging")
 LAST_ATTEMPT = PAGE_ATTEMPTS
 # One try at telling the incident per attempt: a note not delivered is sent by the workflow instead.
 NOTE_TIMEOUT = timedelta(seconds=10)
+# A page handled this long after it fell due has most likely been tried before (a level whose local
+# start timed out is sent again by the workflow, as a first attempt): a provider without idempotency
+# keys is asked for an earlier attempt's message first.
+LATE_PAGE = timedelta(seconds=5)
+THROTTLE_WINDOW = timedelta(minutes=1)
+# What a page by a method no port was built for says: the settings that build it.
+NOT_CONFIGURED: dict[ThrottledMethod, str] = {
+    "sms": "no SMS provider is configured: set SEVFLOW_TWILIO_ACCOUNT_SID, SEVFLOW_TWILIO_AUTH_TOKEN "
+    "(or SEVFLOW_TWILIO_API_KEY and SEVFLOW_TWILIO_API_SECRET) and SEVFLOW_TWILIO_FROM",
+    "voice": "no voice provider is configured: set SEVFLOW_TWILIO_ACCOUNT_SID, SEVFLOW_TWILIO_AUTH_TOKEN "
+    "(or SEVFLOW_TWILIO_API_KEY and SEVFLOW_TWILIO_API_SECRET) and SEVFLOW_TWILIO_FROM as a phone number",
+    "email": "no mail server is configured: set SEVFLOW_SMTP_URL and SEVFLOW_SMTP_FROM",
+    "push": "push is not configured on this worker",
+}
+ADDRESS_WORDS: dict[ThrottledMethod, str] = {
+    "sms": "phone",
+    "voice": "phone",
+    "email": "email",
+    "push": "push",
+}
 
 
 class PageStore(Protocol):
     def page(self, key: str) -> StoredPage | None: ...
 
     def record_page(self, page: StoredPage) -> StoredPage: ...
+
+    def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
+
+
+class ContactSource(Protocol):
+    """Where confirmed contact methods are kept (the store)."""
+
+    def verifications(self, person: str | None = None) -> list[Verification]: ...
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """How acknowledge links in pages are made: sevflow's public URL and the deployment's link secret
+    (sevflow.settings.page_link_secret)."""
+
+    public_url: str
+    secret: str
 
 
 class PagingActivities:
@@ -78,6 +131,9 @@ class PagingActivities:
         webhook: WebhookPort | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         executor: Executor | None = None,
+        pagers: Pagers | None = None,
+        contacts: ContactSource | None = None,
+        links: PageLinks | None = None,
     ) -> None:
         self.config = config
         self.chat = chat
@@ -87,10 +143,22 @@ class PagingActivities:
         # Where send_pages runs its blocking page sends: the worker's activity threads (None: the event
         # loop's default executor).
         self.executor = executor
+        self.pagers = pagers or Pagers()
+        # None: no method is confirmed, so people are paged by Slack DM and webhook only.
+        self.contacts = contacts
+        # None: email and push pages say to acknowledge in Slack, the dashboard or the CLI.
+        self.links = links
+        self._turns: dict[tuple[str, str], threading.Lock] = {}
+        self._turns_lock = threading.Lock()
+
+    def _contact_book(self) -> ContactBook:
+        if self.contacts is None:
+            return ContactBook()
+        return ContactBook.of(self.contacts.verifications())
 
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
-        return plan_level(self.config, request)
+        return plan_level(self.config, request, self._contact_book())
 
     @activity.defn(name=SEND_PAGES)
     async def send_pages(self, batch: PageBatch) -> PagesSent:
@@ -98,14 +166,18 @@ class PagingActivities:
 
     @activity.defn(name=PAGE_LEVEL)
     async def page_level(self, start: LevelStart) -> LevelStarted:
-        # Pure config math of well under a millisecond: done here, on the event loop.
-        plan = plan_level(self.config, start.plan)
+        # The confirmed contact methods are a database read: off the event loop. The planning itself
+        # is pure config math of well under a millisecond: done here.
+        loop = asyncio.get_running_loop()
+        contacts = await loop.run_in_executor(self.executor, self._contact_book)
+        plan = plan_level(self.config, start.plan, contacts)
         if plan.levels == 0:  # nobody to page: the workflow says so
             return LevelStarted(
                 plan=plan, sent=PagesSent(pages=[]), start=start.start, taken_up_at=start.taken_up_at
             )
+        ends_at = level_end(start.start, start.taken_up_at, plan.wait, LATE_LEVEL)
         pages = [
-            page_for(start.escalation_id, start.incident, start.round, start.loop, plan, due)
+            page_for(start.escalation_id, start.incident, start.round, start.loop, plan, due, ends_at)
             for due in level_dues(plan, start.start)
             if due.at <= start.start
         ]
@@ -120,10 +192,13 @@ class PagingActivities:
         An activity is retried as a whole while a page asks for it (the pages already on the record
         are not sent again); a local attempt names those pages instead."""
         attempt = _attempt()
+        # A provider without idempotency keys looks for an earlier attempt's message before sending:
+        # on a retry, and in an activity (it runs what a local attempt could not finish).
+        retrying = attempt > 1 or not _is_local()
         telling = asyncio.create_task(self._tell(incident_workflow_id, note)) if note else None
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(
-            *(loop.run_in_executor(self.executor, self._page, page, attempt) for page in pages),
+            *(loop.run_in_executor(self.executor, self._page, page, attempt, retrying) for page in pages),
             return_exceptions=True,
         )
         told = True if telling is None else await telling
@@ -162,15 +237,32 @@ class PagingActivities:
             return False
         return True
 
-    def _page(self, page: SendPage, attempt: int) -> PageSent:
+    def _page(self, page: SendPage, attempt: int, retrying: bool = True) -> PageSent:
         """Send one page unless it is on the record already, and record it; raises when it is to be
         tried again (before the last attempt)."""
+        with self._turn(page):
+            return self._page_in_turn(page, attempt, retrying)
+
+    @contextlib.contextmanager
+    def _turn(self, page: SendPage) -> Iterator[None]:
+        """One page at a time to a person by a throttled method, in this worker: the throttle counts
+        the pages that went before it."""
+        person = page.target.person
+        if person is None or page.via not in THROTTLED_WORDS:
+            yield
+            return
+        with self._turns_lock:
+            lock = self._turns.setdefault((person, page.via), threading.Lock())
+        with lock:
+            yield
+
+    def _page_in_turn(self, page: SendPage, attempt: int, retrying: bool) -> PageSent:
         if (done := self.store.page(page.key)) is not None:  # sent before: never twice
             return _sent(done)
         outcome: PageOutcome = "delivered"
         detail: str | None = None
         try:
-            detail = self._deliver(page)
+            detail = self._deliver(page, retrying or self.clock() - page.due_at > LATE_PAGE)
         except RateLimited as err:
             if attempt < LAST_ATTEMPT:
                 raise ApplicationError(
@@ -208,7 +300,9 @@ class PagingActivities:
         )
         return _sent(stored)
 
-    def _deliver(self, page: SendPage) -> str | None:
+    def _deliver(self, page: SendPage, retrying: bool) -> str | None:
+        if page.via in THROTTLED_WORDS:
+            return self._deliver_direct(page, page.via, retrying)
         text, blocks = page_message(page)
         target = page.target
         if page.via == "team_channel":
@@ -225,6 +319,64 @@ class PagingActivities:
             raise _Unreachable("no paging.webhook is configured")
         self.webhook.send(page.key, _webhook_payload(page, text))
         return None
+
+    def _deliver_direct(self, page: SendPage, via: ThrottledMethod, retrying: bool) -> str:
+        """A text, a call, an email or a push to the address sevflow.yaml gives the person."""
+        name = page.target.person
+        person = self.config.people.get(name) if name is not None else None
+        address = address_of(person, via) if person is not None else None
+        if name is None or address is None:
+            raise _Unreachable(f"{page.target.who} has no {ADDRESS_WORDS[via]} address in sevflow.yaml")
+        masked = mask(via, address)
+        if via == "sms":
+            sms = self.pagers.sms
+            if sms is None:
+                raise _Unreachable(NOT_CONFIGURED[via])
+            if retrying and (sid := _sent_before(sms, address, page)) is not None:
+                return f"text {sid} to {masked} (sent by an earlier attempt)"
+            self._throttle(name, via)
+            return f"text {sms.send_sms(address, page_text(page, None).sms, page.key)} to {masked}"
+        if via == "voice":
+            voice = self.pagers.voice
+            if voice is None:
+                raise _Unreachable(NOT_CONFIGURED[via])
+            if retrying and (sid := _sent_before(voice, address, page)) is not None:
+                return f"call {sid} to {masked} (made by an earlier attempt)"
+            self._throttle(name, via)
+            token = self._ack_token(page, name)
+            answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
+            return f"call {voice.call(address, page_text(page, None).speech, page.key, answer)} to {masked}"
+        link = self._ack_link(page, name)
+        text = page_text(page, link)
+        if via == "email":
+            email = self.pagers.email
+            if email is None:
+                raise _Unreachable(NOT_CONFIGURED[via])
+            self._throttle(name, via)
+            sent = email.send_email(address, text.subject, text.email_text, text.email_html, page.key)
+            return f"email {sent} to {masked}"
+        push = self.pagers.push
+        if push is None:
+            raise _Unreachable(NOT_CONFIGURED[via])
+        self._throttle(name, via)
+        push.push(address, text.push_title, text.push_body, link, page.key)
+        return f"push to {masked}"
+
+    def _throttle(self, person: str, via: ThrottledMethod) -> None:
+        """Refuse a page over the person's per-minute limit for the method (paging.throttle)."""
+        limit: int = getattr(self.config.paging.throttle, via)
+        if self.store.pages_sent(person, via, self.clock() - THROTTLE_WINDOW) >= limit:
+            raise _Throttled(f"throttled: {limit} {THROTTLED_WORDS[via]} a minute for {person}")
+
+    def _ack_token(self, page: SendPage, person: str) -> str | None:
+        if self.links is None:
+            return None
+        link = AckLink(page.key, page.incident_number, person, _level_ends_at(page))
+        return ack_token(self.links.secret, link)
+
+    def _ack_link(self, page: SendPage, person: str) -> str | None:
+        token = self._ack_token(page, person)
+        return ack_url(self.links.public_url, token) if self.links and token else None
 
     def _out_of_hours(self, page: SendPage) -> bool:
         """A page to a person outside their business hours (or on a holiday) counts toward burnout."""
@@ -244,6 +396,28 @@ class PagingActivities:
 
 class _Unreachable(Exception):
     pass
+
+
+class _Throttled(PermanentPageError):
+    """Over the person's per-minute limit for the method: failed now, not retried (the next method
+    takes over at once; a retry would only ring later)."""
+
+
+def _sent_before(port: object, address: str, page: SendPage) -> str | None:
+    """What an earlier attempt at `page` sent, when the port can tell (Twilio: by recipient and the
+    page's reference); never earlier than the page fell due."""
+    if not isinstance(port, SentLookup):
+        return None
+    return port.sent_before(address, page.key, page.due_at)
+
+
+def _level_ends_at(page: SendPage) -> datetime:
+    """When the page's level stops waiting for an ack: as the page says, else its due time less the
+    notify rule's delay, plus the level's wait."""
+    if page.level_ends_at is not None:
+        return page.level_ends_at
+    after = next((step.after for step in page.target.notify if step.via == page.via), timedelta(0))
+    return page.due_at - after + page.wait
 
 
 def _attempt() -> int:

@@ -3,11 +3,18 @@ comes from the standard TEMPORAL_* variables and client config profile (see work
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sevflow.errors import ConfigError
+
+# The acknowledge links' signing key in data_dir when SEVFLOW_PAGE_LINK_SECRET is not set.
+PAGE_LINK_KEY_FILE = "page-link.key"
 
 
 def _port(value: int) -> int:
@@ -106,3 +113,40 @@ class Settings(BaseSettings):
             return self.config
         default = Path("sevflow.yaml")
         return default if default.exists() else None
+
+
+def page_link_secret(settings: Settings) -> str:
+    """The secret acknowledge links are signed with, for the worker that sends them and the API that
+    takes them back: SEVFLOW_PAGE_LINK_SECRET, else a key made once in data_dir (page-link.key,
+    readable by its owner only) that every later process sharing that data_dir reads."""
+    if settings.page_link_secret is not None:
+        return settings.page_link_secret.get_secret_value()
+    path = settings.data_dir / PAGE_LINK_KEY_FILE
+    try:
+        if not path.exists():
+            _make_key(path)
+        key = path.read_text().strip()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot keep the acknowledge links' key in {path} ({err.strerror or err}): "
+            "set SEVFLOW_PAGE_LINK_SECRET, or SEVFLOW_DATA_DIR to a directory sevflow may write"
+        ) from None
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it (a new key is made) or set SEVFLOW_PAGE_LINK_SECRET")
+    return key
+
+
+def _make_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: of two processes starting at once one key wins, and
+    # nobody reads a half-written file.
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        os.link(aside, path)
+    except FileExistsError:
+        pass
+    finally:
+        aside.unlink()

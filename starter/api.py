@@ -54,6 +54,17 @@ from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.alerts_api import MAX_BODY_BYTES, RETRY_AFTER_SECONDS, alerts_router
 from starter.body_limit import BodyLimit
+from starter.contacts import (
+    CodeNotSent,
+    CodeTooSoon,
+    ContactRefused,
+    ContactService,
+    LinkRefused,
+    NotAllowed,
+    PersonNotFound,
+    contact_service,
+)
+from starter.contacts_api import contacts_router
 from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
@@ -156,6 +167,7 @@ class Backend:
         # Workflows whose task fails on every attempt: /readyz, /metrics and the dashboard show them.
         self.stuck = StuckWatch(self.client, settings.task_queue)
         self.metrics.watch_stuck(self.stuck)
+        self._contacts: ContactService | None = None
 
     async def client(self) -> Client:
         async with self._lock:
@@ -199,6 +211,12 @@ class Backend:
     def reads(self) -> IncidentReads:
         return IncidentReads(self.store)
 
+    def contacts(self) -> ContactService:
+        """Built on first use: only the contact routes need this process's pagers and link secret."""
+        if self._contacts is None:
+            self._contacts = contact_service(self.settings, self.config, self.store)
+        return self._contacts
+
     def follow_up_reads(self) -> FollowUpReads:
         return FollowUpReads(self.store, self.config)
 
@@ -208,7 +226,13 @@ class Backend:
 
 _STATUS = {
     IncidentNotFound: 404,
+    PersonNotFound: 404,
+    NotAllowed: 403,
     InvalidCommand: 409,
+    LinkRefused: 400,
+    ContactRefused: 409,
+    CodeTooSoon: 429,
+    CodeNotSent: 502,
     IdempotencyKeyReused: 422,
     TooManyCommands: 429,
     ServiceUnavailable: 503,
@@ -226,6 +250,8 @@ def error_response(exc: SevflowError) -> JSONResponse:
     status = _status_of(exc)
     if isinstance(exc, ServiceUnavailable) and exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)  # the wait its message names
+    elif isinstance(exc, CodeTooSoon):
+        headers["Retry-After"] = str(exc.retry_after)
     elif status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -524,6 +550,7 @@ def create_app(
     app.include_router(follow_up_router(Auth, backend.follow_up_reads, backend.follow_up, existing_one))
     webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
+    app.include_router(contacts_router(Auth, backend.contacts))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))
 

@@ -10,7 +10,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,8 +55,10 @@ if TYPE_CHECKING:
     # The action items' and postmortems' models too: they bring the business calendar and its
     # holidays, a tenth of a second that only their own commands need.
     from sevflow.action_items.models import ActionItemStatus
+    from sevflow.config.schema import SevflowConfig
     from sevflow.metrics import MetricsReport
     from sevflow.store.repository import StoredActionItem, StoredPostmortem
+    from starter.contacts import ContactService
     from starter.follow_up import FollowUpReads, FollowUpService
     from starter.follow_up_views import ActionItemView, CheckView
     from starter.service import IncidentReads, IncidentService
@@ -77,6 +79,14 @@ postmortem_app = typer.Typer(
     help="Postmortems: show, edit, check, publish or ask for one.", no_args_is_help=True
 )
 app.add_typer(postmortem_app, name="postmortem")
+contact_app = typer.Typer(
+    help="Contact methods: confirm a phone, an e-mail or a push address before it pages; list, export "
+    "or forget a person's contact data.",
+    no_args_is_help=True,
+)
+app.add_typer(contact_app, name="contact")
+page_app = typer.Typer(help="Pages outside an incident.", no_args_is_help=True)
+app.add_typer(page_app, name="page")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -1215,6 +1225,126 @@ def config_check(
     raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------- contacts
+
+Person = Annotated[str, typer.Argument(help="A person of sevflow.yaml's people.", show_default=False)]
+ContactMethodName = Annotated[
+    str, typer.Argument(help="sms, voice, email or push.", metavar="METHOD", show_default=False)
+]
+
+
+@contextlib.contextmanager
+def _contacts() -> Iterator[ContactService]:
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+    from starter.contacts import contact_service
+
+    settings = Settings()
+    config = load_config(settings.resolved_config_path)
+    store = Store.from_url(settings.resolved_database_url)
+    try:
+        yield contact_service(settings, config, store)
+    finally:
+        store.dispose()
+
+
+@contact_app.command("verify")
+@user_errors
+def contact_verify(person: Person, method: ContactMethodName, by: By = None) -> None:
+    """Send a code to a person's phone (sms, voice), e-mail or push address; it pages them once the
+    code comes back (`sevflow contact confirm`, a reply to the text, or the e-mail's link)."""
+    with _contacts() as contacts:
+        sent = contacts.start(person, method, by=_actor(by))
+    out.print(sent.message, highlight=False, markup=False)
+
+
+@contact_app.command("confirm")
+@user_errors
+def contact_confirm(
+    person: Person,
+    method: ContactMethodName,
+    code: Annotated[str, typer.Argument(help="The 6-digit code that arrived.", show_default=False)],
+    by: By = None,
+) -> None:
+    """Confirm a contact method with the code `sevflow contact verify` sent."""
+    with _contacts() as contacts:
+        answer = contacts.confirm(person, method, code, "cli", by=_actor(by))
+    if not answer.confirmed:
+        raise SevflowError(answer.message)
+    out.print(answer.message, highlight=False, markup=False)
+
+
+@contact_app.command("list")
+@user_errors
+def contact_list(
+    person: Annotated[
+        str | None, typer.Argument(help="Whose (default: everyone for an admin, else yours).")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Contact methods, addresses masked, and whether and when each was confirmed."""
+    with _contacts() as contacts:
+        rows = contacts.methods(person, by=_actor(by))
+    if as_json:
+        _print_json(list(rows))
+        return
+    table = Table("Person", "Method", "Address", "Status", "Since", "Urgency")
+    for row in rows:
+        status: str = row.status
+        if row.code_expires_at is not None:
+            status += f" (expires {row.code_expires_at:%H:%M} UTC)"
+        since = _when(row.since) if row.since else "-"
+        table.add_row(
+            escape(row.person),
+            row.method,
+            escape(row.address or "-"),
+            status,
+            since,
+            ", ".join(row.urgency) or "-",
+        )
+    out.print(table)
+
+
+@contact_app.command("export")
+@user_errors
+def contact_export(person: Person, by: By = None) -> None:
+    """Print as JSON everything sevflow holds about a person's contact details, unmasked: addresses
+    and notify rules (sevflow.yaml), confirmations, codes waiting for an answer, and pages by method."""
+    with _contacts() as contacts:
+        exported = contacts.export(person, by=_actor(by))
+    sys.stdout.write(exported.model_dump_json(indent=2) + "\n")
+
+
+@contact_app.command("forget")
+@user_errors
+def contact_forget(person: Person, by: By = None) -> None:
+    """Delete a person's confirmations and codes (their addresses stay in sevflow.yaml until it is
+    edited)."""
+    with _contacts() as contacts:
+        forgotten = contacts.forget(person, by=_actor(by))
+    out.print(forgotten.message, highlight=False, markup=False)
+
+
+@page_app.command("test")
+@user_errors
+def page_test(person: Person, by: By = None) -> None:
+    """Send a test page (no incident, nothing to acknowledge) on every confirmed method of a person, and
+    say per method: sent, failed (why), not confirmed or not configured. Exit 1 when one failed or
+    none was sent."""
+    with _contacts() as contacts:
+        results = contacts.test_page(person, by=_actor(by))
+    for result in results:
+        out.print(
+            f"{result.method:<6} {result.address}: {result.outcome} ({result.detail})",
+            highlight=False,
+            markup=False,
+        )
+    outcomes = {result.outcome for result in results}
+    if "failed" in outcomes or "sent" not in outcomes:
+        raise typer.Exit(1)
+
+
 # -------------------------------------------------------------------------------------- on-call
 
 
@@ -1239,19 +1369,31 @@ def oncall(
         str | None, typer.Option("--at", help="ISO 8601 time (UTC when it has no zone); default: now.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Instead, check the next 14 days: stretches when a layer or a policy level reaches "
+            "nobody, and everyone on call with no confirmed high-urgency contact method. Exit 1 on a gap.",
+        ),
+    ] = False,
 ) -> None:
     """Who is on call for every rotation layer and every escalation policy's first level (reads only
-    sevflow.yaml)."""
+    sevflow.yaml; `--check` also reads the confirmed contact methods from the database)."""
     from datetime import UTC
 
     from sevflow.config.loader import load_config
     from sevflow.oncall import OnCall, on_call_board
 
     moment = _parse_at(at)
-    path = Settings().resolved_config_path
+    settings = Settings()
+    path = settings.resolved_config_path
     if path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
     config = load_config(path)
+    if check:
+        _oncall_check(config, settings, moment, as_json)
+        return
 
     def stamp(value: datetime | None) -> str | None:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
@@ -1327,6 +1469,70 @@ def oncall(
         out.print(line, highlight=False, markup=False)
     if not rotations and not policies:
         out.print(f"{path} has no rotations or escalation policies", highlight=False)
+
+
+def _oncall_check(config: SevflowConfig, settings: Settings, moment: datetime, as_json: bool) -> None:
+    """`sevflow oncall --check`: the gaps of the next 14 days from `moment`, one line each."""
+    from sevflow.oncall import COVERAGE_HORIZON, contact_gaps, coverage_gaps
+    from sevflow.paging.contacts import ContactBook
+    from sevflow.store.repository import Store
+
+    store = Store.from_url(settings.resolved_database_url)
+    try:
+        contacts = ContactBook.of(store.verifications())
+    finally:
+        store.dispose()
+    unreachable = contact_gaps(config, contacts, moment)
+    # One line per place and reason (the first stretch, and how many more), as `config check` says it.
+    places: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for gap in coverage_gaps(config, moment, moment + COVERAGE_HORIZON):
+        places.setdefault((gap.path, gap.message), []).append((gap.start, gap.end))
+
+    def stamp(value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    if as_json:
+        report = {
+            "at": stamp(moment),
+            "coverage_gaps": [
+                {
+                    "path": path,
+                    "message": message,
+                    "start": stamp(spans[0][0]),
+                    "end": stamp(spans[0][1]),
+                    "more": len(spans) - 1,
+                }
+                for (path, message), spans in places.items()
+            ],
+            "contact_gaps": [
+                {
+                    "person": who.person,
+                    "first_on_call": stamp(who.first_on_call),
+                    "reached_by": who.reached_by,
+                    "method": who.method,
+                    "run": who.command,
+                }
+                for who in unreachable
+            ],
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        for (path, message), spans in places.items():
+            start, end = spans[0]
+            line = f"{path}: {message}, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+            if len(spans) > 1:
+                line += f" (and {len(spans) - 1} more)"
+            out.print(line, highlight=False, markup=False)
+        for who in unreachable:
+            out.print(who.line, highlight=False, markup=False)
+        if not places and not unreachable:
+            out.print(
+                f"no gaps in the {COVERAGE_HORIZON.days} days from {moment:%Y-%m-%d %H:%M} UTC: every layer "
+                "and level reaches someone, and everyone on call has a confirmed way to be woken",
+                highlight=False,
+            )
+    if places or unreachable:
+        raise typer.Exit(1)
 
 
 # ------------------------------------------------------------------------------------ processes

@@ -15,16 +15,20 @@ from activities.calendar import resolve_holidays
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.files import ConsoleFiles, FilePort, SlackFiles
 from activities.handoff import HandoffActivities
-from activities.paging import PagingActivities
+from activities.pagers import Pagers
+from activities.paging import PageLinks, PagingActivities
 from activities.postmortem import PostmortemActivities
+from activities.push_pager import ApprisePush
 from activities.reports import ReportActivities
 from activities.slack import SlackChat, slack_client
+from activities.smtp_pager import SmtpEmail
 from activities.store import StoreActivities
 from activities.tickets import JiraTickets, TicketPort, jira_client
+from activities.twilio_pager import TwilioSms, TwilioVoice, twilio_client
 from activities.webhook import SignedWebhook, WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
-from sevflow.settings import Settings
+from sevflow.settings import Settings, page_link_secret
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
@@ -73,6 +77,48 @@ def paging_webhook(config: SevflowConfig, environ: Mapping[str, str] = os.enviro
     return SignedWebhook(spec.url, secret, spec.timeout)
 
 
+def pagers_from(settings: Settings) -> Pagers:
+    """The ways a page leaves by text, call, email and push that the settings configure: Twilio with
+    an account, its credentials and a sender (calls need the sender to be a phone number, not a
+    Messaging Service); SMTP with a server URL and a From address; push through Apprise always (each
+    person's push address names the service). Half a configuration is refused at start, in words."""
+    sms: TwilioSms | None = None
+    voice: TwilioVoice | None = None
+    # Twilio reports how a text or call ended to sevflow's public URL: only one set on purpose.
+    status_url = settings.public_url
+    if settings.twilio_account_sid or settings.twilio_from:
+        if not (settings.twilio_account_sid and settings.twilio_from):
+            raise ConfigError("Twilio needs both SEVFLOW_TWILIO_ACCOUNT_SID and SEVFLOW_TWILIO_FROM")
+        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+        secret = settings.twilio_api_secret.get_secret_value() if settings.twilio_api_secret else None
+        api_key = (settings.twilio_api_key, secret) if settings.twilio_api_key and secret else None
+        if token is None and api_key is None:
+            raise ConfigError(
+                "Twilio needs SEVFLOW_TWILIO_AUTH_TOKEN "
+                "(or SEVFLOW_TWILIO_API_KEY and SEVFLOW_TWILIO_API_SECRET)"
+            )
+        client = twilio_client(
+            settings.twilio_account_sid, auth_token=token, api_key=api_key, api_url=settings.twilio_api_url
+        )
+        sms = TwilioSms(client, settings.twilio_from, status_url)
+        if not settings.twilio_from.startswith("MG"):
+            voice = TwilioVoice(client, settings.twilio_from, status_url)
+    email: SmtpEmail | None = None
+    if settings.smtp_url is not None or settings.smtp_from:
+        if settings.smtp_url is None or not settings.smtp_from:
+            raise ConfigError("email pages need both SEVFLOW_SMTP_URL and SEVFLOW_SMTP_FROM")
+        try:
+            email = SmtpEmail(settings.smtp_url.get_secret_value(), settings.smtp_from)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    return Pagers(sms=sms, voice=voice, email=email, push=ApprisePush())
+
+
+def page_links(settings: Settings) -> PageLinks:
+    """Acknowledge links at sevflow's public URL, signed with the deployment's link secret."""
+    return PageLinks(settings.resolved_public_url, page_link_secret(settings))
+
+
 def ticket_backend(settings: Settings, config: SevflowConfig) -> TicketPort | None:
     """Jira when sevflow.yaml has a `jira` section and SEVFLOW_JIRA_URL with credentials is set."""
     if config.jira is None or settings.jira_url is None:
@@ -103,10 +149,14 @@ def build_worker(
     tickets: TicketPort | None = None,
     files: FilePort | None = None,
     max_cached_workflows: int | None = None,
+    pagers: Pagers | None = None,
+    links: PageLinks | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
     `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies.
+    `pagers` send pages by text, call, email and push (none: those pages are unreachable), with
+    acknowledge links made by `links` (none: the pages say where else to acknowledge).
     `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
     tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
@@ -115,7 +165,16 @@ def build_worker(
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
     executor = executor or ThreadPoolExecutor(max_workers=16)
-    paging_acts = PagingActivities(config, chat, store, webhook or paging_webhook(config), executor=executor)
+    paging_acts = PagingActivities(
+        config,
+        chat,
+        store,
+        webhook or paging_webhook(config),
+        executor=executor,
+        pagers=pagers,
+        contacts=store,
+        links=links,
+    )
     handoff_acts = HandoffActivities(config, store, chat)
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)

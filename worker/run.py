@@ -10,7 +10,7 @@ from sevflow.config.loader import load_config
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
-from worker.main import build_worker, chat_backend, files_backend, ticket_backend
+from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
 from worker.report_schedules import sync_report_schedules
 from worker.schedules import sync_handoff_schedules
 from worker.stuck import stuck_watch
@@ -44,6 +44,8 @@ async def run_worker(settings: Settings) -> None:
         tickets=ticket_backend(settings, config),
         files=files_backend(settings),
         max_cached_workflows=settings.worker_max_cached_workflows,
+        pagers=pagers_from(settings),
+        links=page_links(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

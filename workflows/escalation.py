@@ -11,11 +11,14 @@ the workflow task its timer woke; later notify rules' pages go out in a local ac
 (send_pages, workflows/escalation_pages.py). What a local attempt could not finish goes on in an
 activity with the full retries, beside the timers, so a slow Slack or webhook never delays the next
 level.
+
+A page that failed or could not reach its person (as its activity answered, or later by the
+`delivery_failed` signal a provider's status callback sends) moves that person's next notify rule of
+the level to now: a text that bounced rings the phone at once instead of after the rule's delay.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 from temporalio import workflow
@@ -32,9 +35,11 @@ from workflows.options import (
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL
     from sevflow.paging import escalation as ladder
-    from sevflow.paging.level import Due, level_dues, level_text, note_key, page_for
+    from sevflow.paging.level import Due, level_dues, level_key, level_text, note_key, page_for
     from sevflow.paging.models import (
+        DELIVERY_FAILED_SIGNAL,
         AcknowledgePage,
+        DeliveryFailed,
         EscalationNote,
         EscalationState,
         LevelPlan,
@@ -52,7 +57,11 @@ class EscalationWorkflow:
     @workflow.init
     def __init__(self, state: EscalationState) -> None:
         self.state = state
-        self._pages = LevelPages(state.incident.incident_workflow_id)
+        # Pages that failed, their person's next rule not yet moved to now; and every key so handled:
+        # a failure told twice (by the activity and the provider's callback) moves one rule.
+        self._failed: list[PageRecord] = []
+        self._failed_over: set[str] = set()
+        self._pages = LevelPages(state.incident.incident_workflow_id, self._page_failed)
 
     @workflow.run
     async def run(self, state: EscalationState) -> EscalationState:
@@ -156,30 +165,57 @@ class EscalationWorkflow:
             self._pages.record([self._page(due, plan) for due in first], note, started.sent)
             note = None
         # Pages go out by the time they were due by (`until`, the last wake-up's target), not by a time
-        # read before their local activity, which a replay may see later.
+        # read before their local activity, which a replay may see later; a rule moved to now after a
+        # failed page goes out by name, whatever the time.
         until = start
+        level = level_key(workflow.info().workflow_id, round_paged, self.state.loop, self.state.level)
         while not interrupted():
+            pending, now_due = self._fail_over(pending, level)
             due, pending = ladder.due_by(pending, until)
-            if due or note is not None:
-                await self._pages.send([self._page(one, plan) for one in due], note)
+            if now_due or due or note is not None:
+                await self._pages.send([self._page(one, plan) for one in now_due + due], note)
                 note = None
-                continue  # an ack may have come meanwhile
+                continue  # an ack, or a failed page, may have come meanwhile
             next_level_at = self.state.next_level_at
             if next_level_at is None or until >= next_level_at:
                 break
             wake = ladder.next_wake(pending, next_level_at)
             now = workflow.now()
             if wake > now:
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(interrupted, timeout=wake - now)
+                try:
+                    await workflow.wait_condition(
+                        lambda: interrupted() or bool(self._failed), timeout=wake - now
+                    )
+                    continue  # interrupted, or a page failed: the loop sees to either
+                except TimeoutError:
+                    pass
             until = wake
         if note is not None:  # acknowledged or stopped as the level started: it is still told
             await self._pages.send([], note)
 
+    def _fail_over(self, pending: list[Due], level: str) -> tuple[list[Due], list[Due]]:
+        """The level's pending dues once every failed page of it has moved its person's next rule to
+        now, and those rules. A failed page of an earlier level is let go: that level is over."""
+        now_due: list[Due] = []
+        while self._failed:
+            record = self._failed.pop(0)
+            self._failed_over.add(record.key)
+            if not record.key.startswith(f"{level}/"):
+                continue
+            pending, moved = ladder.fail_over(self.state, pending, record, workflow.now())
+            if moved is not None:
+                workflow.logger.info("page %s %s: the next rule goes out now", record.key, record.outcome)
+                now_due.append(moved)
+        return pending, now_due
+
+    def _page_failed(self, record: PageRecord) -> None:
+        if record.key not in self._failed_over and all(r.key != record.key for r in self._failed):
+            self._failed.append(record)
+
     def _page(self, due: Due, plan: LevelPlan) -> Page:
         """The page `due` asks for, and its record in the state."""
         s = self.state
-        page = page_for(workflow.info().workflow_id, s.incident, s.round, s.loop, plan, due)
+        page = page_for(workflow.info().workflow_id, s.incident, s.round, s.loop, plan, due, s.next_level_at)
         record = PageRecord(
             key=page.key, who=due.target.who, via=due.via, level=s.level, loop=s.loop, due_at=due.at
         )
@@ -211,6 +247,18 @@ class EscalationWorkflow:
     @workflow.signal
     def raise_severity(self, raised: SeverityRaised) -> None:
         self.state = ladder.severity_raised(self.state, raised)
+
+    @workflow.signal(name=DELIVERY_FAILED_SIGNAL)
+    def delivery_failed(self, failed: DeliveryFailed) -> None:
+        """A page the provider took never arrived (its status callback): on the record as failed, and
+        its person's next rule goes out now while the level lasts and nobody has acknowledged."""
+        record = next((r for r in self.state.pages if r.key == failed.key), None)
+        if record is None:
+            workflow.logger.info("delivery_failed for a page this escalation never sent: %s", failed.key)
+            return
+        record.outcome = "failed"
+        if not self.state.status.is_over:
+            self._page_failed(record)
 
     @workflow.query
     def get_state(self) -> EscalationState:

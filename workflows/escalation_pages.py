@@ -2,12 +2,14 @@
 answer lands in the workflow task that asked: no activity task, no workflow task of its own), and what
 that single attempt could not finish goes on beside the timers, in an activity with the full retries
 (pages, the note with them) or a signal (a note alone), so a slow Slack or webhook never delays the
-next level. Every page ends on the escalation's record with its outcome."""
+next level. Every page ends on the escalation's record with its outcome, and a page that failed or
+could not reach its person is handed to `on_failed` (the escalation moves that person's next method
+to now)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from temporalio import workflow
@@ -18,15 +20,24 @@ from workflows.options import LOCAL_PAGE_RETRY, LOCAL_PAGE_TIMEOUT, PAGE_RETRY, 
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import SEND_PAGES
-    from sevflow.paging.models import NOTE_SIGNAL, EscalationNote, PageBatch, PageRecord, PagesSent, SendPage
+    from sevflow.paging.models import (
+        NOTE_SIGNAL,
+        EscalationNote,
+        PageBatch,
+        PageOutcome,
+        PageRecord,
+        PagesSent,
+        SendPage,
+    )
 
 # A page as sent, and its record in the escalation's state (its outcome is set there).
 Page = tuple[PageRecord, SendPage]
 
 
 class LevelPages:
-    def __init__(self, incident_workflow_id: str) -> None:
+    def __init__(self, incident_workflow_id: str, on_failed: Callable[[PageRecord], None]) -> None:
         self._incident = incident_workflow_id
+        self._on_failed = on_failed
         self._beside: list[asyncio.Task[None]] = []
 
     def idle(self) -> bool:
@@ -57,12 +68,19 @@ class LevelPages:
         retry = [(record, page) for record, page in pages if record.key in sent.retry]
         for record, _ in pages:
             if record.key not in sent.retry:
-                record.outcome = outcomes.get(record.key, "failed")
+                self._ended(record, outcomes.get(record.key, "failed"))
         untold = note if note is not None and not sent.told else None
         if retry:
             self._beside_timers(self._deliver(self._batch(retry, untold), [record for record, _ in retry]))
         elif untold is not None:
             self._beside_timers(self._tell(untold))
+
+    def _ended(self, record: PageRecord, outcome: PageOutcome) -> None:
+        if record.outcome == "failed" and outcome == "delivered":
+            return  # the provider reported it undelivered before its activity's answer came in
+        record.outcome = outcome
+        if outcome != "delivered":
+            self._on_failed(record)
 
     def _batch(self, pages: list[Page], note: EscalationNote | None) -> PageBatch:
         return PageBatch(pages=[page for _, page in pages], incident_workflow_id=self._incident, note=note)
@@ -85,7 +103,7 @@ class LevelPages:
             # note is not signalled: it went out beside the pages, which do not hold it back.
             workflow.logger.warning("pages %s failed: %s", [r.key for r in records], cause_of(err))
             for record in records:
-                record.outcome = "failed"
+                self._ended(record, "failed")
             return
         self.record(list(zip(records, batch.pages, strict=True)), batch.note, sent)
 

@@ -43,6 +43,8 @@ class Verification:
     method: Method
     digest: str
     verified_at: datetime
+    # How it was confirmed: cli, api, reply, link (None where a caller built it without saying).
+    via: str | None = None
 
 
 @dataclass(frozen=True)

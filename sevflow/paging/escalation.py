@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sevflow.paging.level import Due
+from sevflow.paging.level import Due, level_end
 from sevflow.paging.models import (
     AcknowledgePage,
     EscalationState,
     EscalationStatus,
     LevelPlan,
+    PageRecord,
     SeverityRaised,
     StopPaging,
 )
@@ -62,15 +63,12 @@ def level_started(
     when it was due (a slow first page does not push the next level back), unless it was taken up late
     (a busy worker): then it still gets its whole wait for an ack, rather than the next level being
     paged in the same breath."""
-    next_level_at = start + plan.wait
-    if taken_up - start > LATE_LEVEL:
-        next_level_at = taken_up + plan.wait
     return state.model_copy(
         update={
             "policy_name": plan.policy,
             "team_channel": plan.team_channel,
             "level_started_at": start,
-            "next_level_at": next_level_at,
+            "next_level_at": level_end(start, taken_up, plan.wait, LATE_LEVEL),
         }
     )
 
@@ -81,6 +79,28 @@ def due_by(pending: list[Due], until: datetime) -> tuple[list[Due], list[Due]]:
     while cut < len(pending) and pending[cut].at <= until:
         cut += 1
     return pending[:cut], pending[cut:]
+
+
+class FailedOver(NamedTuple):
+    """The level's pending dues after a failed page, and the one that goes out now instead of at its
+    time (None: that person has no further rule in this level, or the ladder is over)."""
+
+    pending: list[Due]
+    now: Due | None
+
+
+def fail_over(state: EscalationState, pending: list[Due], failed: PageRecord, now: datetime) -> FailedOver:
+    """A page of the level failed (or never reached its person): their next notify rule of the level
+    is due `now` instead of after its delay. The workflow sends it at once; the other dues keep their
+    times. `pending` holds the level's dues not sent yet, in the order they fall due, so the person's
+    first one there is their next rule."""
+    if state.status.is_over:
+        return FailedOver(pending, None)
+    index = next((i for i, due in enumerate(pending) if due.target.who == failed.who), None)
+    if index is None:
+        return FailedOver(pending, None)
+    moved = pending[index]._replace(at=now)
+    return FailedOver(pending[:index] + pending[index + 1 :], moved)
 
 
 def next_wake(pending: list[Due], next_level_at: datetime) -> datetime:

@@ -7,7 +7,8 @@ later ones, and both record them alike.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sevflow.durations import format_duration
@@ -57,6 +58,27 @@ def level_text(plan: LevelPlan, loop: int) -> str:
     )
 
 
+def level_key(escalation_id: str, round_: int, loop: int, level: int) -> str:
+    """What the keys of a level's pages (and its notes) start with: one per escalation step."""
+    return f"{escalation_id}/r{round_}/o{loop}/l{level}"
+
+
+_PAGE_KEY = re.compile(r"^(?P<escalation>.+)/r\d+/o\d+/l\d+/[^/]+/[a-z_]+$")
+
+
+def escalation_of(page_key: str) -> str | None:
+    """The escalation workflow's id a page key names (for a provider's callback, which carries only
+    the key); None when it is not a page key."""
+    found = _PAGE_KEY.match(page_key)
+    return found["escalation"] if found else None
+
+
+def level_end(start: datetime, taken_up: datetime, wait: timedelta, late: timedelta) -> datetime:
+    """When a level due at `start` and taken up at `taken_up` stops waiting for an ack: its wait
+    counts from when it was due, unless it was taken up more than `late` after that."""
+    return (taken_up if taken_up - start > late else start) + wait
+
+
 def page_for(
     escalation_id: str,
     incident: EscalationInput,
@@ -64,11 +86,12 @@ def page_for(
     loop: int,
     plan: LevelPlan,
     due: Due,
+    level_ends_at: datetime | None = None,
 ) -> SendPage:
     """The page `due` asks for; its key is unique per escalation step, target and way."""
     who = due.target.who
     return SendPage(
-        key=f"{escalation_id}/r{round_}/o{loop}/l{plan.level}/{who}/{due.via}",
+        key=f"{level_key(escalation_id, round_, loop, plan.level)}/{who}/{due.via}",
         escalation_id=escalation_id,
         incident_number=incident.incident_number,
         title=incident.title,
@@ -81,12 +104,13 @@ def page_for(
         loop=loop,
         due_at=due.at,
         wait=plan.wait,
+        level_ends_at=level_ends_at,
     )
 
 
 def note_key(escalation_id: str, round_: int, loop: int, level: int, status: EscalationStatus) -> str:
     """The key of what the incident is told at an escalation step: one note per step and status."""
-    return f"{escalation_id}/r{round_}/o{loop}/l{level}/{status.value}"
+    return f"{level_key(escalation_id, round_, loop, level)}/{status.value}"
 
 
 def level_note(escalation_id: str, round_: int, loop: int, plan: LevelPlan) -> EscalationNote:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -54,3 +55,15 @@ def read_ack_token(secret: str, token: str, now: datetime) -> AckLink:
 
 def ack_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/v1/pages/ack/{token}"
+
+
+def voice_answer_url(public_url: str, token: str) -> str:
+    """Where a call's keypresses go (the TwiML `Gather` action): the page's signed acknowledge token
+    names the page, and Twilio's signature on the request proves who sent it."""
+    return f"{public_url.rstrip('/')}/v1/pages/voice/{token}"
+
+
+def status_callback_url(public_url: str, page_key: str) -> str:
+    """Where a provider reports how a text or a call ended (Twilio's StatusCallback): a `failed` or
+    `undelivered` page moves its person to their next method (the escalation's delivery_failed)."""
+    return f"{public_url.rstrip('/')}/v1/pages/status?page={quote(page_key, safe='')}"

@@ -2,7 +2,8 @@
 
 Every form names the incident, its severity, service and title, and how to answer: a text or a call
 takes `1`/`ack` to acknowledge and `2`/`esc` to escalate now; an email and a push carry the
-acknowledge link (they cannot carry an answer back). Texts stay within two SMS segments.
+acknowledge link (they cannot carry an answer back). Texts stay within two SMS segments, with room
+left for a provider's reference.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from sevflow.policy import Severity
 
 # Two GSM-7 segments of 153 characters: one page, one charge, on every carrier.
 SMS_MAX = 306
+# Kept free in a text for the reference a provider without idempotency keys appends to find it again
+# (Twilio: "\n(ref 1a2b3c4d)", 15 characters), so that the text as sent still fits SMS_MAX.
+SMS_REF_ROOM = 15
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def page_text(page: SendPage, ack_link: str | None) -> PageText:
     head = _headline(page)
     wait = format_duration(page.wait)
     answer = "Reply 1 or ACK to acknowledge, 2 or ESC to escalate now."
-    room = SMS_MAX - len(head) - len(answer) - 4
+    room = SMS_MAX - SMS_REF_ROOM - len(head) - len(answer) - 4
     title = page.title if len(page.title) <= room else page.title[: max(room - 3, 0)] + "..."
     sms = f"{head}: {title}\n{answer}"
     speech = (

@@ -25,6 +25,9 @@ VERIFIED_METHODS: tuple[Method, ...] = ("sms", "voice", "email", "push")
 Via = Literal["sms", "voice", "email", "push", "slack_dm", "webhook", "team_channel"]
 # The signal an incident takes an EscalationNote by (IncidentWorkflow.escalation_changed).
 NOTE_SIGNAL = "escalation_changed"
+# The signal an escalation takes a DeliveryFailed by (EscalationWorkflow.delivery_failed): a provider
+# reported after the fact that a page it had taken never arrived (Twilio's `failed`, `undelivered`).
+DELIVERY_FAILED_SIGNAL = "delivery_failed"
 # Attempts at sending a page: the workflow's retry policy allows this many, and the activity's last
 # attempt records the failure instead of raising, so every page ends on the record.
 PAGE_ATTEMPTS = 6
@@ -155,6 +158,9 @@ class SendPage(BaseModel):
     due_at: datetime
     # Shown in the page: how long before the next level is paged.
     wait: timedelta
+    # When the level's wait ends and the next level is paged: an acknowledge link in the page expires
+    # then. None: worked out from `due_at` and the person's notify rule for `via`.
+    level_ends_at: datetime | None = None
 
 
 class PageSent(BaseModel):
@@ -172,6 +178,14 @@ class AcknowledgePage(BaseModel):
 
 class StopPaging(BaseModel):
     reason: str
+
+
+class DeliveryFailed(BaseModel):
+    """A page the provider took but could not deliver (a text `undelivered`, a call that `failed`):
+    the person's next notify rule of that level goes out at once."""
+
+    key: str
+    detail: str | None = None
 
 
 class SeverityRaised(BaseModel):

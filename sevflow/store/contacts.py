@@ -2,16 +2,20 @@
 
 A code is checked against its digest only; a few wrong answers use it up, and it expires. Confirming
 a method for an address replaces any earlier confirmation of that method for the person (the address
-changed), and forgetting a person removes every row about them (personal data, on request)."""
+changed), and forgetting a person removes every row about them (personal data, on request). An
+e-mailed link confirms the code it was sent with, named by the code's expiry: the link carries no
+code, and a link from an earlier code confirms nothing."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from sevflow.paging.contacts import Verification
 from sevflow.paging.models import Method
@@ -22,6 +26,25 @@ from sevflow.store.schema import ContactChallengeRow, ContactVerificationRow
 MAX_WRONG_ANSWERS = 5
 
 ConfirmOutcome = Literal["confirmed", "wrong", "expired", "used_up", "no_code", "address_changed"]
+# A link's outcomes: also "superseded", a link from a code that a newer one replaced.
+LinkOutcome = Literal["confirmed", "wrong", "expired", "used_up", "no_code", "address_changed", "superseded"]
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """A code sent and not confirmed yet: to which address (its digest), when it went and lapses, and
+    the wrong answers it took. The code itself is not kept, only its digest."""
+
+    person: str
+    method: Method
+    digest: str
+    sent_at: datetime
+    expires_at: datetime
+    wrong_answers: int
+
+    @property
+    def tries_left(self) -> int:
+        return max(MAX_WRONG_ANSWERS - self.wrong_answers, 0)
 
 
 def code_digest(person: str, method: Method, code: str) -> str:
@@ -37,7 +60,25 @@ class ContactRepository(Repository):
             query = query.where(ContactVerificationRow.person == person)
         with self._read() as session:
             return [
-                Verification(row.person, cast(Method, row.method), row.digest, row.verified_at)
+                Verification(row.person, cast(Method, row.method), row.digest, row.verified_at, row.via)
+                for row in session.scalars(query).all()
+            ]
+
+    def pending_codes(self, person: str | None = None) -> list[PendingCode]:
+        """The codes sent and not yet confirmed (expired or used up ones too), by person and method."""
+        query = select(ContactChallengeRow).order_by(ContactChallengeRow.person, ContactChallengeRow.method)
+        if person is not None:
+            query = query.where(ContactChallengeRow.person == person)
+        with self._read() as session:
+            return [
+                PendingCode(
+                    row.person,
+                    cast(Method, row.method),
+                    row.digest,
+                    row.sent_at,
+                    row.expires_at,
+                    row.wrong_answers,
+                )
                 for row in session.scalars(query).all()
             ]
 
@@ -83,15 +124,29 @@ class ContactRepository(Repository):
             if not hmac.compare_digest(challenge.code_digest, code_digest(person, method, code)):
                 challenge.wrong_answers += 1
                 return "wrong"
-            session.delete(challenge)
-            session.execute(
-                delete(ContactVerificationRow).where(
-                    ContactVerificationRow.person == person, ContactVerificationRow.method == method
-                )
-            )
-            session.add(
-                ContactVerificationRow(person=person, method=method, digest=digest, verified_at=now, via=via)
-            )
+            _confirm(session, challenge, now, via)
+            return "confirmed"
+
+    def confirm_link(
+        self, person: str, method: Method, digest: str, expires_at: datetime, via: str
+    ) -> LinkOutcome:
+        """Confirm the person's method by the link sent with its code, which names that code by its
+        expiry (to the second): a link of an earlier code is "superseded", one whose code was used is
+        "no_code". Once confirmed the code is gone, so a link confirms at most once."""
+        now = self._clock()
+        with self._write() as session:
+            challenge = session.get(ContactChallengeRow, (person, method))
+            if challenge is None:
+                return "no_code"
+            if challenge.digest != digest:
+                return "address_changed"
+            if int(challenge.expires_at.timestamp()) != int(expires_at.timestamp()):
+                return "superseded"
+            if challenge.expires_at <= now:
+                return "expired"
+            if challenge.wrong_answers >= MAX_WRONG_ANSWERS:
+                return "used_up"
+            _confirm(session, challenge, now, via)
             return "confirmed"
 
     def forget_contacts(self, person: str) -> int:
@@ -102,3 +157,24 @@ class ContactRepository(Repository):
                 result = session.execute(delete(table).where(table.person == person))
                 gone += rowcount(result)
             return gone
+
+
+def _confirm(session: Session, challenge: ContactChallengeRow, now: datetime, via: str) -> None:
+    """The challenge's method is confirmed for its address, replacing an earlier confirmation of the
+    method (another address), and the code is used up."""
+    session.delete(challenge)
+    session.execute(
+        delete(ContactVerificationRow).where(
+            ContactVerificationRow.person == challenge.person,
+            ContactVerificationRow.method == challenge.method,
+        )
+    )
+    session.add(
+        ContactVerificationRow(
+            person=challenge.person,
+            method=challenge.method,
+            digest=challenge.digest,
+            verified_at=now,
+            via=via,
+        )
+    )

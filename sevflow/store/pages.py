@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sevflow.store.base import Repository, insert_ignoring_duplicates
 from sevflow.store.schema import PageRow
@@ -48,15 +48,32 @@ class PageRepository(Repository):
         assert stored is not None
         return stored
 
-    def pages(self, incident_number: int | None = None, since: datetime | None = None) -> list[StoredPage]:
-        """Pages in the order they went out, of one incident or of all since `since`."""
+    def pages(
+        self, incident_number: int | None = None, since: datetime | None = None, person: str | None = None
+    ) -> list[StoredPage]:
+        """Pages in the order they went out, of one incident or of all since `since`; with `person`,
+        only theirs (what `sevflow contact export` tells a person)."""
         query = select(PageRow).order_by(PageRow.paged_at, PageRow.key)
         if incident_number is not None:
             query = query.where(PageRow.incident_number == incident_number)
+        if person is not None:
+            query = query.where(PageRow.person == person)
         if since is not None:
             query = query.where(PageRow.paged_at >= since)
         with self._read() as session:
             return [_page(row) for row in session.scalars(query).all()]
+
+    def pages_sent(self, person: str, via: str, since: datetime) -> int:
+        """How many pages went out to `person` by `via` since `since` (delivered ones: a throttled or
+        failed page did not reach them): what a per-minute throttle counts."""
+        query = select(func.count()).where(
+            PageRow.person == person,
+            PageRow.via == via,
+            PageRow.paged_at >= since,
+            PageRow.result == "delivered",
+        )
+        with self._read() as session:
+            return int(session.scalar(query) or 0)
 
 
 def _page(row: PageRow) -> StoredPage:

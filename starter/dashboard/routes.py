@@ -62,7 +62,8 @@ from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.transitions import EDITS, TRANSITIONS, refusal
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
-from sevflow.oncall import on_call_board
+from sevflow.oncall import contact_gaps, on_call_board
+from sevflow.paging.contacts import ContactBook
 from sevflow.policy import Severity
 from sevflow.postmortem.checks import check_postmortem
 from sevflow.reports.queries import noise_since
@@ -788,8 +789,17 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         session = reader(request)
         if isinstance(session, Response):
             return session
-        board = on_call_board(backend.config, clock())
-        return render(request, "oncall.html", session, rotations=board.rotations, policies=board.policies)
+        now = clock()
+        board = on_call_board(backend.config, now)
+        confirmed = ContactBook.of(await asyncio.to_thread(backend.store.verifications))
+        return render(
+            request,
+            "oncall.html",
+            session,
+            rotations=board.rotations,
+            policies=board.policies,
+            unreachable=contact_gaps(backend.config, confirmed, now),
+        )
 
     @router.get("/action-items")
     async def action_items(request: Request) -> Response:

@@ -14,6 +14,7 @@ import pytest
 from sevflow.action_items.models import new_action_item
 from sevflow.config import parse_config
 from sevflow.incident.models import EventKind, Status, TimelineEvent
+from sevflow.paging.contacts import address_digest
 from sevflow.store.repository import Store, StoredActionItem, StoredPage
 from tests.dashboard.conftest import NOW, VIEWER, MakeDashboard, browse, seed, sign_in
 
@@ -275,6 +276,42 @@ async def test_who_is_on_call(make_dashboard: MakeDashboard) -> None:
     assert on and on.group(1) in ("alice", "bob")
     assert "web-weekly · primary" in html
     assert "web-default" in html and "5m" in html
+
+
+async def test_the_on_call_page_flags_who_cannot_be_woken(
+    make_dashboard: MakeDashboard, sqlite_store: Store
+) -> None:
+    # alice's only high-urgency rule is a text, not confirmed; bob's Slack DM needs no confirmation.
+    text = ONCALL.replace(
+        "alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}",
+        'alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, phone: "+4930123456", '
+        "notify: [{via: sms}]}",
+    )
+    assert text != ONCALL
+    config = parse_config(text)
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, VIEWER)
+        html = (await client.get("/oncall")).text
+        found = re.search(
+            r'<section class="flash error" role="alert" id="unreachable".*?</section>', html, re.S
+        )
+        assert found, html
+        flagged = found.group(0)
+        assert "1 person on call in the next 14 days" in flagged
+        # On now (primary or backup, as the week falls): her shift starts at once.
+        assert "alice, on call from" in flagged and "(rotation web-weekly, " in flagged
+        assert "<code>sevflow contact verify alice sms</code>" in flagged and "bob" not in flagged
+        assert "+4930123456" not in html
+        sqlite_store.start_challenge(
+            "alice", "sms", address_digest("sms", "+4930123456"), "123456", NOW + timedelta(minutes=10)
+        )
+        assert (
+            sqlite_store.confirm_challenge(
+                "alice", "sms", address_digest("sms", "+4930123456"), "123456", "cli"
+            )
+            == "confirmed"
+        )
+        assert 'id="unreachable"' not in (await client.get("/oncall")).text
 
 
 async def test_nobody_configured_says_how_to_configure(viewer: httpx.AsyncClient) -> None:

@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped]
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
-from twilio.rest import Client  # type: ignore[import-untyped]
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from tests.emulators.base import EmulatorHandler, LoopbackEmulator
 from tests.emulators.twilio import (

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.pagers import Pagers
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.action_items.chase import CompleteActionItem
 from sevflow.alerts.parsers import parse_alertmanager
@@ -71,6 +73,8 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
+from sevflow.paging.contacts import address_digest
+from sevflow.paging.models import DeliveryFailed
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.reports.models import ReportRun
 from sevflow.store.repository import Store
@@ -164,10 +168,20 @@ class Recording:
         self.recorded.append((stem or workflow_id, workflow_id))
 
     def worker(
-        self, task_queue: str, config: SevflowConfig | None = None, webhook: WebhookPort | None = None
+        self,
+        task_queue: str,
+        config: SevflowConfig | None = None,
+        webhook: WebhookPort | None = None,
+        pagers: Pagers | None = None,
     ) -> Worker:
         return build_worker(
-            self.client, task_queue, self.store, executor=self.executor, config=config, webhook=webhook
+            self.client,
+            task_queue,
+            self.store,
+            executor=self.executor,
+            config=config,
+            webhook=webhook,
+            pagers=pagers,
         )
 
     async def declare(self, state: IncidentState, task_queue: str) -> tuple[Handle, IncidentState]:
@@ -445,6 +459,57 @@ async def paging(rec: Recording) -> None:
     rec.keep(escalation.id, "paging.escalation")
 
 
+FAILOVER_CONFIG = PAGING_CONFIG.replace(
+    "notify: [{via: slack_dm}, {via: webhook, after: 1s}]",
+    'phone: "+4930123456", notify: [{via: webhook}, {via: slack_dm, after: 30s}, {via: sms, after: 40s}]',
+)
+
+
+class RecordedSms:
+    """A text provider that takes every text."""
+
+    def send_sms(self, to: str, body: str, key: str) -> str:
+        return f"SM{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+async def paging_failover(rec: Recording) -> None:
+    """SEV1 paging where pages fail: the primary's webhook is refused, so the Slack DM due after 30 s
+    goes out at once; the provider then reports the DM undelivered (the delivery_failed signal), so
+    the text due after 40 s goes out at once too; the acknowledgement stops the ladder. Records the
+    incident and its escalation child."""
+    policies = scaled(SEV1={"ack_timeout": 60 * S})
+    tq = "record-paging-failover"
+    config = parse_config(FAILOVER_CONFIG)
+    for person in ("alice", "bob"):  # whoever is on call: their number confirmed
+        digest = address_digest("sms", "+4930123456")
+        rec.store.start_challenge(person, "sms", digest, "123456", datetime.now(UTC) + timedelta(minutes=10))
+        rec.store.confirm_challenge(person, "sms", digest, "123456", via="recorder")
+    workflow_id = "paging-failover"
+    async with rec.worker(tq, config, RefusingGateway(), Pagers(sms=RecordedSms())):
+        handle, _first = await rec.declare(new_state(workflow_id, Severity.SEV1, None, policies), tq)
+        escalation = rec.client.get_workflow_handle(f"{workflow_id}/escalation-1")
+
+        async def delivered(via: str) -> bool:
+            state = await escalation.query(EscalationWorkflow.get_state)
+            return any(p.via == via and p.outcome == "delivered" for p in state.pages)
+
+        await until("the Slack DM to go out after the refused webhook", lambda: delivered("slack_dm"))
+        state = await escalation.query(EscalationWorkflow.get_state)
+        [dm] = [p for p in state.pages if p.via == "slack_dm"]
+        await escalation.signal(EscalationWorkflow.delivery_failed, DeliveryFailed(key=dm.key))
+        await until("the text to go out after the undelivered DM", lambda: delivered("sms"))
+        await settled(escalation)
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="bob"))
+        await escalation.result()
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob"))
+        await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="bob", reason="drill"))
+        final = await handle.result()
+    assert final.status is Status.NOISE and not final.escalation_active, final
+    rec.keep(escalation.id, "paging-failover.escalation")
+
+
 WRITTEN_POSTMORTEM = """## Summary
 Checkout returned 5xx for 20 minutes after a deploy.
 
@@ -577,6 +642,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     refused_updates,
     alert_group,
     paging,
+    paging_failover,
     postmortem,
     public_updates,
     racing,

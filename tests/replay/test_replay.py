@@ -35,9 +35,18 @@ SHAPES = {
 }
 
 
+# A history is replayed under the id it ran with: its pages' keys and the like are built from it (a
+# page recorded under another key reads as failed, and a failed page moves its person's next rule).
+# `<workflow id>.json`, `<workflow id>.<anything>.json` for later runs and kept old shapes, and for a
+# child the scenario drives, the id it was started with.
+CHILD_IDS = {"escalation": "{}/escalation-1"}
+
+
 def load(path: Path) -> WorkflowHistory:
-    # `<workflow id>.json`, or `<workflow id>.<anything>.json` for later runs and kept old shapes.
-    return WorkflowHistory.from_json(path.name.split(".")[0], path.read_text())
+    stem, _, rest = path.name.partition(".")
+    part = rest.split(".")[0]
+    workflow_id = CHILD_IDS[part].format(stem) if part in CHILD_IDS else stem
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
 def test_histories_are_recorded() -> None:

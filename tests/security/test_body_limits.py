@@ -29,7 +29,13 @@ from tests.security.support import (
 )
 from tests.support.ports import free_port
 
-PATH_VALUES = {"number": "INC-1", "item_id": "INC-1-0123abcd"}
+PATH_VALUES = {
+    "number": "INC-1",
+    "item_id": "INC-1-0123abcd",
+    "name": "alice",
+    "method": "sms",
+    "token": "not-a-signed-link",
+}
 TOO_BIG = MAX_BODY_BYTES + 1
 CHUNK = 64 * 1024
 

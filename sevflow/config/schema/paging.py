@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
@@ -96,9 +97,46 @@ class PagingWebhook(BaseModel):
     timeout: PositiveDuration = timedelta(seconds=10)
 
 
+_PER_MINUTE = re.compile(r"^\s*(\d+)\s*(?:/\s*(?:m|min|minute))?\s*$")
+
+
+def _per_minute(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (found := _PER_MINUTE.match(value)):
+        return int(found[1])
+    raise ValueError(f"invalid throttle {value!r}: write how many a minute, like 6/m")
+
+
+PerMinute = Annotated[int, BeforeValidator(_per_minute), Field(ge=1, le=1000)]
+ThrottledMethod = Literal["sms", "voice", "email", "push"]
+# What a throttled page's record calls the method's pages.
+THROTTLED_WORDS: dict[ThrottledMethod, str] = {
+    "sms": "texts",
+    "voice": "calls",
+    "email": "emails",
+    "push": "push notifications",
+}
+
+
+class PagingThrottle(BaseModel):
+    """At most this many pages a minute to one person by each method (`6/m`), counted over the pages
+    that went out in the last minute. A page over it is recorded failed ("throttled: ...") and the
+    person's next notify rule of the level goes out at once instead. The defaults keep an incident
+    storm from ringing one phone every few seconds while still letting each incident's level through."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sms: PerMinute = 6
+    voice: PerMinute = 3
+    email: PerMinute = 20
+    push: PerMinute = 30
+
+
 class PagingConfig(BaseModel):
     """The `paging` section: how pages leave sevflow besides Slack DMs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     webhook: PagingWebhook | None = None
+    throttle: PagingThrottle = PagingThrottle()

@@ -1,0 +1,309 @@
+"""The paging activity sends texts, calls, emails and pushes through the real adapters (Twilio emulator,
+an SMTP server with STARTTLS and AUTH, ntfy through Apprise): to the address sevflow.yaml gives the
+person, with a signed acknowledge link that expires with the page's level where one fits, a sentence
+naming the setting when a method is not configured, a per-person throttle, and every page out once
+per method however Twilio fails (429, 5xx, timeouts, answers lost after the effect)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.chat import ConsoleChat
+from activities.pagers import Pagers
+from activities.paging import LAST_ATTEMPT, PageLinks, PagingActivities
+from activities.push_pager import ApprisePush
+from activities.smtp_pager import SmtpEmail
+from activities.twilio_pager import TwilioSms, TwilioVoice, ref_marker
+from sevflow.config.loader import parse_config
+from sevflow.paging.links import AckLink, InvalidLink, read_ack_token, voice_answer_url
+from sevflow.paging.messages import page_text
+from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage, Via
+from sevflow.policy import Severity
+from sevflow.store.repository import Store
+from tests.emulators.ntfy import NtfyEmulator
+from tests.emulators.twilio import DEFAULT_NUMBER, TwilioEmulator
+from tests.pagers.conftest import ALICE, BOB, client_of
+from tests.support.smtp import SmtpServer
+
+PUBLIC = "https://sevflow.example.com"
+SECRET = "link-secret"
+WAIT = timedelta(minutes=10)
+STEPS = [
+    NotifyStep(via="sms"),
+    NotifyStep(via="email"),
+    NotifyStep(via="push"),
+    NotifyStep(via="voice"),
+]
+
+
+def config_text(ntfy_port: int = 9, throttle: str = "{sms: 2/m}") -> str:
+    return f"""
+people:
+  alice:
+    slack_id: U0ALICE
+    email: alice@example.com
+    phone: "{ALICE}"
+    push: ntfy://127.0.0.1:{ntfy_port}/oncall-alice
+    timezone: Europe/Berlin
+    notify: [{{via: sms}}, {{via: email}}, {{via: push}}, {{via: voice, after: 2m}}]
+  bob: {{slack_id: U0BOB, email: bob@example.com, phone: "{BOB}", timezone: Europe/Berlin}}
+  carol: {{slack_id: U0CAROL, email: carol@example.com, timezone: Europe/London}}
+paging:
+  throttle: {throttle}
+"""
+
+
+def page(
+    via: Via, person: str = "alice", incident: int = 7, start: datetime | None = None, ends: bool = True
+) -> SendPage:
+    start = start or datetime.now(UTC).replace(microsecond=0)
+    after = next((s.after for s in STEPS if s.via == via), timedelta(0))
+    return SendPage(
+        key=f"incident-{incident}/escalation-1/r1/o0/l0/{person}/{via}",
+        escalation_id=f"incident-{incident}/escalation-1",
+        incident_number=incident,
+        title="checkout returns 5xx",
+        service="checkout",
+        severity=Severity.SEV1,
+        target=PageTarget(target=f"person:{person}", person=person, notify=STEPS),
+        via=via,
+        level=0,
+        loop=0,
+        due_at=start + after,
+        wait=WAIT,
+        level_ends_at=start + WAIT if ends else None,
+    )
+
+
+async def run(
+    acts: PagingActivities, pages: list[SendPage], attempt: int = 1, local: bool = False
+) -> list[PageSent]:
+    """`pages` sent by send_pages as Temporal's attempt `attempt` (a local one when `local`)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt, is_local=local)
+    sent = await env.run(acts.send_pages, PageBatch(pages=pages, incident_workflow_id="incident-7"))
+    return sent.pages
+
+
+def acts_with(store: Store, config: str, pagers: Pagers, **options: object) -> PagingActivities:
+    return PagingActivities(
+        parse_config(config),
+        ConsoleChat(),
+        store,
+        pagers=pagers,
+        contacts=store,
+        links=PageLinks(PUBLIC, SECRET),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def token_of(url: str) -> str:
+    return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
+async def test_each_method_reaches_the_person_with_its_words_and_a_link_that_ends_with_the_level(
+    twilio: TwilioEmulator, smtp: SmtpServer, ntfy: NtfyEmulator, sqlite_store: Store
+) -> None:
+    client = client_of(twilio)
+    pagers = Pagers(
+        sms=TwilioSms(client, DEFAULT_NUMBER),
+        voice=TwilioVoice(client, DEFAULT_NUMBER),
+        email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
+        push=ApprisePush(),
+    )
+    acts = acts_with(sqlite_store, config_text(ntfy.port), pagers)
+    pages = {via: page(via) for via in ("sms", "voice", "email", "push")}
+    ends = pages["sms"].due_at + WAIT
+
+    sent = {p.key.rsplit("/", 1)[1]: p for p in await run(acts, list(pages.values()), local=True)}
+
+    assert {via: p.outcome for via, p in sent.items()} == dict.fromkeys(pages, "delivered")
+    assert re.fullmatch(r"text SM\w+ to \+14\*{6}101", sent["sms"].detail or "")
+    assert re.fullmatch(
+        r"email <page\.\w+@sevflow\.example\.com> to a\*\*\*@example\.com", sent["email"].detail or ""
+    )
+    assert sent["push"].detail == f"push to ntfy://127.0.0.1:{ntfy.port}/***"
+    # A text: the page's words and how to answer by reply, no link; found again by its reference.
+    [text] = twilio.messages(to=ALICE)
+    assert text["body"] == f"{page_text(pages['sms'], None).sms}\n(ref {ref_marker(pages['sms'].key)})"
+    assert "http" not in text["body"]
+    # A call: the keys go to the page's own answer URL, signed for the page until the level ends.
+    [call] = twilio.calls(to=ALICE)
+    twilio.wait_until(lambda: twilio.listening(call["sid"]))
+    action = re.search(r'action="([^"]+)"', twilio.twiml(call["sid"])[0]["body"])
+    assert action is not None and action[1].startswith(voice_answer_url(PUBLIC, ""))
+    now = datetime.now(UTC)
+    assert read_ack_token(SECRET, token_of(action[1]), now) == AckLink(pages["voice"].key, 7, "alice", ends)
+    # An email, read as a mail client reads it; its link names the email page and dies with the level.
+    [mail] = smtp.wait_for(1)
+    assert mail.rcpt_tos == ("alice@example.com",) and mail.plain is not None
+    link = re.search(r"Acknowledge: (\S+)", mail.plain)
+    assert link is not None and link[1].startswith(f"{PUBLIC}/v1/pages/ack/")
+    assert mail.html is not None and f'href="{link[1]}"' in mail.html
+    assert read_ack_token(SECRET, token_of(link[1]), now) == AckLink(pages["email"].key, 7, "alice", ends)
+    with pytest.raises(InvalidLink, match="expired"):
+        read_ack_token(SECRET, token_of(link[1]), ends)
+    # A push: the link on a tap and in the text.
+    [push] = ntfy.messages("oncall-alice")
+    assert read_ack_token(SECRET, token_of(push["click"]), now).page_key == pages["push"].key
+    assert push["message"].endswith(f"Acknowledge: {push['click']}")
+    # A first, local attempt sends without looking for an earlier one; each page is on record.
+    assert twilio.requests("messages.list") == twilio.requests("calls.list") == []
+    assert sorted(p.via for p in sqlite_store.pages(7)) == ["email", "push", "sms", "voice"]
+
+
+async def test_a_link_without_the_levels_end_on_the_page_ends_a_wait_after_the_level_started(
+    smtp: SmtpServer, sqlite_store: Store
+) -> None:
+    email = SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context())
+    acts = acts_with(sqlite_store, config_text(), Pagers(email=email))
+    start = datetime.now(UTC).replace(microsecond=0)
+    late_email = page("email", start=start, ends=False).model_copy(
+        update={
+            "due_at": start + timedelta(minutes=3),
+            "target": PageTarget(
+                target="person:alice",
+                person="alice",
+                notify=[NotifyStep(via="email", after=timedelta(minutes=3))],
+            ),
+        }
+    )
+
+    [sent] = await run(acts, [late_email])
+
+    assert sent.outcome == "delivered"
+    [mail] = smtp.wait_for(1)
+    link = re.search(r"Acknowledge: (\S+)", mail.plain or "")
+    assert link is not None
+    assert read_ack_token(SECRET, token_of(link[1]), start).expires_at == start + WAIT
+
+
+async def test_a_method_not_configured_or_without_an_address_is_unreachable_in_words(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    acts = acts_with(sqlite_store, config_text(), Pagers())
+    pages = [page(via) for via in ("sms", "voice", "email", "push")] + [page("sms", person="carol")]
+
+    with caplog.at_level(logging.WARNING):
+        sent = {p.key: p for p in await run(acts, pages)}
+
+    said = {key.split("/", 5)[5]: (p.outcome, p.detail) for key, p in sent.items()}
+    assert said["alice/sms"] == (
+        "unreachable",
+        "no SMS provider is configured: set SEVFLOW_TWILIO_ACCOUNT_SID, SEVFLOW_TWILIO_AUTH_TOKEN "
+        "(or SEVFLOW_TWILIO_API_KEY and SEVFLOW_TWILIO_API_SECRET) and SEVFLOW_TWILIO_FROM",
+    )
+    assert said["alice/voice"][0] == "unreachable" and "SEVFLOW_TWILIO_FROM as a phone number" in (
+        said["alice/voice"][1] or ""
+    )
+    assert said["alice/email"] == (
+        "unreachable",
+        "no mail server is configured: set SEVFLOW_SMTP_URL and SEVFLOW_SMTP_FROM",
+    )
+    assert said["alice/push"] == ("unreachable", "push is not configured on this worker")
+    assert said["carol/sms"] == ("unreachable", "carol has no phone address in sevflow.yaml")
+    assert "4155550101" not in caplog.text and "alice@example.com" not in caplog.text
+
+
+async def test_the_throttle_fails_a_text_over_the_limit_and_lets_the_next_minute_through(
+    twilio: TwilioEmulator, sqlite_store: Store
+) -> None:
+    now = [datetime.now(UTC)]
+    acts = acts_with(
+        sqlite_store,
+        config_text(),
+        Pagers(sms=TwilioSms(client_of(twilio), DEFAULT_NUMBER)),
+        clock=lambda: now[0],
+    )
+
+    first = await run(acts, [page("sms", incident=1), page("sms", incident=2)])
+    [third] = await run(acts, [page("sms", incident=3)])
+    [bobs] = await run(acts, [page("sms", person="bob", incident=3)])
+    now[0] += timedelta(seconds=61)
+    [fourth] = await run(acts, [page("sms", incident=4)])
+
+    assert [p.outcome for p in first] == ["delivered", "delivered"]
+    assert (third.outcome, third.detail) == ("failed", "throttled: 2 texts a minute for alice")
+    assert bobs.outcome == fourth.outcome == "delivered"
+    assert len(twilio.messages(to=ALICE)) == 3 and len(twilio.messages(to=BOB)) == 1
+    # A throttled page is on the record as failed: a retry of it does not send it either.
+    [again] = await run(acts, [page("sms", incident=3)], attempt=2)
+    assert again.outcome == "failed" and len(twilio.messages(to=ALICE)) == 3
+
+
+FAULTS: dict[str, Callable[[TwilioEmulator, str], None]] = {
+    "429": lambda twilio, endpoint: twilio.fail_next(endpoint, status=429, retry_after=3),
+    "500": lambda twilio, endpoint: twilio.fail_next(endpoint, status=500),
+    "lost after the effect": lambda twilio, endpoint: twilio.lose_next_answer(endpoint),
+    "timeout after the effect": lambda twilio, endpoint: twilio.delay(
+        endpoint, 1.5, times=1, after_effect=True
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("via", ["sms", "voice"])
+async def test_a_page_twilio_fails_once_goes_out_once_in_the_next_attempt(
+    twilio: TwilioEmulator, sqlite_store: Store, via: Via, fault: str
+) -> None:
+    client = client_of(twilio, timeout=0.5)
+    pagers = Pagers(sms=TwilioSms(client, DEFAULT_NUMBER), voice=TwilioVoice(client, DEFAULT_NUMBER))
+    acts = acts_with(sqlite_store, config_text(), pagers)
+    FAULTS[fault](twilio, "messages.create" if via == "sms" else "calls.create")
+
+    # The workflow's single local attempt, then the activity that goes on with what it could not do.
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=1, is_local=True)
+    local = await env.run(acts.send_pages, PageBatch(pages=[page(via)], incident_workflow_id="incident-7"))
+    assert local.pages == [] and local.retry == [page(via).key]
+    [sent] = await run(acts, [page(via)], attempt=1)
+
+    assert sent.outcome == "delivered"
+    created = twilio.messages(to=ALICE) if via == "sms" else twilio.calls(to=ALICE)
+    assert len(created) == 1 and created[0]["sid"] in (sent.detail or "")
+    effect_done = fault in ("lost after the effect", "timeout after the effect")
+    assert ("earlier attempt" in (sent.detail or "")) is effect_done
+
+
+@pytest.mark.timeout(120)
+async def test_with_a_third_of_twilios_answers_failing_every_page_goes_out_once_per_method(
+    twilio: TwilioEmulator, sqlite_store: Store
+) -> None:
+    client = client_of(twilio, timeout=0.5)
+    pagers = Pagers(sms=TwilioSms(client, DEFAULT_NUMBER), voice=TwilioVoice(client, DEFAULT_NUMBER))
+    acts = acts_with(sqlite_store, config_text(throttle="{sms: 1000/m, voice: 1000/m}"), pagers)
+    pages = [
+        page(via, person, n) for n in range(1, 9) for person in ("alice", "bob") for via in ("sms", "voice")
+    ]
+    twilio.fail_ratio(0.3, faults=(429, 500, 503, 502, "lost", "slow"), seed=16, slow_seconds=1.0)
+
+    for attempt in range(1, 40):
+        if all(sqlite_store.page(p.key) is not None for p in pages):
+            break
+        # Short of the last attempt, which would record a failure instead of trying again.
+        try:
+            await run(acts, pages, attempt=min(attempt, LAST_ATTEMPT - 1))
+        except (ApplicationError, Exception):
+            continue
+    twilio.fail_ratio(0)
+
+    assert all(sqlite_store.page(p.key) is not None for p in pages)
+    assert {sqlite_store.page(p.key).result for p in pages} == {"delivered"}  # type: ignore[union-attr]
+    faults = {r["fault"] for r in twilio.requests() if r["fault"]}
+    assert {"lost", "slow"} & faults and {429, 500, 503, 502} & faults, faults
+    for person, number in (("alice", ALICE), ("bob", BOB)):
+        texts = [m["body"] for m in twilio.messages(to=number)]
+        for n in range(1, 9):
+            key = f"incident-{n}/escalation-1/r1/o0/l0/{person}/sms"
+            assert sum(f"(ref {ref_marker(key)})" in body for body in texts) == 1, (key, texts)
+        # A call carries no reference: one per page, eight pages.
+        assert len(twilio.calls(to=number)) == 8
