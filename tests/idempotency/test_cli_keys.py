@@ -102,7 +102,7 @@ async def interrupted(cli: Cli, *args: str) -> tuple[int, str, str]:
     await cli.until("the command is sent", lambda: set(sent_keys(cli, label)) - before)
     await asyncio.sleep(1)  # waiting for its answer, which no worker gives
     process.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -128,9 +128,9 @@ async def test_ctrl_c_while_a_command_waits_says_it_may_apply_and_the_key_to_ret
         f"interrupted: unknown whether it was applied; retry with --idempotency-key ack-{task_queue}\n",
     )
     async with worker(dev_env, task_queue, cli):
-        # The interrupted update was admitted: a worker applies it, and its retry with the key is
-        # answered, not applied again.
-        await cli.until("the update applied", lambda: updates(cli, label) == ["rolling back"])
-        await cli.run("update", label, "rolling back", "--idempotency-key", found[1])
+        # The interrupted update may be applied once a worker runs (Temporal keeps it while the
+        # server holds it admitted); the retry with the printed key is applied once either way.
+        retried = await cli.run("update", label, "rolling back", "--idempotency-key", found[1])
+        assert retried.stdout.startswith(f"{label} update posted")
         await asyncio.sleep(0.5)
         assert updates(cli, label) == ["rolling back"]
