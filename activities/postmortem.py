@@ -144,7 +144,16 @@ class PostmortemActivities:
             reason=decision.reason,
             postmortem=chase,
             file_ticket=self.files_tickets,
-            announcement=_announcement(state.label, number, owner, due_at, slot.start, zone, stored.document),
+            announcement=_announcement(
+                state.label,
+                number,
+                owner,
+                due_at,
+                slot.start,
+                zone,
+                stored.document,
+                state.chat.slash("lead me"),
+            ),
         )
 
     @blocking_activity(PUBLISH_POSTMORTEM)
@@ -213,12 +222,13 @@ def _announcement(
     review_at: datetime,
     zone: ZoneInfo,
     document: str,
+    take_lead: str,
 ) -> str:
     due = due_at.astimezone(zone)
     review = review_at.astimezone(zone)
     draft = document if len(document) <= DRAFT_IN_CHANNEL else document[:DRAFT_IN_CHANNEL] + "\n…"
     return (
-        f"Postmortem for {label}: owner {owner or 'nobody yet (take it with `role lead`)'}, "
+        f"Postmortem for {label}: owner {owner or f'nobody yet (the lead owns it: {take_lead})'}, "
         f"due {due:%a %d %b %H:%M} ({zone.key}). Proposed review: {review:%a %d %b %H:%M} "
         f"(invite: /v1/incidents/{number}/postmortem.ics). Edit the draft, then publish it with "
         f"`sevflow postmortem publish {number}`.\n```\n{draft}\n```"

@@ -22,3 +22,7 @@ class ServiceUnavailable(SevflowError):
 
 class ConfigError(SevflowError):
     pass
+
+
+class DatabaseMissing(SevflowError):
+    """The SQLite file a command was pointed at is not there, and the command may not make it."""

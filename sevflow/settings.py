@@ -6,14 +6,36 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sevflow.errors import ConfigError
 
 # The acknowledge links' signing key in data_dir when SEVFLOW_PAGE_LINK_SECRET is not set.
 PAGE_LINK_KEY_FILE = "page-link.key"
+
+
+def _port(value: int) -> int:
+    # Checked here, not where it is bound: a socket refuses 99999 with OverflowError, a traceback.
+    if not 1 <= value <= 65535:
+        raise ValueError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+def _address(value: str | None) -> str | None:
+    """host:port with a port that can be one; the host is checked where it is bound."""
+    if value is None:
+        return None
+    _, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit():
+        raise ValueError(f"write it as host:port, like 0.0.0.0:9000, not {value!r}")
+    _port(int(port))
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
 
 
 class Settings(BaseSettings):
@@ -26,13 +48,13 @@ class Settings(BaseSettings):
     config: Path | None = None
     task_queue: str = "sevflow"
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
+    http_port: Port = 8080
     api_token: SecretStr | None = None
     # Read-only access to the dashboard (the API token is the operator's, who may act).
     viewer_token: SecretStr | None = None
     # The embedded dev server (`sevflow up` without TEMPORAL_ADDRESS).
-    temporal_port: int = 7233
-    temporal_ui_port: int = 8233
+    temporal_port: Port = 7233
+    temporal_ui_port: Port = 8233
     log_level: str = "INFO"
     # Slack: with a bot token chat goes to Slack; without, to the console backend (the worker log).
     slack_bot_token: SecretStr | None = None
@@ -63,7 +85,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     smtp_from: str | None = None
     # host:port where `sevflow worker` serves the Temporal SDK's Prometheus metrics; unset: not served.
-    worker_metrics_address: str | None = None
+    worker_metrics_address: Annotated[str | None, AfterValidator(_address)] = None
     # Workflows a worker keeps in memory between their tasks (unset: the SDK's 1000); fewer bound its
     # memory at the cost of replaying evicted histories. Not 0: without a cache the SDK cancels a local
     # activity still running when its task ends (the incident's register is one), and again on every

@@ -77,6 +77,7 @@ from starter.service import (
     IdempotencyKeyReused,
     IncidentReads,
     IncidentService,
+    NothingChanged,
     TooManyCommands,
     new_idempotency_key,
 )
@@ -244,7 +245,7 @@ def error_response(exc: SevflowError) -> JSONResponse:
     answering are all worth a retry, and a client or proxy that honours the header waits that long."""
     body: dict[str, Any] = {"error": str(exc)}
     headers: dict[str, str] = {}
-    if isinstance(exc, CommandOutcomeUnknown | TooManyCommands | IdempotencyKeyReused):
+    if isinstance(exc, CommandOutcomeUnknown | NothingChanged | IdempotencyKeyReused):
         body["idempotency_key"] = headers["Idempotency-Key"] = exc.key
     status = _status_of(exc)
     if isinstance(exc, ServiceUnavailable) and exc.retry_after is not None:

@@ -96,11 +96,22 @@ R = TypeVar("R")
 C = TypeVar("C", bound=BaseModel)
 
 
-def _default_actor() -> str:
-    return os.environ.get("SEVFLOW_USER") or getpass.getuser()
+def _actor(by: str | None) -> str:
+    """Who does it: `--by` as given, else $SEVFLOW_USER, else the login. An empty `--by` is refused: it
+    is a mistake (an unset variable in a script), and the login is not who was meant."""
+    if by is None:
+        return os.environ.get("SEVFLOW_USER", "").strip() or getpass.getuser()
+    if not by.strip():
+        raise ValueError(
+            "--by is empty: name who does it, or leave --by out to act as $SEVFLOW_USER or your login"
+        )
+    return by
 
 
-By = Annotated[str, typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", help="Who does it (default: $SEVFLOW_USER or your login).", show_default=False),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the record as JSON.")]
 IdempotencyKey = Annotated[
     str | None,
@@ -117,8 +128,16 @@ Number = Annotated[str, typer.Argument(help="Incident number: INC-7 or 7.", show
 def _validation_message(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
+    if _from_environment(error):
+        where = f"SEVFLOW_{where.upper()}"  # as the person set it
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def _from_environment(error: ValidationError) -> bool:
+    """Whether the value that did not parse is a process setting (a SEVFLOW_* variable), not an
+    argument of the command line."""
+    return error.title == Settings.__name__
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -131,8 +150,8 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except SevflowError as e:
             err.print(f"[red]error:[/red] {escape(_error_line(e))}", highlight=False)
         except ValidationError as e:
-            err.print(f"[red]error:[/red] {_validation_message(e)}", highlight=False)
-            raise typer.Exit(2) from None
+            err.print(f"[red]error:[/red] {escape(_validation_message(e))}", highlight=False)
+            raise typer.Exit(1 if _from_environment(e) else 2) from None
         except ValueError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(2) from None
@@ -185,6 +204,8 @@ async def _service() -> AsyncIterator[IncidentService]:
 
     settings = Settings()
     config = load_config(settings.resolved_config_path)
+    # A command may make the database, as the worker it goes to does with the same settings: a
+    # `declare` sent while a worker is still starting for the first time would otherwise be refused.
     store = Store.from_url(settings.resolved_database_url)
     try:
         client = await connect(settings)
@@ -197,7 +218,7 @@ def _reader() -> IncidentReads:
     from sevflow.store.repository import Store
     from starter.service import IncidentReads
 
-    return IncidentReads(Store.from_url(Settings().resolved_database_url))
+    return IncidentReads(Store.from_url(Settings().resolved_database_url, create=False))
 
 
 @asynccontextmanager
@@ -215,7 +236,8 @@ def _follow_up_reader() -> FollowUpReads:
 
     settings = Settings()
     return FollowUpReads(
-        Store.from_url(settings.resolved_database_url), load_config(settings.resolved_config_path)
+        Store.from_url(settings.resolved_database_url, create=False),
+        load_config(settings.resolved_config_path),
     )
 
 
@@ -244,6 +266,22 @@ def _key(given: str | None) -> str:
     return checked_idempotency_key(given)
 
 
+def _send(given: str | None, go: Callable[[str], Awaitable[R]]) -> R:
+    """Run `go`, which sends a command under the key it gets: the one given to retry with, else a new
+    one made here, so that a Ctrl-C while it waits for the answer can name it. The command may have
+    been sent and be applied later (when a worker takes it): one line says so, exit code 130."""
+    key = _key(given)
+    try:
+        return _run(go(key))
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: unknown whether it was applied; retry with --idempotency-key {key}",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+
+
 def _command(
     number: str, cmd: C, as_json: bool, say: Callable[[IncidentDetail, C], str], key: str | None
 ) -> None:
@@ -254,13 +292,11 @@ def _command(
 
     n = parse_incident_number(number)
 
-    async def go() -> tuple[IncidentDetail, C]:
+    async def go(sent_as: str) -> tuple[IncidentDetail, C]:
         async with _service() as service:
-            return await service.command(n, cmd, _key(key)), canonical_command(
-                cmd, service.config.directory()
-            )
+            return await service.command(n, cmd, sent_as), canonical_command(cmd, service.config.directory())
 
-    detail, sent = _run(go())
+    detail, sent = _send(key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -284,7 +320,7 @@ def declare(
         datetime | None, typer.Option(help="When impact began (ISO 8601, UTC if no zone); default now.")
     ] = None,
     team: Annotated[str | None, typer.Option(help="Owning team (default: the service's team).")] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -297,14 +333,14 @@ def declare(
         drill=drill,
         started_at=started_at,
         team=team,
-        declared_by=by or _default_actor(),
+        declared_by=_actor(by),
     )
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as svc:
-            return await svc.declare(cmd, _key(idempotency_key))
+            return await svc.declare(cmd, key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -313,11 +349,13 @@ def declare(
 
 @app.command()
 @user_errors
-def ack(number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None) -> None:
+def ack(
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+) -> None:
     """Acknowledge an incident (the acknowledger becomes lead when there is none)."""
     _command(
         number,
-        Acknowledge(by=by or _default_actor()),
+        Acknowledge(by=_actor(by)),
         as_json,
         lambda d, sent: f"{d.id} acknowledged by {sent.by}; lead: {d.lead or 'nobody yet'}",
         key=idempotency_key,
@@ -332,12 +370,12 @@ def change_severity(
         str,
         typer.Argument(help="SEV0 (emergency) to SEV4 (info), or a word: critical, major, minor, error ..."),
     ],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Change an incident's severity (re-times its update cadence)."""
-    cmd = ChangeSeverity(by=by or _default_actor(), severity=Severity.parse(severity))
+    cmd = ChangeSeverity(by=_actor(by), severity=Severity.parse(severity))
     _command(number, cmd, as_json, lambda d, _: f"{d.id} is now {d.severity.value}", key=idempotency_key)
 
 
@@ -347,7 +385,7 @@ def role(
     number: Number,
     role: Annotated[str, typer.Argument(help="lead, comms, assignee or scribe.")],
     person: Annotated[str, typer.Argument(help="Who takes the role.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -356,7 +394,7 @@ def role(
         parsed = Role(role.lower())
     except ValueError:
         raise ValueError(f"unknown role {role!r}: choose lead, comms, assignee or scribe") from None
-    cmd = AssignRole(by=by or _default_actor(), role=parsed, person=person)
+    cmd = AssignRole(by=_actor(by), role=parsed, person=person)
     _command(
         number, cmd, as_json, lambda d, sent: f"{d.id}: {sent.person} is {parsed.value}", key=idempotency_key
     )
@@ -367,14 +405,14 @@ def role(
 def update(
     number: Number,
     text: Annotated[str, typer.Argument(help="The status update.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Post a status update (re-arms the update cadence)."""
     _command(
         number,
-        PostUpdate(by=by or _default_actor(), text=text),
+        PostUpdate(by=_actor(by), text=text),
         as_json,
         lambda d, _: f"{d.id} update posted; next due {_when(d.next_update_due_at)}",
         key=idempotency_key,
@@ -393,13 +431,13 @@ def statuspage(
     title: Annotated[
         str | None, typer.Option(help="The incident's public title (kept for later updates).")
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Publish a public update on the status page (comms or the lead)."""
     cmd = PublishPublicUpdate.model_validate(
-        {"by": by or _default_actor(), "text": text, "status": status, "title": title}
+        {"by": _actor(by), "text": text, "status": status, "title": title}
     )
     _command(
         number,
@@ -415,12 +453,12 @@ def statuspage(
 def snooze(
     number: Number,
     duration: Annotated[str, typer.Argument(help="30m, 1h or 2h.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Snooze the update reminder for 30m, 1h or 2h."""
-    cmd = Snooze(by=by or _default_actor(), duration=parse_duration(duration))
+    cmd = Snooze(by=_actor(by), duration=parse_duration(duration))
     _command(
         number,
         cmd,
@@ -435,14 +473,14 @@ def snooze(
 def mitigate(
     number: Number,
     note: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Mark an incident mitigated: impact stopped, the fix is not final yet."""
     _command(
         number,
-        Mitigate(by=by or _default_actor(), note=note),
+        Mitigate(by=_actor(by), note=note),
         as_json,
         lambda d, _: f"{d.id} mitigated",
         key=idempotency_key,
@@ -454,7 +492,7 @@ def mitigate(
 def resolve(
     number: Number,
     note: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -469,7 +507,7 @@ def resolve(
             f"TTM {format_duration(m.ttm)}, TTR {format_duration(m.ttr)}"
         )
 
-    _command(number, Resolve(by=by or _default_actor(), note=note), as_json, say, key=idempotency_key)
+    _command(number, Resolve(by=_actor(by), note=note), as_json, say, key=idempotency_key)
 
 
 @app.command()
@@ -477,14 +515,14 @@ def resolve(
 def reopen(
     number: Number,
     reason: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Reopen a resolved incident."""
     _command(
         number,
-        Reopen(by=by or _default_actor(), reason=reason),
+        Reopen(by=_actor(by), reason=reason),
         as_json,
         lambda d, _: f"{d.id} reopened",
         key=idempotency_key,
@@ -494,12 +532,10 @@ def reopen(
 @app.command()
 @user_errors
 def close(
-    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
 ) -> None:
     """Close a resolved incident that needs no postmortem."""
-    _command(
-        number, Close(by=by or _default_actor()), as_json, lambda d, _: f"{d.id} closed", key=idempotency_key
-    )
+    _command(number, Close(by=_actor(by)), as_json, lambda d, _: f"{d.id} closed", key=idempotency_key)
 
 
 @app.command()
@@ -507,12 +543,12 @@ def close(
 def noise(
     number: Number,
     reason: Annotated[str | None, typer.Option()] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Close an incident as a false alarm."""
-    cmd = CloseAsNoise(by=by or _default_actor(), reason=reason)
+    cmd = CloseAsNoise(by=_actor(by), reason=reason)
     _command(number, cmd, as_json, lambda d, _: f"{d.id} closed as noise", key=idempotency_key)
 
 
@@ -521,13 +557,13 @@ def noise(
 def break_glass(
     number: Number,
     reason: Annotated[str, typer.Option("--reason", help="Why: on the timeline and in the audit log.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Elevate yourself to admin on one incident when nobody who may act can be reached (a person of
     sevflow.yaml's people; recorded on the timeline and in the audit log)."""
-    cmd = BreakGlass(by=by or _default_actor(), reason=reason)
+    cmd = BreakGlass(by=_actor(by), reason=reason)
     _command(
         number,
         cmd,
@@ -542,18 +578,18 @@ def break_glass(
 def merge(
     number: Number,
     into: Annotated[str, typer.Option("--into", help="The incident that carries on.")],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Merge a duplicate incident into another one."""
     n, target = parse_incident_number(number), parse_incident_number(into)
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as service:
-            return await service.merge(n, target, by or _default_actor(), _key(idempotency_key))
+            return await service.merge(n, target, _actor(by), key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     else:
@@ -570,19 +606,19 @@ def link(
             "--repeat-of", help="The earlier incident it repeats (INC-4 or 4), or none to unmark it."
         ),
     ],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Mark an incident a repeat of an earlier one: it counts in the repeat rate."""
     n, earlier = parse_incident_number(number), parse_repeat_of(repeat_of)
-    cmd = LinkRepeat(by=by or _default_actor(), repeat_of=earlier)
+    cmd = LinkRepeat(by=_actor(by), repeat_of=earlier)
 
-    async def go() -> IncidentDetail:
+    async def go(key: str) -> IncidentDetail:
         async with _service() as service:
-            return await service.link_repeat(n, cmd, _key(idempotency_key))
+            return await service.link_repeat(n, cmd, key)
 
-    detail = _run(go())
+    detail = _send(idempotency_key, go)
     if as_json:
         _print_json(detail)
     elif earlier is None:
@@ -681,7 +717,7 @@ def metrics(
 
     # The engine, not a Store: the repository (and the PostgreSQL dialect it loads for its writes)
     # would add a tenth of a second to a read-only command.
-    engine = make_engine(Settings().resolved_database_url)
+    engine = make_engine(Settings().resolved_database_url, create=False)
     try:
         migrate(engine)
         report = metrics_since(engine, since, service)
@@ -810,11 +846,11 @@ def _item_command(
 ) -> None:
     from starter.follow_up_views import ActionItemView
 
-    async def go() -> StoredActionItem:
+    async def go(sent_as: str) -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.item_command(item_id, cmd, _key(key))
+            return await follow_up.item_command(item_id, cmd, sent_as)
 
-    view = ActionItemView.of(_run(go()))
+    view = ActionItemView.of(_send(key, go))
     if as_json:
         _print_json(view)
     else:
@@ -833,7 +869,7 @@ def action_add(
         str | None,
         typer.Option("--due", help="2026-12-01, 10d, 2w, tomorrow or friday (default: in 14 days)."),
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -843,17 +879,17 @@ def action_add(
 
     n = parse_incident_number(number)
     cmd = AddActionItem(
-        by=by or _default_actor(),
+        by=_actor(by),
         title=title,
         owner=owner,
         due=parse_due(due, _today().date()) if due is not None else None,
     )
 
-    async def go() -> StoredActionItem:
+    async def go(key: str) -> StoredActionItem:
         async with _follow_up() as follow_up:
-            return await follow_up.add_action_item(n, cmd, _key(idempotency_key))
+            return await follow_up.add_action_item(n, cmd, key)
 
-    view = ActionItemView.of(_run(go()))
+    view = ActionItemView.of(_send(idempotency_key, go))
     if as_json:
         _print_json(view)
     else:
@@ -866,7 +902,7 @@ def action_done(
     item_id: ItemId,
     wont_fix: Annotated[bool, typer.Option("--wont-fix", help="Close it as won't fix instead.")] = False,
     note: Annotated[str | None, typer.Option(help="A word on how it was closed.")] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -875,7 +911,7 @@ def action_done(
     from sevflow.action_items.models import ActionItemStatus
 
     status = ActionItemStatus.WONT_FIX if wont_fix else ActionItemStatus.DONE
-    cmd = CompleteActionItem(by=by or _default_actor(), status=status, note=note)
+    cmd = CompleteActionItem(by=_actor(by), status=status, note=note)
     _item_command(
         item_id,
         cmd,
@@ -890,14 +926,14 @@ def action_done(
 def action_snooze(
     item_id: ItemId,
     duration: Annotated[str, typer.Argument(help="How long: 4h, 1d, 3d (at most 30d).", show_default=False)],
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """No reminders about an action item for a while; its due date stays."""
     from sevflow.action_items.chase import SnoozeActionItem
 
-    cmd = SnoozeActionItem(by=by or _default_actor(), duration=parse_duration(duration))
+    cmd = SnoozeActionItem(by=_actor(by), duration=parse_duration(duration))
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} snoozed until {_when(i.snoozed_until)}", key=idempotency_key
     )
@@ -909,31 +945,41 @@ def action_reassign(
     item_id: ItemId,
     owner: Annotated[str, typer.Argument(help="The new owner.", show_default=False)],
     reason: Reason,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Give an action item to someone else (with a reason)."""
     from sevflow.action_items.chase import ReassignActionItem
 
-    cmd = ReassignActionItem(by=by or _default_actor(), owner=owner, reason=reason)
+    cmd = ReassignActionItem(by=_actor(by), owner=owner, reason=reason)
     _item_command(item_id, cmd, as_json, lambda i: f"{i.id} is now {i.owner}'s", key=idempotency_key)
 
 
 @action_app.command("reopen")
 @user_errors
-def action_reopen(item_id: ItemId, reason: Reason, by: By = "", as_json: AsJson = False) -> None:
+def action_reopen(item_id: ItemId, reason: Reason, by: By = None, as_json: AsJson = False) -> None:
     """Open a closed action item again (with a reason): the chase resumes, and its Jira issue leaves done."""
     from sevflow.action_items.chase import ReopenActionItem
     from starter.follow_up_views import ActionItemView
 
-    cmd = ReopenActionItem(by=by or _default_actor(), reason=reason)
+    cmd = ReopenActionItem(by=_actor(by), reason=reason)
 
     async def go() -> StoredActionItem:
         async with _follow_up() as follow_up:
             return await follow_up.reopen_item(item_id, cmd)
 
-    view = ActionItemView.of(_run(go()))
+    try:
+        view = ActionItemView.of(_run(go()))
+    except KeyboardInterrupt:
+        # Sent without a key (a reopen of an open item is refused, not applied twice).
+        err.print(
+            f"interrupted: unknown whether it was applied; `sevflow action show {item_id}` says whether "
+            "it is open again",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     if as_json:
         _print_json(view)
     else:
@@ -946,7 +992,7 @@ def action_due(
     item_id: ItemId,
     due: Annotated[str, typer.Argument(help="2026-12-01, 10d, 2w, tomorrow or friday.", show_default=False)],
     reason: Reason,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -954,7 +1000,7 @@ def action_due(
     from sevflow.action_items.chase import RescheduleActionItem
     from sevflow.action_items.due import parse_due
 
-    cmd = RescheduleActionItem(by=by or _default_actor(), due=parse_due(due, _today().date()), reason=reason)
+    cmd = RescheduleActionItem(by=_actor(by), due=parse_due(due, _today().date()), reason=reason)
     _item_command(
         item_id, cmd, as_json, lambda i: f"{i.id} is now due {i.due.isoformat()}", key=idempotency_key
     )
@@ -1064,7 +1110,7 @@ def postmortem_edit(number: Number, file: DocumentFile) -> None:
     from starter.follow_up import FollowUpReads
 
     settings = Settings()
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)
     try:
         reads = FollowUpReads(store, load_config(settings.resolved_config_path))
         stored = reads.save_document(n, document)
@@ -1102,7 +1148,7 @@ def postmortem_publish(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Store this markdown document first ('-': stdin).")
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
 ) -> None:
@@ -1112,16 +1158,16 @@ def postmortem_publish(
     n = parse_incident_number(number)
     document = _read_document(file) if file is not None else None
 
-    async def go() -> tuple[StoredPostmortem, CheckView]:
+    async def go(key: str) -> tuple[StoredPostmortem, CheckView]:
         async with _follow_up() as follow_up:
             if document is not None:
                 follow_up.save_document(n, document)
             check = CheckView.of(n, follow_up.check(n))
             if not check.ok:
                 raise SevflowError(_one_line(n, check))
-            return await follow_up.publish(n, by or _default_actor(), _key(idempotency_key)), check
+            return await follow_up.publish(n, _actor(by), key), check
 
-    stored, check = _run(go())
+    stored, check = _send(idempotency_key, go)
     if as_json:
         _print_json(PostmortemView.of(stored))
         return
@@ -1133,18 +1179,18 @@ def postmortem_publish(
 @postmortem_app.command("request")
 @user_errors
 def postmortem_request(
-    number: Number, by: By = "", as_json: AsJson = False, idempotency_key: IdempotencyKey = None
+    number: Number, by: By = None, as_json: AsJson = False, idempotency_key: IdempotencyKey = None
 ) -> None:
     """Ask for a postmortem the policy did not require (the lead's call)."""
     from starter.follow_up_views import PostmortemView
 
     n = parse_incident_number(number)
 
-    async def go() -> StoredPostmortem:
+    async def go(key: str) -> StoredPostmortem:
         async with _follow_up() as follow_up:
-            return await follow_up.request(n, by or _default_actor(), _key(idempotency_key))
+            return await follow_up.request(n, _actor(by), key)
 
-    view = PostmortemView.of(_run(go()))
+    view = PostmortemView.of(_send(idempotency_key, go))
     if as_json:
         _print_json(view)
     else:
@@ -1204,11 +1250,11 @@ def _contacts() -> Iterator[ContactService]:
 
 @contact_app.command("verify")
 @user_errors
-def contact_verify(person: Person, method: ContactMethodName, by: By = "") -> None:
+def contact_verify(person: Person, method: ContactMethodName, by: By = None) -> None:
     """Send a code to a person's phone (sms, voice), e-mail or push address; it pages them once the
     code comes back (`sevflow contact confirm`, a reply to the text, or the e-mail's link)."""
     with _contacts() as contacts:
-        sent = contacts.start(person, method, by=by or _default_actor())
+        sent = contacts.start(person, method, by=_actor(by))
     out.print(sent.message, highlight=False, markup=False)
 
 
@@ -1218,11 +1264,11 @@ def contact_confirm(
     person: Person,
     method: ContactMethodName,
     code: Annotated[str, typer.Argument(help="The 6-digit code that arrived.", show_default=False)],
-    by: By = "",
+    by: By = None,
 ) -> None:
     """Confirm a contact method with the code `sevflow contact verify` sent."""
     with _contacts() as contacts:
-        answer = contacts.confirm(person, method, code, "cli", by=by or _default_actor())
+        answer = contacts.confirm(person, method, code, "cli", by=_actor(by))
     if not answer.confirmed:
         raise SevflowError(answer.message)
     out.print(answer.message, highlight=False, markup=False)
@@ -1234,12 +1280,12 @@ def contact_list(
     person: Annotated[
         str | None, typer.Argument(help="Whose (default: everyone for an admin, else yours).")
     ] = None,
-    by: By = "",
+    by: By = None,
     as_json: AsJson = False,
 ) -> None:
     """Contact methods, addresses masked, and whether and when each was confirmed."""
     with _contacts() as contacts:
-        rows = contacts.methods(person, by=by or _default_actor())
+        rows = contacts.methods(person, by=_actor(by))
     if as_json:
         _print_json(list(rows))
         return
@@ -1262,32 +1308,32 @@ def contact_list(
 
 @contact_app.command("export")
 @user_errors
-def contact_export(person: Person, by: By = "") -> None:
+def contact_export(person: Person, by: By = None) -> None:
     """Print as JSON everything sevflow holds about a person's contact details, unmasked: addresses
     and notify rules (sevflow.yaml), confirmations, codes waiting for an answer, and pages by method."""
     with _contacts() as contacts:
-        exported = contacts.export(person, by=by or _default_actor())
+        exported = contacts.export(person, by=_actor(by))
     sys.stdout.write(exported.model_dump_json(indent=2) + "\n")
 
 
 @contact_app.command("forget")
 @user_errors
-def contact_forget(person: Person, by: By = "") -> None:
+def contact_forget(person: Person, by: By = None) -> None:
     """Delete a person's confirmations and codes (their addresses stay in sevflow.yaml until it is
     edited)."""
     with _contacts() as contacts:
-        forgotten = contacts.forget(person, by=by or _default_actor())
+        forgotten = contacts.forget(person, by=_actor(by))
     out.print(forgotten.message, highlight=False, markup=False)
 
 
 @page_app.command("test")
 @user_errors
-def page_test(person: Person, by: By = "") -> None:
+def page_test(person: Person, by: By = None) -> None:
     """Send a test page (no incident, nothing to acknowledge) on every confirmed method of a person, and
     say per method: sent, failed (why), not confirmed or not configured. Exit 1 when one failed or
     none was sent."""
     with _contacts() as contacts:
-        results = contacts.test_page(person, by=by or _default_actor())
+        results = contacts.test_page(person, by=_actor(by))
     for result in results:
         out.print(
             f"{result.method:<6} {result.address}: {result.outcome} ({result.detail})",
@@ -1548,7 +1594,7 @@ def report(
         return
     settings = Settings()
     config = load_config(settings.resolved_config_path)
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)
     try:
         built = ReportBuilder(config, store).build("weekly" if kind == "weekly" else "monthly", end)
     finally:
@@ -1568,7 +1614,7 @@ def _noise_report(since: str, until: datetime, as_json: bool) -> None:
     from sevflow.reports.queries import noise_since
     from sevflow.store.database import make_engine, migrate
 
-    engine = make_engine(Settings().resolved_database_url)
+    engine = make_engine(Settings().resolved_database_url, create=False)
     try:
         migrate(engine)
         found = noise_since(engine, since, until)

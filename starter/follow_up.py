@@ -23,7 +23,6 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.action_items import ActionItemActivities
 from activities.chat import ConsoleChat
@@ -201,9 +200,8 @@ class FollowUpService(FollowUpReads):
             )
         except IncidentNotFound:
             pass  # the incident's workflow has finished (closed and archived)
-        except RPCError as err:
-            if err.status is not RPCStatusCode.FAILED_PRECONDITION:
-                raise
+        # A workflow failing its tasks (FAILED_PRECONDITION) is running, not finished: it is a 503
+        # (starter.service.WorkflowFailing), and the chase is not started beside it.
         if state.merged_into is not None:
             raise InvalidCommand(f"{state.label} was merged into INC-{state.merged_into}: add the item there")
         await self._start_directly(state.number or number, state, cmd, key)

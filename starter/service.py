@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
@@ -78,6 +79,9 @@ log = logging.getLogger("sevflow.service")
 WORKER_ANSWER_TIMEOUT = 30.0
 # What a 429 asks to wait before the retry: the updates in flight at an incident end in about that.
 RETRY_AFTER_SECONDS = 2
+# What a 503 for a workflow failing its tasks asks to wait: it heals only when a fixed worker is
+# deployed, so a client retrying every 2s would only add load.
+WORKFLOW_FAILING_RETRY_AFTER = 60
 # How many new runs of a workflow (continued as new) a command follows before it gives up.
 MAX_RUNS_FOLLOWED = 5
 # An idempotency key: printable ASCII without spaces (it travels in an HTTP header), at most 200 long.
@@ -122,11 +126,10 @@ class CommandOutcomeUnknown(ServiceUnavailable):
         return f"{self.reason}: unknown whether it was applied: look at the incident before sending it again"
 
 
-class TooManyCommands(ServiceUnavailable):
-    """Temporal refused the update before taking it (10 updates in flight at one workflow, or the
-    namespace's rate limit): nothing was changed; the same key a moment later is safe."""
+class NothingChanged(ServiceUnavailable):
+    """Temporal refused the update before taking it: nothing was changed; the same key later is safe."""
 
-    def __init__(self, reason: str, key: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+    def __init__(self, reason: str, key: str, retry_after: int) -> None:
         self.reason, self.key, self.retry_after = reason, key, retry_after
         super().__init__(self.retry_with(f"the same key ({key})"))
 
@@ -135,6 +138,22 @@ class TooManyCommands(ServiceUnavailable):
 
     def without_retry(self) -> str:
         return f"{self.reason}: nothing was changed: try again in {self.retry_after}s"
+
+
+class TooManyCommands(NothingChanged):
+    """10 updates in flight at one workflow, or the namespace's rate limit (a 429)."""
+
+    def __init__(self, reason: str, key: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(reason, key, retry_after)
+
+
+class WorkflowFailing(NothingChanged):
+    """The target's workflow task fails on every attempt (a bug in the worker's code, a nondeterminism
+    error): Temporal refuses an update before admitting it (WorkflowNotReady), or drops one a failed
+    task had seen before accepting it, until a fixed worker runs the workflow again."""
+
+    def __init__(self, reason: str, key: str, retry_after: int = WORKFLOW_FAILING_RETRY_AFTER) -> None:
+        super().__init__(reason, key, retry_after)
 
 
 class IdempotencyKeyReused(SevflowError):
@@ -206,6 +225,21 @@ def _update_aborted(err: RPCError) -> bool:
     return "update" in message and "abort" in message
 
 
+def _workflow_failing(err: RPCError) -> bool:
+    """Temporal refused an update because the workflow's task keeps failing (WorkflowNotReady, a
+    FAILED_PRECONDITION): before admitting it (from the task's third attempt on), or once a failed task
+    had seen it without accepting it. Either way the update is not in the workflow's history, and the
+    server will not try it again."""
+    if err.status != RPCStatusCode.FAILED_PRECONDITION:
+        return False
+    try:
+        details = [d.type_url for d in err.grpc_status.details]
+    except DecodeError:
+        details = []
+    not_ready = any(d.endswith(".WorkflowNotReadyFailure") for d in details)
+    return not_ready or "workflow task" in err.message.lower()
+
+
 # What a call answers when the server went away under it: not down at the start (UNAVAILABLE) but in
 # the middle of the call ("transport error" comes back as UNKNOWN), or cut short. The person is told
 # Temporal is unavailable in one line, not shown a traceback; sending the command again is safe.
@@ -218,6 +252,22 @@ _SERVER_GONE = frozenset(
         RPCStatusCode.ABORTED,
     }
 )
+
+
+def _retrieved(call: asyncio.Future[Any]) -> None:
+    """Mark a call's error as seen: cancelled (a Ctrl-C), the SDK ends an update's call with an error of
+    its own rather than as cancelled, which asyncio would print as "Task exception was never
+    retrieved", with a traceback, after the person was told what it means."""
+    if not call.cancelled():
+        call.exception()
+
+
+def _cancelled_here(err: BaseException) -> None:
+    """Raise CancelledError when the task is being cancelled (a Ctrl-C): the call's error then says
+    only that it was cut short by us, not that Temporal or a worker did not answer."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from err
 
 
 def _answer_kept(key: StoredCommandKey, answer_type: type[A]) -> A | None:
@@ -266,6 +316,8 @@ class IncidentService(IncidentReads):
     async def declare(self, declare: Declare, idempotency_key: str | None = None) -> IncidentDetail:
         """Start the incident. With a key, a retry is the same incident (the key names its workflow)."""
         key = checked_idempotency_key(idempotency_key) if idempotency_key is not None else None
+        # One identity per person, before the request is hashed: `U01ALICE` again is alice again.
+        declare = canonical_command(declare, self.config.directory())
         if key is not None:
             claimed = await self._claim(key, "declare", request_hash("declare", declare), None)
             if (answered := _answer_kept(claimed, IncidentDetail)) is not None:
@@ -275,7 +327,6 @@ class IncidentService(IncidentReads):
             if (found := self._declared(key)) is not None:
                 await self._applied(key, found)
                 return found
-        declare = canonical_command(declare, self.config.directory())  # one identity per person
         service = self.config.services.get(declare.service)
         state = new_incident_state(
             incident_workflow_id(idempotency_key),
@@ -324,8 +375,10 @@ class IncidentService(IncidentReads):
         the command left it), not the incident as it is by then."""
         update, name = _UPDATES[type(cmd)]
         key = checked_idempotency_key(update_id)
+        # Slack id, email or name: one person, before the request is hashed (a retry naming them
+        # otherwise is the same request).
+        cmd = canonical_command(cmd, self.config.directory())
         digest = request_hash(f"INC-{number}", cmd)
-        cmd = canonical_command(cmd, self.config.directory())  # Slack id, email or name: one person
         state = self._stored(number)
         # A finished workflow takes no updates; answer from the table instead of an RPC error.
         refused = (
@@ -412,8 +465,20 @@ class IncidentService(IncidentReads):
         for _ in range(MAX_RUNS_FOLLOWED):
             handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id, run_id=run_id)
             try:
-                await self._answer(handle.execute_update(update, arg, id=key), "nothing was changed", key=key)
+                await self._answer(
+                    handle.execute_update(update, arg, id=key),
+                    "nothing was changed",
+                    key=key,
+                    target=target.partition("/")[0],  # INC-7/actions goes to INC-7's workflow
+                )
                 break
+            except WorkflowFailing as err:
+                if known is not None:
+                    # Temporal refuses before it looks the key up: an earlier attempt with this key may
+                    # have been accepted, to finish once the workflow runs again.
+                    raise CommandOutcomeUnknown(err.reason, key, err.retry_after) from err
+                await self._forget(key)  # never reached the workflow: a retry is a first attempt
+                raise
             except WorkflowUpdateFailedError as err:
                 cause = err.cause
                 message = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -440,15 +505,24 @@ class IncidentService(IncidentReads):
     # ---------------------------------------------------------- helpers
 
     async def _answer(
-        self, call: Awaitable[T], meanwhile: str, key: str | None = None, needs_worker: bool = True
+        self,
+        call: Awaitable[T],
+        meanwhile: str,
+        key: str | None = None,
+        needs_worker: bool = True,
+        target: str | None = None,
     ) -> T:
         """`call`'s answer, or a SevflowError that says what is known. With `key` the call sent a
         command under that key: a call cut short leaves it unknown whether it was applied, and the
-        answer says to retry with the key; without, `meanwhile` says what was or was not done."""
+        answer says to retry with the key; without, `meanwhile` says what was or was not done.
+        `target` names what the call was sent to (INC-7, an action item), for the person."""
+        waiting = asyncio.ensure_future(call)
+        waiting.add_done_callback(_retrieved)
         try:
-            return await asyncio.wait_for(call, timeout=WORKER_ANSWER_TIMEOUT)
+            return await asyncio.wait_for(waiting, timeout=WORKER_ANSWER_TIMEOUT)
         # The server's own long poll for the update's outcome can end first (no worker took it).
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            _cancelled_here(err)
             waited = f"{WORKER_ANSWER_TIMEOUT:.0f}s"
             busy = await self._database_busy() if needs_worker else None
             if busy is not None:
@@ -467,6 +541,7 @@ class IncidentService(IncidentReads):
                 raise CommandOutcomeUnknown(reason, key, retry_after) from err
             raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
         except RPCError as err:
+            _cancelled_here(err)
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise IncidentNotFound(f"the incident's workflow was not found: {err.message}") from err
             if _update_aborted(err):
@@ -477,6 +552,17 @@ class IncidentService(IncidentReads):
                 if key is not None:
                     raise CommandOutcomeUnknown(reason, key) from err
                 raise ServiceUnavailable(f"{reason}: {meanwhile}") from err
+            if _workflow_failing(err):
+                reason = (
+                    f"the workflow of {target or 'the incident or action item'} is failing its tasks, so "
+                    "Temporal takes no command for it until a fixed worker runs it "
+                    f"(Temporal: {err.message!r}; `sevflow doctor` says why)"
+                )
+                if key is not None:
+                    raise WorkflowFailing(reason, key) from err
+                failing = ServiceUnavailable(f"{reason}: {meanwhile}")
+                failing.retry_after = WORKFLOW_FAILING_RETRY_AFTER
+                raise failing from err
             if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
                 # Refused before it was admitted (the SDK retried it a few times first).
                 if key is not None:
@@ -511,6 +597,14 @@ class IncidentService(IncidentReads):
     async def _move_key(self, key: str, from_run: str, to_run: str) -> str:
         moved = await self._keys(self.store.move_command_key, key, from_run, to_run)
         return moved or to_run
+
+    async def _forget(self, key: str) -> None:
+        """Forget a key whose command Temporal refused before taking it, so that a retry with it can say
+        again that nothing was changed; if the store cannot, the retry says it is unknown."""
+        try:
+            await asyncio.to_thread(self.store.forget_command_key, key)
+        except SQLAlchemyError as err:
+            log.warning("command %s was refused by Temporal, but the store kept its key: %s", key, err)
 
     async def _refused(self, key: str, refusal: str) -> None:
         """Remember that the key's command was refused; if the store cannot, a retry asks Temporal,

@@ -44,7 +44,7 @@ from sevflow.slack.intents import (
 )
 from sevflow.slack.text import SLACK_USER_ID
 from starter.follow_up import FollowUpService
-from starter.service import CommandOutcomeUnknown, IncidentService, TooManyCommands
+from starter.service import CommandOutcomeUnknown, IncidentService, NothingChanged
 
 log = logging.getLogger("sevflow.slack")
 
@@ -94,7 +94,7 @@ class SlackDispatcher:
         """Do what was asked; the sentence to show the person (a refusal is a sentence too)."""
         try:
             return await self._handle(interaction)
-        except (CommandOutcomeUnknown, TooManyCommands) as err:
+        except (CommandOutcomeUnknown, NothingChanged) as err:
             # Its key is the Slack request's: a press again is a new request, not a retry with the key.
             return err.without_retry()
         except SevflowError as err:

@@ -46,7 +46,8 @@ async def run_doctor(settings: Settings, say: Callable[[str], None]) -> int:
     report(True, "config", str(settings.resolved_config_path or "built-in defaults"))
 
     try:
-        store = Store.from_url(settings.resolved_database_url)
+        # Not made here: a doctor that made an empty database would report the wrong one as fine.
+        store = Store.from_url(settings.resolved_database_url, create=False)
         try:
             await asyncio.to_thread(store.ping)
         finally:

@@ -82,6 +82,11 @@ def _next_on_schedule(due: datetime, every: timedelta, now: datetime) -> datetim
     return following if following > now else now + every
 
 
+def _sentence(text: str) -> str:
+    """`text` as the start of a sentence (said to the whole channel, with no name before it)."""
+    return text[:1].upper() + text[1:]
+
+
 def due_reminders(state: IncidentState, now: datetime) -> Decision:
     """What fires at `now`: each clock that is due fires once and is moved on."""
     s = state.model_copy(deep=True)
@@ -92,9 +97,11 @@ def due_reminders(state: IncidentState, now: datetime) -> Decision:
         s.next_update_due_at = _next_on_schedule(s.next_update_due_at, cadence, now)
         since = s.last_update_at or s.detected_at or now
         who = s.lead or "the channel"
+        post = "post one now with " + s.chat.slash("update <what changed>")
         text = (
             f"{s.label}: no status update for {format_duration(now - since)} "
-            f"({s.severity.value} expects one every {format_duration(cadence)}). {who}, post one now."
+            f"({s.severity.value} expects one every {format_duration(cadence)}). "
+            + (f"{s.lead}, {post}." if s.lead else f"{_sentence(post)}.")
         )
         lines.append(
             Line(
@@ -112,7 +119,8 @@ def due_reminders(state: IncidentState, now: datetime) -> Decision:
         s.next_lead_reminder_at = _next_on_schedule(s.next_lead_reminder_at, every, now) if more else None
         text = (
             f"{s.label} has no lead {format_duration(now - (s.detected_at or now))} after it was "
-            f"declared. Someone take it: `role lead`." + ("" if more else " (last reminder)")
+            f"declared. Someone take it with {s.chat.slash('lead me')}."
+            + ("" if more else " This is the last reminder.")
         )
         lines.append(
             Line(EventKind.LEAD_REMINDER, text, data={"n": s.lead_reminders_sent}, says=(Say(text),))
@@ -123,10 +131,11 @@ def due_reminders(state: IncidentState, now: datetime) -> Decision:
             s.public_update_reminded = True
             comms = s.roles.get(Role.COMMS)
             who = comms or "the channel"
+            publish = "publish one with " + s.chat.slash('statuspage "what customers should know"')
             text = (
                 f"{s.label}: no public status update {format_duration(now - (s.detected_at or now))} after "
-                f"it was declared ({s.severity.value} needs one on the status page). {who}, publish one: "
-                '`statuspage "what customers should know"`.'
+                f"it was declared ({s.severity.value} needs one on the status page). "
+                + (f"{comms}, {publish}." if comms else f"{_sentence(publish)} (comms or the lead).")
             )
             says = (Say(text, mentions(comms)),)
             lines.append(Line(EventKind.PUBLIC_UPDATE_REMINDER, text, data={"to": who}, says=says))

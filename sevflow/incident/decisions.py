@@ -174,13 +174,12 @@ def acknowledged(state: IncidentState, by: str, person: bool, now: datetime) -> 
         s.roles[Role.LEAD] = by
         s = arm_lead_reminder(s, now)
     if person:
-        said = (
-            f"{s.label} acknowledged by {by}. Lead: {s.lead or 'nobody yet, someone take it: `role lead`'}."
-        )
+        lead = f"Lead: {s.lead}." if s.lead else f"No lead yet: take it with {s.chat.slash('lead me')}."
+        said = f"{s.label} acknowledged by {by}. {lead}"
     else:
         said = (
             f"{s.label} acknowledged by {by}: paging stopped. No person has acknowledged it yet: "
-            "`ack` takes it."
+            f"{s.chat.slash('ack')} takes it."
         )
     lines = [Line(EventKind.ACKNOWLEDGED, f"{s.label} acknowledged by {by}", by, says=(Say(said),))]
     if took_lead:
@@ -423,7 +422,7 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
         then = (
             f"it resolves by itself after {format_duration(after)} of quiet unless someone acts"
             if after is not None
-            else "confirm with `resolve` once you are sure"
+            else f"confirm with {s.chat.slash('resolve')} once you are sure"
         )
         which = "the alert" if update.total == 1 else f"all {update.total} alerts"
         texts.append(
@@ -453,7 +452,9 @@ def paging_noted(state: IncidentState, note: EscalationNote) -> Decision:
             s, [Line(EventKind.PAGING, note.text, data=data, says=(Say(f"{s.label}: {note.text}"),))]
         )
     s.escalation_active = False
-    text = f"{s.label} ({s.severity.value} {s.title}): {note.text}. Someone take it: `ack`."
+    # Said in the team's channel too, where the command needs the incident's number.
+    take = s.chat.slash(f"ack {s.label}")
+    text = f"{s.label} ({s.severity.value} {s.title}): {note.text}. Someone take it with {take}."
     says = [Say(text)]
     team_channel = note.team_channel or s.chat.announce_channel
     if team_channel:

@@ -37,19 +37,21 @@ def declaration_message(state: IncidentState, nobody_to_page: bool = False) -> s
     """The declaration as the incident's channel first hears it."""
     s = state
     drill = "[DRILL] " if s.drill else ""
-    lead = f"Lead: {s.lead}." if s.lead else "No lead yet: take it with `role lead`."
+    lead = f"Lead: {s.lead}." if s.lead else f"No lead yet: take it with {s.chat.slash('lead me')}."
     text = f"{drill}{s.label} {s.severity.value} {s.title} on {s.service}.{repeat_note(s)} {lead}"
     if nobody_to_page:
         found = nobody_to_page_text(s.service)
-        text += f" {found[0].upper()}{found[1:]}. Someone take it: `ack`."
+        text += f" {found[0].upper()}{found[1:]}. Someone take it with {s.chat.slash('ack')}."
     return text
 
 
 def nobody_to_page_message(state: IncidentState) -> str:
     """The note to the team's channel when nobody can be paged (as an exhausted escalation says it)."""
     s = state
+    # Posted in the team's channel, where the command needs the incident's number.
     return (
-        f"{s.label} ({s.severity.value} {s.title}): {nobody_to_page_text(s.service)}. Someone take it: `ack`."
+        f"{s.label} ({s.severity.value} {s.title}): {nobody_to_page_text(s.service)}. "
+        f"Someone take it with {s.chat.slash(f'ack {s.label}')}."
     )
 
 

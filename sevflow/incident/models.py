@@ -115,12 +115,19 @@ class Milestones(BaseModel):
 
 
 class ChatSettings(BaseModel):
-    """Where the incident is announced, who is always invited, and when its channel is archived."""
+    """Where the incident is announced, who is always invited, when its channel is archived, and the
+    slash command people answer its messages with."""
 
     announce_channel: str | None = None
     invite: list[str] = Field(default_factory=list)
     # None keeps the channel; the workflow waits this long after the incident ends, then archives.
     archive_after: timedelta | None = None
+    # `slack.command` of sevflow.yaml (the default for incidents declared before it travelled here).
+    command: str = "/incident"
+
+    def slash(self, args: str) -> str:
+        """A command as a person types it in the channel, quoted: `/incident lead me`."""
+        return f"`{self.command} {args}`"
 
 
 class PostmortemChase(BaseModel):

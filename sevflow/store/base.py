@@ -45,9 +45,10 @@ class Repository:
         configure_mappers()
 
     @classmethod
-    def from_url(cls, url: str, migrate: bool = True) -> Self:
-        """An engine for `url` (see `make_engine`), migrated to the newest schema unless told not to."""
-        engine = make_engine(url)
+    def from_url(cls, url: str, migrate: bool = True, create: bool = True) -> Self:
+        """An engine for `url` (see `make_engine`: `create` False makes no SQLite file that is not
+        there), migrated to the newest schema unless told not to."""
+        engine = make_engine(url, create=create)
         if migrate:
             migrate_schema(engine)
         return cls(engine)

@@ -76,6 +76,14 @@ class CommandKeyRepository(Repository):
             row = session.get(CommandKeyRow, key)
             return None if row is None else row.run_id
 
+    def forget_command_key(self, key: str) -> None:
+        """Forget a key whose command Temporal refused before taking it (nothing was changed), so that a
+        retry with it is a first attempt again; an answered key stays."""
+        with self._write() as session:
+            session.execute(
+                delete(CommandKeyRow).where(CommandKeyRow.key == key, CommandKeyRow.applied_at.is_(None))
+            )
+
     def command_refused(self, key: str, refusal: str) -> None:
         """The key's command was refused (`refusal`, the incident's words): a retry with it is refused
         the same, from the store, and never sent again."""

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sevflow.errors import DatabaseMissing
+
 if TYPE_CHECKING:
     # Alembic is imported only when there is something to migrate: loading it costs about 0.3 s,
     # which every `sevflow` command would pay on a schema that is already current.
@@ -53,10 +55,11 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, create: bool = True, **kwargs: Any) -> Engine:
     """An Engine configured for sevflow's access pattern: many short transactions from many threads.
 
-    SQLite: the file's directory is created, the journal is WAL, a locked database is waited on for
+    SQLite: the file's directory is created (unless `create` is False: then a file that is not there
+    raises DatabaseMissing, and nothing is made), the journal is WAL, a locked database is waited on for
     30 s, foreign keys are enforced, and pysqlite's own transaction handling is replaced by an explicit
     `BEGIN IMMEDIATE` so concurrent writers queue on the write lock instead of deadlocking on a
     read-to-write upgrade (the recipe from SQLAlchemy's SQLite dialect documentation).
@@ -67,7 +70,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        return _sqlite_engine(parsed, create, **kwargs)
     if backend != "postgresql":
         return create_engine(parsed, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
@@ -106,10 +109,17 @@ def _parameters_without_nul(
     return statement, _without_nul(parameters)
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: URL, create: bool, **kwargs: Any) -> Engine:
     path = _sqlite_file(url)
-    if path is not None:
+    if path is not None and create:
         path.parent.mkdir(parents=True, exist_ok=True)
+    elif path is not None and not path.exists():
+        # SQLite would make an empty database (and a read would answer "no incidents"), wherever a
+        # mistyped URL or a command run from another folder points.
+        raise DatabaseMissing(
+            f"there is no sevflow database at {path.absolute()}: is SEVFLOW_DATABASE_URL (or "
+            "SEVFLOW_DATA_DIR) right? `sevflow up` or `sevflow worker` makes it there"
+        )
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     engine = create_engine(url, connect_args=connect_args, **kwargs)

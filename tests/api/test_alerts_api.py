@@ -110,7 +110,8 @@ async def test_alertmanager_firing_then_resolved_opens_then_mitigates(stack: Sta
     mitigated = await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
     assert mitigated.alerts_firing == 0
     cleared = [e for e in stack.store.timeline(incident.number) if e.kind is EventKind.ALERTS_CLEARED]
-    assert len(cleared) == 1 and "confirm with `resolve`" in cleared[0].text  # SEV1: no auto-resolve
+    # SEV1: no auto-resolve
+    assert len(cleared) == 1 and "confirm with `/incident resolve`" in cleared[0].text
 
 
 async def test_identical_redeliveries_change_nothing(stack: Stack) -> None:

@@ -13,12 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import sevflow.store.database
 import starter.service
+from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
+from sevflow.incident.models import IncidentState
+from sevflow.paging.models import EscalationNote, EscalationStatus
 from sevflow.store.repository import Store
 from starter.api import create_app
 from tests.api.conftest import MakeApp, http, settings
@@ -365,3 +370,119 @@ async def test_a_command_held_up_by_a_locked_store_says_so_and_when_to_retry(
         retried = await post_update(api, number, "rolling back", "held-1")
         assert retried.status_code == 200, retried.text
         assert await until_updates(api, number, 1) == ["rolling back"]
+
+
+@workflow.defn(name="IncidentWorkflow", sandboxed=False)
+class IncidentWorkflowWithABug:
+    """What a worker deployed with a bug runs: every task of an incident's workflow fails."""
+
+    @workflow.run
+    async def run(self, state: IncidentState) -> IncidentState:
+        raise RuntimeError("a bug deployed on purpose")
+
+
+async def until_task_fails(handle: WorkflowHandle[Any, Any], attempts: int, limit: float = 30) -> None:
+    """Until the workflow's pending task is at `attempt` (Temporal refuses updates from the third)."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        described = (await handle.describe()).raw_description
+        pending = described.pending_workflow_task if described.HasField("pending_workflow_task") else None
+        if pending is not None and pending.attempt >= attempts:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{handle.id}'s task did not fail {attempts} times")
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.allow_workflow_task_failures("a worker with a bug fails the incident's tasks on purpose")
+async def test_a_command_to_a_workflow_failing_its_tasks_is_503_and_changes_nothing(
+    api: httpx.AsyncClient,
+    worker: Callable[[], Worker],
+    idle_incident: int,
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+) -> None:
+    """The adversary's case: while the incident's workflow task failed on every attempt, commands
+    answered a plain 500. Temporal refuses such an update before admitting it: a 503 that says nothing
+    was changed (true: the fixed worker applies nothing of it) and names `sevflow doctor`; an action
+    item is not started beside the running incident as if its workflow had finished."""
+    number = idle_incident
+    state = sqlite_store.get_incident(number)
+    assert state is not None
+    handle = dev_env.client.get_workflow_handle(state.workflow_id)
+    async with Worker(dev_env.client, task_queue=task_queue, workflows=[IncidentWorkflowWithABug]):
+        wake = EscalationNote(
+            key=f"wake-{task_queue}", status=EscalationStatus.STOPPED, text="", level=0, loop=0
+        )
+        await handle.signal("escalation_changed", wake)
+        await until_task_fails(handle, 3)
+        refused = await post_update(api, number, "rolling back", f"wedged-{task_queue}")
+        item = {"by": "alice", "title": "Bound the pool", "owner": "alice"}
+        added = await api.post(
+            f"/v1/incidents/{number}/actions", json=item, headers={"Idempotency-Key": f"item-{task_queue}"}
+        )
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "60"
+    assert refused.json()["error"].startswith(
+        f"the workflow of INC-{number} is failing its tasks, so Temporal takes no command for it until a "
+        "fixed worker runs it (Temporal: "
+    )
+    assert refused.json()["error"].endswith(
+        "`sevflow doctor` says why): nothing was changed: retry in 60s with the same key "
+        f"(wedged-{task_queue})"
+    )
+    assert added.status_code == 503, added.text
+    assert "nothing was changed" in added.json()["error"]
+    assert sqlite_store.action_items(number) == []
+    async with worker():
+        # The fixed worker runs the workflow again: the refused update was not applied, and its retry
+        # with the same key is, once.
+        # (Each retry until the workflow's next task runs there is refused the same way.)
+        deadline = asyncio.get_running_loop().time() + 30
+        while (
+            retried := await post_update(api, number, "rolling back", f"wedged-{task_queue}")
+        ).status_code == 503:
+            assert "nothing was changed" in retried.json()["error"]
+            assert asyncio.get_running_loop().time() < deadline, retried.text
+            await asyncio.sleep(0.5)
+        assert retried.status_code == 200, retried.text
+        await asyncio.sleep(0.5)
+        assert await updates(api, number) == ["rolling back"]
+
+
+async def test_a_key_names_the_person_however_the_retry_names_them(
+    worker: Callable[[], Worker],
+    dev_env: WorkflowEnvironment,
+    task_queue: str,
+    sqlite_store: Store,
+    tmp_path: Path,
+) -> None:
+    """The adversary's case: a key sent with `by` "alice", then again with "U01ALICE" (her Slack id in
+    `people:`), answered 422: the request was hashed before the name was mapped to one person."""
+    config = parse_config("people:\n  alice: {slack_id: U01ALICE, email: alice@example.com, timezone: UTC}\n")
+    app = create_app(settings(tmp_path, task_queue), store=sqlite_store, config=config, client=dev_env.client)
+    declare = {"title": f"checkout 5xx {task_queue}", "service": "checkout", "severity": "SEV3"}
+    async with worker(), http(app) as api:
+        declared = [
+            await api.post(
+                "/v1/incidents", json={**declare, "lead": lead}, headers={"Idempotency-Key": task_queue}
+            )
+            for lead in ("alice", "U01ALICE")
+        ]
+        assert [r.status_code for r in declared] == [201, 201], declared[1].text
+        assert declared[1].json() == declared[0].json()
+        number = int(declared[0].json()["number"])
+        key = f"who-{task_queue}"
+        sent = [
+            await api.post(
+                f"/v1/incidents/{number}/update",
+                json={"by": by, "text": "rolling back"},
+                headers={"Idempotency-Key": key},
+            )
+            for by in ("alice", "U01ALICE", "alice@example.com")
+        ]
+        assert [r.status_code for r in sent] == [200, 200, 200], sent[1].text
+        assert sent[1].json() == sent[2].json() == sent[0].json()
+        assert await updates(api, number) == ["rolling back"]
+        assert [s.number for s in sqlite_store.list_incidents()] == [number]

@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 import starter.service
 from sevflow.config.loader import load_config
 from sevflow.store.repository import Store
+from tests.integration.processes import SEVFLOW
 from tests.integration.test_cli_follow_up import Cli, cli_against
 from worker.main import build_worker
 
@@ -79,3 +82,55 @@ async def test_the_cli_retries_a_command_with_its_key_once(
         await cli.until("the update applied", lambda: len(updates(cli, label)) == 2)
         await asyncio.sleep(0.5)
         assert updates(cli, label) == ["rolling back", "mitigating"]
+
+
+def sent_keys(cli: Cli, label: str) -> list[str]:
+    """The keys of the commands sent to the incident so far (claimed just before each is sent)."""
+    with cli.store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT key FROM command_keys WHERE target = :t"), {"t": label})
+        return [row.key for row in rows]
+
+
+async def interrupted(cli: Cli, *args: str) -> tuple[int, str, str]:
+    """`sevflow <args>` as its own process, interrupted (SIGINT, a Ctrl-C) while it waits for the answer
+    of the command it sent: its exit code, stdout and stderr."""
+    label = args[1]
+    before = set(sent_keys(cli, label))
+    process = await asyncio.create_subprocess_exec(
+        SEVFLOW, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    await cli.until("the command is sent", lambda: set(sent_keys(cli, label)) - before)
+    await asyncio.sleep(1)  # waiting for its answer, which no worker gives
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_ctrl_c_while_a_command_waits_says_it_may_apply_and_the_key_to_retry_with(
+    cli: Cli, dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The adversary's case: Ctrl-C on `sevflow update` while no worker answered printed a 25-line
+    traceback ("Task exception was never retrieved ... WorkflowUpdateRPCTimeoutOrCancelledError") and
+    no key, though the update was applied later; with --idempotency-key it printed nothing."""
+    async with worker(dev_env, task_queue, cli):
+        label = await cli.declare("SEV3")
+    code, out, err = await interrupted(cli, "update", label, "rolling back", "--by", "alice")
+    assert (code, out) == (130, ""), err
+    found = re.fullmatch(
+        r"interrupted: unknown whether it was applied; retry with --idempotency-key ([0-9a-f]{32})\n", err
+    )
+    assert found, err
+    code, out, err = await interrupted(cli, "ack", label, "--idempotency-key", f"ack-{task_queue}")
+    assert (code, out, err) == (
+        130,
+        "",
+        f"interrupted: unknown whether it was applied; retry with --idempotency-key ack-{task_queue}\n",
+    )
+    async with worker(dev_env, task_queue, cli):
+        # The interrupted update may be applied once a worker runs (Temporal keeps it while the
+        # server holds it admitted); the retry with the printed key is applied once either way.
+        retried = await cli.run("update", label, "rolling back", "--idempotency-key", found[1])
+        assert retried.stdout.startswith(f"{label} update posted")
+        await asyncio.sleep(0.5)
+        assert updates(cli, label) == ["rolling back"]

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from sevflow.errors import SevflowError
 from sevflow.slack.intents import AckIntent, Interaction
-from starter.service import CommandOutcomeUnknown, TooManyCommands
+from starter.service import CommandOutcomeUnknown, TooManyCommands, WorkflowFailing
 from starter.slack_dispatch import SlackDispatcher
 
 
@@ -48,6 +48,10 @@ ACK = Interaction(source="command", intent=AckIntent(number=7), user_id="U01ALIC
         (
             TooManyCommands("Temporal is busy: limit reached", "slack-1337.42.abc"),
             "Temporal is busy: limit reached: nothing was changed: try again in 2s",
+        ),
+        (
+            WorkflowFailing("the workflow of INC-7 is failing its tasks", "slack-1337.42.abc"),
+            "the workflow of INC-7 is failing its tasks: nothing was changed: try again in 60s",
         ),
     ],
 )

@@ -53,6 +53,18 @@ def test_an_answered_key_stays_answered(store: Store, clock: FakeClock) -> None:
     assert again is not None and again.applied_at == answered.applied_at
 
 
+def test_a_key_temporal_refused_before_taking_it_is_forgotten_unless_answered(store: Store) -> None:
+    """Forgotten, a retry with the key is a first attempt again (and can say nothing was changed)."""
+    store.claim_command_key("k", "INC-1", "a" * 64, "run-1")
+    store.forget_command_key("k")
+    assert store.command_key("k") is None
+    store.claim_command_key("a", "INC-1", "a" * 64, "run-1")
+    store.command_applied("a", "{}")
+    store.forget_command_key("a")
+    kept = store.command_key("a")
+    assert kept is not None and kept.answer == "{}"
+
+
 def test_an_answered_key_keeps_its_first_answer(store: Store) -> None:
     """Migration 0016: the answer a command got is kept with its key, for a retry to get it again."""
     store.claim_command_key("k", "INC-1", "a" * 64, "run-1")

@@ -84,8 +84,9 @@ def test_nobody_to_page_is_on_the_timeline_and_in_the_message(store: Store, make
     assert said.data == {"level": 1, "loop": 1}
     numbered = state.model_copy(update={"number": registered.number})
     assert declaration_message(numbered, nobody_to_page=True) == (
-        "INC-1 SEV1 Checkout is failing on checkout. No lead yet: take it with `role lead`. "
-        "Nobody to page for checkout: no escalation policy or rotation covers it. Someone take it: `ack`."
+        "INC-1 SEV1 Checkout is failing on checkout. No lead yet: take it with `/incident lead me`. "
+        "Nobody to page for checkout: no escalation policy or rotation covers it. Someone take it with "
+        "`/incident ack`."
     )
 
 

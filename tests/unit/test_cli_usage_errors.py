@@ -64,3 +64,23 @@ def test_help_is_not_an_error(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "Usage: sevflow ack" in result.stdout
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ack", "72", "--by", ""],
+        ["update", "72", "rolling back", "--by", "  "],
+        ["action", "done", "INC-72-1a2b3c4d", "--by", ""],
+    ],
+    ids=["ack", "update-blank", "action-done"],
+)
+def test_an_empty_by_is_refused_not_taken_for_the_login(tmp_path: Path, args: list[str]) -> None:
+    """The adversary's case: `sevflow ack 72 --by ""` acknowledged as the OS login ("acknowledged by
+    root")."""
+    result = _sevflow(tmp_path, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: --by is empty: name who does it, or leave --by out to act as $SEVFLOW_USER or your login"
+    ]
+    assert not (tmp_path / "data").exists()  # refused before anything was opened or sent

@@ -8,17 +8,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from google.protobuf.any_pb2 import Any as AnyDetail
+from temporalio.api.common.v1 import GrpcStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 import starter.service
 from sevflow.errors import IncidentNotFound, ServiceUnavailable
 from sevflow.incident.commands import Acknowledge, Close, PostUpdate, Snooze
 from sevflow.store.repository import Store
+from starter.api import error_response
 from starter.service import (
     _SERVER_GONE,
     CommandOutcomeUnknown,
     IncidentService,
     TooManyCommands,
+    WorkflowFailing,
     checked_idempotency_key,
     request_hash,
 )
@@ -143,6 +147,39 @@ async def test_the_in_flight_limit_is_too_many_commands_with_a_retry_after() -> 
         str(raised.value)
         == f"Temporal is busy: {limit}: nothing was changed: retry in 2s with the same key (k-3)"
     )
+
+
+# What the dev server (Temporal 1.32) answers an update to a workflow whose task has failed three times.
+NOT_READY = "Unable to perform workflow execution update due to Workflow Task in failed state."
+
+
+def _not_ready() -> RPCError:
+    detail = AnyDetail(type_url="type.googleapis.com/temporal.api.errordetails.v1.WorkflowNotReadyFailure")
+    status = GrpcStatus(code=RPCStatusCode.FAILED_PRECONDITION, message=NOT_READY, details=[detail])
+    return RPCError(NOT_READY, RPCStatusCode.FAILED_PRECONDITION, status.SerializeToString())
+
+
+async def test_a_workflow_failing_its_tasks_is_a_503_that_changed_nothing() -> None:
+    """The adversary's case: a command to an incident whose workflow task fails on every attempt
+    answered a plain 500. Temporal refused the update before admitting it: nothing was changed."""
+    with pytest.raises(WorkflowFailing) as raised:
+        await _service()._answer(_failing(_not_ready()), "x", key="k-5", target="INC-7")
+    assert (raised.value.key, raised.value.retry_after) == ("k-5", 60)
+    assert str(raised.value) == (
+        "the workflow of INC-7 is failing its tasks, so Temporal takes no command for it until a fixed "
+        f"worker runs it (Temporal: {NOT_READY!r}; `sevflow doctor` says why): nothing was changed: "
+        "retry in 60s with the same key (k-5)"
+    )
+    answer = error_response(raised.value)
+    assert answer.status_code == 503
+    assert (answer.headers["Retry-After"], answer.headers["Idempotency-Key"]) == ("60", "k-5")
+    assert raised.value.without_retry().endswith("nothing was changed: try again in 60s")
+
+
+async def test_another_failed_precondition_is_not_called_a_failing_workflow() -> None:
+    other = RPCError("namespace is not active", RPCStatusCode.FAILED_PRECONDITION, b"")
+    with pytest.raises(RPCError):
+        await _service()._answer(_failing(other), "x", key="k-6", target="INC-7")
 
 
 def test_an_idempotency_key_is_printable_ascii_without_spaces() -> None:

@@ -3,10 +3,15 @@ templates write `VAR=` for "not used"), a value that is set is taken."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from activities.chat import ConsoleChat
 from sevflow.settings import Settings
+from starter.cli import app
 from worker.main import chat_backend
 
 
@@ -38,3 +43,38 @@ def test_set_values_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.slack_bot_token is not None
     assert settings.slack_bot_token.get_secret_value() == "xoxb-1"
     assert settings.http_port == 9090
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("HTTP_PORT", "99999", "a port is 1 to 65535, not 99999"),
+        ("TEMPORAL_PORT", "0", "a port is 1 to 65535, not 0"),
+        ("TEMPORAL_UI_PORT", "70000", "a port is 1 to 65535, not 70000"),
+        ("WORKER_METRICS_ADDRESS", "0.0.0.0:99999", "a port is 1 to 65535, not 99999"),
+        ("WORKER_METRICS_ADDRESS", "9000", "write it as host:port, like 0.0.0.0:9000, not '9000'"),
+    ],
+)
+def test_a_port_out_of_range_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    """The adversary's case: SEVFLOW_HTTP_PORT=99999 with `sevflow up` or `sevflow api` was an
+    OverflowError traceback from the port check, after `up` had made its data dir."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(f"SEVFLOW_{name}", value)
+    with pytest.raises(ValidationError, match=said):
+        Settings()
+    for command in ("up", "api", "worker"):
+        result = CliRunner().invoke(app, [command])
+        assert (result.exit_code, result.stdout) == (1, ""), result.exception
+        assert result.stderr == f"error: SEVFLOW_{name}: {said}\n"
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing made
+
+
+def test_every_port_is_taken_at_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEVFLOW_HTTP_PORT", "65535")
+    monkeypatch.setenv("SEVFLOW_TEMPORAL_PORT", "1")
+    monkeypatch.setenv("SEVFLOW_WORKER_METRICS_ADDRESS", "127.0.0.1:9464")
+    settings = Settings()
+    assert (settings.http_port, settings.temporal_port) == (65535, 1)
+    assert settings.worker_metrics_address == "127.0.0.1:9464"

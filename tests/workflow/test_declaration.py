@@ -115,13 +115,14 @@ async def test_nobody_to_page_is_said_at_the_declaration_without_an_escalation(
     channels = {channel: text for channel, text in chat.posts}
     assert channels["#payments"] == (
         f"{label} (SEV1 checkout 5xx): nobody to page for checkout: no escalation policy or rotation "
-        "covers it. Someone take it: `ack`."
+        f"covers it. Someone take it with `/incident ack {label}`."
     )
     # The card (posted by the sync) and the declaration in the incident's channel.
     declaration = next(text for _, text in chat.posts if " on checkout." in text)
     assert declaration == (
-        f"{label} SEV1 checkout 5xx on checkout. No lead yet: take it with `role lead`. "
-        "Nobody to page for checkout: no escalation policy or rotation covers it. Someone take it: `ack`."
+        f"{label} SEV1 checkout 5xx on checkout. No lead yet: take it with `/incident lead me`. "
+        "Nobody to page for checkout: no escalation policy or rotation covers it. Someone take it with "
+        "`/incident ack`."
     )
     assert len(chat.posts) == 3
     # Numbered and declared in one local activity (no activity task, no workflow task after it); the

@@ -44,7 +44,7 @@ async def test_sev1_without_a_public_update_reminds_comms_at_10_minutes(
     posted = [m for m in sqlite_store.messages(first.number) if "no public status update" in m.text]
     assert len(posted) == 1
     # To comms by name, or to the whole channel while nobody has the role.
-    assert (comms or "the channel") in reminders[0].text
+    assert (f"{comms}, publish one with" if comms else ". Publish one with") in reminders[0].text
 
 
 @pytest.mark.parametrize("severity", [Severity.SEV2, Severity.SEV3])
@@ -112,7 +112,7 @@ async def test_reminder_fires_on_the_dev_server_too_and_publishing_clears_nothin
                 break
             await asyncio.sleep(0.1)
         (reminder,) = events(sqlite_store, first.number, EventKind.PUBLIC_UPDATE_REMINDER)
-        assert "the channel" in reminder.text
+        assert ". Publish one with `/incident statuspage" in reminder.text
         await handle.execute_update(
             IncidentWorkflow.publish_public_update, PublishPublicUpdate(by="alice", text="late")
         )

@@ -196,6 +196,7 @@ class SevflowConfig(BaseModel):
             announce_channel=self.announce_channel_for(team),
             invite=list(self.slack.invite),
             archive_after=self.slack.archive_after,
+            command=self.slack.command,
         )
 
     def rotation_zone(self, name: str) -> ZoneInfo:

@@ -97,6 +97,7 @@ def test_chat_settings_for_the_workflow_state() -> None:
         announce_channel="#payments",
         invite=["U0ABCDEF1", "W0GRID001", "oncall-observer@example.com"],
         archive_after=timedelta(days=30),
+        command="/sev",  # the incident's messages name the command people answer with
     )
 
 
