@@ -181,7 +181,7 @@ class PagingActivities:
             for due in level_dues(plan, start.start)
             if due.at <= start.start
         ]
-        note = level_note(start.escalation_id, start.round, start.loop, plan)
+        note = level_note(start.escalation_id, start.round, start.loop, plan, start.escalated_by)
         sent = await self._send(pages, start.incident.incident_workflow_id, note)
         return LevelStarted(plan=plan, sent=sent, start=start.start, taken_up_at=start.taken_up_at)
 

@@ -14,7 +14,8 @@ level.
 
 A page that failed or could not reach its person (as its activity answered, or later by the
 `delivery_failed` signal a provider's status callback sends) moves that person's next notify rule of
-the level to now: a text that bounced rings the phone at once instead of after the rule's delay.
+the level to now: a text that bounced rings the phone at once instead of after the rule's delay. A
+paged person's `2` (`escalate_now`) ends the level's wait: the next level's note names who asked.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.paging.level import Due, level_dues, level_key, level_text, note_key, page_for
     from sevflow.paging.models import (
         DELIVERY_FAILED_SIGNAL,
+        ESCALATE_NOW_SIGNAL,
         AcknowledgePage,
         DeliveryFailed,
+        EscalateNow,
         EscalationNote,
         EscalationState,
         LevelPlan,
@@ -67,9 +70,9 @@ class EscalationWorkflow:
         # after a severity change the new ladder starts when it is taken up.
         scheduled: datetime | None = workflow.info().workflow_start_time
         while not self.state.status.is_over:
-            round_paged = self.state.round
+            round_paged, asked_by = self.state.round, self.state.escalated_by  # level_started forgets it
             taken_up = workflow.now()
-            started = await self._start_level(scheduled or taken_up, taken_up)
+            started = await self._start_level(scheduled or taken_up, taken_up, asked_by)
             if started is not None:
                 # The times as the local start recorded them: a time read before a local activity
                 # can replay as a later one (LevelStarted).
@@ -84,14 +87,14 @@ class EscalationWorkflow:
                 await self._pages.send([], self._note(text, []))
                 break
             self.state = ladder.level_started(self.state, plan, start, taken_up)
-            await self._page_level(plan, round_paged, start, started)
+            await self._page_level(plan, round_paged, start, started, asked_by)
             self.state, scheduled, note = ladder.after_level(self.state, plan, round_paged)
             if note is not None:
                 await self._pages.send([], self._note(note, []))
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._pages.idle())
         return self.state
 
-    async def _start_level(self, start: datetime, taken_up: datetime) -> LevelStarted | None:
+    async def _start_level(self, start: datetime, taken_up: datetime, by: str | None) -> LevelStarted | None:
         """Plan the level, send its pages due at `start` and tell the incident, in one local activity;
         None when that failed (nothing is known to be sent then: the workflow does it all again,
         which the store and the incident's server keep from happening twice)."""
@@ -104,6 +107,7 @@ class EscalationWorkflow:
             loop=s.loop,
             start=start,
             taken_up_at=taken_up,
+            escalated_by=by,
         )
         try:
             started: LevelStarted = await workflow.execute_local_activity(
@@ -145,16 +149,19 @@ class EscalationWorkflow:
         )
 
     async def _page_level(
-        self, plan: LevelPlan, round_paged: int, start: datetime, started: LevelStarted | None
+        self, plan: LevelPlan, round_paged: int, start: datetime, started: LevelStarted | None, by: str | None
     ) -> None:
         """Page the level due at `start` until its wait is over or it is interrupted. `started`: what
-        its local start sent (the pages due at `start`, and the note)."""
+        its local start sent (the pages due at `start`, and the note); `by`: who ended the level before
+        it early."""
+        ends_at = self.state.next_level_at
 
-        def interrupted() -> bool:
-            return self.state.status.is_over or self.state.round != round_paged
+        def interrupted() -> bool:  # over, a new round, or a paged person ended the wait (escalate_now)
+            s = self.state
+            return s.status.is_over or s.round != round_paged or s.next_level_at != ends_at
 
         note: EscalationNote | None = self._note(
-            level_text(plan, self.state.loop), [t.who for t in plan.targets]
+            level_text(plan, self.state.loop, by), [t.who for t in plan.targets]
         )
         pending = level_dues(plan, start)
         if started is not None:
@@ -237,6 +244,12 @@ class EscalationWorkflow:
         record.outcome = "failed"
         if not self.state.status.is_over:
             self._failed.add(record)
+
+    @workflow.signal(name=ESCALATE_NOW_SIGNAL)
+    def escalate_now(self, ask: EscalateNow) -> None:
+        """A paged person asked for the next level now: the level's wait ends if the page they answered
+        is one of its own (sevflow.paging.escalation.escalated_now)."""
+        self.state = ladder.escalated_now(self.state, ask, workflow.info().workflow_id, workflow.now())
 
     @workflow.query
     def get_state(self) -> EscalationState:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sevflow.paging.level import Due, level_end
+from sevflow.paging.level import Due, escalated_note, level_end, level_key
 from sevflow.paging.models import (
     AcknowledgePage,
+    EscalateNow,
     EscalationState,
     EscalationStatus,
     LevelPlan,
@@ -56,6 +57,19 @@ def severity_raised(state: EscalationState, raised: SeverityRaised) -> Escalatio
     return state.model_copy(update={"incident": incident, "round": state.round + 1})
 
 
+def escalated_now(
+    state: EscalationState, ask: EscalateNow, escalation_id: str, now: datetime
+) -> EscalationState:
+    """A paged person asked for the next level now: the wait of the level being paged by escalation
+    `escalation_id` ends at `now`. A page of another level or round, a level whose wait is over, or a
+    ladder that is over changes nothing (the answer came too late to mean this level)."""
+    if state.status.is_over or state.next_level_at is None or state.next_level_at <= now:
+        return state
+    if not ask.page_key.startswith(f"{level_key(escalation_id, state.round, state.loop, state.level)}/"):
+        return state
+    return state.model_copy(update={"next_level_at": now, "escalated_by": ask.by})
+
+
 def level_started(
     state: EscalationState, plan: LevelPlan, start: datetime, taken_up: datetime
 ) -> EscalationState:
@@ -69,6 +83,7 @@ def level_started(
             "team_channel": plan.team_channel,
             "level_started_at": start,
             "next_level_at": level_end(start, taken_up, plan.wait, LATE_LEVEL),
+            "escalated_by": None,
         }
     )
 
@@ -130,7 +145,7 @@ def after_level(state: EscalationState, plan: LevelPlan, round_paged: int) -> Af
     if loop < plan.loops:
         return AfterLevel(state.model_copy(update={"level": level, "loop": loop}), state.next_level_at, None)
     loops = "once" if plan.loops == 1 else f"{plan.loops} times"
-    note = (
+    note = escalated_note(state.escalated_by) + (
         f"nobody acknowledged: the {plan.policy} ladder was paged {loops} "
         f"({plan.levels} level{'s' if plan.levels != 1 else ''}) and is exhausted"
     )

@@ -47,15 +47,22 @@ def level_dues(plan: LevelPlan, start: datetime) -> list[Due]:
     return dues
 
 
-def level_text(plan: LevelPlan, loop: int) -> str:
-    """What the incident is told as the level starts."""
+def level_text(plan: LevelPlan, loop: int, escalated_by: str | None = None) -> str:
+    """What the incident is told as the level starts (`escalated_by`: who ended the level before it
+    early)."""
     who = [t.who for t in plan.targets]
     return (
-        f"paging {', '.join(who) if who else 'nobody'} (level {plan.level + 1} of {plan.levels}"
+        escalated_note(escalated_by)
+        + f"paging {', '.join(who) if who else 'nobody'} (level {plan.level + 1} of {plan.levels}"
         + (f", round {loop + 1} of {plan.loops}" if loop else "")
         + f", {plan.policy}); next level in {format_duration(plan.wait)} without an ack"
         + (f". Nobody is on for {', '.join(plan.nobody)}" if plan.nobody else "")
     )
+
+
+def escalated_note(escalated_by: str | None) -> str:
+    """How a note begins when a paged person asked for the next level early."""
+    return f"{escalated_by} asked for the next level: " if escalated_by else ""
 
 
 def level_key(escalation_id: str, round_: int, loop: int, level: int) -> str:
@@ -113,13 +120,15 @@ def note_key(escalation_id: str, round_: int, loop: int, level: int, status: Esc
     return f"{level_key(escalation_id, round_, loop, level)}/{status.value}"
 
 
-def level_note(escalation_id: str, round_: int, loop: int, plan: LevelPlan) -> EscalationNote:
+def level_note(
+    escalation_id: str, round_: int, loop: int, plan: LevelPlan, escalated_by: str | None = None
+) -> EscalationNote:
     """What the incident is told as a level starts paging: built here for page_level, which sends it,
     and for the workflow, which records it, so that both name it by the same key."""
     return EscalationNote(
         key=note_key(escalation_id, round_, loop, plan.level, EscalationStatus.PAGING),
         status=EscalationStatus.PAGING,
-        text=level_text(plan, loop),
+        text=level_text(plan, loop, escalated_by),
         level=plan.level,
         loop=loop,
         paging=[t.who for t in plan.targets],

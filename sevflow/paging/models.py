@@ -28,10 +28,18 @@ NOTE_SIGNAL = "escalation_changed"
 # The signal an escalation takes a DeliveryFailed by (EscalationWorkflow.delivery_failed): a provider
 # reported after the fact that a page it had taken never arrived (Twilio's `failed`, `undelivered`).
 DELIVERY_FAILED_SIGNAL = "delivery_failed"
+# The signal an escalation takes an EscalateNow by (EscalationWorkflow.escalate_now): a paged person
+# answered a text's `2` or pressed 2 on a call.
+ESCALATE_NOW_SIGNAL = "escalate_now"
 # Attempts at sending a page: the workflow's retry policy allows this many, and the activity's last
 # attempt records the failure instead of raising, so every page ends on the record.
 PAGE_ATTEMPTS = 6
 PageOutcome = Literal["delivered", "failed", "unreachable"]
+# How a provider reports a page it took never reached its person (Twilio's statuses of a text or a
+# call): the page is failed on the record, and the person's next method goes out at once.
+UNDELIVERED = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
+# ...and that it did: recorded on the page.
+DELIVERED = frozenset({"delivered", "completed"})
 
 
 class NotifyStep(BaseModel):
@@ -139,6 +147,8 @@ class EscalationState(BaseModel):
     pages: list[PageRecord] = Field(default_factory=list)
     acknowledged_by: str | None = None
     stop_reason: str | None = None
+    # Who ended the level being paged early (EscalateNow): the next level's note names them.
+    escalated_by: str | None = None
 
 
 class SendPage(BaseModel):
@@ -186,6 +196,15 @@ class DeliveryFailed(BaseModel):
 
     key: str
     detail: str | None = None
+
+
+class EscalateNow(BaseModel):
+    """A paged person asks for the next level now instead of after the level's wait (a text's `2`, a
+    call's key 2). Only a page of the level being paged ends it: a page of a level already over, or of
+    a ladder that is over, changes nothing."""
+
+    by: str
+    page_key: str
 
 
 class SeverityRaised(BaseModel):
@@ -241,6 +260,8 @@ class LevelStart(BaseModel):
     start: datetime
     # When the workflow took the level up: echoed in the answer (see LevelStarted).
     taken_up_at: datetime
+    # Who ended the level before it early (EscalateNow): the level's note names them.
+    escalated_by: str | None = None
 
 
 class LevelStarted(BaseModel):

@@ -1,7 +1,8 @@
 """The escalation ladder by text, call, email and push, on the time-skipping server with the real
 adapters against the Twilio emulator, an SMTP server and ntfy: pages go out on the ladder's minutes
 while Slack fails every call, a page that fails (or that Twilio later reports undelivered) moves the
-person's next method to now, and an incident of 50 alerts pages each person once per method."""
+person's next method to now, a paged person asking for the next level pages it at once, and an
+incident of 50 alerts pages each person once per method."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from sevflow.paging.links import read_ack_token
 from sevflow.paging.models import (
     AcknowledgePage,
     DeliveryFailed,
+    EscalateNow,
     EscalationInput,
     EscalationState,
     EscalationStatus,
@@ -362,6 +364,49 @@ async def test_after_an_ack_an_undelivered_text_moves_nothing(
 
     assert [p.via for p in sqlite_store.pages(first.number)] == ["sms"]
     assert far_ends.twilio.calls() == []
+
+
+async def test_a_paged_person_asking_for_the_next_level_pages_it_at_once_and_only_once(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, far_ends: FarEnds
+) -> None:
+    rules = "[{via: sms}, {via: voice, after: 5m}]"
+    config = parse_config(config_text(far_ends.ntfy.port, rules, rules))
+    confirm_everything(sqlite_store, config)
+    client = time_skipping_env.client
+    async with ladder_worker(client, sqlite_store, task_queue, config, far_ends.pagers()) as (
+        incidents,
+        _chat,
+    ):
+        handle = await incidents.start(
+            incident(Severity.SEV1, lead=None, title=f"checkout 5xx {uuid.uuid4()}")
+        )
+        first = await registered(handle)
+        await time_skipping_env.sleep(1 * M)
+        assert first.number is not None
+        [text] = sqlite_store.pages(first.number)
+        escalation = client.get_workflow_handle(text.escalation_id)
+        asked = EscalateNow(by=text.person, page_key=text.key)
+        await escalation.signal(EscalationWorkflow.escalate_now, asked)
+        await time_skipping_env.sleep(1 * M)
+        # The same answer again, once the next level pages: its level is over, so nothing changes.
+        await escalation.signal(EscalationWorkflow.escalate_now, asked)
+        await time_skipping_env.sleep(11 * M)
+        timeline = sqlite_store.timeline(first.number)
+
+    pages = sqlite_store.pages(first.number)
+    primary, backup = text.person, on_call(config, "backup", text.due_at)
+    assert [(p.person, p.via) for p in pages] == [
+        (primary, "sms"),  # the primary's call, due at 5 minutes, never rings: their level is over
+        (backup, "sms"),
+        (backup, "voice"),
+        ("carol", "email"),
+    ]
+    minutes = [(p.due_at - text.due_at) / M for p in pages]
+    assert 1 <= minutes[1] < 1.1 and 6 <= minutes[2] < 6.1
+    assert 11 <= minutes[3] < 11.1  # the backup's level kept its whole wait after the second answer
+    assert len(far_ends.twilio.calls(to=NUMBERS[primary])) == 0
+    said = [e.text for e in timeline if e.text.startswith(f"{primary} asked for the next level")]
+    assert len(said) == 1 and f"paging {backup} (level 2 of 3" in said[0], [e.text for e in timeline]
 
 
 @pytest.mark.timeout(120)

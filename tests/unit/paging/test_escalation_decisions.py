@@ -1,6 +1,7 @@
 """The ladder's decisions (sevflow/paging/escalation.py) on their own: whatever the signals and their
-order, a ladder never pages after an acknowledgement, a level's wait is never cut short, and a ladder
-that nobody answers ends after exactly its levels times its loops."""
+order, a ladder never pages after an acknowledgement, a level's wait is cut short only by a person
+paged in it asking for the next level, and a ladder that nobody answers ends after exactly its levels
+times its loops."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sevflow.paging import escalation as ladder
-from sevflow.paging.level import Due
+from sevflow.paging.level import Due, level_key
 from sevflow.paging.models import (
     AcknowledgePage,
+    EscalateNow,
     EscalationInput,
     EscalationState,
     EscalationStatus,
@@ -48,8 +50,15 @@ def plan(
 
 
 signals = st.lists(
-    st.sampled_from(["ack", "stop", "raise-sev0", "raise-sev3", "level-over"]), min_size=1, max_size=30
+    st.sampled_from(["ack", "stop", "raise-sev0", "raise-sev3", "level-over", "escalate"]),
+    min_size=1,
+    max_size=30,
 )
+ESCALATION = "incident-1/escalation-1"
+
+
+def current_level(state: EscalationState) -> str:
+    return level_key(ESCALATION, state.round, state.loop, state.level)
 
 
 def apply(state: EscalationState, signal: str, round_paged: int) -> EscalationState:
@@ -62,6 +71,10 @@ def apply(state: EscalationState, signal: str, round_paged: int) -> EscalationSt
         return ladder.severity_raised(
             state, SeverityRaised(severity=severity, policy=DEFAULT_POLICIES[severity], by="bob")
         )
+    if signal == "escalate":
+        level = current_level(state)
+        ask = EscalateNow(by="alice", page_key=f"{level}/alice/sms")
+        return ladder.escalated_now(state, ask, ESCALATION, T0)
     return ladder.after_level(state, plan(levels=3, loops=2), round_paged).state
 
 
@@ -137,3 +150,56 @@ def test_due_by_splits_in_order_at_the_cut(offsets: list[int], cut: int) -> None
     assert due + rest == pending
     assert all(d.at <= until for d in due) and all(d.at > until for d in rest)
     assert ladder.next_wake(rest, until + timedelta(hours=1)) > until
+
+
+def test_a_person_paged_in_the_level_ends_its_wait_and_the_next_note_names_them() -> None:
+    state = ladder.level_started(fresh(), plan(levels=2, wait=timedelta(minutes=10)), T0, T0)
+    level = current_level(state)
+    asked = T0 + timedelta(minutes=1)
+
+    escalated = ladder.escalated_now(
+        state, EscalateNow(by="alice", page_key=f"{level}/alice/sms"), ESCALATION, asked
+    )
+
+    assert (escalated.next_level_at, escalated.escalated_by) == (asked, "alice")
+    assert state.next_level_at == T0 + timedelta(minutes=10)  # the given state is left alone
+    after = ladder.after_level(escalated, plan(levels=2), escalated.round)
+    assert (after.state.level, after.next_start) == (1, asked)
+    # The next level forgets who asked once it has started (its note said so).
+    assert ladder.level_started(after.state, plan(level=1, levels=2), asked, asked).escalated_by is None
+
+
+def test_asking_at_the_last_level_exhausts_the_ladder_saying_who_asked() -> None:
+    state = ladder.level_started(fresh().model_copy(update={"level": 1}), plan(level=1), T0, T0)
+    level = current_level(state)
+    ask = EscalateNow(by="bob", page_key=f"{level}/bob/voice")
+    escalated = ladder.escalated_now(state, ask, ESCALATION, T0 + timedelta(seconds=30))
+
+    after = ladder.after_level(escalated, plan(level=1, levels=2), escalated.round)
+
+    assert after.state.status is EscalationStatus.EXHAUSTED
+    assert after.note is not None and after.note.startswith(
+        "bob asked for the next level: nobody acknowledged"
+    )
+
+
+def test_an_answer_to_another_level_or_a_ladder_that_is_over_changes_nothing() -> None:
+    state = ladder.level_started(fresh().model_copy(update={"level": 1}), plan(level=1), T0, T0)
+    level = current_level(state)
+    earlier = level_key(ESCALATION, state.round, state.loop, 0)
+    soon = T0 + timedelta(minutes=1)
+
+    assert (
+        ladder.escalated_now(
+            state, EscalateNow(by="alice", page_key=f"{earlier}/alice/sms"), ESCALATION, soon
+        )
+        is state
+    )
+    late = T0 + timedelta(minutes=6)  # the level's wait is over already
+    assert (
+        ladder.escalated_now(state, EscalateNow(by="bob", page_key=f"{level}/bob/sms"), ESCALATION, late)
+        is state
+    )
+    acked = ladder.acknowledged(state, AcknowledgePage(by="carol"))
+    ask = EscalateNow(by="bob", page_key=f"{level}/bob/sms")
+    assert ladder.escalated_now(acked, ask, ESCALATION, soon) is acked
