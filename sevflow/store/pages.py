@@ -1,4 +1,5 @@
-"""Pages on record (the PageStore port): one row per page key, so a retried send is not recorded twice."""
+"""Pages on record (the PageStore port): one row per page key, so a retried send is not recorded twice;
+how the provider said each ended; and the texts people sent back, answered once each."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from sevflow.paging.models import UNDELIVERED
 from sevflow.store.base import Repository, insert_ignoring_duplicates
-from sevflow.store.schema import PageRow
+from sevflow.store.schema import InboundMessageRow, PageDeliveryRow, PageRow
 
 
 class StoredPage(BaseModel):
@@ -29,6 +31,9 @@ class StoredPage(BaseModel):
     detail: str | None = None
     out_of_hours: bool = False
     drill: bool = False
+    # The provider's last word on it (delivered, undelivered, completed, no-answer...), and when.
+    delivery: str | None = None
+    delivery_at: datetime | None = None
 
 
 class PageRepository(Repository):
@@ -40,13 +45,74 @@ class PageRepository(Repository):
             return None if row is None else _page(row)
 
     def record_page(self, page: StoredPage) -> StoredPage:
-        """Record a page once per key; the record already there (a retried send) is returned as is."""
+        """Record a page once per key; the record already there (a retried send) is returned as is.
+        A provider's report that came before it is taken up."""
         with self._write() as session:
             values = page.model_dump()
             session.execute(insert_ignoring_duplicates(session, PageRow, ["key"]).values(**values))
+        self._take_up_delivery(page.key)
         stored = self.page(page.key)
         assert stored is not None
         return stored
+
+    def report_delivery(self, key: str, status: str, detail: str | None) -> StoredPage | None:
+        """The provider says how page `key` ended (`status` as it words it, `detail` for a person): on
+        the page's record, a failure (UNDELIVERED) failing the page. The first failure stands: a later
+        report changes nothing after one. Returns the page, or None while it is not recorded yet (the
+        report is kept, and the page takes it up when it is)."""
+        now = self._clock()
+        # Written and taken up in two transactions, as record_page writes and takes up in two: of the
+        # two takes-up, the later one sees both rows, whatever isolation the database runs.
+        with self._write() as session:
+            found = session.get(PageDeliveryRow, key)
+            if found is None:
+                session.execute(
+                    insert_ignoring_duplicates(session, PageDeliveryRow, ["key"]).values(
+                        key=key, status=status, detail=detail, reported_at=now
+                    )
+                )
+            elif found.status not in UNDELIVERED:
+                found.status, found.detail, found.reported_at = status, detail, now
+        self._take_up_delivery(key)
+        return self.page(key)
+
+    def _take_up_delivery(self, key: str) -> None:
+        with self._read() as session:
+            report = session.get(PageDeliveryRow, key)
+            if report is None:
+                return
+            status, detail, at = report.status, report.detail, report.reported_at
+        with self._write() as session:
+            row = session.get(PageRow, key)
+            if row is None or row.delivery == status or row.delivery in UNDELIVERED:
+                return
+            row.delivery, row.delivery_at = status, at
+            if status in UNDELIVERED:
+                row.result = "failed"
+                row.detail = "; ".join(part for part in (row.detail, detail or status) if part)
+
+    def last_pages(self, person: str, via: str, limit: int = 20) -> list[StoredPage]:
+        """The newest pages to `person` by `via`, newest first: what an answer by text refers to."""
+        query = (
+            select(PageRow)
+            .where(PageRow.person == person, PageRow.via == via)
+            .order_by(PageRow.paged_at.desc(), PageRow.key.desc())
+            .limit(limit)
+        )
+        with self._read() as session:
+            return [_page(row) for row in session.scalars(query).all()]
+
+    def first_inbound(self, sid: str) -> bool:
+        """Whether the inbound message `sid` (a provider's id) is new: True the first time, False for
+        the same message delivered again."""
+        with self._write() as session:
+            # RETURNING names the row only when it was inserted (rowcount is -1 on psycopg here).
+            inserted = session.execute(
+                insert_ignoring_duplicates(session, InboundMessageRow, ["sid"])
+                .values(sid=sid, received_at=self._clock())
+                .returning(InboundMessageRow.sid)
+            ).scalar_one_or_none()
+            return inserted is not None
 
     def pages(
         self, incident_number: int | None = None, since: datetime | None = None, person: str | None = None

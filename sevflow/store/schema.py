@@ -319,6 +319,33 @@ class PageRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     out_of_hours: Mapped[bool] = mapped_column(Boolean, nullable=False)
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # How the provider said the page ended (its status callback: delivered, undelivered, completed,
+    # no-answer...), and when sevflow heard it; None until it says (migration 0018).
+    delivery: Mapped[str | None] = mapped_column(String(32))
+    delivery_at: Mapped[datetime | None] = mapped_column()
+
+
+class PageDeliveryRow(Base):
+    """A provider's report of how a page ended, as it came (a status callback). Kept apart from the
+    page's row because the report may come before the paging activity has recorded the page; the
+    page takes it up whichever of the two is written last (PageRepository)."""
+
+    __tablename__ = "page_deliveries"
+
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class InboundMessageRow(Base):
+    """A text a person sent to sevflow's number (Twilio's MessageSid), once it was answered: the same
+    message delivered again (a replay, a provider's retry) is answered once and changes nothing."""
+
+    __tablename__ = "inbound_messages"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
 class HandoffMessageRow(Base):

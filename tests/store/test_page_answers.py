@@ -1,0 +1,84 @@
+"""How a provider said a page ended, and the texts people sent back (PageRepository), on SQLite and
+PostgreSQL: a report marks the page whenever it comes (before the page is on record too), the first
+failure stands, and an inbound message is new once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sevflow.store.repository import Store, StoredPage
+
+T0 = datetime(2026, 12, 10, 3, 0, tzinfo=UTC)
+
+
+def page(n: int, via: str = "sms", person: str = "alice", at: datetime = T0) -> StoredPage:
+    return StoredPage(
+        key=f"incident-{n}/escalation-1/r1/o0/l0/{person}/{via}",
+        incident_number=n,
+        escalation_id=f"incident-{n}/escalation-1",
+        person=person,
+        target=f"person:{person}",
+        via=via,
+        level=0,
+        loop=0,
+        severity="SEV1",
+        due_at=at,
+        paged_at=at,
+        result="delivered",
+        detail="text SM1 to +14***101",
+    )
+
+
+def test_an_undelivered_report_fails_the_page_and_keeps_what_it_said(store: Store) -> None:
+    store.record_page(page(1))
+    marked = store.report_delivery(page(1).key, "undelivered", "Twilio: undelivered (30003)")
+
+    assert marked is not None
+    assert (marked.result, marked.delivery) == ("failed", "undelivered")
+    assert marked.detail == "text SM1 to +14***101; Twilio: undelivered (30003)"
+    assert marked.delivery_at is not None
+    # The throttle no longer counts it: it never reached her.
+    assert store.pages_sent("alice", "sms", T0 - timedelta(minutes=1)) == 0
+
+
+def test_a_delivered_report_is_recorded_and_the_page_stays_delivered(store: Store) -> None:
+    store.record_page(page(2, "voice"))
+    marked = store.report_delivery(page(2, "voice").key, "completed", None)
+
+    assert marked is not None and (marked.result, marked.delivery) == ("delivered", "completed")
+    assert marked.detail == "text SM1 to +14***101"
+
+
+def test_the_first_failure_stands(store: Store) -> None:
+    store.record_page(page(3))
+    store.report_delivery(page(3).key, "failed", "Twilio: failed (30008)")
+    again = store.report_delivery(page(3).key, "delivered", None)
+    twice = store.report_delivery(page(3).key, "failed", "Twilio: failed (30008)")
+
+    assert again is not None and twice is not None
+    assert (again.result, again.delivery) == ("failed", "failed")
+    assert twice.detail == "text SM1 to +14***101; Twilio: failed (30008)"  # said once
+
+
+def test_a_report_that_comes_before_the_page_is_taken_up_when_it_is_recorded(store: Store) -> None:
+    assert store.report_delivery(page(4).key, "undelivered", "Twilio: undelivered (30005)") is None
+    recorded = store.record_page(page(4))
+
+    assert (recorded.result, recorded.delivery) == ("failed", "undelivered")
+    assert store.page(page(4).key) == recorded
+
+
+def test_the_newest_pages_of_a_person_by_a_method_come_first(store: Store) -> None:
+    for n in range(5, 9):
+        store.record_page(page(n, at=T0 + timedelta(minutes=n)))
+    store.record_page(page(9, "email", at=T0 + timedelta(hours=1)))
+    store.record_page(page(10, person="bob", at=T0 + timedelta(hours=1)))
+
+    assert [p.incident_number for p in store.last_pages("alice", "sms", limit=3)] == [8, 7, 6]
+    assert store.last_pages("carol", "sms") == []
+
+
+def test_an_inbound_message_is_new_once(store: Store) -> None:
+    assert store.first_inbound("SM00000000000000000000000000000001") is True
+    assert store.first_inbound("SM00000000000000000000000000000001") is False
+    assert store.first_inbound("SM00000000000000000000000000000002") is True
