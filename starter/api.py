@@ -50,7 +50,7 @@ from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
-from sevflow.settings import Settings
+from sevflow.settings import Settings, page_link_secret
 from sevflow.store.repository import Store
 from starter.alerts_api import MAX_BODY_BYTES, RETRY_AFTER_SECONDS, alerts_router
 from starter.body_limit import BodyLimit
@@ -70,6 +70,8 @@ from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
 from starter.ingest import STORE_UNAVAILABLE, AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.jira_webhook import jira_router
+from starter.page_answers import PageAnswers
+from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
 from starter.service import (
     IDEMPOTENCY_KEY,
@@ -168,6 +170,8 @@ class Backend:
         self.stuck = StuckWatch(self.client, settings.task_queue)
         self.metrics.watch_stuck(self.stuck)
         self._contacts: ContactService | None = None
+        self._page_answers: PageAnswers | None = None
+        self._link_secret: str | None = None
 
     async def client(self) -> Client:
         async with self._lock:
@@ -216,6 +220,21 @@ class Backend:
         if self._contacts is None:
             self._contacts = contact_service(self.settings, self.config, self.store)
         return self._contacts
+
+    def page_answers(self) -> PageAnswers:
+        """Answers to pages (texts, call keys, the e-mail's link) and the providers' reports."""
+        if self._page_answers is None:
+            self._page_answers = PageAnswers(
+                self.store, self.config, self.service, self.contacts, self.link_secret
+            )
+        return self._page_answers
+
+    def link_secret(self) -> str:
+        """The acknowledge links' secret, shared with the worker that signs them (read on first use:
+        only the pages' routes need it)."""
+        if self._link_secret is None:
+            self._link_secret = page_link_secret(self.settings)
+        return self._link_secret
 
     def follow_up_reads(self) -> FollowUpReads:
         return FollowUpReads(self.store, self.config)
@@ -551,6 +570,7 @@ def create_app(
     webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
+    app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))
 

@@ -335,6 +335,22 @@ _SECURITY_HEADERS = {
 }
 
 
+def standalone_page(template: str, status: int, path: str, now: datetime, **context: Any) -> HTMLResponse:
+    """A page that lives outside the dashboard's sign-in (an acknowledge link's, whose signed token is
+    the credential), in the dashboard's templates, style and security headers, with no session."""
+    html = _ENV.get_template(template).render(
+        session=None,
+        gate_open=False,
+        path=path,
+        now=now,
+        refresh=None,
+        stuck=[],
+        owner_team=None,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
 _REFUSALS: dict[type[SevflowError], int] = {
     IncidentNotFound: 404,
     InvalidCommand: 409,

@@ -100,9 +100,10 @@ async def test_pagerduty_routing_key_is_the_token(client: httpx.AsyncClient) -> 
 
 # Filled into path templates: the values only have to route, the token is checked first.
 PATH_VALUES = {"number": "INC-1", "item_id": "INC-1-0123abcd", "name": "alice", "method": "sms"}
-# Not the API token's: the alert webhooks (a token per source) and the confirmation link of a contact
-# code (the signed link is the credential: tests/contacts/test_api.py).
-OWN_CREDENTIALS = ("/v1/alerts/", "/v1/contacts/confirm/")
+# Not the API token's: the alert webhooks (a token per source), the confirmation link of a contact
+# code (the signed link is the credential: tests/contacts/test_api.py), and the pages' answers
+# (Twilio's signature, or the signed acknowledge link: tests/api/test_pages_api.py).
+OWN_CREDENTIALS = ("/v1/alerts/", "/v1/contacts/confirm/", "/v1/pages/")
 
 
 def api_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
