@@ -74,7 +74,7 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
 from sevflow.paging.contacts import address_digest
-from sevflow.paging.models import DeliveryFailed
+from sevflow.paging.models import DeliveryFailed, EscalateNow
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.reports.models import ReportRun
 from sevflow.store.repository import Store
@@ -510,6 +510,48 @@ async def paging_failover(rec: Recording) -> None:
     rec.keep(escalation.id, "paging-failover.escalation")
 
 
+ESCALATE_NOW_CONFIG = PAGING_CONFIG.replace(
+    "notify: [{via: slack_dm}, {via: webhook, after: 1s}]",
+    "notify: [{via: slack_dm}, {via: webhook, after: 30s}]",
+)
+
+
+async def paging_escalate_now(rec: Recording) -> None:
+    """SEV1 paging where the primary answers `2`: the escalate_now signal ends the first level's
+    60-second wait at once (the primary's webhook due after 30 s never goes out), the backup is paged
+    and its note names who asked; the acknowledgement stops the ladder. Records the incident and its
+    escalation child."""
+    policies = scaled(SEV1={"ack_timeout": 60 * S})
+    tq = "record-paging-escalate-now"
+    config = parse_config(ESCALATE_NOW_CONFIG)
+    workflow_id = "paging-escalate-now"
+    async with rec.worker(tq, config, RefusingGateway()):
+        handle, _first = await rec.declare(new_state(workflow_id, Severity.SEV1, None, policies), tq)
+        escalation = rec.client.get_workflow_handle(f"{workflow_id}/escalation-1")
+
+        async def level(n: int) -> bool:
+            state = await escalation.query(EscalationWorkflow.get_state)
+            return state.level == n and bool(state.pages) and all(p.outcome is not None for p in state.pages)
+
+        await until("the primary to be paged", lambda: level(0))
+        state = await escalation.query(EscalationWorkflow.get_state)
+        [dm] = state.pages
+        await escalation.signal(EscalationWorkflow.escalate_now, EscalateNow(by=dm.who, page_key=dm.key))
+        await until("the backup to be paged at once", lambda: level(1))
+        paged = [p.via for p in (await escalation.query(EscalationWorkflow.get_state)).pages]
+        assert paged == ["slack_dm", "slack_dm"], paged  # the primary's webhook never went out
+        await settled(escalation)
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(by="bob"))
+        await escalation.result()
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="bob"))
+        await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="bob", reason="drill"))
+        final = await handle.result()
+    assert final.status is Status.NOISE and not final.escalation_active, final
+    rec.keep(escalation.id, "paging-escalate-now.escalation")
+
+
 WRITTEN_POSTMORTEM = """## Summary
 Checkout returned 5xx for 20 minutes after a deploy.
 
@@ -643,6 +685,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     alert_group,
     paging,
     paging_failover,
+    paging_escalate_now,
     postmortem,
     public_updates,
     racing,
