@@ -1,6 +1,6 @@
 """Start one emulator by hand, for people without a Twilio account, a phone with ntfy or a mail server:
 
-    python -m tests.emulators twilio [--port 8090] [--sms-url http://127.0.0.1:8080/twilio/sms]
+    python -m tests.emulators twilio [--port 8090] [--sms-url http://127.0.0.1:8080/v1/pages/sms]
     python -m tests.emulators ntfy [--port 8091] [--tls]
     python -m tests.emulators smtp [--port 8025]
 
@@ -66,7 +66,9 @@ def _twilio(args: argparse.Namespace, port: int, stop: threading.Event) -> None:
         print(f"  number             {twilio.numbers[0]}")
         print(f"  messaging service  {DEFAULT_MESSAGING_SERVICE_SID}")
         print(f"  SMS webhook        {args.sms_url or '(none: start with --sms-url)'}")
-        print(f"  a person texts     curl -d From=+14155550101 -d Body=1 {twilio.url}/_emulator/sms")
+        # --data-urlencode: a bare + in a form is a space.
+        texts = f"curl --data-urlencode From=+14155550101 -d Body=1 {twilio.url}/_emulator/sms"
+        print(f"  a person texts     {texts}")
         print(f"  a person presses   curl -d CallSid=CA... -d Digits=1 {twilio.url}/_emulator/press")
         seen: set[str] = set()
 
