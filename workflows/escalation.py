@@ -36,7 +36,7 @@ from workflows.options import (
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL
     from sevflow.paging import escalation as ladder
-    from sevflow.paging.level import Due, level_dues, level_key, level_text, note_key, page_for
+    from sevflow.paging.level import Due, escalation_note, level_dues, level_key, level_text, page_for
     from sevflow.paging.models import (
         DELIVERY_FAILED_SIGNAL,
         ESCALATE_NOW_SIGNAL,
@@ -208,16 +208,7 @@ class EscalationWorkflow:
         return record, page
 
     def _note(self, text: str, paging: list[str]) -> EscalationNote:
-        s = self.state
-        return EscalationNote(
-            key=note_key(workflow.info().workflow_id, s.round, s.loop, s.level, s.status),
-            status=s.status,
-            text=text,
-            level=s.level,
-            loop=s.loop,
-            paging=paging,
-            team_channel=s.team_channel,
-        )
+        return escalation_note(workflow.info().workflow_id, self.state, text, paging)
 
     # ----------------------------------------------------------- signals
 
@@ -237,12 +228,10 @@ class EscalationWorkflow:
     def delivery_failed(self, failed: DeliveryFailed) -> None:
         """A page the provider took never arrived (its status callback): on the record as failed, and
         its person's next rule goes out now while the level lasts and nobody has acknowledged."""
-        record = next((r for r in self.state.pages if r.key == failed.key), None)
+        record = ladder.page_failed(self.state, failed)
         if record is None:
             workflow.logger.info("delivery_failed for a page this escalation never sent: %s", failed.key)
-            return
-        record.outcome = "failed"
-        if not self.state.status.is_over:
+        elif not self.state.status.is_over:
             self._failed.add(record)
 
     @workflow.signal(name=ESCALATE_NOW_SIGNAL)

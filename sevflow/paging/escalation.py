@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sevflow.paging.level import Due, escalated_note, level_end, level_key
 from sevflow.paging.models import (
     AcknowledgePage,
+    DeliveryFailed,
     EscalateNow,
     EscalationState,
     EscalationStatus,
@@ -160,3 +161,12 @@ def nobody_to_page(state: EscalationState, plan: LevelPlan) -> tuple[EscalationS
     text = f"nobody to page for {state.incident.service}: no escalation policy or rotation covers it"
     update = {"status": EscalationStatus.NOBODY, "next_level_at": None, "team_channel": plan.team_channel}
     return state.model_copy(update=update), text
+
+
+def page_failed(state: EscalationState, failed: DeliveryFailed) -> PageRecord | None:
+    """The page a provider reported undelivered, now on the record as failed; None if not this
+    escalation's."""
+    record = next((r for r in state.pages if r.key == failed.key), None)
+    if record is not None:
+        record.outcome = "failed"
+    return record

@@ -15,6 +15,7 @@ from sevflow.durations import format_duration
 from sevflow.paging.models import (
     EscalationInput,
     EscalationNote,
+    EscalationState,
     EscalationStatus,
     LevelPlan,
     PageTarget,
@@ -133,4 +134,19 @@ def level_note(
         loop=loop,
         paging=[t.who for t in plan.targets],
         team_channel=plan.team_channel,
+    )
+
+
+def escalation_note(
+    escalation_id: str, state: EscalationState, text: str, paging: list[str]
+) -> EscalationNote:
+    """What the incident is told at the escalation's current step, under that step's key."""
+    return EscalationNote(
+        key=note_key(escalation_id, state.round, state.loop, state.level, state.status),
+        status=state.status,
+        text=text,
+        level=state.level,
+        loop=state.loop,
+        paging=paging,
+        team_channel=state.team_channel,
     )
