@@ -317,7 +317,7 @@ class PagingActivities:
             return f"DM {ref.channel}/{ref.ts}"
         if self.webhook is None:
             raise _Unreachable("no paging.webhook is configured")
-        self.webhook.send(page.key, _webhook_payload(page, text))
+        self.webhook.send(page.key, _webhook_payload(page, text, self.config))
         return None
 
     def _deliver_direct(self, page: SendPage, via: ThrottledMethod, retrying: bool) -> str:
@@ -440,8 +440,9 @@ def _sent(page: StoredPage) -> PageSent:
     )
 
 
-def _webhook_payload(page: SendPage, text: str) -> dict[str, Any]:
+def _webhook_payload(page: SendPage, text: str, config: SevflowConfig) -> dict[str, Any]:
     target = page.target
+    person = config.people.get(target.person) if target.person else None
     return {
         "type": "page",
         "key": page.key,
@@ -456,8 +457,8 @@ def _webhook_payload(page: SendPage, text: str) -> dict[str, Any]:
         },
         "person": {
             "name": target.person,
-            "email": target.email,
-            "phone": target.phone,
+            "email": person.email if person else None,
+            "phone": person.phone if person else None,
             "slack_id": target.slack_id,
         },
         "escalation": {

@@ -333,7 +333,7 @@ class StuckPager:
                     "type": stuck.workflow_type,
                     "failure": stuck.reason,
                 },
-                "person": {"name": target.person, "email": target.email, "phone": target.phone},
+                "person": _contact(self.config, target.person),
             },
         )
         return None
@@ -372,3 +372,13 @@ async def stuck_watch(client: Client, settings: Settings, config: SevflowConfig,
     pager = StuckPager(config, chat_backend(settings), store, paging_webhook(config))
     every = config.operations.stuck_check_every.total_seconds()
     await watch_stuck(client, settings.task_queue, pager, every)
+
+
+def _contact(config: SevflowConfig, name: str | None) -> dict[str, str | None]:
+    """The paged person as the webhook gets them, addresses read from sevflow.yaml at send time."""
+    person = config.people.get(name) if name else None
+    return {
+        "name": name,
+        "email": person.email if person else None,
+        "phone": person.phone if person else None,
+    }

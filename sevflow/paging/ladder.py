@@ -157,7 +157,5 @@ def person_target(
         target=target,
         person=person,
         slack_id=found.slack_id,
-        email=found.email,
-        phone=found.phone,
         notify=steps or [NotifyStep(via="slack_dm")],
     )

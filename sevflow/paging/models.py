@@ -50,14 +50,15 @@ class NotifyStep(BaseModel):
 
 
 class PageTarget(BaseModel):
-    """Someone (or a team channel) a level reaches, resolved at the instant the level starts."""
+    """Someone (or a team channel) a level reaches, resolved at the instant the level starts.
+
+    No phone number or email: this travels in workflow histories, which anyone with the Temporal UI can
+    read; a page's address is read from sevflow.yaml when it is sent (sevflow.paging.contacts)."""
 
     # How the policy reached them: rotation:NAME/LAYER, person:NAME, team_channel:TEAM.
     target: str
     person: str | None = None
     slack_id: str | None = None
-    email: str | None = None
-    phone: str | None = None
     channel: str | None = None
     notify: list[NotifyStep] = Field(default_factory=list)
 

@@ -81,8 +81,6 @@ def page(key: str = "esc-1/r1/o0/l0/alice/webhook", due: datetime | None = None)
             target="rotation:web-weekly/primary",
             person="alice",
             slack_id="U0ALICE",
-            email="alice@example.com",
-            phone="+4930123456",
             notify=[NotifyStep(via="webhook")],
         ),
         via="webhook",
@@ -95,7 +93,8 @@ def page(key: str = "esc-1/r1/o0/l0/alice/webhook", due: datetime | None = None)
 
 CONFIG = """
 people:
-  alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, notify: [{via: webhook}]}
+  alice: {slack_id: U0ALICE, email: alice@example.com, phone: "+4930123456", timezone: Europe/Berlin,
+          notify: [{via: webhook}]}
 paging:
   webhook: {url: "http://127.0.0.1:9/unused"}
 """
