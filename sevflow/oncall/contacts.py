@@ -1,9 +1,10 @@
 """Who will be on call without a way to wake them: the contact half of the coverage check.
 
 A page that wakes (high urgency) reaches a person by their high-urgency notify rules whose method may
-page them (sevflow.paging.contacts.ContactBook.usable: confirmed, or a Slack DM or webhook, which need
-no confirmation). Someone left with none is still paged, by Slack DM at once (sevflow.paging.ladder),
-which at 3 a.m. is as good as not at all. This finds them ahead of their shift: everyone whom a
+page them (sevflow.paging.contacts.ContactBook.usable: confirmed, or the team's webhook gateway). A
+Slack DM does not count: it wakes nobody at 3 a.m., and a pager that runs through Slack goes silent on
+the day Slack is the incident. Someone left with none is still paged, by Slack DM at once
+(sevflow.paging.ladder), which is as good as not at all. This finds them ahead of their shift: everyone whom a
 rotation layer or an escalation policy level (or a team's default ladder, through its escalation
 target) reaches within the horizon, with the start of their first shift and the method to confirm.
 Pure: the config, the confirmations and the instant in, the gaps out.
@@ -32,14 +33,18 @@ class ContactGap:
 
     @property
     def command(self) -> str:
-        return f"sevflow contact verify {self.person} {self.method}"
+        method = "sms" if self.method == "slack_dm" else self.method  # a Slack DM has nothing to confirm
+        return f"sevflow contact verify {self.person} {method}"
 
     @property
     def line(self) -> str:
-        return (
-            f"{self.person} is on call from {self.first_on_call:%Y-%m-%d %H:%M} UTC ({self.reached_by}) "
-            f"with no confirmed high-urgency contact method: run `{self.command}`"
-        )
+        when = f"{self.person} is on call from {self.first_on_call:%Y-%m-%d %H:%M} UTC ({self.reached_by})"
+        if self.method == "slack_dm":
+            return (
+                f"{when} with only Slack DMs to wake them: add an sms or voice rule (and a phone) to "
+                f"people.{self.person}.notify in sevflow.yaml, then run `{self.command}`"
+            )
+        return f"{when} with no confirmed high-urgency contact method: run `{self.command}`"
 
 
 def first_on_call(
@@ -83,10 +88,10 @@ def contact_gaps(
     for person, (at, reached_by) in first_on_call(config, now, horizon).items():
         found = config.people[person]
         rules = found.notify.high
-        if any(contacts.usable(person, found, rule.via) for rule in rules):
+        if any(rule.via != "slack_dm" and contacts.usable(person, found, rule.via) for rule in rules):
             continue
-        # Every high rule needs a confirmation (a Slack DM or webhook would have been usable): the
-        # first one, with an address to send a code to, is the one to confirm.
+        # Every high rule that could wake them needs a confirmation: the first one with an address to
+        # send a code to is the one to confirm (none: only Slack DMs, a rule that wakes is missing).
         method = next(
             (
                 rule.via

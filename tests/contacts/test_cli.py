@@ -152,7 +152,11 @@ def test_oncall_check_names_who_cannot_be_woken_and_what_to_run(
     assert result.exit_code == 1, result.output
     assert result.stdout.strip().splitlines() == [
         "alice is on call from 2026-03-20 12:00 UTC (escalation policy web, level 1) with no confirmed "
-        "high-urgency contact method: run `sevflow contact verify alice sms`"
+        "high-urgency contact method: run `sevflow contact verify alice sms`",
+        # A Slack DM wakes nobody at 3 a.m. (and not at all while Slack is down).
+        "bob is on call from 2026-03-20 12:00 UTC (escalation policy web, level 1) with only Slack DMs "
+        "to wake them: add an sms or voice rule (and a phone) to people.bob.notify in sevflow.yaml, then "
+        "run `sevflow contact verify bob sms`",
     ]
     as_json = json.loads(sevflow_cli("oncall", "--check", "--json", "--at", "2026-03-20T12:00:00Z").stdout)
     assert as_json["contact_gaps"] == [
@@ -162,12 +166,19 @@ def test_oncall_check_names_who_cannot_be_woken_and_what_to_run(
             "reached_by": "escalation policy web, level 1",
             "method": "sms",
             "run": "sevflow contact verify alice sms",
-        }
+        },
+        {
+            "person": "bob",
+            "first_on_call": "2026-03-20T12:00:00Z",
+            "reached_by": "escalation policy web, level 1",
+            "method": "slack_dm",
+            "run": "sevflow contact verify bob sms",
+        },
     ]
     # Confirming a later rule of her high-urgency list is as good: push wakes her too.
     assert sevflow_cli("contact", "verify", "alice", "push").exit_code == 0
     (push,) = ntfy.messages("alice-pager")
     assert sevflow_cli("contact", "confirm", "alice", "push", code_in(push["title"])).exit_code == 0
     result = sevflow_cli("oncall", "--check", "--at", "2026-03-20T12:00:00Z")
-    assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("no gaps in the 14 days from 2026-03-20 12:00 UTC")
+    assert result.exit_code == 1, result.output  # bob still has only Slack DMs
+    assert [line.split()[0] for line in result.stdout.strip().splitlines()] == ["bob"]

@@ -281,12 +281,20 @@ async def test_who_is_on_call(make_dashboard: MakeDashboard) -> None:
 async def test_the_on_call_page_flags_who_cannot_be_woken(
     make_dashboard: MakeDashboard, sqlite_store: Store
 ) -> None:
-    # alice's only high-urgency rule is a text, not confirmed; bob's Slack DM needs no confirmation.
-    text = ONCALL.replace(
-        "alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}",
-        'alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, phone: "+4930123456", '
-        "notify: [{via: sms}]}",
+    # alice's only high-urgency rule is a text, not confirmed; bob's pages go to the team's gateway
+    # (a webhook needs no confirmation).
+    text = (
+        ONCALL.replace(
+            "alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}",
+            'alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, phone: "+4930123456", '
+            "notify: [{via: sms}]}",
+        ).replace(
+            "bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin}",
+            "bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin, notify: [{via: webhook}]}",
+        )
+        + 'paging:\n  webhook: {url: "https://pager.example.com/page"}\n'
     )
+
     assert text != ONCALL
     config = parse_config(text)
     async with browse(make_dashboard(config=config)) as client:

@@ -63,11 +63,12 @@ def book(cfg: SevflowConfig, *pairs: tuple[str, Method]) -> ContactBook:
 def test_everyone_reached_without_a_confirmed_high_method_is_flagged_with_what_to_run() -> None:
     cfg = config()
     gaps = contact_gaps(cfg, book(cfg, ("alice", "email")), NOW)
-    # bob has a Slack DM among his high rules (needs no confirmation); erin is on no rotation or policy.
+    # bob's Slack DM wakes nobody (his text is not confirmed); erin is on no rotation or policy.
     assert [(g.person, g.reached_by, g.method) for g in gaps] == [
         ("alice", "rotation web-weekly, primary", "sms"),
         ("carol", "escalation policy web, level 2", "email"),
         ("dora", "escalation target of team data", "voice"),
+        ("bob", "rotation web-weekly, primary", "sms"),  # his turn comes on Monday
     ]
     alice = gaps[0]
     # alice is on call this week (since Monday 09:00 Berlin): her first shift in the window starts now.
@@ -81,8 +82,8 @@ def test_everyone_reached_without_a_confirmed_high_method_is_flagged_with_what_t
 
 def test_a_confirmed_high_rule_closes_the_gap_and_a_low_one_does_not() -> None:
     cfg = config()
-    people = {g.person for g in contact_gaps(cfg, book(cfg, ("alice", "voice"), ("carol", "email")), NOW)}
-    assert people == {"dora"}
+    confirmed = book(cfg, ("alice", "voice"), ("bob", "sms"), ("carol", "email"))
+    assert {g.person for g in contact_gaps(cfg, confirmed, NOW)} == {"dora"}
     # carol's email is her only high rule; her low rule (a Slack DM) does not wake anyone at 3 a.m.
     assert "carol" in {g.person for g in contact_gaps(cfg, book(cfg), NOW)}
 
@@ -95,7 +96,7 @@ def test_a_confirmation_of_an_old_address_does_not_count() -> None:
 
 def test_the_first_shift_is_reported_for_someone_whose_turn_comes_later() -> None:
     cfg = config()
-    gaps = contact_gaps(cfg, book(cfg, ("alice", "sms")), NOW)
+    gaps = contact_gaps(cfg, book(cfg, ("alice", "sms"), ("bob", "sms")), NOW)
     assert "bob" not in {g.person for g in gaps}
     text = CONFIG.replace("{via: sms}, {via: slack_dm, after: 5m}", "{via: sms}")
     cfg = parse_config(text)
@@ -143,7 +144,10 @@ def test_gaps_are_exactly_the_reached_without_a_usable_high_rule(
     flagged = {g.person for g in gaps}
     for name in NAMES:
         person = cfg.people[name]
-        usable = any(contacts.usable(name, person, rule.via) for rule in person.notify.high)
+        # A Slack DM wakes nobody: only a rule by another method that may page them counts.
+        usable = any(
+            rule.via != "slack_dm" and contacts.usable(name, person, rule.via) for rule in person.notify.high
+        )
         assert (name in flagged) == (name in reached and not usable), name
     for gap in gaps:
         assert now <= gap.first_on_call < now + timedelta(days=14)
