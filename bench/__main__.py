@@ -1,7 +1,9 @@
 """`python -m bench [NAME ...] [-v]`: every benchmark, or only those named, each on a fresh stack.
 
 The names: alert_storm (httpx clients, then the raw client), alert_to_page, paging (1,000
-escalations, then its bare-Temporal baseline), action_items (10,000 chases, about 40 minutes),
+escalations, then its bare-Temporal baseline), pager (1,000 escalations paging by text, call and
+e-mail through the Twilio emulator and an SMTP server, some acknowledged by a reply of 1, then bare
+ladders sending the same pages), action_items (10,000 chases, about 40 minutes),
 metrics_scale (100,000 incidents on SQLite and PostgreSQL) and lifecycle (full incident lifecycles
 against bare workflows with as many activities). The first three take about 15 minutes on a quiet
 2-core machine, paging about ten of them (longer when the stack falls behind: it waits up to 10
@@ -16,12 +18,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import action_items, alert_storm, alert_to_page, lifecycle, metrics_scale, paging
+from bench import action_items, alert_storm, alert_to_page, lifecycle, metrics_scale, pager, paging
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "alert_storm": alert_storm.main,
     "alert_to_page": alert_to_page.main,
     "paging": paging.main,
+    "pager": pager.main,
     "action_items": action_items.main,
     "metrics_scale": metrics_scale.main,
     "lifecycle": lifecycle.main,

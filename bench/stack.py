@@ -6,7 +6,8 @@ temporary directory that is removed afterwards. With `worker_process=True` (the 
 worker is `sevflow worker` in a child process, as `sevflow up` runs it; otherwise it runs in this
 process. The load comes from another process (bench.loadgen), so the app's event loop is not shared
 with the client's. A benchmark may give an in-process worker its own config, chat port and page
-webhook (bench.paging does), and read the dev server's memory and CPU from /proc.
+webhook (bench.paging does), pagers and acknowledge links with the settings the HTTP app checks their
+answers by (bench.pager does), and read the dev server's memory and CPU from /proc.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.chat import ChatPort
+from activities.pagers import Pagers
+from activities.paging import PageLinks
 from activities.webhook import WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
@@ -91,15 +94,24 @@ async def embedded_stack(
     chat: ChatPort | None = None,
     webhook: WebhookPort | None = None,
     worker_process: bool = False,
+    *,
+    pagers: Pagers | None = None,
+    links: PageLinks | None = None,
+    http_port: int | None = None,
+    settings_fields: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
-    """The stack; `config`, `chat` and `webhook` go to the worker as `build_worker` takes them (by default
-    the empty config and the console chat, as `sevflow up` without a sevflow.yaml).
+    """The stack; `config`, `chat`, `webhook`, `pagers` and `links` go to the worker as `build_worker`
+    takes them (by default the empty config and the console chat, as `sevflow up` without a
+    sevflow.yaml). The HTTP app listens on `http_port` (default: a free one; given, so that a far end
+    started first knows where to answer) with its Settings plus `settings_fields` (a Twilio account
+    whose signatures it checks, the link secret of `links`).
 
     `worker_process`: the worker runs as `sevflow worker` in a child process, as `sevflow up` runs it
     (its settings from the environment: the default config and the console chat, so none of
-    `config`, `chat` and `webhook` may be given)."""
-    if worker_process and (config is not None or chat is not None or webhook is not None):
-        raise ValueError("a worker process takes its config, chat and webhook from its settings")
+    `config`, `chat`, `webhook`, `pagers` and `links` may be given)."""
+    given = (config, chat, webhook, pagers, links)
+    if worker_process and any(part is not None for part in given):
+        raise ValueError("a worker process takes its config, chat, webhook and pagers from its settings")
     config = config or SevflowConfig()
     with tempfile.TemporaryDirectory(prefix="sevflow-bench-") as tmp:
         workdir = Path(tmp)
@@ -120,7 +132,8 @@ async def embedded_stack(
                 database_url=f"sqlite:///{workdir / 'sevflow.db'}",
                 config=None,
                 http_host="127.0.0.1",
-                http_port=free_port(),
+                http_port=http_port or free_port(),
+                **(settings_fields or {}),
             )
             app = create_app(settings, store=store, config=config, client=env.client, environ={})
             server_pid = child_pid(
@@ -136,7 +149,16 @@ async def embedded_stack(
                     worker_pid = child.pid
                 else:
                     await running.enter_async_context(
-                        build_worker(env.client, task_queue, store, chat, config=config, webhook=webhook)
+                        build_worker(
+                            env.client,
+                            task_queue,
+                            store,
+                            chat,
+                            config=config,
+                            webhook=webhook,
+                            pagers=pagers,
+                            links=links,
+                        )
                     )
                 url = await running.enter_async_context(serving_on(app, settings.http_port))
                 yield Stack(
@@ -213,6 +235,35 @@ def machine_load() -> dict[str, float | None]:
         some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
         pressure = float(some[1].split("=")[1])
     return {"load_avg_1m": round(os.getloadavg()[0], 2), "cpu_pressure_10s_pct": pressure}
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine as a benchmark prints it first: CPU model, cores, load averages (1, 5, 15 min) and
+    /proc/pressure/cpu's `some` line (avg10/60/300: the share of time some runnable task waited)."""
+    model: str | None = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    pressure: str | None = None
+    with contextlib.suppress(OSError, IndexError):
+        pressure = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "cpu_pressure": pressure,
+    }
+
+
+def show_machine_info(info: dict[str, Any]) -> None:
+    load = " / ".join(f"{x:.2f}" for x in info["load_avg"])
+    print(
+        f"machine: {info['cpu'] or 'CPU model unknown'}, {info['cores']} cores, load avg {load}, "
+        f"CPU pressure {info['cpu_pressure'] or 'unavailable'}",
+        flush=True,
+    )
 
 
 def percentile(values: list[float], p: float) -> float:

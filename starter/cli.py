@@ -1551,8 +1551,9 @@ def up() -> None:
 @app.command()
 @user_errors
 def doctor() -> None:
-    """Check this installation: the database, Temporal, a worker polling the task queue, and workflows
-    stuck on a task that fails on every attempt (which, and why). Exit code 1 when something is wrong."""
+    """Check this installation: the pagers sevflow.yaml's notify rules need (which settings are
+    missing, for whom), the database, Temporal, a worker polling the task queue, and workflows stuck on
+    a task that fails on every attempt (which, and why). Exit code 1 when something is wrong."""
     from worker.doctor import run_doctor
 
     if _run(run_doctor(Settings(), lambda line: out.print(line, highlight=False, markup=False))):

@@ -636,7 +636,8 @@ class TwilioEmulator(LoopbackEmulator):
         ``call-status``, ``voice`` (a call's TwiML), ``gather``, ``redirect``, ``sms``), ``sid`` (of the
         message or call), ``url``, ``method``, ``params``, ``headers`` (as sent, signature included),
         ``status`` (the application's HTTP status, None when it could not be reached), ``body`` (its
-        answer) and ``error``."""
+        answer), ``error``, ``at`` (when the request went out) and ``answered_at`` (when its answer had
+        arrived; None without one), both ``time.time()``."""
         with self._lock:
             return copy.deepcopy(
                 [
@@ -1390,14 +1391,17 @@ class TwilioEmulator(LoopbackEmulator):
             "body": None,
             "error": None,
             "at": time.time(),
+            "answered_at": None,
         }
         request = urllib.request.Request(target, data=data, headers=headers, method=method)
         try:
             with self._opener.open(request, timeout=self.callback_timeout) as response:
                 record["status"], record["body"] = response.status, response.read().decode("utf-8", "replace")
+                record["answered_at"] = time.time()
         except urllib.error.HTTPError as err:
             with err:
                 record["status"], record["body"] = err.code, err.read().decode("utf-8", "replace")
+                record["answered_at"] = time.time()
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
             record["error"] = str(err)
         with self._lock:

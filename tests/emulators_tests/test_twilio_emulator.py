@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from tests.emulators.twilio import (
     TwilioEmulator,
     twilio_signature,
 )
+from tests.support.ports import free_port
 
 ALICE = "+14155550101"
 BOB = "+14155550102"
@@ -508,6 +510,7 @@ def test_a_reply_by_text_reaches_the_webhook_signed_and_its_answer_goes_back(
 
     [inbound] = app.on("/twilio/sms")
     assert inbound["valid"] and record["status"] == 200
+    assert record["at"] <= record["answered_at"] <= time.time()  # when the application's answer came
     params = inbound["params"]
     assert (params["From"], params["To"], params["Body"]) == (ALICE, DEFAULT_NUMBER, "1")
     assert params["MessageSid"] == params["SmsSid"] == record["message_sid"]
@@ -530,6 +533,16 @@ def test_stop_opts_the_sender_out_until_start(twilio: TwilioEmulator, client: Cl
     assert rest_error(client.messages.create, to=BOB, from_=DEFAULT_NUMBER, body="page").code == 21610
     twilio.inbound_sms(BOB, "START")
     assert client.messages.create(to=BOB, from_=DEFAULT_NUMBER, body="page").status == "queued"
+
+
+def test_a_reply_nobody_answers_has_an_error_and_no_answer_time(
+    twilio: TwilioEmulator,
+) -> None:
+    twilio.set_sms_url(f"http://127.0.0.1:{free_port()}/sms")  # nothing listens there
+
+    record = twilio.inbound_sms(ALICE, "1")
+
+    assert record["status"] is None and record["error"] and record["answered_at"] is None
 
 
 def test_inbound_needs_a_webhook_and_a_number_of_the_account(twilio: TwilioEmulator) -> None:
