@@ -286,11 +286,12 @@ async def test_the_on_call_page_flags_who_cannot_be_woken(
     text = (
         ONCALL.replace(
             "alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin}",
-            'alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, phone: "+4930123456", '
-            "notify: [{via: sms}]}",
+            "alice: {slack_id: U0ALICE, email: alice@example.com, timezone: Europe/Berlin, "
+            'phone: "+4930123456", notify: [{via: sms}]}',
         ).replace(
             "bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin}",
-            "bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin, notify: [{via: webhook}]}",
+            "bob: {slack_id: U0BOB, email: bob@example.com, timezone: Europe/Berlin, "
+            "notify: [{via: webhook}]}",
         )
         + 'paging:\n  webhook: {url: "https://pager.example.com/page"}\n'
     )
