@@ -131,6 +131,9 @@ def _smtp(args: argparse.Namespace, port: int, stop: threading.Event) -> None:
             mails = smtp.messages
             for mail in mails[shown:]:
                 print(f"mail {mail.mail_from} -> {', '.join(mail.rcpt_tos)}: {mail.subject!r}", flush=True)
+                # The plain body too: it holds the confirm or acknowledge link a person would follow.
+                for line in (mail.plain or "").splitlines():
+                    print(f"  | {line}", flush=True)
             shown = len(mails)
 
         _watch(stop, report)

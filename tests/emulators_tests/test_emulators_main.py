@@ -112,6 +112,11 @@ def test_smtp_starts_and_answers() -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
             client.starttls(context=ssl.create_default_context(cafile=ca_cert))
             assert client.login(user, password)[0] == 235
+            body = "Confirm: http://127.0.0.1:8080/v1/contacts/confirm/abc"
+            client.sendmail("sevflow@example.com", ["alice@example.com"], f"Subject: code\r\n\r\n{body}\r\n")
+        # The body is printed too: the link in it is what a person follows by hand.
+        assert line(r"^mail sevflow@example.com -> alice@example.com: 'code'")
+        assert line(r"^  \| Confirm: ").strip() == f"| {body}"
 
 
 def test_a_taken_port_is_one_line_not_a_traceback() -> None:
