@@ -448,9 +448,11 @@ class ContactService:
             if pending.method == method and now - pending.sent_at < RESEND_AFTER:
                 wait = RESEND_AFTER - (now - pending.sent_at)
                 seconds = max(int(wait.total_seconds()) + (wait.microseconds > 0), 1)
+                # A code its wrong answers used up cannot be used: only the wait is worth saying.
+                use = "use it, or ask" if pending.tries_left else "it is used up: ask"
                 raise CodeTooSoon(
                     f"a code went to {person}'s {method} less than {format_duration(RESEND_AFTER)} ago: "
-                    f"use it, or ask again in {seconds}s",
+                    f"{use} again in {seconds}s",
                     retry_after=seconds,
                 )
 
