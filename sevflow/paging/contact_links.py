@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
-from sevflow.paging.links import InvalidLink
+from sevflow.paging.links import InvalidLink, sign_fields, signed_fields
 from sevflow.paging.models import VERIFIED_METHODS, Method
 
 CONFIRM_SALT = "sevflow.contact-confirm"
@@ -31,15 +29,12 @@ class ConfirmLink:
 
 def confirm_token(secret: str, link: ConfirmLink) -> str:
     payload = [link.person, link.method, link.digest, int(link.expires_at.timestamp())]
-    return URLSafeSerializer(secret, salt=CONFIRM_SALT).dumps(payload)
+    return sign_fields(secret, CONFIRM_SALT, payload)
 
 
 def read_confirm_token(secret: str, token: str, now: datetime) -> ConfirmLink:
     """The link `token` stands for; raises InvalidLink when it is forged, altered or expired."""
-    try:
-        person, method, digest, expires = URLSafeSerializer(secret, salt=CONFIRM_SALT).loads(token)
-    except (BadSignature, ValueError, TypeError) as err:
-        raise InvalidLink("this confirmation link is not valid (altered or not from this sevflow)") from err
+    person, method, digest, expires = signed_fields(secret, CONFIRM_SALT, token, "confirmation", 4)
     if not (isinstance(person, str) and isinstance(digest, str) and isinstance(expires, int)):
         raise InvalidLink("this confirmation link is not valid")
     if method not in VERIFIED_METHODS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -29,17 +30,31 @@ class InvalidLink(Exception):
     """A link that is not ours, was altered, or has expired: the sentence says which."""
 
 
+def sign_fields(secret: str, salt: str, fields: list[Any]) -> str:
+    """A token carrying `fields`, signed with the link secret under `salt` (one salt per kind of link,
+    so that no kind can stand for another)."""
+    return URLSafeSerializer(secret, salt=salt).dumps(fields)
+
+
+def signed_fields(secret: str, salt: str, token: str, what: str, count: int) -> list[Any]:
+    """The `count` fields a `what` link's token carries; InvalidLink when it is forged or altered."""
+    try:
+        fields = URLSafeSerializer(secret, salt=salt).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        fields = None
+    if not isinstance(fields, list) or len(fields) != count:
+        raise InvalidLink(f"this {what} link is not valid (altered or not from this sevflow)")
+    return fields
+
+
 def ack_token(secret: str, link: AckLink) -> str:
     payload = [link.page_key, link.incident_number, link.person, int(link.expires_at.timestamp())]
-    return URLSafeSerializer(secret, salt=ACK_SALT).dumps(payload)
+    return sign_fields(secret, ACK_SALT, payload)
 
 
 def read_ack_token(secret: str, token: str, now: datetime) -> AckLink:
     """The link `token` stands for; raises InvalidLink when it is forged, altered or expired."""
-    try:
-        page_key, number, person, expires = URLSafeSerializer(secret, salt=ACK_SALT).loads(token)
-    except (BadSignature, ValueError, TypeError) as err:
-        raise InvalidLink("this acknowledge link is not valid (altered or not from this sevflow)") from err
+    page_key, number, person, expires = signed_fields(secret, ACK_SALT, token, "acknowledge", 4)
     if not (isinstance(page_key, str) and isinstance(number, int) and isinstance(person, str)):
         raise InvalidLink("this acknowledge link is not valid")
     if not isinstance(expires, int):
