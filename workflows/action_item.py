@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-from workflows.failures import cause_of
+from workflows.failures import cause_of, refusals, refuse
 from workflows.holidays import with_holidays
 from workflows.options import (
     NOTICE_GIVE_UP_AFTER,
@@ -69,7 +69,6 @@ with workflow.unsafe.imports_passed_through():
         TicketState,
     )
     from sevflow.action_items.models import (
-        ActionItemRefused,
         ActionItemStatus,
         close,
         reassign,
@@ -431,11 +430,7 @@ class ActionItemWorkflow:
     def _refuse_closed(self) -> None:
         item = self.chase.item
         if not item.is_open:
-            raise ApplicationError(
-                f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}",
-                type="InvalidCommand",
-                non_retryable=True,
-            )
+            refuse(f"{item.id} ({item.title}) is already {item.status.value.replace('_', ' ')}")
 
     # ----------------------------------------------------------- updates
 
@@ -462,9 +457,7 @@ class ActionItemWorkflow:
     def _validate_snooze(self, cmd: SnoozeActionItem) -> None:
         self._refuse_closed()
         if cmd.duration <= timedelta(0) or cmd.duration > timedelta(days=30):
-            raise ApplicationError(
-                "snooze for a while between a minute and 30 days", type="InvalidCommand", non_retryable=True
-            )
+            refuse("snooze for a while between a minute and 30 days")
 
     @workflow.update
     async def reassign(self, cmd: ReassignActionItem) -> ActionItemChase:
@@ -490,11 +483,7 @@ class ActionItemWorkflow:
         self._refuse_closed()
         _need_reason(cmd.reason, "reassigning")
         if cmd.owner.strip() in ("", self.chase.item.owner):
-            raise ApplicationError(
-                f"{self.chase.item.id} is already {self.chase.item.owner}'s: name someone else",
-                type="InvalidCommand",
-                non_retryable=True,
-            )
+            refuse(f"{self.chase.item.id} is already {self.chase.item.owner}'s: name someone else")
 
     @workflow.update
     async def reschedule(self, cmd: RescheduleActionItem) -> ActionItemChase:
@@ -512,17 +501,9 @@ class ActionItemWorkflow:
         _need_reason(cmd.reason, "moving the due date")
         today = workflow.now().astimezone(self.chase.calendar.calendar().zone).date()
         if cmd.due < today:
-            raise ApplicationError(
-                f"{cmd.due.isoformat()} is in the past: choose today or later",
-                type="InvalidCommand",
-                non_retryable=True,
-            )
+            refuse(f"{cmd.due.isoformat()} is in the past: choose today or later")
         if cmd.due == self.chase.item.due:
-            raise ApplicationError(
-                f"{self.chase.item.id} is already due {cmd.due.isoformat()}",
-                type="InvalidCommand",
-                non_retryable=True,
-            )
+            refuse(f"{self.chase.item.id} is already due {cmd.due.isoformat()}")
 
     @workflow.update
     async def reopen(self, cmd: ReopenActionItem) -> ActionItemChase:
@@ -538,9 +519,7 @@ class ActionItemWorkflow:
         _need_reason(cmd.reason, "reopening it")
         item = self.chase.item
         if item.is_open:
-            raise ApplicationError(
-                f"{item.id} ({item.title}) is already open", type="InvalidCommand", non_retryable=True
-            )
+            refuse(f"{item.id} ({item.title}) is already open")
 
     # ----------------------------------------------------------- signals
 
@@ -581,21 +560,9 @@ class ActionItemWorkflow:
         return self.chase
 
 
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """A change the item refuses (sevflow/action_items/models.py) as the command's failure, never the
-    workflow task's."""
-    try:
-        yield
-    except ActionItemRefused as refused:
-        raise ApplicationError(str(refused), type="InvalidCommand", non_retryable=True) from refused
-
-
 def _need_reason(reason: str, what: str) -> None:
     if len(reason.strip()) < 3:
-        raise ApplicationError(
-            f"say why you are {what}: it goes on the item's record", type="InvalidCommand", non_retryable=True
-        )
+        refuse(f"say why you are {what}: it goes on the item's record")
 
 
 __all__ = ["ActionItemWorkflow", "chase_workflow_id", "date"]

@@ -14,13 +14,13 @@ in the state, so a restart, a replay or a continue-as-new carries them exactly.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.failures import cause_of
+from workflows.failures import cause_of, refusals, refuse
 from workflows.incident_chat import IncidentChat
 from workflows.incident_followup import chase_now, file_postmortem_ticket, postmortem_reminder, start_chase
 from workflows.incident_paging import repage, start_escalation, stop_escalation
@@ -93,13 +93,8 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.incident.identity import is_machine
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Status, TimelineEvent
     from sevflow.incident.permissions import break_glass_refusal, postmortem_request_refusal
-    from sevflow.paging.models import (
-        EscalationNote,
-    )
+    from sevflow.paging.models import EscalationNote
     from sevflow.policy import WAKING_PAGE_MODES
-
-    # The child workflows, only named here (their runs import their modules in sandboxes of their
-    # own): passed through, the incident's sandbox does not execute them again for every incident.
 
 
 @workflow.defn
@@ -602,17 +597,3 @@ class IncidentWorkflow:
             if self.state.status is Status.DETECTED:
                 # An alert source's ack stops paging and is on the timeline; a machine never leads.
                 await self._apply(decide.acknowledged(self.state, ack.by, False, workflow.now()))
-
-
-def refuse(reason: str, kind: str = "InvalidCommand") -> None:
-    """Fail the command (the update), never the workflow task, with the reason a person reads."""
-    raise ApplicationError(reason, type=kind, non_retryable=True)
-
-
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """A decision's refusal (sevflow/incident/effects.py, Refused) as the command's failure."""
-    try:
-        yield
-    except Refused as refused:
-        refuse(refused.reason, refused.kind)

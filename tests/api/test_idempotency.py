@@ -150,9 +150,9 @@ async def test_a_timeout_is_unknown_and_the_retry_with_its_key_applies_once(
     }
     monkeypatch.setattr(starter.service, "WORKER_ANSWER_TIMEOUT", 30.0)
     async with worker():
-        # The worker is back: the command nobody answered is applied now...
-        assert await until_updates(api, number, 1) == ["rolling back"]
-        # ...and the client's retry with the key it was given is answered, not applied again.
+        # The worker is back: the command nobody answered is applied now if Temporal had admitted it
+        # (on a stalled server it may not have been: that is why the answer said "unknown"), and the
+        # client's retry with the key it was given is answered either way, applied once in all.
         retried = await post_update(api, number, "rolling back", key)
         assert retried.status_code == 200, retried.text
         assert retried.json()["last_update_text"] == "rolling back"
