@@ -1708,6 +1708,13 @@ def api() -> None:
     _run(serve(Settings()))
 
 
+# Silences and maintenance windows (issue 17): their commands live in starter/silences_cli.py.
+from starter.silences_cli import maintenance_app, silence_app  # noqa: E402
+
+app.add_typer(silence_app, name="silence")
+app.add_typer(maintenance_app, name="maintenance")
+
+
 def main() -> None:
     try:
         # Not standalone: Typer itself would print a bad argument as the usage, a hint and a Rich

@@ -31,6 +31,8 @@ from sevflow.alerts.routing import route as route_batch
 from sevflow.alerts.routing import route_labels
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable, SevflowError
+from sevflow.silences.models import Silence
+from sevflow.silences.models import cut as silence_cut
 from sevflow.store.repository import Store
 from workflows.alert_group import AlertGroupWorkflow
 
@@ -56,7 +58,7 @@ class DeliveryTooLarge(SevflowError):
 
 class BatchOutcome(BaseModel):
     group_key: str
-    outcome: str  # signalled, coalesced, dropped, maintenance
+    outcome: str  # signalled, coalesced, dropped, maintenance, silenced
     service: str
     severity: str
     firing: int
@@ -64,6 +66,9 @@ class BatchOutcome(BaseModel):
     workflow_id: str | None = None
     # An alert's severity word sevflow does not know: the alert is kept, at the severity this names.
     note: str | None = None
+    # Firing alerts that active silences held back (recorded, paged nobody), by fingerprint: the
+    # silence's id. The batch's other alerts went on to its group.
+    silenced: dict[str, str] | None = None
 
 
 class IngestResult(BaseModel):
@@ -236,6 +241,29 @@ class ConfirmedCache:
         self._entries.pop((source, group_key), None)
 
 
+class SilenceCache:
+    """The silences not yet over, as the store last said, for `TTL` seconds: under a storm a delivery
+    costs no store read for them. Whether one is in force is decided at each delivery's own instant
+    from its start and end, so a cached list is exact about starts and ends; a silence made or expired
+    early by another process (the CLI) takes effect within `TTL`. This process's own changes (the API)
+    call `forget` and take effect at once."""
+
+    TTL = 1.0
+
+    def __init__(self) -> None:
+        self._silences: list[Silence] = []
+        self._expires = 0.0
+
+    async def current(self, store: Store, now: datetime) -> list[Silence]:
+        if time.monotonic() >= self._expires:
+            self._silences = await asyncio.to_thread(store.current_silences, now)
+            self._expires = time.monotonic() + self.TTL
+        return self._silences
+
+    def forget(self) -> None:
+        self._expires = 0.0
+
+
 class InFlight:
     """Signals under way in this process, by group and content: a concurrent repeat waits for the one
     in flight and shares its fate, instead of signalling again (one history event for a burst)."""
@@ -272,6 +300,9 @@ class _Plan:
     repeat: bool = False
     under_way: asyncio.Future[None] | None = None
     delivery: AlertDelivery | None = None
+    # Firing alerts held back by silences (fingerprint: silence id), with their names.
+    silenced: dict[str, str] | None = None
+    silenced_names: list[str] | None = None
 
 
 class AlertIngest:
@@ -285,6 +316,7 @@ class AlertIngest:
         repeats: RepeatCounts | None = None,
         in_flight: InFlight | None = None,
         confirmed: ConfirmedCache | None = None,
+        silences: SilenceCache | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -294,6 +326,7 @@ class AlertIngest:
         self.repeats = repeats or RepeatCounts()
         self.in_flight = in_flight or InFlight()
         self.confirmed = confirmed or ConfirmedCache()
+        self.silences = silences or SilenceCache()
 
     async def ingest(self, batches: list[AlertBatch]) -> IngestResult:
         """Every batch planned first: routed, matched against the content its group already has, and
@@ -309,7 +342,8 @@ class AlertIngest:
             )
         now = self.clock()
         try:
-            plans = [await self._plan(batch, now) for batch in batches]
+            silences = await self.silences.current(self.store, now)
+            plans = [await self._plan(batch, now, silences) for batch in batches]
             outcomes = [await self._one(plan) for plan in plans]
         except STORE_UNAVAILABLE as err:
             first_line = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
@@ -318,10 +352,20 @@ class AlertIngest:
             ) from err
         return IngestResult(accepted=len(batches), batches=outcomes)
 
-    async def _plan(self, batch: AlertBatch, now: datetime) -> _Plan:
+    async def _plan(self, batch: AlertBatch, now: datetime, silences: list[Silence]) -> _Plan:
         route = route_batch(batch, self.config, now)
         if route.drop or route.maintenance:
             return _Plan(batch, route)
+        held = silence_cut(batch, route, silences, now)
+        if held.kept is None:  # every alert silenced: recorded, signalled to nobody
+            return _Plan(batch, route, silenced=held.silenced, silenced_names=held.names)
+        if held.silenced:
+            plan = await self._plan_signal(held.kept, route, now)
+            plan.silenced, plan.silenced_names = held.silenced, held.names
+            return plan
+        return await self._plan_signal(batch, route, now)
+
+    async def _plan_signal(self, batch: AlertBatch, route: Route, now: datetime) -> _Plan:
         source, key = batch.source.value, batch.group_key
         digest = content_hash(batch)
         # A repeat of content its workflow already has, or of content being signalled right now:
@@ -365,6 +409,17 @@ class AlertIngest:
             resolved=len(batch.alerts) - firing,
             note=route.severity_note,
         )
+        if plan.silenced:
+            # What the silences held back is recorded with their ids (the alert history); what is
+            # left of the batch, if anything, goes on below.
+            outcome.silenced = plan.silenced
+            held = BatchOutcome(
+                **{**outcome.model_dump(), "outcome": "silenced", "firing": len(plan.silenced), "resolved": 0}
+            )
+            await asyncio.to_thread(self._log, batch, route, held, plan.silenced_names)
+            if plan.digest is None:
+                outcome.outcome = "silenced"
+                return outcome
         if plan.digest is None:
             outcome.outcome = "dropped" if route.drop else "maintenance"
             await asyncio.to_thread(self._log, batch, route, outcome)
@@ -420,7 +475,17 @@ class AlertIngest:
         await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
         self.confirmed.put(source, key, digest)
 
-    def _log(self, batch: AlertBatch, route: Route, outcome: BatchOutcome) -> None:
+    def _log(
+        self, batch: AlertBatch, route: Route, outcome: BatchOutcome, names: list[str] | None = None
+    ) -> None:
+        detail: dict[str, object] = {
+            "maintenance": route.maintenance,
+            "route": route.route_name,
+            "alerts": names if names is not None else [a.name for a in batch.alerts],
+        }
+        if outcome.silenced:
+            detail["silenced"] = outcome.silenced
+            detail["silences"] = sorted(set(outcome.silenced.values()))
         self.store.log_alert(
             batch.source.value,
             batch.group_key,
@@ -429,9 +494,5 @@ class AlertIngest:
             severity=route.severity.value,
             firing=outcome.firing,
             resolved=outcome.resolved,
-            detail={
-                "maintenance": route.maintenance,
-                "route": route.route_name,
-                "alerts": [a.name for a in batch.alerts],
-            },
+            detail=detail,
         )

@@ -20,6 +20,7 @@ from activities.paging import PageLinks, PagingActivities
 from activities.postmortem import PostmortemActivities
 from activities.push_pager import ApprisePush
 from activities.reports import ReportActivities
+from activities.silences import SilenceActivities
 from activities.slack import SlackChat, slack_client
 from activities.smtp_pager import SmtpEmail
 from activities.store import StoreActivities
@@ -37,6 +38,7 @@ from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
+from workflows.silence import SilenceWorkflow
 
 # The SDK's default: a worker keeps this many workflows in memory between their tasks.
 DEFAULT_MAX_CACHED_WORKFLOWS = 1000
@@ -48,6 +50,7 @@ WORKFLOWS = [
     HandoffWorkflow,
     ActionItemWorkflow,
     ReportWorkflow,
+    SilenceWorkflow,
 ]
 
 
@@ -178,6 +181,7 @@ def build_worker(
     handoff_acts = HandoffActivities(config, store, chat)
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
+    silence_acts = SilenceActivities(config, store, chat)
     report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
     return Worker(
         client,
@@ -207,6 +211,7 @@ def build_worker(
             report_acts.weekly_report,
             report_acts.monthly_report,
             resolve_holidays,
+            silence_acts.silence_tick,
         ],
         activity_executor=executor,
         workflow_runner=sandbox_runner(),

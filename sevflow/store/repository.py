@@ -23,6 +23,7 @@ from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository,
 from sevflow.store.merges import MergeRepository
 from sevflow.store.pages import PageRepository, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
+from sevflow.store.silences import SilenceRepository
 
 __all__ = [
     "COMMAND_KEY_RETENTION",
@@ -54,6 +55,7 @@ class Store(
     CommandKeyRepository,
     ContactRepository,
     MergeRepository,
+    SilenceRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems, command keys, confirmed contact methods and merges."""
+    items, postmortems, command keys, confirmed contact methods, merges and silences."""

@@ -490,3 +490,29 @@ class ContactChallengeRow(Base):
     sent_at: Mapped[datetime] = mapped_column(nullable=False)
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
     wrong_answers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class SilenceRow(Base):
+    """A silence or maintenance window made at runtime (sevflow/silences/models.py, migration 0020).
+
+    `version` goes up with every change: an edit or an early expiry names the version it saw, so of two
+    people changing one silence at once one wins and the other is told."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    matchers: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False)
+    services: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False)
+    teams: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expired_at: Mapped[datetime | None]
+    expired_by: Mapped[str | None] = mapped_column(String(255))
+    start_announced: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    end_announced: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
