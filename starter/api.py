@@ -51,6 +51,7 @@ from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings, page_link_secret
+from sevflow.silences.models import SilenceConflict, SilenceNotFound
 from sevflow.store.repository import Store
 from starter.alerts_api import MAX_BODY_BYTES, RETRY_AFTER_SECONDS, alerts_router
 from starter.body_limit import BodyLimit
@@ -68,7 +69,14 @@ from starter.contacts_api import contacts_router
 from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
-from starter.ingest import STORE_UNAVAILABLE, AlertIngest, ConfirmedCache, InFlight, RepeatCounts
+from starter.ingest import (
+    STORE_UNAVAILABLE,
+    AlertIngest,
+    ConfirmedCache,
+    InFlight,
+    RepeatCounts,
+    SilenceCache,
+)
 from starter.jira_webhook import jira_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
@@ -83,6 +91,8 @@ from starter.service import (
     TooManyCommands,
     new_idempotency_key,
 )
+from starter.silences import SilenceService
+from starter.silences_api import silences_router
 from starter.slack_api import SlackRequests, slack_router
 from starter.slack_dispatch import SlackDispatcher
 from starter.slack_socket import SlackSocketMode
@@ -165,6 +175,7 @@ class Backend:
         self.repeats = RepeatCounts()
         self.in_flight = InFlight()
         self.confirmed = ConfirmedCache()
+        self.silence_cache = SilenceCache()
         self.metrics = ApiMetrics(store)
         # Workflows whose task fails on every attempt: /readyz, /metrics and the dashboard show them.
         self.stuck = StuckWatch(self.client, settings.task_queue)
@@ -193,6 +204,13 @@ class Backend:
             repeats=self.repeats,
             in_flight=self.in_flight,
             confirmed=self.confirmed,
+            silences=self.silence_cache,
+        )
+
+    async def silences(self) -> SilenceService:
+        """Its changes reach this process's ingest at once (other processes' within SilenceCache.TTL)."""
+        return SilenceService(
+            self.store, self.config, self.client, self.settings.task_queue, changed=self.silence_cache.forget
         )
 
     def slack_web(self) -> WebClient | None:
@@ -255,6 +273,8 @@ _STATUS = {
     IdempotencyKeyReused: 422,
     TooManyCommands: 429,
     ServiceUnavailable: 503,
+    SilenceNotFound: 404,
+    SilenceConflict: 409,
 }
 
 
@@ -570,6 +590,7 @@ def create_app(
     webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
+    app.include_router(silences_router(Auth, backend.silences))
     app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))
