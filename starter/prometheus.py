@@ -5,7 +5,8 @@
   itself, so the series stay few; a path no route matches is `unmatched`).
 - `sevflow_alerts_received_total{source, outcome}`: alert batches by what became of them: `accepted`
   (signalled to their alert group), `coalesced` (a repeat of what the group already has), `dropped`
-  (by a routing rule), `maintenance` (inside a maintenance window); and whole deliveries `refused`
+  (by a routing rule), `maintenance` (inside a maintenance window), `silenced` (every firing alert held
+  by a silence; recorded in the alert log with its id); and whole deliveries `refused`
   (a 4xx: bad token or payload; a 5xx: Temporal unreachable, the sender retries).
 - `sevflow_incident_commands_total{kind, result}`: declare and every incident command, from the JSON
   API, Slack and Jira alike, by result: `ok`, `refused` (an invalid transition or input), `not_found`,
@@ -89,7 +90,7 @@ class ApiMetrics:
         )
         self.alerts = Counter(
             "sevflow_alerts_received",
-            "Alert batches received, by source and outcome (accepted, coalesced, dropped, maintenance, "
+            "Alert batches received, by source and outcome (accepted, coalesced, dropped, maintenance, silenced, "
             "refused).",
             ["source", "outcome"],
             registry=self.registry,
