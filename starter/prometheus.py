@@ -90,8 +90,8 @@ class ApiMetrics:
         )
         self.alerts = Counter(
             "sevflow_alerts_received",
-            "Alert batches received, by source and outcome (accepted, coalesced, dropped, maintenance, silenced, "
-            "refused).",
+            "Alert batches received, by source and outcome (accepted, coalesced, dropped, maintenance, "
+            "silenced, refused).",
             ["source", "outcome"],
             registry=self.registry,
         )
