@@ -493,7 +493,7 @@ class ContactChallengeRow(Base):
 
 
 class SilenceRow(Base):
-    """A silence or maintenance window made at runtime (sevflow/silences/models.py, migration 0020).
+    """A silence or maintenance window made at runtime (sevflow/silences/models.py, migration 0019).
 
     `version` goes up with every change: an edit or an early expiry names the version it saw, so of two
     people changing one silence at once one wins and the other is told."""
