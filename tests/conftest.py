@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -157,7 +158,19 @@ def _dump_tasks(test: str) -> None:
         print(f"\n=== asyncio tasks of the session loop, {test} still running ===", file=out)
         for task in asyncio.all_tasks(loop):
             print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
-            task.print_stack(limit=25, file=out)
+            # The whole chain of awaits (a task's own stack shows its outermost coroutine only).
+            awaited: Any = task.get_coro()
+            for _ in range(40):
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+                if frame is not None:
+                    code = frame.f_code
+                    print(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}", file=out)
+                nxt = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+                if nxt is None:
+                    if awaited is not None and frame is None:
+                        print(f"  awaiting {awaited!r}", file=out)
+                    break
+                awaited = nxt
         sys.stderr.write(out.getvalue())
 
     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
