@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from sevflow.config.loader import parse_config
-from sevflow.incident.models import IncidentState
+from sevflow.incident.models import IncidentState, Role, Status
 from sevflow.paging.contacts import address_digest
 from sevflow.paging.links import AckLink, ack_token
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -379,3 +379,57 @@ async def test_with_temporal_down_an_answer_says_so_and_a_report_is_kept(
     assert report.status_code == 503 and "Temporal" in report.json()["error"]
     stored = sqlite_store.page(key)
     assert stored is not None and (stored.result, stored.delivery) == ("failed", "undelivered")
+
+
+async def test_with_two_open_pages_a_bare_answer_names_its_incident_and_a_named_one_picks(
+    api: httpx.AsyncClient, sqlite_store: Store
+) -> None:
+    """Issue 16's adversary: with two incidents paging alice by text, `1` answered the newest without
+    saying which, nothing could pick the other, and an acknowledged incident counted as open (a `1`
+    was answered "already acknowledged" while the other incident went on paging). Temporal is down
+    here: each answer names the incident it tried (tests/api/test_pages_e2e.py acknowledges)."""
+    older = register(sqlite_store, "payments are slow")
+    sqlite_store.record_page(page(older))
+    newer = register(sqlite_store, "search is down")
+    sqlite_store.record_page(page(newer))
+    unavailable = "was not acknowledged: sevflow is unavailable"
+
+    bare = reply_of(await post_signed(api, "/v1/pages/sms", text_form(ALICE, "1", "SM" + "e1" * 16)))
+    named = reply_of(
+        await post_signed(api, "/v1/pages/sms", text_form(ALICE, f"ack INC-{older}", "SM" + "e2" * 16))
+    )
+    digits = reply_of(
+        await post_signed(api, "/v1/pages/sms", text_form(ALICE, f"1 {older}", "SM" + "e3" * 16))
+    )
+    unknown = reply_of(await post_signed(api, "/v1/pages/sms", text_form(ALICE, "ack 999", "SM" + "e4" * 16)))
+    garbage = reply_of(await post_signed(api, "/v1/pages/sms", text_form(ALICE, "what?", "SM" + "e5" * 16)))
+
+    assert bare is not None and bare.startswith(f"INC-{newer} {unavailable}")
+    assert bare.endswith(f" Also open for you: INC-{older} (reply ACK {older}).")
+    for answer in (named, digits):
+        assert answer is not None and answer.startswith(f"INC-{older} {unavailable}") and "Also" not in answer
+    assert unknown == (
+        "You were not paged by text for INC-999: nothing was changed. Also open for you: "
+        f"INC-{newer} (reply ACK {newer}), INC-{older} (reply ACK {older})."
+    )
+    assert garbage == (
+        f"Reply 1 or ACK to acknowledge INC-{newer}, 2 or ESC to escalate now. "
+        f"For another incident, name it: ACK {older}."
+    )
+
+    # The newer one acknowledged by bob: no longer open, so a bare `1` goes to the older one.
+    state = sqlite_store.get_incident(newer)
+    assert state is not None
+    state.status, state.acknowledged_at = Status.ACKNOWLEDGED, datetime.now(UTC)
+    state.roles = {Role.LEAD: "bob"}
+    state.version += 1
+    sqlite_store.record(state, [])
+    bare = reply_of(await post_signed(api, "/v1/pages/sms", text_form(ALICE, "ack", "SM" + "e6" * 16)))
+    assert bare == (
+        f"INC-{older} {unavailable}. Try again, or use Slack, the dashboard or `sevflow ack {older}`."
+    )
+    # Named, the acknowledged one says so.
+    again = reply_of(
+        await post_signed(api, "/v1/pages/sms", text_form(ALICE, f"ack {newer}", "SM" + "e7" * 16))
+    )
+    assert again is not None and again.startswith(f"INC-{newer} was already acknowledged by bob")
