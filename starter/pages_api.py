@@ -37,7 +37,9 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from sevflow.paging.answers import read_keys
 from sevflow.paging.contacts import mask
+from sevflow.paging.level import escalation_of
 from sevflow.paging.links import AckLink
+from sevflow.paging.models import DELIVERED, UNDELIVERED
 from sevflow.settings import Settings
 from starter.dashboard.routes import standalone_page
 from starter.page_answers import Answered, LinkRefused, PageAnswers
@@ -196,10 +198,27 @@ def pages_router(
         if isinstance(form, Response):
             return form
         status = form.get("MessageStatus") or form.get("CallStatus") or ""
-        if not page or not status:
-            return _refused(400, "a status callback names its page (?page=) and a status", "status callback")
         code = form.get("ErrorCode")
         sid = form.get("MessageSid") or form.get("CallSid") or "?"
+        if not page or not status or escalation_of(page) is None:
+            # Twilio's word on something that is no page of an escalation (a contact code, a test page,
+            # a URL without ?page=): nothing waits on it. Said once, and 2xx so Twilio does not retry.
+            log.info(
+                "status callback %s (%s) to %s for %s: no page waits on it",
+                sid,
+                status or "no status",
+                mask("sms", form.get("To", "")) if form.get("To") else "?",
+                f"page {page}" if page else "no page",
+            )
+            return Response(status_code=204)
+        if status in UNDELIVERED | DELIVERED and await asyncio.to_thread(answers().store.page, page) is None:
+            log.info(
+                "status callback %s (%s) to %s for page %s, not recorded yet: kept until it is",
+                sid,
+                status,
+                mask("sms", form.get("To", "")) if form.get("To") else "?",
+                page,
+            )
         detail = f"Twilio: {status}" + (f" ({code})" if code else "") + f", {sid}"
         await answers().delivery(page, status, detail)
         return Response(status_code=204)
