@@ -479,7 +479,8 @@ async def test_a_report_before_its_page_is_recorded_is_kept_and_said(
         early = await post_signed(api, f"/v1/pages/status?{urlencode({'page': key})}", status)
     assert early.status_code == 204
     assert (
-        f"status callback {status['MessageSid']} (delivered) to +14******101 for page {key}, not recorded yet: kept until it is"
+        f"status callback {status['MessageSid']} (delivered) to +14******101 for page {key}, "
+        "not recorded yet: kept until it is"
         in caplog.messages
     )
     stored = sqlite_store.record_page(page(number))
