@@ -40,7 +40,7 @@ from sevflow.incident.commands import Acknowledge
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.paging.answers import read_text, same_number
 from sevflow.paging.contacts import mask
-from sevflow.paging.level import escalation_of
+from sevflow.paging.level import escalation_of, page_step
 from sevflow.paging.links import AckLink, InvalidLink, read_ack_token
 from sevflow.paging.models import (
     DELIVERED,
@@ -302,7 +302,33 @@ class PageAnswers:
         state = self.store.get_incident(link.incident_number)
         if state is None:
             raise LinkRefused(f"INC-{link.incident_number} does not exist")
-        return LinkView(person=link.person, incident=state, settled=self._settled(state))
+        settled = self._settled(state)
+        if settled is None and (ended := self.level_ended(link, state)) is not None:
+            raise LinkRefused(ended)
+        return LinkView(person=link.person, incident=state, settled=settled)
+
+    def level_ended(self, link: AckLink, state: IncidentState) -> str | None:
+        """Why `link` no longer acknowledges although it has not expired: its level is over because the
+        ladder moved on early (a `2`, a failed page's next method, a raised severity), so the link
+        ends with it as it would have at the level's planned end. None: its level is still paged."""
+        mine = page_step(link.page_key)
+        if mine is None:
+            return None
+        stale = state.escalation_id is not None and state.escalation_id != mine.escalation
+        later = [
+            step
+            for page in self.store.pages(link.incident_number)
+            if (step := page_step(page.key)) is not None
+            and step.escalation == mine.escalation
+            and step[1:] > mine[1:]
+        ]
+        if not later and not stale:
+            return None
+        now_paging = f": {state.label} pages level {max(later)[3] + 1} now" if later else ""
+        return (
+            f"this acknowledge link ended with level {mine.level + 1}, which is over{now_paging}. "
+            f"Acknowledge {state.label} in Slack, the dashboard or with `sevflow ack {link.incident_number}`"
+        )
 
     # -- the provider's reports ------------------------------------------------------------------------
 

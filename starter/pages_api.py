@@ -177,10 +177,12 @@ def pages_router(
             return form
         try:
             link = await asyncio.to_thread(answers().read_link, token)
+            kind = read_keys(form.get("Digits", ""))
+            if kind == "acknowledge":  # a level over: as for the link, whose token this is
+                await asyncio.to_thread(answers().link_view, token)
         except LinkRefused as err:
             log.warning("call keys refused: %s", err)
             return twiml_say(f"Sorry: {err}. Goodbye.")
-        kind = read_keys(form.get("Digits", ""))
         if kind == "other":
             return twiml_say(await asyncio.to_thread(_prompt, answers(), link), twilio.url_of(request))
         found: Answered

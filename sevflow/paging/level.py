@@ -75,7 +75,27 @@ def level_key(escalation_id: str, round_: int, loop: int, level: int) -> str:
     return f"{escalation_id}/r{round_}/o{loop}/l{level}"
 
 
-_PAGE_KEY = re.compile(r"^(?P<escalation>.+)/r\d+/o\d+/l\d+/[^/]+/[a-z_]+(?:-\d+)?$")
+_PAGE_KEY = re.compile(
+    r"^(?P<escalation>.+)/r(?P<round>\d+)/o(?P<loop>\d+)/l(?P<level>\d+)/[^/]+/[a-z_]+(?:-\d+)?$"
+)
+
+
+class PageStep(NamedTuple):
+    """Where in its escalation a page key was sent: escalation, then round, loop and level (ordered
+    as the ladder goes)."""
+
+    escalation: str
+    round: int
+    loop: int
+    level: int
+
+
+def page_step(page_key: str) -> PageStep | None:
+    """The escalation step a page key names; None when it is not a page key."""
+    found = _PAGE_KEY.match(page_key)
+    if found is None:
+        return None
+    return PageStep(found["escalation"], int(found["round"]), int(found["loop"]), int(found["level"]))
 
 
 def page_way(via: Via, nth: int) -> str:
@@ -87,8 +107,8 @@ def page_way(via: Via, nth: int) -> str:
 def escalation_of(page_key: str) -> str | None:
     """The escalation workflow's id a page key names (for a provider's callback, which carries only
     the key); None when it is not a page key."""
-    found = _PAGE_KEY.match(page_key)
-    return found["escalation"] if found else None
+    step = page_step(page_key)
+    return step.escalation if step else None
 
 
 def level_end(start: datetime, taken_up: datetime, wait: timedelta, late: timedelta) -> datetime:

@@ -480,8 +480,41 @@ async def test_a_report_before_its_page_is_recorded_is_kept_and_said(
     assert early.status_code == 204
     assert (
         f"status callback {status['MessageSid']} (delivered) to +14******101 for page {key}, "
-        "not recorded yet: kept until it is"
-        in caplog.messages
+        "not recorded yet: kept until it is" in caplog.messages
     )
     stored = sqlite_store.record_page(page(number))
     assert stored.delivery == "delivered"
+
+
+async def test_a_link_of_a_level_the_ladder_left_early_no_longer_acknowledges(
+    api: httpx.AsyncClient, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16's adversary: after `2` (escalate now) the e-mail's link of level 1 still acknowledged
+    until the level's planned end, where the docs say it ends with its level. Once a later level of its
+    escalation is paged, the link (and the call's key 1) refuses in a sentence, changing nothing."""
+    number = register(sqlite_store)
+    mine = page(number, via="email")
+    sqlite_store.record_page(mine)
+    token = ack_token(SECRET, AckLink(mine.key, number, "alice", datetime.now(UTC) + timedelta(minutes=5)))
+    # While level 1 is paged, the link shows its button.
+    assert 'name="csrf"' in (await api.get(f"/v1/pages/ack/{token}")).text
+
+    bob = page(number, person="bob").model_copy(
+        update={"key": mine.key.replace("/l0/alice/email", "/l1/bob/sms"), "level": 1}
+    )
+    sqlite_store.record_page(bob)
+    sentence = (
+        "this acknowledge link ended with level 1, which is over: INC-{n} pages level 2 now. "
+        "Acknowledge INC-{n} in Slack, the dashboard or with `sevflow ack {n}`"
+    ).format(n=number)
+    shown = await api.get(f"/v1/pages/ack/{token}")
+    posted = await api.post(f"/v1/pages/ack/{token}", data={"csrf": form_token(SECRET, token)})
+    keys = {"AccountSid": DEFAULT_ACCOUNT_SID, "CallSid": "CA" + "f3" * 16, "Digits": "1"}
+    pressed = await post_signed(api, f"/v1/pages/voice/{token}", keys)
+
+    for answer in (shown, posted):
+        assert answer.status_code == 400 and sentence in answer.text.replace("&#96;", "`"), answer.text
+        assert 'name="csrf"' not in answer.text
+    assert pressed.status_code == 200 and f"<Say>Sorry: {sentence}. Goodbye.</Say>" in pressed.text
+    state = sqlite_store.get_incident(number)
+    assert state is not None and state.acknowledged_at is None
