@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -104,6 +105,15 @@ class TwilioWebhooks:
         return form
 
 
+_CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
+
+
+def _call_sid(form: Form) -> str | None:
+    """The request's CallSid when it is one (Twilio's: CA and 32 hex digits)."""
+    sid = form.get("CallSid", "")
+    return sid if _CALL_SID.match(sid) else None
+
+
 def _refused(status: int, sentence: str, what: str, sender: str = "") -> JSONResponse:
     log.warning("%s %srefused: %s", what, sender, sentence)
     return JSONResponse({"error": sentence}, status_code=status)
@@ -178,6 +188,8 @@ def pages_router(
         try:
             link = await asyncio.to_thread(answers().read_link, token)
             kind = read_keys(form.get("Digits", ""))
+            if (call := _call_sid(form)) is not None:
+                await asyncio.to_thread(answers().store.claim_call, call, link.page_key)
             if kind == "acknowledge":  # a level over: as for the link, whose token this is
                 await asyncio.to_thread(answers().link_view, token)
         except LinkRefused as err:
@@ -221,6 +233,9 @@ def pages_router(
                 mask("sms", form.get("To", "")) if form.get("To") else "?",
                 page,
             )
+        if (call := _call_sid(form)) is not None:
+            # The call is this page's: a retried attempt, on any worker, finds it by the page's key.
+            await asyncio.to_thread(answers().store.claim_call, call, page)
         detail = f"Twilio: {status}" + (f" ({code})" if code else "") + f", {sid}"
         await answers().delivery(page, status, detail)
         return Response(status_code=204)

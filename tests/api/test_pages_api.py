@@ -504,9 +504,9 @@ async def test_a_link_of_a_level_the_ladder_left_early_no_longer_acknowledges(
     )
     sqlite_store.record_page(bob)
     sentence = (
-        "this acknowledge link ended with level 1, which is over: INC-{n} pages level 2 now. "
-        "Acknowledge INC-{n} in Slack, the dashboard or with `sevflow ack {n}`"
-    ).format(n=number)
+        f"this acknowledge link ended with level 1, which is over: INC-{number} pages level 2 now. "
+        f"Acknowledge INC-{number} in Slack, the dashboard or with `sevflow ack {number}`"
+    )
     shown = await api.get(f"/v1/pages/ack/{token}")
     posted = await api.post(f"/v1/pages/ack/{token}", data={"csrf": form_token(SECRET, token)})
     keys = {"AccountSid": DEFAULT_ACCOUNT_SID, "CallSid": "CA" + "f3" * 16, "Digits": "1"}
@@ -518,3 +518,29 @@ async def test_a_link_of_a_level_the_ladder_left_early_no_longer_acknowledges(
     assert pressed.status_code == 200 and f"<Say>Sorry: {sentence}. Goodbye.</Say>" in pressed.text
     state = sqlite_store.get_incident(number)
     assert state is not None and state.acknowledged_at is None
+
+
+async def test_a_calls_status_callback_and_keys_tie_the_call_to_its_page_in_the_store(
+    api: httpx.AsyncClient, sqlite_store: Store
+) -> None:
+    """The page key a call's StatusCallback URL and Gather token carry ties Twilio's CallSid to the
+    page in the store, where a retried call on any worker finds it (not in one process's memory). A
+    CallSid that is not Twilio's shape is not stored; the first tie stands."""
+    number = register(sqlite_store)
+    ringing, pressed = page(number, via="voice"), page(number, person="bob", via="voice")
+    status = {"AccountSid": DEFAULT_ACCOUNT_SID, "CallSid": "CA" + "a1" * 16, "CallStatus": "completed"}
+    answer = await post_signed(api, f"/v1/pages/status?{urlencode({'page': ringing.key})}", status)
+    assert answer.status_code == 204
+    token = ack_token(SECRET, AckLink(pressed.key, number, "bob", datetime.now(UTC) + timedelta(minutes=5)))
+    keys = {"AccountSid": DEFAULT_ACCOUNT_SID, "CallSid": "CA" + "b2" * 16, "Digits": "9"}
+    assert (await post_signed(api, f"/v1/pages/voice/{token}", keys)).status_code == 200
+    odd = {**status, "CallSid": "CA" + "x" * 500}
+    assert (
+        await post_signed(api, f"/v1/pages/status?{urlencode({'page': ringing.key})}", odd)
+    ).status_code == 204
+    # The same call reported again for another page (a forged URL would fail the signature first).
+    other = await post_signed(api, f"/v1/pages/status?{urlencode({'page': pressed.key})}", status)
+    assert other.status_code == 204
+
+    assert sqlite_store.calls_of(ringing.key) == ["CA" + "a1" * 16]
+    assert sqlite_store.calls_of(pressed.key) == ["CA" + "b2" * 16]

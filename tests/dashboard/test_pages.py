@@ -342,7 +342,8 @@ async def test_a_person_with_only_slack_dms_is_flagged_in_the_clis_words(
         assert f"<li>{line}</li>" in html, html
         assert (
             f"with only Slack DMs to wake them: add an sms or voice rule (and a phone) to "
-            f"people.{person}.notify in sevflow.yaml, then run <code>sevflow contact verify {person} sms</code>"
+            f"people.{person}.notify in sevflow.yaml, then run "
+            f"<code>sevflow contact verify {person} sms</code>"
         ) in line
 
 
