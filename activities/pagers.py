@@ -7,8 +7,9 @@ A second SMS provider is one more module implementing SmsPort.
 Errors, as for chat and the webhook: `RateLimited` (retry after its delay), `PermanentPageError`
 (retrying cannot help: an invalid number, a refused address), anything else is retried by Temporal
 (`ProviderUnavailable` says so in words that name no address). `key` is the page's key: an adapter
-whose provider takes no idempotency key also implements `SentLookup`, and the paging activity asks it
-for what an earlier attempt sent before sending again (Twilio: by recipient and the key's marker).
+whose provider takes no idempotency key also implements `SentLookup` (texts: by recipient and the
+key's marker) or `CallLookup` (calls: the calls to the recipient, which the store ties to pages), and
+the paging activity asks it for what an earlier attempt sent before sending again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class SentLookup(Protocol):
     def sent_before(self, to: str, key: str, since: datetime) -> str | None:
         """The provider's id of what an earlier attempt at page `key` sent to `to` since `since`;
         None when nothing went out (or the provider cannot tell)."""
+        ...
+
+
+@runtime_checkable
+class CallLookup(Protocol):
+    def calls_since(self, to: str, since: datetime) -> list[str]:
+        """The provider's ids of the calls made to `to` since `since`, oldest first: a call carries
+        nothing of ours to find it by, so the paging activity ties each to its page in the store."""
         ...
 
 

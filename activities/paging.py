@@ -41,7 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blocking import blocking_activity
 from activities.chat import ChatPort, PermanentChatError, RateLimited
-from activities.pagers import Pagers, SentLookup
+from activities.pagers import CallLookup, Pagers, ProviderUnavailable, SentLookup
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
@@ -68,7 +68,7 @@ from sevflow.paging.models import (
     SendPage,
 )
 from sevflow.slack.blocks import page_message
-from sevflow.store.repository import StoredPage
+from sevflow.store.repository import SendClaim, StoredPage
 
 log = logging.getLogger("sevflow.paging")
 
@@ -82,6 +82,10 @@ NOTE_TIMEOUT = timedelta(seconds=10)
 # keys is asked for an earlier attempt's message first.
 LATE_PAGE = timedelta(seconds=5)
 THROTTLE_WINDOW = timedelta(minutes=1)
+# A page's send claimed this long ago and never marked sent is taken over by the next attempt: longer
+# than an attempt runs (workflows/options.py PAGE_TIMEOUT, 30 s), so its attempt is dead. Until then
+# another attempt finds it being sent and tries again later, instead of sending it a second time.
+SEND_CLAIM_STALE = timedelta(seconds=30)
 # What a page by a method no port was built for says: the settings that build it.
 NOT_CONFIGURED: dict[ThrottledMethod, str] = {
     "sms": "no SMS provider is configured: set SEVFLOW_TWILIO_ACCOUNT_SID, SEVFLOW_TWILIO_AUTH_TOKEN "
@@ -105,6 +109,16 @@ class PageStore(Protocol):
     def record_page(self, page: StoredPage) -> StoredPage: ...
 
     def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
+
+    def claim_send(self, key: str, stale_after: timedelta) -> SendClaim: ...
+
+    def mark_sent(self, key: str, ref: str) -> None: ...
+
+    def release_send(self, key: str) -> None: ...
+
+    def claim_call(self, sid: str, page_key: str) -> str: ...
+
+    def calls_of(self, page_key: str) -> list[str]: ...
 
 
 class ContactSource(Protocol):
@@ -332,35 +346,102 @@ class PagingActivities:
             sms = self.pagers.sms
             if sms is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
-            if retrying and (sid := _sent_before(sms, address, page)) is not None:
-                return f"text {sid} to {masked} (sent by an earlier attempt)"
-            self._throttle(name, via)
-            return f"text {sms.send_sms(address, page_text(page, None).sms, page.key)} to {masked}"
+
+            def text_before() -> str | None:
+                sid = _sent_before(sms, address, page)
+                return None if sid is None else f"text {sid} to {masked}"
+
+            def text() -> str:
+                self._throttle(name, via)
+                return f"text {sms.send_sms(address, page_text(page, None).sms, page.key)} to {masked}"
+
+            return self._once(page, retrying, text_before, text)
         if via == "voice":
             voice = self.pagers.voice
             if voice is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
-            if retrying and (sid := _sent_before(voice, address, page)) is not None:
-                return f"call {sid} to {masked} (made by an earlier attempt)"
-            self._throttle(name, via)
-            token = self._ack_token(page, name)
-            answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
-            return f"call {voice.call(address, page_text(page, None).speech, page.key, answer)} to {masked}"
+
+            def call_before() -> str | None:
+                sid = self._call_before(voice, address, page)
+                return None if sid is None else f"call {sid} to {masked}"
+
+            def call() -> str:
+                self._throttle(name, via)
+                token = self._ack_token(page, name)
+                answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
+                sid = voice.call(address, page_text(page, None).speech, page.key, answer)
+                self.store.claim_call(sid, page.key)
+                return f"call {sid} to {masked}"
+
+            return self._once(page, retrying, call_before, call)
         link = self._ack_link(page, name)
-        text = page_text(page, link)
+        text_ = page_text(page, link)
         if via == "email":
             email = self.pagers.email
             if email is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
-            self._throttle(name, via)
-            sent = email.send_email(address, text.subject, text.email_text, text.email_html, page.key)
-            return f"email {sent} to {masked}"
+
+            def mail() -> str:
+                self._throttle(name, via)
+                sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
+                return f"email {sent} to {masked}"
+
+            return self._once(page, retrying, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
-        self._throttle(name, via)
-        push.push(address, text.push_title, text.push_body, link, page.key)
-        return f"push to {masked}"
+
+        def notify() -> str:
+            self._throttle(name, via)
+            push.push(address, text_.push_title, text_.push_body, link, page.key)
+            return f"push to {masked}"
+
+        return self._once(page, retrying, None, notify)
+
+    def _once(
+        self,
+        page: SendPage,
+        retrying: bool,
+        sent_before: Callable[[], str | None] | None,
+        send: Callable[[], str],
+    ) -> str:
+        """`send` page once, whichever attempts and workers try it: the send is claimed in the store
+        before it goes out and marked sent after. An attempt that finds it sent sends nothing; one that
+        finds another attempt sending it tries again later (that one records the page). A send that
+        failed releases its claim; a claim whose attempt died (older than SEND_CLAIM_STALE, never
+        marked) is taken over, and for a provider that can tell, what that attempt sent is looked up
+        (`sent_before`) before sending again; a push or an e-mail is sent again, the lesser harm."""
+        claim = self.store.claim_send(page.key, SEND_CLAIM_STALE)
+        if claim.state == "sent":
+            log.info("page %s was sent by an earlier attempt: %s", page.key, claim.ref)
+            return f"{claim.ref} (sent by an earlier attempt)"
+        if claim.state == "sending":
+            raise ProviderUnavailable("another attempt is sending this page: it is tried again later")
+        try:
+            looked_up = sent_before() if (retrying or claim.taken_over) and sent_before else None
+            if looked_up is not None:
+                self.store.mark_sent(page.key, looked_up)
+                return f"{looked_up} (sent by an earlier attempt)"
+            ref = send()
+        except BaseException:
+            self.store.release_send(page.key)
+            raise
+        self.store.mark_sent(page.key, ref)
+        return ref
+
+    def _call_before(self, voice: object, address: str, page: SendPage) -> str | None:
+        """The call an earlier attempt made for `page`: one tied to it in the store (by the attempt
+        that made it, or by Twilio's status callback or keypress, which name the page), else the
+        oldest call to the person since the page fell due that no page has claimed, claimed for it
+        in the store (so no other page's retry, on any worker, takes it)."""
+        if known := self.store.calls_of(page.key):
+            return known[0]
+        if not isinstance(voice, CallLookup):
+            return None
+        for sid in voice.calls_since(address, page.due_at):
+            if self.store.claim_call(sid, page.key) == page.key:
+                return sid
+        return None
 
     def _throttle(self, person: str, via: ThrottledMethod) -> None:
         """Refuse a page over the person's per-minute limit for the method (paging.throttle)."""

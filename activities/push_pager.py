@@ -6,8 +6,9 @@ and for ntfy also as the notification's click action, with the page's priority a
 rings through do-not-disturb) unless the address sets its own. Apprise answers only whether a push
 went out, not why not: a failure is ProviderUnavailable and retried, and after the last attempt the
 page is failed and the person's next method takes over. Apprise takes no idempotency key either, and
-ntfy has none: a retry after an answer lost on the way back may push twice, which for a page is the
-lesser harm.
+ntfy has none: the paging activity claims the page's send in the store before pushing and marks it sent
+after (activities/paging.py `_once`), so a retried attempt after the push pushes nothing; only an
+attempt killed between the push and its mark pushes again on the retry, the lesser harm.
 
 Apprise logs every push with its URL (a topic, a chat id, a token), so its records of our pushes never
 reach the log: those of a failed push become that push's error, with the address masked.

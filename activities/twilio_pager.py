@@ -17,11 +17,11 @@ Twilio takes no idempotency key, so a retried attempt first looks for what an ea
   nor filterable, and a message not sent yet has no DateSent to filter by. Parentheses, not brackets:
   brackets are GSM-7 extension characters, each costing two of a segment's 153.
 - A call shows nothing of ours at all (no body; its TwiML and callbacks are not readable back), so
-  the call found is one from our number to the same number, created since the page fell due, that
-  no other page claims: the adapter remembers which page each call it made or found is for. Several
-  incidents calling one person in the same minute, each losing an answer, may each take another's
-  call, but each page still rings once. Claims live in the worker's memory: a retry that lands on
-  another worker while several such calls are unclaimed may take one that is not its own.
+  the adapter lists the calls from our number to the same number since the page fell due
+  (`calls_since`), and the paging activity ties calls to pages in the store: the call an attempt
+  made, and the call Twilio's status callback or keypress names with the page's key (its URL carries
+  it), are the page's exactly; otherwise the oldest call no page claims is claimed for it, in one
+  transaction, so no retry on any worker, after any restart, takes another page's call.
 
 Numbers are masked in every error and log line (Twilio's own messages quote the number; its client
 logs each request's URL and query, which for a list names the number, so it logs to a quiet logger).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -63,9 +62,6 @@ TIMEOUT = 10.0
 LOOKUP_LIMIT = 20
 # Twilio's clock against ours, and its times cut to the second.
 CLOCK_SKEW = timedelta(seconds=30)
-# Calls whose page a voice adapter remembers (a retry comes within minutes; thousands of calls are
-# hours of a busy pager).
-CLAIMS_KEPT = 10_000
 # The Twiml parameter takes 4,000 characters; a page's speech is far shorter unless its title is not.
 SPEECH_MAX = 1500
 DEFAULT_RETRY_AFTER = 1
@@ -174,15 +170,13 @@ class TwilioSms:
 
 
 class TwilioVoice:
-    """VoicePort: a call from `sender` (a phone number of the account) that reads the page."""
+    """VoicePort and CallLookup: a call from `sender` (a phone number of the account) that reads the
+    page."""
 
     def __init__(self, client: Client, sender: str, status_url: str | None = None) -> None:
         self.client = client
         self.sender = sender
         self.status_url = status_url
-        # Call SID -> the page it is for, oldest first: of the calls this adapter made or found.
-        self._claims: dict[str, str] = {}
-        self._claims_lock = threading.Lock()
 
     def call(self, to: str, speech: str, key: str, answer_url: str | None) -> str:
         params: dict[str, Any] = {"to": to, "from_": self.sender, "twiml": call_twiml(speech, answer_url)}
@@ -190,38 +184,19 @@ class TwilioVoice:
             params["status_callback"] = status_callback_url(self.status_url, key)
         call = _calling(lambda: self.client.calls.create(**params), "call", to)
         sid: str = call.sid
-        self._claim(sid, key)
         log.info("page %s: call %s to %s", key, sid, mask("voice", to))
         return sid
 
-    def sent_before(self, to: str, key: str, since: datetime) -> str | None:
+    def calls_since(self, to: str, since: datetime) -> list[str]:
         found = _calling(
             lambda: self.client.calls.list(to=to, from_=self.sender, limit=LOOKUP_LIMIT), "call look-up", to
         )
-        with self._claims_lock:
-            unclaimed: str | None = None
-            for call in found:  # newest first
-                if call.date_created is not None and call.date_created < since - CLOCK_SKEW:
-                    break
-                owner = self._claims.get(call.sid)
-                if owner == key:
-                    return str(call.sid)
-                if owner is None:
-                    unclaimed = str(call.sid)  # the oldest of them, when the loop ends
-            if unclaimed is None:
-                return None
-            self._claim_locked(unclaimed, key)
-        log.info("page %s: call %s to %s was made before", key, unclaimed, mask("voice", to))
-        return unclaimed
-
-    def _claim(self, sid: str, key: str) -> None:
-        with self._claims_lock:
-            self._claim_locked(sid, key)
-
-    def _claim_locked(self, sid: str, key: str) -> None:
-        self._claims[sid] = key
-        while len(self._claims) > CLAIMS_KEPT:
-            del self._claims[next(iter(self._claims))]
+        calls: list[str] = []
+        for call in found:  # newest first
+            if call.date_created is not None and call.date_created < since - CLOCK_SKEW:
+                break
+            calls.append(str(call.sid))
+        return calls[::-1]
 
 
 def _calling(request: Callable[[], T], what: str, to: str) -> T:

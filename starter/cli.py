@@ -1234,14 +1234,16 @@ ContactMethodName = Annotated[
 
 
 @contextlib.contextmanager
-def _contacts() -> Iterator[ContactService]:
+def _contacts(create: bool = True) -> Iterator[ContactService]:
+    """The contact service; `create` False for a read (list, export): a database that is not there
+    is a one-line error, not made empty and read."""
     from sevflow.config.loader import load_config
     from sevflow.store.repository import Store
     from starter.contacts import contact_service
 
     settings = Settings()
     config = load_config(settings.resolved_config_path)
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=create)
     try:
         yield contact_service(settings, config, store)
     finally:
@@ -1284,7 +1286,7 @@ def contact_list(
     as_json: AsJson = False,
 ) -> None:
     """Contact methods, addresses masked, and whether and when each was confirmed."""
-    with _contacts() as contacts:
+    with _contacts(create=False) as contacts:
         rows = contacts.methods(person, by=_actor(by))
     if as_json:
         _print_json(list(rows))
@@ -1311,7 +1313,7 @@ def contact_list(
 def contact_export(person: Person, by: By = None) -> None:
     """Print as JSON everything sevflow holds about a person's contact details, unmasked: addresses
     and notify rules (sevflow.yaml), confirmations, codes waiting for an answer, and pages by method."""
-    with _contacts() as contacts:
+    with _contacts(create=False) as contacts:
         exported = contacts.export(person, by=_actor(by))
     sys.stdout.write(exported.model_dump_json(indent=2) + "\n")
 
@@ -1477,7 +1479,7 @@ def _oncall_check(config: SevflowConfig, settings: Settings, moment: datetime, a
     from sevflow.paging.contacts import ContactBook
     from sevflow.store.repository import Store
 
-    store = Store.from_url(settings.resolved_database_url)
+    store = Store.from_url(settings.resolved_database_url, create=False)  # a read: makes none
     try:
         contacts = ContactBook.of(store.verifications())
     finally:

@@ -5,8 +5,11 @@ An answer acts as the person the page was for: `1` acknowledges the incident as 
 command, through IncidentService, with an idempotency key derived from the page: the same page
 acknowledges once however often it is answered), `2` asks the page's escalation for the next level
 now (its `escalate_now` signal, whose request id is derived from the page: once per page). A text is
-matched to its person by the number it came from and to their newest page by text whose incident is
-still open; six digits confirm their pending sms code instead (ContactService.confirm, via "reply").
+matched to its person by the number it came from, and to the page by text of the incident it names
+(`ack INC-7`, `1 7`), else to their newest page whose incident still waits for a person's
+acknowledgement (an acknowledged one is not open); the reply names the incident, and any other open
+ones with how to answer them. Six digits confirm their pending sms code instead
+(ContactService.confirm, via "reply").
 Every answer is a sentence for the person; nothing here raises for something a person did.
 
 A provider's report that a page it took never arrived (Twilio's `failed`, `undelivered`, a call's
@@ -34,10 +37,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.incident.commands import Acknowledge
-from sevflow.incident.models import ACTIVE_STATUSES, EventKind, IncidentState, Status
+from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.paging.answers import read_text, same_number
 from sevflow.paging.contacts import mask
-from sevflow.paging.level import escalation_of
+from sevflow.paging.level import escalation_of, page_step
 from sevflow.paging.links import AckLink, InvalidLink, read_ack_token
 from sevflow.paging.models import (
     DELIVERED,
@@ -112,7 +115,7 @@ class PageAnswers:
     # -- texts -----------------------------------------------------------------------------------------
 
     async def text(self, number: str, body: str) -> Answered:
-        """Answer a text from `number`: the reply says what came of it."""
+        """Answer a text from `number`: the reply says what came of it, naming the incident."""
         people = [name for name, p in self.config.people.items() if p.phone and same_number(p.phone, number)]
         masked = mask("sms", number)
         if not people:
@@ -121,22 +124,44 @@ class PageAnswers:
         answer = read_text(body)
         if answer.kind == "code" and answer.code is not None:
             return await asyncio.to_thread(self._confirm, people[0], answer.code, masked)
-        found = await asyncio.to_thread(self._open_page, people)
+        pages = await asyncio.to_thread(self._pages_by_text, people)
+        open_pages = [(page, state) for page, state in pages if _open(state)]
         if answer.kind == "other":
             log.info("text from %s (%s) is no answer", masked, people[0])
-            if found is None:
+            if not open_pages:
                 return Answered(
                     "sevflow: you have no page to answer. Reply with the 6-digit code to confirm this number."
                 )
-            page, state = found
-            return Answered(f"Reply 1 or ACK to acknowledge {state.label}, 2 or ESC to escalate now.")
-        if found is None:
+            return Answered(_how_to_answer(open_pages))
+        if answer.incident is not None:
+            named = [(page, state) for page, state in pages if page.incident_number == answer.incident]
+            if not named:
+                log.warning(
+                    "text from %s (%s) refused: no page by text for INC-%s",
+                    masked,
+                    people[0],
+                    answer.incident,
+                )
+                return Answered(
+                    f"You were not paged by text for INC-{answer.incident}: nothing was changed."
+                    + _others(open_pages)
+                )
+            page, state = named[0]
+        elif open_pages:
+            page, state = open_pages[0]
+        else:
             log.warning("text from %s (%s) refused: no open page to answer", masked, people[0])
             return Answered(f"No page to answer for {people[0]}: nothing was changed.")
-        page, state = found
+        number_ = state.number or page.incident_number
         if answer.kind == "acknowledge":
-            return await self.acknowledge(page.key, state.number or page.incident_number, page.person)
-        return await self.escalate(page.key, state.number or page.incident_number, page.person)
+            answered = await self.acknowledge(page.key, number_, page.person)
+        else:
+            answered = await self.escalate(page.key, number_, page.person)
+        if answer.incident is not None:
+            return answered
+        # A bare answer went to the newest open page: the others are named, with how to answer them.
+        rest = [(p, s) for p, s in open_pages if p.incident_number != page.incident_number]
+        return Answered(answered.text + _others(rest), answered.acted)
 
     def _confirm(self, person: str, code: str, masked: str) -> Answered:
         try:
@@ -146,14 +171,20 @@ class PageAnswers:
             return Answered(f"{err}.")
         return Answered(f"{confirmation.message}.", confirmation.confirmed)
 
-    def _open_page(self, people: list[str]) -> tuple[StoredPage, IncidentState] | None:
-        """The newest page by text to one of `people` whose incident is still open."""
+    def _pages_by_text(self, people: list[str]) -> list[tuple[StoredPage, IncidentState]]:
+        """The newest page by text to one of `people` of each incident, newest first, with the
+        incident as it stands."""
         pages = [p for name in people for p in self.store.last_pages(name, "sms", RECENT_PAGES)]
+        found: list[tuple[StoredPage, IncidentState]] = []
+        seen: set[int] = set()
         for page in sorted(pages, key=lambda p: (p.paged_at, p.key), reverse=True):
+            if page.incident_number in seen:
+                continue
+            seen.add(page.incident_number)
             state = self.store.get_incident(page.incident_number)
-            if state is not None and state.status in ACTIVE_STATUSES:
-                return page, state
-        return None
+            if state is not None:
+                found.append((page, state))
+        return found
 
     # -- acknowledging and escalating ------------------------------------------------------------------
 
@@ -271,7 +302,33 @@ class PageAnswers:
         state = self.store.get_incident(link.incident_number)
         if state is None:
             raise LinkRefused(f"INC-{link.incident_number} does not exist")
-        return LinkView(person=link.person, incident=state, settled=self._settled(state))
+        settled = self._settled(state)
+        if settled is None and (ended := self.level_ended(link, state)) is not None:
+            raise LinkRefused(ended)
+        return LinkView(person=link.person, incident=state, settled=settled)
+
+    def level_ended(self, link: AckLink, state: IncidentState) -> str | None:
+        """Why `link` no longer acknowledges although it has not expired: its level is over because the
+        ladder moved on early (a `2`, a failed page's next method, a raised severity), so the link
+        ends with it as it would have at the level's planned end. None: its level is still paged."""
+        mine = page_step(link.page_key)
+        if mine is None:
+            return None
+        stale = state.escalation_id is not None and state.escalation_id != mine.escalation
+        later = [
+            step
+            for page in self.store.pages(link.incident_number)
+            if (step := page_step(page.key)) is not None
+            and step.escalation == mine.escalation
+            and step[1:] > mine[1:]
+        ]
+        if not later and not stale:
+            return None
+        now_paging = f": {state.label} pages level {max(later)[3] + 1} now" if later else ""
+        return (
+            f"this acknowledge link ended with level {mine.level + 1}, which is over{now_paging}. "
+            f"Acknowledge {state.label} in Slack, the dashboard or with `sevflow ack {link.incident_number}`"
+        )
 
     # -- the provider's reports ------------------------------------------------------------------------
 
@@ -299,6 +356,30 @@ class PageAnswers:
                 raise ServiceUnavailable(f"Temporal is unavailable: {err.message}") from err
             log.info("page %s %s: its escalation %s has ended", page_key, status, escalation)
         return stored
+
+
+def _open(state: IncidentState) -> bool:
+    """Whether a page of `state` still waits for its person: nobody has acknowledged the incident (a
+    machine's acknowledgement still waits for a person's). Acknowledged is not open."""
+    return state.acknowledged_at is None and (state.status is Status.DETECTED or state.awaits_a_persons_ack)
+
+
+def _how_to_answer(open_pages: list[tuple[StoredPage, IncidentState]]) -> str:
+    """How to answer the open pages: the newest by a bare word, the others by naming the incident."""
+    newest = open_pages[0][1]
+    text = f"Reply 1 or ACK to acknowledge {newest.label}, 2 or ESC to escalate now."
+    if len(open_pages) > 1:
+        text += f" For another incident, name it: ACK {open_pages[1][0].incident_number}."
+    return text
+
+
+def _others(open_pages: list[tuple[StoredPage, IncidentState]]) -> str:
+    """' Also open for you: INC-7 (reply ACK 7).': the open pages a bare answer did not reach."""
+    if not open_pages:
+        return ""
+    named = ", ".join(f"{state.label} (reply ACK {page.incident_number})" for page, state in open_pages[:3])
+    more = f" and {len(open_pages) - 3} more" if len(open_pages) > 3 else ""
+    return f" Also open for you: {named}{more}."
 
 
 async def signal_once(client: Client, workflow_id: str, signal: str, arg: BaseModel, request: str) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,7 +38,9 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from sevflow.paging.answers import read_keys
 from sevflow.paging.contacts import mask
+from sevflow.paging.level import escalation_of
 from sevflow.paging.links import AckLink
+from sevflow.paging.models import DELIVERED, UNDELIVERED
 from sevflow.settings import Settings
 from starter.dashboard.routes import standalone_page
 from starter.page_answers import Answered, LinkRefused, PageAnswers
@@ -100,6 +103,15 @@ class TwilioWebhooks:
         if self._account and form.get("AccountSid") != self._account:
             return _refused(403, "not sent for this Twilio account", what)
         return form
+
+
+_CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
+
+
+def _call_sid(form: Form) -> str | None:
+    """The request's CallSid when it is one (Twilio's: CA and 32 hex digits)."""
+    sid = form.get("CallSid", "")
+    return sid if _CALL_SID.match(sid) else None
 
 
 def _refused(status: int, sentence: str, what: str, sender: str = "") -> JSONResponse:
@@ -175,10 +187,14 @@ def pages_router(
             return form
         try:
             link = await asyncio.to_thread(answers().read_link, token)
+            kind = read_keys(form.get("Digits", ""))
+            if (call := _call_sid(form)) is not None:
+                await asyncio.to_thread(answers().store.claim_call, call, link.page_key)
+            if kind == "acknowledge":  # a level over: as for the link, whose token this is
+                await asyncio.to_thread(answers().link_view, token)
         except LinkRefused as err:
             log.warning("call keys refused: %s", err)
             return twiml_say(f"Sorry: {err}. Goodbye.")
-        kind = read_keys(form.get("Digits", ""))
         if kind == "other":
             return twiml_say(await asyncio.to_thread(_prompt, answers(), link), twilio.url_of(request))
         found: Answered
@@ -196,10 +212,30 @@ def pages_router(
         if isinstance(form, Response):
             return form
         status = form.get("MessageStatus") or form.get("CallStatus") or ""
-        if not page or not status:
-            return _refused(400, "a status callback names its page (?page=) and a status", "status callback")
         code = form.get("ErrorCode")
         sid = form.get("MessageSid") or form.get("CallSid") or "?"
+        if not page or not status or escalation_of(page) is None:
+            # Twilio's word on something that is no page of an escalation (a contact code, a test page,
+            # a URL without ?page=): nothing waits on it. Said once, and 2xx so Twilio does not retry.
+            log.info(
+                "status callback %s (%s) to %s for %s: no page waits on it",
+                sid,
+                status or "no status",
+                mask("sms", form.get("To", "")) if form.get("To") else "?",
+                f"page {page}" if page else "no page",
+            )
+            return Response(status_code=204)
+        if status in UNDELIVERED | DELIVERED and await asyncio.to_thread(answers().store.page, page) is None:
+            log.info(
+                "status callback %s (%s) to %s for page %s, not recorded yet: kept until it is",
+                sid,
+                status,
+                mask("sms", form.get("To", "")) if form.get("To") else "?",
+                page,
+            )
+        if (call := _call_sid(form)) is not None:
+            # The call is this page's: a retried attempt, on any worker, finds it by the page's key.
+            await asyncio.to_thread(answers().store.claim_call, call, page)
         detail = f"Twilio: {status}" + (f" ({code})" if code else "") + f", {sid}"
         await answers().delivery(page, status, detail)
         return Response(status_code=204)

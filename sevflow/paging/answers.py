@@ -1,9 +1,10 @@
 """What a paged person's answer means: a text's words and a call's keys, read the way people type them.
 
 A text takes `1`, `ack` or `yes` to acknowledge and `2` or `esc` to escalate now, whatever the case,
-spaces or punctuation around them ("Ack.", " YES!", "1 "); six digits are a contact code (`123 456`
-too). Anything else is no answer, and the person is told what the answers are. A call's keypad gives
-`1` or `2`; any other key repeats the page.
+spaces or punctuation around them ("Ack.", " YES!", "1 "), and may name the incident it answers
+(`ack INC-7`, `1 7`, `esc #7`) when a person has several open pages; six digits are a contact code
+(`123 456` too). Anything else is no answer, and the person is told what the answers are. A call's
+keypad gives `1` or `2`; any other key repeats the page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ ACKNOWLEDGE_WORDS = frozenset({"1", "ack", "yes", "acknowledge"})
 ESCALATE_WORDS = frozenset({"2", "esc", "escalate"})
 _NOT_A_LETTER_OR_DIGIT = re.compile(r"[^a-z0-9]")
 _CODE = re.compile(r"^\d{6}$")
+# An answer word, then the incident: `ack INC-7`, `1 7`, `esc: #7`, `yes inc 7.`
+_NAMED = re.compile(r"^(?P<word>[a-z0-9]+)[\s,:;.!#-]+(?:inc(?:ident)?[\s#:-]*)?(?P<number>\d{1,9})[\s.!]*$")
 # What a text may say and be read: past this, it is no answer (a pasted essay is not an `ack`).
 MAX_ANSWER = 40
 
@@ -27,12 +30,20 @@ class Answer:
     kind: AnswerKind
     # The six digits of a contact code (kind "code").
     code: str | None = None
+    # The incident an acknowledge or escalate names (`ack INC-7`); None: the newest open page.
+    incident: int | None = None
 
 
 def read_text(body: str) -> Answer:
     """What a text says: its letters and digits alone, lower case, decide."""
     if len(body) > MAX_ANSWER:
         return Answer("other")
+    if (named := _NAMED.match(body.strip().lower())) is not None:
+        number = int(named["number"])
+        if named["word"] in ACKNOWLEDGE_WORDS and number > 0:
+            return Answer("acknowledge", incident=number)
+        if named["word"] in ESCALATE_WORDS and number > 0:
+            return Answer("escalate", incident=number)
     word = _NOT_A_LETTER_OR_DIGIT.sub("", body.lower())
     if word in ACKNOWLEDGE_WORDS:
         return Answer("acknowledge")

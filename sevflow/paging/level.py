@@ -25,11 +25,13 @@ from sevflow.paging.models import (
 
 
 class Due(NamedTuple):
-    """A page that falls due at `at` within a level."""
+    """A page that falls due at `at` within a level: by `via`, the `nth` rule of the target's that
+    uses it (two sms rules, a text at once and another later, are two pages)."""
 
     at: datetime
     target: PageTarget
     via: Via
+    nth: int = 1
 
 
 def level_dues(plan: LevelPlan, start: datetime) -> list[Due]:
@@ -40,10 +42,12 @@ def level_dues(plan: LevelPlan, start: datetime) -> list[Due]:
         if target.person is None:
             dues.append(Due(start, target, "team_channel"))
             continue
+        seen: dict[Via, int] = {}
         for step in target.notify:
+            seen[step.via] = nth = seen.get(step.via, 0) + 1
             # A rule slower than the level never fires at it: the next level is paged by then.
             if step.after < plan.wait:
-                dues.append(Due(start + step.after, target, step.via))
+                dues.append(Due(start + step.after, target, step.via, nth))
     dues.sort(key=lambda due: due.at)
     return dues
 
@@ -71,14 +75,40 @@ def level_key(escalation_id: str, round_: int, loop: int, level: int) -> str:
     return f"{escalation_id}/r{round_}/o{loop}/l{level}"
 
 
-_PAGE_KEY = re.compile(r"^(?P<escalation>.+)/r\d+/o\d+/l\d+/[^/]+/[a-z_]+$")
+_PAGE_KEY = re.compile(
+    r"^(?P<escalation>.+)/r(?P<round>\d+)/o(?P<loop>\d+)/l(?P<level>\d+)/[^/]+/[a-z_]+(?:-\d+)?$"
+)
+
+
+class PageStep(NamedTuple):
+    """Where in its escalation a page key was sent: escalation, then round, loop and level (ordered
+    as the ladder goes)."""
+
+    escalation: str
+    round: int
+    loop: int
+    level: int
+
+
+def page_step(page_key: str) -> PageStep | None:
+    """The escalation step a page key names; None when it is not a page key."""
+    found = _PAGE_KEY.match(page_key)
+    if found is None:
+        return None
+    return PageStep(found["escalation"], int(found["round"]), int(found["loop"]), int(found["level"]))
+
+
+def page_way(via: Via, nth: int) -> str:
+    """The last part of a page's key: the way, and for a target's second rule by the same way on,
+    which one (`sms`, `sms-2`): each rule is a page of its own, sent and recorded once."""
+    return via if nth == 1 else f"{via}-{nth}"
 
 
 def escalation_of(page_key: str) -> str | None:
     """The escalation workflow's id a page key names (for a provider's callback, which carries only
     the key); None when it is not a page key."""
-    found = _PAGE_KEY.match(page_key)
-    return found["escalation"] if found else None
+    step = page_step(page_key)
+    return step.escalation if step else None
 
 
 def level_end(start: datetime, taken_up: datetime, wait: timedelta, late: timedelta) -> datetime:
@@ -96,10 +126,10 @@ def page_for(
     due: Due,
     level_ends_at: datetime | None = None,
 ) -> SendPage:
-    """The page `due` asks for; its key is unique per escalation step, target and way."""
+    """The page `due` asks for; its key is unique per escalation step, target and rule."""
     who = due.target.who
     return SendPage(
-        key=f"{level_key(escalation_id, round_, loop, plan.level)}/{who}/{due.via}",
+        key=f"{level_key(escalation_id, round_, loop, plan.level)}/{who}/{page_way(due.via, due.nth)}",
         escalation_id=escalation_id,
         incident_number=incident.incident_number,
         title=incident.title,

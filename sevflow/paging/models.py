@@ -153,7 +153,7 @@ class EscalationState(BaseModel):
 
 
 class SendPage(BaseModel):
-    """Page one target by one way, once: `key` is unique per escalation step, target and way."""
+    """Page one target by one notify rule, once: `key` is unique per escalation step, target and rule."""
 
     key: str
     escalation_id: str

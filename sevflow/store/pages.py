@@ -3,14 +3,27 @@ how the provider said each ended; and the texts people sent back, answered once 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sevflow.paging.models import UNDELIVERED
 from sevflow.store.base import Repository, insert_ignoring_duplicates
-from sevflow.store.schema import InboundMessageRow, PageDeliveryRow, PageRow
+from sevflow.store.schema import InboundMessageRow, PageCallRow, PageDeliveryRow, PageRow, PageSendRow
+
+SendClaimState = Literal["mine", "sent", "sending"]
+
+
+class SendClaim(BaseModel):
+    """What `claim_send` found: `mine` (send it, then `mark_sent`), `sent` (an earlier attempt sent
+    it: `ref` says what), or `sending` (another attempt claimed it moments ago and may be sending)."""
+
+    state: SendClaimState
+    ref: str | None = None
+    # Another attempt's claim this one took over: it may have sent before it died (look it up).
+    taken_over: bool = False
 
 
 class StoredPage(BaseModel):
@@ -140,6 +153,82 @@ class PageRepository(Repository):
         )
         with self._read() as session:
             return int(session.scalar(query) or 0)
+
+
+class PageSendRepository(Repository):
+    """A page's send claimed before it goes out and marked sent after (issue 16: a way out without an
+    idempotency key must not send twice when an attempt is retried), and the calls made for pages."""
+
+    def claim_send(self, key: str, stale_after: timedelta) -> SendClaim:
+        """Claim the send of page `key` for this attempt. A claim older than `stale_after` (longer
+        than any attempt runs) whose send was never marked is taken over: its attempt died."""
+        now = self._clock()
+        with self._write() as session:
+            inserted = session.execute(
+                insert_ignoring_duplicates(session, PageSendRow, ["key"])
+                .values(key=key, claimed_at=now, sent_at=None, ref=None)
+                .returning(PageSendRow.key)
+            ).scalar_one_or_none()
+            if inserted is not None:
+                return SendClaim(state="mine")
+            row = session.get(PageSendRow, key)
+            assert row is not None
+            if row.sent_at is not None:
+                return SendClaim(state="sent", ref=row.ref)
+            if now - row.claimed_at < stale_after:
+                return SendClaim(state="sending")
+            # Compare and set: of two attempts taking over one stale claim, one wins.
+            taken = session.execute(
+                update(PageSendRow)
+                .where(
+                    PageSendRow.key == key,
+                    PageSendRow.claimed_at == row.claimed_at,
+                    PageSendRow.sent_at.is_(None),
+                )
+                .values(claimed_at=now)
+                .returning(PageSendRow.key)
+            ).scalar_one_or_none()
+            return (
+                SendClaim(state="mine", taken_over=True) if taken is not None else SendClaim(state="sending")
+            )
+
+    def mark_sent(self, key: str, ref: str) -> None:
+        """Page `key` went out (`ref`: what the record says of it); a retry finds it sent."""
+        with self._write() as session:
+            session.execute(
+                update(PageSendRow)
+                .where(PageSendRow.key == key, PageSendRow.sent_at.is_(None))
+                .values(sent_at=self._clock(), ref=ref)
+            )
+
+    def release_send(self, key: str) -> None:
+        """Page `key` did not go out (the provider refused it): the next attempt may send it at once."""
+        with self._write() as session:
+            row = session.get(PageSendRow, key)
+            if row is not None and row.sent_at is None:
+                session.delete(row)
+
+    def claim_call(self, sid: str, page_key: str) -> str:
+        """Tie the call `sid` to page `page_key` unless it is tied already; the page it is tied to."""
+        with self._write() as session:
+            session.execute(
+                insert_ignoring_duplicates(session, PageCallRow, ["sid"]).values(
+                    sid=sid, page_key=page_key, claimed_at=self._clock()
+                )
+            )
+            owner = session.scalar(select(PageCallRow.page_key).where(PageCallRow.sid == sid))
+            assert owner is not None
+            return owner
+
+    def calls_of(self, page_key: str) -> list[str]:
+        """The calls tied to page `page_key`, first claimed first."""
+        query = (
+            select(PageCallRow.sid)
+            .where(PageCallRow.page_key == page_key)
+            .order_by(PageCallRow.claimed_at, PageCallRow.sid)
+        )
+        with self._read() as session:
+            return list(session.scalars(query).all())
 
 
 def _page(row: PageRow) -> StoredPage:

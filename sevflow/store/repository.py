@@ -21,7 +21,7 @@ from sevflow.store.contacts import ContactRepository
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
-from sevflow.store.pages import PageRepository, StoredPage
+from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
 
@@ -34,6 +34,7 @@ __all__ = [
     "IncidentFilter",
     "Repository",
     "RoleHolder",
+    "SendClaim",
     "Store",
     "StoredActionItem",
     "StoredCommandKey",
@@ -49,6 +50,7 @@ class Store(
     AlertRepository,
     ChatRepository,
     PageRepository,
+    PageSendRepository,
     HandoffRepository,
     ActionItemRepository,
     PostmortemRepository,

@@ -338,6 +338,32 @@ class PageDeliveryRow(Base):
     reported_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
+class PageSendRow(Base):
+    """A page's send by a way without an idempotency key (a push, an e-mail, a text, a call), claimed
+    by the attempt about to send it and marked sent once it went out: a retried attempt finds it sent
+    and sends nothing, or finds another attempt still sending and waits for it."""
+
+    __tablename__ = "page_sends"
+
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    # What went out, as the paging record says it ("push to n***@...", "call CA... to +49***").
+    ref: Mapped[str | None] = mapped_column(Text)
+
+
+class PageCallRow(Base):
+    """A call made for a page (Twilio's CallSid): recorded by the attempt that made it, and by the
+    status callback and keypress requests, which name the page. A call is one page's: the first claim
+    stands, so a retry elsewhere never takes another page's call for its own."""
+
+    __tablename__ = "page_calls"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    page_key: Mapped[str] = mapped_column(String(1000), nullable=False, index=True)
+    claimed_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
 class InboundMessageRow(Base):
     """A text a person sent to sevflow's number (Twilio's MessageSid), once it was answered: the same
     message delivered again (a replay, a provider's retry) is answered once and changes nothing."""

@@ -73,6 +73,7 @@ from starter.dashboard.auth import SESSION_COOKIE, Gate, Session, safe_next
 from starter.dashboard.views import (
     PAGE_SIZE,
     ago,
+    code_spans,
     parse_list_query,
     percent,
     refresh_seconds,
@@ -320,6 +321,7 @@ _ENV.filters.update(
     sev=severity_class,
     safe_url=safe_url,
     num=number_label,
+    code_spans=code_spans,
 )
 _CSS = resources.files("starter.dashboard").joinpath("static/dashboard.css").read_text()
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
+from markupsafe import Markup, escape
+
 from sevflow.incident.models import Status
 from sevflow.policy import Severity
 from sevflow.store.repository import IncidentFilter
@@ -109,6 +111,17 @@ def refresh_seconds(raw: str | None) -> int | None:
         return None
     low, high = REFRESH_RANGE
     return min(max(int(raw), low), high)
+
+
+def code_spans(text: str) -> Markup:
+    """A sentence written for the terminal (a command in `backticks`) as HTML: escaped, each
+    backticked part in <code>, so the CLI and the page say one sentence from one source."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: the text as it is
+        return Markup(escape(text))
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part) for i, part in enumerate(parts)
+    )
 
 
 def safe_url(url: str | None) -> str | None:

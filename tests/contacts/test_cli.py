@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from activities.pagers import Pagers
 from sevflow.settings import Settings
+from sevflow.store.repository import Store
 from starter import contacts
 from starter.cli import app
 from tests.contacts.conftest import ALICE_EMAIL, ALICE_PHONE, APPRISE_IMGHDR, code_in, wrong
@@ -46,6 +47,8 @@ def sevflow(
         return pagers
 
     monkeypatch.setattr(contacts, "pagers_for", pagers_for)
+    # The database as `sevflow up` makes it: the reads (contact list, oncall --check) make none.
+    Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}").dispose()
     yield path
     assert all(s.public_url == "https://sevflow.example" for s in built)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -14,8 +14,10 @@ import pytest
 from sevflow.action_items.models import new_action_item
 from sevflow.config import parse_config
 from sevflow.incident.models import EventKind, Status, TimelineEvent
-from sevflow.paging.contacts import address_digest
+from sevflow.oncall import contact_gaps
+from sevflow.paging.contacts import ContactBook, address_digest
 from sevflow.store.repository import Store, StoredActionItem, StoredPage
+from starter.dashboard.views import code_spans
 from tests.dashboard.conftest import NOW, VIEWER, MakeDashboard, browse, seed, sign_in
 
 EVIL = '<script>alert("owned")</script>'
@@ -308,7 +310,7 @@ async def test_the_on_call_page_flags_who_cannot_be_woken(
         flagged = found.group(0)
         assert "1 person on call in the next 14 days" in flagged
         # On now (primary or backup, as the week falls): her shift starts at once.
-        assert "alice, on call from" in flagged and "(rotation web-weekly, " in flagged
+        assert "alice is on call from" in flagged and "(rotation web-weekly, " in flagged
         assert "<code>sevflow contact verify alice sms</code>" in flagged and "bob" not in flagged
         assert "+4930123456" not in html
         sqlite_store.start_challenge(
@@ -321,6 +323,33 @@ async def test_the_on_call_page_flags_who_cannot_be_woken(
             == "confirmed"
         )
         assert 'id="unreachable"' not in (await client.get("/oncall")).text
+
+
+async def test_a_person_with_only_slack_dms_is_flagged_in_the_clis_words(
+    make_dashboard: MakeDashboard,
+) -> None:
+    """Issue 16's adversary: the page said "run `sevflow contact verify alice sms`" for a person with
+    no sms rule (only Slack DMs), where the CLI says to add a rule first; one sentence now
+    (ContactGap.line), the command in <code>."""
+    config = parse_config(ONCALL)  # alice and bob: no notify rules, so a Slack DM only
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, VIEWER)
+        html = (await client.get("/oncall")).text
+    gaps = {gap.person: gap for gap in contact_gaps(config, ContactBook(), datetime.now(UTC))}
+    assert gaps["alice"].method == "slack_dm"
+    for person in ("alice", "bob"):
+        line = str(code_spans(gaps[person].line))
+        assert f"<li>{line}</li>" in html, html
+        assert (
+            f"with only Slack DMs to wake them: add an sms or voice rule (and a phone) to "
+            f"people.{person}.notify in sevflow.yaml, then run "
+            f"<code>sevflow contact verify {person} sms</code>"
+        ) in line
+
+
+def test_code_spans_escape_and_mark_the_commands() -> None:
+    assert str(code_spans("run `a <b>` & `c`")) == "run <code>a &lt;b&gt;</code> &amp; <code>c</code>"
+    assert str(code_spans("a ` lone <tick>")) == "a ` lone &lt;tick&gt;"
 
 
 async def test_nobody_configured_says_how_to_configure(viewer: httpx.AsyncClient) -> None:

@@ -191,6 +191,7 @@ class NtfyEmulator(LoopbackEmulator):
             self._messages: list[dict[str, Any]] = []
             self._requests: list[dict[str, Any]] = []
             self._faults: list[_Fault] = []
+            self._slow: list[float] = []
             self._changed.notify_all()
 
     def fail_next(self, times: int = 1, *, status: int = 429) -> None:
@@ -200,6 +201,11 @@ class NtfyEmulator(LoopbackEmulator):
             raise ValueError("ntfy faults are 429 or 500")
         with self._lock:
             self._faults.append(_Fault(codes[status], times))
+
+    def slow_next(self, seconds: float) -> None:
+        """Take ``seconds`` before publishing the next message (a slow server: the sender waits)."""
+        with self._lock:
+            self._slow.append(seconds)
 
     def messages(self, topic: str | None = None) -> list[dict[str, Any]]:
         """Messages published (to ``topic``), oldest first, as ntfy answered them, plus ``user`` (who
@@ -232,6 +238,9 @@ class NtfyEmulator(LoopbackEmulator):
         }
         with self._lock:
             self._requests.append(request)
+            delay = self._slow.pop(0) if self._slow and handler.command != "GET" else 0.0
+        if delay:
+            time.sleep(delay)
         content_type = "application/json"
         try:
             if handler.command == "GET":

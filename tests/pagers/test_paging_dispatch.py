@@ -6,14 +6,17 @@ per method however Twilio fails (429, 5xx, timeouts, answers lost after the effe
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -28,7 +31,7 @@ from sevflow.paging.links import AckLink, InvalidLink, read_ack_token, voice_ans
 from sevflow.paging.messages import page_text
 from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage, Via
 from sevflow.policy import Severity
-from sevflow.store.repository import Store
+from sevflow.store.repository import Store, StoredPage
 from tests.emulators.ntfy import NtfyEmulator
 from tests.emulators.twilio import DEFAULT_NUMBER, TwilioEmulator
 from tests.pagers.conftest import ALICE, BOB, client_of
@@ -307,3 +310,93 @@ async def test_with_a_third_of_twilios_answers_failing_every_page_goes_out_once_
             assert sum(f"(ref {ref_marker(key)})" in body for body in texts) == 1, (key, texts)
         # A call carries no reference: one per page, eight pages.
         assert len(twilio.calls(to=number)) == 8
+
+
+class RecordingFailsOnce(Store):
+    """The real store, whose first write of a page's record fails (a database that drops the
+    connection, a worker killed) after the page went out: the attempt fails, and is retried."""
+
+    failed = False
+
+    def record_page(self, page: StoredPage) -> StoredPage:
+        if not self.failed:
+            self.failed = True
+            raise OperationalError("INSERT INTO pages", {}, Exception("connection lost"))
+        return super().record_page(page)
+
+
+async def test_a_push_or_email_retried_after_it_went_out_goes_out_once(
+    smtp: SmtpServer, ntfy: NtfyEmulator, tmp_path: Path
+) -> None:
+    """Issue 16's adversary: Apprise and SMTP take no idempotency key, and an attempt that pushed but
+    failed before the page was on the record (here the record's write fails) pushed again on its
+    retry. The send is claimed in the store and marked sent: the retry sends nothing."""
+    store = RecordingFailsOnce.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    try:
+        email = SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context())
+        acts = acts_with(store, config_text(ntfy.port), Pagers(email=email, push=ApprisePush()))
+        for via in ("push", "email"):
+            store.failed = False
+            with pytest.raises(OperationalError):
+                await run(acts, [page(via)], attempt=1)
+            [sent] = await run(acts, [page(via)], attempt=2)
+            assert sent.outcome == "delivered" and (sent.detail or "").endswith(
+                "(sent by an earlier attempt)"
+            )
+            # And a third attempt (the activity's answer lost) finds it on the record.
+            assert await run(acts, [page(via)], attempt=3) == [sent]
+        assert len(ntfy.messages("oncall-alice")) == 1
+        assert len(smtp.messages) == 1
+    finally:
+        store.dispose()
+
+
+async def test_two_attempts_at_one_push_at_once_push_once(ntfy: NtfyEmulator, sqlite_store: Store) -> None:
+    """A local attempt timed out while its push still runs, and the activity that goes on with it
+    starts on another worker: the second finds the send claimed, and tries again later rather than
+    pushing too; the first records the page."""
+    one = acts_with(sqlite_store, config_text(ntfy.port), Pagers(push=ApprisePush()))
+    other = acts_with(sqlite_store, config_text(ntfy.port), Pagers(push=ApprisePush()))
+    ntfy.slow_next(1.0)
+    results = await asyncio.gather(
+        run(one, [page("push")], attempt=1), run(other, [page("push")], attempt=1), return_exceptions=True
+    )
+    delivered = [r for r in results if isinstance(r, list)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(delivered) == 1 and len(refused) == 1, results
+    assert "another attempt is sending this page" in str(refused[0])
+    assert len(ntfy.messages("oncall-alice")) == 1
+    [again] = await run(other, [page("push")], attempt=2)
+    assert again.outcome == "delivered" and len(ntfy.messages("oncall-alice")) == 1
+
+
+async def test_a_retried_call_finds_its_own_call_on_a_fresh_worker_by_the_page_key(
+    twilio: TwilioEmulator, sqlite_store: Store
+) -> None:
+    """Issue 16's adversary: a call carries nothing of ours, and a retried call took the oldest call
+    to the number that this worker's memory did not claim. Two incidents call alice in one minute and
+    both answers are lost; Twilio's status callback for the second names its page (the API ties the
+    call to it in the store). A fresh worker (a restart, or another one) retrying the first page takes
+    its own call, not the other's, and the second page's retry finds its call by its key."""
+    client = client_of(twilio)
+    config = config_text(throttle="{voice: 100/m}")
+    first, second = page("voice", incident=8), page("voice", incident=9)
+
+    def worker() -> PagingActivities:  # a fresh process: nothing in memory
+        return acts_with(sqlite_store, config, Pagers(voice=TwilioVoice(client, DEFAULT_NUMBER)))
+
+    # Each page's first attempt (the level's local one): the call is made, its answer lost.
+    for paged in (second, first):
+        twilio.lose_next_answer("calls.create")
+        assert await run(worker(), [paged], local=True) == []
+    second_call, first_call = (c["sid"] for c in twilio.calls(to=ALICE))
+    # Twilio's status callback for the second page's call (POST /v1/pages/status?page=<key>).
+    assert sqlite_store.claim_call(second_call, second.key) == second.key
+
+    [sent_first] = await run(worker(), [first], attempt=2)
+    [sent_second] = await run(worker(), [second], attempt=2)
+
+    assert first_call in (sent_first.detail or "") and "earlier attempt" in (sent_first.detail or "")
+    assert second_call in (sent_second.detail or "") and "earlier attempt" in (sent_second.detail or "")
+    assert len(twilio.calls(to=ALICE)) == 2
+    assert sqlite_store.calls_of(first.key) == [first_call]

@@ -96,8 +96,8 @@ def test_a_call_reads_the_page_and_listens_for_one_key(twilio: TwilioEmulator, t
     assert twilio.said(sid) == ["You are paged for incident 7 & <checkout>."] * 2
     [create] = twilio.requests("calls.create")
     assert create["params"]["StatusCallback"] == status_callback_url(PUBLIC, key)
-    assert voice.sent_before(ALICE, key, since()) == sid
-    assert voice.sent_before(BOB, key, since()) is None
+    assert voice.calls_since(ALICE, since()) == [sid]
+    assert voice.calls_since(BOB, since()) == []
 
 
 def test_without_an_answer_url_a_call_only_speaks() -> None:

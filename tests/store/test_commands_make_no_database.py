@@ -75,3 +75,35 @@ def test_the_processes_that_own_the_database_still_make_it(tmp_path: Path) -> No
     # Made once, it is found by the commands.
     found = Store.from_url(url, create=False)
     found.dispose()
+
+
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "sevflow.yaml"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["contact", "list"],
+        ["contact", "list", "alice", "--by", "alice"],
+        ["contact", "export", "alice", "--by", "alice"],
+        ["oncall", "--check"],
+    ],
+    ids=lambda args: "-".join(args[:2]),
+)
+def test_contact_reads_and_the_oncall_check_make_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """Issue 16's adversary: `contact list`, `contact export` and `oncall --check` made an empty
+    database (and its folders) and answered from it."""
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEVFLOW_DATABASE_URL", f"sqlite:///{missing}")
+    monkeypatch.setenv("SEVFLOW_CONFIG", str(SHIPPED_CONFIG))
+    monkeypatch.setenv("COLUMNS", "400")
+    result = runner.invoke(app, args)
+    assert (result.exit_code, result.stdout) == (1, ""), result.exception
+    assert result.stderr == (
+        f"error: there is no sevflow database at {missing}: is SEVFLOW_DATABASE_URL (or SEVFLOW_DATA_DIR) "
+        "right? `sevflow up` or `sevflow worker` makes it there\n"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -59,3 +59,23 @@ def test_one_number_however_it_is_written() -> None:
     assert same_number("+14155550101", "14155550101")
     assert not same_number("+14155550101", "+14155550102")
     assert not same_number("", "")
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "number"),
+    [
+        ("ack INC-7", "acknowledge", 7),
+        ("1 7", "acknowledge", 7),
+        ("Yes inc 7.", "acknowledge", 7),
+        ("acknowledge incident 12", "acknowledge", 12),
+        ("ESC #7", "escalate", 7),
+        ("2 INC-7", "escalate", 7),
+    ],
+)
+def test_an_answer_may_name_its_incident(body: str, kind: str, number: int) -> None:
+    assert read_text(body) == Answer(kind, incident=number)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("body", ["17", "1 0", "no 7", "INC-7", "ack INC-7 and 8"])
+def test_a_number_without_an_answer_word_names_nothing(body: str) -> None:
+    assert read_text(body).incident is None

@@ -1,0 +1,54 @@
+"""A page's send claimed before it goes out and marked sent after, and the calls tied to pages
+(PageSendRepository, migration 0021), on SQLite and PostgreSQL: one attempt of many at once gets the
+claim, a sent page is found sent, a dead attempt's claim is taken over once, and a call is one
+page's."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sevflow.store.repository import Store
+from tests.store.conftest import FakeClock
+
+KEY = "incident-7/escalation-1/r1/o0/l0/alice/push"
+STALE = timedelta(seconds=30)
+
+
+def test_one_claim_then_sent(store: Store, clock: FakeClock) -> None:
+    assert store.claim_send(KEY, STALE).state == "mine"
+    assert store.claim_send(KEY, STALE).state == "sending"
+    store.mark_sent(KEY, "push to ntfy://***")
+    again = store.claim_send(KEY, STALE)
+    assert (again.state, again.ref) == ("sent", "push to ntfy://***")
+    clock.now += timedelta(hours=1)
+    assert store.claim_send(KEY, STALE).state == "sent"  # sent stays sent
+
+
+def test_a_released_claim_is_free_and_a_dead_attempts_is_taken_over_once(
+    store: Store, clock: FakeClock
+) -> None:
+    assert store.claim_send(KEY, STALE).state == "mine"
+    store.release_send(KEY)
+    assert store.claim_send(KEY, STALE).state == "mine"
+    clock.now += STALE
+    taken = store.claim_send(KEY, STALE)
+    assert (taken.state, taken.taken_over) == ("mine", True)
+    assert store.claim_send(KEY, STALE).state == "sending"
+
+
+def test_of_many_attempts_at_once_one_gets_the_claim(store: Store) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        states = list(pool.map(lambda _: store.claim_send(KEY, STALE).state, range(8)))
+    assert sorted(states) == ["mine"] + ["sending"] * 7
+
+
+def test_a_call_is_one_pages(store: Store) -> None:
+    other = KEY.replace("incident-7", "incident-8")
+    assert store.claim_call("CA1", KEY) == KEY
+    assert store.claim_call("CA1", other) == KEY
+    assert store.claim_call("CA2", other) == other
+    assert (store.calls_of(KEY), store.calls_of(other), store.calls_of("none")) == (["CA1"], ["CA2"], [])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        owners = set(pool.map(lambda n: store.claim_call("CA3", f"{KEY}-{n}"), range(8)))
+    assert len(owners) == 1
