@@ -1,5 +1,5 @@
 """A page's send claimed before it goes out and marked sent after, and the calls tied to pages
-(PageSendRepository, migration 0021), on SQLite and PostgreSQL: one attempt of many at once gets the
+(PageSendRepository, migration 0020), on SQLite and PostgreSQL: one attempt of many at once gets the
 claim, a sent page is found sent, a dead attempt's claim is taken over once, and a call is one
 page's."""
 

@@ -1,8 +1,8 @@
 """Pages being sent, and the calls made for them: a page's send is claimed in the store before it goes
 out and marked sent after, and each call is tied to its page by the provider's call id.
 
-Revision ID: 0021
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-12 09:00:00
 
 Issue 16, the adversary's findings: a retried push (Apprise takes no idempotency key) could push twice,
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
