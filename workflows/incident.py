@@ -22,7 +22,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.failures import cause_of, refusals, refuse
 from workflows.incident_chat import IncidentChat
-from workflows.incident_followup import chase_now, file_postmortem_ticket, postmortem_reminder, start_chase
+from workflows.incident_followup import (
+    chase_now,
+    file_postmortem_ticket,
+    plan_postmortem,
+    postmortem_reminder,
+    publish_postmortem,
+    start_chase,
+)
 from workflows.incident_paging import repage, start_escalation, stop_escalation
 from workflows.options import (
     LOCAL_RETRY_THRESHOLD,
@@ -36,17 +43,11 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import (
         ARCHIVE_CHAT,
         CLAIM_MERGE,
-        PLAN_POSTMORTEM,
-        PUBLISH_POSTMORTEM,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         ArchiveChat,
         IncidentRecord,
         MergeClaim,
-        PlanPostmortem,
-        PostmortemPlan,
-        Published,
-        PublishRequest,
         Registered,
         RegisterIncident,
     )
@@ -152,7 +153,7 @@ class IncidentWorkflow:
         # instead of a workflow task kept open.
         registered: Registered = await workflow.execute_local_activity(
             REGISTER_INCIDENT,
-            RegisterIncident(state=s, declared_at=now, check_paging=pages),
+            RegisterIncident(state=s.with_current_policy(), declared_at=now, check_paging=pages),
             result_type=Registered,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
@@ -204,9 +205,7 @@ class IncidentWorkflow:
         clocks and bring the card up to date."""
         self.state.version += 1
         self._wake = True
-        await self._store(
-            IncidentRecord(state=self.state, events=events, public_updates=public_updates or [])
-        )
+        await self._store(events, public_updates or [])
         self._chat.card_changed()
 
     async def _note_chat_failure(self, text: str) -> None:
@@ -214,10 +213,15 @@ class IncidentWorkflow:
         clocks nor syncs the card, which could loop on its own failure."""
         self.state.version += 1
         events, _ = numbered(self.state, [Line(EventKind.CHAT_FAILED, text)], workflow.now())
-        await self._store(IncidentRecord(state=self.state, events=events))
+        await self._store(events)
 
-    async def _store(self, record: IncidentRecord) -> None:
-        # Serialised when the activity is scheduled, before any later change to the state.
+    async def _store(
+        self, events: list[TimelineEvent], public_updates: list[PublicUpdate] | None = None
+    ) -> None:
+        # The snapshot is serialised when the activity is scheduled, before any later change to it.
+        record = IncidentRecord(
+            state=self.state.with_current_policy(), events=events, public_updates=public_updates or []
+        )
         await workflow.execute_activity(
             RECORD_INCIDENT, record, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
         )
@@ -530,16 +534,7 @@ class IncidentWorkflow:
     @workflow.update
     async def publish_postmortem(self, cmd: PublishPostmortem) -> IncidentState:
         async with self._turn(lambda: self._validate_publish_postmortem(cmd)):
-            try:
-                published: Published = await workflow.execute_activity(
-                    PUBLISH_POSTMORTEM,
-                    PublishRequest(incident_number=self._number, by=cmd.by),
-                    result_type=Published,
-                    start_to_close_timeout=STORE_TIMEOUT,
-                    retry_policy=STORE_RETRY_UNLESS_REFUSED,
-                )
-            except ActivityError as err:
-                raise Refused(cause_of(err), "PostmortemIncomplete") from err
+            published = await publish_postmortem(self._number, cmd.by)
             # Nothing else moved the incident on while the check ran: this handler holds the lock.
             for item in published.action_items:
                 await self._start_action_item(item.title, item.owner, item.due, cmd.by)
@@ -556,13 +551,7 @@ class IncidentWorkflow:
     # ------------------------------------------------------------ postmortem and action items
 
     async def _plan_postmortem(self, lead_requested: bool) -> None:
-        plan: PostmortemPlan = await workflow.execute_activity(
-            PLAN_POSTMORTEM,
-            PlanPostmortem(state=self.state, lead_requested=lead_requested),
-            result_type=PostmortemPlan,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        plan = await plan_postmortem(self.state, lead_requested)
         decision = decide.postmortem_planned(self.state, plan)
         if plan.file_ticket and decision.state.postmortem is not None:
             self._chat.beside(file_postmortem_ticket(self._number, self.state.label))

@@ -112,9 +112,9 @@ class IncidentChat:
             self._card_dirty = False
             first, self._first = self._first, None
             s = self._state()
-            # No copy: the activity's input is serialised when it is scheduled, before any await.
+            # The activity's input is serialised when it is scheduled, before any await.
             sync = ChatSync(
-                state=s,
+                state=s.with_current_policy(),
                 announce_channel=s.chat.announce_channel,
                 invite=s.chat.invite,
                 first=first,

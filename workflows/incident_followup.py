@@ -16,6 +16,7 @@ from workflows.failures import cause_of
 from workflows.holidays import with_holidays
 from workflows.options import (
     POSTMORTEM_TICKET_GIVE_UP_AFTER,
+    STORE_RETRY,
     STORE_RETRY_UNLESS_REFUSED,
     STORE_TIMEOUT,
     TICKET_RETRY,
@@ -27,12 +28,49 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.action_items.models import ActionItem
     from sevflow.action_items.reminders import POSTMORTEM_PLAN, Reminder, next_chase
     from sevflow.calendar import BusinessCalendar
-    from sevflow.contracts import ENSURE_POSTMORTEM_TICKET, PREPARE_ACTION_ITEM
+    from sevflow.contracts import (
+        ENSURE_POSTMORTEM_TICKET,
+        PLAN_POSTMORTEM,
+        PREPARE_ACTION_ITEM,
+        PUBLISH_POSTMORTEM,
+        PlanPostmortem,
+        PostmortemPlan,
+        Published,
+        PublishRequest,
+    )
     from sevflow.incident.effects import Refused
     from sevflow.incident.models import IncidentState, Status
 
     # Only named here: its runs import their module in sandboxes of their own.
     from workflows.action_item import ActionItemWorkflow, chase_workflow_id
+
+
+async def plan_postmortem(s: IncidentState, lead_requested: bool) -> PostmortemPlan:
+    """Whether the incident needs a postmortem, its owner, due date and the items to chase again."""
+    plan: PostmortemPlan = await workflow.execute_activity(
+        PLAN_POSTMORTEM,
+        PlanPostmortem(state=s.with_current_policy(), lead_requested=lead_requested),
+        result_type=PostmortemPlan,
+        start_to_close_timeout=STORE_TIMEOUT,
+        retry_policy=STORE_RETRY,
+    )
+    return plan
+
+
+async def publish_postmortem(number: int, by: str) -> Published:
+    """Publish the incident's postmortem as `by`: its action items to start, or Refused with what the
+    document still lacks."""
+    try:
+        published: Published = await workflow.execute_activity(
+            PUBLISH_POSTMORTEM,
+            PublishRequest(incident_number=number, by=by),
+            result_type=Published,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY_UNLESS_REFUSED,
+        )
+    except ActivityError as err:
+        raise Refused(cause_of(err), "PostmortemIncomplete") from err
+    return published
 
 
 async def postmortem_reminder(s: IncidentState) -> Reminder | None:

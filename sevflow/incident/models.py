@@ -232,6 +232,12 @@ class IncidentState(BaseModel):
     def policy(self) -> SeverityPolicy:
         return self.policies[self.severity]
 
+    def with_current_policy(self) -> IncidentState:
+        """This state with its policy table cut to the current severity's row: all that the activities
+        and the stored snapshot read (`policy`). The workflow keeps the whole table, where a severity
+        change is decided; every activity input in history is then about a third smaller."""
+        return self.model_copy(update={"policies": {self.severity: self.policy}})
+
     @property
     def label(self) -> str:
         return f"INC-{self.number}" if self.number is not None else self.workflow_id
