@@ -21,6 +21,7 @@ from sevflow.store.contacts import ContactRepository
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
+from sevflow.store.oncall import OnCallRepository
 from sevflow.store.pages import PageRepository, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 
@@ -54,6 +55,7 @@ class Store(
     CommandKeyRepository,
     ContactRepository,
     MergeRepository,
+    OnCallRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems, command keys, confirmed contact methods and merges."""
+    items, postmortems, command keys, confirmed contact methods, merges and on-call changes."""
