@@ -286,6 +286,11 @@ def _check_span(start: datetime, end: datetime, now: datetime) -> None:
         raise OnCallRefused(f"{_stamp(start)} is more than a year ahead: make it nearer the time")
 
 
+def _check_reason(reason: str) -> None:
+    if not reason.strip():
+        raise OnCallRefused("say why (a reason): it is on the record beside who made the change")
+
+
 def _check_no_conflict(
     new: Sequence[Window], rotation: str, layer: str, others: Iterable[OnCallChange]
 ) -> None:
@@ -325,6 +330,19 @@ def _check_changes_something(config: SevflowConfig, rotation: str, layer: Layer,
         )
 
 
+def _rotation_of_cover(
+    config: SevflowConfig, request: CoverRequest, instead: str | None, person: str | None
+) -> str:
+    """The rotation named; else the only one of the person covered (else of who asks, else of who
+    covers) on that layer."""
+    if request.rotation is not None or instead is not None:
+        return rotation_for(config, request.rotation, request.layer, instead or "")
+    for who in (config.canonical(request.by), person):
+        if who and sum(who in spec.layer_members(request.layer) for spec in config.rotations.values()) == 1:
+            return rotation_for(config, None, request.layer, who)
+    return rotation_for(config, None, request.layer)
+
+
 def plan_cover(
     config: SevflowConfig, others: Sequence[OnCallChange], request: CoverRequest, now: datetime
 ) -> NewChange:
@@ -334,9 +352,9 @@ def plan_cover(
     instead = person_of(config, request.instead_of) if request.instead_of else None
     if person is not None and person == instead:
         raise OnCallRefused(f"{person} cannot cover for themselves")
-    rotation = rotation_for(config, request.rotation, request.layer, instead or "")
+    rotation = _rotation_of_cover(config, request, instead, person)
     _check_layer(config, rotation, request.layer)
-    start = request.starts_at or now
+    start = request.starts_at or now.replace(microsecond=0)
     if request.ends_at is not None and request.duration is not None:
         raise OnCallRefused("give an end or a duration, not both")
     if request.ends_at is not None:
@@ -347,6 +365,7 @@ def plan_cover(
         raise OnCallRefused("say until when: an end time (--to) or a duration (--for 2h)")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     _check_span(start, end, now)
+    _check_reason(request.reason)
     window = Window(person, instead, start, end)
     _check_changes_something(config, rotation, request.layer, window)
     _check_no_conflict([window], rotation, request.layer, others)
@@ -403,6 +422,7 @@ def plan_swap(
         raise OnCallRefused("the two shifts overlap: name two different shifts")
     _check_span(start, end, now)
     _check_span(back_start, back_end, now)
+    _check_reason(request.reason)
     change = NewChange(
         kind="swap",
         status="pending",
