@@ -48,6 +48,7 @@ from sevflow.incident.commands import (
 from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
+from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings, page_link_secret
@@ -70,6 +71,8 @@ from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
 from starter.ingest import STORE_UNAVAILABLE, AlertIngest, ConfirmedCache, InFlight, RepeatCounts
 from starter.jira_webhook import jira_router
+from starter.oncall import OnCallService
+from starter.oncall_api import oncall_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -170,6 +173,7 @@ class Backend:
         self.stuck = StuckWatch(self.client, settings.task_queue)
         self.metrics.watch_stuck(self.stuck)
         self._contacts: ContactService | None = None
+        self._oncall: OnCallService | None = None
         self._page_answers: PageAnswers | None = None
         self._link_secret: str | None = None
 
@@ -221,6 +225,12 @@ class Backend:
             self._contacts = contact_service(self.settings, self.config, self.store)
         return self._contacts
 
+    def oncall(self) -> OnCallService:
+        """Covers, leave and swaps at runtime (one service: its LiveConfig caches the changes)."""
+        if self._oncall is None:
+            self._oncall = OnCallService(self.config, self.store)
+        return self._oncall
+
     def page_answers(self) -> PageAnswers:
         """Answers to pages (texts, call keys, the e-mail's link) and the providers' reports."""
         if self._page_answers is None:
@@ -255,6 +265,9 @@ _STATUS = {
     IdempotencyKeyReused: 422,
     TooManyCommands: 429,
     ServiceUnavailable: 503,
+    OnCallChangeNotFound: 404,
+    OnCallForbidden: 403,
+    OnCallConflict: 409,
 }
 
 
@@ -570,6 +583,7 @@ def create_app(
     webhook_secret = settings.jira_webhook_secret.get_secret_value() if settings.jira_webhook_secret else None
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
+    app.include_router(oncall_router(Auth, backend.oncall))
     app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))

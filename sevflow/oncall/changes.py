@@ -24,11 +24,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from sevflow.config.schema import Layer, OverrideConfig, SevflowConfig
+from sevflow.durations import parse_duration
 from sevflow.errors import SevflowError
 from sevflow.oncall.rotation import Rotation, shifts
 
@@ -173,6 +174,13 @@ class NewChange(BaseModel):
 # --- requests, as every surface sends them ----------------------------------------------------------
 
 
+def _duration(value: Any) -> Any:
+    """`2h`, `90m`, `1d` (as the CLI and Slack write them), else what pydantic reads as a timedelta."""
+    if isinstance(value, str) and value.strip() and not value.strip().upper().startswith("P"):
+        return parse_duration(value, at_most=LONGEST * 2)
+    return value
+
+
 class CoverRequest(BaseModel):
     """`person` covers (None: nobody covers) `instead_of` (None: whoever is scheduled) on `layer` of
     `rotation` from `starts_at` (default now) to `ends_at`, or for `duration`."""
@@ -185,7 +193,7 @@ class CoverRequest(BaseModel):
     instead_of: str | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-    duration: timedelta | None = None
+    duration: Annotated[timedelta | None, BeforeValidator(_duration)] = None
     reason: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=255)
 
