@@ -128,10 +128,10 @@ def test_the_version_id_is_stable_and_moves_with_a_change() -> None:
 
 
 def test_export_writes_the_overrides_shape_sevflow_yaml_accepts() -> None:
+    import yaml
+
     from sevflow.config.loader import parse_config
     from tests.unit.oncall.runtime_fixtures import ONCALL_YAML
-
-    import yaml
 
     entries = export_overrides([stored(1, replaces="carol"), stored(2, status="removed")])
     assert len(entries) == 1
