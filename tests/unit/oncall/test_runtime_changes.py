@@ -236,3 +236,14 @@ def test_only_the_person_asked_or_a_lead_confirms_a_swap() -> None:
     assert may_confirm(CONFIG, "lena", swap) is None
     refused = may_confirm(CONFIG, "alice", swap)
     assert refused is not None and "only bob" in refused
+
+
+def test_a_team_lead_must_be_a_person() -> None:
+    from sevflow.config.loader import check_config_text
+    from tests.unit.oncall.runtime_fixtures import ONCALL_YAML
+
+    problems = {
+        p.path: p.message for p in check_config_text(ONCALL_YAML.replace("leads: [lena]", "leads: [ghost]"))
+    }
+    assert "teams.ops.leads[0]" in problems and "ghost" in problems["teams.ops.leads[0]"]
+    assert check_config_text(ONCALL_YAML) == []
