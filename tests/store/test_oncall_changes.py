@@ -154,3 +154,24 @@ def test_two_covers_of_the_same_shift_at_once_one_wins(service: OnCallService, s
         t.join(30)
     assert sorted(type(r).__name__ for r in results) == ["OnCallChange", "OnCallConflict"], results
     assert len(store.oncall_changes()) == 1
+
+
+def test_the_paging_activity_plans_on_the_live_configuration_and_records_its_version(
+    service: OnCallService, store: Store
+) -> None:
+    from activities.chat import ConsoleChat
+    from activities.paging import PagingActivities
+    from sevflow.paging.models import PlanLevel
+    from sevflow.policy import DEFAULT_POLICIES, Severity
+
+    live = LiveConfig(oncall_config(), store)
+    paging = PagingActivities(live, ConsoleChat(), store)
+    request = PlanLevel(
+        service="api", severity=Severity.SEV1, policy=DEFAULT_POLICIES[Severity.SEV1], level=0, at=NOW
+    )
+    before = paging.plan_escalation_level(request)
+    assert [t.who for t in before.targets] == ["carol"] and before.config_version == live.version
+    service.cover(cover())  # carol has zed cover her: the same activity object, no restart
+    after = paging.plan_escalation_level(request)
+    assert [t.who for t in after.targets] == ["zed"]
+    assert after.config_version is not None and after.config_version != before.config_version
