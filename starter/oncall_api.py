@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field
@@ -23,6 +23,7 @@ from sevflow.oncall import on_call_board
 from sevflow.oncall.changes import CoverRequest, EditRequest, OnCallChange, SwapRequest
 from starter.oncall import OnCallService
 
+ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The change's number")]
 ByQuery = Annotated[str, Query(min_length=1, max_length=255, description="Who asks")]
 
 
@@ -58,7 +59,10 @@ def oncall_router(auth: DependsParam, oncall: Callable[[], OnCallService]) -> AP
         """Who is on every rotation layer at `at` (default now), with the runtime changes applied."""
         effective = await asyncio.to_thread(oncall().effective)
         moment = at or datetime.now(UTC)
-        board = on_call_board(effective.config, moment)
+        try:
+            board = on_call_board(effective.config, moment)
+        except OverflowError:
+            raise ValueError(f"at {moment.isoformat()} is too far from the rotations' start") from None
         rows = [
             OnCallLayer(
                 rotation=row.rotation,
@@ -79,7 +83,7 @@ def oncall_router(auth: DependsParam, oncall: Callable[[], OnCallService]) -> AP
         return await asyncio.to_thread(oncall().changes, all)
 
     @router.get("/v1/oncall/overrides/{change_id}")
-    async def get_change(change_id: int) -> OnCallChange:
+    async def get_change(change_id: ChangeId) -> OnCallChange:
         return await asyncio.to_thread(oncall().change, change_id)
 
     @router.post("/v1/oncall/overrides", status_code=201)
@@ -89,12 +93,12 @@ def oncall_router(auth: DependsParam, oncall: Callable[[], OnCallService]) -> AP
         return await asyncio.to_thread(oncall().cover, body)
 
     @router.patch("/v1/oncall/overrides/{change_id}")
-    async def edit(change_id: int, body: EditRequest) -> OnCallChange:
+    async def edit(change_id: ChangeId, body: EditRequest) -> OnCallChange:
         """A new `ends_at` and/or `person`; with `version`, refused (409) if it changed since."""
         return await asyncio.to_thread(oncall().edit, change_id, body)
 
     @router.delete("/v1/oncall/overrides/{change_id}")
-    async def remove(change_id: int, by: ByQuery) -> OnCallChange:
+    async def remove(change_id: ChangeId, by: ByQuery) -> OnCallChange:
         return await asyncio.to_thread(oncall().remove, change_id, by)
 
     @router.post("/v1/oncall/swaps", status_code=201)
@@ -103,7 +107,7 @@ def oncall_router(auth: DependsParam, oncall: Callable[[], OnCallService]) -> AP
         return await asyncio.to_thread(oncall().swap, body)
 
     @router.post("/v1/oncall/swaps/{change_id}/confirm")
-    async def confirm(change_id: int, body: ByBody) -> OnCallChange:
+    async def confirm(change_id: ChangeId, body: ByBody) -> OnCallChange:
         return await asyncio.to_thread(oncall().confirm, change_id, body.by)
 
     @router.get("/v1/oncall/export", response_class=PlainTextResponse)

@@ -368,6 +368,8 @@ def plan_cover(
     if request.ends_at is not None:
         end = request.ends_at
     elif request.duration is not None:
+        if request.duration > LONGEST or abs(start - now) > 2 * LONGEST:
+            raise OnCallRefused("that is more than a year: split it, or change sevflow.yaml")
         end = start + request.duration
     else:
         raise OnCallRefused("say until when: an end time (--to) or a duration (--for 2h)")
@@ -424,6 +426,9 @@ def plan_swap(
                 f"{who} is not in the {request.layer} layer of {rotation} ({_choices(members)}): "
                 "a swap is between two of its members"
             )
+    for at in (request.mine, request.theirs):
+        if abs(at - now) > LONGEST:
+            raise OnCallRefused(f"{_stamp(at)} is more than a year away: name a nearer shift")
     start, end = shift_at(config, rotation, request.layer, request.mine, asker)
     back_start, back_end = shift_at(config, rotation, request.layer, request.theirs, other)
     if start < back_end and back_start < end:

@@ -22,10 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
-from typing import Any, Protocol, get_args
+from typing import Annotated, Any, Protocol, get_args
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -835,7 +836,9 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         return await oncall_page(request, session)
 
     @router.post("/oncall/changes/{change_id}/remove")
-    async def remove_oncall_change(request: Request, change_id: int) -> Response:
+    async def remove_oncall_change(
+        request: Request, change_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+    ) -> Response:
         """Remove a runtime cover or swap, as `sevflow oncall remove` does, as the signed-in person."""
         signed = await signed_form(request)
         if isinstance(signed, Response):
