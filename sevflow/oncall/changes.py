@@ -369,7 +369,7 @@ def plan_cover(
         end = request.ends_at
     elif request.duration is not None:
         if request.duration > LONGEST or abs(start - now) > 2 * LONGEST:
-            raise OnCallRefused("that is more than a year: split it, or change sevflow.yaml")
+            raise OnCallRefused("that is longer than a year: split it, or change sevflow.yaml")
         end = start + request.duration
     else:
         raise OnCallRefused("say until when: an end time (--to) or a duration (--for 2h)")
