@@ -18,6 +18,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import POST_HANDOFF, HandoffResult, MessageRef, PostHandoff
 from sevflow.incident.models import IncidentState
 from sevflow.oncall.handoff import OpenIncident, due_shift, handoff_key, handoff_message, shift_handoff
+from sevflow.oncall.live import LiveConfig
 from sevflow.oncall.rotation import Rotation
 from sevflow.store.repository import StoredHandoff
 
@@ -44,13 +45,20 @@ class HandoffStore(Protocol):
 
 
 class HandoffActivities:
-    def __init__(self, config: SevflowConfig, store: HandoffStore, chat: ChatPort) -> None:
-        self.config = config
+    def __init__(self, config: SevflowConfig | LiveConfig, store: HandoffStore, chat: ChatPort) -> None:
+        # sevflow.yaml with the runtime on-call changes: the handoff names who is on after a cover.
+        self.live = LiveConfig.of(config)
         self.store = store
         self.chat = chat
 
+    @property
+    def config(self) -> SevflowConfig:
+        """The configuration read last; post_handoff reads it again first."""
+        return self.live.last.config
+
     @blocking_activity(POST_HANDOFF)
     def post_handoff(self, request: PostHandoff) -> HandoffResult:
+        self.live.current()  # the runtime covers and swaps made since the last handoff
         spec = self.config.rotations.get(request.rotation)
         if spec is None:
             # The rotation left sevflow.yaml after the schedule fired; the next sync deletes its schedule.

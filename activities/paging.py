@@ -47,6 +47,7 @@ from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
 from sevflow.config.schema.paging import THROTTLED_WORDS, ThrottledMethod
 from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
+from sevflow.oncall.live import LiveConfig
 from sevflow.paging.contacts import ContactBook, Verification, address_of, mask
 from sevflow.paging.escalation import LATE_LEVEL
 from sevflow.paging.ladder import plan_level
@@ -139,7 +140,7 @@ class PageLinks:
 class PagingActivities:
     def __init__(
         self,
-        config: SevflowConfig,
+        config: SevflowConfig | LiveConfig,
         chat: ChatPort,
         store: PageStore,
         webhook: WebhookPort | None = None,
@@ -149,7 +150,8 @@ class PagingActivities:
         contacts: ContactSource | None = None,
         links: PageLinks | None = None,
     ) -> None:
-        self.config = config
+        # sevflow.yaml with the runtime on-call changes (a cover made now pages from the next level on).
+        self.live = LiveConfig.of(config)
         self.chat = chat
         self.store = store
         self.webhook = webhook
@@ -165,6 +167,12 @@ class PagingActivities:
         self._turns: dict[tuple[str, str], threading.Lock] = {}
         self._turns_lock = threading.Lock()
 
+    @property
+    def config(self) -> SevflowConfig:
+        """The configuration read last (no I/O: the async activities use it on the event loop); the
+        planning activities read it again first."""
+        return self.live.last.config
+
     def _contact_book(self) -> ContactBook:
         if self.contacts is None:
             return ContactBook()
@@ -172,7 +180,9 @@ class PagingActivities:
 
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
-        return plan_level(self.config, request, self._contact_book())
+        current = self.live.current()
+        plan = plan_level(current.config, request, self._contact_book())
+        return plan.model_copy(update={"config_version": current.version})
 
     @activity.defn(name=SEND_PAGES)
     async def send_pages(self, batch: PageBatch) -> PagesSent:
@@ -180,11 +190,13 @@ class PagingActivities:
 
     @activity.defn(name=PAGE_LEVEL)
     async def page_level(self, start: LevelStart) -> LevelStarted:
-        # The confirmed contact methods are a database read: off the event loop. The planning itself
-        # is pure config math of well under a millisecond: done here.
+        # The confirmed contact methods and the on-call changes are database reads: off the event loop.
+        # The planning itself is pure config math of well under a millisecond: done here.
         loop = asyncio.get_running_loop()
         contacts = await loop.run_in_executor(self.executor, self._contact_book)
-        plan = plan_level(self.config, start.plan, contacts)
+        current = await loop.run_in_executor(self.executor, self.live.current)
+        plan = plan_level(current.config, start.plan, contacts)
+        plan = plan.model_copy(update={"config_version": current.version})
         if plan.levels == 0:  # nobody to page: the workflow says so
             return LevelStarted(
                 plan=plan, sent=PagesSent(pages=[]), start=start.start, taken_up_at=start.taken_up_at

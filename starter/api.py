@@ -48,6 +48,7 @@ from sevflow.incident.commands import (
 from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
+from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings, page_link_secret
@@ -78,6 +79,8 @@ from starter.ingest import (
     SilenceCache,
 )
 from starter.jira_webhook import jira_router
+from starter.oncall import OnCallService
+from starter.oncall_api import oncall_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -181,6 +184,7 @@ class Backend:
         self.stuck = StuckWatch(self.client, settings.task_queue)
         self.metrics.watch_stuck(self.stuck)
         self._contacts: ContactService | None = None
+        self._oncall: OnCallService | None = None
         self._page_answers: PageAnswers | None = None
         self._link_secret: str | None = None
 
@@ -239,6 +243,12 @@ class Backend:
             self._contacts = contact_service(self.settings, self.config, self.store)
         return self._contacts
 
+    def oncall(self) -> OnCallService:
+        """Covers, leave and swaps at runtime (one service: its LiveConfig caches the changes)."""
+        if self._oncall is None:
+            self._oncall = OnCallService(self.config, self.store)
+        return self._oncall
+
     def page_answers(self) -> PageAnswers:
         """Answers to pages (texts, call keys, the e-mail's link) and the providers' reports."""
         if self._page_answers is None:
@@ -275,6 +285,9 @@ _STATUS = {
     ServiceUnavailable: 503,
     SilenceNotFound: 404,
     SilenceConflict: 409,
+    OnCallChangeNotFound: 404,
+    OnCallForbidden: 403,
+    OnCallConflict: 409,
 }
 
 
@@ -417,7 +430,7 @@ def create_app(
 
     app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    slack_requests = SlackRequests(backend.slack, backend.store, backend.config.slack.command)
+    slack_requests = SlackRequests(backend.slack, backend.store, backend.config.slack.command, backend.oncall)
     app.state.slack_requests = slack_requests
     app.state.backend = backend
     app.include_router(slack_router(signing, slack_requests))
@@ -591,6 +604,7 @@ def create_app(
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
     app.include_router(silences_router(Auth, backend.silences))
+    app.include_router(oncall_router(Auth, backend.oncall))
     app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -57,10 +57,13 @@ if TYPE_CHECKING:
     from sevflow.action_items.models import ActionItemStatus
     from sevflow.config.schema import SevflowConfig
     from sevflow.metrics import MetricsReport
+    from sevflow.oncall.changes import OnCallChange
+    from sevflow.oncall.live import Effective
     from sevflow.store.repository import StoredActionItem, StoredPostmortem
     from starter.contacts import ContactService
     from starter.follow_up import FollowUpReads, FollowUpService
     from starter.follow_up_views import ActionItemView, CheckView
+    from starter.oncall import OnCallService
     from starter.service import IncidentReads, IncidentService
 
 app = typer.Typer(
@@ -944,7 +947,7 @@ def action_snooze(
 def action_reassign(
     item_id: ItemId,
     owner: Annotated[str, typer.Argument(help="The new owner.", show_default=False)],
-    reason: Reason,
+    reason: WhyOption,
     by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
@@ -991,7 +994,7 @@ def action_reopen(item_id: ItemId, reason: Reason, by: By = None, as_json: AsJso
 def action_due(
     item_id: ItemId,
     due: Annotated[str, typer.Argument(help="2026-12-01, 10d, 2w, tomorrow or friday.", show_default=False)],
-    reason: Reason,
+    reason: WhyOption,
     by: By = None,
     as_json: AsJson = False,
     idempotency_key: IdempotencyKey = None,
@@ -1364,9 +1367,18 @@ def _parse_at(text: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-@app.command()
+oncall_app = typer.Typer(
+    help="Who is on call (with no subcommand), and changing it at runtime: cover, swap, confirm, edit, "
+    "remove, overrides, export.",
+    invoke_without_command=True,
+)
+app.add_typer(oncall_app, name="oncall")
+
+
+@oncall_app.callback()
 @user_errors
 def oncall(
+    ctx: typer.Context,
     at: Annotated[
         str | None, typer.Option("--at", help="ISO 8601 time (UTC when it has no zone); default: now.")
     ] = None,
@@ -1380,11 +1392,13 @@ def oncall(
         ),
     ] = False,
 ) -> None:
-    """Who is on call for every rotation layer and every escalation policy's first level (reads only
-    sevflow.yaml; `--check` also reads the confirmed contact methods from the database)."""
+    """Who is on call for every rotation layer and every escalation policy's first level: sevflow.yaml
+    with the runtime covers and swaps (`sevflow oncall overrides`) applied; `--check` also reads the
+    confirmed contact methods."""
+    if ctx.invoked_subcommand is not None:
+        return
     from datetime import UTC
 
-    from sevflow.config.loader import load_config
     from sevflow.oncall import OnCall, on_call_board
 
     moment = _parse_at(at)
@@ -1392,7 +1406,8 @@ def oncall(
     path = settings.resolved_config_path
     if path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
-    config = load_config(path)
+    effective = _oncall_effective(settings)
+    config = effective.config
     if check:
         _oncall_check(config, settings, moment, as_json)
         return
@@ -1430,9 +1445,13 @@ def oncall(
         timeout = format_duration(first.timeout)
         policies.append({"policy": first.policy, "level": 1, "timeout": timeout, "targets": targets})
     if as_json:
-        out.print_json(
-            json.dumps({"at": stamp(moment), "rotations": rotations, "escalation_policies": policies})
-        )
+        report = {
+            "at": stamp(moment),
+            "config_version": effective.version,
+            "rotations": rotations,
+            "escalation_policies": policies,
+        }
+        out.print_json(json.dumps(report))
         return
 
     def local(value: str | None, zone: str) -> str:
@@ -1442,7 +1461,7 @@ def oncall(
 
         return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
-    out.print(f"On call at {stamp(moment)}", highlight=False)
+    out.print(f"On call at {stamp(moment)} (configuration {effective.version})", highlight=False)
     table = Table("Rotation", "Layer", "On call", "Since", "Until")
     for row in rotations:
         who = row["person"] or "[red]nobody[/red]"
@@ -1535,6 +1554,244 @@ def _oncall_check(config: SevflowConfig, settings: Settings, moment: datetime, a
             )
     if places or unreachable:
         raise typer.Exit(1)
+
+
+def _oncall_service(settings: Settings | None = None) -> OnCallService:
+    from sevflow.config.loader import load_config
+    from sevflow.store.repository import Store
+    from starter.oncall import OnCallService
+
+    settings = settings or Settings()
+    path = settings.resolved_config_path
+    if path is None:
+        raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
+    config = load_config(path)
+    return OnCallService(config, Store.from_url(settings.resolved_database_url))
+
+
+def _oncall_effective(settings: Settings) -> Effective:
+    """sevflow.yaml with the runtime changes; the file alone when there is no database yet (so no
+    runtime change either)."""
+    from sevflow.config.loader import load_config
+    from sevflow.errors import DatabaseMissing
+    from sevflow.oncall.live import LiveConfig
+    from sevflow.store.repository import Store
+
+    path = settings.resolved_config_path
+    assert path is not None
+    config = load_config(path)
+    try:
+        store = Store.from_url(settings.resolved_database_url, create=False)
+    except DatabaseMissing:
+        return LiveConfig(config).current()
+    try:
+        return LiveConfig(config, store).current()
+    finally:
+        store.dispose()
+
+
+def _parse_time(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"invalid {option} {text!r}: write ISO 8601 like 2026-12-24T20:00 or 2026-12-24T20:00+01:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _show_change(change: OnCallChange, as_json: bool, verb: str) -> None:
+    if as_json:
+        sys.stdout.write(change.model_dump_json(indent=2) + "\n")
+        return
+    out.print(f"{verb}: {change.describe()} (version {change.version})", highlight=False, markup=False)
+
+
+def _with_oncall(work: Callable[[OnCallService], R]) -> R:
+    service = _oncall_service()
+    try:
+        return work(service)
+    finally:
+        service.store.dispose()
+
+
+WhyOption = Annotated[str, typer.Option("--reason", help="Why: it is on the record with who and when.")]
+Rotation = Annotated[
+    str | None, typer.Option("--rotation", help="The rotation (default: the only one that fits).")
+]
+LayerOption = Annotated[str, typer.Option("--layer", help="primary or backup.")]
+
+
+def _layer(text: str) -> Literal["primary", "backup"]:
+    cleaned = text.strip().lower()
+    if cleaned == "primary":
+        return "primary"
+    if cleaned == "backup":
+        return "backup"
+    raise ValueError(f"invalid --layer {text!r}: primary or backup")
+
+
+@oncall_app.command("cover")
+@user_errors
+def oncall_cover(
+    person: Annotated[str, typer.Argument(help="Who covers (a name, Slack id or e-mail), or `nobody`.")],
+    reason: WhyOption,
+    for_: Annotated[str | None, typer.Option("--for", help="How long, from --from or now: 2h, 1d.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="ISO 8601 start (default: now).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="ISO 8601 end.")] = None,
+    rotation: Rotation = None,
+    layer: LayerOption = "primary",
+    instead_of: Annotated[
+        str | None,
+        typer.Option("--instead-of", help="Only while this person is scheduled (default: whoever is)."),
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """PERSON covers a rotation layer for a while (`nobody`: leave with nobody covering); applies to the
+    next page with no restart. A member may have someone cover their own shifts; the team's leads
+    anyone's."""
+    from sevflow.oncall.changes import CoverRequest
+
+    request = CoverRequest(
+        person=None if person.strip().lower() == "nobody" else person,
+        rotation=rotation,
+        layer=_layer(layer),
+        instead_of=instead_of,
+        starts_at=_parse_time(from_, "--from") if from_ else None,
+        ends_at=_parse_time(to, "--to") if to else None,
+        duration=parse_duration(for_) if for_ else None,
+        reason=reason,
+        by=_actor(by),
+    )
+    _show_change(_with_oncall(lambda service: service.cover(request)), as_json, "made")
+
+
+@oncall_app.command("swap")
+@user_errors
+def oncall_swap(
+    person: Annotated[str, typer.Argument(help="Whom to swap with.")],
+    mine: Annotated[str, typer.Option("--mine", help="ISO 8601 time in your shift to give away.")],
+    theirs: Annotated[str, typer.Option("--theirs", help="ISO 8601 time in their shift to take.")],
+    reason: WhyOption,
+    rotation: Rotation = None,
+    layer: LayerOption = "primary",
+    instead_of: Annotated[
+        str | None, typer.Option("--instead-of", help="A lead asking for this person (default: you).")
+    ] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Ask PERSON to swap shifts: yours under way at --mine for theirs under way at --theirs. Nothing
+    changes until they confirm (`sevflow oncall confirm ID`)."""
+    from sevflow.oncall.changes import SwapRequest
+
+    request = SwapRequest(
+        person=person,
+        mine=_parse_time(mine, "--mine"),
+        theirs=_parse_time(theirs, "--theirs"),
+        rotation=rotation,
+        layer=_layer(layer),
+        instead_of=instead_of,
+        reason=reason,
+        by=_actor(by),
+    )
+    change = _with_oncall(lambda service: service.swap(request))
+    _show_change(change, as_json, "asked")
+    if not as_json:
+        out.print(f"{change.person} confirms it with: sevflow oncall confirm {change.id}", highlight=False)
+
+
+def _change_id(text: str) -> int:
+    cleaned = text.strip().removeprefix("#")
+    if not cleaned.isdigit() or len(cleaned) > 12:
+        raise ValueError(f"invalid id {text!r}: write the number `sevflow oncall overrides` shows, like 12")
+    return int(cleaned)
+
+
+ChangeId = Annotated[str, typer.Argument(help="The change's number, as `sevflow oncall overrides` lists it.")]
+
+
+@oncall_app.command("confirm")
+@user_errors
+def oncall_confirm(change_id: ChangeId, by: By = None, as_json: AsJson = False) -> None:
+    """Confirm a swap you were asked for: it takes effect now."""
+    number = _change_id(change_id)
+    change = _with_oncall(lambda service: service.confirm(number, _actor(by)))
+    _show_change(change, as_json, "confirmed")
+
+
+@oncall_app.command("edit")
+@user_errors
+def oncall_edit(
+    change_id: ChangeId,
+    to: Annotated[str | None, typer.Option("--to", help="The new ISO 8601 end.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="The new person covering, or nobody.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="The version you read: refused if it changed since.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (replaces the reason).")] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a cover's end or person."""
+    from sevflow.oncall.changes import EditRequest
+
+    number = _change_id(change_id)
+    request = EditRequest(
+        ends_at=_parse_time(to, "--to") if to else None,
+        person=person,
+        version=version,
+        reason=reason,
+        by=_actor(by),
+    )
+    _show_change(_with_oncall(lambda service: service.edit(number, request)), as_json, "edited")
+
+
+@oncall_app.command("remove")
+@user_errors
+def oncall_remove(change_id: ChangeId, by: By = None, as_json: AsJson = False) -> None:
+    """Remove a cover or a swap: the schedule is as before from the next page on."""
+    number = _change_id(change_id)
+    change = _with_oncall(lambda service: service.remove(number, _actor(by)))
+    _show_change(change, as_json, "removed")
+
+
+@oncall_app.command("overrides")
+@user_errors
+def oncall_overrides(
+    all_: Annotated[bool, typer.Option("--all", help="Also the removed ones.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """The covers and swaps made at runtime (not sevflow.yaml's own overrides), oldest first."""
+    changes = _with_oncall(lambda service: service.changes(include_removed=all_))
+    if as_json:
+        sys.stdout.write(json.dumps([c.model_dump(mode="json") for c in changes], indent=2) + "\n")
+        return
+    if not changes:
+        out.print("no on-call changes: the schedule is sevflow.yaml's", highlight=False)
+        return
+    for change in changes:
+        removed = " [removed]" if change.status == "removed" else ""
+        by = f"by {change.created_by}" + (f": {change.reason}" if change.reason else "")
+        line = f"{change.describe()}{removed} ({by}; version {change.version})"
+        out.print(line, highlight=False, markup=False)
+
+
+@oncall_app.command("export")
+@user_errors
+def oncall_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """The runtime changes as sevflow.yaml `overrides:` (YAML), for a GitOps team to commit."""
+    text = _with_oncall(lambda service: service.export())
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output}", highlight=False)
 
 
 # ------------------------------------------------------------------------------------ processes

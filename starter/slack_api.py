@@ -27,10 +27,13 @@ from sevflow.slack.interactions import parse_block_action, parse_view_submission
 from sevflow.slack.signature import InvalidSlackSignature, ReplayGuard, verify_slack_request
 from sevflow.store.repository import Store
 from starter.alerts_api import PayloadError, read_body
+from starter.oncall import OnCallService
 from starter.slack_dispatch import SlackDispatcher
+from starter.slack_oncall import answer_oncall
 
 log = logging.getLogger("sevflow.slack")
 
+ONCALL_COMMAND = "/oncall"
 # Slack's deadline is 3 s; leave room for the network.
 ANSWER_WITHIN = 2.5
 
@@ -68,14 +71,22 @@ class SlackRequests:
         dispatcher: Callable[[], Awaitable[SlackDispatcher]],
         store: Store,
         command_name: str = "/incident",
+        oncall: Callable[[], OnCallService] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.store = store
         self.command_name = command_name
+        # `/oncall`: who is on, covers, leave and swaps (None: not served here).
+        self.oncall = oncall
         self.seen = SeenEvents()
         self._background: set[asyncio.Future[None]] = set()
 
     async def command(self, form: dict[str, str]) -> dict[str, Any] | None:
+        if self.oncall is not None and form.get("command", "").strip() == ONCALL_COMMAND:
+            text = await asyncio.to_thread(
+                answer_oncall, self.oncall(), form.get("text", ""), form.get("user_id", "")
+            )
+            return ephemeral(text)
         channel = form.get("channel_id")
         default = await asyncio.to_thread(self.store.incident_for_channel, channel) if channel else None
         try:

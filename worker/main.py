@@ -29,6 +29,7 @@ from activities.twilio_pager import TwilioSms, TwilioVoice, twilio_client
 from activities.webhook import SignedWebhook, WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
+from sevflow.oncall.live import LiveConfig
 from sevflow.settings import Settings, page_link_secret
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
@@ -164,12 +165,15 @@ def build_worker(
     tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
+    # The on-call activities read sevflow.yaml with the runtime on-call changes (covers, swaps, leave),
+    # re-read when one is made: no restart.
+    live = LiveConfig(config, store)
     store_acts = StoreActivities(store, config)
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
     executor = executor or ThreadPoolExecutor(max_workers=16)
     paging_acts = PagingActivities(
-        config,
+        live,
         chat,
         store,
         webhook or paging_webhook(config),
@@ -178,7 +182,7 @@ def build_worker(
         contacts=store,
         links=links,
     )
-    handoff_acts = HandoffActivities(config, store, chat)
+    handoff_acts = HandoffActivities(live, store, chat)
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
     silence_acts = SilenceActivities(config, store, chat)

@@ -80,6 +80,9 @@ class LevelPlan(BaseModel):
     nobody: list[str] = Field(default_factory=list)
     # The owning team's channel: told when the ladder is exhausted or reaches nobody.
     team_channel: str | None = None
+    # The version id of the effective on-call configuration (sevflow.yaml plus the runtime covers and
+    # swaps) the level was planned on (sevflow.oncall.changes.config_version); None: not recorded.
+    config_version: str | None = None
 
 
 class PlanLevel(BaseModel):

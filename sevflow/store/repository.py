@@ -21,6 +21,7 @@ from sevflow.store.contacts import ContactRepository
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
+from sevflow.store.oncall import OnCallRepository
 from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
@@ -58,6 +59,7 @@ class Store(
     ContactRepository,
     MergeRepository,
     SilenceRepository,
+    OnCallRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems, command keys, confirmed contact methods, merges and silences."""
+    items, postmortems, command keys, confirmed contact methods, merges, silences and on-call changes."""

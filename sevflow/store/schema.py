@@ -542,3 +542,35 @@ class SilenceRow(Base):
     start_announced: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     end_announced: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class OnCallChangeRow(Base):
+    """A change to who is on call made at runtime (sevflow.oncall.changes): a cover (`person` covers
+    `layer` of `rotation` for [starts_at, ends_at), only while `replaces` is scheduled when set; no
+    `person`: nobody, as for leave) or a swap (`replaces` gives [starts_at, ends_at) to `person`, who
+    gives back [swap_starts_at, swap_ends_at); pending until `person` confirms). A removed change keeps
+    its row (status `removed`) for the record. `version` goes up on every edit: an edit names the version
+    it read, and one made since is refused (migration 0021)."""
+
+    __tablename__ = "oncall_changes"
+    __table_args__ = (Index("ix_oncall_changes_rotation_status", "rotation", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    rotation: Mapped[str] = mapped_column(String(255), nullable=False)
+    layer: Mapped[str] = mapped_column(String(16), nullable=False)
+    person: Mapped[str | None] = mapped_column(String(255))
+    replaces: Mapped[str | None] = mapped_column(String(255))
+    starts_at: Mapped[datetime] = mapped_column(nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(nullable=False)
+    swap_starts_at: Mapped[datetime | None]
+    swap_ends_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False)
+    confirmed_by: Mapped[str | None] = mapped_column(String(255))
+    confirmed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False)

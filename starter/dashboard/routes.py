@@ -22,10 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
-from typing import Any, Protocol, get_args
+from typing import Annotated, Any, Protocol, get_args
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -63,6 +64,7 @@ from sevflow.incident.transitions import EDITS, TRANSITIONS, refusal
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
 from sevflow.oncall import contact_gaps, on_call_board
+from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
 from sevflow.paging.contacts import ContactBook
 from sevflow.policy import Severity
 from sevflow.postmortem.checks import check_postmortem
@@ -83,6 +85,7 @@ from starter.dashboard.views import (
     when,
 )
 from starter.follow_up import ActionItemNotFound, FollowUpReads, FollowUpService, parse_item_id
+from starter.oncall import OnCallService
 from starter.service import (
     CommandOutcomeUnknown,
     IdempotencyKeyReused,
@@ -110,6 +113,8 @@ class DashboardBackend(Protocol):
     def follow_up_reads(self) -> FollowUpReads: ...
 
     async def follow_up(self) -> FollowUpService: ...
+
+    def oncall(self) -> OnCallService: ...
 
 
 # A command ready to send: given the backend, the incident's number and the form's idempotency key.
@@ -355,6 +360,9 @@ def standalone_page(template: str, status: int, path: str, now: datetime, **cont
 
 _REFUSALS: dict[type[SevflowError], int] = {
     IncidentNotFound: 404,
+    OnCallChangeNotFound: 404,
+    OnCallForbidden: 403,
+    OnCallConflict: 409,
     InvalidCommand: 409,
     IdempotencyKeyReused: 422,
     ServiceUnavailable: 503,
@@ -802,22 +810,56 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             **page,
         )
 
-    @router.get("/oncall")
-    async def oncall(request: Request) -> Response:
-        session = reader(request)
-        if isinstance(session, Response):
-            return session
+    async def oncall_page(
+        request: Request, session: Session, status: int = 200, flash: tuple[str, str] | None = None
+    ) -> Response:
         now = clock()
-        board = on_call_board(backend.config, now)
+        effective = await asyncio.to_thread(backend.oncall().effective)
+        board = on_call_board(effective.config, now)
         confirmed = ContactBook.of(await asyncio.to_thread(backend.store.verifications))
         return render(
             request,
             "oncall.html",
             session,
+            status,
             rotations=board.rotations,
             policies=board.policies,
-            unreachable=contact_gaps(backend.config, confirmed, now),
+            unreachable=contact_gaps(effective.config, confirmed, now),
+            changes=effective.changes,
+            config_version=effective.version,
+            flash=flash,
         )
+
+    @router.get("/oncall")
+    async def oncall(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        return await oncall_page(request, session)
+
+    @router.post("/oncall/changes/{change_id}/remove")
+    async def remove_oncall_change(
+        request: Request, change_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+    ) -> Response:
+        """Remove a runtime cover or swap, as `sevflow oncall remove` does, as the signed-in person."""
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        _, session = signed
+        if session.name is None:
+            return await oncall_page(
+                request, session, 422, ("error", "Say who you are first: give your name above.")
+            )
+        name = session.name
+
+        async def remove() -> None:
+            await asyncio.to_thread(backend.oncall().remove, change_id, name)
+
+        refused = await sent(remove())
+        if refused is not None:
+            status, text = refused
+            return await oncall_page(request, session, status, ("error", text))
+        return RedirectResponse("/oncall?removed=" + str(change_id), status_code=303)
 
     @router.get("/action-items")
     async def action_items(request: Request) -> Response:

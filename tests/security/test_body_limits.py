@@ -35,6 +35,7 @@ PATH_VALUES = {
     "name": "alice",
     "method": "sms",
     "token": "not-a-signed-link",
+    "change_id": "1",
 }
 TOO_BIG = MAX_BODY_BYTES + 1
 CHUNK = 64 * 1024

@@ -99,7 +99,13 @@ async def test_pagerduty_routing_key_is_the_token(client: httpx.AsyncClient) -> 
 # --------------------------------------------------------------------------------- the JSON API
 
 # Filled into path templates: the values only have to route, the token is checked first.
-PATH_VALUES = {"number": "INC-1", "item_id": "INC-1-0123abcd", "name": "alice", "method": "sms"}
+PATH_VALUES = {
+    "number": "INC-1",
+    "item_id": "INC-1-0123abcd",
+    "name": "alice",
+    "method": "sms",
+    "change_id": "1",
+}
 # Not the API token's: the alert webhooks (a token per source), the confirmation link of a contact
 # code (the signed link is the credential: tests/contacts/test_api.py), and the pages' answers
 # (Twilio's signature, or the signed acknowledge link: tests/api/test_pages_api.py).

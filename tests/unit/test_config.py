@@ -203,7 +203,8 @@ def test_top_level_typo_suggests_the_section() -> None:
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
     problems = problems_of("teams:\n  web:\n    pager_duty: x\n")
     assert problems["teams.web.pager_duty"].message == (
-        "unknown key 'pager_duty' (allowed here: channel, escalation_target, timezone, escalation_policy)"
+        "unknown key 'pager_duty' "
+        "(allowed here: channel, escalation_target, timezone, escalation_policy, leads)"
     )
     assert problems["teams.web.pager_duty"].line == 3
 

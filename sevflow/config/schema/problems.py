@@ -229,6 +229,9 @@ def _oncall_problems(data: Mapping[Any, Any]) -> Problems:
     for name, spec in teams.items():
         if isinstance(spec, Mapping):
             policy(("teams", name, "escalation_policy"), spec.get("escalation_policy"))
+            leads = spec.get("leads")
+            for index, lead in enumerate(leads if isinstance(leads, list) else []):
+                person(("teams", name, "leads", index), lead)
     for name, spec in _mapping(data, "services").items():
         if isinstance(spec, Mapping):
             policy(("services", name, "escalation_policy"), spec.get("escalation_policy"))

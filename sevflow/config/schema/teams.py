@@ -20,6 +20,9 @@ class TeamConfig(BaseModel):
     timezone: TimeZoneName | None = None
     # The escalation policy (of `escalation_policies`) for incidents of this team's services.
     escalation_policy: str | None = None
+    # People (of `people`) who may change anyone's on-call shifts in the team's rotations at runtime
+    # (`sevflow oncall cover`, swaps, leave); a member may change only their own.
+    leads: tuple[str, ...] = ()
 
 
 class ServiceStatusPage(BaseModel):

@@ -80,7 +80,9 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
     assert 174 <= len(manifest["display_information"]["long_description"]) <= 4000
     assert re.match(r"^#[0-9a-fA-F]{6}$", manifest["display_information"]["background_color"])
     assert manifest["features"]["bot_user"]["display_name"] == "sevflow"
-    (command,) = manifest["features"]["slash_commands"]
+    command, oncall = manifest["features"]["slash_commands"]
+    assert oncall["command"] == "/oncall" and oncall["url"] == "https://sevflow.example.com/slack/commands"
+    assert oncall["should_escape"] is True
     assert command["command"] == parse_config("").slack.command == "/incident"
     assert command["url"] == "https://sevflow.example.com/slack/commands"
     assert command["should_escape"] is True
@@ -97,7 +99,7 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
 def test_the_usage_hint_names_every_verb_of_the_command(manifest: dict[str, Any]) -> None:
     """Each `|`-separated part of the hint starts with a verb the parser knows, and every verb has one:
     a new subcommand without its hint (as `link` was) fails here."""
-    (command,) = manifest["features"]["slash_commands"]
+    command = manifest["features"]["slash_commands"][0]
     hint: str = command["usage_hint"]
     verbs = [part.split()[0] for part in hint.split("|")]
     assert sorted(verbs) == sorted(USAGE), f"usage_hint lacks {sorted(set(USAGE) - set(verbs))}"
@@ -146,3 +148,16 @@ def test_check_finds_what_is_missing(manifest: dict[str, Any]) -> None:
     assert missing_scopes(["users.lookupByEmail"], ["users:read.email"]) == {
         "users.lookupByEmail": ["users:read"]
     }
+
+
+def test_the_oncall_usage_hint_reads_as_the_oncall_parser_reads(manifest: dict[str, Any]) -> None:
+    from sevflow.slack.oncall_command import parse_oncall_command
+
+    oncall = manifest["features"]["slash_commands"][1]
+    verbs = {
+        parse_oncall_command(
+            part.replace("ID", "1").replace("MY-SHIFT THEIR-SHIFT", "2026-12-24 2026-12-31")
+        ).verb
+        for part in oncall["usage_hint"].split("|")
+    }
+    assert verbs == {"cover", "leave", "swap", "confirm", "remove", "list"}

@@ -1,0 +1,83 @@
+"""`/oncall` from Slack: who is on, covers, leave and swaps, done through OnCallService as the CLI and
+the API do them. The Slack user is their `people:` name (U0BOB is bob), so the same permission holds.
+The answer is a sentence shown only to the person who asked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sevflow.errors import SevflowError
+from sevflow.oncall import on_call_board
+from sevflow.oncall.changes import CoverRequest, SwapRequest
+from sevflow.slack.oncall_command import USAGE, OnCallCommand, OnCallCommandError, parse_oncall_command
+from starter.oncall import OnCallService
+
+NO_REASON = "no reason given (Slack)"
+
+
+def answer_oncall(service: OnCallService, text: str, user_id: str) -> str:
+    """What `/oncall <text>` from `user_id` does, as the sentence to show them (blocking: the store)."""
+    try:
+        command = parse_oncall_command(text)
+    except OnCallCommandError as err:
+        return f"{err}\nUsage: {USAGE}"
+    try:
+        return _do(service, command, user_id)
+    except SevflowError as err:
+        return f"Not done: {err}"
+    except ValueError as err:  # pydantic's, for what the parser let through
+        return f"Not done: {str(err).splitlines()[0]}\nUsage: {USAGE}"
+
+
+def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
+    reason = command.reason or NO_REASON
+    if command.verb == "who":
+        effective = service.effective()
+        board = on_call_board(effective.config, datetime.now(UTC))
+        lines = [
+            f"{row.rotation} {row.layer}: {row.on.person if row.on else 'nobody'}"
+            + (f" (until {row.on.shift_end:%Y-%m-%d %H:%M} UTC)" if row.on else "")
+            for row in board.rotations
+        ]
+        return "\n".join([f"On call now (configuration {effective.version}):", *lines])
+    if command.verb == "list":
+        changes = service.changes()
+        if not changes:
+            return "No on-call changes: the schedule is sevflow.yaml's."
+        return "\n".join(f"{c.describe()} (by {c.created_by})" for c in changes)
+    if command.verb == "cover":
+        change = service.cover(
+            CoverRequest(
+                person=command.person,
+                duration=command.duration,
+                rotation=command.rotation,
+                reason=reason,
+                by=user_id,
+            )
+        )
+        return f"Done: {change.describe()}. Remove it with /oncall remove {change.id}."
+    if command.verb == "leave":
+        change = service.cover(
+            CoverRequest(
+                person=None,
+                instead_of=user_id,
+                starts_at=command.start,
+                ends_at=command.end,
+                reason=reason,
+                by=user_id,
+            )
+        )
+        undo = f"/oncall remove {change.id} undoes it"
+        return f"Done: {change.describe()} (nobody covers: the gap check reports it). {undo}."
+    if command.verb == "swap":
+        assert command.person is not None and command.start is not None and command.end is not None
+        change = service.swap(
+            SwapRequest(
+                person=command.person, mine=command.start, theirs=command.end, reason=reason, by=user_id
+            )
+        )
+        return f"Asked: {change.describe()}. {change.person} confirms with /oncall confirm {change.id}."
+    assert command.change_id is not None
+    if command.verb == "confirm":
+        return f"Confirmed: {service.confirm(command.change_id, user_id).describe()}."
+    return f"Removed: {service.remove(command.change_id, user_id).describe()}."

@@ -1,0 +1,177 @@
+"""On-call changes in the store, on SQLite and PostgreSQL: all or nothing, the counter that tells a
+reader to look again, and one winner when two people change the same shift at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from sevflow.oncall.changes import (
+    CoverRequest,
+    EditRequest,
+    NewChange,
+    OnCallChange,
+    OnCallChangeNotFound,
+    OnCallConflict,
+    OnCallForbidden,
+)
+from sevflow.oncall.live import LiveConfig
+from sevflow.store.repository import Store
+from starter.oncall import OnCallService
+from tests.unit.oncall.runtime_fixtures import NOW, oncall_config
+
+from .conftest import FakeClock
+
+
+@pytest.fixture
+def service(store: Store, clock: FakeClock) -> OnCallService:
+    clock.now = NOW
+    return OnCallService(oncall_config(), store, clock=lambda: NOW)
+
+
+def cover(**fields: object) -> CoverRequest:
+    values: dict[str, object] = {"person": "zed", "duration": "2h", "reason": "dentist", "by": "carol"}
+    values.update(fields)
+    return CoverRequest.model_validate(values)
+
+
+def test_a_cover_is_stored_with_who_when_why_and_moves_the_counter(
+    service: OnCallService, store: Store
+) -> None:
+    before = store.oncall_counter()
+    change = service.cover(cover())
+    assert (change.id, change.person, change.created_by, change.reason, change.version) == (
+        change.id,
+        "zed",
+        "carol",
+        "dentist",
+        1,
+    )
+    assert change.created_at == NOW and change.starts_at == NOW and change.ends_at == NOW + timedelta(hours=2)
+    assert change.starts_at.tzinfo is not None
+    assert store.oncall_counter() == before + 1
+    assert store.oncall_change(change.id) == change
+    assert store.oncall_changes() == [change]
+
+
+def test_a_refused_change_leaves_nothing_behind(service: OnCallService, store: Store) -> None:
+    service.cover(cover())
+    counter = store.oncall_counter()
+    with pytest.raises(OnCallConflict):
+        service.cover(cover(person="lena"))
+    with pytest.raises(OnCallForbidden):
+        service.cover(cover(by="bob", starts_at=NOW + timedelta(hours=3)))
+    assert store.oncall_counter() == counter  # rolled back with the refusal
+    assert len(store.oncall_changes(include_removed=True)) == 1
+
+
+def test_a_failure_inside_the_transaction_writes_nothing(store: Store) -> None:
+    counter = store.oncall_counter()
+
+    def plan(others: Sequence[OnCallChange]) -> NewChange:
+        raise RuntimeError("the process died mid-save")
+
+    with pytest.raises(RuntimeError):
+        store.add_oncall_change(plan)
+    assert store.oncall_counter() == counter and store.oncall_changes(include_removed=True) == []
+
+
+def test_edit_and_remove_keep_the_record(service: OnCallService, store: Store) -> None:
+    change = service.cover(cover())
+    edited = service.edit(change.id, EditRequest(ends_at=NOW + timedelta(hours=1), version=1, by="U0CAROL"))
+    assert (edited.version, edited.ends_at, edited.updated_by) == (2, NOW + timedelta(hours=1), "carol")
+    with pytest.raises(OnCallConflict, match="changed since you read it"):
+        service.edit(change.id, EditRequest(ends_at=NOW + timedelta(hours=3), version=1, by="carol"))
+    removed = service.remove(change.id, "carol")
+    assert removed.status == "removed" and removed.version == 3
+    assert store.oncall_changes() == []
+    assert [c.status for c in store.oncall_changes(include_removed=True)] == ["removed"]
+    with pytest.raises(OnCallConflict, match="already removed"):
+        service.remove(change.id, "carol")
+    with pytest.raises(OnCallChangeNotFound):
+        service.remove(change.id + 100, "carol")
+
+
+def test_a_live_config_reads_the_changes_only_when_the_counter_moved(
+    service: OnCallService, store: Store
+) -> None:
+    base = oncall_config()
+    live = LiveConfig(base, store)
+    first = live.current()
+    assert first.config.overrides == () and live.current() is first
+    service.cover(cover())
+    second = live.current()
+    assert second is not first and second.version != first.version
+    assert [o.person for o in second.config.overrides] == ["zed"]
+
+
+def test_two_edits_of_the_same_version_at_once_one_wins(service: OnCallService, store: Store) -> None:
+    change = service.cover(cover())
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def edit(hours: int) -> None:
+        barrier.wait()
+        try:
+            results.append(
+                service.edit(
+                    change.id, EditRequest(ends_at=NOW + timedelta(hours=hours), version=1, by="carol")
+                )
+            )
+        except OnCallConflict as refused:
+            results.append(refused)
+
+    threads = [threading.Thread(target=edit, args=(h,)) for h in (3, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    won = [r for r in results if isinstance(r, OnCallChange)]
+    lost = [r for r in results if isinstance(r, OnCallConflict)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert "changed since you read it" in str(lost[0])
+    assert store.oncall_change(change.id) == won[0]
+
+
+def test_two_covers_of_the_same_shift_at_once_one_wins(service: OnCallService, store: Store) -> None:
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def make(person: str) -> None:
+        barrier.wait()
+        try:
+            results.append(service.cover(cover(person=person, by="lena")))
+        except OnCallConflict as refused:
+            results.append(refused)
+
+    threads = [threading.Thread(target=make, args=(p,)) for p in ("zed", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(type(r).__name__ for r in results) == ["OnCallChange", "OnCallConflict"], results
+    assert len(store.oncall_changes()) == 1
+
+
+def test_the_paging_activity_plans_on_the_live_configuration_and_records_its_version(
+    service: OnCallService, store: Store
+) -> None:
+    from activities.chat import ConsoleChat
+    from activities.paging import PagingActivities
+    from sevflow.paging.models import PlanLevel
+    from sevflow.policy import DEFAULT_POLICIES, Severity
+
+    live = LiveConfig(oncall_config(), store)
+    paging = PagingActivities(live, ConsoleChat(), store)
+    request = PlanLevel(
+        service="api", severity=Severity.SEV1, policy=DEFAULT_POLICIES[Severity.SEV1], level=0, at=NOW
+    )
+    before = paging.plan_escalation_level(request)
+    assert [t.who for t in before.targets] == ["carol"] and before.config_version == live.version
+    service.cover(cover())  # carol has zed cover her: the same activity object, no restart
+    after = paging.plan_escalation_level(request)
+    assert [t.who for t in after.targets] == ["zed"]
+    assert after.config_version is not None and after.config_version != before.config_version
