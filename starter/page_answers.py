@@ -276,15 +276,25 @@ class PageAnswers:
         escalation = escalation_of(page_key)
         if escalation is None or not state.escalation_active or escalation != state.escalation_id:
             return f"Paging for {state.label} has ended: nothing to escalate."
-        page = self.store.page(page_key)
-        if page is not None:
-            later = [
-                p
-                for p in self.store.pages(state.number)
-                if p.escalation_id == page.escalation_id and (p.loop, p.level) > (page.loop, page.level)
-            ]
-            if later:
-                return f"{state.label} already pages level {later[-1].level + 1}: nothing to escalate."
+        # A later step of the ladder on record: a later level, loop, or round (a raised severity starts
+        # the ladder again), which the escalation would ignore this page's `2` for.
+        mine = page_step(page_key)
+        later = [
+            step
+            for p in self.store.pages(state.number)
+            if mine is not None
+            and (step := page_step(p.key)) is not None
+            and step.escalation == mine.escalation
+            and step[1:] > mine[1:]
+        ]
+        if mine is not None and later:
+            newest = max(later)
+            if newest.round > mine.round:
+                return (
+                    f"{state.label} pages again from level {newest.level + 1} since its severity changed: "
+                    "this page's level is over, nothing to escalate."
+                )
+            return f"{state.label} already pages level {newest.level + 1}: nothing to escalate."
         return None
 
     @staticmethod

@@ -14,10 +14,22 @@ import httpx
 import pytest
 
 from sevflow.config.loader import parse_config
+from sevflow.incident.models import IncidentState
 from sevflow.paging.contacts import address_digest
+from sevflow.paging.links import AckLink, ack_token
+from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
 from starter.api import create_app
-from tests.api.test_pages_api import IN_PROCESS, post_signed, reply_of, settings_for, text_form
+from tests.api.test_pages_api import (
+    IN_PROCESS,
+    SECRET,
+    page,
+    post_signed,
+    reply_of,
+    settings_for,
+    text_form,
+)
+from tests.emulators.twilio import DEFAULT_ACCOUNT_SID
 
 SHARED = "+14155550177"
 # alice and carol share the team's on-call phone; alice comes first in the file.
@@ -82,3 +94,42 @@ async def test_an_expired_code_of_one_does_not_shadow_the_live_code_of_the_other
 
     assert reply_of(answer) == "wrong code for alice's sms: 4 tries left."
     assert sqlite_store.verifications() == []
+
+
+async def test_a_2_on_a_call_of_a_round_the_ladder_left_is_refused_and_signals_nothing(
+    api: httpx.AsyncClient, sqlite_store: Store
+) -> None:
+    escalation = "incident-raised/escalation-1"
+    number = sqlite_store.register_incident(
+        IncidentState(
+            workflow_id="incident-raised",
+            title="checkout returns 5xx",
+            service="checkout",
+            severity=Severity.SEV1,
+            roles={},
+            policies=DEFAULT_POLICIES,
+            detected_at=datetime.now(UTC),
+            escalation_id=escalation,
+            escalation_active=True,
+        )
+    )
+    # Round 1 called alice; the severity was raised and round 2 texted her, from level 1 again.
+    called = page(number, via="voice").model_copy(
+        update={"key": f"{escalation}/r1/o0/l0/alice/voice", "escalation_id": escalation}
+    )
+    texted = page(number).model_copy(
+        update={"key": f"{escalation}/r2/o0/l0/alice/sms", "escalation_id": escalation}
+    )
+    sqlite_store.record_page(called)
+    sqlite_store.record_page(texted)
+    token = ack_token(SECRET, AckLink(called.key, number, "alice", datetime.now(UTC) + timedelta(minutes=5)))
+
+    keys = {"AccountSid": DEFAULT_ACCOUNT_SID, "CallSid": "CA" + "e1" * 16, "Digits": "2"}
+    pressed = await post_signed(api, f"/v1/pages/voice/{token}", keys)
+
+    # Temporal is unreachable here: an answer that signalled would say sevflow is unavailable.
+    assert pressed.status_code == 200, pressed.text
+    assert (
+        f"<Say>INC-{number} pages again from level 1 since its severity changed: "
+        "this page's level is over, nothing to escalate. Goodbye.</Say>"
+    ) in pressed.text
