@@ -39,7 +39,7 @@ from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.incident.commands import Acknowledge
 from sevflow.incident.models import EventKind, IncidentState, Status
 from sevflow.paging.answers import read_text, same_number
-from sevflow.paging.contacts import mask
+from sevflow.paging.contacts import address_digest, mask
 from sevflow.paging.level import escalation_of, page_step
 from sevflow.paging.links import AckLink, InvalidLink, read_ack_token
 from sevflow.paging.models import (
@@ -123,7 +123,7 @@ class PageAnswers:
             return Answered("sevflow does not know this number: nothing was changed.")
         answer = read_text(body)
         if answer.kind == "code" and answer.code is not None:
-            return await asyncio.to_thread(self._confirm, people[0], answer.code, masked)
+            return await asyncio.to_thread(self._confirm, people, number, answer.code, masked)
         pages = await asyncio.to_thread(self._pages_by_text, people)
         open_pages = [(page, state) for page, state in pages if _open(state)]
         if answer.kind == "other":
@@ -163,7 +163,14 @@ class PageAnswers:
         rest = [(p, s) for p, s in open_pages if p.incident_number != page.incident_number]
         return Answered(answered.text + _others(rest), answered.acted)
 
-    def _confirm(self, person: str, code: str, masked: str) -> Answered:
+    def _confirm(self, people: list[str], number: str, code: str, masked: str) -> Answered:
+        """Confirm the pending sms code `code` answers: of the people who share the number, the one it
+        was sent to (sevflow.yaml may give two people one phone)."""
+        person = people[0]
+        if len(people) > 1:
+            phone = self.config.people[person].phone or number
+            digest = address_digest("sms", phone)
+            person = self.store.whose_code(people, "sms", digest, code) or person
         try:
             confirmation = self._contacts().confirm(person, "sms", code, "reply", by=person)
         except (SevflowError, ValueError) as err:
@@ -269,15 +276,25 @@ class PageAnswers:
         escalation = escalation_of(page_key)
         if escalation is None or not state.escalation_active or escalation != state.escalation_id:
             return f"Paging for {state.label} has ended: nothing to escalate."
-        page = self.store.page(page_key)
-        if page is not None:
-            later = [
-                p
-                for p in self.store.pages(state.number)
-                if p.escalation_id == page.escalation_id and (p.loop, p.level) > (page.loop, page.level)
-            ]
-            if later:
-                return f"{state.label} already pages level {later[-1].level + 1}: nothing to escalate."
+        # A later step of the ladder on record: a later level, loop, or round (a raised severity starts
+        # the ladder again), which the escalation would ignore this page's `2` for.
+        mine = page_step(page_key)
+        later = [
+            step
+            for p in self.store.pages(state.number)
+            if mine is not None
+            and (step := page_step(p.key)) is not None
+            and step.escalation == mine.escalation
+            and step[1:] > mine[1:]
+        ]
+        if mine is not None and later:
+            newest = max(later)
+            if newest.round > mine.round:
+                return (
+                    f"{state.label} pages again from level {newest.level + 1} since its severity changed: "
+                    "this page's level is over, nothing to escalate."
+                )
+            return f"{state.label} already pages level {newest.level + 1}: nothing to escalate."
         return None
 
     @staticmethod

@@ -105,6 +105,26 @@ class ContactRepository(Repository):
                 )
             )
 
+    def whose_code(self, people: list[str], method: Method, digest: str, code: str) -> str | None:
+        """Of `people` who share the address `digest` names (one phone for two), the one a code answers:
+        whose live code it is; else whose live code went out last (a wrong answer counts against it);
+        else whose code, expired or used up, went out last (the answer says so); None when none of them
+        was sent one. Nothing changes here."""
+        now = self._clock()
+        query = select(ContactChallengeRow).where(
+            ContactChallengeRow.person.in_(people),
+            ContactChallengeRow.method == method,
+            ContactChallengeRow.digest == digest,
+        )
+        with self._read() as session:
+            rows = list(session.scalars(query).all())
+        live = [r for r in rows if r.expires_at > now and r.wrong_answers < MAX_WRONG_ANSWERS]
+        for row in live:
+            if hmac.compare_digest(row.code_digest, code_digest(row.person, method, code)):
+                return row.person
+        newest = max(live or rows, key=lambda row: row.sent_at, default=None)
+        return None if newest is None else newest.person
+
     def confirm_challenge(
         self, person: str, method: Method, digest: str, code: str, via: str
     ) -> ConfirmOutcome:
