@@ -176,7 +176,8 @@ def feed_calendar(config: SevflowConfig, kind: FeedKind, name: str, now: datetim
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
     calendar.add_missing_timezones(first_date=date(start.year - 1, 1, 1), last_date=date(end.year + 2, 1, 1))
-    return calendar.to_ical()
+    text: bytes = calendar.to_ical()
+    return text
 
 
 # --- secret URLs ---------------------------------------------------------------------------------
