@@ -48,6 +48,8 @@ from sevflow.incident.commands import (
 from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
+from sevflow.oncall.feeds import FeedNotFound
+from sevflow.oncall.hours import HoursRefused
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings, page_link_secret
@@ -78,6 +80,8 @@ from starter.ingest import (
     SilenceCache,
 )
 from starter.jira_webhook import jira_router
+from starter.oncall_feeds import FeedService
+from starter.oncall_feeds_api import oncall_feeds_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -275,6 +279,8 @@ _STATUS = {
     ServiceUnavailable: 503,
     SilenceNotFound: 404,
     SilenceConflict: 409,
+    FeedNotFound: 404,
+    HoursRefused: 422,
 }
 
 
@@ -591,6 +597,10 @@ def create_app(
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
     app.include_router(silences_router(Auth, backend.silences))
+    feeds = FeedService(
+        backend.store, lambda: backend.config, backend.link_secret, settings.resolved_public_url
+    )
+    app.include_router(oncall_feeds_router(Auth, feeds, backend.store, lambda: backend.config))
     app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))

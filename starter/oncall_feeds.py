@@ -1,5 +1,5 @@
-"""Calendar feeds for the CLI, the API and the dashboard: a feed's secret URL (made once, reset on
-demand) and the feed behind a token.
+"""Calendar feeds and the hours report for the CLI, the API and the dashboard: a feed's secret URL (made
+once, reset on demand), the feed behind a token, and the hours of a month or a range of months.
 
 The configuration is asked for at each call (`config()`), so the runtime on-call changes of the
 effective configuration show in the next fetch of a feed.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from pydantic import BaseModel
 
@@ -26,7 +26,8 @@ from sevflow.oncall.feeds import (
     same_digest,
     token_digest,
 )
-from sevflow.store.feeds import FeedRepository, StoredFeed
+from sevflow.oncall.hours import HoursRow, hours_report, months_between, next_month, parse_month
+from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
 
 _TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}$")
 NO_FEED = "no calendar feed here: the link is wrong or was reset; ask for the new one (sevflow oncall feed)"
@@ -115,3 +116,14 @@ class FeedService:
         except FeedNotFound as gone:
             raise FeedNotFound(f"this feed's {feed.kind} is no longer in sevflow.yaml: {gone}") from None
         return feed_calendar(config, kind, name, now)
+
+
+def hours_rows(
+    store: PageReceiptRepository, config: SevflowConfig, first: str, last: str | None = None
+) -> list[HoursRow]:
+    """The hours report of months `first` through `last` (default: `first` alone), `2027-03` each."""
+    months = months_between(parse_month(first), parse_month(last) if last else parse_month(first))
+    # Every zone's months lie within 15 hours of UTC's.
+    start = datetime.combine(months[0], time(0), tzinfo=UTC) - timedelta(hours=15)
+    end = datetime.combine(next_month(months[-1]), time(0), tzinfo=UTC) + timedelta(hours=15)
+    return hours_report(config, months, store.page_receipts(start, end))

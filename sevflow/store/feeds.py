@@ -1,6 +1,9 @@
-"""Calendar feeds' secret URLs (sevflow.oncall.feeds): one row per feed, the salt its token is derived
-from and the token's digest. Making a feed is idempotent (two callers at once get one feed); a reset is a
+"""What the on-call feeds and the hours report read and keep.
+
+The feeds' secret URLs (sevflow.oncall.feeds): one row per feed, the salt its token is derived from
+and the token's digest. Making a feed is idempotent (two callers at once get one feed); a reset is a
 compare-and-set on the salt the caller saw, so of two resets at once one wins and both end on its URL.
+And the pages people got, as the hours report counts them.
 """
 
 from __future__ import annotations
@@ -8,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from sevflow.oncall.hours import PageReceipt
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
-from sevflow.store.schema import OnCallFeedRow
+from sevflow.store.schema import OnCallFeedRow, PageRow
 
 
 class StoredFeed(BaseModel):
@@ -68,3 +72,23 @@ class FeedRepository(Repository):
         found = self.feed(kind, name)
         assert found is not None
         return found, changed == 1
+
+
+class PageReceiptRepository(Repository):
+    def page_receipts(self, start: datetime, end: datetime) -> list[PageReceipt]:
+        """Pages to people sent in [start, end): one per person, escalation, level and loop (a page
+        by text and by call is one), at its first message; drills and team channels left out."""
+        query = (
+            select(
+                PageRow.person, PageRow.escalation_id, PageRow.level, PageRow.loop, func.min(PageRow.paged_at)
+            )
+            .where(
+                PageRow.paged_at >= start,
+                PageRow.paged_at < end,
+                PageRow.drill.is_(False),
+                PageRow.via != "team_channel",
+            )
+            .group_by(PageRow.person, PageRow.escalation_id, PageRow.level, PageRow.loop)
+        )
+        with self._read() as session:
+            return [PageReceipt(*row) for row in session.execute(query).all()]

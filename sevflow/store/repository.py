@@ -18,7 +18,7 @@ from sevflow.store.base import Clock, Repository
 from sevflow.store.chat import ChatRepository, StoredMessage
 from sevflow.store.command_keys import COMMAND_KEY_RETENTION, CommandKeyRepository, StoredCommandKey
 from sevflow.store.contacts import ContactRepository
-from sevflow.store.feeds import FeedRepository, StoredFeed
+from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
@@ -59,6 +59,7 @@ class Store(
     MergeRepository,
     SilenceRepository,
     FeedRepository,
+    PageReceiptRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
     items, postmortems, command keys, confirmed contact methods, merges, silences and the calendar
