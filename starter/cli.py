@@ -1362,9 +1362,17 @@ def _parse_at(text: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-@app.command()
+oncall_app = typer.Typer(
+    help="Who is on call (with no subcommand), calendar feeds of the shifts, and hours on call per month.",
+    invoke_without_command=True,
+)
+app.add_typer(oncall_app, name="oncall")
+
+
+@oncall_app.callback()
 @user_errors
 def oncall(
+    ctx: typer.Context,
     at: Annotated[
         str | None, typer.Option("--at", help="ISO 8601 time (UTC when it has no zone); default: now.")
     ] = None,
@@ -1380,6 +1388,8 @@ def oncall(
 ) -> None:
     """Who is on call for every rotation layer and every escalation policy's first level (reads only
     sevflow.yaml; `--check` also reads the confirmed contact methods from the database)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from datetime import UTC
 
     from sevflow.config.loader import load_config
@@ -1713,6 +1723,11 @@ from starter.silences_cli import maintenance_app, silence_app  # noqa: E402
 
 app.add_typer(silence_app, name="silence")
 app.add_typer(maintenance_app, name="maintenance")
+
+# Calendar feeds and hours on call (issue 17): their commands live in starter/oncall_feeds_cli.py.
+from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402
+
+register_oncall_feeds(oncall_app)
 
 
 def main() -> None:
