@@ -126,7 +126,7 @@ def _local_midnight(zone: ZoneInfo, day: date) -> datetime:
 class _Timeline:
     """A zone, business hours and holidays over a span: the instants (epoch seconds) where the bucket
     changes, each segment's bucket, and the seconds of each bucket before each cut (prefix sums), so the
-    split of any stretch is two binary searches."""
+    split of any stretch is two binary searches (`upto` at its end minus `upto` at its start)."""
 
     cuts: list[int] = field(default_factory=list)
     buckets: list[int] = field(default_factory=list)
@@ -138,21 +138,12 @@ class _Timeline:
         if i < 0:
             return [0] * len(BUCKETS)
         sums = list(self.before[i])
-        if i < len(self.buckets):
-            sums[self.buckets[i]] += t - self.cuts[i]
+        sums[self.buckets[i]] += t - self.cuts[i]
         return sums
 
-    def split(self, start: int, end: int) -> list[int]:
-        hi, lo = self.upto(end), self.upto(start)
-        return [a - b for a, b in zip(hi, lo, strict=True)]
 
-
-def _bucket(local: datetime, hours: BusinessHours, holidays: frozenset[date], clock: Clock) -> int:
-    day, wall = local.date(), local.time().replace(tzinfo=None)
-    if day in holidays:
-        return 0
-    if day.weekday() not in hours.weekday_numbers:
-        return 1
+def _wall_bucket(wall: time, hours: BusinessHours, clock: Clock) -> int:
+    """The bucket of a wall-clock time on a business day that is no holiday."""
     if wall >= clock.night_start or wall < clock.night_end:
         return 2
     if wall >= clock.evening_start:
@@ -167,23 +158,44 @@ def _timeline(
 ) -> _Timeline:
     """The timeline of local dates `first` through `last`."""
     walls = sorted({time(0), clock.night_end, hours.start, hours.end, clock.evening_start, clock.night_start})
-    instants: list[datetime] = []
+    offsets = [w.hour * 3600 + w.minute * 60 + w.second for w in walls]
+    by_wall = [_wall_bucket(w, hours, clock) for w in walls]
+    weekdays = hours.weekday_numbers
+
+    def kind(day: date) -> int | None:
+        return 0 if day in holidays else 1 if day.weekday() not in weekdays else None
+
+    points: list[tuple[int, int]] = []
     day = first
+    midnight = int(first_instant(zone, day, time(0)).timestamp())
     while day <= last + timedelta(days=1):
-        instants.extend(first_instant(zone, day, wall) for wall in walls)
-        day += timedelta(days=1)
+        after = day + timedelta(days=1)
+        next_midnight = int(first_instant(zone, after, time(0)).timestamp())
+        if next_midnight - midnight == 86400:  # no clock change that day: the walls are where they say
+            whole = kind(day)
+            for offset, bucket in zip(offsets, by_wall, strict=True):
+                points.append((midnight + offset, bucket if whole is None else whole))
+        else:
+            for wall in walls:
+                moment = first_instant(zone, day, wall)
+                local = moment.astimezone(zone)
+                whole = kind(local.date())
+                bucket = (
+                    _wall_bucket(local.time().replace(tzinfo=None), hours, clock) if whole is None else whole
+                )
+                points.append((int(moment.timestamp()), bucket))
+        day, midnight = after, next_midnight
     line = _Timeline()
     running = [0] * len(BUCKETS)
-    for index, moment in enumerate(instants):
-        t = int(moment.timestamp())
+    for t, bucket in points:
         if line.cuts and t <= line.cuts[-1]:
-            continue  # two walls on one instant (a gap swallowed one)
+            line.buckets[-1] = bucket  # two walls on one instant (a gap swallowed one): the later holds
+            continue
         if line.cuts:
             running[line.buckets[-1]] += t - line.cuts[-1]
         line.cuts.append(t)
         line.before.append(tuple(running))
-        if index < len(instants) - 1:
-            line.buckets.append(_bucket(moment.astimezone(zone), hours, holidays, clock))
+        line.buckets.append(bucket)
     return line
 
 
@@ -252,6 +264,7 @@ def hours_report(
             found |= country_holidays(config.holidays.country, config.holidays.subdivision, year)
         holidays = frozenset(found)
     timelines: dict[tuple[str, BusinessHours], _Timeline] = {}
+    bounds: dict[str, list[int]] = {}
     rows: list[HoursRow] = []
     for person in _people(config, stretches, received):
         hours, zone = config.business_hours_of(person)
@@ -261,36 +274,41 @@ def hours_report(
             first, last = months[0] - timedelta(days=1), next_month(months[-1])
             line = timelines[key] = _timeline(zone, hours, holidays, first, last, clock)
         mine = stretches.get(person, [])
-        theirs = by_person.get(person, [])
-        for month in months:
-            lo = int(_local_midnight(zone, month).timestamp())
-            hi = int(_local_midnight(zone, next_month(month)).timestamp())
+        ends = [b for _, b in mine]
+        sent = _first_messages(by_person.get(person, []))
+        edges = bounds.get(zone.key)
+        if edges is None:
+            edges = bounds[zone.key] = [
+                int(_local_midnight(zone, m).timestamp()) for m in (*months, next_month(months[-1]))
+            ]
+        for number, month in enumerate(months):
+            lo, hi = edges[number], edges[number + 1]
             totals = [0] * len(BUCKETS)
-            for a, b in mine:
-                a, b = max(a, lo), min(b, hi)
-                if a < b:
-                    for index, seconds in enumerate(line.split(a, b)):
-                        totals[index] += seconds
-            counted = _count_pages(theirs, lo, hi, zone, clock)
-            rows.append(_row(person, month, zone, totals, *counted))
+            for a, b in mine[bisect.bisect_right(ends, lo) :]:
+                if a >= hi:
+                    break
+                up, down = line.upto(min(b, hi)), line.upto(max(a, lo))
+                for index in range(len(BUCKETS)):
+                    totals[index] += up[index] - down[index]
+            since, until = bisect.bisect_left(sent, lo), bisect.bisect_left(sent, hi)
+            night = sum(_is_night(at, zone, clock) for at in sent[since:until])
+            rows.append(_row(person, month, zone, totals, until - since, night))
     return rows
 
 
-def _count_pages(
-    pages: Sequence[PageReceipt], lo: int, hi: int, zone: ZoneInfo, clock: Clock
-) -> tuple[int, int]:
+def _first_messages(pages: Sequence[PageReceipt]) -> list[int]:
+    """When each page (escalation, level, loop) first went out, epoch seconds, in order."""
     first: dict[tuple[str, int, int], datetime] = {}
     for page in pages:
         key = (page.escalation_id, page.level, page.loop)
         if key not in first or page.paged_at < first[key]:
             first[key] = page.paged_at
-    total = night = 0
-    for at in first.values():
-        if lo <= at.timestamp() < hi:
-            total += 1
-            wall = at.astimezone(zone).time().replace(tzinfo=None)
-            night += wall >= clock.night_start or wall < clock.night_end
-    return total, night
+    return sorted(int(at.timestamp()) for at in first.values())
+
+
+def _is_night(at: int, zone: ZoneInfo, clock: Clock) -> bool:
+    wall = datetime.fromtimestamp(at, zone).time()
+    return wall >= clock.night_start or wall < clock.night_end
 
 
 def _row(person: str, month: date, zone: ZoneInfo, seconds: list[int], pages: int, night: int) -> HoursRow:
