@@ -60,6 +60,29 @@ def years_around(*days: date, margin: int = 1) -> list[int]:
     return sorted({day.year + step for day in days for step in range(-margin, margin + 1)})
 
 
+def first_instant(zone: ZoneInfo, day: date, wall: time) -> datetime:
+    """The first instant whose wall-clock time in `zone` is at or after `wall` on `day`, in UTC.
+
+    Usually `wall` itself (its first occurrence when the clocks go back). When `wall` falls in a
+    spring-forward gap it is the moment the clocks jump, the first instant past it.
+    """
+    naive = datetime.combine(day, wall)
+    after_gap = naive.replace(tzinfo=zone).astimezone(UTC)
+    if after_gap.astimezone(zone).replace(tzinfo=None) == naive:
+        return after_gap
+    # In a gap: fold=1 reads it with the later offset, which lands before the jump. Find the jump
+    # (to the second, as the tz database records transitions) between the two readings.
+    low = int(naive.replace(fold=1, tzinfo=zone).astimezone(UTC).timestamp())
+    high = int(after_gap.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= naive:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
 class HolidaysUnknown(LookupError):
     """A calendar that holds the country's holidays of some years only was asked about another year."""
 
@@ -244,26 +267,7 @@ class BusinessCalendar:
         return _aware(moment).astimezone(UTC).astimezone(self.zone)
 
     def _first_instant(self, day: date, wall: time) -> datetime:
-        """The first instant whose local wall-clock time is at or after `wall` on `day`, in UTC.
-
-        Usually `wall` itself (its first occurrence when the clocks go back). When `wall` falls in a
-        spring-forward gap it is the moment the clocks jump, the first instant past it.
-        """
-        naive = datetime.combine(day, wall)
-        after_gap = naive.replace(tzinfo=self.zone).astimezone(UTC)
-        if after_gap.astimezone(self.zone).replace(tzinfo=None) == naive:
-            return after_gap
-        # In a gap: fold=1 reads it with the later offset, which lands before the jump. Find the jump
-        # (to the second, as the tz database records transitions) between the two readings.
-        low = int(naive.replace(fold=1, tzinfo=self.zone).astimezone(UTC).timestamp())
-        high = int(after_gap.timestamp())
-        while high - low > 1:
-            middle = (low + high) // 2
-            if datetime.fromtimestamp(middle, self.zone).replace(tzinfo=None) >= naive:
-                high = middle
-            else:
-                low = middle
-        return datetime.fromtimestamp(high, UTC)
+        return first_instant(self.zone, day, wall)
 
     def _at(self, day: date, wall: time, fold: int = 0) -> datetime:
         """Local wall-clock `wall` on `day`, normalised through UTC (so gap times move forward)."""

@@ -49,6 +49,8 @@ from sevflow.incident.numbers import parse_incident_number, parse_repeat_of
 from sevflow.incident.views import IncidentDetail, IncidentSummary
 from sevflow.metrics import MetricsReport, metrics_since
 from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
+from sevflow.oncall.feeds import FeedNotFound
+from sevflow.oncall.hours import HoursRefused
 from sevflow.reports.noise import NoiseReport
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings, page_link_secret
@@ -81,6 +83,8 @@ from starter.ingest import (
 from starter.jira_webhook import jira_router
 from starter.oncall import OnCallService
 from starter.oncall_api import oncall_router
+from starter.oncall_feeds import FeedService
+from starter.oncall_feeds_api import oncall_feeds_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -288,6 +292,8 @@ _STATUS = {
     OnCallChangeNotFound: 404,
     OnCallForbidden: 403,
     OnCallConflict: 409,
+    FeedNotFound: 404,
+    HoursRefused: 422,
 }
 
 
@@ -605,6 +611,13 @@ def create_app(
     app.include_router(contacts_router(Auth, backend.contacts))
     app.include_router(silences_router(Auth, backend.silences))
     app.include_router(oncall_router(Auth, backend.oncall))
+
+    # The feeds and the hours report read sevflow.yaml with the runtime covers, leave and swaps applied.
+    def effective_config() -> SevflowConfig:
+        return backend.oncall().effective().config
+
+    feeds = FeedService(backend.store, effective_config, backend.link_secret, settings.resolved_public_url)
+    app.include_router(oncall_feeds_router(Auth, feeds, backend.store, effective_config))
     app.include_router(pages_router(settings, backend.page_answers, backend.link_secret))
     app.include_router(dashboard_router(backend, loopback=_is_loopback(settings.http_host)))
     app.include_router(status_router(backend.store, backend.config))

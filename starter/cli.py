@@ -1368,8 +1368,8 @@ def _parse_at(text: str | None) -> datetime:
 
 
 oncall_app = typer.Typer(
-    help="Who is on call (with no subcommand), and changing it at runtime: cover, swap, confirm, edit, "
-    "remove, overrides, export.",
+    help="Who is on call (with no subcommand); changing it at runtime (cover, swap, confirm, edit, "
+    "remove, overrides, export); calendar feeds of the shifts; hours on call per month.",
     invoke_without_command=True,
 )
 app.add_typer(oncall_app, name="oncall")
@@ -1972,6 +1972,11 @@ from starter.silences_cli import maintenance_app, silence_app  # noqa: E402
 
 app.add_typer(silence_app, name="silence")
 app.add_typer(maintenance_app, name="maintenance")
+
+# Calendar feeds and hours on call (issue 17): their commands live in starter/oncall_feeds_cli.py.
+from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402
+
+register_oncall_feeds(oncall_app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sevflow.store.base import Clock, Repository
 from sevflow.store.chat import ChatRepository, StoredMessage
 from sevflow.store.command_keys import COMMAND_KEY_RETENTION, CommandKeyRepository, StoredCommandKey
 from sevflow.store.contacts import ContactRepository
+from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
@@ -39,6 +40,7 @@ __all__ = [
     "Store",
     "StoredActionItem",
     "StoredCommandKey",
+    "StoredFeed",
     "StoredHandoff",
     "StoredMessage",
     "StoredPage",
@@ -60,6 +62,9 @@ class Store(
     MergeRepository,
     SilenceRepository,
     OnCallRepository,
+    FeedRepository,
+    PageReceiptRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
-    items, postmortems, command keys, confirmed contact methods, merges, silences and on-call changes."""
+    items, postmortems, command keys, confirmed contact methods, merges, silences, on-call changes and
+    the calendar feeds' secret URLs."""

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -574,3 +575,18 @@ class OnCallChangeRow(Base):
     confirmed_by: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class OnCallFeedRow(Base):
+    """The secret URL of one calendar feed (sevflow/oncall/feeds.py, migration 0022): the salt its token
+    is derived from and the token's SHA-256, never the token. A reset replaces both."""
+
+    __tablename__ = "oncall_feeds"
+    __table_args__ = (UniqueConstraint("digest"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # rotation, team or person
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    reset_at: Mapped[datetime | None]

@@ -65,6 +65,7 @@ from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
 from sevflow.oncall import contact_gaps, on_call_board
 from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
+from sevflow.oncall.hours import HoursRefused, hours_csv
 from sevflow.paging.contacts import ContactBook
 from sevflow.policy import Severity
 from sevflow.postmortem.checks import check_postmortem
@@ -86,6 +87,7 @@ from starter.dashboard.views import (
 )
 from starter.follow_up import ActionItemNotFound, FollowUpReads, FollowUpService, parse_item_id
 from starter.oncall import OnCallService
+from starter.oncall_feeds import hours_rows
 from starter.service import (
     CommandOutcomeUnknown,
     IdempotencyKeyReused,
@@ -771,6 +773,36 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)
             return declare_page(request, session, status, str(err), **typed)
         return RedirectResponse(f"/incidents/{detail.number}?done=declare", status_code=303)
+
+    @router.get("/oncall/hours")
+    async def oncall_hours(request: Request) -> Response:
+        """Hours on call per person for a month (?month=2027-03, default this month in UTC)."""
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        month = (request.query_params.get("month") or f"{clock():%Y-%m}").strip()[:7]
+        try:
+            rows = await asyncio.to_thread(
+                hours_rows, backend.store, backend.oncall().effective().config, month
+            )
+        except HoursRefused as err:
+            return render(request, "oncall_hours.html", session, 422, error=str(err), month=month, rows=[])
+        return render(request, "oncall_hours.html", session, error=None, month=month, rows=rows)
+
+    @router.get("/oncall/hours.csv")
+    async def oncall_hours_csv(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        month = (request.query_params.get("month") or f"{clock():%Y-%m}").strip()[:7]
+        try:
+            rows = await asyncio.to_thread(
+                hours_rows, backend.store, backend.oncall().effective().config, month
+            )
+        except HoursRefused as err:
+            return Response(str(err), status_code=422, media_type="text/plain; charset=utf-8")
+        headers = {"Content-Disposition": f'attachment; filename="oncall-hours-{month}.csv"'}
+        return Response(hours_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/dashboard/metrics")
     async def metrics(request: Request) -> Response:

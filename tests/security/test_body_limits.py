@@ -36,6 +36,8 @@ PATH_VALUES = {
     "method": "sms",
     "token": "not-a-signed-link",
     "change_id": "1",
+    "silence_id": "s-1",
+    "kind": "person",
 }
 TOO_BIG = MAX_BODY_BYTES + 1
 CHUNK = 64 * 1024
