@@ -100,6 +100,9 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn
 class IncidentWorkflow:
+    """Each update answers with the state as it left it, its policy table cut to the current severity's
+    row (IncidentState.with_current_policy), as the store keeps it."""
+
     @workflow.init
     def __init__(self, state: IncidentState) -> None:
         self.state = state
@@ -319,7 +322,7 @@ class IncidentWorkflow:
         """Returns once the incident has its number and its declaration is stored: the second half
         of declare's update-with-start, so the caller can read the record at once."""
         await workflow.wait_condition(lambda: self._declared)
-        return self.state
+        return self.state.with_current_policy()
 
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
@@ -327,7 +330,7 @@ class IncidentWorkflow:
             # A machine's ack (a script's `--by pagerduty (x)`, the image's default user `sevflow`)
             # stops paging but takes no role and sets no TTA, as an alert-side ack does.
             await self._apply(decide.acknowledged(self.state, cmd.by, not is_machine(cmd.by), workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -338,7 +341,7 @@ class IncidentWorkflow:
     async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:
         async with self._turn(lambda: self._validate_change_severity(cmd)):
             await self._apply(decide.severity_changed(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @change_severity.validator
     def _validate_change_severity(self, cmd: ChangeSeverity) -> None:
@@ -349,7 +352,7 @@ class IncidentWorkflow:
     async def assign_role(self, cmd: AssignRole) -> IncidentState:
         async with self._turn(lambda: self._validate_assign_role(cmd)):
             await self._apply(decide.role_assigned(self.state, cmd.role, cmd.person, cmd.by, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @assign_role.validator
     def _validate_assign_role(self, cmd: AssignRole) -> None:
@@ -361,7 +364,7 @@ class IncidentWorkflow:
     async def link_repeat(self, cmd: LinkRepeat) -> IncidentState:
         async with self._turn(lambda: self._validate_link_repeat(cmd)):
             await self._apply(decide.repeat_linked(self.state, cmd))
-            return self.state
+            return self.state.with_current_policy()
 
     @link_repeat.validator
     def _validate_link_repeat(self, cmd: LinkRepeat) -> None:
@@ -372,7 +375,7 @@ class IncidentWorkflow:
     async def post_update(self, cmd: PostUpdate) -> IncidentState:
         async with self._turn(lambda: self._validate_post_update(cmd)):
             await self._apply(decide.update_posted(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @post_update.validator
     def _validate_post_update(self, cmd: PostUpdate) -> None:
@@ -383,7 +386,7 @@ class IncidentWorkflow:
     async def snooze(self, cmd: Snooze) -> IncidentState:
         async with self._turn(lambda: self._validate_snooze(cmd)):
             await self._apply(decide.snoozed(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @snooze.validator
     def _validate_snooze(self, cmd: Snooze) -> None:
@@ -394,7 +397,7 @@ class IncidentWorkflow:
     async def publish_public_update(self, cmd: PublishPublicUpdate) -> IncidentState:
         async with self._turn(lambda: self._validate_publish_public_update(cmd)):
             await self._apply(decide.public_update_published(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @publish_public_update.validator
     def _validate_publish_public_update(self, cmd: PublishPublicUpdate) -> None:
@@ -405,7 +408,7 @@ class IncidentWorkflow:
     async def mitigate(self, cmd: Mitigate) -> IncidentState:
         async with self._turn(lambda: self._validate_mitigate(cmd)):
             await self._apply(decide.mitigated(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @mitigate.validator
     def _validate_mitigate(self, cmd: Mitigate) -> None:
@@ -416,7 +419,7 @@ class IncidentWorkflow:
     async def resolve(self, cmd: Resolve) -> IncidentState:
         async with self._turn(lambda: self._validate_resolve(cmd)):
             await self._resolve(cmd.by, cmd.note)
-            return self.state
+            return self.state.with_current_policy()
 
     async def _resolve(self, by: str, note: str | None, auto: bool = False) -> None:
         await self._apply(decide.resolved(self.state, by, note, workflow.now(), auto))
@@ -431,7 +434,7 @@ class IncidentWorkflow:
     async def reopen(self, cmd: Reopen) -> IncidentState:
         async with self._turn(lambda: self._validate_reopen(cmd)):
             await self._apply(decide.reopened(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
@@ -442,7 +445,7 @@ class IncidentWorkflow:
     async def close(self, cmd: Close) -> IncidentState:
         async with self._turn(lambda: self._validate_close(cmd)):
             await self._apply(decide.closed(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @close.validator
     def _validate_close(self, cmd: Close) -> None:
@@ -453,7 +456,7 @@ class IncidentWorkflow:
     async def close_as_noise(self, cmd: CloseAsNoise) -> IncidentState:
         async with self._turn(lambda: self._validate_close_as_noise(cmd)):
             await self._apply(decide.closed_as_noise(self.state, cmd, workflow.now()))
-            return self.state
+            return self.state.with_current_policy()
 
     @close_as_noise.validator
     def _validate_close_as_noise(self, cmd: CloseAsNoise) -> None:
@@ -473,7 +476,7 @@ class IncidentWorkflow:
             except FailureError as err:
                 # The target finished in the meantime; the merge itself stands.
                 workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
-            return self.state
+            return self.state.with_current_policy()
 
     @merge_into.validator
     def _validate_merge_into(self, cmd: MergeInto) -> None:
@@ -499,7 +502,7 @@ class IncidentWorkflow:
     async def add_action_item(self, cmd: AddActionItem) -> IncidentState:
         async with self._turn(lambda: self._validate_add_action_item(cmd)):
             await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
-            return self.state
+            return self.state.with_current_policy()
 
     @add_action_item.validator
     def _validate_add_action_item(self, cmd: AddActionItem) -> None:
@@ -510,7 +513,7 @@ class IncidentWorkflow:
     async def request_postmortem(self, cmd: RequestPostmortem) -> IncidentState:
         async with self._turn(lambda: self._validate_request_postmortem(cmd)):
             await self._plan_postmortem(lead_requested=True)
-            return self.state
+            return self.state.with_current_policy()
 
     @request_postmortem.validator
     def _validate_request_postmortem(self, cmd: RequestPostmortem) -> None:
@@ -524,7 +527,7 @@ class IncidentWorkflow:
         """A person elevates themselves to admin on this incident, with a reason, on the timeline."""
         async with self._turn(lambda: self._validate_break_glass(cmd)):
             await self._apply(decide.glass_broken(self.state, cmd))
-            return self.state
+            return self.state.with_current_policy()
 
     @break_glass.validator
     def _validate_break_glass(self, cmd: BreakGlass) -> None:
@@ -541,7 +544,7 @@ class IncidentWorkflow:
             await self._apply(
                 decide.postmortem_published(self.state, cmd.by, len(published.action_items), workflow.now())
             )
-            return self.state
+            return self.state.with_current_policy()
 
     @publish_postmortem.validator
     def _validate_publish_postmortem(self, cmd: PublishPostmortem) -> None:
