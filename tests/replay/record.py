@@ -77,6 +77,8 @@ from sevflow.paging.contacts import address_digest
 from sevflow.paging.models import DeliveryFailed, EscalateNow
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.reports.models import ReportRun
+from sevflow.silences.models import SilenceRequest, new_silence
+from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
 from starter.ingest import AlertIngest, group_workflow_id
 from worker.main import build_worker
@@ -86,6 +88,7 @@ from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
+from workflows.silence import SilenceWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 S = timedelta(seconds=1)
@@ -677,6 +680,29 @@ async def report(rec: Recording) -> None:
     rec.keep("report")
 
 
+async def silence(rec: Recording) -> None:
+    """A silence's timer: the start announced, then an early expiry signalled (`changed`), the end
+    announced and the workflow done, long before its two hours."""
+    tq = "record-silence"
+    request = SilenceRequest(
+        matchers=['alertname="DiskFull"'], reason="resizing", owner="alice", length=timedelta(hours=2)
+    )
+    rec.store.add_silence(new_silence(request, "silence", datetime.now(UTC)))
+    async with rec.worker(tq, parse_config(PAGING_CONFIG), RefusingGateway()):
+        handle = await rec.client.start_workflow(
+            SilenceWorkflow.run,
+            SilenceRun(silence_id="silence"),
+            id=silence_workflow_id("silence"),
+            task_queue=tq,
+        )
+        await settled(handle)
+        rec.store.expire_silence("silence", by="alice")
+        await handle.signal(SilenceWorkflow.changed)
+        result = await handle.result()
+    assert result.outcome == "ended", result
+    rec.keep(silence_workflow_id("silence"), "silence")
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -691,6 +717,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     racing,
     handoff,
     report,
+    silence,
 ]
 
 
