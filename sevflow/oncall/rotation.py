@@ -555,24 +555,11 @@ def _join(intervals: Iterable[Interval]) -> list[Interval]:
     return out
 
 
-def _outside(schedule: Schedule, start: datetime, end: datetime) -> list[Interval]:
-    """The stretches of [start, end) outside `schedule`'s restrictions."""
-    out: list[Interval] = []
-    t = start
-    for lo, hi in schedule.windows(start, end):
-        if t < lo:
-            out.append((t, lo))
-        t = hi
-    if t < end:
-        out.append((t, end))
-    return out
-
-
 def coverage_gaps(config: SevflowConfig, start: datetime, end: datetime) -> list[Gap]:
     """Every stretch of [start, end) when a rotation or an escalation policy level reaches nobody.
 
     Rotation layers: a layer with no members, the time before it starts, and override windows that
-    leave nobody on. Rotations: times outside the restrictions of every layer (no layer covers them).
+    leave nobody on (time outside a layer's restrictions is not a gap of the layer: it is meant).
     Policy levels: instants when no target of the level reaches anyone (a person target or a team
     channel always does; `layer: any` reaches nobody only when no layer of its rotation does).
     """
@@ -583,14 +570,12 @@ def coverage_gaps(config: SevflowConfig, start: datetime, end: datetime) -> list
         rotation = Rotation.from_config(config, name)
         legacy = config.rotations[name].layers is None
         everyone: list[Interval] = [(start, end)]
-        outside: list[Interval] = []
         for layer in rotation.layers:
             schedule = rotation.schedule(layer)
             pieces = shifts(rotation, layer, start, end, config.overrides)
             empty = [p for p in pieces if p.person is None]
             nobody[(name, layer)] = _join((p.start, p.end) for p in empty)
             everyone = _intersect(everyone, nobody[(name, layer)])
-            outside += _outside(schedule, start, end)
             if not schedule.members:
                 if legacy:
                     where = "members" if layer == "primary" else "backup"
@@ -609,12 +594,9 @@ def coverage_gaps(config: SevflowConfig, start: datetime, end: datetime) -> list
                     which = "rotation" if legacy else f"{layer} layer"
                     message = f"the {which} starts only at {schedule.start.isoformat()}"
                 else:
-                    continue  # outside the layer's restrictions: reported below if no layer covers it
+                    continue  # outside the layer's restrictions: a gap only for the levels it leaves empty
                 gaps.append(Gap(("rotations", name), piece.start, piece.end, message))
         nobody[(name, ANY_LAYER)] = everyone
-        for lo, hi in _intersect(everyone, _merge(outside)):
-            message = "no layer has anyone on (outside the layers' restrictions)"
-            gaps.append(Gap(("rotations", name, "layers"), lo, hi, message))
     for policy_name, policy in config.escalation_policies.items():
         for index, level in enumerate(policy.levels):
             uncovered: list[Interval] = [(start, end)]
