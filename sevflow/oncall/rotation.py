@@ -32,9 +32,10 @@ are in UTC.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sevflow.config.schema import (
@@ -51,6 +52,7 @@ from sevflow.config.schema import (
 
 COVERAGE_HORIZON = timedelta(days=14)
 _SECOND = timedelta(seconds=1)
+_DAY = timedelta(days=1)
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -59,6 +61,7 @@ def _aware(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=1 << 16)
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """The instant (UTC) the clocks of `zone` show `wall` on `day`. A wall time skipped by a spring
     change is the instant the clock jumps (02:30 in New York on the change day: 03:00 EDT, 07:00 UTC);
@@ -99,6 +102,9 @@ class Schedule:
     _days: int | None = field(init=False, repr=False, compare=False, default=None)
     _day0: date = field(init=False, repr=False, compare=False, default=date.min)
     _wall: time = field(init=False, repr=False, compare=False, default=time())
+    _rules: tuple[tuple[frozenset[int], time, time, bool], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         if self.length <= timedelta(0):
@@ -110,6 +116,8 @@ class Schedule:
         object.__setattr__(self, "_days", days)
         object.__setattr__(self, "_day0", local.date())
         object.__setattr__(self, "_wall", local.time().replace(tzinfo=None))
+        rules = tuple((r.weekday_numbers, r.from_, r.to, r.overnight) for r in self.restrictions)
+        object.__setattr__(self, "_rules", rules)
 
     @property
     def calendar_days(self) -> int | None:
@@ -151,11 +159,11 @@ class Schedule:
         day, last = lo.astimezone(self.zone).date() - timedelta(days=1), hi.astimezone(self.zone).date()
         while day <= last:
             weekday = day.weekday()
-            for rule in self.restrictions:
-                if weekday not in rule.weekday_numbers:
+            for days, begin, until, overnight in self._rules:
+                if weekday not in days:
                     continue
-                a = local_instant(day, rule.from_, self.zone)
-                b = local_instant(day + timedelta(days=1) if rule.overnight else day, rule.to, self.zone)
+                a = local_instant(day, begin, self.zone)
+                b = local_instant(day + timedelta(days=1) if overnight else day, until, self.zone)
                 a, b = max(a, lo), min(b, hi)
                 if a < b:
                     found.append((a, b))
@@ -205,6 +213,10 @@ def _merge(intervals: Iterable[Interval]) -> list[Interval]:
     return out
 
 
+_KEPT = 16
+_ROTATIONS: dict[int, tuple[SevflowConfig, dict[str, Rotation]]] = {}
+
+
 @dataclass(frozen=True)
 class Rotation:
     """A rotation as the math needs it: its layers' schedules, zones resolved.
@@ -222,6 +234,8 @@ class Rotation:
     custom: tuple[Schedule, ...] = ()
     schedules: tuple[Schedule, ...] = field(init=False, repr=False, compare=False, default=())
     _aliases: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _resolved: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _by_name: dict[str, Schedule] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.length <= timedelta(0):
@@ -240,9 +254,25 @@ class Rotation:
             if alias not in aliases and position < len(names):
                 aliases[names[position]] += (alias,)
         object.__setattr__(self, "_aliases", aliases)
+        resolved = {alias: name for name, names in aliases.items() for alias in names}
+        object.__setattr__(self, "_resolved", resolved)
+        object.__setattr__(self, "_by_name", {s.name: s for s in schedules})
 
     @classmethod
     def from_config(cls, config: SevflowConfig, name: str) -> Rotation:
+        """Rotation `name` of `config` (kept per configuration: both are immutable)."""
+        kept = _ROTATIONS.get(id(config))
+        if kept is None or kept[0] is not config:
+            if len(_ROTATIONS) >= _KEPT:
+                _ROTATIONS.pop(next(iter(_ROTATIONS)))
+            kept = _ROTATIONS[id(config)] = (config, {})
+        found = kept[1].get(name)
+        if found is None:
+            found = kept[1][name] = cls._build(config, name)
+        return found
+
+    @classmethod
+    def _build(cls, config: SevflowConfig, name: str) -> Rotation:
         spec: RotationConfig = config.rotations[name]
         zone = config.rotation_zone(name)
         if spec.layers is None:
@@ -274,18 +304,14 @@ class Rotation:
 
     def resolve(self, layer: str) -> str | None:
         """The layer `layer` names (itself, or `primary`/`backup` for the first/second); None: none."""
-        for name, aliases in self._aliases.items():
-            if layer in aliases:
-                return name
-        return None
+        return self._resolved.get(layer)
 
     def schedule(self, layer: str) -> Schedule:
         """The schedule of `layer`; a layer the rotation lacks has nobody (an empty schedule)."""
-        resolved = self.resolve(layer)
-        for found in self.schedules:
-            if found.name == resolved:
-                return found
-        return Schedule(layer, (), self.zone, self.length, self.start)
+        found = self._by_name.get(self._resolved.get(layer, ""))
+        if found is None:
+            return Schedule(layer, (), self.zone, self.length, self.start)
+        return found
 
     def aliases(self, layer: str) -> tuple[str, ...]:
         """Every name that reaches `layer` (overrides may be written with any of them)."""
@@ -385,7 +411,6 @@ class _OverrideIndex:
 
 
 _INDEXES: dict[int, tuple[Sequence[OverrideConfig], _OverrideIndex]] = {}
-_INDEXES_KEPT = 16
 
 
 def _index(overrides: Sequence[OverrideConfig]) -> _OverrideIndex:
@@ -396,7 +421,7 @@ def _index(overrides: Sequence[OverrideConfig]) -> _OverrideIndex:
     if kept is not None and kept[0] is overrides:
         return kept[1]
     index = _OverrideIndex(overrides)
-    if len(_INDEXES) >= _INDEXES_KEPT:
+    if len(_INDEXES) >= _KEPT:
         _INDEXES.pop(next(iter(_INDEXES)))
     _INDEXES[id(overrides)] = (overrides, index)
     return index
@@ -464,11 +489,25 @@ def who_is_on(
                 return on
         return None
     schedule = rotation.schedule(layer)
+    window: Interval | None = None
+    if schedule.restrictions:
+        near = (at - 2 * _DAY, at + 2 * _DAY)
+        window = next((w for w in schedule.windows(*near) if w[0] <= at < w[1]), None)
+        if window is None:
+            return None  # outside the restrictions nobody is on, overrides included
     k = schedule.index_at(at) if schedule.members else -2
     lo, hi = (schedule.boundary(k), schedule.boundary(k + 1)) if k >= 0 else (at, at + _SECOND)
     for f, to, _, _ in _track(rotation, layer, overrides).overlapping(at, at + _SECOND):
         if f <= at < to:
             lo, hi = min(lo, f), max(hi, to)
+    clipped = True
+    if window is not None:  # nothing joins across a window's edge (unless it runs past what was read)
+        clipped = near[0] < window[0] and window[1] < near[1]
+        lo = max(lo, window[0]) if window[0] > near[0] else lo
+        hi = min(hi, window[1]) if window[1] < near[1] else hi
+    if clipped and not _track(rotation, layer, overrides).overlapping(lo, hi):
+        scheduled = schedule.scheduled(k)  # no override near: the shift, within its window
+        return OnCall(scheduled, lo, hi) if scheduled is not None else None
     for piece in shifts(rotation, layer, lo, hi, overrides):
         if piece.start <= at < piece.end:
             if piece.person is None:
@@ -513,13 +552,25 @@ class Resolved:
     on_call: OnCall | None = None
 
 
-def resolve_level(config: SevflowConfig, policy: str, level: int, at: datetime) -> list[Resolved]:
-    """Whom level `level` (0-based) of escalation policy `policy` reaches at `at`, target by target."""
+def resolve_level(
+    config: SevflowConfig,
+    policy: str,
+    level: int,
+    at: datetime,
+    known: Mapping[tuple[str, str], OnCall | None] | None = None,
+) -> list[Resolved]:
+    """Whom level `level` (0-based) of escalation policy `policy` reaches at `at`, target by target;
+    `known`: who is on each (rotation, layer) at `at` already, when the caller has worked it out."""
     result: list[Resolved] = []
     for target in config.escalation_policies[policy].levels[level].targets:
         if isinstance(target, RotationTarget):
             rotation = Rotation.from_config(config, target.rotation)
-            on = who_is_on(rotation, target.layer, at, config.overrides)
+            names = rotation.layers if target.layer == ANY_LAYER else (rotation.resolve(target.layer),)
+            if known is not None and all((target.rotation, name) in known for name in names if name):
+                found = (known[(target.rotation, name)] for name in names if name)
+                on = next((o for o in found if o is not None), None)
+            else:
+                on = who_is_on(rotation, target.layer, at, config.overrides)
             person = on.person if on is not None else None
             result.append(Resolved("rotation", target.rotation, person, None, target.layer, on))
         elif isinstance(target, PersonTarget):
