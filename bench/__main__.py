@@ -6,7 +6,9 @@ e-mail through the Twilio emulator and an SMTP server, some acknowledged by a re
 ladders sending the same pages), action_items (10,000 chases, about 40 minutes),
 metrics_scale (100,000 incidents on SQLite and PostgreSQL), lifecycle (full incident lifecycles
 against bare workflows with as many activities) and oncall_hours (the hours report over a year for 500
-people on SQLite and PostgreSQL, against the bare shift enumeration; about a minute). The first three
+people on SQLite and PostgreSQL, against the bare shift enumeration; about a minute) and oncall_scale
+(who is on call and the 14-day gap check over 200 rotations with 2,000 overrides, against the same with
+no overrides; under a minute). The first three
 take about 15 minutes on a quiet 2-core machine, paging about ten of them (longer when the stack
 falls behind: it waits up to 10 minutes for a backlog to drain).
 
@@ -26,6 +28,7 @@ from bench import (
     lifecycle,
     metrics_scale,
     oncall_hours,
+    oncall_scale,
     pager,
     paging,
 )
@@ -39,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "metrics_scale": metrics_scale.main,
     "lifecycle": lifecycle.main,
     "oncall_hours": oncall_hours.main,
+    "oncall_scale": oncall_scale.main,
 }
 
 

@@ -46,8 +46,9 @@ def on_call_board(config: SevflowConfig, at: datetime) -> OnCallBoard:
         for layer in rotation.layers:
             on = who_is_on(rotation, layer, at, config.overrides)
             layers.append(LayerOnCall(name, layer, rotation.zone.key, on))
+    known = {(found.rotation, found.layer): found.on for found in layers}
     policies = tuple(
-        FirstLevel(name, policy.levels[0].timeout, tuple(resolve_level(config, name, 0, at)))
+        FirstLevel(name, policy.levels[0].timeout, tuple(resolve_level(config, name, 0, at, known)))
         for name, policy in config.escalation_policies.items()
     )
     return OnCallBoard(at, tuple(layers), policies)

@@ -397,11 +397,11 @@ def shift_at(
     config: SevflowConfig, rotation: str, layer: Layer, at: datetime, who: str
 ) -> tuple[datetime, datetime]:
     """The shift of `rotation`'s `layer` under way at `at`, which the schedule must give to `who`."""
-    found = _check_layer(config, rotation, layer)
+    found = _check_layer(config, rotation, layer).schedule(layer)
     k = found.index_at(at)
     if k < 0:
         raise OnCallRefused(f"{rotation} has not started at {_stamp(at)}: it starts {_stamp(found.start)}")
-    scheduled = found.scheduled(layer, k)
+    scheduled = found.scheduled(k)
     if scheduled != who:
         raise OnCallRefused(
             f"the {layer} shift of {rotation} at {_stamp(at)} is {scheduled or 'nobody'}'s, not {who}'s"

@@ -82,7 +82,7 @@ def feed_target(config: SevflowConfig, kind: str, name: str) -> tuple[FeedKind, 
             raise FeedNotFound(f"no team {name!r} in sevflow.yaml (teams: {_listed(sorted(teams))})")
         return "team", name
     who = config.canonical(name)
-    members = {m for r in config.rotations.values() for layer in r.layers for m in r.layer_members(layer)}
+    members = {m for r in config.rotations.values() for m in r.all_members}
     if who not in config.people and who not in members:
         raise FeedNotFound(f"no person {name!r} in sevflow.yaml people or rotations")
     return "person", who

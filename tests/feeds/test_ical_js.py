@@ -144,11 +144,11 @@ def test_the_override_and_both_changes_are_in_the_feed() -> None:
     cover = ("On call: payments primary (carol)", "2027-03-26T17:00:00.000Z", "2027-03-29T07:00:00.000Z")
     assert cover in events
     # carol's own search days (every third from 01-01): 02:30 EST is 07:30Z. The 14th has no 02:30:
-    # shifts() reads it with the offset before the change (02:30 EST = 07:30Z = 03:30 EDT), and from
-    # then on 02:30 EDT is 06:30Z, so that shift is 23 hours long.
+    # the handoff is the instant the clocks jump (02:00 EST -> 03:00 EDT, 07:00Z), and from then on
+    # 02:30 EDT is 06:30Z, so that shift is 23.5 hours long.
     search = {(s, e) for summary, s, e in events if summary == "On call: search primary (carol)"}
     assert ("2027-03-11T07:30:00.000Z", "2027-03-12T07:30:00.000Z") in search
-    assert ("2027-03-14T07:30:00.000Z", "2027-03-15T06:30:00.000Z") in search
+    assert ("2027-03-14T07:00:00.000Z", "2027-03-15T06:30:00.000Z") in search
     assert ("2027-03-17T06:30:00.000Z", "2027-03-18T06:30:00.000Z") in search
     autumn = _ical_js(feed_calendar(config, "team", "search", datetime(2027, 10, 25, tzinfo=UTC)))
     summaries = {(e["summary"], e["start"], e["end"]) for e in autumn["events"]}

@@ -31,13 +31,16 @@ from sevflow.config.schema.fields import (
 )
 from sevflow.config.schema.messages import allowed_keys, humanize
 from sevflow.config.schema.oncall import (
+    ANY_LAYER,
     BackupLayer,
     Handoff,
     HandoffText,
     Layer,
+    LayerConfig,
     NotifyRule,
     OverrideConfig,
     PersonConfig,
+    Restriction,
     RotationConfig,
     RotationLength,
 )
@@ -73,6 +76,7 @@ from sevflow.config.schema.sources import GrafanaSourceConfig, SourceConfig, Sou
 from sevflow.config.schema.teams import ServiceConfig, ServiceStatusPage, TeamConfig
 
 __all__ = [
+    "ANY_LAYER",
     "DEFAULT_SEVERITY_WORDS",
     "ActionItemsConfig",
     "AwareTime",
@@ -93,6 +97,7 @@ __all__ = [
     "JiraConfig",
     "LabelNames",
     "Layer",
+    "LayerConfig",
     "MaintenanceWindow",
     "MatchOp",
     "Matcher",
@@ -112,6 +117,7 @@ __all__ = [
     "PositiveDuration",
     "Problems",
     "ReportsConfig",
+    "Restriction",
     "RotationConfig",
     "RotationLength",
     "RotationTarget",

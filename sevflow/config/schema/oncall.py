@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -29,10 +29,12 @@ from sevflow.config.schema.fields import (
     SLACK_MENTION,
     SLACK_USER,
     AwareTime,
+    ClockTime,
     Delay,
     Name,
     TimeZoneName,
     Weekday,
+    WeekdayName,
     check_positive,
     none_is_empty_list,
     parse_clock,
@@ -232,6 +234,77 @@ class BackupLayer(BaseModel):
 
 RotationLength = Annotated[timedelta, BeforeValidator(_rotation_length), AfterValidator(check_positive)]
 
+# A policy target `layer: any` reaches whoever is on in the first layer (in the order written) that has
+# someone on at that instant: no layer may be called that.
+ANY_LAYER = "any"
+
+_DAYS = list(Weekday)
+
+
+def _weekdays(value: Any) -> Any:
+    """`[mon-fri, sun]`, `mon-fri` or `weekends`: ranges wrap (`fri-mon` is fri, sat, sun, mon)."""
+    if value is None:
+        return list(Weekday)
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        return value
+    days: list[Any] = []
+    for item in items:
+        text = item.strip().lower() if isinstance(item, str) else item
+        if text in ("weekdays", "workdays"):
+            days += _DAYS[:5]
+        elif text in ("weekend", "weekends"):
+            days += _DAYS[5:]
+        elif isinstance(text, str) and "-" in text:
+            first, _, last = text.partition("-")
+            lo, hi = parse_weekday(first).number, parse_weekday(last).number
+            days += [_DAYS[(lo + i) % 7] for i in range((hi - lo) % 7 + 1)]
+        else:
+            days.append(item)
+    return days
+
+
+class Restriction(BaseModel):
+    """When a layer may have someone on: from `from` to `to` (local time in the layer's zone) starting
+    on each of `days`. `to` at or before `from` ends the next day (`from: "18:00", to: "09:00"` is a
+    night); `from` equal to `to` (the default, 00:00-00:00) is the whole day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    days: Annotated[tuple[WeekdayName, ...], BeforeValidator(_weekdays)] = tuple(Weekday)
+    from_: ClockTime = Field(default=time(0, 0), alias="from")
+    to: ClockTime = time(0, 0)
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not value:
+            raise ValueError("name at least one day, like [mon-fri] or [sat, sun]")
+        return tuple(sorted(set(value), key=lambda day: day.number))
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(day.number for day in self.days)
+
+    @property
+    def overnight(self) -> bool:
+        """The window ends on the next day (including a whole-day window)."""
+        return self.to <= self.from_
+
+
+class LayerConfig(BaseModel):
+    """One layer of a rotation: its own `members` take turns, each holding it `length` (default: the
+    rotation's), from `start` (default: the rotation's) in `zone` (default: the rotation's), and only
+    inside `restrictions` (none: always). Outside every restriction the layer has nobody on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    members: Annotated[tuple[Name, ...], BeforeValidator(none_is_empty_list)]
+    length: RotationLength | None = None
+    start: AwareTime | None = None
+    zone: TimeZoneName | None = None
+    restrictions: Annotated[tuple[Restriction, ...], BeforeValidator(none_is_empty_list)] = ()
+
 
 class RotationConfig(BaseModel):
     """A rotation: `members` take turns, `length` each, handing off at `handoff` in `zone`.
@@ -239,6 +312,11 @@ class RotationConfig(BaseModel):
     `start` is when the first member's first shift begins. Lengths of whole days (daily, weekly, 2d)
     count calendar days in `zone`, so a 09:00 handoff stays 09:00 across daylight-saving changes; other
     lengths (hourly, 12h, 90m) count real elapsed time.
+
+    Instead of `members` and `backup` (the layers `primary` and `backup`), a rotation may name its own
+    `layers` in order, each with its members, length, start, zone and restrictions; the rotation's
+    `length`, `start` and `zone` are their defaults. A policy or override naming `primary` reaches the
+    first layer and `backup` the second, unless a layer has that name.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -250,9 +328,24 @@ class RotationConfig(BaseModel):
     zone: TimeZoneName | None = None
     # Default: the wall-clock time (and for weekly rotations the weekday) of `start` in `zone`.
     handoff: HandoffText | None = None
-    members: Annotated[tuple[Name, ...], BeforeValidator(none_is_empty_list)]
+    members: Annotated[tuple[Name, ...], BeforeValidator(none_is_empty_list)] = ()
     # Default: the next member (offset 1) when there are two or more members; `none`: no backup layer.
     backup: Annotated[BackupLayer, BeforeValidator(_backup_section)] = Field(default_factory=BackupLayer)
+    layers: dict[Name, LayerConfig] | None = None
+
+    @model_validator(mode="after")
+    def _members_or_layers(self) -> RotationConfig:
+        if self.layers is None:
+            if "members" not in self.model_fields_set:
+                raise ValueError("name the rotation's members (or its layers)")
+            return self
+        if "members" in self.model_fields_set or "backup" in self.model_fields_set:
+            raise ValueError("write either members (and backup) or layers, not both")
+        if not self.layers:
+            raise ValueError("layers is empty: name at least one layer, like {day: {members: [ada]}}")
+        if ANY_LAYER in self.layers:
+            raise ValueError(f"a layer cannot be called {ANY_LAYER!r}: `layer: any` means every layer")
+        return self
 
     @property
     def calendar_days(self) -> int | None:
@@ -261,13 +354,35 @@ class RotationConfig(BaseModel):
             return self.length // timedelta(days=1)
         return None
 
-    def layer_members(self, layer: str) -> tuple[str, ...]:
-        """Who takes turns on `layer` (primary or backup), in order; () when the layer has nobody."""
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The rotation's layers in order: its own, else primary (and backup unless `backup: none`)."""
+        if self.layers is not None:
+            return tuple(self.layers)
+        return ("primary", "backup") if self.backup.enabled else ("primary",)
+
+    def resolve_layer(self, layer: str) -> str | None:
+        """The layer `layer` names: itself, else `primary` the first layer and `backup` the second;
+        None when the rotation has no such layer."""
+        names = self.layer_names
+        if layer in names:
+            return layer
         if layer == "primary":
+            return names[0]
+        if layer == "backup" and len(names) > 1:
+            return names[1]
+        return None
+
+    def layer_members(self, layer: str) -> tuple[str, ...]:
+        """Who takes turns on `layer`, in order; () when the layer has nobody (or does not exist)."""
+        resolved = self.resolve_layer(layer)
+        if resolved is None:
+            return ()
+        if self.layers is not None:
+            return self.layers[resolved].members
+        if resolved == "primary":
             return self.members
         backup = self.backup
-        if not backup.enabled:
-            return ()
         if backup.members is not None:
             return backup.members
         shift = (backup.offset or 1) % len(self.members) if self.members else 0
@@ -275,16 +390,18 @@ class RotationConfig(BaseModel):
             return ()  # one member (or none): nobody else to back them up
         return self.members[shift:] + self.members[:shift]
 
-    def has_layer(self, layer: str) -> bool:
-        """Every rotation has a primary layer; a backup layer unless `backup: none`."""
-        return layer == "primary" or (layer == "backup" and self.backup.enabled)
-
     @property
-    def layers(self) -> tuple[Layer, ...]:
-        return ("primary", "backup") if self.backup.enabled else ("primary",)
+    def all_members(self) -> tuple[str, ...]:
+        """Everyone on any layer, each once, in order."""
+        return tuple(dict.fromkeys(m for layer in self.layer_names for m in self.layer_members(layer)))
+
+    def has_layer(self, layer: str) -> bool:
+        """Whether `layer` names one of the rotation's layers (`primary` always does)."""
+        return self.resolve_layer(layer) is not None
 
 
-Layer = Literal["primary", "backup"]
+# A layer's name: `primary` and `backup` for rotations written with `members`, else the rotation's own.
+Layer = Name
 
 
 class OverrideConfig(BaseModel):

@@ -49,7 +49,7 @@ def _target_kind(value: Any) -> Any:
 def _check_target(value: Any) -> Any:
     if _target_kind(value) is None:
         raise ValueError(
-            "a target is {rotation: NAME, layer: primary|backup}, {person: NAME} or {team_channel: TEAM}"
+            "a target is {rotation: NAME, layer: LAYER|any}, {person: NAME} or {team_channel: TEAM}"
         )
     return value
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sevflow.config.schema.fields import parse_severity_key
+from sevflow.config.schema.oncall import ANY_LAYER, RotationConfig
 from sevflow.config.schema.paging import RotationTarget
 from sevflow.config.schema.routing import resolve_severity_word
 from sevflow.incident.access import PERMISSION_ACTIONS
@@ -203,6 +204,11 @@ def _oncall_problems(data: Mapping[Any, Any]) -> Problems:
         backup_members = backup.get("members") if isinstance(backup, Mapping) else None
         for index, member in enumerate(backup_members if isinstance(backup_members, list) else []):
             person(("rotations", name, "backup", "members", index), member)
+        layers = spec.get("layers")
+        for layer_name, layer in layers.items() if isinstance(layers, Mapping) else ():
+            layer_members = layer.get("members") if isinstance(layer, Mapping) else None
+            for index, member in enumerate(layer_members if isinstance(layer_members, list) else []):
+                person(("rotations", name, "layers", layer_name, "members", index), member)
     overrides = data.get("overrides")
     for index, override in enumerate(overrides if isinstance(overrides, list) else []):
         if not isinstance(override, Mapping):
@@ -270,7 +276,7 @@ def typed_problems(config: SevflowConfig) -> Problems:
     for index, override in enumerate(config.overrides):
         found = config.rotations.get(override.rotation)
         if found is not None and not found.has_layer(override.layer):
-            message = f"rotation {override.rotation!r} has no {override.layer} layer (backup: none)"
+            message = f"rotation {override.rotation!r} has no {override.layer} layer ({_layers(found)})"
             problems.append((("overrides", index, "layer"), message, override.layer))
     for pname, policy in config.escalation_policies.items():
         for li, level in enumerate(policy.levels):
@@ -278,8 +284,14 @@ def typed_problems(config: SevflowConfig) -> Problems:
                 if not isinstance(target, RotationTarget):
                     continue
                 found = config.rotations.get(target.rotation)
-                if found is not None and not found.has_layer(target.layer):
-                    message = f"rotation {target.rotation!r} has no {target.layer} layer (backup: none)"
+                if found is not None and target.layer != ANY_LAYER and not found.has_layer(target.layer):
+                    message = f"rotation {target.rotation!r} has no {target.layer} layer ({_layers(found)})"
                     loc = ("escalation_policies", pname, "levels", li, "targets", ti, "layer")
                     problems.append((loc, message, target.layer))
     return problems
+
+
+def _layers(rotation: RotationConfig) -> str:
+    if rotation.layers is None and not rotation.backup.enabled:
+        return "backup: none"
+    return "its layers: " + ", ".join(rotation.layer_names)

@@ -170,7 +170,7 @@ class SevflowConfig(BaseModel):
             for name in rotations:
                 rotation = self.rotations.get(name)
                 if rotation is not None:
-                    names += [*rotation.layer_members("primary"), *rotation.layer_members("backup")]
+                    names += list(rotation.all_members)
         admins: list[str] = []
         for name in names if found is not None else list(self.people):
             who = directory.canonical(name)

@@ -93,7 +93,7 @@ def test_hourly_rotation_counts_real_hours_across_the_change() -> None:
 
 def test_a_handoff_time_that_does_not_exist_happens_when_the_clock_jumps() -> None:
     r = rotation("2026-03-28T02:30:00+01:00", BERLIN, DAY)
-    assert r.boundary(1) == utc("2026-03-29T03:30:00+02:00")  # the first instant after 02:30 is skipped
+    assert r.boundary(1) == utc("2026-03-29T03:00:00+02:00")  # 02:30 is skipped: the instant of the jump
     assert r.boundary(2) == utc("2026-03-30T02:30:00+02:00")
 
 
