@@ -5,6 +5,7 @@ only to the person who asked."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sevflow.errors import SevflowError
@@ -104,7 +105,7 @@ async def answer_silence(service: SilenceService, text: str, user_id: str) -> st
         return f"{err}\nUsage: {USAGE}"
     try:
         if command.verb == "silences":
-            return _silences(service.list(None), service.clock())
+            return _silences(await asyncio.to_thread(service.list, None), service.clock())
         if command.verb == "unsilence":
             done = await service.expire(command.silence_id or "", by=user_id)
             return f"Expired: {done.id} {done.describe()} pages again."
