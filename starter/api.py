@@ -436,7 +436,9 @@ def create_app(
 
     app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    slack_requests = SlackRequests(backend.slack, backend.store, backend.config.slack.command, backend.oncall)
+    slack_requests = SlackRequests(
+        backend.slack, backend.store, backend.config.slack.command, backend.oncall, backend.silences
+    )
     app.state.slack_requests = slack_requests
     app.state.backend = backend
     app.include_router(slack_router(signing, slack_requests))

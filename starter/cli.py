@@ -10,7 +10,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1409,7 +1409,7 @@ def oncall(
     effective = _oncall_effective(settings)
     config = effective.config
     if check:
-        _oncall_check(config, settings, moment, as_json)
+        _oncall_check(config, settings, moment, as_json, effective.changes)
         return
 
     def stamp(value: datetime | None) -> str | None:
@@ -1492,9 +1492,18 @@ def oncall(
         out.print(f"{path} has no rotations or escalation policies", highlight=False)
 
 
-def _oncall_check(config: SevflowConfig, settings: Settings, moment: datetime, as_json: bool) -> None:
-    """`sevflow oncall --check`: the gaps of the next 14 days from `moment`, one line each."""
+def _oncall_check(
+    config: SevflowConfig,
+    settings: Settings,
+    moment: datetime,
+    as_json: bool,
+    changes: Sequence[OnCallChange] = (),
+) -> None:
+    """`sevflow oncall --check`: the gaps of the next 14 days from `moment`, one line each; an override
+    made at runtime is named by its change's `#id` (as `sevflow oncall overrides` lists it), not by its
+    place among the effective configuration's overrides."""
     from sevflow.oncall import COVERAGE_HORIZON, contact_gaps, coverage_gaps
+    from sevflow.oncall.changes import name_runtime_changes, runtime_labels
     from sevflow.paging.contacts import ContactBook
     from sevflow.store.repository import Store
 
@@ -1506,8 +1515,10 @@ def _oncall_check(config: SevflowConfig, settings: Settings, moment: datetime, a
     unreachable = contact_gaps(config, contacts, moment)
     # One line per place and reason (the first stretch, and how many more), as `config check` says it.
     places: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    labels = runtime_labels(config, changes)
     for gap in coverage_gaps(config, moment, moment + COVERAGE_HORIZON):
-        places.setdefault((gap.path, gap.message), []).append((gap.start, gap.end))
+        message = name_runtime_changes(gap.message, labels)
+        places.setdefault((gap.path, message), []).append((gap.start, gap.end))
 
     def stamp(value: datetime) -> str:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -26,7 +26,15 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertGroupState, AlertStatus, Route
+from sevflow.alerts.models import (
+    AlertBatch,
+    AlertDelivery,
+    AlertGroupState,
+    AlertsSilenced,
+    AlertStatus,
+    Route,
+    SilencedAlerts,
+)
 from sevflow.alerts.routing import route as route_batch
 from sevflow.alerts.routing import route_labels
 from sevflow.config.schema import SevflowConfig
@@ -35,6 +43,7 @@ from sevflow.silences.models import Silence
 from sevflow.silences.models import cut as silence_cut
 from sevflow.store.repository import Store
 from workflows.alert_group import AlertGroupWorkflow
+from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("sevflow.ingest")
 
@@ -303,6 +312,26 @@ class _Plan:
     # Firing alerts held back by silences (fingerprint: silence id), with their names.
     silenced: dict[str, str] | None = None
     silenced_names: list[str] | None = None
+    # The same, per silence with its reason: what an open incident of the group is told.
+    silenced_notes: list[SilencedAlerts] | None = None
+
+
+def silenced_notes(
+    batch: AlertBatch, silenced: dict[str, str], silences: list[Silence]
+) -> list[SilencedAlerts]:
+    """Per silence that held back alerts of `batch` (fingerprint: silence id): its id, reason and the
+    names of the alerts it held, in the batch's order."""
+    reasons = {s.id: s.reason for s in silences}
+    held: dict[str, list[str]] = {}
+    for alert in batch.alerts:
+        if (silence_id := silenced.get(alert.fingerprint)) is not None:
+            names = held.setdefault(silence_id, [])
+            if alert.name not in names and len(names) < 50:
+                names.append(alert.name)
+    return [
+        SilencedAlerts(silence_id=silence_id, reason=reasons.get(silence_id, "")[:1000], alerts=names)
+        for silence_id, names in held.items()
+    ]
 
 
 class AlertIngest:
@@ -357,11 +386,14 @@ class AlertIngest:
         if route.drop or route.maintenance:
             return _Plan(batch, route)
         held = silence_cut(batch, route, silences, now)
+        notes = silenced_notes(batch, held.silenced, silences) if held.silenced else None
         if held.kept is None:  # every alert silenced: recorded, signalled to nobody
-            return _Plan(batch, route, silenced=held.silenced, silenced_names=held.names)
+            return _Plan(
+                batch, route, silenced=held.silenced, silenced_names=held.names, silenced_notes=notes
+            )
         if held.silenced:
             plan = await self._plan_signal(held.kept, route, now)
-            plan.silenced, plan.silenced_names = held.silenced, held.names
+            plan.silenced, plan.silenced_names, plan.silenced_notes = held.silenced, held.names, notes
             return plan
         return await self._plan_signal(batch, route, now)
 
@@ -417,6 +449,8 @@ class AlertIngest:
                 **{**outcome.model_dump(), "outcome": "silenced", "firing": len(plan.silenced), "resolved": 0}
             )
             await asyncio.to_thread(self._log, batch, route, held, plan.silenced_names)
+            if plan.silenced_notes:
+                await self._tell_incident(batch, plan.silenced_notes)
             if plan.digest is None:
                 outcome.outcome = "silenced"
                 return outcome
@@ -453,6 +487,25 @@ class AlertIngest:
             raise
         self.in_flight.finish(flight, None)
         return outcome
+
+    async def _tell_incident(self, batch: AlertBatch, notes: list[SilencedAlerts]) -> None:
+        """An active incident of the batch's group hears which of its alerts the silences held back:
+        its timeline says so once per silence (the silences its stored state already names are not
+        sent again; the workflow drops any that a concurrent delivery named first). A failure to tell
+        it is logged, never the delivery's failure: the alerts are recorded either way."""
+        group = group_workflow_id(batch.source.value, batch.group_key)
+        found = await asyncio.to_thread(self.store.open_incident_of_group, group)
+        if found is None:
+            return
+        incident_id, noted = found
+        fresh = [note for note in notes if note.silence_id not in noted]
+        if not fresh:
+            return
+        try:
+            handle = self.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+            await handle.signal(IncidentWorkflow.alerts_silenced, AlertsSilenced(silences=fresh))
+        except (RPCError, RuntimeError) as err:
+            log.warning("incident %s not told of its silenced alerts: %s", incident_id, err)
 
     async def _signal(self, delivery: AlertDelivery, workflow_id: str, digest: str) -> None:
         batch = delivery.batch

@@ -106,7 +106,10 @@ class SilenceService:
         teams: Sequence[str] = (),
         kind: SilenceKind = SilenceKind.SILENCE,
         allow_all: bool = False,
+        silence_id: str | None = None,
     ) -> Silence:
+        """Make it (`silence_id`: its id, for a caller that derives one from a form's key; else a new
+        one) and start its timer; if the timer cannot be started the silence is taken back."""
         for service in services:
             if self.config.services and service not in self.config.services:
                 known = ", ".join(sorted(self.config.services))
@@ -123,7 +126,7 @@ class SilenceService:
             kind=kind,
             allow_all=allow_all,
         )
-        silence = new_silence(request, new_silence_id(), self.clock())
+        silence = new_silence(request, silence_id or new_silence_id(), self.clock())
         self.store.add_silence(silence)
         try:
             client = await self._client()

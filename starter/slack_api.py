@@ -24,12 +24,14 @@ from sevflow.slack.blocks import ephemeral
 from sevflow.slack.commands import parse_slash_command
 from sevflow.slack.intents import CommandError, Interaction, InvalidPayload, ViewSubmissionError
 from sevflow.slack.interactions import parse_block_action, parse_view_submission
+from sevflow.slack.oncall_command import is_silence_command
 from sevflow.slack.signature import InvalidSlackSignature, ReplayGuard, verify_slack_request
 from sevflow.store.repository import Store
 from starter.alerts_api import PayloadError, read_body
 from starter.oncall import OnCallService
+from starter.silences import SilenceService
 from starter.slack_dispatch import SlackDispatcher
-from starter.slack_oncall import answer_oncall
+from starter.slack_oncall import answer_oncall, answer_silence
 
 log = logging.getLogger("sevflow.slack")
 
@@ -72,17 +74,25 @@ class SlackRequests:
         store: Store,
         command_name: str = "/incident",
         oncall: Callable[[], OnCallService] | None = None,
+        silences: Callable[[], Awaitable[SilenceService]] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.store = store
         self.command_name = command_name
         # `/oncall`: who is on, covers, leave and swaps (None: not served here).
         self.oncall = oncall
+        # `/oncall silence|silences|unsilence` (None: not served here).
+        self.silences = silences
         self.seen = SeenEvents()
         self._background: set[asyncio.Future[None]] = set()
 
     async def command(self, form: dict[str, str]) -> dict[str, Any] | None:
         if self.oncall is not None and form.get("command", "").strip() == ONCALL_COMMAND:
+            if self.silences is not None and is_silence_command(form.get("text", "")):
+                said = await answer_silence(
+                    await self.silences(), form.get("text", ""), form.get("user_id", "")
+                )
+                return ephemeral(said)
             text = await asyncio.to_thread(
                 answer_oncall, self.oncall(), form.get("text", ""), form.get("user_id", "")
             )

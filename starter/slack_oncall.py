@@ -1,16 +1,26 @@
 """`/oncall` from Slack: who is on, covers, leave and swaps, done through OnCallService as the CLI and
-the API do them. The Slack user is their `people:` name (U0BOB is bob), so the same permission holds.
-The answer is a sentence shown only to the person who asked."""
+the API do them; silences (`/oncall silence|silences|unsilence`) through SilenceService. The Slack user
+is their `people:` name (U0BOB is bob), so the same permission holds. The answer is a sentence shown
+only to the person who asked."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sevflow.errors import SevflowError
 from sevflow.oncall import on_call_board
 from sevflow.oncall.changes import CoverRequest, SwapRequest
-from sevflow.slack.oncall_command import USAGE, OnCallCommand, OnCallCommandError, parse_oncall_command
+from sevflow.silences.models import Silence, SilenceKind
+from sevflow.slack.oncall_command import (
+    SILENCE_VERBS,
+    USAGE,
+    OnCallCommand,
+    OnCallCommandError,
+    parse_oncall_command,
+)
 from starter.oncall import OnCallService
+from starter.silences import SilenceService
 
 NO_REASON = "no reason given (Slack)"
 
@@ -31,6 +41,8 @@ def answer_oncall(service: OnCallService, text: str, user_id: str) -> str:
 
 def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
     reason = command.reason or NO_REASON
+    if command.verb in SILENCE_VERBS:
+        return "Silences are not served here: use `sevflow silence` or POST /v1/silences."
     if command.verb == "who":
         effective = service.effective()
         board = on_call_board(effective.config, datetime.now(UTC))
@@ -81,3 +93,44 @@ def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
     if command.verb == "confirm":
         return f"Confirmed: {service.confirm(command.change_id, user_id).describe()}."
     return f"Removed: {service.remove(command.change_id, user_id).describe()}."
+
+
+async def answer_silence(service: SilenceService, text: str, user_id: str) -> str:
+    """What `/oncall silence|silences|unsilence ...` from `user_id` does, through the SilenceService the
+    CLI and the API use: the Slack user is the silence's owner (U0ALICE is alice), refused when they
+    are none of sevflow.yaml's people."""
+    try:
+        command = parse_oncall_command(text)
+    except OnCallCommandError as err:
+        return f"{err}\nUsage: {USAGE}"
+    try:
+        if command.verb == "silences":
+            return _silences(await asyncio.to_thread(service.list, None), service.clock())
+        if command.verb == "unsilence":
+            done = await service.expire(command.silence_id or "", by=user_id)
+            return f"Expired: {done.id} {done.describe()} pages again."
+        silence = await service.add(
+            command.matchers, reason=command.reason, by=user_id, length=command.duration
+        )
+    except SevflowError as err:
+        return f"Not done: {err}"
+    return (
+        f"Silenced: {silence.id} {silence.describe()} pages nobody until "
+        f"{silence.ends_at:%Y-%m-%d %H:%M} UTC ({silence.reason}). End it sooner with "
+        f"/oncall unsilence {silence.id}."
+    )
+
+
+def _silences(found: list[Silence], now: datetime) -> str:
+    if not found:
+        return "No silences: every alert pages."
+    lines = []
+    for s in sorted(found, key=lambda s: (s.starts_at, s.id)):
+        when = (
+            f"until {s.ends_at:%Y-%m-%d %H:%M} UTC"
+            if s.active(now)
+            else f"from {s.starts_at:%Y-%m-%d %H:%M} to {s.ends_at:%Y-%m-%d %H:%M} UTC"
+        )
+        kind = "maintenance " if s.kind is SilenceKind.MAINTENANCE else ""
+        lines.append(f"{s.id} {kind}{s.state(now)}: {s.describe()} {when}, by {s.owner}: {s.reason}")
+    return "\n".join(lines)

@@ -39,7 +39,12 @@ from workflows.options import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.alerts.models import AlertAcknowledged, AlertsUpdate, IncidentStatusChanged
+    from sevflow.alerts.models import (
+        AlertAcknowledged,
+        AlertsSilenced,
+        AlertsUpdate,
+        IncidentStatusChanged,
+    )
     from sevflow.contracts import (
         ARCHIVE_CHAT,
         CLAIM_MERGE,
@@ -577,6 +582,13 @@ class IncidentWorkflow:
     async def alerts_changed(self, update: AlertsUpdate) -> None:
         async with self._turn():
             await self._apply(decide.alerts_changed(self.state, update, workflow.now()))
+
+    @workflow.signal
+    async def alerts_silenced(self, note: AlertsSilenced) -> None:
+        """The ingest held back firing alerts of this incident's group under silences: one timeline
+        line per silence (decide.alerts_silenced), nothing else."""
+        async with self._turn():
+            await self._apply(decide.alerts_silenced(self.state, note))
 
     @workflow.signal(name="escalation_changed")
     async def escalation_changed(self, note: EscalationNote) -> None:

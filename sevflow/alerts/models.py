@@ -172,6 +172,21 @@ class AlertsUpdate(BaseModel):
     newly_resolved: list[str] = Field(default_factory=list)
 
 
+class SilencedAlerts(BaseModel):
+    """Firing alerts of a group that one silence held back (recorded, paged nobody)."""
+
+    silence_id: str = Field(max_length=64)
+    reason: str = Field(max_length=1000)
+    alerts: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AlertsSilenced(BaseModel):
+    """Ingest -> incident: firing alerts of the incident's own group were silenced; its timeline says so
+    once per silence (sevflow.incident.decisions.alerts_silenced). Changes nothing else."""
+
+    silences: list[SilencedAlerts] = Field(max_length=50)
+
+
 class AlertAcknowledged(BaseModel):
     """Alert group -> incident: the sender acknowledged (PagerDuty `acknowledge`)."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sevflow.action_items.models import ActionItem
-from sevflow.alerts.models import AlertsUpdate
+from sevflow.alerts.models import AlertsSilenced, AlertsUpdate
 from sevflow.contracts import PostmortemPlan
 from sevflow.durations import format_duration
 from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, arm_public_update_reminder
@@ -437,6 +437,29 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
         for kind, text, data in texts
     ]
     return Decision(s, lines, paging)
+
+
+def alerts_silenced(state: IncidentState, note: AlertsSilenced) -> Decision:
+    """Firing alerts of the incident's group were held back by silences: the timeline says which, by
+    which silence and why, once per silence however many deliveries it holds back. Nothing else
+    changes (no page, no status, no chat message); an incident no longer active hears nothing."""
+    if not state.status.is_active:
+        return Decision(state)
+    fresh = [s for s in note.silences if s.silence_id not in state.silences_noted]
+    fresh = list({s.silence_id: s for s in fresh}.values())
+    if not fresh:
+        return Decision(state)
+    s = state.model_copy(
+        update={"silences_noted": [*state.silences_noted, *(f.silence_id for f in fresh)]}, deep=True
+    )
+    lines = []
+    for held in fresh:
+        names = ", ".join(dict.fromkeys(held.alerts)) or "an alert"
+        word = "alerts" if len(set(held.alerts)) > 1 else "alert"
+        text = f"{word} {names} silenced by silence {held.silence_id} ({held.reason})"
+        data = {"silence": held.silence_id, "alerts": held.alerts, "reason": held.reason}
+        lines.append(Line(EventKind.ALERTS_SILENCED, text, data=data))
+    return Decision(s, lines)
 
 
 def paging_noted(state: IncidentState, note: EscalationNote) -> Decision:

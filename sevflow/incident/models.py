@@ -78,6 +78,9 @@ class EventKind(StrEnum):
     BREAK_GLASS = "break_glass"
     # Marked a repeat of an earlier incident by hand, or unmarked (data: repeat_of, previous).
     REPEAT_LINKED = "repeat_linked"
+    # Firing alerts of the incident's group held back by a silence, once per silence (data: silence,
+    # alerts, reason).
+    ALERTS_SILENCED = "alerts_silenced"
 
 
 class TimelineEvent(BaseModel):
@@ -174,6 +177,8 @@ class IncidentState(BaseModel):
     alert_count: int = 0
     alerts_firing: int = 0
     deliveries: int = 0
+    # The silences whose holding back of this incident's alerts is on its timeline (each said once).
+    silences_noted: list[str] = Field(default_factory=list)
     repeat_of: int | None = None
     runbook_url: str | None = None
     dashboard_url: str | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -573,6 +574,34 @@ def effective_config(base: SevflowConfig, changes: Iterable[OnCallChange]) -> Se
     if not extra:
         return base
     return base.model_copy(update={"overrides": (*base.overrides, *extra)})
+
+
+def runtime_labels(config: SevflowConfig, changes: Iterable[OnCallChange]) -> dict[int, str]:
+    """Which of the effective configuration's `overrides` came from a runtime change: index -> `#12`.
+    `config` is what `effective_config` made of the file and `changes`; the runtime overrides are its
+    last ones, in the order `effective_config` appended them."""
+    labels: list[str] = []
+    for change in sorted(changes, key=lambda c: c.id):
+        spec = config.rotations.get(change.rotation)
+        if spec is None or not spec.has_layer(change.layer):
+            continue
+        labels += [change.label] * len(change.overrides())
+    first = len(config.overrides) - len(labels)
+    return {first + k: label for k, label in enumerate(labels)} if first >= 0 else {}
+
+
+_OVERRIDE_AT = re.compile(r"overrides\[(\d+)\]")
+
+
+def name_runtime_changes(text: str, labels: dict[int, str]) -> str:
+    """`text` (a gap check's line) with each `overrides[i]` that is a runtime change named as people
+    know it, `on-call change #12`; the file's own overrides keep their place in sevflow.yaml."""
+
+    def named(found: re.Match[str]) -> str:
+        label = labels.get(int(found.group(1)))
+        return f"on-call change {label}" if label is not None else found.group(0)
+
+    return _OVERRIDE_AT.sub(named, text)
 
 
 def config_version(config: SevflowConfig) -> str:

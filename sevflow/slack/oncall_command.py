@@ -6,6 +6,8 @@
 /oncall leave 2026-12-24 2026-12-27 [why...]   nobody covers you from the first day to the second
 /oncall swap @bob <your shift> <theirs> [why...]   times in ISO 8601: 2026-12-24 or 2026-12-24T20:00
 /oncall confirm 12 | remove 12 | list
+/oncall silence 'alertname="X"' 2h why...   alerts that match page nobody for 2 hours
+/oncall silences | unsilence s-3f2a9c01d4      the silences not over yet; end one now
 """
 
 from __future__ import annotations
@@ -19,9 +21,25 @@ from sevflow.durations import parse_duration
 USAGE = (
     "/oncall (who is on) | /oncall cover @bob 2h [on ROTATION] [why] | "
     "/oncall leave FROM TO [why] | /oncall swap @bob MY-SHIFT THEIR-SHIFT [why] | "
-    "/oncall confirm ID | /oncall remove ID | /oncall list"
+    "/oncall confirm ID | /oncall remove ID | /oncall list | "
+    "/oncall silence 'alertname=\"X\"' 2h WHY | /oncall silences | /oncall unsilence ID"
 )
+SILENCE_USAGE = (
+    "write /oncall silence MATCHERS DURATION WHY, like /oncall silence 'alertname=\"DiskFull\"' 2h "
+    'resizing the volume (several matchers: \'{alertname="X", env="prod"}\')'
+)
+# Slack's clients may turn typed quotes into typographic ones: a matcher means the plain ones.
+_PLAIN_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+SILENCE_VERBS = frozenset({"silence", "silences", "unsilence"})
+
+
+def is_silence_command(text: str) -> bool:
+    """Whether `/oncall <text>` is about silences (answered by the silence service, which is async)."""
+    first = text.split(maxsplit=1)
+    return bool(first) and first[0].lower() in SILENCE_VERBS
 
 
 class OnCallCommandError(ValueError):
@@ -38,6 +56,9 @@ class OnCallCommand:
     end: datetime | None = None
     change_id: int | None = None
     reason: str = ""
+    # silence: the Alertmanager matchers as typed (sevflow.silences.matchers reads them); unsilence: the id.
+    matchers: tuple[str, ...] = ()
+    silence_id: str | None = None
 
 
 def _who(token: str) -> str:
@@ -61,8 +82,58 @@ def _id(tokens: list[str], verb: str) -> int:
     return int(tokens[0].removeprefix("#"))
 
 
+def _matchers(text: str) -> tuple[str, str]:
+    """The matchers at the start of `text` and what follows: '...' (quoted whole), {...} (to its
+    closing brace), or one word, where a double-quoted value may hold spaces."""
+    text = text.lstrip()
+    if text.startswith("'"):
+        end = text.find("'", 1)
+        if end < 0:
+            raise OnCallCommandError(f"the matchers' opening ' is not closed: {SILENCE_USAGE}")
+        return text[1:end], text[end + 1 :]
+    quoted, escaped = False, False
+    depth = 0
+    for i, c in enumerate(text):
+        if escaped:
+            escaped = False
+        elif c == "\\" and quoted:
+            escaped = True
+        elif c == '"':
+            quoted = not quoted
+        elif not quoted and c == "{":
+            depth += 1
+        elif not quoted and c == "}":
+            depth -= 1
+        elif c.isspace() and not quoted and depth <= 0:
+            return text[:i], text[i:]
+    return text, ""
+
+
+def _silence(rest: str) -> OnCallCommand:
+    matchers, after = _matchers(rest.translate(_PLAIN_QUOTES))
+    words = after.split()
+    if not matchers.strip() or not words:
+        raise OnCallCommandError(SILENCE_USAGE)
+    try:
+        duration = parse_duration(words[0], at_most=timedelta(days=30))
+    except ValueError as err:
+        raise OnCallCommandError(f"{err}: {SILENCE_USAGE}") from None
+    reason = " ".join(words[1:])
+    if not reason:
+        raise OnCallCommandError(f"say why it is safe to page nobody: {SILENCE_USAGE}")
+    return OnCallCommand("silence", matchers=(matchers,), duration=duration, reason=reason)
+
+
 def parse_oncall_command(text: str) -> OnCallCommand:
     tokens = text.split()
+    if tokens and tokens[0].lower() == "silence":
+        return _silence(text.lstrip()[len(tokens[0]) :])
+    if tokens and tokens[0].lower() in ("silences", "unsilence"):
+        if tokens[0].lower() == "silences":
+            return OnCallCommand("silences")
+        if len(tokens) != 2 or len(tokens[1]) > 64:
+            raise OnCallCommandError("write /oncall unsilence ID, the id /oncall silences shows (s-...)")
+        return OnCallCommand("unsilence", silence_id=tokens[1])
     if not tokens or tokens[0].lower() in ("who", "now"):
         return OnCallCommand("who")
     verb, rest = tokens[0].lower(), tokens[1:]

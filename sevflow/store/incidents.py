@@ -267,6 +267,24 @@ class IncidentRepository(Repository):
             data = session.scalar(select(IncidentRow.state).where(IncidentRow.workflow_id == workflow_id))
         return None if data is None else _state_from_json(data)
 
+    def open_incident_of_group(self, group_workflow_id: str) -> tuple[str, list[str]] | None:
+        """The workflow id of the active incident (detected, acknowledged, mitigated) an alert group
+        opened, and the silences its timeline already names; None when it has none. Read along the
+        status index: active incidents are few."""
+        active = [str(s) for s in ACTIVE_STATUSES]
+        query = (
+            select(IncidentRow.workflow_id, IncidentRow.state)
+            .where(IncidentRow.status.in_(active), IncidentRow.alert_group_id == group_workflow_id)
+            .order_by(IncidentRow.number.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.execute(query).first()
+        if row is None:
+            return None
+        noted = row.state.get("silences_noted") if isinstance(row.state, dict) else None
+        return row.workflow_id, list(noted or [])
+
     def workflow_id_for(self, number: int) -> str | None:
         with self._read() as session:
             return session.scalar(select(IncidentRow.workflow_id).where(IncidentRow.number == number))

@@ -2,7 +2,8 @@
 
 Pages: the incident list (`/`), declaring an incident (`/declare`), an incident (`/incidents/{n}`, also
 the incident room: its forms send the same commands, through the same services, as the CLI and the JSON
-API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`) and overdue action
+API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`, with the forms that make,
+edit and remove covers and leave), silences and maintenance windows (`/silences`) and overdue action
 items (`/action-items`). Access rules: starter.dashboard.auth.
 
 Every form that sends a command carries an idempotency key made when the page was rendered, as the
@@ -17,6 +18,7 @@ while Temporal is down; only the forms need Temporal and a worker, and say so wh
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -64,13 +66,20 @@ from sevflow.incident.transitions import EDITS, TRANSITIONS, refusal
 from sevflow.metrics import metrics_since
 from sevflow.metrics.weekly import WeekTrend, weekly_trends
 from sevflow.oncall import contact_gaps, on_call_board
-from sevflow.oncall.changes import OnCallChangeNotFound, OnCallConflict, OnCallForbidden
+from sevflow.oncall.changes import (
+    CoverRequest,
+    EditRequest,
+    OnCallChangeNotFound,
+    OnCallConflict,
+    OnCallForbidden,
+)
 from sevflow.oncall.hours import HoursRefused, hours_csv
 from sevflow.paging.contacts import ContactBook
 from sevflow.policy import Severity
 from sevflow.postmortem.checks import check_postmortem
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings
+from sevflow.silences.models import MAX_LENGTH, SilenceConflict, SilenceKind, SilenceNotFound
 from sevflow.store.repository import Store
 from starter.dashboard.auth import SESSION_COOKIE, Gate, Session, safe_next
 from starter.dashboard.views import (
@@ -96,6 +105,7 @@ from starter.service import (
     checked_idempotency_key,
     new_idempotency_key,
 )
+from starter.silences import RECENT, SilenceService
 from worker.stuck import StuckWatch
 
 Clock = Callable[[], datetime]
@@ -117,6 +127,8 @@ class DashboardBackend(Protocol):
     async def follow_up(self) -> FollowUpService: ...
 
     def oncall(self) -> OnCallService: ...
+
+    async def silences(self) -> SilenceService: ...
 
 
 # A command ready to send: given the backend, the incident's number and the form's idempotency key.
@@ -365,6 +377,8 @@ _REFUSALS: dict[type[SevflowError], int] = {
     OnCallChangeNotFound: 404,
     OnCallForbidden: 403,
     OnCallConflict: 409,
+    SilenceNotFound: 404,
+    SilenceConflict: 409,
     InvalidCommand: 409,
     IdempotencyKeyReused: 422,
     ServiceUnavailable: 503,
@@ -843,7 +857,11 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         )
 
     async def oncall_page(
-        request: Request, session: Session, status: int = 200, flash: tuple[str, str] | None = None
+        request: Request,
+        session: Session,
+        status: int = 200,
+        flash: tuple[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Response:
         now = clock()
         effective = await asyncio.to_thread(backend.oncall().effective)
@@ -860,6 +878,9 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             changes=effective.changes,
             config_version=effective.version,
             flash=flash,
+            form=form or {},
+            people=sorted(effective.config.people),
+            rotation_names=sorted(effective.config.rotations),
         )
 
     @router.get("/oncall")
@@ -867,7 +888,175 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         session = reader(request)
         if isinstance(session, Response):
             return session
-        return await oncall_page(request, session)
+        done = {"made": "Made", "edited": "Changed", "removed": "Removed"}
+        said = next((f"{done[k]}: #{v}." for k, v in request.query_params.items() if k in done), None)
+        return await oncall_page(request, session, flash=("ok", said) if said else None)
+
+    async def oncall_form(
+        request: Request, change: Callable[[Mapping[str, str], str], Any], done: str
+    ) -> Response:
+        """A form of the on-call page sent through OnCallService as the signed-in person: the same
+        checks, permission and conflict answers as the API (403 someone else's shift, 409 an overlap or
+        a version changed since the page was read), the form given back with what was typed."""
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        form, session = signed
+        if session.name is None:
+            return await oncall_page(
+                request, session, 422, ("error", "Say who you are first: give your name above."), form
+            )
+        name = session.name
+        try:
+            made = await asyncio.to_thread(change, form, name)
+        except ValueError as err:  # pydantic's ValidationError among them: the field and what is wrong
+            return await oncall_page(request, session, 422, ("error", _problems(err)), form)
+        except SevflowError as err:
+            status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)
+            return await oncall_page(request, session, status, ("error", str(err)), form)
+        return RedirectResponse(f"/oncall?{done}={made.id}", status_code=303)
+
+    def _cover(form: Mapping[str, str], by: str) -> Any:
+        person = _text(form, "person")
+        request = CoverRequest(
+            person=None if person is None or person.lower() == "nobody" else person,
+            rotation=_text(form, "rotation"),
+            layer=form.get("layer") or "primary",
+            instead_of=_text(form, "instead_of"),
+            starts_at=_moment(form, "from"),
+            ends_at=_moment(form, "to"),
+            duration=_text(form, "duration"),
+            reason=form.get("reason", ""),
+            by=by,
+        )
+        return backend.oncall().cover(request)
+
+    @router.post("/oncall/changes")
+    async def make_oncall_change(request: Request) -> Response:
+        """A cover (a person) or leave (`nobody`), as `sevflow oncall cover` makes it."""
+        return await oncall_form(request, _cover, "made")
+
+    @router.post("/oncall/changes/{change_id}/edit")
+    async def edit_oncall_change(
+        request: Request, change_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+    ) -> Response:
+        """A new end and/or person of a change, from the version the page showed (a newer one: 409)."""
+
+        def edit(form: Mapping[str, str], by: str) -> Any:
+            version = _text(form, "version")
+            if version is not None and not version.isdigit():
+                raise ValueError("version: a whole number")
+            return backend.oncall().edit(
+                change_id,
+                EditRequest(
+                    ends_at=_moment(form, "to"),
+                    person=_text(form, "person"),
+                    version=int(version) if version is not None else None,
+                    by=by,
+                ),
+            )
+
+        return await oncall_form(request, edit, "edited")
+
+    # ---------------------------------------------------------------- silences
+
+    async def silences_page(
+        request: Request,
+        session: Session,
+        status: int = 200,
+        flash: tuple[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
+        now = clock()
+        found = await asyncio.to_thread(backend.store.list_silences, now, now - RECENT)
+        order = {"active": 0, "pending": 1, "expired": 2}
+        found.sort(
+            key=lambda s: (order[s.state(now)], s.ended_at if s.state(now) != "expired" else now - s.ended_at)
+        )
+        return render(
+            request,
+            "silences.html",
+            session,
+            status,
+            silences=found,
+            flash=flash,
+            form=form or {},
+            recent_days=RECENT.days,
+            max_length=MAX_LENGTH.days,
+        )
+
+    @router.get("/silences")
+    async def silences(request: Request) -> Response:
+        session = reader(request)
+        if isinstance(session, Response):
+            return session
+        done = {"made": "Silence {} made.", "expired": "Silence {} expired: its alerts page again."}
+        said = next((done[k].format(v[:64]) for k, v in request.query_params.items() if k in done), None)
+        return await silences_page(request, session, flash=("ok", said) if said else None)
+
+    async def silence_form(
+        request: Request, act: Callable[[SilenceService, Mapping[str, str], str], Awaitable[str]], done: str
+    ) -> Response:
+        """A form of the silences page, sent through SilenceService as the API sends it, as the
+        signed-in person; refusals come back on the page with the form as it was typed."""
+        signed = await signed_form(request)
+        if isinstance(signed, Response):
+            return signed
+        form, session = signed
+        if session.name is None:
+            return await silences_page(
+                request, session, 422, ("error", "Say who you are first: give your name above."), form
+            )
+        try:
+            silence_id = await act(await backend.silences(), form, session.name)
+        except ValueError as err:
+            return await silences_page(request, session, 422, ("error", _problems(err)), form)
+        except SevflowError as err:
+            status = next((code for kind, code in _REFUSALS.items() if isinstance(err, kind)), 400)
+            return await silences_page(request, session, status, ("error", str(err)), form)
+        return RedirectResponse(f"/silences?{done}={quote(silence_id)}", status_code=303)
+
+    async def _add_silence(service: SilenceService, form: Mapping[str, str], by: str) -> str:
+        key = form_key(form)
+        # The form's key names the silence: the same form sent twice is one silence.
+        silence_id = "s-" + hashlib.sha256(f"dashboard {key}".encode()).hexdigest()[:10]
+        if await asyncio.to_thread(backend.store.get_silence, silence_id) is not None:
+            return silence_id
+        length = _text(form, "duration")
+        services = [s.strip() for s in (form.get("services") or "").split(",") if s.strip()]
+        made = await service.add(
+            [line.strip() for line in form.get("matchers", "").splitlines() if line.strip()],
+            reason=form.get("reason", ""),
+            by=by,
+            length=parse_duration(length, at_most=MAX_LENGTH) if length is not None else None,
+            ends_at=_moment(form, "until"),
+            starts_at=_moment(form, "from"),
+            services=services,
+            kind=SilenceKind.MAINTENANCE if services else SilenceKind.SILENCE,
+            silence_id=silence_id,
+        )
+        return made.id
+
+    @router.post("/silences")
+    async def make_silence(request: Request) -> Response:
+        """A silence (matchers) or a maintenance window (services), as `sevflow silence add` and
+        `sevflow maintenance add` make them."""
+        return await silence_form(request, _add_silence, "made")
+
+    @router.post("/silences/{silence_id}/expire")
+    async def expire_silence(
+        request: Request, silence_id: Annotated[str, PathParam(min_length=1, max_length=64)]
+    ) -> Response:
+        """End it now, as `sevflow silence expire` does, from the version the page showed."""
+
+        async def expire(service: SilenceService, form: Mapping[str, str], by: str) -> str:
+            version = _text(form, "version")
+            if version is not None and not version.isdigit():
+                raise ValueError("version: a whole number")
+            seen = int(version) if version is not None else None
+            return (await service.expire(silence_id, by=by, version=seen)).id
+
+        return await silence_form(request, expire, "expired")
 
     @router.post("/oncall/changes/{change_id}/remove")
     async def remove_oncall_change(
@@ -905,6 +1094,19 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         )
 
     return router
+
+
+def _moment(form: Mapping[str, str], name: str) -> datetime | None:
+    """A time of a form: `2026-12-24T06:00` as a datetime-local input sends it (the dashboard's times
+    are UTC), or with its zone; None when left empty; a ValueError naming the field."""
+    text = _text(form, name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text[:40]!r} is not a time: 2026-12-24T06:00 (UTC)") from None
+    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment
 
 
 def _problems(err: ValueError) -> str:

@@ -3,6 +3,8 @@ button; a title with <script> is only text; the incident page fits a phone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import TOKEN, Stack, Tab, open_tab
@@ -71,7 +73,14 @@ async def test_the_incident_page_fits_a_phone(stack: Stack, browser: Browser) ->
     phone = await open_tab(browser, width=390, height=844)
     try:
         await sign_in(phone, stack.url, name="bob")
-        for path in ("/", f"/incidents/{number}", "/dashboard/metrics", "/oncall", "/action-items"):
+        for path in (
+            "/",
+            f"/incidents/{number}",
+            "/dashboard/metrics",
+            "/oncall",
+            "/silences",
+            "/action-items",
+        ):
             await phone.page.goto(f"{stack.url}{path}")
             width = await phone.page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
@@ -82,3 +91,27 @@ async def test_the_incident_page_fits_a_phone(stack: Stack, browser: Browser) ->
         await phone.screenshot("dashboard-list-phone")
     finally:
         await phone.page.context.close()
+
+
+async def test_a_silence_is_made_and_expired_from_its_page(stack: Stack, tab: Tab) -> None:
+    await sign_in(tab, stack.url)
+    page = tab.page
+    await page.get_by_role("link", name="Silences").click()
+    await expect(page).to_have_url(f"{stack.url}/silences")
+    await page.get_by_label("Matchers, one per line").fill('alertname="DiskFull"\nenv!="staging"')
+    await page.get_by_label("For (30m, 2h, 1d").fill("2h")
+    await page.get_by_label("Why it is safe to page nobody").fill("resizing the volume")
+    await page.get_by_role("button", name="Silence", exact=True).click()
+    await expect(page.locator("#flash")).to_contain_text("made.")
+    row = page.locator("#silences tbody tr", has_text="resizing the volume")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text('{alertname="DiskFull", env!="staging"}')
+    await expect(row).to_contain_text("active")
+    await tab.screenshot("dashboard-silences")
+    [silence] = stack.store.list_silences(datetime.now(UTC))
+    assert (silence.owner, silence.matchers) == ("alice", ['alertname="DiskFull"', 'env!="staging"'])
+
+    await row.get_by_role("button", name="Expire").click()
+    await expect(page.locator("#flash")).to_have_text(f"Silence {silence.id} expired: its alerts page again.")
+    await expect(row).to_contain_text("expired by alice")
+    await expect(row.get_by_role("button", name="Expire")).to_have_count(0)

@@ -3,9 +3,14 @@ with the session's CSRF token, as the signed-in person, under the same permissio
 
 from __future__ import annotations
 
-from datetime import timedelta
+import html as htmllib
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from sevflow.oncall.changes import CoverRequest
+from sevflow.oncall.rotation import Rotation, who_is_on
 from sevflow.store.repository import Store
 from starter.oncall import OnCallService
 from tests.unit.oncall.runtime_fixtures import oncall_config
@@ -58,3 +63,120 @@ async def test_a_viewer_sees_no_remove_button(make_dashboard: MakeDashboard, sql
         await sign_in(client, VIEWER, name="bob")
         page = await client.get("/oncall")
         assert "zed covers" in page.text and "/remove" not in page.text
+
+
+def flash(html: str) -> str:
+    found = re.search(r'id="flash">([^<]*)<', html)
+    assert found, "the page says nothing"
+    return htmllib.unescape(found.group(1))
+
+
+async def test_a_cover_and_leave_are_made_and_edited_from_the_page(
+    make_dashboard: MakeDashboard, sqlite_store: Store
+) -> None:
+    config = oncall_config()
+    scheduled = OnCallService(config, sqlite_store).effective().config
+    on_now = who_is_on(Rotation.from_config(scheduled, "ops-daily"), "primary", datetime.now(UTC))
+    assert on_now is not None and on_now.person is not None
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, OPERATOR, name=on_now.person)
+        page = await client.get("/oncall")
+        assert 'action="/oncall/changes"' in page.text
+        csrf = csrf_of(page.text)
+        cover = {"csrf": csrf, "person": "zed", "duration": "2h", "reason": "dentist"}
+        made = await client.post("/oncall/changes", data=cover)
+        assert made.status_code == 303, flash(made.text)
+        [change] = sqlite_store.oncall_changes()
+        assert made.headers["location"] == f"/oncall?made={change.id}"
+        assert (change.person, change.replaces, change.created_by, change.reason) == (
+            "zed",
+            None,
+            on_now.person,
+            "dentist",
+        )
+        shown = await client.get(made.headers["location"])
+        assert flash(shown.text) == f"Made: #{change.id}."
+        assert f"#{change.id} zed covers ops-daily primary" in shown.text
+        # The same shift again: the conflict told in words, the form given back as typed.
+        again = await client.post("/oncall/changes", data=cover)
+        assert again.status_code == 409
+        assert flash(again.text).startswith(f"it overlaps #{change.id} zed covers ops-daily primary")
+        assert 'value="dentist"' in again.text
+
+        # Edited from the version the page showed; a second edit from that same page is refused.
+        end = (change.ends_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        edit = {"csrf": csrf, "version": str(change.version), "to": end, "person": "lena"}
+        edited = await client.post(f"/oncall/changes/{change.id}/edit", data=edit)
+        assert edited.status_code == 303, flash(edited.text)
+        now = sqlite_store.oncall_change(change.id)
+        assert (now.person, now.ends_at, now.version) == (
+            "lena",
+            datetime.fromisoformat(end).replace(tzinfo=UTC),
+            change.version + 1,
+        )
+        stale = await client.post(f"/oncall/changes/{change.id}/edit", data={**edit, "person": "bob"})
+        assert stale.status_code == 409
+        assert f"#{change.id} changed since you read it (version {change.version}; now {now.version}" in (
+            flash(stale.text)
+        )
+        assert sqlite_store.oncall_change(change.id).person == "lena"
+
+    # Leave, by a lead of the team: nobody is on for that hour (the gap check reports it).
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, OPERATOR, name="lena")
+        csrf = csrf_of((await client.get("/oncall")).text)
+        start = (now.ends_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        leave = {"csrf": csrf, "person": "nobody", "from": start, "duration": "1h", "reason": "offsite"}
+        taken = await client.post("/oncall/changes", data=leave)
+        assert taken.status_code == 303, flash(taken.text)
+        last = sqlite_store.oncall_changes()[-1]
+        assert (last.person, last.starts_at, last.created_by) == (
+            None,
+            datetime.fromisoformat(start).replace(tzinfo=UTC),
+            "lena",
+        )
+        assert f"#{last.id} nobody covers ops-daily primary" in (await client.get("/oncall")).text
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "words"),
+    [
+        ({"person": "ghost", "duration": "2h", "reason": "x"}, 400, "unknown person 'ghost'"),
+        ({"person": "zed", "reason": "x"}, 400, "say until when"),
+        ({"person": "zed", "duration": "soon", "reason": "x"}, 422, "duration: "),
+        ({"person": "zed", "to": "friday", "reason": "x"}, 422, "to: 'friday' is not a time"),
+        ({"person": "zed", "duration": "2h", "reason": " "}, 400, "say why"),
+        ({"person": "zed", "duration": "2h", "reason": "x", "layer": "middle"}, 422, "layer: "),
+        ({"person": "zed", "duration": "2h", "reason": "x", "rotation": "web"}, 400, "unknown rotation"),
+    ],
+)
+async def test_a_form_that_cannot_be_a_change_says_why(
+    make_dashboard: MakeDashboard, sqlite_store: Store, form: dict[str, str], status: int, words: str
+) -> None:
+    async with browse(make_dashboard(config=oncall_config())) as client:
+        await sign_in(client, OPERATOR, name="lena")
+        csrf = csrf_of((await client.get("/oncall")).text)
+        refused = await client.post("/oncall/changes", data={"csrf": csrf, **form})
+        assert refused.status_code == status, flash(refused.text)
+        assert words in flash(refused.text)
+        assert sqlite_store.oncall_changes() == []
+
+
+async def test_someone_else_may_not_hand_a_shift_away_from_the_page(
+    make_dashboard: MakeDashboard, sqlite_store: Store
+) -> None:
+    change_id = made_by_lena(sqlite_store)
+    async with browse(make_dashboard(config=oncall_config())) as client:
+        await sign_in(client, OPERATOR, name="zed")  # on no rotation, no lead
+        csrf = csrf_of((await client.get("/oncall")).text)
+        later = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+        take = {"csrf": csrf, "person": "zed", "from": later, "duration": "1h", "reason": "x"}
+        taken = await client.post("/oncall/changes", data=take)
+        assert taken.status_code == 403 and "may change only their own shifts" in flash(taken.text)
+        moved = await client.post(f"/oncall/changes/{change_id}/edit", data={"csrf": csrf, "person": "bob"})
+        assert moved.status_code == 403 and "zed may change only their own shifts" in flash(moved.text)
+        assert sqlite_store.oncall_change(change_id).person == "zed"
+    async with browse(make_dashboard(config=oncall_config())) as viewer:
+        await sign_in(viewer, VIEWER, name="lena")
+        page = await viewer.get("/oncall")
+        assert 'action="/oncall/changes"' not in page.text and "/edit" not in page.text

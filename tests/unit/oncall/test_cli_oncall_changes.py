@@ -4,6 +4,7 @@ shows in `sevflow oncall` at once, and every mistake is one line on stderr, neve
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,30 @@ def test_mistakes_are_one_line(args: tuple[str, ...], words: str, exit_code: int
     assert code == exit_code, err
     assert words in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_gap_check_names_a_runtime_change_by_its_id(env: Path) -> None:
+    """A gap a runtime change leaves is `on-call change #N` (what `overrides` lists and `remove`
+    takes); a gap of the file's own override keeps its place in sevflow.yaml, `overrides[0]`."""
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    env.write_text(
+        ONCALL_YAML
+        + "overrides:\n"
+        + f"  - {{rotation: ops-daily, person: null, from: {soon.isoformat()}, "
+        + f"to: {(soon + timedelta(hours=1)).isoformat()}}}\n"
+    )
+    code, out, err = run("cover", "nobody", "--for", "2h", "--by", "lena", "--reason", "offsite")
+    assert code == 0, err
+    change_id = out.split()[1]
+    assert change_id == "#1"
+    code, out, _ = run("--check", "--json")
+    assert code == 1
+    gaps = json.loads(out)["coverage_gaps"]
+    messages = sorted(g["message"] for g in gaps if g["path"] == "rotations.ops-daily")
+    assert messages == [
+        "on-call change #1 leaves nobody on the primary layer",
+        "overrides[0] leaves nobody on the primary layer",
+    ]
+    code, out, _ = run("--check")
+    assert "rotations.ops-daily: on-call change #1 leaves nobody on the primary layer, " in out
+    assert "overrides[1]" not in out

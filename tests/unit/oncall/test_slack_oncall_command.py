@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sevflow.config.schema.routing import Matcher
+from sevflow.silences.matchers import parse_all, render
 from sevflow.slack.oncall_command import OnCallCommandError, parse_oncall_command
 
 
@@ -48,3 +52,51 @@ def test_swap_leave_confirm_remove_list_and_who() -> None:
 def test_what_cannot_be_read_says_what_to_write(text: str, words: str) -> None:
     with pytest.raises(OnCallCommandError, match=words):
         parse_oncall_command(text)
+
+
+def test_silence_silences_and_unsilence() -> None:
+    command = parse_oncall_command("silence 'alertname=\"High Latency\"' 2h deploy of the fix")
+    assert (command.verb, command.matchers, command.duration, command.reason) == (
+        "silence",
+        ('alertname="High Latency"',),
+        timedelta(hours=2),
+        "deploy of the fix",
+    )
+    # Unquoted, a brace set with spaces, and the typographic quotes a Slack client may type.
+    assert parse_oncall_command('silence env="prod" 30m x').matchers == ('env="prod"',)
+    assert parse_oncall_command('silence {a="b", c=~"d e"} 1h x').matchers == ('{a="b", c=~"d e"}',)
+    assert parse_oncall_command("silence \u2018alertname=\u201cX\u201d\u2019 1h x").matchers == (
+        'alertname="X"',
+    )
+    assert parse_oncall_command("silences").verb == "silences"
+    assert parse_oncall_command("unsilence s-0a1b2c3d4e").silence_id == "s-0a1b2c3d4e"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("silence", "write /oncall silence MATCHERS DURATION WHY"),
+        ("silence 'a=\"b\"' 2h", "say why it is safe to page nobody"),
+        ("silence 'a=\"b\"' soon why", "soon"),
+        ("silence 'a=\"b\"' 31d why", "at most 30d"),
+        ('silence \'a="b" 2h why', "opening ' is not closed"),
+        ("unsilence", "write /oncall unsilence ID"),
+        ("unsilence s-1 s-2", "write /oncall unsilence ID"),
+    ],
+)
+def test_a_silence_that_cannot_be_read_says_what_to_write(text: str, words: str) -> None:
+    with pytest.raises(OnCallCommandError, match=words):
+        parse_oncall_command(text)
+
+
+_NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
+_VALUES = st.text(alphabet=st.sampled_from(list("ab Z9-_.\"\\{},'")), max_size=12)
+
+
+@given(st.lists(st.tuples(_NAMES, st.sampled_from(["=", "!="]), _VALUES), min_size=1, max_size=4))
+def test_any_matcher_set_reads_back_as_typed(found: list[tuple[str, str, str]]) -> None:
+    """Whatever Alertmanager's syntax can write, `/oncall silence {...} 1h why` hands it over whole."""
+    matchers = tuple(Matcher(name=n, op=op, value=v) for n, op, v in found)  # type: ignore[arg-type]
+    command = parse_oncall_command(f"silence {render(matchers)} 1h why")
+    assert command.reason == "why"
+    assert [(m.name, m.op, m.value) for m in parse_all(command.matchers)] == found

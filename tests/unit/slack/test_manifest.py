@@ -160,4 +160,14 @@ def test_the_oncall_usage_hint_reads_as_the_oncall_parser_reads(manifest: dict[s
         ).verb
         for part in oncall["usage_hint"].split("|")
     }
-    assert verbs == {"cover", "leave", "swap", "confirm", "remove", "list"}
+    assert verbs == {
+        "cover",
+        "leave",
+        "swap",
+        "confirm",
+        "remove",
+        "list",
+        "silence",
+        "silences",
+        "unsilence",
+    }
