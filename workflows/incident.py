@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError
 
-from workflows.failures import cause_of, refusals, refuse
+from workflows.failures import refusals, refuse
 from workflows.incident_chat import IncidentChat
 from workflows.incident_followup import (
     chase_now,
@@ -30,11 +30,11 @@ from workflows.incident_followup import (
     publish_postmortem,
     start_chase,
 )
+from workflows.incident_merge import claim_merge, tell_target
 from workflows.incident_paging import repage, start_escalation, stop_escalation
 from workflows.options import (
     LOCAL_RETRY_THRESHOLD,
     STORE_RETRY,
-    STORE_RETRY_UNLESS_REFUSED,
     STORE_TIMEOUT,
 )
 
@@ -47,12 +47,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from sevflow.contracts import (
         ARCHIVE_CHAT,
-        CLAIM_MERGE,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         ArchiveChat,
         IncidentRecord,
-        MergeClaim,
         Registered,
         RegisterIncident,
     )
@@ -90,7 +88,6 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         EndPaging,
         Line,
-        Refused,
         Repage,
         TellGroup,
         numbered,
@@ -471,37 +468,16 @@ class IncidentWorkflow:
     @workflow.update
     async def merge_into(self, cmd: MergeInto) -> IncidentState:
         async with self._turn(lambda: self._validate_merge_into(cmd)):
-            await self._claim_merge(cmd.target_number)
+            await claim_merge(self._number, cmd.target_number)
             await self._apply(decide.merged_into(self.state, cmd, workflow.now()))
             told = MergedFrom(number=self._number, title=self.state.title, by=cmd.by)
-            try:
-                await workflow.get_external_workflow_handle(cmd.target_workflow_id).signal(
-                    IncidentWorkflow.merged_from, told
-                )
-            except FailureError as err:
-                # The target finished in the meantime; the merge itself stands.
-                workflow.logger.warning("could not tell INC-%s of the merge: %s", cmd.target_number, err)
+            await tell_target(cmd.target_workflow_id, cmd.target_number, told)
             return self.state.with_current_policy()
 
     @merge_into.validator
     def _validate_merge_into(self, cmd: MergeInto) -> None:
         with refusals():
             decide.check_merge(self.state, cmd)
-
-    async def _claim_merge(self, into: int) -> None:
-        """Both incidents in one store transaction: the target, as it is then, must not be merged or
-        being merged away (into this one, or further on). Each incident checks only its own state, so
-        two merges crossing each other (A into B, B into A) would otherwise both apply and leave
-        nothing open. Nothing after the claim can refuse the merge: the handler holds the lock."""
-        try:
-            await workflow.execute_activity(
-                CLAIM_MERGE,
-                MergeClaim(number=self._number, into=into),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY_UNLESS_REFUSED,
-            )
-        except ActivityError as err:
-            raise Refused(cause_of(err)) from err
 
     @workflow.update
     async def add_action_item(self, cmd: AddActionItem) -> IncidentState:
