@@ -39,6 +39,7 @@ from sevflow.incident.commands import (
     Declare,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -572,6 +573,8 @@ def create_app(
     command_route("close", Close, "Close (no postmortem required)")
     command_route("noise", CloseAsNoise, "Close as noise")
     command_route("public-updates", PublishPublicUpdate, "Publish a public status-page update")
+    # Page the ladder again from its first level, on the on-call configuration of now (pinned policies).
+    command_route("repage", PageAgain, "Page again on the current on-call configuration")
     # A person of `people:` elevates themselves to admin on this incident: timeline and audit log.
     command_route("break-glass", BreakGlass, "Break the glass: act as an admin on this incident")
 

@@ -43,11 +43,13 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import (
         ARCHIVE_CHAT,
         CLAIM_MERGE,
+        PIN_CONFIG,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         ArchiveChat,
         IncidentRecord,
         MergeClaim,
+        PinnedConfig,
         Registered,
         RegisterIncident,
     )
@@ -72,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         MergedFrom,
         MergeInto,
         Mitigate,
+        PageAgain,
         PostUpdate,
         PublishPostmortem,
         PublishPublicUpdate,
@@ -85,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         EndPaging,
         Line,
+        NewLadder,
         Refused,
         Repage,
         TellGroup,
@@ -163,6 +167,8 @@ class IncidentWorkflow:
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         s.number, s.repeat_of = registered.number, registered.repeat_of
+        if registered.pinned is not None:  # the configuration its escalations page on (pinned policies)
+            s.pinned_config, s.config_version = registered.pinned.file, registered.pinned.effective
         s.event_seq += len(registered.declared)
         self.state, self._declared = s, True
         nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in registered.declared)
@@ -190,6 +196,9 @@ class IncidentWorkflow:
             await stop_escalation(self.state, decision.paging.reason, decision.paging.acknowledged_by)
         elif isinstance(decision.paging, Repage):
             await repage(self.state, decision.paging.by)
+        elif isinstance(decision.paging, NewLadder):
+            await stop_escalation(self.state, decision.paging.reason)
+            await start_escalation(self.state)
         if decision.lines:
             events, public = numbered(self.state, decision.lines, workflow.now())
             await self._record(events, public_updates=public)
@@ -521,6 +530,25 @@ class IncidentWorkflow:
         with refusals():
             decide.check(s, "start_postmortem")
             refuse_if(postmortem_request_refusal(cmd.by, s.roles, s.access, s.label), "NotAllowed")
+
+    @workflow.update
+    async def repage(self, cmd: PageAgain) -> IncidentState:
+        """Page the ladder again from the first level, on the configuration of now (pinned policies:
+        the escalation otherwise finishes on the configuration the incident started with)."""
+        async with self._turn(lambda: self._validate_repage(cmd)):
+            pinned: PinnedConfig = await workflow.execute_activity(
+                PIN_CONFIG,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+                result_type=PinnedConfig,
+            )
+            await self._apply(decide.repaged(self.state, cmd, pinned))
+            return self.state.with_current_policy()
+
+    @repage.validator
+    def _validate_repage(self, cmd: PageAgain) -> None:
+        with refusals():
+            decide.check_repage(self.state, cmd)
 
     @workflow.update
     async def break_glass(self, cmd: BreakGlass) -> IncidentState:

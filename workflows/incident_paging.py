@@ -37,6 +37,7 @@ async def start_escalation(s: IncidentState) -> None:
         severity=s.severity,
         policy=s.policy,
         drill=s.drill,
+        pinned_config=s.pinned_config,
     )
     await workflow.start_child_workflow(
         EscalationWorkflow.run,

@@ -171,6 +171,12 @@ class LinkRepeat(Command):
 class Snooze(Command):
     duration: timedelta
 
+
+class PageAgain(Command):
+    """Stop the incident's escalation and page its ladder again from the first level, on the on-call
+    configuration of now (`sevflow repage`): an incident keeps the ladder it started with otherwise
+    (pinned policies)."""
+
     @field_validator("duration")
     @classmethod
     def _allowed(cls, value: timedelta) -> timedelta:
