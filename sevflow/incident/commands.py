@@ -171,18 +171,18 @@ class LinkRepeat(Command):
 class Snooze(Command):
     duration: timedelta
 
-
-class PageAgain(Command):
-    """Stop the incident's escalation and page its ladder again from the first level, on the on-call
-    configuration of now (`sevflow repage`): an incident keeps the ladder it started with otherwise
-    (pinned policies)."""
-
     @field_validator("duration")
     @classmethod
     def _allowed(cls, value: timedelta) -> timedelta:
         if value not in SNOOZE_CHOICES:
             raise ValueError("snooze for 30m, 1h or 2h")
         return value
+
+
+class PageAgain(Command):
+    """Stop the incident's escalation and page its ladder again from the first level, on the on-call
+    configuration of now (`sevflow repage`): an incident keeps the ladder it started with otherwise
+    (pinned policies)."""
 
 
 class BreakGlass(Command):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
+from sevflow.store.base import Repository, insert_ignoring_duplicates
 from sevflow.store.schema import ConfigVersionRow
 
 
@@ -17,10 +17,14 @@ class ConfigVersionRepository(Repository):
     def save_config_version(self, version: str, text: str) -> bool:
         """Keep `text` under `version` unless a row has it already; True when this call wrote it."""
         with self._write() as session:
-            statement = insert_ignoring_duplicates(session, ConfigVersionRow, ["version"]).values(
-                version=version, text=text, created_at=self._clock()
+            statement = (
+                insert_ignoring_duplicates(session, ConfigVersionRow, ["version"])
+                .values(version=version, text=text, created_at=self._clock())
+                .returning(ConfigVersionRow.version)
             )
-            return rowcount(session.execute(statement)) == 1
+            # The row it wrote, or none when another had it (rowcount is not told through the ORM on
+            # PostgreSQL).
+            return session.execute(statement).scalar() is not None
 
     def config_text(self, version: str) -> str | None:
         """The configuration's text kept under `version`; None when none is."""
