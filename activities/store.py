@@ -78,10 +78,15 @@ class StoreActivities:
                 ),
             )
             nobody, team_channel = plan.levels == 0, plan.team_channel
-        registered = self.store.register(
-            cmd.state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody)
-        )
-        return registered.model_copy(update={"team_channel": team_channel, "pinned": self._pin()})
+        # The configuration it pages on, in its first snapshot too (the workflow sets the same).
+        pinned = self._pin()
+        state = cmd.state
+        if pinned is not None:
+            state = state.model_copy(
+                update={"pinned_config": pinned.file, "config_version": pinned.effective}
+            )
+        registered = self.store.register(state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody))
+        return registered.model_copy(update={"team_channel": team_channel, "pinned": pinned})
 
     @blocking_activity(PIN_CONFIG)
     def pin_config(self) -> PinnedConfig:
