@@ -180,7 +180,8 @@ class PagingActivities:
 
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
-        current = self.live.current()
+        # The file configuration the escalation started on, with the covers of now (pinned policies).
+        current = self.live.at(request.pinned_config)
         plan = plan_level(current.config, request, self._contact_book())
         return plan.model_copy(update={"config_version": current.version})
 
@@ -194,7 +195,7 @@ class PagingActivities:
         # The planning itself is pure config math of well under a millisecond: done here.
         loop = asyncio.get_running_loop()
         contacts = await loop.run_in_executor(self.executor, self._contact_book)
-        current = await loop.run_in_executor(self.executor, self.live.current)
+        current = await loop.run_in_executor(self.executor, self.live.at, start.plan.pinned_config)
         plan = plan_level(current.config, start.plan, contacts)
         plan = plan.model_copy(update={"config_version": current.version})
         if plan.levels == 0:  # nobody to page: the workflow says so
@@ -267,7 +268,9 @@ class PagingActivities:
         """Send one page unless it is on the record already, and record it; raises when it is to be
         tried again (before the last attempt)."""
         with self._turn(page):
-            return self._page_in_turn(page, attempt, retrying)
+            # Its address, throttle and hours as the configuration its level was planned on says.
+            config = self.live.at(page.pinned_config).config
+            return self._page_in_turn(page, config, attempt, retrying)
 
     @contextlib.contextmanager
     def _turn(self, page: SendPage) -> Iterator[None]:
@@ -282,13 +285,13 @@ class PagingActivities:
         with lock:
             yield
 
-    def _page_in_turn(self, page: SendPage, attempt: int, retrying: bool) -> PageSent:
+    def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int, retrying: bool) -> PageSent:
         if (done := self.store.page(page.key)) is not None:  # sent before: never twice
             return _sent(done)
         outcome: PageOutcome = "delivered"
         detail: str | None = None
         try:
-            detail = self._deliver(page, retrying or self.clock() - page.due_at > LATE_PAGE)
+            detail = self._deliver(page, config, retrying or self.clock() - page.due_at > LATE_PAGE)
         except RateLimited as err:
             if attempt < LAST_ATTEMPT:
                 raise ApplicationError(
@@ -320,15 +323,15 @@ class PagingActivities:
                 paged_at=self.clock(),
                 result=outcome,
                 detail=detail,
-                out_of_hours=self._out_of_hours(page),
+                out_of_hours=self._out_of_hours(page, config),
                 drill=page.drill,
             )
         )
         return _sent(stored)
 
-    def _deliver(self, page: SendPage, retrying: bool) -> str | None:
+    def _deliver(self, page: SendPage, config: SevflowConfig, retrying: bool) -> str | None:
         if page.via in THROTTLED_WORDS:
-            return self._deliver_direct(page, page.via, retrying)
+            return self._deliver_direct(page, config, page.via, retrying)
         text, blocks = page_message(page)
         target = page.target
         if page.via == "team_channel":
@@ -343,13 +346,15 @@ class PagingActivities:
             return f"DM {ref.channel}/{ref.ts}"
         if self.webhook is None:
             raise _Unreachable("no paging.webhook is configured")
-        self.webhook.send(page.key, _webhook_payload(page, text, self.config))
+        self.webhook.send(page.key, _webhook_payload(page, text, config))
         return None
 
-    def _deliver_direct(self, page: SendPage, via: ThrottledMethod, retrying: bool) -> str:
+    def _deliver_direct(
+        self, page: SendPage, config: SevflowConfig, via: ThrottledMethod, retrying: bool
+    ) -> str:
         """A text, a call, an email or a push to the address sevflow.yaml gives the person."""
         name = page.target.person
-        person = self.config.people.get(name) if name is not None else None
+        person = config.people.get(name) if name is not None else None
         address = address_of(person, via) if person is not None else None
         if name is None or address is None:
             raise _Unreachable(f"{page.target.who} has no {ADDRESS_WORDS[via]} address in sevflow.yaml")
@@ -364,7 +369,7 @@ class PagingActivities:
                 return None if sid is None else f"text {sid} to {masked}"
 
             def text() -> str:
-                self._throttle(name, via)
+                self._throttle(config, name, via)
                 return f"text {sms.send_sms(address, page_text(page, None).sms, page.key)} to {masked}"
 
             return self._once(page, retrying, text_before, text)
@@ -378,7 +383,7 @@ class PagingActivities:
                 return None if sid is None else f"call {sid} to {masked}"
 
             def call() -> str:
-                self._throttle(name, via)
+                self._throttle(config, name, via)
                 token = self._ack_token(page, name)
                 answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
                 sid = voice.call(address, page_text(page, None).speech, page.key, answer)
@@ -394,7 +399,7 @@ class PagingActivities:
                 raise _Unreachable(NOT_CONFIGURED[via])
 
             def mail() -> str:
-                self._throttle(name, via)
+                self._throttle(config, name, via)
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
                 return f"email {sent} to {masked}"
 
@@ -404,7 +409,7 @@ class PagingActivities:
             raise _Unreachable(NOT_CONFIGURED[via])
 
         def notify() -> str:
-            self._throttle(name, via)
+            self._throttle(config, name, via)
             push.push(address, text_.push_title, text_.push_body, link, page.key)
             return f"push to {masked}"
 
@@ -455,9 +460,9 @@ class PagingActivities:
                 return sid
         return None
 
-    def _throttle(self, person: str, via: ThrottledMethod) -> None:
+    def _throttle(self, config: SevflowConfig, person: str, via: ThrottledMethod) -> None:
         """Refuse a page over the person's per-minute limit for the method (paging.throttle)."""
-        limit: int = getattr(self.config.paging.throttle, via)
+        limit: int = getattr(config.paging.throttle, via)
         if self.store.pages_sent(person, via, self.clock() - THROTTLE_WINDOW) >= limit:
             raise _Throttled(f"throttled: {limit} {THROTTLED_WORDS[via]} a minute for {person}")
 
@@ -471,18 +476,18 @@ class PagingActivities:
         token = self._ack_token(page, person)
         return ack_url(self.links.public_url, token) if self.links and token else None
 
-    def _out_of_hours(self, page: SendPage) -> bool:
+    def _out_of_hours(self, page: SendPage, config: SevflowConfig) -> bool:
         """A page to a person outside their business hours (or on a holiday) counts toward burnout."""
         if page.target.person is None:
             return False
-        hours, zone = self.config.business_hours_of(page.target.person)
+        hours, zone = config.business_hours_of(page.target.person)
         calendar = BusinessCalendar(
             zone=zone,
             start=hours.start,
             end=hours.end,
             weekdays=hours.weekday_numbers,
-            holiday_country=self.config.holidays.country if self.config.holidays else None,
-            holiday_subdivision=self.config.holidays.subdivision if self.config.holidays else None,
+            holiday_country=config.holidays.country if config.holidays else None,
+            holiday_subdivision=config.holidays.subdivision if config.holidays else None,
         )
         return not calendar.is_business_time(page.due_at)
 

@@ -12,16 +12,19 @@ from activities.blocking import blocking_activity
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     CLAIM_MERGE,
+    PIN_CONFIG,
     RECORD_INCIDENT,
     REGISTER_INCIDENT,
     IncidentRecord,
     MergeClaim,
+    PinnedConfig,
     Registered,
     RegisterIncident,
 )
 from sevflow.errors import InvalidCommand
 from sevflow.incident.declaration import declare
 from sevflow.incident.models import IncidentState, PublicUpdate, TimelineEvent
+from sevflow.oncall.live import LiveConfig
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.models import PlanLevel
 from sevflow.store.repository import Declare
@@ -39,11 +42,21 @@ class IncidentStore(Protocol):
 
 class StoreActivities:
     """`config` (sevflow.yaml) answers whether anyone can be paged for a new incident; without it the
-    incident's escalation finds that out for itself."""
+    incident's escalation finds that out for itself. `live` (the worker's effective configuration)
+    gives the configuration versions a new or re-paged incident pins (none: nothing is pinned)."""
 
-    def __init__(self, store: IncidentStore, config: SevflowConfig | None = None) -> None:
+    def __init__(
+        self, store: IncidentStore, config: SevflowConfig | None = None, live: LiveConfig | None = None
+    ) -> None:
         self.store = store
         self.config = config
+        self.live = live
+
+    def _pin(self) -> PinnedConfig | None:
+        if self.live is None:
+            return None
+        pin = self.live.pin()
+        return PinnedConfig(file=pin.file, effective=pin.effective)
 
     @blocking_activity(REGISTER_INCIDENT)
     def register_incident(self, cmd: RegisterIncident) -> Registered:
@@ -65,10 +78,22 @@ class StoreActivities:
                 ),
             )
             nobody, team_channel = plan.levels == 0, plan.team_channel
-        registered = self.store.register(
-            cmd.state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody)
-        )
-        return registered.model_copy(update={"team_channel": team_channel})
+        # The configuration it pages on, in its first snapshot too (the workflow sets the same).
+        pinned = self._pin()
+        state = cmd.state
+        if pinned is not None:
+            state = state.model_copy(
+                update={"pinned_config": pinned.file, "config_version": pinned.effective}
+            )
+        registered = self.store.register(state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody))
+        return registered.model_copy(update={"team_channel": team_channel, "pinned": pinned})
+
+    @blocking_activity(PIN_CONFIG)
+    def pin_config(self) -> PinnedConfig:
+        """The configuration versions a re-page moves the incident to: this worker's file (kept in the
+        store first) and the effective configuration now."""
+        pin = (self.live or LiveConfig(self.config or SevflowConfig())).pin()
+        return PinnedConfig(file=pin.file, effective=pin.effective)
 
     @blocking_activity(RECORD_INCIDENT)
     def record_incident(self, record: IncidentRecord) -> None:

@@ -15,9 +15,20 @@ from sevflow.incident.models import IncidentState, PostmortemChase, PublicUpdate
 REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
 CLAIM_MERGE = "claim_merge"
+PIN_CONFIG = "pin_config"
 POST_MESSAGE = "post_message"
 SYNC_CHAT = "sync_chat"
 ARCHIVE_CHAT = "archive_chat"
+
+
+class PinnedConfig(BaseModel):
+    """The configuration an incident pages on, as the worker that registered (or re-paged) it had it:
+    `file`, the version id of its sevflow.yaml (kept in the store's config_versions: the escalations
+    plan on it, with the runtime covers of the moment applied), and `effective`, the version id of that
+    file with the runtime on-call changes then (sevflow.oncall.live.Pin)."""
+
+    file: str
+    effective: str
 
 
 class RegisterIncident(BaseModel):
@@ -42,6 +53,8 @@ class Registered(BaseModel):
     repeat_of: int | None = None
     declared: list[TimelineEvent] = Field(default_factory=list)
     team_channel: str | None = None
+    # The configuration the incident pages on (PinnedConfig): None from a worker without one.
+    pinned: PinnedConfig | None = None
 
 
 class IncidentRecord(BaseModel):

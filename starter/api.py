@@ -39,6 +39,7 @@ from sevflow.incident.commands import (
     Declare,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -330,6 +331,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def keep_config_version(store: Store, config: SevflowConfig, settings: Settings) -> None:
+    """Keep sevflow.yaml in the database under its version id, as the worker does: best effort (a
+    database down now is logged; the worker keeps it at its first register)."""
+    from sevflow.config.loader import config_source
+    from sevflow.oncall.live import LiveConfig
+
+    LiveConfig(config, store, config_source(settings.resolved_config_path)).save()
+
+
 def create_app(
     settings: Settings,
     store: Store | None = None,
@@ -350,6 +360,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if config is None:  # the file this process loaded, kept by version id (pinned policies)
+            await asyncio.to_thread(keep_config_version, backend.store, backend.config, settings)
         yield
         await slack_requests.drain()
         await asyncio.to_thread(backend.repeats.flush, backend.store, True)
@@ -574,6 +586,8 @@ def create_app(
     command_route("close", Close, "Close (no postmortem required)")
     command_route("noise", CloseAsNoise, "Close as noise")
     command_route("public-updates", PublishPublicUpdate, "Publish a public status-page update")
+    # Page the ladder again from its first level, on the on-call configuration of now (pinned policies).
+    command_route("repage", PageAgain, "Page again on the current on-call configuration")
     # A person of `people:` elevates themselves to admin on this incident: timeline and audit log.
     command_route("break-glass", BreakGlass, "Break the glass: act as an admin on this incident")
 

@@ -35,6 +35,7 @@ from sevflow.incident.commands import (
     Declare,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -473,6 +474,28 @@ def snooze(
 
 @app.command()
 @user_errors
+def repage(
+    number: Number,
+    by: By = None,
+    as_json: AsJson = False,
+    idempotency_key: IdempotencyKey = None,
+) -> None:
+    """Page the ladder again from its first level, on the on-call configuration of now (an incident
+    otherwise pages on the configuration it was declared on)."""
+    cmd = PageAgain(by=_actor(by))
+    _command(
+        number,
+        cmd,
+        as_json,
+        lambda d, _: (
+            f"{d.id} paged again from the first level on configuration {d.pinned_config or 'current'}"
+        ),
+        key=idempotency_key,
+    )
+
+
+@app.command()
+@user_errors
 def mitigate(
     number: Number,
     note: Annotated[str | None, typer.Option()] = None,
@@ -660,6 +683,8 @@ def show(number: Number, as_json: AsJson = False) -> None:
         rows.append(("repeat of", f"INC-{detail.repeat_of}"))
     if detail.runbook_url:
         rows.append(("runbook", detail.runbook_url))
+    if detail.pinned_config:
+        rows.append(("pages on config", f"{detail.pinned_config} (on call: {detail.config_version})"))
     if detail.milestones:
         m = detail.milestones
         rows.append(

@@ -155,6 +155,7 @@ def build_worker(
     max_cached_workflows: int | None = None,
     pagers: Pagers | None = None,
     links: PageLinks | None = None,
+    config_text: str | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -162,13 +163,16 @@ def build_worker(
     `pagers` send pages by text, call, email and push (none: those pages are unreachable), with
     acknowledge links made by `links` (none: the pages say where else to acknowledge).
     `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
-    tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py)."""
+    tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py).
+    `config_text` is sevflow.yaml's text: kept in the store under its version id, so that incidents
+    declared on it page on it after a restart with another file (none: they page on the current one)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     # The on-call activities read sevflow.yaml with the runtime on-call changes (covers, swaps, leave),
     # re-read when one is made: no restart.
-    live = LiveConfig(config, store)
-    store_acts = StoreActivities(store, config)
+    live = LiveConfig(config, store, config_text)
+    live.save()  # once per process (again at the first register, should the database be down now)
+    store_acts = StoreActivities(store, config, live)
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
     executor = executor or ThreadPoolExecutor(max_workers=16)
@@ -195,6 +199,7 @@ def build_worker(
             store_acts.register_incident,
             store_acts.record_incident,
             store_acts.claim_merge,
+            store_acts.pin_config,
             chat_acts.post_message,
             chat_acts.sync_chat,
             chat_acts.archive_chat,

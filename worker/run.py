@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from sevflow.config.loader import load_config
+from sevflow.config.loader import config_source, load_config
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from worker.logs import setup_logging
@@ -22,6 +22,8 @@ log = logging.getLogger("sevflow.worker")
 async def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
     config = load_config(settings.resolved_config_path)
+    # Kept in the database under its version id: incidents declared on it page on it (pinned policies).
+    config_text = config_source(settings.resolved_config_path)
     store = Store.from_url(settings.resolved_database_url)
     runtime = None
     if settings.worker_metrics_address:
@@ -46,6 +48,7 @@ async def run_worker(settings: Settings) -> None:
         max_cached_workflows=settings.worker_max_cached_workflows,
         pagers=pagers_from(settings),
         links=page_links(settings),
+        config_text=config_text,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

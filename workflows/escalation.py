@@ -146,6 +146,7 @@ class EscalationWorkflow:
             policy=i.policy,
             level=self.state.level,
             at=workflow.now(),
+            pinned_config=i.pinned_config,
         )
 
     async def _page_level(

@@ -31,7 +31,7 @@ from workflows.incident_followup import (
     start_chase,
 )
 from workflows.incident_merge import claim_merge, tell_target
-from workflows.incident_paging import repage, start_escalation, stop_escalation
+from workflows.incident_paging import pin_config, repage, start_escalation, stop_escalation
 from workflows.options import (
     LOCAL_RETRY_THRESHOLD,
     STORE_RETRY,
@@ -75,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         MergedFrom,
         MergeInto,
         Mitigate,
+        PageAgain,
         PostUpdate,
         PublishPostmortem,
         PublishPublicUpdate,
@@ -88,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         EndPaging,
         Line,
+        NewLadder,
         Repage,
         TellGroup,
         numbered,
@@ -165,6 +167,8 @@ class IncidentWorkflow:
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
         s.number, s.repeat_of = registered.number, registered.repeat_of
+        if registered.pinned is not None:  # the configuration its escalations page on (pinned policies)
+            s.pinned_config, s.config_version = registered.pinned.file, registered.pinned.effective
         s.event_seq += len(registered.declared)
         self.state, self._declared = s, True
         nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in registered.declared)
@@ -192,6 +196,9 @@ class IncidentWorkflow:
             await stop_escalation(self.state, decision.paging.reason, decision.paging.acknowledged_by)
         elif isinstance(decision.paging, Repage):
             await repage(self.state, decision.paging.by)
+        elif isinstance(decision.paging, NewLadder):
+            await stop_escalation(self.state, decision.paging.reason)
+            await start_escalation(self.state)
         if decision.lines:
             events, public = numbered(self.state, decision.lines, workflow.now())
             await self._record(events, public_updates=public)
@@ -502,6 +509,19 @@ class IncidentWorkflow:
         with refusals():
             decide.check(s, "start_postmortem")
             refuse_if(postmortem_request_refusal(cmd.by, s.roles, s.access, s.label), "NotAllowed")
+
+    @workflow.update
+    async def repage(self, cmd: PageAgain) -> IncidentState:
+        """Page the ladder again from the first level, on the configuration of now (pinned policies:
+        the escalation otherwise finishes on the configuration the incident started with)."""
+        async with self._turn(lambda: self._validate_repage(cmd)):
+            await self._apply(decide.repaged(self.state, cmd, await pin_config()))
+            return self.state.with_current_policy()
+
+    @repage.validator
+    def _validate_repage(self, cmd: PageAgain) -> None:
+        with refusals():
+            decide.check_repage(self.state, cmd)
 
     @workflow.update
     async def break_glass(self, cmd: BreakGlass) -> IncidentState:

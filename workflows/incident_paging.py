@@ -8,7 +8,10 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.options import STORE_RETRY, STORE_TIMEOUT
+
 with workflow.unsafe.imports_passed_through():
+    from sevflow.contracts import PIN_CONFIG, PinnedConfig
     from sevflow.incident.models import IncidentState, Status
     from sevflow.paging.models import (
         AcknowledgePage,
@@ -21,6 +24,14 @@ with workflow.unsafe.imports_passed_through():
 
     # Only named here: its runs import their module in sandboxes of their own.
     from workflows.escalation import EscalationWorkflow
+
+
+async def pin_config() -> PinnedConfig:
+    """The configuration of now, kept by its version id: what a re-paged ladder plans on."""
+    pinned: PinnedConfig = await workflow.execute_activity(
+        PIN_CONFIG, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY, result_type=PinnedConfig
+    )
+    return pinned
 
 
 async def start_escalation(s: IncidentState) -> None:
@@ -37,6 +48,7 @@ async def start_escalation(s: IncidentState) -> None:
         severity=s.severity,
         policy=s.policy,
         drill=s.drill,
+        pinned_config=s.pinned_config,
     )
     await workflow.start_child_workflow(
         EscalationWorkflow.run,

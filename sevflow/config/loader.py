@@ -70,6 +70,17 @@ def load_config(path: Path | None) -> SevflowConfig:
     return config
 
 
+def config_source(path: Path | None) -> str | None:
+    """The text `load_config(path)` read (None for the built-in defaults, or when it cannot be read
+    again): what the store keeps under the configuration's version id (pinned policies)."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def check_config(path: Path, now: datetime | None = None) -> list[ConfigProblem]:
     """Every problem in the file at `path`; [] when it is valid.
 

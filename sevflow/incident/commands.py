@@ -179,6 +179,12 @@ class Snooze(Command):
         return value
 
 
+class PageAgain(Command):
+    """Stop the incident's escalation and page its ladder again from the first level, on the on-call
+    configuration of now (`sevflow repage`): an incident keeps the ladder it started with otherwise
+    (pinned policies)."""
+
+
 class BreakGlass(Command):
     """A person elevates themselves to admin on one incident, with a reason: the way out when nobody
     who may act can be reached. Recorded on the timeline and in the audit log (docs/SECURITY.md)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from sevflow.action_items.models import ActionItem
 from sevflow.alerts.models import AlertsSilenced, AlertsUpdate
-from sevflow.contracts import PostmortemPlan
+from sevflow.contracts import PinnedConfig, PostmortemPlan
 from sevflow.durations import format_duration
 from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, arm_public_update_reminder
 from sevflow.incident.commands import (
@@ -28,6 +28,7 @@ from sevflow.incident.commands import (
     MergedFrom,
     MergeInto,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -38,6 +39,7 @@ from sevflow.incident.effects import (
     Decision,
     EndPaging,
     Line,
+    NewLadder,
     PublicEntry,
     Refused,
     Repage,
@@ -47,7 +49,7 @@ from sevflow.incident.effects import (
     refuse_if,
 )
 from sevflow.incident.milestones import milestones, summary_text
-from sevflow.incident.models import EventKind, IncidentState, Role
+from sevflow.incident.models import EventKind, IncidentState, Role, Status
 from sevflow.incident.permissions import break_glass_text, permission_action, permission_verb, permitted
 from sevflow.incident.transitions import Edit, next_status, refusal
 from sevflow.paging.models import EscalationNote, EscalationStatus
@@ -212,6 +214,38 @@ def severity_changed(state: IncidentState, cmd: ChangeSeverity, now: datetime) -
     elif s.policy.page not in WAKING_PAGE_MODES:
         paging = EndPaging(f"lowered to {cmd.severity.value}, which pages nobody")
     return Decision(s, [line], paging=paging)
+
+
+def check_repage(state: IncidentState, cmd: PageAgain) -> None:
+    """A re-page is for an incident nobody has taken yet, whose severity pages someone."""
+    refuse_if(refusal(state.label, state.status, "change_severity", state.merged_into))
+    if state.status is not Status.DETECTED:
+        raise Refused(
+            f"{state.label} is {state.status.value}: paging stopped when it was acknowledged, so there is "
+            "nothing to page again"
+        )
+    if state.policy.page not in WAKING_PAGE_MODES:
+        raise Refused(f"{state.label} is {state.severity.value}, whose policy pages nobody")
+    check_permission(state, cmd)
+
+
+def repaged(state: IncidentState, cmd: PageAgain, pinned: PinnedConfig) -> Decision:
+    """Paged again from the first level, on the configuration of now (`pinned`, the worker's): the
+    incident records the new versions, and the timeline says which it moved from."""
+    before = state.pinned_config
+    s = state.model_copy(update={"pinned_config": pinned.file, "config_version": pinned.effective}, deep=True)
+    if before == pinned.file:
+        on = f"configuration {pinned.file}, unchanged"
+    else:
+        on = f"configuration {pinned.file} (was {before or 'not recorded'})"
+    text = f"{s.label} paged again from the first level by {cmd.by}, on {on}"
+    data = {
+        "from": before,
+        "to": s.pinned_config,
+        "config_version": s.config_version,
+    }
+    line = Line(EventKind.REPAGED, text, cmd.by, data, (Say(text),))
+    return Decision(s, [line], paging=NewLadder(f"paged again by {cmd.by}"))
 
 
 def role_assigned(state: IncidentState, role: Role, person: str, by: str, now: datetime) -> Decision:
@@ -467,6 +501,8 @@ def paging_noted(state: IncidentState, note: EscalationNote) -> Decision:
     channel hears that too). An escalation this incident already stopped changes nothing."""
     if not state.escalation_active:
         return Decision(state)
+    if state.escalation_id is not None and not note.key.startswith(f"{state.escalation_id}/"):
+        return Decision(state)  # from a ladder a re-page replaced: the new one speaks now
     final = note.status in (EscalationStatus.EXHAUSTED, EscalationStatus.NOBODY)
     s = state.model_copy(update={"paging": [] if final else note.paging}, deep=True)
     data = {"level": note.level + 1, "loop": note.loop + 1}

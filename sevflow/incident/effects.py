@@ -83,6 +83,14 @@ class Repage:
 
 
 @dataclass(frozen=True)
+class NewLadder:
+    """Someone re-paged the incident on the configuration of now: its escalation is stopped
+    (`reason`) and a new one started from the first level, on the incident's (new) pinned version."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class TellGroup:
     """The incident's alert group: whether the incident is open (new alerts join it) or not (they
     open a new one); `refire`: alerts fired again while it was resolving."""
@@ -95,7 +103,7 @@ class TellGroup:
 class Decision:
     state: IncidentState
     lines: list[Line] = field(default_factory=list)
-    paging: EndPaging | Repage | None = None
+    paging: EndPaging | Repage | NewLadder | None = None
     group: TellGroup | None = None
     # The alerts went quiet long enough: the workflow resolves it (which plans the postmortem).
     auto_resolve: str | None = None

@@ -81,6 +81,9 @@ class EventKind(StrEnum):
     # Firing alerts of the incident's group held back by a silence, once per silence (data: silence,
     # alerts, reason).
     ALERTS_SILENCED = "alerts_silenced"
+    # Paged again from the first level on the configuration of then (data: from and to, the file
+    # configuration's version ids; config_version, the effective one).
+    REPAGED = "repaged"
 
 
 class TimelineEvent(BaseModel):
@@ -215,6 +218,13 @@ class IncidentState(BaseModel):
     last_public_update_at: datetime | None = None
     public_update_due_at: datetime | None = None
     public_update_reminded: bool = False
+
+    # Pinned policies: the version id of the effective on-call configuration (sevflow.yaml plus the
+    # runtime covers) when the incident started paging, and of the file configuration its escalations
+    # plan on (sevflow.oncall.live.LiveConfig.at; with the covers of the moment applied). A re-page
+    # moves both to the configuration of then. None: declared before versions were recorded.
+    config_version: str | None = None
+    pinned_config: str | None = None
 
     # The escalation (paging) child: its workflow id, whether it still pages, and whom it pages now.
     escalation_id: str | None = None

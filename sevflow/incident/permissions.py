@@ -42,6 +42,7 @@ from sevflow.incident.commands import (
     LinkRepeat,
     MergeInto,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -231,10 +232,15 @@ _COMMAND_ACTIONS: dict[type[Any], PermissionAction] = {
     # Whether an incident is a repeat changes the repeat rate as its severity changes the other
     # metrics: the same people decide both.
     LinkRepeat: "severity",
+    # Who wakes whom on which ladder: the people who decide the severity, which picks the paging.
+    PageAgain: "severity",
 }
 
 # What a command governed by another command's row asks for, in a refusal's words.
-_COMMAND_VERBS: dict[type[Any], str] = {LinkRepeat: "mark {label} as a repeat"}
+_COMMAND_VERBS: dict[type[Any], str] = {
+    LinkRepeat: "mark {label} as a repeat",
+    PageAgain: "page {label} again",
+}
 
 
 def permission_action(command: object) -> PermissionAction | None:

@@ -69,6 +69,10 @@ class IncidentDetail(IncidentSummary):
     next_update_due_at: datetime | None
     snoozed_until: datetime | None
     milestones: Milestones | None
+    # Pinned policies (IncidentState): the on-call configuration it started paging on (the effective
+    # version, as `sevflow oncall --json` shows it) and the file configuration its ladder plans on.
+    config_version: str | None = None
+    pinned_config: str | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
 
     @classmethod
@@ -99,5 +103,7 @@ class IncidentDetail(IncidentSummary):
             next_update_due_at=state.next_update_due_at,
             snoozed_until=state.snoozed_until,
             milestones=state.milestones,
+            config_version=state.config_version,
+            pinned_config=state.pinned_config,
             timeline=timeline,
         )

@@ -39,8 +39,19 @@ ChangeStatus = Literal["active", "pending", "removed"]
 
 # The longest change, and how far ahead one may start: a year (and a day, for a leap year).
 LONGEST = timedelta(days=366)
-# The sections of sevflow.yaml that decide who is paged: what the version id covers.
-ONCALL_SECTIONS = ("people", "teams", "rotations", "overrides", "escalation_policies", "paging", "timezone")
+# The sections of sevflow.yaml that decide who is paged, and how: what the version id covers (a
+# service's escalation policy and team pick its ladder; routing picks an alert's service and severity).
+ONCALL_SECTIONS = (
+    "people",
+    "teams",
+    "services",
+    "routing",
+    "rotations",
+    "overrides",
+    "escalation_policies",
+    "paging",
+    "timezone",
+)
 
 
 class OnCallRefused(SevflowError):
@@ -605,8 +616,10 @@ def name_runtime_changes(text: str, labels: dict[int, str]) -> str:
 
 
 def config_version(config: SevflowConfig) -> str:
-    """A short id of everything that decides who is paged (people, teams, rotations, overrides with the
-    runtime ones, escalation policies, paging): equal configurations have equal ids, on every process."""
+    """A short id of everything that decides who is paged (people and their notify rules, teams,
+    services, routing, rotations, overrides with the runtime ones, escalation policies, paging): equal
+    configurations have equal ids, on every process; other sections (chat, reports, Jira...) do not
+    change it."""
     dump = config.model_dump(mode="json", by_alias=True, include=set(ONCALL_SECTIONS))
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

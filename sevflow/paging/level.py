@@ -143,6 +143,7 @@ def page_for(
         due_at=due.at,
         wait=plan.wait,
         level_ends_at=level_ends_at,
+        pinned_config=incident.pinned_config,
     )
 
 

@@ -94,6 +94,8 @@ class PlanLevel(BaseModel):
     policy: SeverityPolicy
     level: int
     at: datetime
+    # The file configuration to plan on (EscalationInput.pinned_config); None: the current one.
+    pinned_config: str | None = None
 
 
 class EscalationStatus(StrEnum):
@@ -121,6 +123,9 @@ class EscalationInput(BaseModel):
     drill: bool = False
     # Where the incident is discussed and where the team hears that nobody answered.
     team_channel: str | None = None
+    # The version id of the file configuration the escalation plans on (the incident's pinned_config):
+    # each level is planned on it, with the runtime covers of the moment. None: the current one.
+    pinned_config: str | None = None
 
 
 class PageRecord(BaseModel):
@@ -175,6 +180,9 @@ class SendPage(BaseModel):
     # When the level's wait ends and the next level is paged: an acknowledge link in the page expires
     # then. None: worked out from `due_at` and the person's notify rule for `via`.
     level_ends_at: datetime | None = None
+    # The file configuration the page's level was planned on (its address, throttle and hours are read
+    # from it); None: the current one.
+    pinned_config: str | None = None
 
 
 class PageSent(BaseModel):

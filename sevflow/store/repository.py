@@ -17,6 +17,7 @@ from sevflow.store.alerts import AlertGroupStats, AlertLogEntry, AlertRepository
 from sevflow.store.base import Clock, Repository
 from sevflow.store.chat import ChatRepository, StoredMessage
 from sevflow.store.command_keys import COMMAND_KEY_RETENTION, CommandKeyRepository, StoredCommandKey
+from sevflow.store.config_versions import ConfigVersionRepository
 from sevflow.store.contacts import ContactRepository
 from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
@@ -64,7 +65,8 @@ class Store(
     OnCallRepository,
     FeedRepository,
     PageReceiptRepository,
+    ConfigVersionRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
     items, postmortems, command keys, confirmed contact methods, merges, silences, on-call changes and
-    the calendar feeds' secret URLs."""
+    the calendar feeds' secret URLs, and the file configurations incidents page on."""

@@ -590,3 +590,16 @@ class OnCallFeedRow(Base):
     digest: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     reset_at: Mapped[datetime | None]
+
+
+class ConfigVersionRow(Base):
+    """One file configuration (sevflow.yaml's text) a worker or the API loaded, under its version id
+    (sevflow.oncall.changes.config_version of the parsed file; migration 0023): written once per
+    distinct configuration, so an escalation started on it plans on it after a restart with another
+    file (sevflow/oncall/live.py, "Pinned policies" in docs/ARCHITECTURE.md)."""
+
+    __tablename__ = "config_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)

@@ -58,6 +58,9 @@ DETAIL_FIELDS = {
     "next_update_due_at",
     "snoozed_until",
     "milestones",
+    # Pinned policies: the on-call configuration it pages on (file) and the effective one then.
+    "config_version",
+    "pinned_config",
     "timeline",
 }
 
@@ -181,6 +184,8 @@ async def test_declare_returns_the_new_incident(api: httpx.AsyncClient) -> None:
     assert detail["number"] == 1
     assert detail["status"] == "detected"
     assert detail["severity"] == "SEV2"
+    # Pinned policies: the version ids of the configuration it pages on, as the worker registered it.
+    assert len(detail["pinned_config"]) == 12 and len(detail["config_version"]) == 12
     assert (detail["title"], detail["service"]) == ("checkout 5xx", "checkout")
     assert detail["roles"] == {"lead": "alice"}
     assert detail["lead"] == "alice"
