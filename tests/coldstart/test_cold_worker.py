@@ -76,6 +76,8 @@ from sevflow.incident.commands import Acknowledge, AddActionItem, Declare, Mitig
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
 from sevflow.policy import PolicyTable, Severity
 from sevflow.reports.models import ReportResult, ReportRun
+from sevflow.silences.models import SilenceRequest, new_silence
+from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
 from starter.follow_up import FollowUpService
 from starter.ingest import AlertIngest, group_workflow_id
@@ -95,6 +97,7 @@ from workflows.action_item import ActionItemWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
+from workflows.silence import SilenceWorkflow
 
 ALERTS = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 SERVICE = "checkout"  # payments: the weekly rotation, payments-default's three levels, two loops
@@ -302,6 +305,8 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
         await ingest.ingest(alert_body("alertmanager_firing.json", group_key))
         roots.append(group_workflow_id("alertmanager", group_key))
         await run_handoff_and_report(client, task_queue, roots)
+        silence = await start_silence(client, store, task_queue, now, timedelta(hours=1))
+        roots.append(silence.id)
 
         # Ninety minutes: the missing-lead reminders (every 5 minutes, five of them), update cadences,
         # public-update reminders, both loops of every escalation ladder (SEV2's is the longest, 70
@@ -400,6 +405,24 @@ async def run_handoff_and_report(client: Client, task_queue: str, roots: list[st
     assert handed.rotation == "payments-weekly"
     reported: ReportResult = await result_or_task_failure(client, report, limit=30)
     assert reported is not None
+
+
+async def start_silence(
+    client: Client, store: Store, task_queue: str, now: datetime, length: timedelta
+) -> WorkflowHandle[SilenceWorkflow, Any]:
+    """A silence for the shipped service's team, made now, and its timer workflow (as the CLI and API
+    start it): its start is announced at once, its end after `length`."""
+    silence_id = f"cold-{uuid.uuid4().hex[:8]}"
+    request = SilenceRequest(
+        matchers=['alertname="DiskFull"'], reason="resizing", owner="alice", length=length, services=[SERVICE]
+    )
+    store.add_silence(new_silence(request, silence_id, now))
+    return await client.start_workflow(
+        SilenceWorkflow.run,
+        SilenceRun(silence_id=silence_id),
+        id=silence_workflow_id(silence_id),
+        task_queue=task_queue,
+    )
 
 
 # ------------------------------------------------------------- commands, schedules and a restart
@@ -507,6 +530,8 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
             ReportWorkflow.run, ReportRun(kind="weekly"), id=f"report-{uuid.uuid4()}", task_queue=task_queue
         )
         await result_or_task_failure(client, report, limit=40)
+        silence = await start_silence(client, store, task_queue, datetime.now(UTC), timedelta(seconds=3))
+        await result_or_task_failure(client, silence, limit=40)
         await until("the triggered handoff", handoffs_done, limit=40, client=client)
         await settled(
             "the chases and the postmortem",
