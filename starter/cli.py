@@ -1431,7 +1431,7 @@ def oncall(
     path = settings.resolved_config_path
     if path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
-    effective = _oncall_effective(settings)
+    effective = oncall_effective(settings)
     config = effective.config
     if check:
         _oncall_check(config, settings, moment, as_json, effective.changes)
@@ -1605,7 +1605,7 @@ def _oncall_service(settings: Settings | None = None) -> OnCallService:
     return OnCallService(config, Store.from_url(settings.resolved_database_url))
 
 
-def _oncall_effective(settings: Settings) -> Effective:
+def oncall_effective(settings: Settings) -> Effective:
     """sevflow.yaml with the runtime changes; the file alone when there is no database yet (so no
     runtime change either)."""
     from sevflow.config.loader import load_config

@@ -42,11 +42,11 @@ def _config(settings: Settings) -> SevflowConfig:
     """The configuration the feeds and the report read: sevflow.yaml with the runtime covers, leave and
     swaps applied (`sevflow oncall overrides`)."""
     from sevflow.errors import SevflowError
-    from starter.cli import _oncall_effective
+    from starter.cli import oncall_effective
 
     if settings.resolved_config_path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
-    return _oncall_effective(settings).config
+    return oncall_effective(settings).config
 
 
 Kind = Annotated[
