@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from sevflow.config.schema import Layer, OverrideConfig, SevflowConfig
 from sevflow.durations import parse_duration
 from sevflow.errors import SevflowError
+from sevflow.incident.commands import no_control_characters
 from sevflow.oncall.rotation import Rotation, shifts
 
 ChangeKind = Literal["cover", "swap"]
@@ -209,6 +210,13 @@ class CoverRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=255)
 
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
+
 
 class SwapRequest(BaseModel):
     """`by` (or `instead_of`, for a lead asking for someone) gives their shift under way at `mine` to
@@ -225,6 +233,13 @@ class SwapRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=255)
 
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
+
 
 class EditRequest(BaseModel):
     """A new end and/or a new person for a change; `version` is the version the editor read (None:
@@ -237,6 +252,13 @@ class EditRequest(BaseModel):
     version: int | None = None
     reason: str | None = Field(default=None, max_length=500)
     by: str = Field(min_length=1, max_length=255)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
 
 
 # --- checks -----------------------------------------------------------------------------------------
