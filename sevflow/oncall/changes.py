@@ -372,6 +372,17 @@ def _check_changes_something(config: SevflowConfig, rotation: str, layer: Layer,
         )
 
 
+def _check_not_a_no_op(config: SevflowConfig, rotation: str, layer: Layer, window: Window) -> None:
+    """A cover that would leave the layer as it is (a person covering their own shift, leave where
+    nobody is on) is refused: stored, it would be listed as a change and block real ones as an overlap."""
+    off = displaced(config, rotation, layer, window)
+    where = f"the {layer} layer of {rotation} from {_stamp(window.start)} to {_stamp(window.end)}"
+    if window.person is not None and off == {window.person}:
+        raise OnCallRefused(f"{window.person} is already on call on {where}: there is nothing to cover")
+    if window.person is None and not off:
+        raise OnCallRefused(f"nobody is on call on {where}: there is no shift to leave")
+
+
 def _rotation_of_cover(
     config: SevflowConfig, request: CoverRequest, instead: str | None, person: str | None
 ) -> str:
@@ -413,6 +424,7 @@ def plan_cover(
     window = Window(person, instead, start, end)
     _check_changes_something(config, rotation, request.layer, window)
     _check_no_conflict([window], rotation, request.layer, others)
+    _check_not_a_no_op(config, rotation, request.layer, window)
     return NewChange(
         kind="cover",
         status="active",

@@ -187,3 +187,17 @@ def test_control_characters_are_refused_before_the_store_on_every_backend(
         with pytest.raises(ValueError, match="control characters"):
             service.cover(cover(**{field: bad}))
     assert store.oncall_changes(include_removed=True) == []
+
+
+def test_a_person_covering_their_own_shift_is_refused_and_blocks_nothing(
+    service: OnCallService, store: Store
+) -> None:
+    """Carol is on at NOW. `carol covers carol` changed nothing, yet was stored as a change, listed as
+    'carol covers', and refused every real cover of that stretch as an overlap."""
+    from sevflow.oncall.changes import OnCallRefused
+
+    for who in ("carol", "U0CAROL", "carol@example.com"):
+        with pytest.raises(OnCallRefused, match="already on call"):
+            service.cover(cover(person=who, by="carol"))
+    assert store.oncall_changes(include_removed=True) == []
+    assert service.cover(cover(person="zed", by="carol")).person == "zed"
