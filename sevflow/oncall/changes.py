@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from sevflow.config.schema import Layer, OverrideConfig, SevflowConfig
 from sevflow.durations import parse_duration
 from sevflow.errors import SevflowError
+from sevflow.incident.commands import no_control_characters
 from sevflow.oncall.rotation import Rotation, shifts
 
 ChangeKind = Literal["cover", "swap"]
@@ -209,6 +210,13 @@ class CoverRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=255)
 
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
+
 
 class SwapRequest(BaseModel):
     """`by` (or `instead_of`, for a lead asking for someone) gives their shift under way at `mine` to
@@ -225,6 +233,13 @@ class SwapRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=255)
 
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
+
 
 class EditRequest(BaseModel):
     """A new end and/or a new person for a change; `version` is the version the editor read (None:
@@ -237,6 +252,13 @@ class EditRequest(BaseModel):
     version: int | None = None
     reason: str | None = Field(default=None, max_length=500)
     by: str = Field(min_length=1, max_length=255)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # A NUL or an escape sequence is bad input: PostgreSQL cannot keep a NUL in text (it came back
+        # altered), and an ESC would reach the terminals and Slack messages that show the change.
+        return no_control_characters(value)
 
 
 # --- checks -----------------------------------------------------------------------------------------
@@ -350,6 +372,17 @@ def _check_changes_something(config: SevflowConfig, rotation: str, layer: Layer,
         )
 
 
+def _check_not_a_no_op(config: SevflowConfig, rotation: str, layer: Layer, window: Window) -> None:
+    """A cover that would leave the layer as it is (a person covering their own shift, leave where
+    nobody is on) is refused: stored, it would be listed as a change and block real ones as an overlap."""
+    off = displaced(config, rotation, layer, window)
+    where = f"the {layer} layer of {rotation} from {_stamp(window.start)} to {_stamp(window.end)}"
+    if window.person is not None and off == {window.person}:
+        raise OnCallRefused(f"{window.person} is already on call on {where}: there is nothing to cover")
+    if window.person is None and not off:
+        raise OnCallRefused(f"nobody is on call on {where}: there is no shift to leave")
+
+
 def _rotation_of_cover(
     config: SevflowConfig, request: CoverRequest, instead: str | None, person: str | None
 ) -> str:
@@ -391,6 +424,7 @@ def plan_cover(
     window = Window(person, instead, start, end)
     _check_changes_something(config, rotation, request.layer, window)
     _check_no_conflict([window], rotation, request.layer, others)
+    _check_not_a_no_op(config, rotation, request.layer, window)
     return NewChange(
         kind="cover",
         status="active",

@@ -20,10 +20,11 @@ Every refusal is a `MatcherError` that names the part at fault. Matching itself 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from sevflow.config.schema.routing import Matcher, MatchOp
+from sevflow.config.schema.routing import Matcher, MatchOp, Pattern
 
 __all__ = ["MatcherError", "matches", "matches_everything", "parse_matchers", "render"]
 
@@ -95,7 +96,7 @@ def _one(body: str, pos: int) -> tuple[Matcher, int]:
         )
     pos = _skip(body, pos + len(op))
     value, pos = _value(body, pos, name.group(), op)
-    regex: re.Pattern[str] | None = None
+    regex: Pattern | None = None
     if op in ("=~", "!~"):
         regex = _regex(name.group(), op, value)
     return Matcher(name=name.group(), op=op, value=value, regex=regex), pos
@@ -129,15 +130,31 @@ def _value(body: str, pos: int, name: str, op: str) -> tuple[str, int]:
     return bare.group(), end
 
 
-def _regex(name: str, op: str, value: str) -> re.Pattern[str]:
+def _regex(name: str, op: str, value: str) -> Pattern:
     if (bad := _NOT_RE2.search(value)) is not None:
         raise MatcherError(
             f"{name}{op}{_quote(value)}: {bad.group()!r} is not in Alertmanager's regex syntax (RE2)"
         )
+    # RE2, as Alertmanager: matching takes linear time. Python's backtracking `re` took minutes on
+    # `(x+x+)+y` against forty x's, and a silence's regex runs on every alert anyone sends. Imported
+    # here, not at the top: the silence workflow's sandbox imports this module and never matches.
+    import re2  # type: ignore[import-untyped]
+
     try:
-        return re.compile(f"(?:{value})")
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise MatcherError(f"{name}{op}{_quote(value)}: invalid regex: {exc}") from None
+        found: Pattern = re2.compile(f"(?:{value})", _re2_options())
+    except (re2.error, OverflowError, RecursionError) as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise MatcherError(f"{name}{op}{_quote(value)}: invalid regex: {reason}") from None
+    return found
+
+
+@functools.cache
+def _re2_options() -> object:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a refused regex is the caller's answer, not a line on stderr
+    return options
 
 
 def matches(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:

@@ -25,6 +25,7 @@ from sevflow.alerts.models import AlertBatch, AlertStatus, Route
 from sevflow.config.schema.routing import Matcher
 from sevflow.durations import format_duration
 from sevflow.errors import SevflowError
+from sevflow.incident.commands import no_control_characters
 from sevflow.silences.matchers import MatcherError, matches, matches_everything, parse_all, render
 
 # The longest a silence may last, and how far ahead a maintenance window may be planned: past these
@@ -126,6 +127,15 @@ class SilenceRequest:
     allow_all: bool = False
 
 
+def _printable(field: str, value: str) -> None:
+    """A NUL cannot be kept in PostgreSQL text, and an escape sequence would reach the terminals and
+    channels that show the silence."""
+    try:
+        no_control_characters(value)
+    except ValueError as err:
+        raise SilenceRefused(f"the {field} {err}") from None
+
+
 def new_silence(request: SilenceRequest, silence_id: str, now: datetime) -> Silence:
     """The silence `request` asks for, or SilenceRefused saying why not: an invalid matcher (which
     part), no end, an end in the past or too far, a set that silences everything without `allow_all`,
@@ -144,6 +154,8 @@ def new_silence(request: SilenceRequest, silence_id: str, now: datetime) -> Sile
             f"the matchers {shown} match every alert (each matches a missing label): name what to silence, "
             "or say --all (API: all=true) to silence everything"
         )
+    _printable("reason", request.reason)
+    _printable("owner", request.owner)
     reason = request.reason.strip()
     if not reason:
         raise SilenceRefused("a silence needs a reason (--reason): say why it is safe to page nobody")
@@ -202,6 +214,7 @@ def edited(silence: Silence, now: datetime, *, ends_at: datetime | None, reason:
     if reason is not None:
         if not reason.strip():
             raise SilenceRefused("the reason must not be empty")
+        _printable("reason", reason)
         update["reason"] = reason.strip()[:MAX_REASON]
     if ends_at is not None:
         ends = aware(ends_at)

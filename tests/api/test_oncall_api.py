@@ -144,3 +144,16 @@ async def _shift_of(api: httpx.AsyncClient, who: str, now: datetime) -> str:
         if answer["rotations"][0]["person"] == who:
             return at.isoformat()
     raise AssertionError(f"{who} has no shift in the next days")
+
+
+async def test_control_characters_are_a_422_and_store_nothing(api: httpx.AsyncClient) -> None:
+    """A NUL came back from PostgreSQL altered and an ESC reached the terminals that list the change."""
+    for body in (
+        {"person": "zed", "duration": "2h", "reason": "den\x00tist", "by": "lena"},
+        {"person": "zed", "duration": "2h", "reason": "\x1b[2J", "by": "lena"},
+        {"person": "bob", "mine": soon(24), "theirs": soon(48), "reason": "x\x07", "by": "alice"},
+    ):
+        path = "/v1/oncall/swaps" if "mine" in body else "/v1/oncall/overrides"
+        answer = await api.post(path, json=body)
+        assert answer.status_code == 422 and "control characters" in answer.text, answer.text
+    assert (await api.get("/v1/oncall/overrides", params={"all": True})).json() == []

@@ -176,3 +176,24 @@ def test_any_text_parses_or_is_refused_in_words(text: str) -> None:
         parse_matchers(text)
     except MatcherError as err:
         assert str(err)
+
+
+@pytest.mark.parametrize("regex", ["(x+x+)+y", "(a|a)*b", "(x*)*y", "(.*a){12}"])
+def test_a_silence_regex_matches_in_linear_time(regex: str) -> None:
+    """A silence is made at runtime by anyone with the API token or Slack; its regex is matched against
+    every alert's labels. Python's backtracking engine takes minutes on `(x+x+)+y` against forty x's,
+    freezing alert intake; RE2, Alertmanager's engine, answers in linear time."""
+    import time
+
+    (matcher,) = parse_matchers(f'alertname=~"{regex}"')
+    started = time.perf_counter()
+    for n in (30, 40, 10_000):
+        assert not matches([matcher], {"alertname": "x" * n + "!"})
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("regex", ["a{1001}", "x{2,5000}", "a{1000}{1000}"])
+def test_what_re2_refuses_is_refused(regex: str) -> None:
+    """Repetitions past RE2's bound of 1000 (what Alertmanager's Go regexp refuses too)."""
+    with pytest.raises(MatcherError, match="invalid regex"):
+        parse_matchers(f'alertname=~"{regex}"')

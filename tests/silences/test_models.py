@@ -107,3 +107,20 @@ def test_nothing_is_lost(names: list[str], status: AlertStatus) -> None:
         for a in whole.alerts
         if a.fingerprint in held.silenced
     )
+
+
+@pytest.mark.parametrize("field", ["reason", "owner"])
+@pytest.mark.parametrize("bad", ["resize\x00", "resize \x1b[31mnow", "a\x7fb"])
+def test_control_characters_are_refused(field: str, bad: str) -> None:
+    """A NUL cannot be kept in PostgreSQL text and an escape sequence would reach the terminals and
+    channels that show the silence: bad input, refused with the reason (a tab or a newline is fine)."""
+    assert "control characters" in refusal(**{field: bad})
+
+
+def test_an_edited_reason_with_control_characters_is_refused() -> None:
+    from sevflow.silences.models import edited
+
+    made = silence()
+    with pytest.raises(SilenceRefused, match="control characters"):
+        edited(made, NOW, ends_at=None, reason="new\x00reason")
+    assert edited(made, NOW, ends_at=None, reason="two\nlines").reason == "two\nlines"

@@ -175,3 +175,29 @@ def test_the_paging_activity_plans_on_the_live_configuration_and_records_its_ver
     after = paging.plan_escalation_level(request)
     assert [t.who for t in after.targets] == ["zed"]
     assert after.config_version is not None and after.config_version != before.config_version
+
+
+@pytest.mark.parametrize("field", ["reason", "person", "by", "instead_of"])
+def test_control_characters_are_refused_before_the_store_on_every_backend(
+    service: OnCallService, store: Store, field: str
+) -> None:
+    """A NUL or an escape sequence in a cover's text is bad input: PostgreSQL refuses a NUL in text (a
+    500, not an answer) and an ESC reaches the terminals and Slack that show the change."""
+    for bad in ("den\x00tist", "den\x1b[31mtist"):
+        with pytest.raises(ValueError, match="control characters"):
+            service.cover(cover(**{field: bad}))
+    assert store.oncall_changes(include_removed=True) == []
+
+
+def test_a_person_covering_their_own_shift_is_refused_and_blocks_nothing(
+    service: OnCallService, store: Store
+) -> None:
+    """Carol is on at NOW. `carol covers carol` changed nothing, yet was stored as a change, listed as
+    'carol covers', and refused every real cover of that stretch as an overlap."""
+    from sevflow.oncall.changes import OnCallRefused
+
+    for who in ("carol", "U0CAROL", "carol@example.com"):
+        with pytest.raises(OnCallRefused, match="already on call"):
+            service.cover(cover(person=who, by="carol"))
+    assert store.oncall_changes(include_removed=True) == []
+    assert service.cover(cover(person="zed", by="carol")).person == "zed"

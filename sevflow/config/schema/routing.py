@@ -8,7 +8,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -38,6 +38,12 @@ _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(=~|!~|!=|=)\s*(.*?)\
 _MATCHER_HINT = 'write label=value, label!=value, label=~regex or label!~regex (values may be "quoted")'
 
 
+class Pattern(Protocol):
+    """A compiled regex: Python's `re` (sevflow.yaml's routes) or RE2 (silences made at runtime)."""
+
+    def fullmatch(self, string: str) -> object | None: ...
+
+
 @dataclass(frozen=True)
 class Matcher:
     """One label matcher, Alertmanager style: `=`, `!=`, `=~` and `!~`.
@@ -49,7 +55,7 @@ class Matcher:
     name: str
     op: MatchOp
     value: str
-    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    regex: Pattern | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
@@ -59,7 +65,7 @@ class Matcher:
             raise ValueError(f"invalid matcher {text!r}: {_MATCHER_HINT}")
         name, op, raw = found.group(1), found.group(2), found.group(3)
         value = _unquote(raw, text)
-        regex: re.Pattern[str] | None = None
+        regex: Pattern | None = None
         if op in ("=~", "!~"):
             try:
                 regex = re.compile(f"(?:{value})")
