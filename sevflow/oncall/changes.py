@@ -315,6 +315,10 @@ def _check_layer(config: SevflowConfig, rotation: str, layer: Layer) -> Rotation
     return Rotation.from_config(config, rotation)
 
 
+# A start a moment ago (typed at the minute, sent a little later) is taken as it is.
+PAST_START_GRACE = timedelta(minutes=5)
+
+
 def _check_span(start: datetime, end: datetime, now: datetime) -> None:
     if end <= start:
         raise OnCallRefused(f"the end {_stamp(end)} must be after the start {_stamp(start)}")
@@ -420,6 +424,12 @@ def plan_cover(
         raise OnCallRefused("say until when: an end time (--to) or a duration (--for 2h)")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     _check_span(start, end, now)
+    if start < now - PAST_START_GRACE:
+        # Who was on call is a record (the hours report pays by it): a cover changes from now on.
+        raise OnCallRefused(
+            f"the start {_stamp(start)} is in the past: a cover changes who is on call from now on "
+            "(leave out the start to begin now)"
+        )
     _check_reason(request.reason)
     window = Window(person, instead, start, end)
     _check_changes_something(config, rotation, request.layer, window)

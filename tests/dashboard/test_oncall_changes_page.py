@@ -146,7 +146,7 @@ async def test_a_cover_and_leave_are_made_and_edited_from_the_page(
         ({"person": "zed", "duration": "soon", "reason": "x"}, 422, "duration: "),
         ({"person": "zed", "to": "friday", "reason": "x"}, 422, "to: 'friday' is not a time"),
         ({"person": "zed", "duration": "2h", "reason": " "}, 400, "say why"),
-        ({"person": "zed", "duration": "2h", "reason": "x", "layer": "middle"}, 422, "layer: "),
+        ({"person": "zed", "duration": "2h", "reason": "x", "layer": "middle"}, 400, "has no middle layer"),
         ({"person": "zed", "duration": "2h", "reason": "x", "rotation": "web"}, 400, "unknown rotation"),
     ],
 )

@@ -166,6 +166,10 @@ def cover(**fields: object) -> CoverRequest:
             "wholly in the past",
         ),
         ({"duration": timedelta(days=400)}, "longer than a year"),
+        (
+            {"starts_at": NOW - timedelta(hours=300)},
+            "is in the past: a cover changes who is on call from now on",
+        ),
         ({"starts_at": NOW + timedelta(days=400)}, "more than a year ahead"),
         ({"instead_of": "alice"}, "alice is not scheduled"),
         ({"reason": "  "}, "say why"),
