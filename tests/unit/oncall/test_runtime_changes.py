@@ -167,7 +167,7 @@ def cover(**fields: object) -> CoverRequest:
         ),
         ({"duration": timedelta(days=400)}, "longer than a year"),
         (
-            {"starts_at": NOW - timedelta(hours=300)},
+            {"starts_at": NOW - timedelta(hours=300), "duration": None, "ends_at": NOW + timedelta(hours=2)},
             "is in the past: a cover changes who is on call from now on",
         ),
         ({"starts_at": NOW + timedelta(days=400)}, "more than a year ahead"),
