@@ -12,6 +12,7 @@ from sevflow.store.repository import Store
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
 from worker.report_schedules import sync_report_schedules
+from worker.running import running
 from worker.schedules import sync_handoff_schedules
 from worker.stuck import stuck_watch
 from worker.temporal import connect, metrics_runtime, temporal_target
@@ -55,10 +56,12 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker on task queue %r at %s", settings.task_queue, temporal_target(settings))
-    async with worker:
+    async with running(worker) as run:
         # Workflows whose task fails on every attempt: logged, and operations.team paged once per run.
         watching = asyncio.create_task(stuck_watch(client, settings, config, store))
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, run], return_when=asyncio.FIRST_COMPLETED)  # a signal, or a fatal error
         watching.cancel()
+        stopping.cancel()
         log.info("stopping: letting running activities finish")
     store.dispose()

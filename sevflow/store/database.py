@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import fcntl
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +159,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+_IN_PROCESS_MIGRATION = threading.Lock()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision`. Safe when several processes or threads start at once.
 
@@ -175,7 +178,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         return
     from alembic import command
 
-    with _migration_lock(engine), engine.begin() as connection:
+    # One migrator per process at a time, then one per database (the locks below): Alembic compiles its
+    # scripts as it loads them, and CPython 3.11 cannot compile in two threads at once reliably.
+    with _IN_PROCESS_MIGRATION, _migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), revision)
@@ -183,6 +188,22 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 # `revision = "0009"` / `down_revision: str | None = "0008"` at the start of a line of a script.
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+# A revision as written in a script: a plain quoted string, or None.
+_QUOTED = re.compile(r"""^(?:"([^"\\]*)"|'([^'\\]*)')$""")
+
+
+def _script_literal(value: str) -> str | None:
+    """`"0009"` -> "0009", `None` -> None; anything else is ValueError. Not `ast.literal_eval`: two
+    threads parsing at once trip CPython 3.11's AST recursion bookkeeping ("AST constructor recursion
+    depth mismatch", seen in CI with two migrators starting together)."""
+    if value == "None":
+        return None
+    quoted = _QUOTED.match(value)
+    if quoted is None:
+        raise ValueError(f"not a plain revision: {value}")
+    return quoted[1] if quoted[1] is not None else quoted[2]
 
 
 def head_revision() -> str | None:
@@ -195,11 +216,11 @@ def head_revision() -> str | None:
     for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
         found = {m[1]: m[2] for m in _REVISION_LINE.finditer(script.read_text(encoding="utf-8"))}
         try:
-            revision = ast.literal_eval(found["revision"])
-            parent = ast.literal_eval(found["down_revision"])
-        except (KeyError, ValueError, SyntaxError):
+            revision = _script_literal(found["revision"])
+            parent = _script_literal(found["down_revision"])
+        except (KeyError, ValueError):
             return None
-        if not isinstance(revision, str) or not (parent is None or isinstance(parent, str)):
+        if revision is None:
             return None
         revisions.add(revision)
         if parent is not None:
