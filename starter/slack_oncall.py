@@ -19,6 +19,7 @@ from sevflow.slack.oncall_command import (
     OnCallCommandError,
     parse_oncall_command,
 )
+from starter.ingest import STORE_UNAVAILABLE
 from starter.oncall import OnCallService
 from starter.silences import SilenceService
 
@@ -35,6 +36,8 @@ def answer_oncall(service: OnCallService, text: str, user_id: str) -> str:
         return _do(service, command, user_id)
     except SevflowError as err:
         return f"Not done: {err}"
+    except STORE_UNAVAILABLE as err:
+        return _database_unavailable(err)
     except ValueError as err:  # pydantic's, for what the parser let through
         return f"Not done: {str(err).splitlines()[0]}\nUsage: {USAGE}"
 
@@ -114,10 +117,22 @@ async def answer_silence(service: SilenceService, text: str, user_id: str) -> st
         )
     except SevflowError as err:
         return f"Not done: {err}"
+    except STORE_UNAVAILABLE as err:
+        return _database_unavailable(err)
     return (
         f"Silenced: {silence.id} {silence.describe()} pages nobody until "
         f"{silence.ends_at:%Y-%m-%d %H:%M} UTC ({silence.reason}). End it sooner with "
         f"/oncall unsilence {silence.id}."
+    )
+
+
+def _database_unavailable(err: Exception) -> str:
+    """Slack hears why, not a 500: a write that failed is rolled back, but one whose commit went
+    unanswered may have happened, so the person looks before sending it again."""
+    first = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
+    return (
+        f"Not done: sevflow's database did not answer ({first}). Look with `/oncall list` before trying "
+        "again."
     )
 
 
