@@ -37,6 +37,7 @@ from sevflow.slack.intents import (
     OpenReassignModal,
     OpenUpdateModal,
     ReassignActionItemIntent,
+    RepageIntent,
     SnoozeActionItemIntent,
     StatusIntent,
     StatusPageIntent,
@@ -167,6 +168,8 @@ class SlackDispatcher:
             return f"{detail.id} is marked as a repeat of INC-{intent.repeat_of}."
         if isinstance(intent, BreakGlassIntent):
             return f"{detail.id}: you may now act as an admin on it (on its timeline and in the audit log)."
+        if isinstance(intent, RepageIntent):
+            return f"{detail.id}: paging again from the first level, on today's on-call configuration."
         return f"{detail.id}: done ({detail.status.value})."
 
     async def _action_item(self, interaction: Interaction, follow_up: FollowUpService) -> str:

@@ -43,6 +43,7 @@ from sevflow.slack.intents import (
     OpenDeclareModal,
     OpenUpdateModal,
     ReopenIntent,
+    RepageIntent,
     ResolveIntent,
     RoleIntent,
     SeverityIntent,
@@ -75,6 +76,11 @@ USAGE: dict[str, tuple[str, str]] = {
     "mitigate": ("[INC-n]", "mark it mitigated: the impact stopped, the fix is not final"),
     "resolve": ("[INC-n]", "resolve it: users are no longer affected"),
     "reopen": ("[INC-n]", "reopen a resolved incident"),
+    "repage": (
+        "[INC-n]",
+        "page the ladder again from its first level on today's on-call configuration (it keeps the one "
+        "it started with otherwise)",
+    ),
     "status": ("[INC-n]", "show it (outside an incident channel and without a number: every open one)"),
     "snooze": ("[INC-n] 30m|1h|2h", "snooze the update reminder"),
     "action": (
@@ -556,11 +562,12 @@ def _action(
     return ActionItemIntent(number=which, title=title, owner=owner, due=due)
 
 
-_SIMPLE: dict[str, type[AckIntent | MitigateIntent | ResolveIntent | ReopenIntent]] = {
+_SIMPLE: dict[str, type[AckIntent | MitigateIntent | ResolveIntent | ReopenIntent | RepageIntent]] = {
     "ack": AckIntent,
     "mitigate": MitigateIntent,
     "resolve": ResolveIntent,
     "reopen": ReopenIntent,
+    "repage": RepageIntent,
 }
 
 

@@ -20,6 +20,7 @@ from sevflow.incident.commands import (
     Declare,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishPublicUpdate,
     Reopen,
@@ -124,6 +125,13 @@ class ReopenIntent(_Intent):
     number: Number
 
 
+class RepageIntent(_Intent):
+    """Page the ladder again from the first level, on the on-call configuration of now."""
+
+    kind: Literal["repage"] = "repage"
+    number: Number
+
+
 class StatusIntent(_Intent):
     """Show one incident; without a number (outside an incident channel), every open one."""
 
@@ -198,6 +206,7 @@ AnyIntent = (
     | MitigateIntent
     | ResolveIntent
     | ReopenIntent
+    | RepageIntent
     | StatusIntent
     | SnoozeIntent
     | HelpIntent
@@ -261,6 +270,7 @@ UpdateCommand = (
     | Mitigate
     | Resolve
     | Reopen
+    | PageAgain
     | Snooze
     | BreakGlass
     | LinkRepeat
@@ -287,6 +297,8 @@ def to_command(intent: AnyIntent, by: str) -> UpdateCommand | None:
             return Resolve(by=by)
         case ReopenIntent():
             return Reopen(by=by)
+        case RepageIntent():
+            return PageAgain(by=by)
         case SnoozeIntent(duration=duration):
             return Snooze(by=by, duration=duration)
         case BreakGlassIntent(reason=reason):

@@ -129,3 +129,34 @@ async def test_raising_the_severity_before_anyone_acks_pages_again_under_the_new
     await stack.until("three pages on record", lambda: len(stack.store.pages(number)) == 3, limit=30)
     rounds = sorted((p.key.split("/")[-5], p.person) for p in stack.store.pages(number))
     assert rounds == sorted([("r1", primary.person), ("r2", primary.person), ("r2", backup.person)])
+
+
+async def test_repage_from_slack_pages_the_ladder_again_from_its_first_level(
+    paging_stack: tuple[SlackStack, SevflowConfig],
+) -> None:
+    """`/incident repage` in the incident's channel: the ladder stops and starts over from its first
+    level (a second round, on today's configuration), and the person is told so."""
+    stack, config = paging_stack
+    rotation = Rotation.from_config(config, "payments-weekly")
+    primary = who_is_on(rotation, "primary", datetime.now(UTC))
+    assert primary is not None
+    primary_id = SLACK_IDS[primary.person]
+    state = await stack.alert("checkout-repage", severity="error")  # error: SEV2, primary paged
+    number = state.number
+    assert number is not None
+    await stack.until("a DM to the primary", lambda: dms(stack, primary_id), limit=30)
+    channel = await stack.until("a channel", lambda: stack.store.chat_channel(number))
+    response = await stack.command("repage", "U0CAROL", channel.channel_id)
+    assert response.status_code == 200, response.text
+    text = response.json()["text"]
+    if text == "Working on it…":  # slower than Slack's window: answered by response_url
+        text = (await stack.until("the answer", lambda: stack.answers("U0CAROL")))[-1]
+    assert text == f"INC-{number}: paging again from the first level, on today's on-call configuration."
+    await stack.until("a second DM to the primary", lambda: len(dms(stack, primary_id)) == 2, limit=30)
+    # Two escalations, each paging the primary at its first level: the ladder started over.
+    pages = stack.store.pages(number)
+    assert sorted(p.escalation_id for p in pages) == [
+        f"{state.workflow_id}/escalation-1",
+        f"{state.workflow_id}/escalation-2",
+    ], pages
+    assert {(p.person, p.level) for p in pages} == {(primary.person, 0)}, pages

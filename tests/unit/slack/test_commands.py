@@ -18,6 +18,7 @@ from sevflow.incident.commands import (
     ChangeSeverity,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     Reopen,
     Resolve,
@@ -38,6 +39,7 @@ from sevflow.slack.intents import (
     OpenDeclareModal,
     OpenUpdateModal,
     ReopenIntent,
+    RepageIntent,
     ResolveIntent,
     RoleIntent,
     SeverityIntent,
@@ -84,6 +86,8 @@ CASES: list[tuple[str, int | None, AnyIntent]] = [
     ("resolve INC-3", None, ResolveIntent(number=3)),
     ("resolve", 5, ResolveIntent(number=5)),
     ("reopen 3", None, ReopenIntent(number=3)),
+    ("repage", 6, RepageIntent(number=6)),
+    ("repage INC-6", None, RepageIntent(number=6)),
     ("status", 4, StatusIntent(number=4)),
     ("status", None, StatusIntent(number=None)),
     ("show INC-8", None, StatusIntent(number=8)),
@@ -280,6 +284,7 @@ def test_intents_become_the_cli_commands() -> None:
     assert to_command(MitigateIntent(number=1), by) == Mitigate(by=by)
     assert to_command(ResolveIntent(number=1), by) == Resolve(by=by)
     assert to_command(ReopenIntent(number=1), by) == Reopen(by=by)
+    assert to_command(RepageIntent(number=1), by) == PageAgain(by=by)
     snooze = SnoozeIntent(number=1, duration=timedelta(hours=1))
     assert to_command(snooze, by) == Snooze(by=by, duration=timedelta(hours=1))
     assert to_command(LinkRepeatIntent(number=9, repeat_of=4), by) == LinkRepeat(by=by, repeat_of=4)
