@@ -53,6 +53,7 @@ from sevflow.incident.commands import (
     Declare,
     LinkRepeat,
     Mitigate,
+    PageAgain,
     PostUpdate,
     PublishableStatus,
     PublishPublicUpdate,
@@ -75,7 +76,7 @@ from sevflow.oncall.changes import (
 )
 from sevflow.oncall.hours import HoursRefused, hours_csv
 from sevflow.paging.contacts import ContactBook
-from sevflow.policy import Severity
+from sevflow.policy import WAKING_PAGE_MODES, Severity
 from sevflow.postmortem.checks import check_postmortem
 from sevflow.reports.queries import noise_since
 from sevflow.settings import Settings
@@ -291,6 +292,10 @@ INCIDENT_FORMS: dict[str, _IncidentForm] = {
         _incident_command(lambda by, f: Reopen(by=by, reason=_text(f, "reason"))), "Reopened."
     ),
     "close": _IncidentForm(_incident_command(lambda by, f: Close(by=by)), "Closed."),
+    "repage": _IncidentForm(
+        _incident_command(lambda by, f: PageAgain(by=by)),
+        "Paging again from the first level, on today's on-call configuration.",
+    ),
     "noise": _IncidentForm(
         _incident_command(lambda by, f: CloseAsNoise(by=by, reason=_text(f, "reason"))),
         "Closed as noise.",
@@ -649,6 +654,8 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
                 name: refusal(state.label, state.status, name, state.merged_into) is None
                 for name in _COMMAND_NAMES
             },
+            # Only while nobody has taken it, at a severity that pages (the update checks it again).
+            can_repage=state.status is Status.DETECTED and state.policy.page in WAKING_PAGE_MODES,
             severities=[s.value for s in Severity],
             role_names=[r.value for r in Role],
             snooze_options=SNOOZE_OPTIONS,
