@@ -795,17 +795,24 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             return declare_page(request, session, status, str(err), **typed)
         return RedirectResponse(f"/incidents/{detail.number}?done=declare", status_code=303)
 
+    def hours_month(request: Request) -> str:
+        """The month asked for (?month=2027-03), default this month in UTC."""
+        return (request.query_params.get("month") or f"{clock():%Y-%m}").strip()[:7]
+
+    async def hours_of(month: str) -> list[Any]:
+        """The month's hours rows on the effective configuration; HoursRefused for one that does not read."""
+        effective = backend.oncall().effective().config
+        return await asyncio.to_thread(hours_rows, backend.store, effective, month)
+
     @router.get("/oncall/hours")
     async def oncall_hours(request: Request) -> Response:
-        """Hours on call per person for a month (?month=2027-03, default this month in UTC)."""
+        """Hours on call per person for a month."""
         session = reader(request)
         if isinstance(session, Response):
             return session
-        month = (request.query_params.get("month") or f"{clock():%Y-%m}").strip()[:7]
+        month = hours_month(request)
         try:
-            rows = await asyncio.to_thread(
-                hours_rows, backend.store, backend.oncall().effective().config, month
-            )
+            rows = await hours_of(month)
         except HoursRefused as err:
             return render(request, "oncall_hours.html", session, 422, error=str(err), month=month, rows=[])
         return render(request, "oncall_hours.html", session, error=None, month=month, rows=rows)
@@ -815,11 +822,9 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         session = reader(request)
         if isinstance(session, Response):
             return session
-        month = (request.query_params.get("month") or f"{clock():%Y-%m}").strip()[:7]
+        month = hours_month(request)
         try:
-            rows = await asyncio.to_thread(
-                hours_rows, backend.store, backend.oncall().effective().config, month
-            )
+            rows = await hours_of(month)
         except HoursRefused as err:
             return Response(str(err), status_code=422, media_type="text/plain; charset=utf-8")
         headers = {"Content-Disposition": f'attachment; filename="oncall-hours-{month}.csv"'}
