@@ -319,6 +319,14 @@ def _check_layer(config: SevflowConfig, rotation: str, layer: Layer) -> Rotation
 PAST_START_GRACE = timedelta(minutes=5)
 
 
+def _past_start(start: datetime) -> str:
+    # Who was on call is a record (the hours report pays by it): a cover changes from now on.
+    return (
+        f"the start {_stamp(start)} is in the past: a cover changes who is on call from now on "
+        "(leave out the start to begin now)"
+    )
+
+
 def _check_span(start: datetime, end: datetime, now: datetime) -> None:
     if end <= start:
         raise OnCallRefused(f"the end {_stamp(end)} must be after the start {_stamp(start)}")
@@ -417,19 +425,19 @@ def plan_cover(
     if request.ends_at is not None:
         end = request.ends_at
     elif request.duration is not None:
-        if request.duration > LONGEST or abs(start - now) > 2 * LONGEST:
+        if request.duration > LONGEST:
             raise OnCallRefused("that is longer than a year: split it, or change sevflow.yaml")
+        if start < now - PAST_START_GRACE:
+            raise OnCallRefused(_past_start(start))
+        if start - now > LONGEST:
+            raise OnCallRefused(f"{_stamp(start)} is more than a year ahead: make it nearer the time")
         end = start + request.duration
     else:
         raise OnCallRefused("say until when: an end time (--to) or a duration (--for 2h)")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     _check_span(start, end, now)
     if start < now - PAST_START_GRACE:
-        # Who was on call is a record (the hours report pays by it): a cover changes from now on.
-        raise OnCallRefused(
-            f"the start {_stamp(start)} is in the past: a cover changes who is on call from now on "
-            "(leave out the start to begin now)"
-        )
+        raise OnCallRefused(_past_start(start))
     _check_reason(request.reason)
     window = Window(person, instead, start, end)
     _check_changes_something(config, rotation, request.layer, window)

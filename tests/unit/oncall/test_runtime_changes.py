@@ -171,6 +171,11 @@ def cover(**fields: object) -> CoverRequest:
             "is in the past: a cover changes who is on call from now on",
         ),
         ({"starts_at": NOW + timedelta(days=400)}, "more than a year ahead"),
+        (
+            {"starts_at": NOW - timedelta(days=2000)},
+            "is in the past: a cover changes who is on call from now on",
+        ),
+        ({"starts_at": NOW + timedelta(days=2000)}, "more than a year ahead"),
         ({"instead_of": "alice"}, "alice is not scheduled"),
         ({"reason": "  "}, "say why"),
         ({"person": "carol", "instead_of": "carol"}, "cannot cover for themselves"),
