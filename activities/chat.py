@@ -230,7 +230,9 @@ class ChatActivities:
             channel = self.store.chat_channel(state.number)
             created = channel is None
             if channel is None:
-                channel_id, name = self._create_channel_once(channel_name(state.number, state.title))
+                channel_id, name = self._create_channel_once(
+                    channel_name(state.number, state.title), sync.tried_since
+                )
                 channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
             saver = _ChannelSaver(channel, self.store, keyed=isinstance(self.chat, KeyedChat))
             try:
@@ -288,11 +290,12 @@ class ChatActivities:
             return found
         return chat.post_keyed(channel, text, key, blocks)
 
-    def _create_channel_once(self, name: str) -> tuple[str, str]:
+    def _create_channel_once(self, name: str, since: datetime | None = None) -> tuple[str, str]:
         """Create the channel, unless an earlier attempt did (its answer lost): a retry would otherwise
-        find the name taken and open a second channel under another name."""
+        find the name taken and open a second channel under another name. `since`: an earlier sync
+        (the workflow's local attempt) may have created it since then."""
         if isinstance(self.chat, KeyedChat):
-            return self.chat.create_channel_since(name, _retried_since())
+            return self.chat.create_channel_since(name, since or _retried_since())
         return self.chat.create_channel(name)
 
     @blocking_activity(ARCHIVE_CHAT)

@@ -16,6 +16,7 @@ REGISTER_INCIDENT = "register_incident"
 RECORD_INCIDENT = "record_incident"
 CLAIM_MERGE = "claim_merge"
 PIN_CONFIG = "pin_config"
+RELEASE_ALERT_GROUP = "release_alert_group"
 POST_MESSAGE = "post_message"
 SYNC_CHAT = "sync_chat"
 ARCHIVE_CHAT = "archive_chat"
@@ -103,6 +104,9 @@ class ChatSync(BaseModel):
     # The incident's first message (its declaration), posted to the channel by the sync that opens it:
     # one activity and one workflow task fewer before the channel hears of the incident.
     first: ChatMessage | None = None
+    # An earlier attempt at this sync (the workflow's local one) may have created the channel since
+    # then: its answer was lost, so this sync looks for that channel before creating another.
+    tried_since: datetime | None = None
 
 
 class ChatChannel(BaseModel):

@@ -13,10 +13,16 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 from workflows.failures import cause_of
-from workflows.options import CHAT_GIVE_UP_AFTER, CHAT_RETRY, CHAT_TIMEOUT
+from workflows.options import (
+    CHAT_GIVE_UP_AFTER,
+    CHAT_RETRY,
+    CHAT_TIMEOUT,
+    LOCAL_CHAT_RETRY,
+    LOCAL_CHAT_TIMEOUT,
+)
 
 with workflow.unsafe.imports_passed_through():
     from sevflow.contracts import (
@@ -47,10 +53,16 @@ class IncidentChat:
         self._channel_tried = state().number is not None
         # The declaration, for the next sync to post once it has opened the channel.
         self._first: ChatMessage | None = None
+        self._first_locally = False
 
-    def declare(self, message: ChatMessage) -> None:
-        """The declaration: posted by the first sync, which opens the channel."""
+    def declare(self, message: ChatMessage, locally: bool = False) -> None:
+        """The declaration: posted by the first sync, which opens the channel. `locally`: that sync is
+        tried once as a local activity, in the workflow task that registered the incident (no activity
+        task and no second workflow task before the channel hears of it). Only for a task that sends
+        nothing else: a local activity holds back the task's other commands (an escalation's start)
+        until it ends."""
         self._first = message
+        self._first_locally = locally
         self.card_changed()
 
     def card_changed(self) -> None:
@@ -114,7 +126,7 @@ class IncidentChat:
             s = self._state()
             # The activity's input is serialised when it is scheduled, before any await.
             sync = ChatSync(
-                state=s.with_current_policy(),
+                state=s.snapshot(),
                 announce_channel=s.chat.announce_channel,
                 invite=s.chat.invite,
                 first=first,
@@ -124,7 +136,19 @@ class IncidentChat:
                 self._channel_tried = True
                 continue
             tried_since = workflow.now()
-            synced = await self.run(SYNC_CHAT, sync, result_type=ChatSynced)
+            if self._first_locally:
+                self._first_locally = False
+                synced = await self._sync_locally(sync)
+                if synced is None:
+                    # The channel may be open and the declaration posted, their answer lost: the sync
+                    # looks for that channel, and the post below for that message.
+                    sync = sync.model_copy(update={"first": None, "tried_since": tried_since})
+                    await self.run(SYNC_CHAT, sync, result_type=ChatChannel)
+                    self._channel_tried = True
+                    self.send(first.model_copy(update={"posted_since": tried_since}))
+                    continue
+            else:
+                synced = await self.run(SYNC_CHAT, sync, result_type=ChatSynced)
             self._channel_tried = True
             if not isinstance(synced, ChatSynced) or not synced.first_posted:
                 # The sync failed, or its post did: post it as any message (retried, a failure noted),
@@ -135,6 +159,22 @@ class IncidentChat:
                     )
                     tried_since = synced.first_tried_since or tried_since
                 self.send(first.model_copy(update={"posted_since": tried_since}))
+
+    async def _sync_locally(self, sync: ChatSync) -> ChatSynced | None:
+        """The first sync, once, as a local activity; None if it failed (the caller falls back to the
+        activity, which retries: never a second local activity in this task, which core cannot replay)."""
+        try:
+            synced: ChatSynced = await workflow.execute_local_activity(
+                SYNC_CHAT,
+                sync,
+                result_type=ChatSynced,
+                start_to_close_timeout=LOCAL_CHAT_TIMEOUT,
+                retry_policy=LOCAL_CHAT_RETRY,
+            )
+        except FailureError as err:  # a local activity's failure may come unwrapped (a timeout on replay)
+            workflow.logger.info("local chat sync for %s failed: %s", self._state().label, err)
+            return None
+        return synced
 
     async def _post(self, message: ChatMessage) -> None:
         if message.channel is None:

@@ -30,6 +30,10 @@ LOCAL_RETRY_THRESHOLD = timedelta(minutes=1)
 CHAT_TIMEOUT = timedelta(seconds=30)
 CHAT_GIVE_UP_AFTER = timedelta(days=1)
 CHAT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+# The first sync's local attempt, once: longer than the Slack client's own timeout (10 s), so a hung call
+# fails inside it rather than racing the activity that follows a failure.
+LOCAL_CHAT_TIMEOUT = timedelta(seconds=12)
+LOCAL_CHAT_RETRY = RetryPolicy(maximum_attempts=1)
 # A reminder to an action item's owner that cannot be delivered for a day is stale: the next one is due.
 NOTICE_TIMEOUT = timedelta(seconds=30)
 NOTICE_GIVE_UP_AFTER = timedelta(hours=20)

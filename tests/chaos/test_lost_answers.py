@@ -110,6 +110,21 @@ def test_a_channel_whose_creation_answer_was_lost_is_reused(slack: SlackEmulator
     assert len(slack.messages("incidents")) == 1  # the announcement, once
 
 
+def test_a_channel_the_local_sync_created_is_reused_by_the_activity_after_it(slack: SlackEmulator) -> None:
+    """The workflow's local first sync created the channel and its answer was lost: the activity that
+    follows (its own first attempt) looks for a channel created since the local one was tried."""
+    acts, store = activities(slack)
+    tried_since = datetime.now(UTC) - timedelta(seconds=1)
+    sync = ChatSync(state=make_state(Status.ACKNOWLEDGED, version=1), announce_channel="#incidents")
+    slack.fail_next("conversations.create", status=500, after_effect=True)
+    with pytest.raises(SlackApiError):
+        attempt(1).run(acts.sync_chat, sync)
+    channel = attempt(1).run(acts.sync_chat, sync.model_copy(update={"tried_since": tried_since}))
+    incident_channels = [c for c in slack.channels() if c["name"].startswith("inc-42")]
+    assert [c["id"] for c in incident_channels] == [channel.channel_id]
+    assert store.channels[42].channel_id == channel.channel_id
+
+
 def test_a_card_and_announcement_whose_answers_were_lost_are_found(slack: SlackEmulator) -> None:
     acts, _ = activities(slack)
     sync = ChatSync(state=make_state(Status.ACKNOWLEDGED, version=1), announce_channel="#incidents")

@@ -125,9 +125,11 @@ async def test_nobody_to_page_is_said_at_the_declaration_without_an_escalation(
         "`/incident ack`."
     )
     assert len(chat.posts) == 3
-    # Numbered and declared in one local activity (no activity task, no workflow task after it); the
-    # sync opens the channel and posts the declaration; the only post_message is the team's note.
-    assert scheduled == ["local register_incident", "sync_chat", "post_message"]
+    # Numbered and declared in one local activity, and (no escalation starting in that workflow task)
+    # the sync that opens the channel and posts the declaration in a second one, in the same task: no
+    # activity task and no workflow task before the channel hears of it. The only post_message is the
+    # team's note.
+    assert scheduled == ["local register_incident", "post_message", "local sync_chat"]
 
 
 class DeclarationFailsOnce(RecordingChat):
@@ -159,7 +161,43 @@ async def test_a_declaration_the_sync_could_not_post_is_posted_once_by_post_mess
     assert channel is not None and channel.card_ts is not None
     assert declarations[0][0] == channel.channel_id
     # The sync did its work and answered; the declaration went by post_message, with no failure noted.
-    assert scheduled[:3] == ["local register_incident", "sync_chat", "post_message"]
+    assert scheduled[:3] == ["local register_incident", "local sync_chat", "post_message"]
+    assert not [e for e in sqlite_store.timeline(first.number) if e.kind is EventKind.CHAT_FAILED]
+
+
+class ChannelFailsOnce(RecordingChat):
+    """Chat whose first channel creation fails (a 502), as the first sync's local attempt meets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+        self.created: list[str] = []
+
+    def create_channel(self, name: str) -> tuple[str, str]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("502 from conversations.create")
+        self.created.append(name)
+        return super().create_channel(name)
+
+
+async def test_a_first_sync_that_fails_locally_goes_on_in_an_activity(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """The local attempt is tried once: its failure is neither retried locally nor noted as a chat
+    failure; the activity opens the channel and the declaration is posted once."""
+    chat = ChannelFailsOnce()
+    first, scheduled = await declare_and_wait(
+        dev_env.client, task_queue, sqlite_store, chat, SevflowConfig.model_validate(NOBODY)
+    )
+
+    assert chat.failed and first.number is not None
+    assert scheduled[:4] == ["local register_incident", "local sync_chat", "sync_chat", "post_message"]
+    assert len(chat.created) == 1
+    channel = sqlite_store.chat_channel(first.number)
+    assert channel is not None and channel.card_ts is not None
+    declarations = [c for c, t in chat.posts if " on checkout." in t]
+    assert declarations == [channel.channel_id]
     assert not [e for e in sqlite_store.timeline(first.number) if e.kind is EventKind.CHAT_FAILED]
 
 
@@ -199,6 +237,7 @@ async def test_an_incident_someone_can_be_paged_for_starts_its_escalation(
 
             await until(started, "started the escalation")
             await escalation.terminate()
+            scheduled = await activities_scheduled(client, first.workflow_id)
         finally:
             await incidents.terminate_running()
 
@@ -207,6 +246,9 @@ async def test_an_incident_someone_can_be_paged_for_starts_its_escalation(
     kinds = [e.kind for e in sqlite_store.timeline(first.number)]
     assert kinds[:2] == [EventKind.DECLARED, EventKind.ROLE_ASSIGNED]
     assert EventKind.PAGING_EXHAUSTED not in kinds
+    # The escalation's start goes out with the register's task, not after a local chat sync: the sync
+    # is an activity beside it.
+    assert scheduled[:2] == ["local register_incident", "sync_chat"]
     # Declared in the register's write (version 2); a later snapshot (the escalation's first note)
     # may already be the one read back, so no more than that.
     assert first.version >= 2 and first.event_seq >= 2
@@ -236,4 +278,4 @@ async def test_a_register_that_fails_once_is_retried_in_the_workflow_task(
         EventKind.DECLARED,
         EventKind.ROLE_ASSIGNED,
     ]
-    assert scheduled[:2] == ["local register_incident", "sync_chat"]
+    assert scheduled[:2] == ["local register_incident", "local sync_chat"]
