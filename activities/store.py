@@ -9,12 +9,14 @@ from typing import Protocol
 from temporalio.exceptions import ApplicationError
 
 from activities.blocking import blocking_activity
+from sevflow.alerts.tracking import AlertGroupTrack
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     CLAIM_MERGE,
     PIN_CONFIG,
     RECORD_INCIDENT,
     REGISTER_INCIDENT,
+    RELEASE_ALERT_GROUP,
     IncidentRecord,
     MergeClaim,
     PinnedConfig,
@@ -38,6 +40,8 @@ class IncidentStore(Protocol):
     ) -> None: ...
 
     def claim_merge(self, number: int, into: int) -> None: ...
+
+    def next_episode(self, source: str, group_key: str, ended: int) -> int: ...
 
 
 class StoreActivities:
@@ -100,6 +104,12 @@ class StoreActivities:
         # Timeline rows and public status-page entries are keyed per workflow event and snapshots are
         # versioned, so retries and replays neither duplicate a row nor roll the incident back.
         self.store.record(record.state, record.events, record.public_updates)
+
+    @blocking_activity(RELEASE_ALERT_GROUP)
+    def release_alert_group(self, group: AlertGroupTrack) -> None:
+        """The group's incident of `group.episode` is ending: its next delivery opens the next episode's
+        incident, never one under this workflow id (reusable once Temporal has forgotten it)."""
+        self.store.next_episode(group.source.value, group.group_key, group.episode)
 
     @blocking_activity(CLAIM_MERGE)
     def claim_merge(self, claim: MergeClaim) -> None:

@@ -115,18 +115,18 @@ def messaged_incidents(stack: Stack) -> int:
     return int(count or 0)
 
 
-async def first_messages(stack: Stack, workflow_ids: set[str], within: float) -> dict[str, Any]:
+async def first_messages(stack: Stack, groups: set[str], within: float) -> dict[str, Any]:
     """For each alert group: its incident's number, DECLARED time and first chat message time."""
     began = time.perf_counter()
     while time.perf_counter() - began < within:
-        if await asyncio.to_thread(messaged_incidents, stack) >= len(workflow_ids):
+        if await asyncio.to_thread(messaged_incidents, stack) >= len(groups):
             break
         await asyncio.sleep(1)
     found: dict[str, Any] = {}
-    incidents = await asyncio.to_thread(stack.store.list_incidents, False, 10 * len(workflow_ids))
+    incidents = await asyncio.to_thread(stack.store.list_incidents, False, 10 * len(groups))
     for state in incidents:
         group = state.alert_group_id
-        if group not in workflow_ids or state.number is None:
+        if group not in groups or state.number is None:
             continue
         messages = await asyncio.to_thread(stack.store.messages, state.number)
         if not messages:
@@ -214,7 +214,7 @@ async def sevflow_phase(stack: Stack, rate: float, seconds: float, run_id: str) 
     bad = [s for s in sent if s.get("status") != 202]
     if bad:
         failures.append(f"{len(bad)} deliveries not accepted, e.g. {bad[:3]}")
-    by_group = {s["workflow_ids"][0]: s for s in sent if s.get("status") == 202}
+    by_group = {s["alert_groups"][0]: s for s in sent if s.get("status") == 202}
     found = await first_messages(stack, set(by_group), within=WAIT_S)
     await meter.quiet()
     cpu = meter.per_alert_ms(len(sent))

@@ -186,7 +186,7 @@ async def paced(url: str, rate: float, seconds: float, run: str) -> dict[str, An
                 response = await session.post(PATH, content=payloads[key], headers=HEADERS)
                 record["status"] = response.status_code
                 if response.status_code == 202:
-                    record["workflow_ids"] = [b.get("workflow_id") for b in response.json()["batches"]]
+                    record["alert_groups"] = [b.get("alert_group") for b in response.json()["batches"]]
                 else:
                     record["error"] = response.text[:200]
             except httpx.HTTPError as err:

@@ -158,6 +158,8 @@ async def embedded_stack(
                             webhook=webhook,
                             pagers=pagers,
                             links=links,
+                            # As `sevflow worker` runs them (SEVFLOW_WORKER_WORKFLOW_SANDBOX).
+                            sandboxed=settings.worker_workflow_sandbox,
                         )
                     )
                 url = await running.enter_async_context(serving_on(app, settings.http_port))

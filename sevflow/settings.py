@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     # activity still running when its task ends (the incident's register is one), and again on every
     # replay, so no incident would ever register.
     worker_max_cached_workflows: int | None = Field(default=None, ge=1)
+    # On: workflows run in the SDK's sandbox, which imports a workflow's module afresh for every new run
+    # and checks each call against its restrictions; off (the default): they run as plain Python, as
+    # the SDK's UnsandboxedWorkflowRunner does. The sandbox cost about 15 ms of worker CPU per new
+    # incident, a third of it (docs/PERFORMANCE.md); the tests run every workflow in it, and a harness
+    # test keeps workflow code off the calls it restricts (docs/ARCHITECTURE.md, "Determinism").
+    worker_workflow_sandbox: bool = False
     # Off: this worker leaves the handoff and report schedules as they are (another worker process
     # keeps them in step with sevflow.yaml, or the server has none, as Temporal's time-skipping test
     # server); on (the default), every worker start makes them match the config.

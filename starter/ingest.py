@@ -1,8 +1,11 @@
-"""AlertIngest: a parsed delivery is routed, coalesced and signalled to its alert group's workflow.
+"""AlertIngest: a parsed delivery is routed, coalesced and signalled to its alert group's incident.
 
 Exactly one open incident per group key comes from Temporal, not from a read-then-write: every
-delivery is a signal-with-start on the group's workflow id, so concurrent deliveries meet in one
-workflow. The store only keeps a storm of identical deliveries out of that workflow's history.
+delivery is a signal-with-start on the workflow id of the group's current incident
+(`<group>/incident-<episode>`, the episode kept in the store), so concurrent deliveries meet in one
+workflow, and the first one starts it as the incident (no workflow in between: sevflow.alerts.group).
+The store keeps a storm of identical deliveries out of that workflow's history, and moves the episode
+on once the group's incident has ended.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +28,14 @@ from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
+from sevflow.alerts.group import first_incident
 from sevflow.alerts.models import (
     AlertBatch,
     AlertDelivery,
-    AlertGroupState,
     AlertsSilenced,
     AlertStatus,
     Route,
@@ -37,12 +43,12 @@ from sevflow.alerts.models import (
 )
 from sevflow.alerts.routing import route as route_batch
 from sevflow.alerts.routing import route_labels
+from sevflow.alerts.tracking import episode_workflow_id
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.silences.models import Silence
 from sevflow.silences.models import cut as silence_cut
 from sevflow.store.repository import Store
-from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("sevflow.ingest")
@@ -50,12 +56,15 @@ log = logging.getLogger("sevflow.ingest")
 
 # Temporal refuses, for good, a payload over its blob size limit (2 MB by default) and a gRPC message
 # over 4 MB: a group whose delivery crossed them was answered 503 and retried by its sender forever.
-# A delivery is refused (413) well below: at most this many bytes as the alert group's signal carries
-# it (an alert with no labels takes about 220 bytes there, one with a dozen labels a few KB), and at
-# most MAX_ALERTS_PER_REQUEST alerts in one request, whatever their size. The group's workflow keeps
-# the newest delivery in its state, so its continue-as-new carries at least one such payload too.
+# A delivery is refused (413) well below: at most this many bytes as the incident's signal carries it
+# (an alert with no labels takes about 220 bytes there, one with a dozen labels a few KB), and at most
+# MAX_ALERTS_PER_REQUEST alerts in one request, whatever their size. A signal-with-start that opens an
+# incident carries it twice (the signal, and the incident's first state), within both limits.
 MAX_DELIVERY_BYTES = 512 * 1024
 MAX_ALERTS_PER_REQUEST = 1000
+# A delivery that finds its group's incident ended moves the group to the next episode and tries again;
+# more than a few in a row is a store that does not keep the episode: a 503, retried by the sender.
+EPISODE_ATTEMPTS = 5
 
 # What a store that is locked (SQLite's busy timeout ran out) or unreachable (PostgreSQL down) raises.
 STORE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
@@ -72,6 +81,9 @@ class BatchOutcome(BaseModel):
     severity: str
     firing: int
     resolved: int
+    # The alert group (`alertgroup-<source>-<hash>`) and, when the delivery was signalled, its incident's
+    # workflow (`<alert group>/incident-<episode>`).
+    alert_group: str | None = None
     workflow_id: str | None = None
     # An alert's severity word sevflow does not know: the alert is kept, at the severity this names.
     note: str | None = None
@@ -86,8 +98,11 @@ class IngestResult(BaseModel):
 
 
 @functools.lru_cache(maxsize=65_536)
-def group_workflow_id(source: str, group_key: str) -> str:
-    digest = hashlib.sha256(f"{source}\x00{group_key}".encode()).hexdigest()[:40]
+def group_workflow_id(source: str, group_key: str, task_queue: str) -> str:
+    """The alert group's id, which its incidents' workflow ids begin with. The task queue is in it: two
+    sevflow installations sharing a Temporal namespace (each with its own store, so its own episodes)
+    on different queues never meet in one incident workflow."""
+    digest = hashlib.sha256(f"{source}\x00{group_key}\x00{task_queue}".encode()).hexdigest()[:40]
     return f"alertgroup-{source}-{digest}"
 
 
@@ -412,6 +427,7 @@ class AlertIngest:
         """What the batch's alert group is signalled, checked against MAX_DELIVERY_BYTES as the
         client's payload converter writes it."""
         delivery = AlertDelivery(
+            id=uuid.uuid4().hex,
             batch=batch,
             route=route,
             policies=self.config.policies_for(route.service),
@@ -458,8 +474,8 @@ class AlertIngest:
             outcome.outcome = "dropped" if route.drop else "maintenance"
             await asyncio.to_thread(self._log, batch, route, outcome)
             return outcome
-        workflow_id = group_workflow_id(batch.source.value, batch.group_key)
-        outcome.workflow_id = workflow_id
+        group_id = group_workflow_id(batch.source.value, batch.group_key, self.task_queue)
+        outcome.alert_group = group_id
         source, key, digest = batch.source.value, batch.group_key, plan.digest
         if plan.repeat:
             # A repeat of content its workflow already has: count it, change nothing.
@@ -481,7 +497,7 @@ class AlertIngest:
         self.in_flight.start(flight)
         self.confirmed.forget(source, key)
         try:
-            await self._signal(delivery, workflow_id, digest)
+            outcome.workflow_id = await self._signal(delivery, group_id, digest)
         except BaseException as err:
             self.in_flight.finish(flight, err)
             raise
@@ -493,7 +509,7 @@ class AlertIngest:
         its timeline says so once per silence (the silences its stored state already names are not
         sent again; the workflow drops any that a concurrent delivery named first). A failure to tell
         it is logged, never the delivery's failure: the alerts are recorded either way."""
-        group = group_workflow_id(batch.source.value, batch.group_key)
+        group = group_workflow_id(batch.source.value, batch.group_key, self.task_queue)
         found = await asyncio.to_thread(self.store.open_incident_of_group, group)
         if found is None:
             return
@@ -507,26 +523,57 @@ class AlertIngest:
         except (RPCError, RuntimeError) as err:
             log.warning("incident %s not told of its silenced alerts: %s", incident_id, err)
 
-    async def _signal(self, delivery: AlertDelivery, workflow_id: str, digest: str) -> None:
+    async def _signal(self, delivery: AlertDelivery, group_id: str, digest: str) -> str | None:
+        """Signal the delivery to its group's current incident, starting it with the delivery when there
+        is none yet: the workflow id the delivery went to (None: nothing to open and none to change)."""
         batch = delivery.batch
         source, key = batch.source.value, batch.group_key
         labels = route_labels(batch)
-        await asyncio.to_thread(self.store.note_delivery, source, key, workflow_id, digest, labels)
+        episode = await asyncio.to_thread(self.store.note_delivery, source, key, group_id, digest, labels)
         try:
-            await self.client.start_workflow(
-                AlertGroupWorkflow.run,
-                AlertGroupState(workflow_id=workflow_id, source=batch.source, group_key=batch.group_key),
-                id=workflow_id,
-                task_queue=self.task_queue,
-                start_signal="deliver",
-                start_signal_args=[delivery],
-            )
+            workflow_id = await self._signal_episode(delivery, group_id, episode or 1)
         except (RPCError, RuntimeError) as err:
             # Not signalled: forget the content so the sender's retry (on our 503) goes through.
             await asyncio.to_thread(self.store.undo_delivery, source, key, digest)
             raise ServiceUnavailable(f"alert not delivered to Temporal, retry later: {err}") from err
         await asyncio.to_thread(self.store.confirm_delivery, source, key, digest)
         self.confirmed.put(source, key, digest)
+        return workflow_id
+
+    async def _signal_episode(self, delivery: AlertDelivery, group_id: str, episode: int) -> str | None:
+        batch = delivery.batch
+        for _ in range(EPISODE_ATTEMPTS):
+            workflow_id = episode_workflow_id(group_id, episode)
+            opened = first_incident(delivery, group_id, episode)
+            try:
+                if opened is None:
+                    # Nothing fires: it changes the incident there is, and opens none.
+                    handle = self.client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
+                    await handle.signal(IncidentWorkflow.deliver, delivery)
+                else:
+                    await self.client.start_workflow(
+                        IncidentWorkflow.run,
+                        opened,
+                        id=workflow_id,
+                        task_queue=self.task_queue,
+                        start_signal="deliver",
+                        start_signal_args=[delivery],
+                        # An ended incident's id is never started again: the group moves on instead.
+                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    )
+                return workflow_id
+            except WorkflowAlreadyStartedError:
+                # The episode's incident has ended (the store had not heard yet): the next one's turn.
+                pass
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                # No incident running for it, and nothing in it fires: nothing to change.
+                return None
+            episode = await asyncio.to_thread(
+                self.store.next_episode, batch.source.value, batch.group_key, episode
+            )
+        raise ServiceUnavailable(f"group {batch.group_key[:80]!r}: its incidents keep ending, retry later")
 
     def _log(
         self, batch: AlertBatch, route: Route, outcome: BatchOutcome, names: list[str] | None = None

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.action_items import ActionItemActivities
 from activities.calendar import resolve_holidays
@@ -34,7 +34,6 @@ from sevflow.settings import Settings, page_link_secret
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
-from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
@@ -46,7 +45,6 @@ DEFAULT_MAX_CACHED_WORKFLOWS = 1000
 
 WORKFLOWS = [
     IncidentWorkflow,
-    AlertGroupWorkflow,
     EscalationWorkflow,
     HandoffWorkflow,
     ActionItemWorkflow,
@@ -156,6 +154,7 @@ def build_worker(
     pagers: Pagers | None = None,
     links: PageLinks | None = None,
     config_text: str | None = None,
+    sandboxed: bool = True,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -165,8 +164,11 @@ def build_worker(
     `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
     tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py).
     `config_text` is sevflow.yaml's text: kept in the store under its version id, so that incidents
-    declared on it page on it after a restart with another file (none: they page on the current one)."""
-    install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
+    declared on it page on it after a restart with another file (none: they page on the current one).
+    `sandboxed`: the workflows run in the SDK's sandbox (every test's worker), or as plain Python (`sevflow
+    worker` unless SEVFLOW_WORKER_WORKFLOW_SANDBOX is on; sevflow/settings.py says why)."""
+    if sandboxed:
+        install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     # The on-call activities read sevflow.yaml with the runtime on-call changes (covers, swaps, leave),
     # re-read when one is made: no restart.
@@ -200,6 +202,7 @@ def build_worker(
             store_acts.record_incident,
             store_acts.claim_merge,
             store_acts.pin_config,
+            store_acts.release_alert_group,
             chat_acts.post_message,
             chat_acts.sync_chat,
             chat_acts.archive_chat,
@@ -223,7 +226,7 @@ def build_worker(
             silence_acts.silence_tick,
         ],
         activity_executor=executor,
-        workflow_runner=sandbox_runner(),
+        workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),
         max_cached_workflows=DEFAULT_MAX_CACHED_WORKFLOWS
         if max_cached_workflows is None
         else max_cached_workflows,

@@ -50,6 +50,7 @@ async def run_worker(settings: Settings) -> None:
         pagers=pagers_from(settings),
         links=page_links(settings),
         config_text=config_text,
+        sandboxed=settings.worker_workflow_sandbox,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

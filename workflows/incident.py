@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError
 
 from workflows.failures import refusals, refuse
+from workflows.incident_alerts import group_of, open_next, outlive_alerts, pass_on
 from workflows.incident_chat import IncidentChat
 from workflows.incident_followup import (
     chase_now,
@@ -39,12 +40,8 @@ from workflows.options import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from sevflow.alerts.models import (
-        AlertAcknowledged,
-        AlertsSilenced,
-        AlertsUpdate,
-        IncidentStatusChanged,
-    )
+    from sevflow.alerts import group as alert_group
+    from sevflow.alerts.models import AlertDelivery, AlertsSilenced
     from sevflow.contracts import (
         ARCHIVE_CHAT,
         RECORD_INCIDENT,
@@ -91,7 +88,6 @@ with workflow.unsafe.imports_passed_through():
         Line,
         NewLadder,
         Repage,
-        TellGroup,
         numbered,
         refuse_if,
     )
@@ -105,7 +101,7 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn
 class IncidentWorkflow:
     """Each update answers with the state as it left it, its policy table cut to the current severity's
-    row (IncidentState.with_current_policy), as the store keeps it."""
+    row (IncidentState.snapshot), as the store keeps it."""
 
     @workflow.init
     def __init__(self, state: IncidentState) -> None:
@@ -137,6 +133,10 @@ class IncidentWorkflow:
             await workflow.sleep(self.state.chat.archive_after)
             await self._chat.run(ARCHIVE_CHAT, ArchiveChat(incident_number=self._number))
             await self._drain()
+            # Archived: a run continued from this one (outliving its alerts, below) does not again.
+            self.state.chat = self.state.chat.model_copy(update={"archive_after": None})
+        if self.state.alert_group is not None:
+            await outlive_alerts(lambda: self.state, self._drain)
         return self.state
 
     async def _register(self) -> None:
@@ -160,7 +160,7 @@ class IncidentWorkflow:
         # instead of a workflow task kept open.
         registered: Registered = await workflow.execute_local_activity(
             REGISTER_INCIDENT,
-            RegisterIncident(state=s.with_current_policy(), declared_at=now, check_paging=pages),
+            RegisterIncident(state=s.snapshot(), declared_at=now, check_paging=pages),
             result_type=Registered,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
@@ -173,7 +173,11 @@ class IncidentWorkflow:
         self.state, self._declared = s, True
         nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in registered.declared)
         key = registered.declared[0].key
-        self._chat.declare(self._chat.message(key, declaration_message(s, nobody_to_page=nobody)))
+        # Locally unless an escalation starts in this task: its start waits for no chat.
+        self._chat.declare(
+            self._chat.message(key, declaration_message(s, nobody_to_page=nobody)),
+            locally=nobody or not pages,
+        )
         if nobody:
             team_channel = registered.team_channel or s.chat.announce_channel
             if team_channel:
@@ -185,13 +189,9 @@ class IncidentWorkflow:
     # ------------------------------------------------------------ effects
 
     async def _apply(self, decision: Decision) -> None:
-        """Run what `decision` asks for, in order: the alert group told that the incident is no longer
-        open (alerts from now on open a new one), paging stopped or restarted (so the snapshot stored
-        next says who is paged), the lines and snapshot stored, the channel told, and the alert group
-        told that the incident is open again."""
+        """Run what `decision` asks for, in order: paging stopped or restarted (so the snapshot stored
+        next says who is paged), the lines and snapshot stored, and the channel told."""
         self.state = decision.state
-        if decision.group is not None and not decision.group.open:
-            await self._tell_alert_group(decision.group)
         if isinstance(decision.paging, EndPaging):
             await stop_escalation(self.state, decision.paging.reason, decision.paging.acknowledged_by)
         elif isinstance(decision.paging, Repage):
@@ -205,8 +205,6 @@ class IncidentWorkflow:
             for line, event in zip(decision.lines, events, strict=True):
                 for say in line.says:
                     self._chat.say(event.key, say)
-        if decision.group is not None and decision.group.open:
-            await self._tell_alert_group(decision.group)
         if decision.auto_resolve is not None:
             await self._resolve("sevflow", decision.auto_resolve, auto=True)
 
@@ -232,25 +230,11 @@ class IncidentWorkflow:
     ) -> None:
         # The snapshot is serialised when the activity is scheduled, before any later change to it.
         record = IncidentRecord(
-            state=self.state.with_current_policy(), events=events, public_updates=public_updates or []
+            state=self.state.snapshot(), events=events, public_updates=public_updates or []
         )
         await workflow.execute_activity(
             RECORD_INCIDENT, record, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
         )
-
-    async def _tell_alert_group(self, tell: TellGroup) -> None:
-        """The alert group opens a new incident for new alerts only once this one is no longer open."""
-        s = self.state
-        if s.alert_group_id is None or s.number is None:
-            return
-        try:
-            change = IncidentStatusChanged(
-                workflow_id=s.workflow_id, number=s.number, open=tell.open, refire=tell.refire
-            )
-            await workflow.get_external_workflow_handle(s.alert_group_id).signal("incident_status", change)
-        except FailureError as err:
-            # The group finished (all its alerts resolved and nothing open): nothing to tell.
-            workflow.logger.info("alert group %s not told: %s", s.alert_group_id, err)
 
     async def _drain(self) -> None:
         """Let running handlers and chat posts finish before completing or continuing as new. One
@@ -331,7 +315,7 @@ class IncidentWorkflow:
         """Returns once the incident has its number and its declaration is stored: the second half
         of declare's update-with-start, so the caller can read the record at once."""
         await workflow.wait_condition(lambda: self._declared)
-        return self.state.with_current_policy()
+        return self.state.snapshot()
 
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
@@ -339,7 +323,7 @@ class IncidentWorkflow:
             # A machine's ack (a script's `--by pagerduty (x)`, the image's default user `sevflow`)
             # stops paging but takes no role and sets no TTA, as an alert-side ack does.
             await self._apply(decide.acknowledged(self.state, cmd.by, not is_machine(cmd.by), workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -350,7 +334,7 @@ class IncidentWorkflow:
     async def change_severity(self, cmd: ChangeSeverity) -> IncidentState:
         async with self._turn(lambda: self._validate_change_severity(cmd)):
             await self._apply(decide.severity_changed(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @change_severity.validator
     def _validate_change_severity(self, cmd: ChangeSeverity) -> None:
@@ -361,7 +345,7 @@ class IncidentWorkflow:
     async def assign_role(self, cmd: AssignRole) -> IncidentState:
         async with self._turn(lambda: self._validate_assign_role(cmd)):
             await self._apply(decide.role_assigned(self.state, cmd.role, cmd.person, cmd.by, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @assign_role.validator
     def _validate_assign_role(self, cmd: AssignRole) -> None:
@@ -373,7 +357,7 @@ class IncidentWorkflow:
     async def link_repeat(self, cmd: LinkRepeat) -> IncidentState:
         async with self._turn(lambda: self._validate_link_repeat(cmd)):
             await self._apply(decide.repeat_linked(self.state, cmd))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @link_repeat.validator
     def _validate_link_repeat(self, cmd: LinkRepeat) -> None:
@@ -384,7 +368,7 @@ class IncidentWorkflow:
     async def post_update(self, cmd: PostUpdate) -> IncidentState:
         async with self._turn(lambda: self._validate_post_update(cmd)):
             await self._apply(decide.update_posted(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @post_update.validator
     def _validate_post_update(self, cmd: PostUpdate) -> None:
@@ -395,7 +379,7 @@ class IncidentWorkflow:
     async def snooze(self, cmd: Snooze) -> IncidentState:
         async with self._turn(lambda: self._validate_snooze(cmd)):
             await self._apply(decide.snoozed(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @snooze.validator
     def _validate_snooze(self, cmd: Snooze) -> None:
@@ -406,7 +390,7 @@ class IncidentWorkflow:
     async def publish_public_update(self, cmd: PublishPublicUpdate) -> IncidentState:
         async with self._turn(lambda: self._validate_publish_public_update(cmd)):
             await self._apply(decide.public_update_published(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @publish_public_update.validator
     def _validate_publish_public_update(self, cmd: PublishPublicUpdate) -> None:
@@ -417,7 +401,7 @@ class IncidentWorkflow:
     async def mitigate(self, cmd: Mitigate) -> IncidentState:
         async with self._turn(lambda: self._validate_mitigate(cmd)):
             await self._apply(decide.mitigated(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @mitigate.validator
     def _validate_mitigate(self, cmd: Mitigate) -> None:
@@ -428,7 +412,7 @@ class IncidentWorkflow:
     async def resolve(self, cmd: Resolve) -> IncidentState:
         async with self._turn(lambda: self._validate_resolve(cmd)):
             await self._resolve(cmd.by, cmd.note)
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     async def _resolve(self, by: str, note: str | None, auto: bool = False) -> None:
         await self._apply(decide.resolved(self.state, by, note, workflow.now(), auto))
@@ -443,7 +427,7 @@ class IncidentWorkflow:
     async def reopen(self, cmd: Reopen) -> IncidentState:
         async with self._turn(lambda: self._validate_reopen(cmd)):
             await self._apply(decide.reopened(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
@@ -454,7 +438,7 @@ class IncidentWorkflow:
     async def close(self, cmd: Close) -> IncidentState:
         async with self._turn(lambda: self._validate_close(cmd)):
             await self._apply(decide.closed(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @close.validator
     def _validate_close(self, cmd: Close) -> None:
@@ -465,7 +449,7 @@ class IncidentWorkflow:
     async def close_as_noise(self, cmd: CloseAsNoise) -> IncidentState:
         async with self._turn(lambda: self._validate_close_as_noise(cmd)):
             await self._apply(decide.closed_as_noise(self.state, cmd, workflow.now()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @close_as_noise.validator
     def _validate_close_as_noise(self, cmd: CloseAsNoise) -> None:
@@ -479,7 +463,7 @@ class IncidentWorkflow:
             await self._apply(decide.merged_into(self.state, cmd, workflow.now()))
             told = MergedFrom(number=self._number, title=self.state.title, by=cmd.by)
             await tell_target(cmd.target_workflow_id, cmd.target_number, told)
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @merge_into.validator
     def _validate_merge_into(self, cmd: MergeInto) -> None:
@@ -490,7 +474,7 @@ class IncidentWorkflow:
     async def add_action_item(self, cmd: AddActionItem) -> IncidentState:
         async with self._turn(lambda: self._validate_add_action_item(cmd)):
             await self._start_action_item(cmd.title, cmd.owner, cmd.due, cmd.by)
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @add_action_item.validator
     def _validate_add_action_item(self, cmd: AddActionItem) -> None:
@@ -501,7 +485,7 @@ class IncidentWorkflow:
     async def request_postmortem(self, cmd: RequestPostmortem) -> IncidentState:
         async with self._turn(lambda: self._validate_request_postmortem(cmd)):
             await self._plan_postmortem(lead_requested=True)
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @request_postmortem.validator
     def _validate_request_postmortem(self, cmd: RequestPostmortem) -> None:
@@ -516,7 +500,7 @@ class IncidentWorkflow:
         the escalation otherwise finishes on the configuration the incident started with)."""
         async with self._turn(lambda: self._validate_repage(cmd)):
             await self._apply(decide.repaged(self.state, cmd, await pin_config()))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @repage.validator
     def _validate_repage(self, cmd: PageAgain) -> None:
@@ -528,7 +512,7 @@ class IncidentWorkflow:
         """A person elevates themselves to admin on this incident, with a reason, on the timeline."""
         async with self._turn(lambda: self._validate_break_glass(cmd)):
             await self._apply(decide.glass_broken(self.state, cmd))
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @break_glass.validator
     def _validate_break_glass(self, cmd: BreakGlass) -> None:
@@ -545,7 +529,7 @@ class IncidentWorkflow:
             await self._apply(
                 decide.postmortem_published(self.state, cmd.by, len(published.action_items), workflow.now())
             )
-            return self.state.with_current_policy()
+            return self.state.snapshot()
 
     @publish_postmortem.validator
     def _validate_publish_postmortem(self, cmd: PublishPostmortem) -> None:
@@ -575,11 +559,6 @@ class IncidentWorkflow:
             await self._apply(decide.merged_from(self.state, merged))
 
     @workflow.signal
-    async def alerts_changed(self, update: AlertsUpdate) -> None:
-        async with self._turn():
-            await self._apply(decide.alerts_changed(self.state, update, workflow.now()))
-
-    @workflow.signal
     async def alerts_silenced(self, note: AlertsSilenced) -> None:
         """The ingest held back firing alerts of this incident's group under silences: one timeline
         line per silence (decide.alerts_silenced), nothing else."""
@@ -592,8 +571,29 @@ class IncidentWorkflow:
             await self._apply(decide.paging_noted(self.state, note))
 
     @workflow.signal
-    async def alert_acknowledged(self, ack: AlertAcknowledged) -> None:
+    async def deliver(self, delivery: AlertDelivery) -> None:
+        """A delivery of the incident's alert group (starter/ingest.py): taken in, or handed on to the
+        next episode's incident, which a re-fire after this one resolved opens (sevflow.alerts.group)."""
+        group = self.state.alert_group
+        if group is None:
+            workflow.logger.warning(
+                "%s has no alert group: delivery %s ignored", self.state.label, delivery.id
+            )
+            return
+        if delivery.id == group.opened_by:  # the delivery it was started with, taken in at the start
+            return
         async with self._turn():
-            if self.state.status is Status.DETECTED:
+            # Decided under the lock, on the group as the deliveries before this one left it.
+            step = alert_group.delivered(group_of(self.state), delivery, self.state.status.is_active)
+            self.state.alert_group = step.group
+            if step.pass_on is not None:
+                await pass_on(step.pass_on, delivery)
+            elif step.open_next is not None:
+                self.state.alert_group = await open_next(step.group, step.open_next)
+            elif step.acknowledged_by is not None and self.state.status is Status.DETECTED:
                 # An alert source's ack stops paging and is on the timeline; a machine never leads.
-                await self._apply(decide.acknowledged(self.state, ack.by, False, workflow.now()))
+                await self._apply(
+                    decide.acknowledged(self.state, step.acknowledged_by, False, workflow.now())
+                )
+            elif step.changed is not None:
+                await self._apply(decide.alerts_changed(self.state, step.changed, workflow.now()))

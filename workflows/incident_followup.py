@@ -49,7 +49,7 @@ async def plan_postmortem(s: IncidentState, lead_requested: bool) -> PostmortemP
     """Whether the incident needs a postmortem, its owner, due date and the items to chase again."""
     plan: PostmortemPlan = await workflow.execute_activity(
         PLAN_POSTMORTEM,
-        PlanPostmortem(state=s.with_current_policy(), lead_requested=lead_requested),
+        PlanPostmortem(state=s.snapshot(), lead_requested=lead_requested),
         result_type=PostmortemPlan,
         start_to_close_timeout=STORE_TIMEOUT,
         retry_policy=STORE_RETRY,

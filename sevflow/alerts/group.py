@@ -1,118 +1,147 @@
-"""What an alert group decides, as pure functions of its state: AlertGroupWorkflow only carries out
-the steps (opens the incident, signals it).
+"""What an alert group decides, as pure functions: which incident a delivery opens or changes.
 
-A group has one current incident at a time, the one it opened last. Only that incident's status is
-the group's: an earlier incident of the group (resolved, then closed as noise or reopened by a
-person) no longer speaks for it, or the group would believe nothing is open while its current
-incident is, stop forwarding that incident's alerts and open a second one beside it.
+A group's incidents follow one another, one episode at a time (sevflow.alerts.tracking): the API starts
+the current episode's incident with the delivery that opens it, and that incident tracks the group's
+alerts from then on. While it is active (not resolved), what a delivery changes is its own; once it is
+not, an alert that fires again opens the next episode's incident, which every later delivery goes on
+to. A reopened incident that already has a successor stays out of the group's way: the successor is
+the group's now.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sevflow.alerts.models import (
-    AlertDelivery,
-    AlertGroupState,
-    AlertStatus,
-    AlertsUpdate,
-    IncidentStatusChanged,
-    TrackedAlert,
-)
+from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertsUpdate
+from sevflow.alerts.tracking import AlertGroupTrack, AlertStatus, TrackedAlert, episode_workflow_id
+from sevflow.incident.models import IncidentState, new_incident_state
 
 
 @dataclass(frozen=True)
 class GroupStep:
-    """The group's state after an event, and what the workflow does about it."""
+    """The group after a delivery, and what the incident does about it."""
 
-    state: AlertGroupState
-    # Open a new incident from this delivery (then `incident_opened`).
-    open_from: AlertDelivery | None = None
-    # Tell the current incident its alerts changed.
-    forward: AlertsUpdate | None = None
-    # Tell the current incident the sender acknowledged, as this actor.
+    group: AlertGroupTrack
+    # The incident's own alerts changed.
+    changed: AlertsUpdate | None = None
+    # The sender acknowledged, as this actor.
     acknowledged_by: str | None = None
-    # Why nothing was done that was due (for the worker's log).
-    note: str | None = None
+    # Open the next episode's incident from this delivery.
+    open_next: AlertDelivery | None = None
+    # The next episode's incident, which the delivery goes on to.
+    pass_on: str | None = None
 
 
-def _copy(state: AlertGroupState) -> AlertGroupState:
-    # Shallow: the pending deliveries (up to 512 KiB each) are shared, never changed here; the alerts
-    # get a dict of their own, since a step replaces and forgets entries.
-    return state.model_copy(update={"alerts": dict(state.alerts)})
-
-
-def delivered(state: AlertGroupState, delivery: AlertDelivery) -> GroupStep:
-    """A delivery, taken off the queue: the first newly firing alert with no incident open opens one;
-    while one is open, its alerts' changes go to it."""
-    s = _copy(state)
-    s.deliveries += 1
-    batch = delivery.batch
-    if batch.action == "acknowledge":
-        if s.incident_open and s.incident_workflow_id:
-            return GroupStep(s, acknowledged_by=f"{batch.source.value} ({batch.alerts[0].name})")
-        return GroupStep(s)
-    s.last_delivery = delivery
+def tracked(group: AlertGroupTrack, batch: AlertBatch) -> tuple[AlertGroupTrack, list[str], list[str]]:
+    """The group with the batch's alerts taken in, and the names of those newly firing and newly
+    resolved."""
+    # A copy with an alerts dict of its own, since a step replaces and forgets entries.
+    g = group.model_copy(update={"alerts": dict(group.alerts)})
     newly_firing: list[str] = []
     newly_resolved: list[str] = []
     for alert in batch.alerts:
-        previous = s.alerts.get(alert.fingerprint)
+        previous = g.alerts.get(alert.fingerprint)
         firing = alert.status is AlertStatus.FIRING
         if firing and (previous is None or previous.status is AlertStatus.RESOLVED):
             newly_firing.append(alert.name)
         if not firing and previous is not None and previous.status is AlertStatus.FIRING:
             newly_resolved.append(alert.name)
-        s.alerts[alert.fingerprint] = TrackedAlert(
+        g.alerts[alert.fingerprint] = TrackedAlert(
             fingerprint=alert.fingerprint,
             name=alert.name,
             summary=alert.summary,
             status=alert.status,
             starts_at=alert.starts_at or (previous.starts_at if previous else None),
         )
-    s.forget_resolved()  # the state stays under Temporal's payload limit (MAX_TRACKED_ALERTS)
-    if not s.incident_open or s.incident_workflow_id is None:
-        return GroupStep(s, open_from=delivery if newly_firing else None)
+    g.forget_resolved()  # the state stays under Temporal's payload limit (MAX_TRACKED_ALERTS)
+    return g, newly_firing, newly_resolved
+
+
+def delivered(group: AlertGroupTrack, delivery: AlertDelivery, active: bool) -> GroupStep:
+    """A delivery to the incident that tracks `group`, `active` or not (resolved, closed, merged)."""
+    if group.successor is not None:
+        return GroupStep(group, pass_on=group.successor)
+    if delivery.id == group.opened_by:  # the delivery the incident was opened with: taken in then
+        return GroupStep(group)
+    batch = delivery.batch
+    if batch.action == "acknowledge":
+        g = group.model_copy(update={"deliveries": group.deliveries + 1})
+        return GroupStep(
+            g, acknowledged_by=f"{batch.source.value} ({batch.alerts[0].name})" if active else None
+        )
+    g, newly_firing, newly_resolved = tracked(group, batch)
+    g.deliveries += 1
+    if not active:
+        return GroupStep(g, open_next=delivery if newly_firing else None)
     if not newly_firing and not newly_resolved:
-        return GroupStep(s)
+        return GroupStep(g)
     update = AlertsUpdate(
-        firing=s.firing,
-        total=len(s.alerts),
-        deliveries=s.deliveries,
+        firing=g.firing,
+        total=len(g.alerts),
+        deliveries=g.deliveries,
         newly_firing=newly_firing,
         newly_resolved=newly_resolved,
     )
-    return GroupStep(s, forward=update)
+    return GroupStep(g, changed=update)
 
 
-def refired(state: AlertGroupState) -> GroupStep:
-    """The current incident bounced a firing back (it had resolved meanwhile): with nothing open and
-    alerts still firing, a new incident opens from the newest delivery."""
-    s = _copy(state)
-    s.refire = False
-    if s.incident_open or not s.firing or s.last_delivery is None:
-        return GroupStep(s)
-    if not any(a.status is AlertStatus.FIRING for a in s.last_delivery.batch.alerts):
-        return GroupStep(s, note="no firing alert in the newest delivery to open an incident from")
-    return GroupStep(s, open_from=s.last_delivery)
-
-
-def incident_opened(state: AlertGroupState, workflow_id: str) -> AlertGroupState:
-    """The incident the group just opened is its current one, open until it says otherwise."""
-    return state.model_copy(
-        update={"incident_workflow_id": workflow_id, "incident_number": None, "incident_open": True}
+def first_incident(delivery: AlertDelivery, group_id: str, episode: int) -> IncidentState | None:
+    """The incident a delivery opens as the first of `episode` (what the API starts it with), or None
+    when none of its alerts fires (nothing to open)."""
+    batch = delivery.batch
+    if batch.action == "acknowledge":
+        return None
+    group = AlertGroupTrack(
+        group_id=group_id, source=batch.source, group_key=batch.group_key, episode=episode
     )
+    group, _, _ = tracked(group, batch)
+    group.deliveries = 1
+    return incident_from(delivery, group)
 
 
-def incident_status(state: AlertGroupState, change: IncidentStatusChanged) -> AlertGroupState:
-    """An incident of the group resolved, reopened, or bounced a firing back. Taken only from the
-    current incident: an earlier one's word (closed as noise, reopened by a person, a bounce sent
-    before the group moved on) changes nothing."""
-    if change.workflow_id != state.incident_workflow_id:
-        return state
-    return state.model_copy(
-        update={
-            "incident_number": change.number,
-            "incident_open": change.open,
-            "refire": state.refire or change.refire,
-        }
+def next_incident(group: AlertGroupTrack, delivery: AlertDelivery) -> IncidentState | None:
+    """The next episode's incident, opened from `delivery` by the incident that tracked `group` (the
+    group as the delivery left it)."""
+    successor = group.model_copy(update={"episode": group.episode + 1, "successor": None})
+    return incident_from(delivery, successor)
+
+
+def incident_from(delivery: AlertDelivery, group: AlertGroupTrack) -> IncidentState | None:
+    """A new incident of `group`'s episode from `delivery`, which it was opened by; None when none of
+    the delivery's alerts fires."""
+    batch, route = delivery.batch, delivery.route
+    firing = [a for a in batch.alerts if a.status is AlertStatus.FIRING]
+    if not firing:
+        return None
+    first = firing[0]
+    starts = [a.starts_at for a in firing if a.starts_at is not None]
+    state = new_incident_state(
+        episode_workflow_id(group.group_id, group.episode),
+        title=batch.title or first.summary or first.name,
+        service=route.service,
+        severity=route.severity,
+        policies=delivery.policies,
+        team=route.team,
+        declared_by=f"{batch.source.value} alert",
+        started_at=min(starts) if starts else None,
+        runbook_url=next((a.runbook_url for a in firing if a.runbook_url), None),
+        fingerprint=group_fingerprint(group.group_id),
     )
+    state.chat = delivery.chat
+    state.access = delivery.access
+    state.alert_name = first.name
+    state.severity_note = route.severity_note
+    state.alert_group_id = group.group_id
+    state.alert_group = group.model_copy(update={"opened_by": delivery.id})
+    state.alert_count = len(group.alerts)
+    state.alerts_firing = group.firing
+    state.deliveries = group.deliveries
+    state.dashboard_url = next((a.dashboard_url for a in firing if a.dashboard_url), None)
+    state.generator_url = next((a.generator_url for a in firing if a.generator_url), None)
+    return state
+
+
+def group_fingerprint(group_id: str) -> str:
+    """The incident's fingerprint: stable per sender and group, short enough for an index (the store
+    marks a later episode's incident a repeat by it)."""
+    return group_id.removeprefix("alertgroup-")[:255]

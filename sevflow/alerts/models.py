@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from sevflow.alerts.tracking import AlertSource as AlertSource
+from sevflow.alerts.tracking import AlertStatus as AlertStatus
+from sevflow.alerts.tracking import TrackedAlert as TrackedAlert
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import PolicyTable, Severity
 
@@ -23,19 +25,6 @@ def printable(value: object) -> object:
     if isinstance(value, dict):
         return {printable(k): printable(v) for k, v in value.items()}
     return value
-
-
-class AlertSource(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    GRAFANA = "grafana"
-    PAGERDUTY = "pagerduty"
-    DATADOG = "datadog"
-    GENERIC = "generic"
-
-
-class AlertStatus(StrEnum):
-    FIRING = "firing"
-    RESOLVED = "resolved"
 
 
 class Alert(BaseModel):
@@ -96,8 +85,10 @@ class Route(BaseModel):
 
 
 class AlertDelivery(BaseModel):
-    """A batch on its way to its AlertGroupWorkflow, with the route and the policies of its service."""
+    """A batch on its way to its group's incident, with the route and the policies of its service."""
 
+    # Unique per delivery: the incident started with a delivery applies it once (AlertGroupTrack).
+    id: str = Field(min_length=1, max_length=64)
     batch: AlertBatch
     route: Route
     policies: PolicyTable
@@ -106,64 +97,8 @@ class AlertDelivery(BaseModel):
     access: Access = Field(default_factory=Access)
 
 
-# An alert group's state travels whole through every continue-as-new, under Temporal's 2 MB payload
-# limit: it keeps at most this many alerts once the oldest resolved ones are forgotten (about 210 bytes
-# each with a usual name and summary, at most about 800), beside its newest delivery (at most 512 KiB,
-# starter/ingest.py). Only alerts still firing are kept past it.
-MAX_TRACKED_ALERTS = 1_000
-TRACKED_TEXT_MAX = 240
-
-
-class TrackedAlert(BaseModel):
-    fingerprint: str
-    name: str
-    summary: str
-    status: AlertStatus
-    starts_at: datetime | None = None
-
-    @field_validator("name", "summary")
-    @classmethod
-    def _short(cls, value: str) -> str:
-        # What the group needs of an alert's text is a glance; the delivery keeps the whole of it.
-        return value if len(value) <= TRACKED_TEXT_MAX else value[: TRACKED_TEXT_MAX - 1] + "…"
-
-
-class AlertGroupState(BaseModel):
-    """Everything an AlertGroupWorkflow knows; carried across continue-as-new."""
-
-    workflow_id: str
-    source: AlertSource
-    group_key: str
-    alerts: dict[str, TrackedAlert] = Field(default_factory=dict)
-    incident_workflow_id: str | None = None
-    incident_number: int | None = None
-    incident_open: bool = False
-    incidents_opened: int = 0
-    deliveries: int = 0
-    pending: list[AlertDelivery] = Field(default_factory=list)
-    # The newest delivery processed: what a new incident is opened from when a re-fire bounces back.
-    last_delivery: AlertDelivery | None = None
-    refire: bool = False
-
-    @property
-    def firing(self) -> int:
-        return sum(1 for a in self.alerts.values() if a.status is AlertStatus.FIRING)
-
-    def forget_resolved(self, keep: int = MAX_TRACKED_ALERTS) -> None:
-        """Past `keep` tracked alerts, forget the resolved ones seen first. Nothing the group decides
-        changes: a forgotten alert that fires again is newly firing, as a resolved one would be, and
-        one that resolves again was not firing. Without it, a group whose alerts churn (pods that come
-        and go under one rule for weeks) grew until its continue-as-new crossed the 2 MB limit."""
-        excess = len(self.alerts) - keep
-        if excess <= 0:
-            return
-        resolved = [key for key, alert in self.alerts.items() if alert.status is AlertStatus.RESOLVED]
-        for key in resolved[:excess]:
-            del self.alerts[key]
-
-
 class AlertsUpdate(BaseModel):
-    """Alert group -> incident: what changed among the incident's alerts."""
+    """What a delivery changed among the incident's alerts."""
 
     firing: int
     total: int
@@ -188,17 +123,6 @@ class AlertsSilenced(BaseModel):
 
 
 class AlertAcknowledged(BaseModel):
-    """Alert group -> incident: the sender acknowledged (PagerDuty `acknowledge`)."""
+    """The sender acknowledged (PagerDuty `acknowledge`)."""
 
     by: str
-
-
-class IncidentStatusChanged(BaseModel):
-    """Incident -> alert group: the incident resolved (open=False) or was reopened (open=True)."""
-
-    # Which incident says so: a group takes the word of its current incident only (sevflow.alerts.group).
-    workflow_id: str
-    number: int
-    open: bool
-    # Alerts fired again after this incident had resolved: the group must open a new incident.
-    refire: bool = False

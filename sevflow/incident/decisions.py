@@ -1,8 +1,7 @@
 """The incident's decisions, pure: given the state, the time and what happened (a command, an alert
 change, a paging note, a clock), the new state, the timeline lines to record (each with what the
 channel hears of it) and the effects to run. workflows/incident.py only checks the command's turn,
-runs the effects in their order (the alert group told, paging changed, the lines stored, the channel
-told) and waits.
+runs the effects in their order (paging changed, the lines stored, the channel told) and waits.
 
 Every function leaves the state it is given as it was. A command that the table or the permissions
 refuse raises `Refused` with the words a person reads; the workflow turns it into the update's failure.
@@ -44,7 +43,6 @@ from sevflow.incident.effects import (
     Refused,
     Repage,
     Say,
-    TellGroup,
     mentions,
     refuse_if,
 )
@@ -349,7 +347,7 @@ def resolved(state: IncidentState, by: str, note: str | None, now: datetime, aut
     ]
     if s.public_updates_sent > 0:
         lines.append(_public_line(s, "resolved", RESOLVED_PUBLIC_TEXT, by, now))
-    return Decision(s, lines, EndPaging(f"resolved by {by}"), TellGroup(open=False))
+    return Decision(s, lines, EndPaging(f"resolved by {by}"))
 
 
 def reopened(state: IncidentState, cmd: Reopen, now: datetime) -> Decision:
@@ -363,7 +361,6 @@ def reopened(state: IncidentState, cmd: Reopen, now: datetime) -> Decision:
     return Decision(
         s,
         [Line(EventKind.REOPENED, text, cmd.by, previous, (Say(text, mentions(s.lead)),))],
-        group=TellGroup(open=True),
     )
 
 
@@ -382,7 +379,7 @@ def closed_as_noise(state: IncidentState, cmd: CloseAsNoise, now: datetime) -> D
     s.next_update_due_at = s.next_lead_reminder_at = None
     text = f"{s.label} closed as noise by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
     line = Line(EventKind.CLOSED_AS_NOISE, text, cmd.by, says=(Say(text, key=f"{s.workflow_id}/noise"),))
-    return Decision(s, [line], EndPaging(f"closed as noise by {cmd.by}"), TellGroup(open=False))
+    return Decision(s, [line], EndPaging(f"closed as noise by {cmd.by}"))
 
 
 def merged_into(state: IncidentState, cmd: MergeInto, now: datetime) -> Decision:
@@ -392,7 +389,7 @@ def merged_into(state: IncidentState, cmd: MergeInto, now: datetime) -> Decision
     s.next_update_due_at = s.next_lead_reminder_at = None
     text = f"{s.label} merged into INC-{cmd.target_number} by {cmd.by}"
     line = Line(EventKind.MERGED_INTO, text, cmd.by, {"into": cmd.target_number}, (Say(text),))
-    return Decision(s, [line], EndPaging(f"merged into INC-{cmd.target_number}"), TellGroup(open=False))
+    return Decision(s, [line], EndPaging(f"merged into INC-{cmd.target_number}"))
 
 
 def merged_from(state: IncidentState, merged: MergedFrom) -> Decision:
@@ -424,8 +421,8 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
     """The alert group's alerts changed. Once none fires the incident is mitigated (paging stops) and
     resolves by itself after the policy's quiet time, unless someone acts first."""
     if not state.status.is_active:
-        # Forwarded while this incident was resolving: a re-fire is a new incident, not this one.
-        return Decision(state, group=TellGroup(open=False, refire=True) if update.newly_firing else None)
+        # A re-fire after the incident resolved opens the next one (sevflow.alerts.group), not this.
+        return Decision(state)
     s = state.model_copy(
         update={"alert_count": update.total, "alerts_firing": update.firing, "deliveries": update.deliveries},
         deep=True,

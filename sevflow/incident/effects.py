@@ -1,7 +1,6 @@
 """What an incident's decision asks for (sevflow/incident/decisions.py, sevflow/incident/clocks.py):
 the timeline lines to record with what the channel hears of each, and the effects the workflow runs,
-in this order: the alert group told that the incident closed, paging changed, the lines stored, the
-channel told, the alert group told that it reopened."""
+in this order: paging changed, the lines stored, the channel told."""
 
 from __future__ import annotations
 
@@ -90,21 +89,11 @@ class NewLadder:
     reason: str
 
 
-@dataclass(frozen=True)
-class TellGroup:
-    """The incident's alert group: whether the incident is open (new alerts join it) or not (they
-    open a new one); `refire`: alerts fired again while it was resolving."""
-
-    open: bool
-    refire: bool = False
-
-
 @dataclass
 class Decision:
     state: IncidentState
     lines: list[Line] = field(default_factory=list)
     paging: EndPaging | Repage | NewLadder | None = None
-    group: TellGroup | None = None
     # The alerts went quiet long enough: the workflow resolves it (which plans the postmortem).
     auto_resolve: str | None = None
 

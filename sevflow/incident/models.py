@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sevflow.action_items.chase import ChaseCalendar
+from sevflow.alerts.tracking import AlertGroupTrack
 from sevflow.incident.access import Access as Access
 from sevflow.incident.access import PermissionMatrix as PermissionMatrix
 from sevflow.policy import PolicyTable, Severity, SeverityPolicy
@@ -175,8 +176,9 @@ class IncidentState(BaseModel):
     # Why the alert's severity is not the sender's word ("unknown alert severity 'SEV9': SEV3 used ..."),
     # said on the DECLARED line of the timeline.
     severity_note: str | None = None
-    # The AlertGroupWorkflow that opened this incident, told when the incident resolves or reopens.
+    # The alert group that opened this incident (its id, and the group as the incident tracks it).
     alert_group_id: str | None = None
+    alert_group: AlertGroupTrack | None = None
     alert_count: int = 0
     alerts_firing: int = 0
     deliveries: int = 0
@@ -247,11 +249,15 @@ class IncidentState(BaseModel):
     def policy(self) -> SeverityPolicy:
         return self.policies[self.severity]
 
-    def with_current_policy(self) -> IncidentState:
-        """This state with its policy table cut to the current severity's row: all that the activities
-        and the stored snapshot read (`policy`). The workflow keeps the whole table, where a severity
-        change is decided; every activity input in history is then about a third smaller."""
-        return self.model_copy(update={"policies": {self.severity: self.policy}})
+    def snapshot(self) -> IncidentState:
+        """This state as the activities, the update answers and the store see it: the policy table cut
+        to the current severity's row (`policy`), and the alert group without its tracked alerts. The
+        workflow keeps the whole table, where a severity change is decided, and the alerts, where a
+        delivery is; every activity input in history is then much smaller."""
+        update: dict[str, Any] = {"policies": {self.severity: self.policy}}
+        if self.alert_group is not None and self.alert_group.alerts:
+            update["alert_group"] = self.alert_group.model_copy(update={"alerts": {}})
+        return self.model_copy(update=update)
 
     @property
     def label(self) -> str:

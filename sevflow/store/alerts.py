@@ -21,6 +21,8 @@ class AlertGroupStats(BaseModel):
     signals: int
     first_seen_at: datetime
     last_delivery_at: datetime
+    # The group's current incident is `<workflow_id>/incident-<episode>`.
+    episode: int = 1
 
 
 class AlertLogEntry(BaseModel):
@@ -45,11 +47,12 @@ class AlertRepository(Repository):
         workflow_id: str,
         content_hash: str,
         labels: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Count a delivery for its alert group; True when the caller must signal it: its content
-        differs from the last, or the last has not been confirmed signalled yet (a delivery of it may
-        still fail). False for a repeat of confirmed content: counted, nothing to do. `labels`, the
-        labels the routing table saw, are kept with new content (the noise report's rules match them)."""
+    ) -> int | None:
+        """Count a delivery for its alert group; the group's current episode when the caller must
+        signal it (its content differs from the last, or the last has not been confirmed signalled yet:
+        a delivery of it may still fail), None for a repeat of confirmed content: counted, nothing to
+        do. `labels`, the labels the routing table saw, are kept with new content (the noise report's
+        rules match them)."""
         now = self._clock()
         with self._write() as session:
             session.execute(
@@ -69,14 +72,34 @@ class AlertRepository(Repository):
             row.deliveries += 1
             row.last_delivery_at = now
             if row.last_hash == content_hash and row.confirmed:
-                return False
+                return None
             if row.last_hash != content_hash:
                 row.last_hash = content_hash
                 row.confirmed = False
                 if labels is not None:
                     row.labels = dict(labels)
             row.signals += 1
-            return True
+            return row.episode
+
+    def next_episode(self, source: str, group_key: str, ended: int) -> int:
+        """The group's incident of episode `ended` has ended (its workflow is closed): the group's
+        current episode from now on, `ended + 1` unless it had moved on already."""
+        with self._write() as session:
+            session.execute(
+                update(AlertGroupRow)
+                .where(
+                    AlertGroupRow.source == source,
+                    AlertGroupRow.group_key == group_key,
+                    AlertGroupRow.episode <= ended,
+                )
+                .values(episode=ended + 1)
+            )
+            episode = session.scalar(
+                select(AlertGroupRow.episode).where(
+                    AlertGroupRow.source == source, AlertGroupRow.group_key == group_key
+                )
+            )
+        return episode if episode is not None else ended + 1
 
     def confirmed_content(self, source: str, group_key: str) -> str | None:
         """The content hash last confirmed signalled for the group (a read: cheap under a storm)."""
@@ -171,6 +194,7 @@ class AlertRepository(Repository):
                 signals=row.signals,
                 first_seen_at=row.first_seen_at,
                 last_delivery_at=row.last_delivery_at,
+                episode=row.episode,
             )
 
     def log_alert(

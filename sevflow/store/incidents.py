@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sevflow.alerts.tracking import AlertGroupTrack
 from sevflow.contracts import Registered
 from sevflow.errors import IncidentNotFound
 from sevflow.incident.milestones import milestones
@@ -34,6 +35,7 @@ from sevflow.policy import REPEAT_WINDOW
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import (
     INCIDENT_COUNTER,
+    AlertGroupRow,
     Counter,
     IncidentRoleRow,
     IncidentRow,
@@ -115,6 +117,9 @@ class IncidentRepository(Repository):
                     stored, events = declare(stored)
                 session.add(IncidentRow(number=number, created_at=now, **_incident_columns(stored, now)))
                 session.flush()
+                if stored.alert_group is not None:
+                    # The group's deliveries come to this episode's incident from now on.
+                    _advance_episode(session, stored.alert_group, stored.alert_group.episode)
                 self._write_roles(session, stored, now)
                 if events:
                     stmt = insert_ignoring_duplicates(session, TimelineEventRow, ["key"])
@@ -513,3 +518,16 @@ def _timeline(session: Session, number: int) -> list[TimelineEvent]:
         )
         for row in rows
     ]
+
+
+def _advance_episode(session: Session, group: AlertGroupTrack, episode: int) -> None:
+    """Move the alert group's current episode on to `episode` (never back)."""
+    session.execute(
+        update(AlertGroupRow)
+        .where(
+            AlertGroupRow.source == group.source.value,
+            AlertGroupRow.group_key == group.group_key,
+            AlertGroupRow.episode < episode,
+        )
+        .values(episode=episode)
+    )

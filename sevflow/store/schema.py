@@ -255,6 +255,9 @@ class AlertGroupRow(Base):
     # The labels the routing table matched its newest content on (common labels, the first alert's,
     # `source`): what a routing rule for this group matches (migration 0012; NULL before it).
     labels: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # The group's current incident is `<workflow_id>/incident-<episode>` (migration 0024): moved on when
+    # the next episode's incident registers, or when the current one ends.
+    episode: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
 
 class AlertLogRow(Base):

@@ -81,6 +81,8 @@ routing:
 policy:
   SEV3:
     auto_resolve_after: 2s
+slack:
+  archive_after_days: never  # an ended incident's workflow completes (its alerts quiet)
 """
     )
     settings = stack_settings(tmp_path, task_queue)
@@ -335,21 +337,71 @@ async def test_tokens_and_grafana_signature(
         assert (await http.post("/v1/alerts/grafana", content=grafana, headers=headers)).status_code == 202
 
 
-async def test_a_refire_forwarded_to_a_resolving_incident_opens_a_new_one(
+async def test_an_alert_that_fires_again_after_its_incident_resolved_opens_the_next_one(
     stack: Stack, dev_env: WorkflowEnvironment
 ) -> None:
-    from sevflow.alerts.models import AlertsUpdate
     from sevflow.incident.commands import Resolve
     from workflows.incident import IncidentWorkflow
 
-    await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_firing.json"))
+    answer = await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_firing.json"))
     (first,) = await stack.incidents(1)
+    assert answer.json()["batches"][0]["workflow_id"] == first.workflow_id
+    assert first.workflow_id == f"{answer.json()['batches'][0]['alert_group']}/incident-1"
     handle = dev_env.client.get_workflow_handle_for(IncidentWorkflow.run, first.workflow_id)
     await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
-    # The group forwarded a re-fire just as the incident resolved: the incident bounces it back.
-    update = AlertsUpdate(firing=1, total=1, deliveries=2, newly_firing=["HighErrorRate"])
-    await handle.signal(IncidentWorkflow.alerts_changed, update)
+    # The alert clears, then fires again: the resolved incident is not reopened; the group's next
+    # episode opens, a repeat of the first.
+    await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_resolved.json"))
+    await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_firing.json"))
     first_again, second = await stack.incidents(2)
-    # Resolved (a SEV1: into its postmortem), not reopened by the bounced re-fire.
+    # Resolved (a SEV1: into its postmortem), not reopened by the re-fire.
     assert first_again.status is Status.POSTMORTEM and first_again.resolved_at is not None
+    assert second.workflow_id == first.workflow_id.removesuffix("-1") + "-2"
     assert second.repeat_of == first.number
+    # The next delivery goes straight to the second (the store moved the group's episode on).
+    again = await stack.post("/v1/alerts/alertmanager", fixture("alertmanager_resolved.json"))
+    assert again.json()["batches"][0]["workflow_id"] == second.workflow_id
+
+
+def with_second_alert(body: dict[str, Any], status: str) -> dict[str, Any]:
+    """The fixture's group with a second alert (another instance), firing or resolved."""
+    body = copy.deepcopy(body)
+    second = copy.deepcopy(body["alerts"][0])
+    second["labels"]["instance"] = "checkout-2:8080"
+    second["fingerprint"] = "0d6d3c2f1e8b9a74"
+    second["status"] = status
+    body["alerts"].append(second)
+    return body
+
+
+async def test_an_incident_closed_as_noise_while_its_alert_fires_opens_no_other_until_it_fires_again(
+    stack: Stack, dev_env: WorkflowEnvironment
+) -> None:
+    """Closed as noise, the incident still tracks its group while an alert of it fires: the other alert
+    resolving opens nothing. Once every alert resolved the incident's workflow ends and the group moves
+    to its next episode: an alert firing again opens a new incident."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from sevflow.incident.commands import CloseAsNoise
+    from workflows.incident import IncidentWorkflow
+
+    firing = fixture("alertmanager_firing.json")
+    await stack.post("/v1/alerts/alertmanager", with_second_alert(firing, "firing"))
+    (first,) = await stack.incidents(1)
+    assert first.number is not None
+    handle = dev_env.client.get_workflow_handle_for(IncidentWorkflow.run, first.workflow_id)
+    await handle.execute_update(IncidentWorkflow.close_as_noise, CloseAsNoise(by="alice"))
+    answer = await stack.post("/v1/alerts/alertmanager", with_second_alert(firing, "resolved"))
+    assert answer.json()["batches"][0]["workflow_id"] == first.workflow_id
+    await asyncio.sleep(1)
+    assert [i.number for i in await stack.incidents(1)] == [first.number]
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+    resolved = fixture("alertmanager_resolved.json")
+    await stack.post("/v1/alerts/alertmanager", with_second_alert(resolved, "resolved"))
+    await asyncio.wait_for(handle.result(), timeout=20)
+    group = stack.store.alert_group("alertmanager", firing["groupKey"])
+    assert group is not None and group.episode == 2
+    await stack.post("/v1/alerts/alertmanager", firing)
+    _, second = await stack.incidents(2)
+    assert second.workflow_id == first.workflow_id.removesuffix("-1") + "-2"

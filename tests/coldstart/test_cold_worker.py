@@ -66,8 +66,8 @@ from sevflow.action_items.chase import (
     RescheduleActionItem,
     SnoozeActionItem,
 )
-from sevflow.alerts.models import AlertsUpdate
 from sevflow.alerts.parsers import parse_alertmanager
+from sevflow.alerts.tracking import AlertStatus
 from sevflow.calendar import country_holidays
 from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
@@ -80,7 +80,7 @@ from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
 from starter.follow_up import FollowUpService
-from starter.ingest import AlertIngest, group_workflow_id
+from starter.ingest import AlertIngest
 from starter.service import IncidentService
 from tests.chaos.stack import DevServer
 from tests.coldstart.support import (
@@ -92,6 +92,7 @@ from tests.coldstart.support import (
     until,
 )
 from tests.conftest import binary
+from tests.workflow.helpers import delivery, from_an_alert
 from worker.main import WORKFLOWS
 from workflows.action_item import ActionItemWorkflow
 from workflows.handoff import HandoffWorkflow
@@ -217,6 +218,7 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
     )
     roots: list[str] = []
     handles: list[WorkflowHandle[Any, Any]] = []
+    opened: dict[str, IncidentState] = {}
 
     async def start_incident(
         severity: Severity, *, lead: str | None, postmortem: bool
@@ -226,19 +228,23 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
             # Signals only on this server: the incident resolves itself once its alerts clear (a
             # minute later), the way to reach its postmortem without the resolve update.
             policies[severity] = policies[severity].model_copy(update={"auto_resolve_after": M})
-        state = new_incident_state(
-            f"incident-{uuid.uuid4()}",
-            title=f"checkout {severity.value} {'postmortem' if postmortem else 'timers'}",
-            service=SERVICE,
-            severity=severity,
-            policies=policies,
-            team=config.team_for(SERVICE),
-            lead=lead,
-            declared_by="cold-worker-test",
+        # Opened by an alert, so that its alerts can clear.
+        state = from_an_alert(
+            new_incident_state(
+                f"incident-{uuid.uuid4()}",
+                title=f"checkout {severity.value} {'postmortem' if postmortem else 'timers'}",
+                service=SERVICE,
+                severity=severity,
+                policies=policies,
+                team=config.team_for(SERVICE),
+                lead=lead,
+                declared_by="cold-worker-test",
+            )
         )
         handle = await client.start_workflow(
             IncidentWorkflow.run, state, id=state.workflow_id, task_queue=task_queue
         )
+        opened[handle.id] = state
         roots.append(handle.id)
         handles.append(handle)
         return handle
@@ -254,9 +260,9 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
         ]
         numbers = {sev: await number_of(client, h) for sev, h in timers.items()}
         pm_numbers = [await number_of(client, h) for h in postmortems]
-        cleared = AlertsUpdate(firing=0, total=1, deliveries=2, newly_resolved=["HighErrorRate"])
         for handle in [*postmortems, timers[Severity.SEV3], timers[Severity.SEV4]]:
-            await handle.signal(IncidentWorkflow.alerts_changed, cleared)
+            cleared = delivery(opened[handle.id], AlertStatus.RESOLVED)
+            await handle.signal(IncidentWorkflow.deliver, cleared)
 
         # Action items as the incident's add_action_item prepares them (the real activity, with the
         # shipped config), for owners in Berlin, London (08:00-16:00) and New York.
@@ -298,21 +304,20 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
             roots.append(handle.id)
             handles.append(handle)
 
-        # An alert group (a warning: SEV3, auto-resolved 30 minutes after its alerts clear, then the
-        # group's idle close), and the two schedule-started workflows, started directly.
+        # An alert group's incident (a warning: SEV3, auto-resolved 30 minutes after its alerts clear),
+        # and the two schedule-started workflows, started directly.
         group_key = f"cold-{uuid.uuid4().hex[:8]}"
         ingest = AlertIngest(client, store, config, task_queue)
-        await ingest.ingest(alert_body("alertmanager_firing.json", group_key))
-        roots.append(group_workflow_id("alertmanager", group_key))
+        opened_by_alert = await ingest.ingest(alert_body("alertmanager_firing.json", group_key))
+        roots.append(str(opened_by_alert.batches[0].workflow_id))
         await run_handoff_and_report(client, task_queue, roots)
         silence = await start_silence(client, store, task_queue, now, timedelta(hours=1))
         roots.append(silence.id)
 
         # Ninety minutes: the missing-lead reminders (every 5 minutes, five of them), update cadences,
         # public-update reminders, both loops of every escalation ladder (SEV2's is the longest, 70
-        # minutes), the auto-resolves, the alert group's incident auto-resolving and the group
-        # closing after its idle time, the postmortems planned on Berlin's business days and the
-        # first reminder of every chase computed.
+        # minutes), the auto-resolves, the alert group's incident auto-resolving, the postmortems
+        # planned on Berlin's business days and the first reminder of every chase computed.
         await skip(env, 40 * M, step=10 * M, worker=worker, roots=roots)
         ingest.clock = frozen((await env.get_current_time()).astimezone(UTC))
         await ingest.ingest(alert_body("alertmanager_resolved.json", group_key))

@@ -62,8 +62,13 @@ def group(key: str, count: int, summary: str = "") -> dict[str, Any]:
     return {"group_key": key, "alerts": alerts}
 
 
-async def started(dev_env: WorkflowEnvironment, group_key: str) -> bool:
-    handle = dev_env.client.get_workflow_handle(group_workflow_id(AlertSource.GENERIC.value, group_key))
+def incident_of(group_key: str, task_queue: str) -> str:
+    """The workflow id of the group's first incident."""
+    return f"{group_workflow_id(AlertSource.GENERIC.value, group_key, task_queue)}/incident-1"
+
+
+async def started(dev_env: WorkflowEnvironment, group_key: str, task_queue: str) -> bool:
+    handle = dev_env.client.get_workflow_handle(incident_of(group_key, task_queue))
     try:
         await handle.describe()
     except RPCError as err:
@@ -75,7 +80,7 @@ async def started(dev_env: WorkflowEnvironment, group_key: str) -> bool:
 
 @pytest.mark.parametrize("count", [10_000, 20_000])
 async def test_a_group_of_the_reported_size_is_413_naming_the_limit(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store, count: int
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store, count: int, task_queue: str
 ) -> None:
     body = json.dumps(group("huge", count)).encode()
     assert len(body) < 1024 * 1024  # under the body limit: the size after parsing is what hurt
@@ -83,11 +88,11 @@ async def test_a_group_of_the_reported_size_is_413_naming_the_limit(
     assert response.status_code == 413, response.text[:300]
     assert f"at most {MAX_ALERTS_PER_REQUEST}" in response.json()["error"]
     assert sqlite_store.alert_group(AlertSource.GENERIC.value, "huge") is None
-    assert not await started(dev_env, "huge")
+    assert not await started(dev_env, "huge", task_queue)
 
 
 async def test_a_group_under_the_alert_count_but_too_many_bytes_is_413(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
     """900 alerts with a 700-character summary each: 0.7 MB of JSON, well over MAX_DELIVERY_BYTES as
     the alert group's signal would carry it."""
@@ -97,11 +102,11 @@ async def test_a_group_under_the_alert_count_but_too_many_bytes_is_413(
     error = response.json()["error"]
     assert f"at most {MAX_DELIVERY_BYTES}" in error and "wordy" in error
     assert sqlite_store.alert_group(AlertSource.GENERIC.value, "wordy") is None
-    assert not await started(dev_env, "wordy")
+    assert not await started(dev_env, "wordy", task_queue)
 
 
 async def test_one_group_too_big_refuses_the_whole_request_before_any_is_signalled(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
     """Generic alerts without a group key are one group each: the small ones come first, the too-big
     one last. The sender gets a 413 and nothing was signalled, so nothing it drops was half-taken."""
@@ -110,16 +115,16 @@ async def test_one_group_too_big_refuses_the_whole_request_before_any_is_signall
     assert response.status_code == 413, response.text[:300]
     for key in ("small-0", "small-1", "small-2", "big"):
         assert sqlite_store.alert_group(AlertSource.GENERIC.value, key) is None, key
-        assert not await started(dev_env, key), key
+        assert not await started(dev_env, key, task_queue), key
 
 
 async def test_a_group_at_the_alert_limit_is_accepted_and_signalled(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     response = await api.post("/v1/alerts/generic", json=group("full", MAX_ALERTS_PER_REQUEST))
     assert response.status_code == 202, response.text[:300]
     assert response.json()["batches"][0]["firing"] == MAX_ALERTS_PER_REQUEST
-    handle = dev_env.client.get_workflow_handle(group_workflow_id(AlertSource.GENERIC.value, "full"))
+    handle = dev_env.client.get_workflow_handle(incident_of("full", task_queue))
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
 
 
@@ -162,7 +167,7 @@ async def test_a_locked_store_is_503_with_retry_after_and_the_retry_goes_through
             # Nothing was half-taken: the sender's retry is accepted and signalled.
             assert (await api.post("/v1/alerts/generic", json=firing)).status_code == 202
             assert (await api.post("/v2/enqueue", json=pagerduty)).status_code == 202
-        assert await started(dev_env, "locked-1")
+        assert await started(dev_env, "locked-1", task_queue)
     finally:
         lock.close()
         await terminate_task_queue(dev_env.client, task_queue)

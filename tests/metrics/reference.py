@@ -115,7 +115,7 @@ def incident(
     drill: bool = False,
 ) -> IncidentState:
     # Incidents opened by an alert group carry its workflow id and are named after it, as
-    # workflows/alert_group.py names them.
+    # the ingest names them (sevflow.alerts.tracking.episode_workflow_id).
     workflow_id = f"{alert_group}/incident-{name}" if alert_group else f"incident-{name}"
     state = new_incident_state(
         workflow_id,

@@ -46,13 +46,16 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.pagers import Pagers
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.action_items.chase import CompleteActionItem
+from sevflow.alerts.models import AlertDelivery
 from sevflow.alerts.parsers import parse_alertmanager
+from sevflow.alerts.routing import route as route_batch
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import HandoffRun
@@ -80,10 +83,9 @@ from sevflow.reports.models import ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
-from starter.ingest import AlertIngest, group_workflow_id
+from starter.ingest import AlertIngest
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
-from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
 from workflows.incident import IncidentWorkflow
@@ -135,6 +137,14 @@ async def state_of(handle: Handle) -> IncidentState:
     return await handle.query(IncidentWorkflow.get_state)
 
 
+async def registered(handle: Handle) -> bool:
+    """The incident has its number (its workflow may not have started yet)."""
+    try:
+        return (await state_of(handle)).number is not None
+    except RPCError:
+        return False
+
+
 async def refused(call: Awaitable[Any]) -> str:
     """Run an update that must be refused; return the sentence the person would read."""
     try:
@@ -145,9 +155,13 @@ async def refused(call: Awaitable[Any]) -> str:
 
 
 async def settled(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait until the workflow has nothing in flight: its last workflow task done (and the timer it
-    may have started on the way), no activity pending."""
-    quiet = (EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_STARTED)
+    """Wait until the workflow has nothing in flight: its last workflow task done (and the local
+    activities and the timer it may have recorded on the way), no activity pending."""
+    quiet = (
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        EventType.EVENT_TYPE_MARKER_RECORDED,
+        EventType.EVENT_TYPE_TIMER_STARTED,
+    )
 
     async def check() -> bool:
         events = [e async for e in handle.fetch_history_events()]
@@ -369,8 +383,9 @@ async def refused_updates(rec: Recording) -> None:
 
 
 async def alert_group(rec: Recording) -> None:
-    """An Alertmanager group fires (the group workflow opens a SEV3 incident as its child), resolves
-    (the incident is mitigated, then auto-resolves after its quiet time and tells the group)."""
+    """An Alertmanager group fires (the API starts a SEV3 incident with the delivery), resolves (the
+    incident is mitigated, then auto-resolves after its quiet time), and fires again: the resolved
+    incident opens the group's next one as its child, and hands on a delivery that reached it late."""
     tq = "record-alert-group"
     config = parse_config("policy:\n  SEV3:\n    auto_resolve_after: 1s\n")
     fixtures = Path(__file__).parent.parent / "fixtures" / "alerts"
@@ -381,32 +396,48 @@ async def alert_group(rec: Recording) -> None:
         body["commonLabels"]["severity"] = "warning"
         for alert in body["alerts"]:
             alert["labels"]["severity"] = "warning"
-    group_id = group_workflow_id("alertmanager", "record-alert-group")
     async with rec.worker(tq):
         ingest = AlertIngest(rec.client, rec.store, config, tq)
-        await ingest.ingest(parse_alertmanager(firing))
-        group = rec.client.get_workflow_handle_for(AlertGroupWorkflow.run, group_id)
-
-        async def incident_open() -> bool:
-            return (await group.query(AlertGroupWorkflow.get_state)).incident_workflow_id is not None
-
-        await until("the alert group to open an incident", incident_open)
-        incident_id = (await group.query(AlertGroupWorkflow.get_state)).incident_workflow_id
-        assert incident_id is not None
-        incident = rec.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
-        await settled(incident)
+        opened = await ingest.ingest(parse_alertmanager(firing))
+        first_id = opened.batches[0].workflow_id
+        assert first_id is not None and first_id.endswith("/incident-1")
+        first = rec.client.get_workflow_handle_for(IncidentWorkflow.run, first_id)
+        await until("the incident to register", lambda: registered(first))
+        await settled(first)
         await ingest.ingest(parse_alertmanager(resolved))
 
-        async def group_told() -> bool:
-            state = await group.query(AlertGroupWorkflow.get_state)
-            return not state.incident_open and state.incident_number is not None
+        async def auto_resolved() -> bool:
+            return (await state_of(first)).status is Status.RESOLVED
 
-        await until("the incident to auto-resolve and tell its group", group_told)
-        assert (await state_of(incident)).status is Status.RESOLVED
-        await settled(incident)
-        await settled(group)
-    rec.keep(group_id, "alert-group")
-    rec.keep(incident_id, "alert-group.incident")
+        await until("the incident to auto-resolve", auto_resolved)
+        await settled(first)
+        again = await ingest.ingest(parse_alertmanager(firing))
+        # To the first (its episode was the group's current one); it opens the next.
+        assert again.batches[0].workflow_id == first_id
+        next_id = first_id.removesuffix("-1") + "-2"
+        following = rec.client.get_workflow_handle_for(IncidentWorkflow.run, next_id)
+        await until("the next incident to register", lambda: registered(following))
+        # A delivery that reached the first late (a lagging API): handed on to the next.
+        (batch,) = parse_alertmanager(resolved)
+        route = route_batch(batch, config, datetime.now(UTC))
+        late = AlertDelivery(
+            id="record-alert-group-late",
+            batch=batch,
+            route=route,
+            policies=config.policies_for(route.service),
+            received_at=datetime.now(UTC),
+        )
+        await first.signal(IncidentWorkflow.deliver, late)
+
+        async def handed_on() -> bool:
+            group = (await state_of(following)).alert_group
+            return group is not None and group.deliveries == 3
+
+        await until("the late delivery to reach the next incident", handed_on)
+        await settled(first)
+        await settled(following)
+    rec.keep(first_id, "alert-group")
+    rec.keep(next_id, "alert-group.next")
 
 
 PAGING_CONFIG = """

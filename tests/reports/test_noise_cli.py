@@ -41,7 +41,7 @@ def alerts(name: str, source: AlertSource = AlertSource.ALERTMANAGER, **labels: 
 
 def deliver(store: Store, batch: AlertBatch) -> str:
     """What starter/ingest.py stores of a delivery: the group's row, with the labels routing saw."""
-    workflow_id = group_workflow_id(batch.source.value, batch.group_key)
+    workflow_id = group_workflow_id(batch.source.value, batch.group_key, "sevflow")
     store.note_delivery(
         batch.source.value, batch.group_key, workflow_id, uuid.uuid4().hex, route_labels(batch)
     )

@@ -91,5 +91,10 @@ async def test_a_group_without_an_open_incident_is_told_nothing(stack: Stack) ->
     await stack.run("silence", "add", 'alertname="DiskFull"', "--for", "1h", "--reason", "fix")
     group = f"g-{uuid.uuid4().hex[:8]}"
     assert await deliver(stack, group, "DiskFull") == "silenced"
-    assert stack.store.open_incident_of_group(group_workflow_id("alertmanager", group)) is None
+    assert (
+        stack.store.open_incident_of_group(
+            group_workflow_id("alertmanager", group, stack.ingest().task_queue)
+        )
+        is None
+    )
     assert stack.store.list_incidents(limit=10) == []

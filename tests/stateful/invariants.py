@@ -84,8 +84,8 @@ async def check_incident(handle: Handle, store: Store) -> IncidentState:
     retried = await retried_activities(handle)
     assert not retried, f"activities retried: {retried}"
     state, stored = await settled_state(handle, store)
-    # The store keeps the policy of the current severity only (IncidentState.with_current_policy).
-    assert stored == state.with_current_policy(), _difference(stored, state.with_current_policy())
+    # The store keeps the policy of the current severity only (IncidentState.snapshot).
+    assert stored == state.snapshot(), _difference(stored, state.snapshot())
     assert state.number is not None
     timeline = await asyncio.to_thread(store.timeline, state.number)
     assert not duplicates(timeline), duplicates(timeline)

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from sevflow.alerts.models import Alert, AlertBatch, AlertDelivery, Route
+from sevflow.alerts.tracking import AlertGroupTrack, AlertSource, AlertStatus, TrackedAlert
 from sevflow.incident.models import EventKind, IncidentState, TimelineEvent, new_incident_state
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
 from sevflow.store.repository import Store
@@ -32,6 +34,54 @@ def incident(
         policies=policies or DEFAULT_POLICIES,
         lead=lead,
         declared_by="test",
+    )
+
+
+ALERT = "HighErrorRate"
+
+
+def from_an_alert(state: IncidentState, source: AlertSource = AlertSource.GENERIC) -> IncidentState:
+    """`state` as an alert opens it: its alert group tracks one firing alert, ALERT."""
+    group_id = f"alertgroup-{source.value}-{uuid.uuid4().hex}"
+    tracked = TrackedAlert(fingerprint=ALERT, name=ALERT, summary=state.title, status=AlertStatus.FIRING)
+    group = AlertGroupTrack(
+        group_id=group_id,
+        source=source,
+        group_key=f"{{}}:{{alertname={ALERT!r}}}",
+        episode=1,
+        alerts={ALERT: tracked},
+        deliveries=1,
+    )
+    return state.model_copy(
+        update={
+            "workflow_id": f"{group_id}/incident-1",
+            "alert_group_id": group_id,
+            "alert_group": group,
+            "alert_count": 1,
+            "alerts_firing": 1,
+            "deliveries": 1,
+        }
+    )
+
+
+def delivery(state: IncidentState, status: AlertStatus, acknowledge: bool = False) -> AlertDelivery:
+    """A delivery of the incident's alert group (from_an_alert) saying ALERT is `status`, or that its
+    sender acknowledged it."""
+    group = state.alert_group
+    if group is None:
+        raise ValueError(f"{state.workflow_id} was not opened by an alert")
+    alert = Alert(fingerprint=ALERT, status=status, name=ALERT, summary=state.title)
+    return AlertDelivery(
+        id=uuid.uuid4().hex,
+        batch=AlertBatch(
+            source=group.source,
+            group_key=group.group_key,
+            alerts=[alert],
+            action="acknowledge" if acknowledge else "alert",
+        ),
+        route=Route(service=state.service, team=state.team, severity=state.severity),
+        policies=state.policies,
+        received_at=datetime.now(UTC),
     )
 
 

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.alerts.models import AlertAcknowledged
+from sevflow.alerts.tracking import AlertSource, AlertStatus
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import EventKind, IncidentState
 from sevflow.oncall.rotation import Rotation, who_is_on
@@ -28,7 +28,7 @@ from sevflow.paging.models import (
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredPage
 from tests.recording_chat import RecordingChat
-from tests.workflow.helpers import Incidents, events, incident, registered
+from tests.workflow.helpers import ALERT, Incidents, delivery, events, from_an_alert, incident, registered
 from worker.main import build_worker
 from workflows.escalation import EscalationWorkflow
 from workflows.incident import IncidentWorkflow
@@ -164,11 +164,12 @@ async def test_ack_at_minute_12_stops_the_ladder(
 ) -> None:
     client = time_skipping_env.client
     async with paging_worker(client, sqlite_store, task_queue, config) as (incidents, _chat, _):
-        handle = await incidents.start(incident(Severity.SEV1, lead=None))
+        opened = from_an_alert(incident(Severity.SEV1, lead=None), AlertSource.PAGERDUTY)
+        handle = await incidents.start(opened)
         first = await registered(handle)
         await time_skipping_env.sleep(12 * M)
-        backup = on_call(config, "backup", first.detected_at or datetime.now())
-        await handle.signal(IncidentWorkflow.alert_acknowledged, AlertAcknowledged(by=backup))
+        # The sender (PagerDuty's acknowledge) acknowledged its alert.
+        await handle.signal(IncidentWorkflow.deliver, delivery(opened, AlertStatus.FIRING, acknowledge=True))
         await time_skipping_env.sleep(60 * M)
         state = await handle.query(IncidentWorkflow.get_state)
         assert state.escalation_id is not None
@@ -182,7 +183,8 @@ async def test_ack_at_minute_12_stops_the_ladder(
     assert max(offset for offset, _, _ in pages) <= 12 * M + timedelta(seconds=1)
     assert "carol" not in {who for _, who, _ in pages}
     assert {who for _, who, via in pages if via == "slack_dm"} == {"alice", "bob"}
-    assert escalation.status is EscalationStatus.ACKNOWLEDGED and escalation.acknowledged_by == backup
+    assert escalation.status is EscalationStatus.ACKNOWLEDGED
+    assert escalation.acknowledged_by == f"pagerduty ({ALERT})"
     # Acknowledged on the alert side: paging stops, but it names no lead (a person takes it in sevflow).
     assert state.status.value == "acknowledged" and state.lead is None
     assert events(sqlite_store, first.number, EventKind.PAGING_EXHAUSTED) == []

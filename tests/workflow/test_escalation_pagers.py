@@ -438,10 +438,11 @@ async def test_fifty_alerts_into_one_group_page_each_person_once_per_method_and_
             await ingest.ingest(parse_generic({"group_key": group, "alerts": [alert]}))
         await time_skipping_env.sleep(12 * M)
         opened = sqlite_store.list_incidents(limit=1000)
-        # The group waits on its own timers: a group left running holds back the shared server's clock
+        # The incident waits on its own timers: one left running holds back the shared server's clock
         # for every later test.
+        incident = f"{group_workflow_id('generic', group, task_queue)}/incident-1"
         with contextlib.suppress(RPCError):
-            await client.get_workflow_handle(group_workflow_id("generic", group)).terminate()
+            await client.get_workflow_handle(incident).terminate()
 
     [one] = opened  # the store is this test's own: one incident for the 50 alerts
     assert one.number is not None

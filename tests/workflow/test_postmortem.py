@@ -21,7 +21,7 @@ from activities.tickets import JiraTickets, jira_client
 from sevflow.action_items.chase import TicketChanged
 from sevflow.action_items.due import default_business_due
 from sevflow.action_items.models import ActionItemStatus
-from sevflow.alerts.models import AlertsUpdate
+from sevflow.alerts.tracking import AlertStatus
 from sevflow.calendar import BusinessCalendar
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
@@ -32,7 +32,7 @@ from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
 from tests.emulators.jira import DEFAULT_API_TOKEN, DEFAULT_EMAIL, JiraEmulator
 from tests.support.stack import worker_on
-from tests.workflow.helpers import Incidents, events, incident, registered
+from tests.workflow.helpers import Incidents, delivery, events, from_an_alert, incident, registered
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.incident import IncidentWorkflow
@@ -277,12 +277,11 @@ async def test_postmortem_reminders_fall_on_the_owners_business_days_and_escalat
     incidents = Incidents(env.client, task_queue)
     async with build_worker(env.client, task_queue, sqlite_store, config=config):
         try:
-            handle = await incidents.start(incident(Severity.SEV1, lead="alice", policies=policies))
+            opened = from_an_alert(incident(Severity.SEV1, lead="alice", policies=policies))
+            handle = await incidents.start(opened)
             first = await registered(handle)
             assert first.number is not None
-            await handle.signal(
-                IncidentWorkflow.alerts_changed, AlertsUpdate(firing=0, total=1, deliveries=2)
-            )
+            await handle.signal(IncidentWorkflow.deliver, delivery(opened, AlertStatus.RESOLVED))
             await env.sleep(timedelta(minutes=5))
             planned = await handle.query(IncidentWorkflow.get_state)
             assert planned.status is Status.POSTMORTEM and planned.postmortem is not None

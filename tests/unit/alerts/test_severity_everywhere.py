@@ -84,13 +84,20 @@ class Surfaces:
             return Recorder()
 
         class Temporal:
-            """The client the alert webhooks start or signal alert groups with: records each delivery."""
+            """The client the alert webhooks start or signal their groups' incidents with: records each
+            delivery."""
 
             data_converter = pydantic_data_converter
 
             async def start_workflow(self, *args: Any, start_signal_args: list[Any], **kwargs: Any) -> None:
                 (delivery,) = start_signal_args
                 assert isinstance(delivery, AlertDelivery)
+                routes.append(delivery.route)
+
+            def get_workflow_handle_for(self, *args: Any) -> Temporal:
+                return self  # a delivery in which nothing fires: only signalled
+
+            async def signal(self, signal: Any, delivery: AlertDelivery) -> None:
                 routes.append(delivery.route)
 
         monkeypatch.setattr(cli, "_service", service)

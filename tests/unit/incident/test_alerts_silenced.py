@@ -33,7 +33,7 @@ def told(state: IncidentState, deliveries: list[list[SilencedAlerts]]) -> tuple[
     for silences in deliveries:
         decision = decide.alerts_silenced(state, AlertsSilenced(silences=silences))
         assert all(line.kind is EventKind.ALERTS_SILENCED and not line.says for line in decision.lines)
-        assert decision.paging is None and decision.group is None
+        assert decision.paging is None and decision.auto_resolve is None
         state = decision.state
         texts += [line.text for line in decision.lines]
     return state, texts
