@@ -416,7 +416,7 @@ def _person(ctx: _Context, at: At, user: User, export: Export) -> dict[str, Any]
             reader.problem(
                 r_at / "actionType",
                 f"unsupported rule type {rule.action_type!r} ({rule.name})",
-                "sevflow pages on new incidents only; acks, closes and shift reminders come as Slack messages",
+                "sevflow pages on new incidents only; acks, closes and handoffs are Slack messages",
             )
             continue
         if paging_rule_seen or rule.criteria.type != "match-all":

@@ -396,6 +396,7 @@ def _person(
                 f"emails {method.address}, not the login email",
                 f"sevflow emails the person's email ({user.email}): change email: by hand if need be",
             )
+            continue
         if via in ("sms", "voice") and phone is None:
             continue
         urgency = rule.urgency if rule.urgency in by_urgency else "high"

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sevflow.config.loader import ConfigProblem, check_config_text
+from sevflow.config.loader import ConfigProblem, check_config_text, load_yaml
 from sevflow.errors import SevflowError
 from sevflow.importers import opsgenie, pagerduty
 from sevflow.importers.export import ExportReader
@@ -56,7 +56,7 @@ def merged_text(existing: str | None, result: ImportResult) -> str:
     data: dict[str, Any] = {}
     if existing:
         try:
-            loaded = yaml.safe_load(existing)
+            loaded = load_yaml(existing)
         except yaml.YAMLError as exc:
             raise ImportRefused(
                 f"the existing sevflow.yaml is not YAML ({exc}): fix or move it first"

@@ -196,7 +196,9 @@ class OnCallRepository(Repository):
                 session.execute(
                     update(OnCallChangeRow)
                     .where(OnCallChangeRow.id == change.id)
-                    .values(status="removed", updated_by=IMPORTED_BY, updated_at=now, version=change.version + 1)
+                    .values(
+                        status="removed", updated_by=IMPORTED_BY, updated_at=now, version=change.version + 1
+                    )
                     .execution_options(synchronize_session=False)
                 )
             return done
