@@ -58,7 +58,10 @@ class ExportReader:
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, at: At, reason: str, instead: str) -> None:
-        self.problems.append(Problem(at, reason, instead))
+        """Note a problem once (a nested escalation is read once per escalation that names it)."""
+        found = Problem(at, reason, instead)
+        if found not in self.problems:
+            self.problems.append(found)
 
     def read(self, name: str, required: bool = True) -> Any | None:
         """The JSON in `name` (a path relative to the export), or None when it is missing or unreadable
