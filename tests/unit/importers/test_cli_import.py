@@ -44,7 +44,7 @@ def overrides() -> list[str]:
     ],
 )
 def test_a_bad_directory_is_one_line(args: tuple[str, ...], words: str, env: Path) -> None:
-    code, out, err = run(*args)
+    code, _, err = run(*args)
     assert code == 1 and words in err and len(err.strip().splitlines()) == 1, err
     assert not env.exists()
 

@@ -93,8 +93,8 @@ def test_every_pagerduty_fault_is_reported_at_its_place() -> None:
         "schedules/PSCHED3.json $.schedule.time_zone": "unknown time zone",
         "schedules/PSCHED1.json $.schedule.schedule_layers[1].users[1]": "not in users.json (deleted?)",
         "schedules/PSCHED1/overrides.json $.overrides[1].user": "not in users.json (deleted?)",
-        "schedules/PSCHED3.json $.schedule.schedule_layers[0].restrictions[0].type": "unsupported restriction",
-        "escalation_policies.json $.escalation_policies[2].escalation_rules[0].targets[0].type": "unsupported",
+        "schedules/PSCHED3.json $.schedule.schedule_layers[0].restrictions[0].type": "unsupported",
+        "escalation_policies.json $.escalation_policies[2].escalation_rules[0].targets[0].type": "type",
         "users.json $.users[0].notification_rules[3]": "push",
         "services.json $.services[0].integrations[0]": "integration",
     }
