@@ -394,7 +394,8 @@ def run(vendor: str, root: Path, expected_covers: int) -> dict[str, Any]:
     import_s, (result, problems) = timed(whole)
     ok = not problems and len(result.covers) == expected_covers
     print(
-        f"{vendor}: import {import_s:.2f} s (target <= {TARGET_S:.0f} s), baseline load+validate {base_s:.2f} s; "
+        f"{vendor}: import {import_s:.2f} s (target <= {TARGET_S:.0f} s), "
+        f"baseline load+validate {base_s:.2f} s; "
         f"{result.counts}; config check {'passes' if not problems else problems[:2]}; "
         f"covers {len(result.covers)}/{expected_covers}",
         flush=True,
