@@ -96,4 +96,4 @@ class HandoffActivities:
         ]
 
     def _slack_ids(self) -> dict[str, str]:
-        return {name: person.slack_id for name, person in self.config.people.items()}
+        return {name: person.slack_id for name, person in self.config.people.items() if person.slack_id}

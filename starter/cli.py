@@ -2014,6 +2014,11 @@ from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402
 
 register_oncall_feeds(oncall_app)
 
+# Importing from Opsgenie and PagerDuty (issue 18): its commands live in starter/import_cli.py.
+from starter.import_cli import import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+
 
 def main() -> None:
     try:

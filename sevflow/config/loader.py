@@ -103,6 +103,12 @@ def check_config_text(text: str, now: datetime | None = None) -> list[ConfigProb
     return _parse(text, coverage_from=now or datetime.now(UTC))[1]
 
 
+def load_yaml(text: str) -> Any:
+    """`text` as sevflow.yaml is read (YAML 1.2 scalars: `18:00` is text, `no` is not false), without
+    checking it: for tools that rewrite part of a file (`sevflow import`)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: YAML 1.2 scalars, no Python objects
+
+
 # --- reading ---------------------------------------------------------------------------------------
 
 

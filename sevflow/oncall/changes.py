@@ -95,6 +95,8 @@ class OnCallChange(BaseModel):
     confirmed_by: str | None = None
     confirmed_at: datetime | None = None
     version: int = 1
+    # An imported change's key in the system it came from (sevflow.importers); None when made here.
+    source: str | None = None
 
     @property
     def windows(self) -> tuple[Window, ...]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sevflow.importers.runtime import IMPORTED_BY, SyncPlan
 from sevflow.oncall.changes import NewChange, OnCallChange, OnCallChangeNotFound
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import Counter, OnCallChangeRow
@@ -143,3 +144,61 @@ class OnCallRepository(Repository):
         if not include_removed:
             query = query.where(OnCallChangeRow.status != "removed")
         return [_change(row) for row in session.scalars(query)]
+
+    def sync_imported_changes(self, plan: Callable[[Sequence[OnCallChange]], SyncPlan]) -> SyncPlan:
+        """Apply what `plan` makes of every stored change (removed ones included) to the changes an
+        import keeps (sevflow.importers.runtime), all or nothing; returns the plan applied."""
+        with self._write() as session:
+            self._bump(session)
+            query = select(OnCallChangeRow).order_by(OnCallChangeRow.id)
+            done = plan([_change(row) for row in session.scalars(query)])
+            now = self._clock()
+            for cover in done.add:
+                session.add(
+                    OnCallChangeRow(
+                        kind="cover",
+                        status="active",
+                        rotation=cover.rotation,
+                        layer=cover.layer,
+                        person=cover.person,
+                        replaces=None,
+                        starts_at=cover.starts_at,
+                        ends_at=cover.ends_at,
+                        reason=cover.reason,
+                        created_by=IMPORTED_BY,
+                        created_at=now,
+                        updated_by=IMPORTED_BY,
+                        updated_at=now,
+                        version=1,
+                        source=cover.source,
+                    )
+                )
+            for change_id, cover in done.update:
+                session.execute(
+                    update(OnCallChangeRow)
+                    .where(OnCallChangeRow.id == change_id)
+                    .values(
+                        status="active",
+                        rotation=cover.rotation,
+                        layer=cover.layer,
+                        person=cover.person,
+                        replaces=None,
+                        starts_at=cover.starts_at,
+                        ends_at=cover.ends_at,
+                        reason=cover.reason,
+                        updated_by=IMPORTED_BY,
+                        updated_at=now,
+                        version=OnCallChangeRow.version + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            for change in done.remove:
+                session.execute(
+                    update(OnCallChangeRow)
+                    .where(OnCallChangeRow.id == change.id)
+                    .values(
+                        status="removed", updated_by=IMPORTED_BY, updated_at=now, version=change.version + 1
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            return done

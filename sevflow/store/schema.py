@@ -578,6 +578,9 @@ class OnCallChangeRow(Base):
     confirmed_by: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Where an imported change came from (`pagerduty:override:PX1:layer`, sevflow.importers), so a
+    # re-import finds it instead of adding it again; None for changes people made (migration 0026).
+    source: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class OnCallFeedRow(Base):

@@ -59,6 +59,10 @@ def _check_slack_id(value: str) -> str:
     return cleaned
 
 
+def _check_optional_slack_id(value: str | None) -> str | None:
+    return None if value is None else _check_slack_id(value)
+
+
 def _check_email(value: str) -> str:
     cleaned = value.strip()
     if not EMAIL.match(cleaned):
@@ -143,7 +147,8 @@ class PersonConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    slack_id: Annotated[str, AfterValidator(_check_slack_id)]
+    # None for someone without Slack: their notify rules then name other methods (no slack_dm).
+    slack_id: Annotated[str | None, AfterValidator(_check_optional_slack_id)] = None
     email: Annotated[str, AfterValidator(_check_email)]
     timezone: TimeZoneName
     phone: Annotated[str | None, BeforeValidator(_check_phone)] = None
@@ -161,6 +166,11 @@ class PersonConfig(BaseModel):
                 raise ValueError(f"notify via {method} needs a phone, in E.164 form like +4930123456")
             if method == "push" and self.push is None:
                 raise ValueError("notify via push needs a push address (an Apprise URL)")
+            if method == "slack_dm" and self.slack_id is None:
+                raise ValueError(
+                    "notify via slack_dm (the default) needs a slack_id: add it, or name other methods "
+                    "in notify, like [{via: email}]"
+                )
         return self
 
 

@@ -184,3 +184,17 @@ def test_a_rotation_not_started_yet_is_a_gap() -> None:
     assert found["rotations.web-weekly"].message.startswith(
         "coverage gap: the rotation starts only at 2026-03-23T08:00:00+00:00"
     )
+
+
+def test_a_person_without_slack_is_paged_by_the_methods_they_name() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from sevflow.config.schema import PersonConfig
+
+    person = PersonConfig.model_validate(
+        {"email": "erin@example.com", "timezone": "UTC", "notify": [{"via": "email"}]}
+    )
+    assert person.slack_id is None and person.notify.methods == ("email",)
+    with pytest.raises(ValidationError, match="notify via slack_dm \\(the default\\) needs a slack_id"):
+        PersonConfig.model_validate({"email": "erin@example.com", "timezone": "UTC"})
