@@ -579,7 +579,7 @@ class OnCallChangeRow(Base):
     confirmed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # Where an imported change came from (`pagerduty:override:PX1:layer`, sevflow.importers), so a
-    # re-import finds it instead of adding it again; None for changes people made (migration 0026).
+    # re-import finds it instead of adding it again; None for changes people made (migration 0025).
     source: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 

@@ -1,7 +1,7 @@
 """Imported on-call changes: the key of the override each came from.
 
-Revision ID: 0026
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-18 09:00:00
 
 Issue 18, the importers: `sevflow import opsgenie|pagerduty` writes the source's schedule overrides as
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0023"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
