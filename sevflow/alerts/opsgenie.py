@@ -349,8 +349,9 @@ def parse_note(body: Any) -> NoteRequest:
 def actor(user: str | None) -> str:
     """Who an action is by on the incident's timeline: the integration, naming the user it says it acts
     for. The key proves the integration, not the user, so the user never acts as a person (a role, a
-    permission) through it."""
-    who = (user or "").strip()
+    permission) through it. Its whitespace is one space: a line break in it would make a name no longer
+    read as a machine's."""
+    who = " ".join((user or "").split())
     return f"opsgenie ({who})" if who else "opsgenie"
 
 
