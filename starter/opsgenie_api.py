@@ -180,7 +180,10 @@ def opsgenie_router(
             except PayloadError as err:
                 raise OpsgenieError(err.status, err.message) from err
             authenticate(request)
-            await work(body)
+            try:
+                await work(body)
+            except ServiceUnavailable as err:  # Temporal unreachable when the client connects
+                raise _unavailable(err) from err
         except OpsgenieInvalid as err:
             return answer(422, {"message": NOT_PROCESSABLE, "errors": err.errors})
         except OpsgenieError as err:
