@@ -125,9 +125,13 @@ async def test_every_operation_with_a_body_has_one(client: httpx.AsyncClient) ->
 PAGERDUTY_PATHS = {"/v1/alerts/pagerduty", "/v2/enqueue"}
 
 
+def refusal_key(path: str) -> str:
+    """Where a refusal's sentence is: PagerDuty's and Opsgenie's shapes say `message`, sevflow's `error`."""
+    return "message" if path in PAGERDUTY_PATHS or path.startswith("/v2/alerts") else "error"
+
+
 def refusal_text(path: str, answer: dict[str, Any]) -> str:
-    own_shape = path in PAGERDUTY_PATHS or path.startswith("/v2/alerts")
-    return str(answer["message"] if own_shape else answer["error"])
+    return str(answer[refusal_key(path)])
 
 
 async def test_declared_oversized_bodies_are_413_everywhere(client: httpx.AsyncClient) -> None:
