@@ -452,7 +452,13 @@ def create_app(
     app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
     app.include_router(
         opsgenie_router(
-            backend.config, backend.ingest, backend.service, env, token, backend.metrics.alert_outcome
+            backend.config,
+            backend.ingest,
+            backend.service,
+            backend.store,
+            env,
+            token,
+            backend.metrics.alert_outcome,
         )
     )
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None

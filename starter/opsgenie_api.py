@@ -63,6 +63,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable
 from sevflow.incident.commands import PostUpdate
 from sevflow.json_input import JsonTooDeep, loads
+from sevflow.store.repository import Store
 from starter.alerts_api import RETRY_AFTER_SECONDS, PayloadError, read_body
 from starter.ingest import STORE_UNAVAILABLE, AlertIngest, DeliveryTooLarge, group_workflow_id
 from starter.service import IncidentService
@@ -132,11 +133,13 @@ def opsgenie_router(
     config: SevflowConfig,
     ingest: Callable[[], Awaitable[AlertIngest]],
     service: Callable[[], Awaitable[IncidentService]],
+    store: Store,
     environ: Mapping[str, str],
     api_token: str | None = None,
     observe: Callable[[str, str], None] | None = None,
 ) -> APIRouter:
-    """The routes; `api_token` (the JSON API's) is recognised to answer 403 rather than 401 for it."""
+    """The routes; `api_token` (the JSON API's) is recognised to answer 403 rather than 401 for it. An
+    alias is looked up in `store` without Temporal: only ids, tiny ids and the changes themselves need it."""
     expected = credentials_for(SOURCE, config, environ).token
     router = APIRouter(tags=["opsgenie"])
 
@@ -229,9 +232,8 @@ def opsgenie_router(
 
     async def group_of(identifier: str, kind: IdentifierType) -> tuple[str, str]:
         """(alias, alert group workflow id) of the alert `identifier` names; 404 when there is none."""
-        alerts = await ingest()
         if kind is IdentifierType.ALIAS:
-            if await stored(alerts.store.alert_group, SOURCE.value, identifier) is None:
+            if await stored(store.alert_group, SOURCE.value, identifier) is None:
                 raise OpsgenieError(404, NO_ALERT)
             return identifier, group_workflow_id(SOURCE.value, identifier)
         if kind is IdentifierType.ID:
@@ -242,7 +244,7 @@ def opsgenie_router(
         else:
             if not _TINY.fullmatch(identifier):
                 raise OpsgenieError(404, NO_ALERT)
-            incident = await stored(alerts.store.get_incident, int(identifier))
+            incident = await stored(store.get_incident, int(identifier))
             if incident is None or not (incident.alert_group_id or "").startswith(GROUP_PREFIX):
                 raise OpsgenieError(404, NO_ALERT)
             workflow_id = incident.alert_group_id or ""
@@ -254,16 +256,15 @@ def opsgenie_router(
     ) -> int | None:
         """The number of the alert's incident: the tiny id's; else the group's active one, or (unless
         `open_only`) the one it opened last."""
-        alerts = await ingest()
         if kind is IdentifierType.TINY:
             return int(identifier)
-        active = await stored(alerts.store.open_incident_of_group, group)
+        active = await stored(store.open_incident_of_group, group)
         workflow_id = active[0] if active is not None else None
         if workflow_id is None and not open_only:
             _, workflow_id = await group_state_key(group)
         if workflow_id is None:
             return None
-        incident = await stored(alerts.store.find_by_workflow_id, workflow_id)
+        incident = await stored(store.find_by_workflow_id, workflow_id)
         return incident.number if incident is not None else None
 
     async def post_note(number: int, by: str, note: str) -> None:
