@@ -40,7 +40,16 @@ from pydantic import (
 )
 
 from sevflow.alerts.models import Alert, AlertBatch, AlertSource, AlertStatus
-from sevflow.alerts.parsers import FINGERPRINT_MAX, _bounded, _clean, _path, _without_status_tag, _words
+from sevflow.alerts.parsers import (
+    FINGERPRINT_MAX,
+    _bounded,
+    _clean,
+    _label_map,
+    _path,
+    _text_or_none,
+    _without_status_tag,
+    _words,
+)
 
 __all__ = [
     "ACTION_MAX",
@@ -121,30 +130,10 @@ def identifier_type(value: str | None) -> IdentifierType:
 # --- wire models -----------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> Any:
-    """Optional text: null and "" are None; numbers become text (templated senders send them)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _details(value: Any) -> Any:
-    """`details`: a map of text; scalar values become text, null is empty."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if isinstance(item, bool):
-                out[key] = "true" if item else "false"
-            elif isinstance(item, int | float) or item is None:
-                out[key] = "" if item is None else str(item)
-            else:
-                out[key] = item
-        return out
-    return value
+# Optional text (null and "" are None, numbers become text) and details (a map of text, scalars written
+# as text, null empty): the other senders' rules (sevflow.alerts.parsers).
+_text = _text_or_none
+_details = _label_map
 
 
 def _list(value: Any) -> Any:
