@@ -1,7 +1,7 @@
 """Alert storm: 10,000 Alertmanager deliveries over 100 keys from 50 concurrent clients.
 
     python -m bench.alert_storm [--deliveries N --keys K --clients C] [--client httpx|raw|both]
-                                [--json FILE] [-v]
+                                [--intake alertmanager|opsgenie|both] [--json FILE] [-v]
 
 Starts the embedded stack itself (bench.stack), sends the storm from another process (bench.loadgen),
 and checks the outcome: every delivery accepted (202), no errors, and exactly one incident per key once
@@ -9,7 +9,10 @@ the workflows have caught up. The same load against a no-op FastAPI endpoint und
 gives the baseline. Targets (issue 3): at least 500 deliveries/s, and at least 0.25 of the no-op
 endpoint's rate. Run with httpx clients (as the issue says), and with the raw asyncio client, which costs
 the load process a tenth of the CPU so that the figures measure the server (see bench.loadgen); each on
-a fresh stack. Exit status: 0 all good, 1 a correctness check failed, 2 a target was missed.
+a fresh stack. `--intake opsgenie` sends the same storm to the Opsgenie-compatible `POST /v2/alerts`
+(Alertmanager's opsgenie_configs body, an alias per key; issue 18: at least 0.25 of the no-op endpoint
+in the same run, as the other intakes), `both` runs each intake after the other. Exit status: 0 all
+good, 1 a correctness check failed, 2 a target was missed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.loadgen import opsgenie_alias
 from bench.stack import (
     embedded_stack,
     loadgen,
@@ -58,7 +62,7 @@ def show(name: str, r: dict[str, Any]) -> None:
     )
 
 
-async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str, Any]:
+async def run(deliveries: int, keys: int, clients: int, client: str, intake: str) -> dict[str, Any]:
     load = [
         "--deliveries",
         str(deliveries),
@@ -68,12 +72,20 @@ async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str
         str(clients),
         "--client",
         client,
+        "--intake",
+        intake,
     ]
-    result: dict[str, Any] = {"deliveries": deliveries, "keys": keys, "clients": clients, "client": client}
+    result: dict[str, Any] = {
+        "deliveries": deliveries,
+        "keys": keys,
+        "clients": clients,
+        "client": client,
+        "intake": intake,
+    }
     failures: list[str] = []
 
     print(
-        f"alert storm: {deliveries} deliveries over {keys} keys from {clients} {client} clients "
+        f"alert storm ({intake}): {deliveries} deliveries over {keys} keys from {clients} {client} clients "
         f"(machine before: {machine_load()})",
         flush=True,
     )
@@ -104,9 +116,8 @@ async def run(deliveries: int, keys: int, clients: int, client: str) -> dict[str
         # The store's own count of deliveries per alert group: nothing accepted went missing.
         for n in range(keys):
             name = f"Bench{run_id}Key{n}"
-            stats = await asyncio.to_thread(
-                stack.store.alert_group, "alertmanager", f'{{}}:{{alertname="{name}"}}'
-            )
+            group = opsgenie_alias(run_id, n) if intake == "opsgenie" else f'{{}}:{{alertname="{name}"}}'
+            stats = await asyncio.to_thread(stack.store.alert_group, intake, group)
             counted += stats.deliveries if stats else 0
 
     accepted = sevflow["statuses"].get("202", 0)
@@ -162,12 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=100)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--client", choices=["httpx", "raw", "both"], default="both")
+    parser.add_argument("--intake", choices=["alertmanager", "opsgenie", "both"], default="alertmanager")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     quiet_logs(args.verbose)
     kinds = ["httpx", "raw"] if args.client == "both" else [args.client]
-    results = [asyncio.run(run(args.deliveries, args.keys, args.clients, kind)) for kind in kinds]
+    intakes = ["alertmanager", "opsgenie"] if args.intake == "both" else [args.intake]
+    results = [
+        asyncio.run(run(args.deliveries, args.keys, args.clients, kind, intake))
+        for intake in intakes
+        for kind in kinds
+    ]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     statuses = [exit_status(result) for result in results]

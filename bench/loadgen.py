@@ -1,11 +1,14 @@
 """The load generator: its own process, so that it does not share the server's event loop.
 
     python -m bench.loadgen storm URL --deliveries 10000 --keys 100 --clients 50 --run ID [--client raw]
+                                  [--intake alertmanager|opsgenie]
     python -m bench.loadgen paced URL --rate 20 --seconds 15 --run ID
     python -m bench.loadgen workflows HOST:PORT --plan FILE --seconds 60
 
 Prints one JSON report on stdout. Every delivery is an Alertmanager webhook (version 4) body as
-Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key, all firing.
+Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key, all firing; with
+`--intake opsgenie`, the create-alert body Alertmanager's `opsgenie_configs` sends to `POST /v2/alerts`
+(an alias per key, the common labels as details) with its `Authorization: GenieKey` header.
 
 `workflows` starts the Temporal workflows listed in a plan file (JSON: `task_queue`, `workflow` (its
 type name) and `starts`, a list of `{"id": ..., "arg": ...}`) evenly over `--seconds`, open loop,
@@ -36,6 +39,33 @@ from temporalio.client import Client
 
 PATH = "/v1/alerts/alertmanager"
 HEADERS = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
+OPSGENIE_PATH = "/v2/alerts"
+# Sent as Alertmanager sends its api_key; the bench's stack sets no key, so any is accepted.
+OPSGENIE_HEADERS = {**HEADERS, "authorization": "GenieKey 00000000-0000-4000-8000-000000000000"}
+
+
+def opsgenie_alias(run: str, key: int) -> str:
+    return f"Bench{run}Key{key}"
+
+
+def opsgenie_payload(run: str, key: int) -> bytes:
+    """What Alertmanager's opsgenie_configs posts for one firing group (notify/opsgenie, its defaults)."""
+    name = opsgenie_alias(run, key)
+    body = {
+        "alias": name,
+        "message": f"[FIRING:1] {name} (bench-{key}:9100 checkout critical)",
+        "description": (
+            f"Alerts Firing:\nLabels:\n - alertname = {name}\nAnnotations:\n - summary = bench alert {key}\n"
+        ),
+        "details": {
+            "alertname": name,
+            "instance": f"bench-{key}:9100",
+            "service": "checkout",
+            "severity": "critical",
+        },
+        "source": "http://alertmanager.example:9093/#/alerts?receiver=opsgenie",
+    }
+    return json.dumps(body).encode()
 
 
 def alertmanager_payload(run: str, key: int) -> bytes:
@@ -79,14 +109,15 @@ async def warm_up(client: httpx.AsyncClient, requests: int = 5) -> None:
 
 
 class HttpxClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, path: str = PATH, headers: dict[str, str] = HEADERS) -> None:
         self.session = httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=1))
+        self.path, self.headers = path, headers
 
     async def open(self) -> None:
         await warm_up(self.session)
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
-        response = await self.session.post(PATH, content=body, headers=HEADERS)
+        response = await self.session.post(self.path, content=body, headers=self.headers)
         return response.status_code, response.content
 
     async def close(self) -> None:
@@ -96,11 +127,11 @@ class HttpxClient:
 class RawClient:
     """HTTP/1.1 keep-alive over one asyncio stream; enough for uvicorn's Content-Length answers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, path: str = PATH, headers: dict[str, str] = HEADERS) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.head = f"POST {PATH} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in HEADERS.items()
+        self.head = f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()
         )
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -127,15 +158,24 @@ class RawClient:
 
 
 async def storm(
-    url: str, deliveries: int, keys: int, clients: int, run: str, kind: str = "httpx"
+    url: str,
+    deliveries: int,
+    keys: int,
+    clients: int,
+    run: str,
+    kind: str = "httpx",
+    intake: str = "alertmanager",
 ) -> dict[str, Any]:
     """`deliveries` POSTs over `keys` keys from `clients` clients, each one connection, as fast as they go."""
-    payloads = [alertmanager_payload(run, k) for k in range(keys)]
+    opsgenie = intake == "opsgenie"
+    payloads = [(opsgenie_payload if opsgenie else alertmanager_payload)(run, k) for k in range(keys)]
+    path, headers = (OPSGENIE_PATH, OPSGENIE_HEADERS) if opsgenie else (PATH, HEADERS)
     work = iter(range(deliveries))
     statuses: Counter[int] = Counter()
     errors: list[str] = []
     latencies: list[float] = []
-    sessions = [HttpxClient(url) if kind == "httpx" else RawClient(url) for _ in range(clients)]
+    session_kind = HttpxClient if kind == "httpx" else RawClient
+    sessions = [session_kind(url, path, headers) for _ in range(clients)]
     try:
         await asyncio.gather(*(s.open() for s in sessions))
 
@@ -161,6 +201,7 @@ async def storm(
         "keys": keys,
         "clients": clients,
         "client": kind,
+        "intake": intake,
         "elapsed": elapsed,
         "statuses": {str(k): v for k, v in statuses.items()},
         "errors": len(errors),
@@ -248,6 +289,7 @@ def main() -> None:
     s.add_argument("--clients", type=int, default=50)
     s.add_argument("--run", default="0")
     s.add_argument("--client", choices=["httpx", "raw"], default="httpx")
+    s.add_argument("--intake", choices=["alertmanager", "opsgenie"], default="alertmanager")
     p = sub.add_parser("paced")
     p.add_argument("url")
     p.add_argument("--rate", type=float, default=20)
@@ -260,7 +302,9 @@ def main() -> None:
     w.add_argument("--namespace", default="default")
     args = parser.parse_args()
     if args.mode == "storm":
-        report = asyncio.run(storm(args.url, args.deliveries, args.keys, args.clients, args.run, args.client))
+        report = asyncio.run(
+            storm(args.url, args.deliveries, args.keys, args.clients, args.run, args.client, args.intake)
+        )
     elif args.mode == "workflows":
         plan = json.loads(Path(args.plan).read_text())
         report = asyncio.run(workflows(args.target, plan, args.seconds, args.namespace))

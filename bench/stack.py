@@ -195,7 +195,8 @@ def worker_env(settings: Settings, client: Client) -> dict[str, str]:
 
 
 def noop_app() -> FastAPI:
-    """The baseline: a FastAPI endpoint at the same path that reads the body and answers 202."""
+    """The baseline: a FastAPI endpoint at the same path (Alertmanager's webhook, or the Opsgenie API's
+    create) that reads the body and answers 202."""
     app = FastAPI()
 
     @app.get("/healthz")
@@ -203,6 +204,7 @@ def noop_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/alerts/alertmanager", status_code=202)
+    @app.post("/v2/alerts", status_code=202)
     async def accept(request: Request) -> Response:
         await request.body()
         return Response(status_code=202)

@@ -86,6 +86,7 @@ from starter.oncall import OnCallService
 from starter.oncall_api import oncall_router
 from starter.oncall_feeds import FeedService
 from starter.oncall_feeds_api import oncall_feeds_router
+from starter.opsgenie_api import opsgenie_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -379,7 +380,9 @@ def create_app(
 
     # Every request body, JSON API, dashboard and webhooks alike, chunked or not: 413 past 1 MiB (the
     # alert endpoints count their own, to answer in each sender's error shape).
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, own_limit=("/v1/alerts/", "/v2/enqueue"))
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, own_limit=("/v1/alerts/", "/v2/enqueue", "/v2/alerts")
+    )
 
     @app.exception_handler(SevflowError)
     async def _sevflow_error(_: Request, exc: SevflowError) -> JSONResponse:
@@ -447,6 +450,17 @@ def create_app(
         return _unauthorized_response()
 
     app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
+    app.include_router(
+        opsgenie_router(
+            backend.config,
+            backend.ingest,
+            backend.service,
+            backend.store,
+            env,
+            token,
+            backend.metrics.alert_outcome,
+        )
+    )
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     slack_requests = SlackRequests(
         backend.slack, backend.store, backend.config.slack.command, backend.oncall, backend.silences

@@ -452,6 +452,7 @@ def _print_urls(settings: Settings, embedded: bool) -> None:
         f"  health         {base}/healthz  {base}/readyz",
         f"  webhooks       {base}/v1/alerts/alertmanager   .../grafana   .../datadog   .../generic",
         f"                 {base}/v2/enqueue   (PagerDuty Events v2)",
+        f"                 {base}/v2/alerts    (Opsgenie Alert API)",
         f"  Temporal       {temporal_target(settings)}"
         + (f" (embedded dev server, {settings.data_dir / 'temporal.db'})" if embedded else ""),
     ]

@@ -1,6 +1,6 @@
 """Credentials of the alert webhooks, and how a request proves it has them.
 
-Each source (alertmanager, grafana, pagerduty, datadog, generic) may have a token. It comes from the
+Each source (alertmanager, grafana, pagerduty, datadog, generic, opsgenie) may have a token. It comes from the
 environment variable named by `sources.<source>.token_env` in sevflow.yaml, else from
 `SEVFLOW_ALERT_TOKEN_<SOURCE>` (for example `SEVFLOW_ALERT_TOKEN_ALERTMANAGER`). Secrets never live in
 sevflow.yaml itself. A request shows the token as `Authorization: Bearer <token>`, as the password of

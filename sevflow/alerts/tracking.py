@@ -20,6 +20,8 @@ class AlertSource(StrEnum):
     PAGERDUTY = "pagerduty"
     DATADOG = "datadog"
     GENERIC = "generic"
+    # The Opsgenie-compatible Alert API (POST /v2/alerts): an alert is an alias.
+    OPSGENIE = "opsgenie"
 
 
 class AlertStatus(StrEnum):

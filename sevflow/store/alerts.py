@@ -197,6 +197,16 @@ class AlertRepository(Repository):
                 episode=row.episode,
             )
 
+    def alert_group_by_id(self, workflow_id: str) -> tuple[str, str] | None:
+        """(source, group key) of the alert group whose id is `workflow_id`, if the store has it."""
+        with self._read() as session:
+            row = session.execute(
+                select(AlertGroupRow.source, AlertGroupRow.group_key)
+                .where(AlertGroupRow.workflow_id == workflow_id)
+                .limit(1)
+            ).first()
+        return (row.source, row.group_key) if row is not None else None
+
     def log_alert(
         self,
         source: str,

@@ -290,6 +290,17 @@ class IncidentRepository(Repository):
         noted = row.state.get("silences_noted") if isinstance(row.state, dict) else None
         return row.workflow_id, list(noted or [])
 
+    def last_incident_of_group(self, group_id: str) -> str | None:
+        """The workflow id of the newest incident the alert group `group_id` opened, open or not."""
+        query = (
+            select(IncidentRow.workflow_id)
+            .where(IncidentRow.alert_group_id == group_id)
+            .order_by(IncidentRow.number.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            return session.scalar(query)
+
     def workflow_id_for(self, number: int) -> str | None:
         with self._read() as session:
             return session.scalar(select(IncidentRow.workflow_id).where(IncidentRow.number == number))

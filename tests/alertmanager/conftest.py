@@ -76,12 +76,19 @@ class Stack:
         return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
 
 
+# The key of the Opsgenie-compatible API in `stack` (every other source is open).
+OPSGENIE_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
+
+
 @pytest.fixture
 async def stack(
     dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str, sqlite_store: Store
 ) -> AsyncIterator[Stack]:
     settings = stack_settings(tmp_path, task_queue)
-    async with running_stack(dev_env.client, settings, store=sqlite_store, served=True) as running:
+    env = {"SEVFLOW_ALERT_TOKEN_OPSGENIE": OPSGENIE_KEY}
+    async with running_stack(
+        dev_env.client, settings, store=sqlite_store, served=True, environ=env
+    ) as running:
         yield Stack(
             app=running.app, url=running.url, store=sqlite_store, client=dev_env.client, task_queue=task_queue
         )

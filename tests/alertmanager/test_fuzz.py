@@ -360,7 +360,7 @@ async def guarded(
     """The app with a token for every source (and the API), and Grafana's HMAC secret."""
     secrets = {
         f"SEVFLOW_ALERT_TOKEN_{source}": "alert-token"
-        for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG", "GENERIC")
+        for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG", "GENERIC", "OPSGENIE")
     }
     secrets["SEVFLOW_GRAFANA_SECRET"] = "grafana-secret"
     guarded_settings = stack_settings(tmp_path, task_queue, api_token="api-token")

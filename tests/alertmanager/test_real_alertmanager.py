@@ -1,8 +1,9 @@
 """The real Alertmanager (Debian's prometheus-alertmanager) delivers to the running sevflow API.
 
 An alert posted to Alertmanager's own API fires, then resolves; Alertmanager's notifications (its
-webhook sender, then its PagerDuty Events v2 sender pointed at /v2/enqueue) open exactly one incident
-and then move it to mitigated.
+webhook sender, its PagerDuty Events v2 sender pointed at /v2/enqueue, and its Opsgenie sender pointed
+at the Opsgenie-compatible /v2/alerts with a key) open exactly one incident and then move it to
+mitigated.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from sevflow.incident.models import IncidentState, Status
 from sevflow.policy import Severity
-from tests.alertmanager.conftest import Alertmanager, Stack, eventually, incidents
+from tests.alertmanager.conftest import OPSGENIE_KEY, Alertmanager, Stack, eventually, incidents
 
 StartAlertmanager = Callable[[dict[str, Any]], Awaitable[Alertmanager]]
 
@@ -137,3 +138,32 @@ async def test_pagerduty_receiver_opens_then_mitigates_one_incident(
     with alertmanager_log_on_failure(am):
         # Events v2 carries no start time from Alertmanager: the impact start is the detection.
         await fire_then_resolve(stack, am, starts_at_known=False)
+
+
+async def test_opsgenie_receiver_opens_then_mitigates_one_incident(
+    start_alertmanager: StartAlertmanager, stack: Stack
+) -> None:
+    """Alertmanager's own Opsgenie client (`opsgenie_configs`), `api_url` pointed at sevflow and its
+    `api_key` sent as `Authorization: GenieKey`: the create opens the incident (the group's common labels
+    travel as details, so the severity label decides without a priority), and the close that
+    send_resolved makes (`/v2/alerts/<alias>/close?identifierType=alias`) mitigates it."""
+    am = await start_alertmanager(
+        {
+            "name": "opsgenie",
+            "opsgenie_configs": [
+                {
+                    "api_key": OPSGENIE_KEY,
+                    "api_url": f"{stack.url}/",
+                    "message": "{{ .CommonAnnotations.summary }}",
+                    # Details are the common labels; an annotation travels when named here.
+                    "details": {"runbook_url": "{{ .CommonAnnotations.runbook_url }}"},
+                    "send_resolved": True,
+                }
+            ],
+        }
+    )
+    with alertmanager_log_on_failure(am):
+        await fire_then_resolve(stack, am, starts_at_known=False)
+    incident = (await incidents(stack.store))[0]
+    assert incident.title == SUMMARY
+    assert incident.alert_group_id is not None and incident.alert_group_id.startswith("alertgroup-opsgenie-")

@@ -21,7 +21,7 @@ from starter.api import create_app
 from starter.dashboard.auth import SESSION_COOKIE
 from tests.hostile.support import http, register_incident
 from tests.security.support import ALERT_PATHS, ALERT_TOKENS, secured_settings, slack_headers
-from tests.security.test_body_limits import PAGERDUTY_PATHS, credentials, reading_operations
+from tests.security.test_body_limits import PAGERDUTY_PATHS, credentials, reading_operations, refusal_text
 
 NESTED = f"nested deeper than {MAX_JSON_DEPTH} levels"
 # The body of the report: 100,000 nested objects, 600 KB, under the 1 MiB body limit.
@@ -38,8 +38,7 @@ async def hostile(app: FastAPI, sqlite_store: Store) -> AsyncIterator[httpx.Asyn
 
 
 def refusal(path: str, response: httpx.Response) -> str:
-    answer = response.json()
-    return str(answer["message"] if path in PAGERDUTY_PATHS else answer["error"])
+    return refusal_text(path, response.json())
 
 
 @pytest.mark.parametrize("body", [OBJECTS, LISTS], ids=["100k-objects", "5k-lists"])

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from sevflow.store.repository import Store
 from tests.hostile.support import http, register_incident
-from tests.security.test_body_limits import PAGERDUTY_PATHS, PATH_VALUES, credentials
+from tests.security.test_body_limits import PATH_VALUES, credentials, refusal_key
 
 # The dashboard's forms are not in the OpenAPI document.
 DASHBOARD_FORMS = [
@@ -140,7 +140,7 @@ def assert_no_server_error(method: str, path: str, body: bytes, response: httpx.
     ):
         answer = response.json()
         assert isinstance(answer, dict), where
-        text = answer.get("message") if path in PAGERDUTY_PATHS else answer.get("error")
+        text = answer.get(refusal_key(path))
         assert isinstance(text, str) and text, where
 
 

@@ -30,6 +30,7 @@ from tests.security.support import (
 from tests.support.ports import free_port
 
 PATH_VALUES = {
+    "identifier": "checkout-5xx",
     "number": "INC-1",
     "item_id": "INC-1-0123abcd",
     "name": "alice",
@@ -53,13 +54,22 @@ def body_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-# The webhooks read their raw body themselves (Slack and Grafana sign it), so the document declares none.
-RAW_BODY_PATHS = {path for path, _ in ALERT_PATHS} | {
-    "/slack/commands",
-    "/slack/interactions",
-    "/slack/events",
-    "/jira/webhook",
+# The Opsgenie-compatible Alert API: its own key, its answers in Opsgenie's shape (`message`).
+OPSGENIE_PATHS = {"/v2/alerts"} | {
+    f"/v2/alerts/{{identifier}}/{verb}" for verb in ("close", "acknowledge", "notes")
 }
+
+# The webhooks read their raw body themselves (Slack and Grafana sign it), so the document declares none.
+RAW_BODY_PATHS = (
+    {path for path, _ in ALERT_PATHS}
+    | OPSGENIE_PATHS
+    | {
+        "/slack/commands",
+        "/slack/interactions",
+        "/slack/events",
+        "/jira/webhook",
+    }
+)
 
 
 def reading_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
@@ -78,6 +88,8 @@ def credentials(path: str, body: bytes) -> tuple[dict[str, str], dict[str, str]]
     for alert_path, source in ALERT_PATHS:
         if path == alert_path:
             return {"authorization": f"Bearer {ALERT_TOKENS[source]}"}, {}
+    if path.startswith("/v2/alerts"):
+        return {"authorization": f"GenieKey {ALERT_TOKENS[AlertSource.OPSGENIE]}"}, {}
     if path.startswith("/slack/"):
         return slack_headers(body), {}
     if path == "/jira/webhook":
@@ -113,8 +125,13 @@ async def test_every_operation_with_a_body_has_one(client: httpx.AsyncClient) ->
 PAGERDUTY_PATHS = {"/v1/alerts/pagerduty", "/v2/enqueue"}
 
 
+def refusal_key(path: str) -> str:
+    """Where a refusal's sentence is: PagerDuty's and Opsgenie's shapes say `message`, sevflow's `error`."""
+    return "message" if path in PAGERDUTY_PATHS or path.startswith("/v2/alerts") else "error"
+
+
 def refusal_text(path: str, answer: dict[str, Any]) -> str:
-    return str(answer["message"] if path in PAGERDUTY_PATHS else answer["error"])
+    return str(answer[refusal_key(path)])
 
 
 async def test_declared_oversized_bodies_are_413_everywhere(client: httpx.AsyncClient) -> None:

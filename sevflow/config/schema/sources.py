@@ -49,3 +49,4 @@ class SourcesConfig(BaseModel):
     pagerduty: SourceSection = Field(default_factory=SourceConfig)
     datadog: SourceSection = Field(default_factory=SourceConfig)
     generic: SourceSection = Field(default_factory=SourceConfig)
+    opsgenie: SourceSection = Field(default_factory=SourceConfig)
