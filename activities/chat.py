@@ -255,14 +255,18 @@ class ChatActivities:
                 if state.version > channel.card_version:
                     blocks, text = incident_card(state), card_text(state)
                     if channel.card_ts is None:
-                        ref = self._post_once(channel.channel_id, text, f"{state.workflow_id}/card", blocks)
+                        ref = self._post_once(
+                            channel.channel_id, text, f"{state.workflow_id}/card", blocks, sync.tried_since
+                        )
                         saver.done(repeats_badly=True, card_ts=ref.ts, card_version=state.version)
                     else:
                         self.chat.update(channel.channel_id, channel.card_ts, text, blocks)
                         saver.done(card_version=state.version)
                 if sync.announce_channel and not channel.announced:
                     text, blocks = announcement(state)
-                    self._post_once(sync.announce_channel, text, f"{state.workflow_id}/announce", blocks)
+                    self._post_once(
+                        sync.announce_channel, text, f"{state.workflow_id}/announce", blocks, sync.tried_since
+                    )
                     saver.done(repeats_badly=True, announced=True)
             finally:
                 # Also when a step failed: the retry then repeats only the steps after the saved ones.

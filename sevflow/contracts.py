@@ -104,8 +104,8 @@ class ChatSync(BaseModel):
     # The incident's first message (its declaration), posted to the channel by the sync that opens it:
     # one activity and one workflow task fewer before the channel hears of the incident.
     first: ChatMessage | None = None
-    # An earlier attempt at this sync (the workflow's local one) may have created the channel since
-    # then: its answer was lost, so this sync looks for that channel before creating another.
+    # An earlier attempt at this sync (the workflow's local one) may have created the channel, posted
+    # the card or the announcement since then, its answer lost: this sync looks for each first.
     tried_since: datetime | None = None
 
 

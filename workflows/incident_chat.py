@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.failures import cause_of
 from workflows.options import (
@@ -139,7 +139,10 @@ class IncidentChat:
             if self._first_locally:
                 self._first_locally = False
                 synced = await self._sync_locally(sync)
-                if synced is None:
+                if isinstance(synced, str):  # a permanent failure: noted, as the activity's would be
+                    await self._note_failure(f"sync chat failed: {synced}")
+                    synced = None
+                elif synced is None:
                     # The channel may be open and the declaration posted, their answer lost: the sync
                     # looks for that channel, and the post below for that message.
                     sync = sync.model_copy(update={"first": None, "tried_since": tried_since})
@@ -160,9 +163,10 @@ class IncidentChat:
                     tried_since = synced.first_tried_since or tried_since
                 self.send(first.model_copy(update={"posted_since": tried_since}))
 
-    async def _sync_locally(self, sync: ChatSync) -> ChatSynced | None:
+    async def _sync_locally(self, sync: ChatSync) -> ChatSynced | str | None:
         """The first sync, once, as a local activity; None if it failed (the caller falls back to the
-        activity, which retries: never a second local activity in this task, which core cannot replay)."""
+        activity, which retries: never a second local activity in this task, which core cannot replay),
+        the reason if it failed for good (a permanent chat error, which no retry mends)."""
         try:
             synced: ChatSynced = await workflow.execute_local_activity(
                 SYNC_CHAT,
@@ -173,6 +177,9 @@ class IncidentChat:
             )
         except FailureError as err:  # a local activity's failure may come unwrapped (a timeout on replay)
             workflow.logger.info("local chat sync for %s failed: %s", self._state().label, err)
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                return cause_of(err) if isinstance(err, ActivityError) else str(err)
             return None
         return synced
 
