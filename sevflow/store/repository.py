@@ -24,6 +24,7 @@ from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
 from sevflow.store.oncall import OnCallRepository
+from sevflow.store.whatif import WhatIfRepository
 from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
@@ -66,6 +67,7 @@ class Store(
     FeedRepository,
     PageReceiptRepository,
     ConfigVersionRepository,
+    WhatIfRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
     items, postmortems, command keys, confirmed contact methods, merges, silences, on-call changes and

