@@ -9,15 +9,20 @@ the recording activities.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -26,7 +31,10 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
 from sevflow.paging.contacts import ContactBook
 from sevflow.paging.models import EscalationInput
-from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult
+from sevflow.store.repository import Store
+from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult, WhatIfReport
+from sevflow.whatif.plan import plan_replay
+from sevflow.whatif.report import build_report
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.escalation import EscalationWorkflow
 from workflows.whatif import WhatIfReplayWorkflow
@@ -34,6 +42,8 @@ from workflows.whatif import WhatIfReplayWorkflow
 # Escalations per replay workflow: its history stays small (about ten events each), and a few hundred
 # replay workflows keep the worker's task slots full.
 BATCH = 25
+# A shard (a process and a time-skipping server of its own) for every this many escalations at least.
+SHARD_AT_LEAST = 250
 REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
 
 
@@ -50,9 +60,15 @@ def test_server_binary() -> Path:
 
 @asynccontextmanager
 async def time_skipping_client() -> AsyncIterator[Client]:
-    """A client of a fresh time-skipping server, stopped afterwards."""
+    """A client of a fresh time-skipping server, stopped afterwards. The SDK's core logs only errors:
+    its warnings about the test server's capabilities are no news to a person reading a report."""
+    runtime = Runtime(
+        telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))
+    )
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(test_server_binary())
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(test_server_binary()),
+        runtime=runtime,
     )
     try:
         yield env.client
@@ -107,6 +123,9 @@ async def replay(
             workflow_runner=UnsandboxedWorkflowRunner(),
             max_concurrent_workflow_tasks=50,
             max_concurrent_local_activities=200,
+            # Every escalation and replay workflow stays cached while it waits: an evicted one would be
+            # replayed from its history at its next timer.
+            max_cached_workflows=len(paging) + len(batches) + 100,
         ):
             handles = [
                 await client.start_workflow(
@@ -124,3 +143,63 @@ async def replay(
     return ReplayResult(
         pages=pages, endings={e.escalation_id: e.status for ending in endings for e in ending}
     )
+
+
+def _replay_shard(incidents: list[ReplayIncident], config: SevflowConfig, contacts: ContactBook) -> ReplayResult:
+    """One shard's replay, in a process of its own, on a time-skipping server of its own."""
+
+    async def run() -> ReplayResult:
+        async with time_skipping_client() as client:
+            return await replay(client, incidents, config, contacts)
+
+    return asyncio.run(run())
+
+
+async def replay_sharded(
+    incidents: Sequence[ReplayIncident], config: SevflowConfig, contacts: ContactBook, shards: int
+) -> ReplayResult:
+    """`replay` split into `shards` processes, each with its own time-skipping server: the Python
+    worker is what a replay waits on, and one process runs on one core. Few escalations run in this
+    process (a process and a server cost a second or two to start)."""
+    paging = [i for i in incidents if i.opened and i.pages]
+    shards = max(1, min(shards, len(paging) // SHARD_AT_LEAST))
+    if shards == 1:
+        async with time_skipping_client() as client:
+            return await replay(client, paging, config, contacts)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=shards, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = await asyncio.gather(
+            *(loop.run_in_executor(pool, _replay_shard, paging[k::shards], config, contacts) for k in range(shards))
+        )
+    return ReplayResult(
+        pages=sorted((p for part in parts for p in part.pages), key=lambda p: (p.at, p.incident, p.who, p.via)),
+        endings={k: v for part in parts for k, v in part.endings.items()},
+    )
+
+
+def default_shards() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def what_if(
+    store: Store,
+    config: SevflowConfig,
+    config_name: str,
+    since: datetime,
+    until: datetime,
+    client: Client | None = None,
+    shards: int | None = None,
+) -> WhatIfReport:
+    """The what-if report of [since, until) under `config`: the store's records of the period planned
+    again (sevflow.whatif.plan), the escalations run on time-skipping servers (`client`'s, else fresh
+    ones, `shards` of them side by side: default one per core, at most 4), and the differences
+    against the pages on record. People are paged by the contact methods they have confirmed now."""
+    records = store.whatif_records(since, until)
+    incidents, notes = plan_replay(records, config)
+    contacts = ContactBook.of(store.verifications())
+    if client is not None:
+        result = await replay(client, incidents, config, contacts)
+    else:
+        result = await replay_sharded(incidents, config, contacts, shards or default_shards())
+    drills = sum(1 for i in records.incidents if i.drill)
+    return build_report(config, config_name, since, until, incidents, result, records.pages, drills, notes)
