@@ -87,14 +87,18 @@ class RecordingPages:
         self.anchors.setdefault(start.escalation_id, start.start)
         plan = self._plan(start.escalation_id, start.plan)
         if plan.levels == 0:
-            return LevelStarted(plan=plan, sent=PagesSent(pages=[]), start=start.start, taken_up_at=start.taken_up_at)
+            return LevelStarted(
+                plan=plan, sent=PagesSent(pages=[]), start=start.start, taken_up_at=start.taken_up_at
+            )
         ends_at = level_end(start.start, start.taken_up_at, plan.wait, LATE_LEVEL)
         pages = [
             page_for(start.escalation_id, start.incident, start.round, start.loop, plan, due, ends_at)
             for due in level_dues(plan, start.start)
             if due.at <= start.start
         ]
-        return LevelStarted(plan=plan, sent=self._record(pages), start=start.start, taken_up_at=start.taken_up_at)
+        return LevelStarted(
+            plan=plan, sent=self._record(pages), start=start.start, taken_up_at=start.taken_up_at
+        )
 
     @activity.defn(name=SEND_PAGES)
     async def send_pages(self, batch: PageBatch) -> PagesSent:

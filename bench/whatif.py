@@ -68,7 +68,11 @@ def build_config(teams: int, moved: bool = False) -> SevflowConfig:
         if moved:  # the candidate: the last member moves to the front
             members = members[-1:] + members[:-1]
         spec["teams"][team] = {"channel": f"#{team}", "escalation_target": f"lead{t:02d}"}
-        people[f"lead{t:02d}"] = {"slack_id": f"UL{t:02d}", "email": f"lead{t:02d}@example.com", "timezone": "Europe/London"}
+        people[f"lead{t:02d}"] = {
+            "slack_id": f"UL{t:02d}",
+            "email": f"lead{t:02d}@example.com",
+            "timezone": "Europe/London",
+        }
         spec["services"][f"svc{t:02d}"] = {"team": team}
         spec["rotations"][f"rot{t:02d}"] = {
             "team": team,
@@ -212,7 +216,9 @@ async def bare_sharded(ladders: list[list[float]], shards: int) -> float:
     began = time.perf_counter()
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=shards, mp_context=multiprocessing.get_context("spawn")) as pool:
-        await asyncio.gather(*(loop.run_in_executor(pool, _bare_shard, ladders[k::shards]) for k in range(shards)))
+        await asyncio.gather(
+            *(loop.run_in_executor(pool, _bare_shard, ladders[k::shards]) for k in range(shards))
+        )
     return time.perf_counter() - began
 
 
@@ -223,10 +229,7 @@ async def run(args: argparse.Namespace) -> int:
         store = Store.from_url(f"sqlite:///{Path(folder) / 'whatif.db'}")
         try:
             never = seed(store, current, args.incidents, args.days, rng)
-            acks = {
-                f"INC-{number}": (at - detected).total_seconds()
-                for number, at, detected in _acks(store)
-            }
+            acks = {f"INC-{number}": (at - detected).total_seconds() for number, at, detected in _acks(store)}
             began = time.perf_counter()
             report = await what_if(
                 store, candidate, "candidate", UNTIL - timedelta(days=args.days), UNTIL, shards=args.shards

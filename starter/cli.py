@@ -2014,6 +2014,11 @@ from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402
 
 register_oncall_feeds(oncall_app)
 
+# The what-if replay (issue 18): its command lives in starter/whatif_cli.py.
+from starter.whatif_cli import register_whatif  # noqa: E402
+
+register_whatif(app)
+
 
 def main() -> None:
     try:

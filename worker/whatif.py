@@ -30,12 +30,13 @@ from activities.whatif import RecordingPages
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
 from sevflow.paging.contacts import ContactBook
+from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.paging.models import EscalationInput
 from sevflow.store.repository import Store
 from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult, WhatIfReport
 from sevflow.whatif.plan import plan_replay
 from sevflow.whatif.report import build_report
-from worker.sandbox import install_code_cache, sandbox_runner
+from worker.sandbox import install_code_cache
 from workflows.escalation import EscalationWorkflow
 from workflows.whatif import WhatIfReplayWorkflow
 
@@ -63,7 +64,9 @@ async def time_skipping_client() -> AsyncIterator[Client]:
     """A client of a fresh time-skipping server, stopped afterwards. The SDK's core logs only errors:
     its warnings about the test server's capabilities are no news to a person reading a report."""
     runtime = Runtime(
-        telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
     )
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
@@ -100,7 +103,7 @@ async def replay(
     client: Client,
     incidents: Sequence[ReplayIncident],
     config: SevflowConfig,
-    contacts: ContactBook = ContactBook(),
+    contacts: ContactBook = NO_CONFIRMED_CONTACTS,
     batch: int = BATCH,
 ) -> ReplayResult:
     """Run the escalation of every incident that opens and pages under `config` on the time-skipping
@@ -145,7 +148,9 @@ async def replay(
     )
 
 
-def _replay_shard(incidents: list[ReplayIncident], config: SevflowConfig, contacts: ContactBook) -> ReplayResult:
+def _replay_shard(
+    incidents: list[ReplayIncident], config: SevflowConfig, contacts: ContactBook
+) -> ReplayResult:
     """One shard's replay, in a process of its own, on a time-skipping server of its own."""
 
     async def run() -> ReplayResult:
@@ -169,10 +174,15 @@ async def replay_sharded(
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=shards, mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = await asyncio.gather(
-            *(loop.run_in_executor(pool, _replay_shard, paging[k::shards], config, contacts) for k in range(shards))
+            *(
+                loop.run_in_executor(pool, _replay_shard, paging[k::shards], config, contacts)
+                for k in range(shards)
+            )
         )
     return ReplayResult(
-        pages=sorted((p for part in parts for p in part.pages), key=lambda p: (p.at, p.incident, p.who, p.via)),
+        pages=sorted(
+            (p for part in parts for p in part.pages), key=lambda p: (p.at, p.incident, p.who, p.via)
+        ),
         endings={k: v for part in parts for k, v in part.endings.items()},
     )
 

@@ -19,7 +19,6 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from sevflow.paging.models import AcknowledgePage, EscalationState, StopPaging
     from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayEnding
-
     from workflows.escalation import EscalationWorkflow
 
 
@@ -39,9 +38,13 @@ class WhatIfReplayWorkflow:
             except TimeoutError:
                 try:
                     if one.acknowledged_by is not None:
-                        await child.signal(EscalationWorkflow.acknowledge, AcknowledgePage(by=one.acknowledged_by))
+                        await child.signal(
+                            EscalationWorkflow.acknowledge, AcknowledgePage(by=one.acknowledged_by)
+                        )
                     else:
-                        await child.signal(EscalationWorkflow.stop, StopPaging(reason=one.stop_reason or "stopped"))
+                        await child.signal(
+                            EscalationWorkflow.stop, StopPaging(reason=one.stop_reason or "stopped")
+                        )
                 except FailureError as err:  # it ended as the timer fired: nothing left to stop
                     workflow.logger.info("escalation %s not told to stop: %s", one.escalation_id, err)
         ended: EscalationState = await child

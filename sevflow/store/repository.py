@@ -24,10 +24,10 @@ from sevflow.store.handoffs import HandoffRepository, StoredHandoff
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
 from sevflow.store.oncall import OnCallRepository
-from sevflow.store.whatif import WhatIfRepository
 from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
+from sevflow.store.whatif import WhatIfRepository
 
 __all__ = [
     "COMMAND_KEY_RETENTION",

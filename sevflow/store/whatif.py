@@ -62,14 +62,26 @@ class WhatIfRepository(Repository):
                 .order_by(TimelineEventRow.at, TimelineEventRow.id)
             ).all()
             groups = session.execute(
-                select(AlertGroupRow.source, AlertGroupRow.group_key, AlertGroupRow.workflow_id, AlertGroupRow.labels)
-                .where(AlertGroupRow.last_delivery_at >= since)
+                select(
+                    AlertGroupRow.source,
+                    AlertGroupRow.group_key,
+                    AlertGroupRow.workflow_id,
+                    AlertGroupRow.labels,
+                ).where(AlertGroupRow.last_delivery_at >= since)
             ).all()
-            held = session.execute(
-                select(AlertLogRow)
-                .where(AlertLogRow.received_at >= since, AlertLogRow.received_at < until, AlertLogRow.outcome.in_(HELD))
-                .order_by(AlertLogRow.received_at, AlertLogRow.id)
-            ).scalars().all()
+            held = (
+                session.execute(
+                    select(AlertLogRow)
+                    .where(
+                        AlertLogRow.received_at >= since,
+                        AlertLogRow.received_at < until,
+                        AlertLogRow.outcome.in_(HELD),
+                    )
+                    .order_by(AlertLogRow.received_at, AlertLogRow.id)
+                )
+                .scalars()
+                .all()
+            )
             pages = session.execute(
                 select(
                     PageRow.incident_number,

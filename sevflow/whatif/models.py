@@ -190,8 +190,16 @@ class Unpaged(BaseModel):
 
 
 DifferenceKind = Literal[
-    "not_opened", "newly_opened", "rerouted", "first_page", "newly_paged", "no_longer_paged", "paged_later",
-    "paged_earlier", "page_count", "unpaged",
+    "not_opened",
+    "newly_opened",
+    "rerouted",
+    "first_page",
+    "newly_paged",
+    "no_longer_paged",
+    "paged_later",
+    "paged_earlier",
+    "page_count",
+    "unpaged",
 ]
 
 

@@ -19,7 +19,7 @@ from sevflow.alerts.models import Alert, AlertBatch, AlertSource, AlertStatus, R
 from sevflow.alerts.routing import route
 from sevflow.config.schema import SevflowConfig
 from sevflow.policy import WAKING_PAGE_MODES, Severity
-from sevflow.whatif.models import RecordedAlert, RecordedIncident, ReplayIncident, WhatIfRecords
+from sevflow.whatif.models import Origin, RecordedAlert, RecordedIncident, ReplayIncident, WhatIfRecords
 
 # The earliest instant after detection an acknowledgement is replayed at: a timer needs a duration,
 # and a level's first pages go out as the escalation starts, before any acknowledgement in reality.
@@ -54,8 +54,12 @@ def _not_opened(found: Route) -> str | None:
 
 def replay_incident(incident: RecordedIncident, config: SevflowConfig) -> ReplayIncident:
     """`incident` under `config`."""
-    service, team, severity = incident.service, config.team_for(incident.service) or incident.team, incident.severity
-    origin: str = "declared"
+    service, team, severity = (
+        incident.service,
+        config.team_for(incident.service) or incident.team,
+        incident.severity,
+    )
+    origin: Origin = "declared"
     why_not: str | None = None
     was: dict[str, object] = {}
     if incident.alert_group_id is not None:
@@ -83,7 +87,7 @@ def replay_incident(incident: RecordedIncident, config: SevflowConfig) -> Replay
     return ReplayIncident(
         key=f"INC-{incident.number}",
         number=incident.number,
-        origin=origin,  # type: ignore[arg-type]
+        origin=origin,
         title=incident.title,
         service=service,
         team=team,

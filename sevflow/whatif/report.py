@@ -68,24 +68,31 @@ def compare(key: str, candidate: _Paged, real: _Paged) -> list[Difference]:
     for person in sorted(candidate.first.keys() | real.first.keys()):
         now, then = candidate.first.get(person), real.first.get(person)
         if then is None and now is not None:
-            found.append(Difference(incident=key, kind="newly_paged", text=f"pages {person} at {minute(now)}"))
+            found.append(
+                Difference(incident=key, kind="newly_paged", text=f"pages {person} at {minute(now)}")
+            )
         elif now is None and then is not None:
             found.append(
                 Difference(
-                    incident=key, kind="no_longer_paged", text=f"no longer pages {person} (paged at {minute(then)})"
+                    incident=key,
+                    kind="no_longer_paged",
+                    text=f"no longer pages {person} (paged at {minute(then)})",
                 )
             )
         elif now is not None and then is not None and now != then:
             kind = "paged_later" if now > then else "paged_earlier"
             found.append(
-                Difference(incident=key, kind=kind, text=f"pages {person} at {minute(now)} (was {minute(then)})")
+                Difference(
+                    incident=key, kind=kind, text=f"pages {person} at {minute(now)} (was {minute(then)})"
+                )
             )
         elif candidate.levels.get(person) != real.levels.get(person):
             found.append(
                 Difference(
                     incident=key,
                     kind="page_count",
-                    text=f"pages {person} at {candidate.levels.get(person)} level(s) (was {real.levels.get(person)})",
+                    text=f"pages {person} at {candidate.levels.get(person)} level(s) "
+                    f"(was {real.levels.get(person)})",
                 )
             )
     return found
@@ -125,8 +132,8 @@ def build_report(
     for page in result.pages:
         by_incident.setdefault(page.incident, []).append(page)
     real_by_number: dict[int, list[RealPage]] = {}
-    for real in real_pages:
-        real_by_number.setdefault(real.incident_number, []).append(real)
+    for sent in real_pages:
+        real_by_number.setdefault(sent.incident_number, []).append(sent)
     report = WhatIfReport(
         since=since,
         until=until,
@@ -141,9 +148,7 @@ def build_report(
         key = incident.key
         mine = sorted(by_incident.get(key, []), key=lambda p: (p.at, p.who, p.via))
         report.pages.extend(
-            PageLine(
-                incident=key, at=p.at, who=p.who, via=p.via, level=p.level, loop=p.loop, target=p.target
-            )
+            PageLine(incident=key, at=p.at, who=p.who, via=p.via, level=p.level, loop=p.loop, target=p.target)
             for p in mine
         )
         people = [p for p in mine if p.person is not None and p.via != "team_channel"]
@@ -183,7 +188,9 @@ def build_report(
                 )
             )
             if real.first:
-                report.differences.append(Difference(incident=key, kind="unpaged", text=f"pages nobody: {why}"))
+                report.differences.append(
+                    Difference(incident=key, kind="unpaged", text=f"pages nobody: {why}")
+                )
                 continue
         if incident.origin != "alert_log":
             report.differences.extend(compare(key, candidate, real))
@@ -191,7 +198,9 @@ def build_report(
     return report
 
 
-def _loads(config: SevflowConfig, pages: Sequence[ReplayedPage], real: Sequence[RealPage]) -> list[PersonLoad]:
+def _loads(
+    config: SevflowConfig, pages: Sequence[ReplayedPage], real: Sequence[RealPage]
+) -> list[PersonLoad]:
     mine = page_counts(
         config,
         [
@@ -202,7 +211,11 @@ def _loads(config: SevflowConfig, pages: Sequence[ReplayedPage], real: Sequence[
     )
     theirs = page_counts(
         config,
-        [PageReceipt(p.person, p.escalation_id, p.level, p.loop, p.at) for p in real if p.via != "team_channel"],
+        [
+            PageReceipt(p.person, p.escalation_id, p.level, p.loop, p.at)
+            for p in real
+            if p.via != "team_channel"
+        ],
     )
     loads = []
     for person in sorted(mine.keys() | theirs.keys()):
