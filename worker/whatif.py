@@ -17,12 +17,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -45,7 +46,16 @@ from workflows.whatif import WhatIfReplayWorkflow
 BATCH = 25
 # A shard (a process and a time-skipping server of its own) for every this many escalations at least.
 SHARD_AT_LEAST = 250
+# Longer than any ladder: ten rounds of ten levels of an hour each is under five days.
+REPLAY_TIMEOUT = timedelta(days=30)
 REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
+
+
+def cause(err: BaseException) -> str:
+    """The innermost cause's words: a failed workflow's reason, not the wrapper's."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err) or type(err).__name__
 
 
 def test_server_binary() -> Path:
@@ -125,23 +135,31 @@ async def replay(
             activity_executor=executor,
             workflow_runner=UnsandboxedWorkflowRunner(),
             max_concurrent_workflow_tasks=50,
+            # Named: the SDK would otherwise hash every loaded module's code for one (a second of CPU).
+            build_id="sevflow-whatif",
             max_concurrent_local_activities=200,
             # Every escalation and replay workflow stays cached while it waits: an evicted one would be
             # replayed from its history at its next timer.
             max_cached_workflows=len(paging) + len(batches) + 100,
         ):
-            handles = [
-                await client.start_workflow(
-                    WhatIfReplayWorkflow.run,
-                    ReplayBatch(escalations=[escalation_of(i) for i in chunk]),
-                    id=f"whatif-{run}-{number}",
-                    task_queue=task_queue,
-                )
-                for number, chunk in enumerate(batches)
-            ]
-            # One result awaited at a time: while it is, the server's clock skips for every workflow
-            # (many long polls at once overflow the test server's header limit).
-            endings = [await handle.result() for handle in handles]
+            try:
+                handles = [
+                    await client.start_workflow(
+                        WhatIfReplayWorkflow.run,
+                        ReplayBatch(escalations=[escalation_of(i) for i in chunk]),
+                        id=f"whatif-{run}-{number}",
+                        task_queue=task_queue,
+                        # The server's clock, which skips: a workflow task failing on every attempt
+                        # (a bug) ends the replay in seconds instead of holding it for ever.
+                        execution_timeout=REPLAY_TIMEOUT,
+                    )
+                    for number, chunk in enumerate(batches)
+                ]
+                # One result awaited at a time: while it is, the server's clock skips for every
+                # workflow (many long polls at once overflow the test server's header limit).
+                endings = [await handle.result() for handle in handles]
+            except (WorkflowFailureError, RPCError) as err:
+                raise SevflowError(f"the replay failed on the time-skipping server: {cause(err)}") from err
     pages = sorted(recorder.pages.values(), key=lambda p: (p.at, p.incident, p.who, p.via))
     return ReplayResult(
         pages=pages, endings={e.escalation_id: e.status for ending in endings for e in ending}
