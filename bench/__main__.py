@@ -8,7 +8,8 @@ metrics_scale (100,000 incidents on SQLite and PostgreSQL), lifecycle (full inci
 against bare workflows with as many activities) and oncall_hours (the hours report over a year for 500
 people on SQLite and PostgreSQL, against the bare shift enumeration; about a minute) and oncall_scale
 (who is on call and the 14-day gap check over 200 rotations with 2,000 overrides, against the same with
-no overrides; under a minute). The first three
+no overrides; under a minute) and whatif (`sevflow whatif` over 90 days of 5,000 incidents, against as
+many bare ladders on the time-skipping server; a few minutes). The first three
 take about 15 minutes on a quiet 2-core machine, paging about ten of them (longer when the stack
 falls behind: it waits up to 10 minutes for a backlog to drain).
 
@@ -31,6 +32,7 @@ from bench import (
     oncall_scale,
     pager,
     paging,
+    whatif,
 )
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
@@ -43,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "lifecycle": lifecycle.main,
     "oncall_hours": oncall_hours.main,
     "oncall_scale": oncall_scale.main,
+    "whatif": whatif.main,
 }
 
 

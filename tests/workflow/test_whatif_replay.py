@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.schema import SevflowConfig
+from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.paging.models import EscalationStatus
 from sevflow.policy import Severity
 from sevflow.whatif.models import ReplayIncident
 from tests.workflow.test_escalation import CONFIG
+from worker import whatif
 from worker.whatif import replay
 
 M = timedelta(minutes=1)
+H = timedelta(hours=1)
 # Monday 2 March 2026, 01:00 UTC: still the week from 23 February 09:00 Berlin, bob's; alice is backup.
 DETECTED = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
@@ -66,3 +70,24 @@ async def test_a_ladder_nobody_answers_runs_out_and_a_stop_ends_it(
         never.escalation_id: EscalationStatus.EXHAUSTED,
         mitigated.escalation_id: EscalationStatus.STOPPED,
     }
+
+
+async def test_shards_in_processes_of_their_own_replay_as_one_process_does(
+    time_skipping_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SevflowConfig.model_validate(CONFIG)
+    incidents = [
+        incident(
+            config,
+            f"INC-{k}",
+            DETECTED + k * timedelta(hours=9),
+            stop_after=(4 + 7 * k) * M,
+            acknowledged_by="x",
+        )
+        for k in range(1, 5)
+    ]
+    alone = await replay(time_skipping_env.client, incidents, config)
+    monkeypatch.setattr(whatif, "SHARD_AT_LEAST", 1)
+    sharded = await whatif.replay_sharded(incidents, config, NO_CONFIRMED_CONTACTS, shards=2)
+    assert sharded.pages == alone.pages and len(alone.pages) >= 4
+    assert sharded.endings == alone.endings
