@@ -12,43 +12,28 @@ nobody; 4 with `--fail-on-difference`, the candidate pages anyone differently fr
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sevflow.settings import Settings
+from starter.oncall_feeds_cli import user_errors
 
 if TYPE_CHECKING:
     from sevflow.config.schema import SevflowConfig
     from sevflow.whatif.models import WhatIfReport
 
-P = ParamSpec("P")
-R = TypeVar("R")
 out = Console(soft_wrap=True)
 
 UNPAGED_EXIT = 3
 DIFFERENCE_EXIT = 4
 # The longest period replayed: a year of incidents is already hundreds of thousands of pages.
 LONGEST = timedelta(days=366)
-
-
-def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """starter.cli's: every error a person can cause is one line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        wrapped: Callable[P, R] = importlib.import_module("starter.cli").user_errors(fn)
-        return wrapped(*args, **kwargs)
-
-    return wrapper
 
 
 def candidate_config(path: Path) -> SevflowConfig:
