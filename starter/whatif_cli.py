@@ -125,7 +125,7 @@ def whatif(
     settings = Settings()
     store = Store.from_url(settings.resolved_database_url, create=False)
     try:
-        report = asyncio.run(what_if(store, candidate, str(config), start, end, shards=shards))
+        report = asyncio.run(what_if(store, candidate, str(config), start, end, shards=shards, progress=_say))
     finally:
         store.dispose()
     if as_json:
@@ -136,6 +136,11 @@ def whatif(
         raise typer.Exit(UNPAGED_EXIT)
     if fail_on_difference and report.differences:
         raise typer.Exit(DIFFERENCE_EXIT)
+
+
+def _say(line: str) -> None:
+    """A word on stderr while a long replay runs (stdout keeps the report alone, for --json)."""
+    Console(stderr=True).print(f"{line} ...", highlight=False, markup=False)
 
 
 def _at(at: datetime) -> str:

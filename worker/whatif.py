@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -217,6 +217,7 @@ async def what_if(
     until: datetime,
     client: Client | None = None,
     shards: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> WhatIfReport:
     """The what-if report of [since, until) under `config`: the store's records of the period planned
     again (sevflow.whatif.plan), the escalations run on time-skipping servers (`client`'s, else fresh
@@ -225,6 +226,11 @@ async def what_if(
     records = store.whatif_records(since, until)
     incidents, notes = plan_replay(records, config)
     contacts = ContactBook.of(store.verifications())
+    if progress is not None:
+        paging = sum(1 for i in incidents if i.opened and i.pages)
+        progress(
+            f"replaying {paging} escalation(s) of {len(incidents)} incident(s) on the time-skipping server"
+        )
     if client is not None:
         result = await replay(client, incidents, config, contacts)
     else:

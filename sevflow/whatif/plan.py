@@ -78,7 +78,8 @@ def replay_incident(incident: RecordedIncident, config: SevflowConfig) -> Replay
         ("team", incident.team, team),
         ("severity", incident.severity, severity),
     ):
-        if then != now:
+        # A declared incident without a team had none to move from: the candidate's owner is no change.
+        if then != now and then is not None:
             was[field] = then.value if isinstance(then, Severity) else then
     policy = config.policies_for(service)[severity]
     stop_after = None

@@ -88,7 +88,7 @@ def test_an_alert_incident_is_routed_again_and_a_declared_one_keeps_its_service(
     assert moved.was == {"service": "checkout", "team": "payments", "severity": "SEV1"}
     declared = replay_incident(recorded(2, service="checkout", team=None), config())
     assert (declared.service, declared.team, declared.origin) == ("checkout", "payments", "declared")
-    assert declared.was == {"team": None}
+    assert declared.was == {}
 
 
 def test_a_dropped_or_held_incident_is_not_opened() -> None:
