@@ -26,9 +26,13 @@ from sevflow.whatif.models import Origin, RecordedAlert, RecordedIncident, Repla
 SOONEST_STOP = timedelta(seconds=1)
 
 
-def batch_of(source: str, group_key: str, labels: dict[str, str], name: str | None) -> AlertBatch | None:
-    """The batch the routing table sees for a group's stored labels (the alert's own severity word is
-    its `severity` label); None for a source sevflow no longer knows."""
+def batch_of(
+    source: str, group_key: str, labels: dict[str, str], name: str | None, severity: str | None = None
+) -> AlertBatch | None:
+    """The batch the routing table sees for a group's stored labels; None for a source sevflow no
+    longer knows. The alert's own severity word is its `severity` label, else `severity`, the one it
+    was routed at in reality: a PagerDuty or Datadog sender's word travels outside the labels, and
+    the store keeps only the labels."""
     try:
         sender = AlertSource(source)
     except ValueError:
@@ -39,7 +43,7 @@ def batch_of(source: str, group_key: str, labels: dict[str, str], name: str | No
         name=labels.get("alertname") or name or "alert",
         summary="",
         labels={k: v for k, v in labels.items() if k != "source"},
-        severity_hint=labels.get("severity") or None,
+        severity_hint=labels.get("severity") or severity or None,
     )
     return AlertBatch(source=sender, group_key=group_key or "whatif", alerts=[alert])
 
@@ -65,7 +69,13 @@ def replay_incident(incident: RecordedIncident, config: SevflowConfig) -> Replay
     if incident.alert_group_id is not None:
         origin = "alert"
         batch = (
-            batch_of(incident.source or "", incident.alert_group_id, incident.labels, incident.alert_name)
+            batch_of(
+                incident.source or "",
+                incident.alert_group_id,
+                incident.labels,
+                incident.alert_name,
+                incident.severity.value,
+            )
             if incident.labels is not None
             else None
         )
@@ -128,7 +138,7 @@ def newly_opened(alert: RecordedAlert, config: SevflowConfig) -> ReplayIncident 
     drops it or holds it too (or its labels are not on record)."""
     if alert.labels is None:
         return None
-    batch = batch_of(alert.source, alert.group_key, alert.labels, None)
+    batch = batch_of(alert.source, alert.group_key, alert.labels, None, alert.severity)
     if batch is None:
         return None
     found = route(batch, config, alert.received_at)

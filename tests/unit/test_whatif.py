@@ -300,3 +300,14 @@ def test_a_replayed_page_to_a_team_channel_is_listed_but_counts_for_nobody() -> 
     assert [p.who for p in report.pages] == ["#payments", "bob"]
     assert [(p.person, p.pages, p.night_pages) for p in report.people] == [("bob", 1, 0)]
     assert report.unpaged == []
+
+
+def test_a_sender_whose_severity_word_is_not_a_label_keeps_the_severity_it_had() -> None:
+    """PagerDuty's and Datadog's words travel outside the labels the store keeps: the severity the
+    incident was routed at stands in for them, and a candidate rule that sets one still wins."""
+    pagerduty = recorded(
+        1, source="pagerduty", alert_group_id="g", labels={"service": "checkout"}, severity=Severity.SEV2
+    )
+    assert replay_incident(pagerduty, config()).severity is Severity.SEV2
+    disk = pagerduty.model_copy(update={"labels": {"alertname": "DiskFull"}, "severity": Severity.SEV0})
+    assert replay_incident(disk, config()).severity is Severity.SEV2  # the disks route sets SEV2
