@@ -23,6 +23,7 @@ from starter.cli import app
 
 runner = CliRunner()
 UNTIL = "2026-03-02T00:00:00Z"
+DISK = "alert:alertmanager:{}:disk2@2026-02-26T00:00Z"
 
 PEOPLE = {
     "alice": {"slack_id": "U0ALICE", "email": "alice@example.com", "timezone": "Europe/Berlin"},
@@ -32,13 +33,17 @@ PEOPLE = {
 }
 
 
-def config(members: list[str], search_team: str, drop_flappy: bool) -> dict[str, Any]:
+def config(
+    members: list[str], search_team: str, drop_flappy: bool, drop_disk: bool = False
+) -> dict[str, Any]:
     """Weeks from Monday 2026-01-05 09:00 Berlin (08:00 UTC): week k's primary is members[k % 2], its
     backup the other; the default ladder is primary, backup, carol (payments' escalation target),
     10 minutes a level at SEV1, 15 at SEV2, twice round."""
     routes: list[dict[str, Any]] = []
     if drop_flappy:
         routes.append({"name": "drop flappy", "match": ["alertname=Flappy"], "drop": True})
+    if drop_disk:
+        routes.append({"name": "drop disks", "match": ["alertname=DiskFull"], "drop": True})
     teams: dict[str, Any] = {"payments": {"channel": "#payments", "escalation_target": "carol"}}
     if search_team != "payments":
         teams[search_team] = {"channel": f"#{search_team}"}
@@ -152,8 +157,27 @@ def candidate(tmp_path: Path, sqlite_store: Store, monkeypatch: pytest.MonkeyPat
         resolved=0,
         detail={},
     )
+    # DiskFull, dropped in reality (its group's labels are on record from an earlier delivery); the
+    # candidate drops it no more: an incident Thursday 26 Feb 00:00 UTC (week 7, the candidate's alice
+    # primary, dave backup) that nobody acknowledges.
+    disk = {"alertname": "DiskFull", "service": "checkout", "severity": "critical"}
+    sqlite_store.note_delivery("alertmanager", "{}:disk2", "alertgroup-am-disk2", "h3", disk)
+    for _ in range(2):
+        then.log_alert(
+            "alertmanager",
+            "{}:disk2",
+            "dropped",
+            service="checkout",
+            severity="SEV1",
+            firing=1,
+            resolved=0,
+            detail={},
+        )
     path = tmp_path / "candidate.yaml"
     path.write_text(yaml.safe_dump(config(["dave", "alice"], "search", drop_flappy=True)))
+    (tmp_path / "current.yaml").write_text(
+        yaml.safe_dump(config(["alice", "bob"], "payments", drop_flappy=False, drop_disk=True))
+    )
     url = sqlite_store.engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("SEVFLOW_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "200")
@@ -170,7 +194,7 @@ def test_the_report_names_who_the_candidate_pages_when(candidate: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert (report["incidents"], report["replayed"], report["not_paging"]) == (4, 3, 0)
+    assert (report["incidents"], report["replayed"], report["not_paging"]) == (4, 4, 0)
     # INC-1: alice is the candidate's primary; bob's acknowledgement at 02:04 stops it before level 2.
     assert pages_of(report, "INC-1") == [("02:00", "alice", "slack_dm")]
     # INC-2: dave, then alice at 14:10, carol at 14:20; resolved at 14:25, before round 2 (14:30).
@@ -180,6 +204,10 @@ def test_the_report_names_who_the_candidate_pages_when(candidate: Path) -> None:
         ("14:20", "carol", "slack_dm"),
     ]
     assert pages_of(report, "INC-3") == [] and pages_of(report, "INC-4") == []
+    # The DiskFull incident: the whole ladder twice round, alice, dave, carol every 10 minutes.
+    assert pages_of(report, DISK) == [
+        (f"00:{m}0", who, "slack_dm") for m, who in enumerate(["alice", "dave", "carol"] * 2)
+    ]
     differences = {(d["incident"], d["kind"]): d["text"] for d in report["differences"]}
     assert differences == {
         ("INC-1", "first_page"): "first page: alice at 2026-02-10 02:00Z (was bob at 2026-02-10 02:00Z)",
@@ -195,18 +223,23 @@ def test_the_report_names_who_the_candidate_pages_when(candidate: Path) -> None:
             "INC-4",
             "unpaged",
         ): "pages nobody: no escalation policy or rotation reaches anyone for service search",
+        (
+            DISK,
+            "newly_opened",
+        ): "opened as checkout SEV1 (was dropped); first page alice at 2026-02-26 00:00Z",
     }
     assert [(u["incident"], u["service"]) for u in report["unpaged"]] == [("INC-4", "search")]
-    # Night pages in each person's zone: 02:00 UTC is 03:00 in Berlin; 14:00 UTC is 09:00 in New York.
+    # Night pages in each person's zone: 02:00 UTC is 03:00 in Berlin; 14:00 UTC is 09:00 in New York;
+    # 00:00-00:50 UTC is 01:00-01:50 in Berlin, 00:00-00:50 in London, 19:00-19:50 in New York.
     people = {
         p["person"]: (p["pages"], p["night_pages"], p["real_pages"], p["real_night_pages"])
         for p in report["people"]
     }
     assert people == {
-        "alice": (2, 1, 2, 0),
+        "alice": (4, 3, 2, 0),
         "bob": (0, 0, 3, 1),
-        "carol": (1, 0, 1, 0),
-        "dave": (1, 0, 0, 0),
+        "carol": (3, 2, 1, 0),
+        "dave": (3, 0, 0, 0),
     }
     assert any("cannot be routed again" in note for note in report["notes"])
 
@@ -223,7 +256,6 @@ def test_fail_on_unpaged_is_an_exit_status_and_the_tables_print(candidate: Path)
 def test_the_configuration_that_paged_replays_without_a_difference(candidate: Path, tmp_path: Path) -> None:
     """Reality's own configuration replayed: the same people at the same minutes, no difference."""
     current = tmp_path / "current.yaml"
-    current.write_text(yaml.safe_dump(config(["alice", "bob"], "payments", drop_flappy=False)))
     result = runner.invoke(
         app,
         [
