@@ -19,6 +19,7 @@ from worker.whatif import replay
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
+S = timedelta(seconds=1)
 # Monday 2 March 2026, 01:00 UTC: still the week from 23 February 09:00 Berlin, bob's; alice is backup.
 DETECTED = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
@@ -80,8 +81,8 @@ async def test_shards_in_processes_of_their_own_replay_as_one_process_does(
         incident(
             config,
             f"INC-{k}",
-            DETECTED + k * timedelta(hours=9),
-            stop_after=(4 + 7 * k) * M,
+            DETECTED + k * 9 * H,
+            stop_after=(4 + 7 * k) * M + 30 * S,
             acknowledged_by="x",
         )
         for k in range(1, 5)
