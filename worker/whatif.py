@@ -185,6 +185,8 @@ async def replay_sharded(
     worker is what a replay waits on, and one process runs on one core. Few escalations run in this
     process (a process and a server cost a second or two to start)."""
     paging = [i for i in incidents if i.opened and i.pages]
+    if not paging:  # nothing to run: no server to start
+        return ReplayResult()
     shards = max(1, min(shards, len(paging) // SHARD_AT_LEAST))
     if shards == 1:
         async with time_skipping_client() as client:

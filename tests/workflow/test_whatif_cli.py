@@ -298,3 +298,13 @@ def test_bad_input_is_one_line(
     assert result.exit_code == code, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
+
+
+def test_a_period_without_incidents_reports_nothing_to_replay(candidate: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["whatif", "--config", str(candidate), "--since", "1d", "--until", "2026-01-02T00:00:00Z", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["incidents"], report["replayed"], report["pages"], report["differences"]) == (0, 0, [], [])
