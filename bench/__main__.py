@@ -9,7 +9,9 @@ against bare workflows with as many activities) and oncall_hours (the hours repo
 people on SQLite and PostgreSQL, against the bare shift enumeration; about a minute) and oncall_scale
 (who is on call and the 14-day gap check over 200 rotations with 2,000 overrides, against the same with
 no overrides; under a minute) and importers (a 500-person, 100-schedule, 100-policy PagerDuty and
-Opsgenie export imported and checked, against reading and validating the same files; seconds). The first three
+Opsgenie export imported and checked, against reading and validating the same files; seconds) and
+whatif (`sevflow whatif` over 90 days of 5,000 incidents, against as many bare ladders on the
+time-skipping server; a few minutes). The first three
 take about 15 minutes on a quiet 2-core machine, paging about ten of them (longer when the stack
 falls behind: it waits up to 10 minutes for a backlog to drain).
 
@@ -33,6 +35,7 @@ from bench import (
     oncall_scale,
     pager,
     paging,
+    whatif,
 )
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
@@ -46,6 +49,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "oncall_hours": oncall_hours.main,
     "oncall_scale": oncall_scale.main,
     "importers": importers.main,
+    "whatif": whatif.main,
 }
 
 

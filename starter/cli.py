@@ -2019,6 +2019,11 @@ from starter.import_cli import import_app  # noqa: E402
 
 app.add_typer(import_app, name="import")
 
+# The what-if replay (issue 18): its command lives in starter/whatif_cli.py.
+from starter.whatif_cli import register_whatif  # noqa: E402
+
+register_whatif(app)
+
 
 def main() -> None:
     try:

