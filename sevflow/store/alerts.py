@@ -5,7 +5,7 @@ confirmed signalled, and the deliveries that reached no incident.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,6 +13,12 @@ from sqlalchemy import Table, bindparam, select, update
 
 from sevflow.store.base import Repository, insert_ignoring_duplicates
 from sevflow.store.schema import AlertGroupRow, AlertLogRow
+
+# Confirmed content is coalesced only this long after the group's last signalled delivery; a repeat
+# after it is signalled again (one signal per group per period, however many repeats). A group whose
+# incident's workflow an operator terminated, which therefore never moved the group's episode on,
+# opens its next incident at the next repeat instead of coalescing every repeat until an alert changes.
+RECONFIRM_AFTER = timedelta(minutes=10)
 
 
 class AlertGroupStats(BaseModel):
@@ -70,8 +76,9 @@ class AlertRepository(Repository):
             row = session.get(AlertGroupRow, (source, group_key), with_for_update=True)
             assert row is not None
             row.deliveries += 1
+            recent = row.last_delivery_at >= now - RECONFIRM_AFTER
             row.last_delivery_at = now
-            if row.last_hash == content_hash and row.confirmed:
+            if row.last_hash == content_hash and row.confirmed and recent:
                 return None
             if row.last_hash != content_hash:
                 row.last_hash = content_hash
@@ -102,14 +109,9 @@ class AlertRepository(Repository):
         return episode if episode is not None else ended + 1
 
     def confirmed_content(self, source: str, group_key: str) -> str | None:
-        """The content hash last confirmed signalled for the group (a read: cheap under a storm)."""
-        with self._read() as session:
-            row = session.execute(
-                select(AlertGroupRow.last_hash, AlertGroupRow.confirmed).where(
-                    AlertGroupRow.source == source, AlertGroupRow.group_key == group_key
-                )
-            ).first()
-        return row.last_hash if row is not None and row.confirmed else None
+        """The content hash last confirmed signalled for the group (a read: cheap under a storm), None
+        once its last signal is RECONFIRM_AFTER old."""
+        return self.confirmed_contents(source, [group_key]).get(group_key)
 
     def confirmed_contents(self, source: str, group_keys: Collection[str]) -> dict[str, str]:
         """`confirmed_content` for many groups of one source in one read: the groups with confirmed
@@ -122,6 +124,7 @@ class AlertRepository(Repository):
                     AlertGroupRow.source == source,
                     AlertGroupRow.group_key.in_(list(group_keys)),
                     AlertGroupRow.confirmed.is_(True),
+                    AlertGroupRow.last_delivery_at >= self._clock() - RECONFIRM_AFTER,
                 )
             ).all()
         return {row.group_key: row.last_hash for row in rows if row.last_hash is not None}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from sevflow.store.alerts import RECONFIRM_AFTER
 from sevflow.store.repository import Store
 from starter.ingest import ConfirmedCache, RepeatCounts
+from tests.store.conftest import FakeClock
 
 
 def _confirmed(store: Store, key: str, digest: str) -> None:
@@ -30,6 +33,24 @@ def test_confirmed_contents_reads_only_confirmed_groups_of_the_source(store: Sto
     assert found == {"a": "h-a", "b": "h-b"}
     assert store.confirmed_contents("alertmanager", []) == {}
     assert found == {k: store.confirmed_content("alertmanager", k) for k in ("a", "b")}
+
+
+def test_confirmed_content_is_signalled_again_once_its_last_signal_is_old(
+    store: Store, clock: FakeClock
+) -> None:
+    # An operator terminated the group's incident: nothing moved the episode on, and every repeat of
+    # the content it had was coalesced for as long as the alerts kept firing unchanged.
+    _confirmed(store, "a", "h-a")
+    clock.now += RECONFIRM_AFTER - timedelta(seconds=1)
+    assert store.confirmed_contents("alertmanager", ["a"]) == {"a": "h-a"}
+    assert store.note_delivery("alertmanager", "a", "wf-a", "h-a") is None  # still coalesced
+
+    clock.now += RECONFIRM_AFTER + timedelta(seconds=1)  # the last note is older than RECONFIRM_AFTER
+    assert store.confirmed_contents("alertmanager", ["a"]) == {}
+    assert store.confirmed_content("alertmanager", "a") is None
+    assert store.note_delivery("alertmanager", "a", "wf-a", "h-a") == 1  # signalled again
+    store.confirm_delivery("alertmanager", "a", "h-a")
+    assert store.confirmed_content("alertmanager", "a") == "h-a"  # coalesced again from then on
 
 
 def test_count_deliveries_many_adds_to_each_group_once(store: Store) -> None:
