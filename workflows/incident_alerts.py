@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 
 from workflows.options import STORE_RETRY, STORE_TIMEOUT
@@ -44,6 +45,8 @@ async def open_next(group: AlertGroupTrack, delivery: AlertDelivery) -> AlertGro
             id=state.workflow_id,
             # It outlives this one (and its postmortem and action items outlive its alerts).
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            # As the API starts an episode: an ended incident's id is never started again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
         # The API opened it (this incident had ended): the delivery goes to it as any other.
