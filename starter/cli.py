@@ -1989,9 +1989,11 @@ def migrate_database(
 @user_errors
 def worker() -> None:
     """Run a worker against the configured Temporal server."""
+    from starter.ingest import AlertIngest
     from worker.run import run_worker
 
-    _run(run_worker(Settings()))
+    # A late heartbeat's alert goes through the same ingest as the alert webhooks'.
+    _run(run_worker(Settings(), intake=AlertIngest))
 
 
 @app.command()

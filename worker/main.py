@@ -15,6 +15,7 @@ from activities.calendar import resolve_holidays
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.files import ConsoleFiles, FilePort, SlackFiles
 from activities.handoff import HandoffActivities
+from activities.heartbeats import AlertIntake, HeartbeatActivities
 from activities.pagers import Pagers
 from activities.paging import PageLinks, PagingActivities
 from activities.postmortem import PostmortemActivities
@@ -37,6 +38,7 @@ from workflows.action_item import ActionItemWorkflow
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
+from workflows.heartbeat import HeartbeatWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
@@ -52,6 +54,7 @@ WORKFLOWS = [
     ActionItemWorkflow,
     ReportWorkflow,
     SilenceWorkflow,
+    HeartbeatWatchWorkflow,
 ]
 
 
@@ -156,6 +159,7 @@ def build_worker(
     pagers: Pagers | None = None,
     links: PageLinks | None = None,
     config_text: str | None = None,
+    intake: AlertIntake | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -165,7 +169,9 @@ def build_worker(
     `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
     tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py).
     `config_text` is sevflow.yaml's text: kept in the store under its version id, so that incidents
-    declared on it page on it after a restart with another file (none: they page on the current one)."""
+    declared on it page on it after a restart with another file (none: they page on the current one).
+    `intake` is where a late heartbeat's alert goes, the ingest the alert webhooks use (starter/ingest.py,
+    given by the entry point; none: a late heartbeat's sweep fails and retries, saying why)."""
     install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
     # The on-call activities read sevflow.yaml with the runtime on-call changes (covers, swaps, leave),
@@ -190,6 +196,7 @@ def build_worker(
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
     silence_acts = SilenceActivities(config, store, chat)
+    heartbeat_acts = HeartbeatActivities(store, intake)
     report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
     return Worker(
         client,
@@ -221,6 +228,7 @@ def build_worker(
             report_acts.monthly_report,
             resolve_holidays,
             silence_acts.silence_tick,
+            heartbeat_acts.heartbeat_sweep,
         ],
         activity_executor=executor,
         workflow_runner=sandbox_runner(),

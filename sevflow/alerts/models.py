@@ -31,6 +31,8 @@ class AlertSource(StrEnum):
     PAGERDUTY = "pagerduty"
     DATADOG = "datadog"
     GENERIC = "generic"
+    # sevflow itself, for a heartbeat that went late or failed (sevflow/heartbeats/).
+    HEARTBEAT = "heartbeat"
 
 
 class AlertStatus(StrEnum):

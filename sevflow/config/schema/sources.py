@@ -49,3 +49,5 @@ class SourcesConfig(BaseModel):
     pagerduty: SourceSection = Field(default_factory=SourceConfig)
     datadog: SourceSection = Field(default_factory=SourceConfig)
     generic: SourceSection = Field(default_factory=SourceConfig)
+    # The token of the heartbeat pings (/v1/heartbeats/.../ping, and as GenieKey on /v2/heartbeats).
+    heartbeat: SourceSection = Field(default_factory=SourceConfig)

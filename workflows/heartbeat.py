@@ -1,0 +1,70 @@
+"""HeartbeatWatchWorkflow: the durable timer of every heartbeat, one workflow for all of them.
+
+It asks `heartbeat_sweep` at its own instant to open the incident of each heartbeat now late (each
+claimed once in the store) and sleeps on a Temporal timer until the soonest due time of the others,
+never sooner than MIN_SLEEP (sevflow/heartbeats/watch.py). A ping moves a due time only later and sends
+nothing here: waking at an old due time, the watch finds the newer one and sleeps again. A heartbeat
+added, resumed or back up signals `changed`, which wakes it to look again at once. A worker down
+across a due time leaves the timer fired in history: the first sweep when a worker is back opens
+that heartbeat's incident, once.
+
+Why one watch and not a workflow per heartbeat: 10,000 heartbeats pinging every minute would wake
+10,000 timers and run 10,000 activities a minute on one worker; the watch wakes at most four times a
+second and reads the soonest due time from an index (bench/heartbeats.py measures both).
+"""
+
+# No `from __future__ import annotations`: workflow.defn resolves the handlers' hints at each
+# sandboxed import.
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from sevflow.heartbeats.watch import (
+        HEARTBEAT_SWEEP,
+        HeartbeatSweep,
+        HeartbeatWatch,
+        SweepResult,
+        next_wake,
+    )
+
+SWEEP_TIMEOUT = timedelta(seconds=60)
+# The store or Temporal may be down for long: the sweep is retried until they answer, at most every
+# 10 s (a late heartbeat is found that much after they are back).
+SWEEP_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
+
+
+@workflow.defn
+class HeartbeatWatchWorkflow:
+    @workflow.init
+    def __init__(self, watch: HeartbeatWatch) -> None:
+        self._changed = False
+
+    @workflow.run
+    async def run(self, watch: HeartbeatWatch) -> None:
+        sweeps = watch.sweeps
+        while True:
+            self._changed = False
+            result: SweepResult = await workflow.execute_activity(
+                HEARTBEAT_SWEEP,
+                HeartbeatSweep(now=workflow.now()),
+                result_type=SweepResult,
+                start_to_close_timeout=SWEEP_TIMEOUT,
+                retry_policy=SWEEP_RETRY,
+            )
+            sweeps += 1
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(HeartbeatWatch(sweeps=sweeps))
+            delay = next_wake(workflow.now(), result) - workflow.now()
+            if delay > timedelta(0) and not self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(lambda: self._changed, timeout=delay)
+
+    @workflow.signal
+    def changed(self) -> None:
+        """A heartbeat was added, changed, resumed or is up again: look again now."""
+        self._changed = True
