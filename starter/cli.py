@@ -2011,6 +2011,11 @@ from starter.silences_cli import maintenance_app, silence_app  # noqa: E402
 app.add_typer(silence_app, name="silence")
 app.add_typer(maintenance_app, name="maintenance")
 
+# Heartbeats (issue 18): their commands live in starter/heartbeats_cli.py.
+from starter.heartbeats_cli import heartbeat_app  # noqa: E402
+
+app.add_typer(heartbeat_app, name="heartbeat")
+
 # Calendar feeds and hours on call (issue 17): their commands live in starter/oncall_feeds_cli.py.
 from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402
 

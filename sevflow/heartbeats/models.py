@@ -190,3 +190,34 @@ def heartbeat_batch(
         title=summary,
         common_labels=labels,
     )
+
+
+def watchdog_of(labels: dict[str, str], heartbeats: list[Heartbeat]) -> Heartbeat | None:
+    """The heartbeat whose `watchdog` matchers all match an alert's labels (the first by name)."""
+    for heartbeat in heartbeats:
+        if heartbeat.watchdog and all(Matcher.parse(m).matches(labels) for m in heartbeat.watchdog):
+            return heartbeat
+    return None
+
+
+def split_watchdogs(
+    batches: list[AlertBatch], heartbeats: list[Heartbeat]
+) -> tuple[list[AlertBatch | None], list[str]]:
+    """Each batch without the alerts a heartbeat's `watchdog` names (None: nothing of it is left), and
+    the heartbeats whose firing watchdog alerts came (each once, in order): pings, never incidents."""
+    kept: list[AlertBatch | None] = []
+    pinged: list[str] = []
+    for batch in batches:
+        left: list[Alert] = []
+        for alert in batch.alerts:
+            labels = {**batch.common_labels, **alert.labels, "source": batch.source.value}
+            found = watchdog_of(labels, heartbeats) if batch.source is not AlertSource.HEARTBEAT else None
+            if found is None:
+                left.append(alert)
+            elif alert.status is AlertStatus.FIRING and found.name not in pinged:
+                pinged.append(found.name)
+        if len(left) == len(batch.alerts):
+            kept.append(batch)
+        else:
+            kept.append(batch.model_copy(update={"alerts": left}) if left else None)
+    return kept, pinged
