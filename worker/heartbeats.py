@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from sevflow.config.schema import SevflowConfig
-from sevflow.heartbeats.watch import WATCH_WORKFLOW_ID, HeartbeatWatch
+from sevflow.heartbeats.watch import HeartbeatWatch, watch_workflow_id
 from sevflow.store.repository import Store
 from workflows.heartbeat import HeartbeatWatchWorkflow
 
@@ -24,7 +24,7 @@ async def wake_watch(client: Client, task_queue: str) -> None:
     await client.start_workflow(
         HeartbeatWatchWorkflow.run,
         HeartbeatWatch(),
-        id=WATCH_WORKFLOW_ID,
+        id=watch_workflow_id(task_queue),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal="changed",

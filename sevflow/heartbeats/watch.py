@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 HEARTBEAT_SWEEP = "heartbeat_sweep"
-WATCH_WORKFLOW_ID = "sevflow-heartbeats"
 
 # The watch never wakes more often than this: under 10,000 heartbeats their due times are milliseconds
 # apart, and one sweep per MIN_SLEEP finds all that fell due since (a late one is found within it).
@@ -24,6 +23,11 @@ MIN_SLEEP = timedelta(milliseconds=250)
 MAX_SLEEP = timedelta(hours=1)
 # At most this many heartbeats are opened per sweep; more late at once are taken by the next sweeps.
 SWEEP_LIMIT = 500
+
+
+def watch_workflow_id(task_queue: str) -> str:
+    """One watch per task queue (one sevflow deployment per task queue, as for every workflow)."""
+    return f"heartbeats-{task_queue}"
 
 
 class HeartbeatWatch(BaseModel):
