@@ -63,31 +63,33 @@ async def test_a_late_heartbeat_opens_one_incident_and_the_next_ping_resolves_it
 ) -> None:
     env, store = time_skipping_env, sqlite_store
     intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with cleaned(env.client, store, task_queue, "etl"):
-        async with build_worker(env.client, task_queue, store, config=CONFIG, intake=intake):
-            start = await env.get_current_time()
-            store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
-            await wake_watch(env.client, task_queue)
-            await env.sleep(timedelta(minutes=50))
-            assert store.list_incidents(limit=10) == []
-            await env.sleep(timedelta(minutes=20))  # due at 1h05: late
-            opened = store.list_incidents(limit=10)
-            assert len(opened) == 1
-            incident = opened[0]
-            assert incident.service == "checkout" and incident.severity.value == "SEV3"
-            assert "heartbeat etl is late" in incident.title
-            late = store.get_heartbeat("etl")
-            assert late is not None and late.down_since == start + timedelta(hours=1, minutes=5)
-            await env.sleep(timedelta(minutes=20))
-            assert len(store.list_incidents(limit=10)) == 1  # still one: the watch opens it once
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        start = await env.get_current_time()
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
+        await wake_watch(env.client, task_queue)
+        await env.sleep(timedelta(minutes=50))
+        assert store.list_incidents(limit=10) == []
+        await env.sleep(timedelta(minutes=20))  # due at 1h05: late
+        opened = store.list_incidents(limit=10)
+        assert len(opened) == 1
+        incident = opened[0]
+        assert incident.service == "checkout" and incident.severity.value == "SEV3"
+        assert "heartbeat etl is late" in incident.title
+        late = store.get_heartbeat("etl")
+        assert late is not None and late.down_since == start + timedelta(hours=1, minutes=5)
+        await env.sleep(timedelta(minutes=20))
+        assert len(store.list_incidents(limit=10)) == 1  # still one: the watch opens it once
 
-            now = await env.get_current_time()
-            back = await service(env, store, task_queue, now).ping("etl")
-            assert back.down_since is None and back.last_ping_at == now
-            await env.sleep(timedelta(minutes=35))  # SEV3: resolves itself 30 min after its alert cleared
-            final = store.get_incident(incident.number)
-            assert final is not None and final.status.value == "resolved"
-            assert len(store.list_incidents(limit=10)) == 1
+        now = await env.get_current_time()
+        back = await service(env, store, task_queue, now).ping("etl")
+        assert back.down_since is None and back.last_ping_at == now
+        await env.sleep(timedelta(minutes=35))  # SEV3: resolves itself 30 min after its alert cleared
+        final = store.get_incident(incident.number)
+        assert final is not None and final.status.value == "resolved"
+        assert len(store.list_incidents(limit=10)) == 1
 
 
 async def test_a_heartbeat_due_while_the_worker_is_down_fires_once_when_it_is_back(
