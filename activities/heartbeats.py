@@ -1,6 +1,8 @@
 """Heartbeats: the watch's one activity. It opens the incident of every heartbeat now late, through the
 same intake as every alert source (an AlertBatch of source `heartbeat` handed to the ingest the API
-uses, given to the worker by its entry point), and says when the next one falls due.
+uses, given to the worker by its entry point), waits in-process for the due times that come within a
+timer's reach and opens those too (`sweep_wait`, sevflow/heartbeats/watch.py), and says when the next
+one falls due.
 
 Each late heartbeat is claimed down in the store first (for one caller: a retry, a second worker or a
 ping that came meanwhile finds it claimed or no longer due), then its alert is ingested; if the intake
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from temporalio import activity
@@ -21,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.heartbeats.models import DownReason, Heartbeat, heartbeat_batch
-from sevflow.heartbeats.watch import HEARTBEAT_SWEEP, SWEEP_LIMIT, HeartbeatSweep, SweepResult
+from sevflow.heartbeats.watch import HEARTBEAT_SWEEP, SWEEP_LIMIT, HeartbeatSweep, SweepResult, sweep_wait
 
 log = logging.getLogger("sevflow.heartbeats")
 
@@ -51,17 +54,30 @@ class HeartbeatActivities:
 
     @activity.defn(name=HEARTBEAT_SWEEP)
     async def heartbeat_sweep(self, sweep: HeartbeatSweep) -> SweepResult:
-        late = await asyncio.to_thread(self.store.late_heartbeats, sweep.now, SWEEP_LIMIT)
-        opened: list[Heartbeat] = []
-        if late:
-            if self.intake is None:
-                raise ApplicationError(
-                    "this worker has no alert intake and cannot open heartbeat incidents: run it with "
-                    "`sevflow worker` (or `sevflow up`)"
-                )
-            opened = await self._open(self.intake, late, sweep.now)
-        next_due = await asyncio.to_thread(self.store.next_heartbeat_due)
-        return SweepResult(opened=[h.name for h in opened], next_due=next_due, more=len(late) >= SWEEP_LIMIT)
+        # The workflow's clock (a time-skipping server's included) runs on from when this attempt began.
+        origin, began = max(sweep.now, activity.info().started_time), time.monotonic()
+
+        def now() -> datetime:
+            return origin + timedelta(seconds=time.monotonic() - began)
+
+        opened: list[str] = []
+        while True:
+            at = now()
+            late = await asyncio.to_thread(self.store.late_heartbeats, at, SWEEP_LIMIT)
+            if late:
+                if self.intake is None:
+                    raise ApplicationError(
+                        "this worker has no alert intake and cannot open heartbeat incidents: run it with "
+                        "`sevflow worker` (or `sevflow up`)"
+                    )
+                opened += [h.name for h in await self._open(self.intake, late, at)]
+            next_due = await asyncio.to_thread(self.store.next_heartbeat_due)
+            more = len(late) >= SWEEP_LIMIT
+            wait = sweep_wait(now(), sweep.until, next_due, more)
+            if wait is None:
+                return SweepResult(opened=opened, next_due=next_due, more=more)
+            activity.heartbeat(len(opened))
+            await asyncio.sleep(wait.total_seconds())
 
     async def _open(self, intake: AlertIntake, late: Sequence[Heartbeat], now: datetime) -> list[Heartbeat]:
         claimed: list[Heartbeat] = []
