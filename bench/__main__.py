@@ -8,7 +8,9 @@ metrics_scale (100,000 incidents on SQLite and PostgreSQL), lifecycle (full inci
 against bare workflows with as many activities) and oncall_hours (the hours report over a year for 500
 people on SQLite and PostgreSQL, against the bare shift enumeration; about a minute) and oncall_scale
 (who is on call and the 14-day gap check over 200 rotations with 2,000 overrides, against the same with
-no overrides; under a minute). The first three
+no overrides; under a minute) and heartbeats (10,000 heartbeats pinging every minute on one worker,
+1,000 of which stop: how soon each is found late, against a bare timer per late one; about 5
+minutes). The first three
 take about 15 minutes on a quiet 2-core machine, paging about ten of them (longer when the stack
 falls behind: it waits up to 10 minutes for a backlog to drain).
 
@@ -25,6 +27,7 @@ from bench import (
     action_items,
     alert_storm,
     alert_to_page,
+    heartbeats,
     lifecycle,
     metrics_scale,
     oncall_hours,
@@ -43,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "lifecycle": lifecycle.main,
     "oncall_hours": oncall_hours.main,
     "oncall_scale": oncall_scale.main,
+    "heartbeats": heartbeats.main,
 }
 
 
