@@ -88,9 +88,9 @@ def heartbeat_add(
     as_json: AsJson = False,
 ) -> None:
     """Make a heartbeat; its clock starts now."""
-    from sevflow.config.schema import HeartbeatConfig
+    from sevflow.config.schema.heartbeats import heartbeat_spec
 
-    spec = HeartbeatConfig.model_validate(
+    spec = heartbeat_spec(
         {
             "name": name,
             "interval": interval,

@@ -9,12 +9,14 @@ Prometheus or Alertmanager stops sending it, the heartbeat goes late.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from sevflow.config.schema.fields import Name, SeverityKey, zero_or_duration
+from sevflow.config.schema.messages import humanize
 from sevflow.config.schema.routing import MatcherList
 from sevflow.durations import format_duration
 from sevflow.policy import Severity
@@ -60,3 +62,14 @@ class HeartbeatConfig(BaseModel):
     # The team, when not the service's own.
     team: Name | None = None
     watchdog: MatcherList = ()
+
+
+def heartbeat_spec(fields: Mapping[str, Any]) -> HeartbeatConfig:
+    """One heartbeat made at runtime (`sevflow heartbeat add`): its first problem in the words
+    sevflow.yaml's check uses, as a ValueError `<field>: <sentence>`."""
+    try:
+        return HeartbeatConfig.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"{where}: {humanize(first, HeartbeatConfig)}") from None
