@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
@@ -89,7 +89,7 @@ async def test_add_list_show_pause_resume_remove(cli: Cli) -> None:
     assert added[1] == "ping it: POST /v1/heartbeats/etl/ping"
     # Its clock started: late an interval plus grace from now, and the watch that will find it runs.
     watch = await cli.env.client.get_workflow_handle(watch_workflow_id(cli.task_queue)).describe()
-    assert watch.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    assert watch.status == WorkflowExecutionStatus.RUNNING
 
     listed = await cli.json("list")
     assert [(h["name"], h["origin"], h["created_by"], h["paused_at"]) for h in listed] == [
