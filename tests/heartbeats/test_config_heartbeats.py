@@ -138,6 +138,7 @@ def test_bad_names_severities_and_matchers() -> None:
     assert (
         problems["heartbeats[0].name"].message == "invalid name 'a/b': use letters, digits, '-', '_' and '.'"
     )
-    assert problems["heartbeats[1].severity"].message.startswith("unknown severity 'SEV9': choose one of SEV0")
+    severity = problems["heartbeats[1].severity"].message
+    assert severity.startswith("unknown severity 'SEV9': choose one of SEV0")
     assert problems["heartbeats[2].watchdog[0]"].message.startswith("invalid matcher 'alertname=\"Watchdog'")
     assert "heartbeats[3].name" in problems

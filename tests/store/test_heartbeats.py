@@ -22,9 +22,8 @@ M = timedelta(minutes=1)
 
 
 def spec(name: str, interval: timedelta = H, grace: timedelta = 5 * M, **fields: object) -> HeartbeatConfig:
-    values: dict[str, object] = {"service": "checkout", "severity": Severity.SEV3}
-    values.update(fields)
-    return HeartbeatConfig(name=name, interval=interval, grace=grace, **values)  # type: ignore[arg-type]
+    values: dict[str, object] = {"service": "checkout", "severity": Severity.SEV3, **fields}
+    return HeartbeatConfig.model_validate({"name": name, "interval": interval, "grace": grace, **values})
 
 
 def test_made_at_runtime_and_read_back_in_utc(store: Store, clock: FakeClock) -> None:
@@ -86,13 +85,12 @@ def test_remove_pause_and_resume(store: Store, clock: FakeClock) -> None:
     store.add_heartbeat(spec("etl"), "alice", t0)
     with pytest.raises(HeartbeatRefused, match=r"defined in sevflow\.yaml"):
         store.remove_heartbeat("backup")
-    for missing in (
-        lambda: store.remove_heartbeat("nope"),
-        lambda: store.pause_heartbeat("nope", "bob", t0),
-        lambda: store.resume_heartbeat("nope", t0),
-    ):
-        with pytest.raises(HeartbeatNotFound, match="no heartbeat 'nope'"):
-            missing()
+    with pytest.raises(HeartbeatNotFound, match="no heartbeat 'nope'"):
+        store.remove_heartbeat("nope")
+    with pytest.raises(HeartbeatNotFound, match="no heartbeat 'nope'"):
+        store.pause_heartbeat("nope", "bob", t0)
+    with pytest.raises(HeartbeatNotFound, match="no heartbeat 'nope'"):
+        store.resume_heartbeat("nope", t0)
 
     paused = store.pause_heartbeat("backup", "bob", t0 + M)
     assert (paused.paused_at, paused.paused_by, paused.status(t0 + 10 * H)) == (t0 + M, "bob", "paused")
