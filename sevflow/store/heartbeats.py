@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 
 from sevflow.config.schema import HeartbeatConfig
 from sevflow.heartbeats.models import (
@@ -29,7 +30,8 @@ from sevflow.store.base import Repository, rowcount
 from sevflow.store.schema import HeartbeatRow
 
 
-def _heartbeat(row: HeartbeatRow) -> Heartbeat:
+def _heartbeat(row: HeartbeatRow | Row[Any]) -> Heartbeat:
+    """A row of the table, an ORM object or the columns an UPDATE ... RETURNING gave back."""
     return Heartbeat(
         name=row.name,
         interval=timedelta(seconds=row.interval_seconds),
@@ -179,14 +181,20 @@ class HeartbeatRepository(Repository):
         is finished by it."""
         due = due_at(heartbeat.interval, heartbeat.grace, heartbeat.armed_at, at)
         with self._write() as session:
-            session.execute(
+            # One statement on the hot path (10,000 heartbeats a minute): the row comes back with it,
+            # as plain columns (no ORM object to build); only an older ping reads the row apart.
+            written = session.execute(
                 update(HeartbeatRow)
                 .where(
                     HeartbeatRow.name == heartbeat.name,
                     (HeartbeatRow.last_ping_at.is_(None)) | (HeartbeatRow.last_ping_at < at),
                 )
                 .values(last_ping_at=at, due_at=due)
-            )
+                .returning(*HeartbeatRow.__table__.columns)
+                .execution_options(synchronize_session=False)
+            ).first()
+            if written is not None:
+                return _heartbeat(written)
             row = session.get(HeartbeatRow, heartbeat.name)
             return _heartbeat(row) if row is not None else None
 
