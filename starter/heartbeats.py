@@ -6,7 +6,8 @@ A ping costs no store write most of the time. `PingGuard` keeps, per heartbeat, 
 last wrote: a newer one within an interval of it is held in memory and the newest held is written one
 interval after that write (`ping_decision`, `flush_due`), so a flood of 1,000 pings a second is one
 write per interval, and a ping a little early still moves the due time before it matters. The
-definitions are read through a short cache, so a flood costs no store read either. A ping to a
+definitions are read through a cache, so a flood costs no store read either, and the pings of many
+heartbeats that arrive together are written in one transaction (`PingWriter`). A ping to a
 heartbeat that is down is written at once: it resolves the incident, through the same ingest as every
 alert (a resolved alert of source `heartbeat`), and the down is cleared only once the ingest took it.
 Nothing of a ping is signalled to Temporal: the watch (workflows/heartbeat.py) reads due times from
@@ -114,11 +115,52 @@ class PingGuard:
             await asyncio.gather(*list(self._flushing))
 
 
-class DefinitionCache:
-    """Each heartbeat as the store last said, for `TTL` seconds: a flood of pings reads the store once
-    per TTL. This process's own changes put the new row at once; another process's show within TTL."""
+class PingWriter:
+    """The pings this process writes, written together: those that come while a write is under way go
+    into the next one, one transaction for all of them (group commit: 10,000 heartbeats a minute are a
+    few commits a second, not 167; a lone ping waits for nobody)."""
 
-    TTL = 5.0
+    # At most this many pings per transaction (a short one keeps the store's write lock short).
+    BATCH = 200
+
+    def __init__(self, write: Callable[[list[tuple[Heartbeat, datetime]]], list[Heartbeat | None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[Heartbeat, datetime, asyncio.Future[Heartbeat | None]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def write(self, heartbeat: Heartbeat, at: datetime) -> Heartbeat | None:
+        """The ping written; the row afterwards (None: no such heartbeat). The store's error, if any."""
+        done: asyncio.Future[Heartbeat | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((heartbeat, at, done))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.BATCH], self._pending[self.BATCH :]
+            try:
+                rows = await asyncio.to_thread(self._write, [(h, at) for h, at, _ in batch])
+            except Exception as err:  # each waiting ping gets the store's error (its caller answers 503)
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(err)
+                continue
+            for (_, _, done), row in zip(batch, rows, strict=True):
+                if not done.done():  # its request may have gone (a client that hung up)
+                    done.set_result(row)
+
+
+class DefinitionCache:
+    """Each heartbeat as the store last said, for `TTL` seconds: a ping reads the store only when its
+    heartbeat's entry is older. This process's own changes and every ping it writes put the row the
+    store answered; another process's change shows within TTL. What a ping takes from the entry cannot
+    go wrong for long: its interval and grace change only with sevflow.yaml (a restart), a removed
+    heartbeat's write answers 404, and a down set elsewhere comes back with the next written ping; only
+    a ping held (within an interval of the last write) to a heartbeat another process saw go down
+    resolves it at that write, an interval later at most, instead of at once."""
+
+    TTL = 300.0
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Heartbeat, float]] = {}
@@ -162,6 +204,7 @@ class HeartbeatService:
         self.clock = clock
         self.guard = guard or PingGuard()
         self.cache = cache or DefinitionCache()
+        self.writer = PingWriter(store.record_pings)
         self._synced = False
         self._watchdogs: tuple[list[Heartbeat], float] = ([], 0.0)
 
@@ -249,7 +292,7 @@ class HeartbeatService:
         return await self._write(heartbeat, now)
 
     async def _write(self, heartbeat: Heartbeat, at: datetime) -> Heartbeat:
-        row = await asyncio.to_thread(self.store.record_ping, heartbeat, at)
+        row = await self.writer.write(heartbeat, at)
         if row is None:
             self.cache.forget(heartbeat.name)
             raise HeartbeatNotFound(f"no heartbeat {heartbeat.name!r} (see `sevflow heartbeat list`)")

@@ -179,24 +179,33 @@ class HeartbeatRepository(Repository):
         """The ping at `at` written (only forward: an older one changes nothing) with the due time it
         makes; the row as it is afterwards (None: no such heartbeat any more). A run that was started
         is finished by it."""
-        due = due_at(heartbeat.interval, heartbeat.grace, heartbeat.armed_at, at)
+        return self.record_pings([(heartbeat, at)])[0]
+
+    def record_pings(self, pings: Sequence[tuple[Heartbeat, datetime]]) -> list[Heartbeat | None]:
+        """Several pings as `record_ping` writes each, in one transaction (one commit for a batch of
+        an API process's pings, starter/heartbeats.py's PingWriter); the rows afterwards, in order."""
+        rows: list[Heartbeat | None] = []
         with self._write() as session:
-            # One statement on the hot path (10,000 heartbeats a minute): the row comes back with it,
-            # as plain columns (no ORM object to build); only an older ping reads the row apart.
-            written = session.execute(
-                update(HeartbeatRow)
-                .where(
-                    HeartbeatRow.name == heartbeat.name,
-                    (HeartbeatRow.last_ping_at.is_(None)) | (HeartbeatRow.last_ping_at < at),
-                )
-                .values(last_ping_at=at, due_at=due)
-                .returning(*HeartbeatRow.__table__.columns)
-                .execution_options(synchronize_session=False)
-            ).first()
-            if written is not None:
-                return _heartbeat(written)
-            row = session.get(HeartbeatRow, heartbeat.name)
-            return _heartbeat(row) if row is not None else None
+            for heartbeat, at in pings:
+                due = due_at(heartbeat.interval, heartbeat.grace, heartbeat.armed_at, at)
+                # One statement on the hot path (10,000 heartbeats a minute): the row comes back with
+                # it, as plain columns (no ORM object to build); only an older ping reads the row apart.
+                written = session.execute(
+                    update(HeartbeatRow)
+                    .where(
+                        HeartbeatRow.name == heartbeat.name,
+                        (HeartbeatRow.last_ping_at.is_(None)) | (HeartbeatRow.last_ping_at < at),
+                    )
+                    .values(last_ping_at=at, due_at=due)
+                    .returning(*HeartbeatRow.__table__.columns)
+                    .execution_options(synchronize_session=False)
+                ).first()
+                if written is not None:
+                    rows.append(_heartbeat(written))
+                    continue
+                row = session.get(HeartbeatRow, heartbeat.name)
+                rows.append(_heartbeat(row) if row is not None else None)
+        return rows
 
     def record_start(self, heartbeat: Heartbeat, at: datetime) -> Heartbeat | None:
         """A run began at `at`: it must ping within grace (the due time moves to the start plus grace

@@ -199,3 +199,16 @@ def test_claims_at_the_same_moment_one_wins(store: Store, clock: FakeClock) -> N
         made = store.add_heartbeat(spec(f"etl-{round_}"), "alice", clock())
         won = _claims_at_once(store, made)
         assert len(won) == 1, won
+
+
+def test_pings_of_several_heartbeats_written_in_one_transaction(store: Store, clock: FakeClock) -> None:
+    t0 = clock()
+    a, b = store.add_heartbeat(spec("a"), None, t0), store.add_heartbeat(spec("b", interval=2 * H), None, t0)
+    store.record_ping(b, t0 + 20 * M)
+    store.remove_heartbeat("a")
+    c = store.add_heartbeat(spec("c"), None, t0)
+    rows = store.record_pings([(a, t0 + 10 * M), (b, t0 + 10 * M), (c, t0 + 10 * M)])
+    # a is gone; b's older ping changes nothing; c's moves its due time.
+    assert rows[0] is None
+    assert rows[1] == store.get_heartbeat("b") and rows[1] is not None and rows[1].last_ping_at == t0 + 20 * M
+    assert rows[2] == store.get_heartbeat("c") and rows[2] is not None and rows[2].due_at == t0 + 75 * M
