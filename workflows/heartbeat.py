@@ -36,8 +36,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SWEEP_TIMEOUT = SWEEP_SPAN + timedelta(seconds=60)
-# A sweep heartbeats at each pass (at most HANDOFF apart): one whose worker died is retried this soon.
-SWEEP_HEARTBEAT = timedelta(seconds=10)
+# A sweep heartbeats at each pass and each claim (one intake call of up to SWEEP_LIMIT alerts runs
+# between two): one whose worker died is retried this soon.
+SWEEP_HEARTBEAT = timedelta(seconds=30)
 # The store or Temporal may be down for long: the sweep is retried until they answer, at most every
 # 10 s (a late heartbeat is found that much after they are back).
 SWEEP_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
