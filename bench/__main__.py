@@ -11,7 +11,9 @@ people on SQLite and PostgreSQL, against the bare shift enumeration; about a min
 no overrides; under a minute) and importers (a 500-person, 100-schedule, 100-policy PagerDuty and
 Opsgenie export imported and checked, against reading and validating the same files; seconds) and
 whatif (`sevflow whatif` over 90 days of 5,000 incidents, against as many bare ladders on the
-time-skipping server; a few minutes). The first three
+time-skipping server; a few minutes) and heartbeats (10,000 heartbeats pinging every minute on one
+worker, 1,000 of which stop: how soon each is found late, against a bare timer per late one; about 5
+minutes). The first three
 take about 15 minutes on a quiet 2-core machine, paging about ten of them (longer when the stack
 falls behind: it waits up to 10 minutes for a backlog to drain).
 
@@ -28,6 +30,7 @@ from bench import (
     action_items,
     alert_storm,
     alert_to_page,
+    heartbeats,
     importers,
     lifecycle,
     metrics_scale,
@@ -50,6 +53,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "oncall_scale": oncall_scale.main,
     "importers": importers.main,
     "whatif": whatif.main,
+    "heartbeats": heartbeats.main,
 }
 
 

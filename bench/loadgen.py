@@ -4,6 +4,8 @@
                                   [--intake alertmanager|opsgenie]
     python -m bench.loadgen paced URL --rate 20 --seconds 15 --run ID
     python -m bench.loadgen workflows HOST:PORT --plan FILE --seconds 60
+    python -m bench.loadgen pings URL --heartbeats 10000 --interval 60 --start EPOCH --rounds 3 \
+        --stop-every 10 --stop-after 1 --clients 16
 
 Prints one JSON report on stdout. Every delivery is an Alertmanager webhook (version 4) body as
 Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key, all firing; with
@@ -13,6 +15,11 @@ Alertmanager 0.25 sends it, with its own groupKey and alert fingerprint per key,
 `workflows` starts the Temporal workflows listed in a plan file (JSON: `task_queue`, `workflow` (its
 type name) and `starts`, a list of `{"id": ..., "arg": ...}`) evenly over `--seconds`, open loop,
 through a Temporal client of its own; bench.paging writes the plan.
+
+`pings` pings heartbeats `hb-00000`.. (POST /v1/heartbeats/{name}/ping) on a fixed timetable, open loop:
+heartbeat i at `--start` (a Unix time, shared with the benchmark) plus i/N of the interval plus each
+round's interval, over plain keep-alive connections; every `--stop-every`-th heartbeat stops after
+`--stop-after` rounds (bench.heartbeats waits for those to go late).
 
 The storm's clients are httpx.AsyncClient sessions (one connection each) by default. httpx costs about
 2 ms of CPU per request here, so on a 2-core machine one load process tops out near 500 requests/s
@@ -130,7 +137,8 @@ class RawClient:
     def __init__(self, url: str, path: str = PATH, headers: dict[str, str] = HEADERS) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.head = f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n" + "".join(
+        self.path = path
+        self.fields = f"host: {self.host}:{self.port}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in headers.items()
         )
         self.reader: asyncio.StreamReader | None = None
@@ -139,9 +147,10 @@ class RawClient:
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
+    async def post(self, body: bytes, path: str | None = None) -> tuple[int, bytes]:
         assert self.reader is not None and self.writer is not None
-        self.writer.write(f"{self.head}content-length: {len(body)}\r\n\r\n".encode() + body)
+        request = f"POST {path or self.path} HTTP/1.1\r\n{self.fields}content-length: {len(body)}\r\n\r\n"
+        self.writer.write(request.encode() + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -279,6 +288,79 @@ async def workflows(target: str, plan: dict[str, Any], seconds: float, namespace
     return {"count": len(starts), "seconds": seconds, "elapsed": time.perf_counter() - began, "sent": sent}
 
 
+def heartbeat_name(n: int) -> str:
+    return f"hb-{n:05d}"
+
+
+def ping_timetable(
+    heartbeats: int, interval: float, start: float, rounds: int, stop_every: int, stop_after: int
+) -> list[tuple[float, int]]:
+    """(when, heartbeat) of every ping, soonest first: heartbeat i at start + i/N of the interval
+    plus each round's interval; those with i % stop_every == 0 only in their first stop_after rounds."""
+    return sorted(
+        (start + interval * (n / heartbeats + k), n)
+        for k in range(rounds)
+        for n in range(heartbeats)
+        if n % stop_every != 0 or k < stop_after
+    )
+
+
+async def pings(
+    url: str,
+    heartbeats: int,
+    interval: float,
+    start: float,
+    rounds: int,
+    stop_every: int,
+    stop_after: int,
+    clients: int,
+) -> dict[str, Any]:
+    """The timetable's pings, each sent when due (open loop: a slow answer delays no later ping while a
+    connection is free); how late they went out and what came back."""
+    timetable = ping_timetable(heartbeats, interval, start, rounds, stop_every, stop_after)
+    queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    behind: list[float] = []
+    latencies: list[float] = []
+    sessions = [RawClient(url) for _ in range(clients)]
+    await asyncio.gather(*(s.open() for s in sessions))
+
+    async def client(session: RawClient) -> None:
+        while (job := await queue.get()) is not None:
+            due, n = job
+            behind.append(time.time() - due)
+            began = time.perf_counter()
+            try:
+                status, body = await session.post(b"", f"/v1/heartbeats/{heartbeat_name(n)}/ping")
+                statuses[status] += 1
+                if status != 200:
+                    errors.append(f"{heartbeat_name(n)} {status}: {body[:200]!r}")
+            except (OSError, RuntimeError, asyncio.IncompleteReadError) as err:
+                errors.append(f"{heartbeat_name(n)} {type(err).__name__}: {err}")
+            latencies.append(time.perf_counter() - began)
+
+    running = [asyncio.create_task(client(s)) for s in sessions]
+    try:
+        for due, n in timetable:
+            if (wait := due - time.time()) > 0:
+                await asyncio.sleep(wait)
+            queue.put_nowait((due, n))
+        for _ in sessions:
+            queue.put_nowait(None)
+        await asyncio.gather(*running)
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {
+        "pings": len(timetable),
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "behind": behind,
+        "latencies": latencies,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -300,8 +382,30 @@ def main() -> None:
     w.add_argument("--plan", required=True, help="the JSON plan file")
     w.add_argument("--seconds", type=float, default=60)
     w.add_argument("--namespace", default="default")
+    h = sub.add_parser("pings")
+    h.add_argument("url")
+    h.add_argument("--heartbeats", type=int, default=10_000)
+    h.add_argument("--interval", type=float, default=60)
+    h.add_argument("--start", type=float, required=True, help="the first round's Unix time")
+    h.add_argument("--rounds", type=int, default=3)
+    h.add_argument("--stop-every", type=int, default=10)
+    h.add_argument("--stop-after", type=int, default=1)
+    h.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
-    if args.mode == "storm":
+    if args.mode == "pings":
+        report = asyncio.run(
+            pings(
+                args.url,
+                args.heartbeats,
+                args.interval,
+                args.start,
+                args.rounds,
+                args.stop_every,
+                args.stop_after,
+                args.clients,
+            )
+        )
+    elif args.mode == "storm":
         report = asyncio.run(
             storm(args.url, args.deliveries, args.keys, args.clients, args.run, args.client, args.intake)
         )

@@ -21,7 +21,7 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +36,14 @@ from activities.chat import ChatPort
 from activities.pagers import Pagers
 from activities.paging import PageLinks
 from activities.webhook import WebhookPort
+from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
 from starter.embedded import DEV_SERVER_SQLITE_ARGS
 from tests.support.ports import free_port
-from worker.child import WorkerProcess
+from worker.child import SEVFLOW_WORKER, WorkerProcess
 from worker.main import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,8 @@ class Stack:
     server_pid: int | None = None
     # The worker's process id when it runs in a child process (embedded_stack(worker_process=True)).
     worker_pid: int | None = None
+    # That process, for a benchmark that stops it before its baseline (stopping it twice is harmless).
+    worker: WorkerProcess | None = None
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +102,8 @@ async def embedded_stack(
     links: PageLinks | None = None,
     http_port: int | None = None,
     settings_fields: Mapping[str, Any] | None = None,
+    worker_args: Sequence[str] | None = None,
+    config_file: Path | None = None,
 ) -> AsyncIterator[Stack]:
     """The stack; `config`, `chat`, `webhook`, `pagers` and `links` go to the worker as `build_worker`
     takes them (by default the empty config and the console chat, as `sevflow up` without a
@@ -108,10 +113,14 @@ async def embedded_stack(
 
     `worker_process`: the worker runs as `sevflow worker` in a child process, as `sevflow up` runs it
     (its settings from the environment: the default config and the console chat, so none of
-    `config`, `chat`, `webhook`, `pagers` and `links` may be given)."""
+    `config`, `chat`, `webhook`, `pagers` and `links` may be given). `worker_args` run another entry
+    point than `sevflow worker` in that process (`-m bench.heartbeats worker ...`); `config_file` is the
+    sevflow.yaml of both the HTTP app and the worker process (SEVFLOW_CONFIG)."""
     given = (config, chat, webhook, pagers, links)
     if worker_process and any(part is not None for part in given):
         raise ValueError("a worker process takes its config, chat, webhook and pagers from its settings")
+    if config_file is not None:
+        config = load_config(config_file)
     config = config or SevflowConfig()
     with tempfile.TemporaryDirectory(prefix="sevflow-bench-") as tmp:
         workdir = Path(tmp)
@@ -140,13 +149,15 @@ async def embedded_stack(
                 f"--port {env.client.service_client.config.target_host.rsplit(':', 1)[1]} "
             )
             async with contextlib.AsyncExitStack() as running:
-                worker_pid = None
+                child = None
                 if worker_process:
-                    child = WorkerProcess(worker_env(settings, env.client), cwd=workdir)
+                    child_env = worker_env(settings, env.client)
+                    if config_file is not None:
+                        child_env["SEVFLOW_CONFIG"] = str(config_file)
+                    child = WorkerProcess(child_env, cwd=workdir, args=worker_args or SEVFLOW_WORKER)
                     child.start()
                     running.callback(child.stop)
                     await child.wait_ready(env.client, task_queue)
-                    worker_pid = child.pid
                 else:
                     await running.enter_async_context(
                         build_worker(
@@ -171,7 +182,8 @@ async def embedded_stack(
                     workdir=workdir,
                     app=app,
                     server_pid=server_pid,
-                    worker_pid=worker_pid,
+                    worker_pid=child.pid if child is not None else None,
+                    worker=child,
                 )
             store.dispose()
         finally:
@@ -182,6 +194,8 @@ def worker_env(settings: Settings, client: Client) -> dict[str, str]:
     """The environment of `sevflow worker` for this stack: this process's, less any SEVFLOW_ and
     TEMPORAL_ settings of the shell, plus the stack's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEVFLOW_", "TEMPORAL_"))}
+    # This checkout's code first, whatever the venv has installed (a worktree shares another's venv).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     level = logging.getLevelName(logging.getLogger("sevflow").getEffectiveLevel())
     env.update(
         TEMPORAL_ADDRESS=client.service_client.config.target_host,

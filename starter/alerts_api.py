@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sevflow.alerts.auth import SourceCredentials, check_token, credentials_for, verify_grafana_request
-from sevflow.alerts.models import AlertBatch, AlertSource
+from sevflow.alerts.models import AlertBatch, AlertSource, AlertStatus
 from sevflow.alerts.parsers import (
     InvalidPayload,
     parse_alertmanager,
@@ -32,7 +32,8 @@ from sevflow.alerts.routing import group_by_for
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable
 from sevflow.json_input import JsonTooDeep, loads
-from starter.ingest import AlertIngest, DeliveryTooLarge, IngestResult
+from starter.heartbeats import HeartbeatService
+from starter.ingest import AlertIngest, BatchOutcome, DeliveryTooLarge, IngestResult
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -75,13 +76,29 @@ def decode_json(body: bytes) -> dict[str, Any]:
     return value
 
 
+def _pinged(batch: AlertBatch) -> BatchOutcome:
+    """The answer for a batch of watchdog alerts only: heartbeat pings, routed nowhere."""
+    firing = sum(1 for a in batch.alerts if a.status is AlertStatus.FIRING)
+    return BatchOutcome(
+        group_key=batch.group_key,
+        outcome="heartbeat",
+        service="-",
+        severity="-",
+        firing=firing,
+        resolved=len(batch.alerts) - firing,
+    )
+
+
 def alerts_router(
     config: SevflowConfig,
     ingest: Callable[[], Awaitable[AlertIngest]],
     environ: Mapping[str, str] | None = None,
     observe: Callable[[str, str], None] | None = None,
+    heartbeats: Callable[[], Awaitable[HeartbeatService]] | None = None,
 ) -> APIRouter:
-    """`observe(source, outcome)` is told what became of every batch accepted (starter/prometheus.py)."""
+    """`observe(source, outcome)` is told what became of every batch accepted (starter/prometheus.py).
+    `heartbeats`: the alerts a heartbeat's `watchdog` names are taken out of every delivery and count
+    as its pings (outcome `heartbeat`); the rest goes on to the ingest."""
     env = os.environ if environ is None else environ
     creds: dict[AlertSource, SourceCredentials] = {s: credentials_for(s, config, env) for s in AlertSource}
     router = APIRouter(tags=["alerts"])
@@ -108,7 +125,7 @@ def alerts_router(
         """The batches ingested; PayloadError 413 for a delivery too large to signal (nothing accepted),
         503 with Retry-After while Temporal or the store cannot take it (every sender retries a 503)."""
         try:
-            result = await (await ingest()).ingest(batches)
+            result = await watched(batches)
         except DeliveryTooLarge as err:
             raise PayloadError(413, str(err)) from err
         except ServiceUnavailable as err:
@@ -117,6 +134,19 @@ def alerts_router(
             for batch, outcome in zip(batches, result.batches, strict=True):
                 observe(batch.source.value, outcome.outcome)
         return result
+
+    async def watched(batches: list[AlertBatch]) -> IngestResult:
+        """Ingested, but for the watchdog alerts of heartbeats: pings, answered `heartbeat`."""
+        if heartbeats is None:
+            return await (await ingest()).ingest(batches)
+        kept, _ = await (await heartbeats()).take_watchdogs(batches)
+        rest = [batch for batch in kept if batch is not None]
+        done = iter((await (await ingest()).ingest(rest)).batches if rest else [])
+        outcomes = [
+            next(done) if batch is not None else _pinged(original)
+            for batch, original in zip(kept, batches, strict=True)
+        ]
+        return IngestResult(accepted=len(batches), batches=outcomes)
 
     async def accept(batches: list[AlertBatch]) -> JSONResponse:
         result = await ingested(batches)

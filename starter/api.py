@@ -28,6 +28,7 @@ from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.durations import parse_duration
 from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable, SevflowError
+from sevflow.heartbeats.models import HeartbeatNotFound, HeartbeatRefused
 from sevflow.incident.commands import (
     SNOOZE_CHOICES,
     Acknowledge,
@@ -73,6 +74,8 @@ from starter.contacts_api import contacts_router
 from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
+from starter.heartbeats import DefinitionCache, HeartbeatService, PingGuard
+from starter.heartbeats_api import heartbeats_router, ping_router
 from starter.ingest import (
     STORE_UNAVAILABLE,
     AlertIngest,
@@ -185,6 +188,10 @@ class Backend:
         self.in_flight = InFlight()
         self.confirmed = ConfirmedCache()
         self.silence_cache = SilenceCache()
+        # Per process: the pings written and held, and the heartbeats' definitions (starter/heartbeats.py).
+        self.ping_guard = PingGuard()
+        self.heartbeat_cache = DefinitionCache()
+        self._heartbeats: HeartbeatService | None = None
         self.metrics = ApiMetrics(store)
         # Workflows whose task fails on every attempt: /readyz, /metrics and the dashboard show them.
         self.stuck = StuckWatch(self.client, settings.task_queue)
@@ -222,6 +229,20 @@ class Backend:
         return SilenceService(
             self.store, self.config, self.client, self.settings.task_queue, changed=self.silence_cache.forget
         )
+
+    async def heartbeats(self) -> HeartbeatService:
+        """One per process: it keeps the pings it holds and the definitions it read."""
+        if self._heartbeats is None:
+            self._heartbeats = HeartbeatService(
+                self.store,
+                self.config,
+                self.client,
+                self.settings.task_queue,
+                self.ingest,
+                guard=self.ping_guard,
+                cache=self.heartbeat_cache,
+            )
+        return self._heartbeats
 
     def slack_web(self) -> WebClient | None:
         token = self.settings.slack_bot_token
@@ -290,6 +311,8 @@ _STATUS = {
     TooManyCommands: 429,
     ServiceUnavailable: 503,
     SilenceNotFound: 404,
+    HeartbeatNotFound: 404,
+    HeartbeatRefused: 400,
     SilenceConflict: 409,
     OnCallChangeNotFound: 404,
     OnCallForbidden: 403,
@@ -449,7 +472,11 @@ def create_app(
     async def _unauthorized(_: Request, __: _UnauthorizedError) -> JSONResponse:
         return _unauthorized_response()
 
-    app.include_router(alerts_router(backend.config, backend.ingest, env, backend.metrics.alert_outcome))
+    app.include_router(
+        alerts_router(
+            backend.config, backend.ingest, env, backend.metrics.alert_outcome, heartbeats=backend.heartbeats
+        )
+    )
     app.include_router(
         opsgenie_router(
             backend.config,
@@ -461,6 +488,7 @@ def create_app(
             backend.metrics.alert_outcome,
         )
     )
+    app.include_router(ping_router(backend.config, backend.heartbeats, env))
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     slack_requests = SlackRequests(
         backend.slack, backend.store, backend.config.slack.command, backend.oncall, backend.silences
@@ -640,6 +668,7 @@ def create_app(
     app.include_router(jira_router(webhook_secret, backend.store, backend.follow_up))
     app.include_router(contacts_router(Auth, backend.contacts))
     app.include_router(silences_router(Auth, backend.silences))
+    app.include_router(heartbeats_router(Auth, backend.heartbeats))
     app.include_router(oncall_router(Auth, backend.oncall))
 
     # The feeds and the hours report read sevflow.yaml with the runtime covers, leave and swaps applied.

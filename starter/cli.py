@@ -1989,9 +1989,11 @@ def migrate_database(
 @user_errors
 def worker() -> None:
     """Run a worker against the configured Temporal server."""
+    from starter.ingest import AlertIngest
     from worker.run import run_worker
 
-    _run(run_worker(Settings()))
+    # A late heartbeat's alert goes through the same ingest as the alert webhooks'.
+    _run(run_worker(Settings(), intake=AlertIngest))
 
 
 @app.command()
@@ -2008,6 +2010,11 @@ from starter.silences_cli import maintenance_app, silence_app  # noqa: E402
 
 app.add_typer(silence_app, name="silence")
 app.add_typer(maintenance_app, name="maintenance")
+
+# Heartbeats (issue 18): their commands live in starter/heartbeats_cli.py.
+from starter.heartbeats_cli import heartbeat_app  # noqa: E402
+
+app.add_typer(heartbeat_app, name="heartbeat")
 
 # Calendar feeds and hours on call (issue 17): their commands live in starter/oncall_feeds_cli.py.
 from starter.oncall_feeds_cli import register_oncall_feeds  # noqa: E402

@@ -77,14 +77,25 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+# The interpreter's arguments of `sevflow worker`.
+SEVFLOW_WORKER = ("-m", "starter.cli", "worker")
+
+
 class WorkerProcess:
     """`python -m starter.cli worker` with the given environment (its settings come from there, as
     for any `sevflow worker`). Its own session: a Ctrl-C in the terminal reaches `sevflow up`, which
-    then stops the API first, the worker next and the dev server last."""
+    then stops the API first, the worker next and the dev server last. `args` replace `-m starter.cli
+    worker` (a benchmark's own worker entry point, bench.heartbeats)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        args: Sequence[str] = SEVFLOW_WORKER,
+    ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd
+        self.args = tuple(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -92,9 +103,7 @@ class WorkerProcess:
         return None if self.process is None else self.process.pid
 
     def start(self) -> None:
-        self.process = spawn_owned(
-            [sys.executable, "-m", "starter.cli", "worker"], env=self.env, cwd=self.cwd
-        )
+        self.process = spawn_owned([sys.executable, *self.args], env=self.env, cwd=self.cwd)
 
     def exited(self) -> int | None:
         """The exit code once the process has ended, else None."""

@@ -15,6 +15,7 @@ from activities.calendar import resolve_holidays
 from activities.chat import ChatActivities, ChatPort, ConsoleChat
 from activities.files import ConsoleFiles, FilePort, SlackFiles
 from activities.handoff import HandoffActivities
+from activities.heartbeats import AlertIntake, HeartbeatActivities
 from activities.pagers import Pagers
 from activities.paging import PageLinks, PagingActivities
 from activities.postmortem import PostmortemActivities
@@ -36,6 +37,7 @@ from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
 from workflows.escalation import EscalationWorkflow
 from workflows.handoff import HandoffWorkflow
+from workflows.heartbeat import HeartbeatWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
@@ -50,6 +52,7 @@ WORKFLOWS = [
     ActionItemWorkflow,
     ReportWorkflow,
     SilenceWorkflow,
+    HeartbeatWatchWorkflow,
 ]
 
 
@@ -155,6 +158,7 @@ def build_worker(
     links: PageLinks | None = None,
     config_text: str | None = None,
     sandboxed: bool = True,
+    intake: AlertIntake | None = None,
 ) -> Worker:
     """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
 
@@ -166,7 +170,9 @@ def build_worker(
     `config_text` is sevflow.yaml's text: kept in the store under its version id, so that incidents
     declared on it page on it after a restart with another file (none: they page on the current one).
     `sandboxed`: the workflows run in the SDK's sandbox (every test's worker), or as plain Python (`sevflow
-    worker` unless SEVFLOW_WORKER_WORKFLOW_SANDBOX is on; sevflow/settings.py says why)."""
+    worker` unless SEVFLOW_WORKER_WORKFLOW_SANDBOX is on; sevflow/settings.py says why).
+    `intake` is where a late heartbeat's alert goes, the ingest the alert webhooks use (starter/ingest.py,
+    given by the entry point; none: a late heartbeat's sweep fails and retries, saying why)."""
     if sandboxed:
         install_code_cache(WORKFLOWS)  # the sandbox compiles each workflow module once, not once per run
     config = config or SevflowConfig()
@@ -192,6 +198,7 @@ def build_worker(
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
     silence_acts = SilenceActivities(config, store, chat)
+    heartbeat_acts = HeartbeatActivities(store, intake)
     report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
     return Worker(
         client,
@@ -224,6 +231,7 @@ def build_worker(
             report_acts.monthly_report,
             resolve_holidays,
             silence_acts.silence_tick,
+            heartbeat_acts.heartbeat_sweep,
         ],
         activity_executor=executor,
         workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),

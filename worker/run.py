@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
+from temporalio.client import Client
+
+from activities.heartbeats import AlertIntake
 from sevflow.config.loader import config_source, load_config
+from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
+from worker.heartbeats import start_heartbeat_watch
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
 from worker.report_schedules import sync_report_schedules
@@ -19,8 +25,12 @@ from worker.temporal import connect, metrics_runtime, temporal_target
 
 log = logging.getLogger("sevflow.worker")
 
+# Builds the alert intake a late heartbeat's alert goes to: the entry point's (starter/ingest.py's
+# AlertIngest, which worker/ may not import), from the worker's client, store, config and task queue.
+IntakeFactory = Callable[[Client, Store, SevflowConfig, str], AlertIntake]
 
-async def run_worker(settings: Settings) -> None:
+
+async def run_worker(settings: Settings, intake: IntakeFactory | None = None) -> None:
     setup_logging(settings.log_level)
     config = load_config(settings.resolved_config_path)
     # Kept in the database under its version id: incidents declared on it page on it (pinned policies).
@@ -51,7 +61,9 @@ async def run_worker(settings: Settings) -> None:
         links=page_links(settings),
         config_text=config_text,
         sandboxed=settings.worker_workflow_sandbox,
+        intake=intake(client, store, config, settings.task_queue) if intake is not None else None,
     )
+    await start_heartbeat_watch(client, store, config, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

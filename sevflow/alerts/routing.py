@@ -99,10 +99,10 @@ def _aware(now: datetime) -> datetime:
 def route(batch: AlertBatch, config: SevflowConfig, now: datetime) -> Route:
     """Route a batch by the first matching rule (and those after it while rules say `continue`).
 
-    service: the rule's, else the `service` label, else `default_service`; team: the rule's, else the
-    team owning the service in sevflow.yaml; severity: the rule's, else the alerts' own words mapped by
-    `severity_map` (the most severe wins), else `default_severity`; maintenance: the first window that
-    covers `now` (naive means UTC) and matches.
+    service: the rule's, else the `service` label, else `default_service`; team: the rule's, else (a
+    heartbeat's alert) its `team` label, else the team owning the service in sevflow.yaml; severity:
+    the rule's, else the alerts' own words mapped by `severity_map` (the most severe wins), else
+    `default_severity`; maintenance: the first window that covers `now` (naive means UTC) and matches.
     """
     routing = config.routing
     labels = route_labels(batch)
@@ -123,6 +123,8 @@ def route(batch: AlertBatch, config: SevflowConfig, now: datetime) -> Route:
         if not rule.continue_:
             break
     service = service or labels.get("service") or routing.default_service
+    if team is None and batch.source is AlertSource.HEARTBEAT:
+        team = labels.get("team") or None  # the heartbeat's own team, checked when it was defined
     team = team or config.team_for(service)
     note = None
     if severity is None:  # no rule decided: the alerts' own words do, and an unknown one is said

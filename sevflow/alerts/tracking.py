@@ -22,6 +22,8 @@ class AlertSource(StrEnum):
     GENERIC = "generic"
     # The Opsgenie-compatible Alert API (POST /v2/alerts): an alert is an alias.
     OPSGENIE = "opsgenie"
+    # sevflow itself, for a heartbeat that went late or failed (sevflow/heartbeats/).
+    HEARTBEAT = "heartbeat"
 
 
 class AlertStatus(StrEnum):

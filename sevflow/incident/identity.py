@@ -27,7 +27,16 @@ SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>$")
 # The actors that are not people: the alert sources (sevflow.alerts.models.AlertSource) as the alert
 # group names them, "pagerduty (search-latency-1)", and sevflow itself (timers: auto-resolve).
-MACHINE_NAMES = ("alertmanager", "grafana", "pagerduty", "datadog", "generic", "opsgenie", "sevflow")
+MACHINE_NAMES = (
+    "alertmanager",
+    "grafana",
+    "pagerduty",
+    "datadog",
+    "generic",
+    "opsgenie",
+    "heartbeat",
+    "sevflow",
+)
 _MACHINE = re.compile(r"^(?:" + "|".join(MACHINE_NAMES) + r")(?:\s*\(.*\))?$", re.IGNORECASE)
 
 

@@ -21,6 +21,7 @@ from sevflow.store.config_versions import ConfigVersionRepository
 from sevflow.store.contacts import ContactRepository
 from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
 from sevflow.store.handoffs import HandoffRepository, StoredHandoff
+from sevflow.store.heartbeats import HeartbeatRepository
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
 from sevflow.store.oncall import OnCallRepository
@@ -67,8 +68,9 @@ class Store(
     FeedRepository,
     PageReceiptRepository,
     ConfigVersionRepository,
+    HeartbeatRepository,
     WhatIfRepository,
 ):
     """sevflow's database: incidents, their roles and timelines, alerts, chat, pages, handoffs, action
     items, postmortems, command keys, confirmed contact methods, merges, silences, on-call changes and
-    the calendar feeds' secret URLs, and the file configurations incidents page on."""
+    the calendar feeds' secret URLs, the file configurations incidents page on, and the heartbeats."""

@@ -609,3 +609,32 @@ class ConfigVersionRow(Base):
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class HeartbeatRow(Base):
+    """A heartbeat (dead man's switch; sevflow/heartbeats/models.py, migration 0026): its definition,
+    from sevflow.yaml (`origin` file, kept in step at every start) or made at runtime, and its clock.
+    `due_at` is when it is late unless another ping comes; the watch reads the soonest by its index.
+    `last_ping_at` is written at most once per interval per API process however many pings arrive."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (Index("ix_heartbeats_due_at", "due_at"),)
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    service: Mapped[str] = mapped_column(String(255), nullable=False)
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)
+    team: Mapped[str | None] = mapped_column(String(255))
+    watchdog: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False)
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    paused_at: Mapped[datetime | None]
+    paused_by: Mapped[str | None] = mapped_column(String(255))
+    armed_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_ping_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    due_at: Mapped[datetime] = mapped_column(nullable=False)
+    down_since: Mapped[datetime | None]
+    down_reason: Mapped[str | None] = mapped_column(String(16))

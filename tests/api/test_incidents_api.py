@@ -613,7 +613,7 @@ def test_make_server_refuses_a_public_host_while_alert_sources_are_open(
     from sevflow.config.schema import SevflowConfig
     from starter.api import create_app
 
-    for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG", "OPSGENIE"):
+    for source in ("ALERTMANAGER", "GRAFANA", "PAGERDUTY", "DATADOG", "OPSGENIE", "HEARTBEAT"):
         monkeypatch.setenv(f"SEVFLOW_ALERT_TOKEN_{source}", "t")
     monkeypatch.delenv("SEVFLOW_ALERT_TOKEN_GENERIC", raising=False)
     public = settings(tmp_path, "tq", api_token=TOKEN).model_copy(update={"http_host": "0.0.0.0"})

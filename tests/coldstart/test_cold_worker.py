@@ -70,8 +70,9 @@ from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.alerts.tracking import AlertStatus
 from sevflow.calendar import country_holidays
 from sevflow.config.loader import load_config
-from sevflow.config.schema import SevflowConfig
+from sevflow.config.schema import HeartbeatConfig, SevflowConfig
 from sevflow.contracts import HandoffResult, HandoffRun
+from sevflow.heartbeats.watch import watch_workflow_id
 from sevflow.incident.commands import Acknowledge, AddActionItem, Declare, Mitigate, PostUpdate, Resolve
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
 from sevflow.policy import PolicyTable, Severity
@@ -93,6 +94,7 @@ from tests.coldstart.support import (
 )
 from tests.conftest import binary
 from tests.workflow.helpers import delivery, from_an_alert
+from worker.heartbeats import wake_watch
 from worker.main import WORKFLOWS
 from workflows.action_item import ActionItemWorkflow
 from workflows.handoff import HandoffWorkflow
@@ -313,6 +315,7 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
         await run_handoff_and_report(client, task_queue, roots)
         silence = await start_silence(client, store, task_queue, now, timedelta(hours=1))
         roots.append(silence.id)
+        roots.append(await start_heartbeat(client, store, task_queue, now))
 
         # Ninety minutes: the missing-lead reminders (every 5 minutes, five of them), update cadences,
         # public-update reminders, both loops of every escalation ladder (SEV2's is the longest, 70
@@ -430,6 +433,21 @@ async def start_silence(
     )
 
 
+async def start_heartbeat(client: Client, store: Store, task_queue: str, now: datetime) -> str:
+    """A heartbeat of the shipped service that never pinged and is due in 30 seconds, and the watch
+    (as `sevflow heartbeat add` wakes it): its first sweep sleeps, the next opens its incident."""
+    spec = HeartbeatConfig(
+        name=f"cold-{uuid.uuid4().hex[:8]}",
+        interval=timedelta(seconds=20),
+        grace=timedelta(seconds=10),
+        service=SERVICE,
+        severity="SEV3",
+    )
+    store.add_heartbeat(spec, "alice", now)
+    await wake_watch(client, task_queue)
+    return watch_workflow_id(task_queue)
+
+
 # ------------------------------------------------------------- commands, schedules and a restart
 
 
@@ -537,6 +555,7 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
         await result_or_task_failure(client, report, limit=40)
         silence = await start_silence(client, store, task_queue, datetime.now(UTC), timedelta(seconds=3))
         await result_or_task_failure(client, silence, limit=40)
+        await start_heartbeat(client, store, task_queue, datetime.now(UTC))
         await until("the triggered handoff", handoffs_done, limit=40, client=client)
         await settled(
             "the chases and the postmortem",

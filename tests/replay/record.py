@@ -50,15 +50,17 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.heartbeats import AlertIntake
 from activities.pagers import Pagers
 from activities.webhook import PermanentPageError, WebhookPort
 from sevflow.action_items.chase import CompleteActionItem
-from sevflow.alerts.models import AlertDelivery
+from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertStatus
 from sevflow.alerts.parsers import parse_alertmanager
 from sevflow.alerts.routing import route as route_batch
 from sevflow.config.loader import parse_config
-from sevflow.config.schema import SevflowConfig
+from sevflow.config.schema import HeartbeatConfig, SevflowConfig
 from sevflow.contracts import HandoffRun
+from sevflow.heartbeats.watch import watch_workflow_id
 from sevflow.incident.commands import (
     Acknowledge,
     AddActionItem,
@@ -83,7 +85,9 @@ from sevflow.reports.models import ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
+from starter.heartbeats import HeartbeatService
 from starter.ingest import AlertIngest
+from worker.heartbeats import wake_watch
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.escalation import EscalationWorkflow
@@ -190,6 +194,7 @@ class Recording:
         config: SevflowConfig | None = None,
         webhook: WebhookPort | None = None,
         pagers: Pagers | None = None,
+        intake: AlertIntake | None = None,
     ) -> Worker:
         return build_worker(
             self.client,
@@ -199,6 +204,7 @@ class Recording:
             config=config,
             webhook=webhook,
             pagers=pagers,
+            intake=intake,
         )
 
     async def declare(self, state: IncidentState, task_queue: str) -> tuple[Handle, IncidentState]:
@@ -734,6 +740,63 @@ async def silence(rec: Recording) -> None:
     rec.keep(silence_workflow_id("silence"), "silence")
 
 
+class KeptAlerts:
+    """The heartbeat watch's alert intake here: it keeps the batches (the alert path has scenarios of
+    its own, and the watch's history records only which heartbeats a sweep opened)."""
+
+    def __init__(self) -> None:
+        self.batches: list[AlertBatch] = []
+
+    async def ingest(self, batches: list[AlertBatch]) -> None:
+        self.batches.extend(batches)
+
+
+async def heartbeat_watch(rec: Recording) -> None:
+    """The watch of one heartbeat: a first sweep with nothing late and a timer to a second before its
+    due time, which fires; the sweep waits out that second, opens the late heartbeat's incident and
+    sleeps (nothing else is due); a ping resolves it and signals `changed`, and the next sweep sleeps
+    again until a second before the new due time."""
+    tq = "record-heartbeat-watch"
+    spec = HeartbeatConfig(
+        name="nightly-backup", interval=10 * S, grace=5 * S, service="checkout", severity=Severity.SEV3
+    )
+    config = parse_config(PAGING_CONFIG)
+    rec.store.add_heartbeat(spec, "alice", datetime.now(UTC))
+    alerts = KeptAlerts()
+
+    async def client() -> Client:
+        return rec.client
+
+    async def intake() -> KeptAlerts:
+        return alerts
+
+    heartbeats = HeartbeatService(rec.store, config, client, tq, intake)
+    async with rec.worker(tq, config, RefusingGateway(), intake=alerts):
+        await wake_watch(rec.client, tq)
+        handle = rec.client.get_workflow_handle(watch_workflow_id(tq))
+
+        async def opened() -> bool:
+            return any(b.alerts[0].status is AlertStatus.FIRING for b in alerts.batches)
+
+        await until("the late heartbeat's incident to open", opened)
+        await settled(handle)
+        up = await heartbeats.ping("nightly-backup")
+        assert up.down_since is None, up
+        assert [b.alerts[0].status for b in alerts.batches] == [AlertStatus.FIRING, AlertStatus.RESOLVED]
+
+        async def swept_again() -> bool:
+            # The start's `changed` signal, then the ping's; a timer started after the ping's.
+            kinds = [e.event_type async for e in handle.fetch_history_events()]
+            signals = [
+                n for n, kind in enumerate(kinds) if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            ]
+            return len(signals) >= 2 and EventType.EVENT_TYPE_TIMER_STARTED in kinds[signals[-1] :]
+
+        await until("the sweep after the ping", swept_again)
+        await settled(handle)
+    rec.keep(watch_workflow_id(tq), "heartbeat-watch")
+
+
 SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     sev1_lifecycle,
     sev3_lifecycle,
@@ -749,6 +812,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     handoff,
     report,
     silence,
+    heartbeat_watch,
 ]
 
 

@@ -29,6 +29,7 @@ from sevflow.config.schema.fields import (
     WeekdayName,
     check_timezone,
 )
+from sevflow.config.schema.heartbeats import HeartbeatConfig
 from sevflow.config.schema.messages import allowed_keys, humanize
 from sevflow.config.schema.oncall import (
     ANY_LAYER,
@@ -92,6 +93,7 @@ __all__ = [
     "GroupByConfig",
     "Handoff",
     "HandoffText",
+    "HeartbeatConfig",
     "HolidayCalendar",
     "HttpUrlText",
     "JiraConfig",

@@ -33,7 +33,33 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         + _oncall_problems(data)
         + _paging_problems(data)
         + _operations_problems(data)
+        + _heartbeat_problems(data)
     )
+
+
+def _heartbeat_problems(data: Mapping[str, Any]) -> Problems:
+    """Each heartbeat once by name; its service among `services` and its team among `teams` (when the
+    file defines any)."""
+    heartbeats = data.get("heartbeats")
+    services, teams = _mapping(data, "services"), _mapping(data, "teams")
+    problems: Problems = []
+    seen: set[str] = set()
+    for index, spec in enumerate(heartbeats if isinstance(heartbeats, list) else []):
+        if not isinstance(spec, Mapping):
+            continue
+        name, service, team = spec.get("name"), spec.get("service"), spec.get("team")
+        if isinstance(name, str):
+            if name in seen:
+                message = f"heartbeat {name!r} is defined twice: each name pings one heartbeat"
+                problems.append((("heartbeats", index, "name"), message, name))
+            seen.add(name)
+        if isinstance(service, str) and services and service not in services:
+            known = ", ".join(sorted(str(s) for s in services))
+            message = f"service {service!r} is not defined in services (defined: {known})"
+            problems.append((("heartbeats", index, "service"), message, service))
+        if isinstance(team, str) and teams and team not in teams:
+            problems.append((("heartbeats", index, "team"), _unknown_team(team, teams), team))
+    return problems
 
 
 def _operations_problems(data: Mapping[str, Any]) -> Problems:

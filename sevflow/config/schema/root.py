@@ -20,6 +20,7 @@ from sevflow.config.schema.action_items import ActionItemsConfig, JiraConfig
 from sevflow.config.schema.business_hours import BusinessHours, HolidayCalendar
 from sevflow.config.schema.chat import PermissionsConfig, SlackConfig
 from sevflow.config.schema.fields import Name, PolicySection, TimeZoneName, none_is_empty, none_is_empty_list
+from sevflow.config.schema.heartbeats import HeartbeatConfig
 from sevflow.config.schema.messages import humanize
 from sevflow.config.schema.oncall import OverrideConfig, PersonConfig, RotationConfig
 from sevflow.config.schema.operations import OperationsConfig
@@ -70,6 +71,7 @@ class SevflowConfig(BaseModel):
     operations: Annotated[OperationsConfig, BeforeValidator(none_is_empty)] = Field(
         default_factory=OperationsConfig
     )
+    heartbeats: Annotated[tuple[HeartbeatConfig, ...], BeforeValidator(none_is_empty_list)] = ()
 
     @model_validator(mode="wrap")
     @classmethod

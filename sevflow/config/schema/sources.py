@@ -50,3 +50,5 @@ class SourcesConfig(BaseModel):
     datadog: SourceSection = Field(default_factory=SourceConfig)
     generic: SourceSection = Field(default_factory=SourceConfig)
     opsgenie: SourceSection = Field(default_factory=SourceConfig)
+    # The token of the heartbeat pings (/v1/heartbeats/.../ping, and as GenieKey on /v2/heartbeats).
+    heartbeat: SourceSection = Field(default_factory=SourceConfig)

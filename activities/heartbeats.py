@@ -1,0 +1,108 @@
+"""Heartbeats: the watch's one activity. It opens the incident of every heartbeat now late, through the
+same intake as every alert source (an AlertBatch of source `heartbeat` handed to the ingest the API
+uses, given to the worker by its entry point), waits in-process for the due times that come within a
+timer's reach and opens those too (`sweep_wait`, sevflow/heartbeats/watch.py), and says when the next
+one falls due.
+
+Each late heartbeat is claimed down in the store first (for one caller: a retry, a second worker or a
+ping that came meanwhile finds it claimed or no longer due), then its alert is ingested; if the intake
+fails the claims are given back and the activity retries, and a batch already signalled before the
+failure is, at the retry, a repeat its group coalesces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from sevflow.alerts.models import AlertBatch, AlertStatus
+from sevflow.heartbeats.models import DownReason, Heartbeat, heartbeat_batch
+from sevflow.heartbeats.watch import HEARTBEAT_SWEEP, SWEEP_LIMIT, HeartbeatSweep, SweepResult, sweep_wait
+
+log = logging.getLogger("sevflow.heartbeats")
+
+
+class HeartbeatStore(Protocol):
+    def late_heartbeats(self, now: datetime, limit: int) -> list[Heartbeat]: ...
+
+    def claim_down(
+        self, name: str, at: datetime, reason: DownReason, *, late_by: datetime | None = None
+    ) -> Heartbeat | None: ...
+
+    def release_down(self, name: str, since: datetime) -> None: ...
+
+    def next_heartbeat_due(self) -> datetime | None: ...
+
+
+class AlertIntake(Protocol):
+    """What the alert webhooks hand their batches to (starter/ingest.py's AlertIngest)."""
+
+    async def ingest(self, batches: list[AlertBatch]) -> object: ...
+
+
+class HeartbeatActivities:
+    def __init__(self, store: HeartbeatStore, intake: AlertIntake | None) -> None:
+        self.store = store
+        self.intake = intake
+
+    @activity.defn(name=HEARTBEAT_SWEEP)
+    async def heartbeat_sweep(self, sweep: HeartbeatSweep) -> SweepResult:
+        # The workflow's clock (a time-skipping server's included) runs on from when this attempt began.
+        origin, began = max(sweep.now, activity.info().started_time), time.monotonic()
+
+        def now() -> datetime:
+            return origin + timedelta(seconds=time.monotonic() - began)
+
+        opened: list[str] = []
+        while True:
+            at = now()
+            late = await asyncio.to_thread(self.store.late_heartbeats, at, SWEEP_LIMIT)
+            if late:
+                if self.intake is None:
+                    raise ApplicationError(
+                        "this worker has no alert intake and cannot open heartbeat incidents: run it with "
+                        "`sevflow worker` (or `sevflow up`)"
+                    )
+                opened += [h.name for h in await self._open(self.intake, late, at)]
+            next_due = await asyncio.to_thread(self.store.next_heartbeat_due)
+            more = len(late) >= SWEEP_LIMIT
+            wait = sweep_wait(now(), sweep.until, next_due, more)
+            if wait is None:
+                return SweepResult(opened=opened, next_due=next_due, more=more)
+            activity.heartbeat(len(opened))
+            await asyncio.sleep(wait.total_seconds())
+
+    async def _open(self, intake: AlertIntake, late: Sequence[Heartbeat], now: datetime) -> list[Heartbeat]:
+        claimed: list[Heartbeat] = []
+        for heartbeat in late:
+            # Down since it fell due (the incident's impact began then), claimed only while still due.
+            found = await asyncio.to_thread(
+                self.store.claim_down, heartbeat.name, heartbeat.due_at, DownReason.LATE, late_by=now
+            )
+            if found is not None:
+                claimed.append(found)
+            # Hundreds of claims on a busy store outlast the heartbeat timeout: alive after each one.
+            activity.heartbeat(len(claimed))
+        if not claimed:
+            return []
+        batches = [
+            heartbeat_batch(h, AlertStatus.FIRING, since=h.due_at, reason=DownReason.LATE) for h in claimed
+        ]
+        try:
+            await intake.ingest(batches)
+        except BaseException:
+            for heartbeat in claimed:
+                await asyncio.to_thread(self.store.release_down, heartbeat.name, heartbeat.due_at)
+            raise
+        for heartbeat in claimed:
+            log.warning(
+                "heartbeat %s late (due %s): incident opened", heartbeat.name, heartbeat.due_at.isoformat()
+            )
+        return claimed

@@ -1,0 +1,121 @@
+"""HeartbeatWatchWorkflow on the time-skipping server: a heartbeat that stops pinging opens one incident
+through the alert ingest, the next ping resolves it, and a heartbeat that falls due while no worker
+runs opens its incident once when a worker is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from sevflow.config.loader import parse_config
+from sevflow.config.schema import HeartbeatConfig
+from sevflow.heartbeats.watch import watch_workflow_id
+from sevflow.store.repository import Store
+from starter.heartbeats import HeartbeatService
+from starter.ingest import AlertIngest
+from worker.heartbeats import wake_watch
+from worker.main import build_worker
+
+CONFIG = parse_config("""
+teams:
+  payments: {channel: "#payments"}
+services:
+  checkout: {team: payments}
+""")
+
+
+def spec(name: str, interval: timedelta, grace: timedelta) -> HeartbeatConfig:
+    return HeartbeatConfig(name=name, interval=interval, grace=grace, service="checkout", severity="SEV3")
+
+
+@contextlib.asynccontextmanager
+async def cleaned(client: Client, store: Store, task_queue: str, name: str) -> AsyncIterator[None]:
+    """The watch and the heartbeat's incidents terminated after the test: a workflow left waiting on a
+    timer holds back the shared server's clock for every later test."""
+    try:
+        yield
+    finally:
+        ids = [watch_workflow_id(task_queue)]
+        ids += [i.workflow_id for i in store.list_incidents(limit=100)]
+        for workflow_id in ids:
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(workflow_id).terminate("test finished")
+
+
+def service(env: WorkflowEnvironment, store: Store, task_queue: str, now: datetime) -> HeartbeatService:
+    async def client() -> Client:
+        return env.client
+
+    async def ingest() -> AlertIngest:
+        return AlertIngest(env.client, store, CONFIG, task_queue, clock=lambda: now)
+
+    return HeartbeatService(store, CONFIG, client, task_queue, ingest, clock=lambda: now)
+
+
+async def test_a_late_heartbeat_opens_one_incident_and_the_next_ping_resolves_it(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        start = await env.get_current_time()
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
+        await wake_watch(env.client, task_queue)
+        await env.sleep(timedelta(minutes=50))
+        assert store.list_incidents(limit=10) == []
+        await env.sleep(timedelta(minutes=20))  # due at 1h05: late
+        opened = store.list_incidents(limit=10)
+        assert len(opened) == 1
+        incident = opened[0]
+        assert incident.service == "checkout" and incident.severity.value == "SEV3"
+        assert "heartbeat etl is late" in incident.title
+        late = store.get_heartbeat("etl")
+        assert late is not None and late.down_since == start + timedelta(hours=1, minutes=5)
+        await env.sleep(timedelta(minutes=20))
+        assert len(store.list_incidents(limit=10)) == 1  # still one: the watch opens it once
+
+        now = await env.get_current_time()
+        back = await service(env, store, task_queue, now).ping("etl")
+        assert back.down_since is None and back.last_ping_at == now
+        await env.sleep(timedelta(minutes=35))  # SEV3: resolves itself 30 min after its alert cleared
+        final = store.get_incident(incident.number)
+        assert final is not None and final.status.value == "resolved"
+        assert len(store.list_incidents(limit=10)) == 1
+
+
+async def test_a_heartbeat_due_while_the_worker_is_down_fires_once_when_it_is_back(
+    dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """On the dev server, in real time: the time-skipping server skips no time while a workflow task
+    waits for a worker, which is what a worker down across the due time is."""
+    env, store = dev_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with cleaned(env.client, store, task_queue, "backup"):
+        async with build_worker(env.client, task_queue, store, config=CONFIG, intake=intake):
+            start = datetime.now(UTC)
+            store.add_heartbeat(spec("backup", timedelta(seconds=10), timedelta(seconds=5)), None, start)
+            await wake_watch(env.client, task_queue)
+            await asyncio.sleep(2)
+        # No worker from here: the due time (15 s) passes with nobody to run the watch's timer.
+        await asyncio.sleep(18)
+        assert store.list_incidents(limit=10) == []
+        async with build_worker(env.client, task_queue, store, config=CONFIG, intake=intake):
+            for _ in range(100):
+                if store.list_incidents(limit=10):
+                    break
+                await asyncio.sleep(0.1)
+            back_at = datetime.now(UTC)
+            await asyncio.sleep(3)
+            assert len(store.list_incidents(limit=10)) == 1
+        assert back_at - start < timedelta(seconds=35)
+        found = store.get_heartbeat("backup")
+        assert found is not None and found.down_since == start + timedelta(seconds=15)
