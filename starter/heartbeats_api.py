@@ -3,7 +3,8 @@
 Pings, with the heartbeat source's token (`SEVFLOW_ALERT_TOKEN_HEARTBEAT`, or `sources.heartbeat`):
 
     GET|POST /v2/heartbeats/{name}/ping         Opsgenie's: `Authorization: GenieKey <key>` (or
-                                                ?apiKey=), 202 {"result": "PONG - Heartbeat received",
+                                                ?apiKey=; the Opsgenie Alert API's key too),
+                                                202 {"result": "PONG - Heartbeat received",
                                                 "took", "requestId"}
     GET|POST /v1/heartbeats/{name}/ping         healthchecks.io's: 200 `OK` (Bearer, Basic or ?token=)
     GET|POST /v1/heartbeats/{name}/start        a run began: it must ping within grace
@@ -126,6 +127,8 @@ def ping_router(
 ) -> APIRouter:
     env = os.environ if environ is None else environ
     token = credentials_for(AlertSource.HEARTBEAT, config, env).token
+    # An Opsgenie integration moved over keeps one key: the Alert API's (/v2/alerts) pings too.
+    alert_api_key = credentials_for(AlertSource.OPSGENIE, config, env).token
     router = APIRouter(tags=["heartbeats"])
 
     def opsgenie(body: dict[str, Any], status: int, started: float, request_id: str) -> JSONResponse:
@@ -135,7 +138,12 @@ def ping_router(
     async def opsgenie_ping(name: str, request: Request) -> JSONResponse:
         """Opsgenie's Heartbeat API ping: only the URL changes for an existing integration."""
         started, request_id = time.monotonic(), str(uuid.uuid4())
-        if token is not None and not check_token(token, None, _genie_key(request) or ""):
+        key = _genie_key(request) or ""
+        if (
+            token is not None
+            and not check_token(token, None, key)
+            and not (alert_api_key is not None and check_token(alert_api_key, None, key))
+        ):
             message = "Could not authenticate: send Authorization: GenieKey <key>"
             return opsgenie({"message": message}, 401, started, request_id)
         try:

@@ -20,6 +20,7 @@ from starter.api import create_app
 from tests.api.conftest import TOKEN, http, settings
 
 KEY = "hb-key-0123"
+ALERT_API_KEY = "og-key-4567"
 CONFIG = parse_config("""
 services:
   checkout: {team: payments}
@@ -47,6 +48,7 @@ async def client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("SEVFLOW_ALERT_TOKEN_HEARTBEAT", KEY)
+    monkeypatch.setenv("SEVFLOW_ALERT_TOKEN_OPSGENIE", ALERT_API_KEY)
     app = create_app(
         settings(tmp_path, task_queue, TOKEN), store=sqlite_store, config=CONFIG, client=dev_env.client
     )
@@ -80,6 +82,18 @@ async def test_opsgenie_ping_answers_pong_and_its_own_errors(client: httpx.Async
     unknown = await client.post("/v2/heartbeats/nope/ping", headers={"Authorization": f"GenieKey {KEY}"})
     assert unknown.status_code == 404
     assert unknown.json()["message"].startswith("Heartbeat with name [nope] does not exist")
+
+
+async def test_the_opsgenie_alert_api_key_pings_too(client: httpx.AsyncClient) -> None:
+    """An Opsgenie integration moved over keeps its one key for alerts and heartbeats."""
+    pong = await client.post(
+        "/v2/heartbeats/nightly/ping", headers={"Authorization": f"GenieKey {ALERT_API_KEY}"}
+    )
+    assert pong.status_code == 202 and pong.json()["result"] == "PONG - Heartbeat received"
+    other = await client.post(
+        "/v2/heartbeats/nightly/ping", headers={"Authorization": "GenieKey og-key-0000"}
+    )
+    assert other.status_code == 401
 
 
 async def test_v1_ping_start_fail_and_their_refusals(client: httpx.AsyncClient, sqlite_store: Store) -> None:
