@@ -226,15 +226,19 @@ class ChatActivities:
             raise ApplicationError(
                 "chat sync of an incident with no number", type="InvalidChatSync", non_retryable=True
             )
+        # A local attempt is run again from its start when the worker died during it (its attempt is 1
+        # again, nothing says it ran): it saves each step that repeats badly at once, as a backend that
+        # cannot find its own messages does, and a channel of this incident's number that the bot made
+        # since the incident was detected is its own.
+        local = activity.in_activity() and activity.info().is_local
+        since = sync.tried_since or (state.detected_at if local else None)
         with vendor_errors():
             channel = self.store.chat_channel(state.number)
             created = channel is None
             if channel is None:
-                channel_id, name = self._create_channel_once(
-                    channel_name(state.number, state.title), sync.tried_since
-                )
+                channel_id, name = self._create_channel_once(channel_name(state.number, state.title), since)
                 channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
-            saver = _ChannelSaver(channel, self.store, keyed=isinstance(self.chat, KeyedChat))
+            saver = _ChannelSaver(channel, self.store, keyed=isinstance(self.chat, KeyedChat) and not local)
             try:
                 if created:
                     saver.done(repeats_badly=True)
