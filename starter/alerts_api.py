@@ -33,7 +33,14 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable
 from sevflow.json_input import JsonTooDeep, loads
 from starter.heartbeats import HeartbeatService
-from starter.ingest import AlertIngest, BatchOutcome, DeliveryTooLarge, IngestResult
+from starter.ingest import (
+    STORE_UNAVAILABLE,
+    AlertIngest,
+    BatchOutcome,
+    DeliveryTooLarge,
+    IngestResult,
+    store_unavailable,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -139,7 +146,10 @@ def alerts_router(
         """Ingested, but for the watchdog alerts of heartbeats: pings, answered `heartbeat`."""
         if heartbeats is None:
             return await (await ingest()).ingest(batches)
-        kept, _ = await (await heartbeats()).take_watchdogs(batches)
+        try:
+            kept, _ = await (await heartbeats()).take_watchdogs(batches)
+        except STORE_UNAVAILABLE as err:  # said as the ingest says it (nothing of the delivery taken)
+            raise store_unavailable(err) from err
         rest = [batch for batch in kept if batch is not None]
         done = iter((await (await ingest()).ingest(rest)).batches if rest else [])
         outcomes = [

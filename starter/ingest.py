@@ -70,6 +70,15 @@ EPISODE_ATTEMPTS = 5
 STORE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
 
 
+def store_unavailable(err: Exception) -> ServiceUnavailable:
+    """A delivery's 503 while the store is locked or down: nothing of it was taken, so no key to retry
+    it by (unlike a command's)."""
+    first_line = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
+    return ServiceUnavailable(
+        f"the sevflow database is unavailable ({first_line or type(err).__name__}): retry later"
+    )
+
+
 class DeliveryTooLarge(SevflowError):
     """A delivery too big to signal to its alert group's workflow: refused (413), nothing accepted."""
 
@@ -390,10 +399,7 @@ class AlertIngest:
             plans = [await self._plan(batch, now, silences) for batch in batches]
             outcomes = [await self._one(plan) for plan in plans]
         except STORE_UNAVAILABLE as err:
-            first_line = next(iter(str(getattr(err, "orig", None) or err).splitlines()), "")[:200]
-            raise ServiceUnavailable(
-                f"the sevflow database is unavailable ({first_line or type(err).__name__}): retry later"
-            ) from err
+            raise store_unavailable(err) from err
         return IngestResult(accepted=len(batches), batches=outcomes)
 
     async def _plan(self, batch: AlertBatch, now: datetime, silences: list[Silence]) -> _Plan:

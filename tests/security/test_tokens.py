@@ -113,8 +113,13 @@ PATH_VALUES = {
 # (Twilio's signature, or the signed acknowledge link: tests/api/test_pages_api.py).
 OWN_CREDENTIALS = ("/v1/alerts/", "/v1/contacts/confirm/", "/v1/pages/")
 # A calendar feed's secret URL is its credential (tests/api/test_oncall_feeds_api.py): calendar apps
-# send no header.
-OWN_CREDENTIAL_PATHS = {"/v1/oncall/feeds/{token}.ics"}
+# send no header. A heartbeat's pings take the heartbeat source's token (tests/heartbeats).
+OWN_CREDENTIAL_PATHS = {
+    "/v1/oncall/feeds/{token}.ics",
+    "/v1/heartbeats/{name}/ping",
+    "/v1/heartbeats/{name}/start",
+    "/v1/heartbeats/{name}/fail",
+}
 
 
 def api_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
