@@ -186,18 +186,19 @@ class ChatActivities:
 
     @blocking_activity(SYNC_CHAT)
     def sync_chat(self, sync: ChatSync) -> ChatChannel:
-        channel = self._sync(sync)
+        channel, since = self._sync(sync)
         if sync.first is None:
             return channel
-        return self._post_first(channel, sync.first)
+        return self._post_first(channel, sync.first, since)
 
-    def _post_first(self, channel: ChatChannel, message: ChatMessage) -> ChatSynced:
+    def _post_first(self, channel: ChatChannel, message: ChatMessage, since: datetime | None) -> ChatSynced:
         """Post the incident's first message into the channel the sync has just saved.
 
         A failed post does not fail the sync (its channel, card and announcement are done and saved):
         the answer says so, and the workflow posts the message with post_message, which retries and
         notes a failure on the timeline as for any message. Once per key: a post this or an earlier
-        attempt remembered is not repeated, and the workflow's own post looks for this one first."""
+        attempt remembered is not repeated (nor one made `since`, an earlier attempt's answer lost), and
+        the workflow's own post looks for this one first."""
         synced = ChatSynced(**channel.model_dump())
         if channel.archived:
             synced.first_error = "the channel is archived"
@@ -209,7 +210,7 @@ class ChatActivities:
         body = self.chat.literal(message.text) if isinstance(self.chat, MarkupChat) else message.text
         text = f"{mentions} {body}" if mentions else body
         try:
-            ref = self._post_once(message.channel or channel.channel_id, text, message.key)
+            ref = self._post_once(message.channel or channel.channel_id, text, message.key, since=since)
         except Exception as err:
             log.warning("first message %s not posted by the sync: %s", message.key, err)
             synced.first_error = str(err) or type(err).__name__
@@ -220,7 +221,9 @@ class ChatActivities:
         synced.first_posted = True
         return synced
 
-    def _sync(self, sync: ChatSync) -> ChatChannel:
+    def _sync(self, sync: ChatSync) -> tuple[ChatChannel, datetime | None]:
+        """The channel, brought up to date, and since when an earlier attempt may have posted in it
+        (its answer lost); None when none can have."""
         state = sync.state
         if state.number is None:  # a caller's bug that no retry can mend
             raise ApplicationError(
@@ -229,12 +232,14 @@ class ChatActivities:
         # A local attempt is run again from its start when the worker died during it (its attempt is 1
         # again, nothing says it ran): it saves each step that repeats badly at once, as a backend that
         # cannot find its own messages does, and a channel of this incident's number that the bot made
-        # since the incident was detected is its own.
+        # since the incident was detected is its own. Its channel already saved says an earlier attempt
+        # got that far: what it posted after that is looked for before posting again.
         local = activity.in_activity() and activity.info().is_local
         since = sync.tried_since or (state.detected_at if local else None)
         with vendor_errors():
             channel = self.store.chat_channel(state.number)
             created = channel is None
+            posted_since = since if not created else sync.tried_since
             if channel is None:
                 channel_id, name = self._create_channel_once(channel_name(state.number, state.title), since)
                 channel = ChatChannel(incident_number=state.number, channel_id=channel_id, name=name)
@@ -243,7 +248,7 @@ class ChatActivities:
                 if created:
                     saver.done(repeats_badly=True)
                 if channel.archived:
-                    return channel
+                    return channel, posted_since
                 topic = channel_topic(state)
                 if topic != channel.topic:
                     self.chat.set_topic(channel.channel_id, topic)
@@ -260,7 +265,7 @@ class ChatActivities:
                     blocks, text = incident_card(state), card_text(state)
                     if channel.card_ts is None:
                         ref = self._post_once(
-                            channel.channel_id, text, f"{state.workflow_id}/card", blocks, sync.tried_since
+                            channel.channel_id, text, f"{state.workflow_id}/card", blocks, posted_since
                         )
                         saver.done(repeats_badly=True, card_ts=ref.ts, card_version=state.version)
                     else:
@@ -269,13 +274,13 @@ class ChatActivities:
                 if sync.announce_channel and not channel.announced:
                     text, blocks = announcement(state)
                     self._post_once(
-                        sync.announce_channel, text, f"{state.workflow_id}/announce", blocks, sync.tried_since
+                        sync.announce_channel, text, f"{state.workflow_id}/announce", blocks, posted_since
                     )
                     saver.done(repeats_badly=True, announced=True)
             finally:
                 # Also when a step failed: the retry then repeats only the steps after the saved ones.
                 saver.flush()
-            return channel
+            return channel, posted_since
 
     def _post_once(
         self,

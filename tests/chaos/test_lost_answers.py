@@ -125,6 +125,45 @@ def test_a_channel_the_local_sync_created_is_reused_by_the_activity_after_it(sla
     assert store.channels[42].channel_id == channel.channel_id
 
 
+class CrashAfterPosting(MemoryChatStore):
+    """The worker dies once right after Slack posted the first message, before it is remembered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crashed = False
+
+    def remember_message(self, key: str, incident_number: int, ref: MessageRef, text: str) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise SystemExit("worker killed")
+        super().remember_message(key, incident_number, ref, text)
+
+
+def test_a_local_first_sync_run_again_after_its_worker_died_posts_nothing_twice(slack: SlackEmulator) -> None:
+    """A local activity run again after a crash starts at attempt 1, as if it had never run: what the
+    first run made (its channel saved, its card, announcement and first message posted) is found."""
+    store = CrashAfterPosting()
+    acts = ChatActivities(SlackChat(slack_client(slack.token, slack.base_url)), store)
+    state = make_state(Status.DETECTED, version=1).model_copy(
+        update={"detected_at": datetime.now(UTC) - timedelta(seconds=1)}
+    )
+    first = ChatMessage(key=f"{state.workflow_id}/1/chat", incident_number=42, text="INC-42 declared")
+    sync = ChatSync(state=state, announce_channel="#incidents", first=first)
+    local = ActivityEnvironment()
+    local.info = dataclasses.replace(local.info, attempt=1, is_local=True, scheduled_time=datetime.now(UTC))
+    with pytest.raises(SystemExit):
+        local.run(acts.sync_chat, sync)
+    again = ActivityEnvironment()
+    again.info = dataclasses.replace(again.info, attempt=1, is_local=True, scheduled_time=datetime.now(UTC))
+    synced = again.run(acts.sync_chat, sync)
+    assert synced.first_posted
+    channels = [c for c in slack.channels() if c["name"].startswith("inc-42")]
+    assert [c["id"] for c in channels] == [synced.channel_id]
+    assert [m["text"] for m in slack.messages(synced.channel_id)].count("INC-42 declared") == 1
+    assert len(slack.messages(synced.channel_id)) == 2  # the card and the declaration, once each
+    assert len(slack.messages("incidents")) == 1
+
+
 def test_a_card_and_announcement_whose_answers_were_lost_are_found(slack: SlackEmulator) -> None:
     acts, _ = activities(slack)
     sync = ChatSync(state=make_state(Status.ACKNOWLEDGED, version=1), announce_channel="#incidents")
