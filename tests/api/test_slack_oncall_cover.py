@@ -87,7 +87,9 @@ async def test_a_cover_from_slack_pages_the_cover_on_the_next_alert(stack: Slack
     page = await stack.until("a DM to carol", lambda: dms(stack, "U0CAROL"), limit=30)
     assert f"INC-{state.number}" in str(page[0]["text"])
     assert dms(stack, me) == []
-    pages = stack.store.pages(state.number)
+    # The DM goes out before the page's delivery is on record.
+    number = state.number
+    pages = await stack.until("carol's page on record", lambda: stack.store.pages(number), limit=30)
     assert [(p.person, p.via) for p in pages] == [("carol", "slack_dm")]
 
     # Removed: the schedule is back for who-is-on.
