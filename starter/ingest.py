@@ -536,8 +536,13 @@ class AlertIngest:
         source, key = batch.source.value, batch.group_key
         labels = route_labels(batch)
         episode = await asyncio.to_thread(self.store.note_delivery, source, key, group_id, digest, labels)
+        if episode is None:
+            # Another request confirmed this very content meanwhile: signalled anyway (a 202 must be
+            # durable on its own), to the group's current episode.
+            stats = await asyncio.to_thread(self.store.alert_group, source, key)
+            episode = stats.episode if stats is not None else 1
         try:
-            workflow_id = await self._signal_episode(delivery, group_id, episode or 1)
+            workflow_id = await self._signal_episode(delivery, group_id, episode)
         except (RPCError, RuntimeError) as err:
             # Not signalled: forget the content so the sender's retry (on our 503) goes through.
             await asyncio.to_thread(self.store.undo_delivery, source, key, digest)

@@ -574,13 +574,10 @@ class IncidentWorkflow:
     async def deliver(self, delivery: AlertDelivery) -> None:
         """A delivery of the incident's alert group (starter/ingest.py): taken in, or handed on to the
         next episode's incident, which a re-fire after this one resolved opens (sevflow.alerts.group)."""
-        group = self.state.alert_group
-        if group is None:
+        if self.state.alert_group is None:
             workflow.logger.warning(
                 "%s has no alert group: delivery %s ignored", self.state.label, delivery.id
             )
-            return
-        if delivery.id == group.opened_by:  # the delivery it was started with, taken in at the start
             return
         async with self._turn():
             # Decided under the lock, on the group as the deliveries before this one left it.

@@ -120,9 +120,3 @@ class AlertsSilenced(BaseModel):
     once per silence (sevflow.incident.decisions.alerts_silenced). Changes nothing else."""
 
     silences: list[SilencedAlerts] = Field(max_length=50)
-
-
-class AlertAcknowledged(BaseModel):
-    """The sender acknowledged (PagerDuty `acknowledge`)."""
-
-    by: str
