@@ -11,11 +11,13 @@ the changes again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sevflow.importers.runtime import IMPORTED_BY, SyncPlan
+from sevflow.importers.runtime import IMPORTED_BY, ImportedCover, SyncPlan
 from sevflow.oncall.changes import NewChange, OnCallChange, OnCallChangeNotFound
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import Counter, OnCallChangeRow
@@ -157,39 +159,18 @@ class OnCallRepository(Repository):
                 session.add(
                     OnCallChangeRow(
                         kind="cover",
-                        status="active",
-                        rotation=cover.rotation,
-                        layer=cover.layer,
-                        person=cover.person,
-                        replaces=None,
-                        starts_at=cover.starts_at,
-                        ends_at=cover.ends_at,
-                        reason=cover.reason,
                         created_by=IMPORTED_BY,
                         created_at=now,
-                        updated_by=IMPORTED_BY,
-                        updated_at=now,
                         version=1,
                         source=cover.source,
+                        **_imported_cover(cover, now),
                     )
                 )
             for change_id, cover in done.update:
                 session.execute(
                     update(OnCallChangeRow)
                     .where(OnCallChangeRow.id == change_id)
-                    .values(
-                        status="active",
-                        rotation=cover.rotation,
-                        layer=cover.layer,
-                        person=cover.person,
-                        replaces=None,
-                        starts_at=cover.starts_at,
-                        ends_at=cover.ends_at,
-                        reason=cover.reason,
-                        updated_by=IMPORTED_BY,
-                        updated_at=now,
-                        version=OnCallChangeRow.version + 1,
-                    )
+                    .values(version=OnCallChangeRow.version + 1, **_imported_cover(cover, now))
                     .execution_options(synchronize_session=False)
                 )
             for change in done.remove:
@@ -202,3 +183,19 @@ class OnCallRepository(Repository):
                     .execution_options(synchronize_session=False)
                 )
             return done
+
+
+def _imported_cover(cover: ImportedCover, now: datetime) -> dict[str, Any]:
+    """The columns an imported cover sets, added or updated alike."""
+    return {
+        "status": "active",
+        "rotation": cover.rotation,
+        "layer": cover.layer,
+        "person": cover.person,
+        "replaces": None,
+        "starts_at": cover.starts_at,
+        "ends_at": cover.ends_at,
+        "reason": cover.reason,
+        "updated_by": IMPORTED_BY,
+        "updated_at": now,
+    }
