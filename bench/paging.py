@@ -71,6 +71,7 @@ from bench.stack import (
     quiet_logs,
     reset_peak_rss,
     run_queue_seconds,
+    sevflow_workflow_runner,
     status_kib,
     utc,
 )
@@ -859,18 +860,36 @@ async def run(
         aux = Worker(
             stack.client,
             task_queue=aux_queue,
-            workflows=[NoteSink, BaselineLadder],
+            workflows=[BaselineLadder],
             activities=[recorder.page],
             activity_executor=ThreadPoolExecutor(max_workers=16),
         )
-        async with aux:
+        # The incidents' stand-ins run as `sevflow worker` runs the incidents (outside the sandbox,
+        # SEVFLOW_WORKER_WORKFLOW_SANDBOX); the baseline keeps the SDK's default.
+        sinks = Worker(
+            stack.client,
+            task_queue=f"{aux_queue}-sinks",
+            workflows=[NoteSink],
+            workflow_runner=sevflow_workflow_runner(),
+        )
+        async with aux, sinks:
             print(
                 "sevflow: EscalationWorkflow on the worker of build_worker, telling "
                 + ("one incident each" if incidents == "each" else "a single incident"),
                 flush=True,
             )
             result["sevflow"] = await sevflow_phase(
-                stack, config, ladder, chat, webhook, aux_queue, escalations, seconds, run_id, incidents, keep
+                stack,
+                config,
+                ladder,
+                chat,
+                webhook,
+                sinks.task_queue,
+                escalations,
+                seconds,
+                run_id,
+                incidents,
+                keep,
             )
             result["failures"] += result["sevflow"]["failures"]
             if with_baseline:

@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 
 from activities.chat import ChatPort
 from activities.pagers import Pagers
@@ -45,6 +46,7 @@ from starter.embedded import DEV_SERVER_SQLITE_ARGS
 from tests.support.ports import free_port
 from worker.child import SEVFLOW_WORKER, WorkerProcess
 from worker.main import build_worker
+from worker.sandbox import sandbox_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,6 +190,12 @@ async def embedded_stack(
             store.dispose()
         finally:
             await env.shutdown()
+
+
+def sevflow_workflow_runner() -> WorkflowRunner:
+    """How `sevflow worker` runs workflows (SEVFLOW_WORKER_WORKFLOW_SANDBOX): for a benchmark's stand-in
+    of a sevflow workflow (an incident that only counts its notes), so it costs what the real one would."""
+    return sandbox_runner() if Settings().worker_workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
 def worker_env(settings: Settings, client: Client) -> dict[str, str]:

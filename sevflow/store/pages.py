@@ -63,9 +63,8 @@ class PageRepository(Repository):
         with self._write() as session:
             values = page.model_dump()
             session.execute(insert_ignoring_duplicates(session, PageRow, ["key"]).values(**values))
-        self._take_up_delivery(page.key)
-        stored = self.page(page.key)
-        assert stored is not None
+        stored = self._take_up_delivery(page.key)
+        assert stored is not None  # written above, and pages are never deleted
         return stored
 
     def report_delivery(self, key: str, status: str, detail: str | None) -> StoredPage | None:
@@ -86,23 +85,28 @@ class PageRepository(Repository):
                 )
             elif found.status not in UNDELIVERED:
                 found.status, found.detail, found.reported_at = status, detail, now
-        self._take_up_delivery(key)
-        return self.page(key)
+        return self._take_up_delivery(key)
 
-    def _take_up_delivery(self, key: str) -> None:
+    def _take_up_delivery(self, key: str) -> StoredPage | None:
+        """The page `key` with its provider's report applied (None: not recorded yet). The common
+        case, no report or one already applied, is one read: a page costs its insert and this."""
         with self._read() as session:
+            row = session.get(PageRow, key)
+            if row is None:
+                return None
             report = session.get(PageDeliveryRow, key)
-            if report is None:
-                return
+            if report is None or not _takes_up(row, report.status):
+                return _page(row)
             status, detail, at = report.status, report.detail, report.reported_at
         with self._write() as session:
             row = session.get(PageRow, key)
-            if row is None or row.delivery == status or row.delivery in UNDELIVERED:
-                return
-            row.delivery, row.delivery_at = status, at
-            if status in UNDELIVERED:
-                row.result = "failed"
-                row.detail = "; ".join(part for part in (row.detail, detail or status) if part)
+            assert row is not None  # read above, and pages are never deleted
+            if _takes_up(row, status):
+                row.delivery, row.delivery_at = status, at
+                if status in UNDELIVERED:
+                    row.result = "failed"
+                    row.detail = "; ".join(part for part in (row.detail, detail or status) if part)
+            return _page(row)
 
     def last_pages(self, person: str, via: str, limit: int = 20) -> list[StoredPage]:
         """The newest pages to `person` by `via`, newest first: what an answer by text refers to."""
@@ -233,3 +237,9 @@ class PageSendRepository(Repository):
 
 def _page(row: PageRow) -> StoredPage:
     return StoredPage.model_validate(row, from_attributes=True)
+
+
+def _takes_up(row: PageRow, status: str) -> bool:
+    """Whether a provider's `status` changes the page's record: a new status, and the first failure
+    stands."""
+    return row.delivery != status and row.delivery not in UNDELIVERED
