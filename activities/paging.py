@@ -31,11 +31,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -228,21 +229,22 @@ class PagingActivities:
             *(loop.run_in_executor(self.executor, self._page, page, attempt, retrying) for page in pages),
             return_exceptions=True,
         )
-        told = True if telling is None else await telling
+        told, closed = Told(True) if telling is None else await telling
         sent = [r for r in results if isinstance(r, PageSent)]
         errors = [r for r in results if not isinstance(r, PageSent)]
         if errors and _is_local():
             retry = [page.key for page, r in zip(pages, results, strict=True) if not isinstance(r, PageSent)]
             log.info("pages %s to be tried again: %s", retry, errors[0])
-            return PagesSent(pages=sent, told=told, retry=retry)
+            return PagesSent(pages=sent, told=told, retry=retry, incident_closed=closed)
         if errors:
             # A rate limit's own delay wins: it says when the far end takes pages again.
             limited = [e for e in errors if isinstance(e, ApplicationError) and e.next_retry_delay]
             raise (limited or errors)[0]
-        return PagesSent(pages=sent, told=told)
+        return PagesSent(pages=sent, told=told, incident_closed=closed)
 
-    async def _tell(self, incident_workflow_id: str, note: EscalationNote) -> bool:
-        """Signal the note to the incident; False when that failed (the workflow tells it then)."""
+    async def _tell(self, incident_workflow_id: str, note: EscalationNote) -> Told:
+        """Signal the note to the incident: whether that worked (False: the workflow tells it then), and
+        how the incident's workflow ended when it is found closed."""
         client = activity.client()
         request = SignalWorkflowExecutionRequest(
             namespace=client.namespace,
@@ -257,12 +259,27 @@ class PagingActivities:
             await client.workflow_service.signal_workflow_execution(request, retry=True, timeout=NOTE_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                # The incident has finished (closed): paging goes on by itself only while it is told to.
-                log.info("incident %s not told: %s", incident_workflow_id, err)
-                return True
+                # Nothing runs under that id: there is nobody left to tell.
+                closed = await self._closed_status(incident_workflow_id)
+                log.info("incident %s not told (%s): %s", incident_workflow_id, closed or "not found", err)
+                return Told(True, closed)
             log.warning("incident %s not told %s: %s", incident_workflow_id, note.key, err)
-            return False
-        return True
+            return Told(False)
+        return Told(True)
+
+    async def _closed_status(self, workflow_id: str) -> str | None:
+        """How the workflow `workflow_id`'s last run ended (TERMINATED, ...); None when the server does
+        not know it (never started, or past retention) or could not say."""
+        try:
+            described = await activity.client().get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                log.warning("incident %s could not be described: %s", workflow_id, err)
+            return None
+        status = described.status
+        if status is None or status is WorkflowExecutionStatus.RUNNING:
+            return None  # started again since the signal missed it: still there to tell
+        return status.name
 
     def _page(self, page: SendPage, attempt: int, retrying: bool = True) -> PageSent:
         """Send one page unless it is on the record already, and record it; raises when it is to be
@@ -490,6 +507,13 @@ class PagingActivities:
             holiday_subdivision=config.holidays.subdivision if config.holidays else None,
         )
         return not calendar.is_business_time(page.due_at)
+
+
+class Told(NamedTuple):
+    """What telling the incident a note came to."""
+
+    told: bool
+    closed: str | None = None  # how the incident's workflow ended, when it was found closed
 
 
 class _Unreachable(Exception):

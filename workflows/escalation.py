@@ -3,8 +3,8 @@
 A child of the incident. Each level is planned when it starts (who is on call then), its pages go out
 by each person's notify rules, and after the level's wait the next level is paged, `loops` times
 round. The incident signals an acknowledgement, a stop or a raised severity (the new policy starts
-from its first level). What happens next is decided in sevflow/paging/escalation.py; this workflow
-waits and runs the effects.
+from its first level); a ladder whose incident's workflow is found closed stops. What happens next is
+decided in sevflow/paging/escalation.py; this workflow waits and runs the effects.
 
 A level starts in one local activity (page_level: plan, the pages due at once, the incident told), in
 the workflow task its timer woke; later notify rules' pages go out in a local activity of their own
@@ -61,7 +61,7 @@ class EscalationWorkflow:
     def __init__(self, state: EscalationState) -> None:
         self.state = state
         self._failed = FailedPages()
-        self._pages = LevelPages(state.incident.incident_workflow_id, self._failed.add)
+        self._pages = LevelPages(state.incident.incident_workflow_id, self._failed.add, self._incident_closed)
 
     @workflow.run
     async def run(self, state: EscalationState) -> EscalationState:
@@ -210,6 +210,9 @@ class EscalationWorkflow:
 
     def _note(self, text: str, paging: list[str]) -> EscalationNote:
         return escalation_note(workflow.info().workflow_id, self.state, text, paging)
+
+    def _incident_closed(self, how: str) -> None:
+        self.state = ladder.incident_closed(self.state, how)
 
     # ----------------------------------------------------------- signals
 

@@ -4,7 +4,8 @@ that single attempt could not finish goes on beside the timers, in an activity w
 (pages, the note with them) or a signal (a note alone), so a slow Slack or webhook never delays the
 next level. Every page ends on the escalation's record with its outcome, and a page that failed or
 could not reach its person is handed to `on_failed` (the escalation moves that person's next method
-to now)."""
+to now). An incident whose workflow is found closed (an operator terminated it) is handed to
+`on_incident_closed`: nobody can acknowledge through it, so the ladder stops."""
 
 from __future__ import annotations
 
@@ -72,9 +73,15 @@ class FailedPages:
 
 
 class LevelPages:
-    def __init__(self, incident_workflow_id: str, on_failed: Callable[[PageRecord], None]) -> None:
+    def __init__(
+        self,
+        incident_workflow_id: str,
+        on_failed: Callable[[PageRecord], None],
+        on_incident_closed: Callable[[str], None],
+    ) -> None:
         self._incident = incident_workflow_id
         self._on_failed = on_failed
+        self._on_incident_closed = on_incident_closed
         self._beside: list[asyncio.Task[None]] = []
 
     def idle(self) -> bool:
@@ -106,6 +113,11 @@ class LevelPages:
         for record, _ in pages:
             if record.key not in sent.retry:
                 self._ended(record, outcomes.get(record.key, "failed"))
+        if sent.incident_closed is not None:
+            workflow.logger.warning(
+                "incident %s found %s: paging stops", self._incident, sent.incident_closed
+            )
+            self._on_incident_closed(sent.incident_closed)
         untold = note if note is not None and not sent.told else None
         if retry:
             self._beside_timers(self._deliver(self._batch(retry, untold), [record for record, _ in retry]))

@@ -44,6 +44,13 @@ def stopped(state: EscalationState, stop: StopPaging) -> EscalationState:
     return state.model_copy(update={"status": EscalationStatus.STOPPED, "stop_reason": stop.reason})
 
 
+def incident_closed(state: EscalationState, how: str) -> EscalationState:
+    """The incident's workflow ended without stopping the ladder (`how`: TERMINATED, FAILED, ...): no
+    acknowledgement can reach it any more, so paging stops rather than go on for ever."""
+    reason = f"the incident's workflow is {how.lower().replace('_', ' ')}: nobody can acknowledge it"
+    return stopped(state, StopPaging(reason=reason))
+
+
 def severity_raised(state: EscalationState, raised: SeverityRaised) -> EscalationState:
     """A new severity: a policy that pages nobody stops the ladder; any other starts a new round, which
     the workflow pages from the first level."""

@@ -255,6 +255,10 @@ class PagesSent(BaseModel):
     # False: the incident could not be told (it is then told by the workflow); a closed or missing
     # incident counts as told, as there is nobody left to tell.
     told: bool = True
+    # How the incident's workflow ended (TERMINATED, FAILED, ...) when it was found closed: nobody can
+    # acknowledge through it any more, so the ladder stops. None: running, or never found (a ladder
+    # started on its own, as tests and the what-if replay start them).
+    incident_closed: str | None = None
     # Keys of pages a local attempt could not send but that are worth another try: a local attempt
     # does not retry, the workflow hands them to an activity that does.
     retry: list[str] = Field(default_factory=list)

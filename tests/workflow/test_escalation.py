@@ -11,16 +11,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from sevflow.alerts.tracking import AlertSource, AlertStatus
 from sevflow.config.schema import SevflowConfig
 from sevflow.incident.models import EventKind, IncidentState
 from sevflow.oncall.rotation import Rotation, who_is_on
 from sevflow.paging.models import (
+    NOTE_SIGNAL,
     EscalationInput,
+    EscalationNote,
     EscalationState,
     EscalationStatus,
     SeverityRaised,
@@ -288,3 +292,57 @@ async def test_nobody_to_page_is_said_in_the_channel(
     said = events(sqlite_store, first.number, EventKind.PAGING_EXHAUSTED)
     assert len(said) == 1 and "nobody to page" in said[0].text
     assert state.escalation_active is False
+
+
+@workflow.defn(name="TerminatedIncidentStandIn", sandboxed=False)
+class IncidentStandIn:
+    """An incident that only takes the escalation's notes: terminated by the test as an operator would
+    (a real incident's activities in flight at the termination keep this server's clock from skipping)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(name=NOTE_SIGNAL)
+    def note(self, note: EscalationNote) -> None:
+        pass
+
+
+async def test_a_ladder_whose_incident_was_terminated_stops_instead_of_paging_for_ever(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str, config: SevflowConfig
+) -> None:
+    """An operator terminated the incident's workflow (its escalation is an abandoned child): nobody can
+    acknowledge through it any more, so the ladder stops when it finds it closed (telling its next
+    level), instead of paging two loops of six levels into the void."""
+    client = time_skipping_env.client
+    number = 4300 + uuid.uuid4().int % 1000
+    incident_id = f"incident-stand-in-{uuid.uuid4()}"
+    async with (
+        paging_worker(client, sqlite_store, task_queue, config),
+        Worker(client, task_queue=f"{task_queue}-incidents", workflows=[IncidentStandIn]),
+    ):
+        incident_handle = await client.start_workflow(
+            IncidentStandIn.run, id=incident_id, task_queue=f"{task_queue}-incidents"
+        )
+        start = EscalationInput(
+            incident_number=number,
+            incident_workflow_id=incident_id,
+            title="checkout 5xx",
+            service="checkout",
+            severity=Severity.SEV1,
+            policy=DEFAULT_POLICIES[Severity.SEV1],
+        )
+        escalation = await client.start_workflow(
+            EscalationWorkflow.run,
+            EscalationState(incident=start),
+            id=f"{incident_id}/escalation-1",
+            task_queue=task_queue,
+        )
+        await time_skipping_env.sleep(1 * M)
+        await incident_handle.terminate(reason="operator")
+        ended = await escalation.result()
+
+    assert ended.status is EscalationStatus.STOPPED
+    assert ended.stop_reason is not None and "terminated" in ended.stop_reason
+    # Level 1 before the termination, and level 2, which found it: never the levels after.
+    assert {p.level for p in sqlite_store.pages(number)} == {0, 1}, sqlite_store.pages(number)
