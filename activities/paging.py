@@ -48,7 +48,7 @@ from sevflow.calendar import BusinessCalendar
 from sevflow.config.schema import SevflowConfig
 from sevflow.config.schema.paging import THROTTLED_WORDS, ThrottledMethod
 from sevflow.contracts import PAGE_LEVEL, PLAN_ESCALATION_LEVEL, SEND_PAGES
-from sevflow.oncall.live import LiveConfig
+from sevflow.oncall.live import Effective, LiveConfig
 from sevflow.paging.contacts import ContactBook, Verification, address_of, mask
 from sevflow.paging.escalation import LATE_LEVEL
 from sevflow.paging.ladder import plan_level
@@ -179,6 +179,9 @@ class PagingActivities:
             return ContactBook()
         return ContactBook.of(self.contacts.verifications())
 
+    def _planning_reads(self, pinned_config: str | None) -> tuple[ContactBook, Effective]:
+        return self._contact_book(), self.live.at(pinned_config)
+
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
         # The file configuration the escalation started on, with the covers of now (pinned policies).
@@ -194,9 +197,9 @@ class PagingActivities:
     async def page_level(self, start: LevelStart) -> LevelStarted:
         # The confirmed contact methods and the on-call changes are database reads: off the event loop.
         # The planning itself is pure config math of well under a millisecond: done here.
-        loop = asyncio.get_running_loop()
-        contacts = await loop.run_in_executor(self.executor, self._contact_book)
-        current = await loop.run_in_executor(self.executor, self.live.at, start.plan.pinned_config)
+        contacts, current = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._planning_reads, start.plan.pinned_config
+        )
         plan = plan_level(current.config, start.plan, contacts)
         plan = plan.model_copy(update={"config_version": current.version})
         if plan.levels == 0:  # nobody to page: the workflow says so
@@ -210,15 +213,20 @@ class PagingActivities:
             if due.at <= start.start
         ]
         note = level_note(start.escalation_id, start.round, start.loop, plan, start.escalated_by)
-        sent = await self._send(pages, start.incident.incident_workflow_id, note)
+        sent = await self._send(pages, start.incident.incident_workflow_id, note, current.config)
         return LevelStarted(plan=plan, sent=sent, start=start.start, taken_up_at=start.taken_up_at)
 
     async def _send(
-        self, pages: list[SendPage], incident_workflow_id: str, note: EscalationNote | None
+        self,
+        pages: list[SendPage],
+        incident_workflow_id: str,
+        note: EscalationNote | None,
+        config: SevflowConfig | None = None,
     ) -> PagesSent:
         """Send `pages` side by side (a slow one holds back no other) while the incident is told.
         An activity is retried as a whole while a page asks for it (the pages already on the record
-        are not sent again); a local attempt names those pages instead."""
+        are not sent again); a local attempt names those pages instead. `config`: the configuration
+        the pages' level was planned on just now (None: read again)."""
         attempt = _attempt()
         # A provider without idempotency keys looks for an earlier attempt's message before sending:
         # on a retry, and in an activity (it runs what a local attempt could not finish).
@@ -226,7 +234,10 @@ class PagingActivities:
         telling = asyncio.create_task(self._tell(incident_workflow_id, note)) if note else None
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(
-            *(loop.run_in_executor(self.executor, self._page, page, attempt, retrying) for page in pages),
+            *(
+                loop.run_in_executor(self.executor, self._page, page, attempt, retrying, config)
+                for page in pages
+            ),
             return_exceptions=True,
         )
         told, closed = Told(True) if telling is None else await telling
@@ -281,12 +292,15 @@ class PagingActivities:
             return None  # started again since the signal missed it: still there to tell
         return status.name
 
-    def _page(self, page: SendPage, attempt: int, retrying: bool = True) -> PageSent:
+    def _page(
+        self, page: SendPage, attempt: int, retrying: bool = True, config: SevflowConfig | None = None
+    ) -> PageSent:
         """Send one page unless it is on the record already, and record it; raises when it is to be
         tried again (before the last attempt)."""
         with self._turn(page):
             # Its address, throttle and hours as the configuration its level was planned on says.
-            config = self.live.at(page.pinned_config).config
+            if config is None:
+                config = self.live.at(page.pinned_config).config
             return self._page_in_turn(page, config, attempt, retrying)
 
     @contextlib.contextmanager

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, configure_mappers
@@ -121,7 +121,9 @@ class Repository:
         self._engine.dispose()
 
 
-def insert_ignoring_duplicates(session: Session, entity: type[Any], conflict: Sequence[str]) -> Insert:
+def insert_ignoring_duplicates(
+    session: Session, entity: type[Any] | Table, conflict: Sequence[str]
+) -> Insert:
     """`INSERT ... ON CONFLICT (<conflict>) DO NOTHING` in the session's dialect."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
 from sevflow.store.base import Repository, insert_ignoring_duplicates
@@ -52,17 +53,20 @@ class StoredPage(BaseModel):
 class PageRepository(Repository):
     """Pages sent, once per key, in the order they went out."""
 
+    # A page is read before it is sent and recorded after: the hot path of every escalation level, so
+    # in Core statements built once (the ORM's unit of work and statement building cost more than the
+    # queries themselves here).
+
     def page(self, key: str) -> StoredPage | None:
         with self._read() as session:
-            row = session.get(PageRow, key)
-            return None if row is None else _page(row)
+            row = session.execute(_PAGE_BY_KEY, {"key": key}).mappings().first()
+            return None if row is None else StoredPage.model_validate(dict(row))
 
     def record_page(self, page: StoredPage) -> StoredPage:
         """Record a page once per key; the record already there (a retried send) is returned as is.
         A provider's report that came before it is taken up."""
         with self._write() as session:
-            values = page.model_dump()
-            session.execute(insert_ignoring_duplicates(session, PageRow, ["key"]).values(**values))
+            session.execute(_insert_page(session), page.model_dump())
         stored = self._take_up_delivery(page.key)
         assert stored is not None  # written above, and pages are never deleted
         return stored
@@ -91,13 +95,15 @@ class PageRepository(Repository):
         """The page `key` with its provider's report applied (None: not recorded yet). The common
         case, no report or one already applied, is one read: a page costs its insert and this."""
         with self._read() as session:
-            row = session.get(PageRow, key)
-            if row is None:
+            found = session.execute(_PAGE_WITH_REPORT, {"key": key}).mappings().first()
+            if found is None:
                 return None
-            report = session.get(PageDeliveryRow, key)
-            if report is None or not _takes_up(row, report.status):
-                return _page(row)
-            status, detail, at = report.status, report.detail, report.reported_at
+            stored = StoredPage.model_validate(dict(found))
+            status: str | None = found["report_status"]
+            detail: str | None = found["report_detail"]
+            at: datetime | None = found["report_at"]
+            if status is None or not _takes_up(stored, status):
+                return stored
         with self._write() as session:
             row = session.get(PageRow, key)
             assert row is not None  # read above, and pages are never deleted
@@ -239,7 +245,31 @@ def _page(row: PageRow) -> StoredPage:
     return StoredPage.model_validate(row, from_attributes=True)
 
 
-def _takes_up(row: PageRow, status: str) -> bool:
+_PAGES = PageRow.metadata.tables[PageRow.__tablename__]
+_REPORTS = PageDeliveryRow.metadata.tables[PageDeliveryRow.__tablename__]
+_PAGE_BY_KEY = select(_PAGES).where(_PAGES.c.key == bindparam("key"))
+_PAGE_WITH_REPORT = (
+    select(
+        _PAGES,
+        _REPORTS.c.status.label("report_status"),
+        _REPORTS.c.detail.label("report_detail"),
+        _REPORTS.c.reported_at.label("report_at"),
+    )
+    .outerjoin(_REPORTS, _REPORTS.c.key == _PAGES.c.key)
+    .where(_PAGES.c.key == bindparam("key"))
+)
+_INSERT_PAGE: dict[str, Insert] = {}
+
+
+def _insert_page(session: Session) -> Insert:
+    """The page's insert, ignoring a key on record already, for the session's database (built once)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERT_PAGE:
+        _INSERT_PAGE[dialect] = insert_ignoring_duplicates(session, _PAGES, ["key"])
+    return _INSERT_PAGE[dialect]
+
+
+def _takes_up(row: PageRow | StoredPage, status: str) -> bool:
     """Whether a provider's `status` changes the page's record: a new status, and the first failure
     stands."""
     return row.delivery != status and row.delivery not in UNDELIVERED
