@@ -388,12 +388,21 @@ async def test_publish_postmortem_twice_at_once_publishes_once(
     ) == (1, 1, 1)
 
 
+# An update the server aborted (see test_fifty_concurrent_commands_from_the_lead): its outcome is unknown.
+ABORTED = "<aborted by the server>"
+
+
 async def test_fifty_concurrent_commands_from_the_lead(
     dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
     """Issue 14: fifty concurrent ack/resolve/reopen from the lead wedged a SEV1. Each is answered:
     applied, refused in the table's words, or turned away by Temporal's limit of in-flight updates
-    per workflow; the incident still takes commands afterwards and agrees with its store."""
+    per workflow; the incident still takes commands afterwards and agrees with its store.
+
+    On a loaded machine a workflow task can outlast its timeout; the server then aborts the updates it
+    held ("workflow update was aborted", after the client's retries), an answer with no outcome (the
+    API says so: CommandOutcomeUnknown). Each such command may or may not be on the timeline, so the
+    counts below are bounds for them."""
     rng = random.Random(14)
     makers: list[tuple[Any, Callable[[int], Any]]] = [
         (IncidentWorkflow.acknowledge, lambda i: Acknowledge(by="alice")),
@@ -413,13 +422,15 @@ async def test_fifty_concurrent_commands_from_the_lead(
             except (WorkflowUpdateFailedError, RPCError) as err:
                 if is_update_limit(err):
                     return update.__name__, None
+                if isinstance(err, RPCError) and "update was aborted" in err.message:
+                    return update.__name__, ABORTED
                 message = refusal_of(err)
                 assert message is not None, f"command {i} ({update.__name__}) failed: {err!r}"
                 return update.__name__, message
 
         results = await asyncio.wait_for(asyncio.gather(*(send(i) for i in range(50))), 45)
         applied = sorted((r for _, r in results if isinstance(r, IncidentState)), key=lambda s: s.version)
-        refusals = {r for _, r in results if isinstance(r, str)}
+        refusals = {r for _, r in results if isinstance(r, str) and r is not ABORTED}
         # Only what the transition table says, to a person: nothing unexplained.
         assert refusals <= {
             f"{label} is already acknowledged",
@@ -440,11 +451,16 @@ async def test_fifty_concurrent_commands_from_the_lead(
             after = await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
         state = await check_incident(handle, sqlite_store)
 
-    names = [name for name, r in results if isinstance(r, IncidentState)]
+    names = Counter(name for name, r in results if isinstance(r, IncidentState))
+    unknown = Counter(name for name, r in results if r is ABORTED)
     kinds = Counter(e.kind for e in sqlite_store.timeline(first.number or 0))
-    assert kinds[EventKind.ACKNOWLEDGED] == names.count("acknowledge") <= 1
-    assert kinds[EventKind.RESOLVED] == names.count("resolve") + (after.status is Status.POSTMORTEM)
-    assert kinds[EventKind.REOPENED] == names.count("reopen") + (after.status is Status.ACKNOWLEDGED)
+
+    def within(kind: EventKind, name: str, extra: int = 0) -> bool:
+        return names[name] + extra <= kinds[kind] <= names[name] + extra + unknown[name]
+
+    assert within(EventKind.ACKNOWLEDGED, "acknowledge") and kinds[EventKind.ACKNOWLEDGED] <= 1, kinds
+    assert within(EventKind.RESOLVED, "resolve", after.status is Status.POSTMORTEM), (kinds, names, unknown)
+    assert within(EventKind.REOPENED, "reopen", after.status is Status.ACKNOWLEDGED), (kinds, names, unknown)
     assert state.version == after.version
 
 
