@@ -18,6 +18,7 @@ Everything here is pure and deterministic: the incident workflow runs it inside 
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,13 +41,20 @@ MACHINE_NAMES = (
 _MACHINE = re.compile(r"^(?:" + "|".join(MACHINE_NAMES) + r")(?:\s*\(.*\))?$", re.IGNORECASE)
 
 
+def email_digest(email: str) -> str:
+    """What the directory keeps of an email address: a digest of it, case-folded. The directory travels
+    in every incident's state and so in Temporal's histories, which are not the place for people's
+    addresses; an address a command names is compared by its digest."""
+    return hashlib.sha256(f"sevflow/email:{email.strip().casefold()}".encode()).hexdigest()
+
+
 class Person(BaseModel):
     """What identifies one person of `people:` besides their name."""
 
     model_config = ConfigDict(frozen=True)
 
     slack_id: str | None = None
-    email: str | None = None
+    email_digest: str | None = None
 
 
 class Directory(BaseModel):
@@ -73,8 +81,9 @@ class Directory(BaseModel):
         for name, person in self.people.items():
             if slack_id and person.slack_id == cleaned:
                 return name
+        digest = email_digest(cleaned) if "@" in cleaned else None
         for name, person in self.people.items():
-            if name.casefold() == key or (person.email is not None and person.email.casefold() == key):
+            if name.casefold() == key or (digest is not None and person.email_digest == digest):
                 return name
         return SLACK_PREFIX + cleaned if slack_id else cleaned
 

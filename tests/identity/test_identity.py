@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from sevflow.alerts.models import AlertSource
 from sevflow.config.loader import InvalidConfig, load_config, parse_config
+from sevflow.config.schema import SevflowConfig
 from sevflow.incident.access import Access, PermissionMatrix
 from sevflow.incident.commands import AssignRole, BreakGlass, ChangeSeverity, Declare, Resolve
-from sevflow.incident.identity import Directory, Person, display, is_machine
+from sevflow.incident.identity import Directory, Person, display, email_digest, is_machine
 from sevflow.incident.models import Role
 from sevflow.incident.permissions import (
     allowed,
@@ -33,8 +34,8 @@ from starter.slack_dispatch import SlackDispatcher
 SHIPPED = Path(__file__).resolve().parents[2] / "sevflow.yaml"
 DIRECTORY = Directory(
     people={
-        "alice": Person(slack_id="U01ALICE", email="alice@example.com"),
-        "bob": Person(slack_id="U01BOB", email="bob@example.com"),
+        "alice": Person(slack_id="U01ALICE", email_digest=email_digest("alice@example.com")),
+        "bob": Person(slack_id="U01BOB", email_digest=email_digest("bob@example.com")),
     }
 )
 LEAD = Role.LEAD
@@ -88,13 +89,14 @@ def directories(draw: st.DrawFn) -> Directory:
     ids = draw(st.lists(_SLACK_IDS, min_size=len(names), max_size=len(names), unique=True))
     return Directory(
         people={
-            name: Person(slack_id=i, email=f"{name}@example.com") for name, i in zip(names, ids, strict=True)
+            name: Person(slack_id=i, email_digest=email_digest(f"{name}@example.com"))
+            for name, i in zip(names, ids, strict=True)
         }
     )
 
 
 def _surfaces(name: str, person: Person) -> list[str]:
-    assert person.slack_id is not None and person.email is not None
+    assert person.slack_id is not None and person.email_digest == email_digest(f"{name}@example.com")
     sid = person.slack_id
     return [
         name,
@@ -104,7 +106,7 @@ def _surfaces(name: str, person: Person) -> list[str]:
         f"<@{sid}>",
         f"<@{sid}|{name}>",
         f"slack:{sid}",
-        person.email.upper(),
+        f"{name}@example.com".upper(),
     ]
 
 
@@ -304,3 +306,15 @@ def test_slack_shows_a_stranger_by_their_display_name() -> None:
     assert escape_keeping_mentions("https://x/slack:U0AB <!here> noslack:U0AB") == (
         "https://x/slack:U0AB &lt;!here&gt; noslack:U0AB"
     )
+
+
+def test_the_directory_keeps_no_email_address() -> None:
+    """The directory travels in every incident's state (Temporal's histories): it holds a digest of
+    each address, and an address a command names still finds its person, in any case."""
+    config = SevflowConfig.model_validate(
+        {"people": {"alice": {"slack_id": "U01ALICE", "email": "Alice@Example.com", "timezone": "UTC"}}}
+    )
+    directory = config.directory()
+    assert "example.com" not in directory.model_dump_json().casefold()
+    assert directory.canonical("alice@example.COM") == "alice"
+    assert directory.canonical("mallory@example.com") == "mallory@example.com"

@@ -30,7 +30,7 @@ from sevflow.config.schema.reports import ReportsConfig
 from sevflow.config.schema.routing import RoutingConfig
 from sevflow.config.schema.sources import SourcesConfig
 from sevflow.config.schema.teams import ServiceConfig, TeamConfig
-from sevflow.incident.identity import Directory, Person
+from sevflow.incident.identity import Directory, Person, email_digest
 from sevflow.incident.models import Access, ChatSettings
 from sevflow.policy import PolicyOverrides, PolicyTable, resolve_policies
 
@@ -142,7 +142,10 @@ class SevflowConfig(BaseModel):
     def directory(self) -> Directory:
         """The people of `people:`, as identities are resolved and compared (sevflow.incident.identity)."""
         return Directory(
-            people={name: Person(slack_id=p.slack_id, email=p.email) for name, p in self.people.items()}
+            people={
+                name: Person(slack_id=p.slack_id, email_digest=email_digest(p.email) if p.email else None)
+                for name, p in self.people.items()
+            }
         )
 
     def canonical(self, who: str) -> str:
