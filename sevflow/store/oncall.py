@@ -23,6 +23,7 @@ from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import Counter, OnCallChangeRow
 
 ONCALL_COUNTER = "oncall"
+_ONCALL_COUNTER = select(Counter.value).where(Counter.name == ONCALL_COUNTER)
 
 # Given the changes in force (removed ones left out), the new change; raises to refuse.
 Plan = Callable[[Sequence[OnCallChange]], NewChange]
@@ -38,9 +39,10 @@ class OnCallRepository(Repository):
     """Covers, leave and swaps, and the counter that says when they last changed."""
 
     def oncall_counter(self) -> int:
-        """How many on-call changes were ever written: it moves on every change."""
-        with self._read() as session:
-            return session.scalar(select(Counter.value).where(Counter.name == ONCALL_COUNTER)) or 0
+        """How many on-call changes were ever written: it moves on every change. Read before every
+        escalation level is planned, so on a connection, with the statement built once."""
+        with self._reader.connect() as connection:
+            return connection.execute(_ONCALL_COUNTER).scalar() or 0
 
     def oncall_changes(self, include_removed: bool = False) -> list[OnCallChange]:
         """The changes in the order they were made (removed ones only when asked)."""
