@@ -112,6 +112,11 @@ async def test_id_and_tiny_id_name_the_alert(stack: Stack) -> None:
     assert incident.number is not None and incident.alert_group_id is not None
     assert incident.severity is Severity.SEV3  # no priority: Opsgenie's P3
     alert_id = incident.alert_group_id.removeprefix(GROUP_PREFIX)
+    # A sender learns the id where the README says: the incident's JSON (API and `sevflow show --json`).
+    shown = await stack.http.get(
+        f"/v1/incidents/{incident.number}", headers={"authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert shown.status_code == 200 and shown.json()["alert_group_id"] == incident.alert_group_id, shown.text
 
     note = {"note": "looking", "user": "bob"}
     accepted(await post(stack, f"/v2/alerts/{incident.number}/notes?identifierType=tiny", note))
