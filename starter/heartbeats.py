@@ -29,6 +29,7 @@ from temporalio.service import RPCError
 from activities.heartbeats import AlertIntake
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.schema import HeartbeatConfig, SevflowConfig
+from sevflow.config.schema.heartbeats import HEARTBEAT_NAME_LENGTH
 from sevflow.errors import ServiceUnavailable
 from sevflow.heartbeats.models import (
     DownReason,
@@ -235,6 +236,8 @@ class HeartbeatService:
         return made
 
     async def get(self, name: str) -> Heartbeat:
+        if len(name) > HEARTBEAT_NAME_LENGTH:  # none can be so named: no store read, no 10 KB echoed back
+            raise HeartbeatNotFound(f"no heartbeat {name[:HEARTBEAT_NAME_LENGTH]!r}... (names are short)")
         await self.synced()
         found = await asyncio.to_thread(self.store.get_heartbeat, name)
         if found is None:
