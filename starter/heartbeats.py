@@ -29,6 +29,7 @@ from temporalio.service import RPCError
 from activities.heartbeats import AlertIntake
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.schema import HeartbeatConfig, SevflowConfig
+from sevflow.config.schema.heartbeats import HEARTBEAT_NAME_LENGTH
 from sevflow.errors import ServiceUnavailable
 from sevflow.heartbeats.models import (
     DownReason,
@@ -235,6 +236,8 @@ class HeartbeatService:
         return made
 
     async def get(self, name: str) -> Heartbeat:
+        if len(name) > HEARTBEAT_NAME_LENGTH:  # none can be so named: no store read, no 10 KB echoed back
+            raise HeartbeatNotFound(f"no heartbeat {name[:HEARTBEAT_NAME_LENGTH]!r}... (names are short)")
         await self.synced()
         found = await asyncio.to_thread(self.store.get_heartbeat, name)
         if found is None:
@@ -247,12 +250,22 @@ class HeartbeatService:
         return await asyncio.to_thread(self.store.list_heartbeats)
 
     async def remove(self, name: str) -> Heartbeat:
+        """Remove it; if it was down, its alert resolves: no ping can reach it any more, so its incident
+        would otherwise stay open, paging, with nothing to clear it."""
         await self.synced()
         gone = await asyncio.to_thread(self.store.remove_heartbeat, name)
         self.cache.forget(name)
         self.guard.forget(name)
         self._watchdogs = ([], 0.0)
+        if gone.down_since is not None:
+            await self._resolve_removed(gone, gone.down_since)
         return gone
+
+    async def _resolve_removed(self, heartbeat: Heartbeat, since: datetime) -> None:
+        reason = heartbeat.down_reason or DownReason.LATE
+        batch = heartbeat_batch(heartbeat, AlertStatus.RESOLVED, since=since, reason=reason, at=self.clock())
+        await self._deliver([batch])
+        log.info("heartbeat %s removed while down (since %s): its alert resolved", heartbeat.name, since)
 
     async def pause(self, name: str, by: str) -> Heartbeat:
         await self.synced()
@@ -344,6 +357,11 @@ class HeartbeatService:
         except BaseException:
             await asyncio.to_thread(self.store.release_down, heartbeat.name, at)
             raise
+        if await asyncio.to_thread(self.store.get_heartbeat, heartbeat.name) is None:
+            # Removed while its failure was delivered: the removal may have resolved the alert before
+            # this opened it, and nothing else ever will.
+            await self._resolve_removed(claimed, at)
+            return claimed
         self.cache.put(claimed)
         return claimed
 

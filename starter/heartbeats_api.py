@@ -41,6 +41,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sevflow.alerts.auth import check_token, credentials_for
 from sevflow.alerts.models import AlertSource
 from sevflow.config.schema import HeartbeatConfig, SevflowConfig
+from sevflow.config.schema.heartbeats import HEARTBEAT_NAME_LENGTH
 from sevflow.durations import format_duration
 from sevflow.errors import ServiceUnavailable
 from sevflow.heartbeats.models import Heartbeat, HeartbeatNotFound
@@ -149,7 +150,8 @@ def ping_router(
         try:
             await (await heartbeats()).ping(name)
         except HeartbeatNotFound:
-            message = f"Heartbeat with name [{name}] does not exist: define it in sevflow.yaml's heartbeats"
+            shown = name if len(name) <= HEARTBEAT_NAME_LENGTH else name[:HEARTBEAT_NAME_LENGTH] + "..."
+            message = f"Heartbeat with name [{shown}] does not exist: define it in sevflow.yaml's heartbeats"
             return opsgenie({"message": message}, 404, started, request_id)
         except ServiceUnavailable as err:
             answer = opsgenie({"message": str(err)}, 503, started, request_id)

@@ -265,22 +265,30 @@ def opsgenie_router(
         except ServiceUnavailable as err:
             raise _unavailable(err) from err
 
-    async def act(request: Request, identifier: str, body: bytes, make: Callable[[str], AlertBatch]) -> None:
+    def person(user: str | None) -> str | None:
+        """The one identity of the user a request names (`alice` for her email, her Slack id or her
+        name in `people:`); anyone else as written. It only names who the integration acts for."""
+        return (config.canonical(user) or None) if user is not None else None
+
+    async def act(
+        request: Request, identifier: str, body: bytes, make: Callable[[str, str | None], AlertBatch]
+    ) -> None:
         """Close or acknowledge: the note first (to the open incident, if any), then the alert's change."""
         action = parse_action(_decoded(body, optional=True))
         kind = identifier_type(request.query_params.get("identifierType"))
         alias, group = await group_of(identifier, kind)
+        user = person(action.user)
         if action.note and action.note.strip():
             number = await incident_of(identifier, kind, group, open_only=True)
             if number is not None:
                 try:
-                    await post_note(number, actor(action.user), action.note)
+                    await post_note(number, actor(user), action.note)
                 except OpsgenieError as err:
                     if err.status >= 500:
                         raise
                     # The close or acknowledge is what the sender asked for; its note is a remark.
                     log.warning("note of %s on INC-%s not posted: %s", identifier[:80], number, err.message)
-        await deliver(make(alias))
+        await deliver(make(alias, user))
 
     @router.post("/v2/alerts", status_code=202, summary="Opsgenie Alert API: create alert")
     async def create(request: Request) -> JSONResponse:
@@ -293,7 +301,9 @@ def opsgenie_router(
         "/v2/alerts/{identifier:path}/close", status_code=202, summary="Opsgenie Alert API: close alert"
     )
     async def close(request: Request, identifier: str) -> JSONResponse:
-        return await handled(request, lambda body: act(request, identifier, body, close_batch))
+        return await handled(
+            request, lambda body: act(request, identifier, body, lambda a, _: close_batch(a))
+        )
 
     @router.post(
         "/v2/alerts/{identifier:path}/acknowledge",
@@ -315,7 +325,7 @@ def opsgenie_router(
             if number is None:
                 why = f"alert {identifier[:80]!r} has not opened an incident yet: try again"
                 raise OpsgenieError(409, why)
-            await post_note(number, actor(note.user), note.note)
+            await post_note(number, actor(person(note.user)), note.note)
 
         return await handled(request, work)
 

@@ -68,6 +68,11 @@ def period(since: str, until: str | None, now: datetime) -> tuple[datetime, date
                 f"--until: {until!r:.60} is not an ISO 8601 time (2027-03-01T00:00:00Z)"
             ) from None
         end = end.replace(tzinfo=UTC) if end.utcoffset() is None else end.astimezone(UTC)
+        if end > now:  # nothing was recorded there yet: the report would say "no differences" of nothing
+            why = "is in the future: name a period that has happened"
+            raise ValueError(f"--until: {until.strip()!r:.60} {why}")
+    if end - datetime.min.replace(tzinfo=UTC) < span:
+        raise ValueError(f"--since: {since.strip()!r:.20} before --until {end.isoformat()} is before year 1")
     return end - span, end
 
 

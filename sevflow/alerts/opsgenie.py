@@ -396,10 +396,13 @@ def create_batch(request: CreateRequest) -> AlertBatch:
     )
 
 
-def _state_batch(alias: str, status: AlertStatus, action: Literal["alert", "acknowledge"]) -> AlertBatch:
+def _state_batch(
+    alias: str, status: AlertStatus, action: Literal["alert", "acknowledge"], name: str | None = None
+) -> AlertBatch:
     # The alert is named by its alias, as PagerDuty's events without a summary are by their dedup key:
     # a close or an acknowledge carries no message.
-    alert = Alert(fingerprint=_fingerprint(alias), status=status, name=_bounded(alias, 200), summary=alias)
+    named = _bounded(name or alias, 200)
+    alert = Alert(fingerprint=_fingerprint(alias), status=status, name=named, summary=alias)
     return AlertBatch(source=AlertSource.OPSGENIE, group_key=alias, alerts=[alert], action=action)
 
 
@@ -408,6 +411,9 @@ def close_batch(alias: str) -> AlertBatch:
     return _state_batch(alias, AlertStatus.RESOLVED, "alert")
 
 
-def acknowledge_batch(alias: str) -> AlertBatch:
-    """An acknowledge: the incident of `alias` acknowledged by the source (its paging stops)."""
-    return _state_batch(alias, AlertStatus.FIRING, "acknowledge")
+def acknowledge_batch(alias: str, user: str | None = None) -> AlertBatch:
+    """An acknowledge: the incident of `alias` acknowledged by the source (its paging stops), as
+    `opsgenie (<user>)` when the sender named the user it acts for (`user`, already the person's one
+    identity), else as `opsgenie (<alias>)`. The acknowledger is the alert's name (sevflow.alerts.group
+    names an acknowledge by its source and that name; the alias still keys the group)."""
+    return _state_batch(alias, AlertStatus.FIRING, "acknowledge", name=" ".join((user or "").split()))

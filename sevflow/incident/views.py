@@ -73,6 +73,9 @@ class IncidentDetail(IncidentSummary):
     # version, as `sevflow oncall --json` shows it) and the file configuration its ladder plans on.
     config_version: str | None = None
     pinned_config: str | None = None
+    # The alert group that opened it (`alertgroup-<source>-<digest>`): an Opsgenie sender's alert id is
+    # the digest (README, "Opsgenie"), so it must be readable somewhere.
+    alert_group_id: str | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
 
     @classmethod
@@ -105,5 +108,6 @@ class IncidentDetail(IncidentSummary):
             milestones=state.milestones,
             config_version=state.config_version,
             pinned_config=state.pinned_config,
+            alert_group_id=state.alert_group_id,
             timeline=timeline,
         )

@@ -61,6 +61,8 @@ DETAIL_FIELDS = {
     # Pinned policies: the on-call configuration it pages on (file) and the effective one then.
     "config_version",
     "pinned_config",
+    # The alert group that opened it (an Opsgenie alert's id is its digest).
+    "alert_group_id",
     "timeline",
 }
 

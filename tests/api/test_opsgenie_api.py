@@ -13,6 +13,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from sevflow.config.loader import parse_config
 from sevflow.incident.models import EventKind, Status
 from sevflow.policy import Severity
 from starter.opsgenie_api import GROUP_PREFIX
@@ -111,6 +112,11 @@ async def test_id_and_tiny_id_name_the_alert(stack: Stack) -> None:
     assert incident.number is not None and incident.alert_group_id is not None
     assert incident.severity is Severity.SEV3  # no priority: Opsgenie's P3
     alert_id = incident.alert_group_id.removeprefix(GROUP_PREFIX)
+    # A sender learns the id where the README says: the incident's JSON (API and `sevflow show --json`).
+    shown = await stack.http.get(
+        f"/v1/incidents/{incident.number}", headers={"authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert shown.status_code == 200 and shown.json()["alert_group_id"] == incident.alert_group_id, shown.text
 
     note = {"note": "looking", "user": "bob"}
     accepted(await post(stack, f"/v2/alerts/{incident.number}/notes?identifierType=tiny", note))
@@ -257,3 +263,38 @@ async def test_a_note_the_incident_refuses_is_a_409(stack: Stack) -> None:
     assert f"INC-{incident.number} is resolved" in answer.json()["message"]
     # A close still works on it (the alert resolves; the incident stays resolved).
     accepted(await post(stack, "/v2/alerts/brief/close?identifierType=alias", {"note": "late too"}))
+
+
+async def test_the_user_an_action_names_is_one_person_whichever_id_names_them(
+    dev_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> None:
+    """An acknowledge names the user it acts for, as the person's one identity (her email and her Slack
+    id are both `alice`); a user sevflow does not know is kept as written. Either stays the integration
+    acting, never a person (TTA waits for one). The acknowledge once named the alias instead."""
+    config = parse_config("people:\n  alice: {slack_id: U01ALICE, email: alice@example.com, timezone: UTC}\n")
+    settings = stack_settings(tmp_path, task_queue, api_token=API_TOKEN)
+    env = {"SEVFLOW_ALERT_TOKEN_OPSGENIE": GENIE_KEY}
+    async with running_stack(dev_env.client, settings, config=config, environ=env) as running:
+        stack = Stack(running.http, running.store, running.app)
+        accepted(
+            await post(stack, "/v2/alerts", {"message": "disk full", "alias": "disk", "entity": "checkout"})
+        )
+        (incident,) = await stack.incidents(1)
+        assert incident.number is not None
+        path = "/v2/alerts/disk/{}?identifierType=alias"
+        accepted(
+            await post(stack, path.format("acknowledge"), {"user": "Alice@Example.com", "note": "on it"})
+        )
+        acked = await stack.until(incident.number, lambda s: s.status is Status.ACKNOWLEDGED)
+        assert acked.acknowledged_at is None and acked.lead is None
+        accepted(await post(stack, path.format("notes"), {"user": "U01ALICE", "note": "rolling back"}))
+        accepted(await post(stack, path.format("notes"), {"user": "mallory", "note": "who am I"}))
+        timeline = stack.store.timeline(incident.number)
+        (ack,) = [e for e in timeline if e.kind is EventKind.ACKNOWLEDGED]
+        assert ack.actor == "opsgenie (alice)"
+        updates = [(e.actor, e.text) for e in timeline if e.kind is EventKind.STATUS_UPDATE]
+        assert updates == [
+            ("opsgenie (alice)", "on it"),
+            ("opsgenie (alice)", "rolling back"),
+            ("opsgenie (mallory)", "who am I"),
+        ]

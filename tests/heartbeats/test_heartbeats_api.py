@@ -111,6 +111,13 @@ async def test_v1_ping_start_fail_and_their_refusals(client: httpx.AsyncClient, 
     unknown = await client.post("/v1/heartbeats/nope/ping", params={"token": KEY})
     assert unknown.status_code == 404
     assert unknown.json() == {"error": "no heartbeat 'nope' (see `sevflow heartbeat list`)"}
+    # A 10 KB name is no heartbeat's (at most 100 characters): a short 404, not the name echoed back.
+    huge = "x" * 10_240
+    for answer in (
+        await client.post(f"/v1/heartbeats/{huge}/ping", params={"token": KEY}),
+        await client.post(f"/v2/heartbeats/{huge}/ping", headers={"Authorization": f"GenieKey {KEY}"}),
+    ):
+        assert answer.status_code == 404 and len(answer.content) < 400, answer.content[:200]
 
 
 async def test_a_flood_of_pings_costs_one_write_per_interval(

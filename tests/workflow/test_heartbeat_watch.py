@@ -119,3 +119,33 @@ async def test_a_heartbeat_due_while_the_worker_is_down_fires_once_when_it_is_ba
         assert back_at - start < timedelta(seconds=35)
         found = store.get_heartbeat("backup")
         assert found is not None and found.down_since == start + timedelta(seconds=15)
+
+
+async def test_a_heartbeat_removed_while_down_resolves_its_alert(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """No ping can reach a removed heartbeat: its incident's alert resolves with it, instead of paging on
+    with nothing to clear it (it stayed firing, the incident detected, for ever)."""
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now)
+        heartbeats = service(env, store, task_queue, now)
+        await heartbeats.ping("etl", "fail")
+        for _ in range(100):
+            if opened := store.list_incidents(limit=10):
+                break
+            await asyncio.sleep(0.1)
+        (incident,) = opened
+        assert incident.number is not None and "heartbeat etl reported a failure" in incident.title
+        await heartbeats.remove("etl")
+        for _ in range(100):
+            found = store.get_incident(incident.number)
+            if found is not None and found.alerts_firing == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert found is not None and found.alerts_firing == 0 and found.status.value == "mitigated", found

@@ -286,6 +286,9 @@ def test_the_configuration_that_paged_replays_without_a_difference(candidate: Pa
             "--until: 'yesterday' is not an ISO 8601 time",
         ),
         (["--config", "{bad}"], 1, "people.alice"),
+        # A period that has not happened would report "no differences" of nothing.
+        (["--config", "{candidate}", "--until", "2999-01-01T00:00:00Z"], 2, "is in the future"),
+        (["--config", "{candidate}", "--until", "0001-01-01T00:00:00Z"], 2, "is before year 1"),
     ],
 )
 def test_bad_input_is_one_line(
