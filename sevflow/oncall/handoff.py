@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sevflow.config.schema import Layer, OverrideConfig
@@ -61,7 +62,7 @@ def handoff_instants(
     # layer hands over. The walk runs a little past `until` so that a change at `until` is seen.
     for layer in rotation.layers:
         pieces = shifts(rotation, layer, after, until + _JUST_BEFORE, overrides)
-        for before, piece in zip(pieces, pieces[1:], strict=False):
+        for before, piece in pairwise(pieces):
             if piece.person != before.person and piece.start <= until:
                 found.add(piece.start)
     return sorted(found)
@@ -189,6 +190,8 @@ def _layer_line(layer: LayerHandoff, slack_ids: Mapping[str, str]) -> str:
         return line + ", nobody was on before"
     if layer.before == layer.now:
         return line + ", stays on"
+    if layer.covers_for == layer.before:  # "carol covering for bob" says who handed over
+        return line
     if layer.back_from is not None:
         return line + f" is back, taking over from {_who(layer.back_from, slack_ids)}"
     return line + f", taking over from {_who(layer.before, slack_ids)}"

@@ -88,6 +88,9 @@ def test_a_cover_hands_over_at_its_start_and_back_at_its_end() -> None:
     start = instant_handoff(r, utc("2026-10-28T20:00:00+01:00"), [evening])
     assert start.layers[0] == LayerHandoff("primary", now="carol", before="bob", covers_for="bob")
     assert start.end == utc("2026-10-28T22:00:00+01:00")
+    assert "*Primary:* <@U01CAROL> covering for <@U01BOB>\n" in handoff_message(
+        start, "payments", [], SLACK_IDS
+    )
     back = instant_handoff(r, utc("2026-10-28T22:00:00+01:00"), [evening])
     assert back.layers[0] == LayerHandoff("primary", now="bob", before="carol", back_from="carol")
     text = handoff_message(back, "payments", [], SLACK_IDS)
