@@ -53,6 +53,7 @@ from sevflow.config.schema import (
 COVERAGE_HORIZON = timedelta(days=14)
 # Local days whose restriction windows a layer keeps (a few years; then it starts again).
 _DAYS_KEPT = 2048
+_FAR_END = datetime.max.replace(tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
 
@@ -108,6 +109,9 @@ class Schedule:
         init=False, repr=False, compare=False, default=()
     )
     _windows_by_day: dict[date, tuple[Interval, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _near_windows: dict[date, tuple[Interval, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
@@ -188,6 +192,19 @@ class Schedule:
             self._windows_by_day.clear()
         found = self._windows_by_day[day] = tuple(opened)
         return found
+
+    def window_at(self, at: datetime) -> Interval | None:
+        """The window (restrictions joined where they touch) that holds `at`, read from the windows that
+        open within four local days of it; None outside them. Kept per local day."""
+        day = at.astimezone(self.zone).date()
+        near = self._near_windows.get(day)
+        if near is None:
+            opened = [w for d in range(-4, 4) for w in self._day_windows(day + timedelta(days=d))]
+            if len(self._near_windows) >= _DAYS_KEPT:
+                self._near_windows.clear()
+            near = self._near_windows[day] = tuple(_merge(opened))
+        i = bisect_right(near, (at, _FAR_END)) - 1
+        return near[i] if i >= 0 and near[i][0] <= at < near[i][1] else None
 
     def inside(self, at: datetime) -> bool:
         """Whether `at` is inside the restrictions."""
@@ -402,8 +419,9 @@ _Entry = tuple[datetime, datetime, int, OverrideConfig]  # from, to (UTC), index
 class _Track:
     """The overrides of one layer, sorted by start: those overlapping a stretch by binary search."""
 
-    def __init__(self, entries: list[_Entry]) -> None:
-        self.entries = sorted(entries, key=lambda e: (e[0], e[2]))
+    def __init__(self, entries: list[_Entry], ordered: bool = False) -> None:
+        # `ordered`: already sorted by (start, index), as the index's lists are.
+        self.entries = entries if ordered else sorted(entries, key=lambda e: (e[0], e[2]))
         self.starts = [e[0] for e in self.entries]
         self.longest = max((e[1] - e[0] for e in self.entries), default=timedelta(0))
 
@@ -418,12 +436,16 @@ class _Track:
         return found
 
 
+_NO_OVERRIDES = _Track([], ordered=True)
+
+
 class _OverrideIndex:
     def __init__(self, overrides: Sequence[OverrideConfig]) -> None:
+        entries = [(o.from_.astimezone(UTC), o.to.astimezone(UTC), i, o) for i, o in enumerate(overrides)]
+        entries.sort(key=lambda e: (e[0], e[2]))  # once: every layer's list is then in order
         self.by_key: dict[tuple[str, str], list[_Entry]] = {}
-        for i, o in enumerate(overrides):
-            entry = (o.from_.astimezone(UTC), o.to.astimezone(UTC), i, o)
-            self.by_key.setdefault((o.rotation, o.layer), []).append(entry)
+        for entry in entries:
+            self.by_key.setdefault((entry[3].rotation, entry[3].layer), []).append(entry)
         self.tracks: dict[tuple[str, tuple[str, ...]], _Track] = {}
         # By (rotation, layer as asked): the board asks for every layer at every instant.
         self.asked: dict[tuple[str, str], _Track] = {}
@@ -432,8 +454,14 @@ class _OverrideIndex:
         key = (rotation, names)
         found = self.tracks.get(key)
         if found is None:
-            entries = [e for name in names for e in self.by_key.get((rotation, name), ())]
-            found = self.tracks[key] = _Track(entries)
+            lists = [listed for name in names if (listed := self.by_key.get((rotation, name)))]
+            if not lists:
+                found = _NO_OVERRIDES
+            elif len(lists) == 1:  # one name written (the usual case): its list is in order already
+                found = _Track(lists[0], ordered=True)
+            else:
+                found = _Track([e for listed in lists for e in listed])
+            self.tracks[key] = found
         return found
 
 
@@ -526,10 +554,12 @@ def who_is_on(
     schedule = rotation.schedule(layer)
     window: Interval | None = None
     if schedule.restrictions:
+        # The window as read within two days of `at` (its edges further away are not edges here).
         near = (at - 2 * _DAY, at + 2 * _DAY)
-        window = next((w for w in schedule.windows(*near) if w[0] <= at < w[1]), None)
-        if window is None:
+        found = schedule.window_at(at)
+        if found is None:
             return None  # outside the restrictions nobody is on, overrides included
+        window = (max(found[0], near[0]), min(found[1], near[1]))
     k = schedule.index_at(at) if schedule.members else -2
     lo, hi = (schedule.boundary(k), schedule.boundary(k + 1)) if k >= 0 else (at, at + _SECOND)
     track = _track(rotation, layer, overrides)
