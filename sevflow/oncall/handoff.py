@@ -103,6 +103,7 @@ class LayerHandoff:
     before: str | None
     covers_for: str | None = None
     back_from: str | None = None
+    off_hours: bool = False  # nobody, because the layer's restrictions end here (meant, not a gap)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ def instant_handoff(
         before = who_is_on(rotation, layer, at - _JUST_BEFORE, overrides)
         now = on.person if on is not None else None
         back = before.person if before is not None and before.replaces == now and now is not None else None
+        schedule = rotation.schedule(layer)
+        off = now is None and bool(schedule.restrictions) and schedule.window_at(at) is None
         layers.append(
             LayerHandoff(
                 layer=layer,
@@ -139,6 +142,7 @@ def instant_handoff(
                 before=before.person if before is not None else None,
                 covers_for=on.replaces if on is not None else None,
                 back_from=back,
+                off_hours=off,
             )
         )
     end = next_handoff(rotation, at, overrides, horizon)
@@ -182,6 +186,8 @@ def _layer_line(layer: LayerHandoff, slack_ids: Mapping[str, str]) -> str:
     title = f"*{layer.layer.capitalize()}:*"
     if layer.now is None:
         was = f" (was {_who(layer.before, slack_ids)})" if layer.before is not None else ""
+        if layer.off_hours:  # a follow-the-sun layer's evening: handed on to the next layer, not a gap
+            return f"{title} off hours{was}"
         return f"{title} :warning: nobody is on call{was}"
     line = f"{title} {_who(layer.now, slack_ids)}"
     if layer.covers_for is not None:

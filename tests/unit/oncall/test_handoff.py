@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevflow.config.schema import OverrideConfig
+from sevflow.config.schema import OverrideConfig, SevflowConfig
 from sevflow.oncall import Rotation
 from sevflow.oncall.handoff import (
     HANDOFF_HORIZON,
@@ -119,6 +119,47 @@ def test_leave_hands_over_to_nobody_and_the_message_says_so() -> None:
     assert next_handoff(r, utc("2026-10-26T09:00:00+01:00"), [leave]) == at
     text = handoff_message(instant_handoff(r, at, [leave]), "payments", [], SLACK_IDS)
     assert "*Primary:* :warning: nobody is on call (was <@U01BOB>)" in text
+
+
+def test_a_restricted_layer_hands_over_at_its_window_edges_and_says_off_hours_not_nobody() -> None:
+    config = SevflowConfig.model_validate(
+        {
+            "timezone": "Europe/Berlin",
+            "people": {
+                name: {"email": f"{name}@example.com", "timezone": "Europe/Berlin", "slack_id": slack}
+                for name, slack in SLACK_IDS.items()
+            },
+            "teams": {"ops": {}},
+            "rotations": {
+                "sun": {
+                    "team": "ops",
+                    "length": "weekly",
+                    "start": "2026-10-19T09:00:00+02:00",
+                    "layers": {
+                        "emea": {"members": ["alice"], "restrictions": [{"from": "08:00", "to": "16:00"}]},
+                        "amer": {
+                            "members": ["bob"],
+                            "zone": "America/New_York",
+                            "restrictions": [{"from": "10:00", "to": "18:00"}],
+                        },
+                    },
+                }
+            },
+        }
+    )
+    r = Rotation.from_config(config, "sun")
+    day = handoff_instants(r, utc("2026-10-21T00:00:00+02:00"), utc("2026-10-22T00:00:00+02:00"))
+    # emea 08:00-16:00 Berlin, amer 10:00-18:00 New York (16:00-24:00 Berlin; the end is included)
+    assert day == [
+        utc("2026-10-21T08:00:00+02:00"),
+        utc("2026-10-21T16:00:00+02:00"),
+        utc("2026-10-22T00:00:00+02:00"),
+    ]
+    evening = instant_handoff(r, day[1])
+    assert evening.layers[0] == LayerHandoff("emea", now=None, before="alice", off_hours=True)
+    text = handoff_message(evening, "ops", [], SLACK_IDS)
+    assert "*Emea:* off hours (was <@U01ALICE>)" in text and ":warning:" not in text
+    assert "*Amer:* <@U01BOB>, nobody was on before" in text
 
 
 def test_the_key_names_the_rotation_and_the_instant_in_utc() -> None:
