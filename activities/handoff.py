@@ -1,7 +1,9 @@
-"""Handoffs: the activity that posts a rotation's handoff message to its team's channel.
+"""Handoffs: the activities that plan a rotation's next handoff and post its message to the team.
 
-The message is posted once per shift, by the key `handoff/<rotation>/<shift index>` remembered in the
-store: a retry, or a second firing within the same shift, finds the key and posts nothing. A team
+Both read the effective configuration of now (sevflow.yaml with the runtime covers, leave and swaps):
+`plan_handoff` finds the next instant who is on call changes, `post_handoff` checks at that instant that
+it still does (a change made since may have removed it) and posts once, by the key
+`handoff/<rotation>/<instant>` remembered in the store: a retry finds the key and posts nothing. A team
 without a channel gets its handoff in the worker log instead. Vendor errors map as in activities/chat.py:
 a 429 retries after its Retry-After, an error retrying cannot fix is non-retryable.
 """
@@ -15,9 +17,25 @@ from typing import Protocol
 from activities.blocking import blocking_activity
 from activities.chat import ChatPort, vendor_errors
 from sevflow.config.schema import SevflowConfig
-from sevflow.contracts import POST_HANDOFF, HandoffResult, MessageRef, PostHandoff
+from sevflow.contracts import (
+    PLAN_HANDOFF,
+    POST_HANDOFF,
+    HandoffPlan,
+    HandoffResult,
+    MessageRef,
+    PlanHandoff,
+    PostHandoff,
+)
 from sevflow.incident.models import IncidentState
-from sevflow.oncall.handoff import OpenIncident, due_shift, handoff_key, handoff_message, shift_handoff
+from sevflow.oncall.handoff import (
+    HANDOFF_HORIZON,
+    OpenIncident,
+    handoff_key,
+    handoff_message,
+    instant_handoff,
+    is_handoff,
+    next_handoff,
+)
 from sevflow.oncall.live import LiveConfig
 from sevflow.oncall.rotation import Rotation
 from sevflow.store.repository import StoredHandoff
@@ -56,26 +74,39 @@ class HandoffActivities:
         """The configuration read last; post_handoff reads it again first."""
         return self.live.last.config
 
+    @blocking_activity(PLAN_HANDOFF)
+    def plan_handoff(self, request: PlanHandoff) -> HandoffPlan:
+        effective = self.live.current()  # the covers and swaps of now
+        until = request.after + HANDOFF_HORIZON
+        if request.rotation not in effective.config.rotations:
+            return HandoffPlan(rotation=request.rotation, known=False, until=until, counter=effective.counter)
+        rotation = Rotation.from_config(effective.config, request.rotation)
+        found = next_handoff(rotation, request.after, effective.config.overrides)
+        return HandoffPlan(rotation=rotation.name, next_at=found, until=until, counter=effective.counter)
+
     @blocking_activity(POST_HANDOFF)
     def post_handoff(self, request: PostHandoff) -> HandoffResult:
-        self.live.current()  # the runtime covers and swaps made since the last handoff
+        self.live.current()  # the runtime covers and swaps made since the plan
         spec = self.config.rotations.get(request.rotation)
         if spec is None:
-            # The rotation left sevflow.yaml after the schedule fired; the next sync deletes its schedule.
+            # The rotation left sevflow.yaml after the plan; its workflow ends on this answer.
             log.warning("handoff of %s skipped: the rotation is not in sevflow.yaml", request.rotation)
-            return HandoffResult(rotation=request.rotation, outcome="unknown_rotation")
+            return HandoffResult(rotation=request.rotation, outcome="unknown_rotation", at=request.at)
         rotation = Rotation.from_config(self.config, request.rotation)
-        index = due_shift(rotation, request.at)
-        if index is None:
-            return HandoffResult(rotation=rotation.name, outcome="not_due")
-        key = handoff_key(rotation.name, index)
-        done = HandoffResult(rotation=rotation.name, outcome="already_posted", shift_index=index, key=key)
+        overrides = self.config.overrides
+        if not is_handoff(rotation, request.at, overrides):  # a change since the plan took it away
+            return HandoffResult(rotation=rotation.name, outcome="not_due", at=request.at)
+        key = handoff_key(rotation.name, request.at)
+        index = rotation.index_at(request.at)
+        done = HandoffResult(
+            rotation=rotation.name, outcome="already_posted", at=request.at, shift_index=index, key=key
+        )
         if (earlier := self.store.handoff(key)) is not None:  # posted before: never twice
             if earlier.channel is None or earlier.ts is None:  # it went to the log
                 return done
             return done.model_copy(update={"message": MessageRef(channel=earlier.channel, ts=earlier.ts)})
 
-        handoff = shift_handoff(rotation, index, self.config.overrides)
+        handoff = instant_handoff(rotation, request.at, overrides)
         text = handoff_message(handoff, spec.team, self._open_incidents(spec.team), self._slack_ids())
         team = self.config.teams.get(spec.team)
         channel = team.channel if team is not None else None

@@ -149,31 +149,57 @@ PAGE_LEVEL = "page_level"
 # ---- handoffs
 
 POST_HANDOFF = "post_handoff"
+PLAN_HANDOFF = "plan_handoff"
 
 
 class HandoffRun(BaseModel):
-    """What a rotation's handoff schedule starts HandoffWorkflow with."""
+    """What HandoffWorkflow of `rotation` starts (or continues as new) with: `after`, the last instant
+    it has handled (None: none yet, it starts from now)."""
 
     rotation: str
+    after: datetime | None = None
+
+
+class PlanHandoff(BaseModel):
+    """Find `rotation`'s first handoff after `after` in the effective configuration of now."""
+
+    rotation: str
+    after: datetime
+
+
+class HandoffPlan(BaseModel):
+    """`next_at`: the rotation's next handoff (None: none within the horizon, plan again at `until`).
+    `known` is False when the rotation left sevflow.yaml (its workflow ends). `counter`: the on-call
+    counter the plan was made at."""
+
+    rotation: str
+    known: bool = True
+    next_at: datetime | None = None
+    until: datetime
+    counter: int = -1
 
 
 class PostHandoff(BaseModel):
-    """Post the handoff message of `rotation`'s shift that began at `at` (or a little before it), once
-    per shift. `at` is the schedule's nominal time of the firing, the same on every retry."""
+    """Post the handoff message of `rotation` at `at`, once per instant; nothing when who is on no
+    longer changes at `at` (a change removed or moved that handoff after it was planned)."""
 
     rotation: str
     at: datetime
 
 
-# posted / logged: sent now (logged: the team has no channel); already_posted: an earlier firing or try
-# did; not_due: no shift began at `at`; unknown_rotation: the rotation left sevflow.yaml; failed: the
-# chat backend refused for good (the workflow records why in `detail`).
-HandoffOutcome = Literal["posted", "logged", "already_posted", "not_due", "unknown_rotation", "failed"]
+# posted / logged: sent now (logged: the team has no channel); already_posted: an earlier try did;
+# not_due: who is on no longer changes at `at`; unknown_rotation: the rotation left sevflow.yaml; late:
+# the timer fired past the catch-up window (nothing posted); failed: the chat backend refused for good
+# (the workflow records why in `detail`).
+HandoffOutcome = Literal[
+    "posted", "logged", "already_posted", "not_due", "unknown_rotation", "late", "failed"
+]
 
 
 class HandoffResult(BaseModel):
     rotation: str
     outcome: HandoffOutcome
+    at: datetime | None = None
     shift_index: int | None = None
     key: str | None = None
     message: MessageRef | None = None

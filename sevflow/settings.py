@@ -97,9 +97,9 @@ class Settings(BaseSettings):
     # incident, a third of it (docs/PERFORMANCE.md); the tests run every workflow in it, and a harness
     # test keeps workflow code off the calls it restricts (docs/ARCHITECTURE.md, "Determinism").
     worker_workflow_sandbox: bool = False
-    # Off: this worker leaves the handoff and report schedules as they are (another worker process
-    # keeps them in step with sevflow.yaml, or the server has none, as Temporal's time-skipping test
-    # server); on (the default), every worker start makes them match the config.
+    # Off: this worker leaves the handoff workflows and report schedules as they are (another worker
+    # process keeps them in step with sevflow.yaml, or the server has no schedules, as Temporal's
+    # time-skipping test server); on (the default), every worker start makes them match the config.
     worker_sync_schedules: bool = True
 
     @property

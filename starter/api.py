@@ -74,6 +74,7 @@ from starter.contacts_api import contacts_router
 from starter.dashboard import dashboard_router
 from starter.follow_up import FollowUpReads, FollowUpService
 from starter.follow_up_api import follow_up_router
+from starter.handoff_signals import on_loop
 from starter.heartbeats import DefinitionCache, HeartbeatService, PingGuard
 from starter.heartbeats_api import heartbeats_router, ping_router
 from starter.ingest import (
@@ -198,10 +199,14 @@ class Backend:
         self.metrics.watch_stuck(self.stuck)
         self._contacts: ContactService | None = None
         self._oncall: OnCallService | None = None
+        # The app's event loop (set at its start, or at the first call made on it): the on-call
+        # changes, saved in worker threads, signal the handoff workflows from it.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._page_answers: PageAnswers | None = None
         self._link_secret: str | None = None
 
     async def client(self) -> Client:
+        self.loop = self.loop or asyncio.get_running_loop()
         async with self._lock:
             if self._client is None:
                 self._client = await connect(self.settings)
@@ -272,8 +277,12 @@ class Backend:
 
     def oncall(self) -> OnCallService:
         """Covers, leave and swaps at runtime (one service: its LiveConfig caches the changes)."""
+        if self.loop is None:
+            with contextlib.suppress(RuntimeError):  # called from a worker thread: set at the start
+                self.loop = asyncio.get_running_loop()
         if self._oncall is None:
-            self._oncall = OnCallService(self.config, self.store)
+            hook = on_loop(lambda: self.loop, self.client)
+            self._oncall = OnCallService(self.config, self.store, on_change=hook)
         return self._oncall
 
     def page_answers(self) -> PageAnswers:
@@ -384,6 +393,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        backend.loop = asyncio.get_running_loop()
         if config is None:  # the file this process loaded, kept by version id (pinned policies)
             await asyncio.to_thread(keep_config_version, backend.store, backend.config, settings)
         yield

@@ -1602,7 +1602,21 @@ def _oncall_service(settings: Settings | None = None) -> OnCallService:
     if path is None:
         raise SevflowError("no sevflow.yaml here and SEVFLOW_CONFIG is not set: point SEVFLOW_CONFIG at one")
     config = load_config(path)
-    return OnCallService(config, Store.from_url(settings.resolved_database_url))
+    return OnCallService(
+        config, Store.from_url(settings.resolved_database_url), on_change=_handoffs_moved(settings)
+    )
+
+
+def _handoffs_moved(settings: Settings) -> Callable[[OnCallChange], None]:
+    """After a change is saved: the rotation's handoff notices are planned again (a warning, never a
+    failure, when Temporal cannot be reached: the change stands)."""
+    from starter.handoff_signals import blocking
+    from worker.temporal import connect
+
+    def warn(line: str) -> None:
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
+
+    return blocking(lambda: connect(settings), warn)
 
 
 def oncall_effective(settings: Settings) -> Effective:

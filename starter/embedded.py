@@ -400,7 +400,7 @@ async def run_embedded(settings: Settings) -> None:
             await server.wait_ready(settings)
         store = Store.from_url(settings.resolved_database_url)
         client = await connect(settings)
-        # `sevflow worker` in a child process (it syncs the handoff schedules, as it does alone): the
+        # `sevflow worker` in a child process (it syncs the handoff workflows, as it does alone): the
         # worker and the HTTP API each get a core instead of sharing one interpreter.
         supervisor = WorkerSupervisor(client, settings.task_queue)
         await supervisor.start()

@@ -39,6 +39,9 @@ from sevflow.oncall.live import Effective, LiveConfig
 from sevflow.store.repository import Store
 
 Clock = Callable[[], datetime]
+# Told of every change saved (cover, swap, confirmation, edit, removal) once it is committed: the handoff
+# notices of its rotation are planned again (starter.handoff_signals).
+ChangeHook = Callable[[OnCallChange], None]
 
 
 def _utcnow() -> datetime:
@@ -46,11 +49,23 @@ def _utcnow() -> datetime:
 
 
 class OnCallService:
-    def __init__(self, config: SevflowConfig, store: Store, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self,
+        config: SevflowConfig,
+        store: Store,
+        clock: Clock = _utcnow,
+        on_change: ChangeHook | None = None,
+    ) -> None:
         self.base = config
         self.store = store
         self.live = LiveConfig(config, store)
         self._clock = clock
+        self._on_change = on_change
+
+    def _saved(self, change: OnCallChange) -> OnCallChange:
+        if self._on_change is not None:
+            self._on_change(change)
+        return change
 
     def _me(self, by: str) -> str:
         me = self.base.canonical(by) if by.strip() else ""
@@ -92,7 +107,7 @@ class OnCallService:
             self._allowed(config, me, new)
             return new
 
-        return self.store.add_oncall_change(plan)
+        return self._saved(self.store.add_oncall_change(plan))
 
     def swap(self, request: SwapRequest) -> OnCallChange:
         me = self._me(request.by)
@@ -107,7 +122,7 @@ class OnCallService:
                 raise OnCallForbidden(refusal)
             return new
 
-        return self.store.add_oncall_change(plan)
+        return self._saved(self.store.add_oncall_change(plan))
 
     def confirm(self, change_id: int, by: str) -> OnCallChange:
         me = self._me(by)
@@ -127,7 +142,7 @@ class OnCallService:
                 raise OnCallRefused(f"both shifts of {change.label} are over: there is nothing to swap")
             return change.model_copy(update={"status": "active", "confirmed_by": me, "confirmed_at": now})
 
-        return self.store.edit_oncall_change(change_id, me, edit)
+        return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def edit(self, change_id: int, request: EditRequest) -> OnCallChange:
         me = self._me(request.by)
@@ -144,7 +159,7 @@ class OnCallService:
                 self._allowed(config, me, edited)
             return edited
 
-        return self.store.edit_oncall_change(change_id, me, edit)
+        return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def remove(self, change_id: int, by: str) -> OnCallChange:
         me = self._me(by)
@@ -157,7 +172,7 @@ class OnCallService:
                 raise OnCallForbidden(refusal)
             return change.model_copy(update={"status": "removed"})
 
-        return self.store.edit_oncall_change(change_id, me, edit)
+        return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def _allowed(self, config: SevflowConfig, me: str, change: NewChange | OnCallChange) -> None:
         taken_off: set[str] = set()

@@ -216,6 +216,7 @@ def build_worker(
             paging_acts.plan_escalation_level,
             paging_acts.send_pages,
             paging_acts.page_level,
+            handoff_acts.plan_handoff,
             handoff_acts.post_handoff,
             action_item_acts.prepare_action_item,
             action_item_acts.resolve_contact,

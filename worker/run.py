@@ -19,7 +19,7 @@ from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
 from worker.report_schedules import sync_report_schedules
 from worker.running import running
-from worker.schedules import sync_handoff_schedules
+from worker.schedules import sync_handoff_workflows
 from worker.stuck import stuck_watch
 from worker.temporal import connect, metrics_runtime, temporal_target
 
@@ -42,11 +42,12 @@ async def run_worker(settings: Settings, intake: IntakeFactory | None = None) ->
         log.info("Temporal SDK metrics at http://%s/metrics", settings.worker_metrics_address)
     client = await connect(settings, runtime)
     if settings.worker_sync_schedules:
-        await sync_handoff_schedules(client, config, settings.task_queue)
+        await sync_handoff_workflows(client, config, settings.task_queue)
         await sync_report_schedules(client, config, settings.task_queue)
     else:
         log.info(
-            "SEVFLOW_WORKER_SYNC_SCHEDULES is off: the handoff and report schedules are left as they are"
+            "SEVFLOW_WORKER_SYNC_SCHEDULES is off: "
+            "the handoff workflows and report schedules are left as they are"
         )
     worker = build_worker(
         client,

@@ -1,15 +1,19 @@
-"""Temporal Schedules kept in step with sevflow.yaml: one handoff schedule per rotation.
+"""Kept in step with sevflow.yaml at every worker start: one HandoffWorkflow per rotation.
 
-Every worker syncs them when it starts (worker/run.py, under `sevflow up` too): it creates the schedule of a
-new rotation, updates the others to the config as it is now (keeping a pause an operator set), and
-deletes the `sevflow-handoff-*` schedules of rotations that left the config. Any number of workers may
-sync at once: a schedule another worker just created is updated instead, one it just deleted is gone.
-The `sevflow-handoff-` prefix is sevflow's in its Temporal namespace: one sevflow deployment per
-namespace, or the deployments delete each other's schedules.
+Every worker (worker/run.py, under `sevflow up` too) signals-with-start the HandoffWorkflow of every
+rotation of its config (`oncall_changed`: a new deploy may have moved the handoffs, so each plans again),
+terminates those of rotations that left the config or run on another task queue (and starts them again on
+this one), and deletes the `sevflow-handoff-*` schedules that started handoffs before they followed the
+runtime layer. Any number of workers may sync at once: signal-with-start starts one workflow per id.
+The `handoff-` workflow ids and the `sevflow-handoff-` schedule prefix are sevflow's in its Temporal
+namespace: one sevflow deployment per namespace.
 
-Schedules are found for deletion through Temporal's visibility store, which lags writes by up to a
-second or so: a rotation removed from the config within that time of being added loses its schedule at
-the next sync.
+Running handoff workflows are found through Temporal's visibility store, which lags writes by up to a
+second or so: a rotation removed from the config within that time of being added keeps its workflow
+until it plans again (it then ends by itself: the rotation is unknown).
+
+Also what the report schedules (worker/report_schedules.py) share: creating, updating and deleting a
+schedule idempotently.
 """
 
 from __future__ import annotations
@@ -17,19 +21,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
-    ScheduleCalendarSpec,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleRange,
-    ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
@@ -37,80 +33,58 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import HandoffRun
-from sevflow.oncall.handoff import HandoffTimes, IntervalFiring, handoff_times
-from sevflow.oncall.rotation import Rotation
-from workflows.handoff import HandoffWorkflow
+from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 
 log = logging.getLogger("sevflow.schedules")
 
-HANDOFF_SCHEDULE_PREFIX = "sevflow-handoff-"
-# A handoff missed while Temporal was down is still posted up to this late; later it would be noise.
-HANDOFF_CATCHUP_WINDOW = timedelta(minutes=10)
-# A run posts one message; an hour is a backstop far beyond its activity's own give-up time.
-HANDOFF_RUN_TIMEOUT = timedelta(hours=1)
-
-
-def handoff_schedule_id(rotation: str) -> str:
-    return f"{HANDOFF_SCHEDULE_PREFIX}{rotation}"
-
-
-def handoff_spec(times: HandoffTimes) -> ScheduleSpec:
-    """Temporal's spec for a rotation's handoff firings (see sevflow.oncall.handoff)."""
-    firing = times.firing
-    if isinstance(firing, IntervalFiring):
-        return ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=firing.every, offset=firing.offset)],
-            start_at=times.start_at,
-        )
-    # Temporal counts weekdays from Sunday (0), Python's date.weekday() from Monday (0).
-    days = [ScheduleRange((firing.weekday + 1) % 7)] if firing.weekday is not None else [ScheduleRange(0, 6)]
-    calendar = ScheduleCalendarSpec(
-        second=[ScheduleRange(firing.at.second)],
-        minute=[ScheduleRange(firing.at.minute)],
-        hour=[ScheduleRange(firing.at.hour)],
-        day_of_week=days,
-        comment=f"handoff of {times.rotation}",
-    )
-    return ScheduleSpec(calendars=[calendar], time_zone_name=firing.zone, start_at=times.start_at)
-
-
-def handoff_schedule(config: SevflowConfig, rotation: str, task_queue: str) -> Schedule:
-    """The schedule that starts HandoffWorkflow for `rotation` at each of its shift changes."""
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            HandoffWorkflow.run,
-            HandoffRun(rotation=rotation),
-            id=f"handoff-{rotation}",  # Temporal appends the firing's time
-            task_queue=task_queue,
-            execution_timeout=HANDOFF_RUN_TIMEOUT,
-        ),
-        spec=handoff_spec(handoff_times(Rotation.from_config(config, rotation))),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=HANDOFF_CATCHUP_WINDOW),
-    )
+# The schedules that started a handoff run per shift change before HandoffWorkflow kept its own timer.
+LEGACY_HANDOFF_SCHEDULE_PREFIX = "sevflow-handoff-"
+HANDOFF_WORKFLOW_PREFIX = handoff_workflow_id("")
 
 
 @dataclass
 class ScheduleSync:
-    """What a sync did, by schedule id."""
+    """What a sync did, by schedule or workflow id."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
 
 
-async def sync_handoff_schedules(client: Client, config: SevflowConfig, task_queue: str) -> ScheduleSync:
-    """Make the `sevflow-handoff-*` schedules those of `config`'s rotations, starting `task_queue`'s
-    HandoffWorkflow. Idempotent: a second sync with the same config leaves the same schedules."""
+async def sync_handoff_workflows(client: Client, config: SevflowConfig, task_queue: str) -> ScheduleSync:
+    """Make the running HandoffWorkflows those of `config`'s rotations on `task_queue`, each planning
+    its next handoff again. Idempotent: a second sync leaves the same workflows."""
     done = ScheduleSync()
-    wanted = {handoff_schedule_id(name): name for name in config.rotations}
-    for schedule_id, rotation in wanted.items():
-        await put_schedule(client, schedule_id, handoff_schedule(config, rotation, task_queue), done)
-    async for listed in await client.list_schedules():
-        if not listed.id.startswith(HANDOFF_SCHEDULE_PREFIX) or listed.id in wanted:
+    wanted = {handoff_workflow_id(name): name for name in config.rotations}
+    running: set[str] = set()
+    query = "WorkflowType='HandoffWorkflow' AND ExecutionStatus='Running'"
+    async for found in client.list_workflows(query):
+        if not found.id.startswith(HANDOFF_WORKFLOW_PREFIX):
             continue
-        await drop_schedule(client, listed.id, done)
+        if found.id in wanted and found.task_queue == task_queue:
+            running.add(found.id)
+            continue
+        why = "its rotation left sevflow.yaml" if found.id not in wanted else f"moved to {task_queue}"
+        try:
+            await client.get_workflow_handle(found.id, run_id=found.run_id).terminate(reason=why)
+            done.deleted.append(found.id)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+    for workflow_id, rotation in wanted.items():
+        await client.start_workflow(
+            HandoffWorkflow.run,
+            HandoffRun(rotation=rotation),
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="oncall_changed",
+        )
+        (done.updated if workflow_id in running else done.created).append(workflow_id)
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(LEGACY_HANDOFF_SCHEDULE_PREFIX):
+            await drop_schedule(client, listed.id, done)
     log.info(
-        "handoff schedules: %d created, %d updated, %d deleted%s",
+        "handoff workflows: %d started, %d re-planned, %d ended%s",
         len(done.created),
         len(done.updated),
         len(done.deleted),

@@ -70,11 +70,14 @@ LOCAL_PAGE_RETRY = RetryPolicy(maximum_attempts=1)
 HOLIDAYS_TIMEOUT = timedelta(seconds=30)
 HOLIDAYS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
-# A rotation's handoff: posted much later than the shift change it is noise; this also keeps an hourly
-# rotation's run from overlapping the next firing (which the schedule would skip).
+# A rotation's handoff: posted much later than the handoff it is noise.
 HANDOFF_TIMEOUT = timedelta(seconds=30)
 HANDOFF_GIVE_UP_AFTER = timedelta(minutes=30)
 HANDOFF_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
+# Planning the next handoff reads the on-call counter (and the changes when it moved): retried until the
+# database answers, since the timer cannot be set without it.
+HANDOFF_PLAN_TIMEOUT = timedelta(seconds=30)
+HANDOFF_PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 # A report: building it may take a while on a large store; a report a day late is still worth posting.
 REPORT_TIMEOUT = timedelta(minutes=5)

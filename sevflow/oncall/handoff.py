@@ -1,105 +1,93 @@
-"""Handoffs: when a rotation's shift changes, and the message that tells the team. No clock, no I/O.
+"""Handoffs: when who is on call changes, and the message that tells the team. No clock, no I/O.
 
-A Temporal Schedule per rotation starts the handoff workflow at each shift change. This module says,
-as plain data, when such a schedule fires (`handoff_times`; worker/schedules.py turns it into a
-ScheduleSpec), which shift a firing hands over to (`due_shift`), who hands over to whom
-(`shift_handoff`) and what the message says (`handoff_message`).
+A handoff is an instant at which who is on some layer of a rotation changes, with the runtime layer
+applied: a scheduled shift change, and also the start and the end of a cover, of leave, of a swapped
+shift or of a restriction window. An instant at which the same person stays on (a one-member rotation's
+weekly turn, an override of someone by themselves) is not one. HandoffWorkflow (workflows/handoff.py)
+keeps one durable timer per rotation on the next handoff (`next_handoff`) and plans again whenever the
+runtime layer moves; at the timer it asks for the message of that instant (`instant_handoff`), which
+is posted once per key (`handoff_key`): an instant, not a shift, so a handoff that a change removed is
+not posted and one it moved is posted at its new time.
 
-Whole-day lengths fire on a calendar at the handoff's wall-clock time in the rotation's zone, so a
-Mon 09:00 Europe/Berlin rotation fires at 08:00 UTC in winter and 07:00 UTC in summer, like the
-rotation math (sevflow.oncall.rotation) moves its shifts. Whole weeks fire weekly on the handoff weekday;
-other whole-day lengths (2d, 3d) fire every day at that time, and only the firings on which a shift
-really begins hand over (`due_shift`): a calendar cannot say "every other day" across month ends.
-Other lengths (hourly, 12h, 90m) count real time and fire on an interval of `length`, offset from the
-Unix epoch so that it meets `start`.
-
-Known limit: a handoff wall-clock time that the spring daylight-saving change skips (02:30 in Berlin on
-the last Sunday of March) does not exist that day, and Temporal's calendar does not fire then; that one
-handoff is not posted. Hand off outside 02:00-03:00 local time.
+A whole-day length hands over at the wall-clock time of its start in the rotation's zone, as the rotation
+math (sevflow.oncall.rotation) moves its shifts: a Mon 09:00 Europe/Berlin rotation hands over at 08:00
+UTC in winter and 07:00 UTC in summer, and a wall-clock time skipped by the spring change hands over at
+the instant of the jump.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sevflow.config.schema import Layer, OverrideConfig
-from sevflow.oncall.rotation import Rotation, who_is_on
+from sevflow.oncall.rotation import Rotation, shifts, who_is_on
 from sevflow.slack.text import clip_mrkdwn, escape, person
 
-# How long after a shift begins a firing still hands over to it. A scheduled firing carries the
-# nominal time of the shift change itself, even when it runs late (after an outage, within the
-# schedule's catch-up window); this grace is for a firing triggered by hand shortly after a handoff,
-# to post one that failed. Later than this, the message would be news to nobody.
-HANDOFF_GRACE = timedelta(minutes=15)
+# How far one plan looks for the next handoff. A rotation with none that near (one member, a long
+# leave) plans again at the end of the horizon, so the plan of a year's quiet stays a few weeks' work.
+HANDOFF_HORIZON = timedelta(days=35)
+# A handoff whose timer fires this late (Temporal or every worker was down) is no longer posted: it would
+# be news to nobody. The same bound keeps a plan made after an outage from looking back further.
+HANDOFF_CATCH_UP = timedelta(minutes=10)
 # The incidents a handoff message lists; more are counted, not listed.
 MAX_LISTED_INCIDENTS = 15
 TITLE_LIMIT = 120
-UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The instant before a handoff: who was on then is who handed over.
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
-# --- when a rotation's schedule fires ----------------------------------------------------------------
+# --- when a rotation hands over ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WallClockFiring:
-    """Fire at `at` (wall-clock time) in `zone` on `weekday` (Monday 0, as `date.weekday()`), or on
-    every day when `weekday` is None."""
-
-    zone: str
-    at: time
-    weekday: int | None = None
+def on_call_at(
+    rotation: Rotation, at: datetime, overrides: Sequence[OverrideConfig] = ()
+) -> tuple[str | None, ...]:
+    """Who is on each layer of `rotation` at `at` (None: nobody), in layer order."""
+    found = (who_is_on(rotation, layer, at, overrides) for layer in rotation.layers)
+    return tuple(on.person if on is not None else None for on in found)
 
 
-@dataclass(frozen=True)
-class IntervalFiring:
-    """Fire at every instant t with (t - Unix epoch) % `every` == `offset`, as Temporal's interval
-    spec does."""
-
-    every: timedelta
-    offset: timedelta
-
-
-@dataclass(frozen=True)
-class HandoffTimes:
-    """When a rotation's handoff schedule fires; nothing fires before `start_at` (the first shift)."""
-
-    rotation: str
-    firing: WallClockFiring | IntervalFiring
-    start_at: datetime
-
-
-def handoff_times(rotation: Rotation) -> HandoffTimes:
-    """The firings of `rotation`'s handoff schedule: at least one at every shift change."""
-    days = rotation.calendar_days
-    if days is None:
-        offset = (rotation.start - UNIX_EPOCH) % rotation.length
-        return HandoffTimes(rotation.name, IntervalFiring(rotation.length, offset), rotation.start)
-    local = rotation.start.astimezone(rotation.zone)
-    # Temporal's calendar has whole seconds; sub-second starts are rounded down to them.
-    wall = local.time().replace(microsecond=0, tzinfo=None)
-    weekday = local.weekday() if days % 7 == 0 else None
-    firing = WallClockFiring(rotation.zone.key, wall, weekday)
-    return HandoffTimes(rotation.name, firing, rotation.start.replace(microsecond=0))
+def handoff_instants(
+    rotation: Rotation, after: datetime, until: datetime, overrides: Sequence[OverrideConfig] = ()
+) -> list[datetime]:
+    """Every instant t with `after` < t <= `until` at which who is on some layer changes, in order."""
+    if until <= after:
+        return []
+    found: set[datetime] = set()
+    # A stretch [a, b) of `shifts` has one person; where two stretches meet with different people, the
+    # layer hands over. The walk runs a little past `until` so that a change at `until` is seen.
+    for layer in rotation.layers:
+        pieces = shifts(rotation, layer, after, until + _JUST_BEFORE, overrides)
+        for before, piece in pairwise(pieces):
+            if piece.person != before.person and piece.start <= until:
+                found.add(piece.start)
+    return sorted(found)
 
 
-def due_shift(rotation: Rotation, at: datetime, grace: timedelta = HANDOFF_GRACE) -> int | None:
-    """The shift that a firing at `at` hands over to: the one that began at `at` or at most `grace`
-    before it. None when no shift began then (a daily firing of a 2-day rotation on its second day,
-    a hand-made trigger in the middle of a shift, or before the rotation starts)."""
-    k = rotation.index_at(at)
-    if k < 0 or at - rotation.boundary(k) > grace:
-        return None
-    return k
+def next_handoff(
+    rotation: Rotation,
+    after: datetime,
+    overrides: Sequence[OverrideConfig] = (),
+    horizon: timedelta = HANDOFF_HORIZON,
+) -> datetime | None:
+    """The first handoff after `after`, looking `horizon` ahead; None when there is none that near."""
+    found = handoff_instants(rotation, after, after + horizon, overrides)
+    return found[0] if found else None
 
 
-def handoff_key(rotation: str, shift_index: int) -> str:
-    """The idempotency key of a shift's handoff message: it is posted once, however often asked."""
-    return f"handoff/{rotation}/{shift_index}"
+def is_handoff(rotation: Rotation, at: datetime, overrides: Sequence[OverrideConfig] = ()) -> bool:
+    """Whether who is on some layer of `rotation` changes at `at`."""
+    return on_call_at(rotation, at, overrides) != on_call_at(rotation, at - _JUST_BEFORE, overrides)
+
+
+def handoff_key(rotation: str, at: datetime) -> str:
+    """The idempotency key of the handoff message of `rotation` at `at`: it is posted once, however
+    often asked, and a handoff a change moved to another instant is another message."""
+    return f"handoff/{rotation}/{at.astimezone(UTC).isoformat()}"
 
 
 # --- who hands over to whom ------------------------------------------------------------------------
@@ -107,45 +95,65 @@ def handoff_key(rotation: str, shift_index: int) -> str:
 
 @dataclass(frozen=True)
 class LayerHandoff:
-    """One layer at a shift change: who is on from now (None: nobody), who was on just before, and,
-    when an override put them on, whom they cover for."""
+    """One layer at a handoff: who is on from now (None: nobody), who was on just before, and, when an
+    override put them on, whom they cover for; `back_from` is who covered for them until now."""
 
     layer: Layer
     now: str | None
     before: str | None
     covers_for: str | None = None
+    back_from: str | None = None
+    off_hours: bool = False  # nobody, because the layer's restrictions end here (meant, not a gap)
 
 
 @dataclass(frozen=True)
 class ShiftHandoff:
-    """Shift `index` of `rotation`, [start, end), and the handoff on each of its layers."""
+    """The handoff of `rotation` at `start`, until its next one (`end`; None: none within the
+    horizon), on each of its layers. `index` is the first layer's shift under way at `start`."""
 
     rotation: str
     zone: ZoneInfo
     index: int
     start: datetime
-    end: datetime
+    end: datetime | None
     layers: tuple[LayerHandoff, ...]
 
 
-def shift_handoff(rotation: Rotation, index: int, overrides: Sequence[OverrideConfig] = ()) -> ShiftHandoff:
-    """Who takes over each layer of `rotation` when shift `index` begins, overrides included."""
-    if index < 0:
-        raise ValueError(f"shift {index} of rotation {rotation.name!r} does not exist: shifts count from 0")
-    start, end = rotation.boundary(index), rotation.boundary(index + 1)
+def instant_handoff(
+    rotation: Rotation,
+    at: datetime,
+    overrides: Sequence[OverrideConfig] = (),
+    horizon: timedelta = HANDOFF_HORIZON,
+) -> ShiftHandoff:
+    """Who takes over each layer of `rotation` at `at`, overrides included, and until when."""
+    at = at.astimezone(UTC)
     layers = []
     for layer in rotation.layers:
-        on = who_is_on(rotation, layer, start, overrides)
-        before = who_is_on(rotation, layer, start - _JUST_BEFORE, overrides)
+        on = who_is_on(rotation, layer, at, overrides)
+        before = who_is_on(rotation, layer, at - _JUST_BEFORE, overrides)
+        now = on.person if on is not None else None
+        back = before.person if before is not None and before.replaces == now and now is not None else None
+        schedule = rotation.schedule(layer)
+        off = now is None and bool(schedule.restrictions) and schedule.window_at(at) is None
         layers.append(
             LayerHandoff(
                 layer=layer,
-                now=on.person if on is not None else None,
+                now=now,
                 before=before.person if before is not None else None,
                 covers_for=on.replaces if on is not None else None,
+                back_from=back,
+                off_hours=off,
             )
         )
-    return ShiftHandoff(rotation.name, rotation.zone, index, start, end, tuple(layers))
+    end = next_handoff(rotation, at, overrides, horizon)
+    return ShiftHandoff(rotation.name, rotation.zone, rotation.index_at(at), at, end, tuple(layers))
+
+
+def shift_handoff(rotation: Rotation, index: int, overrides: Sequence[OverrideConfig] = ()) -> ShiftHandoff:
+    """Who takes over each layer of `rotation` when its first layer's shift `index` begins."""
+    if index < 0:
+        raise ValueError(f"shift {index} of rotation {rotation.name!r} does not exist: shifts count from 0")
+    return instant_handoff(rotation, rotation.boundary(index), overrides)
 
 
 # --- the message ------------------------------------------------------------------------------------
@@ -178,6 +186,8 @@ def _layer_line(layer: LayerHandoff, slack_ids: Mapping[str, str]) -> str:
     title = f"*{layer.layer.capitalize()}:*"
     if layer.now is None:
         was = f" (was {_who(layer.before, slack_ids)})" if layer.before is not None else ""
+        if layer.off_hours:  # a follow-the-sun layer's evening: handed on to the next layer, not a gap
+            return f"{title} off hours{was}"
         return f"{title} :warning: nobody is on call{was}"
     line = f"{title} {_who(layer.now, slack_ids)}"
     if layer.covers_for is not None:
@@ -186,6 +196,10 @@ def _layer_line(layer: LayerHandoff, slack_ids: Mapping[str, str]) -> str:
         return line + ", nobody was on before"
     if layer.before == layer.now:
         return line + ", stays on"
+    if layer.covers_for == layer.before:  # "carol covering for bob" says who handed over
+        return line
+    if layer.back_from is not None:
+        return line + f" is back, taking over from {_who(layer.back_from, slack_ids)}"
     return line + f", taking over from {_who(layer.before, slack_ids)}"
 
 
@@ -207,10 +221,10 @@ def handoff_message(
     mentioned and notified. Incidents are listed most severe first, the oldest first within a severity;
     names and titles are escaped, so a title like `5xx > 5%` or `<!channel>` stays text.
     """
+    until = f" until {_local(handoff.end, handoff.zone)}" if handoff.end is not None else ""
     lines = [
         f":arrows_counterclockwise: *On-call handoff: {escape(handoff.rotation)}* "
-        f"(shift {handoff.index}, {_local(handoff.start, handoff.zone)} until "
-        f"{_local(handoff.end, handoff.zone)})",
+        f"(from {_local(handoff.start, handoff.zone)}{until})",
         *(_layer_line(layer, slack_ids) for layer in handoff.layers),
     ]
     if not incidents:

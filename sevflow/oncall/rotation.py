@@ -51,6 +51,9 @@ from sevflow.config.schema import (
 )
 
 COVERAGE_HORIZON = timedelta(days=14)
+# Local days whose restriction windows a layer keeps (a few years; then it starts again).
+_DAYS_KEPT = 2048
+_FAR_END = datetime.max.replace(tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
 
@@ -105,6 +108,12 @@ class Schedule:
     _rules: tuple[tuple[frozenset[int], time, time, bool], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
+    _windows_by_day: dict[date, tuple[Interval, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _near_windows: dict[date, tuple[Interval, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.length <= timedelta(0):
@@ -158,17 +167,44 @@ class Schedule:
         found: list[Interval] = []
         day, last = lo.astimezone(self.zone).date() - timedelta(days=1), hi.astimezone(self.zone).date()
         while day <= last:
-            weekday = day.weekday()
-            for days, begin, until, overnight in self._rules:
-                if weekday not in days:
-                    continue
-                a = local_instant(day, begin, self.zone)
-                b = local_instant(day + timedelta(days=1) if overnight else day, until, self.zone)
+            for a, b in self._day_windows(day):
                 a, b = max(a, lo), min(b, hi)
                 if a < b:
                     found.append((a, b))
             day += timedelta(days=1)
         return _merge(found)
+
+    def _day_windows(self, day: date) -> tuple[Interval, ...]:
+        """The windows that open on local date `day`, unclipped; worked out once per day and kept (the
+        board asks for the same few days of every restricted layer at every instant)."""
+        kept = self._windows_by_day.get(day)
+        if kept is not None:
+            return kept
+        weekday = day.weekday()
+        opened: list[Interval] = []
+        for days, begin, until, overnight in self._rules:
+            if weekday in days:
+                a = local_instant(day, begin, self.zone)
+                opened.append(
+                    (a, local_instant(day + timedelta(days=1) if overnight else day, until, self.zone))
+                )
+        if len(self._windows_by_day) >= _DAYS_KEPT:
+            self._windows_by_day.clear()
+        found = self._windows_by_day[day] = tuple(opened)
+        return found
+
+    def window_at(self, at: datetime) -> Interval | None:
+        """The window (restrictions joined where they touch) that holds `at`, read from the windows that
+        open within four local days of it; None outside them. Kept per local day."""
+        day = at.astimezone(self.zone).date()
+        near = self._near_windows.get(day)
+        if near is None:
+            opened = [w for d in range(-4, 4) for w in self._day_windows(day + timedelta(days=d))]
+            if len(self._near_windows) >= _DAYS_KEPT:
+                self._near_windows.clear()
+            near = self._near_windows[day] = tuple(_merge(opened))
+        i = bisect_right(near, (at, _FAR_END)) - 1
+        return near[i] if i >= 0 and near[i][0] <= at < near[i][1] else None
 
     def inside(self, at: datetime) -> bool:
         """Whether `at` is inside the restrictions."""
@@ -214,7 +250,12 @@ def _merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 _KEPT = 16
-_ROTATIONS: dict[int, tuple[SevflowConfig, dict[str, Rotation]]] = {}
+# Rotations built, by the identity of their spec in sevflow.yaml, their name and their zone (a spec
+# without its own falls back to its team's or the global one).
+# An effective configuration (the file plus the runtime changes, one per on-call counter) shares the
+# file's rotation specs, so a cover rebuilds only the overrides index, never the rotations.
+_ROTATIONS: dict[tuple[int, str, str], tuple[RotationConfig, Rotation]] = {}
+_ROTATIONS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -260,21 +301,22 @@ class Rotation:
 
     @classmethod
     def from_config(cls, config: SevflowConfig, name: str) -> Rotation:
-        """Rotation `name` of `config` (kept per configuration: both are immutable)."""
-        kept = _ROTATIONS.get(id(config))
-        if kept is None or kept[0] is not config:
-            if len(_ROTATIONS) >= _KEPT:
-                _ROTATIONS.pop(next(iter(_ROTATIONS)))
-            kept = _ROTATIONS[id(config)] = (config, {})
-        found = kept[1].get(name)
-        if found is None:
-            found = kept[1][name] = cls._build(config, name)
+        """Rotation `name` of `config` (kept per rotation spec: specs and rotations are immutable)."""
+        spec = config.rotations[name]
+        zone = config.rotation_zone(name)
+        key = (id(spec), name, zone.key)
+        kept = _ROTATIONS.get(key)
+        if kept is not None and kept[0] is spec:
+            return kept[1]
+        found = cls._build(config, name, zone)
+        if len(_ROTATIONS) >= _ROTATIONS_KEPT:
+            _ROTATIONS.pop(next(iter(_ROTATIONS)))
+        _ROTATIONS[key] = (spec, found)
         return found
 
     @classmethod
-    def _build(cls, config: SevflowConfig, name: str) -> Rotation:
+    def _build(cls, config: SevflowConfig, name: str, zone: ZoneInfo) -> Rotation:
         spec: RotationConfig = config.rotations[name]
-        zone = config.rotation_zone(name)
         if spec.layers is None:
             return cls(
                 name=name,
@@ -377,8 +419,9 @@ _Entry = tuple[datetime, datetime, int, OverrideConfig]  # from, to (UTC), index
 class _Track:
     """The overrides of one layer, sorted by start: those overlapping a stretch by binary search."""
 
-    def __init__(self, entries: list[_Entry]) -> None:
-        self.entries = sorted(entries, key=lambda e: (e[0], e[2]))
+    def __init__(self, entries: list[_Entry], ordered: bool = False) -> None:
+        # `ordered`: already sorted by (start, index), as the index's lists are.
+        self.entries = entries if ordered else sorted(entries, key=lambda e: (e[0], e[2]))
         self.starts = [e[0] for e in self.entries]
         self.longest = max((e[1] - e[0] for e in self.entries), default=timedelta(0))
 
@@ -393,20 +436,32 @@ class _Track:
         return found
 
 
+_NO_OVERRIDES = _Track([], ordered=True)
+
+
 class _OverrideIndex:
     def __init__(self, overrides: Sequence[OverrideConfig]) -> None:
+        entries = [(o.from_.astimezone(UTC), o.to.astimezone(UTC), i, o) for i, o in enumerate(overrides)]
+        entries.sort(key=lambda e: (e[0], e[2]))  # once: every layer's list is then in order
         self.by_key: dict[tuple[str, str], list[_Entry]] = {}
-        for i, o in enumerate(overrides):
-            entry = (o.from_.astimezone(UTC), o.to.astimezone(UTC), i, o)
-            self.by_key.setdefault((o.rotation, o.layer), []).append(entry)
+        for entry in entries:
+            self.by_key.setdefault((entry[3].rotation, entry[3].layer), []).append(entry)
         self.tracks: dict[tuple[str, tuple[str, ...]], _Track] = {}
+        # By (rotation, layer as asked): the board asks for every layer at every instant.
+        self.asked: dict[tuple[str, str], _Track] = {}
 
     def track(self, rotation: str, names: tuple[str, ...]) -> _Track:
         key = (rotation, names)
         found = self.tracks.get(key)
         if found is None:
-            entries = [e for name in names for e in self.by_key.get((rotation, name), ())]
-            found = self.tracks[key] = _Track(entries)
+            lists = [listed for name in names if (listed := self.by_key.get((rotation, name)))]
+            if not lists:
+                found = _NO_OVERRIDES
+            elif len(lists) == 1:  # one name written (the usual case): its list is in order already
+                found = _Track(lists[0], ordered=True)
+            else:
+                found = _Track([e for listed in lists for e in listed])
+            self.tracks[key] = found
         return found
 
 
@@ -428,7 +483,11 @@ def _index(overrides: Sequence[OverrideConfig]) -> _OverrideIndex:
 
 
 def _track(rotation: Rotation, layer: str, overrides: Sequence[OverrideConfig]) -> _Track:
-    return _index(overrides).track(rotation.name, rotation.aliases(layer))
+    index = _index(overrides)
+    found = index.asked.get((rotation.name, layer))
+    if found is None:
+        found = index.asked[(rotation.name, layer)] = index.track(rotation.name, rotation.aliases(layer))
+    return found
 
 
 def shifts(
@@ -447,15 +506,19 @@ def shifts(
     start, end = _aware(start, "start"), _aware(end, "end")
     if end <= start:
         return []
-    schedule = rotation.schedule(layer)
-    track = _track(rotation, layer, overrides)
+    return _pieces(rotation.schedule(layer), _track(rotation, layer, overrides), start, end)
+
+
+def _pieces(schedule: Schedule, track: _Track, start: datetime, end: datetime) -> list[Shift]:
+    """`shifts` of one layer's schedule and overrides over [start, end) (UTC, start < end)."""
     found = track.overlapping(start, end)
     cuts = sorted({t for f, to, _, _ in found for t in (f, to) if start < t < end})
     pieces: list[Shift] = []
     keys: list[tuple[object, ...]] = []
     for lo, hi, k, inside in schedule.base(start, end):
         scheduled = schedule.scheduled(k) if inside else None
-        near = track.overlapping(lo, hi) if inside and found else []
+        # The overrides of this piece, in the order written, from those of the whole stretch.
+        near = [e for e in found if e[0] < hi and e[1] > lo] if inside and found else []
         inner = cuts[bisect_right(cuts, lo) : bisect_left(cuts, hi)]
         for a, b in zip([lo, *inner], [*inner, hi], strict=True):
             person, which = scheduled, None
@@ -491,13 +554,16 @@ def who_is_on(
     schedule = rotation.schedule(layer)
     window: Interval | None = None
     if schedule.restrictions:
+        # The window as read within two days of `at` (its edges further away are not edges here).
         near = (at - 2 * _DAY, at + 2 * _DAY)
-        window = next((w for w in schedule.windows(*near) if w[0] <= at < w[1]), None)
-        if window is None:
+        found = schedule.window_at(at)
+        if found is None:
             return None  # outside the restrictions nobody is on, overrides included
+        window = (max(found[0], near[0]), min(found[1], near[1]))
     k = schedule.index_at(at) if schedule.members else -2
     lo, hi = (schedule.boundary(k), schedule.boundary(k + 1)) if k >= 0 else (at, at + _SECOND)
-    for f, to, _, _ in _track(rotation, layer, overrides).overlapping(at, at + _SECOND):
+    track = _track(rotation, layer, overrides)
+    for f, to, _, _ in track.overlapping(at, at + _SECOND):
         if f <= at < to:
             lo, hi = min(lo, f), max(hi, to)
     clipped = True
@@ -505,10 +571,10 @@ def who_is_on(
         clipped = near[0] < window[0] and window[1] < near[1]
         lo = max(lo, window[0]) if window[0] > near[0] else lo
         hi = min(hi, window[1]) if window[1] < near[1] else hi
-    if clipped and not _track(rotation, layer, overrides).overlapping(lo, hi):
+    if clipped and not track.overlapping(lo, hi):
         scheduled = schedule.scheduled(k)  # no override near: the shift, within its window
         return OnCall(scheduled, lo, hi) if scheduled is not None else None
-    for piece in shifts(rotation, layer, lo, hi, overrides):
+    for piece in _pieces(schedule, track, lo, hi):
         if piece.start <= at < piece.end:
             if piece.person is None:
                 return None

@@ -20,19 +20,22 @@ reminders, auto-resolves, the alert group's idle close, and five weeks of busine
 action-item reminders across Christmas and New Year (holidays of two years, one resolved by the
 resolve_holidays activity). It has no updates and no schedules (docs/ARCHITECTURE.md, "Temporal
 practice"), so incidents are started and steered by signals, action items are prepared by the real
-activity and started directly, the handoff and report workflows are started directly, and the worker
-leaves schedules alone (SEVFLOW_WORKER_SYNC_SCHEDULES=false). It cannot restart a worker either: the
+activity and started directly, the handoff workflow (planning the shipped rotation's next handoff) and the
+report workflow are started directly, and the worker leaves its schedules and handoff workflows alone
+(SEVFLOW_WORKER_SYNC_SCHEDULES=false). It cannot restart a worker either: the
 tasks of a worker that had a cache stay on its sticky queue, which this server never times out
 (ResetStickyTaskQueue is unimplemented) — hence the replay in a new process instead.
 
-The dev server (one of this module's own: the worker syncs the shipped handoff schedules, which must
-not move the session's) runs what only it can, and a real restart: incidents declared and commanded
-through IncidentService (updates), action items added by update (due in two weeks and in 2030), a
-SEV1 resolved into its postmortem, alerts through the ingest path, the shipped rotation's handoff
-schedule triggered, and incidents whose shipped policies are scaled from minutes to half-seconds so
-their timers fire on both sides of the restart (SIGTERM, then a new cold process). After it: a SEV2
-resolves into its postmortem, the chases are snoozed, reassigned to London and rescheduled into 2033
-(a year their calendars lack, resolved by the resolve_holidays activity), the schedule fires again.
+The dev server (one of this module's own: the worker syncs the shipped rotation's handoff workflow,
+which must not move the session's) runs what only it can, and a real restart: incidents declared and
+commanded through IncidentService (updates), action items added by update (due in two weeks and in
+2030), a SEV1 resolved into its postmortem, alerts through the ingest path, the shipped rotation's handoff
+workflow started by the worker's sync with its timer on the next shift change, and incidents whose
+shipped policies are scaled from minutes to half-seconds so their timers fire on both sides of the
+restart (SIGTERM, then a new cold process). After it: a SEV2 resolves into its postmortem, the chases
+are snoozed, reassigned to London and rescheduled into 2033 (a year their calendars lack, resolved by
+the resolve_holidays activity), and the new process's sync plans the same handoff workflow again (one
+run, the same timer).
 
 Runtime on the shared 2-core VM: 13 s (time-skipping) and 26 s (dev server) when it is quiet, up to
 60 s each while other suites run beside them; a cold worker start is 3-5 s of that.
@@ -44,10 +47,10 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -71,10 +74,11 @@ from sevflow.alerts.tracking import AlertStatus
 from sevflow.calendar import country_holidays
 from sevflow.config.loader import load_config
 from sevflow.config.schema import HeartbeatConfig, SevflowConfig
-from sevflow.contracts import HandoffResult, HandoffRun
+from sevflow.contracts import HandoffRun
 from sevflow.heartbeats.watch import watch_workflow_id
 from sevflow.incident.commands import Acknowledge, AddActionItem, Declare, Mitigate, PostUpdate, Resolve
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
+from sevflow.oncall import Rotation
 from sevflow.policy import PolicyTable, Severity
 from sevflow.reports.models import ReportResult, ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
@@ -97,7 +101,7 @@ from tests.workflow.helpers import delivery, from_an_alert
 from worker.heartbeats import wake_watch
 from worker.main import WORKFLOWS
 from workflows.action_item import ActionItemWorkflow
-from workflows.handoff import HandoffWorkflow
+from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
@@ -398,7 +402,8 @@ def frozen(at: datetime) -> Callable[[], datetime]:
 
 
 async def run_handoff_and_report(client: Client, task_queue: str, roots: list[str]) -> None:
-    """The two workflows a schedule starts, started directly (this server has no schedules)."""
+    """The shipped rotation's handoff workflow (the worker's sync starts it) and the report workflow (a
+    schedule starts it), started directly (this server has no schedules)."""
     handoff = await client.start_workflow(
         HandoffWorkflow.run,
         HandoffRun(rotation="payments-weekly"),
@@ -409,10 +414,22 @@ async def run_handoff_and_report(client: Client, task_queue: str, roots: list[st
         ReportWorkflow.run, ReportRun(kind="weekly"), id=f"report-{uuid.uuid4()}", task_queue=task_queue
     )
     roots += [handoff.id, report.id]
-    handed: HandoffResult = await result_or_task_failure(client, handoff, limit=30)
-    assert handed.rotation == "payments-weekly"
+    await planned_handoff(client, handoff)
     reported: ReportResult = await result_or_task_failure(client, report, limit=30)
     assert reported is not None
+
+
+async def planned_handoff(client: Client, handle: WorkflowHandle[Any, Any], limit: float = 30) -> datetime:
+    """The shipped rotation's next handoff, once the workflow has planned it: its next shift change."""
+    shipped = load_config(SHIPPED_CONFIG)
+
+    async def ask() -> datetime | None:
+        return cast("datetime | None", await handle.query(HandoffWorkflow.next_handoff))
+
+    planned: datetime = await until("the handoff planned", ask, limit, client=client, watch=[handle.id])
+    rotation = Rotation.from_config(shipped, "payments-weekly")
+    assert planned == rotation.boundary(rotation.index_at(planned - timedelta(microseconds=1)) + 1)
+    return planned
 
 
 async def start_silence(
@@ -498,7 +515,7 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
     service = IncidentService(client, store, config, task_queue)
     follow_up = FollowUpService(service)
     ingest = AlertIngest(client, store, config, task_queue)
-    handoff_schedule = client.get_schedule_handle("sevflow-handoff-payments-weekly")
+    handoff = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id("payments-weekly"))
     today = datetime.now(UTC).date()
 
     async def settled(what: str, check: Callable[[], Any], limit: float = 40) -> Any:
@@ -506,13 +523,6 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
             return check()
 
         return await until(what, ask, limit, client=client, watch=await all_workflows(client, task_queue))
-
-    async def handoffs_done() -> int:
-        query = (
-            f"TaskQueue = '{task_queue}' AND WorkflowType = 'HandoffWorkflow' "
-            "AND ExecutionStatus = 'Completed'"
-        )
-        return len([wf async for wf in client.list_workflows(query)])
 
     await worker.start()
     try:
@@ -548,7 +558,7 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
         await service.command(sev1, Resolve(by="alice"))
         group_key = f"cold-{uuid.uuid4().hex[:8]}"
         await ingest.ingest(alert_body("alertmanager_firing.json", group_key))
-        await handoff_schedule.trigger()
+        next_handoff = await planned_handoff(client, handoff)  # started by the cold worker's sync
         report = await client.start_workflow(
             ReportWorkflow.run, ReportRun(kind="weekly"), id=f"report-{uuid.uuid4()}", task_queue=task_queue
         )
@@ -556,7 +566,6 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
         silence = await start_silence(client, store, task_queue, datetime.now(UTC), timedelta(seconds=3))
         await result_or_task_failure(client, silence, limit=40)
         await start_heartbeat(client, store, task_queue, datetime.now(UTC))
-        await until("the triggered handoff", handoffs_done, limit=40, client=client)
         await settled(
             "the chases and the postmortem",
             lambda: len(store.action_items(sev1)) == 2 and service.get(sev1).status is Status.POSTMORTEM,
@@ -591,8 +600,10 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
             RescheduleActionItem(by="alice", due=date(2033, 3, 1), reason="the vendor ships in 2033"),
         )
         assert rescheduled.item.due == date(2033, 3, 1)
-        await handoff_schedule.trigger()
-        await until("the second handoff", lambda: _at_least(handoffs_done, 2), limit=40, client=client)
+        # The new process synced again: the same workflow (one run), its timer on the same handoff.
+        assert await planned_handoff(client, handoff) == next_handoff
+        runs = [wf async for wf in client.list_workflows(f"WorkflowId = '{handoff.id}'")]
+        assert len(runs) == 1 and runs[0].task_queue == task_queue
 
         # The timers carried on in the new process: every missing-lead reminder, the cadence and the
         # public-update reminders, the escalation ladders' levels; the postmortem was planned there.
@@ -636,12 +647,6 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(wf.id).terminate("test finished")
         await asyncio.to_thread(worker.stop)
-        with contextlib.suppress(RPCError):
-            await handoff_schedule.delete()
 
     assert set(seen.values()) == ALL_WORKFLOW_TYPES, sorted(set(seen.values()))
     assert worker.starts == 2
-
-
-async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
-    return await count() >= n

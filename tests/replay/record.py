@@ -78,6 +78,8 @@ from sevflow.incident.commands import (
     Snooze,
 )
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
+from sevflow.oncall import Rotation, who_is_on
+from sevflow.oncall.changes import CoverRequest
 from sevflow.paging.contacts import address_digest
 from sevflow.paging.models import DeliveryFailed, EscalateNow
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
@@ -85,13 +87,15 @@ from sevflow.reports.models import ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
+from starter.handoff_signals import signal_oncall_moved
 from starter.heartbeats import HeartbeatService
 from starter.ingest import AlertIngest
+from starter.oncall import OnCallService
 from worker.heartbeats import wake_watch
 from worker.main import build_worker
 from workflows.action_item import ActionItemWorkflow, chase_workflow_id
 from workflows.escalation import EscalationWorkflow
-from workflows.handoff import HandoffWorkflow
+from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
@@ -697,14 +701,51 @@ async def racing(rec: Recording) -> None:
 
 
 async def handoff(rec: Recording) -> None:
-    """A rotation's handoff run, as its schedule starts it: one activity posts the shift's handoff."""
+    """A rotation's handoff workflow: it plans its next handoff, a cover made at runtime starts in two
+    seconds and its signal moves the timer there, the timer fires and the handoff is posted, the next one
+    planned; then another signal re-plans. Terminated there (it runs as long as its rotation)."""
     tq = "record-handoff"
-    async with rec.worker(tq, parse_config(PAGING_CONFIG), RefusingGateway()):
-        result = await rec.client.execute_workflow(
-            HandoffWorkflow.run, HandoffRun(rotation="payments-weekly"), id="handoff", task_queue=tq
+    config = parse_config(PAGING_CONFIG)
+    oncall = OnCallService(config, rec.store)
+    now = datetime.now(UTC).replace(microsecond=0)
+    on = who_is_on(Rotation.from_config(config, "payments-weekly"), "primary", now)
+    assert on is not None
+    other = "bob" if on.person == "alice" else "alice"
+    async with rec.worker(tq, config, RefusingGateway()):
+        handle = await rec.client.start_workflow(
+            HandoffWorkflow.run,
+            HandoffRun(rotation="payments-weekly"),
+            id=handoff_workflow_id("payments-weekly"),
+            task_queue=tq,
         )
-    assert result.outcome != "failed", result
-    rec.keep("handoff")
+        cover_ends = now + timedelta(hours=1)
+
+        async def planned(check: Callable[[datetime | None], bool]) -> bool:
+            return check(await handle.query(HandoffWorkflow.next_handoff))
+
+        async def posted() -> bool:
+            return len(await handle.query(HandoffWorkflow.handoffs)) == 1
+
+        await until("the first plan", lambda: planned(lambda at: at is not None))
+        cover = oncall.cover(
+            CoverRequest(
+                person=other,
+                rotation="payments-weekly",
+                starts_at=now + 2 * S,
+                ends_at=cover_ends,
+                reason="recording",
+                by=on.person,
+            )
+        )
+        assert await signal_oncall_moved(rec.client, cover)
+        await until("the cover's handoff", posted)
+        [done] = await handle.query(HandoffWorkflow.handoffs)
+        assert done.outcome == "posted", done
+        oncall.remove(cover.id, by=on.person)  # the paging scenarios page the file's rotation
+        await handle.signal(HandoffWorkflow.oncall_changed)
+        await until("the plan without the cover", lambda: planned(lambda at: at not in (None, cover_ends)))
+        await handle.terminate("recorded")
+    rec.keep(handoff_workflow_id("payments-weekly"), "handoff")
 
 
 async def report(rec: Recording) -> None:

@@ -62,8 +62,11 @@ class Weekday(StrEnum):
     @property
     def number(self) -> int:
         """Monday is 0, as in `date.weekday()`."""
-        return list(Weekday).index(self)
+        return _WEEKDAY_NUMBERS[self]
 
+
+# A lookup, not `list(Weekday).index`: the rotation math asks for it per restriction of every layer built.
+_WEEKDAY_NUMBERS: dict[Weekday, int] = {day: number for number, day in enumerate(Weekday)}
 
 _WEEKDAY_NAMES: dict[str, Weekday] = {day.value: day for day in Weekday} | dict(
     zip(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), Weekday, strict=True)

@@ -1,0 +1,56 @@
+"""After an on-call change is saved, its rotation's handoff workflow is told; when it cannot be, the
+change stands and the person is told when the notices will move (starter/handoff_signals.py)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import Client
+
+from sevflow.errors import ServiceUnavailable
+from sevflow.oncall.changes import OnCallChange
+from starter.handoff_signals import blocking, on_loop
+
+NOW = datetime(2027, 3, 22, 18, tzinfo=UTC)
+
+
+def change() -> OnCallChange:
+    return OnCallChange(
+        id=12,
+        kind="cover",
+        status="active",
+        rotation="payments-weekly",
+        layer="primary",
+        person="carol",
+        replaces="bob",
+        starts_at=NOW + timedelta(hours=2),
+        ends_at=NOW + timedelta(hours=4),
+        reason="evening",
+        created_by="bob",
+        created_at=NOW,
+        updated_by="bob",
+        updated_at=NOW,
+    )
+
+
+def test_the_cli_says_when_temporal_cannot_be_told_and_the_change_stands() -> None:
+    async def unreachable() -> Client:
+        raise ServiceUnavailable("cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?")
+
+    said: list[str] = []
+    blocking(unreachable, said.append)(change())  # no exception: the change is saved already
+    assert said == [
+        "#12 saved; the handoff notices of payments-weekly move at its next handoff or the next worker "
+        "start (Temporal: cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?)"
+    ]
+
+
+def test_the_api_without_an_event_loop_yet_logs_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    async def never() -> Client:
+        raise AssertionError("no loop: nothing is sent")
+
+    with caplog.at_level(logging.WARNING, logger="sevflow.oncall"):
+        on_loop(lambda: None, never)(change())
+    assert "#12 saved with no event loop to signal from" in caplog.text
