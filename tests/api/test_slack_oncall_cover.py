@@ -7,7 +7,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -35,10 +35,15 @@ rotations:
   payments-weekly:
     team: payments
     length: weekly
-    start: 2026-01-05T09:00:00+01:00
+    start: {start}
     members: [alice, bob]
     backup: none
 """
+# The weekly handoff three days before this run (on the hour): the two-hour cover below then stays in
+# the shift of the person on now, whatever the day and time the test runs at.
+CONFIG = CONFIG.replace(
+    "{start}", (datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=3)).isoformat()
+)
 SLACK_IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "dave": "U0DAVE"}
 
 

@@ -13,7 +13,7 @@ from sevflow.oncall.changes import CoverRequest
 from sevflow.oncall.rotation import Rotation, who_is_on
 from sevflow.store.repository import Store
 from starter.oncall import OnCallService
-from tests.unit.oncall.runtime_fixtures import oncall_config
+from tests.unit.oncall.runtime_fixtures import oncall_config, oncall_config_mid_shift
 
 from .conftest import OPERATOR, VIEWER, MakeDashboard, browse, csrf_of, sign_in
 
@@ -74,7 +74,8 @@ def flash(html: str) -> str:
 async def test_a_cover_and_leave_are_made_and_edited_from_the_page(
     make_dashboard: MakeDashboard, sqlite_store: Store
 ) -> None:
-    config = oncall_config()
+    # A few hours from now stay in the shift of the person on now (ops-daily hands over at 09:00 UTC).
+    config = oncall_config_mid_shift()
     scheduled = OnCallService(config, sqlite_store).effective().config
     on_now = who_is_on(Rotation.from_config(scheduled, "ops-daily"), "primary", datetime.now(UTC))
     assert on_now is not None and on_now.person is not None

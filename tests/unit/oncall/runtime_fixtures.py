@@ -3,7 +3,7 @@ is not on it, and a person who is on no rotation."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
@@ -40,3 +40,13 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 def oncall_config() -> SevflowConfig:
     return parse_config(ONCALL_YAML)
+
+
+def oncall_config_mid_shift() -> SevflowConfig:
+    """`oncall_config` with ops-daily's handoffs moved to six hours before now (on the hour): the shift
+    on now has 18 hours to run, so a test that covers a few hours from now stays within one person's
+    shift whatever the time of day it runs at."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    text = ONCALL_YAML.replace("start: 2026-01-05T09:00:00Z", f"start: {start:%Y-%m-%dT%H:%M:%SZ}")
+    assert text != ONCALL_YAML
+    return parse_config(text)
