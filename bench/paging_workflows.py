@@ -79,12 +79,14 @@ class BaselinePage:
 
 @workflow.defn(name="BenchBaselineLadder")
 class BaselineLadder:
-    """Level k falls due `k * wait` after the first workflow task; its activity runs beside the timers,
-    like a page; the workflow ends one wait after the last level, as an exhausted ladder does."""
+    """Level k falls due `k * wait` after the workflow was started (as an escalation's levels do: its
+    first is due when it started, so a first workflow task that waited for a worker is late); its
+    activity runs beside the timers, like a page; the workflow ends one wait after the last level, as
+    an exhausted ladder does."""
 
     @workflow.run
     async def run(self, job: BaselineInput) -> None:
-        start = workflow.now()
+        start = workflow.info().workflow_start_time
         wait = timedelta(seconds=job.wait_seconds)
         pages: list[asyncio.Task[None]] = []
         for level in range(job.levels):

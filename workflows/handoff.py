@@ -61,6 +61,9 @@ class HandoffWorkflow:
     async def run(self, run: HandoffRun) -> HandoffResult:
         after = run.after if run.after is not None else workflow.now()
         while True:
+            if workflow.info().is_continue_as_new_suggested():  # after handoffs or many changes alike
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(HandoffRun(rotation=self.rotation, after=after))
             self._moved = False  # before the plan: a change made while it is read plans again
             # Never further back than the catch-up window: after an outage, what is past stays past.
             plan = await self._plan_after(max(after, workflow.now() - HANDOFF_CATCH_UP))
@@ -80,9 +83,6 @@ class HandoffWorkflow:
             if plan.next_at is not None:
                 self._results.append(await self._post(plan.next_at))
             after = wake
-            if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(HandoffRun(rotation=self.rotation, after=after))
 
     @workflow.signal
     def oncall_changed(self, counter: int | None = None) -> None:
