@@ -28,8 +28,9 @@ the store (its alert groups and incidents).
 A close resolves the alert (the incident moves to mitigated, as when an Alertmanager alert resolves);
 an acknowledge acknowledges the incident as `opsgenie (...)`: it stops the paging, and TTA waits for a
 person. An acknowledge of an alert already closed is accepted (Opsgenie too answers 202, and its request
-status says it failed) and changes nothing; the incident's timeline says so. A note is posted to the incident's timeline as an update by `opsgenie (<user>)` (a note on close
-or acknowledge too, when the incident is open); a create's note is kept with the alert.
+status says it failed) and changes nothing; the incident's timeline says so. A note is posted to the
+incident's timeline as an update by `opsgenie (<user>)` (a note on close or acknowledge too, when the
+incident is open); a create's note is kept with the alert.
 """
 
 from __future__ import annotations
