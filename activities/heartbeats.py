@@ -7,7 +7,9 @@ one falls due.
 Each late heartbeat is claimed down in the store first (for one caller: a retry, a second worker or a
 ping that came meanwhile finds it claimed or no longer due), then its alert is ingested; if the intake
 fails the claims are given back and the activity retries, and a batch already signalled before the
-failure is, at the retry, a repeat its group coalesces.
+failure is, at the retry, a repeat its group coalesces. After the intake took them they are read
+again: one removed or pinged up meanwhile has its alert resolved (that removal's or ping's own resolve
+may have reached the group before the firing did).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class HeartbeatStore(Protocol):
     ) -> Heartbeat | None: ...
 
     def release_down(self, name: str, since: datetime) -> None: ...
+
+    def downs_of(self, names: Sequence[str]) -> dict[str, datetime | None]: ...
 
     def next_heartbeat_due(self) -> datetime | None: ...
 
@@ -105,4 +109,25 @@ class HeartbeatActivities:
             log.warning(
                 "heartbeat %s late (due %s): incident opened", heartbeat.name, heartbeat.due_at.isoformat()
             )
+        await self._resolve_ended(intake, claimed, now)
         return claimed
+
+    async def _resolve_ended(self, intake: AlertIntake, claimed: Sequence[Heartbeat], now: datetime) -> None:
+        """Re-read after delivering: a heartbeat removed (or pinged back up) while its alert was on its
+        way had its alert resolved before that alert fired, and no ping can resolve it now (a removed
+        one is gone; an up one has no down to clear), so its incident would page for ever."""
+        downs = await asyncio.to_thread(self.store.downs_of, [h.name for h in claimed])
+        ended = [h for h in claimed if downs.get(h.name) is None]
+        if not ended:
+            return
+        await intake.ingest(
+            [
+                heartbeat_batch(h, AlertStatus.RESOLVED, since=h.due_at, reason=DownReason.LATE, at=now)
+                for h in ended
+            ]
+        )
+        for heartbeat in ended:
+            log.info(
+                "heartbeat %s removed or up again while its late alert was delivered: resolved",
+                heartbeat.name,
+            )

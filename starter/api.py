@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from slack_sdk import WebClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import Client
 
 from activities.slack import slack_client
@@ -90,7 +91,7 @@ from starter.oncall import OnCallService
 from starter.oncall_api import oncall_router
 from starter.oncall_feeds import FeedService
 from starter.oncall_feeds_api import oncall_feeds_router
-from starter.opsgenie_api import opsgenie_router
+from starter.opsgenie_api import is_opsgenie_path, opsgenie_http_error, opsgenie_router
 from starter.page_answers import PageAnswers
 from starter.pages_api import pages_router
 from starter.prometheus import ApiMetrics, ObservedIncidentService, install_metrics
@@ -451,9 +452,28 @@ def create_app(
         app.add_exception_handler(unavailable, _store_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # FastAPI's own 4xx (an unparsable body, an unknown route) in sevflow's error shape.
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own 4xx (an unparsable body, an unknown route, a method no route serves) in
+        # sevflow's error shape; under Opsgenie's paths, in Opsgenie's, which its senders read.
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {
+                **(headers or {}),
+                "Allow": _allowed_methods(request) or (headers or {}).get("Allow", ""),
+            }
+        if is_opsgenie_path(request.url.path):
+            return opsgenie_http_error(request, exc.status_code, headers)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+
+    def _allowed_methods(request: Request) -> str:
+        """Every method some route serves the path with: the router's 405 names only the first route's
+        (a path served as GET and POST by two routes said `Allow: GET`)."""
+        methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        return ", ".join(
+            m
+            for m in methods
+            if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in app.router.routes)
+        )
 
     @app.exception_handler(ValueError)
     async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:

@@ -2,19 +2,21 @@
 
 Every surface that changes who is on call (the API, Slack and the dashboard in the API process, the CLI
 in its own) saves the change through starter.oncall.OnCallService, which calls one of these once the
-change is committed. The signal is the push that moves the handoff timer: the workflow re-reads the
-changes itself, so the signal carries nothing it must trust. A rotation whose workflow is not running
-(no worker has started since it was added) is left alone: the worker's start plans it. When Temporal
-cannot be reached the change stands and the reason is logged (the CLI also says it): the handoffs of
-that rotation move at its next planning (its next handoff, or the next worker start), and the handoff
-that is posted is checked against the changes of that moment, so a removed handoff is never posted.
+change is committed; `sevflow import`, which writes the imported covers in one transaction of its own,
+signals every rotation they touch (`blocking_many`). The signal is the push that moves the handoff
+timer: the workflow re-reads the changes itself, so the signal carries nothing it must trust. A
+rotation whose workflow is not running (no worker has started since it was added) is left alone: the
+worker's start plans it. When Temporal cannot be reached the change stands and the reason is logged
+(the CLI also says it): the handoffs of that rotation move at its next planning (its next handoff, or
+the next worker start), and the handoff that is posted is checked against the changes of that moment,
+so a removed handoff is never posted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 
 from temporalio.client import Client
@@ -31,9 +33,17 @@ CLI_SIGNAL_TIMEOUT_S = 5.0
 
 async def signal_oncall_moved(client: Client, change: OnCallChange) -> bool:
     """Signal `change`'s rotation's HandoffWorkflow; False when it is not running."""
-    handle = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id(change.rotation))
+    return await signal_rotation_moved(client, change.rotation, change.id)
+
+
+async def signal_rotation_moved(client: Client, rotation: str, change_id: int | None = None) -> bool:
+    """Signal `rotation`'s HandoffWorkflow; False when it is not running."""
+    handle = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id(rotation))
     try:
-        await handle.signal(HandoffWorkflow.oncall_changed, change.id)
+        if change_id is None:
+            await handle.signal(HandoffWorkflow.oncall_changed)
+        else:
+            await handle.signal(HandoffWorkflow.oncall_changed, change_id)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return False
@@ -87,10 +97,39 @@ def blocking(
         try:
             asyncio.run(asyncio.wait_for(send(change), CLI_SIGNAL_TIMEOUT_S))
         except Exception as err:  # the change is saved whatever Temporal says
-            why = str(err).splitlines()[0] if str(err) else type(err).__name__
             warn(
                 f"{change.label} saved; the handoff notices of {change.rotation} move at its next "
-                f"handoff or the next worker start (Temporal: {why})"
+                f"handoff or the next worker start (Temporal: {_first_line(err)})"
             )
 
     return hook
+
+
+def blocking_many(
+    connect: Callable[[], Awaitable[Client]],
+    rotations: Sequence[str],
+    saved: str,
+    warn: Callable[[str], None],
+) -> None:
+    """For the CLI after changes to several rotations at once (`sevflow import`, whose covers bypass
+    OnCallService): one connection, every rotation signalled, all within CLI_SIGNAL_TIMEOUT_S; `warn`
+    is told, beginning with `saved`, when Temporal could not be reached."""
+
+    async def send() -> None:
+        client = await connect()
+        await asyncio.gather(*(signal_rotation_moved(client, rotation) for rotation in rotations))
+
+    if not rotations:
+        return
+    try:
+        asyncio.run(asyncio.wait_for(send(), CLI_SIGNAL_TIMEOUT_S))
+    except Exception as err:  # the changes are saved whatever Temporal says
+        its = "its" if len(rotations) == 1 else "their"
+        warn(
+            f"{saved}; the handoff notices of {', '.join(rotations)} move at {its} next handoff or the "
+            f"next worker start (Temporal: {_first_line(err)})"
+        )
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__

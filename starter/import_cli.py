@@ -26,6 +26,7 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -93,6 +94,7 @@ def _run(vendor: str, directory: Path, dry_run: bool, target: Path | None) -> No
             sync = store.sync_imported_changes(lambda current: plan_sync(current, covers, vendor, now))
         finally:
             store.dispose()
+        _handoffs_moved(settings, sync.rotations)
     table = Table("Imported", "Count", title=f"sevflow import {vendor} {directory}")
     for name, count in result.counts.items():
         table.add_row(name.replace("_", " "), str(count))
@@ -123,6 +125,18 @@ def _run(vendor: str, directory: Path, dry_run: bool, target: Path | None) -> No
         out.print(escape(config_problem.format(path)))
     for note in result.notes:
         out.print(f"note: {escape(note)}")
+
+
+def _handoffs_moved(settings: Settings, rotations: list[str]) -> None:
+    """The imported covers are written past OnCallService, so their rotations' handoff notices are
+    planned again here, as after any on-call change of the CLI (a warning when Temporal is down)."""
+    from starter.handoff_signals import blocking_many
+    from worker.temporal import connect
+
+    def warn(line: str) -> None:
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
+
+    blocking_many(lambda: connect(settings), rotations, "runtime on-call changes imported", warn)
 
 
 @import_app.command("opsgenie")

@@ -12,7 +12,8 @@ with the `X-Request-ID` and `X-Response-Time` headers. Errors are Opsgenie's sha
 | 400 | the body is not JSON (or nested deeper than 64 levels) |
 | 401 | `Could not authenticate`: no key, or not the key of `SEVFLOW_ALERT_TOKEN_OPSGENIE` |
 | 403 | `code` 40301: the key is sevflow's API token, not the Opsgenie integration's |
-| 404 | `Alert does not exist`: no alert has that identifier |
+| 404 | `Alert does not exist`: no alert has that identifier; `No such endpoint: ...` for a path not served |
+| 405 | a method the path is not served for (`GET /v2/alerts`), with the Allow header |
 | 409 | a note the incident refuses (it is closed, say), with its sentence |
 | 413 | the body is over 1 MiB |
 | 422 | `Key format is not valid!`; or `Request body is not processable. Please check the errors.` |
@@ -26,8 +27,10 @@ the store (its alert groups and incidents).
 
 A close resolves the alert (the incident moves to mitigated, as when an Alertmanager alert resolves);
 an acknowledge acknowledges the incident as `opsgenie (...)`: it stops the paging, and TTA waits for a
-person. A note is posted to the incident's timeline as an update by `opsgenie (<user>)` (a note on close
-or acknowledge too, when the incident is open); a create's note is kept with the alert.
+person. An acknowledge of an alert already closed is accepted (Opsgenie too answers 202, and its request
+status says it failed) and changes nothing; the incident's timeline says so. A note is posted to the
+incident's timeline as an update by `opsgenie (<user>)` (a note on close or acknowledge too, when the
+incident is open); a create's note is kept with the alert.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -75,6 +79,13 @@ ACCEPTED = "Request will be processed"
 NOT_PROCESSABLE = "Request body is not processable. Please check the errors."
 NO_ALERT = "Alert does not exist"
 GROUP_PREFIX = f"alertgroup-{SOURCE.value}-"
+# Opsgenie's APIs that sevflow answers a part of: the Alert API and the Heartbeat API's ping.
+OPSGENIE_ROOTS = ("/v2/alerts", "/v2/heartbeats")
+SERVED_ALERTS = (
+    "No such endpoint: sevflow's Opsgenie-compatible Alert API serves create (POST /v2/alerts) and "
+    "close, acknowledge and add note (POST /v2/alerts/{identifier}/close|acknowledge|notes)"
+)
+SERVED_HEARTBEATS = "No such endpoint: sevflow serves Opsgenie's heartbeat ping (/v2/heartbeats/{name}/ping)"
 # A key Opsgenie would read at all: printable ASCII without spaces (its own keys are UUIDs).
 _KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,512}")
 _ID = re.compile(r"[0-9a-f]{40}")
@@ -102,6 +113,42 @@ class OpsgenieError(Exception):
         self.errors = dict(errors) if errors is not None else None
         self.code = code
         self.headers = dict(headers or {})
+
+
+def _answer(
+    status: int,
+    body: dict[str, Any],
+    started: float,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An answer as Opsgenie gives it: `took` (seconds) and `requestId` in the body and the headers."""
+    took = round(time.perf_counter() - started, 3)
+    body = {**body, "took": took, "requestId": request_id}
+    all_headers = {"X-Request-ID": request_id, "X-Response-Time": str(took), **(headers or {})}
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def is_opsgenie_path(path: str) -> bool:
+    """Under Opsgenie's Alert API or Heartbeat API, whose senders read Opsgenie's error shape."""
+    return any(path == root or path.startswith(root + "/") for root in OPSGENIE_ROOTS)
+
+
+def opsgenie_http_error(request: Request, status: int, headers: Mapping[str, str] | None) -> JSONResponse:
+    """The router's own refusal of a request to an Opsgenie path (a method the path is not served for,
+    a path nothing serves) in Opsgenie's shape; a 405 keeps its Allow header."""
+    started = time.perf_counter()
+    if status == 405:
+        allowed = {k.lower(): v for k, v in (headers or {}).items()}.get("allow", "")
+        message = f"Method {request.method[:20]} is not allowed on this path (allowed: {allowed})"
+    elif status == 404:
+        message = SERVED_ALERTS if request.url.path.startswith("/v2/alerts") else SERVED_HEARTBEATS
+    else:
+        try:
+            message = HTTPStatus(status).phrase
+        except ValueError:
+            message = "Request refused"
+    return _answer(status, {"message": message}, started, str(uuid.uuid4()), headers)
 
 
 def _unavailable(err: Exception) -> OpsgenieError:
@@ -168,10 +215,7 @@ def opsgenie_router(
         def answer(
             status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
         ) -> JSONResponse:
-            took = round(time.perf_counter() - started, 3)
-            body = {**body, "took": took, "requestId": request_id}
-            all_headers = {"X-Request-ID": request_id, "X-Response-Time": str(took), **(headers or {})}
-            return JSONResponse(body, status_code=status, headers=all_headers)
+            return _answer(status, body, started, request_id, headers)
 
         try:
             try:

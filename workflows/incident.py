@@ -592,5 +592,7 @@ class IncidentWorkflow:
                 await self._apply(
                     decide.acknowledged(self.state, step.acknowledged_by, False, workflow.now())
                 )
+            elif step.closed_ack is not None:
+                await self._apply(decide.closed_alert_acknowledged(self.state, step.closed_ack))
             elif step.changed is not None:
                 await self._apply(decide.alerts_changed(self.state, step.changed, workflow.now()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertsUpdate
+from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertsUpdate, ClosedAck
 from sevflow.alerts.tracking import AlertGroupTrack, AlertStatus, TrackedAlert, episode_workflow_id
 from sevflow.incident.models import IncidentState, new_incident_state
 
@@ -26,6 +26,8 @@ class GroupStep:
     changed: AlertsUpdate | None = None
     # The sender acknowledged, as this actor.
     acknowledged_by: str | None = None
+    # The sender acknowledged an alert already closed: nothing changes.
+    closed_ack: ClosedAck | None = None
     # Open the next episode's incident from this delivery.
     open_next: AlertDelivery | None = None
     # The next episode's incident, which the delivery goes on to.
@@ -66,9 +68,15 @@ def delivered(group: AlertGroupTrack, delivery: AlertDelivery, active: bool) -> 
     batch = delivery.batch
     if batch.action == "acknowledge":
         g = group.model_copy(update={"deliveries": group.deliveries + 1})
-        return GroupStep(
-            g, acknowledged_by=f"{batch.source.value} ({batch.alerts[0].name})" if active else None
-        )
+        ack = batch.alerts[0]
+        by = f"{batch.source.value} ({ack.name})"
+        alert = group.alerts.get(ack.fingerprint)  # None: resolved and forgotten (forget_resolved)
+        if alert is None or alert.status is AlertStatus.RESOLVED:
+            return GroupStep(
+                g,
+                closed_ack=ClosedAck(by=by, alert=alert.name if alert is not None else batch.group_key[:200]),
+            )
+        return GroupStep(g, acknowledged_by=by if active else None)
     g, newly_firing, newly_resolved = tracked(group, batch)
     g.deliveries += 1
     if not active:

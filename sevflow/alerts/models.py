@@ -107,6 +107,14 @@ class AlertsUpdate(BaseModel):
     newly_resolved: list[str] = Field(default_factory=list)
 
 
+class ClosedAck(BaseModel):
+    """An acknowledge of an alert that fires no more (closed, resolved): it changes nothing, and the
+    incident's timeline says why, as the sender's own request status would ("Alert is already closed")."""
+
+    by: str
+    alert: str
+
+
 class SilencedAlerts(BaseModel):
     """Firing alerts of a group that one silence held back (recorded, paged nobody)."""
 

@@ -62,10 +62,19 @@ class SyncPlan:
     remove: tuple[OnCallChange, ...] = ()
     unchanged: int = 0
     notes: tuple[str, ...] = field(default=())
+    # The rotations of the stored changes that `update` replaces (an override may move to another).
+    updated_from: tuple[str, ...] = ()
 
     @property
     def changes_something(self) -> bool:
         return bool(self.add or self.update or self.remove)
+
+    @property
+    def rotations(self) -> list[str]:
+        """Every rotation whose runtime layer the plan moves: their handoffs are planned again."""
+        moved = [c.rotation for c in self.add] + [c.rotation for _, c in self.update]
+        moved += [*self.updated_from, *(c.rotation for c in self.remove)]
+        return sorted(set(moved))
 
     def lines(self) -> list[str]:
         """The plan as diff lines: `+` added, `~` updated, `-` removed."""
@@ -89,6 +98,7 @@ def plan_sync(
     wanted = {cover.source for cover in covers}
     add: list[ImportedCover] = []
     update: list[tuple[int, ImportedCover]] = []
+    updated_from: list[str] = []
     unchanged = 0
     for cover in covers:
         found = by_source.get(cover.source)
@@ -98,6 +108,7 @@ def plan_sync(
             unchanged += 1
         else:
             update.append((found.id, cover))
+            updated_from.append(found.rotation)
     remove = tuple(
         change
         for source, change in sorted(by_source.items())
@@ -106,4 +117,4 @@ def plan_sync(
         and change.status == "active"
         and _utc(change.ends_at) > now
     )
-    return SyncPlan(tuple(add), tuple(update), remove, unchanged)
+    return SyncPlan(tuple(add), tuple(update), remove, unchanged, updated_from=tuple(updated_from))

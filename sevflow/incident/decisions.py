@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sevflow.action_items.models import ActionItem
-from sevflow.alerts.models import AlertsSilenced, AlertsUpdate
+from sevflow.alerts.models import AlertsSilenced, AlertsUpdate, ClosedAck
 from sevflow.contracts import PinnedConfig, PostmortemPlan
 from sevflow.durations import format_duration
 from sevflow.incident.clocks import arm_cadence, arm_lead_reminder, arm_public_update_reminder
@@ -468,6 +468,15 @@ def alerts_changed(state: IncidentState, update: AlertsUpdate, now: datetime) ->
         for kind, text, data in texts
     ]
     return Decision(s, lines, paging)
+
+
+def closed_alert_acknowledged(state: IncidentState, ack: ClosedAck) -> Decision:
+    """A sender acknowledged an alert it had closed (or that resolved): nothing changes (no status, no
+    paging, no chat message), and the timeline says so rather than taking the request in silence."""
+    text = f"{ack.by} acknowledged alert {ack.alert} after it was closed: nothing changed"
+    return Decision(
+        state, [Line(EventKind.ALERTS_CHANGED, text, ack.by, data={"acknowledged_closed": ack.alert})]
+    )
 
 
 def alerts_silenced(state: IncidentState, note: AlertsSilenced) -> Decision:

@@ -264,6 +264,15 @@ class HeartbeatRepository(Repository):
             )
             return rowcount(done) == 1
 
+    def downs_of(self, names: Sequence[str]) -> dict[str, datetime | None]:
+        """Each named heartbeat that still exists, with the start of its down (None: up): what the sweep
+        re-reads after delivering the incidents it claimed."""
+        with self._read() as session:
+            rows = session.execute(
+                select(HeartbeatRow.name, HeartbeatRow.down_since).where(HeartbeatRow.name.in_(names))
+            ).all()
+            return {name: since for name, since in rows}
+
     def late_heartbeats(self, now: datetime, limit: int) -> list[Heartbeat]:
         """Those due at `now`, neither paused nor down, the longest overdue first."""
         with self._read() as session:

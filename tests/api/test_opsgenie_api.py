@@ -3,6 +3,7 @@ real worker): Opsgenie's answers, its identifiers, and its error shape for every
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from sevflow.config.loader import parse_config
 from sevflow.incident.models import EventKind, Status
 from sevflow.policy import Severity
-from starter.opsgenie_api import GROUP_PREFIX
+from starter.opsgenie_api import GROUP_PREFIX, SERVED_ALERTS, SERVED_HEARTBEATS
 from tests.api.test_alerts_api import Stack
 from tests.support.stack import running_stack, stack_settings
 
@@ -298,3 +299,52 @@ async def test_the_user_an_action_names_is_one_person_whichever_id_names_them(
             ("opsgenie (alice)", "rolling back"),
             ("opsgenie (mallory)", "who am I"),
         ]
+
+
+async def test_a_method_or_path_the_api_does_not_serve_is_refused_in_opsgenies_shape(stack: Stack) -> None:
+    """Opsgenie's paths answer the router's own 405 and 404 in Opsgenie's shape (they were sevflow's
+    `{"error": ...}`), the 405 with an Allow header naming every method served (two routes serve the
+    heartbeat ping, GET and POST: it said `Allow: GET`)."""
+    for method, path, allow in [
+        ("GET", "/v2/alerts", "POST"),
+        ("PUT", "/v2/alerts/x/close?identifierType=alias", "POST"),
+        ("GET", "/v2/alerts/x/acknowledge", "POST"),
+        ("DELETE", "/v2/alerts/x/notes", "POST"),
+        ("DELETE", "/v2/heartbeats/x/ping", "GET, POST"),
+    ]:
+        response = await stack.http.request(method, path, headers=HEADERS)
+        message = f"Method {method} is not allowed on this path (allowed: {allow})"
+        refused(response, 405, message)
+        assert response.headers["allow"] == allow, (path, response.headers)
+        assert response.headers["x-request-id"] == response.json()["requestId"]
+    for method, path in [("GET", "/v2/alerts/x"), ("PUT", "/v2/alerts/x"), ("DELETE", "/v2/alerts/x")]:
+        response = await stack.http.request(method, path, headers=HEADERS)
+        refused(response, 404, SERVED_ALERTS)
+    refused(await stack.http.get("/v2/heartbeats", headers=HEADERS), 404, SERVED_HEARTBEATS)
+    # sevflow's own paths keep sevflow's shape, with the truthful Allow header too.
+    own = await stack.http.delete("/v1/heartbeats/x/ping")
+    assert own.status_code == 405 and own.json() == {"error": "Method Not Allowed"}, own.text
+    assert own.headers["allow"] == "GET, POST"
+
+
+async def test_an_acknowledge_after_the_close_changes_nothing_and_the_timeline_says_why(stack: Stack) -> None:
+    """Opsgenie answers 202 and its request status says the acknowledge failed; sevflow's 202 went on
+    to change nothing without a trace. The incident's timeline now says why nothing changed."""
+    accepted(await post(stack, "/v2/alerts", {"message": "disk full on db-2", "alias": "disk-db-2"}))
+    (incident,) = await stack.incidents(1)
+    assert incident.number is not None
+    accepted(await post(stack, "/v2/alerts/disk-db-2/close?identifierType=alias", {}))
+    await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
+    accepted(await post(stack, "/v2/alerts/disk-db-2/acknowledge?identifierType=alias", {"user": "bob"}))
+    expected = "opsgenie (bob) acknowledged alert disk-db-2 after it was closed: nothing changed"
+    for _ in range(100):
+        said = [e for e in stack.store.timeline(incident.number) if "after it was closed" in e.text]
+        if said:
+            break
+        await asyncio.sleep(0.1)
+    assert [(e.kind, e.actor, e.text) for e in said] == [
+        (EventKind.ALERTS_CHANGED, "opsgenie (bob)", expected)
+    ]
+    final = stack.store.get_incident(incident.number)
+    assert final is not None and final.status is Status.MITIGATED and final.acknowledged_at is None
+    assert not [e for e in stack.store.timeline(incident.number) if e.kind is EventKind.ACKNOWLEDGED]

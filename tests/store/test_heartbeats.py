@@ -176,6 +176,21 @@ def test_a_late_heartbeat_is_claimed_by_one_caller_given_back_and_cleared_once(
     assert store.claim_down("etl", ping, DownReason.FAILED) is None  # paused: never down
 
 
+def test_the_downs_of_what_a_sweep_claimed_are_read_back_in_one_query(store: Store, clock: FakeClock) -> None:
+    """What the sweep re-reads after delivering: each named heartbeat that still exists, with its down
+    (UTC); a removed one is absent, an up one None."""
+    t0 = clock()
+    for name in ("etl", "backup", "gone"):
+        store.add_heartbeat(spec(name), "alice", t0)
+    due = t0 + H + 5 * M
+    assert store.claim_down("etl", due, DownReason.LATE, late_by=due) is not None
+    store.remove_heartbeat("gone")
+    downs = store.downs_of(["etl", "backup", "gone", "never"])
+    assert downs == {"etl": due, "backup": None}
+    assert downs["etl"] is not None and downs["etl"].utcoffset() == timedelta(0)
+    assert store.downs_of([]) == {}
+
+
 def _claims_at_once(store: Store, heartbeat: Heartbeat, sweeps: int = 4) -> list[str]:
     """`sweeps` threads claim the same late heartbeat at the same moment; those that got it."""
     barrier = threading.Barrier(sweeps)

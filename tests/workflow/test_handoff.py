@@ -9,6 +9,7 @@ activities alone at the end.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,10 +29,12 @@ from temporalio.client import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from typer.testing import CliRunner
 
 from activities.chat import ConsoleChat, PermanentChatError, RateLimited
 from activities.handoff import HandoffActivities
 from activities.slack import SlackChat, slack_client
+from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import HandoffPlan, HandoffResult, HandoffRun, MessageRef, PlanHandoff, PostHandoff
 from sevflow.incident.models import IncidentState, Status, new_incident_state
@@ -41,6 +44,7 @@ from sevflow.oncall.handoff import HANDOFF_HORIZON, handoff_key
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store
 from starter.api import create_app
+from starter.cli import app as cli_app
 from starter.handoff_signals import signal_oncall_moved
 from starter.oncall import OnCallService
 from tests.api.conftest import http, settings
@@ -383,6 +387,83 @@ async def test_a_cover_made_through_the_api_moves_the_next_notice(
     assert (posted.outcome, posted.at) == ("posted", starts)
     [(_, text)] = chat.posts
     assert "*Primary:* <@U01CAROL> covering for <@U01BOB>\n" in text
+
+
+def pagerduty_export(
+    directory: Path, schedule: str, start: datetime, overrides: list[dict[str, Any]]
+) -> None:
+    """The smallest PagerDuty export with one schedule: alice then bob, weekly from `start`."""
+    (directory / "schedules" / "PWEEK01").mkdir(parents=True, exist_ok=True)
+    people = [("PALICE1", "Alice Archer", "alice@example.com"), ("PBOB001", "Bob Baker", "bob@example.com")]
+    users = [
+        {"id": i, "type": "user", "name": n, "email": e, "time_zone": "UTC", "contact_methods": []}
+        for i, n, e in people
+    ]
+    (directory / "users.json").write_text(json.dumps({"users": users, "more": False}))
+    listed = {"id": "PWEEK01", "type": "schedule", "name": schedule, "time_zone": "UTC"}
+    (directory / "schedules.json").write_text(json.dumps({"schedules": [listed], "more": False}))
+    layer = {
+        "id": "PLAYER1",
+        "name": "Layer 1",
+        "start": start.isoformat(),
+        "end": None,
+        "rotation_virtual_start": start.isoformat(),
+        "rotation_turn_length_seconds": int((7 * DAY).total_seconds()),
+        "users": [{"user": {"id": i, "type": "user_reference"}} for i, _, _ in people],
+        "restrictions": [],
+    }
+    schedule_json = {"schedule": {**listed, "schedule_layers": [layer]}}
+    (directory / "schedules" / "PWEEK01.json").write_text(json.dumps(schedule_json))
+    (directory / "schedules" / "PWEEK01" / "overrides.json").write_text(json.dumps({"overrides": overrides}))
+
+
+def import_pagerduty(export: Path) -> str:
+    """`sevflow import pagerduty EXPORT`, as a person runs it (in a thread: it runs its own event loop)."""
+    result = CliRunner().invoke(cli_app, ["import", "pagerduty", str(export)], env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr, result.stderr  # Temporal was told
+    return result.stdout
+
+
+async def test_covers_imported_by_the_cli_move_the_next_notice(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: None
+) -> None:
+    """`sevflow import` writes its covers past OnCallService: it signals their rotations itself, so the
+    notices move at once (they moved only at the next handoff or worker start)."""
+    path, export = tmp_path / "sevflow.yaml", tmp_path / "export"
+    monkeypatch.setenv("SEVFLOW_CONFIG", str(path))
+    monkeypatch.setenv("SEVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'sevflow.db'}")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    now = datetime.now(UTC).replace(microsecond=0)
+    schedule = unique("imported")
+    pagerduty_export(export, schedule, now - DAY, [])
+    await asyncio.to_thread(import_pagerduty, export)
+    config = load_config(path)
+    assert list(config.rotations) == [schedule]  # the schedule's name is already a rotation's
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    try:
+        async with build_worker(client, task_queue, store, RecordingChat(), config=config):
+            await sync_handoff_workflows(client, config, task_queue)
+            handle = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id(schedule))
+            await next_planned(handle, now + 6 * DAY)  # alice's week ends
+
+            cover = {
+                "id": "POVR001",
+                "start": (now + 2 * H).isoformat(),
+                "end": (now + 3 * H).isoformat(),
+                "user": {"id": "PBOB001", "type": "user_reference"},
+            }
+            pagerduty_export(export, schedule, now - DAY, [cover])
+            out = await asyncio.to_thread(import_pagerduty, export)
+            assert "1 added, 0 updated, 0 removed" in out
+            await next_planned(handle, now + 2 * H)  # bob covers from then: the notice moved
+
+            pagerduty_export(export, schedule, now - DAY, [])  # deleted in PagerDuty
+            out = await asyncio.to_thread(import_pagerduty, export)
+            assert "0 added, 0 updated, 1 removed" in out
+            await next_planned(handle, now + 6 * DAY)
+    finally:
+        store.dispose()
 
 
 # --- the activity alone ----------------------------------------------------------------------------

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.heartbeats import HeartbeatActivities
+from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import HeartbeatConfig
-from sevflow.heartbeats.watch import watch_workflow_id
+from sevflow.heartbeats.watch import HeartbeatSweep, watch_workflow_id
 from sevflow.store.repository import Store
 from starter.heartbeats import HeartbeatService
 from starter.ingest import AlertIngest
@@ -87,6 +89,7 @@ async def test_a_late_heartbeat_opens_one_incident_and_the_next_ping_resolves_it
         back = await service(env, store, task_queue, now).ping("etl")
         assert back.down_since is None and back.last_ping_at == now
         await env.sleep(timedelta(minutes=35))  # SEV3: resolves itself 30 min after its alert cleared
+        assert incident.number is not None
         final = store.get_incident(incident.number)
         assert final is not None and final.status.value == "resolved"
         assert len(store.list_incidents(limit=10)) == 1
@@ -149,3 +152,75 @@ async def test_a_heartbeat_removed_while_down_resolves_its_alert(
                 break
             await asyncio.sleep(0.1)
         assert found is not None and found.alerts_firing == 0 and found.status.value == "mitigated", found
+
+
+class MeanwhileIntake:
+    """The worker's intake, with `meanwhile` run once just before the first firing batch is taken in:
+    what happens between the sweep's claim and its ingest."""
+
+    def __init__(self, intake: AlertIngest, meanwhile: Callable[[], Awaitable[object]]) -> None:
+        self.intake = intake
+        self.meanwhile: Callable[[], Awaitable[object]] | None = meanwhile
+
+    async def ingest(self, batches: list[AlertBatch]) -> object:
+        firing = any(a.status is AlertStatus.FIRING for b in batches for a in b.alerts)
+        if firing and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
+        return await self.intake.ingest(batches)
+
+
+async def _sweep_with(
+    env: WorkflowEnvironment,
+    store: Store,
+    task_queue: str,
+    meanwhile: Callable[[HeartbeatService], Awaitable[object]],
+) -> int:
+    """A late heartbeat swept with `meanwhile` between its claim and its ingest: its incident's firing
+    alert count once the deliveries have settled."""
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        store.add_heartbeat(
+            spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now - timedelta(hours=2)
+        )
+        heartbeats = service(env, store, task_queue, now)
+        sweep = HeartbeatActivities(store, MeanwhileIntake(intake, lambda: meanwhile(heartbeats)))
+        result = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert result.opened == ["etl"]
+        for _ in range(100):
+            if opened := store.list_incidents(limit=10):
+                break
+            await asyncio.sleep(0.1)
+        (incident,) = opened
+        assert incident.number is not None and "heartbeat etl is late" in incident.title
+        firing = -1
+        for _ in range(50):
+            found = store.get_incident(incident.number)
+            assert found is not None
+            if (firing := found.alerts_firing) == 0:
+                break
+            await asyncio.sleep(0.1)
+        return firing
+
+
+async def test_a_heartbeat_removed_between_the_sweeps_claim_and_its_ingest_resolves_its_alert(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """The DELETE finds it down (claimed) and resolves its alert before the sweep's firing alert reached
+    the group: the sweep re-reads after delivering and resolves it (it stayed firing for ever)."""
+    assert await _sweep_with(time_skipping_env, sqlite_store, task_queue, lambda h: h.remove("etl")) == 0
+    assert sqlite_store.get_heartbeat("etl") is None
+
+
+async def test_a_heartbeat_pinged_up_between_the_sweeps_claim_and_its_ingest_resolves_its_alert(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """A ping that finds it down resolves and clears it before the sweep's firing alert reached the
+    group: up, with no down for the next ping to clear, it would page on until it next went late."""
+    assert await _sweep_with(time_skipping_env, sqlite_store, task_queue, lambda h: h.ping("etl")) == 0
+    back = sqlite_store.get_heartbeat("etl")
+    assert back is not None and back.down_since is None

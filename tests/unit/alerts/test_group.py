@@ -101,6 +101,21 @@ def test_an_acknowledgement_is_the_active_incidents_only() -> None:
     assert delivered(group, ack, active=False).acknowledged_by is None
 
 
+def test_an_acknowledgement_of_a_closed_alert_changes_nothing_and_says_so() -> None:
+    """Closed, then acknowledged (an Opsgenie integration's late ack): no acknowledgement, but the step
+    names it, so the incident's timeline says why nothing changed (it was taken in silence)."""
+    _, group = opened()
+    group = delivered(group, delivery("k", AlertStatus.RESOLVED), active=True).group
+    ack = delivery("k", AlertStatus.FIRING, acknowledge=True)
+    for active in (True, False):  # mitigated by the close, or resolved since
+        step = delivered(group, ack, active=active)
+        assert step.acknowledged_by is None and step.changed is None and step.open_next is None
+        assert step.closed_ack is not None and step.closed_ack.by == "generic (k)"
+        assert step.closed_ack.alert == "k" and step.group.deliveries == group.deliveries + 1
+    firing = delivered(opened()[1], ack, active=True)
+    assert firing.closed_ack is None and firing.acknowledged_by == "generic (k)"
+
+
 def test_a_decision_leaves_the_group_it_was_given_alone() -> None:
     _, group = opened()
     before = group.model_copy(deep=True)

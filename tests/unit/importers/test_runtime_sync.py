@@ -73,3 +73,21 @@ def test_a_removed_change_whose_override_is_back_is_restored() -> None:
         NOW,
     )
     assert [i for i, _ in plan.update] == [5]
+
+
+def test_the_plan_names_every_rotation_it_moves_the_one_an_update_leaves_included() -> None:
+    """The rotations whose handoff notices `sevflow import` plans again: added, updated (where the
+    change was and where it goes) and removed ones; none when nothing changes."""
+    old = ImportedCover("pagerduty:override:S:O1:day", "web", "day", "ann", NOW, NOW + timedelta(days=1), "x")
+    moved = ImportedCover(
+        "pagerduty:override:S:O1:day", "api", "day", "ann", NOW, NOW + timedelta(days=1), "x"
+    )
+    plan = plan_sync(
+        [stored(1, old.source), stored(2, "pagerduty:override:S:O2:day", rotation="db")],
+        [moved, ImportedCover("pagerduty:override:T:O3:day", "edge", "day", "ben", NOW, NOW, "x")],
+        "pagerduty",
+        NOW - timedelta(days=1),
+    )
+    assert plan.rotations == ["api", "db", "edge", "web"]
+    same = plan_sync([stored(1, old.source)], [old], "pagerduty", NOW)
+    assert same.rotations == []

@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from sevflow.errors import ServiceUnavailable
 from sevflow.oncall.changes import OnCallChange
-from starter.handoff_signals import blocking, on_loop
+from starter.handoff_signals import blocking, blocking_many, on_loop
 
 NOW = datetime(2027, 3, 22, 18, tzinfo=UTC)
 
@@ -54,3 +54,20 @@ def test_the_api_without_an_event_loop_yet_logs_and_goes_on(caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, logger="sevflow.oncall"):
         on_loop(lambda: None, never)(change())
     assert "#12 saved with no event loop to signal from" in caplog.text
+
+
+def test_the_import_says_when_temporal_cannot_be_told_and_its_changes_stand() -> None:
+    async def unreachable() -> Client:
+        raise ServiceUnavailable("cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?")
+
+    async def never() -> Client:
+        raise AssertionError("no rotation moved: nothing is sent")
+
+    said: list[str] = []
+    blocking_many(unreachable, ["payments-weekly", "web"], "runtime on-call changes imported", said.append)
+    blocking_many(never, [], "runtime on-call changes imported", said.append)
+    assert said == [
+        "runtime on-call changes imported; the handoff notices of payments-weekly, web move at their "
+        "next handoff or the next worker start (Temporal: cannot reach Temporal at 127.0.0.1:7233: is "
+        "`sevflow up` running?)"
+    ]
