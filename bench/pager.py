@@ -102,6 +102,7 @@ from bench.stack import (
     embedded_stack,
     machine_info,
     quiet_logs,
+    sevflow_workflow_runner,
     show_machine_info,
     utc,
 )
@@ -759,11 +760,18 @@ async def run(
                 aux = Worker(
                     stack.client,
                     task_queue=aux_queue,
-                    workflows=[NoteSink, PagerBaselineLadder],
+                    workflows=[PagerBaselineLadder],
                     activities=[pager.page],
                     activity_executor=ThreadPoolExecutor(max_workers=16),
                 )
-                async with aux:
+                # The incidents' stand-ins run as `sevflow worker` runs the incidents (bench.paging).
+                sinks = Worker(
+                    stack.client,
+                    task_queue=f"{aux_queue}-sinks",
+                    workflows=[NoteSink],
+                    workflow_runner=sevflow_workflow_runner(),
+                )
+                async with aux, sinks:
                     print("sevflow: EscalationWorkflows on the worker of build_worker", flush=True)
                     result["sevflow"] = await sevflow_phase(
                         stack,
@@ -776,7 +784,7 @@ async def run(
                         wait_s,
                         voice_after_s,
                         run_id,
-                        aux_queue,
+                        sinks.task_queue,
                         chat,
                     )
                     result["failures"] += result["sevflow"]["failures"]

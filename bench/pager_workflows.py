@@ -50,13 +50,14 @@ class PagerBaselinePage:
 
 @workflow.defn(name="BenchPagerBaselineLadder")
 class PagerBaselineLadder:
-    """Level k starts `k * wait` after the first workflow task; each rule's page falls due its `after`
-    later and runs beside the timers, like a page; the workflow ends one wait after the last level
-    started, as an exhausted ladder does."""
+    """Level k starts `k * wait` after the workflow was started (as an escalation's levels do: a first
+    workflow task that waited for a worker is late); each rule's page falls due its `after` later and
+    runs beside the timers, like a page; the workflow ends one wait after the last level started, as
+    an exhausted ladder does."""
 
     @workflow.run
     async def run(self, job: PagerBaselineInput) -> None:
-        start = workflow.now()
+        start = workflow.info().workflow_start_time
         wait = timedelta(seconds=job.wait_seconds)
         dues = sorted(
             (
