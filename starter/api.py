@@ -112,6 +112,7 @@ from starter.slack_dispatch import SlackDispatcher
 from starter.slack_socket import SlackSocketMode
 from starter.status_page import status_router
 from worker.logs import redact_logged_urls, setup_logging
+from worker.memory import freeze_startup_objects
 from worker.stuck import StuckWatch
 from worker.temporal import connect
 
@@ -814,6 +815,7 @@ async def serve(settings: Settings) -> None:
     app = create_app(settings)
     server = make_server(app, settings)
     socket = await start_socket_mode(app, settings)
+    freeze_startup_objects()
     loop = asyncio.get_running_loop()
     import signal
 

@@ -17,6 +17,7 @@ from sevflow.store.repository import Store
 from worker.heartbeats import start_heartbeat_watch
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
+from worker.memory import freeze_startup_objects
 from worker.report_schedules import sync_report_schedules
 from worker.running import running
 from worker.schedules import sync_handoff_workflows
@@ -65,6 +66,7 @@ async def run_worker(settings: Settings, intake: IntakeFactory | None = None) ->
         intake=intake(client, store, config, settings.task_queue) if intake is not None else None,
     )
     await start_heartbeat_watch(client, store, config, settings.task_queue)
+    freeze_startup_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
