@@ -340,7 +340,8 @@ class IncidentWorkflow:
         (a reopen accepted while a resolve planned the postmortem, a second publish while the first
         checked the document): it is then refused with the words its validator says now, and nothing
         has changed."""
-        if not await self._numbered():
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
             raise ApplicationError(self._id_taken or "", type=INCIDENT_ID_TAKEN, non_retryable=True)
         async with self._lock:
             with refusals():
@@ -348,11 +349,10 @@ class IncidentWorkflow:
                     check()
                 yield
 
-    async def _numbered(self) -> bool:
-        """Wait for the register: True once the incident has its number, False when this run was
-        refused one (`_give_way`)."""
-        await workflow.wait_condition(lambda: self.state.number is not None or self._id_taken is not None)
-        return self.state.number is not None
+    def _register_answered(self) -> bool:
+        """The register has answered: the incident has its number, or this run was refused one
+        (`_give_way`, then `self.state.number` stays None)."""
+        return self.state.number is not None or self._id_taken is not None
 
     # ------------------------------------------------------------ query
 
@@ -609,7 +609,8 @@ class IncidentWorkflow:
 
     @workflow.signal
     async def merged_from(self, merged: MergedFrom) -> None:
-        if not await self._numbered():
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
             return self._ignored("merged_from")
         async with self._turn():
             await self._apply(decide.merged_from(self.state, merged))
@@ -618,14 +619,16 @@ class IncidentWorkflow:
     async def alerts_silenced(self, note: AlertsSilenced) -> None:
         """The ingest held back firing alerts of this incident's group under silences: one timeline
         line per silence (decide.alerts_silenced), nothing else."""
-        if not await self._numbered():
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
             return self._ignored("alerts_silenced")
         async with self._turn():
             await self._apply(decide.alerts_silenced(self.state, note))
 
     @workflow.signal(name="escalation_changed")
     async def escalation_changed(self, note: EscalationNote) -> None:
-        if not await self._numbered():
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
             return self._ignored("escalation_changed")
         async with self._turn():
             await self._apply(decide.paging_noted(self.state, note))
@@ -641,19 +644,20 @@ class IncidentWorkflow:
             return
         if self.state.number is None and delivery.id == self.state.alert_group.opened_by:
             self._opening = delivery
-        if not await self._numbered():
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
             # This run gave way (`_give_way`): a later delivery goes on to the incident it opened.
             async with self._lock:
                 group = group_of(self.state)
                 if group.successor is not None and delivery.id != group.opened_by:
-                    self.state.alert_group = await pass_on(group, delivery)
+                    self.state.alert_group = await pass_on(group, group.successor, delivery)
             return
         async with self._turn():
             # Decided under the lock, on the group as the deliveries before this one left it.
             step = alert_group.delivered(group_of(self.state), delivery, self.state.status.is_active)
             self.state.alert_group = step.group
             if step.pass_on is not None:
-                self.state.alert_group = await pass_on(step.group, delivery)
+                self.state.alert_group = await pass_on(step.group, step.pass_on, delivery)
             elif step.open_next is not None:
                 self.state.alert_group = await open_next(step.group, step.open_next)
             elif step.acknowledged_by is not None and self.state.status is Status.DETECTED:

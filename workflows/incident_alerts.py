@@ -38,21 +38,19 @@ async def open_next(group: AlertGroupTrack, delivery: AlertDelivery) -> AlertGro
     state = alert_group.next_incident(group, delivery)
     if state is None:
         return group
-    successor = group.model_copy(update={"successor": state.workflow_id})
+    opened = group.model_copy(update={"successor": state.workflow_id})
     if await _start(state):
-        return successor
+        return opened
     # The API opened it (this incident had ended), or it has ended since: the delivery goes on to it as
     # any other, or past it.
-    return await pass_on(successor, delivery)
+    return await pass_on(opened, state.workflow_id, delivery)
 
 
-async def pass_on(group: AlertGroupTrack, delivery: AlertDelivery) -> AlertGroupTrack:
-    """Hand a delivery on to the group's next incident (`group.successor`). One that has ended already
+async def pass_on(group: AlertGroupTrack, successor: str, delivery: AlertDelivery) -> AlertGroupTrack:
+    """Hand a delivery on to the group's next incident, `successor`. One that has ended already
     (closed, terminated) cannot take it: the delivery goes to the incident of the group's current
     episode instead, as the API's would, and opens it when it fires. The group as it is then: its
     successor the incident that took the delivery."""
-    successor = group.successor
-    assert successor is not None
     if await _signal(successor, delivery):
         return group
     reached = await reach_current_episode(group, episode_of(successor), delivery=delivery)
