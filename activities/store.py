@@ -13,6 +13,7 @@ from sevflow.alerts.tracking import AlertGroupTrack
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import (
     CLAIM_MERGE,
+    INCIDENT_ID_TAKEN,
     PIN_CONFIG,
     RECORD_INCIDENT,
     REGISTER_INCIDENT,
@@ -23,7 +24,7 @@ from sevflow.contracts import (
     Registered,
     RegisterIncident,
 )
-from sevflow.errors import InvalidCommand
+from sevflow.errors import IncidentIdTaken, InvalidCommand
 from sevflow.incident.declaration import declare
 from sevflow.incident.models import IncidentState, PublicUpdate, TimelineEvent
 from sevflow.oncall.live import LiveConfig
@@ -33,7 +34,9 @@ from sevflow.store.repository import Declare
 
 
 class IncidentStore(Protocol):
-    def register(self, state: IncidentState, declare: Declare | None = None) -> Registered: ...
+    def register(
+        self, state: IncidentState, declare: Declare | None = None, run_id: str | None = None
+    ) -> Registered: ...
 
     def record(
         self, state: IncidentState, events: list[TimelineEvent], public_updates: Sequence[PublicUpdate] = ()
@@ -89,7 +92,13 @@ class StoreActivities:
             state = state.model_copy(
                 update={"pinned_config": pinned.file, "config_version": pinned.effective}
             )
-        registered = self.store.register(state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody))
+        try:
+            registered = self.store.register(
+                state, partial(declare, at=cmd.declared_at, nobody_to_page=nobody), run_id=cmd.run_id
+            )
+        except IncidentIdTaken as err:
+            # Final: the run goes on without a number (workflows/incident.py moves its alerts on).
+            raise ApplicationError(str(err), type=INCIDENT_ID_TAKEN, non_retryable=True) from err
         return registered.model_copy(update={"team_channel": team_channel, "pinned": pinned})
 
     @blocking_activity(PIN_CONFIG)
@@ -106,10 +115,11 @@ class StoreActivities:
         self.store.record(record.state, record.events, record.public_updates)
 
     @blocking_activity(RELEASE_ALERT_GROUP)
-    def release_alert_group(self, group: AlertGroupTrack) -> None:
-        """The group's incident of `group.episode` is ending: its next delivery opens the next episode's
-        incident, never one under this workflow id (reusable once Temporal has forgotten it)."""
-        self.store.next_episode(group.source.value, group.group_key, group.episode)
+    def release_alert_group(self, group: AlertGroupTrack) -> int:
+        """The group's incident of `group.episode` has ended: its next delivery opens the next episode's
+        incident, never one under this workflow id (reusable once Temporal has forgotten it). The
+        group's current episode from now on."""
+        return self.store.next_episode(group.source.value, group.group_key, group.episode)
 
     @blocking_activity(CLAIM_MERGE)
     def claim_merge(self, claim: MergeClaim) -> None:

@@ -17,6 +17,8 @@ RECORD_INCIDENT = "record_incident"
 CLAIM_MERGE = "claim_merge"
 PIN_CONFIG = "pin_config"
 RELEASE_ALERT_GROUP = "release_alert_group"
+# The register's failure type when the workflow id's number belongs to another run (IncidentIdTaken).
+INCIDENT_ID_TAKEN = "IncidentIdTaken"
 POST_MESSAGE = "post_message"
 SYNC_CHAT = "sync_chat"
 ARCHIVE_CHAT = "archive_chat"
@@ -42,6 +44,9 @@ class RegisterIncident(BaseModel):
     state: IncidentState
     declared_at: datetime
     check_paging: bool = False
+    # The registering run (workflow.info().first_execution_run_id): the number is this run's only
+    # (IncidentIdTaken for another run of the same workflow id).
+    run_id: str | None = None
 
 
 class Registered(BaseModel):

@@ -26,3 +26,15 @@ class ConfigError(SevflowError):
 
 class DatabaseMissing(SevflowError):
     """The SQLite file a command was pointed at is not there, and the command may not make it."""
+
+
+class IncidentIdTaken(SevflowError):
+    """A run of an incident's workflow id other than the one its number was given to: Temporal forgot
+    the ended run after its retention and the id was started again. Never the old incident's number."""
+
+    def __init__(self, workflow_id: str, number: int) -> None:
+        super().__init__(
+            f"{workflow_id} was INC-{number}'s, whose run has ended: a later run of it is another incident"
+        )
+        self.workflow_id = workflow_id
+        self.number = number

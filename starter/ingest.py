@@ -32,7 +32,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from sevflow.alerts.group import first_incident
+from sevflow.alerts.group import EPISODE_ATTEMPTS, first_incident
 from sevflow.alerts.models import (
     AlertBatch,
     AlertDelivery,
@@ -62,9 +62,6 @@ log = logging.getLogger("sevflow.ingest")
 # incident carries it twice (the signal, and the incident's first state), within both limits.
 MAX_DELIVERY_BYTES = 512 * 1024
 MAX_ALERTS_PER_REQUEST = 1000
-# A delivery that finds its group's incident ended moves the group to the next episode and tries again;
-# more than a few in a row is a store that does not keep the episode: a 503, retried by the sender.
-EPISODE_ATTEMPTS = 5
 
 # What a store that is locked (SQLite's busy timeout ran out) or unreachable (PostgreSQL down) raises.
 STORE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
@@ -127,7 +124,9 @@ def content_hash(batch: AlertBatch) -> str:
 class RepeatCounts:
     """Repeats of confirmed content, counted in memory and added to the store in batches: under a
     storm a repeat costs no store access at all, and each group's count is written once per
-    `FLUSH_AFTER` seconds (on a worker thread, beside the requests) instead of once per delivery."""
+    `FLUSH_AFTER` seconds (on a worker thread, beside the requests) instead of once per delivery. The
+    same write moves the group's `last_delivery_at` on to its newest repeat, so a group whose repeats
+    are all coalesced is not taken for silent (it lags by at most `FLUSH_AFTER`)."""
 
     # How far behind the store's delivery counts may be (they are statistics: the content of every
     # delivery is in its workflow before the 2xx). 100 groups flushed every 2 s cost the API about a
@@ -136,6 +135,8 @@ class RepeatCounts:
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, str]] = Counter()
+        # Each counted group's newest repeat.
+        self._last: dict[tuple[str, str], datetime] = {}
         self._lock = threading.Lock()
         # Held while counts are written: a forced flush waits for one under way, so that it returns
         # only once every count taken so far is in the store.
@@ -143,29 +144,34 @@ class RepeatCounts:
         self._flushed = time.monotonic()
         self._background: asyncio.Future[None] | None = None
 
-    def add(self, source: str, group_key: str) -> None:
+    def add(self, source: str, group_key: str, at: datetime) -> None:
         with self._lock:
-            self._counts[(source, group_key)] += 1
+            key = (source, group_key)
+            self._counts[key] += 1
+            if (last := self._last.get(key)) is None or at > last:
+                self._last[key] = at
 
     def due(self) -> bool:
         """A flush is due and none is under way in the background (cheap: no lock, no thread)."""
         idle = self._background is None or self._background.done()
         return idle and bool(self._counts) and time.monotonic() - self._flushed >= self.FLUSH_AFTER
 
-    def take(self, force: bool = False) -> dict[tuple[str, str], int]:
+    def take(self, force: bool = False) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], datetime]]:
+        """The counts and newest repeat times taken so far, forgotten here."""
         with self._lock:
             if not force and time.monotonic() - self._flushed < self.FLUSH_AFTER:
-                return {}
+                return {}, {}
             counts, self._counts = dict(self._counts), Counter()
+            last, self._last = self._last, {}
             self._flushed = time.monotonic()
-            return counts
+            return counts, last
 
     def flush(self, store: Store, force: bool = False) -> None:
         with self._writing:
-            counts = self.take(force)
+            counts, last = self.take(force)
             done: set[tuple[str, str]] = set()
             try:
-                store.count_deliveries_many(counts)
+                store.count_deliveries_many(counts, last)
                 done.update(counts)
             finally:
                 # Not written (the store failed): counted again at the next flush, not lost.
@@ -173,6 +179,8 @@ class RepeatCounts:
                     for group, count in counts.items():
                         if group not in done:
                             self._counts[group] += count
+                            if (newer := self._last.get(group)) is None or last[group] > newer:
+                                self._last[group] = last[group]
 
     def flush_in_background(self, store: Store) -> None:
         """Start a due flush on the default executor's threads; the request that noticed it does not
@@ -397,7 +405,7 @@ class AlertIngest:
         try:
             silences = await self.silences.current(self.store, now)
             plans = [await self._plan(batch, now, silences) for batch in batches]
-            outcomes = [await self._one(plan) for plan in plans]
+            outcomes = [await self._one(plan, now) for plan in plans]
         except STORE_UNAVAILABLE as err:
             raise store_unavailable(err) from err
         return IngestResult(accepted=len(batches), batches=outcomes)
@@ -451,7 +459,8 @@ class AlertIngest:
             )
         return delivery
 
-    async def _one(self, plan: _Plan) -> BatchOutcome:
+    async def _one(self, plan: _Plan, now: datetime) -> BatchOutcome:
+        """Carry out `plan`, of a request received at `now`."""
         batch, route = plan.batch, plan.route
         firing = sum(1 for a in batch.alerts if a.status is AlertStatus.FIRING)
         outcome = BatchOutcome(
@@ -485,7 +494,7 @@ class AlertIngest:
         source, key, digest = batch.source.value, batch.group_key, plan.digest
         if plan.repeat:
             # A repeat of content its workflow already has: count it, change nothing.
-            self.repeats.add(source, key)
+            self.repeats.add(source, key, now)
             self.repeats.flush_in_background(self.store)
             outcome.outcome = "coalesced"
             return outcome
@@ -495,7 +504,7 @@ class AlertIngest:
             # The same content is being signalled right now: its outcome is ours (a 503 if it fails,
             # so that the sender retries; a delivery answered 202 must reach the workflow).
             await asyncio.shield(under_way)
-            self.repeats.add(source, key)
+            self.repeats.add(source, key, now)
             outcome.outcome = "coalesced"
             return outcome
         # Planned and measured with the rest of the request (built here only for a plan made without one).

@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.failures import refusals, refuse
-from workflows.incident_alerts import group_of, open_next, outlive_alerts, pass_on
+from workflows.incident_alerts import group_of, open_next, outlive_alerts, pass_on, reach_current_episode
 from workflows.incident_chat import IncidentChat
 from workflows.incident_followup import (
     chase_now,
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.alerts.models import AlertDelivery, AlertsSilenced
     from sevflow.contracts import (
         ARCHIVE_CHAT,
+        INCIDENT_ID_TAKEN,
         RECORD_INCIDENT,
         REGISTER_INCIDENT,
         ArchiveChat,
@@ -114,6 +115,11 @@ class IncidentWorkflow:
         # holds it may await activities and children without another handler changing the state it
         # decided on. Taken by the register, by every handler that awaits, and by the timers.
         self._lock = asyncio.Lock()
+        # Why this run has no incident, when the register refused it its workflow id's (`_give_way`):
+        # what every command to it is told.
+        self._id_taken: str | None = None
+        # The delivery it was started with, kept until it is registered (`_give_way` sends it on).
+        self._opening: AlertDelivery | None = None
 
     # ---------------------------------------------------------------- run
 
@@ -121,7 +127,12 @@ class IncidentWorkflow:
     async def run(self, state: IncidentState) -> IncidentState:
         if self.state.number is None:
             async with self._lock:
-                await self._register()
+                if not await self._register():
+                    await self._give_way()
+            self._opening = None
+            if self._id_taken is not None:
+                await self._drain()
+                return self.state
         while not self.state.status.is_terminal:
             await self._wait_for_change_or_deadline()
             if workflow.info().is_continue_as_new_suggested():
@@ -139,33 +150,52 @@ class IncidentWorkflow:
             await outlive_alerts(lambda: self.state, self._drain)
         return self.state
 
-    async def _register(self) -> None:
+    async def _register(self) -> bool:
         """One local activity numbers the incident, stores its declaration and first snapshot, and
         says whether anyone can be paged: no activity task and no workflow task before the channel
-        hears of it, and no escalation child for an incident nobody can be paged for."""
+        hears of it, and no escalation child for an incident nobody can be paged for. False when the
+        store refused this run its workflow id's incident (`_give_way`); the state is then as it
+        started."""
         # The start event's time, not workflow.now() nor info().start_time (the first task's): the
         # register's workflow task can complete empty while its local activity runs (as when a query
         # comes in) and then replays merged with the next one, at that one's time.
         now = workflow.info().workflow_start_time
-        s = self.state
-        s.detected_at = now
-        s.started_at = min(s.started_at, now) if s.started_at else now
-        # Stored as version 2, as when numbering and declaring were two writes: readers take a version
-        # of 2 or more for "declared".
-        s.version += 2
+        s = self.state.model_copy(
+            update={
+                "detected_at": now,
+                "started_at": min(self.state.started_at, now) if self.state.started_at else now,
+                # Stored as version 2, as when numbering and declaring were two writes: readers take a
+                # version of 2 or more for "declared".
+                "version": self.state.version + 2,
+            }
+        )
         s = arm_public_update_reminder(arm_lead_reminder(arm_cadence(s, from_time=now), now), now)
         pages = s.status is Status.DETECTED and s.policy.page in WAKING_PAGE_MODES
         # A short, idempotent write (by workflow id), in this workflow task. Its retries stay
         # STORE_RETRY's; past LOCAL_RETRY_THRESHOLD the waits between attempts are timers in history
         # instead of a workflow task kept open.
-        registered: Registered = await workflow.execute_local_activity(
-            REGISTER_INCIDENT,
-            RegisterIncident(state=s.snapshot(), declared_at=now, check_paging=pages),
-            result_type=Registered,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-        )
+        try:
+            registered: Registered = await workflow.execute_local_activity(
+                REGISTER_INCIDENT,
+                RegisterIncident(
+                    state=s.snapshot(),
+                    declared_at=now,
+                    check_paging=pages,
+                    # The number is this run's only: a later run of this id is another incident.
+                    run_id=workflow.info().first_execution_run_id,
+                ),
+                result_type=Registered,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            )
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure comes as the activity's own error, not wrapped.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, ApplicationError) and cause.type == INCIDENT_ID_TAKEN:
+                self._id_taken = cause.message
+                return False
+            raise
         s.number, s.repeat_of = registered.number, registered.repeat_of
         if registered.pinned is not None:  # the configuration its escalations page on (pinned policies)
             s.pinned_config, s.config_version = registered.pinned.file, registered.pinned.effective
@@ -185,6 +215,21 @@ class IncidentWorkflow:
                 self._chat.send(self._chat.message(team_key, nobody_to_page_message(s), channel=team_channel))
         elif pages:
             await start_escalation(self.state)
+        return True
+
+    async def _give_way(self) -> None:
+        """This run's workflow id was an incident's whose run has ended and which Temporal has
+        forgotten since (an operator terminated it, so its alert group's episode never moved on and
+        the group's next alert started the id again): the store refused this run that incident's
+        number. What it was started with opens the group's next episode's incident instead, as the
+        API would have, the deliveries that reach it go on there, and this run ends without a number.
+        Moving the group on here, not in the API, costs the alert path nothing: only this rare run
+        pays for it. A declared incident's id (a keyed declare) has no group: its command is refused."""
+        group = self.state.alert_group
+        if group is None:
+            return
+        reached = await reach_current_episode(group, group.episode, delivery=self._opening, opened=self.state)
+        self.state.alert_group = group.model_copy(update={"successor": reached})
 
     # ------------------------------------------------------------ effects
 
@@ -295,12 +340,19 @@ class IncidentWorkflow:
         (a reopen accepted while a resolve planned the postmortem, a second publish while the first
         checked the document): it is then refused with the words its validator says now, and nothing
         has changed."""
-        await workflow.wait_condition(lambda: self.state.number is not None)
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
+            raise ApplicationError(self._id_taken or "", type=INCIDENT_ID_TAKEN, non_retryable=True)
         async with self._lock:
             with refusals():
                 if check is not None:
                     check()
                 yield
+
+    def _register_answered(self) -> bool:
+        """The register has answered: the incident has its number, or this run was refused one
+        (`_give_way`, then `self.state.number` stays None)."""
+        return self.state.number is not None or self._id_taken is not None
 
     # ------------------------------------------------------------ query
 
@@ -314,7 +366,9 @@ class IncidentWorkflow:
     async def declared(self) -> IncidentState:
         """Returns once the incident has its number and its declaration is stored: the second half
         of declare's update-with-start, so the caller can read the record at once."""
-        await workflow.wait_condition(lambda: self._declared)
+        await workflow.wait_condition(lambda: self._declared or self._id_taken is not None)
+        if self._id_taken is not None:
+            raise ApplicationError(self._id_taken, type=INCIDENT_ID_TAKEN, non_retryable=True)
         return self.state.snapshot()
 
     @workflow.update
@@ -555,6 +609,9 @@ class IncidentWorkflow:
 
     @workflow.signal
     async def merged_from(self, merged: MergedFrom) -> None:
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
+            return self._ignored("merged_from")
         async with self._turn():
             await self._apply(decide.merged_from(self.state, merged))
 
@@ -562,11 +619,17 @@ class IncidentWorkflow:
     async def alerts_silenced(self, note: AlertsSilenced) -> None:
         """The ingest held back firing alerts of this incident's group under silences: one timeline
         line per silence (decide.alerts_silenced), nothing else."""
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
+            return self._ignored("alerts_silenced")
         async with self._turn():
             await self._apply(decide.alerts_silenced(self.state, note))
 
     @workflow.signal(name="escalation_changed")
     async def escalation_changed(self, note: EscalationNote) -> None:
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
+            return self._ignored("escalation_changed")
         async with self._turn():
             await self._apply(decide.paging_noted(self.state, note))
 
@@ -579,12 +642,22 @@ class IncidentWorkflow:
                 "%s has no alert group: delivery %s ignored", self.state.label, delivery.id
             )
             return
+        if self.state.number is None and delivery.id == self.state.alert_group.opened_by:
+            self._opening = delivery
+        await workflow.wait_condition(self._register_answered)
+        if self.state.number is None:
+            # This run gave way (`_give_way`): a later delivery goes on to the incident it opened.
+            async with self._lock:
+                group = group_of(self.state)
+                if group.successor is not None and delivery.id != group.opened_by:
+                    self.state.alert_group = await pass_on(group, group.successor, delivery)
+            return
         async with self._turn():
             # Decided under the lock, on the group as the deliveries before this one left it.
             step = alert_group.delivered(group_of(self.state), delivery, self.state.status.is_active)
             self.state.alert_group = step.group
             if step.pass_on is not None:
-                await pass_on(step.pass_on, delivery)
+                self.state.alert_group = await pass_on(step.group, step.pass_on, delivery)
             elif step.open_next is not None:
                 self.state.alert_group = await open_next(step.group, step.open_next)
             elif step.acknowledged_by is not None and self.state.status is Status.DETECTED:
@@ -596,3 +669,6 @@ class IncidentWorkflow:
                 await self._apply(decide.closed_alert_acknowledged(self.state, step.closed_ack))
             elif step.changed is not None:
                 await self._apply(decide.alerts_changed(self.state, step.changed, workflow.now()))
+
+    def _ignored(self, signal: str) -> None:
+        workflow.logger.warning("%s: %s ignored (%s)", self.state.workflow_id, signal, self._id_taken)

@@ -16,6 +16,11 @@ from sevflow.alerts.models import AlertBatch, AlertDelivery, AlertsUpdate, Close
 from sevflow.alerts.tracking import AlertGroupTrack, AlertStatus, TrackedAlert, episode_workflow_id
 from sevflow.incident.models import IncidentState, new_incident_state
 
+# A delivery that finds its group's incident ended moves the group to the next episode and tries again
+# (the API, and an incident handing a delivery on); more than a few in a row is a store that does not
+# keep the episode.
+EPISODE_ATTEMPTS = 5
+
 
 @dataclass(frozen=True)
 class GroupStep:
@@ -105,6 +110,16 @@ def first_incident(delivery: AlertDelivery, group_id: str, episode: int) -> Inci
     group, _, _ = tracked(group, batch)
     group.deliveries = 1
     return incident_from(delivery, group)
+
+
+def in_episode(state: IncidentState, episode: int) -> IncidentState:
+    """`state`, an incident of an alert group not yet registered, as the group's incident of
+    `episode` instead (its workflow id and its group's episode)."""
+    assert state.alert_group is not None
+    group = state.alert_group.model_copy(update={"episode": episode, "successor": None})
+    return state.model_copy(
+        update={"workflow_id": episode_workflow_id(group.group_id, episode), "alert_group": group}
+    )
 
 
 def next_incident(group: AlertGroupTrack, delivery: AlertDelivery) -> IncidentState | None:

@@ -89,3 +89,8 @@ class AlertGroupTrack(BaseModel):
 def episode_workflow_id(group_id: str, episode: int) -> str:
     """The workflow id of the group's incident of `episode`."""
     return f"{group_id}/incident-{episode}"
+
+
+def episode_of(workflow_id: str) -> int:
+    """The episode of a group's incident, from its workflow id (`episode_workflow_id`'s)."""
+    return int(workflow_id.rsplit("/incident-", 1)[1])

@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 
 from sevflow.store.base import Repository, insert_ignoring_duplicates
 from sevflow.store.schema import AlertGroupRow, AlertLogRow
 
-# Confirmed content is coalesced only this long after the group's last signalled delivery; a repeat
-# after it is signalled again (one signal per group per period, however many repeats). A group whose
-# incident's workflow an operator terminated, which therefore never moved the group's episode on,
-# opens its next incident at the next repeat instead of coalescing every repeat until an alert changes.
+# Confirmed content is coalesced only this long after the group's last signalled delivery
+# (`last_signal_at`, which repeats do not move); a repeat after it is signalled again (one signal per
+# group per period, however many repeats). A group whose incident's workflow an operator terminated,
+# which therefore never moved the group's episode on, opens its next incident at the next repeat
+# instead of coalescing every repeat until an alert changes.
 RECONFIRM_AFTER = timedelta(minutes=10)
 
 
@@ -27,6 +28,8 @@ class AlertGroupStats(BaseModel):
     signals: int
     first_seen_at: datetime
     last_delivery_at: datetime
+    # When its content was last signalled (None: before migration 0029, and never since).
+    last_signal_at: datetime | None = None
     # The group's current incident is `<workflow_id>/incident-<episode>`.
     episode: int = 1
 
@@ -71,13 +74,14 @@ class AlertRepository(Repository):
                     signals=0,
                     first_seen_at=now,
                     last_delivery_at=now,
+                    last_signal_at=None,
                 )
             )
             row = session.get(AlertGroupRow, (source, group_key), with_for_update=True)
             assert row is not None
             row.deliveries += 1
-            recent = row.last_delivery_at >= now - RECONFIRM_AFTER
-            row.last_delivery_at = now
+            recent = row.last_signal_at is not None and row.last_signal_at >= now - RECONFIRM_AFTER
+            row.last_delivery_at = max(row.last_delivery_at, now)
             if row.last_hash == content_hash and row.confirmed and recent:
                 return None
             if row.last_hash != content_hash:
@@ -86,6 +90,7 @@ class AlertRepository(Repository):
                 if labels is not None:
                     row.labels = dict(labels)
             row.signals += 1
+            row.last_signal_at = now
             return row.episode
 
     def next_episode(self, source: str, group_key: str, ended: int) -> int:
@@ -124,7 +129,7 @@ class AlertRepository(Repository):
                     AlertGroupRow.source == source,
                     AlertGroupRow.group_key.in_(list(group_keys)),
                     AlertGroupRow.confirmed.is_(True),
-                    AlertGroupRow.last_delivery_at >= self._clock() - RECONFIRM_AFTER,
+                    AlertGroupRow.last_signal_at >= self._clock() - RECONFIRM_AFTER,
                 )
             ).all()
         return {row.group_key: row.last_hash for row in rows if row.last_hash is not None}
@@ -151,12 +156,21 @@ class AlertRepository(Repository):
                 .values(deliveries=AlertGroupRow.deliveries + count)
             )
 
-    def count_deliveries_many(self, counts: Mapping[tuple[str, str], int]) -> None:
-        """`count_deliveries` for many groups, `{(source, group_key): count}`, in one transaction."""
+    def count_deliveries_many(
+        self,
+        counts: Mapping[tuple[str, str], int],
+        last_at: Mapping[tuple[str, str], datetime] | None = None,
+    ) -> None:
+        """`count_deliveries` for many groups, `{(source, group_key): count}`, in one transaction, each
+        group's `last_delivery_at` moved on to its newest repeat's time in `last_at` (never back; the
+        flush's own time for a group it does not name): a group whose repeats are coalesced is still
+        firing for the dashboard and the noise report."""
         if not counts:
             return
         groups = AlertGroupRow.__table__
         assert isinstance(groups, Table)
+        now = self._clock()
+        at = bindparam("s_at", type_=groups.c.last_delivery_at.type)
         with self._write() as session:
             # A Core executemany (one statement, many parameter sets): the ORM's bulk update would
             # want primary keys as parameters and no WHERE of its own.
@@ -166,9 +180,19 @@ class AlertRepository(Repository):
                     groups.c.source == bindparam("s_source"),
                     groups.c.group_key == bindparam("s_group_key"),
                 )
-                .values(deliveries=groups.c.deliveries + bindparam("s_count")),
+                .values(
+                    deliveries=groups.c.deliveries + bindparam("s_count"),
+                    last_delivery_at=case(
+                        (groups.c.last_delivery_at < at, at), else_=groups.c.last_delivery_at
+                    ),
+                ),
                 [
-                    {"s_source": source, "s_group_key": key, "s_count": count}
+                    {
+                        "s_source": source,
+                        "s_group_key": key,
+                        "s_count": count,
+                        "s_at": (last_at or {}).get((source, key), now),
+                    }
                     for (source, key), count in sorted(counts.items())
                 ],
             )
@@ -197,6 +221,7 @@ class AlertRepository(Repository):
                 signals=row.signals,
                 first_seen_at=row.first_seen_at,
                 last_delivery_at=row.last_delivery_at,
+                last_signal_at=row.last_signal_at,
                 episode=row.episode,
             )
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from sevflow.alerts.tracking import AlertGroupTrack
 from sevflow.contracts import Registered
-from sevflow.errors import IncidentNotFound
+from sevflow.errors import IncidentIdTaken, IncidentNotFound
 from sevflow.incident.milestones import milestones
 from sevflow.incident.models import (
     ACTIVE_STATUSES,
@@ -82,8 +82,19 @@ class IncidentRepository(Repository):
     def register_incident(self, state: IncidentState) -> int:
         return self.register(state).number
 
-    def register(self, state: IncidentState, declare: Declare | None = None) -> Registered:
-        """Allocate the incident's number and store its first snapshot; idempotent by workflow id.
+    def register(
+        self, state: IncidentState, declare: Declare | None = None, run_id: str | None = None
+    ) -> Registered:
+        """Allocate the incident's number and store its first snapshot; idempotent by workflow id and
+        run.
+
+        `run_id` is the Temporal run registering (its first execution's run id, which continue-as-new,
+        retries and resets keep). It is stored with the number, and a different run of the same
+        workflow id is refused (IncidentIdTaken) instead of given that number: an alert group's
+        `<group>/incident-<n>`, whose run an operator terminated (so the group's episode never moved
+        on), is started again by the next alert once Temporal's retention has forgotten that run, and
+        two incidents must never share a number. A row stored without a run (before migration 0029),
+        or a register without one, matches any run, as before.
 
         An incident with a fingerprint (or else an alert name) that an incident of the same service
         resolved within the repeat window already had is stored as a repeat of the newest such one.
@@ -96,7 +107,7 @@ class IncidentRepository(Repository):
         events, written in the same transaction; they come back in `Registered.declared`, also when
         the incident was registered before (a retry gets the events the first attempt stored).
         """
-        existing = self._registered(state.workflow_id)
+        existing = self._registered(state.workflow_id, run_id)
         if existing is not None:
             return self._with_declaration(existing) if declare is not None else existing
         try:
@@ -115,7 +126,14 @@ class IncidentRepository(Repository):
                 events: list[TimelineEvent] = []
                 if declare is not None:
                     stored, events = declare(stored)
-                session.add(IncidentRow(number=number, created_at=now, **_incident_columns(stored, now)))
+                session.add(
+                    IncidentRow(
+                        number=number,
+                        created_at=now,
+                        first_run_id=run_id,
+                        **_incident_columns(stored, now),
+                    )
+                )
                 session.flush()
                 if stored.alert_group is not None:
                     # The group's deliveries come to this episode's incident from now on.
@@ -131,7 +149,7 @@ class IncidentRepository(Repository):
             pass
         else:
             return Registered(number=number, repeat_of=repeat_of, declared=events)
-        found = self._registered(state.workflow_id)
+        found = self._registered(state.workflow_id, run_id)
         if found is None:
             raise IncidentNotFound(f"incident workflow {state.workflow_id} could not be registered")
         return self._with_declaration(found) if declare is not None else found
@@ -141,14 +159,20 @@ class IncidentRepository(Repository):
         yet, since the workflow writes nothing else before its register activity has answered."""
         return registered.model_copy(update={"declared": self.timeline(registered.number)})
 
-    def _registered(self, workflow_id: str) -> Registered | None:
+    def _registered(self, workflow_id: str, run_id: str | None = None) -> Registered | None:
+        """The incident registered under `workflow_id`, if any; IncidentIdTaken when it was registered
+        by another run than `run_id`."""
         with self._read() as session:
             row = session.execute(
-                select(IncidentRow.number, IncidentRow.repeat_of).where(
+                select(IncidentRow.number, IncidentRow.repeat_of, IncidentRow.first_run_id).where(
                     IncidentRow.workflow_id == workflow_id
                 )
             ).first()
-        return None if row is None else Registered(number=row.number, repeat_of=row.repeat_of)
+        if row is None:
+            return None
+        if run_id is not None and row.first_run_id is not None and row.first_run_id != run_id:
+            raise IncidentIdTaken(workflow_id, row.number)
+        return Registered(number=row.number, repeat_of=row.repeat_of)
 
     def _repeat_of(self, session: Session, state: IncidentState, now: datetime) -> int | None:
         if state.repeat_of is not None:

@@ -148,6 +148,10 @@ class IncidentRow(Base):
     alert_name: Mapped[str | None] = mapped_column(String(255))
     # The alert group whose episode opened the incident (None when declared by hand).
     alert_group_id: Mapped[str | None] = mapped_column(String(1000))
+    # The Temporal run the number was given to (its first execution's run id; migration 0029, NULL
+    # before it): a later run of the same workflow id, started once Temporal forgot this one, is
+    # another incident and never takes this number.
+    first_run_id: Mapped[str | None] = mapped_column(String(64))
     alert_count: Mapped[int] = mapped_column(Integer, nullable=False)
     repeat_of: Mapped[int | None] = mapped_column(Integer)
     runbook_url: Mapped[str | None] = mapped_column(Text)
@@ -251,7 +255,11 @@ class AlertGroupRow(Base):
     deliveries: Mapped[int] = mapped_column(Integer, nullable=False)
     signals: Mapped[int] = mapped_column(Integer, nullable=False)
     first_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    # Every delivery's time, coalesced repeats included (those in batches from the API's memory).
     last_delivery_at: Mapped[datetime] = mapped_column(nullable=False)
+    # When the group's content was last signalled (migration 0029): confirmed content is coalesced only
+    # for RECONFIRM_AFTER after it (sevflow/store/alerts.py).
+    last_signal_at: Mapped[datetime | None]
     # The labels the routing table matched its newest content on (common labels, the first alert's,
     # `source`): what a routing rule for this group matches (migration 0012; NULL before it).
     labels: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

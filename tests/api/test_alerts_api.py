@@ -405,3 +405,102 @@ async def test_an_incident_closed_as_noise_while_its_alert_fires_opens_no_other_
     await stack.post("/v1/alerts/alertmanager", firing)
     _, second = await stack.incidents(2)
     assert second.workflow_id == first.workflow_id.removesuffix("-1") + "-2"
+
+
+async def _forget(dev_env: WorkflowEnvironment, workflow_id: str) -> None:
+    """What Temporal's retention does to a closed run: the execution is deleted (the dev server takes
+    up to a minute to carry a delete out)."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    client = dev_env.client
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return
+            raise
+        await asyncio.sleep(1)
+    raise AssertionError(f"{workflow_id} was never deleted")
+
+
+@pytest.mark.timeout(180)  # the dev server deletes the terminated run within about a minute
+async def test_a_terminated_incident_forgotten_by_temporal_never_lends_its_number_to_the_next(
+    stack: Stack, dev_env: WorkflowEnvironment
+) -> None:
+    """An operator terminates an alert's incident (its episode never moves on), Temporal's retention
+    forgets the run, and the alert group's next alert starts the same workflow id again: that run is
+    another incident, with a number of its own, and the old one is left as it was."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    firing = fixture("alertmanager_firing.json")
+    await stack.post("/v1/alerts/alertmanager", firing)
+    (first,) = await stack.incidents(1)
+    assert first.number is not None
+    await dev_env.client.get_workflow_handle(first.workflow_id).terminate("operator: stuck")
+    await _forget(dev_env, first.workflow_id)
+    before = stack.store.get_incident(first.number)
+    assert before is not None
+
+    # Another instance of the alert fires: new content, signalled with a start of the group's episode 1.
+    answer = await stack.post("/v1/alerts/alertmanager", with_second_alert(firing, "firing"))
+    assert answer.status_code == 202
+    assert answer.json()["batches"][0]["workflow_id"] == first.workflow_id
+    old, second = await stack.incidents(2)
+    assert second.number != first.number
+    assert second.workflow_id == first.workflow_id.removesuffix("-1") + "-2"
+    assert second.alert_count == 2 and second.alerts_firing == 2  # what the refused run was started with
+    assert old.model_dump() == before.model_dump()  # untouched
+    # The run that was refused the old number ended without one; the group moved on.
+    reused = await dev_env.client.get_workflow_handle(first.workflow_id).describe()
+    assert reused.status is WorkflowExecutionStatus.COMPLETED
+    group = stack.store.alert_group("alertmanager", firing["groupKey"])
+    assert group is not None and group.episode == 2
+    again = await stack.post("/v1/alerts/alertmanager", with_second_alert(firing, "resolved"))
+    assert again.json()["batches"][0]["workflow_id"] == second.workflow_id
+
+
+async def test_a_delivery_handed_on_to_an_ended_successor_opens_the_groups_next_incident(
+    stack: Stack, dev_env: WorkflowEnvironment
+) -> None:
+    """The first incident hands a delivery on to the group's next one, which an operator terminated
+    meanwhile: the delivery reaches the group's current episode (here it opens the third incident)
+    instead of being dropped until the sender repeats it."""
+    from sqlalchemy import update
+
+    from sevflow.incident.commands import Resolve
+    from sevflow.store.schema import AlertGroupRow
+    from workflows.incident import IncidentWorkflow
+
+    firing, resolved = fixture("alertmanager_firing.json"), fixture("alertmanager_resolved.json")
+    await stack.post("/v1/alerts/alertmanager", firing)
+    (first,) = await stack.incidents(1)
+    handle = dev_env.client.get_workflow_handle_for(IncidentWorkflow.run, first.workflow_id)
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(by="alice"))
+    await stack.post("/v1/alerts/alertmanager", resolved)
+    await stack.post("/v1/alerts/alertmanager", firing)  # the first opens the second
+    _, second = await stack.incidents(2)
+    await dev_env.client.get_workflow_handle(second.workflow_id).terminate("operator: stuck")
+    # The API read the group's episode just before the second registered: the delivery goes to the
+    # first, which hands it on.
+    with stack.store.engine.begin() as conn:
+        conn.execute(update(AlertGroupRow).values(episode=1))
+
+    answer = await stack.post("/v1/alerts/alertmanager", with_second_alert(firing, "firing"))
+    assert answer.json()["batches"][0]["workflow_id"] == first.workflow_id
+    *_, third = await stack.incidents(3)
+    assert third.workflow_id == first.workflow_id.removesuffix("-1") + "-3"
+    assert third.alert_count == 2 and third.alerts_firing == 2
+    group = stack.store.alert_group("alertmanager", firing["groupKey"])
+    assert group is not None and group.episode == 3
+    # The first hands later deliveries straight to the third.
+    state = await handle.query(IncidentWorkflow.get_state)
+    assert state.alert_group is not None and state.alert_group.successor == third.workflow_id

@@ -53,6 +53,44 @@ def test_confirmed_content_is_signalled_again_once_its_last_signal_is_old(
     assert store.confirmed_content("alertmanager", "a") == "h-a"  # coalesced again from then on
 
 
+def test_coalesced_repeats_move_the_last_delivery_on_but_not_the_reconfirm_clock(
+    store: Store, clock: FakeClock
+) -> None:
+    """Repeats answered from the API's memory reach the store only as counts, in batches: the batch
+    moves each group's `last_delivery_at` to its newest repeat (the dashboard and the noise report see
+    it still firing), while RECONFIRM_AFTER still counts from the last signal, so a group whose
+    incident an operator terminated is signalled again at its next repeat past it."""
+    from sevflow.reports.queries import noisiest_alerts
+
+    _confirmed(store, "a", "h-a")
+    _confirmed(store, "b", "h-b")
+    signalled_at = clock.now
+    counts = RepeatCounts()
+    for minutes in (4, 9, 7):  # out of order: the newest wins
+        counts.add("alertmanager", "a", signalled_at + timedelta(minutes=minutes))
+    counts.add("alertmanager", "b", signalled_at - timedelta(minutes=1))  # older than its last: kept
+    clock.now = signalled_at + timedelta(minutes=9, seconds=30)
+    counts.flush(store, force=True)
+
+    a, b = store.alert_group("alertmanager", "a"), store.alert_group("alertmanager", "b")
+    assert a is not None and b is not None
+    assert (a.deliveries, a.last_delivery_at, a.last_signal_at) == (
+        4,
+        signalled_at + timedelta(minutes=9),
+        signalled_at,
+    )
+    assert (b.deliveries, b.last_delivery_at) == (2, signalled_at)
+    # Seen by the reports as active in the last minute, where before it looked silent since its signal.
+    since = signalled_at + timedelta(minutes=8)
+    assert [g.group_key for g in noisiest_alerts(store, since, clock.now)] == ["a"]
+
+    clock.now = signalled_at + RECONFIRM_AFTER + timedelta(seconds=1)
+    assert store.confirmed_contents("alertmanager", ["a"]) == {}
+    assert store.note_delivery("alertmanager", "a", "wf-a", "h-a") == 1  # signalled again
+    a = store.alert_group("alertmanager", "a")
+    assert a is not None and a.last_signal_at == a.last_delivery_at == clock.now
+
+
 def test_count_deliveries_many_adds_to_each_group_once(store: Store) -> None:
     _confirmed(store, "a", "h-a")
     _confirmed(store, "b", "h-b")
@@ -132,9 +170,12 @@ def test_repeat_counts_reach_the_store_in_one_flush(store: Store) -> None:
     _confirmed(store, "a", "h-a")
     _confirmed(store, "b", "h-b")
     counts = RepeatCounts()
+    noted = store.alert_group("alertmanager", "a")
+    assert noted is not None
+    at = noted.last_delivery_at
     for _ in range(5):
-        counts.add("alertmanager", "a")
-    counts.add("alertmanager", "b")
+        counts.add("alertmanager", "a", at)
+    counts.add("alertmanager", "b", at)
 
     counts.flush(store, force=True)
 
@@ -146,21 +187,24 @@ def test_repeat_counts_reach_the_store_in_one_flush(store: Store) -> None:
     assert a is not None and a.deliveries == 6
 
 
-def test_repeat_counts_survive_a_failed_flush(store: Store) -> None:
+def test_repeat_counts_survive_a_failed_flush(store: Store, clock: FakeClock) -> None:
     _confirmed(store, "a", "h-a")
     counts = RepeatCounts()
-    counts.add("alertmanager", "a")
+    repeated_at = clock.now + timedelta(minutes=3)
+    counts.add("alertmanager", "a", repeated_at)
 
     class Down:
-        def count_deliveries_many(self, _: object) -> None:
+        def count_deliveries_many(self, *_: object) -> None:
             raise RuntimeError("database is down")
 
     with pytest.raises(RuntimeError):
         counts.flush(Down(), force=True)  # type: ignore[arg-type]
+    clock.now += timedelta(minutes=5)  # the flush that works comes later: the repeat's own time stands
     counts.flush(store, force=True)
 
     a = store.alert_group("alertmanager", "a")
     assert a is not None and a.deliveries == 1 + 1
+    assert a.last_delivery_at == repeated_at
 
 
 def test_a_group_keeps_the_labels_of_its_newest_content_for_the_noise_report(

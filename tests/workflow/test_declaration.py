@@ -262,11 +262,11 @@ async def test_a_register_that_fails_once_is_retried_in_the_workflow_task(
     register = sqlite_store.register
     calls: list[str] = []
 
-    def fails_once(state: IncidentState, declare: Any = None) -> Any:
+    def fails_once(state: IncidentState, declare: Any = None, run_id: str | None = None) -> Any:
         calls.append(state.workflow_id)
         if len(calls) == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return register(state, declare)
+        return register(state, declare, run_id)
 
     monkeypatch.setattr(sqlite_store, "register", fails_once)
     first, scheduled = await declare_and_wait(
