@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 from workflows.failures import refusals, refuse
-from workflows.incident_alerts import group_of, open_next, outlive_alerts, pass_on, reach_current_episode
+from workflows.incident_alerts import group_of, open_next, outlive_alerts, pass_on
 from workflows.incident_chat import IncidentChat
 from workflows.incident_followup import (
     chase_now,
@@ -33,8 +33,8 @@ from workflows.incident_followup import (
 )
 from workflows.incident_merge import claim_merge, tell_target
 from workflows.incident_paging import pin_config, repage, start_escalation, stop_escalation
+from workflows.incident_register import announce, give_way, hand_on, register
 from workflows.options import (
-    LOCAL_RETRY_THRESHOLD,
     STORE_RETRY,
     STORE_TIMEOUT,
 )
@@ -46,17 +46,11 @@ with workflow.unsafe.imports_passed_through():
         ARCHIVE_CHAT,
         INCIDENT_ID_TAKEN,
         RECORD_INCIDENT,
-        REGISTER_INCIDENT,
         ArchiveChat,
         IncidentRecord,
-        Registered,
-        RegisterIncident,
     )
     from sevflow.incident import decisions as decide
     from sevflow.incident.clocks import (
-        arm_cadence,
-        arm_lead_reminder,
-        arm_public_update_reminder,
         due_reminders,
         next_deadline,
         postmortem_reminded,
@@ -82,7 +76,6 @@ with workflow.unsafe.imports_passed_through():
         Resolve,
         Snooze,
     )
-    from sevflow.incident.declaration import declaration_message, nobody_to_page_message
     from sevflow.incident.effects import (
         Decision,
         EndPaging,
@@ -96,7 +89,6 @@ with workflow.unsafe.imports_passed_through():
     from sevflow.incident.models import EventKind, IncidentState, PublicUpdate, Status, TimelineEvent
     from sevflow.incident.permissions import break_glass_refusal, postmortem_request_refusal
     from sevflow.paging.models import EscalationNote
-    from sevflow.policy import WAKING_PAGE_MODES
 
 
 @workflow.defn
@@ -115,11 +107,9 @@ class IncidentWorkflow:
         # holds it may await activities and children without another handler changing the state it
         # decided on. Taken by the register, by every handler that awaits, and by the timers.
         self._lock = asyncio.Lock()
-        # Why this run has no incident, when the register refused it its workflow id's (`_give_way`):
-        # what every command to it is told.
+        # Why the register refused this run its workflow id's incident (`give_way`): what commands hear.
         self._id_taken: str | None = None
-        # The delivery it was started with, kept until it is registered (`_give_way` sends it on).
-        self._opening: AlertDelivery | None = None
+        self._opening: AlertDelivery | None = None  # kept until registered: `give_way` sends it on
 
     # ---------------------------------------------------------------- run
 
@@ -128,7 +118,7 @@ class IncidentWorkflow:
         if self.state.number is None:
             async with self._lock:
                 if not await self._register():
-                    await self._give_way()
+                    await give_way(self.state, self._opening)
             self._opening = None
             if self._id_taken is not None:
                 await self._drain()
@@ -151,85 +141,16 @@ class IncidentWorkflow:
         return self.state
 
     async def _register(self) -> bool:
-        """One local activity numbers the incident, stores its declaration and first snapshot, and
-        says whether anyone can be paged: no activity task and no workflow task before the channel
-        hears of it, and no escalation child for an incident nobody can be paged for. False when the
-        store refused this run its workflow id's incident (`_give_way`); the state is then as it
-        started."""
-        # The start event's time, not workflow.now() nor info().start_time (the first task's): the
-        # register's workflow task can complete empty while its local activity runs (as when a query
-        # comes in) and then replays merged with the next one, at that one's time.
-        now = workflow.info().workflow_start_time
-        s = self.state.model_copy(
-            update={
-                "detected_at": now,
-                "started_at": min(self.state.started_at, now) if self.state.started_at else now,
-                # Stored as version 2, as when numbering and declaring were two writes: readers take a
-                # version of 2 or more for "declared".
-                "version": self.state.version + 2,
-            }
-        )
-        s = arm_public_update_reminder(arm_lead_reminder(arm_cadence(s, from_time=now), now), now)
-        pages = s.status is Status.DETECTED and s.policy.page in WAKING_PAGE_MODES
-        # A short, idempotent write (by workflow id), in this workflow task. Its retries stay
-        # STORE_RETRY's; past LOCAL_RETRY_THRESHOLD the waits between attempts are timers in history
-        # instead of a workflow task kept open.
-        try:
-            registered: Registered = await workflow.execute_local_activity(
-                REGISTER_INCIDENT,
-                RegisterIncident(
-                    state=s.snapshot(),
-                    declared_at=now,
-                    check_paging=pages,
-                    # The number is this run's only: a later run of this id is another incident.
-                    run_id=workflow.info().first_execution_run_id,
-                ),
-                result_type=Registered,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-            )
-        except (ActivityError, ApplicationError) as err:
-            # A local activity's failure comes as the activity's own error, not wrapped.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            if isinstance(cause, ApplicationError) and cause.type == INCIDENT_ID_TAKEN:
-                self._id_taken = cause.message
-                return False
-            raise
-        s.number, s.repeat_of = registered.number, registered.repeat_of
-        if registered.pinned is not None:  # the configuration its escalations page on (pinned policies)
-            s.pinned_config, s.config_version = registered.pinned.file, registered.pinned.effective
-        s.event_seq += len(registered.declared)
-        self.state, self._declared = s, True
-        nobody = any(e.kind is EventKind.PAGING_EXHAUSTED for e in registered.declared)
-        key = registered.declared[0].key
-        # Locally unless an escalation starts in this task: its start waits for no chat.
-        self._chat.declare(
-            self._chat.message(key, declaration_message(s, nobody_to_page=nobody)),
-            locally=nobody or not pages,
-        )
-        if nobody:
-            team_channel = registered.team_channel or s.chat.announce_channel
-            if team_channel:
-                team_key = f"{registered.declared[-1].key}/team"
-                self._chat.send(self._chat.message(team_key, nobody_to_page_message(s), channel=team_channel))
-        elif pages:
+        """Number the incident, tell its channel and start its paging (workflows/incident_register.py);
+        False when the store refused this run its workflow id's incident (`give_way`)."""
+        numbered = await register(self.state)
+        if isinstance(numbered, str):
+            self._id_taken = numbered
+            return False
+        self.state, self._declared = numbered.state, True
+        if announce(self._chat, numbered):
             await start_escalation(self.state)
         return True
-
-    async def _give_way(self) -> None:
-        """This run's workflow id was an incident's whose run has ended and which Temporal has
-        forgotten since (an operator terminated it, so its alert group's episode never moved on and
-        the group's next alert started the id again): the store refused this run that incident's
-        number. What it was started with opens the group's next episode's incident instead, as the
-        API would have, the deliveries that reach it go on there, and this run ends without a number.
-        Moving the group on here, not in the API, costs the alert path nothing: only this rare run
-        pays for it. A declared incident's id (a keyed declare) has no group: its command is refused."""
-        group = self.state.alert_group
-        if group is None:
-            return
-        reached = await reach_current_episode(group, group.episode, delivery=self._opening, opened=self.state)
-        self.state.alert_group = group.model_copy(update={"successor": reached})
 
     # ------------------------------------------------------------ effects
 
@@ -350,8 +271,7 @@ class IncidentWorkflow:
                 yield
 
     def _register_answered(self) -> bool:
-        """The register has answered: the incident has its number, or this run was refused one
-        (`_give_way`, then `self.state.number` stays None)."""
+        """The register has answered: a number, or a refusal (`give_way`; the number stays None)."""
         return self.state.number is not None or self._id_taken is not None
 
     # ------------------------------------------------------------ query
@@ -610,8 +530,8 @@ class IncidentWorkflow:
     @workflow.signal
     async def merged_from(self, merged: MergedFrom) -> None:
         await workflow.wait_condition(self._register_answered)
-        if self.state.number is None:
-            return self._ignored("merged_from")
+        if self._gave_way("merged_from"):
+            return
         async with self._turn():
             await self._apply(decide.merged_from(self.state, merged))
 
@@ -620,16 +540,16 @@ class IncidentWorkflow:
         """The ingest held back firing alerts of this incident's group under silences: one timeline
         line per silence (decide.alerts_silenced), nothing else."""
         await workflow.wait_condition(self._register_answered)
-        if self.state.number is None:
-            return self._ignored("alerts_silenced")
+        if self._gave_way("alerts_silenced"):
+            return
         async with self._turn():
             await self._apply(decide.alerts_silenced(self.state, note))
 
     @workflow.signal(name="escalation_changed")
     async def escalation_changed(self, note: EscalationNote) -> None:
         await workflow.wait_condition(self._register_answered)
-        if self.state.number is None:
-            return self._ignored("escalation_changed")
+        if self._gave_way("escalation_changed"):
+            return
         async with self._turn():
             await self._apply(decide.paging_noted(self.state, note))
 
@@ -645,12 +565,9 @@ class IncidentWorkflow:
         if self.state.number is None and delivery.id == self.state.alert_group.opened_by:
             self._opening = delivery
         await workflow.wait_condition(self._register_answered)
-        if self.state.number is None:
-            # This run gave way (`_give_way`): a later delivery goes on to the incident it opened.
+        if self.state.number is None:  # this run gave way: on to the incident it opened
             async with self._lock:
-                group = group_of(self.state)
-                if group.successor is not None and delivery.id != group.opened_by:
-                    self.state.alert_group = await pass_on(group, group.successor, delivery)
+                await hand_on(self.state, delivery)
             return
         async with self._turn():
             # Decided under the lock, on the group as the deliveries before this one left it.
@@ -670,5 +587,8 @@ class IncidentWorkflow:
             elif step.changed is not None:
                 await self._apply(decide.alerts_changed(self.state, step.changed, workflow.now()))
 
-    def _ignored(self, signal: str) -> None:
-        workflow.logger.warning("%s: %s ignored (%s)", self.state.workflow_id, signal, self._id_taken)
+    def _gave_way(self, signal: str) -> bool:
+        """Whether this run gave way (`give_way`): a signal to it is logged and dropped."""
+        if self.state.number is None:
+            workflow.logger.warning("%s: %s ignored (%s)", self.state.workflow_id, signal, self._id_taken)
+        return self.state.number is None
