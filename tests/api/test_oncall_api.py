@@ -12,7 +12,7 @@ import pytest
 
 from sevflow.store.repository import Store
 from starter.api import create_app
-from tests.unit.oncall.runtime_fixtures import oncall_config
+from tests.unit.oncall.runtime_fixtures import oncall_config_mid_shift
 
 from .conftest import http, settings
 
@@ -20,7 +20,11 @@ from .conftest import http, settings
 @pytest.fixture
 async def api(tmp_path: Path, sqlite_store: Store) -> httpx.AsyncClient:
     app = create_app(
-        settings(tmp_path, "tq-oncall-api"), store=sqlite_store, config=oncall_config(), client=None
+        # Its two-hour covers stay in the shift on now at any time of day.
+        settings(tmp_path, "tq-oncall-api"),
+        store=sqlite_store,
+        config=oncall_config_mid_shift(),
+        client=None,
     )
     async with http(app) as client:
         yield client  # type: ignore[misc]

@@ -13,7 +13,10 @@ from sevflow import policy
 from tests.deploy.support import DEPLOY_DOC, ROOT
 from tests.replay import record
 
-INCIDENT_SOURCE = (ROOT / "workflows" / "incident.py").read_text()
+# The incident workflow, with the register it runs (its paging condition lives there).
+INCIDENT_SOURCE = "\n".join(
+    (ROOT / "workflows" / name).read_text() for name in ("incident.py", "incident_register.py")
+)
 
 
 @pytest.fixture(scope="module")

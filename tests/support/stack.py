@@ -27,6 +27,7 @@ from starter.api import create_app, serving
 from tests.conftest import terminate_task_queue
 from tests.support.ports import free_port
 from worker.main import build_worker
+from worker.running import running
 
 IN_PROCESS_URL = "http://test"
 
@@ -48,9 +49,11 @@ def stack_settings(data_dir: Path, task_queue: str, **fields: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def worker_on(client: Client, task_queue: str, store: Store, **options: Any) -> AsyncIterator[None]:
     """A worker with the real activities (`options`: build_worker's chat, config, tickets...); what
-    still runs on the task queue is terminated once it has stopped."""
+    still runs on the task queue is terminated once it has stopped. Its stop is bounded as `sevflow
+    worker`'s is (worker/running.py): Temporal's core can leave a shutdown unfinished, which held a
+    fuzz test's teardown past its timeout on a loaded CI machine."""
     try:
-        async with build_worker(client, task_queue, store, **options):
+        async with running(build_worker(client, task_queue, store, **options)):
             yield
     finally:
         await terminate_task_queue(client, task_queue)

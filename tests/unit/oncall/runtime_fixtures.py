@@ -42,11 +42,16 @@ def oncall_config() -> SevflowConfig:
     return parse_config(ONCALL_YAML)
 
 
-def oncall_config_mid_shift() -> SevflowConfig:
-    """`oncall_config` with ops-daily's handoffs moved to six hours before now (on the hour): the shift
-    on now has 18 hours to run, so a test that covers a few hours from now stays within one person's
-    shift whatever the time of day it runs at."""
+def oncall_yaml_mid_shift() -> str:
+    """ONCALL_YAML with ops-daily's handoffs moved to six hours before now (on the hour): the shift on
+    now has 18 hours to run, so a test that covers a few hours from now stays within one person's shift
+    whatever the time of day it runs at."""
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
     text = ONCALL_YAML.replace("start: 2026-01-05T09:00:00Z", f"start: {start:%Y-%m-%dT%H:%M:%SZ}")
     assert text != ONCALL_YAML
-    return parse_config(text)
+    return text
+
+
+def oncall_config_mid_shift() -> SevflowConfig:
+    """`oncall_config`, its shift on now with 18 hours to run (`oncall_yaml_mid_shift`)."""
+    return parse_config(oncall_yaml_mid_shift())

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from starter.cli import app
-from tests.unit.oncall.runtime_fixtures import ONCALL_YAML
+from tests.unit.oncall.runtime_fixtures import oncall_yaml_mid_shift
 
 runner = CliRunner()
 
@@ -20,7 +20,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "sevflow.yaml"
-    path.write_text(ONCALL_YAML)
+    path.write_text(oncall_yaml_mid_shift())  # its two-hour covers stay in one shift at any hour
     monkeypatch.setenv("SEVFLOW_CONFIG", str(path))
     monkeypatch.setenv("SEVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'sevflow.db'}")
     return path
@@ -121,7 +121,7 @@ def test_the_gap_check_names_a_runtime_change_by_its_id(env: Path) -> None:
     takes); a gap of the file's own override keeps its place in sevflow.yaml, `overrides[0]`."""
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
     env.write_text(
-        ONCALL_YAML
+        oncall_yaml_mid_shift()
         + "overrides:\n"
         + f"  - {{rotation: ops-daily, person: null, from: {soon.isoformat()}, "
         + f"to: {(soon + timedelta(hours=1)).isoformat()}}}\n"
