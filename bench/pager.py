@@ -88,13 +88,13 @@ from bench.paging import (
     show,
     show_machine,
     sink_notes,
+    sink_worker,
     start_paced,
     start_sinks,
     stats,
     wait_for_ends,
     wait_until,
 )
-from bench.paging_workflows import NoteSink
 from bench.stack import (
     ROOT,
     Stack,
@@ -102,7 +102,6 @@ from bench.stack import (
     embedded_stack,
     machine_info,
     quiet_logs,
-    sevflow_workflow_runner,
     show_machine_info,
     utc,
 )
@@ -764,13 +763,7 @@ async def run(
                     activities=[pager.page],
                     activity_executor=ThreadPoolExecutor(max_workers=16),
                 )
-                # The incidents' stand-ins run as `sevflow worker` runs the incidents (bench.paging).
-                sinks = Worker(
-                    stack.client,
-                    task_queue=f"{aux_queue}-sinks",
-                    workflows=[NoteSink],
-                    workflow_runner=sevflow_workflow_runner(),
-                )
+                sinks = sink_worker(stack.client, f"{aux_queue}-sinks")
                 async with aux, sinks:
                     print("sevflow: EscalationWorkflows on the worker of build_worker", flush=True)
                     result["sevflow"] = await sevflow_phase(

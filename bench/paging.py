@@ -389,6 +389,15 @@ async def wait_for_ends(client: Client, workflow_type: str, deadline: float) -> 
     return left
 
 
+def sink_worker(client: Client, task_queue: str) -> Worker:
+    """The worker of the incidents' stand-ins (NoteSink): they run as `sevflow worker` runs incidents,
+    outside the sandbox unless SEVFLOW_WORKER_WORKFLOW_SANDBOX says otherwise, so they cost what an
+    incident's handling of the note would, not the sandbox's price on top."""
+    return Worker(
+        client, task_queue=task_queue, workflows=[NoteSink], workflow_runner=sevflow_workflow_runner()
+    )
+
+
 async def start_sinks(client: Client, queue: str, escalations: int, run_id: str, incidents: str) -> list[str]:
     """The incidents the escalations tell: one per escalation (`each`: each ends with its ladder), or
     one for all (`single`). Started before the measured phase."""
@@ -864,14 +873,7 @@ async def run(
             activities=[recorder.page],
             activity_executor=ThreadPoolExecutor(max_workers=16),
         )
-        # The incidents' stand-ins run as `sevflow worker` runs the incidents (outside the sandbox,
-        # SEVFLOW_WORKER_WORKFLOW_SANDBOX); the baseline keeps the SDK's default.
-        sinks = Worker(
-            stack.client,
-            task_queue=f"{aux_queue}-sinks",
-            workflows=[NoteSink],
-            workflow_runner=sevflow_workflow_runner(),
-        )
+        sinks = sink_worker(stack.client, f"{aux_queue}-sinks")  # the baseline keeps the SDK's default
         async with aux, sinks:
             print(
                 "sevflow: EscalationWorkflow on the worker of build_worker, telling "
