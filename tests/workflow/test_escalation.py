@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -94,6 +94,24 @@ async def paging_worker(
                                 f"{state.workflow_id}/escalation-{k}"
                             ).terminate()
             await incidents.terminate_running()
+
+
+async def start_ladder(
+    client: Client, task_queue: str, number: int, incident_id: str, severity: Severity, workflow_id: str
+) -> WorkflowHandle[Any, EscalationState]:
+    """An escalation started on its own (no incident workflow behind it but `incident_id`), on checkout
+    with `severity`'s default policy."""
+    start = EscalationInput(
+        incident_number=number,
+        incident_workflow_id=incident_id,
+        title="checkout 5xx",
+        service="checkout",
+        severity=severity,
+        policy=DEFAULT_POLICIES[severity],
+    )
+    return await client.start_workflow(
+        EscalationWorkflow.run, EscalationState(incident=start), id=workflow_id, task_queue=task_queue
+    )
 
 
 @pytest.fixture
@@ -236,19 +254,13 @@ async def test_raised_severity_starts_the_ladder_again_under_the_new_policy(
     then moves on every 5 minutes."""
     client = time_skipping_env.client
     async with paging_worker(client, sqlite_store, task_queue, config):
-        start = EscalationInput(
-            incident_number=4242,
-            incident_workflow_id=f"no-such-incident-{uuid.uuid4()}",
-            title="checkout 5xx",
-            service="checkout",
-            severity=Severity.SEV2,
-            policy=DEFAULT_POLICIES[Severity.SEV2],
-        )
-        handle = await client.start_workflow(
-            EscalationWorkflow.run,
-            EscalationState(incident=start),
-            id=f"escalation-{uuid.uuid4()}",
-            task_queue=task_queue,
+        handle = await start_ladder(
+            client,
+            task_queue,
+            4242,
+            f"no-such-incident-{uuid.uuid4()}",
+            Severity.SEV2,
+            f"escalation-{uuid.uuid4()}",
         )
         await time_skipping_env.sleep(7 * M)
         raised = SeverityRaised(severity=Severity.SEV0, policy=DEFAULT_POLICIES[Severity.SEV0], by="dave")
@@ -324,19 +336,8 @@ async def test_a_ladder_whose_incident_was_terminated_stops_instead_of_paging_fo
         incident_handle = await client.start_workflow(
             IncidentStandIn.run, id=incident_id, task_queue=f"{task_queue}-incidents"
         )
-        start = EscalationInput(
-            incident_number=number,
-            incident_workflow_id=incident_id,
-            title="checkout 5xx",
-            service="checkout",
-            severity=Severity.SEV1,
-            policy=DEFAULT_POLICIES[Severity.SEV1],
-        )
-        escalation = await client.start_workflow(
-            EscalationWorkflow.run,
-            EscalationState(incident=start),
-            id=f"{incident_id}/escalation-1",
-            task_queue=task_queue,
+        escalation = await start_ladder(
+            client, task_queue, number, incident_id, Severity.SEV1, f"{incident_id}/escalation-1"
         )
         await time_skipping_env.sleep(1 * M)
         await incident_handle.terminate(reason="operator")
