@@ -32,7 +32,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from sevflow.alerts.group import EPISODE_ATTEMPTS, first_incident
+from sevflow.alerts.group import EPISODE_ATTEMPTS, episode_attempt
 from sevflow.alerts.models import (
     AlertBatch,
     AlertDelivery,
@@ -43,7 +43,6 @@ from sevflow.alerts.models import (
 )
 from sevflow.alerts.routing import route as route_batch
 from sevflow.alerts.routing import route_labels
-from sevflow.alerts.tracking import episode_workflow_id
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ServiceUnavailable, SevflowError
 from sevflow.silences.models import Silence
@@ -563,17 +562,17 @@ class AlertIngest:
     async def _signal_episode(self, delivery: AlertDelivery, group_id: str, episode: int) -> str | None:
         batch = delivery.batch
         for _ in range(EPISODE_ATTEMPTS):
-            workflow_id = episode_workflow_id(group_id, episode)
-            opened = first_incident(delivery, group_id, episode)
+            attempt = episode_attempt(group_id, episode, delivery=delivery)
+            workflow_id = attempt.workflow_id
             try:
-                if opened is None:
+                if attempt.opens is None:
                     # Nothing fires: it changes the incident there is, and opens none.
                     handle = self.client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
                     await handle.signal(IncidentWorkflow.deliver, delivery)
                 else:
                     await self.client.start_workflow(
                         IncidentWorkflow.run,
-                        opened,
+                        attempt.opens,
                         id=workflow_id,
                         task_queue=self.task_queue,
                         start_signal="deliver",

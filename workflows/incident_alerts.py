@@ -15,7 +15,7 @@ from workflows.options import STORE_RETRY, STORE_TIMEOUT
 with workflow.unsafe.imports_passed_through():
     from sevflow.alerts import group as alert_group
     from sevflow.alerts.models import AlertDelivery
-    from sevflow.alerts.tracking import AlertGroupTrack, episode_of, episode_workflow_id
+    from sevflow.alerts.tracking import AlertGroupTrack, episode_of
     from sevflow.contracts import RELEASE_ALERT_GROUP
     from sevflow.incident.models import IncidentState
 
@@ -74,20 +74,13 @@ async def reach_current_episode(
     open and no incident to change. Only on this rare path: no activity on the alert path's way."""
     for _ in range(alert_group.EPISODE_ATTEMPTS):
         episode = await release(group, ended)
-        state = (
-            alert_group.in_episode(opened, episode)
-            if opened is not None
-            else alert_group.first_incident(delivery, group.group_id, episode)
-            if delivery is not None
-            else None
-        )
-        workflow_id = episode_workflow_id(group.group_id, episode)
-        if state is not None and await _start(state):
-            return workflow_id
+        attempt = alert_group.episode_attempt(group.group_id, episode, delivery=delivery, opened=opened)
+        if attempt.opens is not None and await _start(attempt.opens):
+            return attempt.workflow_id
         if delivery is not None:
-            if await _signal(workflow_id, delivery):
-                return workflow_id
-            if state is None:
+            if await _signal(attempt.workflow_id, delivery):
+                return attempt.workflow_id
+            if attempt.opens is None:
                 return None
         ended = episode
     workflow.logger.error(

@@ -122,6 +122,34 @@ def in_episode(state: IncidentState, episode: int) -> IncidentState:
     )
 
 
+@dataclass(frozen=True)
+class EpisodeAttempt:
+    """What a delivery does at one episode of its group, as the API and an incident handing it on both
+    walk the episodes: start the episode's incident as `opens`, or, when nothing of it fires (None),
+    signal the incident there is."""
+
+    workflow_id: str
+    opens: IncidentState | None
+
+
+def episode_attempt(
+    group_id: str,
+    episode: int,
+    *,
+    delivery: AlertDelivery | None = None,
+    opened: IncidentState | None = None,
+) -> EpisodeAttempt:
+    """The attempt at `episode`: the incident `opened` re-targeted to it when one was opened already,
+    else the one `delivery` opens there (None when nothing of it fires)."""
+    if opened is not None:
+        opens: IncidentState | None = in_episode(opened, episode)
+    elif delivery is not None:
+        opens = first_incident(delivery, group_id, episode)
+    else:
+        opens = None
+    return EpisodeAttempt(episode_workflow_id(group_id, episode), opens)
+
+
 def next_incident(group: AlertGroupTrack, delivery: AlertDelivery) -> IncidentState | None:
     """The next episode's incident, opened from `delivery` by the incident that tracked `group` (the
     group as the delivery left it)."""

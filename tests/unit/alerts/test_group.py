@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sevflow.alerts.group import delivered, first_incident, next_incident
+from sevflow.alerts.group import delivered, episode_attempt, first_incident, next_incident
 from sevflow.alerts.models import Alert, AlertBatch, AlertDelivery, Route
 from sevflow.alerts.tracking import AlertGroupTrack, AlertSource, AlertStatus
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -64,6 +64,27 @@ def test_the_first_firing_opens_an_incident_that_tracks_it() -> None:
 def test_nothing_firing_opens_nothing() -> None:
     assert first_incident(delivery("k", AlertStatus.RESOLVED), GROUP, 1) is None
     assert first_incident(delivery("k", AlertStatus.FIRING, acknowledge=True), GROUP, 1) is None
+
+
+def test_an_episode_attempt_opens_there_or_signals_the_incident_there_is() -> None:
+    """The walk the API and an incident handing a delivery on share: at episode 3, a firing delivery
+    opens that episode's incident; an incident already opened elsewhere is re-targeted to it; a
+    delivery with nothing firing (or none at all) signals the incident that is there."""
+    firing = delivery("k", AlertStatus.FIRING)
+    attempt = episode_attempt(GROUP, 3, delivery=firing)
+    assert attempt.workflow_id == f"{GROUP}/incident-3"
+    assert attempt.opens is not None and attempt.opens.workflow_id == attempt.workflow_id
+    assert attempt.opens.alert_group is not None and attempt.opens.alert_group.episode == 3
+
+    was_first = first_incident(firing, GROUP, 1)
+    assert was_first is not None
+    moved = episode_attempt(GROUP, 3, delivery=delivery("k", AlertStatus.RESOLVED), opened=was_first)
+    assert moved.opens is not None and moved.opens.workflow_id == f"{GROUP}/incident-3"
+    assert moved.opens.alert_group is not None and moved.opens.alert_group.successor is None
+
+    resolved = episode_attempt(GROUP, 3, delivery=delivery("k", AlertStatus.RESOLVED))
+    assert resolved.opens is None and resolved.workflow_id == f"{GROUP}/incident-3"
+    assert episode_attempt(GROUP, 2).opens is None
 
 
 def test_the_adversarys_sequence_leaves_the_repeat_in_charge() -> None:
