@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy import Insert, Table, bindparam, case, select, update
+from sqlalchemy.orm import Session
 
 from sevflow.store.base import Repository, insert_ignoring_duplicates
 from sevflow.store.schema import AlertGroupRow, AlertLogRow
@@ -65,33 +66,40 @@ class AlertRepository(Repository):
         now = self._clock()
         with self._write() as session:
             session.execute(
-                insert_ignoring_duplicates(session, AlertGroupRow, ["source", "group_key"]).values(
-                    source=source,
-                    group_key=group_key,
-                    workflow_id=workflow_id,
-                    last_hash=None,
-                    deliveries=0,
-                    signals=0,
-                    first_seen_at=now,
-                    last_delivery_at=now,
-                    last_signal_at=None,
-                )
+                _insert_group(session),
+                {
+                    "source": source,
+                    "group_key": group_key,
+                    "workflow_id": workflow_id,
+                    "last_hash": None,
+                    "deliveries": 0,
+                    "signals": 0,
+                    "first_seen_at": now,
+                    "last_delivery_at": now,
+                    "last_signal_at": None,
+                },
             )
-            row = session.get(AlertGroupRow, (source, group_key), with_for_update=True)
-            assert row is not None
-            row.deliveries += 1
+            # Locked for the rest of the transaction (PostgreSQL; SQLite's writer holds the database).
+            row = session.execute(_GROUP_FOR_UPDATE, {"k_source": source, "k_group_key": group_key}).one()
             recent = row.last_signal_at is not None and row.last_signal_at >= now - RECONFIRM_AFTER
-            row.last_delivery_at = max(row.last_delivery_at, now)
-            if row.last_hash == content_hash and row.confirmed and recent:
-                return None
-            if row.last_hash != content_hash:
-                row.last_hash = content_hash
-                row.confirmed = False
-                if labels is not None:
-                    row.labels = dict(labels)
-            row.signals += 1
-            row.last_signal_at = now
-            return row.episode
+            changes: dict[str, Any] = {
+                "deliveries": row.deliveries + 1,
+                "last_delivery_at": max(row.last_delivery_at, now),
+                "last_hash": row.last_hash,
+                "confirmed": row.confirmed,
+                "labels": row.labels,
+                "signals": row.signals,
+                "last_signal_at": row.last_signal_at,
+            }
+            repeat = row.last_hash == content_hash and row.confirmed and recent
+            if not repeat:
+                if row.last_hash != content_hash:
+                    changes.update(last_hash=content_hash, confirmed=False)
+                    if labels is not None:
+                        changes["labels"] = dict(labels)
+                changes.update(signals=row.signals + 1, last_signal_at=now)
+            session.execute(_UPDATE_GROUP, {**changes, "k_source": source, "k_group_key": group_key})
+        return None if repeat else int(row.episode)
 
     def next_episode(self, source: str, group_key: str, ended: int) -> int:
         """The group's incident of episode `ended` has ended (its workflow is closed): the group's
@@ -125,12 +133,12 @@ class AlertRepository(Repository):
             return {}
         with self._read() as session:
             rows = session.execute(
-                select(AlertGroupRow.group_key, AlertGroupRow.last_hash).where(
-                    AlertGroupRow.source == source,
-                    AlertGroupRow.group_key.in_(list(group_keys)),
-                    AlertGroupRow.confirmed.is_(True),
-                    AlertGroupRow.last_signal_at >= self._clock() - RECONFIRM_AFTER,
-                )
+                _CONFIRMED_CONTENTS,
+                {
+                    "k_source": source,
+                    "k_group_keys": list(group_keys),
+                    "since": self._clock() - RECONFIRM_AFTER,
+                },
             ).all()
         return {row.group_key: row.last_hash for row in rows if row.last_hash is not None}
 
@@ -138,13 +146,7 @@ class AlertRepository(Repository):
         """The content reached its workflow: later repeats of it may be coalesced."""
         with self._write() as session:
             session.execute(
-                update(AlertGroupRow)
-                .where(
-                    AlertGroupRow.source == source,
-                    AlertGroupRow.group_key == group_key,
-                    AlertGroupRow.last_hash == content_hash,
-                )
-                .values(confirmed=True)
+                _CONFIRM_CONTENT, {"k_source": source, "k_group_key": group_key, "k_last_hash": content_hash}
             )
 
     def count_deliveries(self, source: str, group_key: str, count: int) -> None:
@@ -280,3 +282,48 @@ class AlertRepository(Repository):
                 )
                 for r in rows
             ]
+
+
+# The alert path's statements (every new alert runs them), built once: building and caching an ORM
+# statement per call cost several times the query itself (about 1.5 of 1.8 ms per confirm on SQLite).
+_GROUPS = AlertGroupRow.metadata.tables[AlertGroupRow.__tablename__]
+_BY_GROUP_KEY = (_GROUPS.c.source == bindparam("k_source"), _GROUPS.c.group_key == bindparam("k_group_key"))
+_GROUP_FOR_UPDATE = select(_GROUPS).where(*_BY_GROUP_KEY).with_for_update()
+_UPDATE_GROUP = (
+    update(_GROUPS)
+    .where(*_BY_GROUP_KEY)
+    .values(
+        {
+            column: bindparam(column)
+            for column in (
+                "deliveries",
+                "last_delivery_at",
+                "last_hash",
+                "confirmed",
+                "labels",
+                "signals",
+                "last_signal_at",
+            )
+        }
+    )
+)
+_CONFIRMED_CONTENTS = select(_GROUPS.c.group_key, _GROUPS.c.last_hash).where(
+    _GROUPS.c.source == bindparam("k_source"),
+    _GROUPS.c.group_key.in_(bindparam("k_group_keys", expanding=True)),
+    _GROUPS.c.confirmed.is_(True),
+    _GROUPS.c.last_signal_at >= bindparam("since", type_=_GROUPS.c.last_signal_at.type),
+)
+_CONFIRM_CONTENT = (
+    update(_GROUPS)
+    .where(*_BY_GROUP_KEY, _GROUPS.c.last_hash == bindparam("k_last_hash"))
+    .values(confirmed=True)
+)
+_INSERT_GROUP: dict[str, Insert] = {}
+
+
+def _insert_group(session: Session) -> Insert:
+    """A group's first row, unless it has one, for the session's database (built once)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERT_GROUP:
+        _INSERT_GROUP[dialect] = insert_ignoring_duplicates(session, _GROUPS, ["source", "group_key"])
+    return _INSERT_GROUP[dialect]

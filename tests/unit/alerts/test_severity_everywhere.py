@@ -274,12 +274,17 @@ def readings(surfaces: Surfaces, word: str) -> dict[str, Severity | None]:
     }
 
 
+@pytest.mark.timeout(300)  # every word of the table through nine surfaces: as the test below
 def test_every_word_of_the_table_means_its_severity_everywhere(surfaces: Surfaces) -> None:
     for word, severity in {**SEVERITY_WORDS, **{s.value: s for s in Severity}}.items():
         found = readings(surfaces, word)
         assert found == dict.fromkeys(found, severity), word
 
 
+# 30 words through nine surfaces each, every CLI run building the whole command tree and every request
+# an app of its own in a new event loop: well under a minute on a quiet 2-core machine, over it with
+# both cores busy (CI with other processes beside it).
+@pytest.mark.timeout(300)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(word=words)
 def test_every_surface_reads_every_spelling_alike(surfaces: Surfaces, word: str) -> None:
