@@ -2,9 +2,9 @@
 
 Pages: the incident list (`/`), declaring an incident (`/declare`), an incident (`/incidents/{n}`, also
 the incident room: its forms send the same commands, through the same services, as the CLI and the JSON
-API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`, with the forms that make,
-edit and remove covers and leave, ask for swaps and confirm them), silences and maintenance windows (`/silences`) and overdue action
-items (`/action-items`). Access rules: starter.dashboard.auth.
+API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`, with the forms that
+make, edit and remove covers and leave, ask for swaps and confirm them), silences and maintenance
+windows (`/silences`) and overdue action items (`/action-items`). Access rules: starter.dashboard.auth.
 
 Every form that sends a command carries an idempotency key made when the page was rendered, as the
 API's `Idempotency-Key`: the same form sent twice (a double click, a resend after going back) is applied
