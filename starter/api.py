@@ -283,7 +283,7 @@ class Backend:
             with contextlib.suppress(RuntimeError):  # called from a worker thread: set at the start
                 self.loop = asyncio.get_running_loop()
         if self._oncall is None:
-            hook = on_loop(lambda: self.loop, self.client)
+            hook = on_loop(lambda: self.loop, self.client, self.settings.task_queue)
             self._oncall = OnCallService(self.config, self.store, on_change=hook)
         return self._oncall
 

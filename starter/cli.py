@@ -1616,7 +1616,7 @@ def _handoffs_moved(settings: Settings) -> Callable[[OnCallChange], None]:
     def warn(line: str) -> None:
         err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
 
-    return blocking(lambda: connect(settings), warn)
+    return blocking(lambda: connect(settings), warn, settings.task_queue)
 
 
 def oncall_effective(settings: Settings) -> Effective:

@@ -94,7 +94,10 @@ def _run(vendor: str, directory: Path, dry_run: bool, target: Path | None) -> No
             sync = store.sync_imported_changes(lambda current: plan_sync(current, covers, vendor, now))
         finally:
             store.dispose()
-        _handoffs_moved(settings, sync.rotations)
+        # The rotations the covers moved, and every rotation the import wrote: one new in sevflow.yaml
+        # gets its HandoffWorkflow now (signal-with-start), not at the next worker start.
+        written = [name for name in result.config.get("rotations", {}) if name in config.rotations]
+        _handoffs_moved(settings, sorted({*sync.rotations, *written}))
     table = Table("Imported", "Count", title=f"sevflow import {vendor} {directory}")
     for name, count in result.counts.items():
         table.add_row(name.replace("_", " "), str(count))
@@ -129,14 +132,16 @@ def _run(vendor: str, directory: Path, dry_run: bool, target: Path | None) -> No
 
 def _handoffs_moved(settings: Settings, rotations: list[str]) -> None:
     """The imported covers are written past OnCallService, so their rotations' handoff notices are
-    planned again here, as after any on-call change of the CLI (a warning when Temporal is down)."""
+    planned again here, as after any on-call change of the CLI, each workflow started when none runs
+    (a warning when Temporal is down)."""
     from starter.handoff_signals import blocking_many
     from worker.temporal import connect
 
     def warn(line: str) -> None:
         err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
 
-    blocking_many(lambda: connect(settings), rotations, "runtime on-call changes imported", warn)
+    saved = "runtime on-call changes imported"
+    blocking_many(lambda: connect(settings), rotations, saved, warn, settings.task_queue)
 
 
 @import_app.command("opsgenie")

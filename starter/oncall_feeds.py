@@ -2,19 +2,24 @@
 once, reset on demand), the feed behind a token, and the hours of a month or a range of months.
 
 The configuration is asked for at each call (`config()`), so the runtime on-call changes of the
-effective configuration show in the next fetch of a feed.
+effective configuration show in the next fetch of a feed. The hours report counts each stretch of a
+month on the configuration in force then (`config_epochs`), not today's alone.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from sevflow.config.loader import parse_config
 from sevflow.config.schema import SevflowConfig
+from sevflow.oncall.changes import OnCallChange, config_version, effective_config
 from sevflow.oncall.feeds import (
     TOKEN_LENGTH,
     FeedKind,
@@ -26,8 +31,11 @@ from sevflow.oncall.feeds import (
     same_digest,
     token_digest,
 )
-from sevflow.oncall.hours import HoursRow, hours_report, months_between, next_month, parse_month
+from sevflow.oncall.hours import HoursRow, InForce, hours_report, months_between, next_month, parse_month
+from sevflow.store.config_versions import ConfigEpoch
 from sevflow.store.feeds import FeedRepository, PageReceiptRepository, StoredFeed
+
+log = logging.getLogger("sevflow.oncall")
 
 _TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}$")
 NO_FEED = "no calendar feed here: the link is wrong or was reset; ask for the new one (sevflow oncall feed)"
@@ -118,12 +126,63 @@ class FeedService:
         return feed_calendar(config, kind, name, now)
 
 
+@runtime_checkable
+class ConfigHistory(Protocol):
+    """Where the configurations in force over time are kept (the store)."""
+
+    def config_epochs(self, start: datetime, end: datetime) -> list[ConfigEpoch]: ...
+
+    def config_text(self, version: str) -> str | None: ...
+
+    def oncall_changes(self, include_removed: bool = False) -> list[OnCallChange]: ...
+
+
+# Parsed file configurations by version id: a kept text never changes under its id.
+_PARSED: dict[str, SevflowConfig | None] = {}
+
+
+def _file(history: ConfigHistory, version: str) -> SevflowConfig | None:
+    if version not in _PARSED:
+        text = history.config_text(version)
+        parsed: SevflowConfig | None = None
+        try:
+            parsed = parse_config(text) if text is not None else None
+        except Exception:
+            log.warning("configuration %s no longer parses: the hours count it as today's", version)
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[version] = parsed
+    return _PARSED[version]
+
+
+def in_force(history: ConfigHistory, config: SevflowConfig, start: datetime, end: datetime) -> list[InForce]:
+    """The configurations in force over [start, end), oldest first: each file deployed then with the
+    runtime changes of now (a change applies only to its own dates), and `config` (the effective one of
+    now) for the one in force now when it is the same. A file the store lacks or cannot parse counts as
+    `config`; no kept history at all: `config` throughout."""
+    epochs = history.config_epochs(start, end)
+    if not epochs:
+        return []
+    changes = history.oncall_changes()
+    now = config_version(config)
+    found: list[InForce] = []
+    for epoch in epochs:
+        base = _file(history, epoch.version)
+        effective = config if base is None else effective_config(base, changes)
+        if config_version(effective) == now:
+            effective = config
+        found.append(InForce(epoch.since, effective))
+    return found
+
+
 def hours_rows(
     store: PageReceiptRepository, config: SevflowConfig, first: str, last: str | None = None
 ) -> list[HoursRow]:
-    """The hours report of months `first` through `last` (default: `first` alone), `2027-03` each."""
+    """The hours report of months `first` through `last` (default: `first` alone), `2027-03` each, each
+    stretch counted on the configuration in force then when the store keeps that history."""
     months = months_between(parse_month(first), parse_month(last) if last else parse_month(first))
     # Every zone's months lie within 15 hours of UTC's.
     start = datetime.combine(months[0], time(0), tzinfo=UTC) - timedelta(hours=15)
     end = datetime.combine(next_month(months[-1]), time(0), tzinfo=UTC) + timedelta(hours=15)
-    return hours_report(config, months, store.page_receipts(start, end))
+    periods = in_force(store, config, start, end) if isinstance(store, ConfigHistory) else []
+    return hours_report(config, months, store.page_receipts(start, end), in_force=periods)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sevflow.errors import SevflowError
 from sevflow.oncall import on_call_board
-from sevflow.oncall.changes import CoverRequest, SwapRequest
+from sevflow.oncall.changes import CoverRequest, EditRequest, SwapRequest
 from sevflow.silences.models import Silence, SilenceKind
 from sevflow.slack.oncall_command import (
     SILENCE_VERBS,
@@ -59,7 +59,8 @@ def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
         changes = service.changes()
         if not changes:
             return "No on-call changes: the schedule is sevflow.yaml's."
-        return "\n".join(f"{c.describe()} (by {c.created_by})" for c in changes)
+        # The version is what `/oncall edit ID vN` names: an edit of a change moved since is refused.
+        return "\n".join(f"{c.describe()} (by {c.created_by}; v{c.version})" for c in changes)
     if command.verb == "cover":
         change = service.cover(
             CoverRequest(
@@ -93,6 +94,18 @@ def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
         )
         return f"Asked: {change.describe()}. {change.person} confirms with /oncall confirm {change.id}."
     assert command.change_id is not None
+    if command.verb == "edit":
+        edited = service.edit(
+            command.change_id,
+            EditRequest(
+                ends_at=command.end,
+                person=command.person,
+                version=command.version,
+                reason=command.reason or None,
+                by=user_id,
+            ),
+        )
+        return f"Changed: {edited.describe()} (v{edited.version})."
     if command.verb == "confirm":
         return f"Confirmed: {service.confirm(command.change_id, user_id).describe()}."
     return f"Removed: {service.remove(command.change_id, user_id).describe()}."

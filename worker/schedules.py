@@ -72,13 +72,7 @@ async def sync_handoff_workflows(client: Client, config: SevflowConfig, task_que
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
     for workflow_id, rotation in wanted.items():
-        await client.start_workflow(
-            HandoffWorkflow.run,
-            HandoffRun(rotation=rotation),
-            id=workflow_id,
-            task_queue=task_queue,
-            start_signal="oncall_changed",
-        )
+        await start_handoff_workflow(client, rotation, task_queue)
         (done.updated if workflow_id in running else done.created).append(workflow_id)
     async for listed in await client.list_schedules():
         if listed.id.startswith(LEGACY_HANDOFF_SCHEDULE_PREFIX):
@@ -91,6 +85,22 @@ async def sync_handoff_workflows(client: Client, config: SevflowConfig, task_que
         f" ({', '.join(done.deleted)})" if done.deleted else "",
     )
     return done
+
+
+async def start_handoff_workflow(
+    client: Client, rotation: str, task_queue: str, change_id: int | None = None
+) -> None:
+    """Signal `rotation`'s HandoffWorkflow to plan again, starting it on `task_queue` when none runs
+    (signal-with-start: one workflow per id however many callers at once). The worker's sync, and a
+    change or an import that lands while the workers run (starter/handoff_signals.py)."""
+    await client.start_workflow(
+        HandoffWorkflow.run,
+        HandoffRun(rotation=rotation),
+        id=handoff_workflow_id(rotation),
+        task_queue=task_queue,
+        start_signal="oncall_changed",
+        start_signal_args=[] if change_id is None else [change_id],
+    )
 
 
 async def put_schedule(client: Client, schedule_id: str, schedule: Schedule, done: ScheduleSync) -> None:

@@ -7,7 +7,10 @@ change, and by every worker at its start), the timer is dropped and the next han
 cover moves the notices, a removed or edited one moves them back. The activity checks at the instant
 that who is on still changes then, and posts once per instant, so a handoff that a change removed is
 never posted and none is posted twice. A timer that fires later than `HANDOFF_CATCH_UP` (an outage)
-posts nothing: the next handoff follows. The workflow ends when its rotation leaves sevflow.yaml.
+posts nothing: the next handoff follows. The workflow ends when its rotation leaves sevflow.yaml: a
+rotation the worker does not know waits `UNKNOWN_ROTATION_WAIT` for a signal first, since the workflow
+of a rotation new in the file may be started (by `sevflow import`, or a change) before the workers
+restart on that file, and every worker start signals it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         PlanHandoff,
         PostHandoff,
     )
-    from sevflow.oncall.handoff import HANDOFF_CATCH_UP
+    from sevflow.oncall.handoff import HANDOFF_CATCH_UP, UNKNOWN_ROTATION_WAIT
 
 # The results a `handoffs` query answers with: the last few, for operators and tests.
 KEPT_RESULTS = 20
@@ -69,6 +72,12 @@ class HandoffWorkflow:
             plan = await self._plan_after(max(after, workflow.now() - HANDOFF_CATCH_UP))
             self._plan = plan
             if not plan.known:
+                # Not in this worker's file: a worker that has the rotation signals at its start.
+                try:
+                    await workflow.wait_condition(lambda: self._moved, timeout=UNKNOWN_ROTATION_WAIT)
+                    continue
+                except TimeoutError:
+                    pass
                 gone = HandoffResult(rotation=self.rotation, outcome="unknown_rotation")
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return gone

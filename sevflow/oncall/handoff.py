@@ -33,6 +33,10 @@ HANDOFF_HORIZON = timedelta(days=35)
 # A handoff whose timer fires this late (Temporal or every worker was down) is no longer posted: it would
 # be news to nobody. The same bound keeps a plan made after an outage from looking back further.
 HANDOFF_CATCH_UP = timedelta(minutes=10)
+# How long a HandoffWorkflow whose rotation the worker does not know waits for one that does (a
+# rotation new in sevflow.yaml, started by `sevflow import` or a change before the workers restarted on
+# the new file: every worker start signals it) before it ends as a rotation that left the file.
+UNKNOWN_ROTATION_WAIT = timedelta(days=1)
 # The incidents a handoff message lists; more are counted, not listed.
 MAX_LISTED_INCIDENTS = 15
 TITLE_LIMIT = 120

@@ -17,6 +17,10 @@ Hours are real elapsed time: a night across a daylight-saving change is 8 or 10 
 is one page of an escalation level to the person (however many methods it went by), drills and team
 channels left out, counted in the month its first message went out; a night page is one sent in the
 night hours (any day).
+
+Who was on call is read on the configuration in force at each instant (`InForce`: the rotations of the
+file deployed then, with the runtime changes): a rotation changed on the 15th counts the 1st-14th on
+its old shape. Zones, business hours and holidays are the configuration's of now.
 """
 
 from __future__ import annotations
@@ -226,6 +230,30 @@ def on_call_stretches(
     return {person: _union(stretches) for person, stretches in found.items()}
 
 
+@dataclass(frozen=True)
+class InForce:
+    """`config` is the configuration in force from `since` until the next one's `since`."""
+
+    since: datetime
+    config: SevflowConfig
+
+
+def stretches_in_force(
+    in_force: Sequence[InForce], start: datetime, end: datetime
+) -> dict[str, list[tuple[int, int]]]:
+    """`on_call_stretches` over [start, end), each part on the configuration in force then (`in_force`
+    oldest first; the first also covers any time before its `since`)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for number, period in enumerate(in_force):
+        lo = start if number == 0 else max(start, period.since)
+        hi = end if number + 1 == len(in_force) else min(end, in_force[number + 1].since)
+        if lo >= hi:
+            continue
+        for person, stretches in on_call_stretches(period.config, lo, hi).items():
+            found.setdefault(person, []).extend(stretches)
+    return {person: _union(stretches) for person, stretches in found.items()}
+
+
 def _people(
     config: SevflowConfig, stretches: dict[str, list[tuple[int, int]]], pages: Sequence[PageReceipt]
 ) -> list[str]:
@@ -237,17 +265,22 @@ def _people(
 
 
 def hours_report(
-    config: SevflowConfig, months: Sequence[date], pages: Sequence[PageReceipt] = (), clock: Clock = Clock()
+    config: SevflowConfig,
+    months: Sequence[date],
+    pages: Sequence[PageReceipt] = (),
+    clock: Clock = Clock(),
+    in_force: Sequence[InForce] = (),
 ) -> list[HoursRow]:
     """One row per person and month (first days of months, in order): the hours on call in each bucket
     and the pages received, in the person's zone. `pages` name people as the store records them; each
-    is counted under the person's canonical name."""
+    is counted under the person's canonical name. `in_force`: the configurations whose rotations were
+    in force over the months, oldest first (none: `config`'s throughout)."""
     if not months:
         return []
     # The widest UTC span any zone's months can reach (zones lie within 14 hours of UTC).
     span_start = datetime.combine(months[0], time(0), tzinfo=UTC) - timedelta(hours=15)
     span_end = datetime.combine(next_month(months[-1]), time(0), tzinfo=UTC) + timedelta(hours=15)
-    stretches = on_call_stretches(config, span_start, span_end)
+    stretches = stretches_in_force(in_force or (InForce(span_start, config),), span_start, span_end)
     directory = config.directory()
     received = [
         PageReceipt(directory.canonical(p.person), p.escalation_id, p.level, p.loop, p.paged_at)

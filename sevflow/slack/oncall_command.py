@@ -6,6 +6,7 @@
 /oncall leave 2026-12-24 2026-12-27 [why...]   nobody covers you from the first day to the second
 /oncall swap @bob <your shift> <theirs> [why...]   times in ISO 8601: 2026-12-24 or 2026-12-24T20:00
 /oncall confirm 12 | remove 12 | list
+/oncall edit 12 [v3] [@carol | nobody] [until 2026-12-24T20:00] [why...]   a cover's person or end
 /oncall silence 'alertname="X"' 2h why...   alerts that match page nobody for 2 hours
 /oncall silences | unsilence s-3f2a9c01d4      the silences not over yet; end one now
 """
@@ -21,7 +22,8 @@ from sevflow.durations import parse_duration
 USAGE = (
     "/oncall (who is on) | /oncall cover @bob 2h [on ROTATION] [why] | "
     "/oncall leave FROM TO [why] | /oncall swap @bob MY-SHIFT THEIR-SHIFT [why] | "
-    "/oncall confirm ID | /oncall remove ID | /oncall list | "
+    "/oncall confirm ID | /oncall remove ID | "
+    "/oncall edit ID [vVERSION] [@carol|nobody] [until TIME] [why] | /oncall list | "
     "/oncall silence 'alertname=\"X\"' 2h WHY | /oncall silences | /oncall unsilence ID"
 )
 SILENCE_USAGE = (
@@ -48,13 +50,15 @@ class OnCallCommandError(ValueError):
 
 @dataclass(frozen=True)
 class OnCallCommand:
-    verb: str  # who, list, cover, leave, swap, confirm, remove
+    verb: str  # who, list, cover, leave, swap, confirm, remove, edit
     person: str | None = None
     duration: timedelta | None = None
     rotation: str | None = None
     start: datetime | None = None
     end: datetime | None = None
     change_id: int | None = None
+    # edit: the version the person read (`v3`, as /oncall list shows it); None: whatever is stored now.
+    version: int | None = None
     reason: str = ""
     # silence: the Alertmanager matchers as typed (sevflow.silences.matchers reads them); unsilence: the id.
     matchers: tuple[str, ...] = ()
@@ -80,6 +84,37 @@ def _id(tokens: list[str], verb: str) -> int:
     if len(tokens) != 1 or not tokens[0].removeprefix("#").isdigit() or len(tokens[0]) > 12:
         raise OnCallCommandError(f"write /oncall {verb} ID, the number /oncall list shows")
     return int(tokens[0].removeprefix("#"))
+
+
+EDIT_USAGE = (
+    "write /oncall edit ID [vVERSION] [@carol | nobody] [until TIME] [why], like /oncall edit 12 v3 "
+    "@carol until 2026-12-24T20:00 (the ID and version as /oncall list shows them)"
+)
+_VERSION = re.compile(r"^v(?:ersion)?([0-9]{1,9})$", re.IGNORECASE)
+
+
+def _edit(rest: list[str]) -> OnCallCommand:
+    """`edit ID [vN] [@who | nobody] [until TIME] [why...]`: at least a new person or a new end."""
+    if not rest:
+        raise OnCallCommandError(EDIT_USAGE)
+    change_id = _id(rest[:1], "edit")
+    more = rest[1:]
+    version = None
+    if more and (found := _VERSION.match(more[0])):
+        version, more = int(found.group(1)), more[1:]
+    person = None
+    if more and (_MENTION.match(more[0]) or more[0].startswith("@") or more[0].lower() == "nobody"):
+        person, more = ("nobody" if more[0].lower() == "nobody" else _who(more[0])), more[1:]
+    end = None
+    if len(more) >= 2 and more[0].lower() in ("until", "to"):
+        end, more = _time(more[1]), more[2:]
+    elif more and more[0].lower() in ("until", "to"):
+        raise OnCallCommandError(f"say until when: {EDIT_USAGE}")
+    if person is None and end is None:
+        raise OnCallCommandError(f"say what to change, a person or an end: {EDIT_USAGE}")
+    return OnCallCommand(
+        "edit", change_id=change_id, version=version, person=person, end=end, reason=" ".join(more)
+    )
 
 
 def _matchers(text: str) -> tuple[str, str]:
@@ -141,6 +176,8 @@ def parse_oncall_command(text: str) -> OnCallCommand:
         return OnCallCommand("list")
     if verb in ("confirm", "remove"):
         return OnCallCommand(verb, change_id=_id(rest, verb))
+    if verb == "edit":
+        return _edit(rest)
     if verb == "cover":
         if len(rest) < 2:
             raise OnCallCommandError("write /oncall cover @bob 2h [on ROTATION] [why]")

@@ -619,6 +619,20 @@ class ConfigVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
+class ConfigEpochRow(Base):
+    """When a file configuration took effect (migration 0031): a row each time a worker or the API
+    starts on a file other than the one the last row names, so a configuration deployed again after
+    another (a rollback) is in force again from then. The hours report counts each stretch of a month
+    on the configuration in force then (starter/oncall_feeds.py)."""
+
+    __tablename__ = "config_epochs"
+    __table_args__ = (Index("ix_config_epochs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
 class HeartbeatRow(Base):
     """A heartbeat (dead man's switch; sevflow/heartbeats/models.py, migration 0026): its definition,
     from sevflow.yaml (`origin` file, kept in step at every start) or made at runtime, and its clock.

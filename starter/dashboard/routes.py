@@ -2,9 +2,9 @@
 
 Pages: the incident list (`/`), declaring an incident (`/declare`), an incident (`/incidents/{n}`, also
 the incident room: its forms send the same commands, through the same services, as the CLI and the JSON
-API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`, with the forms that make,
-edit and remove covers and leave), silences and maintenance windows (`/silences`) and overdue action
-items (`/action-items`). Access rules: starter.dashboard.auth.
+API), metrics with weekly trends (`/dashboard/metrics`), who is on call (`/oncall`, with the forms that
+make, edit and remove covers and leave, ask for swaps and confirm them), silences and maintenance
+windows (`/silences`) and overdue action items (`/action-items`). Access rules: starter.dashboard.auth.
 
 Every form that sends a command carries an idempotency key made when the page was rendered, as the
 API's `Idempotency-Key`: the same form sent twice (a double click, a resend after going back) is applied
@@ -73,6 +73,8 @@ from sevflow.oncall.changes import (
     OnCallChangeNotFound,
     OnCallConflict,
     OnCallForbidden,
+    SwapRequest,
+    may_confirm,
 )
 from sevflow.oncall.hours import HoursRefused, hours_csv
 from sevflow.paging.contacts import ContactBook
@@ -879,6 +881,14 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         effective = await asyncio.to_thread(backend.oncall().effective)
         board = on_call_board(effective.config, now)
         confirmed = ContactBook.of(await asyncio.to_thread(backend.store.verifications))
+        # The swaps waiting for the signed-in person (the one asked, or a lead of the team): theirs to
+        # confirm with the button on their row.
+        me = session.name
+        confirmable = {
+            c.id
+            for c in effective.changes
+            if me is not None and c.status == "pending" and may_confirm(effective.config, me, c) is None
+        }
         return render(
             request,
             "oncall.html",
@@ -888,6 +898,8 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             policies=board.policies,
             unreachable=contact_gaps(effective.config, confirmed, now),
             changes=effective.changes,
+            confirmable=confirmable,
+            waiting=[c for c in effective.changes if c.id in confirmable],
             config_version=effective.version,
             flash=flash,
             form=form or {},
@@ -900,7 +912,13 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
         session = reader(request)
         if isinstance(session, Response):
             return session
-        done = {"made": "Made", "edited": "Changed", "removed": "Removed"}
+        done = {
+            "made": "Made",
+            "edited": "Changed",
+            "removed": "Removed",
+            "asked": "Asked",
+            "confirmed": "Confirmed",
+        }
         said = next((f"{done[k]}: #{v}." for k, v in request.query_params.items() if k in done), None)
         return await oncall_page(request, session, flash=("ok", said) if said else None)
 
@@ -964,11 +982,40 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
                     ends_at=_moment(form, "to"),
                     person=_text(form, "person"),
                     version=int(version) if version is not None else None,
+                    reason=_text(form, "reason"),
                     by=by,
                 ),
             )
 
         return await oncall_form(request, edit, "edited")
+
+    def _swap(form: Mapping[str, str], by: str) -> Any:
+        mine, theirs = _moment(form, "mine"), _moment(form, "theirs")
+        if mine is None or theirs is None:
+            raise ValueError("say which shifts: a time in yours (Your shift) and one in theirs (Their shift)")
+        request = SwapRequest(
+            person=form.get("person", ""),
+            mine=mine,
+            theirs=theirs,
+            rotation=_text(form, "rotation"),
+            layer=form.get("layer") or "primary",
+            instead_of=_text(form, "instead_of"),
+            reason=form.get("reason", ""),
+            by=by,
+        )
+        return backend.oncall().swap(request)
+
+    @router.post("/oncall/swaps")
+    async def ask_swap(request: Request) -> Response:
+        """Ask someone to swap shifts, as `sevflow oncall swap` does: pending until they confirm."""
+        return await oncall_form(request, _swap, "asked")
+
+    @router.post("/oncall/swaps/{change_id}/confirm")
+    async def confirm_swap(
+        request: Request, change_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+    ) -> Response:
+        """Confirm a swap one was asked for (or, a lead, any of the team's), as `sevflow oncall confirm`."""
+        return await oncall_form(request, lambda _, by: backend.oncall().confirm(change_id, by), "confirmed")
 
     # ---------------------------------------------------------------- silences
 

@@ -97,9 +97,16 @@ async def test_a_cover_from_slack_pages_the_cover_on_the_next_alert(stack: Slack
     pages = await stack.until("carol's page on record", lambda: stack.store.pages(number), limit=30)
     assert [(p.person, p.via) for p in pages] == [("carol", "slack_dm")]
 
-    # Removed: the schedule is back for who-is-on.
+    # Edited from the list's version: dave instead of carol; the same edit again is told it moved.
     listed = await oncall(stack, "list", me)
     change_id = listed.split()[0].removeprefix("#")
+    edited = await oncall(stack, f"edit {change_id} v1 <@U0DAVE|dave>", me)
+    assert edited.startswith(f"Changed: #{change_id} dave covers payments-weekly primary"), edited
+    assert (await stack.http.get("/v1/oncall")).json()["rotations"][0]["person"] == "dave"
+    stale = await oncall(stack, f"edit {change_id} v1 <@U0CAROL|carol>", me)
+    assert stale.startswith(f"Not done: #{change_id} changed since you read it (version 1; now 2"), stale
+
+    # Removed: the schedule is back for who-is-on.
     assert (await oncall(stack, f"remove {change_id}", me)).startswith("Removed:")
     again = (await stack.http.get("/v1/oncall")).json()
     assert again["rotations"][0]["person"] == scheduled.person

@@ -181,3 +181,83 @@ async def test_someone_else_may_not_hand_a_shift_away_from_the_page(
         await sign_in(viewer, VIEWER, name="lena")
         page = await viewer.get("/oncall")
         assert 'action="/oncall/changes"' not in page.text and "/edit" not in page.text
+
+
+def _local(moment: datetime) -> str:
+    """As a datetime-local input sends it (the dashboard's times are UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+async def test_a_swap_is_asked_on_the_page_and_confirmed_on_the_second_persons_page(
+    make_dashboard: MakeDashboard, sqlite_store: Store
+) -> None:
+    # ops-daily hands over six hours ago: the person on now, then the next one tomorrow.
+    config = oncall_config_mid_shift()
+    rotation = Rotation.from_config(config, "ops-daily")
+    now = datetime.now(UTC)
+    mine, theirs = (
+        who_is_on(rotation, "primary", now),
+        who_is_on(rotation, "primary", now + timedelta(days=1)),
+    )
+    assert mine is not None and theirs is not None and mine.person != theirs.person
+    third = next(p for p in ("alice", "bob", "carol") if p not in (mine.person, theirs.person))
+    ask = {"person": str(theirs.person), "reason": "family"}
+    ask |= {"mine": _local(now + timedelta(hours=1)), "theirs": _local(now + timedelta(days=1, hours=1))}
+
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, OPERATOR, name=mine.person)
+        page = await client.get("/oncall")
+        assert 'action="/oncall/swaps"' in page.text
+        csrf = csrf_of(page.text)
+        # Only their own shift to give away: a time in someone else's is refused, in words.
+        wrong = await client.post("/oncall/swaps", data={"csrf": csrf, **ask, "mine": ask["theirs"]})
+        assert wrong.status_code == 400, flash(wrong.text)
+        assert 'value="family"' in wrong.text  # the form given back as typed
+        missing = await client.post("/oncall/swaps", data={"csrf": csrf, **ask, "theirs": ""})
+        assert missing.status_code == 422 and "say which shifts" in flash(missing.text)
+        asked = await client.post("/oncall/swaps", data={"csrf": csrf, **ask})
+        assert asked.status_code == 303, flash(asked.text)
+        [swap] = sqlite_store.oncall_changes()
+        assert asked.headers["location"] == f"/oncall?asked={swap.id}"
+        assert (swap.kind, swap.status, swap.person, swap.replaces) == (
+            "swap",
+            "pending",
+            theirs.person,
+            mine.person,
+        )
+        shown = await client.get(asked.headers["location"])
+        assert flash(shown.text) == f"Asked: #{swap.id}."
+        assert f"waiting for {theirs.person} to confirm" in shown.text
+        # The asker has nothing to confirm: no button, and the route refuses them.
+        assert f"/oncall/swaps/{swap.id}/confirm" not in shown.text
+        self_confirm = await client.post(f"/oncall/swaps/{swap.id}/confirm", data={"csrf": csrf})
+        assert self_confirm.status_code == 403 and f"only {theirs.person}" in flash(self_confirm.text)
+
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, OPERATOR, name=third)
+        page = await client.get("/oncall")
+        assert 'id="waiting"' not in page.text and f"/oncall/swaps/{swap.id}/confirm" not in page.text
+        refused = await client.post(f"/oncall/swaps/{swap.id}/confirm", data={"csrf": csrf_of(page.text)})
+        assert refused.status_code == 403
+        assert sqlite_store.oncall_change(swap.id).status == "pending"
+
+    async with browse(make_dashboard(config=config)) as client:
+        await sign_in(client, OPERATOR, name=theirs.person)
+        page = await client.get("/oncall")
+        assert 'id="waiting"' in page.text and f"Confirm #{swap.id}" in page.text
+        csrf = csrf_of(page.text)
+        confirmed = await client.post(f"/oncall/swaps/{swap.id}/confirm", data={"csrf": csrf})
+        assert confirmed.status_code == 303, flash(confirmed.text)
+        assert confirmed.headers["location"] == f"/oncall?confirmed={swap.id}"
+        stored = sqlite_store.oncall_change(swap.id)
+        assert (stored.status, stored.confirmed_by) == ("active", theirs.person)
+        after = await client.get(confirmed.headers["location"])
+        assert flash(after.text) == f"Confirmed: #{swap.id}." and 'id="waiting"' not in after.text
+        twice = await client.post(f"/oncall/swaps/{swap.id}/confirm", data={"csrf": csrf})
+        assert twice.status_code == 409 and "already confirmed" in flash(twice.text)
+    # In force: who is on in an hour is the person asked.
+    effective = OnCallService(config, sqlite_store).effective().config
+    swapped = who_is_on(
+        Rotation.from_config(effective, "ops-daily"), "primary", now + timedelta(hours=1), effective.overrides
+    )
+    assert swapped is not None and (swapped.person, swapped.replaces) == (theirs.person, mine.person)

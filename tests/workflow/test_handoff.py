@@ -53,7 +53,7 @@ from tests.api.conftest import http, settings
 from tests.conftest import terminate_task_queue
 from tests.emulators.slack import SlackEmulator
 from worker.main import build_worker
-from worker.schedules import LEGACY_HANDOFF_SCHEDULE_PREFIX, sync_handoff_workflows
+from worker.schedules import LEGACY_HANDOFF_SCHEDULE_PREFIX, start_handoff_workflow, sync_handoff_workflows
 from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -449,6 +449,7 @@ async def test_covers_imported_by_the_cli_move_the_next_notice(
     monkeypatch.setenv("SEVFLOW_CONFIG", str(path))
     monkeypatch.setenv("SEVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'sevflow.db'}")
     monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("SEVFLOW_TASK_QUEUE", task_queue)
     now = datetime.now(UTC).replace(microsecond=0)
     schedule = unique("imported")
     pagerduty_export(export, schedule, now - DAY, [])
@@ -479,6 +480,71 @@ async def test_covers_imported_by_the_cli_move_the_next_notice(
             await next_planned(handle, now + 6 * DAY)
     finally:
         store.dispose()
+
+
+async def test_a_rotation_new_in_the_file_gets_its_workflow_from_the_import_not_the_next_worker_start(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: None
+) -> None:
+    """The import starts the HandoffWorkflow of the rotation it wrote (signal-with-start on the task
+    queue): a fresh worker on the new file plans it with no sync at its start; importing again leaves
+    the one workflow."""
+    path, export = tmp_path / "sevflow.yaml", tmp_path / "export"
+    monkeypatch.setenv("SEVFLOW_CONFIG", str(path))
+    monkeypatch.setenv("SEVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'sevflow.db'}")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("SEVFLOW_TASK_QUEUE", task_queue)
+    now = datetime.now(UTC).replace(microsecond=0)
+    schedule = unique("new")
+    pagerduty_export(export, schedule, now - DAY, [])
+    await asyncio.to_thread(import_pagerduty, export)  # no worker running yet
+    handle = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id(schedule))
+    started = await handle.describe()
+    assert started.status is not None and started.status.name == "RUNNING"
+    assert started.task_queue == task_queue
+
+    config = load_config(path)
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    try:
+        async with build_worker(client, task_queue, store, RecordingChat(), config=config):
+            await next_planned(handle, now + 6 * DAY)  # alice's week ends: planned, no sync ran
+            await asyncio.to_thread(import_pagerduty, export)  # again: the same workflow, planned again
+            await next_planned(handle, now + 6 * DAY)
+            runs = [
+                wf async for wf in client.list_workflows(f"WorkflowId = '{handoff_workflow_id(schedule)}'")
+            ]
+            assert [wf.run_id for wf in runs] == [started.run_id]
+    finally:
+        store.dispose()
+
+
+async def test_a_worker_without_the_rotation_leaves_its_workflow_waiting_for_one_with_it(
+    client: Client, task_queue: str, sqlite_store: Store, running: None
+) -> None:
+    """Started before the workers restart on the new file, the workflow is planned by a worker that
+    does not know the rotation: it waits (it used to end), and the next worker's start plans it."""
+    name = unique("added")
+    start = datetime.now(UTC).replace(microsecond=0) - 3 * DAY
+    new = config_with({name: rotation_spec(start, "weekly", zone="UTC")})
+    handle = client.get_workflow_handle_for(HandoffWorkflow.run, handoff_workflow_id(name))
+    async with build_worker(client, task_queue, sqlite_store, RecordingChat(), config=config_with({})):
+        await start_handoff_workflow(client, name, task_queue)
+        await until_waiting(handle)
+    described = await handle.describe()
+    assert described.status is not None and described.status.name == "RUNNING"
+    async with build_worker(client, task_queue, sqlite_store, RecordingChat(), config=new):
+        done = await sync_handoff_workflows(client, new, task_queue)
+        assert handoff_workflow_id(name) in done.updated  # still running: signalled, not started again
+        await next_planned(handle, Rotation.from_config(new, name).boundary(1))
+
+
+async def until_waiting(handle: WorkflowHandle[Any, Any], tries: int = 300) -> None:
+    """Until the workflow, its rotation planned as unknown, waits on a timer for a signal."""
+    for _ in range(tries):
+        events = [e async for e in handle.fetch_history_events()]
+        if any(e.HasField("timer_started_event_attributes") for e in events):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workflow never waited")
 
 
 # --- the activity alone ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
-from sevflow.incident.commands import Acknowledge, PageAgain
+from sevflow.incident.commands import Acknowledge, ChangeSeverity, PageAgain
 from sevflow.incident.models import EventKind
 from sevflow.incident.views import IncidentDetail
 from sevflow.oncall.changes import CoverRequest, config_version
@@ -29,6 +29,7 @@ from starter.oncall import OnCallService
 from tests.recording_chat import RecordingChat
 from tests.workflow.helpers import Incidents, events, incident, registered
 from worker.main import build_worker
+from workflows.escalation import EscalationWorkflow
 from workflows.incident import IncidentWorkflow
 
 M = timedelta(minutes=1)
@@ -188,3 +189,32 @@ async def test_repage_moves_the_incident_to_the_new_configuration_on_its_timelin
         "config_version": config_version(SLOW_NEW),
     }
     assert config_version(SLOW_NEW) in line.text and config_version(SLOW_OLD) in line.text
+
+
+async def test_a_severity_raise_that_starts_paging_pages_the_pinned_ladder_not_the_new_one(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
+) -> None:
+    """SEV3 pages nobody; raised to SEV1 after a restart on the new file, its first ladder is the one
+    of the file it was declared on (alice), not the new one (carol): a raise keeps the pinned version."""
+    client = dev_env.client
+    incidents = Incidents(client, task_queue)
+    try:
+        async with worker_on(client, sqlite_store, task_queue, SLOW_OLD_YAML):
+            handle = await incidents.start(incident(Severity.SEV3, lead=None))
+            first = await registered(handle)
+            assert first.number is not None and first.escalation_round == 0
+        async with worker_on(client, sqlite_store, task_queue, SLOW_NEW_YAML):
+            raised = await handle.execute_update(
+                IncidentWorkflow.change_severity, ChangeSeverity(severity=Severity.SEV1, by="bob")
+            )
+            assert raised.escalation_round == 1
+            assert await wait_for_pages(sqlite_store, first.number, 1) == [("1", "alice")]
+            escalation = await client.get_workflow_handle(
+                f"{first.workflow_id}/escalation-1", result_type=EscalationState
+            ).query(EscalationWorkflow.get_state)
+    finally:
+        await terminate_all(client, incidents)
+
+    assert raised.pinned_config == config_version(SLOW_OLD)
+    assert escalation.incident.pinned_config == config_version(SLOW_OLD)
+    assert events(sqlite_store, first.number, EventKind.REPAGED) == []

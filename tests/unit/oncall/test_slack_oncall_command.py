@@ -39,6 +39,43 @@ def test_swap_leave_confirm_remove_list_and_who() -> None:
     assert parse_oncall_command("  ").verb == "who"
 
 
+def test_edit_with_a_version_a_person_an_end_and_a_reason() -> None:
+    command = parse_oncall_command("edit #12 v3 <@U0CAROL|carol> until 2026-12-24T20:00 bob is ill")
+    assert (command.verb, command.change_id, command.version, command.person, command.end) == (
+        "edit",
+        12,
+        3,
+        "U0CAROL",
+        datetime(2026, 12, 24, 20, tzinfo=UTC),
+    )
+    assert command.reason == "bob is ill"
+    # Either alone; no version: whatever is stored now; `nobody`: leave.
+    only_end = parse_oncall_command("edit 4 to 2026-12-25")
+    assert (only_end.person, only_end.end, only_end.version) == (
+        None,
+        datetime(2026, 12, 25, tzinfo=UTC),
+        None,
+    )
+    assert parse_oncall_command("edit 4 nobody").person == "nobody"
+    assert parse_oncall_command("edit 4 version7 @bob").version == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("edit", "write /oncall edit ID"),
+        ("edit twelve @bob", "write /oncall edit ID"),
+        ("edit 12", "say what to change"),
+        ("edit 12 v3 because", "say what to change"),
+        ("edit 12 until", "say until when"),
+        ("edit 12 until friday", "'friday' is not a time"),
+    ],
+)
+def test_an_edit_that_cannot_be_read_says_what_to_write(text: str, words: str) -> None:
+    with pytest.raises(OnCallCommandError, match=words):
+        parse_oncall_command(text)
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [

@@ -168,6 +168,7 @@ def test_the_oncall_usage_hint_reads_as_the_oncall_parser_reads(manifest: dict[s
         "swap",
         "confirm",
         "remove",
+        "edit",
         "list",
         "silence",
         "silences",
