@@ -10,8 +10,8 @@ minutes. Acknowledged in reality: 65% within the first level (1-9 minutes), 20% 
 minutes), 15% never (the ladder runs out). Reality's pages: the primary on call at detection. The
 candidate configuration moves one member in each team's rotation.
 
-Timed: `what_if` (the store's read, the plan, every escalation on time-skipping servers, one per
-shard process, the report), target <= 60 s; with the CPU seconds it took (this process and the
+Timed: `what_if` (the store's read, the plan, every escalation on the period's clock and `CHECK` of
+them again on a time-skipping server as the real EscalationWorkflow, the report), target <= 60 s; with the CPU seconds it took (this process and the
 shards, their servers included), which a shared machine's load does not inflate as it does the wall
 time. Baseline in the same run, on the same server: as many bare workflows (in as
 many batches) sleeping until each instant the replay's escalations woke at, with a no-op local
