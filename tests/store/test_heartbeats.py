@@ -227,3 +227,34 @@ def test_pings_of_several_heartbeats_written_in_one_transaction(store: Store, cl
     assert rows[0] is None
     assert rows[1] == store.get_heartbeat("b") and rows[1] is not None and rows[1].last_ping_at == t0 + 20 * M
     assert rows[2] == store.get_heartbeat("c") and rows[2] is not None and rows[2].due_at == t0 + 75 * M
+
+
+def test_a_heartbeat_removed_while_down_owes_its_resolve_until_it_is_delivered(
+    store: Store, clock: FakeClock
+) -> None:
+    """Removed with the API (runtime) or from sevflow.yaml (file) while down: the resolve of its alert is
+    owed in the removal's transaction, as the heartbeat was, until one caller marks it delivered; one
+    removed while up owes nothing."""
+    t0 = clock()
+    store.sync_file_heartbeats([spec("backup", team="payments")], t0)
+    store.add_heartbeat(spec("etl", severity=Severity.SEV2), "alice", t0)
+    store.add_heartbeat(spec("quiet"), "alice", t0)
+    store.claim_down("etl", t0 + H + 5 * M, DownReason.LATE)
+    store.claim_down("backup", t0 + 2 * H, DownReason.FAILED)
+    store.remove_heartbeat("quiet", t0 + 3 * H)
+    assert store.owed_resolves() == []
+
+    store.remove_heartbeat("etl", t0 + 3 * H)
+    store.sync_file_heartbeats([], t0 + 4 * H)
+    assert store.list_heartbeats() == []
+    owed = store.owed_resolves()
+    assert [(h.name, h.down_since, h.down_reason, h.due_at) for h in owed] == [
+        ("etl", t0 + H + 5 * M, DownReason.LATE, t0 + H + 5 * M),
+        ("backup", t0 + 2 * H, DownReason.FAILED, t0 + 2 * H),
+    ]
+    assert (owed[0].severity, owed[0].service, owed[1].team) == (Severity.SEV2, "checkout", "payments")
+    assert [h.name for h in store.owed_resolves("backup")] == ["backup"]
+
+    assert store.resolve_delivered("etl", t0 + H + 5 * M)
+    assert not store.resolve_delivered("etl", t0 + H + 5 * M)  # one caller
+    assert [h.name for h in store.owed_resolves()] == ["backup"]

@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -18,11 +20,14 @@ from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import HeartbeatConfig
 from sevflow.heartbeats.watch import HeartbeatSweep, watch_workflow_id
+from sevflow.incident.models import EventKind
 from sevflow.store.repository import Store
 from starter.heartbeats import HeartbeatService
 from starter.ingest import AlertIngest
-from worker.heartbeats import wake_watch
+from worker.heartbeats import start_heartbeat_watch, wake_watch
 from worker.main import build_worker
+
+T = TypeVar("T")
 
 CONFIG = parse_config("""
 teams:
@@ -224,3 +229,69 @@ async def test_a_heartbeat_pinged_up_between_the_sweeps_claim_and_its_ingest_res
     assert await _sweep_with(time_skipping_env, sqlite_store, task_queue, lambda h: h.ping("etl")) == 0
     back = sqlite_store.get_heartbeat("etl")
     assert back is not None and back.down_since is None
+
+
+@pytest.mark.parametrize("who", ["the remover", "the watch"])
+async def test_a_heartbeat_removed_while_temporal_is_down_resolves_once_it_is_back(
+    dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store, who: str
+) -> None:
+    """On the dev server: the heartbeat fails (its incident opens), then Temporal cannot be reached (the
+    remover's client connects to a port nobody listens on) and it is removed. The removal stands and its
+    resolve is owed in the store; once Temporal is back it is delivered, by the remover's retry or, the
+    remover gone (its process stopped), by the watch's sweep at the next worker start: the incident's
+    alert resolves, once."""
+    env, store = dev_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    down = True
+
+    async def client() -> Client:
+        return await Client.connect("127.0.0.1:1") if down else env.client
+
+    async def ingest() -> AlertIngest:
+        return AlertIngest(await client(), store, CONFIG, task_queue)
+
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = datetime.now(UTC)
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now)
+        up = HeartbeatService(store, CONFIG, lambda: _at(env.client), task_queue, lambda: _at(intake))
+        await up.ping("etl", "fail")
+        (incident,) = await _eventually(lambda: store.list_incidents(limit=10))
+        assert incident.number is not None
+        remover = HeartbeatService(store, CONFIG, client, task_queue, ingest)
+        gone = await remover.remove("etl")
+        assert gone.down_since is not None and store.get_heartbeat("etl") is None
+        assert await remover.unresolved("etl")
+        await asyncio.sleep(1.5)  # its first retry, still unable to reach Temporal
+        firing = store.get_incident(incident.number)
+        assert firing is not None and firing.alerts_firing == 1
+        if who == "the watch":  # the remover's process stops before Temporal is back
+            for task in remover._retries.values():
+                task.cancel()
+        down = False
+        if who == "the watch":
+            await start_heartbeat_watch(env.client, store, CONFIG, task_queue)
+        found = await _eventually(
+            lambda: (i := store.get_incident(incident.number or 0)) and i.alerts_firing == 0 and i
+        )
+        assert found.status.value == "mitigated"
+        assert store.owed_resolves() == []
+        await asyncio.sleep(1)
+        cleared = [e for e in store.timeline(incident.number) if e.kind is EventKind.ALERTS_CLEARED]
+        assert len(cleared) == 1, cleared
+
+
+async def _at(value: T) -> T:
+    return value
+
+
+async def _eventually(probe: Callable[[], T | bool | None], within: float = 30.0) -> T:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = probe()
+        if found:
+            return found  # type: ignore[return-value]
+        assert asyncio.get_running_loop().time() < deadline, "not within the time"
+        await asyncio.sleep(0.1)
