@@ -44,7 +44,13 @@ class HeartbeatStore(Protocol):
     def late_heartbeats(self, now: datetime, limit: int) -> list[Heartbeat]: ...
 
     def claim_down(
-        self, name: str, at: datetime, reason: DownReason, *, late_by: datetime | None = None
+        self,
+        name: str,
+        at: datetime,
+        reason: DownReason,
+        *,
+        late_by: datetime | None = None,
+        seen: Heartbeat | None = None,
     ) -> Heartbeat | None: ...
 
     def release_down(self, name: str, since: datetime) -> None: ...
@@ -123,7 +129,12 @@ class HeartbeatActivities:
         for heartbeat in late:
             # Down since it fell due (the incident's impact began then), claimed only while still due.
             found = await asyncio.to_thread(
-                self.store.claim_down, heartbeat.name, heartbeat.due_at, DownReason.LATE, late_by=now
+                self.store.claim_down,
+                heartbeat.name,
+                heartbeat.due_at,
+                DownReason.LATE,
+                late_by=now,
+                seen=heartbeat,
             )
             if found is not None:
                 claimed.append(found)

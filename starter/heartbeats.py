@@ -39,6 +39,7 @@ from sevflow.heartbeats.models import (
     flush_due,
     heartbeat_batch,
     ping_decision,
+    ping_ends_down,
     split_watchdogs,
 )
 from sevflow.store.repository import Store
@@ -344,7 +345,7 @@ class HeartbeatService:
             raise HeartbeatNotFound(f"no heartbeat {heartbeat.name!r} (see `sevflow heartbeat list`)")
         self.guard.wrote(heartbeat.name, at)
         self.cache.put(row)
-        if row.down_since is not None and row.down_since <= at:
+        if ping_ends_down(row, at) and row.down_since is not None:
             return await self._recover(row, row.down_since, at)
         return row
 

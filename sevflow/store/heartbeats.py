@@ -281,10 +281,19 @@ class HeartbeatRepository(Repository):
             return _heartbeat(row) if row is not None else None
 
     def claim_down(
-        self, name: str, at: datetime, reason: DownReason, *, late_by: datetime | None = None
+        self,
+        name: str,
+        at: datetime,
+        reason: DownReason,
+        *,
+        late_by: datetime | None = None,
+        seen: Heartbeat | None = None,
     ) -> Heartbeat | None:
         """Mark it down since `at`, for one caller only: not while it is down already or paused, and
-        (`late_by` given) only while it is still due at that instant. The row, when claimed."""
+        (`late_by` given) only while it is still due at that instant. `seen`: the row as the caller read
+        it, claimed only while its last ping and due time are still those (compare-and-set: a ping
+        written since the read, whatever the time it carries, leaves it to the next read). The row,
+        when claimed."""
         where = [
             HeartbeatRow.name == name,
             HeartbeatRow.down_since.is_(None),
@@ -292,6 +301,9 @@ class HeartbeatRepository(Repository):
         ]
         if late_by is not None:
             where.append(HeartbeatRow.due_at <= late_by)
+        if seen is not None:
+            where.append(HeartbeatRow.due_at == seen.due_at)
+            where.append(HeartbeatRow.last_ping_at.is_not_distinct_from(seen.last_ping_at))
         with self._write() as session:
             done = session.execute(
                 update(HeartbeatRow).where(*where).values(down_since=at, down_reason=reason.value)

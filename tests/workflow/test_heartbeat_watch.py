@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -19,10 +20,11 @@ from activities.heartbeats import HeartbeatActivities
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import HeartbeatConfig
+from sevflow.heartbeats.models import Heartbeat
 from sevflow.heartbeats.watch import HeartbeatSweep, watch_workflow_id
 from sevflow.incident.models import EventKind
 from sevflow.store.repository import Store
-from starter.heartbeats import HeartbeatService
+from starter.heartbeats import HeartbeatService, PingWriter
 from starter.ingest import AlertIngest
 from worker.heartbeats import start_heartbeat_watch, wake_watch
 from worker.main import build_worker
@@ -295,3 +297,50 @@ async def _eventually(probe: Callable[[], T | bool | None], within: float = 30.0
             return found  # type: ignore[return-value]
         assert asyncio.get_running_loop().time() < deadline, "not within the time"
         await asyncio.sleep(0.1)
+
+
+async def test_a_ping_taken_before_its_due_and_written_after_the_sweeps_claim_resolves_the_claim(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """The interleaving the store cannot order: a ping is taken 30 s before etl's due time, but its write
+    waits (a busy store) while the sweep reads etl late, claims it and opens its incident. The ping,
+    written at last, finds a late down claimed at a due time after it, which it moved: the claim was
+    wrong, and the ping resolves the incident it opened and clears the down (it stayed down, its
+    incident open, until the next ping an interval later)."""
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        due = now - timedelta(minutes=1)
+        store.add_heartbeat(
+            spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", due - timedelta(minutes=65)
+        )
+        pinged_at = due - timedelta(seconds=30)
+        heartbeats = service(env, store, task_queue, pinged_at)
+        taken, written = threading.Event(), threading.Event()
+
+        def held_write(pings: list[tuple[Heartbeat, datetime]]) -> list[Heartbeat | None]:
+            taken.set()
+            assert written.wait(30)
+            return store.record_pings(pings)
+
+        heartbeats.writer = PingWriter(held_write)
+        ping = asyncio.create_task(heartbeats.ping("etl"))
+        assert await asyncio.to_thread(taken.wait, 10)
+        sweep = HeartbeatActivities(store, intake)
+        result = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert result.opened == ["etl"]
+        (incident,) = await _eventually(lambda: store.list_incidents(limit=10))
+        assert incident.number is not None
+        written.set()
+        back = await ping
+        assert back.down_since is None and back.last_ping_at == pinged_at
+        found = await _eventually(
+            lambda: (i := store.get_incident(incident.number or 0)) and i.alerts_firing == 0 and i
+        )
+        assert found.alerts_firing == 0
+        up = store.get_heartbeat("etl")
+        assert up is not None and up.down_since is None and up.due_at == pinged_at + timedelta(minutes=65)
