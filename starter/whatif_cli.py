@@ -178,8 +178,8 @@ def show(report: WhatIfReport, rows: int) -> None:
     drills = f", {report.drills} drill(s) left out" if report.drills else ""
     out.print(
         f"What if {report.config} had run {_at(report.since)} to {_at(report.until)}: "
-        f"{report.incidents} incident(s){drills}; {report.replayed} escalation(s) replayed on the "
-        f"time-skipping server, {report.not_paging} at a severity that pages nobody.",
+        f"{report.incidents} incident(s){drills}; {report.replayed} escalation(s) replayed, "
+        f"{report.not_paging} at a severity that pages nobody.",
         highlight=False,
         markup=False,
     )

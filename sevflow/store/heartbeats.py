@@ -2,7 +2,8 @@
 
 Every change to the clock is one conditional UPDATE, so the API processes and the watch never need a
 lock between them: a ping moves `last_ping_at` only forward; the watch claims a late heartbeat down
-only while it is still due, not paused and not down (`claim_down`: true for one caller), and a ping
+only while it is still due, not paused, not down and as it read it (last ping and due time:
+`claim_down`, true for one caller), and a ping
 that finds it down clears exactly that down (`clear_down` names the `down_since` it saw). A ping and
 a claim that meet are ordered by the database: the claim sees the ping's new due time, or the ping sees
 the claim and resolves the incident the claim opened.
