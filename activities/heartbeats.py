@@ -34,6 +34,9 @@ from sevflow.heartbeats.watch import HEARTBEAT_SWEEP, SWEEP_LIMIT, HeartbeatSwee
 
 log = logging.getLogger("sevflow.heartbeats")
 
+# A sweep that could not deliver a removed heartbeat's owed resolve has the watch sweep again this soon.
+OWED_RETRY = timedelta(seconds=15)
+
 NO_INTAKE = (
     "this worker has no alert intake and cannot open or resolve heartbeat incidents: run it with "
     "`sevflow worker` (or `sevflow up`)"
@@ -103,11 +106,16 @@ class HeartbeatActivities:
             return origin + timedelta(seconds=time.monotonic() - began)
 
         owed = await asyncio.to_thread(self.store.owed_resolves)
+        still_owed = False
         if owed:  # removed while down, their resolve not delivered (Temporal was down): before the rest
             if self.intake is None:
                 raise ApplicationError(NO_INTAKE)
-            for name in await resolve_owed(self.store, self.intake, owed, now()):
-                log.info("heartbeat %s removed while down: its alert resolved by the watch", name)
+            try:
+                for name in await resolve_owed(self.store, self.intake, owed, now()):
+                    log.info("heartbeat %s removed while down: its alert resolved by the watch", name)
+            except Exception as err:  # never holds up the late ones: tried again within OWED_RETRY
+                log.warning("resolves of removed heartbeats not delivered (tried again): %s", err)
+                still_owed = True
         opened: list[str] = []
         while True:
             at = now()
@@ -120,6 +128,9 @@ class HeartbeatActivities:
             more = len(late) >= SWEEP_LIMIT
             wait = sweep_wait(now(), sweep.until, next_due, more)
             if wait is None:
+                if still_owed:  # the watch wakes again soon, whatever is due
+                    soon = now() + OWED_RETRY
+                    next_due = soon if next_due is None else min(next_due, soon)
                 return SweepResult(opened=opened, next_due=next_due, more=more)
             activity.heartbeat(len(opened))
             await asyncio.sleep(wait.total_seconds())

@@ -13,14 +13,14 @@ from typing import TypeVar
 
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.heartbeats import HeartbeatActivities
+from activities.heartbeats import OWED_RETRY, HeartbeatActivities
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import HeartbeatConfig
-from sevflow.heartbeats.models import Heartbeat
+from sevflow.heartbeats.models import DownReason, Heartbeat
 from sevflow.heartbeats.watch import HeartbeatSweep, watch_workflow_id
 from sevflow.incident.models import EventKind
 from sevflow.store.repository import Store
@@ -344,3 +344,44 @@ async def test_a_ping_taken_before_its_due_and_written_after_the_sweeps_claim_re
         assert found.alerts_firing == 0
         up = store.get_heartbeat("etl")
         assert up is not None and up.down_since is None and up.due_at == pinged_at + timedelta(minutes=65)
+
+
+class RefusingResolves:
+    """The worker's intake, refusing every batch that resolves (as Temporal down would) while `down`."""
+
+    def __init__(self, intake: AlertIngest) -> None:
+        self.intake, self.down = intake, True
+
+    async def ingest(self, batches: list[AlertBatch]) -> object:
+        if self.down and any(a.status is AlertStatus.RESOLVED for b in batches for a in b.alerts):
+            raise RPCError("Temporal is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        return await self.intake.ingest(batches)
+
+
+async def test_an_owed_resolve_the_sweep_cannot_deliver_holds_up_no_late_heartbeat(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """A removed heartbeat's resolve that still fails (one the intake refuses) does not stop the sweep
+    from opening another heartbeat's incident; the watch is asked to sweep again within OWED_RETRY, and
+    the next sweep that can deliver it does."""
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        long_ago = now - timedelta(hours=2)
+        store.add_heartbeat(spec("gone", timedelta(hours=1), timedelta(minutes=5)), "alice", long_ago)
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", long_ago)
+        store.claim_down("gone", long_ago + timedelta(minutes=65), DownReason.LATE)
+        store.remove_heartbeat("gone", now)
+        refusing = RefusingResolves(intake)
+        sweep = HeartbeatActivities(store, refusing)
+        result = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert result.opened == ["etl"]
+        assert result.next_due is not None and result.next_due <= now + OWED_RETRY + timedelta(seconds=5)
+        assert [h.name for h in store.owed_resolves()] == ["gone"]
+        refusing.down = False
+        again = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert again.opened == [] and store.owed_resolves() == []
