@@ -10,6 +10,10 @@ fails the claims are given back and the activity retries, and a batch already si
 failure is, at the retry, a repeat its group coalesces. After the intake took them they are read
 again: one removed or pinged up meanwhile has its alert resolved (that removal's or ping's own resolve
 may have reached the group before the firing did).
+
+A heartbeat removed while down owes its alert's resolve (the store keeps it with the removal, migration
+0032); each sweep first delivers what is still owed (a removal made while Temporal was down, whose
+remover could not deliver it), so it resolves once Temporal and a worker are back.
 """
 
 from __future__ import annotations
@@ -30,12 +34,26 @@ from sevflow.heartbeats.watch import HEARTBEAT_SWEEP, SWEEP_LIMIT, HeartbeatSwee
 
 log = logging.getLogger("sevflow.heartbeats")
 
+# A sweep that could not deliver a removed heartbeat's owed resolve has the watch sweep again this soon.
+OWED_RETRY = timedelta(seconds=15)
+
+NO_INTAKE = (
+    "this worker has no alert intake and cannot open or resolve heartbeat incidents: run it with "
+    "`sevflow worker` (or `sevflow up`)"
+)
+
 
 class HeartbeatStore(Protocol):
     def late_heartbeats(self, now: datetime, limit: int) -> list[Heartbeat]: ...
 
     def claim_down(
-        self, name: str, at: datetime, reason: DownReason, *, late_by: datetime | None = None
+        self,
+        name: str,
+        at: datetime,
+        reason: DownReason,
+        *,
+        late_by: datetime | None = None,
+        seen: Heartbeat | None = None,
     ) -> Heartbeat | None: ...
 
     def release_down(self, name: str, since: datetime) -> None: ...
@@ -44,11 +62,34 @@ class HeartbeatStore(Protocol):
 
     def next_heartbeat_due(self) -> datetime | None: ...
 
+    def owed_resolves(self, name: str | None = None) -> list[Heartbeat]: ...
+
+    def resolve_delivered(self, name: str, since: datetime) -> bool: ...
+
 
 class AlertIntake(Protocol):
     """What the alert webhooks hand their batches to (starter/ingest.py's AlertIngest)."""
 
     async def ingest(self, batches: list[AlertBatch]) -> object: ...
+
+
+async def resolve_owed(
+    store: HeartbeatStore, intake: AlertIntake, owed: Sequence[Heartbeat], at: datetime
+) -> list[str]:
+    """Resolve the alert of each heartbeat removed while down (`owed_resolves`), then mark it delivered;
+    the names marked. The intake's error, if any, leaves every one still owed, to be tried again: a
+    resolve delivered twice (by the remover and a sweep at once) is a repeat its group takes as one."""
+    if not owed:
+        return []
+    await intake.ingest(
+        [
+            heartbeat_batch(
+                h, AlertStatus.RESOLVED, since=h.due_at, reason=h.down_reason or DownReason.LATE, at=at
+            )
+            for h in owed
+        ]
+    )
+    return [h.name for h in owed if await asyncio.to_thread(store.resolve_delivered, h.name, h.due_at)]
 
 
 class HeartbeatActivities:
@@ -64,21 +105,32 @@ class HeartbeatActivities:
         def now() -> datetime:
             return origin + timedelta(seconds=time.monotonic() - began)
 
+        owed = await asyncio.to_thread(self.store.owed_resolves)
+        still_owed = False
+        if owed:  # removed while down, their resolve not delivered (Temporal was down): before the rest
+            if self.intake is None:
+                raise ApplicationError(NO_INTAKE)
+            try:
+                for name in await resolve_owed(self.store, self.intake, owed, now()):
+                    log.info("heartbeat %s removed while down: its alert resolved by the watch", name)
+            except Exception as err:  # never holds up the late ones: tried again within OWED_RETRY
+                log.warning("resolves of removed heartbeats not delivered (tried again): %s", err)
+                still_owed = True
         opened: list[str] = []
         while True:
             at = now()
             late = await asyncio.to_thread(self.store.late_heartbeats, at, SWEEP_LIMIT)
             if late:
                 if self.intake is None:
-                    raise ApplicationError(
-                        "this worker has no alert intake and cannot open heartbeat incidents: run it with "
-                        "`sevflow worker` (or `sevflow up`)"
-                    )
+                    raise ApplicationError(NO_INTAKE)
                 opened += [h.name for h in await self._open(self.intake, late, at)]
             next_due = await asyncio.to_thread(self.store.next_heartbeat_due)
             more = len(late) >= SWEEP_LIMIT
             wait = sweep_wait(now(), sweep.until, next_due, more)
             if wait is None:
+                if still_owed:  # the watch wakes again soon, whatever is due
+                    soon = now() + OWED_RETRY
+                    next_due = soon if next_due is None else min(next_due, soon)
                 return SweepResult(opened=opened, next_due=next_due, more=more)
             activity.heartbeat(len(opened))
             await asyncio.sleep(wait.total_seconds())
@@ -88,7 +140,12 @@ class HeartbeatActivities:
         for heartbeat in late:
             # Down since it fell due (the incident's impact began then), claimed only while still due.
             found = await asyncio.to_thread(
-                self.store.claim_down, heartbeat.name, heartbeat.due_at, DownReason.LATE, late_by=now
+                self.store.claim_down,
+                heartbeat.name,
+                heartbeat.due_at,
+                DownReason.LATE,
+                late_by=now,
+                seen=heartbeat,
             )
             if found is not None:
                 claimed.append(found)

@@ -10,13 +10,14 @@ minutes. Acknowledged in reality: 65% within the first level (1-9 minutes), 20% 
 minutes), 15% never (the ladder runs out). Reality's pages: the primary on call at detection. The
 candidate configuration moves one member in each team's rotation.
 
-Timed: `what_if` (the store's read, the plan, every escalation on time-skipping servers, one per
-shard process, the report), target <= 60 s; with the CPU seconds it took (this process and the
-shards, their servers included), which a shared machine's load does not inflate as it does the wall
-time. Baseline in the same run, on the same server: as many bare workflows (in as
-many batches) sleeping until each instant the replay's escalations woke at, with a no-op local
-activity at each. Checks: every paging incident that was never acknowledged pages its ladder's six
-levels; the pages of each escalation start at its detection.
+Timed: `what_if` (the store's read, the plan, every escalation on the period's clock and `CHECK` of
+them again on a time-skipping server as the real EscalationWorkflow, the report), target <= 60 s;
+with the CPU seconds it took (this process and its children, their servers included), which a shared
+machine's load does not inflate as it does the wall time. Baseline in the same run: as many bare
+workflows (in as many batches and shards) on time-skipping servers sleeping until each instant the
+replay's escalations woke at, with a no-op local activity at each: what one workflow per escalation
+costs at the least. Checks: every paging incident that was never acknowledged pages its ladder's
+six levels; every incident is in the report.
 
 Exit status: 0 all good, 1 a check failed, 2 the target was missed.
 """

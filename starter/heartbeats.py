@@ -26,7 +26,7 @@ from typing import Any, Literal
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.heartbeats import AlertIntake
+from activities.heartbeats import AlertIntake, resolve_owed
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.schema import HeartbeatConfig, SevflowConfig
 from sevflow.config.schema.heartbeats import HEARTBEAT_NAME_LENGTH
@@ -39,6 +39,7 @@ from sevflow.heartbeats.models import (
     flush_due,
     heartbeat_batch,
     ping_decision,
+    ping_ends_down,
     split_watchdogs,
 )
 from sevflow.store.repository import Store
@@ -207,6 +208,7 @@ class HeartbeatService:
         self.cache = cache or DefinitionCache()
         self.writer = PingWriter(store.record_pings)
         self._synced = False
+        self._retries: dict[str, asyncio.Task[None]] = {}
         self._watchdogs: tuple[list[Heartbeat], float] = ([], 0.0)
 
     # -- definitions ----------------------------------------------------------------------------------
@@ -251,15 +253,47 @@ class HeartbeatService:
 
     async def remove(self, name: str) -> Heartbeat:
         """Remove it; if it was down, its alert resolves: no ping can reach it any more, so its incident
-        would otherwise stay open, paging, with nothing to clear it."""
+        would otherwise stay open, paging, with nothing to clear it. The resolve is owed in the store
+        with the removal: when it cannot be delivered now (Temporal down), this process tries again
+        (`RETRY_OWED`), and so does every sweep of the watch, until it is."""
         await self.synced()
-        gone = await asyncio.to_thread(self.store.remove_heartbeat, name)
+        gone = await asyncio.to_thread(self.store.remove_heartbeat, name, self.clock())
         self.cache.forget(name)
         self.guard.forget(name)
         self._watchdogs = ([], 0.0)
-        if gone.down_since is not None:
-            await self._resolve_removed(gone, gone.down_since)
+        if gone.down_since is not None and not await self._resolve_owed(name):
+            log.warning(
+                "heartbeat %s removed while down: its alert is not resolved yet; retried until it is", name
+            )
+            if name not in self._retries or self._retries[name].done():
+                self._retries[name] = asyncio.create_task(self._retry_owed(name))
         return gone
+
+    async def unresolved(self, name: str) -> bool:
+        """A heartbeat of this name was removed while down and its alert's resolve is still owed."""
+        return bool(await asyncio.to_thread(self.store.owed_resolves, name))
+
+    # A removal's resolve that could not be delivered is tried again after these many seconds, doubling.
+    RETRY_OWED = (1.0, 60.0)
+
+    async def _resolve_owed(self, name: str) -> bool:
+        """Deliver the resolve owed for `name`; false when it could not be (it stays owed)."""
+        try:
+            owed = await asyncio.to_thread(self.store.owed_resolves, name)
+            await resolve_owed(self.store, await self._ingest(), owed, self.clock())
+        except Exception as err:  # whatever failed, the resolve stays owed in the store: tried again
+            log.info("heartbeat %s: the resolve of its alert not delivered: %s", name, err)
+            return False
+        return True
+
+    async def _retry_owed(self, name: str) -> None:
+        delay, longest = self.RETRY_OWED
+        while await self.unresolved(name):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+            if await self._resolve_owed(name):
+                log.info("heartbeat %s removed while down: its alert resolved", name)
+                return
 
     async def _resolve_removed(self, heartbeat: Heartbeat, since: datetime) -> None:
         reason = heartbeat.down_reason or DownReason.LATE
@@ -311,7 +345,7 @@ class HeartbeatService:
             raise HeartbeatNotFound(f"no heartbeat {heartbeat.name!r} (see `sevflow heartbeat list`)")
         self.guard.wrote(heartbeat.name, at)
         self.cache.put(row)
-        if row.down_since is not None and row.down_since <= at:
+        if ping_ends_down(row, at) and row.down_since is not None:
             return await self._recover(row, row.down_since, at)
         return row
 

@@ -168,12 +168,20 @@ def heartbeat_show(name: Name, as_json: AsJson = False) -> None:
 def heartbeat_remove(name: Name) -> None:
     """Remove a heartbeat made at runtime (one of sevflow.yaml: edit the file, or pause it)."""
 
-    async def go() -> Heartbeat:
+    async def go() -> tuple[Heartbeat, bool]:
         async with heartbeats() as service:
-            return await service.remove(name)
+            gone = await service.remove(name)
+            return gone, await service.unresolved(name)
 
-    gone = _run(go())
+    gone, unresolved = _run(go())
     out.print(f"removed {gone.describe()}", highlight=False, markup=False)
+    if unresolved:
+        out.print(
+            "its incident's alert could not be resolved now (is Temporal up?): the heartbeat watch "
+            "resolves it at its next sweep",
+            highlight=False,
+            markup=False,
+        )
 
 
 @heartbeat_app.command("pause")

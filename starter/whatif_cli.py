@@ -111,13 +111,25 @@ def whatif(
             "--shards",
             min=1,
             max=16,
-            help="Processes replaying side by side (default: one per core, at most 4).",
+            help="Processes replaying side by side on the server, when every escalation is replayed "
+            "there (default: one per core, at most 4).",
             show_default=False,
         ),
     ] = None,
+    check: Annotated[
+        int,
+        typer.Option(
+            "--check",
+            min=0,
+            max=10_000,
+            help="Escalations also replayed as the real EscalationWorkflow on Temporal's time-skipping "
+            "server; if one differs, every escalation is replayed there (0: none).",
+        ),
+    ] = 40,
 ) -> None:
     """Replay the recorded incidents and alerts of the period through a candidate configuration: who it
-    would have paged when (the real escalation on Temporal's time-skipping server; nobody is paged),
+    would have paged when (the escalation's own decisions, checked against the real escalation workflow
+    on Temporal's time-skipping server; nobody is paged),
     night pages per person, incidents with nobody to page, and the differences from what happened."""
     from sevflow.errors import SevflowError
     from sevflow.store.repository import Store
@@ -130,7 +142,9 @@ def whatif(
     settings = Settings()
     store = Store.from_url(settings.resolved_database_url, create=False)
     try:
-        report = asyncio.run(what_if(store, candidate, str(config), start, end, shards=shards, progress=_say))
+        report = asyncio.run(
+            what_if(store, candidate, str(config), start, end, shards=shards, progress=_say, check=check)
+        )
     finally:
         store.dispose()
     if as_json:
@@ -164,8 +178,8 @@ def show(report: WhatIfReport, rows: int) -> None:
     drills = f", {report.drills} drill(s) left out" if report.drills else ""
     out.print(
         f"What if {report.config} had run {_at(report.since)} to {_at(report.until)}: "
-        f"{report.incidents} incident(s){drills}; {report.replayed} escalation(s) replayed on the "
-        f"time-skipping server, {report.not_paging} at a severity that pages nobody.",
+        f"{report.incidents} incident(s){drills}; {report.replayed} escalation(s) replayed, "
+        f"{report.not_paging} at a severity that pages nobody.",
         highlight=False,
         markup=False,
     )

@@ -38,9 +38,11 @@ async def start_heartbeat_watch(
     task_queue: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    """Keep the store's file heartbeats in step with sevflow.yaml and, when there is any heartbeat, the
-    watch running. With none, no watch is started (one is, by the first `sevflow heartbeat add`)."""
+    """Keep the store's file heartbeats in step with sevflow.yaml and, when there is any heartbeat or a
+    removed one's resolve is still owed (a removal while Temporal was down, or one that left the file
+    while down), the watch running: its first sweep delivers those resolves. With neither, no watch is
+    started (one is, by the first `sevflow heartbeat add`)."""
     store.sync_file_heartbeats(config.heartbeats, clock())
-    if store.list_heartbeats():
+    if store.list_heartbeats() or store.owed_resolves():
         await wake_watch(client, task_queue)
         log.info("heartbeat watch running (%d heartbeats in sevflow.yaml)", len(config.heartbeats))

@@ -1,10 +1,16 @@
-"""A what-if replay's run: the period's escalations on Temporal's time-skipping test server, with the
-recording paging activities (activities/whatif.py) in place of the page senders. Nobody is paged.
+"""A what-if replay's run. Every escalation of the period runs in this process on the period's own
+clock (sevflow.whatif.ladder: the EscalationWorkflow's decisions, in its order, with no workflow task
+or timer); a sample of them (`CHECK`: one of each service, severity and ending first, then spread over
+the period) also runs on Temporal's time-skipping test server as the product's own EscalationWorkflow,
+with the recording paging activities (activities/whatif.py) in place of the page senders. Nobody is
+paged. When a sampled escalation's pages or ending differ, the report is not built on the pure run:
+every escalation is replayed on the server instead (`replay_sharded`), and the report says so.
 
-The escalations run side by side, `BATCH` to a WhatIfReplayWorkflow, every replay workflow at once on
-one server: its clock skips ahead whenever every workflow is waiting on a timer, so a day of ladders
-takes as long as their workflow tasks do. Each escalation's moments are mapped back to the period by
-the recording activities.
+On the server the escalations run side by side, `BATCH` to a WhatIfReplayWorkflow, every replay
+workflow at once: its clock skips ahead whenever every workflow is waiting on a timer, so a day of
+ladders takes as long as their workflow tasks do (about ten per escalation: the whole period's on
+the server is 150-200 s on two cores, the pure run a few seconds; docs/PERFORMANCE.md, "What if").
+Each escalation's moments are mapped back to the period by the recording activities.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
 from sevflow.paging.contacts import ContactBook
 from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
-from sevflow.paging.models import EscalationInput
 from sevflow.store.repository import Store
+from sevflow.whatif.ladder import escalation_input, replay_pure
 from sevflow.whatif.models import ReplayBatch, ReplayedEscalation, ReplayIncident, ReplayResult, WhatIfReport
 from sevflow.whatif.plan import plan_replay
 from sevflow.whatif.report import build_report
@@ -49,6 +55,10 @@ SHARD_AT_LEAST = 250
 # Longer than any ladder: ten rounds of ten levels of an hour each is under five days.
 REPLAY_TIMEOUT = timedelta(days=30)
 REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
+# Escalations also run on the time-skipping server to check the pure run against EscalationWorkflow.
+CHECK = 40
+# A stop this close to a moment of its escalation is a tie on the server (either order): not sampled.
+TIE = timedelta(seconds=2)
 
 
 def cause(err: BaseException) -> str:
@@ -94,15 +104,7 @@ def escalation_of(incident: ReplayIncident) -> ReplayedEscalation:
     paging stopped for it."""
     return ReplayedEscalation(
         escalation_id=incident.escalation_id,
-        start=EscalationInput(
-            incident_number=incident.number or 0,
-            incident_workflow_id=f"whatif/{incident.key}",
-            title=incident.title,
-            service=incident.service,
-            team=incident.team,
-            severity=incident.severity,
-            policy=incident.policy,
-        ),
+        start=escalation_input(incident),
         stop_after=incident.stop_after,
         acknowledged_by=incident.acknowledged_by,
         stop_reason=incident.stop_reason,
@@ -211,6 +213,64 @@ def default_shards() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def check_sample(
+    incidents: Sequence[ReplayIncident],
+    result: ReplayResult,
+    moments: dict[str, list[datetime]],
+    size: int,
+) -> list[ReplayIncident]:
+    """Up to `size` of the paging incidents whose escalation to run on the server as well: first one of
+    each service, severity and ending (the pure run's), then evenly spread over the rest. An incident
+    whose paging stopped within `TIE` of one of its escalation's moments is left out: on the server
+    either order can win there."""
+
+    def tie_free(incident: ReplayIncident) -> bool:
+        if incident.stop_after is None:
+            return True
+        stop = incident.detected_at + incident.stop_after
+        return all(abs(stop - at) >= TIE for at in moments.get(incident.escalation_id, []))
+
+    candidates = [i for i in incidents if i.opened and i.pages and tie_free(i)]
+    if size <= 0 or not candidates:
+        return []
+    chosen: dict[str, ReplayIncident] = {}
+    kinds: set[tuple[str, str, str | None]] = set()
+    for incident in candidates:
+        kind = (incident.service, incident.severity.value, result.endings.get(incident.escalation_id))
+        if kind not in kinds and len(chosen) < size:
+            kinds.add(kind)
+            chosen[incident.key] = incident
+    rest = [i for i in candidates if i.key not in chosen]
+    step = max(1, len(rest) // max(1, size - len(chosen)))
+    for incident in rest[::step]:
+        if len(chosen) >= size:
+            break
+        chosen[incident.key] = incident
+    return sorted(chosen.values(), key=lambda i: (i.detected_at, i.key))
+
+
+def disagreements(pure: ReplayResult, server: ReplayResult, sample: Sequence[ReplayIncident]) -> list[str]:
+    """The keys of the sampled incidents whose escalation paged or ended otherwise on the server."""
+    ids = {i.escalation_id: i.key for i in sample}
+
+    def pages_of(result: ReplayResult) -> dict[str, list[tuple[object, ...]]]:
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for p in result.pages:
+            if p.escalation_id in ids:
+                found.setdefault(p.escalation_id, []).append(
+                    (p.at, p.who, p.via, p.level, p.loop, p.target, p.person)
+                )
+        return {k: sorted(v, key=repr) for k, v in found.items()}
+
+    mine, theirs = pages_of(pure), pages_of(server)
+    return [
+        key
+        for escalation_id, key in ids.items()
+        if mine.get(escalation_id) != theirs.get(escalation_id)
+        or pure.endings.get(escalation_id) != server.endings.get(escalation_id)
+    ]
+
+
 async def what_if(
     store: Store,
     config: SevflowConfig,
@@ -220,22 +280,47 @@ async def what_if(
     client: Client | None = None,
     shards: int | None = None,
     progress: Callable[[str], None] | None = None,
+    check: int = CHECK,
 ) -> WhatIfReport:
     """The what-if report of [since, until) under `config`: the store's records of the period planned
-    again (sevflow.whatif.plan), the escalations run on time-skipping servers (`client`'s, else fresh
-    ones, `shards` of them side by side: default one per core, at most 4), and the differences
-    against the pages on record. People are paged by the contact methods they have confirmed now."""
+    again (sevflow.whatif.plan), every escalation run on the period's clock (sevflow.whatif.ladder)
+    and `check` of them on a time-skipping server (`client`'s, else a fresh one) as EscalationWorkflow;
+    should one differ, every escalation on the server (`shards` processes side by side: default one per
+    core, at most 4). People are paged by the contact methods they have confirmed now."""
     records = store.whatif_records(since, until)
     incidents, notes = plan_replay(records, config)
     contacts = ContactBook.of(store.verifications())
+    result, moments = replay_pure(incidents, config, contacts)
+    sample = check_sample(incidents, result, moments, check)
     if progress is not None:
         paging = sum(1 for i in incidents if i.opened and i.pages)
         progress(
-            f"replaying {paging} escalation(s) of {len(incidents)} incident(s) on the time-skipping server"
+            f"replayed {paging} escalation(s) of {len(incidents)} incident(s); checking {len(sample)} of "
+            "them on the time-skipping server"
         )
-    if client is not None:
-        result = await replay(client, incidents, config, contacts)
-    else:
-        result = await replay_sharded(incidents, config, contacts, shards or default_shards())
+    if sample:
+        checked = await _on_server(client, sample, config, contacts)
+        differing = disagreements(result, checked, sample)
+        if differing:
+            shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+            notes.append(
+                f"{len(differing)} of {len(sample)} escalations checked on the time-skipping server paged "
+                f"otherwise than the pure run ({shown}): every escalation was replayed on the server"
+            )
+            if progress is not None:
+                progress(f"{len(differing)} escalation(s) differ: replaying every one on the server")
+            if client is not None:
+                result = await replay(client, incidents, config, contacts)
+            else:
+                result = await replay_sharded(incidents, config, contacts, shards or default_shards())
     drills = sum(1 for i in records.incidents if i.drill)
     return build_report(config, config_name, since, until, incidents, result, records.pages, drills, notes)
+
+
+async def _on_server(
+    client: Client | None, incidents: Sequence[ReplayIncident], config: SevflowConfig, contacts: ContactBook
+) -> ReplayResult:
+    if client is not None:
+        return await replay(client, incidents, config, contacts)
+    async with time_skipping_client() as fresh:
+        return await replay(fresh, incidents, config, contacts)

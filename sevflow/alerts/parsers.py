@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,12 +95,24 @@ class InvalidPayload(ValueError):
 # --- wire field types ------------------------------------------------------------------------------
 
 
+def _number_text(value: float) -> str:
+    """A JSON number as text (12 is "12", 0.5 is "0.5"). One no double can hold is refused: 1e999 is
+    valid JSON that parses to infinity, and Python's parser also takes NaN and Infinity, none of which
+    JSON has; written as text they would be "inf" and "nan", an alias or a detail nobody sent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            "must be a string or a finite number (1e999 and larger overflow to infinity; NaN and "
+            "Infinity are not JSON)"
+        )
+    return str(value)
+
+
 def _text_or_none(value: Any) -> Any:
-    """Optional text: missing, null and "" are all None; numbers become text."""
+    """Optional text: missing, null and "" are all None; numbers become text (finite ones only)."""
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
+        return _number_text(value)
     return value
 
 
@@ -113,7 +126,10 @@ def _label_map(value: Any) -> Any:
             if isinstance(item, bool):
                 out[key] = "true" if item else "false"
             elif isinstance(item, int | float):
-                out[key] = str(item)
+                try:
+                    out[key] = _number_text(item)
+                except ValueError as err:
+                    raise ValueError(f"{json.dumps(str(key))[:60]} {err}") from None
             else:
                 out[key] = item
         return out

@@ -124,6 +124,20 @@ def is_late(heartbeat: Heartbeat, now: datetime) -> bool:
     return not heartbeat.paused and heartbeat.down_since is None and heartbeat.due_at <= now
 
 
+def ping_ends_down(row: Heartbeat, at: datetime) -> bool:
+    """Whether the ping at `at` ends the heartbeat's down, `row` being the heartbeat as the store has it
+    once the ping was written: a down that began by the ping's time (it went down, then pinged), or a
+    late down claimed at a due time after the ping that the ping itself moved (this ping is its last):
+    the watch claimed it on a read from before the ping was written, though the ping came in time (a
+    ping is taken, then written: held in memory, or queued behind a busy store). A late down after a
+    ping that was not written (an older one) and a failure reported after the ping both stand."""
+    if row.down_since is None:
+        return False
+    if row.down_since <= at:
+        return True
+    return row.down_reason is DownReason.LATE and row.last_ping_at == at
+
+
 PingAction = Literal["write", "hold"]
 
 

@@ -2,7 +2,8 @@
 
 Every change to the clock is one conditional UPDATE, so the API processes and the watch never need a
 lock between them: a ping moves `last_ping_at` only forward; the watch claims a late heartbeat down
-only while it is still due, not paused and not down (`claim_down`: true for one caller), and a ping
+only while it is still due, not paused, not down and as it read it (last ping and due time:
+`claim_down`, true for one caller), and a ping
 that finds it down clears exactly that down (`clear_down` names the `down_since` it saw). A ping and
 a claim that meet are ordered by the database: the claim sees the ping's new due time, or the ping sees
 the claim and resolves the incident the claim opened.
@@ -27,7 +28,7 @@ from sevflow.heartbeats.models import (
 )
 from sevflow.policy import Severity
 from sevflow.store.base import Repository, rowcount
-from sevflow.store.schema import HeartbeatRow
+from sevflow.store.schema import HeartbeatRemovalRow, HeartbeatRow
 
 
 def _heartbeat(row: HeartbeatRow | Row[Any]) -> Heartbeat:
@@ -54,6 +55,38 @@ def _heartbeat(row: HeartbeatRow | Row[Any]) -> Heartbeat:
     )
 
 
+def _owed(row: HeartbeatRow, now: datetime) -> HeartbeatRemovalRow:
+    """What resolving a down heartbeat's alert needs once its row is gone (a removal of it)."""
+    return HeartbeatRemovalRow(
+        name=row.name,
+        down_since=row.down_since,
+        down_reason=row.down_reason or DownReason.LATE.value,
+        interval_seconds=row.interval_seconds,
+        grace_seconds=row.grace_seconds,
+        service=row.service,
+        severity=row.severity,
+        team=row.team,
+        removed_at=now,
+    )
+
+
+def _removed(row: HeartbeatRemovalRow) -> Heartbeat:
+    """A removal read back as the heartbeat it was, down, for its resolved alert."""
+    return Heartbeat(
+        name=row.name,
+        interval=timedelta(seconds=row.interval_seconds),
+        grace=timedelta(seconds=row.grace_seconds),
+        service=row.service,
+        severity=Severity(row.severity),
+        team=row.team,
+        created_at=row.removed_at,
+        armed_at=row.removed_at,
+        due_at=row.down_since,
+        down_since=row.down_since,
+        down_reason=DownReason(row.down_reason),
+    )
+
+
 def _definition(spec: HeartbeatConfig) -> dict[str, object]:
     return {
         "interval_seconds": int(spec.interval.total_seconds()),
@@ -76,6 +109,8 @@ class HeartbeatRepository(Repository):
             wanted = {spec.name for spec in specs}
             for row in rows.values():
                 if row.origin == Origin.FILE.value and row.name not in wanted:
+                    if row.down_since is not None:  # its incident is resolved by the next sweep
+                        session.merge(_owed(row, now))
                     session.delete(row)
             for spec in specs:
                 values = _definition(spec)
@@ -121,8 +156,9 @@ class HeartbeatRepository(Repository):
             )
         return self._found(spec.name)
 
-    def remove_heartbeat(self, name: str) -> Heartbeat:
-        """Remove a heartbeat made at runtime (one of sevflow.yaml goes by editing the file)."""
+    def remove_heartbeat(self, name: str, now: datetime | None = None) -> Heartbeat:
+        """Remove a heartbeat made at runtime (one of sevflow.yaml goes by editing the file). One that
+        is down leaves, in the same transaction, the resolve of its alert owed (`owed_resolves`)."""
         with self._write() as session:
             row = session.get(HeartbeatRow, name, with_for_update=True)
             if row is None:
@@ -132,8 +168,30 @@ class HeartbeatRepository(Repository):
                     f"heartbeat {name!r} is defined in sevflow.yaml: remove it there (or pause it)"
                 )
             gone = _heartbeat(row)
+            if row.down_since is not None:
+                session.merge(_owed(row, now or self._clock()))
             session.execute(delete(HeartbeatRow).where(HeartbeatRow.name == name))
         return gone
+
+    def owed_resolves(self, name: str | None = None) -> list[Heartbeat]:
+        """Heartbeats removed while down whose alert is not yet known resolved (of `name` alone when
+        given), oldest removal first, each as it was removed."""
+        with self._read() as session:
+            query = select(HeartbeatRemovalRow).order_by(HeartbeatRemovalRow.removed_at)
+            if name is not None:
+                query = query.where(HeartbeatRemovalRow.name == name)
+            return [_removed(r) for r in session.scalars(query)]
+
+    def resolve_delivered(self, name: str, since: datetime) -> bool:
+        """The resolve owed for the down of `name` since `since` was delivered: no longer owed (true
+        for the one caller that deleted it)."""
+        with self._write() as session:
+            done = session.execute(
+                delete(HeartbeatRemovalRow).where(
+                    HeartbeatRemovalRow.name == name, HeartbeatRemovalRow.down_since == since
+                )
+            )
+            return rowcount(done) == 1
 
     def get_heartbeat(self, name: str) -> Heartbeat | None:
         with self._read() as session:
@@ -224,10 +282,19 @@ class HeartbeatRepository(Repository):
             return _heartbeat(row) if row is not None else None
 
     def claim_down(
-        self, name: str, at: datetime, reason: DownReason, *, late_by: datetime | None = None
+        self,
+        name: str,
+        at: datetime,
+        reason: DownReason,
+        *,
+        late_by: datetime | None = None,
+        seen: Heartbeat | None = None,
     ) -> Heartbeat | None:
         """Mark it down since `at`, for one caller only: not while it is down already or paused, and
-        (`late_by` given) only while it is still due at that instant. The row, when claimed."""
+        (`late_by` given) only while it is still due at that instant. `seen`: the row as the caller read
+        it, claimed only while its last ping and due time are still those (compare-and-set: a ping
+        written since the read, whatever the time it carries, leaves it to the next read). The row,
+        when claimed."""
         where = [
             HeartbeatRow.name == name,
             HeartbeatRow.down_since.is_(None),
@@ -235,6 +302,9 @@ class HeartbeatRepository(Repository):
         ]
         if late_by is not None:
             where.append(HeartbeatRow.due_at <= late_by)
+        if seen is not None:
+            where.append(HeartbeatRow.due_at == seen.due_at)
+            where.append(HeartbeatRow.last_ping_at.is_not_distinct_from(seen.last_ping_at))
         with self._write() as session:
             done = session.execute(
                 update(HeartbeatRow).where(*where).values(down_since=at, down_reason=reason.value)

@@ -660,3 +660,22 @@ class HeartbeatRow(Base):
     due_at: Mapped[datetime] = mapped_column(nullable=False)
     down_since: Mapped[datetime | None]
     down_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class HeartbeatRemovalRow(Base):
+    """A heartbeat removed while it was down, whose incident's alert is yet to be resolved (migration
+    0032): written with the removal, in its transaction, and deleted once the resolve was delivered;
+    the remover retries it, and so does every watch sweep (a removal while Temporal is down resolves
+    once it is back)."""
+
+    __tablename__ = "heartbeat_removals"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    down_since: Mapped[datetime] = mapped_column(primary_key=True)
+    down_reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    service: Mapped[str] = mapped_column(String(255), nullable=False)
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)
+    team: Mapped[str | None] = mapped_column(String(255))
+    removed_at: Mapped[datetime] = mapped_column(nullable=False)

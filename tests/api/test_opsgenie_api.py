@@ -215,6 +215,23 @@ async def test_bad_bodies_get_opsgenies_422_and_400(stack: Stack) -> None:
         response = await stack.http.post("/v2/alerts", content=content, headers=raw)
         assert response.status_code == 400, response.text
         assert response.json()["message"].startswith("Request body is not valid")
+    # A number where Opsgenie has a string is kept as its text; one no double holds (1e999 is valid
+    # JSON, infinite once parsed; NaN and Infinity are not JSON but Python's parser takes them) was
+    # kept as "inf" or "nan": now a 422 naming the field, in Opsgenie's shape.
+    for content, field in [
+        (b'{"message": "x", "alias": 1e999}', "alias"),
+        (b'{"message": "x", "alias": -1e999}', "alias"),
+        (b'{"message": "x", "alias": NaN}', "alias"),
+        (b'{"message": "x", "details": {"ratio": 1e999}}', "details"),
+        (b'{"message": "x", "details": {"ratio": Infinity}}', "details"),
+        (b'{"message": "x", "source": 1e400}', "source"),
+    ]:
+        answer = refused(
+            await stack.http.post("/v2/alerts", content=content, headers=raw), 422, not_processable
+        )
+        assert list(answer["errors"]) == [field], (content, answer)
+        assert "must be a string or a finite number" in answer["errors"][field]
+    accepted(await stack.http.post("/v2/alerts", content=b'{"message": "x", "alias": 4711}', headers=raw))
     huge = await stack.http.post("/v2/alerts", content=b" " * (1024 * 1024 + 1), headers=raw)
     refused(huge, 413, f"body larger than {1024 * 1024} bytes")
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevflow.heartbeats.models import due_at, flush_due, ping_decision
+from sevflow.heartbeats.models import DownReason, Heartbeat, due_at, flush_due, ping_decision, ping_ends_down
 from sevflow.heartbeats.watch import (
     HANDOFF,
     MAX_SLEEP,
@@ -19,6 +19,7 @@ from sevflow.heartbeats.watch import (
     next_wake,
     sweep_wait,
 )
+from sevflow.policy import Severity
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 seconds = st.integers(min_value=10, max_value=86_400).map(lambda s: timedelta(seconds=s))
@@ -119,3 +120,34 @@ def test_what_a_sweep_hands_back_is_what_a_timer_can_reach_or_an_immediate_sweep
     near = SweepResult(next_due=T0 + timedelta(milliseconds=300))
     assert sweep_wait(T0, T0, near.next_due, more=False) is None
     assert next_wake(T0, near) == T0
+
+
+def test_a_written_ping_ends_a_down_begun_by_then_or_a_late_claim_it_came_in_time_for() -> None:
+    hour, grace = timedelta(hours=1), timedelta(minutes=5)
+    due = T0 + hour + grace
+
+    def row(down: DownReason | None, since: datetime | None, last_ping: datetime | None) -> Heartbeat:
+        return Heartbeat(
+            name="etl",
+            interval=hour,
+            grace=grace,
+            service="checkout",
+            severity=Severity.SEV3,
+            created_at=T0,
+            armed_at=T0,
+            due_at=due,
+            last_ping_at=last_ping,
+            down_since=since,
+            down_reason=down,
+        )
+
+    after, before = due + timedelta(minutes=1), due - timedelta(seconds=30)
+    assert not ping_ends_down(row(None, None, after), after)  # up: nothing to end
+    assert ping_ends_down(row(DownReason.LATE, due, after), after)  # late, then pinged
+    assert ping_ends_down(row(DownReason.FAILED, due, after), after)
+    # Taken before the due time the watch claimed it down at, written after the claim: in time.
+    assert ping_ends_down(row(DownReason.LATE, due, before), before)
+    # An older ping the store did not write (a newer one is its last) proves nothing of that down.
+    assert not ping_ends_down(row(DownReason.LATE, due, after), before)
+    # A failure reported after the ping stands.
+    assert not ping_ends_down(row(DownReason.FAILED, due, before), before)

@@ -227,3 +227,62 @@ def test_pings_of_several_heartbeats_written_in_one_transaction(store: Store, cl
     assert rows[0] is None
     assert rows[1] == store.get_heartbeat("b") and rows[1] is not None and rows[1].last_ping_at == t0 + 20 * M
     assert rows[2] == store.get_heartbeat("c") and rows[2] is not None and rows[2].due_at == t0 + 75 * M
+
+
+def test_a_heartbeat_removed_while_down_owes_its_resolve_until_it_is_delivered(
+    store: Store, clock: FakeClock
+) -> None:
+    """Removed with the API (runtime) or from sevflow.yaml (file) while down: the resolve of its alert is
+    owed in the removal's transaction, as the heartbeat was, until one caller marks it delivered; one
+    removed while up owes nothing."""
+    t0 = clock()
+    store.sync_file_heartbeats([spec("backup", team="payments")], t0)
+    store.add_heartbeat(spec("etl", severity=Severity.SEV2), "alice", t0)
+    store.add_heartbeat(spec("quiet"), "alice", t0)
+    store.claim_down("etl", t0 + H + 5 * M, DownReason.LATE)
+    store.claim_down("backup", t0 + 2 * H, DownReason.FAILED)
+    store.remove_heartbeat("quiet", t0 + 3 * H)
+    assert store.owed_resolves() == []
+
+    store.remove_heartbeat("etl", t0 + 3 * H)
+    store.sync_file_heartbeats([], t0 + 4 * H)
+    assert store.list_heartbeats() == []
+    owed = store.owed_resolves()
+    assert [(h.name, h.down_since, h.down_reason, h.due_at) for h in owed] == [
+        ("etl", t0 + H + 5 * M, DownReason.LATE, t0 + H + 5 * M),
+        ("backup", t0 + 2 * H, DownReason.FAILED, t0 + 2 * H),
+    ]
+    assert (owed[0].severity, owed[0].service, owed[1].team) == (Severity.SEV2, "checkout", "payments")
+    assert [h.name for h in store.owed_resolves("backup")] == ["backup"]
+
+    assert store.resolve_delivered("etl", t0 + H + 5 * M)
+    assert not store.resolve_delivered("etl", t0 + H + 5 * M)  # one caller
+    assert [h.name for h in store.owed_resolves()] == ["backup"]
+
+
+def test_a_ping_written_between_the_sweeps_read_and_its_claim_leaves_it_to_the_next_read(
+    store: Store, clock: FakeClock
+) -> None:
+    """The sweep runs late (a worker back after an outage): it reads etl due at 1h05 and late at 3h.
+    A ping taken at 1h04 (before that due) is written between the read and the claim; its due time,
+    2h09, is still before the sweep's instant, so the due-time condition alone let the claim through,
+    down since 1h05: an incident for a heartbeat that pinged in time. The claim compares the last ping
+    and due time it read: refused, and the next read claims it at the due time the ping made."""
+    t0 = clock()
+    store.add_heartbeat(spec("etl"), "alice", t0)
+    sweep_at = t0 + 3 * H
+    (read,) = store.late_heartbeats(sweep_at, 10)
+    assert read.due_at == t0 + H + 5 * M
+    pinged = store.record_ping(read, t0 + H + 4 * M)
+    assert pinged is not None and pinged.due_at == t0 + 2 * H + 9 * M
+    assert store.claim_down("etl", read.due_at, DownReason.LATE, late_by=sweep_at, seen=read) is None
+    assert store.get_heartbeat("etl").down_since is None  # type: ignore[union-attr]
+    (again,) = store.late_heartbeats(sweep_at, 10)
+    claimed = store.claim_down("etl", again.due_at, DownReason.LATE, late_by=sweep_at, seen=again)
+    assert claimed is not None and claimed.down_since == t0 + 2 * H + 9 * M
+    # Without the comparison (the claim before this change) the stale read wins: down since 1h05.
+    store.add_heartbeat(spec("old"), "alice", t0)
+    (stale,) = [h for h in store.late_heartbeats(sweep_at, 10) if h.name == "old"]
+    store.record_ping(stale, t0 + H + 4 * M)
+    blind = store.claim_down("old", stale.due_at, DownReason.LATE, late_by=sweep_at)
+    assert blind is not None and blind.down_since == t0 + H + 5 * M

@@ -6,23 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.heartbeats import HeartbeatActivities
+from activities.heartbeats import OWED_RETRY, HeartbeatActivities
 from sevflow.alerts.models import AlertBatch, AlertStatus
 from sevflow.config.loader import parse_config
 from sevflow.config.schema import HeartbeatConfig
+from sevflow.heartbeats.models import DownReason, Heartbeat
 from sevflow.heartbeats.watch import HeartbeatSweep, watch_workflow_id
+from sevflow.incident.models import EventKind
 from sevflow.store.repository import Store
-from starter.heartbeats import HeartbeatService
+from starter.heartbeats import HeartbeatService, PingWriter
 from starter.ingest import AlertIngest
-from worker.heartbeats import wake_watch
+from worker.heartbeats import start_heartbeat_watch, wake_watch
 from worker.main import build_worker
+
+T = TypeVar("T")
 
 CONFIG = parse_config("""
 teams:
@@ -224,3 +231,157 @@ async def test_a_heartbeat_pinged_up_between_the_sweeps_claim_and_its_ingest_res
     assert await _sweep_with(time_skipping_env, sqlite_store, task_queue, lambda h: h.ping("etl")) == 0
     back = sqlite_store.get_heartbeat("etl")
     assert back is not None and back.down_since is None
+
+
+@pytest.mark.parametrize("who", ["the remover", "the watch"])
+async def test_a_heartbeat_removed_while_temporal_is_down_resolves_once_it_is_back(
+    dev_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store, who: str
+) -> None:
+    """On the dev server: the heartbeat fails (its incident opens), then Temporal cannot be reached (the
+    remover's client connects to a port nobody listens on) and it is removed. The removal stands and its
+    resolve is owed in the store; once Temporal is back it is delivered, by the remover's retry or, the
+    remover gone (its process stopped), by the watch's sweep at the next worker start: the incident's
+    alert resolves, once."""
+    env, store = dev_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    down = True
+
+    async def client() -> Client:
+        return await Client.connect("127.0.0.1:1") if down else env.client
+
+    async def ingest() -> AlertIngest:
+        return AlertIngest(await client(), store, CONFIG, task_queue)
+
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = datetime.now(UTC)
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now)
+        up = HeartbeatService(store, CONFIG, lambda: _at(env.client), task_queue, lambda: _at(intake))
+        await up.ping("etl", "fail")
+        (incident,) = await _eventually(lambda: store.list_incidents(limit=10))
+        assert incident.number is not None
+        remover = HeartbeatService(store, CONFIG, client, task_queue, ingest)
+        gone = await remover.remove("etl")
+        assert gone.down_since is not None and store.get_heartbeat("etl") is None
+        assert await remover.unresolved("etl")
+        await asyncio.sleep(1.5)  # its first retry, still unable to reach Temporal
+        firing = store.get_incident(incident.number)
+        assert firing is not None and firing.alerts_firing == 1
+        if who == "the watch":  # the remover's process stops before Temporal is back
+            for task in remover._retries.values():
+                task.cancel()
+        down = False
+        if who == "the watch":
+            await start_heartbeat_watch(env.client, store, CONFIG, task_queue)
+        found = await _eventually(
+            lambda: (i := store.get_incident(incident.number or 0)) and i.alerts_firing == 0 and i
+        )
+        assert found.status.value == "mitigated"
+        assert store.owed_resolves() == []
+        await asyncio.sleep(1)
+        cleared = [e for e in store.timeline(incident.number) if e.kind is EventKind.ALERTS_CLEARED]
+        assert len(cleared) == 1, cleared
+
+
+async def _at(value: T) -> T:
+    return value
+
+
+async def _eventually(probe: Callable[[], T | bool | None], within: float = 30.0) -> T:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = probe()
+        if found:
+            return found  # type: ignore[return-value]
+        assert asyncio.get_running_loop().time() < deadline, "not within the time"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_ping_taken_before_its_due_and_written_after_the_sweeps_claim_resolves_the_claim(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """The interleaving the store cannot order: a ping is taken 30 s before etl's due time, but its write
+    waits (a busy store) while the sweep reads etl late, claims it and opens its incident. The ping,
+    written at last, finds a late down claimed at a due time after it, which it moved: the claim was
+    wrong, and the ping resolves the incident it opened and clears the down (it stayed down, its
+    incident open, until the next ping an interval later)."""
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        due = now - timedelta(minutes=1)
+        store.add_heartbeat(
+            spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", due - timedelta(minutes=65)
+        )
+        pinged_at = due - timedelta(seconds=30)
+        heartbeats = service(env, store, task_queue, pinged_at)
+        taken, written = threading.Event(), threading.Event()
+
+        def held_write(pings: list[tuple[Heartbeat, datetime]]) -> list[Heartbeat | None]:
+            taken.set()
+            assert written.wait(30)
+            return store.record_pings(pings)
+
+        heartbeats.writer = PingWriter(held_write)
+        ping = asyncio.create_task(heartbeats.ping("etl"))
+        assert await asyncio.to_thread(taken.wait, 10)
+        sweep = HeartbeatActivities(store, intake)
+        result = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert result.opened == ["etl"]
+        (incident,) = await _eventually(lambda: store.list_incidents(limit=10))
+        assert incident.number is not None
+        written.set()
+        back = await ping
+        assert back.down_since is None and back.last_ping_at == pinged_at
+        found = await _eventually(
+            lambda: (i := store.get_incident(incident.number or 0)) and i.alerts_firing == 0 and i
+        )
+        assert found.alerts_firing == 0
+        up = store.get_heartbeat("etl")
+        assert up is not None and up.down_since is None and up.due_at == pinged_at + timedelta(minutes=65)
+
+
+class RefusingResolves:
+    """The worker's intake, refusing every batch that resolves (as Temporal down would) while `down`."""
+
+    def __init__(self, intake: AlertIngest) -> None:
+        self.intake, self.down = intake, True
+
+    async def ingest(self, batches: list[AlertBatch]) -> object:
+        if self.down and any(a.status is AlertStatus.RESOLVED for b in batches for a in b.alerts):
+            raise RPCError("Temporal is unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        return await self.intake.ingest(batches)
+
+
+async def test_an_owed_resolve_the_sweep_cannot_deliver_holds_up_no_late_heartbeat(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """A removed heartbeat's resolve that still fails (one the intake refuses) does not stop the sweep
+    from opening another heartbeat's incident; the watch is asked to sweep again within OWED_RETRY, and
+    the next sweep that can deliver it does."""
+    env, store = time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        now = await env.get_current_time()
+        long_ago = now - timedelta(hours=2)
+        store.add_heartbeat(spec("gone", timedelta(hours=1), timedelta(minutes=5)), "alice", long_ago)
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", long_ago)
+        store.claim_down("gone", long_ago + timedelta(minutes=65), DownReason.LATE)
+        store.remove_heartbeat("gone", now)
+        refusing = RefusingResolves(intake)
+        sweep = HeartbeatActivities(store, refusing)
+        result = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert result.opened == ["etl"]
+        assert result.next_due is not None and result.next_due <= now + OWED_RETRY + timedelta(seconds=5)
+        assert [h.name for h in store.owed_resolves()] == ["gone"]
+        refusing.down = False
+        again = await ActivityEnvironment().run(sweep.heartbeat_sweep, HeartbeatSweep(now=now, until=now))
+        assert again.opened == [] and store.owed_resolves() == []

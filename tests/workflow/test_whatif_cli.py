@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredPage
+from sevflow.whatif.models import ReplayResult
 from starter.cli import app
+from worker import whatif
 
 runner = CliRunner()
 UNTIL = "2026-03-02T00:00:00Z"
@@ -272,6 +274,30 @@ def test_the_configuration_that_paged_replays_without_a_difference(candidate: Pa
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["differences"] == []
+
+
+def test_a_pure_run_the_server_contradicts_is_replayed_on_the_server(
+    candidate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escalations run on the period's clock, a sample of them again on the time-skipping server: a
+    pure run that lost a page (a drift from EscalationWorkflow) is caught, and the whole period is
+    replayed on the server instead, which the report notes."""
+    args = ["whatif", "--config", str(candidate), "--since", "30d", "--until", UNTIL, "--json"]
+    right = json.loads(runner.invoke(app, args).stdout)
+    pure = whatif.replay_pure
+
+    def drifted(*given: Any) -> tuple[ReplayResult, dict[str, list[datetime]]]:
+        result, moments = pure(*given)
+        return result.model_copy(update={"pages": result.pages[:-1]}), moments
+
+    monkeypatch.setattr(whatif, "replay_pure", drifted)
+    unchecked = json.loads(runner.invoke(app, [*args, "--check", "0"]).stdout)
+    assert len(unchecked["pages"]) == len(right["pages"]) - 1 and unchecked["notes"] == right["notes"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["pages"] == right["pages"] and report["differences"] == right["differences"]
+    assert any("every escalation was replayed on the server" in note for note in report["notes"])
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,30 @@ def test_a_full_create_becomes_one_alert_keyed_by_its_alias() -> None:
     assert route(batch, SevflowConfig(), NOW).severity is Severity.SEV2
 
 
+def test_a_finite_number_is_kept_as_text_and_one_json_cannot_hold_is_refused() -> None:
+    """Opsgenie's alias and detail values are strings: a number a sender writes there is kept as its
+    text (`12`, `0.5`), as before; 1e999 (valid JSON, infinite as a double) and the NaN and Infinity
+    Python's parser also takes were kept as "inf" and "nan", an alias nobody sent, one alert for every
+    sender's overflow. Refused now, naming the field (and the detail's key)."""
+    request = parse_create({"message": "m", "alias": 12, "details": {"ratio": 0.5, "count": 10**30}})
+    assert request.alias == "12" and request.details == {"ratio": "0.5", "count": str(10**30)}
+    for body, field in [
+        ({"message": "m", "alias": float("inf")}, "alias"),
+        ({"message": "m", "alias": float("-inf")}, "alias"),
+        ({"message": "m", "alias": float("nan")}, "alias"),
+        ({"message": "m", "entity": float("inf")}, "entity"),
+        ({"message": "m", "details": {"ratio": float("inf")}}, "details"),
+        ({"message": "m", "details": {"ratio": float("nan")}}, "details"),
+    ]:
+        with pytest.raises(OpsgenieInvalid) as refused:
+            parse_create(body)
+        assert list(refused.value.errors) == [field], body
+        assert "must be a string or a finite number" in refused.value.errors[field]
+    with pytest.raises(OpsgenieInvalid) as refused:
+        parse_create({"message": "m", "details": {"ratio": float("inf")}})
+    assert refused.value.errors["details"].startswith('"ratio" must be')
+
+
 def test_alertmanagers_create_keeps_its_labels_and_its_severity() -> None:
     request = parse_create(ALERTMANAGER_CREATE)
     assert not request.generated_alias
