@@ -1,7 +1,7 @@
 """Heartbeats removed while down whose incident's alert is still to be resolved.
 
 Revision ID: 0032
-Revises: 0029
+Revises: 0031
 Create Date: 2026-12-22 09:00:00
 
 Issue 18, heartbeats: a heartbeat removed (`DELETE /v1/heartbeats/{name}`, `sevflow heartbeat remove`,
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0029"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
