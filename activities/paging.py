@@ -70,7 +70,7 @@ from sevflow.paging.models import (
     SendPage,
 )
 from sevflow.slack.blocks import page_message
-from sevflow.store.repository import SendClaim, StoredPage
+from sevflow.store.repository import SendClaim, SentMark, StoredPage
 
 log = logging.getLogger("sevflow.paging")
 
@@ -108,13 +108,13 @@ ADDRESS_WORDS: dict[ThrottledMethod, str] = {
 class PageStore(Protocol):
     def page(self, key: str) -> StoredPage | None: ...
 
-    def record_page(self, page: StoredPage) -> StoredPage: ...
+    def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage: ...
 
     def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
 
     def claim_send(self, key: str, stale_after: timedelta) -> SendClaim: ...
 
-    def mark_sent(self, key: str, ref: str) -> None: ...
+    def mark_sent(self, key: str, sent: SentMark) -> None: ...
 
     def release_send(self, key: str) -> None: ...
 
@@ -167,6 +167,10 @@ class PagingActivities:
         self.links = links
         self._turns: dict[tuple[str, str], threading.Lock] = {}
         self._turns_lock = threading.Lock()
+        # Sends that went out whose record and mark both failed (the database down): the next attempt
+        # in this process records them instead of sending again (`_once`).
+        self._unmarked: dict[str, SentMark] = {}
+        self._unmarked_lock = threading.Lock()
 
     @property
     def config(self) -> SevflowConfig:
@@ -319,10 +323,14 @@ class PagingActivities:
     def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int, retrying: bool) -> PageSent:
         if (done := self.store.page(page.key)) is not None:  # sent before: never twice
             return _sent(done)
+        # Before the send, so that nothing but the clock stands between the provider's answer and
+        # the record.
+        out_of_hours = self._out_of_hours(page, config)
         outcome: PageOutcome = "delivered"
         detail: str | None = None
+        sent: SentMark | None = None
         try:
-            detail = self._deliver(page, config, retrying or self.clock() - page.due_at > LATE_PAGE)
+            detail, sent = self._deliver(page, config, retrying or self.clock() - page.due_at > LATE_PAGE)
         except RateLimited as err:
             if attempt < LAST_ATTEMPT:
                 raise ApplicationError(
@@ -339,7 +347,7 @@ class PagingActivities:
             outcome, detail = "failed", f"{type(err).__name__}: {err} (after {LAST_ATTEMPT} attempts)"
         if outcome != "delivered":
             log.warning("page %s %s: %s", page.key, outcome, detail)
-        stored = self.store.record_page(
+        stored = self._record(
             StoredPage(
                 key=page.key,
                 incident_number=page.incident_number,
@@ -354,35 +362,60 @@ class PagingActivities:
                 paged_at=self.clock(),
                 result=outcome,
                 detail=detail,
-                out_of_hours=self._out_of_hours(page, config),
+                out_of_hours=out_of_hours,
                 drill=page.drill,
-            )
+            ),
+            sent,
         )
         return _sent(stored)
 
-    def _deliver(self, page: SendPage, config: SevflowConfig, retrying: bool) -> str | None:
+    def _record(self, page: StoredPage, sent: SentMark | None) -> StoredPage:
+        """Record the page, its claimed send marked sent in the same transaction. When that write
+        fails (the attempt fails, and is retried), the mark is written alone, so the retry finds the
+        page sent and sends nothing; when that fails too (the database is down), it is kept in this
+        process for the next attempt here."""
+        try:
+            return self.store.record_page(page, sent)
+        except BaseException:
+            if sent is not None:
+                self._keep_mark(page.key, sent)
+            raise
+
+    def _keep_mark(self, key: str, sent: SentMark) -> None:
+        try:
+            self.store.mark_sent(key, sent)
+        except Exception as err:
+            log.warning("page %s went out but is not marked sent (%s): kept for its next attempt", key, err)
+            with self._unmarked_lock:
+                self._unmarked[key] = sent
+
+    def _deliver(
+        self, page: SendPage, config: SevflowConfig, retrying: bool
+    ) -> tuple[str | None, SentMark | None]:
+        """What the page's record says of its send, and the claimed send to mark sent with it."""
         if page.via in THROTTLED_WORDS:
-            return self._deliver_direct(page, config, page.via, retrying)
+            sent = self._deliver_direct(page, config, page.via, retrying)
+            return sent.detail, sent.mark
         text, blocks = page_message(page)
         target = page.target
         if page.via == "team_channel":
             if target.channel is None:
                 raise _Unreachable(f"{target.target} has no channel")
             ref = self.chat.post(target.channel, text, blocks)
-            return f"posted {ref.ts}"
+            return f"posted {ref.ts}", None
         if page.via == "slack_dm":
             if target.slack_id is None:
                 raise _Unreachable(f"{target.who} has no Slack id")
             ref = self.chat.direct_message(target.slack_id, text, blocks)
-            return f"DM {ref.channel}/{ref.ts}"
+            return f"DM {ref.channel}/{ref.ts}", None
         if self.webhook is None:
             raise _Unreachable("no paging.webhook is configured")
         self.webhook.send(page.key, _webhook_payload(page, text, config))
-        return None
+        return None, None
 
     def _deliver_direct(
         self, page: SendPage, config: SevflowConfig, via: ThrottledMethod, retrying: bool
-    ) -> str:
+    ) -> Sent:
         """A text, a call, an email or a push to the address sevflow.yaml gives the person."""
         name = page.target.person
         person = config.people.get(name) if name is not None else None
@@ -395,13 +428,14 @@ class PagingActivities:
             if sms is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
 
-            def text_before() -> str | None:
+            def text_before() -> SentMark | None:
                 sid = _sent_before(sms, address, page)
-                return None if sid is None else f"text {sid} to {masked}"
+                return None if sid is None else SentMark(ref=f"text {sid} to {masked}")
 
-            def text() -> str:
+            def text() -> SentMark:
                 self._throttle(config, name, via)
-                return f"text {sms.send_sms(address, page_text(page, None).sms, page.key)} to {masked}"
+                sid = sms.send_sms(address, page_text(page, None).sms, page.key)
+                return SentMark(ref=f"text {sid} to {masked}")
 
             return self._once(page, retrying, text_before, text)
         if via == "voice":
@@ -409,17 +443,18 @@ class PagingActivities:
             if voice is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
 
-            def call_before() -> str | None:
+            def call_before() -> SentMark | None:
                 sid = self._call_before(voice, address, page)
-                return None if sid is None else f"call {sid} to {masked}"
+                return None if sid is None else SentMark(ref=f"call {sid} to {masked}")
 
-            def call() -> str:
+            def call() -> SentMark:
                 self._throttle(config, name, via)
                 token = self._ack_token(page, name)
                 answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
                 sid = voice.call(address, page_text(page, None).speech, page.key, answer)
-                self.store.claim_call(sid, page.key)
-                return f"call {sid} to {masked}"
+                # Tied to the page with its record (a retry of a page killed before that finds the
+                # call by listing the number's calls, `_call_before`).
+                return SentMark(ref=f"call {sid} to {masked}", call=sid)
 
             return self._once(page, retrying, call_before, call)
         link = self._ack_link(page, name)
@@ -429,20 +464,20 @@ class PagingActivities:
             if email is None:
                 raise _Unreachable(NOT_CONFIGURED[via])
 
-            def mail() -> str:
+            def mail() -> SentMark:
                 self._throttle(config, name, via)
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
-                return f"email {sent} to {masked}"
+                return SentMark(ref=f"email {sent} to {masked}")
 
             return self._once(page, retrying, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
 
-        def notify() -> str:
+        def notify() -> SentMark:
             self._throttle(config, name, via)
             push.push(address, text_.push_title, text_.push_body, link, page.key)
-            return f"push to {masked}"
+            return SentMark(ref=f"push to {masked}")
 
         return self._once(page, retrying, None, notify)
 
@@ -450,32 +485,36 @@ class PagingActivities:
         self,
         page: SendPage,
         retrying: bool,
-        sent_before: Callable[[], str | None] | None,
-        send: Callable[[], str],
-    ) -> str:
+        sent_before: Callable[[], SentMark | None] | None,
+        send: Callable[[], SentMark],
+    ) -> Sent:
         """`send` page once, whichever attempts and workers try it: the send is claimed in the store
-        before it goes out and marked sent after. An attempt that finds it sent sends nothing; one that
-        finds another attempt sending it tries again later (that one records the page). A send that
-        failed releases its claim; a claim whose attempt died (older than SEND_CLAIM_STALE, never
-        marked) is taken over, and for a provider that can tell, what that attempt sent is looked up
-        (`sent_before`) before sending again; a push or an e-mail is sent again, the lesser harm."""
+        before it goes out, and marked sent with the page's record (one commit; `_record`). An attempt
+        that finds it sent sends nothing; one that finds another attempt sending it tries again later
+        (that one records the page). A send that failed releases its claim; a claim whose attempt died
+        (older than SEND_CLAIM_STALE, never marked) is taken over, and for a provider that can tell,
+        what that attempt sent is looked up (`sent_before`) before sending again; a push or an e-mail
+        is sent again, the lesser harm."""
+        with self._unmarked_lock:
+            kept = self._unmarked.pop(page.key, None)
+        if kept is not None:  # sent by an attempt of this process whose record and mark failed
+            log.info("page %s was sent by an earlier attempt here: %s", page.key, kept.ref)
+            return Sent(f"{kept.ref} (sent by an earlier attempt)", kept)
         claim = self.store.claim_send(page.key, SEND_CLAIM_STALE)
         if claim.state == "sent":
             log.info("page %s was sent by an earlier attempt: %s", page.key, claim.ref)
-            return f"{claim.ref} (sent by an earlier attempt)"
+            return Sent(f"{claim.ref} (sent by an earlier attempt)", None)
         if claim.state == "sending":
             raise ProviderUnavailable("another attempt is sending this page: it is tried again later")
         try:
             looked_up = sent_before() if (retrying or claim.taken_over) and sent_before else None
             if looked_up is not None:
-                self.store.mark_sent(page.key, looked_up)
-                return f"{looked_up} (sent by an earlier attempt)"
-            ref = send()
+                return Sent(f"{looked_up.ref} (sent by an earlier attempt)", looked_up)
+            sent = send()
         except BaseException:
             self.store.release_send(page.key)
             raise
-        self.store.mark_sent(page.key, ref)
-        return ref
+        return Sent(sent.ref, sent)
 
     def _call_before(self, voice: object, address: str, page: SendPage) -> str | None:
         """The call an earlier attempt made for `page`: one tied to it in the store (by the attempt
@@ -521,6 +560,14 @@ class PagingActivities:
             holiday_subdivision=config.holidays.subdivision if config.holidays else None,
         )
         return not calendar.is_business_time(page.due_at)
+
+
+class Sent(NamedTuple):
+    """A send by a throttled method: what the page's record says of it, and the mark its record
+    writes (None: marked already)."""
+
+    detail: str
+    mark: SentMark | None
 
 
 class Told(NamedTuple):

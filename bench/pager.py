@@ -1,13 +1,21 @@
 """Pager: 1,000 escalations in 60 s, 3 levels, each person paged by text, call and e-mail, acks by reply.
 
     python -m bench.pager [--escalations 1000 --seconds 60 --wait 20] [--acks N] [--no-baseline]
-                          [--status-callbacks] [--json FILE] [-v]
+                          [--store sqlite|postgresql] [--status-callbacks] [--json FILE] [-v]
 
 Issue 16's benchmark. The embedded stack of bench.stack (the dev server on its SQLite file, sevflow's
-SQLite store, the real worker of build_worker and the HTTP app) whose pages leave through the
-production adapters (activities/twilio_pager.py, activities/smtp_pager.py) to the Twilio emulator and
-an SMTP server with STARTTLS and AUTH, both on loopback in a process of their own
-(bench.pager_far_end). The chat port only counts calls.
+store, the real worker of build_worker and the HTTP app) whose pages leave through the production
+adapters (activities/twilio_pager.py, activities/smtp_pager.py) to the Twilio emulator and an SMTP
+server with STARTTLS and AUTH, both on loopback in a process of their own (bench.pager_far_end). The
+chat port only counts calls.
+
+The store (--store): `sqlite` (the default), a file in the stack's directory, as `sevflow up` runs
+it; or `postgresql`, a database of its own made on SEVFLOW_BENCH_POSTGRES_URL's server (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped afterwards. PostgreSQL is what
+docs/DEPLOY.md and the README (SEVFLOW_DATABASE_URL) recommend for sevflow's store in production, and
+what a team paging at this rate runs: SQLite serializes every commit on its one write lock, each
+waiting for its fsync, and each page by text, call or e-mail commits twice (its send's claim, then
+its record with the send marked sent).
 
 sevflow.yaml: one team per 20 escalations (`PER_TEAM`), each of three people (a weekly rotation of
 two, primary then backup, then the third by name: 3 levels, paged once, each level waiting --wait
@@ -55,7 +63,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +109,7 @@ from bench.stack import (
     cpu_seconds,
     embedded_stack,
     machine_info,
+    postgres_database,
     quiet_logs,
     show_machine_info,
     utc,
@@ -701,8 +710,28 @@ async def baseline_phase(
     }
 
 
+STORES = ("sqlite", "postgresql")
+
+
+@contextlib.contextmanager
+def store_url(store: str) -> Iterator[str | None]:
+    """sevflow's store for the stack: None (embedded_stack's SQLite file) or a PostgreSQL database
+    made for this run and dropped after it."""
+    if store == "postgresql":
+        with postgres_database("sevflow_bench_pager") as url:
+            yield url
+    else:
+        yield None
+
+
 async def run(
-    escalations: int, seconds: float, wait_s: float, acks: int, with_baseline: bool, status_callbacks: bool
+    escalations: int,
+    seconds: float,
+    wait_s: float,
+    acks: int,
+    with_baseline: bool,
+    status_callbacks: bool,
+    store: str = "sqlite",
 ) -> dict[str, Any]:
     voice_after_s = min(VOICE_AFTER_S, wait_s / 2)
     bulk, ack_teams = teams_of(escalations, acks)
@@ -714,7 +743,8 @@ async def run(
         f"pager: {escalations} escalations over {seconds:g} s ({escalations / seconds:.1f}/s), {acks} of "
         f"them real incidents acknowledged by a reply of 1; {LEVELS} levels x {wait_s:g} s, each a text "
         f"and an e-mail at once and a call after {voice_after_s:g} s; {len(bulk) + len(ack_teams)} teams, "
-        f"{len(config.people)} people; status callbacks {'on' if status_callbacks else 'off'}",
+        f"{len(config.people)} people; status callbacks {'on' if status_callbacks else 'off'}; "
+        f"sevflow's store on {store}",
         flush=True,
     )
     result: dict[str, Any] = {
@@ -724,84 +754,87 @@ async def run(
         "voice_after_s": voice_after_s,
         "acks": acks,
         "status_callbacks": status_callbacks,
+        "store": store,
         "machine_before": info,
         "failures": [],
         "missed_targets": [],
     }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    async with far_end(f"{url}/v1/pages/sms") as far:
-        status_url = url if status_callbacks else None
-        pagers, rest = worker_pagers(far, status_url)
-        settings_fields = {
-            "public_url": url if status_callbacks else None,
-            "page_link_secret": SecretStr(LINK_SECRET),
-            "twilio_account_sid": far.ready["account_sid"],
-            "twilio_auth_token": SecretStr(far.ready["auth_token"]),
-            "twilio_from": far.ready["number"],
-            "twilio_api_url": far.twilio_url,
-        }
-        chat = CountingChat()
-        baseline_pagers, baseline_rest = worker_pagers(far, status_url)
-        pager = BaselinePager(baseline_pagers)
-        try:
-            async with embedded_stack(
-                config=config,
-                chat=chat,
-                pagers=pagers,
-                links=PageLinks(url, LINK_SECRET),
-                http_port=port,
-                settings_fields=settings_fields,
-            ) as stack:
-                confirmed = await asyncio.to_thread(confirm_everyone, stack.store, config)
-                print(f"  {confirmed} contact methods confirmed", flush=True)
-                aux_queue = f"{stack.task_queue}-bench"
-                aux = Worker(
-                    stack.client,
-                    task_queue=aux_queue,
-                    workflows=[PagerBaselineLadder],
-                    activities=[pager.page],
-                    activity_executor=ThreadPoolExecutor(max_workers=16),
-                )
-                sinks = sink_worker(stack.client, f"{aux_queue}-sinks")
-                async with aux, sinks:
-                    print("sevflow: EscalationWorkflows on the worker of build_worker", flush=True)
-                    result["sevflow"] = await sevflow_phase(
-                        stack,
-                        far,
-                        config,
-                        bulk,
-                        ack_teams,
-                        escalations,
-                        seconds,
-                        wait_s,
-                        voice_after_s,
-                        run_id,
-                        sinks.task_queue,
-                        chat,
+    with store_url(store) as database_url:
+        async with far_end(f"{url}/v1/pages/sms") as far:
+            status_url = url if status_callbacks else None
+            pagers, rest = worker_pagers(far, status_url)
+            settings_fields = {
+                "public_url": url if status_callbacks else None,
+                "page_link_secret": SecretStr(LINK_SECRET),
+                "twilio_account_sid": far.ready["account_sid"],
+                "twilio_auth_token": SecretStr(far.ready["auth_token"]),
+                "twilio_from": far.ready["number"],
+                "twilio_api_url": far.twilio_url,
+            }
+            chat = CountingChat()
+            baseline_pagers, baseline_rest = worker_pagers(far, status_url)
+            pager = BaselinePager(baseline_pagers)
+            try:
+                async with embedded_stack(
+                    config=config,
+                    chat=chat,
+                    pagers=pagers,
+                    links=PageLinks(url, LINK_SECRET),
+                    http_port=port,
+                    settings_fields=settings_fields,
+                    database_url=database_url,
+                ) as stack:
+                    confirmed = await asyncio.to_thread(confirm_everyone, stack.store, config)
+                    print(f"  {confirmed} contact methods confirmed", flush=True)
+                    aux_queue = f"{stack.task_queue}-bench"
+                    aux = Worker(
+                        stack.client,
+                        task_queue=aux_queue,
+                        workflows=[PagerBaselineLadder],
+                        activities=[pager.page],
+                        activity_executor=ThreadPoolExecutor(max_workers=16),
                     )
-                    result["failures"] += result["sevflow"]["failures"]
-                    if with_baseline:
-                        await far.ask("reset")
-                        print("baseline: bare ladders, the same timers, pages and adapters", flush=True)
-                        result["baseline"] = await baseline_phase(
+                    sinks = sink_worker(stack.client, f"{aux_queue}-sinks")
+                    async with aux, sinks:
+                        print("sevflow: EscalationWorkflows on the worker of build_worker", flush=True)
+                        result["sevflow"] = await sevflow_phase(
                             stack,
                             far,
                             config,
                             bulk,
                             ack_teams,
-                            pager,
-                            aux_queue,
                             escalations,
                             seconds,
                             wait_s,
                             voice_after_s,
                             run_id,
+                            sinks.task_queue,
+                            chat,
                         )
-                        result["failures"] += result["baseline"]["failures"]
-        finally:
-            rest.http_client.session.close()
-            baseline_rest.http_client.session.close()
+                        result["failures"] += result["sevflow"]["failures"]
+                        if with_baseline:
+                            await far.ask("reset")
+                            print("baseline: bare ladders, the same timers, pages and adapters", flush=True)
+                            result["baseline"] = await baseline_phase(
+                                stack,
+                                far,
+                                config,
+                                bulk,
+                                ack_teams,
+                                pager,
+                                aux_queue,
+                                escalations,
+                                seconds,
+                                wait_s,
+                                voice_after_s,
+                                run_id,
+                            )
+                            result["failures"] += result["baseline"]["failures"]
+            finally:
+                rest.http_client.session.close()
+                baseline_rest.http_client.session.close()
     result["machine_after"] = machine_info()
     judge(result)
     return result
@@ -854,6 +887,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare-Temporal baseline")
     parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="sqlite",
+        help="sevflow's store: a SQLite file, or a database of its own on SEVFLOW_BENCH_POSTGRES_URL",
+    )
+    parser.add_argument(
         "--status-callbacks",
         action="store_true",
         help="Twilio reports how each text and call ended to the HTTP app, as with SEVFLOW_PUBLIC_URL set",
@@ -868,7 +907,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--acks must be 1 to --escalations ({args.escalations}), not {acks}")
     quiet_logs(args.verbose)
     result = asyncio.run(
-        run(args.escalations, args.seconds, args.wait, acks, not args.no_baseline, args.status_callbacks)
+        run(
+            args.escalations,
+            args.seconds,
+            args.wait,
+            acks,
+            not args.no_baseline,
+            args.status_callbacks,
+            args.store,
+        )
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))

@@ -1,7 +1,8 @@
 """The embedded stack, started by a benchmark for itself: what `sevflow up` runs, on free loopback ports.
 
 The Temporal dev server (the `temporal` binary beside this Python, persisting to a SQLite file in WAL
-mode as `sevflow up` does), sevflow's SQLite store, a worker and the HTTP app under uvicorn, all in a
+mode as `sevflow up` does), sevflow's SQLite store (or a PostgreSQL database the benchmark made for
+itself: `postgres_database`), a worker and the HTTP app under uvicorn, all in a
 temporary directory that is removed afterwards. With `worker_process=True` (the alert benchmarks) the
 worker is `sevflow worker` in a child process, as `sevflow up` runs it; otherwise it runs in this
 process. The load comes from another process (bench.loadgen), so the app's event loop is not shared
@@ -21,13 +22,15 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -49,6 +52,10 @@ from worker.main import build_worker
 from worker.sandbox import sandbox_runner
 
 ROOT = Path(__file__).resolve().parents[1]
+# The PostgreSQL server a benchmark makes its own database on (as the tests' SEVFLOW_TEST_POSTGRES_URL).
+POSTGRES_URL = os.environ.get(
+    "SEVFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def temporal_binary() -> str:
@@ -68,6 +75,26 @@ def quiet_logs(verbose: bool) -> None:
     if not verbose:
         for name in ("sevflow", "temporalio", "uvicorn"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "sevflow_bench") -> Iterator[str]:
+    """A database of its own on the benchmark's PostgreSQL server (SEVFLOW_BENCH_POSTGRES_URL, default
+    postgres@127.0.0.1:5432/test), so that no other database is touched; its URL. Dropped afterwards,
+    with any connection still open to it."""
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin_url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @dataclass
@@ -106,6 +133,7 @@ async def embedded_stack(
     settings_fields: Mapping[str, Any] | None = None,
     worker_args: Sequence[str] | None = None,
     config_file: Path | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Stack]:
     """The stack; `config`, `chat`, `webhook`, `pagers` and `links` go to the worker as `build_worker`
     takes them (by default the empty config and the console chat, as `sevflow up` without a
@@ -117,7 +145,8 @@ async def embedded_stack(
     (its settings from the environment: the default config and the console chat, so none of
     `config`, `chat`, `webhook`, `pagers` and `links` may be given). `worker_args` run another entry
     point than `sevflow worker` in that process (`-m bench.heartbeats worker ...`); `config_file` is the
-    sevflow.yaml of both the HTTP app and the worker process (SEVFLOW_CONFIG)."""
+    sevflow.yaml of both the HTTP app and the worker process (SEVFLOW_CONFIG). `database_url`: sevflow's
+    store (migrated here; default a SQLite file in the stack's directory)."""
     given = (config, chat, webhook, pagers, links)
     if worker_process and any(part is not None for part in given):
         raise ValueError("a worker process takes its config, chat, webhook and pagers from its settings")
@@ -135,12 +164,13 @@ async def embedded_stack(
         )
         try:
             task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-            store = Store.from_url(f"sqlite:///{workdir / 'sevflow.db'}")
+            database_url = database_url or f"sqlite:///{workdir / 'sevflow.db'}"
+            store = Store.from_url(database_url)
             settings = Settings(
                 task_queue=task_queue,
                 api_token=None,
                 data_dir=workdir,
-                database_url=f"sqlite:///{workdir / 'sevflow.db'}",
+                database_url=database_url,
                 config=None,
                 http_host="127.0.0.1",
                 http_port=http_port or free_port(),

@@ -311,7 +311,6 @@ class ActionItemWorkflow:
         request = EnsureTicket(
             item=c.item,  # serialised when the activity is scheduled, below, before any await
             incident_title=c.incident_title,
-            owner_email=c.owner.email,
             settings=c.ticket,
         )
         try:

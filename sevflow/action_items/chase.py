@@ -100,11 +100,13 @@ class ResolvedHolidays(BaseModel):
 
 
 class Contact(BaseModel):
-    """How to reach someone: their name in `people` (or as written) and their Slack id and email."""
+    """Whom a chase tells: their name in `people` (or as written) and their Slack id. No e-mail
+    address: a chase's history is readable in the Temporal UI and an exported history, so the
+    activity that needs one (the ticket's assignee) reads it from sevflow.yaml when it runs. A
+    history recorded with an `email` here still reads (the field is ignored)."""
 
     person: str
     slack_id: str | None = None
-    email: str | None = None
 
 
 class TicketSettings(BaseModel):
@@ -163,11 +165,11 @@ class ActionItemNotice(BaseModel):
 
 
 class EnsureTicket(BaseModel):
-    """Find or create the item's issue (labelled with the item id: a retry finds it)."""
+    """Find or create the item's issue (labelled with the item id: a retry finds it). Its assignee is
+    the owner's e-mail address as sevflow.yaml says it when the activity runs, not carried here."""
 
     item: ActionItem
     incident_title: str
-    owner_email: str | None = None
     settings: TicketSettings
 
 

@@ -18,13 +18,23 @@ SendClaimState = Literal["mine", "sent", "sending"]
 
 
 class SendClaim(BaseModel):
-    """What `claim_send` found: `mine` (send it, then `mark_sent`), `sent` (an earlier attempt sent
-    it: `ref` says what), or `sending` (another attempt claimed it moments ago and may be sending)."""
+    """What `claim_send` found: `mine` (send it, then mark it sent with its record: `record_page`'s
+    `sent`), `sent` (an earlier attempt sent it: `ref` says what), or `sending` (another attempt
+    claimed it moments ago and may be sending)."""
 
     state: SendClaimState
     ref: str | None = None
     # Another attempt's claim this one took over: it may have sent before it died (look it up).
     taken_over: bool = False
+
+
+class SentMark(BaseModel):
+    """A claimed send that went out, marked sent in the transaction that records its page (or alone,
+    when that record failed): `ref` what the record says of it, `call` the provider's id of the call
+    it made, tied to the page (`page_calls`)."""
+
+    ref: str
+    call: str | None = None
 
 
 class StoredPage(BaseModel):
@@ -62,11 +72,15 @@ class PageRepository(Repository):
             row = session.execute(_PAGE_BY_KEY, {"key": key}).mappings().first()
             return None if row is None else StoredPage.model_validate(dict(row))
 
-    def record_page(self, page: StoredPage) -> StoredPage:
+    def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
         """Record a page once per key; the record already there (a retried send) is returned as is.
-        A provider's report that came before it is taken up."""
+        A provider's report that came before it is taken up. With `sent`, the page's claimed send is
+        marked sent (and its call tied to it) in the same transaction: one commit for both, where a
+        mark of its own cost a second (issue 16: SQLite serializes every commit)."""
         with self._write() as session:
             session.execute(_insert_page(session), page.model_dump())
+            if sent is not None:
+                _mark_sent(session, page.key, sent, self._clock())
         stored = self._take_up_delivery(page.key)
         assert stored is not None  # written above, and pages are never deleted
         return stored
@@ -202,14 +216,12 @@ class PageSendRepository(Repository):
                 SendClaim(state="mine", taken_over=True) if taken is not None else SendClaim(state="sending")
             )
 
-    def mark_sent(self, key: str, ref: str) -> None:
-        """Page `key` went out (`ref`: what the record says of it); a retry finds it sent."""
+    def mark_sent(self, key: str, sent: SentMark) -> None:
+        """Page `key` went out (`sent.ref`: what the record says of it; `sent.call`: the call it made,
+        tied to it); a retry finds it sent. The paging activity marks a send with its record
+        (`record_page`); this alone only when that record failed, so the mark outlives it."""
         with self._write() as session:
-            session.execute(
-                update(PageSendRow)
-                .where(PageSendRow.key == key, PageSendRow.sent_at.is_(None))
-                .values(sent_at=self._clock(), ref=ref)
-            )
+            _mark_sent(session, key, sent, self._clock())
 
     def release_send(self, key: str) -> None:
         """Page `key` did not go out (the provider refused it): the next attempt may send it at once."""
@@ -239,6 +251,22 @@ class PageSendRepository(Repository):
         )
         with self._read() as session:
             return list(session.scalars(query).all())
+
+
+def _mark_sent(session: Session, key: str, sent: SentMark, now: datetime) -> None:
+    """Mark page `key`'s claimed send sent (a send marked already keeps its first mark), and tie its
+    call to it unless the call is another page's."""
+    session.execute(
+        update(PageSendRow)
+        .where(PageSendRow.key == key, PageSendRow.sent_at.is_(None))
+        .values(sent_at=now, ref=sent.ref)
+    )
+    if sent.call is not None:
+        session.execute(
+            insert_ignoring_duplicates(session, PageCallRow, ["sid"]).values(
+                sid=sent.call, page_key=key, claimed_at=now
+            )
+        )
 
 
 def _page(row: PageRow) -> StoredPage:

@@ -25,7 +25,7 @@ from sevflow.store.heartbeats import HeartbeatRepository
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
 from sevflow.store.oncall import OnCallRepository
-from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, StoredPage
+from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, SentMark, StoredPage
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
 from sevflow.store.whatif import WhatIfRepository
@@ -40,6 +40,7 @@ __all__ = [
     "Repository",
     "RoleHolder",
     "SendClaim",
+    "SentMark",
     "Store",
     "StoredActionItem",
     "StoredCommandKey",

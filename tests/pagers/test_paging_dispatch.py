@@ -16,13 +16,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.chat import ConsoleChat
-from activities.pagers import Pagers
-from activities.paging import LAST_ATTEMPT, PageLinks, PagingActivities
+from activities.pagers import Pagers, ProviderUnavailable
+from activities.paging import LAST_ATTEMPT, SEND_CLAIM_STALE, PageLinks, PagingActivities
 from activities.push_pager import ApprisePush
 from activities.smtp_pager import SmtpEmail
 from activities.twilio_pager import TwilioSms, TwilioVoice, ref_marker
@@ -31,10 +32,11 @@ from sevflow.paging.links import AckLink, InvalidLink, read_ack_token, voice_ans
 from sevflow.paging.messages import page_text
 from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage, Via
 from sevflow.policy import Severity
-from sevflow.store.repository import Store, StoredPage
+from sevflow.store.repository import SendClaim, SentMark, Store, StoredPage
 from tests.emulators.ntfy import NtfyEmulator
 from tests.emulators.twilio import DEFAULT_NUMBER, TwilioEmulator
 from tests.pagers.conftest import ALICE, BOB, client_of
+from tests.store.conftest import FakeClock
 from tests.support.smtp import SmtpServer
 
 PUBLIC = "https://sevflow.example.com"
@@ -313,16 +315,93 @@ async def test_with_a_third_of_twilios_answers_failing_every_page_goes_out_once_
 
 
 class RecordingFailsOnce(Store):
-    """The real store, whose first write of a page's record fails (a database that drops the
-    connection, a worker killed) after the page went out: the attempt fails, and is retried."""
+    """The real store, whose first write of a page's record (with its send's mark) fails after the
+    page went out (a database that drops the connection, a lock wait that times out): the attempt
+    fails, and is retried."""
 
     failed = False
 
-    def record_page(self, page: StoredPage) -> StoredPage:
+    def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
         if not self.failed:
             self.failed = True
             raise OperationalError("INSERT INTO pages", {}, Exception("connection lost"))
-        return super().record_page(page)
+        return super().record_page(page, sent)
+
+
+class DownAfterTheSend(Store):
+    """The real store, down (every write fails) from the moment a page went out until `up()`: the
+    record with its mark fails, and so does the mark written alone."""
+
+    down = False
+
+    def claim_send(self, key: str, stale_after: timedelta) -> SendClaim:
+        claim = super().claim_send(key, stale_after)
+        self.down = claim.state == "mine"
+        return claim
+
+    def up(self) -> None:
+        self.down = False
+
+    def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
+        if self.down:
+            raise OperationalError("INSERT INTO pages", {}, Exception("server closed the connection"))
+        return super().record_page(page, sent)
+
+    def mark_sent(self, key: str, sent: SentMark) -> None:
+        if self.down:
+            raise OperationalError("UPDATE page_sends", {}, Exception("server closed the connection"))
+        super().mark_sent(key, sent)
+
+
+class WriteCommits:
+    """Counts the engine's commits of transactions that wrote (what SQLite's one write lock
+    serializes)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.count = 0
+        self._wrote: set[int] = set()
+
+    def __enter__(self) -> WriteCommits:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "commit", self._commit)
+
+    def _statement(self, conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            self._wrote.add(id(conn))
+
+    def _commit(self, conn: Connection) -> None:
+        if id(conn) in self._wrote:
+            self._wrote.discard(id(conn))
+            self.count += 1
+
+
+async def test_a_page_by_text_call_mail_or_push_commits_twice_its_claim_then_its_record_and_mark(
+    twilio: TwilioEmulator, smtp: SmtpServer, ntfy: NtfyEmulator, sqlite_store: Store
+) -> None:
+    """Issue 16's pager benchmark: SQLite serializes every commit, and a page cost 3 (a call 4): the
+    send's claim, its mark, the call's tie and the record. The mark and the tie go with the record."""
+    client = client_of(twilio)
+    pagers = Pagers(
+        sms=TwilioSms(client, DEFAULT_NUMBER),
+        voice=TwilioVoice(client, DEFAULT_NUMBER),
+        email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
+        push=ApprisePush(),
+    )
+    acts = acts_with(sqlite_store, config_text(ntfy.port), pagers)
+    for via in ("sms", "voice", "email", "push"):
+        with WriteCommits(sqlite_store.engine) as commits:
+            [sent] = await run(acts, [page(via)], local=True)
+        assert sent.outcome == "delivered" and commits.count == 2, (via, commits.count)
+        claim = sqlite_store.claim_send(page(via).key, timedelta(seconds=30))
+        assert (claim.state, claim.ref) == ("sent", sent.detail)
+    [call] = twilio.calls(to=ALICE)
+    assert sqlite_store.calls_of(page("voice").key) == [call["sid"]]
 
 
 async def test_a_push_or_email_retried_after_it_went_out_goes_out_once(
@@ -400,3 +479,87 @@ async def test_a_retried_call_finds_its_own_call_on_a_fresh_worker_by_the_page_k
     assert second_call in (sent_second.detail or "") and "earlier attempt" in (sent_second.detail or "")
     assert len(twilio.calls(to=ALICE)) == 2
     assert sqlite_store.calls_of(first.key) == [first_call]
+
+
+@pytest.mark.parametrize("via", ["sms", "voice", "email", "push"])
+async def test_a_page_sent_while_the_database_went_down_is_not_sent_again_by_the_next_attempt(
+    twilio: TwilioEmulator, smtp: SmtpServer, ntfy: NtfyEmulator, tmp_path: Path, via: Via
+) -> None:
+    """The provider took the page, then the database went down: neither the record with its mark
+    nor the mark alone is written. The next attempt in this process records what went out."""
+    store = DownAfterTheSend.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    client = client_of(twilio)
+    try:
+        pagers = Pagers(
+            sms=TwilioSms(client, DEFAULT_NUMBER),
+            voice=TwilioVoice(client, DEFAULT_NUMBER),
+            email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
+            push=ApprisePush(),
+        )
+        acts = acts_with(store, config_text(ntfy.port), pagers)
+        # The level's local attempt: the page is to be tried again by the activity.
+        assert await run(acts, [page(via)], local=True) == []
+        assert store.page(page(via).key) is None
+        store.up()
+        [sent] = await run(acts, [page(via)], attempt=1)
+
+        assert sent.outcome == "delivered" and (sent.detail or "").endswith("(sent by an earlier attempt)")
+        if via == "sms":
+            assert len(twilio.messages(to=ALICE)) == 1
+        elif via == "voice":
+            assert len(twilio.calls(to=ALICE)) == 1
+        elif via == "email":
+            assert len(smtp.wait_for(1)) == 1
+        else:
+            assert len(ntfy.messages("oncall-alice")) == 1
+        assert store.claim_send(page(via).key, timedelta(seconds=30)).state == "sent"
+        if via == "voice":
+            assert store.calls_of(page(via).key) == [twilio.calls(to=ALICE)[0]["sid"]]
+        # No look-up at Twilio was needed: the process knew what it had sent.
+        assert twilio.requests("messages.list") == twilio.requests("calls.list") == []
+    finally:
+        client.http_client.session.close()
+        store.dispose()
+
+
+@pytest.mark.parametrize("via", ["sms", "voice", "email"])
+async def test_a_worker_killed_between_the_providers_answer_and_the_record(
+    twilio: TwilioEmulator, smtp: SmtpServer, tmp_path: Path, via: Via
+) -> None:
+    """Nothing after the provider's answer reached the database (the worker was killed): the send
+    is claimed, not marked, and no call is tied to the page. A fresh worker's attempt tries again
+    later while the claim is young, then takes it over: a text is found by its reference and a call
+    by listing the number's calls (claimed for the page), so neither goes out twice; an e-mail,
+    which no mail server lets us look up, goes out again."""
+    url = f"sqlite:///{tmp_path / 'sevflow.db'}"
+    dying = DownAfterTheSend.from_url(url)
+    clock = FakeClock()
+    clock.now = datetime.now(UTC)
+    fresh = Store(dying.engine, clock=clock)
+    client = client_of(twilio)
+
+    def worker(store: Store) -> PagingActivities:
+        email = SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context())
+        pagers = Pagers(sms=TwilioSms(client, DEFAULT_NUMBER), voice=TwilioVoice(client, DEFAULT_NUMBER))
+        return acts_with(store, config_text(), dataclasses.replace(pagers, email=email))
+
+    try:
+        with pytest.raises(OperationalError):
+            await run(worker(dying), [page(via)], attempt=1)
+        with pytest.raises(ProviderUnavailable, match="another attempt is sending this page"):
+            await run(worker(fresh), [page(via)], attempt=2)
+        clock.now = datetime.now(UTC) + SEND_CLAIM_STALE
+        [sent] = await run(worker(fresh), [page(via)], attempt=3)
+
+        assert sent.outcome == "delivered"
+        if via == "email":
+            assert len(smtp.wait_for(2)) == 2 and "earlier attempt" not in (sent.detail or "")
+            return
+        made = twilio.messages(to=ALICE) if via == "sms" else twilio.calls(to=ALICE)
+        assert len(made) == 1 and "earlier attempt" in (sent.detail or "")
+        assert made[0]["sid"] in (sent.detail or "")
+        if via == "voice":
+            assert fresh.calls_of(page(via).key) == [made[0]["sid"]]
+    finally:
+        client.http_client.session.close()
+        dying.dispose()

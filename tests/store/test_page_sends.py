@@ -6,9 +6,9 @@ page's."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sevflow.store.repository import Store
+from sevflow.store.repository import SentMark, Store, StoredPage
 from tests.store.conftest import FakeClock
 
 KEY = "incident-7/escalation-1/r1/o0/l0/alice/push"
@@ -18,7 +18,7 @@ STALE = timedelta(seconds=30)
 def test_one_claim_then_sent(store: Store, clock: FakeClock) -> None:
     assert store.claim_send(KEY, STALE).state == "mine"
     assert store.claim_send(KEY, STALE).state == "sending"
-    store.mark_sent(KEY, "push to ntfy://***")
+    store.mark_sent(KEY, SentMark(ref="push to ntfy://***"))
     again = store.claim_send(KEY, STALE)
     assert (again.state, again.ref) == ("sent", "push to ntfy://***")
     clock.now += timedelta(hours=1)
@@ -52,3 +52,42 @@ def test_a_call_is_one_pages(store: Store) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         owners = set(pool.map(lambda n: store.claim_call("CA3", f"{KEY}-{n}"), range(8)))
     assert len(owners) == 1
+
+
+def stored(key: str, via: str) -> StoredPage:
+    at = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    return StoredPage(
+        key=key,
+        incident_number=7,
+        escalation_id="incident-7/escalation-1",
+        person="alice",
+        target="person:alice",
+        via=via,
+        level=0,
+        loop=0,
+        severity="SEV1",
+        due_at=at,
+        paged_at=at,
+        result="delivered",
+        detail=f"{via} to +1***",
+    )
+
+
+def test_a_record_marks_its_send_sent_and_ties_its_call_in_one_write(store: Store) -> None:
+    call_key = KEY.replace("/push", "/voice")
+    assert store.claim_send(call_key, STALE).state == "mine"
+    store.record_page(stored(call_key, "voice"), SentMark(ref="call CA9 to +1***", call="CA9"))
+    again = store.claim_send(call_key, STALE)
+    assert (again.state, again.ref) == ("sent", "call CA9 to +1***")
+    assert store.calls_of(call_key) == ["CA9"]
+    # A call tied to another page already stays that page's; a record without a mark marks nothing.
+    other = KEY.replace("incident-7", "incident-8")
+    assert store.claim_call("CA10", other) == other
+    assert store.claim_send(KEY, STALE).state == "mine"
+    store.record_page(stored(KEY, "push"))
+    assert store.claim_send(KEY, STALE).state == "sending"
+    store.mark_sent(KEY, SentMark(ref="push to ntfy://***", call="CA10"))
+    assert store.calls_of(other) == ["CA10"] and store.calls_of(KEY) == []
+    # The first mark stands: a record retried with another reference keeps it.
+    store.record_page(stored(call_key, "voice"), SentMark(ref="call CA11 to +1***", call="CA9"))
+    assert store.claim_send(call_key, STALE).ref == "call CA9 to +1***"
