@@ -32,6 +32,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
 from sevflow.oncall.live import LiveConfig
 from sevflow.settings import Settings, page_link_secret
+from sevflow.store.database import STORE_THREADS
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
@@ -183,7 +184,7 @@ def build_worker(
     store_acts = StoreActivities(store, config, live)
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
-    executor = executor or ThreadPoolExecutor(max_workers=16)
+    executor = executor or ThreadPoolExecutor(max_workers=STORE_THREADS)
     paging_acts = PagingActivities(
         live,
         chat,
