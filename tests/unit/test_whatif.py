@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from sevflow.config.schema import SevflowConfig
 from sevflow.oncall.hours import PageReceipt, hours_report, page_counts
+from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.paging.models import EscalationStatus
 from sevflow.policy import Severity
+from sevflow.whatif.ladder import replay_pure
 from sevflow.whatif.models import (
     RealPage,
     RecordedAlert,
@@ -26,6 +28,7 @@ from sevflow.whatif.report import _Paged, build_report, compare
 
 T0 = datetime(2027, 3, 1, 12, tzinfo=UTC)
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
 PEOPLE = ("alice", "bob", "carol", "dave")
 
 CONFIG: dict[str, Any] = {
@@ -172,6 +175,24 @@ def test_a_held_delivery_the_candidate_lets_through_opens_an_incident() -> None:
         "1 dropped or maintenance deliveries of 1 alert group(s) cannot be routed again: the alert log keeps "
         "no labels, and these groups never reached an incident"
     ]
+
+
+def test_episodes_of_a_flapping_group_in_one_minute_or_second_are_incidents_of_their_own() -> None:
+    """Each episode's key names its escalation (a workflow id on the time-skipping server, where a
+    second one of the same id failed the whole replay: 'Workflow execution already started')."""
+    flaps = [delivery(0, 1), delivery(0, 0, 1), delivery(0, 1), delivery(0, 0, 1), delivery(0, 1)]
+    for k, seconds in enumerate([0, 20, 40, 40, 40]):
+        flaps[k].received_at = T0 + timedelta(seconds=seconds)
+    incidents, _ = plan_replay(WhatIfRecords(since=T0, until=T0 + M, alerts=flaps), config())
+    assert [i.detected_at - T0 for i in incidents] == [timedelta(0), 40 * S, 40 * S]
+    assert len({i.key for i in incidents}) == len({i.escalation_id for i in incidents}) == 3
+    assert [i.key for i in incidents] == [
+        "alert:alertmanager:g@2027-03-01T12:00:00Z",
+        "alert:alertmanager:g@2027-03-01T12:00:40Z",
+        "alert:alertmanager:g@2027-03-01T12:00:40Z#2",
+    ]
+    result, _ = replay_pure(incidents, config(), NO_CONFIRMED_CONTACTS)
+    assert len(result.endings) == 3
 
 
 # ------------------------------------------------------------------ report
