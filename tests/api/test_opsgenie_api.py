@@ -108,6 +108,7 @@ async def test_create_acknowledge_note_close_by_alias(stack: Stack) -> None:
     # The group keeps the labels its incident was routed on: the acknowledge and the close carry none
     # (an alias only), and written over them they left `sevflow whatif` routing the incident again on
     # {"source": "opsgenie"} alone, to service 'unknown' with nobody to page.
+    assert incident.detected_at is not None
     since = incident.detected_at - timedelta(minutes=1)
     (recorded,) = stack.store.whatif_records(since, since + timedelta(hours=1)).incidents
     assert recorded.labels is not None
