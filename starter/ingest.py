@@ -542,7 +542,12 @@ class AlertIngest:
         is none yet: the workflow id the delivery went to (None: nothing to open and none to change)."""
         batch = delivery.batch
         source, key = batch.source.value, batch.group_key
-        labels = route_labels(batch)
+        # Kept for the group (the noise report's rules and `sevflow whatif` route it again on them) only
+        # from a delivery that fires: an acknowledge, or a close or resolve that names its alert alone
+        # (Opsgenie's alias, PagerDuty's dedup key, the generic key), carries none of the labels that
+        # routed the group, and written over them left it routed on its source alone.
+        opens = batch.action == "alert" and any(a.status is AlertStatus.FIRING for a in batch.alerts)
+        labels = route_labels(batch) if opens else None
         episode = await asyncio.to_thread(self.store.note_delivery, source, key, group_id, digest, labels)
         if episode is None:
             # Another request confirmed this very content meanwhile: signalled anyway (a 202 must be

