@@ -59,6 +59,8 @@ REPLAY_WORKFLOWS = [WhatIfReplayWorkflow, EscalationWorkflow]
 CHECK = 40
 # A stop this close to a moment of its escalation is a tie on the server (either order): not sampled.
 TIE = timedelta(seconds=2)
+# How far a page's instant on the server may be from the pure run's and still be the same page.
+SERVER_SLACK = timedelta(seconds=5)
 
 
 def cause(err: BaseException) -> str:
@@ -221,7 +223,8 @@ def check_sample(
     size: int,
 ) -> list[ReplayIncident]:
     """Up to `size` of the paging incidents whose escalation to run on the server as well: first one of
-    each service, severity and ending (the pure run's), then evenly spread over the rest. An incident
+    each service, severity, ending and set of people and methods paged (the pure run's), then evenly
+    spread over the rest. An incident
     whose paging stopped within `TIE` of one of its escalation's moments is left out: on the server
     either order can win there."""
 
@@ -234,10 +237,19 @@ def check_sample(
     candidates = [i for i in incidents if i.opened and i.pages and tie_free(i)]
     if size <= 0 or not candidates:
         return []
+    # Who was paged by which method, per escalation: a kind of its own for each person's rules.
+    paged: dict[str, set[tuple[str, str]]] = {}
+    for page in result.pages:
+        paged.setdefault(page.escalation_id, set()).add((page.who, page.via))
     chosen: dict[str, ReplayIncident] = {}
-    kinds: set[tuple[str, str, str | None]] = set()
+    kinds: set[tuple[object, ...]] = set()
     for incident in candidates:
-        kind = (incident.service, incident.severity.value, result.endings.get(incident.escalation_id))
+        kind = (
+            incident.service,
+            incident.severity.value,
+            result.endings.get(incident.escalation_id),
+            frozenset(paged.get(incident.escalation_id, ())),
+        )
         if kind not in kinds and len(chosen) < size:
             kinds.add(kind)
             chosen[incident.key] = incident
@@ -251,23 +263,35 @@ def check_sample(
 
 
 def disagreements(pure: ReplayResult, server: ReplayResult, sample: Sequence[ReplayIncident]) -> list[str]:
-    """The keys of the sampled incidents whose escalation paged or ended otherwise on the server."""
+    """The keys of the sampled incidents whose escalation paged or ended otherwise on the server: another
+    page (person, target, method, level or round), or one more than SERVER_SLACK away from the pure
+    run's instant. Within it is the server's own lateness (a busy worker starts a level a moment after
+    its timer, and the levels after it move with it), not a different decision."""
     ids = {i.escalation_id: i.key for i in sample}
 
-    def pages_of(result: ReplayResult) -> dict[str, list[tuple[object, ...]]]:
-        found: dict[str, list[tuple[object, ...]]] = {}
+    def pages_of(result: ReplayResult) -> dict[str, list[tuple[datetime, tuple[object, ...]]]]:
+        found: dict[str, list[tuple[datetime, tuple[object, ...]]]] = {}
         for p in result.pages:
             if p.escalation_id in ids:
                 found.setdefault(p.escalation_id, []).append(
-                    (p.at, p.who, p.via, p.level, p.loop, p.target, p.person)
+                    (p.at, (p.who, p.via, p.level, p.loop, p.target, p.person))
                 )
-        return {k: sorted(v, key=repr) for k, v in found.items()}
+        # By page, then instant: the server's lateness cannot reorder them.
+        return {k: sorted(v, key=lambda page: (repr(page[1]), page[0])) for k, v in found.items()}
+
+    def same(
+        a: list[tuple[datetime, tuple[object, ...]]], b: list[tuple[datetime, tuple[object, ...]]]
+    ) -> bool:
+        return len(a) == len(b) and all(
+            what == their_what and abs(at - their_at) <= SERVER_SLACK
+            for (at, what), (their_at, their_what) in zip(a, b, strict=True)
+        )
 
     mine, theirs = pages_of(pure), pages_of(server)
     return [
         key
         for escalation_id, key in ids.items()
-        if mine.get(escalation_id) != theirs.get(escalation_id)
+        if not same(mine.get(escalation_id, []), theirs.get(escalation_id, []))
         or pure.endings.get(escalation_id) != server.endings.get(escalation_id)
     ]
 

@@ -20,7 +20,7 @@ from sevflow.policy import Severity
 from sevflow.whatif.ladder import replay_pure
 from sevflow.whatif.models import ReplayIncident
 from tests.workflow.test_escalation import CONFIG
-from worker.whatif import TIE, check_sample, disagreements, replay
+from worker.whatif import SERVER_SLACK, TIE, check_sample, disagreements, replay
 
 M = timedelta(minutes=1)
 DETECTED = datetime(2026, 3, 2, 1, tzinfo=UTC)
@@ -137,3 +137,21 @@ def test_a_page_due_at_the_instant_paging_stopped_is_not_sent() -> None:
     stop = base.detected_at + timedelta(minutes=10)
     assert any(abs(stop - at) < TIE for at in moments[base.escalation_id])
     assert check_sample([at_level_two], tie, moments, 10) == []
+
+
+def test_the_servers_lateness_is_no_disagreement_but_another_page_is() -> None:
+    """A page a few seconds late on the server (a busy worker starting a level after its timer) is the
+    same page; a page later than SERVER_SLACK, to another person, or missing is a disagreement."""
+    config = SevflowConfig.model_validate(SPEC)
+    replayed = [i for i in incidents(config, 8, random.Random(3)) if i.opened and i.pages][:1]
+    pure, _ = replay_pure(replayed, config, NO_CONFIRMED_CONTACTS)
+    assert pure.pages
+    key = replayed[0].key
+
+    late_levels = [p.model_copy(update={"at": p.at + p.level * 2 * timedelta(seconds=1)}) for p in pure.pages]
+    assert disagreements(pure, pure.model_copy(update={"pages": late_levels}), replayed) == []
+    much_later = [p.model_copy(update={"at": p.at + SERVER_SLACK + timedelta(seconds=1)}) for p in pure.pages]
+    assert disagreements(pure, pure.model_copy(update={"pages": much_later}), replayed) == [key]
+    other = [p.model_copy(update={"who": "someone-else"}) for p in pure.pages]
+    assert disagreements(pure, pure.model_copy(update={"pages": other}), replayed) == [key]
+    assert disagreements(pure, pure.model_copy(update={"pages": pure.pages[1:]}), replayed) == [key]
