@@ -108,6 +108,8 @@ ADDRESS_WORDS: dict[ThrottledMethod, str] = {
 class PageStore(Protocol):
     def page(self, key: str) -> StoredPage | None: ...
 
+    def paging_stopped(self, escalation_id: str) -> bool: ...
+
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage: ...
 
     def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
@@ -323,6 +325,11 @@ class PagingActivities:
     def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int, retrying: bool) -> PageSent:
         if (done := self.store.page(page.key)) is not None:  # sent before: never twice
             return _sent(done)
+        if self.store.paging_stopped(page.escalation_id):
+            # Acknowledged (or stopped) while this level was being sent: the answer said paging
+            # stopped, and it is stored before it is answered, so nothing goes out after it.
+            log.info("page %s withheld: its incident stopped paging %s", page.key, page.escalation_id)
+            return PageSent(key=page.key, outcome="withheld")
         # Before the send, so that nothing but the clock stands between the provider's answer and
         # the record.
         out_of_hours = self._out_of_hours(page, config)

@@ -128,7 +128,7 @@ class LevelPages:
         if record.outcome == "failed" and outcome == "delivered":
             return  # the provider reported it undelivered before its activity's answer came in
         record.outcome = outcome
-        if outcome != "delivered":
+        if outcome not in ("delivered", "withheld"):  # withheld: paging stopped, no next rule
             self._on_failed(record)
 
     def _batch(self, pages: list[Page], note: EscalationNote | None) -> PageBatch:

@@ -34,7 +34,8 @@ ESCALATE_NOW_SIGNAL = "escalate_now"
 # Attempts at sending a page: the workflow's retry policy allows this many, and the activity's last
 # attempt records the failure instead of raising, so every page ends on the record.
 PAGE_ATTEMPTS = 6
-PageOutcome = Literal["delivered", "failed", "unreachable"]
+# "withheld": not sent, because the incident stopped its escalation just before (never a failover).
+PageOutcome = Literal["delivered", "failed", "unreachable", "withheld"]
 # How a provider reports a page it took never reached its person (Twilio's statuses of a text or a
 # call): the page is failed on the record, and the person's next method goes out at once.
 UNDELIVERED = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})

@@ -41,6 +41,7 @@ from sevflow.store.schema import (
     IncidentRoleRow,
     IncidentRow,
     PublicUpdateRow,
+    StoppedEscalationRow,
     TimelineEventRow,
 )
 
@@ -231,6 +232,12 @@ class IncidentRepository(Repository):
             )
             if rowcount(applied) > 0:
                 self._write_roles(session, stored, now)
+            if stored.escalation_id is not None and not stored.escalation_active:
+                # Its pages check this just before they go out (PageRepository.paging_stopped).
+                session.execute(
+                    _insert_stopped(session),
+                    {"escalation_id": stored.escalation_id, "incident_number": number, "stopped_at": now},
+                )
 
     def _resolve_number(self, session: Session, state: IncidentState) -> int:
         """The stored incident's number, found by workflow id (an incident's identity)."""
@@ -602,6 +609,16 @@ _ADVANCE_EPISODE = (
     .values(episode=bindparam("k_episode"))
 )
 _INSERT_EVENTS: dict[str, Insert] = {}
+_INSERT_STOPPED: dict[str, Insert] = {}
+
+
+def _insert_stopped(session: Session) -> Insert:
+    """An escalation its incident no longer pages, once (built once per database)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERT_STOPPED:
+        table = StoppedEscalationRow.metadata.tables[StoppedEscalationRow.__tablename__]
+        _INSERT_STOPPED[dialect] = insert_ignoring_duplicates(session, table, ["escalation_id"])
+    return _INSERT_STOPPED[dialect]
 
 
 def _insert_events(session: Session) -> Insert:

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
 from sevflow.store.base import Repository, insert_ignoring_duplicates
-from sevflow.store.schema import InboundMessageRow, PageCallRow, PageDeliveryRow, PageRow, PageSendRow
+from sevflow.store.schema import (
+    InboundMessageRow,
+    PageCallRow,
+    PageDeliveryRow,
+    PageRow,
+    PageSendRow,
+    StoppedEscalationRow,
+)
 
 SendClaimState = Literal["mine", "sent", "sending"]
 
@@ -71,6 +78,12 @@ class PageRepository(Repository):
         with self._read() as session:
             row = session.execute(_PAGE_BY_KEY, {"key": key}).mappings().first()
             return None if row is None else StoredPage.model_validate(dict(row))
+
+    def paging_stopped(self, escalation_id: str) -> bool:
+        """Whether the escalation's incident no longer pages it (acknowledged, stopped, over): its
+        pages are withheld from then on."""
+        with self._read() as session:
+            return session.execute(_STOPPED, {"k_escalation_id": escalation_id}).first() is not None
 
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
         """Record a page once per key; the record already there (a retried send) is returned as is.
@@ -285,6 +298,10 @@ _PAGE_WITH_REPORT = (
     )
     .outerjoin(_REPORTS, _REPORTS.c.key == _PAGES.c.key)
     .where(_PAGES.c.key == bindparam("key"))
+)
+_STOPPED_ESCALATIONS = StoppedEscalationRow.metadata.tables[StoppedEscalationRow.__tablename__]
+_STOPPED = select(_STOPPED_ESCALATIONS.c.escalation_id).where(
+    _STOPPED_ESCALATIONS.c.escalation_id == bindparam("k_escalation_id")
 )
 _INSERT_PAGE: dict[str, Insert] = {}
 

@@ -662,6 +662,18 @@ class HeartbeatRow(Base):
     down_reason: Mapped[str | None] = mapped_column(String(16))
 
 
+class StoppedEscalationRow(Base):
+    """An escalation its incident no longer pages (acknowledged, stopped, or over; migration 0033):
+    written with the incident's snapshot that says so, and read by every page just before it goes out,
+    so that none goes out after the answer that stopped it."""
+
+    __tablename__ = "stopped_escalations"
+
+    escalation_id: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    incident_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    stopped_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
 class HeartbeatRemovalRow(Base):
     """A heartbeat removed while it was down, whose incident's alert is yet to be resolved (migration
     0032): written with the removal, in its transaction, and deleted once the resolve was delivered;

@@ -28,10 +28,11 @@ from activities.push_pager import ApprisePush
 from activities.smtp_pager import SmtpEmail
 from activities.twilio_pager import TwilioSms, TwilioVoice, ref_marker
 from sevflow.config.loader import parse_config
+from sevflow.incident.models import new_incident_state
 from sevflow.paging.links import AckLink, InvalidLink, read_ack_token, voice_answer_url
 from sevflow.paging.messages import page_text
 from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage, Via
-from sevflow.policy import Severity
+from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import SendClaim, SentMark, Store, StoredPage
 from tests.emulators.ntfy import NtfyEmulator
 from tests.emulators.twilio import DEFAULT_NUMBER, TwilioEmulator
@@ -563,3 +564,34 @@ async def test_a_worker_killed_between_the_providers_answer_and_the_record(
     finally:
         client.http_client.session.close()
         dying.dispose()
+
+
+async def test_a_page_of_an_escalation_its_incident_stopped_is_withheld(
+    twilio: TwilioEmulator, sqlite_store: Store
+) -> None:
+    """An acknowledgement answered while a level was being sent: the incident's snapshot that stopped
+    the escalation is stored before the answer, and a page that checks after it goes nowhere (not a
+    failure: no next rule). Another escalation of the same incident (a re-page's) still pages."""
+    client = client_of(twilio)
+    acts = acts_with(sqlite_store, config_text(), Pagers(sms=TwilioSms(client, DEFAULT_NUMBER)))
+    state = new_incident_state(
+        "incident-7", title="t", service="checkout", severity=Severity.SEV1, policies=DEFAULT_POLICIES
+    )
+    number = sqlite_store.register(state).number
+    stopped = state.model_copy(
+        update={"number": number, "version": 2, "escalation_id": "incident-7/escalation-1"}
+    )
+    sqlite_store.record(stopped, [])  # escalation_active is False: acknowledged
+
+    [withheld] = await run(acts, [page("sms")], local=True)
+    assert (withheld.outcome, twilio.messages(to=ALICE)) == ("withheld", [])
+    assert sqlite_store.page(withheld.key) is None
+
+    other = page("sms").model_copy(
+        update={
+            "key": "incident-7/escalation-2/r1/o0/l0/alice/sms",
+            "escalation_id": "incident-7/escalation-2",
+        }
+    )
+    [sent] = await run(acts, [other], local=True)
+    assert sent.outcome == "delivered" and len(twilio.messages(to=ALICE)) == 1
