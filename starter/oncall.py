@@ -25,6 +25,7 @@ from sevflow.oncall.changes import (
     OnCallRefused,
     Split,
     SwapRequest,
+    confirmed_swap,
     displaced,
     effective_config,
     export_overrides,
@@ -141,9 +142,7 @@ class OnCallService:
             refusal = may_confirm(self.base, me, change)
             if refusal is not None:
                 raise OnCallForbidden(refusal)
-            if all(w.end <= now for w in change.windows):
-                raise OnCallRefused(f"both shifts of {change.label} are over: there is nothing to swap")
-            return change.model_copy(update={"status": "active", "confirmed_by": me, "confirmed_at": now})
+            return confirmed_swap(change, me, now)
 
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 

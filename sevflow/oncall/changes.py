@@ -501,6 +501,9 @@ def plan_swap(
         raise OnCallRefused("the two shifts overlap: name two different shifts")
     _check_span(start, end, now)
     _check_span(back_start, back_end, now)
+    # A shift under way is swapped from now on: who was on call before now is a record (the hours
+    # report pays by it), and a cover earlier in the shift is no contradiction.
+    start, back_start = max(start, now.replace(microsecond=0)), max(back_start, now.replace(microsecond=0))
     _check_reason(request.reason)
     change = NewChange(
         kind="swap",
@@ -573,6 +576,24 @@ def under_way(change: OnCallChange, now: datetime) -> bool:
     its person or its removal changes it from now on. One that began within PAST_START_GRACE (a cover
     made a moment ago, a mistake put right at once) is changed whole, as one not yet begun."""
     return change.kind == "cover" and change.status == "active" and change.starts_at < now - PAST_START_GRACE
+
+
+def confirmed_swap(change: OnCallChange, by: str, now: datetime) -> OnCallChange:
+    """The pending swap `change` confirmed by `by` at `now`: a shift under way by then is swapped from
+    now on (the time before is a record), and one over by then leaves nothing to swap on one side, so
+    it is refused rather than half applied."""
+    for window in change.windows:
+        if window.end <= now:
+            raise OnCallRefused(
+                f"{window.replaces}'s shift of {change.label} ({_stamp(window.start)} to "
+                f"{_stamp(window.end)}) is over: there is nothing to swap it for; ask for another swap"
+            )
+    updates: dict[str, Any] = {"status": "active", "confirmed_by": by, "confirmed_at": now}
+    if change.starts_at < now:
+        updates["starts_at"] = now
+    if change.swap_starts_at is not None and change.swap_starts_at < now:
+        updates["swap_starts_at"] = now
+    return change.model_copy(update=updates)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sevflow.oncall.changes import (
     OnCallConflict,
     OnCallForbidden,
     OnCallRefused,
+    SwapRequest,
 )
 from sevflow.oncall.hours import on_call_stretches
 from sevflow.oncall.live import LiveConfig
@@ -289,3 +290,43 @@ def test_a_split_that_fails_writes_neither_half(store: Store) -> None:
     finally:
         store._insert = insert  # type: ignore[method-assign]
     assert store.oncall_changes(include_removed=True) == before
+
+
+def test_a_swap_of_a_shift_under_way_exchanges_it_from_the_confirmation_on(store: Store) -> None:
+    # carol is on 09:00-09:00 from Monday; zed covered her 12:00-14:00. At 14:00 she asks alice to swap
+    # the rest of her shift for alice's Tuesday, and alice confirms at 15:00. Before, the swap took
+    # carol's whole shift from 09:00: zed's past cover blocked it ("edit or remove #1 first"), and a
+    # confirmed swap rewrote who had been on call since 09:00.
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    service.cover(cover(by="carol"))  # zed covers carol 12:00-14:00
+    now[0] = NOW + timedelta(hours=2)
+    tuesday = NOW + timedelta(days=1)
+    asked = service.swap(
+        SwapRequest(person="alice", mine=now[0], theirs=tuesday, reason="family", by="carol")
+    )
+    assert asked.starts_at == NOW + timedelta(hours=2)
+    now[0] = NOW + timedelta(hours=3)
+    done = service.confirm(asked.id, "alice")
+    assert (done.status, done.starts_at, done.swap_starts_at) == (
+        "active",
+        NOW + timedelta(hours=3),
+        tuesday - timedelta(hours=3),
+    )
+    assert store.oncall_change(asked.id).starts_at == NOW + timedelta(hours=3)
+    on = on_call_stretches(service.effective().config, NOW - timedelta(hours=3), NOW + timedelta(hours=21))
+    at = int(NOW.timestamp())
+    h = 3600
+    assert on["carol"] == [(at - 3 * h, at), (at + 2 * h, at + 3 * h)]
+    assert on["zed"] == [(at, at + 2 * h)] and on["alice"] == [(at + 3 * h, at + 21 * h)]
+
+
+def test_a_swap_confirmed_after_one_of_its_shifts_ended_is_refused(store: Store) -> None:
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    tuesday = NOW + timedelta(days=1)
+    asked = service.swap(SwapRequest(person="alice", mine=NOW, theirs=tuesday, reason="family", by="carol"))
+    now[0] = tuesday - timedelta(hours=2)  # Tuesday 10:00: carol's Monday shift ended at 09:00
+    with pytest.raises(OnCallRefused, match=r"carol's shift of .* is over"):
+        service.confirm(asked.id, "alice")
+    assert store.oncall_change(asked.id).status == "pending"
