@@ -1797,16 +1797,20 @@ def oncall_edit(
         reason=reason,
         by=_actor(by),
     )
-    _show_change(_with_oncall(lambda service: service.edit(number, request)), as_json, "edited")
+    edited = _with_oncall(lambda service: service.edit(number, request))
+    # A cover under way given to someone else ends now; the new cover carries the rest.
+    _show_change(edited, as_json, "edited" if edited.id == number else f"#{number} ends now; new")
 
 
 @oncall_app.command("remove")
 @user_errors
 def oncall_remove(change_id: ChangeId, by: By = None, as_json: AsJson = False) -> None:
-    """Remove a cover or a swap: the schedule is as before from the next page on."""
+    """Remove a cover or a swap: the schedule is as before from the next page on (a cover under way
+    ends now, its past kept)."""
     number = _change_id(change_id)
     change = _with_oncall(lambda service: service.remove(number, _actor(by)))
-    _show_change(change, as_json, "removed")
+    # A cover under way ends now rather than vanish: who was on call until now is on the record.
+    _show_change(change, as_json, "ended now" if change.status == "active" else "removed")
 
 
 @oncall_app.command("overrides")

@@ -23,7 +23,9 @@ from sevflow.oncall.changes import (
     OnCallConflict,
     OnCallForbidden,
     OnCallRefused,
+    Split,
     SwapRequest,
+    confirmed_swap,
     displaced,
     effective_config,
     export_overrides,
@@ -33,6 +35,8 @@ from sevflow.oncall.changes import (
     plan_cover,
     plan_edit,
     plan_swap,
+    split_under_way,
+    under_way,
     windows_of,
 )
 from sevflow.oncall.live import Effective, LiveConfig
@@ -138,17 +142,17 @@ class OnCallService:
             refusal = may_confirm(self.base, me, change)
             if refusal is not None:
                 raise OnCallForbidden(refusal)
-            if all(w.end <= now for w in change.windows):
-                raise OnCallRefused(f"both shifts of {change.label} are over: there is nothing to swap")
-            return change.model_copy(update={"status": "active", "confirmed_by": me, "confirmed_at": now})
+            return confirmed_swap(change, me, now)
 
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def edit(self, change_id: int, request: EditRequest) -> OnCallChange:
+        """The change edited; a cover under way given to someone else ends now instead, and the new
+        cover that carries the rest is what this returns (its id is another: the caller says so)."""
         me = self._me(request.by)
         now = self._clock()
 
-        def edit(change: OnCallChange, others: Sequence[OnCallChange]) -> OnCallChange:
+        def edit(change: OnCallChange, others: Sequence[OnCallChange]) -> OnCallChange | Split:
             refusal = may_edit(self.base, me, change)
             if refusal is not None:
                 raise OnCallForbidden(refusal)
@@ -157,12 +161,17 @@ class OnCallService:
             if edited.person != change.person or edited.ends_at > change.ends_at:
                 # someone else put on, or more of someone's shifts taken: as a new cover would need
                 self._allowed(config, me, edited)
-            return edited
+            # A cover under way given to someone else ends now, and a new one carries the rest.
+            return split_under_way(change, edited, me, now)
 
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def remove(self, change_id: int, by: str) -> OnCallChange:
+        """Remove a change; a cover under way (`under_way`) ends now instead (still `active`, its end
+        now), and one that is over is refused: who was on call is a record, which the hours report pays
+        by, so a removal changes who is on call from now on, as a new cover does."""
         me = self._me(by)
+        now = self._clock()
 
         def edit(change: OnCallChange, others: Sequence[OnCallChange]) -> OnCallChange:
             if change.status == "removed":
@@ -170,6 +179,14 @@ class OnCallService:
             refusal = may_edit(self.base, me, change)
             if refusal is not None:
                 raise OnCallForbidden(refusal)
+            if under_way(change, now):
+                if change.ends_at <= now:
+                    ended = f"{change.ends_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}"
+                    raise OnCallConflict(
+                        f"{change.label} is over: it ended at {ended} (last changed by {change.updated_by}); "
+                        "who was on call is on the record, the hours report pays by it"
+                    )
+                return change.model_copy(update={"ends_at": now})
             return change.model_copy(update={"status": "removed"})
 
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))

@@ -105,10 +105,15 @@ def _do(service: OnCallService, command: OnCallCommand, user_id: str) -> str:
                 by=user_id,
             ),
         )
+        if edited.id != command.change_id:  # a cover under way: it ends now, a new one has the rest
+            return f"Changed: #{command.change_id} ends now; {edited.describe()} (v{edited.version})."
         return f"Changed: {edited.describe()} (v{edited.version})."
     if command.verb == "confirm":
         return f"Confirmed: {service.confirm(command.change_id, user_id).describe()}."
-    return f"Removed: {service.remove(command.change_id, user_id).describe()}."
+    removed = service.remove(command.change_id, user_id)
+    if removed.status == "active":  # under way: ended now, its past kept on the record
+        return f"Ended now: {removed.describe()}."
+    return f"Removed: {removed.describe()}."
 
 
 async def answer_silence(service: SilenceService, text: str, user_id: str) -> str:

@@ -501,6 +501,9 @@ def plan_swap(
         raise OnCallRefused("the two shifts overlap: name two different shifts")
     _check_span(start, end, now)
     _check_span(back_start, back_end, now)
+    # A shift under way is swapped from now on: who was on call before now is a record (the hours
+    # report pays by it), and a cover earlier in the shift is no contradiction.
+    start, back_start = max(start, now.replace(microsecond=0)), max(back_start, now.replace(microsecond=0))
     _check_reason(request.reason)
     change = NewChange(
         kind="swap",
@@ -560,7 +563,69 @@ def plan_edit(
         updates["reason"] = request.reason.strip()
     edited = change.model_copy(update=updates)
     _check_no_conflict(edited.windows, change.rotation, change.layer, others)
+    if "person" in updates and edited.person != change.person:
+        # The part still to come must change who is on: a cover handed back to the person it covers
+        # is a removal (which ends it now), not an edit.
+        ahead = Window(edited.person, edited.replaces, max(edited.starts_at, now), edited.ends_at)
+        _check_not_a_no_op(config, change.rotation, change.layer, ahead)
     return edited
+
+
+def under_way(change: OnCallChange, now: datetime) -> bool:
+    """Whether `change` is a cover that has been changing who is on call for a while: then an edit of
+    its person or its removal changes it from now on. One that began within PAST_START_GRACE (a cover
+    made a moment ago, a mistake put right at once) is changed whole, as one not yet begun."""
+    return change.kind == "cover" and change.status == "active" and change.starts_at < now - PAST_START_GRACE
+
+
+def confirmed_swap(change: OnCallChange, by: str, now: datetime) -> OnCallChange:
+    """The pending swap `change` confirmed by `by` at `now`: a shift under way by then is swapped from
+    now on (the time before is a record), and one over by then leaves nothing to swap on one side, so
+    it is refused rather than half applied."""
+    for window in change.windows:
+        if window.end <= now:
+            raise OnCallRefused(
+                f"{window.replaces}'s shift of {change.label} ({_stamp(window.start)} to "
+                f"{_stamp(window.end)}) is over: there is nothing to swap it for; ask for another swap"
+            )
+    updates: dict[str, Any] = {"status": "active", "confirmed_by": by, "confirmed_at": now}
+    if change.starts_at < now:
+        updates["starts_at"] = now
+    if change.swap_starts_at is not None and change.swap_starts_at < now:
+        updates["swap_starts_at"] = now
+    return change.model_copy(update=updates)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A cover under way given to someone else: `ended` is it, ending now (who was on call until now is
+    a record, which the hours report pays by), and `rest` the new cover from now with the new person."""
+
+    ended: OnCallChange
+    rest: NewChange
+
+
+def split_under_way(
+    change: OnCallChange, edited: OnCallChange, by: str, now: datetime
+) -> OnCallChange | Split:
+    """`edited` as the store should keep it: as it is, unless it gives a cover already under way to
+    another person, which would rewrite who was on call before now; then the cover ends now and a new
+    one carries the rest (`Split`)."""
+    if change.kind != "cover" or edited.person == change.person or not under_way(change, now):
+        return edited
+    rest = NewChange(
+        kind="cover",
+        status="active",
+        rotation=edited.rotation,
+        layer=edited.layer,
+        person=edited.person,
+        replaces=edited.replaces,
+        starts_at=now,
+        ends_at=edited.ends_at,
+        reason=edited.reason,
+        by=by,
+    )
+    return Split(ended=change.model_copy(update={"ends_at": now}), rest=rest)
 
 
 # --- permission -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sevflow.importers.runtime import IMPORTED_BY, ImportedCover, SyncPlan
-from sevflow.oncall.changes import NewChange, OnCallChange, OnCallChangeNotFound
+from sevflow.oncall.changes import NewChange, OnCallChange, OnCallChangeNotFound, Split
 from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import Counter, OnCallChangeRow
 
@@ -27,8 +27,9 @@ _ONCALL_COUNTER = select(Counter.value).where(Counter.name == ONCALL_COUNTER)
 
 # Given the changes in force (removed ones left out), the new change; raises to refuse.
 Plan = Callable[[Sequence[OnCallChange]], NewChange]
-# Given the change and the others in force, the change as it should be stored; raises to refuse.
-Edit = Callable[[OnCallChange, Sequence[OnCallChange]], OnCallChange]
+# Given the change and the others in force, the change as it should be stored (or, a cover under way
+# given to someone else, it ended now and a new one for the rest); raises to refuse.
+Edit = Callable[[OnCallChange, Sequence[OnCallChange]], OnCallChange | Split]
 
 
 def _change(row: OnCallChangeRow) -> OnCallChange:
@@ -69,28 +70,30 @@ class OnCallRepository(Repository):
         with self._write() as session:
             self._bump(session)
             new = plan(self._changes(session, False))
-            now = self._clock()
-            row = OnCallChangeRow(
-                kind=new.kind,
-                status=new.status,
-                rotation=new.rotation,
-                layer=new.layer,
-                person=new.person,
-                replaces=new.replaces,
-                starts_at=new.starts_at,
-                ends_at=new.ends_at,
-                swap_starts_at=new.swap_starts_at,
-                swap_ends_at=new.swap_ends_at,
-                reason=new.reason,
-                created_by=new.by,
-                created_at=now,
-                updated_by=new.by,
-                updated_at=now,
-                version=1,
-            )
-            session.add(row)
-            session.flush()
-            return _change(row)
+            return self._insert(session, new, self._clock())
+
+    def _insert(self, session: Session, new: NewChange, now: datetime) -> OnCallChange:
+        row = OnCallChangeRow(
+            kind=new.kind,
+            status=new.status,
+            rotation=new.rotation,
+            layer=new.layer,
+            person=new.person,
+            replaces=new.replaces,
+            starts_at=new.starts_at,
+            ends_at=new.ends_at,
+            swap_starts_at=new.swap_starts_at,
+            swap_ends_at=new.swap_ends_at,
+            reason=new.reason,
+            created_by=new.by,
+            created_at=now,
+            updated_by=new.by,
+            updated_at=now,
+            version=1,
+        )
+        session.add(row)
+        session.flush()
+        return _change(row)
 
     def edit_oncall_change(self, change_id: int, by: str, edit: Edit) -> OnCallChange:
         """Store what `edit` makes of change `change_id` (its version goes up), all or nothing."""
@@ -103,13 +106,16 @@ class OnCallRepository(Repository):
                 )
             current = _change(row)
             others = [c for c in self._changes(session, False) if c.id != change_id]
-            edited = edit(current, others)
+            planned = edit(current, others)
+            edited = planned.ended if isinstance(planned, Split) else planned
             values = edited.model_dump(
                 include={
                     "status",
                     "person",
                     "replaces",
+                    "starts_at",
                     "ends_at",
+                    "swap_starts_at",
                     "reason",
                     "confirmed_by",
                     "confirmed_at",
@@ -124,6 +130,8 @@ class OnCallRepository(Repository):
             )
             if rowcount(done) != 1:  # pragma: no cover - the counter's lock makes this unreachable
                 raise RuntimeError(f"on-call change #{change_id} changed during its own transaction")
+            if isinstance(planned, Split):  # in the same transaction: both or neither
+                return self._insert(session, planned.rest, now)
             return edited.model_copy(
                 update={"updated_by": by, "updated_at": now, "version": current.version + 1}
             )

@@ -916,6 +916,7 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             "made": "Made",
             "edited": "Changed",
             "removed": "Removed",
+            "ended": "Ended now",
             "asked": "Asked",
             "confirmed": "Confirmed",
         }
@@ -1132,14 +1133,19 @@ def dashboard_router(backend: DashboardBackend, *, loopback: bool, clock: Clock 
             )
         name = session.name
 
+        done = "removed"
+
         async def remove() -> None:
-            await asyncio.to_thread(backend.oncall().remove, change_id, name)
+            nonlocal done
+            change = await asyncio.to_thread(backend.oncall().remove, change_id, name)
+            if change.status == "active":  # a cover under way ends now, its past kept on the record
+                done = "ended"
 
         refused = await sent(remove())
         if refused is not None:
             status, text = refused
             return await oncall_page(request, session, status, ("error", text))
-        return RedirectResponse("/oncall?removed=" + str(change_id), status_code=303)
+        return RedirectResponse(f"/oncall?{done}={change_id}", status_code=303)
 
     @router.get("/action-items")
     async def action_items(request: Request) -> Response:

@@ -17,7 +17,10 @@ from sevflow.oncall.changes import (
     OnCallChangeNotFound,
     OnCallConflict,
     OnCallForbidden,
+    OnCallRefused,
+    SwapRequest,
 )
+from sevflow.oncall.hours import on_call_stretches
 from sevflow.oncall.live import LiveConfig
 from sevflow.store.repository import Store
 from starter.oncall import OnCallService
@@ -201,3 +204,129 @@ def test_a_person_covering_their_own_shift_is_refused_and_blocks_nothing(
             service.cover(cover(person=who, by="carol"))
     assert store.oncall_changes(include_removed=True) == []
     assert service.cover(cover(person="zed", by="carol")).person == "zed"
+
+
+def test_removing_a_cover_under_way_ends_it_now_and_keeps_the_hours_it_ran(store: Store) -> None:
+    # Who was on call is a record (the hours report pays by it): a cover removed an hour into its two
+    # ends now. Before, it vanished whole, and the hour zed covered was paid to carol.
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    change = service.cover(cover())
+    now[0] = NOW + timedelta(hours=1)
+    ended = service.remove(change.id, "carol")
+    assert (ended.status, ended.ends_at, ended.version) == ("active", NOW + timedelta(hours=1), 2)
+    assert store.oncall_changes() == [ended]
+    effective = service.effective().config
+    on = on_call_stretches(effective, NOW - timedelta(hours=1), NOW + timedelta(hours=3))
+    assert on["zed"] == [(int(NOW.timestamp()), int((NOW + timedelta(hours=1)).timestamp()))]
+    # The past stays: a second removal (two people pressing Remove at once) is told it is over.
+    now[0] = NOW + timedelta(hours=1, seconds=1)
+    with pytest.raises(OnCallConflict, match=r"ended at .* by carol"):
+        service.remove(change.id, "lena")
+    assert store.oncall_changes() == [ended]
+
+
+def test_a_cover_not_yet_begun_is_removed_whole_and_one_over_is_refused(store: Store) -> None:
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    later = service.cover(cover(starts_at=NOW + timedelta(hours=1)))
+    assert service.remove(later.id, "carol").status == "removed"
+    done = service.cover(cover())
+    now[0] = NOW + timedelta(hours=3)
+    with pytest.raises(OnCallConflict, match="is over"):
+        service.remove(done.id, "carol")
+    assert [c.id for c in store.oncall_changes()] == [done.id]
+
+
+def test_a_cover_under_way_given_to_someone_else_ends_now_and_a_new_one_has_the_rest(store: Store) -> None:
+    # zed covered carol from NOW; an hour in, lena (a lead) gives the rest to alice. Before, the edit
+    # rewrote the hour zed had covered as alice's (the hours report paid alice for it).
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    change = service.cover(cover())
+    now[0] = NOW + timedelta(hours=1)
+    rest = service.edit(change.id, EditRequest(person="alice", version=1, by="lena"))
+    assert rest.id != change.id
+    assert (rest.person, rest.starts_at, rest.ends_at, rest.created_by, rest.reason) == (
+        "alice",
+        NOW + timedelta(hours=1),
+        NOW + timedelta(hours=2),
+        "lena",
+        "dentist",
+    )
+    ended = store.oncall_change(change.id)
+    assert (ended.person, ended.ends_at, ended.version, ended.updated_by) == (
+        "zed",
+        NOW + timedelta(hours=1),
+        2,
+        "lena",
+    )
+    on = on_call_stretches(service.effective().config, NOW, NOW + timedelta(hours=2))
+    hour = int(NOW.timestamp()), int((NOW + timedelta(hours=1)).timestamp())
+    assert on["zed"] == [hour] and on["alice"] == [(hour[1], hour[1] + 3600)]
+    # Someone still holding version 1 is told; handing the rest back to carol is a removal, not an edit.
+    with pytest.raises(OnCallConflict, match="changed since you read it"):
+        service.edit(change.id, EditRequest(person="bob", version=1, by="lena"))
+    with pytest.raises(OnCallRefused, match="carol is already on call"):
+        service.edit(rest.id, EditRequest(person="carol", by="lena"))
+    assert len(store.oncall_changes()) == 2
+
+
+def test_a_split_that_fails_writes_neither_half(store: Store) -> None:
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    change = service.cover(cover())
+    now[0] = NOW + timedelta(hours=1)
+    before = store.oncall_changes(include_removed=True)
+    insert = store._insert
+
+    def dies(*args: object, **kwargs: object) -> OnCallChange:
+        raise RuntimeError("the process died between the two rows")
+
+    store._insert = dies  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError):
+            service.edit(change.id, EditRequest(person="alice", by="lena"))
+    finally:
+        store._insert = insert  # type: ignore[method-assign]
+    assert store.oncall_changes(include_removed=True) == before
+
+
+def test_a_swap_of_a_shift_under_way_exchanges_it_from_the_confirmation_on(store: Store) -> None:
+    # carol is on 09:00-09:00 from Monday; zed covered her 12:00-14:00. At 14:00 she asks alice to swap
+    # the rest of her shift for alice's Tuesday, and alice confirms at 15:00. Before, the swap took
+    # carol's whole shift from 09:00: zed's past cover blocked it ("edit or remove #1 first"), and a
+    # confirmed swap rewrote who had been on call since 09:00.
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    service.cover(cover(by="carol"))  # zed covers carol 12:00-14:00
+    now[0] = NOW + timedelta(hours=2)
+    tuesday = NOW + timedelta(days=1)
+    asked = service.swap(
+        SwapRequest(person="alice", mine=now[0], theirs=tuesday, reason="family", by="carol")
+    )
+    assert asked.starts_at == NOW + timedelta(hours=2)
+    now[0] = NOW + timedelta(hours=3)
+    done = service.confirm(asked.id, "alice")
+    assert (done.status, done.starts_at, done.swap_starts_at) == (
+        "active",
+        NOW + timedelta(hours=3),
+        tuesday - timedelta(hours=3),
+    )
+    assert store.oncall_change(asked.id).starts_at == NOW + timedelta(hours=3)
+    on = on_call_stretches(service.effective().config, NOW - timedelta(hours=3), NOW + timedelta(hours=21))
+    at = int(NOW.timestamp())
+    h = 3600
+    assert on["carol"] == [(at - 3 * h, at), (at + 2 * h, at + 3 * h)]
+    assert on["zed"] == [(at, at + 2 * h)] and on["alice"] == [(at + 3 * h, at + 21 * h)]
+
+
+def test_a_swap_confirmed_after_one_of_its_shifts_ended_is_refused(store: Store) -> None:
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    tuesday = NOW + timedelta(days=1)
+    asked = service.swap(SwapRequest(person="alice", mine=NOW, theirs=tuesday, reason="family", by="carol"))
+    now[0] = tuesday - timedelta(hours=2)  # Tuesday 10:00: carol's Monday shift ended at 09:00
+    with pytest.raises(OnCallRefused, match=r"carol's shift of .* is over"):
+        service.confirm(asked.id, "alice")
+    assert store.oncall_change(asked.id).status == "pending"

@@ -92,3 +92,24 @@ def test_two_edits_from_the_same_list_one_wins_and_the_other_is_told(sqlite_stor
     assert f"#{change_id} changed since you read it (version 1; now 2" in said[lost[0]]
     stored = sqlite_store.oncall_change(change_id)
     assert stored.version == 2 and stored.person == ("carol" if won == [me] else "bob")
+
+
+def test_a_cover_under_way_edited_or_removed_from_slack_ends_now_and_says_so(sqlite_store: Store) -> None:
+    # An hour into zed's cover: giving the rest to carol keeps zed's hour on the record (a new #2 has
+    # the rest), and removing #2 an hour later ends it then rather than erasing carol's hour.
+    config = oncall_config_mid_shift()
+    now = [datetime.now(UTC)]
+    service = OnCallService(config, sqlite_store, clock=lambda: now[0])
+    on = who_is_on(Rotation.from_config(config, "ops-daily"), "primary", now[0])
+    assert on is not None and on.person is not None
+    me = IDS[on.person]
+    assert answer_oncall(service, "cover <@U0ZED|zed> 3h dentist", me).startswith("Done: #1")
+    now[0] += timedelta(hours=1)
+    said = answer_oncall(service, "edit 1 v1 <@U0CAROL|carol> zed is ill", me)
+    assert said.startswith("Changed: #1 ends now; #2 carol covers ops-daily primary"), said
+    now[0] += timedelta(hours=1)
+    assert answer_oncall(service, "remove 2", me).startswith("Ended now: #2 carol covers"), said
+    assert [(c.person, c.status) for c in sqlite_store.oncall_changes(include_removed=True)] == [
+        ("zed", "active"),
+        ("carol", "active"),
+    ]
