@@ -58,6 +58,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from bench.stack import POSTGRES_URL
+from bench.stack import postgres_database as own_postgres_database
 from sevflow.incident.models import new_incident_state
 from sevflow.metrics.queries import metrics_since
 from sevflow.policy import DEFAULT_POLICIES, Severity
@@ -66,9 +68,6 @@ from sevflow.store.repository import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SEVFLOW = Path(sys.executable).parent / "sevflow"
-POSTGRES_URL = os.environ.get(
-    "SEVFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 # The schema the data set is loaded into; the upgrade from it to head is timed.
 LOAD_REVISION = "0007"
 SINCE = "365d"
@@ -453,20 +452,8 @@ def sqlite_database() -> Iterator[Database]:
 @contextlib.contextmanager
 def postgres_database() -> Iterator[Database]:
     """A database of its own on the server, so that no other test's data is touched; dropped after."""
-    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"sevflow_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = admin_url.set(database=name)
-        try:
-            yield Database("postgres", url.render_as_string(hide_password=False), lambda: PostgresWriter(url))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with own_postgres_database() as url:
+        yield Database("postgres", url, lambda: PostgresWriter(make_url(url)))
 
 
 def load(db: Database, incidents: int, timeline: int, now: datetime, seed: int) -> dict[str, Any]:

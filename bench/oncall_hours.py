@@ -25,32 +25,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from bench.stack import machine_info, show_machine_info
+from bench.stack import machine_info, postgres_database, show_machine_info
 from sevflow.config.schema import SevflowConfig
 from sevflow.oncall import Rotation, shifts
 from sevflow.store.database import make_engine, migrate
 from sevflow.store.repository import Store, StoredPage
 from starter.oncall_feeds import hours_rows
 
-POSTGRES_URL = os.environ.get(
-    "SEVFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TARGET_S = 2.0
 YEAR_START = datetime(2027, 1, 1, tzinfo=UTC)
 ZONES = [
@@ -168,23 +162,14 @@ def store_for(engine_name: str) -> Iterator[Store]:
             finally:
                 store.dispose()
         return
-    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"sevflow_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = make_engine(admin_url.set(database=name).render_as_string(hide_password=False))
+    with postgres_database() as url:
+        engine = make_engine(url)
         migrate(engine)
         store = Store(engine)
         try:
             yield store
         finally:
             store.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def load_pages(store: Store, pages: list[StoredPage]) -> None:
