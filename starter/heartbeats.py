@@ -406,7 +406,7 @@ class HeartbeatService:
         try:
             await wake_watch(await self._client(), self.task_queue)
         except (RPCError, RuntimeError, OSError, ServiceUnavailable) as err:
-            # The watch wakes by itself within a minute at the latest (MAX_SLEEP), or at its next due.
+            # A worker wakes it within a minute (worker/heartbeats.py keep_watch), or it wakes when due.
             log.warning("heartbeat watch not told of a change: %s", err)
 
     # -- Watchdog alerts ------------------------------------------------------------------------------

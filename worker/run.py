@@ -14,7 +14,7 @@ from sevflow.config.loader import config_source, load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
-from worker.heartbeats import start_heartbeat_watch
+from worker.heartbeats import keep_watch, start_heartbeat_watch
 from worker.logs import setup_logging
 from worker.main import build_worker, chat_backend, files_backend, page_links, pagers_from, ticket_backend
 from worker.memory import freeze_startup_objects
@@ -75,9 +75,12 @@ async def run_worker(settings: Settings, intake: IntakeFactory | None = None) ->
     async with running(worker) as run:
         # Workflows whose task fails on every attempt: logged, and operations.team paged once per run.
         watching = asyncio.create_task(stuck_watch(client, settings, config, store))
+        # The heartbeat watch woken for changes it was never told of (made while Temporal was down).
+        keeping = asyncio.create_task(keep_watch(client, store, settings.task_queue))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([stopping, run], return_when=asyncio.FIRST_COMPLETED)  # a signal, or a fatal error
         watching.cancel()
+        keeping.cancel()
         stopping.cancel()
         log.info("stopping: letting running activities finish")
     store.dispose()

@@ -36,11 +36,15 @@ HANDOFF = WAKE_LEAD + TIMER_FLOOR
 # apart), then hands back, so the watch takes its signals and continues-as-new in time.
 SWEEP_SPAN = timedelta(seconds=30)
 # ...nor sleeps longer than this with nothing due, so that a lost `changed` signal costs at most this.
-# Temporal down is when signals are lost (a heartbeat added or resumed, a removal whose resolve is owed,
-# made by a CLI that has exited when Temporal is back, with no worker restart to start a sweep): an
-# hour here kept a removed heartbeat's incident paging, and a new heartbeat's late unnoticed, for an
-# hour after Temporal was back. An idle sweep is one indexed read a minute.
-MAX_SLEEP = timedelta(minutes=1)
+# Signals are lost while Temporal is down (a heartbeat added or resumed, a removal whose resolve is
+# owed, by a CLI that has exited when Temporal is back): each `sevflow worker` looks in the store every
+# NUDGE_EVERY for what the watch was never told of and wakes it (worker/heartbeats.py), so that costs a
+# minute, not this hour. The watch itself sleeps long: a time-skipping replay of days must not wake it
+# every minute.
+MAX_SLEEP = timedelta(hours=1)
+# How often a worker looks for a change the watch was never told of, and how late a heartbeat must be
+# unmarked before it counts as one (the watch marks its own within a second).
+NUDGE_EVERY = timedelta(minutes=1)
 # At most this many heartbeats are opened per pass; more late at once are taken by the next passes.
 SWEEP_LIMIT = 500
 

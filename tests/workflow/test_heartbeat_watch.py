@@ -28,7 +28,7 @@ from sevflow.store.repository import Store
 from starter.heartbeats import HeartbeatService, PingWriter
 from starter.ingest import AlertIngest
 from tests.conftest import binary
-from worker.heartbeats import start_heartbeat_watch, wake_watch
+from worker.heartbeats import nudge_watch, start_heartbeat_watch, wake_watch
 from worker.main import build_worker
 
 T = TypeVar("T")
@@ -301,14 +301,14 @@ async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-async def test_the_watch_takes_up_a_change_it_was_never_told_of_within_a_minute(
+async def test_a_worker_wakes_the_watch_for_a_change_it_was_never_told_of(
     own_time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
 ) -> None:
     """While Temporal is down the watch cannot be told (`changed`) of a heartbeat added, nor can a
     removal's resolve be delivered; the CLI that did either has exited by the time Temporal is back,
-    and no worker restarts (Temporal coming back does not restart one). The idle watch slept an hour
-    (MAX_SLEEP): the removed heartbeat's incident kept paging and the new heartbeat's late went
-    unnoticed that long. Now it looks again within a minute."""
+    and no worker restarts. The idle watch sleeps up to an hour (MAX_SLEEP): each worker looks in the
+    store every minute (`keep_watch`) and wakes it for an owed resolve or a late heartbeat it has not
+    marked; with neither, it leaves the watch asleep."""
     env, store = own_time_skipping_env, sqlite_store
     intake = AlertIngest(env.client, store, CONFIG, task_queue)
     async with (
@@ -325,6 +325,7 @@ async def test_the_watch_takes_up_a_change_it_was_never_told_of_within_a_minute(
         await env.sleep(timedelta(seconds=5))  # the watch's sweep: nothing due, it sleeps
         (incident,) = store.list_incidents(limit=10)
         assert incident.number is not None
+        assert not await nudge_watch(env.client, store, task_queue, await env.get_current_time())
         # Removed in the store alone (the remover could not deliver, and its process ended), and a
         # new heartbeat added without a word to the watch.
         store.remove_heartbeat("etl", start + timedelta(seconds=5))
@@ -332,12 +333,28 @@ async def test_the_watch_takes_up_a_change_it_was_never_told_of_within_a_minute(
         store.add_heartbeat(spec("cron", timedelta(minutes=10), timedelta(minutes=1)), "bob", added)
         await env.sleep(timedelta(minutes=2))
         found = store.get_incident(incident.number)
+        assert found is not None and found.alerts_firing == 1  # the watch slept through it
+        assert await nudge_watch(env.client, store, task_queue, await env.get_current_time())
+        await env.sleep(timedelta(seconds=5))
+        found = store.get_incident(incident.number)
         assert found is not None and found.alerts_firing == 0 and found.status.value == "mitigated", found
         assert store.owed_resolves() == []
-        await env.sleep(timedelta(minutes=11))  # cron due at 11 min: late, noticed within a minute
+        # The woken watch planned cron's due (11 min) itself and marks it late then.
+        await env.sleep(timedelta(minutes=10))
         late = store.get_heartbeat("cron")
         assert late is not None and late.down_since == added + timedelta(minutes=11)
-        assert len(store.list_incidents(limit=10)) == 2
+        # Nothing else due: the watch sleeps up to an hour. A heartbeat added unannounced, due in 10 min
+        # 5 s, is late and unmarked a minute after it: the next nudge wakes the watch, which marks it.
+        quiet = await env.get_current_time()
+        store.add_heartbeat(spec("nightly", timedelta(minutes=10), timedelta(seconds=5)), "bob", quiet)
+        await env.sleep(timedelta(minutes=12))
+        nightly = store.get_heartbeat("nightly")
+        assert nightly is not None and nightly.down_since is None
+        assert await nudge_watch(env.client, store, task_queue, await env.get_current_time())
+        await env.sleep(timedelta(seconds=5))
+        nightly = store.get_heartbeat("nightly")
+        assert nightly is not None and nightly.down_since == quiet + timedelta(minutes=10, seconds=5)
+        assert len(store.list_incidents(limit=10)) == 3
 
 
 async def _at(value: T) -> T:
