@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
+from twilio.rest import Client
 
 from activities.chat import ConsoleChat
 from activities.pagers import Pagers, ProviderUnavailable
@@ -100,6 +101,17 @@ async def run(
     return sent.pages
 
 
+def every_pager(client: Client, smtp: SmtpServer) -> Pagers:
+    """Texts and calls to the Twilio emulator (`client`), mail to the SMTP server, pushes through
+    Apprise."""
+    return Pagers(
+        sms=TwilioSms(client, DEFAULT_NUMBER),
+        voice=TwilioVoice(client, DEFAULT_NUMBER),
+        email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
+        push=ApprisePush(),
+    )
+
+
 def acts_with(store: Store, config: str, pagers: Pagers, **options: object) -> PagingActivities:
     return PagingActivities(
         parse_config(config),
@@ -120,12 +132,7 @@ async def test_each_method_reaches_the_person_with_its_words_and_a_link_that_end
     twilio: TwilioEmulator, smtp: SmtpServer, ntfy: NtfyEmulator, sqlite_store: Store
 ) -> None:
     client = client_of(twilio)
-    pagers = Pagers(
-        sms=TwilioSms(client, DEFAULT_NUMBER),
-        voice=TwilioVoice(client, DEFAULT_NUMBER),
-        email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
-        push=ApprisePush(),
-    )
+    pagers = every_pager(client, smtp)
     acts = acts_with(sqlite_store, config_text(ntfy.port), pagers)
     pages = {via: page(via) for via in ("sms", "voice", "email", "push")}
     ends = pages["sms"].due_at + WAIT
@@ -388,12 +395,7 @@ async def test_a_page_by_text_call_mail_or_push_commits_twice_its_claim_then_its
     """Issue 16's pager benchmark: SQLite serializes every commit, and a page cost 3 (a call 4): the
     send's claim, its mark, the call's tie and the record. The mark and the tie go with the record."""
     client = client_of(twilio)
-    pagers = Pagers(
-        sms=TwilioSms(client, DEFAULT_NUMBER),
-        voice=TwilioVoice(client, DEFAULT_NUMBER),
-        email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
-        push=ApprisePush(),
-    )
+    pagers = every_pager(client, smtp)
     acts = acts_with(sqlite_store, config_text(ntfy.port), pagers)
     for via in ("sms", "voice", "email", "push"):
         with WriteCommits(sqlite_store.engine) as commits:
@@ -491,12 +493,7 @@ async def test_a_page_sent_while_the_database_went_down_is_not_sent_again_by_the
     store = DownAfterTheSend.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
     client = client_of(twilio)
     try:
-        pagers = Pagers(
-            sms=TwilioSms(client, DEFAULT_NUMBER),
-            voice=TwilioVoice(client, DEFAULT_NUMBER),
-            email=SmtpEmail(smtp.url, "pager@sevflow.example.com", tls_context=smtp.client_context()),
-            push=ApprisePush(),
-        )
+        pagers = every_pager(client, smtp)
         acts = acts_with(store, config_text(ntfy.port), pagers)
         # The level's local attempt: the page is to be tried again by the activity.
         assert await run(acts, [page(via)], local=True) == []

@@ -62,6 +62,20 @@ async def cleaned(client: Client, store: Store, task_queue: str, name: str) -> A
                 await client.get_workflow_handle(workflow_id).terminate("test finished")
 
 
+@contextlib.asynccontextmanager
+async def watched(
+    env: WorkflowEnvironment, store: Store, task_queue: str, name: str
+) -> AsyncIterator[AlertIngest]:
+    """A worker on the task queue with the alert intake a late heartbeat's alert goes to (yielded), and
+    `name`'s watch and incidents terminated afterwards (`cleaned`)."""
+    intake = AlertIngest(env.client, store, CONFIG, task_queue)
+    async with (
+        cleaned(env.client, store, task_queue, name),
+        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
+    ):
+        yield intake
+
+
 def service(env: WorkflowEnvironment, store: Store, task_queue: str, now: datetime) -> HeartbeatService:
     async def client() -> Client:
         return env.client
@@ -76,11 +90,7 @@ async def test_a_late_heartbeat_opens_one_incident_and_the_next_ping_resolves_it
     time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
 ) -> None:
     env, store = time_skipping_env, sqlite_store
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl"):
         start = await env.get_current_time()
         store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
         await wake_watch(env.client, task_queue)
@@ -142,11 +152,7 @@ async def test_a_heartbeat_removed_while_down_resolves_its_alert(
     """No ping can reach a removed heartbeat: its incident's alert resolves with it, instead of paging on
     with nothing to clear it (it stayed firing, the incident detected, for ever)."""
     env, store = time_skipping_env, sqlite_store
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl"):
         now = await env.get_current_time()
         store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now)
         heartbeats = service(env, store, task_queue, now)
@@ -190,11 +196,7 @@ async def _sweep_with(
 ) -> int:
     """A late heartbeat swept with `meanwhile` between its claim and its ingest: its incident's firing
     alert count once the deliveries have settled."""
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl") as intake:
         now = await env.get_current_time()
         store.add_heartbeat(
             spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", now - timedelta(hours=2)
@@ -310,11 +312,7 @@ async def test_a_worker_wakes_the_watch_for_a_change_it_was_never_told_of(
     store every minute (`keep_watch`) and wakes it for an owed resolve or a late heartbeat it has not
     marked; with neither, it leaves the watch asleep."""
     env, store = own_time_skipping_env, sqlite_store
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl") as intake:
         start = await env.get_current_time()
         store.add_heartbeat(spec("etl", timedelta(hours=1), timedelta(minutes=5)), "alice", start)
         await wake_watch(env.client, task_queue)
@@ -380,11 +378,7 @@ async def test_a_ping_taken_before_its_due_and_written_after_the_sweeps_claim_re
     wrong, and the ping resolves the incident it opened and clears the down (it stayed down, its
     incident open, until the next ping an interval later)."""
     env, store = time_skipping_env, sqlite_store
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl") as intake:
         now = await env.get_current_time()
         due = now - timedelta(minutes=1)
         store.add_heartbeat(
@@ -437,11 +431,7 @@ async def test_an_owed_resolve_the_sweep_cannot_deliver_holds_up_no_late_heartbe
     from opening another heartbeat's incident; the watch is asked to sweep again within OWED_RETRY, and
     the next sweep that can deliver it does."""
     env, store = time_skipping_env, sqlite_store
-    intake = AlertIngest(env.client, store, CONFIG, task_queue)
-    async with (
-        cleaned(env.client, store, task_queue, "etl"),
-        build_worker(env.client, task_queue, store, config=CONFIG, intake=intake),
-    ):
+    async with watched(env, store, task_queue, "etl") as intake:
         now = await env.get_current_time()
         long_ago = now - timedelta(hours=2)
         store.add_heartbeat(spec("gone", timedelta(hours=1), timedelta(minutes=5)), "alice", long_ago)
