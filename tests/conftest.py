@@ -11,11 +11,13 @@ import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
+from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -39,16 +41,55 @@ def binary(name: str) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Timers over hours and weeks run in seconds; updates are not supported here (docs/ARCHITECTURE.md,
-    "Temporal practice")."""
-    env = await WorkflowEnvironment.start_time_skipping(
+async def _start_time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),
     )
-    yield env
-    await env.shutdown()
+
+
+# An hour of virtual time with nothing open passes in milliseconds; seconds mean the clock is stuck.
+SKIP_CHECK_SECONDS = 10
+
+
+class SharedTimeSkipping:
+    """The session's time-skipping server, replaced when a test leaves it unable to skip time."""
+
+    def __init__(self, env: WorkflowEnvironment, check_seconds: float = SKIP_CHECK_SECONDS) -> None:
+        self.env, self.check_seconds = env, check_seconds
+
+    async def leave_clean(self) -> None:
+        """Terminate what the test left open, then check the clock still skips: an hour of virtual time
+        must pass within seconds. Seen after the heartbeat-watch tests when the dev-server tests ran
+        before them: with no workflow open, the test server's clock no longer skipped, and every later
+        long sleep of the session waited in real time ('Timeout expired', 13 failures and a hung
+        teardown in CI). The cause lies inside the test server; a fresh one costs a second."""
+        await terminate_open_workflows(self.env.client)
+        try:
+            await asyncio.wait_for(self.env.sleep(timedelta(hours=1)), timeout=self.check_seconds)
+        except TimeoutError:
+            logging.getLogger(__name__).warning("time-skipping server stopped skipping: starting a new one")
+            with contextlib.suppress(Exception):
+                await self.env.shutdown()
+            self.env = await _start_time_skipping()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_server() -> AsyncIterator[SharedTimeSkipping]:
+    shared = SharedTimeSkipping(await _start_time_skipping())
+    yield shared
+    await shared.env.shutdown()
+
+
+@pytest.fixture
+async def time_skipping_env(time_skipping_server: SharedTimeSkipping) -> AsyncIterator[WorkflowEnvironment]:
+    """Timers over hours and weeks run in seconds; updates are not supported here (docs/ARCHITECTURE.md,
+    "Temporal practice"). One server for the session, left empty and skipping by every test: a workflow
+    a test leaves running (an abandoned child, a handoff waiting a day) would have its timer fire in a
+    later test with no worker on its queue, and a workflow task nobody polls stops time skipping for
+    every test after it."""
+    yield time_skipping_server.env
+    await time_skipping_server.leave_clean()
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +121,21 @@ async def terminate_task_queue(client: Client, task_queue: str) -> None:
         if not running:
             return
         await asyncio.sleep(0.2)
+
+
+async def terminate_open_workflows(client: Client) -> None:
+    """Terminate every open workflow on the time-skipping server (which lists open workflows, not
+    visibility queries)."""
+    request = ListOpenWorkflowExecutionsRequest(namespace=client.namespace, maximum_page_size=1000)
+    for _ in range(3):
+        listing = await client.workflow_service.list_open_workflow_executions(request)
+        for execution in listing.executions:
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(
+                    execution.execution.workflow_id, run_id=execution.execution.run_id
+                ).terminate("test finished")
+        if not listing.executions:
+            return
 
 
 @pytest.fixture
