@@ -36,6 +36,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.whatif import RecordingPages
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
+from sevflow.oncall.changes import effective_config
 from sevflow.paging.contacts import ContactBook
 from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.store.repository import Store
@@ -311,9 +312,19 @@ async def what_if(
     again (sevflow.whatif.plan), every escalation run on the period's clock (sevflow.whatif.ladder)
     and `check` of them on a time-skipping server (`client`'s, else a fresh one) as EscalationWorkflow;
     should one differ, every escalation on the server (`shards` processes side by side: default one per
-    core, at most 4). People are paged by the contact methods they have confirmed now."""
+    core, at most 4). People are paged by the contact methods they have confirmed now, and the rotations
+    carry the runtime changes on record."""
     records = store.whatif_records(since, until)
+    # The runtime layer (covers, leave and swaps made with `sevflow oncall`, Slack or the dashboard)
+    # lives in the database, not in any file: it applies to the candidate as it applied to the pages
+    # that were sent, or every cover of the period would show as a difference.
+    changes = store.oncall_changes()
+    config = effective_config(config, changes)
     incidents, notes = plan_replay(records, config)
+    if applied := sum(1 for change in changes if change.overrides()):
+        notes.append(
+            f"{applied} runtime on-call change(s) (`sevflow oncall overrides`) applied over the candidate"
+        )
     contacts = ContactBook.of(store.verifications())
     result, moments = replay_pure(incidents, config, contacts)
     sample = check_sample(incidents, result, moments, check)

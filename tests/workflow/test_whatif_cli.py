@@ -17,6 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, TimelineEvent
+from sevflow.oncall.changes import NewChange
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import Store, StoredPage
 from sevflow.whatif.models import ReplayResult
@@ -274,6 +275,44 @@ def test_the_configuration_that_paged_replays_without_a_difference(candidate: Pa
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["differences"] == []
+
+
+def test_a_runtime_cover_on_record_applies_to_the_candidate(
+    candidate: Path, tmp_path: Path, sqlite_store: Store
+) -> None:
+    """A cover made with `sevflow oncall cover` lives in the database, not in any file: the replay
+    applies it over the candidate, as it applied to the pages that were sent. Carol covered the
+    primary on INC-1's night, so reality's own file now pages her first instead of bob."""
+
+    def cover(_: object) -> NewChange:
+        return NewChange(
+            kind="cover",
+            status="active",
+            rotation="payments-weekly",
+            layer="primary",
+            person="carol",
+            replaces=None,
+            starts_at=at("2026-02-10T01:00:00"),
+            ends_at=at("2026-02-10T03:00:00"),
+            reason="bob's night off",
+            by="bob",
+        )
+
+    sqlite_store.add_oncall_change(cover)
+    current = tmp_path / "current.yaml"
+    result = runner.invoke(
+        app, ["whatif", "--config", str(current), "--since", "30d", "--until", UNTIL, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert pages_of(report, "INC-1") == [("02:00", "carol", "slack_dm")]
+    differences = {(d["incident"], d["kind"]): d["text"] for d in report["differences"]}
+    assert differences == {
+        ("INC-1", "first_page"): "first page: carol at 2026-02-10 02:00Z (was bob at 2026-02-10 02:00Z)",
+        ("INC-1", "newly_paged"): "pages carol at 2026-02-10 02:00Z",
+        ("INC-1", "no_longer_paged"): "no longer pages bob (paged at 2026-02-10 02:00Z)",
+    }
+    assert any("1 runtime on-call change(s)" in note for note in report["notes"])
 
 
 def test_a_pure_run_the_server_contradicts_is_replayed_on_the_server(
