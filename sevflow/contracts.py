@@ -211,6 +211,37 @@ class HandoffResult(BaseModel):
     detail: str | None = None
 
 
+# ---- swap notices (the texts in sevflow.oncall.swap_notice)
+
+SEND_SWAP_NOTICE = "send_swap_notice"
+
+# asked: the person asked is told how to confirm; confirmed: whoever asked is told it is in force.
+SwapEvent = Literal["asked", "confirmed"]
+
+
+class SwapNoticeRun(BaseModel):
+    """Tell the person concerned that swap `change_id` was asked or confirmed (SwapNoticeWorkflow)."""
+
+    change_id: int
+    event: SwapEvent
+
+
+# sent: direct message sent; logged: the person has no slack_id (the worker log has it); stale: the
+# swap is no longer in the state the notice is about (confirmed or removed since); unknown: no such
+# change in the store; nobody: whoever would be told did it themselves; failed: the chat backend
+# refused for good or stayed down (the workflow records why in `detail`).
+SwapNoticeOutcome = Literal["sent", "logged", "stale", "unknown", "nobody", "failed"]
+
+
+class SwapNoticeResult(BaseModel):
+    change_id: int
+    event: SwapEvent
+    outcome: SwapNoticeOutcome
+    to: str | None = None
+    message: MessageRef | None = None
+    detail: str | None = None
+
+
 # ---- action items (models in sevflow.action_items.chase)
 
 PREPARE_ACTION_ITEM = "prepare_action_item"
