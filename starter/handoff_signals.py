@@ -12,21 +12,33 @@ yet leaves it waiting for a worker that does (workflows/handoff.py). When Tempor
 the change stands and the reason is logged (the CLI also says it): the handoffs of that rotation move
 at its next planning (its next handoff, or the next worker start), and the handoff that is posted is
 checked against the changes of that moment, so a removed handoff is never posted.
+
+The same hook tells the people of a swap: a swap asked, or confirmed, starts its SwapNoticeWorkflow
+(workflows/swap_notice.py) on the task queue, which direct-messages the person asked how to confirm it,
+or whoever asked that it is in force. Its id (`swap-notice-<id>-<asked|confirmed>-<made at>`) and id
+policies make a second start a no-op, so any number of processes and retries send one message. When
+Temporal cannot be reached the swap stands and nobody is told: the CLI says so, the API process logs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from sevflow.contracts import SwapNoticeRun
 from sevflow.oncall.changes import OnCallChange
+from sevflow.oncall.swap_notice import swap_event, swap_notice
 from worker.schedules import start_handoff_workflow
 from workflows.handoff import HandoffWorkflow, handoff_workflow_id
+from workflows.swap_notice import SwapNoticeWorkflow, swap_notice_workflow_id
 
 log = logging.getLogger("sevflow.oncall")
 
@@ -61,6 +73,65 @@ async def signal_rotation_moved(
     return True
 
 
+async def start_swap_notice(client: Client, change: OnCallChange, task_queue: str) -> bool:
+    """Start the SwapNoticeWorkflow of the moment `change` was saved at (a swap asked or confirmed) on
+    `task_queue`; False when it is neither. A second start of the same id, running or closed, is a
+    no-op: one notice however many callers."""
+    event = swap_event(change)
+    if event is None or swap_notice(change, event) is None:  # none, or whoever would be told did it
+        return False
+    # Started before and done (by another process, or an earlier try of this one): nothing to do.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            SwapNoticeWorkflow.run,
+            SwapNoticeRun(change_id=change.id, event=event),
+            id=swap_notice_workflow_id(change.id, event, change.created_at),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    return True
+
+
+async def after_saved(
+    client: Client, change: OnCallChange, task_queue: str | None, done: list[str] | None = None
+) -> None:
+    """What every surface does once a change is committed: its rotation's handoffs planned again, and
+    with a task queue the swap notice it calls for started. `done` collects what went out (`handoffs`,
+    `notice`), so a failure half way is reported for the half that did not."""
+    done = [] if done is None else done
+    await signal_oncall_moved(client, change, task_queue)
+    done.append("handoffs")
+    if task_queue is not None and await start_swap_notice(client, change, task_queue):
+        done.append("notice")
+
+
+def untold(change: OnCallChange) -> str | None:
+    """Who a swap notice of `change` would have gone to and what they miss, when it could not be
+    started; None when `change` calls for none."""
+    event = swap_event(change)
+    notice = swap_notice(change, event) if event is not None else None
+    if event is None or notice is None:
+        return None
+    if event == "asked":
+        return (
+            f"{notice.to} was not told it awaits them: ask them to run `sevflow oncall confirm {change.id}`"
+        )
+    return f"{notice.to} was not told it is in force"
+
+
+def not_done(change: OnCallChange, done: Sequence[str], notices: bool, why: str) -> str:
+    """One line on what a committed change could not set going (`done`: what did), and `why`."""
+    missed = untold(change) if notices and "notice" not in done else None
+    if "handoffs" in done:
+        return f"{change.label} saved, but {missed or 'not all was sent'} (Temporal: {why})"
+    moved = (
+        f"{change.label} saved; the handoff notices of {change.rotation} move at its next handoff or the "
+        "next worker start"
+    )
+    return f"{moved}, and {missed} (Temporal: {why})" if missed else f"{moved} (Temporal: {why})"
+
+
 def on_loop(
     loop: Callable[[], asyncio.AbstractEventLoop | None],
     client: Callable[[], Awaitable[Client]],
@@ -70,29 +141,40 @@ def on_loop(
     app's event loop (`loop()`: None before the app has run), and the request that made the change does
     not wait for it."""
 
-    async def send(change: OnCallChange) -> None:
-        await signal_oncall_moved(await client(), change, task_queue)
+    async def send(change: OnCallChange, done: list[str]) -> None:
+        await after_saved(await client(), change, task_queue, done)
 
     def hook(change: OnCallChange) -> None:
         running = loop()
         if running is None or running.is_closed():
-            log.warning("%s saved with no event loop to signal from: its handoffs move later", change.label)
+            missed = untold(change) if task_queue is not None else None
+            log.warning(
+                "%s saved with no event loop to signal from: its handoffs move later%s",
+                change.label,
+                f", and {missed}" if missed else "",
+            )
             return
-        sent: Future[None] = asyncio.run_coroutine_threadsafe(send(change), running)
-        sent.add_done_callback(lambda done: _log_failure(done, change))
+        done: list[str] = []
+        sent: Future[None] = asyncio.run_coroutine_threadsafe(send(change, done), running)
+        sent.add_done_callback(lambda future: _log_failure(future, change, done, task_queue is not None))
 
     return hook
 
 
-def _log_failure(done: Future[None], change: OnCallChange) -> None:
-    if done.cancelled() or done.exception() is None:
+def _log_failure(future: Future[None], change: OnCallChange, done: list[str], notices: bool) -> None:
+    if future.cancelled() or (err := future.exception()) is None:
         return
+    if "handoffs" in done:
+        log.warning("%s", not_done(change, done, notices, _first_line(err)))
+        return
+    missed = untold(change) if notices else None
     log.warning(
         "%s saved, but the handoffs of %s could not be planned again now (%s): they move at the "
-        "rotation's next handoff or the next worker start",
+        "rotation's next handoff or the next worker start%s",
         change.label,
         change.rotation,
-        done.exception(),
+        err,
+        f"; {missed}" if missed else "",
     )
 
 
@@ -102,17 +184,15 @@ def blocking(
     """A hook for the CLI: connect, signal and wait (at most CLI_SIGNAL_TIMEOUT_S); `warn` is told
     when Temporal could not be reached."""
 
-    async def send(change: OnCallChange) -> None:
-        await signal_oncall_moved(await connect(), change, task_queue)
+    async def send(change: OnCallChange, done: list[str]) -> None:
+        await after_saved(await connect(), change, task_queue, done)
 
     def hook(change: OnCallChange) -> None:
+        done: list[str] = []
         try:
-            asyncio.run(asyncio.wait_for(send(change), CLI_SIGNAL_TIMEOUT_S))
+            asyncio.run(asyncio.wait_for(send(change, done), CLI_SIGNAL_TIMEOUT_S))
         except Exception as err:  # the change is saved whatever Temporal says
-            warn(
-                f"{change.label} saved; the handoff notices of {change.rotation} move at its next "
-                f"handoff or the next worker start (Temporal: {_first_line(err)})"
-            )
+            warn(not_done(change, done, task_queue is not None, _first_line(err)))
 
     return hook
 
@@ -146,5 +226,5 @@ def blocking_many(
         )
 
 
-def _first_line(err: Exception) -> str:
+def _first_line(err: BaseException) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -44,7 +44,8 @@ from sevflow.store.repository import Store
 
 Clock = Callable[[], datetime]
 # Told of every change saved (cover, swap, confirmation, edit, removal) once it is committed: the handoff
-# notices of its rotation are planned again (starter.handoff_signals).
+# notices of its rotation are planned again, and a swap asked or confirmed is told to the person it
+# concerns (starter.handoff_signals).
 ChangeHook = Callable[[OnCallChange], None]
 
 

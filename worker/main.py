@@ -25,6 +25,7 @@ from activities.silences import SilenceActivities
 from activities.slack import SlackChat, slack_client
 from activities.smtp_pager import SmtpEmail
 from activities.store import StoreActivities
+from activities.swap_notices import SwapNoticeActivities
 from activities.tickets import JiraTickets, TicketPort, jira_client
 from activities.twilio_pager import TwilioSms, TwilioVoice, twilio_client
 from activities.webhook import SignedWebhook, WebhookPort
@@ -42,6 +43,7 @@ from workflows.heartbeat import HeartbeatWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
+from workflows.swap_notice import SwapNoticeWorkflow
 
 # The SDK's default: a worker keeps this many workflows in memory between their tasks.
 DEFAULT_MAX_CACHED_WORKFLOWS = 1000
@@ -50,6 +52,7 @@ WORKFLOWS = [
     IncidentWorkflow,
     EscalationWorkflow,
     HandoffWorkflow,
+    SwapNoticeWorkflow,
     ActionItemWorkflow,
     ReportWorkflow,
     SilenceWorkflow,
@@ -196,6 +199,7 @@ def build_worker(
         links=links,
     )
     handoff_acts = HandoffActivities(live, store, chat)
+    swap_notice_acts = SwapNoticeActivities(config, store, chat)
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
     postmortem_acts = PostmortemActivities(config, store, tickets)
     silence_acts = SilenceActivities(config, store, chat)
@@ -219,6 +223,7 @@ def build_worker(
             paging_acts.page_level,
             handoff_acts.plan_handoff,
             handoff_acts.post_handoff,
+            swap_notice_acts.send_swap_notice,
             action_item_acts.prepare_action_item,
             action_item_acts.resolve_contact,
             action_item_acts.save_action_item,

@@ -79,6 +79,12 @@ HANDOFF_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
 HANDOFF_PLAN_TIMEOUT = timedelta(seconds=30)
 HANDOFF_PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
+# A swap's direct message (asked: how to confirm; confirmed: in force): re-read and checked at each try,
+# so a late one that no longer fits sends nothing; a day late it is stale, the swap shows in the lists.
+SWAP_NOTICE_TIMEOUT = timedelta(seconds=30)
+SWAP_NOTICE_GIVE_UP_AFTER = timedelta(days=1)
+SWAP_NOTICE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
 # A report: building it may take a while on a large store; a report a day late is still worth posting.
 REPORT_TIMEOUT = timedelta(minutes=5)
 REPORT_GIVE_UP_AFTER = timedelta(hours=24)

@@ -79,14 +79,17 @@ from sevflow.contracts import HandoffRun
 from sevflow.heartbeats.watch import watch_workflow_id
 from sevflow.incident.commands import Acknowledge, AddActionItem, Declare, Mitigate, PostUpdate, Resolve
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
-from sevflow.oncall import Rotation
+from sevflow.oncall import Rotation, who_is_on
+from sevflow.oncall.changes import SwapRequest
 from sevflow.policy import PolicyTable, Severity
 from sevflow.reports.models import ReportResult, ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
 from starter.follow_up import FollowUpService
+from starter.handoff_signals import start_swap_notice
 from starter.ingest import AlertIngest
+from starter.oncall import OnCallService
 from starter.service import IncidentService
 from tests.chaos.stack import DevServer
 from tests.coldstart.support import (
@@ -106,6 +109,7 @@ from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
+from workflows.swap_notice import SwapNoticeWorkflow, swap_notice_workflow_id
 
 ALERTS = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 SERVICE = "checkout"  # payments: the weekly rotation, payments-default's three levels, two loops
@@ -321,6 +325,9 @@ async def test_every_workflow_runs_to_each_timer_on_a_cold_worker_and_replays_on
         silence = await start_silence(client, store, task_queue, now, timedelta(hours=1))
         roots.append(silence.id)
         roots.append(await start_heartbeat(client, store, task_queue, now))
+        swap_notice = await ask_swap(client, store, config, task_queue, now)
+        roots.append(swap_notice.id)
+        assert (await result_or_task_failure(client, swap_notice, limit=30)).outcome == "sent"
 
         # Ninety minutes: the missing-lead reminders (every 5 minutes, five of them), update cadences,
         # public-update reminders, both loops of every escalation ladder (SEV2's is the longest, 70
@@ -473,6 +480,29 @@ async def start_heartbeat(client: Client, store: Store, task_queue: str, now: da
     return watch_workflow_id(task_queue)
 
 
+async def ask_swap(
+    client: Client, store: Store, config: SevflowConfig, task_queue: str, now: datetime
+) -> WorkflowHandle[Any, Any]:
+    """A swap asked in the shipped rotation (who is on gives this shift for the next person's), and
+    the notice workflow every surface's hook starts for it: it runs to its end at once."""
+    rotation = Rotation.from_config(config, "payments-weekly")
+    on, then = who_is_on(rotation, "primary", now), who_is_on(rotation, "primary", now + timedelta(days=7))
+    assert on is not None and then is not None and on.person != then.person
+    swap = OnCallService(config, store, clock=frozen(now)).swap(
+        SwapRequest(
+            person=then.person,
+            mine=now,
+            theirs=now + timedelta(days=7),
+            rotation=rotation.name,
+            reason="cold worker",
+            by=on.person,
+        )
+    )
+    assert await start_swap_notice(client, swap, task_queue)
+    workflow_id = swap_notice_workflow_id(swap.id, "asked", swap.created_at)
+    return client.get_workflow_handle_for(SwapNoticeWorkflow.run, workflow_id)
+
+
 # ------------------------------------------------------------- commands, schedules and a restart
 
 
@@ -574,6 +604,10 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
         silence = await start_silence(client, store, task_queue, datetime.now(UTC), timedelta(seconds=3))
         await result_or_task_failure(client, silence, limit=40)
         await start_heartbeat(client, store, task_queue, datetime.now(UTC))
+        swap_notice = await ask_swap(
+            client, store, config, task_queue, datetime.now(UTC).replace(microsecond=0)
+        )
+        assert (await result_or_task_failure(client, swap_notice, limit=40)).outcome == "sent"
         await settled(
             "the chases and the postmortem",
             lambda: len(store.action_items(sev1)) == 2 and service.get(sev1).status is Status.POSTMORTEM,

@@ -71,3 +71,35 @@ def test_the_import_says_when_temporal_cannot_be_told_and_its_changes_stand() ->
         "next handoff or the next worker start (Temporal: cannot reach Temporal at 127.0.0.1:7233: is "
         "`sevflow up` running?)"
     ]
+
+
+def asked_swap() -> OnCallChange:
+    return change().model_copy(
+        update={
+            "id": 7,
+            "kind": "swap",
+            "status": "pending",
+            "swap_starts_at": NOW + timedelta(days=2),
+            "swap_ends_at": NOW + timedelta(days=2, hours=2),
+        }
+    )
+
+
+def test_the_cli_says_who_was_not_told_of_a_swap_when_temporal_cannot_be_reached() -> None:
+    async def unreachable() -> Client:
+        raise ServiceUnavailable("cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?")
+
+    said: list[str] = []
+    blocking(unreachable, said.append, "sevflow")(asked_swap())  # the swap stands
+    confirmed = asked_swap().model_copy(update={"status": "active", "confirmed_by": "carol"})
+    blocking(unreachable, said.append, "sevflow")(confirmed)
+    by_bob = confirmed.model_copy(update={"confirmed_by": "bob"})  # by whoever asked (a lead): nobody to tell
+    blocking(unreachable, said.append, "sevflow")(by_bob)
+    why = "(Temporal: cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?)"
+    moved = "the handoff notices of payments-weekly move at its next handoff or the next worker start"
+    assert said == [
+        f"#7 saved; {moved}, and carol was not told it awaits them: ask them to run "
+        f"`sevflow oncall confirm 7` {why}",
+        f"#7 saved; {moved}, and bob was not told it is in force {why}",
+        f"#7 saved; {moved} {why}",
+    ]
