@@ -79,7 +79,7 @@ from sevflow.incident.commands import (
 )
 from sevflow.incident.models import EventKind, IncidentState, Role, Status, new_incident_state
 from sevflow.oncall import Rotation, who_is_on
-from sevflow.oncall.changes import CoverRequest
+from sevflow.oncall.changes import CoverRequest, SwapRequest
 from sevflow.paging.contacts import address_digest
 from sevflow.paging.models import DeliveryFailed, EscalateNow
 from sevflow.policy import DEFAULT_POLICIES, PolicyTable, Severity
@@ -87,7 +87,7 @@ from sevflow.reports.models import ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
 from sevflow.silences.timer import SilenceRun, silence_workflow_id
 from sevflow.store.repository import Store
-from starter.handoff_signals import signal_oncall_moved
+from starter.handoff_signals import signal_oncall_moved, start_swap_notice
 from starter.heartbeats import HeartbeatService
 from starter.ingest import AlertIngest
 from starter.oncall import OnCallService
@@ -99,6 +99,7 @@ from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 from workflows.silence import SilenceWorkflow
+from workflows.swap_notice import SwapNoticeWorkflow, swap_notice_workflow_id
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 S = timedelta(seconds=1)
@@ -748,6 +749,35 @@ async def handoff(rec: Recording) -> None:
     rec.keep(handoff_workflow_id("payments-weekly"), "handoff")
 
 
+async def swap_notice(rec: Recording) -> None:
+    """A swap asked: its notice workflow, started as every surface's hook starts it, reads the swap
+    again and direct-messages the person asked how to confirm it; it completes with `sent`."""
+    tq = "record-swap-notice"
+    config = parse_config(PAGING_CONFIG)
+    oncall = OnCallService(config, rec.store)
+    now = datetime.now(UTC).replace(microsecond=0)
+    on = who_is_on(Rotation.from_config(config, "payments-weekly"), "primary", now)
+    assert on is not None
+    other = "bob" if on.person == "alice" else "alice"
+    swap = oncall.swap(
+        SwapRequest(
+            person=other,
+            mine=now,
+            theirs=now + timedelta(days=7),
+            rotation="payments-weekly",
+            reason="recording",
+            by=on.person,
+        )
+    )
+    workflow_id = swap_notice_workflow_id(swap.id, "asked", swap.created_at)
+    async with rec.worker(tq, config, RefusingGateway()):
+        assert await start_swap_notice(rec.client, swap, tq)
+        result = await rec.client.get_workflow_handle_for(SwapNoticeWorkflow.run, workflow_id).result()
+    assert result.outcome == "sent", result
+    oncall.remove(swap.id, by=on.person)  # the scenarios after this one page the file's rotation
+    rec.keep(workflow_id, "swap-notice")
+
+
 async def report(rec: Recording) -> None:
     """The weekly report's run, as its schedule starts it: one activity builds and posts the report."""
     tq = "record-report"
@@ -851,6 +881,7 @@ SCENARIOS: list[Callable[[Recording], Awaitable[None]]] = [
     public_updates,
     racing,
     handoff,
+    swap_notice,
     report,
     silence,
     heartbeat_watch,
