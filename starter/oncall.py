@@ -28,6 +28,7 @@ from sevflow.oncall.changes import (
     confirmed_swap,
     displaced,
     effective_config,
+    ended_now,
     export_overrides,
     may_change,
     may_confirm,
@@ -168,9 +169,10 @@ class OnCallService:
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))
 
     def remove(self, change_id: int, by: str) -> OnCallChange:
-        """Remove a change; a cover under way (`under_way`) ends now instead (still `active`, its end
-        now), and one that is over is refused: who was on call is a record, which the hours report pays
-        by, so a removal changes who is on call from now on, as a new cover does."""
+        """Remove a change; a cover or a confirmed swap under way (`under_way`) ends now instead (still
+        `active`, each of its stretches ending by now: `ended_now`), and one that is over is refused:
+        who was on call is a record, which the hours report pays by, so a removal changes who is on
+        call from now on, as a new cover does."""
         me = self._me(by)
         now = self._clock()
 
@@ -181,13 +183,14 @@ class OnCallService:
             if refusal is not None:
                 raise OnCallForbidden(refusal)
             if under_way(change, now):
-                if change.ends_at <= now:
-                    ended = f"{change.ends_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}"
+                last = max(window.end for window in change.windows)
+                if last <= now:
+                    ended = f"{last.astimezone(UTC):%Y-%m-%d %H:%M UTC}"
                     raise OnCallConflict(
                         f"{change.label} is over: it ended at {ended} (last changed by {change.updated_by}); "
                         "who was on call is on the record, the hours report pays by it"
                     )
-                return change.model_copy(update={"ends_at": now})
+                return ended_now(change, now)
             return change.model_copy(update={"status": "removed"})
 
         return self._saved(self.store.edit_oncall_change(change_id, me, edit))

@@ -36,7 +36,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.whatif import RecordingPages
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
-from sevflow.oncall.changes import effective_config
+from sevflow.oncall.changes import OnCallChange, effective_config
 from sevflow.paging.contacts import ContactBook
 from sevflow.paging.ladder import NO_CONFIRMED_CONTACTS
 from sevflow.store.repository import Store
@@ -318,12 +318,13 @@ async def what_if(
     # The runtime layer (covers, leave and swaps made with `sevflow oncall`, Slack or the dashboard)
     # lives in the database, not in any file: it applies to the candidate as it applied to the pages
     # that were sent, or every cover of the period would show as a difference.
-    changes = store.oncall_changes()
+    changes = in_force_as_made(store.oncall_changes(), since, until, config)
     config = effective_config(config, changes)
     incidents, notes = plan_replay(records, config)
-    if applied := sum(1 for change in changes if change.overrides()):
+    if changes:
+        labels = ", ".join(change.label for change in changes)
         notes.append(
-            f"{applied} runtime on-call change(s) (`sevflow oncall overrides`) applied over the candidate"
+            f"runtime on-call changes applied over the candidate (`sevflow oncall overrides`): {labels}"
         )
     contacts = ContactBook.of(store.verifications())
     result, moments = replay_pure(incidents, config, contacts)
@@ -351,6 +352,24 @@ async def what_if(
                 result = await replay_sharded(incidents, config, contacts, shards or default_shards())
     drills = sum(1 for i in records.incidents if i.drill)
     return build_report(config, config_name, since, until, incidents, result, records.pages, drills, notes)
+
+
+def in_force_as_made(
+    changes: Sequence[OnCallChange], since: datetime, until: datetime, config: SevflowConfig
+) -> list[OnCallChange]:
+    """The runtime changes that changed who was on call in [since, until) on the candidate's rotations,
+    each from the moment it was made: a cover may start a few minutes before it was made
+    (PAST_START_GRACE), which must not reach back to pages sent before anyone made it."""
+    kept: list[OnCallChange] = []
+    for change in changes:
+        spec = config.rotations.get(change.rotation)
+        if spec is None or not spec.has_layer(change.layer) or not change.overrides():
+            continue
+        if change.kind == "cover" and change.starts_at < change.created_at:
+            change = change.model_copy(update={"starts_at": min(change.created_at, change.ends_at)})
+        if any(w.start < until and since < w.end for w in change.windows):
+            kept.append(change)
+    return kept
 
 
 async def _on_server(

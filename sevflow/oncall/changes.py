@@ -123,6 +123,11 @@ class OnCallChange(BaseModel):
             state = " (waiting for " + str(self.person) + " to confirm)" if self.status == "pending" else ""
             gives = f"{self.person} takes {self.replaces}'s {span}"
             takes = f"{self.replaces} takes {self.person}'s {back}"
+            # A shift of a swap removed in force before that shift began (`ended_now`) spans nothing.
+            if self.swap_starts_at and self.swap_ends_at and self.swap_ends_at <= self.swap_starts_at:
+                takes = f"{self.replaces} takes none of {self.person}'s (removed before it began)"
+            if self.ends_at <= self.starts_at:
+                gives = f"{self.person} takes none of {self.replaces}'s (removed before it began)"
             return f"{self.label} swap on {where}: {gives}, {takes}{state}"
         who = self.person or "nobody"
         instead = f" instead of {self.replaces}" if self.replaces else ""
@@ -164,7 +169,9 @@ def windows_of(change: OnCallChange | NewChange) -> tuple[Window, ...]:
     if change.kind != "swap" or change.swap_starts_at is None or change.swap_ends_at is None:
         return (first,)
     back = Window(change.replaces, change.person, change.swap_starts_at, change.swap_ends_at)
-    return (first, back)
+    # A swap removed while in force keeps the stretch it ran and ends now: a shift of it not yet begun
+    # then spans nothing, and changes nothing.
+    return tuple(window for window in (first, back) if window.start < window.end)
 
 
 class NewChange(BaseModel):
@@ -572,10 +579,22 @@ def plan_edit(
 
 
 def under_way(change: OnCallChange, now: datetime) -> bool:
-    """Whether `change` is a cover that has been changing who is on call for a while: then an edit of
-    its person or its removal changes it from now on. One that began within PAST_START_GRACE (a cover
-    made a moment ago, a mistake put right at once) is changed whole, as one not yet begun."""
-    return change.kind == "cover" and change.status == "active" and change.starts_at < now - PAST_START_GRACE
+    """Whether `change` (a cover, or a confirmed swap: either of its shifts) has been changing who is
+    on call for a while: then an edit of its person or its removal changes it from now on. One that
+    began within PAST_START_GRACE (a cover made a moment ago, a mistake put right at once) is changed
+    whole, as one not yet begun."""
+    if change.status != "active":
+        return False
+    return any(window.start < now - PAST_START_GRACE for window in change.windows)
+
+
+def ended_now(change: OnCallChange, now: datetime) -> OnCallChange:
+    """`change` under way, removed at `now`: every stretch of it ends by `now` (one not yet begun spans
+    nothing), its past kept as the record the hours report pays by."""
+    updates: dict[str, Any] = {"ends_at": min(change.ends_at, now)}
+    if change.swap_ends_at is not None:
+        updates["swap_ends_at"] = min(change.swap_ends_at, now)
+    return change.model_copy(update=updates)
 
 
 def confirmed_swap(change: OnCallChange, by: str, now: datetime) -> OnCallChange:

@@ -116,6 +116,7 @@ class OnCallRepository(Repository):
                     "starts_at",
                     "ends_at",
                     "swap_starts_at",
+                    "swap_ends_at",
                     "reason",
                     "confirmed_by",
                     "confirmed_at",

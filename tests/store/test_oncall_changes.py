@@ -330,3 +330,26 @@ def test_a_swap_confirmed_after_one_of_its_shifts_ended_is_refused(store: Store)
     with pytest.raises(OnCallRefused, match=r"carol's shift of .* is over"):
         service.confirm(asked.id, "alice")
     assert store.oncall_change(asked.id).status == "pending"
+
+
+def test_removing_a_swap_in_force_ends_it_now_and_keeps_the_hours_it_ran(store: Store) -> None:
+    # carol gives alice the rest of her Monday shift for alice's Tuesday; alice confirms; two hours in,
+    # carol removes it. Before, a swap was removed whole however long it had run: the record then said
+    # alice was never on call those two hours (the hours report paid carol, `whatif` paged her).
+    now = [NOW]
+    service = OnCallService(oncall_config(), store, clock=lambda: now[0])
+    tuesday = NOW + timedelta(days=1)
+    asked = service.swap(SwapRequest(person="alice", mine=NOW, theirs=tuesday, reason="family", by="carol"))
+    done = service.confirm(asked.id, "alice")
+    now[0] = NOW + timedelta(hours=2)
+    ended = service.remove(done.id, "carol")
+    assert (ended.status, ended.ends_at, ended.version) == ("active", NOW + timedelta(hours=2), 3)
+    assert ended.swap_ends_at == NOW + timedelta(hours=2) and store.oncall_change(done.id) == ended
+    assert "carol takes none of alice's (removed before it began)" in ended.describe()
+    on = on_call_stretches(service.effective().config, NOW, NOW + timedelta(days=2))
+    at, h = int(NOW.timestamp()), 3600
+    assert on["alice"][0] == (at, at + 2 * h)  # the two hours she took stay hers
+    assert all(start >= at + 2 * h for start, _ in on["carol"])  # carol takes none of Tuesday
+    # Removed again at once (two people pressing Remove): it is over, and says so.
+    with pytest.raises(OnCallConflict, match="is over"):
+        service.remove(done.id, "alice")

@@ -7,7 +7,7 @@ time-skipping server the command starts itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -277,13 +277,7 @@ def test_the_configuration_that_paged_replays_without_a_difference(candidate: Pa
     assert json.loads(result.stdout)["differences"] == []
 
 
-def test_a_runtime_cover_on_record_applies_to_the_candidate(
-    candidate: Path, tmp_path: Path, sqlite_store: Store
-) -> None:
-    """A cover made with `sevflow oncall cover` lives in the database, not in any file: the replay
-    applies it over the candidate, as it applied to the pages that were sent. Carol covered the
-    primary on INC-1's night, so reality's own file now pages her first instead of bob."""
-
+def cover_of_carol(start: str, end: str) -> Callable[[object], NewChange]:
     def cover(_: object) -> NewChange:
         return NewChange(
             kind="cover",
@@ -292,19 +286,42 @@ def test_a_runtime_cover_on_record_applies_to_the_candidate(
             layer="primary",
             person="carol",
             replaces=None,
-            starts_at=at("2026-02-10T01:00:00"),
-            ends_at=at("2026-02-10T03:00:00"),
+            starts_at=at(start),
+            ends_at=at(end),
             reason="bob's night off",
             by="bob",
         )
 
-    sqlite_store.add_oncall_change(cover)
-    current = tmp_path / "current.yaml"
+    return cover
+
+
+def whatif_report(config: Path) -> dict[str, Any]:
     result = runner.invoke(
-        app, ["whatif", "--config", str(current), "--since", "30d", "--until", UNTIL, "--json"]
+        app, ["whatif", "--config", str(config), "--since", "30d", "--until", UNTIL, "--json"]
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_a_runtime_cover_on_record_applies_to_the_candidate_from_when_it_was_made(
+    candidate: Path, tmp_path: Path, sqlite_store: Store
+) -> None:
+    """A cover made with `sevflow oncall cover` lives in the database, not in any file: the replay
+    applies it over the candidate, as it applied to the pages that were sent, from the moment it was
+    made. A cover made at 02:03 may start at 01:58 (the grace for a cover made a moment late): it must
+    not reach back to INC-1's page of 02:00. One made the evening before makes carol primary on INC-1's
+    night, so reality's own file now pages her first instead of bob."""
+    current = tmp_path / "current.yaml"
+    late = Store(sqlite_store.engine, clock=lambda: at("2026-02-10T02:03:00"))
+    made_late = late.add_oncall_change(cover_of_carol("2026-02-10T01:58:00", "2026-02-10T02:30:00"))
+    report = whatif_report(current)
+    assert report["differences"] == []
+    late.edit_oncall_change(made_late.id, "bob", lambda c, _: c.model_copy(update={"status": "removed"}))
+
+    before = Store(sqlite_store.engine, clock=lambda: at("2026-02-09T20:00:00"))
+    made = before.add_oncall_change(cover_of_carol("2026-02-10T01:00:00", "2026-02-10T03:00:00"))
+    report = whatif_report(current)
     assert pages_of(report, "INC-1") == [("02:00", "carol", "slack_dm")]
     differences = {(d["incident"], d["kind"]): d["text"] for d in report["differences"]}
     assert differences == {
@@ -312,7 +329,8 @@ def test_a_runtime_cover_on_record_applies_to_the_candidate(
         ("INC-1", "newly_paged"): "pages carol at 2026-02-10 02:00Z",
         ("INC-1", "no_longer_paged"): "no longer pages bob (paged at 2026-02-10 02:00Z)",
     }
-    assert any("1 runtime on-call change(s)" in note for note in report["notes"])
+    applied = "runtime on-call changes applied over the candidate (`sevflow oncall overrides`): "
+    assert f"{applied}#{made.id}" in report["notes"], report["notes"]
 
 
 def test_a_pure_run_the_server_contradicts_is_replayed_on_the_server(
