@@ -20,7 +20,7 @@ from activities.chat import ChatPort, MarkupChat, vendor_errors
 from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import SEND_SWAP_NOTICE, SwapNoticeResult, SwapNoticeRun
 from sevflow.oncall.changes import OnCallChange, OnCallChangeNotFound
-from sevflow.oncall.swap_notice import still_so, swap_notice
+from sevflow.oncall.swap_notice import still_so, swap_notices
 
 log = logging.getLogger("sevflow.oncall")
 
@@ -46,16 +46,26 @@ class SwapNoticeActivities:
         if not still_so(change, run.event):  # confirmed or removed since: nothing to ask or tell
             log.info("swap notice %s of %s not sent: it is %s now", run.event, change.label, change.status)
             return done.model_copy(update={"outcome": "stale"})
-        notice = swap_notice(change, run.event)
-        if notice is None:  # whoever would be told did it themselves
+        notices = swap_notices(change, run.event)
+        if not notices:  # whoever would be told did it themselves
             return done.model_copy(update={"outcome": "nobody"})
-        person = self.config.people.get(notice.to)
-        slack_id = person.slack_id if person is not None else None
-        if not slack_id:
-            log.warning("swap notice for %s (no slack_id in sevflow.yaml):\n%s", notice.to, notice.text)
-            return done.model_copy(update={"outcome": "logged", "to": notice.to})
-        # The reason is as typed: literal text, not markup (`<!channel>` stays text).
-        text = self.chat.literal(notice.text) if isinstance(self.chat, MarkupChat) else notice.text
-        with vendor_errors():
-            ref = self.chat.direct_message(slack_id, text)
-        return done.model_copy(update={"to": notice.to, "message": ref})
+        sent: list[str] = []
+        logged: list[str] = []
+        ref = None
+        for notice in notices:
+            person = self.config.people.get(notice.to)
+            slack_id = person.slack_id if person is not None else None
+            if not slack_id:
+                log.warning("swap notice for %s (no slack_id in sevflow.yaml):\n%s", notice.to, notice.text)
+                logged.append(notice.to)
+                continue
+            # The reason is as typed: literal text, not markup (`<!channel>` stays text).
+            text = self.chat.literal(notice.text) if isinstance(self.chat, MarkupChat) else notice.text
+            with vendor_errors():
+                ref = self.chat.direct_message(slack_id, text)
+            sent.append(notice.to)
+        # Each person once; a retry after a failure half way may message again those told before it.
+        to = ", ".join(sent + logged)
+        if not sent:
+            return done.model_copy(update={"outcome": "logged", "to": to})
+        return done.model_copy(update={"to": to, "message": ref})

@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from sevflow.contracts import SwapNoticeRun
 from sevflow.oncall.changes import OnCallChange
-from sevflow.oncall.swap_notice import swap_event, swap_notice
+from sevflow.oncall.swap_notice import swap_event, swap_notices
 from worker.schedules import start_handoff_workflow
 from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.swap_notice import SwapNoticeWorkflow, swap_notice_workflow_id
@@ -78,7 +78,7 @@ async def start_swap_notice(client: Client, change: OnCallChange, task_queue: st
     `task_queue`; False when it is neither. A second start of the same id, running or closed, is a
     no-op: one notice however many callers."""
     event = swap_event(change)
-    if event is None or swap_notice(change, event) is None:  # none, or whoever would be told did it
+    if event is None or not swap_notices(change, event):  # none, or whoever would be told did it
         return False
     # Started before and done (by another process, or an earlier try of this one): nothing to do.
     with contextlib.suppress(WorkflowAlreadyStartedError):
@@ -110,14 +110,14 @@ def untold(change: OnCallChange) -> str | None:
     """Who a swap notice of `change` would have gone to and what they miss, when it could not be
     started; None when `change` calls for none."""
     event = swap_event(change)
-    notice = swap_notice(change, event) if event is not None else None
-    if event is None or notice is None:
+    notices = swap_notices(change, event) if event is not None else []
+    if event is None or not notices:
         return None
+    told = " and ".join(notice.to for notice in notices) + (" was" if len(notices) == 1 else " were")
     if event == "asked":
-        return (
-            f"{notice.to} was not told it awaits them: ask them to run `sevflow oncall confirm {change.id}`"
-        )
-    return f"{notice.to} was not told it is in force"
+        confirm = f"`sevflow oncall confirm {change.id}`"
+        return f"{told} not told it awaits a confirmation: ask {change.person} to run {confirm}"
+    return f"{told} not told it is in force"
 
 
 def not_done(change: OnCallChange, done: Sequence[str], notices: bool, why: str) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.chat import Blocks
@@ -371,7 +371,10 @@ async def test_after_an_ack_an_undelivered_text_moves_nothing(
         [text] = await recorded_pages(sqlite_store, first.number)
         escalation = client.get_workflow_handle(text.escalation_id)
         await escalation.signal(EscalationWorkflow.acknowledge, AcknowledgePage(by=text.person))
-        await escalation.signal(EscalationWorkflow.delivery_failed, DeliveryFailed(key=text.key))
+        try:
+            await escalation.signal(EscalationWorkflow.delivery_failed, DeliveryFailed(key=text.key))
+        except RPCError as err:  # the ack ended the escalation first (seen in CI): nothing left to move
+            assert err.status == RPCStatusCode.NOT_FOUND, err
         await time_skipping_env.sleep(15 * M)
 
     assert [p.via for p in sqlite_store.pages(first.number)] == ["sms"]

@@ -93,13 +93,14 @@ def test_the_cli_says_who_was_not_told_of_a_swap_when_temporal_cannot_be_reached
     blocking(unreachable, said.append, "sevflow")(asked_swap())  # the swap stands
     confirmed = asked_swap().model_copy(update={"status": "active", "confirmed_by": "carol"})
     blocking(unreachable, said.append, "sevflow")(confirmed)
-    by_bob = confirmed.model_copy(update={"confirmed_by": "bob"})  # by whoever asked (a lead): nobody to tell
+    # Confirmed by whoever asked (a lead, for carol): carol, whose shift it moves, is the one to tell.
+    by_bob = confirmed.model_copy(update={"confirmed_by": "bob"})
     blocking(unreachable, said.append, "sevflow")(by_bob)
     why = "(Temporal: cannot reach Temporal at 127.0.0.1:7233: is `sevflow up` running?)"
     moved = "the handoff notices of payments-weekly move at its next handoff or the next worker start"
     assert said == [
-        f"#7 saved; {moved}, and carol was not told it awaits them: ask them to run "
+        f"#7 saved; {moved}, and carol was not told it awaits a confirmation: ask carol to run "
         f"`sevflow oncall confirm 7` {why}",
         f"#7 saved; {moved}, and bob was not told it is in force {why}",
-        f"#7 saved; {moved} {why}",
+        f"#7 saved; {moved}, and carol was not told it is in force {why}",
     ]

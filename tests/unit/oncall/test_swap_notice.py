@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sevflow.oncall.changes import OnCallChange
-from sevflow.oncall.swap_notice import still_so, swap_event, swap_notice
+from sevflow.oncall.swap_notice import still_so, swap_event, swap_notices
 
 NOW = datetime(2027, 3, 22, 18, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -42,8 +42,8 @@ def confirmed(by: str = "bob", **changes: Any) -> OnCallChange:
 
 
 def test_the_person_asked_hears_who_asks_both_shifts_why_and_how_to_answer() -> None:
-    notice = swap_notice(swap(), "asked")
-    assert notice is not None and notice.to == "bob"
+    (notice,) = swap_notices(swap(), "asked")
+    assert notice.to == "bob"
     assert notice.text == (
         "alice asks you to swap on-call shifts: #7 swap on payments-daily primary: bob takes alice's "
         "2027-03-24 18:00 UTC to 2027-03-25 18:00 UTC, alice takes bob's 2027-03-27 18:00 UTC to "
@@ -57,29 +57,38 @@ def test_the_person_asked_hears_who_asks_both_shifts_why_and_how_to_answer() -> 
 
 
 def test_a_lead_asking_for_someone_is_named_with_them() -> None:
-    notice = swap_notice(swap(created_by="lena", updated_by="lena"), "asked")
-    assert notice is not None and notice.to == "bob"
+    notice, owner = swap_notices(swap(created_by="lena", updated_by="lena"), "asked")
+    assert notice.to == "bob"
     assert notice.text.startswith("lena (for alice) asks you to swap on-call shifts: #7 swap")
     assert "(or tell lena, who may remove it too)" in notice.text
+    # The shift is alice's: she hears of it too.
+    assert owner.to == "alice"
+    assert owner.text.startswith("lena asked bob to swap your on-call shift: #7 swap")
+    assert "Nothing changes until bob confirms it; `sevflow oncall remove 7` withdraws it." in owner.text
 
 
 def test_whoever_asked_hears_it_is_in_force_and_from_whom() -> None:
-    notice = swap_notice(confirmed(), "confirmed")
-    assert notice is not None and notice.to == "alice"
+    (notice,) = swap_notices(confirmed(), "confirmed")
+    assert notice.to == "alice"
     assert notice.text == (
         "bob confirmed the swap you asked for: it is in force now.\n"
         "#7 swap on payments-daily primary: bob takes alice's 2027-03-24 18:00 UTC to 2027-03-25 18:00 "
         "UTC, alice takes bob's 2027-03-27 18:00 UTC to 2027-03-28 18:00 UTC"
     )
-    by_lead = swap_notice(confirmed("lena"), "confirmed")
-    assert by_lead is not None and by_lead.to == "alice"
-    assert by_lead.text.startswith("lena (for bob) confirmed the swap you asked for")
+    # A lead confirming for bob: alice, who asked, and bob, whose shift it moves, both hear it.
+    to_alice, to_bob = swap_notices(confirmed("lena"), "confirmed")
+    assert (to_alice.to, to_bob.to) == ("alice", "bob")
+    assert to_alice.text.startswith("lena (for bob) confirmed the swap you asked for")
+    assert to_bob.text.startswith("lena (for bob) confirmed the swap of your on-call shift: it is in force")
 
 
 def test_nobody_is_told_what_they_did_themselves() -> None:
-    # A lead who asks bob's swap with themselves, and a lead who confirms the swap they asked.
-    assert swap_notice(swap(created_by="bob"), "asked") is None
-    assert swap_notice(confirmed("lena", created_by="lena"), "confirmed") is None
+    # A lead (bob) who asks alice's swap with himself: only alice, whose shift it is, hears of it. A
+    # lead who asked alice's swap with bob and confirms it: alice and bob are told, the lead is not.
+    (owner,) = swap_notices(swap(created_by="bob"), "asked")
+    assert owner.to == "alice" and owner.text.startswith("bob asks to swap your on-call shift with theirs")
+    told = swap_notices(confirmed("lena", created_by="lena"), "confirmed")
+    assert [n.to for n in told] == ["alice", "bob"]
 
 
 def test_only_a_swap_just_asked_or_just_confirmed_calls_for_a_notice() -> None:
