@@ -701,6 +701,14 @@ async def racing(rec: Recording) -> None:
     assert final.status is Status.NOISE, final.status
 
 
+def primary_now(config: SevflowConfig) -> tuple[datetime, str, str]:
+    """Now (to the second), who is payments-weekly's primary then, and the other of alice and bob."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    on = who_is_on(Rotation.from_config(config, "payments-weekly"), "primary", now)
+    assert on is not None
+    return now, on.person, "bob" if on.person == "alice" else "alice"
+
+
 async def handoff(rec: Recording) -> None:
     """A rotation's handoff workflow: it plans its next handoff, a cover made at runtime starts in two
     seconds and its signal moves the timer there, the timer fires and the handoff is posted, the next one
@@ -708,10 +716,7 @@ async def handoff(rec: Recording) -> None:
     tq = "record-handoff"
     config = parse_config(PAGING_CONFIG)
     oncall = OnCallService(config, rec.store)
-    now = datetime.now(UTC).replace(microsecond=0)
-    on = who_is_on(Rotation.from_config(config, "payments-weekly"), "primary", now)
-    assert on is not None
-    other = "bob" if on.person == "alice" else "alice"
+    now, on, other = primary_now(config)
     async with rec.worker(tq, config, RefusingGateway()):
         handle = await rec.client.start_workflow(
             HandoffWorkflow.run,
@@ -735,14 +740,14 @@ async def handoff(rec: Recording) -> None:
                 starts_at=now + 2 * S,
                 ends_at=cover_ends,
                 reason="recording",
-                by=on.person,
+                by=on,
             )
         )
         assert await signal_oncall_moved(rec.client, cover)
         await until("the cover's handoff", posted)
         [done] = await handle.query(HandoffWorkflow.handoffs)
         assert done.outcome == "posted", done
-        oncall.remove(cover.id, by=on.person)  # the paging scenarios page the file's rotation
+        oncall.remove(cover.id, by=on)  # the paging scenarios page the file's rotation
         await handle.signal(HandoffWorkflow.oncall_changed)
         await until("the plan without the cover", lambda: planned(lambda at: at not in (None, cover_ends)))
         await handle.terminate("recorded")
@@ -755,10 +760,7 @@ async def swap_notice(rec: Recording) -> None:
     tq = "record-swap-notice"
     config = parse_config(PAGING_CONFIG)
     oncall = OnCallService(config, rec.store)
-    now = datetime.now(UTC).replace(microsecond=0)
-    on = who_is_on(Rotation.from_config(config, "payments-weekly"), "primary", now)
-    assert on is not None
-    other = "bob" if on.person == "alice" else "alice"
+    now, on, other = primary_now(config)
     swap = oncall.swap(
         SwapRequest(
             person=other,
@@ -766,7 +768,7 @@ async def swap_notice(rec: Recording) -> None:
             theirs=now + timedelta(days=7),
             rotation="payments-weekly",
             reason="recording",
-            by=on.person,
+            by=on,
         )
     )
     workflow_id = swap_notice_workflow_id(swap.id, "asked", swap.created_at)
@@ -774,7 +776,7 @@ async def swap_notice(rec: Recording) -> None:
         assert await start_swap_notice(rec.client, swap, tq)
         result = await rec.client.get_workflow_handle_for(SwapNoticeWorkflow.run, workflow_id).result()
     assert result.outcome == "sent", result
-    oncall.remove(swap.id, by=on.person)  # the scenarios after this one page the file's rotation
+    oncall.remove(swap.id, by=on)  # the scenarios after this one page the file's rotation
     rec.keep(workflow_id, "swap-notice")
 
 

@@ -99,14 +99,22 @@ async def notice(client: Client, change: OnCallChange, task_queue: str) -> SwapN
 # --- the workflow and its activity: the time-skipping server -----------------------------------------
 
 
+async def on_server_time(
+    env: WorkflowEnvironment, store: Store
+) -> tuple[datetime, str, SevflowConfig, OnCallService]:
+    """The server's now (to the second), the rotation and configuration `config_data` makes of it, and
+    the on-call service on that clock."""
+    now = (await env.get_current_time()).astimezone(UTC).replace(microsecond=0)
+    name, data = config_data(now)
+    config = SevflowConfig.model_validate(data)
+    return now, name, config, OnCallService(config, store, clock=lambda: now)
+
+
 async def test_the_person_asked_gets_a_dm_saying_how_to_confirm_and_whoever_asked_one_when_confirmed(
     time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
 ) -> None:
     client = time_skipping_env.client
-    now = (await time_skipping_env.get_current_time()).astimezone(UTC).replace(microsecond=0)
-    name, data = config_data(now)
-    config = SevflowConfig.model_validate(data)
-    oncall = OnCallService(config, sqlite_store, clock=lambda: now)
+    now, name, config, oncall = await on_server_time(time_skipping_env, sqlite_store)
     chat = RecordingChat()
 
     async with build_worker(client, task_queue, sqlite_store, chat, config=config):
@@ -134,10 +142,7 @@ async def test_a_swap_confirmed_before_the_worker_ran_gets_no_please_confirm(
     time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_store: Store
 ) -> None:
     client = time_skipping_env.client
-    now = (await time_skipping_env.get_current_time()).astimezone(UTC).replace(microsecond=0)
-    name, data = config_data(now)
-    config = SevflowConfig.model_validate(data)
-    oncall = OnCallService(config, sqlite_store, clock=lambda: now)
+    now, name, config, oncall = await on_server_time(time_skipping_env, sqlite_store)
     chat = RecordingChat()
     swap = ask(oncall, name, now)
     # Its notice started with no worker to run it; bob confirms (seen in Slack's list) before one starts.
@@ -171,10 +176,7 @@ async def test_a_person_without_slack_gets_the_notice_in_the_log_not_a_failure(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = time_skipping_env.client
-    now = (await time_skipping_env.get_current_time()).astimezone(UTC).replace(microsecond=0)
-    name, data = config_data(now)
-    config = SevflowConfig.model_validate(data)
-    oncall = OnCallService(config, sqlite_store, clock=lambda: now)
+    now, name, config, oncall = await on_server_time(time_skipping_env, sqlite_store)
     chat = RecordingChat()
 
     async with build_worker(client, task_queue, sqlite_store, chat, config=config):
