@@ -70,7 +70,7 @@ from sevflow.paging.models import (
     SendPage,
 )
 from sevflow.slack.blocks import page_message
-from sevflow.store.repository import SendClaim, SentMark, StoredPage
+from sevflow.store.repository import BeforeSending, SendClaim, SentMark, StoredPage
 
 log = logging.getLogger("sevflow.paging")
 
@@ -79,10 +79,6 @@ log = logging.getLogger("sevflow.paging")
 LAST_ATTEMPT = PAGE_ATTEMPTS
 # One try at telling the incident per attempt: a note not delivered is sent by the workflow instead.
 NOTE_TIMEOUT = timedelta(seconds=10)
-# A page handled this long after it fell due has most likely been tried before (a level whose local
-# start timed out is sent again by the workflow, as a first attempt): a provider without idempotency
-# keys is asked for an earlier attempt's message first.
-LATE_PAGE = timedelta(seconds=5)
 THROTTLE_WINDOW = timedelta(minutes=1)
 # A page's send claimed this long ago and never marked sent is taken over by the next attempt: longer
 # than an attempt runs (workflows/options.py PAGE_TIMEOUT, 30 s), so its attempt is dead. Until then
@@ -108,7 +104,7 @@ ADDRESS_WORDS: dict[ThrottledMethod, str] = {
 class PageStore(Protocol):
     def page(self, key: str) -> StoredPage | None: ...
 
-    def paging_stopped(self, escalation_id: str) -> bool: ...
+    def before_sending(self, key: str, escalation_id: str) -> BeforeSending: ...
 
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage: ...
 
@@ -118,7 +114,7 @@ class PageStore(Protocol):
 
     def mark_sent(self, key: str, sent: SentMark) -> None: ...
 
-    def release_send(self, key: str) -> None: ...
+    def release_send(self, key: str, maybe_sent: bool) -> None: ...
 
     def claim_call(self, sid: str, page_key: str) -> str: ...
 
@@ -234,16 +230,10 @@ class PagingActivities:
         are not sent again); a local attempt names those pages instead. `config`: the configuration
         the pages' level was planned on just now (None: read again)."""
         attempt = _attempt()
-        # A provider without idempotency keys looks for an earlier attempt's message before sending:
-        # on a retry, and in an activity (it runs what a local attempt could not finish).
-        retrying = attempt > 1 or not _is_local()
         telling = asyncio.create_task(self._tell(incident_workflow_id, note)) if note else None
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(
-            *(
-                loop.run_in_executor(self.executor, self._page, page, attempt, retrying, config)
-                for page in pages
-            ),
+            *(loop.run_in_executor(self.executor, self._page, page, attempt, config) for page in pages),
             return_exceptions=True,
         )
         told, closed = Told(True) if telling is None else await telling
@@ -298,16 +288,14 @@ class PagingActivities:
             return None  # started again since the signal missed it: still there to tell
         return status.name
 
-    def _page(
-        self, page: SendPage, attempt: int, retrying: bool = True, config: SevflowConfig | None = None
-    ) -> PageSent:
+    def _page(self, page: SendPage, attempt: int, config: SevflowConfig | None = None) -> PageSent:
         """Send one page unless it is on the record already, and record it; raises when it is to be
         tried again (before the last attempt)."""
         with self._turn(page):
             # Its address, throttle and hours as the configuration its level was planned on says.
             if config is None:
                 config = self.live.at(page.pinned_config).config
-            return self._page_in_turn(page, config, attempt, retrying)
+            return self._page_in_turn(page, config, attempt)
 
     @contextlib.contextmanager
     def _turn(self, page: SendPage) -> Iterator[None]:
@@ -322,10 +310,11 @@ class PagingActivities:
         with lock:
             yield
 
-    def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int, retrying: bool) -> PageSent:
-        if (done := self.store.page(page.key)) is not None:  # sent before: never twice
-            return _sent(done)
-        if self.store.paging_stopped(page.escalation_id):
+    def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int) -> PageSent:
+        before = self.store.before_sending(page.key, page.escalation_id)
+        if before.recorded is not None:  # sent before: never twice
+            return _sent(before.recorded)
+        if before.paging_stopped:
             # Acknowledged (or stopped) while this level was being sent: the answer said paging
             # stopped, and it is stored before it is answered, so nothing goes out after it.
             log.info("page %s withheld: its incident stopped paging %s", page.key, page.escalation_id)
@@ -337,7 +326,7 @@ class PagingActivities:
         detail: str | None = None
         sent: SentMark | None = None
         try:
-            detail, sent = self._deliver(page, config, retrying or self.clock() - page.due_at > LATE_PAGE)
+            detail, sent = self._deliver(page, config)
         except RateLimited as err:
             if attempt < LAST_ATTEMPT:
                 raise ApplicationError(
@@ -396,12 +385,10 @@ class PagingActivities:
             with self._unmarked_lock:
                 self._unmarked[key] = sent
 
-    def _deliver(
-        self, page: SendPage, config: SevflowConfig, retrying: bool
-    ) -> tuple[str | None, SentMark | None]:
+    def _deliver(self, page: SendPage, config: SevflowConfig) -> tuple[str | None, SentMark | None]:
         """What the page's record says of its send, and the claimed send to mark sent with it."""
         if page.via in THROTTLED_WORDS:
-            sent = self._deliver_direct(page, config, page.via, retrying)
+            sent = self._deliver_direct(page, config, page.via)
             return sent.detail, sent.mark
         text, blocks = page_message(page)
         target = page.target
@@ -420,9 +407,7 @@ class PagingActivities:
         self.webhook.send(page.key, _webhook_payload(page, text, config))
         return None, None
 
-    def _deliver_direct(
-        self, page: SendPage, config: SevflowConfig, via: ThrottledMethod, retrying: bool
-    ) -> Sent:
+    def _deliver_direct(self, page: SendPage, config: SevflowConfig, via: ThrottledMethod) -> Sent:
         """A text, a call, an email or a push to the address sevflow.yaml gives the person."""
         name = page.target.person
         person = config.people.get(name) if name is not None else None
@@ -444,7 +429,7 @@ class PagingActivities:
                 sid = sms.send_sms(address, page_text(page, None).sms, page.key)
                 return SentMark(ref=f"text {sid} to {masked}")
 
-            return self._once(page, retrying, text_before, text)
+            return self._once(page, text_before, text)
         if via == "voice":
             voice = self.pagers.voice
             if voice is None:
@@ -463,7 +448,7 @@ class PagingActivities:
                 # call by listing the number's calls, `_call_before`).
                 return SentMark(ref=f"call {sid} to {masked}", call=sid)
 
-            return self._once(page, retrying, call_before, call)
+            return self._once(page, call_before, call)
         link = self._ack_link(page, name)
         text_ = page_text(page, link)
         if via == "email":
@@ -476,7 +461,7 @@ class PagingActivities:
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
                 return SentMark(ref=f"email {sent} to {masked}")
 
-            return self._once(page, retrying, None, mail)
+            return self._once(page, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
@@ -486,22 +471,24 @@ class PagingActivities:
             push.push(address, text_.push_title, text_.push_body, link, page.key)
             return SentMark(ref=f"push to {masked}")
 
-        return self._once(page, retrying, None, notify)
+        return self._once(page, None, notify)
 
     def _once(
         self,
         page: SendPage,
-        retrying: bool,
         sent_before: Callable[[], SentMark | None] | None,
         send: Callable[[], SentMark],
     ) -> Sent:
         """`send` page once, whichever attempts and workers try it: the send is claimed in the store
         before it goes out, and marked sent with the page's record (one commit; `_record`). An attempt
         that finds it sent sends nothing; one that finds another attempt sending it tries again later
-        (that one records the page). A send that failed releases its claim; a claim whose attempt died
-        (older than SEND_CLAIM_STALE, never marked) is taken over, and for a provider that can tell,
-        what that attempt sent is looked up (`sent_before`) before sending again; a push or an e-mail
-        is sent again, the lesser harm."""
+        (that one records the page). A send that failed releases its claim, saying whether it may
+        have gone out all the same; a claim taken over from such an attempt, or from one that died
+        (older than SEND_CLAIM_STALE, never marked), looks up what that attempt sent (`sent_before`,
+        for a provider that can tell) before sending again; a push or an e-mail is sent again, the
+        lesser harm. A fresh claim never looks up: no attempt started this send before it (a late
+        page asking would only load the provider when it is slowest, and could take another page's
+        call, not yet recorded, for its own)."""
         with self._unmarked_lock:
             kept = self._unmarked.pop(page.key, None)
         if kept is not None:  # sent by an attempt of this process whose record and mark failed
@@ -513,13 +500,16 @@ class PagingActivities:
             return Sent(f"{claim.ref} (sent by an earlier attempt)", None)
         if claim.state == "sending":
             raise ProviderUnavailable("another attempt is sending this page: it is tried again later")
+        sending = False
         try:
-            looked_up = sent_before() if (retrying or claim.taken_over) and sent_before else None
+            looked_up = sent_before() if claim.maybe_sent and sent_before else None
             if looked_up is not None:
                 return Sent(f"{looked_up.ref} (sent by an earlier attempt)", looked_up)
+            sending = True
             sent = send()
-        except BaseException:
-            self.store.release_send(page.key)
+        except BaseException as err:
+            # An earlier attempt's doubt stays until a send is known to have gone out or not.
+            self.store.release_send(page.key, claim.maybe_sent or (sending and not _refused(err)))
             raise
         return Sent(sent.ref, sent)
 
@@ -582,6 +572,13 @@ class Told(NamedTuple):
 
     told: bool
     closed: str | None = None  # how the incident's workflow ended, when it was found closed
+
+
+def _refused(err: BaseException) -> bool:
+    """Whether a send's failure says for certain that nothing went out: the provider refused it or
+    asked to wait (4xx, 429), or the throttle stopped it first. A timeout, a lost answer or a 5xx may
+    come after the message went."""
+    return isinstance(err, PermanentPageError | RateLimited)
 
 
 class _Unreachable(Exception):

@@ -233,7 +233,7 @@ class IncidentRepository(Repository):
             if rowcount(applied) > 0:
                 self._write_roles(session, stored, now)
             if stored.escalation_id is not None and not stored.escalation_active:
-                # Its pages check this just before they go out (PageRepository.paging_stopped).
+                # Its pages check this just before they go out (PageRepository.before_sending).
                 session.execute(
                     _insert_stopped(session),
                     {"escalation_id": stored.escalation_id, "incident_number": number, "stopped_at": now},

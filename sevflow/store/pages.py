@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy import Insert, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
@@ -31,8 +31,10 @@ class SendClaim(BaseModel):
 
     state: SendClaimState
     ref: str | None = None
-    # Another attempt's claim this one took over: it may have sent before it died (look it up).
-    taken_over: bool = False
+    # Mine, taken over from an attempt that may have sent before it died or failed (a stale claim,
+    # or one released after a send that may have gone out): ask the provider before sending. Only
+    # then: a fresh claim means no attempt ever started this send.
+    maybe_sent: bool = False
 
 
 class SentMark(BaseModel):
@@ -67,6 +69,14 @@ class StoredPage(BaseModel):
     delivery_at: datetime | None = None
 
 
+class BeforeSending(BaseModel):
+    """What `before_sending` found: the page's record if it was sent before, and whether its
+    escalation stopped paging."""
+
+    recorded: StoredPage | None
+    paging_stopped: bool
+
+
 class PageRepository(Repository):
     """Pages sent, once per key, in the order they went out."""
 
@@ -84,6 +94,18 @@ class PageRepository(Repository):
         pages are withheld from then on."""
         with self._read() as session:
             return session.execute(_STOPPED, {"k_escalation_id": escalation_id}).first() is not None
+
+    def before_sending(self, key: str, escalation_id: str) -> BeforeSending:
+        """What a page is sent after, in one read: page `key`'s record (sent before: never twice) and
+        whether its escalation stopped paging (`paging_stopped`)."""
+        with self._read() as session:
+            found = session.execute(_BEFORE_SENDING, {"key": key, "k_escalation_id": escalation_id})
+            row = found.mappings().one()
+            stopped = bool(row["paging_stopped"])
+            if row["key"] is None:
+                return BeforeSending(recorded=None, paging_stopped=stopped)
+            recorded = StoredPage.model_validate({column.name: row[column.name] for column in _PAGES.c})
+            return BeforeSending(recorded=recorded, paging_stopped=stopped)
 
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
         """Record a page once per key; the record already there (a retried send) is returned as is.
@@ -197,13 +219,14 @@ class PageSendRepository(Repository):
     idempotency key must not send twice when an attempt is retried), and the calls made for pages."""
 
     def claim_send(self, key: str, stale_after: timedelta) -> SendClaim:
-        """Claim the send of page `key` for this attempt. A claim older than `stale_after` (longer
-        than any attempt runs) whose send was never marked is taken over: its attempt died."""
+        """Claim the send of page `key` for this attempt. A claim released after a send that may have
+        gone out, or older than `stale_after` (longer than any attempt runs) and never marked sent
+        (its attempt died), is taken over, `maybe_sent`."""
         now = self._clock()
         with self._write() as session:
             inserted = session.execute(
                 insert_ignoring_duplicates(session, PageSendRow, ["key"])
-                .values(key=key, claimed_at=now, sent_at=None, ref=None)
+                .values(key=key, claimed_at=now, sent_at=None, ref=None, released_at=None)
                 .returning(PageSendRow.key)
             ).scalar_one_or_none()
             if inserted is not None:
@@ -212,22 +235,29 @@ class PageSendRepository(Repository):
             assert row is not None
             if row.sent_at is not None:
                 return SendClaim(state="sent", ref=row.ref)
-            if now - row.claimed_at < stale_after:
+            if row.released_at is None and now - row.claimed_at < stale_after:
                 return SendClaim(state="sending")
-            # Compare and set: of two attempts taking over one stale claim, one wins.
+            # Compare and set on what was read: of two attempts taking over one claim, one wins (the
+            # release too, which a take-over clears: a clock that has not moved leaves claimed_at as is).
+            released = (
+                PageSendRow.released_at.is_(None)
+                if row.released_at is None
+                else PageSendRow.released_at == row.released_at
+            )
             taken = session.execute(
                 update(PageSendRow)
                 .where(
                     PageSendRow.key == key,
                     PageSendRow.claimed_at == row.claimed_at,
+                    released,
                     PageSendRow.sent_at.is_(None),
                 )
-                .values(claimed_at=now)
+                .values(claimed_at=now, released_at=None)
                 .returning(PageSendRow.key)
             ).scalar_one_or_none()
-            return (
-                SendClaim(state="mine", taken_over=True) if taken is not None else SendClaim(state="sending")
-            )
+            if taken is None:
+                return SendClaim(state="sending")
+            return SendClaim(state="mine", maybe_sent=True)
 
     def mark_sent(self, key: str, sent: SentMark) -> None:
         """Page `key` went out (`sent.ref`: what the record says of it; `sent.call`: the call it made,
@@ -236,11 +266,17 @@ class PageSendRepository(Repository):
         with self._write() as session:
             _mark_sent(session, key, sent, self._clock())
 
-    def release_send(self, key: str) -> None:
-        """Page `key` did not go out (the provider refused it): the next attempt may send it at once."""
+    def release_send(self, key: str, maybe_sent: bool) -> None:
+        """Page `key`'s send failed: the next attempt may send it at once. `maybe_sent`: it may have
+        gone out all the same (a timeout, a lost answer), so the next attempt asks the provider first;
+        otherwise (refused, throttled, never tried) the claim goes, as if never made."""
         with self._write() as session:
             row = session.get(PageSendRow, key)
-            if row is not None and row.sent_at is None:
+            if row is None or row.sent_at is not None:
+                return
+            if maybe_sent:
+                row.released_at = self._clock()
+            else:
                 session.delete(row)
 
     def claim_call(self, sid: str, page_key: str) -> str:
@@ -302,6 +338,13 @@ _PAGE_WITH_REPORT = (
 _STOPPED_ESCALATIONS = StoppedEscalationRow.metadata.tables[StoppedEscalationRow.__tablename__]
 _STOPPED = select(_STOPPED_ESCALATIONS.c.escalation_id).where(
     _STOPPED_ESCALATIONS.c.escalation_id == bindparam("k_escalation_id")
+)
+# One row whatever is on record: the page's columns (NULL when it is not) beside the stop's mark.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_BEFORE_SENDING = (
+    select(_STOPPED.exists().label("paging_stopped"), *_PAGES.c)
+    .select_from(_ONE_ROW)
+    .outerjoin(_PAGES, _PAGES.c.key == bindparam("key"))
 )
 _INSERT_PAGE: dict[str, Insert] = {}
 

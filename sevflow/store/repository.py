@@ -25,7 +25,14 @@ from sevflow.store.heartbeats import HeartbeatRepository
 from sevflow.store.incidents import Declare, IncidentFilter, IncidentRepository, RoleHolder
 from sevflow.store.merges import MergeRepository
 from sevflow.store.oncall import OnCallRepository
-from sevflow.store.pages import PageRepository, PageSendRepository, SendClaim, SentMark, StoredPage
+from sevflow.store.pages import (
+    BeforeSending,
+    PageRepository,
+    PageSendRepository,
+    SendClaim,
+    SentMark,
+    StoredPage,
+)
 from sevflow.store.postmortems import PostmortemRepository, StoredPostmortem
 from sevflow.store.silences import SilenceRepository
 from sevflow.store.whatif import WhatIfRepository
@@ -34,6 +41,7 @@ __all__ = [
     "COMMAND_KEY_RETENTION",
     "AlertGroupStats",
     "AlertLogEntry",
+    "BeforeSending",
     "Clock",
     "Declare",
     "IncidentFilter",

@@ -362,6 +362,9 @@ class PageSendRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     # What went out, as the paging record says it ("push to n***@...", "call CA... to +49***").
     ref: Mapped[str | None] = mapped_column(Text)
+    # When an attempt let go of the claim after a send that may have gone out (a timeout, a lost
+    # answer, a 5xx): the attempt that takes it over asks the provider first (migration 0034).
+    released_at: Mapped[datetime | None] = mapped_column()
 
 
 class PageCallRow(Base):

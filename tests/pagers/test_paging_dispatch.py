@@ -592,3 +592,32 @@ async def test_a_page_of_an_escalation_its_incident_stopped_is_withheld(
     )
     [sent] = await run(acts, [other], local=True)
     assert sent.outcome == "delivered" and len(twilio.messages(to=ALICE)) == 1
+
+
+@pytest.mark.parametrize("via", ["sms", "voice"])
+async def test_a_late_page_that_no_attempt_started_is_sent_without_asking_twilio(
+    twilio: TwilioEmulator, sqlite_store: Store, via: Via
+) -> None:
+    """Under load a level's pages go out seconds late, and when its local attempt timed out before
+    reaching them, by an activity. No attempt claimed them, so none can have sent them: they are
+    sent without a look-up. A call looked up would take another incident's call to the same person,
+    made that moment and not yet recorded, for its own, and the person would get one call for two
+    incidents; a look-up per late page also loads the provider when it is slowest."""
+    client = client_of(twilio)
+    pagers = Pagers(sms=TwilioSms(client, DEFAULT_NUMBER), voice=TwilioVoice(client, DEFAULT_NUMBER))
+    acts = acts_with(sqlite_store, config_text(throttle="{sms: 100/m, voice: 100/m}"), pagers)
+    late = page(via, incident=8, start=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5))
+    other = page(via, incident=9)
+    # The other incident's page to alice, sent this moment: claimed, out, its record not written yet.
+    assert sqlite_store.claim_send(other.key, SEND_CLAIM_STALE).state == "mine"
+    if via == "voice":
+        TwilioVoice(client, DEFAULT_NUMBER).call(ALICE, "INC-9", other.key, None)
+    else:
+        TwilioSms(client, DEFAULT_NUMBER).send_sms(ALICE, "INC-9", other.key)
+
+    [sent] = await run(acts, [late], attempt=1)
+
+    made = twilio.calls(to=ALICE) if via == "voice" else twilio.messages(to=ALICE)
+    assert sent.outcome == "delivered" and "earlier attempt" not in (sent.detail or "")
+    assert len(made) == 2 and made[1]["sid"] in (sent.detail or "")
+    assert twilio.requests("messages.list") == twilio.requests("calls.list") == []

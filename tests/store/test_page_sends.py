@@ -28,13 +28,32 @@ def test_one_claim_then_sent(store: Store, clock: FakeClock) -> None:
 def test_a_released_claim_is_free_and_a_dead_attempts_is_taken_over_once(
     store: Store, clock: FakeClock
 ) -> None:
-    assert store.claim_send(KEY, STALE).state == "mine"
-    store.release_send(KEY)
-    assert store.claim_send(KEY, STALE).state == "mine"
+    first = store.claim_send(KEY, STALE)
+    assert (first.state, first.maybe_sent) == ("mine", False)  # no attempt started it: nothing to ask
+    store.release_send(KEY, maybe_sent=False)  # refused for certain: as if never claimed
+    again = store.claim_send(KEY, STALE)
+    assert (again.state, again.maybe_sent) == ("mine", False)
     clock.now += STALE
     taken = store.claim_send(KEY, STALE)
-    assert (taken.state, taken.taken_over) == ("mine", True)
+    assert (taken.state, taken.maybe_sent) == ("mine", True)
     assert store.claim_send(KEY, STALE).state == "sending"
+
+
+def test_a_claim_released_after_a_send_that_may_have_gone_is_taken_over_at_once_and_looked_up(
+    store: Store,
+) -> None:
+    assert store.claim_send(KEY, STALE).state == "mine"
+    store.release_send(KEY, maybe_sent=True)  # a timeout, a lost answer: the next attempt asks first
+    taken = store.claim_send(KEY, STALE)
+    assert (taken.state, taken.maybe_sent) == ("mine", True)
+    assert store.claim_send(KEY, STALE).state == "sending"  # held again, not released twice over
+    store.release_send(KEY, maybe_sent=True)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claims = list(pool.map(lambda _: store.claim_send(KEY, STALE), range(8)))
+    assert sorted((c.state, c.maybe_sent) for c in claims) == [("mine", True)] + [("sending", False)] * 7
+    store.mark_sent(KEY, SentMark(ref="push to ntfy://***"))
+    store.release_send(KEY, maybe_sent=True)  # a release after the mark changes nothing
+    assert store.claim_send(KEY, STALE).state == "sent"
 
 
 def test_of_many_attempts_at_once_one_gets_the_claim(store: Store) -> None:
