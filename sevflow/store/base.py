@@ -38,6 +38,7 @@ class Repository:
         self._engine = engine
         # Same pool; on SQLite its transactions start with a deferred BEGIN (see database.make_engine).
         self._reader = engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+        self._writer_turn = database.writer_turn(engine)
         self._clock = clock
         # Mappers configure themselves lazily, on the first query of the process. If that first query
         # runs in a sync activity that Temporal cancels (an exception raised into its thread), the
@@ -61,8 +62,9 @@ class Repository:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
-        """One read-write transaction (on SQLite: BEGIN IMMEDIATE, so writers queue on the lock)."""
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+        """One read-write transaction (on SQLite: BEGIN IMMEDIATE, after this process's writers before
+        it: `database.writer_turn`)."""
+        with self._writer_turn(), Session(self._engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextlib.contextmanager
