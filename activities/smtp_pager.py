@@ -17,6 +17,7 @@ Addresses are masked in every error and log line.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -113,8 +114,11 @@ class SmtpEmail:
         message.add_alternative(html, subtype="html")
         masked = mask("email", to)
         try:
-            with self._connect() as smtp:
+            smtp = self._connect()
+            try:
                 smtp.send_message(message)
+            finally:
+                _say_goodbye(smtp)
         except smtplib.SMTPRecipientsRefused as err:
             codes = [code for code, _ in err.recipients.values()]
             reply = "; ".join(_reply(code, said, to) for code, said in err.recipients.values())
@@ -152,6 +156,15 @@ class SmtpEmail:
             smtp.close()
             raise
         return smtp
+
+
+def _say_goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT and close. The mail was taken or refused before this: nothing the server answers to QUIT
+    (smtplib's `with` raised on anything but 221, and a page the server took was recorded failed and
+    paged the next method), nor a connection already gone, changes what came of it."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.quit()
+    smtp.close()
 
 
 def _reply(code: int, said: bytes | str, to: str) -> str:

@@ -49,6 +49,19 @@ def test_a_page_arrives_over_starttls_with_auth_in_both_parts(
     assert "alice@example.com" not in ours and "to a***@example.com" in ours
 
 
+@pytest.mark.parametrize("quit_reply", ["554 5.0.0 no thanks", "421 4.3.2 shutting down"])
+def test_a_page_the_server_took_is_sent_whatever_it_answers_to_quit(
+    smtp: LoopbackSmtp, quit_reply: str
+) -> None:
+    """The mail is taken at the end of DATA; QUIT only says goodbye. smtplib's `with` raised on any
+    answer but 221, and a 5xx there made a page the server had taken a refused one (recorded failed,
+    the person's next method paged)."""
+    smtp.quit_reply = quit_reply
+    email = SmtpEmail(smtp.url, SENDER, tls_context=smtp.client_context())
+    assert send(email) == message_id(KEY, "sevflow.example.com")
+    assert len(smtp.wait_for(1)) == 1
+
+
 def test_a_page_sent_again_carries_the_same_message_id(smtp: LoopbackSmtp) -> None:
     email = SmtpEmail(smtp.url, SENDER, tls_context=smtp.client_context())
     send(email)

@@ -102,6 +102,8 @@ class SmtpServer:
         self._controller: _Controller | None = None
         self._changed = threading.Condition()
         self._received: list[ReceivedMail] = []
+        # What the server answers to QUIT: a server may say anything there, after the mail was taken.
+        self.quit_reply = "221 Bye"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -225,3 +227,6 @@ class _Handler:
             )
         )
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return self._server.quit_reply
