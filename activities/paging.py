@@ -114,7 +114,7 @@ class PageStore(Protocol):
 
     def mark_sent(self, key: str, sent: SentMark) -> None: ...
 
-    def release_send(self, key: str, maybe_sent: bool) -> None: ...
+    def release_send(self, key: str, claim: SendClaim, maybe_sent: bool) -> None: ...
 
     def claim_call(self, sid: str, page_key: str) -> str: ...
 
@@ -415,6 +415,10 @@ class PagingActivities:
         if name is None or address is None:
             raise _Unreachable(f"{page.target.who} has no {ADDRESS_WORDS[via]} address in sevflow.yaml")
         masked = mask(via, address)
+
+        def throttle() -> None:
+            self._throttle(config, name, via)
+
         if via == "sms":
             sms = self.pagers.sms
             if sms is None:
@@ -425,11 +429,10 @@ class PagingActivities:
                 return None if sid is None else SentMark(ref=f"text {sid} to {masked}")
 
             def text() -> SentMark:
-                self._throttle(config, name, via)
                 sid = sms.send_sms(address, page_text(page, None).sms, page.key)
                 return SentMark(ref=f"text {sid} to {masked}")
 
-            return self._once(page, text_before, text)
+            return self._once(page, throttle, text_before, text)
         if via == "voice":
             voice = self.pagers.voice
             if voice is None:
@@ -440,7 +443,6 @@ class PagingActivities:
                 return None if sid is None else SentMark(ref=f"call {sid} to {masked}")
 
             def call() -> SentMark:
-                self._throttle(config, name, via)
                 token = self._ack_token(page, name)
                 answer = voice_answer_url(self.links.public_url, token) if self.links and token else None
                 sid = voice.call(address, page_text(page, None).speech, page.key, answer)
@@ -448,7 +450,7 @@ class PagingActivities:
                 # call by listing the number's calls, `_call_before`).
                 return SentMark(ref=f"call {sid} to {masked}", call=sid)
 
-            return self._once(page, call_before, call)
+            return self._once(page, throttle, call_before, call)
         link = self._ack_link(page, name)
         text_ = page_text(page, link)
         if via == "email":
@@ -457,25 +459,24 @@ class PagingActivities:
                 raise _Unreachable(NOT_CONFIGURED[via])
 
             def mail() -> SentMark:
-                self._throttle(config, name, via)
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
                 return SentMark(ref=f"email {sent} to {masked}")
 
-            return self._once(page, None, mail)
+            return self._once(page, throttle, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
 
         def notify() -> SentMark:
-            self._throttle(config, name, via)
             push.push(address, text_.push_title, text_.push_body, link, page.key)
             return SentMark(ref=f"push to {masked}")
 
-        return self._once(page, None, notify)
+        return self._once(page, throttle, None, notify)
 
     def _once(
         self,
         page: SendPage,
+        throttle: Callable[[], None],
         sent_before: Callable[[], SentMark | None] | None,
         send: Callable[[], SentMark],
     ) -> Sent:
@@ -505,11 +506,13 @@ class PagingActivities:
             looked_up = sent_before() if claim.maybe_sent and sent_before else None
             if looked_up is not None:
                 return Sent(f"{looked_up.ref} (sent by an earlier attempt)", looked_up)
+            throttle()  # a database read: failing, it sent nothing
             sending = True
             sent = send()
         except BaseException as err:
             # An earlier attempt's doubt stays until a send is known to have gone out or not.
-            self.store.release_send(page.key, claim.maybe_sent or (sending and not _refused(err)))
+            maybe_sent = claim.maybe_sent or (sending and not _refused(err))
+            self.store.release_send(page.key, claim, maybe_sent)
             raise
         return Sent(sent.ref, sent)
 

@@ -8,8 +8,9 @@ invalid number, 21614 not a mobile, 21608/21219 a trial account's unverified num
 who texted STOP, 20003 our credentials...), PermanentPageError; a 5xx, a timeout or a dropped
 connection is ProviderUnavailable, tried again.
 
-Twilio takes no idempotency key, so a retried attempt first looks for what an earlier one sent
-(`sent_before`; the paging activity asks on every attempt but a page's first):
+Twilio takes no idempotency key, so an attempt that takes over a send an earlier one may have made
+first looks for what it sent (`sent_before`; the paging activity asks only when the send's claim was
+released after a doubtful failure or went stale, never for a page no attempt started):
 
 - A text carries a short reference derived from the page key, "(ref 1a2b3c4d)" on its last line, and
   is found by listing the recipient's messages (Twilio filters the list by To) and reading their

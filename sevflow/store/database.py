@@ -77,12 +77,18 @@ def writer_turn(engine: Engine) -> Callable[[], contextlib.AbstractContextManage
     return lambda: _in_turn(lock)
 
 
+# The longest a writer waits for its turn before it goes on to SQLite's lock (whose busy timeout then
+# applies as before): under a burst a turn comes in well under a second, so only a writer stuck in its
+# transaction, or a turn lost to an exception raised into its thread (Temporal cancelling a sync
+# activity) between the acquire and the release's guard, is waited for this long.
+WRITER_TURN_TIMEOUT_S = 5.0
+
+
 @contextlib.contextmanager
 def _in_turn(lock: threading.RLock) -> Iterator[None]:
-    # A turn not had within SQLite's own busy timeout (a writer stuck in its transaction) goes on to
-    # SQLite's lock, which then answers as it always did: "database is locked".
-    got = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    got = False
     try:
+        got = lock.acquire(timeout=min(WRITER_TURN_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS / 1000))
         yield
     finally:
         if got:

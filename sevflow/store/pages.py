@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, func, literal, select, update
+from sqlalchemy import Insert, bindparam, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
@@ -35,6 +35,9 @@ class SendClaim(BaseModel):
     # or one released after a send that may have gone out): ask the provider before sending. Only
     # then: a fresh claim means no attempt ever started this send.
     maybe_sent: bool = False
+    # When this attempt's claim was made (mine): what its release names, so that it lets go of its own
+    # claim only, never of one another attempt took over since.
+    claimed_at: datetime | None = None
 
 
 class SentMark(BaseModel):
@@ -224,9 +227,10 @@ class PageSendRepository(Repository):
                 .returning(_SENDS.c.key)
             ).scalar_one_or_none()
             if inserted is not None:
-                return SendClaim(state="mine")
+                return SendClaim(state="mine", claimed_at=now)
             row = session.get(PageSendRow, key)
-            assert row is not None
+            if row is None:  # released for certain by its attempt since the insert (PostgreSQL)
+                return SendClaim(state="sending")
             if row.sent_at is not None:
                 return SendClaim(state="sent", ref=row.ref)
             if row.released_at is None and now - row.claimed_at < stale_after:
@@ -251,7 +255,7 @@ class PageSendRepository(Repository):
             ).scalar_one_or_none()
             if taken is None:
                 return SendClaim(state="sending")
-            return SendClaim(state="mine", maybe_sent=True)
+            return SendClaim(state="mine", maybe_sent=True, claimed_at=now)
 
     def mark_sent(self, key: str, sent: SentMark) -> None:
         """Page `key` went out (`sent.ref`: what the record says of it; `sent.call`: the call it made,
@@ -260,18 +264,25 @@ class PageSendRepository(Repository):
         with self._write() as session:
             _mark_sent(session, key, sent, self._clock())
 
-    def release_send(self, key: str, maybe_sent: bool) -> None:
-        """Page `key`'s send failed: the next attempt may send it at once. `maybe_sent`: it may have
-        gone out all the same (a timeout, a lost answer), so the next attempt asks the provider first;
-        otherwise (refused, throttled, never tried) the claim goes, as if never made."""
+    def release_send(self, key: str, claim: SendClaim, maybe_sent: bool) -> None:
+        """Page `key`'s send, claimed by `claim` (mine), failed: the next attempt may send it at once.
+        `maybe_sent`: it may have gone out all the same (a timeout, a lost answer), so the next attempt
+        asks the provider first; otherwise (refused, never tried) the claim goes, as if never made.
+        Only that claim: one taken over since (its attempt ran past SEND_CLAIM_STALE), or marked
+        sent, stays as it is."""
+        if claim.claimed_at is None:  # not a claim of this attempt's: nothing of it to let go
+            return
+        mine = (
+            _SENDS.c.key == key,
+            _SENDS.c.claimed_at == claim.claimed_at,
+            _SENDS.c.released_at.is_(None),
+            _SENDS.c.sent_at.is_(None),
+        )
         with self._write() as session:
-            row = session.get(PageSendRow, key)
-            if row is None or row.sent_at is not None:
-                return
             if maybe_sent:
-                row.released_at = self._clock()
+                session.execute(update(_SENDS).where(*mine).values(released_at=self._clock()))
             else:
-                session.delete(row)
+                session.execute(delete(_SENDS).where(*mine))
 
     def claim_call(self, sid: str, page_key: str) -> str:
         """Tie the call `sid` to page `page_key` unless it is tied already; the page it is tied to."""

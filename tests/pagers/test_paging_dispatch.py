@@ -621,3 +621,45 @@ async def test_a_late_page_that_no_attempt_started_is_sent_without_asking_twilio
     assert sent.outcome == "delivered" and "earlier attempt" not in (sent.detail or "")
     assert len(made) == 2 and made[1]["sid"] in (sent.detail or "")
     assert twilio.requests("messages.list") == twilio.requests("calls.list") == []
+
+
+class CountFailsOnce(Store):
+    """The real store whose throttle count (a read before each text or call) fails once."""
+
+    failed = False
+
+    def pages_sent(self, person: str, via: str, since: datetime) -> int:
+        if not self.failed:
+            self.failed = True
+            raise OperationalError(
+                "SELECT count(*) FROM pages", {}, Exception("server closed the connection")
+            )
+        return super().pages_sent(person, via, since)
+
+
+async def test_a_page_whose_throttle_read_failed_sent_nothing_and_is_not_looked_up(
+    twilio: TwilioEmulator, tmp_path: Path
+) -> None:
+    """The throttle's count failed before the call: nothing went out, so the next attempt calls
+    without asking Twilio. Asking, it would take another incident's call to alice, made that moment
+    and not yet recorded, for its own, and alice would get one call for two incidents."""
+    store = CountFailsOnce.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    client = client_of(twilio)
+    try:
+        acts = acts_with(
+            store, config_text(throttle="{voice: 100/m}"), Pagers(voice=TwilioVoice(client, DEFAULT_NUMBER))
+        )
+        mine, other = page("voice", incident=8), page("voice", incident=9)
+        assert await run(acts, [mine], local=True) == []  # the count failed: to be tried again
+        assert store.claim_send(other.key, SEND_CLAIM_STALE).state == "mine"
+        TwilioVoice(client, DEFAULT_NUMBER).call(ALICE, "INC-9", other.key, None)  # not yet recorded
+
+        [sent] = await run(acts, [mine], attempt=1)
+
+        calls = twilio.calls(to=ALICE)
+        assert sent.outcome == "delivered" and "earlier attempt" not in (sent.detail or "")
+        assert len(calls) == 2 and calls[1]["sid"] in (sent.detail or "")
+        assert twilio.requests("calls.list") == []
+    finally:
+        client.http_client.session.close()
+        store.dispose()

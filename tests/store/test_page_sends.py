@@ -8,6 +8,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sevflow.store.repository import SentMark, Store, StoredPage
 from tests.store.conftest import FakeClock
 
@@ -30,7 +32,7 @@ def test_a_released_claim_is_free_and_a_dead_attempts_is_taken_over_once(
 ) -> None:
     first = store.claim_send(KEY, STALE)
     assert (first.state, first.maybe_sent) == ("mine", False)  # no attempt started it: nothing to ask
-    store.release_send(KEY, maybe_sent=False)  # refused for certain: as if never claimed
+    store.release_send(KEY, first, maybe_sent=False)  # refused for certain: as if never claimed
     again = store.claim_send(KEY, STALE)
     assert (again.state, again.maybe_sent) == ("mine", False)
     clock.now += STALE
@@ -40,20 +42,40 @@ def test_a_released_claim_is_free_and_a_dead_attempts_is_taken_over_once(
 
 
 def test_a_claim_released_after_a_send_that_may_have_gone_is_taken_over_at_once_and_looked_up(
-    store: Store,
+    store: Store, clock: FakeClock
 ) -> None:
-    assert store.claim_send(KEY, STALE).state == "mine"
-    store.release_send(KEY, maybe_sent=True)  # a timeout, a lost answer: the next attempt asks first
+    first = store.claim_send(KEY, STALE)
+    store.release_send(KEY, first, maybe_sent=True)  # a timeout, a lost answer: the next attempt asks first
+    clock.now += timedelta(seconds=1)
     taken = store.claim_send(KEY, STALE)
     assert (taken.state, taken.maybe_sent) == ("mine", True)
     assert store.claim_send(KEY, STALE).state == "sending"  # held again, not released twice over
-    store.release_send(KEY, maybe_sent=True)
+    store.release_send(KEY, taken, maybe_sent=True)
     with ThreadPoolExecutor(max_workers=8) as pool:
         claims = list(pool.map(lambda _: store.claim_send(KEY, STALE), range(8)))
     assert sorted((c.state, c.maybe_sent) for c in claims) == [("mine", True)] + [("sending", False)] * 7
     store.mark_sent(KEY, SentMark(ref="push to ntfy://***"))
-    store.release_send(KEY, maybe_sent=True)  # a release after the mark changes nothing
+    [mine] = [c for c in claims if c.state == "mine"]
+    store.release_send(KEY, mine, maybe_sent=True)  # a release after the mark changes nothing
     assert store.claim_send(KEY, STALE).state == "sent"
+
+
+@pytest.mark.parametrize("maybe_sent", [False, True])
+def test_an_attempt_lets_go_only_of_its_own_claim_never_of_one_taken_over_since(
+    store: Store, clock: FakeClock, maybe_sent: bool
+) -> None:
+    """Attempt A's send runs past SEND_CLAIM_STALE; B takes the claim over and is sending when A's
+    send fails. A's release must leave B's claim alone: deleted (a refusal), a third attempt would
+    send beside B without asking; released (a timeout), it would take B's claim over at once."""
+    a = store.claim_send(KEY, STALE)
+    clock.now += STALE
+    b = store.claim_send(KEY, STALE)
+    assert (b.state, b.maybe_sent) == ("mine", True)
+    store.release_send(KEY, a, maybe_sent=maybe_sent)
+    assert store.claim_send(KEY, STALE).state == "sending"  # B is still sending
+    store.release_send(KEY, b, maybe_sent=True)
+    c = store.claim_send(KEY, STALE)
+    assert (c.state, c.maybe_sent) == ("mine", True)
 
 
 def test_of_many_attempts_at_once_one_gets_the_claim(store: Store) -> None:
