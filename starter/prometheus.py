@@ -48,6 +48,7 @@ from sevflow.errors import IncidentNotFound, InvalidCommand, ServiceUnavailable,
 from sevflow.incident.commands import Declare
 from sevflow.incident.models import TERMINAL_STATUSES
 from sevflow.incident.views import IncidentDetail
+from sevflow.store.database import read_connection
 from sevflow.store.repository import Store
 from sevflow.store.schema import ActionItemRow, IncidentRow
 from starter.service import IncidentService
@@ -152,7 +153,7 @@ class StoreGauges(Collector):
             now = time.monotonic()
             if self._cached is not None and now - self._cached[0] < self.cache_seconds:
                 return self._cached[1], self._cached[2]
-            with self.store.engine.connect() as conn:
+            with read_connection(self.store.engine) as conn:
                 rows = conn.execute(
                     select(IncidentRow.severity, func.count())
                     .where(IncidentRow.status.not_in(_ENDED), IncidentRow.drill.is_(False))

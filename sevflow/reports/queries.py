@@ -10,6 +10,7 @@ from sevflow.action_items.models import ActionItemStatus
 from sevflow.durations import parse_duration
 from sevflow.reports.models import NoisyAlert, OverdueItem, ReportIncident
 from sevflow.reports.noise import NoiseReport, noise_report
+from sevflow.store.database import read_connection
 from sevflow.store.noise_reads import HasEngine, alert_group_outcomes
 from sevflow.store.repository import Store
 from sevflow.store.schema import ActionItemRow, AlertGroupRow, IncidentRow
@@ -43,7 +44,7 @@ def report_incidents(store: Store, since: datetime, until: datetime) -> list[Rep
         )
         .order_by(IncidentRow.number)
     )
-    with store.engine.connect() as conn:
+    with read_connection(store.engine) as conn:
         rows = conn.execute(query).mappings().all()
     return [ReportIncident.model_validate({**row, "from_alert": bool(row["alert_group_id"])}) for row in rows]
 
@@ -60,7 +61,7 @@ def overdue_action_items(store: Store, today: date, limit: int = 50) -> list[Ove
         .order_by(ActionItemRow.due, ActionItemRow.id)
         .limit(limit)
     )
-    with store.engine.connect() as conn:
+    with read_connection(store.engine) as conn:
         rows = conn.execute(query).all()
     return [
         OverdueItem(id=r.id, incident_number=r.incident_number, title=r.title, owner=r.owner, due=r.due)
@@ -79,7 +80,7 @@ def noisiest_alerts(store: Store, since: datetime, until: datetime, limit: int =
         .order_by(AlertGroupRow.deliveries.desc(), AlertGroupRow.source, AlertGroupRow.group_key)
         .limit(limit)
     )
-    with store.engine.connect() as conn:
+    with read_connection(store.engine) as conn:
         rows = conn.execute(query).all()
     return [NoisyAlert(source=r.source, group_key=r.group_key, deliveries=r.deliveries) for r in rows]
 

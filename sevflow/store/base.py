@@ -74,9 +74,10 @@ class Repository:
             yield session
 
     def ping(self) -> None:
-        """Raise ServiceUnavailable unless the database answers `SELECT 1`."""
+        """Raise ServiceUnavailable unless the database answers `SELECT 1` (a read: it waits for no
+        writer)."""
         try:
-            with self._engine.connect() as conn:
+            with database.read_connection(self._engine) as conn:
                 conn.execute(text("SELECT 1")).scalar_one()
         except SQLAlchemyError as exc:
             raise ServiceUnavailable(f"the database cannot be reached: {exc.__class__.__name__}") from exc

@@ -272,11 +272,16 @@ def head_revision() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite its transactions begin DEFERRED, so they never take the
+    write lock (nor wait for it) as make_engine's default IMMEDIATE does."""
+    return engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+
 def stored_revisions(engine: Engine) -> list[str]:
     """The revisions the database says it is at (Alembic's `alembic_version`): none for a database
     sevflow never migrated, one on a plain chain."""
-    # DEFERRED: this read must not take SQLite's write lock (see make_engine).
-    with engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"}) as connection:
+    with read_connection(engine) as connection:
         if not engine.dialect.has_table(connection, "alembic_version"):
             return []
         return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())

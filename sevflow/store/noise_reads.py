@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, and_, func, or_, select
 
 from sevflow.incident.models import Status
+from sevflow.store.database import read_connection
 from sevflow.store.schema import AlertGroupRow, IncidentRow
 
 
@@ -91,7 +92,7 @@ def alert_group_outcomes(
         .outerjoin(AlertGroupRow, AlertGroupRow.workflow_id == per_group.c.group_id)
         .order_by(per_group.c.group_id)
     )
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         rows = conn.execute(query).mappings().all()
     return [_outcomes(row) for row in rows]
 

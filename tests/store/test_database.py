@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,32 @@ def test_ping_raises_when_the_database_is_unreachable() -> None:
     with pytest.raises(ServiceUnavailable):
         store.ping()
     store.dispose()
+
+
+def test_reads_outside_the_repository_wait_for_no_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A health check (`ping`), `/metrics` and the reports read on plain connections: begun IMMEDIATE
+    (the engine's default), each took SQLite's write lock, and while a burst of pages held it a
+    health check waited up to the busy timeout and then said the database could not be reached."""
+    import sevflow.store.database
+    from sevflow.reports.queries import noise_since, report_incidents
+    from sevflow.store.database import read_connection
+
+    monkeypatch.setattr(sevflow.store.database, "SQLITE_BUSY_TIMEOUT_MS", 2000)
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    writer = store.engine.raw_connection()
+    try:
+        writer.cursor().execute("BEGIN IMMEDIATE")  # a writer holding the lock, as a page's record does
+        started = time.perf_counter()
+        store.ping()
+        with read_connection(store.engine) as conn:
+            assert conn.execute(text("SELECT count(*) FROM incidents")).scalar_one() == 0
+        now = datetime.now(UTC)
+        assert report_incidents(store, now - timedelta(days=7), now) == []
+        assert noise_since(store, "7d").groups == []
+        assert time.perf_counter() - started < 1.0
+    finally:
+        writer.rollback()
+        writer.close()
+        store.engine.dispose()
