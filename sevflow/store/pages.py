@@ -92,15 +92,10 @@ class PageRepository(Repository):
             row = session.execute(_PAGE_BY_KEY, {"key": key}).mappings().first()
             return None if row is None else StoredPage.model_validate(dict(row))
 
-    def paging_stopped(self, escalation_id: str) -> bool:
-        """Whether the escalation's incident no longer pages it (acknowledged, stopped, over): its
-        pages are withheld from then on."""
-        with self._read() as session:
-            return session.execute(_STOPPED, {"k_escalation_id": escalation_id}).first() is not None
-
     def before_sending(self, key: str, escalation_id: str) -> BeforeSending:
         """What a page is sent after, in one read: page `key`'s record (sent before: never twice) and
-        whether its escalation stopped paging (`paging_stopped`)."""
+        whether its escalation's incident no longer pages it (acknowledged, stopped, over): its pages
+        are withheld from then on."""
         with self._read() as session:
             found = session.execute(_BEFORE_SENDING, {"key": key, "k_escalation_id": escalation_id})
             row = found.mappings().one()

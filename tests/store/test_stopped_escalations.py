@@ -22,12 +22,12 @@ def test_a_snapshot_that_stops_its_escalation_marks_it_and_only_it(store: Store)
     )
     first.escalation_active = True
     store.record(first, [])
-    assert not store.paging_stopped("incident-stopped-1/escalation-1")
+    assert not store.before_sending("k", "incident-stopped-1/escalation-1").paging_stopped
 
     acknowledged = first.model_copy(update={"version": 3, "escalation_active": False})
     store.record(acknowledged, [])
     store.record(acknowledged, [])  # a retried record: the mark is there once
-    assert store.paging_stopped("incident-stopped-1/escalation-1")
+    assert store.before_sending("k", "incident-stopped-1/escalation-1").paging_stopped
 
     # A re-page's new ladder is not the stopped one; an older snapshot arriving late adds nothing.
     repaged = acknowledged.model_copy(
@@ -35,9 +35,9 @@ def test_a_snapshot_that_stops_its_escalation_marks_it_and_only_it(store: Store)
     )
     store.record(repaged, [])
     store.record(first, [])
-    assert not store.paging_stopped("incident-stopped-1/escalation-2")
-    assert store.paging_stopped("incident-stopped-1/escalation-1")
-    assert not store.paging_stopped("no-such/escalation-1")
+    assert not store.before_sending("k", "incident-stopped-1/escalation-2").paging_stopped
+    assert store.before_sending("k", "incident-stopped-1/escalation-1").paging_stopped
+    assert not store.before_sending("k", "no-such/escalation-1").paging_stopped
 
 
 def test_before_sending_reads_the_record_and_the_stop_together(store: Store) -> None:
