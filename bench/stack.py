@@ -49,6 +49,7 @@ from starter.embedded import DEV_SERVER_SQLITE_ARGS
 from tests.support.ports import free_port
 from worker.child import SEVFLOW_WORKER, WorkerProcess
 from worker.main import build_worker
+from worker.memory import freeze_startup_objects
 from worker.sandbox import sandbox_runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,6 +207,9 @@ async def embedded_stack(
                         )
                     )
                 url = await running.enter_async_context(serving_on(app, settings.http_port))
+                # As `sevflow worker` and `sevflow api` do once started: what startup built is kept
+                # out of the collector's full walks, which would otherwise be the slow tail.
+                freeze_startup_objects()
                 yield Stack(
                     url=url,
                     store=store,
