@@ -34,6 +34,7 @@ from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
 from worker.child import WorkerProcess, spawn_owned, stop_group
 from worker.logs import setup_logging
+from worker.memory import freeze_startup_objects
 from worker.temporal import connect, temporal_target, uses_external_temporal
 
 log = logging.getLogger("sevflow.up")
@@ -411,6 +412,7 @@ async def run_embedded(settings: Settings) -> None:
             if stop.is_set():  # a signal came between the last await and here
                 return
             _print_urls(settings, embedded)
+            freeze_startup_objects()  # as `sevflow api` does (worker/memory.py)
             keeping = asyncio.create_task(supervisor.keep_running())
             if server is not None:
                 watch = DevServerWatch(server, settings)
