@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import pytest
 
@@ -60,6 +61,21 @@ def test_a_page_the_server_took_is_sent_whatever_it_answers_to_quit(
     email = SmtpEmail(smtp.url, SENDER, tls_context=smtp.client_context())
     assert send(email) == message_id(KEY, "sevflow.example.com")
     assert len(smtp.wait_for(1)) == 1
+
+
+def test_a_server_that_does_not_answer_data_fails_the_attempt_in_one_timeout(smtp: LoopbackSmtp) -> None:
+    """No answer to the end of DATA (the mail may have been taken: tried again, with the same
+    Message-ID) fails within the socket timeout. smtplib closes the connection on the timeout, so
+    the goodbye's QUIT fails at once instead of waiting out a second one, which would take a page's
+    attempt past its local attempt (12 s for the 10 s timeout)."""
+    smtp.data_reply_delay = 5.0
+    email = SmtpEmail(smtp.url, SENDER, tls_context=smtp.client_context(), timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="did not take the email: SMTPServerDisconnected"):
+        send(email)
+    # One timeout (1 s) and the connection's set-up; a QUIT after it made it 2 s or more.
+    assert time.monotonic() - started < 1.9
+    assert len(smtp.wait_for(1)) == 1  # taken before the answer was lost: hence "tried again"
 
 
 def test_a_page_sent_again_carries_the_same_message_id(smtp: LoopbackSmtp) -> None:

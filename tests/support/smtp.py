@@ -104,6 +104,9 @@ class SmtpServer:
         self._received: list[ReceivedMail] = []
         # What the server answers to QUIT: a server may say anything there, after the mail was taken.
         self.quit_reply = "221 Bye"
+        # Seconds the server takes to answer the end of DATA, the mail already kept: a slow server,
+        # or an answer lost after the mail was taken.
+        self.data_reply_delay = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -226,6 +229,8 @@ class _Handler:
                 message=message,
             )
         )
+        if self._server.data_reply_delay:
+            await asyncio.sleep(self._server.data_reply_delay)
         return "250 Message accepted for delivery"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
