@@ -117,6 +117,7 @@ from bench.stack import (
 from sevflow.config.schema import SevflowConfig
 from sevflow.paging.contacts import address_digest, address_of
 from sevflow.paging.models import EscalationInput, EscalationState, Method
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.policy import Severity
 from sevflow.store.repository import Store, StoredPage
 from tests.support.ports import free_port
@@ -520,7 +521,14 @@ async def sevflow_phase(
     ):
         report, *acks = await asyncio.gather(
             start_paced(
-                stack, stack.workdir, "pager", "EscalationWorkflow", stack.task_queue, starts, seconds
+                stack,
+                stack.workdir,
+                "pager",
+                "EscalationWorkflow",
+                # As an incident starts its escalation: on the escalations' own queue.
+                paging_task_queue(stack.task_queue),
+                starts,
+                seconds,
             ),
             *(
                 acknowledge_one(p, began, api, person_http, far, stack, config, run_id, voice_after_s)

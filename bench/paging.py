@@ -79,6 +79,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.contracts import PAGE_LEVEL, SEND_PAGES, MessageRef
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.models import EscalationInput, EscalationState, PlanLevel
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.policy import Severity
 from sevflow.store.repository import StoredPage
 
@@ -489,7 +490,14 @@ async def sevflow_phase(
     machine = Machine(stack.server_pid)
     machine.start()
     report = await start_paced(
-        stack, stack.workdir, "escalations", "EscalationWorkflow", stack.task_queue, starts, seconds
+        stack,
+        stack.workdir,
+        "escalations",
+        "EscalationWorkflow",
+        # As an incident starts its escalation: on the escalations' own queue.
+        paging_task_queue(stack.task_queue),
+        starts,
+        seconds,
     )
     failed_starts = [s for s in report["sent"] if "error" in s]
     if failed_starts:

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sevflow.errors import ServiceUnavailable
+from sevflow.paging.task_queue import paging_task_queue
 
 _PR_SET_PDEATHSIG = 1
 
@@ -109,10 +110,13 @@ class WorkerProcess:
         """The exit code once the process has ended, else None."""
         return None if self.process is None else self.process.poll()
 
-    async def wait_ready(self, client: Client, task_queue: str, limit_seconds: float = 90.0) -> None:
-        """Until this process polls `task_queue` for workflow and activity tasks: from then on a
-        workflow started or signalled runs at once. The poller's identity is `<pid>@<host>`, so the
-        pollers a previous worker left on the queue's list do not count."""
+    async def wait_ready(
+        self, client: Client, task_queue: str, limit_seconds: float = 90.0, *, paging: bool = True
+    ) -> None:
+        """Until this process polls `task_queue` (and, with `paging`, its escalations' queue) for workflow
+        and activity tasks: from then on a workflow started or signalled runs at once. The poller's
+        identity is `<pid>@<host>`, so the pollers a previous worker left on the queue's list do not
+        count."""
         assert self.process is not None
         identity = f"{self.process.pid}@{socket.gethostname()}"
         deadline = asyncio.get_running_loop().time() + limit_seconds
@@ -122,15 +126,16 @@ class WorkerProcess:
                 raise ServiceUnavailable(f"the worker exited with code {code} while starting")
             try:
                 ready = True
-                for kind in kinds:
-                    found = await client.workflow_service.describe_task_queue(
-                        DescribeTaskQueueRequest(
-                            namespace=client.namespace,
-                            task_queue=TaskQueue(name=task_queue),
-                            task_queue_type=kind,
+                for queue in (task_queue, paging_task_queue(task_queue)) if paging else (task_queue,):
+                    for kind in kinds:
+                        found = await client.workflow_service.describe_task_queue(
+                            DescribeTaskQueueRequest(
+                                namespace=client.namespace,
+                                task_queue=TaskQueue(name=queue),
+                                task_queue_type=kind,
+                            )
                         )
-                    )
-                    ready = ready and any(p.identity == identity for p in found.pollers)
+                        ready = ready and any(p.identity == identity for p in found.pollers)
                 if ready:
                     return
             except RPCError:

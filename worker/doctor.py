@@ -22,6 +22,7 @@ from activities.smtp_pager import parse_smtp_url
 from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from sevflow.stuck import first_line
@@ -74,15 +75,15 @@ async def run_doctor(settings: Settings, say: Callable[[str], None]) -> int:
         return problems
     report(True, "temporal", f"answers at {target}")
 
-    pollers = await _fresh_pollers(client, settings.task_queue)
-    if pollers is None:
-        report(False, "worker", f"could not ask Temporal who polls {settings.task_queue!r}")
-    elif pollers:
-        report(True, "worker", f"{pollers} polling {settings.task_queue!r}")
-    else:
-        report(
-            False, "worker", f"nobody polls {settings.task_queue!r}: start `sevflow worker` (or `sevflow up`)"
-        )
+    # The incidents' queue and the escalations' own (sevflow.paging.task_queue): a worker polls both.
+    for queue in (settings.task_queue, paging_task_queue(settings.task_queue)):
+        pollers = await _fresh_pollers(client, queue)
+        if pollers is None:
+            report(False, "worker", f"could not ask Temporal who polls {queue!r}")
+        elif pollers:
+            report(True, "worker", f"{pollers} polling {queue!r}")
+        else:
+            report(False, "worker", f"nobody polls {queue!r}: start `sevflow worker` (or `sevflow up`)")
 
     try:
         stuck = await asyncio.wait_for(find_stuck(client, settings.task_queue), CHECK_TIMEOUT)

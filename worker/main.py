@@ -1,11 +1,14 @@
-"""Builds the worker: the incident workflow and the activities wired to their ports."""
+"""Builds the worker: the workflows and the activities wired to their ports, on two task queues."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
@@ -32,8 +35,9 @@ from activities.webhook import SignedWebhook, WebhookPort
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import ConfigError
 from sevflow.oncall.live import LiveConfig
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings, page_link_secret
-from sevflow.store.database import STORE_THREADS
+from sevflow.store.database import PAGING_THREADS, STORE_THREADS
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
@@ -163,14 +167,17 @@ def build_worker(
     config_text: str | None = None,
     sandboxed: bool = True,
     intake: AlertIntake | None = None,
-) -> Worker:
-    """A worker with every workflow and activity; blocking activities run on `executor`'s threads.
+    paging_executor: ThreadPoolExecutor | None = None,
+) -> SevflowWorker:
+    """A worker with every workflow and activity (SevflowWorker): the escalations on their own task queue
+    (sevflow.paging.task_queue) with their activities on `paging_executor`'s threads, the rest on
+    `task_queue` with theirs on `executor`'s.
 
     `config` (sevflow.yaml) is what the on-call activities read: people, rotations and policies.
     `pagers` send pages by text, call, email and push (none: those pages are unreachable), with
     acknowledge links made by `links` (none: the pages say where else to acknowledge).
-    `max_cached_workflows` (default the SDK's, 1000) bounds the workflows kept in memory between their
-    tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py).
+    `max_cached_workflows` (default the SDK's, 1000) bounds the workflows each of the two keeps in memory
+    between their tasks (SEVFLOW_WORKER_MAX_CACHED_WORKFLOWS; at least 1, see sevflow/settings.py).
     `config_text` is sevflow.yaml's text: kept in the store under its version id, so that incidents
     declared on it page on it after a restart with another file (none: they page on the current one).
     `sandboxed`: the workflows run in the SDK's sandbox (every test's worker), or as plain Python (`sevflow
@@ -188,16 +195,23 @@ def build_worker(
     chat = chat or ConsoleChat()
     chat_acts = ChatActivities(chat, store)
     executor = executor or ThreadPoolExecutor(max_workers=STORE_THREADS)
+    # Threads of their own: a page waiting on Slack, Twilio or SMTP never holds up an incident's write.
+    paging_executor = paging_executor or ThreadPoolExecutor(max_workers=PAGING_THREADS)
     paging_acts = PagingActivities(
         live,
         chat,
         store,
         webhook or paging_webhook(config),
-        executor=executor,
+        executor=paging_executor,
         pagers=pagers,
         contacts=store,
         links=links,
     )
+    paging_activities: list[Callable[..., Any]] = [
+        paging_acts.plan_escalation_level,
+        paging_acts.send_pages,
+        paging_acts.page_level,
+    ]
     handoff_acts = HandoffActivities(live, store, chat)
     swap_notice_acts = SwapNoticeActivities(config, store, chat)
     action_item_acts = ActionItemActivities(config, chat, store, tickets)
@@ -205,7 +219,9 @@ def build_worker(
     silence_acts = SilenceActivities(config, store, chat)
     heartbeat_acts = HeartbeatActivities(store, intake)
     report_acts = ReportActivities(config, store, chat, files or ConsoleFiles(Path(".sevflow") / "files"))
-    return Worker(
+    cached = DEFAULT_MAX_CACHED_WORKFLOWS if max_cached_workflows is None else max_cached_workflows
+    runner = sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner()
+    main = Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
@@ -218,9 +234,8 @@ def build_worker(
             chat_acts.post_message,
             chat_acts.sync_chat,
             chat_acts.archive_chat,
-            paging_acts.plan_escalation_level,
-            paging_acts.send_pages,
-            paging_acts.page_level,
+            # An escalation started on this queue by hand (a test's, an older start) pages here too.
+            *paging_activities,
             handoff_acts.plan_handoff,
             handoff_acts.post_handoff,
             swap_notice_acts.send_swap_notice,
@@ -241,14 +256,72 @@ def build_worker(
             heartbeat_acts.heartbeat_sweep,
         ],
         activity_executor=executor,
-        workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),
+        workflow_runner=runner,
         # Pollers that scale with the server's backlog: with the SDK's fixed five (one of them on the
         # task queue shared by the workers, the rest on this worker's sticky queue), a burst of new
         # incidents and escalations waited for that one poller behind their running siblings' tasks:
         # the first level of 1,000 escalations a minute was paged up to 25 s late (bench.paging).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         activity_task_poller_behavior=PollerBehaviorAutoscaling(),
-        max_cached_workflows=DEFAULT_MAX_CACHED_WORKFLOWS
-        if max_cached_workflows is None
-        else max_cached_workflows,
+        max_cached_workflows=cached,
     )
+    paging = Worker(
+        client,
+        task_queue=paging_task_queue(task_queue),
+        workflows=[EscalationWorkflow],
+        activities=paging_activities,
+        activity_executor=paging_executor,
+        workflow_runner=runner,
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+        max_cached_workflows=cached,
+    )
+    return SevflowWorker(main, paging)
+
+
+class SevflowWorker:
+    """sevflow's worker, run as one Temporal Worker is (`async with`, `run`, `shutdown`): the incidents
+    and everything else on `task_queue`, and the escalations on their own queue
+    (sevflow.paging.task_queue) with their own pollers, task slots, cache and activity threads. In a
+    paging storm thousands of escalation tasks wait their turn; on one queue an incident's acknowledge,
+    a declare or a stop waited behind them all (the pager benchmark: replies of `1` answered "sevflow is
+    unavailable" after 30 s while paging went on). Either worker failing stops the other: half a worker
+    would page with nobody able to acknowledge."""
+
+    def __init__(self, main: Worker, paging: Worker) -> None:
+        self.main = main
+        self.paging = paging
+        self._entered = contextlib.AsyncExitStack()
+
+    @property
+    def task_queue(self) -> str:
+        return self.main.task_queue
+
+    @property
+    def paging_task_queue(self) -> str:
+        return self.paging.task_queue
+
+    @property
+    def workers(self) -> tuple[Worker, Worker]:
+        return (self.main, self.paging)
+
+    async def run(self) -> None:
+        runs = [asyncio.create_task(w.run(), name=f"worker {w.task_queue}") for w in self.workers]
+        try:
+            await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # One ended (shut down, failed, or this run was cancelled): the other goes with it.
+            await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
+        for run in runs:
+            run.result()  # a worker's failure, raised as one worker's run raises it
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers))
+
+    async def __aenter__(self) -> SevflowWorker:
+        for worker in self.workers:
+            await self._entered.enter_async_context(worker)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._entered.aclose()

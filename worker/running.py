@@ -13,17 +13,28 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-
-from temporalio.worker import Worker
+from typing import Protocol
 
 log = logging.getLogger("sevflow.worker")
+
+
+class RunnableWorker(Protocol):
+    """What a Temporal Worker, or sevflow's two (worker.main.SevflowWorker), is run by."""
+
+    @property
+    def task_queue(self) -> str: ...
+
+    async def run(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
 
 # Running activities get this long to finish, and the core to let go, before the process moves on.
 SHUTDOWN_LIMIT = 30.0
 
 
 @contextlib.asynccontextmanager
-async def running(worker: Worker, limit: float = SHUTDOWN_LIMIT) -> AsyncIterator[asyncio.Task[None]]:
+async def running(worker: RunnableWorker, limit: float = SHUTDOWN_LIMIT) -> AsyncIterator[asyncio.Task[None]]:
     """Run `worker` for the block (its run as the task given, done early if it fails), then shut it
     down, waiting at most `limit` seconds. A failure of the worker's own is raised on the way out."""
     run = asyncio.create_task(worker.run(), name=f"worker {worker.task_queue}")

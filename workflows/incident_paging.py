@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         SeverityRaised,
         StopPaging,
     )
+    from sevflow.paging.task_queue import paging_task_queue
     from sevflow.policy import WAKING_PAGE_MODES
 
     # Only named here: its runs import their module in sandboxes of their own.
@@ -54,6 +55,8 @@ async def start_escalation(s: IncidentState) -> None:
         EscalationWorkflow.run,
         EscalationState(incident=start),
         id=s.escalation_id,
+        # On the escalations' own queue: a paging backlog never holds up the incident's commands.
+        task_queue=paging_task_queue(workflow.info().task_queue),
         parent_close_policy=ParentClosePolicy.ABANDON,
     )
 

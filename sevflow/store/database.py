@@ -31,8 +31,10 @@ SQLITE_BEGIN = "sevflow_sqlite_begin"
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Threads of one process that use the store at once: the worker's activity threads (worker/main.py).
+# Threads of one process that use the store at once: the worker's activity threads (worker/main.py),
+# those of the incidents and the rest, and those of the escalations on their own task queue.
 STORE_THREADS = 16
+PAGING_THREADS = 16
 # Key of the PostgreSQL advisory lock held while migrating: any constant bigint, the same in every process.
 _PG_MIGRATION_LOCK = 7_357_210_001
 
@@ -116,7 +118,7 @@ def make_engine(url: str | URL, create: bool = True, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     # One pooled connection per thread that may hold a session at once, so none is opened and closed
     # per transaction under load (SQLAlchemy's default keeps 5 and opens up to 10 more on demand).
-    kwargs.setdefault("pool_size", STORE_THREADS)
+    kwargs.setdefault("pool_size", STORE_THREADS + PAGING_THREADS)
     kwargs.setdefault("json_serializer", _json_without_nul)
     engine = create_engine(parsed, **kwargs)
     event.listen(engine, "before_cursor_execute", _parameters_without_nul, retval=True)

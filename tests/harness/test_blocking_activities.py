@@ -16,7 +16,7 @@ async def test_no_thread_pool_activity_can_be_interrupted_by_a_cancel(dev_env: W
     store = Store.from_url("sqlite://")
     try:
         worker = build_worker(dev_env.client, "tq-harness", store)
-        functions = worker.config()["activities"]
+        functions = [fn for each in worker.workers for fn in each.config()["activities"]]
     finally:
         store.dispose()
     blocking = [fn for fn in functions if not inspect.iscoroutinefunction(fn)]

@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
 from sevflow.incident.models import Status
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
@@ -302,7 +303,8 @@ def leaks(text: str) -> list[str]:
 
 async def workflow_histories(dev_env: WorkflowEnvironment, task_queue: str) -> str:
     parts = []
-    async for wf in dev_env.client.list_workflows(f"TaskQueue = '{task_queue}'"):
+    queues = f"TaskQueue = '{task_queue}' OR TaskQueue = '{paging_task_queue(task_queue)}'"
+    async for wf in dev_env.client.list_workflows(queues):
         history = await dev_env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
         parts.append(history.to_json())
     assert parts
