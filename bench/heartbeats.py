@@ -199,7 +199,7 @@ async def baseline_phase(stack: Stack, offsets: list[float]) -> dict[str, Any]:
     child = WorkerProcess(worker_env(settings, stack.client), cwd=stack.workdir, args=BARE_WORKER)
     child.start()
     try:
-        await child.wait_ready(stack.client, queue)
+        await child.wait_ready(stack.client, queue, paging=False)  # a bare Worker: no escalations' queue
         lead = 15.0 - min(offsets)  # the first fires 15 s from now: the starts are done by then
         origin = time.time() + lead
         run = uuid.uuid4().hex[:8]

@@ -190,8 +190,7 @@ async def embedded_stack(
                     child = WorkerProcess(child_env, cwd=workdir, args=worker_args or SEVFLOW_WORKER)
                     child.start()
                     running.callback(child.stop)
-                    # Another entry point than `sevflow worker` may run no escalations' worker.
-                    await child.wait_ready(env.client, task_queue, paging=worker_args is None)
+                    await child.wait_ready(env.client, task_queue)
                 else:
                     await running.enter_async_context(
                         build_worker(

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sevflow.errors import ConfigError
+from sevflow.paging.task_queue import PAGING_SUFFIX
 
 # The acknowledge links' signing key in data_dir when SEVFLOW_PAGE_LINK_SECRET is not set.
 PAGE_LINK_KEY_FILE = "page-link.key"
@@ -38,6 +39,20 @@ def _address(value: str | None) -> str | None:
 Port = Annotated[int, AfterValidator(_port)]
 
 
+def _task_queue(value: str) -> str:
+    """Not another deployment's escalations' queue: a worker on `x-paging` would run the escalations
+    of the one on `x`, with its own sevflow.yaml and store."""
+    if not value.strip():
+        raise ValueError("name a task queue, like sevflow")
+    if value.endswith(PAGING_SUFFIX):
+        base = value.removesuffix(PAGING_SUFFIX)
+        raise ValueError(
+            f"{value!r} is the escalations' queue of the task queue {base!r}: choose a name that does "
+            f"not end in {PAGING_SUFFIX}"
+        )
+    return value
+
+
 class Settings(BaseSettings):
     # An empty value is no value: compose files and CI templates write `VAR=` for "not used", and an
     # empty Slack token or port must mean the default, not a backend that fails every call.
@@ -46,7 +61,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".sevflow")
     database_url: str | None = None
     config: Path | None = None
-    task_queue: str = "sevflow"
+    # The escalations run on `<task_queue>-paging` (sevflow.paging.task_queue).
+    task_queue: Annotated[str, AfterValidator(_task_queue)] = "sevflow"
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
     api_token: SecretStr | None = None

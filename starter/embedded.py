@@ -29,6 +29,7 @@ from temporalio.client import Client
 
 from sevflow.config.loader import load_config
 from sevflow.errors import ServiceUnavailable, SevflowError
+from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving, start_socket_mode
@@ -354,7 +355,12 @@ class WorkerSupervisor:
             except ServiceUnavailable as err:
                 log.warning("the restarted worker (pid %s) is not polling: %s", worker.pid, err)
                 continue
-            log.warning("the worker is back (pid %s), polling %r", worker.pid, self.task_queue)
+            log.warning(
+                "the worker is back (pid %s), polling %r and %r",
+                worker.pid,
+                self.task_queue,
+                paging_task_queue(self.task_queue),
+            )
 
     def stop(self) -> None:
         self._stopping = True

@@ -124,8 +124,8 @@ class WorkerProcess:
         while True:
             if (code := self.exited()) is not None:
                 raise ServiceUnavailable(f"the worker exited with code {code} while starting")
+            missing: list[str] = []
             try:
-                ready = True
                 for queue in (task_queue, paging_task_queue(task_queue)) if paging else (task_queue,):
                     for kind in kinds:
                         found = await client.workflow_service.describe_task_queue(
@@ -135,13 +135,17 @@ class WorkerProcess:
                                 task_queue_type=kind,
                             )
                         )
-                        ready = ready and any(p.identity == identity for p in found.pollers)
-                if ready:
+                        if not any(p.identity == identity for p in found.pollers):
+                            kind_name = TaskQueueType.Name(kind).rsplit("_", 1)[-1].lower()
+                            missing.append(f"{queue!r} ({kind_name})")
+                if not missing:
                     return
             except RPCError:
-                pass
+                missing = [repr(task_queue)]
             if asyncio.get_running_loop().time() > deadline:
-                raise ServiceUnavailable(f"the worker did not poll {task_queue!r} within {limit_seconds:g} s")
+                raise ServiceUnavailable(
+                    f"the worker did not poll {', '.join(missing)} within {limit_seconds:g} s"
+                )
             await asyncio.sleep(0.1)
 
     async def wait_exit(self) -> int:

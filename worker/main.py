@@ -319,8 +319,12 @@ class SevflowWorker:
         await asyncio.gather(*(w.shutdown() for w in self.workers))
 
     async def __aenter__(self) -> SevflowWorker:
-        for worker in self.workers:
-            await self._entered.enter_async_context(worker)
+        try:
+            for worker in self.workers:
+                await self._entered.enter_async_context(worker)
+        except BaseException:
+            await self._entered.aclose()  # no half-started worker left running
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -71,7 +71,12 @@ async def run_worker(settings: Settings, intake: IntakeFactory | None = None) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker on task queue %r at %s", settings.task_queue, temporal_target(settings))
+    log.info(
+        "worker on task queues %r and %r (escalations) at %s",
+        worker.task_queue,
+        worker.paging_task_queue,
+        temporal_target(settings),
+    )
     async with running(worker) as run:
         # Workflows whose task fails on every attempt: logged, and operations.team paged once per run.
         watching = asyncio.create_task(stuck_watch(client, settings, config, store))

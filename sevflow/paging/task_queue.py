@@ -6,7 +6,9 @@ incident and the command that acknowledges it, declares another or stops the pag
 
 from __future__ import annotations
 
+PAGING_SUFFIX = "-paging"
+
 
 def paging_task_queue(task_queue: str) -> str:
     """The escalations' task queue of the worker on `task_queue`."""
-    return f"{task_queue}-paging"
+    return f"{task_queue}{PAGING_SUFFIX}"

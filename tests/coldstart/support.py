@@ -165,8 +165,8 @@ class ColdWorker:
         self.starts = 0
 
     async def start(self) -> None:
-        """Starts the process and waits for its 'worker on task queue' line (it polls right after)."""
-        mark = f"worker on task queue {self.task_queue!r}"
+        """Starts the process and waits for its 'worker on task queues' line (it polls right after)."""
+        mark = f"worker on task queues {self.task_queue!r}"
         before = self.log.read_text().count(mark) if self.log.exists() else 0
         process = self._spawn()
 

@@ -71,6 +71,7 @@ async def test_a_paging_backlog_never_holds_up_a_declare_or_its_acknowledgement(
     task_queue = f"paging-queue-{uuid.uuid4().hex[:8]}"
     chat = SlackHangingOnDirectMessages()
     settings = stack_settings(tmp_path, task_queue)
+    escalation = None
     async with running_stack(dev_env.client, settings, config=parse_config(CONFIG), chat=chat) as stack:
         try:
 
@@ -100,5 +101,6 @@ async def test_a_paging_backlog_never_holds_up_a_declare_or_its_acknowledgement(
             assert (await escalation.describe()).task_queue == paging_task_queue(task_queue)
         finally:
             chat.release.set()
-        # Released, the acknowledged incident's escalation ends without a page to alice after it.
+        # Released, the acknowledged incident's escalation ends.
+        assert escalation is not None
         await asyncio.wait_for(escalation.result(), 60)

@@ -78,3 +78,25 @@ def test_every_port_is_taken_at_its_bounds(monkeypatch: pytest.MonkeyPatch) -> N
     settings = Settings()
     assert (settings.http_port, settings.temporal_port) == (65535, 1)
     assert settings.worker_metrics_address == "127.0.0.1:9464"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("sevflow-paging", "'sevflow-paging' is the escalations' queue of the task queue 'sevflow': "),
+        ("   ", "name a task queue, like sevflow"),
+    ],
+)
+def test_a_task_queue_that_is_another_ones_paging_queue_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, said: str
+) -> None:
+    """A worker on `sevflow-paging` would run the escalations of the deployment on `sevflow` with its
+    own sevflow.yaml and store (the escalations' queue is `<task queue>-paging`)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEVFLOW_TASK_QUEUE", value)
+    with pytest.raises(ValidationError, match=said):
+        Settings()
+    result = CliRunner().invoke(app, ["worker"])
+    assert (result.exit_code, result.stdout) == (1, ""), result.exception
+    assert result.stderr.startswith(f"error: SEVFLOW_TASK_QUEUE: {said}"), result.stderr
+    assert result.stderr.count("\n") == 1
