@@ -23,8 +23,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sevflow.paging.task_queue import paging_task_queue
 from sevflow.store.repository import Store
+from worker.stuck import on_worker_queues
 
 # No per-example time limit: on a loaded 2-core CI machine it fails correct code. Speed is measured
 # by the benchmarks under bench/, not by tests.
@@ -114,8 +114,7 @@ async def terminate_task_queue(client: Client, task_queue: str) -> None:
     """Terminate every workflow a test left running on its task queue, so that workflows keyed by
     something other than the test (alert groups keyed by the sender's group key) start afresh; its
     escalations, on their own queue, too."""
-    queues = " OR ".join(f"TaskQueue = '{q}'" for q in (task_queue, paging_task_queue(task_queue)))
-    query = f"({queues}) AND ExecutionStatus = 'Running'"
+    query = f"{on_worker_queues(task_queue)} AND ExecutionStatus = 'Running'"
     for _ in range(3):
         running = [wf async for wf in client.list_workflows(query)]
         for wf in running:

@@ -26,7 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sevflow.errors import ServiceUnavailable
-from sevflow.paging.task_queue import paging_task_queue
+from sevflow.paging.task_queue import worker_task_queues
 
 _PR_SET_PDEATHSIG = 1
 
@@ -126,7 +126,7 @@ class WorkerProcess:
                 raise ServiceUnavailable(f"the worker exited with code {code} while starting")
             missing: list[str] = []
             try:
-                for queue in (task_queue, paging_task_queue(task_queue)) if paging else (task_queue,):
+                for queue in worker_task_queues(task_queue) if paging else (task_queue,):
                     for kind in kinds:
                         found = await client.workflow_service.describe_task_queue(
                             DescribeTaskQueueRequest(

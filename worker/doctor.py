@@ -22,7 +22,7 @@ from activities.smtp_pager import parse_smtp_url
 from sevflow.config.loader import load_config
 from sevflow.config.schema import SevflowConfig
 from sevflow.errors import SevflowError
-from sevflow.paging.task_queue import paging_task_queue
+from sevflow.paging.task_queue import worker_task_queues
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from sevflow.stuck import first_line
@@ -76,7 +76,7 @@ async def run_doctor(settings: Settings, say: Callable[[str], None]) -> int:
     report(True, "temporal", f"answers at {target}")
 
     # The incidents' queue and the escalations' own (sevflow.paging.task_queue): a worker polls both.
-    for queue in (settings.task_queue, paging_task_queue(settings.task_queue)):
+    for queue in worker_task_queues(settings.task_queue):
         pollers = await _fresh_pollers(client, queue)
         if pollers is None:
             report(False, "worker", f"could not ask Temporal who polls {queue!r}")

@@ -39,7 +39,7 @@ from sevflow.config.schema import SevflowConfig
 from sevflow.paging.ladder import plan_level
 from sevflow.paging.level import level_dues
 from sevflow.paging.models import PageTarget, PlanLevel, Via
-from sevflow.paging.task_queue import paging_task_queue
+from sevflow.paging.task_queue import worker_task_queues
 from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.settings import Settings
 from sevflow.store.repository import StoredPage
@@ -61,17 +61,16 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _on_queues(task_queue: str) -> str:
-    """The workflows of the worker on `task_queue`: its own and its escalations' (on their queue)."""
-    queues = (task_queue, paging_task_queue(task_queue))
-    return "(" + " OR ".join(f"TaskQueue = {_quoted(q)}" for q in queues) + ")"
+def on_worker_queues(task_queue: str) -> str:
+    """A visibility query's term for the workflows of the worker on `task_queue`: its own and its
+    escalations' (on their queue)."""
+    return "(" + " OR ".join(f"TaskQueue = {_quoted(q)}" for q in worker_task_queues(task_queue)) + ")"
 
 
 def stuck_query(task_queue: str) -> str:
     categories = ", ".join(_quoted(c) for c in PROBLEM_CATEGORIES)
-    return (
-        f"{_on_queues(task_queue)} AND ExecutionStatus = 'Running' AND {PROBLEMS_ATTRIBUTE} IN ({categories})"
-    )
+    running = f"{on_worker_queues(task_queue)} AND ExecutionStatus = 'Running'"
+    return f"{running} AND {PROBLEMS_ATTRIBUTE} IN ({categories})"
 
 
 def _problems(listed: ListedExecution) -> list[str]:
@@ -110,7 +109,7 @@ async def find_stuck(client: Client, task_queue: str) -> list[StuckWorkflow]:
 
 
 async def _find_stuck_by_attempts(client: Client, task_queue: str) -> list[StuckWorkflow]:
-    query = f"{_on_queues(task_queue)} AND ExecutionStatus = 'Running'"
+    query = f"{on_worker_queues(task_queue)} AND ExecutionStatus = 'Running'"
     found = []
     async for wf in client.list_workflows(query, limit=MAX_SCANNED):
         attempt = await _task_attempt(client, wf.id, wf.run_id)

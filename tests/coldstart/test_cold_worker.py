@@ -81,7 +81,6 @@ from sevflow.incident.commands import Acknowledge, AddActionItem, Declare, Mitig
 from sevflow.incident.models import EventKind, IncidentState, Status, new_incident_state
 from sevflow.oncall import Rotation, who_is_on
 from sevflow.oncall.changes import SwapRequest
-from sevflow.paging.task_queue import paging_task_queue
 from sevflow.policy import PolicyTable, Severity
 from sevflow.reports.models import ReportResult, ReportRun
 from sevflow.silences.models import SilenceRequest, new_silence
@@ -105,6 +104,7 @@ from tests.conftest import binary
 from tests.workflow.helpers import delivery, from_an_alert
 from worker.heartbeats import wake_watch
 from worker.main import WORKFLOWS
+from worker.stuck import on_worker_queues
 from workflows.action_item import ActionItemWorkflow
 from workflows.handoff import HandoffWorkflow, handoff_workflow_id
 from workflows.incident import IncidentWorkflow
@@ -526,13 +526,8 @@ def scaled(config: SevflowConfig, service: str, factor: int = 120) -> PolicyTabl
     return table
 
 
-def on_queues(task_queue: str) -> str:
-    """The worker's workflows: on its task queue and on its escalations' own."""
-    return f"(TaskQueue = '{task_queue}' OR TaskQueue = '{paging_task_queue(task_queue)}')"
-
-
 async def all_workflows(client: Client, task_queue: str) -> list[str]:
-    return [wf.id async for wf in client.list_workflows(on_queues(task_queue))]
+    return [wf.id async for wf in client.list_workflows(on_worker_queues(task_queue))]
 
 
 @pytest.mark.timeout(150)  # its own dev server, two cold worker processes, timers of a few seconds
@@ -688,7 +683,9 @@ async def test_commands_schedules_and_timers_on_a_cold_worker_and_after_its_rest
     finally:
         for wf in [
             wf
-            async for wf in client.list_workflows(f"{on_queues(task_queue)} AND ExecutionStatus = 'Running'")
+            async for wf in client.list_workflows(
+                f"{on_worker_queues(task_queue)} AND ExecutionStatus = 'Running'"
+            )
         ]:
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(wf.id).terminate("test finished")

@@ -28,7 +28,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from sevflow.config.loader import parse_config
 from sevflow.incident.models import Status
-from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings
 from sevflow.store.repository import Store
 from starter.api import create_app, serving
@@ -46,6 +45,7 @@ from tests.security.support import (
 from tests.support.ports import free_port
 from worker.logs import RedactCredentials, redact, redact_logged_urls
 from worker.main import build_worker, chat_backend, ticket_backend
+from worker.stuck import on_worker_queues
 
 BOT_TOKEN = "xoxb-sec-bot-token-9a8b7c"
 JIRA_API_TOKEN = "ATATT-sec-jira-api-3e4f5a"
@@ -303,8 +303,7 @@ def leaks(text: str) -> list[str]:
 
 async def workflow_histories(dev_env: WorkflowEnvironment, task_queue: str) -> str:
     parts = []
-    queues = f"TaskQueue = '{task_queue}' OR TaskQueue = '{paging_task_queue(task_queue)}'"
-    async for wf in dev_env.client.list_workflows(queues):
+    async for wf in dev_env.client.list_workflows(on_worker_queues(task_queue)):
         history = await dev_env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
         parts.append(history.to_json())
     assert parts
