@@ -70,7 +70,7 @@ from sevflow.paging.models import (
     SendPage,
 )
 from sevflow.slack.blocks import page_message
-from sevflow.store.repository import BeforeSending, SendClaim, SentMark, StoredPage
+from sevflow.store.repository import BeforeSending, SendClaim, SendStart, SentMark, StoredPage
 
 log = logging.getLogger("sevflow.paging")
 
@@ -111,6 +111,10 @@ class PageStore(Protocol):
     def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
 
     def claim_send(self, key: str, stale_after: timedelta) -> SendClaim: ...
+
+    def start_send(
+        self, key: str, escalation_id: str, person: str, via: str, since: datetime, stale_after: timedelta
+    ) -> SendStart: ...
 
     def mark_sent(self, key: str, sent: SentMark) -> None: ...
 
@@ -311,7 +315,20 @@ class PagingActivities:
             yield
 
     def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int) -> PageSent:
-        before = self.store.before_sending(page.key, page.escalation_id)
+        # Before the send, so that nothing but the clock stands between the provider's answer and
+        # the record.
+        out_of_hours = self._out_of_hours(page, config)
+        start: SendStart | None = None
+        if (person := self._sendable(page, config)) is not None:
+            # Its record, its escalation's stop, its send's claim and the throttle's count: one
+            # transaction for the common page.
+            since = self.clock() - THROTTLE_WINDOW
+            start = self.store.start_send(
+                page.key, page.escalation_id, person, page.via, since, SEND_CLAIM_STALE
+            )
+            before = start.before
+        else:
+            before = self.store.before_sending(page.key, page.escalation_id)
         if before.recorded is not None:  # sent before: never twice
             return _sent(before.recorded)
         if before.paging_stopped:
@@ -319,14 +336,11 @@ class PagingActivities:
             # stopped, and it is stored before it is answered, so nothing goes out after it.
             log.info("page %s withheld: its incident stopped paging %s", page.key, page.escalation_id)
             return PageSent(key=page.key, outcome="withheld")
-        # Before the send, so that nothing but the clock stands between the provider's answer and
-        # the record.
-        out_of_hours = self._out_of_hours(page, config)
         outcome: PageOutcome = "delivered"
         detail: str | None = None
         sent: SentMark | None = None
         try:
-            detail, sent = self._deliver(page, config)
+            detail, sent = self._deliver(page, config, start)
         except RateLimited as err:
             if attempt < LAST_ATTEMPT:
                 raise ApplicationError(
@@ -385,10 +399,30 @@ class PagingActivities:
             with self._unmarked_lock:
                 self._unmarked[key] = sent
 
-    def _deliver(self, page: SendPage, config: SevflowConfig) -> tuple[str | None, SentMark | None]:
+    def _sendable(self, page: SendPage, config: SevflowConfig) -> str | None:
+        """The person a page by text, call, e-mail or push goes to, when it can go (they have the
+        method's address and the worker its port); None for any other page."""
+        name = page.target.person
+        if name is None or page.via not in THROTTLED_WORDS or self._port(page.via) is None:
+            return None
+        person = config.people.get(name)
+        return name if person is not None and address_of(person, page.via) is not None else None
+
+    def _port(self, via: ThrottledMethod) -> object | None:
+        ports: dict[ThrottledMethod, object | None] = {
+            "sms": self.pagers.sms,
+            "voice": self.pagers.voice,
+            "email": self.pagers.email,
+            "push": self.pagers.push,
+        }
+        return ports[via]
+
+    def _deliver(
+        self, page: SendPage, config: SevflowConfig, start: SendStart | None
+    ) -> tuple[str | None, SentMark | None]:
         """What the page's record says of its send, and the claimed send to mark sent with it."""
         if page.via in THROTTLED_WORDS:
-            sent = self._deliver_direct(page, config, page.via)
+            sent = self._deliver_direct(page, config, page.via, start)
             return sent.detail, sent.mark
         text, blocks = page_message(page)
         target = page.target
@@ -407,8 +441,11 @@ class PagingActivities:
         self.webhook.send(page.key, _webhook_payload(page, text, config))
         return None, None
 
-    def _deliver_direct(self, page: SendPage, config: SevflowConfig, via: ThrottledMethod) -> Sent:
-        """A text, a call, an email or a push to the address sevflow.yaml gives the person."""
+    def _deliver_direct(
+        self, page: SendPage, config: SevflowConfig, via: ThrottledMethod, start: SendStart | None
+    ) -> Sent:
+        """A text, a call, an email or a push to the address sevflow.yaml gives the person; `start`:
+        the send's claim and the throttle's count, when they were taken with the record's read."""
         name = page.target.person
         person = config.people.get(name) if name is not None else None
         address = address_of(person, via) if person is not None else None
@@ -416,8 +453,13 @@ class PagingActivities:
             raise _Unreachable(f"{page.target.who} has no {ADDRESS_WORDS[via]} address in sevflow.yaml")
         masked = mask(via, address)
 
-        def throttle() -> None:
-            self._throttle(config, name, via)
+        def throttle(sent_lately: int) -> None:
+            limit: int = getattr(config.paging.throttle, via)
+            if sent_lately >= limit:
+                raise _Throttled(f"throttled: {limit} {THROTTLED_WORDS[via]} a minute for {name}")
+
+        def counted() -> int:  # the throttle's count, when `start` did not take it
+            return self.store.pages_sent(name, via, self.clock() - THROTTLE_WINDOW)
 
         if via == "sms":
             sms = self.pagers.sms
@@ -432,7 +474,7 @@ class PagingActivities:
                 sid = sms.send_sms(address, page_text(page, None).sms, page.key)
                 return SentMark(ref=f"text {sid} to {masked}")
 
-            return self._once(page, throttle, text_before, text)
+            return self._once(page, start, throttle, counted, text_before, text)
         if via == "voice":
             voice = self.pagers.voice
             if voice is None:
@@ -450,7 +492,7 @@ class PagingActivities:
                 # call by listing the number's calls, `_call_before`).
                 return SentMark(ref=f"call {sid} to {masked}", call=sid)
 
-            return self._once(page, throttle, call_before, call)
+            return self._once(page, start, throttle, counted, call_before, call)
         link = self._ack_link(page, name)
         text_ = page_text(page, link)
         if via == "email":
@@ -462,7 +504,7 @@ class PagingActivities:
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
                 return SentMark(ref=f"email {sent} to {masked}")
 
-            return self._once(page, throttle, None, mail)
+            return self._once(page, start, throttle, counted, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
@@ -471,12 +513,14 @@ class PagingActivities:
             push.push(address, text_.push_title, text_.push_body, link, page.key)
             return SentMark(ref=f"push to {masked}")
 
-        return self._once(page, throttle, None, notify)
+        return self._once(page, start, throttle, counted, None, notify)
 
     def _once(
         self,
         page: SendPage,
-        throttle: Callable[[], None],
+        start: SendStart | None,
+        throttle: Callable[[int], None],
+        counted: Callable[[], int],
         sent_before: Callable[[], SentMark | None] | None,
         send: Callable[[], SentMark],
     ) -> Sent:
@@ -495,7 +539,10 @@ class PagingActivities:
         if kept is not None:  # sent by an attempt of this process whose record and mark failed
             log.info("page %s was sent by an earlier attempt here: %s", page.key, kept.ref)
             return Sent(f"{kept.ref} (sent by an earlier attempt)", kept)
-        claim = self.store.claim_send(page.key, SEND_CLAIM_STALE)
+        if start is not None and start.claim is not None:
+            claim, sent_lately = start.claim, start.sent_lately
+        else:  # claimed here, its throttle counted below
+            claim, sent_lately = self.store.claim_send(page.key, SEND_CLAIM_STALE), None
         if claim.state == "sent":
             log.info("page %s was sent by an earlier attempt: %s", page.key, claim.ref)
             return Sent(f"{claim.ref} (sent by an earlier attempt)", None)
@@ -506,7 +553,8 @@ class PagingActivities:
             looked_up = sent_before() if claim.maybe_sent and sent_before else None
             if looked_up is not None:
                 return Sent(f"{looked_up.ref} (sent by an earlier attempt)", looked_up)
-            throttle()  # a database read: failing, it sent nothing
+            # A database read when `start` did not count: failing, it sent nothing.
+            throttle(counted() if sent_lately is None else sent_lately)
             sending = True
             sent = send()
         except BaseException as err:
@@ -529,12 +577,6 @@ class PagingActivities:
             if self.store.claim_call(sid, page.key) == page.key:
                 return sid
         return None
-
-    def _throttle(self, config: SevflowConfig, person: str, via: ThrottledMethod) -> None:
-        """Refuse a page over the person's per-minute limit for the method (paging.throttle)."""
-        limit: int = getattr(config.paging.throttle, via)
-        if self.store.pages_sent(person, via, self.clock() - THROTTLE_WINDOW) >= limit:
-            raise _Throttled(f"throttled: {limit} {THROTTLED_WORDS[via]} a minute for {person}")
 
     def _ack_token(self, page: SendPage, person: str) -> str | None:
         if self.links is None:

@@ -80,6 +80,16 @@ class BeforeSending(BaseModel):
     paging_stopped: bool
 
 
+class SendStart(BaseModel):
+    """What `start_send` found in its one transaction: the page's record or its escalation's stop (as
+    `before_sending`; nothing is claimed then), else the send's claim and, when the claim is this
+    attempt's, how many pages went to the person by the method lately (the throttle's count)."""
+
+    before: BeforeSending
+    claim: SendClaim | None = None
+    sent_lately: int = 0
+
+
 class PageRepository(Repository):
     """Pages sent, once per key, in the order they went out."""
 
@@ -97,13 +107,7 @@ class PageRepository(Repository):
         whether its escalation's incident no longer pages it (acknowledged, stopped, over): its pages
         are withheld from then on."""
         with self._read() as session:
-            found = session.execute(_BEFORE_SENDING, {"key": key, "k_escalation_id": escalation_id})
-            row = found.mappings().one()
-            stopped = bool(row["paging_stopped"])
-            if row["key"] is None:
-                return BeforeSending(recorded=None, paging_stopped=stopped)
-            recorded = StoredPage.model_validate({column.name: row[column.name] for column in _PAGES.c})
-            return BeforeSending(recorded=recorded, paging_stopped=stopped)
+            return _before_sending(session, key, escalation_id)
 
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage:
         """Record a page once per key; the record already there (a retried send) is returned as is.
@@ -203,54 +207,34 @@ class PageRepository(Repository):
         """How many pages went out to `person` by `via` since `since` (delivered ones: a throttled or
         failed page did not reach them): what a per-minute throttle counts."""
         with self._read() as session:
-            return int(session.scalar(_PAGES_SENT, {"person": person, "via": via, "since": since}) or 0)
+            return _pages_sent(session, person, via, since)
 
 
 class PageSendRepository(Repository):
     """A page's send claimed before it goes out and marked sent after (issue 16: a way out without an
     idempotency key must not send twice when an attempt is retried), and the calls made for pages."""
 
+    def start_send(
+        self, key: str, escalation_id: str, person: str, via: str, since: datetime, stale_after: timedelta
+    ) -> SendStart:
+        """What a page by text, call, e-mail or push goes out after, in one transaction (in three, they
+        cost each such page two more; issue 16): `before_sending`, then, unless the page is on record
+        or its escalation stopped, `claim_send` and, when the claim is this attempt's, `pages_sent` to
+        `person` by `via` since `since`."""
+        with self._write() as session:
+            before = _before_sending(session, key, escalation_id)
+            if before.recorded is not None or before.paging_stopped:
+                return SendStart(before=before)
+            claim = _claim_send(session, key, stale_after, self._clock())
+            lately = _pages_sent(session, person, via, since) if claim.state == "mine" else 0
+            return SendStart(before=before, claim=claim, sent_lately=lately)
+
     def claim_send(self, key: str, stale_after: timedelta) -> SendClaim:
         """Claim the send of page `key` for this attempt. A claim released after a send that may have
         gone out, or older than `stale_after` (longer than any attempt runs) and never marked sent
         (its attempt died), is taken over, `maybe_sent`."""
-        now = self._clock()
         with self._write() as session:
-            inserted = session.execute(
-                insert_ignoring_duplicates(session, _SENDS, ["key"])
-                .values(key=key, claimed_at=now, sent_at=None, ref=None, released_at=None)
-                .returning(_SENDS.c.key)
-            ).scalar_one_or_none()
-            if inserted is not None:
-                return SendClaim(state="mine", claimed_at=now)
-            row = session.get(PageSendRow, key)
-            if row is None:  # released for certain by its attempt since the insert (PostgreSQL)
-                return SendClaim(state="sending")
-            if row.sent_at is not None:
-                return SendClaim(state="sent", ref=row.ref)
-            if row.released_at is None and now - row.claimed_at < stale_after:
-                return SendClaim(state="sending")
-            # Compare and set on what was read: of two attempts taking over one claim, one wins (the
-            # release too, which a take-over clears: a clock that has not moved leaves claimed_at as is).
-            released = (
-                PageSendRow.released_at.is_(None)
-                if row.released_at is None
-                else PageSendRow.released_at == row.released_at
-            )
-            taken = session.execute(
-                update(PageSendRow)
-                .where(
-                    PageSendRow.key == key,
-                    PageSendRow.claimed_at == row.claimed_at,
-                    released,
-                    PageSendRow.sent_at.is_(None),
-                )
-                .values(claimed_at=now, released_at=None)
-                .returning(PageSendRow.key)
-            ).scalar_one_or_none()
-            if taken is None:
-                return SendClaim(state="sending")
-            return SendClaim(state="mine", maybe_sent=True, claimed_at=now)
+            return _claim_send(session, key, stale_after, self._clock())
 
     def mark_sent(self, key: str, sent: SentMark) -> None:
         """Page `key` went out (`sent.ref`: what the record says of it; `sent.call`: the call it made,
@@ -300,6 +284,55 @@ class PageSendRepository(Repository):
         )
         with self._read() as session:
             return list(session.scalars(query).all())
+
+
+def _claim_send(session: Session, key: str, stale_after: timedelta, now: datetime) -> SendClaim:
+    """PageSendRepository.claim_send in `session`'s transaction."""
+    inserted = session.execute(_insert_send(session), {"key": key, "claimed_at": now}).scalar_one_or_none()
+    if inserted is not None:
+        return SendClaim(state="mine", claimed_at=now)
+    row = session.get(PageSendRow, key)
+    if row is None:  # released for certain by its attempt since the insert (PostgreSQL)
+        return SendClaim(state="sending")
+    if row.sent_at is not None:
+        return SendClaim(state="sent", ref=row.ref)
+    if row.released_at is None and now - row.claimed_at < stale_after:
+        return SendClaim(state="sending")
+    # Compare and set on what was read: of two attempts taking over one claim, one wins (the
+    # release too, which a take-over clears: a clock that has not moved leaves claimed_at as is).
+    released = (
+        PageSendRow.released_at.is_(None)
+        if row.released_at is None
+        else PageSendRow.released_at == row.released_at
+    )
+    taken = session.execute(
+        update(PageSendRow)
+        .where(
+            PageSendRow.key == key,
+            PageSendRow.claimed_at == row.claimed_at,
+            released,
+            PageSendRow.sent_at.is_(None),
+        )
+        .values(claimed_at=now, released_at=None)
+        .returning(PageSendRow.key)
+    ).scalar_one_or_none()
+    if taken is None:
+        return SendClaim(state="sending")
+    return SendClaim(state="mine", maybe_sent=True, claimed_at=now)
+
+
+def _before_sending(session: Session, key: str, escalation_id: str) -> BeforeSending:
+    """PageRepository.before_sending in `session`'s transaction."""
+    row = session.execute(_BEFORE_SENDING, {"key": key, "k_escalation_id": escalation_id}).mappings().one()
+    stopped = bool(row["paging_stopped"])
+    if row["key"] is None:
+        return BeforeSending(recorded=None, paging_stopped=stopped)
+    recorded = StoredPage.model_validate({column.name: row[column.name] for column in _PAGES.c})
+    return BeforeSending(recorded=recorded, paging_stopped=stopped)
+
+
+def _pages_sent(session: Session, person: str, via: str, since: datetime) -> int:
+    return int(session.scalar(_PAGES_SENT, {"person": person, "via": via, "since": since}) or 0)
 
 
 def _mark_sent(session: Session, key: str, sent: SentMark, now: datetime) -> None:
@@ -355,6 +388,7 @@ _BEFORE_SENDING = (
     .outerjoin(_PAGES, _PAGES.c.key == bindparam("key"))
 )
 _INSERT_PAGE: dict[str, Insert] = {}
+_INSERT_SEND: dict[str, Insert] = {}
 
 
 def _insert_page(session: Session) -> Insert:
@@ -363,6 +397,17 @@ def _insert_page(session: Session) -> Insert:
     if dialect not in _INSERT_PAGE:
         _INSERT_PAGE[dialect] = insert_ignoring_duplicates(session, _PAGES, ["key"])
     return _INSERT_PAGE[dialect]
+
+
+def _insert_send(session: Session) -> Insert:
+    """A send's claim, unless the page's send is claimed already (built once per database)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERT_SEND:
+        claim = insert_ignoring_duplicates(session, _SENDS, ["key"]).values(
+            key=bindparam("key"), claimed_at=bindparam("claimed_at"), sent_at=None, ref=None, released_at=None
+        )
+        _INSERT_SEND[dialect] = claim.returning(_SENDS.c.key)
+    return _INSERT_SEND[dialect]
 
 
 def _takes_up(row: PageRow | StoredPage, status: str) -> bool:

@@ -30,6 +30,7 @@ from sevflow.store.pages import (
     PageRepository,
     PageSendRepository,
     SendClaim,
+    SendStart,
     SentMark,
     StoredPage,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Repository",
     "RoleHolder",
     "SendClaim",
+    "SendStart",
     "SentMark",
     "Store",
     "StoredActionItem",

@@ -34,7 +34,7 @@ from sevflow.paging.links import AckLink, InvalidLink, read_ack_token, voice_ans
 from sevflow.paging.messages import page_text
 from sevflow.paging.models import NotifyStep, PageBatch, PageSent, PageTarget, SendPage, Via
 from sevflow.policy import DEFAULT_POLICIES, Severity
-from sevflow.store.repository import SendClaim, SentMark, Store, StoredPage
+from sevflow.store.repository import SendStart, SentMark, Store, StoredPage
 from tests.emulators.ntfy import NtfyEmulator
 from tests.emulators.twilio import DEFAULT_NUMBER, TwilioEmulator
 from tests.pagers.conftest import ALICE, BOB, client_of
@@ -342,10 +342,12 @@ class DownAfterTheSend(Store):
 
     down = False
 
-    def claim_send(self, key: str, stale_after: timedelta) -> SendClaim:
-        claim = super().claim_send(key, stale_after)
-        self.down = claim.state == "mine"
-        return claim
+    def start_send(
+        self, key: str, escalation_id: str, person: str, via: str, since: datetime, stale_after: timedelta
+    ) -> SendStart:
+        start = super().start_send(key, escalation_id, person, via, since, stale_after)
+        self.down = start.claim is not None and start.claim.state == "mine"
+        return start
 
     def up(self) -> None:
         self.down = False
@@ -623,27 +625,22 @@ async def test_a_late_page_that_no_attempt_started_is_sent_without_asking_twilio
     assert twilio.requests("messages.list") == twilio.requests("calls.list") == []
 
 
-class CountFailsOnce(Store):
-    """The real store whose throttle count (a read before each text or call) fails once."""
-
-    failed = False
-
-    def pages_sent(self, person: str, via: str, since: datetime) -> int:
-        if not self.failed:
-            self.failed = True
-            raise OperationalError(
-                "SELECT count(*) FROM pages", {}, Exception("server closed the connection")
-            )
-        return super().pages_sent(person, via, since)
-
-
 async def test_a_page_whose_throttle_read_failed_sent_nothing_and_is_not_looked_up(
     twilio: TwilioEmulator, tmp_path: Path
 ) -> None:
-    """The throttle's count failed before the call: nothing went out, so the next attempt calls
-    without asking Twilio. Asking, it would take another incident's call to alice, made that moment
-    and not yet recorded, for its own, and alice would get one call for two incidents."""
-    store = CountFailsOnce.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    """The throttle's count failed in the transaction that claims the send: nothing went out and
+    nothing stays claimed, so the next attempt calls without asking Twilio. Asking, it would take
+    another incident's call to alice, made that moment and not yet recorded, for its own, and alice
+    would get one call for two incidents."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sevflow.db'}")
+    failed: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def count_fails_once(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if "count(" in statement and not failed:
+            failed.append(statement)
+            raise OperationalError(statement, {}, Exception("server closed the connection"))
+
     client = client_of(twilio)
     try:
         acts = acts_with(
@@ -651,6 +648,7 @@ async def test_a_page_whose_throttle_read_failed_sent_nothing_and_is_not_looked_
         )
         mine, other = page("voice", incident=8), page("voice", incident=9)
         assert await run(acts, [mine], local=True) == []  # the count failed: to be tried again
+        assert failed and twilio.calls(to=ALICE) == []
         assert store.claim_send(other.key, SEND_CLAIM_STALE).state == "mine"
         TwilioVoice(client, DEFAULT_NUMBER).call(ALICE, "INC-9", other.key, None)  # not yet recorded
 

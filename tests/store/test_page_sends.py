@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sevflow.incident.models import new_incident_state
+from sevflow.policy import DEFAULT_POLICIES, Severity
 from sevflow.store.repository import SentMark, Store, StoredPage
 from tests.store.conftest import FakeClock
 
@@ -132,3 +134,59 @@ def test_a_record_marks_its_send_sent_and_ties_its_call_in_one_write(store: Stor
     # The first mark stands: a record retried with another reference keeps it.
     store.record_page(stored(call_key, "voice"), SentMark(ref="call CA11 to +1***", call="CA9"))
     assert store.claim_send(call_key, STALE).ref == "call CA9 to +1***"
+
+
+def test_a_send_started_in_one_transaction_is_claimed_counted_or_left_alone(
+    store: Store, clock: FakeClock
+) -> None:
+    """start_send: a page neither on record nor stopped is claimed and the person's pages by the
+    method counted; a claimed one is found being sent (not counted); a page on record, or whose
+    escalation stopped, claims nothing."""
+    escalation = "incident-7/escalation-1"
+    since = clock.now - timedelta(minutes=1)
+    for n in (1, 2):
+        store.record_page(
+            StoredPage(
+                key=f"{escalation}/r1/o0/l{n}/alice/push",
+                incident_number=7,
+                escalation_id=escalation,
+                person="alice",
+                target="person:alice",
+                via="push",
+                level=n,
+                loop=0,
+                severity="SEV1",
+                due_at=clock.now,
+                paged_at=clock.now,
+                result="delivered",
+            )
+        )
+    start = store.start_send(KEY, escalation, "alice", "push", since, STALE)
+    assert start.before.recorded is None and not start.before.paging_stopped
+    assert start.claim is not None and start.claim.state == "mine" and start.sent_lately == 2
+    again = store.start_send(KEY, escalation, "alice", "push", since, STALE)
+    assert again.claim is not None and again.claim.state == "sending" and again.sent_lately == 0
+
+    on_record = store.start_send(
+        f"{escalation}/r1/o0/l1/alice/push", escalation, "alice", "push", since, STALE
+    )
+    assert on_record.claim is None and on_record.before.recorded is not None
+    assert store.claim_send(f"{escalation}/r1/o0/l1/alice/push", STALE).state == "mine"  # never claimed
+
+    state = new_incident_state(
+        "incident-stops", title="t", service="checkout", severity=Severity.SEV1, policies=DEFAULT_POLICIES
+    )
+    stopping = state.model_copy(
+        update={
+            "number": store.register(state).number,
+            "version": 2,
+            "escalation_id": "incident-stops/escalation-1",
+        }
+    )
+    stopping.escalation_active = True
+    store.record(stopping, [])
+    store.record(stopping.model_copy(update={"version": 3, "escalation_active": False}), [])
+    stopped_key = "incident-stops/escalation-1/r1/o0/l0/alice/sms"
+    stopped = store.start_send(stopped_key, "incident-stops/escalation-1", "alice", "sms", since, STALE)
+    assert stopped.before.paging_stopped and stopped.claim is None
+    assert store.claim_send(stopped_key, STALE).state == "mine"  # never claimed
