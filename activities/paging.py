@@ -27,7 +27,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -128,7 +128,9 @@ class PageStore(Protocol):
 class ContactSource(Protocol):
     """Where confirmed contact methods are kept (the store)."""
 
-    def verifications(self, person: str | None = None) -> list[Verification]: ...
+    def verifications(
+        self, person: str | None = None, *, people: Collection[str] | None = None
+    ) -> list[Verification]: ...
 
 
 @dataclass(frozen=True)
@@ -180,19 +182,25 @@ class PagingActivities:
         planning activities read it again first."""
         return self.live.last.config
 
-    def _contact_book(self) -> ContactBook:
+    def _contact_book(self, config: SevflowConfig, request: PlanLevel) -> ContactBook:
+        """The confirmed methods of the people the level reaches: a few rows, where everyone's cost a
+        level a read of hundreds (who a level reaches does not depend on their methods)."""
         if self.contacts is None:
             return ContactBook()
-        return ContactBook.of(self.contacts.verifications())
+        people = {t.person for t in plan_level(config, request).targets if t.person is not None}
+        if not people:
+            return ContactBook()
+        return ContactBook.of(self.contacts.verifications(people=people))
 
-    def _planning_reads(self, pinned_config: str | None) -> tuple[ContactBook, Effective]:
-        return self._contact_book(), self.live.at(pinned_config)
+    def _planning_reads(self, request: PlanLevel) -> tuple[ContactBook, Effective]:
+        # The file configuration the escalation started on, with the covers of now (pinned policies).
+        current = self.live.at(request.pinned_config)
+        return self._contact_book(current.config, request), current
 
     @blocking_activity(PLAN_ESCALATION_LEVEL)
     def plan_escalation_level(self, request: PlanLevel) -> LevelPlan:
-        # The file configuration the escalation started on, with the covers of now (pinned policies).
-        current = self.live.at(request.pinned_config)
-        plan = plan_level(current.config, request, self._contact_book())
+        contacts, current = self._planning_reads(request)
+        plan = plan_level(current.config, request, contacts)
         return plan.model_copy(update={"config_version": current.version})
 
     @activity.defn(name=SEND_PAGES)
@@ -204,7 +212,7 @@ class PagingActivities:
         # The confirmed contact methods and the on-call changes are database reads: off the event loop.
         # The planning itself is pure config math of well under a millisecond: done here.
         contacts, current = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._planning_reads, start.plan.pinned_config
+            self.executor, self._planning_reads, start.plan
         )
         plan = plan_level(current.config, start.plan, contacts)
         plan = plan.model_copy(update={"config_version": current.version})

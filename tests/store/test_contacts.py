@@ -59,6 +59,16 @@ def test_forgetting_a_person_removes_their_confirmations_and_codes(store: Store,
     assert store.confirm_challenge("frank", "sms", PHONE, "111111", via="cli") == "confirmed"
 
 
+def test_the_confirmations_of_some_people(store: Store, clock: FakeClock) -> None:
+    """What an escalation level reads: the confirmed methods of the people it reaches only."""
+    for person in ("ivy", "jon", "kim"):
+        store.start_challenge(person, "sms", PHONE, "123456", clock.now + timedelta(minutes=10))
+        store.confirm_challenge(person, "sms", PHONE, "123456", via="cli")
+    assert [v.person for v in store.verifications(people={"kim", "ivy", "nobody"})] == ["ivy", "kim"]
+    assert store.verifications(people=[]) == []
+    assert [v.person for v in store.verifications()] == ["ivy", "jon", "kim"]
+
+
 def test_a_pending_code_shows_its_wrong_answers_but_never_the_code(store: Store, clock: FakeClock) -> None:
     expires = clock.now + timedelta(minutes=10)
     store.start_challenge("gina", "push", "d3", "135790", expires)
