@@ -3,11 +3,12 @@ how the provider said each ended; and the texts people sent back, answered once 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, delete, func, literal, select, update
+from sqlalchemy import Insert, bindparam, delete, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
@@ -113,14 +114,17 @@ class PageRepository(Repository):
         """Record a page once per key; the record already there (a retried send) is returned as is.
         A provider's report that came before it is taken up. With `sent`, the page's claimed send is
         marked sent (and its call tied to it) in the same transaction: one commit for both, where a
-        mark of its own cost a second (issue 16: SQLite serializes every commit)."""
+        mark of its own cost a second (issue 16: SQLite serializes every commit); the report is read
+        in it too, where a read of its own cost a page a third transaction."""
         with self._write() as session:
+            _page_turn(session, page.key)
             session.execute(_insert_page(session), page.model_dump())
             if sent is not None:
                 _mark_sent(session, page.key, sent, self._clock())
-        stored = self._take_up_delivery(page.key)
-        assert stored is not None  # written above, and pages are never deleted
-        return stored
+            found = _with_report(session, page.key)
+            assert found is not None  # written above, and pages are never deleted
+            stored, report = found
+            return stored if report is None else _take_up(session, page.key, report)
 
     def report_delivery(self, key: str, status: str, detail: str | None) -> StoredPage | None:
         """The provider says how page `key` ended (`status` as it words it, `detail` for a person): on
@@ -128,9 +132,11 @@ class PageRepository(Repository):
         report changes nothing after one. Returns the page, or None while it is not recorded yet (the
         report is kept, and the page takes it up when it is)."""
         now = self._clock()
-        # Written and taken up in two transactions, as record_page writes and takes up in two: of the
-        # two takes-up, the later one sees both rows, whatever isolation the database runs.
+        # Written, then taken up after its commit. The page's record takes turns with this write on
+        # the page's key (`_page_turn`), and takes up what it finds in its own transaction: whichever
+        # of the two writes second sees the other's row, whatever isolation the database runs.
         with self._write() as session:
+            _page_turn(session, key)
             found = session.get(PageDeliveryRow, key)
             if found is None:
                 session.execute(
@@ -144,26 +150,16 @@ class PageRepository(Repository):
 
     def _take_up_delivery(self, key: str) -> StoredPage | None:
         """The page `key` with its provider's report applied (None: not recorded yet). The common
-        case, no report or one already applied, is one read: a page costs its insert and this."""
+        case, no report or one already applied, is one read."""
         with self._read() as session:
-            found = session.execute(_PAGE_WITH_REPORT, {"key": key}).mappings().first()
-            if found is None:
-                return None
-            stored = StoredPage.model_validate(dict(found))
-            status: str | None = found["report_status"]
-            detail: str | None = found["report_detail"]
-            at: datetime | None = found["report_at"]
-            if status is None or not _takes_up(stored, status):
-                return stored
+            found = _with_report(session, key)
+        if found is None:
+            return None
+        stored, report = found
+        if report is None:
+            return stored
         with self._write() as session:
-            row = session.get(PageRow, key)
-            assert row is not None  # read above, and pages are never deleted
-            if _takes_up(row, status):
-                row.delivery, row.delivery_at = status, at
-                if status in UNDELIVERED:
-                    row.result = "failed"
-                    row.detail = "; ".join(part for part in (row.detail, detail or status) if part)
-            return _page(row)
+            return _take_up(session, key, report)
 
     def last_pages(self, person: str, via: str, limit: int = 20) -> list[StoredPage]:
         """The newest pages to `person` by `via`, newest first: what an answer by text refers to."""
@@ -347,6 +343,48 @@ def _mark_sent(session: Session, key: str, sent: SentMark, now: datetime) -> Non
         session.execute(tie.values(sid=sent.call, page_key=key, claimed_at=now))
 
 
+class _Report(NamedTuple):
+    """A provider's report on a page, not yet on the page's record."""
+
+    status: str
+    detail: str | None
+    at: datetime
+
+
+def _with_report(session: Session, key: str) -> tuple[StoredPage, _Report | None] | None:
+    """Page `key` as recorded, and its provider's report when the record has yet to take it up;
+    None when the page is not recorded."""
+    found = session.execute(_PAGE_WITH_REPORT, {"key": key}).mappings().first()
+    if found is None:
+        return None
+    stored = StoredPage.model_validate(dict(found))
+    status: str | None = found["report_status"]
+    if status is None or not _takes_up(stored, status):
+        return stored, None
+    return stored, _Report(status, found["report_detail"], found["report_at"])
+
+
+def _take_up(session: Session, key: str, report: _Report) -> StoredPage:
+    """Put `report` on page `key`'s record (a failure fails the page), unless the record took up a
+    report since it was read."""
+    row = session.get(PageRow, key)
+    assert row is not None  # read before, and pages are never deleted
+    if _takes_up(row, report.status):
+        row.delivery, row.delivery_at = report.status, report.at
+        if report.status in UNDELIVERED:
+            row.result = "failed"
+            row.detail = "; ".join(part for part in (row.detail, report.detail or report.status) if part)
+    return _page(row)
+
+
+def _page_turn(session: Session, key: str) -> None:
+    """Wait for any other transaction writing page `key`'s record or its provider's report: on SQLite
+    one transaction writes at a time already; on PostgreSQL a lock on the key, held to the commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.blake2b(key.encode(), digest_size=8, person=b"sevflow-page").digest()
+        session.execute(_PG_KEY_LOCK, {"lock": int.from_bytes(digest, "big", signed=True)})
+
+
 def _page(row: PageRow) -> StoredPage:
     return StoredPage.model_validate(row, from_attributes=True)
 
@@ -387,6 +425,7 @@ _BEFORE_SENDING = (
     .select_from(_ONE_ROW)
     .outerjoin(_PAGES, _PAGES.c.key == bindparam("key"))
 )
+_PG_KEY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
 _INSERT_PAGE: dict[str, Insert] = {}
 _INSERT_SEND: dict[str, Insert] = {}
 

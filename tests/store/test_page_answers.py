@@ -4,7 +4,11 @@ failure stands, and an inbound message is new once."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, event
 
 from sevflow.store.repository import Store, StoredPage
 
@@ -82,3 +86,33 @@ def test_an_inbound_message_is_new_once(store: Store) -> None:
     assert store.first_inbound("SM00000000000000000000000000000001") is True
     assert store.first_inbound("SM00000000000000000000000000000001") is False
     assert store.first_inbound("SM00000000000000000000000000000002") is True
+
+
+def test_a_report_written_while_the_page_is_recorded_is_taken_up(store: Store) -> None:
+    """Twilio's status callback reaches sevflow while the page's record is being written: its report
+    is written between the record's read of the reports and the record's commit. The two take turns
+    on the page's key, so the report waits for the record and then finds the page; without the turn
+    (on PostgreSQL) the report's take-up would miss the uncommitted page and the record would have
+    read no report, and the page would stay delivered for ever."""
+    key = page(100).key
+    read, reported = threading.Event(), threading.Event()
+    recording = threading.get_ident()
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def pause_after_the_read(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if threading.get_ident() == recording and "page_deliveries" in statement and not read.is_set():
+            read.set()
+            reported.wait(timeout=1.5)  # the report, unless it waits for this transaction
+
+    def report() -> None:
+        assert read.wait(timeout=10)
+        store.report_delivery(key, "undelivered", "Twilio: undelivered (30003)")
+        reported.set()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reporting = pool.submit(report)
+        store.record_page(page(100))
+        reporting.result()
+
+    stored = store.page(key)
+    assert stored is not None and (stored.result, stored.delivery) == ("failed", "undelivered")
