@@ -336,8 +336,7 @@ def _mark_sent(session: Session, key: str, sent: SentMark, now: datetime) -> Non
     call to it unless the call is another page's."""
     # On the tables, not the mapped classes: the ORM's bulk statement machinery cost more than the
     # statements (every page by text, call or mail runs these).
-    unmarked = (_SENDS.c.key == key, _SENDS.c.sent_at.is_(None))
-    session.execute(update(_SENDS).where(*unmarked).values(sent_at=now, ref=sent.ref))
+    session.execute(_MARK_SENT, {"k_key": key, "sent_at": now, "ref": sent.ref})
     if sent.call is not None:
         tie = insert_ignoring_duplicates(session, _CALLS, ["sid"])
         session.execute(tie.values(sid=sent.call, page_key=key, claimed_at=now))
@@ -424,6 +423,11 @@ _BEFORE_SENDING = (
     select(_STOPPED.exists().label("paging_stopped"), *_PAGES.c)
     .select_from(_ONE_ROW)
     .outerjoin(_PAGES, _PAGES.c.key == bindparam("key"))
+)
+_MARK_SENT = (
+    update(_SENDS)
+    .where(_SENDS.c.key == bindparam("k_key"), _SENDS.c.sent_at.is_(None))
+    .values(sent_at=bindparam("sent_at"), ref=bindparam("ref"))
 )
 _PG_KEY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
 _INSERT_PAGE: dict[str, Insert] = {}
