@@ -154,6 +154,7 @@ class PagingActivities:
         pagers: Pagers | None = None,
         contacts: ContactSource | None = None,
         links: PageLinks | None = None,
+        planning_executor: Executor | None = None,
     ) -> None:
         # sevflow.yaml with the runtime on-call changes (a cover made now pages from the next level on).
         self.live = LiveConfig.of(config)
@@ -164,6 +165,10 @@ class PagingActivities:
         # Where send_pages runs its blocking page sends: the worker's activity threads (None: the event
         # loop's default executor).
         self.executor = executor
+        # Where page_level reads who the level pages: threads the pages do not queue on (under a
+        # paging backlog, a level planned on the pages' threads waited out the queue twice: once for
+        # its plan, once for its pages). None: `executor`.
+        self.planning_executor = planning_executor or executor
         self.pagers = pagers or Pagers()
         # None: no method is confirmed, so people are paged by Slack DM and webhook only.
         self.contacts = contacts
@@ -212,7 +217,7 @@ class PagingActivities:
         # The confirmed contact methods and the on-call changes are database reads: off the event loop.
         # The planning itself is pure config math of well under a millisecond: done here.
         contacts, current = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._planning_reads, start.plan
+            self.planning_executor, self._planning_reads, start.plan
         )
         plan = plan_level(current.config, start.plan, contacts)
         plan = plan.model_copy(update={"config_version": current.version})

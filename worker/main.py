@@ -37,7 +37,7 @@ from sevflow.errors import ConfigError
 from sevflow.oncall.live import LiveConfig
 from sevflow.paging.task_queue import paging_task_queue
 from sevflow.settings import Settings, page_link_secret
-from sevflow.store.database import PAGING_THREADS, STORE_THREADS
+from sevflow.store.database import PAGING_THREADS, PLANNING_THREADS, STORE_THREADS
 from sevflow.store.repository import Store
 from worker.sandbox import install_code_cache, sandbox_runner
 from workflows.action_item import ActionItemWorkflow
@@ -203,6 +203,9 @@ def build_worker(
         store,
         webhook or paging_webhook(config),
         executor=paging_executor,
+        planning_executor=ThreadPoolExecutor(
+            max_workers=PLANNING_THREADS, thread_name_prefix="sevflow-planning"
+        ),
         pagers=pagers,
         contacts=store,
         links=links,

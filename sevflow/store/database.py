@@ -35,6 +35,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # those of the incidents and the rest, and those of the escalations on their own task queue.
 STORE_THREADS = 16
 PAGING_THREADS = 16
+# Those that read who a level pages (the escalations' planning): apart from the pages' threads, so
+# that a level's plan never waits behind the pages queued before it, and its pages a second time.
+PLANNING_THREADS = 4
 # Key of the PostgreSQL advisory lock held while migrating: any constant bigint, the same in every process.
 _PG_MIGRATION_LOCK = 7_357_210_001
 
@@ -118,7 +121,7 @@ def make_engine(url: str | URL, create: bool = True, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     # One pooled connection per thread that may hold a session at once, so none is opened and closed
     # per transaction under load (SQLAlchemy's default keeps 5 and opens up to 10 more on demand).
-    kwargs.setdefault("pool_size", STORE_THREADS + PAGING_THREADS)
+    kwargs.setdefault("pool_size", STORE_THREADS + PAGING_THREADS + PLANNING_THREADS)
     kwargs.setdefault("json_serializer", _json_without_nul)
     engine = create_engine(parsed, **kwargs)
     event.listen(engine, "before_cursor_execute", _parameters_without_nul, retval=True)
