@@ -108,10 +108,6 @@ class PageStore(Protocol):
 
     def record_page(self, page: StoredPage, sent: SentMark | None = None) -> StoredPage: ...
 
-    def pages_sent(self, person: str, via: str, since: datetime) -> int: ...
-
-    def claim_send(self, key: str, stale_after: timedelta) -> SendClaim: ...
-
     def start_send(
         self, key: str, escalation_id: str, person: str, via: str, since: datetime, stale_after: timedelta
     ) -> SendStart: ...
@@ -328,9 +324,6 @@ class PagingActivities:
             yield
 
     def _page_in_turn(self, page: SendPage, config: SevflowConfig, attempt: int) -> PageSent:
-        # Before the send, so that nothing but the clock stands between the provider's answer and
-        # the record.
-        out_of_hours = self._out_of_hours(page, config)
         start: SendStart | None = None
         if (person := self._sendable(page, config)) is not None:
             # Its record, its escalation's stop, its send's claim and the throttle's count: one
@@ -349,6 +342,9 @@ class PagingActivities:
             # stopped, and it is stored before it is answered, so nothing goes out after it.
             log.info("page %s withheld: its incident stopped paging %s", page.key, page.escalation_id)
             return PageSent(key=page.key, outcome="withheld")
+        # Before the send, so that nothing but the clock stands between the provider's answer and
+        # the record.
+        out_of_hours = self._out_of_hours(page, config)
         outcome: PageOutcome = "delivered"
         detail: str | None = None
         sent: SentMark | None = None
@@ -458,7 +454,8 @@ class PagingActivities:
         self, page: SendPage, config: SevflowConfig, via: ThrottledMethod, start: SendStart | None
     ) -> Sent:
         """A text, a call, an email or a push to the address sevflow.yaml gives the person; `start`:
-        the send's claim and the throttle's count, when they were taken with the record's read."""
+        the send's claim and the throttle's count, taken with the record's read (None: the page
+        cannot go, as this says)."""
         name = page.target.person
         person = config.people.get(name) if name is not None else None
         address = address_of(person, via) if person is not None else None
@@ -470,9 +467,6 @@ class PagingActivities:
             limit: int = getattr(config.paging.throttle, via)
             if sent_lately >= limit:
                 raise _Throttled(f"throttled: {limit} {THROTTLED_WORDS[via]} a minute for {name}")
-
-        def counted() -> int:  # the throttle's count, when `start` did not take it
-            return self.store.pages_sent(name, via, self.clock() - THROTTLE_WINDOW)
 
         if via == "sms":
             sms = self.pagers.sms
@@ -487,7 +481,7 @@ class PagingActivities:
                 sid = sms.send_sms(address, page_text(page, None).sms, page.key)
                 return SentMark(ref=f"text {sid} to {masked}")
 
-            return self._once(page, start, throttle, counted, text_before, text)
+            return self._once(page, start, throttle, text_before, text)
         if via == "voice":
             voice = self.pagers.voice
             if voice is None:
@@ -505,7 +499,7 @@ class PagingActivities:
                 # call by listing the number's calls, `_call_before`).
                 return SentMark(ref=f"call {sid} to {masked}", call=sid)
 
-            return self._once(page, start, throttle, counted, call_before, call)
+            return self._once(page, start, throttle, call_before, call)
         link = self._ack_link(page, name)
         text_ = page_text(page, link)
         if via == "email":
@@ -517,7 +511,7 @@ class PagingActivities:
                 sent = email.send_email(address, text_.subject, text_.email_text, text_.email_html, page.key)
                 return SentMark(ref=f"email {sent} to {masked}")
 
-            return self._once(page, start, throttle, counted, None, mail)
+            return self._once(page, start, throttle, None, mail)
         push = self.pagers.push
         if push is None:
             raise _Unreachable(NOT_CONFIGURED[via])
@@ -526,14 +520,13 @@ class PagingActivities:
             push.push(address, text_.push_title, text_.push_body, link, page.key)
             return SentMark(ref=f"push to {masked}")
 
-        return self._once(page, start, throttle, counted, None, notify)
+        return self._once(page, start, throttle, None, notify)
 
     def _once(
         self,
         page: SendPage,
         start: SendStart | None,
         throttle: Callable[[int], None],
-        counted: Callable[[], int],
         sent_before: Callable[[], SentMark | None] | None,
         send: Callable[[], SentMark],
     ) -> Sent:
@@ -552,10 +545,9 @@ class PagingActivities:
         if kept is not None:  # sent by an attempt of this process whose record and mark failed
             log.info("page %s was sent by an earlier attempt here: %s", page.key, kept.ref)
             return Sent(f"{kept.ref} (sent by an earlier attempt)", kept)
-        if start is not None and start.claim is not None:
-            claim, sent_lately = start.claim, start.sent_lately
-        else:  # claimed here, its throttle counted below
-            claim, sent_lately = self.store.claim_send(page.key, SEND_CLAIM_STALE), None
+        if start is None or start.claim is None:  # `_sendable` and `_deliver_direct` ask the same
+            raise RuntimeError(f"page {page.key} reached its send without a claim")
+        claim = start.claim
         if claim.state == "sent":
             log.info("page %s was sent by an earlier attempt: %s", page.key, claim.ref)
             return Sent(f"{claim.ref} (sent by an earlier attempt)", None)
@@ -566,8 +558,7 @@ class PagingActivities:
             looked_up = sent_before() if claim.maybe_sent and sent_before else None
             if looked_up is not None:
                 return Sent(f"{looked_up.ref} (sent by an earlier attempt)", looked_up)
-            # A database read when `start` did not count: failing, it sent nothing.
-            throttle(counted() if sent_lately is None else sent_lately)
+            throttle(start.sent_lately)
             sending = True
             sent = send()
         except BaseException as err:

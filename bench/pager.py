@@ -887,8 +887,8 @@ def judge(result: dict[str, Any]) -> None:
         return
     p99 = stopped["p99_ms"] / 1000
     print(
-        f"  target    ack answered -> escalation stopped (its last page) p99 {p99 * 1000:.0f} ms <= "
-        f"{TARGET_ACK_P99_S:g} s: "
+        f"  target    ack answered -> escalation stopped (its last page; any page after the answer also "
+        f"fails a check) p99 {p99 * 1000:.0f} ms <= {TARGET_ACK_P99_S:g} s: "
         f"{'met' if p99 <= TARGET_ACK_P99_S else 'MISSED'}",
         flush=True,
     )

@@ -110,7 +110,10 @@ def make_engine(url: str | URL, create: bool = True, **kwargs: Any) -> Engine:
     read-to-write upgrade (the recipe from SQLAlchemy's SQLite dialect documentation).
 
     PostgreSQL: psycopg 3 and pre-ping, so a restarted server costs no failed request; U+0000, which
-    PostgreSQL cannot store in text or JSONB, is written as U+FFFD (see `_without_nul`).
+    PostgreSQL cannot store in text or JSONB, is written as U+FFFD (see `_without_nul`); READ COMMITTED
+    whatever the server's default, since the store's turns depend on it (a statement after a lock wait
+    sees what committed meanwhile; under REPEATABLE READ a page's record would not see the provider's
+    report written while it waited, and the report would be lost).
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -119,6 +122,7 @@ def make_engine(url: str | URL, create: bool = True, **kwargs: Any) -> Engine:
     if backend != "postgresql":
         return create_engine(parsed, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("isolation_level", "READ COMMITTED")
     # One pooled connection per thread that may hold a session at once, so none is opened and closed
     # per transaction under load (SQLAlchemy's default keeps 5 and opens up to 10 more on demand).
     kwargs.setdefault("pool_size", STORE_THREADS + PAGING_THREADS + PLANNING_THREADS)

@@ -134,7 +134,8 @@ class PageRepository(Repository):
         now = self._clock()
         # Written, then taken up after its commit. The page's record takes turns with this write on
         # the page's key (`_page_turn`), and takes up what it finds in its own transaction: whichever
-        # of the two writes second sees the other's row, whatever isolation the database runs.
+        # of the two writes second sees the other's row (on PostgreSQL under READ COMMITTED, which
+        # the engine sets: see database.make_engine).
         with self._write() as session:
             _page_turn(session, key)
             found = session.get(PageDeliveryRow, key)

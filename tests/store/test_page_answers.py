@@ -5,12 +5,15 @@ failure stands, and an inbound message is new once."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, event
+import pytest
+from sqlalchemy import Connection, event, text
 
 from sevflow.store.repository import Store, StoredPage
+from tests.store.conftest import PostgresServer
 
 T0 = datetime(2026, 12, 10, 3, 0, tzinfo=UTC)
 
@@ -116,3 +119,50 @@ def test_a_report_written_while_the_page_is_recorded_is_taken_up(store: Store) -
 
     stored = store.page(key)
     assert stored is not None and (stored.result, stored.delivery) == ("failed", "undelivered")
+
+
+@pytest.mark.postgres
+def test_a_report_committed_while_the_record_waits_for_its_turn_under_repeatable_read(
+    postgres: PostgresServer,
+) -> None:
+    """An operator's server defaults to REPEATABLE READ: the record's snapshot would be taken by its
+    first statement, the wait for its turn, so a report committed meanwhile would be invisible to it,
+    while the report's own take-up ran before the record committed. The store runs READ COMMITTED
+    whatever the default (found by the adversary, 2026-12-08)."""
+    url = postgres.create_database()
+    with postgres.admin.connect() as conn:
+        conn.execute(
+            text(f"ALTER DATABASE \"{url.database}\" SET default_transaction_isolation = 'repeatable read'")
+        )
+    store = Store.from_url(url.render_as_string(hide_password=False))
+    key = page(200).key
+    report_locked, record_waiting, report_taken_up = threading.Event(), threading.Event(), threading.Event()
+    reporting: list[int] = []
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def interleave(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        me = threading.get_ident()
+        if "pg_advisory_xact_lock" in statement and me in reporting and not report_locked.is_set():
+            report_locked.set()
+            assert record_waiting.wait(10)
+            time.sleep(0.3)  # the record's first statement, its turn, is waiting now
+        elif "page_deliveries" in statement and me not in reporting and report_locked.is_set():
+            report_taken_up.wait(2)  # the report's own take-up runs before the record commits
+
+    def report() -> StoredPage | None:
+        reporting.append(threading.get_ident())
+        found = store.report_delivery(key, "undelivered", "Twilio: undelivered (30003)")
+        report_taken_up.set()
+        return found
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reported = pool.submit(report)
+            assert report_locked.wait(10)
+            record_waiting.set()
+            store.record_page(page(200))
+            assert reported.result() is None  # not on record when the report looked
+        stored = store.page(key)
+        assert stored is not None and (stored.result, stored.delivery) == ("failed", "undelivered")
+    finally:
+        store.dispose()
