@@ -73,3 +73,7 @@ class Pagers:
     voice: VoicePort | None = None
     email: EmailPort | None = None
     push: PushPort | None = None
+
+    def configured(self, method: str) -> bool:
+        """Whether a way out was built for `method` (sms, voice, email or push)."""
+        return getattr(self, method) is not None

@@ -411,20 +411,10 @@ class PagingActivities:
     def _sendable(self, page: SendPage, config: SevflowConfig) -> str | None:
         """The person a page by text, call, e-mail or push goes to, when it can go (they have the
         method's address and the worker its port); None for any other page."""
-        name = page.target.person
-        if name is None or page.via not in THROTTLED_WORDS or self._port(page.via) is None:
+        if page.via not in THROTTLED_WORDS or not self.pagers.configured(page.via):
             return None
-        person = config.people.get(name)
-        return name if person is not None and address_of(person, page.via) is not None else None
-
-    def _port(self, via: ThrottledMethod) -> object | None:
-        ports: dict[ThrottledMethod, object | None] = {
-            "sms": self.pagers.sms,
-            "voice": self.pagers.voice,
-            "email": self.pagers.email,
-            "push": self.pagers.push,
-        }
-        return ports[via]
+        found = _address(page, config, page.via)
+        return None if found is None else found[0]
 
     def _deliver(
         self, page: SendPage, config: SevflowConfig, start: SendStart | None
@@ -456,11 +446,10 @@ class PagingActivities:
         """A text, a call, an email or a push to the address sevflow.yaml gives the person; `start`:
         the send's claim and the throttle's count, taken with the record's read (None: the page
         cannot go, as this says)."""
-        name = page.target.person
-        person = config.people.get(name) if name is not None else None
-        address = address_of(person, via) if person is not None else None
-        if name is None or address is None:
+        found = _address(page, config, via)
+        if found is None:
             raise _Unreachable(f"{page.target.who} has no {ADDRESS_WORDS[via]} address in sevflow.yaml")
+        name, address = found
         masked = mask(via, address)
 
         def throttle(sent_lately: int) -> None:
@@ -637,6 +626,14 @@ class _Unreachable(Exception):
 class _Throttled(PermanentPageError):
     """Over the person's per-minute limit for the method: failed now, not retried (the next method
     takes over at once; a retry would only ring later)."""
+
+
+def _address(page: SendPage, config: SevflowConfig, via: ThrottledMethod) -> tuple[str, str] | None:
+    """The person page `page` goes to and their address for `via`, when sevflow.yaml gives one."""
+    name = page.target.person
+    person = config.people.get(name) if name is not None else None
+    address = address_of(person, via) if person is not None else None
+    return None if name is None or address is None else (name, address)
 
 
 def _sent_before(port: object, address: str, page: SendPage) -> str | None:

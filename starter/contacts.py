@@ -303,7 +303,7 @@ class ContactService:
         digest = address_digest(method, address)
         now = self._clock()
         self._not_too_soon(who.name, method, now)
-        if not self._configured(method):
+        if not self.pagers.configured(method):
             raise ContactRefused(f"cannot send a code to {who.name}'s {method}: {_NOT_CONFIGURED[method]}")
         code = f"{secrets.randbelow(10**6):06d}"
         # Whole seconds: the e-mailed link names the code by its expiry, as the store compares it.
@@ -477,9 +477,6 @@ class ContactService:
                 f"{who.name} has no {field} in sevflow.yaml: add people.{who.name}.{field} ({example}) first"
             )
         return address
-
-    def _configured(self, method: Method) -> bool:
-        return getattr(self.pagers, method) is not None
 
     def _send_code(self, person: str, method: Method, address: str, code: str, link: str) -> None:
         key = f"contact-code-{uuid.uuid4()}"
@@ -682,7 +679,7 @@ class ContactService:
                     TestPageResult(method=method, address=masked, outcome="not confirmed", detail=detail)
                 )
                 continue
-            if not self._configured(method):
+            if not self.pagers.configured(method):
                 results.append(
                     TestPageResult(
                         method=method,
