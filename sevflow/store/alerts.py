@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Table, bindparam, case, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, case, select, update
 
-from sevflow.store.base import Repository, insert_ignoring_duplicates
+from sevflow.store.base import InsertIgnoringDuplicates, Repository
 from sevflow.store.schema import AlertGroupRow, AlertLogRow
 
 # Confirmed content is coalesced only this long after the group's last signalled delivery
@@ -318,12 +317,5 @@ _CONFIRM_CONTENT = (
     .where(*_BY_GROUP_KEY, _GROUPS.c.last_hash == bindparam("k_last_hash"))
     .values(confirmed=True)
 )
-_INSERT_GROUP: dict[str, Insert] = {}
-
-
-def _insert_group(session: Session) -> Insert:
-    """A group's first row, unless it has one, for the session's database (built once)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_GROUP:
-        _INSERT_GROUP[dialect] = insert_ignoring_duplicates(session, _GROUPS, ["source", "group_key"])
-    return _INSERT_GROUP[dialect]
+# A group's first row, unless it has one.
+_insert_group = InsertIgnoringDuplicates(_GROUPS, ["source", "group_key"])

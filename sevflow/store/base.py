@@ -136,5 +136,29 @@ def insert_ignoring_duplicates(
     raise NotImplementedError(f"sevflow's store supports SQLite and PostgreSQL, not {dialect}")
 
 
+class InsertIgnoringDuplicates:
+    """`insert_ignoring_duplicates` on `table`, then `finish`ed (its values, its RETURNING), built once
+    per database: built per call, the statement cost a hot path (a page, a timeline event) more than
+    running it."""
+
+    def __init__(
+        self, table: Table, conflict: Sequence[str], finish: Callable[[Insert], Insert] | None = None
+    ) -> None:
+        self._table = table
+        self._conflict = list(conflict)
+        self._finish = finish
+        self._built: dict[str, Insert] = {}
+
+    def __call__(self, session: Session) -> Insert:
+        dialect = session.get_bind().dialect.name
+        found = self._built.get(dialect)
+        if found is None:
+            found = insert_ignoring_duplicates(session, self._table, self._conflict)
+            if self._finish is not None:
+                found = self._finish(found)
+            self._built[dialect] = found
+        return found
+
+
 def rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Insert, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from sevflow.incident.models import (
 )
 from sevflow.incident.views import IncidentSummary
 from sevflow.policy import REPEAT_WINDOW
-from sevflow.store.base import Repository, insert_ignoring_duplicates, rowcount
+from sevflow.store.base import InsertIgnoringDuplicates, Repository, insert_ignoring_duplicates, rowcount
 from sevflow.store.schema import (
     INCIDENT_COUNTER,
     AlertGroupRow,
@@ -608,25 +608,11 @@ _ADVANCE_EPISODE = (
     )
     .values(episode=bindparam("k_episode"))
 )
-_INSERT_EVENTS: dict[str, Insert] = {}
-_INSERT_STOPPED: dict[str, Insert] = {}
-
-
-def _insert_stopped(session: Session) -> Insert:
-    """An escalation its incident no longer pages, once (built once per database)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_STOPPED:
-        table = StoppedEscalationRow.metadata.tables[StoppedEscalationRow.__tablename__]
-        _INSERT_STOPPED[dialect] = insert_ignoring_duplicates(session, table, ["escalation_id"])
-    return _INSERT_STOPPED[dialect]
-
-
-def _insert_events(session: Session) -> Insert:
-    """Timeline events, each key once, for the session's database (built once)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_EVENTS:
-        _INSERT_EVENTS[dialect] = insert_ignoring_duplicates(session, _EVENTS, ["key"])
-    return _INSERT_EVENTS[dialect]
+# Timeline events, each key once; an escalation its incident no longer pages, once.
+_insert_events = InsertIgnoringDuplicates(_EVENTS, ["key"])
+_insert_stopped = InsertIgnoringDuplicates(
+    StoppedEscalationRow.metadata.tables[StoppedEscalationRow.__tablename__], ["escalation_id"]
+)
 
 
 @functools.cache

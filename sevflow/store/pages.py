@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, delete, func, literal, select, text, update
+from sqlalchemy import bindparam, delete, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from sevflow.paging.models import UNDELIVERED
-from sevflow.store.base import Repository, insert_ignoring_duplicates
+from sevflow.store.base import InsertIgnoringDuplicates, Repository, insert_ignoring_duplicates
 from sevflow.store.schema import (
     InboundMessageRow,
     PageCallRow,
@@ -431,27 +431,15 @@ _MARK_SENT = (
     .values(sent_at=bindparam("sent_at"), ref=bindparam("ref"))
 )
 _PG_KEY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
-_INSERT_PAGE: dict[str, Insert] = {}
-_INSERT_SEND: dict[str, Insert] = {}
-
-
-def _insert_page(session: Session) -> Insert:
-    """The page's insert, ignoring a key on record already, for the session's database (built once)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_PAGE:
-        _INSERT_PAGE[dialect] = insert_ignoring_duplicates(session, _PAGES, ["key"])
-    return _INSERT_PAGE[dialect]
-
-
-def _insert_send(session: Session) -> Insert:
-    """A send's claim, unless the page's send is claimed already (built once per database)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_SEND:
-        claim = insert_ignoring_duplicates(session, _SENDS, ["key"]).values(
-            key=bindparam("key"), claimed_at=bindparam("claimed_at"), sent_at=None, ref=None, released_at=None
-        )
-        _INSERT_SEND[dialect] = claim.returning(_SENDS.c.key)
-    return _INSERT_SEND[dialect]
+# A page's record, ignoring a key on record already; a send's claim, unless claimed already.
+_insert_page = InsertIgnoringDuplicates(_PAGES, ["key"])
+_insert_send = InsertIgnoringDuplicates(
+    _SENDS,
+    ["key"],
+    lambda insert: insert.values(
+        key=bindparam("key"), claimed_at=bindparam("claimed_at"), sent_at=None, ref=None, released_at=None
+    ).returning(_SENDS.c.key),
+)
 
 
 def _takes_up(row: PageRow | StoredPage, status: str) -> bool:
