@@ -192,7 +192,7 @@ async def test_the_incident_page_shows_every_section(viewer: httpx.AsyncClient, 
         "HighErrorRate",
         "1 of 2",  # alerts firing
         "fp-123",
-        "<strong>bob</strong> via slack dm",  # pages
+        "<strong>bob</strong> via slack dm · level 1",  # pages: levels counted from 1, as everywhere else
         "Alert on error budget burn",  # action items
         "carol",
         "# What happened",  # postmortem document
